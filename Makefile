@@ -1,0 +1,39 @@
+# Thin wrapper: the real build is meson/ninja. Every target bootstraps what is
+# missing (packages, hugepages, build directory) first.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all build test demo bench perf clean bootstrap asan
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+$(BUILD)/build.ninja:
+	@scripts/bootstrap.sh
+	meson setup $(BUILD) --buildtype=release
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	@scripts/bootstrap.sh
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Deal_tests=false
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# Every test: release build (unit + EAL integration) and the sanitizer build
+# (unit tests), then one summary line "N passed, N failed".
+test: build asan
+	@python3 scripts/run-tests.py $(BUILD) $(ASAN_BUILD)
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

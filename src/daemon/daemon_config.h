@@ -1,0 +1,54 @@
+// daemon_config.h - dpswitchd's start-up configuration: the JSON file under
+// pmd-config/ plus command-line overrides.
+//
+// Precedence: command line > config file > built-in defaults. EAL arguments
+// given before "--" replace the file's "eal" list entirely; --vdev devices
+// given there become ports 1..n in order when the file lists no ports (the
+// benchmark contract). docs/user-guide.md documents every key.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../netdev/netdev.h"
+
+namespace dps::daemon {
+
+struct FlowConfig {
+  std::string match;    // dp_flow_text.h syntax
+  std::string actions;
+};
+
+struct DaemonConfig {
+  std::vector<std::string> eal;          // EAL arguments
+  std::vector<unsigned> pmd_cores;       // empty: every EAL lcore but the main one
+  unsigned mbufs = 0;                    // 0: sized from the ports
+  uint32_t max_flows = 200000;
+  uint32_t emc_insert_inv_prob = 100;
+  bool smc = true;
+  std::vector<std::pair<uint32_t, netdev::PortConfig>> ports;  // (port_no or 0, config)
+  std::vector<FlowConfig> flows;
+  std::vector<std::string> openflow;     // --openflow targets (ptcp:/tcp:)
+  std::string rules_file;                // ovs-ofctl add-flows file loaded at start
+  double duration_s = 0;                 // 0: run until SIGTERM/SIGINT
+  double warmup_s = 0;                   // summary window starts after this
+  std::string summary_json;              // write the run summary here at exit
+  bool summary = false;                  // print a readable summary at exit
+  std::string log_level = "info";
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses "dpswitchd [EAL args] [-- options]". Throws ConfigError with a
+// message naming the bad option or key.
+DaemonConfig parse_command_line(int argc, char** argv);
+// Merges a JSON config file (keys documented in docs/user-guide.md).
+void load_config_file(const std::string& path, DaemonConfig* cfg, bool eal_from_cli);
+std::string usage();
+
+}  // namespace dps::daemon

@@ -1,0 +1,492 @@
+// actions.cc - header rewrites on one packet, and the action list's helpers.
+//
+// Every rewrite first locates its header with the same validity rules as the
+// key parser (flow_key.cc): at most two VLAN tags, an IPv4 header whose IHL
+// and total length are consistent, an IPv6 header whose payload length fits,
+// L4 only when not a later fragment. A packet that fails them is left
+// unchanged and the function returns false. Headers must lie in the first
+// segment; lengths are checked against the whole packet.
+//
+// Checksums are updated incrementally with RFC 1624 eqn. 3,
+// HC' = ~(~HC + ~m + m'), on 16-bit words exactly as they lie in memory (the
+// one's-complement sum is byte-order independent, so no byte swaps):
+//  - IPv4 address, TOS, TTL: the header checksum; addresses also the TCP/UDP
+//    pseudo-header checksum (ICMPv4 and SCTP have no pseudo-header).
+//  - IPv6 address: the TCP/UDP/ICMPv6 checksum, except the destination when
+//    a routing header with segments left is present (the pseudo-header then
+//    holds the final destination, as OVS).
+//  - Ports: TCP/UDP checksum; SCTP's CRC32C is recomputed over the packet.
+//  - UDP: a zero checksum ("none") stays zero; a result of zero is sent as
+//    0xffff (RFC 768).
+#include "actions.h"
+
+#include <arpa/inet.h>
+#include <immintrin.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "../netdev/compiler.h"
+#include "flow_key.h"
+
+namespace dps::datapath {
+namespace {
+
+constexpr uint16_t be16(uint16_t x) { return __builtin_bswap16(x); }
+
+inline uint16_t load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline void store16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+inline uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline void store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIcmpv6 = 58;
+constexpr uint8_t kProtoSctp = 132;
+
+// --- RFC 1624 incremental checksum ----------------------------------------
+
+inline uint16_t csum_finish(uint32_t sum) {
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+inline uint32_t csum_delta32(uint32_t old32, uint32_t new32) {
+  const uint32_t o = ~old32;
+  return (o & 0xffff) + (o >> 16) + (new32 & 0xffff) + (new32 >> 16);
+}
+inline uint16_t csum_replace2(uint16_t csum, uint16_t old16, uint16_t new16) {
+  return csum_finish(static_cast<uint16_t>(~csum) + static_cast<uint16_t>(~old16) + new16);
+}
+inline uint16_t csum_replace4(uint16_t csum, uint32_t old32, uint32_t new32) {
+  return csum_finish(static_cast<uint16_t>(~csum) + csum_delta32(old32, new32));
+}
+inline uint16_t csum_replace16(uint16_t csum, const uint8_t* old_addr, const uint8_t* new_addr) {
+  uint32_t sum = static_cast<uint16_t>(~csum);
+  for (int i = 0; i < 16; i += 4) sum += csum_delta32(load32(old_addr + i), load32(new_addr + i));
+  return csum_finish(sum);
+}
+
+// Applies an update to the checksum field at p: f(old) -> new.
+template <typename F>
+inline void update_csum_at(uint8_t* p, F f) {
+  store16(p, f(load16(p)));
+}
+// UDP: 0 means "no checksum" and stays 0; a computed 0 is sent as 0xffff.
+template <typename F>
+inline void update_udp_csum_at(uint8_t* p, F f) {
+  const uint16_t c = load16(p);
+  if (c == 0) return;
+  const uint16_t n = f(c);
+  store16(p, n == 0 ? 0xffff : n);
+}
+
+// SCTP CRC32C (RFC 4960 appendix B) over the whole SCTP packet with the
+// checksum field taken as zero; stored little-endian as on the wire.
+void sctp_recompute(uint8_t* sctp, uint32_t len) {
+  store32(sctp + 8, 0);
+  uint64_t crc = 0xffffffff;
+  uint32_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, sctp + i, 8);
+    crc = _mm_crc32_u64(crc, v);
+  }
+  uint32_t c = static_cast<uint32_t>(crc);
+  for (; i < len; i++) c = _mm_crc32_u8(c, sctp[i]);
+  store32(sctp + 8, ~c);
+}
+
+// --- header location ----------------------------------------------------
+
+struct L2 {
+  uint8_t* data;
+  uint32_t size;    // bytes in the first segment
+  uint32_t total;   // bytes in the packet
+  uint32_t l3;      // offset of L3
+  uint16_t type;    // ethertype after the tags, network order
+};
+
+// Ethernet + up to two VLAN tags, as the key parser.
+bool locate_l2(rte_mbuf* m, L2* l2) {
+  l2->data = rte_pktmbuf_mtod(m, uint8_t*);
+  l2->size = rte_pktmbuf_data_len(m);
+  l2->total = rte_pktmbuf_pkt_len(m);
+  if (l2->size < 14) return false;
+  uint32_t off = 12;
+  uint16_t type = load16(l2->data + off);
+  for (int i = 0; i < 2; i++) {
+    if (type != be16(kEthTypeVlan) && type != be16(kEthTypeQinQ)) break;
+    if (l2->size - off < 6) return false;
+    off += 4;
+    type = load16(l2->data + off);
+  }
+  l2->type = type;
+  l2->l3 = off + 2;
+  return true;
+}
+
+struct L3 {
+  uint8_t* ip;
+  uint8_t* l4;          // null: no L4 to touch (later fragment, ESP, truncated)
+  uint32_t l4_len;      // bytes of L4 header + payload present (first segment)
+  uint32_t l4_total;    // L4 length per the IP header
+  uint8_t proto;
+  bool v6_final_dst_elsewhere;  // IPv6 routing header with segments left
+};
+
+bool locate_ipv4(rte_mbuf* m, L3* l3) {
+  L2 l2;
+  if (!locate_l2(m, &l2) || l2.type != be16(kEthTypeIpv4)) return false;
+  uint8_t* ip = l2.data + l2.l3;
+  const uint32_t size = l2.size - l2.l3;
+  if (size < 20 || (ip[0] >> 4) != 4) return false;
+  const uint32_t ihl = (ip[0] & 0x0f) * 4u;
+  const uint32_t tot_len = be16(load16(ip + 2));
+  if (ihl < 20 || ihl > size || tot_len < ihl || tot_len > l2.total - l2.l3) return false;
+  l3->ip = ip;
+  l3->proto = ip[9];
+  l3->v6_final_dst_elsewhere = false;
+  l3->l4 = nullptr;
+  l3->l4_len = 0;
+  l3->l4_total = tot_len - ihl;
+  if ((load16(ip + 6) & be16(0x1fff)) == 0) {  // not a later fragment
+    l3->l4 = ip + ihl;
+    l3->l4_len = std::min(tot_len, size) - ihl;
+  }
+  return true;
+}
+
+bool locate_ipv6(rte_mbuf* m, L3* l3) {
+  L2 l2;
+  if (!locate_l2(m, &l2) || l2.type != be16(kEthTypeIpv6)) return false;
+  uint8_t* ip = l2.data + l2.l3;
+  const uint32_t size = l2.size - l2.l3;
+  if (size < 40 || (ip[0] >> 4) != 6) return false;
+  const uint32_t plen = be16(load16(ip + 4));
+  if (plen > l2.total - l2.l3 - 40) return false;
+  l3->ip = ip;
+  l3->l4 = nullptr;
+  l3->l4_len = 0;
+  l3->l4_total = 0;
+  l3->v6_final_dst_elsewhere = false;
+  uint8_t nh = ip[6];
+  uint32_t off = 40;
+  const uint32_t end = 40 + plen;
+  const uint32_t avail = std::min(end, size);
+  for (;;) {
+    if (nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 44) {
+      if (off + 8 > avail) break;
+      const uint8_t* h = ip + off;
+      uint32_t hlen = nh == 44 ? 8 : nh == 51 ? (h[1] + 2u) * 4 : (h[1] + 1u) * 8;
+      if (nh == 43 && h[3] > 0) l3->v6_final_dst_elsewhere = true;
+      if (nh == 44 && (load16(h + 2) & be16(0xfff8))) break;  // later fragment
+      if (off + hlen > avail) break;
+      nh = h[0];
+      off += hlen;
+      continue;
+    }
+    if (nh != 50 && nh != 59) {  // an upper layer (ESP and no-next have none to touch)
+      l3->proto = nh;
+      l3->l4 = ip + off;
+      l3->l4_len = avail - off;
+      l3->l4_total = end - off;
+    }
+    break;
+  }
+  if (!l3->l4) l3->proto = 0;
+  return true;
+}
+
+// L4 checksum field for proto when its header is present, else null.
+uint8_t* l4_csum_field(const L3& l3) {
+  if (!l3.l4) return nullptr;
+  switch (l3.proto) {
+    case kProtoTcp: return l3.l4_len >= 20 ? l3.l4 + 16 : nullptr;
+    case kProtoUdp: return l3.l4_len >= 8 ? l3.l4 + 6 : nullptr;
+    case kProtoIcmpv6: return l3.l4_len >= 4 ? l3.l4 + 2 : nullptr;
+    default: return nullptr;
+  }
+}
+
+// --- the rewrites ---------------------------------------------------------
+
+bool set_eth(rte_mbuf* m, const DpAction& a, unsigned offset) {
+  if (rte_pktmbuf_data_len(m) < 14) return false;
+  std::memcpy(rte_pktmbuf_mtod(m, uint8_t*) + offset, a.data, 6);
+  return true;
+}
+
+bool set_ipv4_addr(rte_mbuf* m, uint32_t new_addr, unsigned offset) {
+  L3 l3;
+  if (!locate_ipv4(m, &l3)) return false;
+  uint8_t* field = l3.ip + offset;
+  const uint32_t old_addr = load32(field);
+  if (old_addr == new_addr) return true;
+  store32(field, new_addr);
+  update_csum_at(l3.ip + 10, [&](uint16_t c) { return csum_replace4(c, old_addr, new_addr); });
+  if (l3.l4) {
+    auto upd = [&](uint16_t c) { return csum_replace4(c, old_addr, new_addr); };
+    if (l3.proto == kProtoTcp && l3.l4_len >= 20)
+      update_csum_at(l3.l4 + 16, upd);
+    else if (l3.proto == kProtoUdp && l3.l4_len >= 8)
+      update_udp_csum_at(l3.l4 + 6, upd);
+  }
+  return true;
+}
+
+// Rewrites one byte of the IPv4 header (TOS at 1, TTL at 8) and fixes the
+// header checksum over the 16-bit word that holds it.
+bool set_ipv4_byte(rte_mbuf* m, unsigned offset, uint8_t value, uint8_t keep_mask) {
+  L3 l3;
+  if (!locate_ipv4(m, &l3)) return false;
+  uint8_t* word = l3.ip + (offset & ~1u);
+  const uint16_t old16 = load16(word);
+  l3.ip[offset] = static_cast<uint8_t>((l3.ip[offset] & keep_mask) | (value & ~keep_mask));
+  const uint16_t new16 = load16(word);
+  update_csum_at(l3.ip + 10, [&](uint16_t c) { return csum_replace2(c, old16, new16); });
+  return true;
+}
+
+bool set_ipv6_addr(rte_mbuf* m, const uint8_t* new_addr, bool dst) {
+  L3 l3;
+  if (!locate_ipv6(m, &l3)) return false;
+  uint8_t* field = l3.ip + (dst ? 24 : 8);
+  uint8_t old_addr[16];
+  std::memcpy(old_addr, field, 16);
+  std::memcpy(field, new_addr, 16);
+  if (dst && l3.v6_final_dst_elsewhere) return true;
+  if (uint8_t* c = l4_csum_field(l3)) {
+    auto upd = [&](uint16_t v) { return csum_replace16(v, old_addr, new_addr); };
+    if (l3.proto == kProtoUdp)
+      update_udp_csum_at(c, upd);
+    else
+      update_csum_at(c, upd);
+  }
+  return true;
+}
+
+bool set_tp_port(rte_mbuf* m, uint16_t new_port, unsigned offset) {
+  L3 l3;
+  if (!locate_ipv4(m, &l3) && !locate_ipv6(m, &l3)) return false;
+  if (!l3.l4) return false;
+  const uint32_t need = l3.proto == kProtoTcp ? 20 : l3.proto == kProtoUdp ? 8
+                        : l3.proto == kProtoSctp ? 12 : 0;
+  if (need == 0 || l3.l4_len < need) return false;
+  uint8_t* field = l3.l4 + offset;
+  const uint16_t old_port = load16(field);
+  if (old_port == new_port) return true;
+  if (l3.proto == kProtoSctp) {
+    // The CRC covers the whole SCTP packet: it must be all here.
+    if (l3.l4_len < l3.l4_total) return false;
+    store16(field, new_port);
+    sctp_recompute(l3.l4, l3.l4_total);
+    return true;
+  }
+  store16(field, new_port);
+  auto upd = [&](uint16_t c) { return csum_replace2(c, old_port, new_port); };
+  if (l3.proto == kProtoTcp)
+    update_csum_at(l3.l4 + 16, upd);
+  else
+    update_udp_csum_at(l3.l4 + 6, upd);
+  return true;
+}
+
+// Outer tag's TCI position, or null when untagged.
+uint8_t* outer_tci(rte_mbuf* m) {
+  if (rte_pktmbuf_data_len(m) < 18) return nullptr;
+  uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+  const uint16_t tpid = load16(p + 12);
+  if (tpid != be16(kEthTypeVlan) && tpid != be16(kEthTypeQinQ)) return nullptr;
+  return p + 14;
+}
+
+}  // namespace
+
+bool action_push_vlan(rte_mbuf* m, uint16_t tpid, uint16_t tci) {
+  if (rte_pktmbuf_data_len(m) < 14) return false;
+  uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
+  if (!p) return false;  // no headroom
+  std::memmove(p, p + 4, 12);
+  store16(p + 12, be16(tpid));
+  store16(p + 14, be16(tci));
+  return true;
+}
+
+bool action_pop_vlan(rte_mbuf* m) {
+  uint8_t* tci = outer_tci(m);
+  if (!tci) return false;
+  uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+  std::memmove(p + 4, p, 12);
+  rte_pktmbuf_adj(m, 4);
+  return true;
+}
+
+bool action_dec_ttl(rte_mbuf* m) {
+  L3 l3;
+  if (locate_ipv4(m, &l3)) {
+    const uint8_t ttl = l3.ip[8];
+    if (ttl <= 1) return false;
+    const uint16_t old16 = load16(l3.ip + 8);
+    l3.ip[8] = static_cast<uint8_t>(ttl - 1);
+    const uint16_t new16 = load16(l3.ip + 8);
+    update_csum_at(l3.ip + 10, [&](uint16_t c) { return csum_replace2(c, old16, new16); });
+    return true;
+  }
+  if (locate_ipv6(m, &l3)) {
+    if (l3.ip[7] <= 1) return false;
+    l3.ip[7]--;
+    return true;
+  }
+  return true;  // not IP: nothing to decrement, not dropped (as OVS)
+}
+
+bool action_set_field(rte_mbuf* m, const DpAction& a) {
+  switch (a.type) {
+    case ActType::kSetEthSrc: return set_eth(m, a, 6);
+    case ActType::kSetEthDst: return set_eth(m, a, 0);
+    case ActType::kSetIpv4Src: return set_ipv4_addr(m, a.arg32, 12);
+    case ActType::kSetIpv4Dst: return set_ipv4_addr(m, a.arg32, 16);
+    case ActType::kSetIpv4Tos:  // DSCP bits only; ECN kept
+      return set_ipv4_byte(m, 1, static_cast<uint8_t>(a.arg16), 0x03);
+    case ActType::kSetIpv4Ttl: return set_ipv4_byte(m, 8, static_cast<uint8_t>(a.arg16), 0x00);
+    case ActType::kDecTtl: return action_dec_ttl(m);
+    case ActType::kSetIpv6Src: return set_ipv6_addr(m, a.data, false);
+    case ActType::kSetIpv6Dst: return set_ipv6_addr(m, a.data, true);
+    case ActType::kSetTpSrc: return set_tp_port(m, a.arg16, 0);
+    case ActType::kSetTpDst: return set_tp_port(m, a.arg16, 2);
+    case ActType::kPushVlan: return action_push_vlan(m, a.arg16, static_cast<uint16_t>(a.arg32));
+    case ActType::kPopVlan: return action_pop_vlan(m);
+    case ActType::kSetVlanVid: {
+      const uint16_t vid = a.arg16 & 0x0fff;
+      if (uint8_t* tci = outer_tci(m)) {
+        store16(tci, be16(static_cast<uint16_t>((be16(load16(tci)) & 0xf000) | vid)));
+        return true;
+      }
+      return action_push_vlan(m, kEthTypeVlan, vid);
+    }
+    case ActType::kSetVlanPcp: {  // no tag, no-op (OpenFlow 1.3 set-field semantics)
+      uint8_t* tci = outer_tci(m);
+      if (!tci) return false;
+      store16(tci, be16(static_cast<uint16_t>((be16(load16(tci)) & 0x1fff) | (a.arg16 & 7) << 13)));
+      return true;
+    }
+    case ActType::kOutput:
+    case ActType::kUserspace:
+      return false;
+  }
+  return false;
+}
+
+bool DpActions::operator==(const DpActions& o) const {
+  if (n != o.n) return false;
+  for (unsigned i = 0; i < n; i++) {
+    const DpAction& x = acts[i];
+    const DpAction& y = o.acts[i];
+    if (x.type != y.type || x.arg16 != y.arg16 || x.arg32 != y.arg32 ||
+        std::memcmp(x.data, y.data, sizeof x.data) != 0)
+      return false;
+  }
+  return true;
+}
+
+namespace {
+DpAction make(ActType t, uint16_t arg16 = 0, uint32_t arg32 = 0) {
+  DpAction a{};
+  a.type = t;
+  a.arg16 = arg16;
+  a.arg32 = arg32;
+  return a;
+}
+DpAction make_data(ActType t, const uint8_t* p, size_t n) {
+  DpAction a = make(t);
+  std::memcpy(a.data, p, n);
+  return a;
+}
+}  // namespace
+
+DpAction act_output(uint32_t port) { return make(ActType::kOutput, 0, port); }
+DpAction act_userspace(uint32_t cookie) { return make(ActType::kUserspace, 0, cookie); }
+DpAction act_push_vlan(uint16_t tpid, uint16_t tci) { return make(ActType::kPushVlan, tpid, tci); }
+DpAction act_pop_vlan() { return make(ActType::kPopVlan); }
+DpAction act_set_eth_src(const uint8_t mac[6]) { return make_data(ActType::kSetEthSrc, mac, 6); }
+DpAction act_set_eth_dst(const uint8_t mac[6]) { return make_data(ActType::kSetEthDst, mac, 6); }
+DpAction act_set_ipv4_src(uint32_t addr_be) { return make(ActType::kSetIpv4Src, 0, addr_be); }
+DpAction act_set_ipv4_dst(uint32_t addr_be) { return make(ActType::kSetIpv4Dst, 0, addr_be); }
+DpAction act_set_ipv4_tos(uint8_t dscp) {
+  return make(ActType::kSetIpv4Tos, static_cast<uint16_t>((dscp & 0x3f) << 2));
+}
+DpAction act_set_ipv4_ttl(uint8_t ttl) { return make(ActType::kSetIpv4Ttl, ttl); }
+DpAction act_dec_ttl() { return make(ActType::kDecTtl); }
+DpAction act_set_ipv6_src(const uint8_t addr[16]) { return make_data(ActType::kSetIpv6Src, addr, 16); }
+DpAction act_set_ipv6_dst(const uint8_t addr[16]) { return make_data(ActType::kSetIpv6Dst, addr, 16); }
+DpAction act_set_tp_src(uint16_t port_be) { return make(ActType::kSetTpSrc, port_be); }
+DpAction act_set_tp_dst(uint16_t port_be) { return make(ActType::kSetTpDst, port_be); }
+DpAction act_set_vlan_vid(uint16_t vid) { return make(ActType::kSetVlanVid, vid & 0x0fff); }
+DpAction act_set_vlan_pcp(uint8_t pcp) { return make(ActType::kSetVlanPcp, pcp & 7); }
+
+std::string format_actions(const DpActions& actions) {
+  if (actions.n == 0) return "drop";
+  std::string out;
+  char buf[96];
+  auto mac = [&](const uint8_t* m) {
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                  m[5]);
+    return std::string(buf);
+  };
+  auto ip4 = [&](uint32_t be) {
+    char b[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &be, b, sizeof b);
+    return std::string(b);
+  };
+  auto ip6 = [&](const uint8_t* a) {
+    char b[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, a, b, sizeof b);
+    return std::string(b);
+  };
+  for (unsigned i = 0; i < actions.n; i++) {
+    const DpAction& a = actions.acts[i];
+    if (i) out += ',';
+    switch (a.type) {
+      case ActType::kOutput: out += "output:" + std::to_string(a.arg32); break;
+      case ActType::kUserspace: out += "userspace(cookie=" + std::to_string(a.arg32) + ")"; break;
+      case ActType::kSetEthSrc: out += "set_eth_src(" + mac(a.data) + ")"; break;
+      case ActType::kSetEthDst: out += "set_eth_dst(" + mac(a.data) + ")"; break;
+      case ActType::kSetIpv4Src: out += "set_ipv4_src(" + ip4(a.arg32) + ")"; break;
+      case ActType::kSetIpv4Dst: out += "set_ipv4_dst(" + ip4(a.arg32) + ")"; break;
+      case ActType::kSetIpv4Tos:
+        out += "set_ipv4_tos(dscp=" + std::to_string((a.arg16 & 0xff) >> 2) + ")";
+        break;
+      case ActType::kSetIpv4Ttl: out += "set_ipv4_ttl(" + std::to_string(a.arg16 & 0xff) + ")"; break;
+      case ActType::kDecTtl: out += "dec_ttl"; break;
+      case ActType::kSetIpv6Src: out += "set_ipv6_src(" + ip6(a.data) + ")"; break;
+      case ActType::kSetIpv6Dst: out += "set_ipv6_dst(" + ip6(a.data) + ")"; break;
+      case ActType::kSetTpSrc: out += "set_tp_src(" + std::to_string(be16(a.arg16)) + ")"; break;
+      case ActType::kSetTpDst: out += "set_tp_dst(" + std::to_string(be16(a.arg16)) + ")"; break;
+      case ActType::kPushVlan:
+        std::snprintf(buf, sizeof buf, "push_vlan(tpid=0x%04x,tci=%u)", a.arg16, a.arg32 & 0xffff);
+        out += buf;
+        break;
+      case ActType::kPopVlan: out += "pop_vlan"; break;
+      case ActType::kSetVlanVid: out += "set_vlan_vid(" + std::to_string(a.arg16) + ")"; break;
+      case ActType::kSetVlanPcp: out += "set_vlan_pcp(" + std::to_string(a.arg16) + ")"; break;
+      default:
+        std::snprintf(buf, sizeof buf, "unknown(type=%u)", static_cast<unsigned>(a.type));
+        out += buf;
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace dps::datapath

@@ -1,0 +1,106 @@
+// actions.h - datapath actions: what a megaflow does to the packets it matches.
+//
+// What: DpActions is a short, fixed-capacity list of DpAction, stored inline
+// in a DpFlow so executing a flow touches no other memory. The ofproto layer
+// translates OpenFlow actions into this list; the PMD executes it once per
+// group of packets that hit the same flow.
+//
+// Design: a DpAction is 24 bytes: a type, a 16-bit and a 32-bit argument and
+// 16 bytes of data (an address). Set-field actions rewrite the header in
+// place and fix the IPv4 header checksum and the L4 checksum incrementally
+// (RFC 1624). push/pop VLAN move the MAC addresses with a 4-byte
+// prepend/adj. Output does not send: it appends to the PMD's per-port tx
+// batch. When an output is followed by more actions, the packet is copied
+// first so that later rewrites cannot change what was already queued.
+//
+// Thread-safety: DpActions is a value. The header-rewrite functions touch
+// only the mbuf they are given; the PMD that owns the mbuf calls them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+struct rte_mbuf;
+
+namespace dps::datapath {
+
+enum class ActType : uint8_t {
+  kOutput,       // arg32 = datapath port number
+  kSetEthSrc,    // data[0..5]
+  kSetEthDst,    // data[0..5]
+  kSetIpv4Src,   // arg32 (network order)
+  kSetIpv4Dst,   // arg32 (network order)
+  kSetIpv4Tos,   // arg16 low byte = new DSCP<<2 (ECN bits kept)
+  kSetIpv4Ttl,   // arg16 low byte
+  kDecTtl,       // IPv4 TTL / IPv6 hop limit minus one (a packet at 0/1 is dropped)
+  kSetIpv6Src,   // data[0..15]
+  kSetIpv6Dst,   // data[0..15]
+  kSetTpSrc,     // arg16 (network order): TCP/UDP/SCTP source port
+  kSetTpDst,     // arg16 (network order): TCP/UDP/SCTP destination port
+  kPushVlan,     // arg16 = TPID (host order), arg32 = TCI (host order, no CFI)
+  kPopVlan,
+  kSetVlanVid,   // arg16 = VID (host order); pushes a tag when untagged
+  kSetVlanPcp,   // arg16 = PCP
+  kUserspace,    // to the ofproto thread (controller, sampling); arg32 = cookie
+};
+
+struct DpAction {
+  ActType type;
+  uint8_t pad;
+  uint16_t arg16;
+  uint32_t arg32;
+  uint8_t data[16];
+};
+static_assert(sizeof(DpAction) == 24);
+
+// 16 = an output to every port of a 15-port flood plus one rewrite; flows
+// needing more are rejected at install with a precise error.
+inline constexpr unsigned kMaxDpActions = 16;
+
+struct DpActions {
+  uint8_t n = 0;  // 0 = drop
+  DpAction acts[kMaxDpActions];
+
+  bool full() const { return n == kMaxDpActions; }
+  // Appends; returns false (and changes nothing) when full.
+  bool add(const DpAction& a) {
+    if (n == kMaxDpActions) return false;
+    acts[n++] = a;
+    return true;
+  }
+  bool operator==(const DpActions& o) const;
+};
+
+// Convenience constructors (control plane). Unused argument bytes are zero,
+// so equal actions compare equal.
+DpAction act_output(uint32_t port);
+DpAction act_userspace(uint32_t cookie);
+DpAction act_push_vlan(uint16_t tpid, uint16_t tci);
+DpAction act_pop_vlan();
+DpAction act_set_eth_src(const uint8_t mac[6]);
+DpAction act_set_eth_dst(const uint8_t mac[6]);
+DpAction act_set_ipv4_src(uint32_t addr_be);
+DpAction act_set_ipv4_dst(uint32_t addr_be);
+DpAction act_set_ipv4_tos(uint8_t dscp);  // DSCP value 0..63 (stored as DSCP<<2)
+DpAction act_set_ipv4_ttl(uint8_t ttl);
+DpAction act_dec_ttl();
+DpAction act_set_ipv6_src(const uint8_t addr[16]);
+DpAction act_set_ipv6_dst(const uint8_t addr[16]);
+DpAction act_set_tp_src(uint16_t port_be);
+DpAction act_set_tp_dst(uint16_t port_be);
+DpAction act_set_vlan_vid(uint16_t vid);
+DpAction act_set_vlan_pcp(uint8_t pcp);
+
+// Header rewrites on one packet. Each returns false when the packet does not
+// have the header the action needs (then the packet is left unchanged);
+// set-fields on absent headers are no-ops, as in OVS.
+bool action_set_field(rte_mbuf* m, const DpAction& a);
+bool action_push_vlan(rte_mbuf* m, uint16_t tpid, uint16_t tci);
+bool action_pop_vlan(rte_mbuf* m);
+// Returns false when the TTL/hop limit would reach 0 (caller drops it).
+bool action_dec_ttl(rte_mbuf* m);
+
+// "output:2,push_vlan(tpid=0x8100,tci=100),..." / "drop"; ovs-dpctl-like.
+std::string format_actions(const DpActions& actions);
+
+}  // namespace dps::datapath

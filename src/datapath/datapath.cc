@@ -1,0 +1,435 @@
+#include "datapath.h"
+
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <thread>
+
+#include "../netdev/netdev_registry.h"
+
+namespace dps::datapath {
+
+Datapath::Datapath(const DatapathConfig& cfg) : cfg_(cfg) {
+  if (cfg_.pmd_lcores.empty()) throw std::invalid_argument("datapath needs at least one PMD core");
+  pool_ = std::make_unique<netdev::MbufPool>("dps_mbufs", std::max(cfg_.n_mbufs, netdev::kMinMbufs),
+                                             SOCKET_ID_ANY);
+  for (unsigned i = 0; i < cfg_.pmd_lcores.size(); i++) {
+    PmdConfig pc;
+    pc.index = i;
+    pc.lcore = cfg_.pmd_lcores[i];
+    pc.max_flows = cfg_.max_flows_per_pmd;
+    pc.emc_insert_inv_prob = cfg_.emc_insert_inv_prob;
+    pc.smc_enabled = cfg_.smc_enabled;
+    pmds_.push_back(std::make_unique<PmdThread>(pc));
+  }
+  stats_base_.resize(pmds_.size());
+  for (auto& b : stats_base_) b.fill(0);
+}
+
+Datapath::~Datapath() {
+  shutdown();
+  pmds_.clear();
+}
+
+unsigned Datapath::shutdown() {
+  stop();
+  // Detach every port from the PMDs, then give back every packet and flow
+  // before the ports and the pool go.
+  std::map<uint32_t, netdev::NetdevPtr> ports;
+  ports.swap(ports_);
+  push_port_tables();
+  Upcall ups[32];
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    unsigned n;
+    while ((n = drain_upcalls(p, ups, 32)) > 0)
+      for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
+  }
+  flush_flows();
+  poll();
+  ports.clear();  // stops and closes the devices: their queues return their mbufs
+  return pool_->in_use();
+}
+
+void Datapath::start() {
+  if (started_) return;
+  push_port_tables();
+  for (auto& p : pmds_) p->start();
+  started_ = true;
+}
+
+void Datapath::stop() {
+  if (!started_) return;
+  for (auto& p : pmds_) p->stop();
+  poll();
+  started_ = false;
+}
+
+// --- Commands ---------------------------------------------------------------
+
+PmdCommand* Datapath::new_command(PmdCmdType type) {
+  auto* cmd = new PmdCommand();
+  cmd->type = type;
+  cmd->seq = next_seq_++;
+  return cmd;
+}
+
+void Datapath::post(unsigned pmd, PmdCommand* cmd) {
+  PmdThread& t = *pmds_[pmd];
+  while (!t.commands().post(cmd)) {
+    // Ring full: reap (the PMD keeps draining), then retry.
+    if (!t.running()) t.drain_commands();
+    poll();
+    rte_pause();
+  }
+}
+
+void Datapath::wait_for(unsigned pmd, PmdCommand* cmd) {
+  PmdThread& t = *pmds_[pmd];
+  PmdCommand* done[64];
+  for (;;) {
+    if (!t.running()) t.drain_commands();
+    unsigned n = t.commands().reap(done, 64);
+    bool found = false;
+    for (unsigned i = 0; i < n; i++) {
+      if (done[i] == cmd)
+        found = true;
+      else
+        complete(pmd, done[i]);
+    }
+    if (found) return;
+    if (!n) std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+}
+
+// Side effects of an async command's completion; frees the command.
+void Datapath::complete(unsigned pmd, PmdCommand* cmd) {
+  FlowArena& arena = pmds_[pmd]->arena();
+  switch (cmd->type) {
+    case PmdCmdType::kInstall:
+      if (cmd->result != 0) {
+        auto it = flows_.find(cmd->flow->ufid);
+        if (it != flows_.end()) {
+          auto& inst = it->second.instances;
+          inst.erase(std::remove(inst.begin(), inst.end(), std::make_pair(pmd, cmd->flow)),
+                     inst.end());
+          if (inst.empty()) flows_.erase(it);
+        }
+        arena.free(cmd->flow);
+      }
+      break;
+    case PmdCmdType::kRemove:
+      if (cmd->result == 0) arena.free(cmd->flow);
+      break;
+    case PmdCmdType::kFlush:
+      for (DpFlow* f : cmd->flows) arena.free(f);
+      break;
+    case PmdCmdType::kExecute:
+      if (cmd->n_pkts) rte_pktmbuf_free_bulk(cmd->pkts, cmd->n_pkts);
+      break;
+    default:
+      break;
+  }
+  delete cmd;
+}
+
+unsigned Datapath::poll() {
+  unsigned total = 0;
+  PmdCommand* done[64];
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    unsigned n;
+    while ((n = pmds_[p]->commands().reap(done, 64)) > 0) {
+      for (unsigned i = 0; i < n; i++) complete(p, done[i]);
+      total += n;
+    }
+  }
+  return total;
+}
+
+void Datapath::sync() {
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    PmdCommand* cmd = new_command(PmdCmdType::kSync);
+    post(p, cmd);
+    wait_for(p, cmd);
+    delete cmd;
+  }
+}
+
+// --- Ports --------------------------------------------------------------------
+
+uint32_t Datapath::add_port(const netdev::PortConfig& cfg, uint32_t port_no) {
+  for (auto& [no, p] : ports_)
+    if (p->name() == cfg.name)
+      throw std::invalid_argument("port " + cfg.name + " already exists (port " +
+                                  std::to_string(no) + ")");
+  return add_port(netdev::NetdevRegistry::instance().create(cfg, pool_->get(), n_pmds()), port_no);
+}
+
+uint32_t Datapath::add_port(netdev::NetdevPtr port, uint32_t port_no) {
+  if (port_no == 0) {
+    port_no = 1;
+    while (ports_.count(port_no)) port_no++;
+  }
+  if (port_no >= kMaxPorts)
+    throw std::invalid_argument("port " + port->name() + ": port number " + std::to_string(port_no) +
+                                " out of range (1.." + std::to_string(kMaxPorts - 1) + ")");
+  if (ports_.count(port_no))
+    throw std::invalid_argument("port " + port->name() + ": port number " +
+                                std::to_string(port_no) + " is in use by " +
+                                ports_[port_no]->name());
+  ports_[port_no] = std::move(port);
+  push_port_tables();
+  return port_no;
+}
+
+bool Datapath::del_port(uint32_t port_no) {
+  auto it = ports_.find(port_no);
+  if (it == ports_.end()) return false;
+  netdev::NetdevPtr victim = std::move(it->second);
+  ports_.erase(it);
+  push_port_tables();  // waits until no PMD polls or sends to it
+  victim.reset();
+  return true;
+}
+
+netdev::Netdev* Datapath::port(uint32_t port_no) const {
+  auto it = ports_.find(port_no);
+  return it == ports_.end() ? nullptr : it->second.get();
+}
+
+std::optional<uint32_t> Datapath::port_no(const std::string& name) const {
+  for (auto& [no, p] : ports_)
+    if (p->name() == name) return no;
+  return std::nullopt;
+}
+
+std::vector<uint32_t> Datapath::port_numbers() const {
+  std::vector<uint32_t> out;
+  for (auto& [no, p] : ports_) out.push_back(no);
+  return out;
+}
+
+// Round-robin rx queue assignment in port-number order (OVS's "roundrobin"),
+// then every PMD gets its new rx list and tx table and acknowledges it.
+void Datapath::push_port_tables() {
+  std::vector<std::vector<RxqRef>> rx(pmds_.size());
+  std::vector<TxPortRef> tx(kMaxPorts);
+  rxq_assignment_.clear();
+  unsigned next = 0;
+  for (auto& [no, p] : ports_) {
+    tx[no].port = p.get();
+    for (uint16_t q = 0; q < p->n_rxq(); q++) {
+      unsigned pmd = next++ % pmds_.size();
+      if (rx[pmd].size() >= kMaxRxqsPerPmd) {
+        spdlog::error("port {} queue {}: PMD {} already polls {} queues; not polled", p->name(),
+                      q, pmd, kMaxRxqsPerPmd);
+        continue;
+      }
+      rx[pmd].push_back(RxqRef{p.get(), no, q});
+      rxq_assignment_.push_back(RxqAssignment{no, p->name(), q, pmd, 0, 0});
+    }
+  }
+  std::vector<PmdCommand*> cmds;
+  for (unsigned i = 0; i < pmds_.size(); i++) {
+    PmdCommand* cmd = new_command(PmdCmdType::kSetPorts);
+    cmd->rxqs = std::move(rx[i]);
+    cmd->txports = tx;
+    post(i, cmd);
+    cmds.push_back(cmd);
+  }
+  for (unsigned i = 0; i < pmds_.size(); i++) {
+    wait_for(i, cmds[i]);
+    delete cmds[i];
+  }
+}
+
+std::vector<RxqAssignment> Datapath::rxq_assignment() const {
+  std::vector<RxqAssignment> out = rxq_assignment_;
+  std::vector<unsigned> idx(pmds_.size(), 0);
+  for (auto& a : out) {
+    const RxqStats& s = pmds_[a.pmd]->rxq_stats(idx[a.pmd]++);
+    a.packets = s.packets.load(std::memory_order_relaxed);
+    a.cycles = s.cycles.load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+// --- Flows --------------------------------------------------------------------
+
+int Datapath::install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait) {
+  DpFlow* f = pmds_[pmd]->arena().alloc();
+  if (!f) return -E2BIG;
+  flow_key_apply_mask(spec.key, spec.mask, &f->key);
+  f->mask = spec.mask;
+  f->actions = spec.actions;
+  f->ufid = spec.ufid;
+  PmdCommand* cmd = new_command(PmdCmdType::kInstall);
+  cmd->flow = f;
+  rec.instances.emplace_back(pmd, f);
+  post(pmd, cmd);
+  if (!wait) return 0;
+  wait_for(pmd, cmd);
+  int rc = cmd->result;
+  delete cmd;
+  if (rc != 0) {
+    rec.instances.pop_back();
+    pmds_[pmd]->arena().free(f);
+  }
+  return rc;
+}
+
+int Datapath::put_flow(const FlowSpec& spec, int pmd) {
+  if (flows_.count(spec.ufid)) return -EEXIST;
+  FlowRecord& rec = flows_[spec.ufid];
+  rec.spec = spec;
+  flow_key_apply_mask(spec.key, spec.mask, &rec.spec.key);
+  int rc = 0;
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    if (pmd >= 0 && static_cast<unsigned>(pmd) != p) continue;
+    int r = install_on(p, rec.spec, rec, true);
+    if (r != 0 && rc == 0) rc = r;
+  }
+  if (rec.instances.empty()) flows_.erase(spec.ufid);
+  return rc;
+}
+
+int Datapath::post_install(unsigned pmd, const FlowSpec& spec) {
+  FlowRecord& rec = flows_[spec.ufid];
+  if (rec.instances.empty()) {
+    rec.spec = spec;
+    flow_key_apply_mask(spec.key, spec.mask, &rec.spec.key);
+  }
+  for (auto& [p, f] : rec.instances)
+    if (p == pmd) return -EEXIST;
+  int rc = install_on(pmd, rec.spec, rec, false);
+  if (rc != 0 && rec.instances.empty()) flows_.erase(spec.ufid);
+  return rc;
+}
+
+int Datapath::modify_flow(uint64_t ufid, const DpActions& actions) {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return -ENOENT;
+  it->second.spec.actions = actions;
+  for (auto& [p, f] : it->second.instances) {
+    PmdCommand* cmd = new_command(PmdCmdType::kModify);
+    cmd->flow = f;
+    cmd->actions = actions;
+    post(p, cmd);
+    wait_for(p, cmd);
+    delete cmd;
+  }
+  return 0;
+}
+
+int Datapath::del_flow(uint64_t ufid) {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return -ENOENT;
+  for (auto& [p, f] : it->second.instances) {
+    PmdCommand* cmd = new_command(PmdCmdType::kRemove);
+    cmd->flow = f;
+    post(p, cmd);
+    wait_for(p, cmd);
+    if (cmd->result == 0) pmds_[p]->arena().free(f);
+    delete cmd;
+  }
+  flows_.erase(it);
+  return 0;
+}
+
+void Datapath::flush_flows() {
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    PmdCommand* cmd = new_command(PmdCmdType::kFlush);
+    // Reserved here so the PMD never allocates while listing its flows.
+    cmd->flows.reserve(pmds_[p]->arena().in_use() + 1);
+    post(p, cmd);
+    wait_for(p, cmd);
+    for (DpFlow* f : cmd->flows) pmds_[p]->arena().free(f);
+    delete cmd;
+  }
+  flows_.clear();
+}
+
+static FlowStats stats_of(const std::vector<std::pair<unsigned, DpFlow*>>& inst) {
+  FlowStats s;
+  for (auto& [p, f] : inst) {
+    s.packets += f->packets.load(std::memory_order_relaxed);
+    s.bytes += f->bytes.load(std::memory_order_relaxed);
+    s.used_tsc = std::max(s.used_tsc, f->used_tsc.load(std::memory_order_relaxed));
+    s.tcp_flags |= f->tcp_flags.load(std::memory_order_relaxed);
+  }
+  return s;
+}
+
+std::vector<FlowDump> Datapath::dump_flows() {
+  poll();
+  std::vector<FlowDump> out;
+  for (auto& [ufid, rec] : flows_) {
+    FlowDump d;
+    d.spec = rec.spec;
+    d.stats = stats_of(rec.instances);
+    for (auto& [p, f] : rec.instances) d.pmds.push_back(p);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::optional<FlowStats> Datapath::flow_stats(uint64_t ufid) const {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return std::nullopt;
+  return stats_of(it->second.instances);
+}
+
+// --- Miss path ------------------------------------------------------------------
+
+unsigned Datapath::drain_upcalls(unsigned pmd, Upcall* out, unsigned n) {
+  return pmds_[pmd]->misses().dequeue_burst(out, n);
+}
+
+bool Datapath::post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
+                            const DpActions& actions) {
+  n = std::min<unsigned>(n, netdev::kMaxBurst);
+  PmdCommand* cmd = new_command(PmdCmdType::kExecute);
+  cmd->actions = actions;
+  cmd->in_port = in_port;
+  cmd->n_pkts = static_cast<uint16_t>(n);
+  std::copy(pkts, pkts + n, cmd->pkts);
+  if (!pmds_[pmd]->commands().post(cmd)) {
+    rte_pktmbuf_free_bulk(cmd->pkts, n);
+    delete cmd;
+    return false;
+  }
+  return true;
+}
+
+// --- Statistics -------------------------------------------------------------------
+
+std::vector<PmdStatsView> Datapath::pmd_stats() const {
+  std::vector<PmdStatsView> out;
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    const PmdThread& t = *pmds_[p];
+    PmdStatsView v;
+    v.pmd = p;
+    v.lcore = t.lcore();
+    v.counters = t.counters().snapshot();
+    for (unsigned c = 0; c < kNumPmdCounters; c++) v.counters[c] -= stats_base_[p][c];
+    v.max_iteration_cycles = t.max_iteration_cycles();
+    v.flows = t.n_flows();
+    v.subtables = t.n_subtables();
+    v.emc_active = t.emc_active();
+    out.push_back(v);
+  }
+  return out;
+}
+
+void Datapath::clear_pmd_stats() {
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    stats_base_[p] = pmds_[p]->counters().snapshot();
+    pmds_[p]->reset_max_iteration();
+  }
+}
+
+}  // namespace dps::datapath

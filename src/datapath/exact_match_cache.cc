@@ -1,0 +1,167 @@
+#include "exact_match_cache.h"
+
+#include <immintrin.h>
+
+#include <bit>
+#include <cstring>
+
+namespace dps::datapath {
+
+namespace {
+
+// 128-byte equality with four 256-bit compares (keys are 64-byte aligned).
+inline bool keys_equal(const FlowKey& a, const FlowKey& b) {
+  const __m256i* x = reinterpret_cast<const __m256i*>(&a);
+  const __m256i* y = reinterpret_cast<const __m256i*>(&b);
+  __m256i d = _mm256_xor_si256(_mm256_load_si256(x), _mm256_load_si256(y));
+  d = _mm256_or_si256(d, _mm256_xor_si256(_mm256_load_si256(x + 1), _mm256_load_si256(y + 1)));
+  d = _mm256_or_si256(d, _mm256_xor_si256(_mm256_load_si256(x + 2), _mm256_load_si256(y + 2)));
+  d = _mm256_or_si256(d, _mm256_xor_si256(_mm256_load_si256(x + 3), _mm256_load_si256(y + 3)));
+  return _mm256_testz_si256(d, d);
+}
+
+// Bit w set when hashes[w] == h.
+inline unsigned match_hashes(const uint32_t* hashes, uint32_t h) {
+  __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(hashes));
+  __m128i eq = _mm_cmpeq_epi32(v, _mm_set1_epi32(static_cast<int>(h)));
+  return static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(eq)));
+}
+
+uint32_t round_pow2(uint32_t v) {
+  if (v <= 1) return 1;
+  return uint32_t{1} << (32 - std::countl_zero(v - 1));
+}
+
+}  // namespace
+
+ExactMatchCache::ExactMatchCache(uint32_t entries, uint32_t seed)
+    : nsets_(round_pow2((entries < kEmcWays ? kEmcWays : entries) / kEmcWays)),
+      set_mask_(nsets_ - 1),
+      sets_(new Set[nsets_]),
+      keys_(new FlowKey[nsets_ * kEmcWays]),
+      rng_(seed ? seed : 1) {
+  set_insert_inv_prob(kEmcDefaultInsertInvProb);
+  clear();
+}
+
+ExactMatchCache::~ExactMatchCache() {
+  delete[] sets_;
+  delete[] keys_;
+}
+
+void ExactMatchCache::set_insert_inv_prob(uint32_t inv_prob) {
+  insert_inv_prob_ = inv_prob;
+  if (inv_prob == 0)
+    insert_threshold_ = 0;
+  else if (inv_prob == 1)
+    insert_threshold_ = UINT32_MAX;
+  else
+    insert_threshold_ = UINT32_MAX / inv_prob;
+}
+
+void ExactMatchCache::clear() {
+  std::memset(static_cast<void*>(sets_), 0, sizeof(Set) * nsets_);
+  sweep_cursor_ = 0;
+}
+
+uint32_t ExactMatchCache::lookup_batch(const FlowKey* keys, const uint32_t* hashes, unsigned n,
+                                       DpFlow** flows) {
+  uint8_t cands[32];
+  // Pass 1: prefetch every packet's set (one line each).
+  for (unsigned i = 0; i < n; i++) __builtin_prefetch(&sets_[hashes[i] & set_mask_]);
+  // Pass 2: hash match; prefetch the first candidate's key copy and flow.
+  for (unsigned i = 0; i < n; i++) {
+    uint32_t si = hashes[i] & set_mask_;
+    const Set& s = sets_[si];
+    unsigned m = match_hashes(s.hashes, hashes[i]);
+    cands[i] = static_cast<uint8_t>(m);
+    if (m) {
+      unsigned w = static_cast<unsigned>(std::countr_zero(m));
+      const FlowKey* k = &keys_[si * kEmcWays + w];
+      __builtin_prefetch(k);
+      __builtin_prefetch(reinterpret_cast<const char*>(k) + 64);
+      if (s.flows[w]) __builtin_prefetch(&s.flows[w]->gen);
+    }
+  }
+  // Pass 3: verify generation and the full key.
+  uint32_t hit = 0;
+  for (unsigned i = 0; i < n; i++) {
+    unsigned m = cands[i];
+    if (!m) continue;
+    uint32_t si = hashes[i] & set_mask_;
+    const Set& s = sets_[si];
+    do {
+      unsigned w = static_cast<unsigned>(std::countr_zero(m));
+      if (entry_valid(s, w) && keys_equal(keys[i], keys_[si * kEmcWays + w])) {
+        flows[i] = s.flows[w];
+        hit |= uint32_t{1} << i;
+        break;
+      }
+      m &= m - 1;
+    } while (m);
+  }
+  counters_.lookups += n;
+  counters_.hits += static_cast<unsigned>(std::popcount(hit));
+  return hit;
+}
+
+DpFlow* ExactMatchCache::lookup(const FlowKey& key, uint32_t hash) {
+  DpFlow* f = nullptr;
+  lookup_batch(&key, &hash, 1, &f);
+  return f;
+}
+
+void ExactMatchCache::insert(const FlowKey& key, uint32_t hash, DpFlow* flow) {
+  uint32_t si = hash & set_mask_;
+  Set& s = sets_[si];
+  unsigned way = kEmcWays;
+  // Same key already cached (valid or stale): update it in place.
+  for (unsigned m = match_hashes(s.hashes, hash); m; m &= m - 1) {
+    unsigned w = static_cast<unsigned>(std::countr_zero(m));
+    if (s.flows[w] && keys_equal(key, keys_[si * kEmcWays + w])) {
+      way = w;
+      break;
+    }
+  }
+  if (way == kEmcWays) {
+    for (unsigned w = 0; w < kEmcWays; w++) {
+      if (!entry_valid(s, w)) {
+        way = w;
+        break;
+      }
+    }
+  }
+  if (way == kEmcWays) way = next_random() % kEmcWays;
+  s.hashes[way] = hash;
+  s.gens[way] = flow->gen.load(std::memory_order_relaxed);
+  s.flows[way] = flow;
+  std::memcpy(static_cast<void*>(&keys_[si * kEmcWays + way]), &key, sizeof key);
+  counters_.inserts++;
+}
+
+uint32_t ExactMatchCache::sweep(uint32_t nsets) {
+  if (nsets > nsets_) nsets = nsets_;
+  uint32_t cleared = 0;
+  for (uint32_t i = 0; i < nsets; i++) {
+    Set& s = sets_[sweep_cursor_];
+    for (unsigned w = 0; w < kEmcWays; w++) {
+      if (s.flows[w] && !entry_valid(s, w)) {
+        s.flows[w] = nullptr;
+        s.hashes[w] = 0;
+        cleared++;
+      }
+    }
+    sweep_cursor_ = (sweep_cursor_ + 1) & set_mask_;
+  }
+  counters_.swept += cleared;
+  return cleared;
+}
+
+uint32_t ExactMatchCache::count_valid() const {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < nsets_; i++)
+    for (unsigned w = 0; w < kEmcWays; w++) n += entry_valid(sets_[i], w);
+  return n;
+}
+
+}  // namespace dps::datapath

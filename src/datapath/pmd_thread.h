@@ -1,0 +1,140 @@
+// pmd_thread.h - one poll-mode driver thread, pinned to one lcore.
+//
+// What: a PmdThread owns a set of rx queues, its exact-match cache, its
+// megaflow classifier and the flows in it (FlowArena), a tx slot on every
+// port (OutputBatcher), a command ring (control -> PMD) and a miss ring
+// (PMD -> ofproto). Its loop, like OVS pmd_thread_main:
+//   1. apply pending commands (the only place its tables change);
+//   2. for each rx queue: rx_burst up to 32, then process_batch():
+//      extract keys -> EMC -> megaflow classifier -> miss ring,
+//      group packets by flow, execute each flow's actions once per group
+//      into per-port tx batches;
+//   3. flush the tx batches;
+//   4. every kHousekeepingInterval iterations: re-rank subtables, sweep
+//      the EMC, decide whether the EMC is worth probing.
+//
+// Design: nothing in the loop allocates, locks or makes a syscall; one
+// virtual call per rx burst and per tx burst. Counters are relaxed stores.
+//
+// Thread-safety: the public control methods (start, stop, commands(),
+// misses(), arena(), counters(), rxq_stats()) are for the single control
+// thread, except counters()/rxq_stats() which any thread may read.
+// Everything else runs on the PMD's lcore.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../netdev/compiler.h"
+#include "command_ring.h"
+#include "exact_match_cache.h"
+#include "flow_arena.h"
+#include "megaflow_classifier.h"
+#include "miss_ring.h"
+#include "output_batcher.h"
+#include "pmd_counters.h"
+
+struct rte_mbuf;
+
+namespace dps::datapath {
+
+// Housekeeping every 1024 iterations: ~0.1 ms when busy, rare enough to cost
+// nothing per packet, often enough that a hot subtable is promoted quickly.
+inline constexpr unsigned kHousekeepingInterval = 1024;
+// An rx queue list longer than this is refused at assignment.
+inline constexpr unsigned kMaxRxqsPerPmd = 64;
+// Commands applied per iteration: bounds the time an install burst can steal
+// from forwarding (~32 x 1 us) while still applying ~30M commands/s.
+inline constexpr unsigned kCommandsPerIteration = 32;
+
+struct PmdConfig {
+  unsigned index = 0;        // 0..n_pmds-1; also its tx slot on every port
+  unsigned lcore = 1;        // EAL lcore it is pinned to
+  uint32_t max_flows = kFlowArenaDefaultMax;
+  uint32_t emc_insert_inv_prob = 100;  // 1 in N classifier hits goes into the EMC
+  bool smc_enabled = true;
+};
+
+struct RxqStats {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> cycles{0};  // processing cycles spent on this queue's bursts
+};
+
+class PmdThread {
+ public:
+  explicit PmdThread(const PmdConfig& cfg);
+  ~PmdThread();
+  PmdThread(const PmdThread&) = delete;
+  PmdThread& operator=(const PmdThread&) = delete;
+
+  // Control thread. start() launches the loop on the lcore; stop() asks it
+  // to finish, waits, and flushes what it still holds.
+  void start();
+  void stop();
+  bool running() const { return running_; }
+
+  unsigned index() const { return cfg_.index; }
+  unsigned lcore() const { return cfg_.lcore; }
+  CommandRing& commands() { return commands_; }
+  MissRing& misses() { return misses_; }
+  FlowArena& arena() { return arena_; }
+  const PmdCounters& counters() const { return counters_; }
+  const RxqStats& rxq_stats(unsigned i) const { return rxq_stats_[i]; }
+  // Longest iteration (TSC cycles) since the last reset_max_iteration().
+  uint64_t max_iteration_cycles() const { return max_iter_.load(std::memory_order_relaxed); }
+  void reset_max_iteration() { max_iter_reset_.store(true, std::memory_order_relaxed); }
+  uint32_t n_flows() const { return n_flows_.load(std::memory_order_relaxed); }
+  uint32_t n_subtables() const { return n_subtables_.load(std::memory_order_relaxed); }
+  bool emc_active() const { return emc_active_pub_.load(std::memory_order_relaxed); }
+
+  // Runs the loop on the calling thread until stop() (tests use it directly).
+  void run();
+  // One iteration (tests drive the PMD by hand without a thread).
+  void run_once();
+  // Control thread, only while the PMD is not running: applies what is queued.
+  void drain_commands() { apply_commands(); }
+
+ private:
+  static int launch(void* arg);
+  void apply_commands();
+  void apply(PmdCommand* cmd);
+  unsigned poll_rxq(unsigned i);
+  void process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n);
+  DPS_COLD void upcall_misses(uint32_t in_port, rte_mbuf** pkts, const FlowKey* keys,
+                              const uint32_t* hashes, uint32_t miss_mask);
+  void execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t tcp_flags);
+  void execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n, uint32_t in_port);
+  DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
+                                 uint32_t in_port, bool keep);
+  void housekeeping();
+
+  PmdConfig cfg_;
+  PmdCounters counters_;
+  CommandRing commands_;
+  MissRing misses_;
+  FlowArena arena_;
+  ExactMatchCache emc_;
+  MegaflowClassifier cls_;
+  OutputBatcher out_;
+
+  std::vector<RxqRef> rxqs_;
+  std::unique_ptr<RxqStats[]> rxq_stats_;
+  uint64_t iteration_ = 0;
+  uint32_t batch_stamp_ = 0;
+  bool emc_active_ = true;
+  uint64_t emc_window_lookups_ = 0;
+  uint64_t emc_window_hits_ = 0;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> max_iter_reset_{false};
+  std::atomic<uint64_t> max_iter_{0};
+  std::atomic<uint32_t> n_flows_{0};
+  std::atomic<uint32_t> n_subtables_{0};
+  std::atomic<bool> emc_active_pub_{true};
+  bool running_ = false;
+};
+
+}  // namespace dps::datapath

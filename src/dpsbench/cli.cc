@@ -1,0 +1,255 @@
+#include "cli.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace dps::dpsbench {
+namespace {
+
+std::vector<unsigned> parse_index_list(const std::string& v, const std::string& what) {
+  std::vector<unsigned> out;
+  std::istringstream in(v);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      unsigned long n = std::stoul(item, &used);
+      if (used != item.size() || n > 1023) throw std::invalid_argument(item);
+      out.push_back(static_cast<unsigned>(n));
+    } catch (const std::exception&) {
+      throw CliError(what + ": '" + v + "' is not a comma-separated list of indices (e.g. 0,1)");
+    }
+  }
+  if (out.empty()) throw CliError(what + ": empty list");
+  return out;
+}
+
+double parse_ratio(const std::string& v, const std::string& what) {
+  std::string s = v;
+  bool pct = !s.empty() && s.back() == '%';
+  if (pct) s.pop_back();
+  double r;
+  try {
+    size_t used = 0;
+    r = std::stod(s, &used);
+    if (used != s.size()) throw std::invalid_argument(v);
+  } catch (const std::exception&) {
+    throw CliError(what + ": '" + v + "' is not a ratio (e.g. 0.001 or 0.1%)");
+  }
+  if (pct) r /= 100;
+  if (!(r >= 0 && r < 1)) throw CliError(what + ": '" + v + "' must be in [0, 1) (or [0%, 100%))");
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> default_ports(const std::string& socket) {
+  return {"net_memif0,role=client,id=0,socket=" + socket, "net_memif1,role=client,id=1,socket=" + socket};
+}
+
+std::string usage() {
+  return R"(usage: dpsbench MODE [options] [-- EAL arguments]
+
+modes (testpmd vocabulary):
+  txonly    send the traffic profile on every (--tx-ports) port
+  rxonly    receive, check sequence tags, count loss/reordering/duplicates, latency
+  io        forward port 2k <-> 2k+1 (a single port back to itself)
+  flowgen   send on every port and receive on every port: exact loss and latency
+            through a device under test; --ndr runs an RFC 2544 NDR/PDR search
+
+ports:
+  --port DEVARGS        a DPDK port (repeatable, in index order): net_memif0,role=client,
+                        socket=/path,id=0 | net_virtio_user0,path=... | net_af_packet0,iface=eth0
+                        | net_tap0 | 0000:03:00.0. Default: two memif clients (ids 0, 1) on
+                        )" + std::string(kDefaultMemifSocket) + R"(
+  --memif-socket PATH   the default memif pair on another socket
+  --tx-ports LIST       ports that send (default: all, in txonly/flowgen)
+  --rx-ports LIST       ports that receive (default: all, in rxonly/io/flowgen)
+
+traffic profile (flags override --profile FILE.json; JSON keys = flag names with '_'):
+  --profile FILE        JSON profile
+  --flows N             flows per port (default 1)
+  --vary F[=N],...      fields that vary across flows, mixed radix: src_mac dst_mac src_ip
+                        dst_ip src_port dst_port (N defaults to --flows)
+  --src-mac/--dst-mac MAC  --src-ip/--dst-ip ADDR (IPv4 or IPv6)  --src-port/--dst-port N
+  --l3 ipv4|ipv6        --vlan ID[,INNER]  --vlan-pcp P
+  --frame-size S|S1,S2,..|imix   sizes with FCS (64..9026); imix = 7:4:1 of 64/594/1518
+  --rate R              per tx port: 1000000, 2.5mpps, 40% (of --link-speed), unlimited
+  --link-speed G        Gbit/s for % rates (default 10)
+  --duration T          10s, 500ms (default 10s; 0 = until --packets)
+  --packets N           per tx port (txonly/flowgen); rxonly: stop after N received
+
+run control:
+  --cores LIST          CPUs for worker lcores: one CPU runs tx and rx; two run one
+                        direction each (default: the last online CPU)
+  --burst N             burst size (default 32, max 64)
+  --mbufs N             mbufs per pool (default 16384; rx and tx pools)
+  --link-timeout T      fail if a link is not up after T (default 10s)
+  --timeout T           hard limit on the run (default duration + 30s; 60s for rxonly)
+  --idle T              rx modes: stop T after the last frame arrived
+  --drain T             keep receiving T after tx stops (default 200ms)
+  --interval T          timeline sampling period (default 500ms)
+  --file-prefix P       EAL file prefix (default dpsbench-<pid>)
+
+NDR/PDR (flowgen):
+  --ndr                 binary search for the no-drop rate and the partial-drop rate
+  --trial T             trial duration (default 2s)
+  --resolution R        stop when the bounds are within R of the max (default 0.5%)
+  --pdr-loss R          loss ratio allowed for the PDR (default 0.1%)
+  --max-rate R          top of the search (default: --rate, else the generator maximum)
+
+output:
+  --json                results as JSON on stdout (summary to stderr)
+  --json-out FILE       results as JSON into FILE
+  --plot FILE.png|.svg  throughput/latency over the run (+ FILE-ndr.png for --ndr), via gnuplot
+  --quiet               no summary, no progress line
+  -v, --verbose         DPDK and port logs
+  -h, --help
+)";
+}
+
+CliOptions parse_cli(const std::vector<std::string>& args) {
+  CliOptions o;
+  EngineOptions& e = o.engine;
+  bool mode_set = false;
+  std::string memif_socket = kDefaultMemifSocket;
+  std::vector<std::pair<std::string, std::string>> profile_flags;
+  std::string profile_file;
+  double max_rate_pps = 0;
+  std::string max_rate_text;
+  for (size_t i = 0; i < args.size(); i++) {
+    std::string a = args[i];
+    if (a == "--") {
+      o.eal_extra.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      o.help = true;
+      continue;
+    }
+    if (a == "-v" || a == "--verbose") {
+      o.verbose = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      if (mode_set) throw CliError("unexpected argument '" + a + "' (the mode is already '" + mode_name(e.mode) + "')");
+      try {
+        e.mode = parse_mode(a);
+      } catch (const std::invalid_argument& ex) {
+        throw CliError(ex.what());
+      }
+      mode_set = true;
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    std::replace(name.begin(), name.end(), '_', '-');
+    static const std::vector<std::string> kBool = {"json", "ndr", "quiet", "no-progress"};
+    bool is_bool = std::find(kBool.begin(), kBool.end(), name) != kBool.end();
+    if (is_bool) {
+      if (has_value) throw CliError("--" + name + " takes no value");
+    } else if (!has_value) {
+      if (i + 1 >= args.size()) throw CliError("--" + name + " needs a value");
+      value = args[++i];
+    }
+    try {
+      if (name == "mode") {
+        e.mode = parse_mode(value);
+        mode_set = true;
+      } else if (name == "port") e.ports.push_back(value);
+      else if (name == "memif-socket") memif_socket = value;
+      else if (name == "tx-ports") e.tx_ports = parse_index_list(value, "--tx-ports");
+      else if (name == "rx-ports") e.rx_ports = parse_index_list(value, "--rx-ports");
+      else if (name == "profile") profile_file = value;
+      else if (name == "cores") o.cores = parse_index_list(value, "--cores");
+      else if (name == "burst") {
+        uint64_t b = parse_count(value, "--burst");
+        if (b < 1 || b > 64) throw CliError("--burst: '" + value + "' must be in 1..64");
+        e.burst = static_cast<unsigned>(b);
+      } else if (name == "mbufs") {
+        uint64_t b = parse_count(value, "--mbufs");
+        if (b < 1024 || b > (1u << 24)) throw CliError("--mbufs: '" + value + "' must be in 1024..16777216");
+        e.mbufs = static_cast<unsigned>(b);
+      } else if (name == "link-timeout") e.link_timeout_s = parse_duration(value, "--link-timeout");
+      else if (name == "timeout") e.run_timeout_s = parse_duration(value, "--timeout");
+      else if (name == "idle") e.idle_stop_s = parse_duration(value, "--idle");
+      else if (name == "drain") e.drain_s = parse_duration(value, "--drain");
+      else if (name == "interval") {
+        e.interval_s = parse_duration(value, "--interval");
+        if (e.interval_s < 0.01) throw CliError("--interval: '" + value + "' is below 10ms");
+      } else if (name == "file-prefix") o.file_prefix = value;
+      else if (name == "ndr") e.ndr = true;
+      else if (name == "trial") e.trial_s = parse_duration(value, "--trial");
+      else if (name == "resolution") e.ndr_opts.resolution = parse_ratio(value, "--resolution");
+      else if (name == "pdr-loss") e.ndr_opts.pdr_loss = parse_ratio(value, "--pdr-loss");
+      else if (name == "max-rate") max_rate_text = value;
+      else if (name == "json") o.json = true;
+      else if (name == "json-out") o.json_out = value;
+      else if (name == "plot") o.plot = value;
+      else if (name == "quiet") o.quiet = true;
+      else if (name == "no-progress") o.progress_forced_off = true;
+      else if (name == "rx-packets") e.rx_packets = parse_count(value, "--rx-packets");
+      else profile_flags.emplace_back(name, value);
+    } catch (const ProfileError& ex) {
+      throw CliError(std::string("--") + ex.what());
+    }
+  }
+  if (o.help) return o;
+  if (!mode_set) throw CliError("no mode given (txonly, rxonly, io or flowgen); see --help");
+  try {
+    if (!profile_file.empty()) e.profile = load_profile_file(profile_file);
+    for (const auto& [n, v] : profile_flags)
+      if (!apply_profile_flag(e.profile, n, v)) throw CliError("unknown option --" + n + "; see --help");
+    if (e.mode == Mode::kRxOnly || e.mode == Mode::kIo) {
+      // Receivers: --packets is a stop count, --duration a time limit; the
+      // profile's frame fields are not used.
+      if (e.profile.packets && !e.rx_packets) e.rx_packets = e.profile.packets;
+      bool duration_given = std::any_of(profile_flags.begin(), profile_flags.end(),
+                                        [](auto& f) { return f.first == "duration"; });
+      if (!duration_given && profile_file.empty() && (e.rx_packets || e.idle_stop_s > 0)) e.profile.duration_s = 0;
+    } else {
+      e.profile.finalize();
+    }
+    if (!max_rate_text.empty()) {
+      Rate r = parse_rate(max_rate_text, "--max-rate");
+      TrafficProfile tmp = e.profile;
+      tmp.rate = r;
+      max_rate_pps = tmp.rate_pps();
+    }
+  } catch (const ProfileError& ex) {
+    std::string msg = ex.what();
+    throw CliError(profile_file.empty() || msg.rfind(profile_file, 0) == 0 ? "profile: " + msg : msg);
+  }
+  e.ndr_opts.max_pps = max_rate_pps;
+  if (e.ports.empty()) e.ports = default_ports(memif_socket);
+  if (e.trial_s <= 0) throw CliError("--trial must be positive");
+  return o;
+}
+
+std::vector<std::string> eal_args(const CliOptions& o, unsigned online_cpus, int pid) {
+  std::vector<unsigned> cores = o.cores;
+  if (cores.empty()) cores.push_back(online_cpus ? online_cpus - 1 : 0);
+  for (unsigned c : cores)
+    if (c >= online_cpus)
+      throw CliError("--cores: CPU " + std::to_string(c) + " does not exist (" + std::to_string(online_cpus) +
+                     " online)");
+  // Main lcore 0 floats over every CPU (it sleeps); workers are pinned.
+  std::string lcores = "0@(0-" + std::to_string(online_cpus ? online_cpus - 1 : 0) + ")";
+  for (size_t i = 0; i < cores.size(); i++) lcores += "," + std::to_string(i + 1) + "@" + std::to_string(cores[i]);
+  std::vector<std::string> a = {"--lcores", lcores, "--file-prefix",
+                                o.file_prefix.empty() ? "dpsbench-" + std::to_string(pid) : o.file_prefix,
+                                "--no-telemetry"};
+  bool all_vdev = std::all_of(o.engine.ports.begin(), o.engine.ports.end(),
+                              [](const std::string& p) { return p.rfind("net_", 0) == 0 || p.rfind("eth_", 0) == 0; });
+  if (all_vdev) a.push_back("--no-pci");
+  if (!o.verbose) a.insert(a.end(), {"--log-level", "*:error"});
+  a.insert(a.end(), o.eal_extra.begin(), o.eal_extra.end());
+  return a;
+}
+
+}  // namespace dps::dpsbench

@@ -1,0 +1,721 @@
+#include "engine.h"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_prefetch.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include "dpdk_netdev.h"
+#include "frame.h"
+#include "mbuf_pool.h"
+#include "rx_tracker.h"
+
+namespace dps::dpsbench {
+
+using netdev::DpdkNetdev;
+
+Mode parse_mode(const std::string& s) {
+  if (s == "txonly") return Mode::kTxOnly;
+  if (s == "rxonly") return Mode::kRxOnly;
+  if (s == "io") return Mode::kIo;
+  if (s == "flowgen") return Mode::kFlowgen;
+  throw std::invalid_argument("unknown mode '" + s + "' (modes: txonly, rxonly, io, flowgen)");
+}
+
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::kTxOnly: return "txonly";
+    case Mode::kRxOnly: return "rxonly";
+    case Mode::kIo: return "io";
+    case Mode::kFlowgen: return "flowgen";
+  }
+  return "?";
+}
+
+namespace {
+
+// Burst size cap: the stack arrays in the loops are this big.
+inline constexpr unsigned kMaxBurst = 64;
+// The tx slot every port is opened with: n_tx_slots = 0 gives one tx queue
+// used by slot 0 alone, so tx_burst never takes the queue lock.
+inline constexpr unsigned kTxSlot = 0;
+
+std::atomic<bool> g_interrupted{false};
+
+void bump(std::atomic<uint64_t>& a, uint64_t d) {
+  a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+
+// Reverse direction for odd flowgen ports: swap every src/dst pair.
+TrafficProfile reversed(TrafficProfile p) {
+  std::swap(p.src_mac, p.dst_mac);
+  std::swap(p.src_ip4, p.dst_ip4);
+  std::swap(p.src_ip6, p.dst_ip6);
+  std::swap(p.src_port, p.dst_port);
+  auto& v = p.vary;
+  std::swap(v[static_cast<unsigned>(Field::kSrcMac)], v[static_cast<unsigned>(Field::kDstMac)]);
+  std::swap(v[static_cast<unsigned>(Field::kSrcIp)], v[static_cast<unsigned>(Field::kDstIp)]);
+  std::swap(v[static_cast<unsigned>(Field::kSrcPort)], v[static_cast<unsigned>(Field::kDstPort)]);
+  return p;
+}
+
+void zero_data_room(rte_mempool*, void*, void* obj, unsigned) {
+  auto* m = static_cast<rte_mbuf*>(obj);
+  std::memset(m->buf_addr, 0, m->buf_len);
+}
+
+}  // namespace
+
+// --- jobs -------------------------------------------------------------------
+
+struct alignas(64) TxJob {
+  unsigned port = 0;
+  DpdkNetdev* dev = nullptr;
+  rte_mempool* pool = nullptr;
+  std::unique_ptr<FrameBuilder> fb;
+  unsigned burst = 32;
+  uint64_t limit = 0;  // packets, 0 = none
+  // Written by the main lcore, read by the worker.
+  std::atomic<uint64_t> cycles_per_pkt{0};  // 0 = unlimited
+  std::atomic<bool> active{false};
+  // Written by the worker, read by the main lcore.
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> packets{0}, bytes{0}, refused{0}, nombuf{0};
+  std::atomic<uint64_t> first_tsc{0}, last_tsc{0};
+  // Worker-private cursors.
+  uint32_t seq = 0, flow = 0, size_pos = 0;
+  uint64_t next_tsc = 0, sent_total = 0;
+  bool was_active = false;
+
+  void poll(uint64_t now) {
+    if (!active.load(std::memory_order_relaxed)) {
+      was_active = false;
+      return;
+    }
+    unsigned n = burst;
+    uint64_t cpp = cycles_per_pkt.load(std::memory_order_relaxed);
+    if (cpp) {
+      if (!was_active) next_tsc = now;  // a (re)start does not send a backlog
+      if (now < next_tsc) return;
+      // After a stall, catch up by at most one burst.
+      if (now - next_tsc > cpp * burst) next_tsc = now - cpp * burst;
+      uint64_t due = (now - next_tsc) / cpp + 1;
+      n = static_cast<unsigned>(std::min<uint64_t>(n, due));
+    }
+    was_active = true;
+    if (limit) {
+      uint64_t left = limit - sent_total;
+      if (left == 0) {
+        done.store(true, std::memory_order_relaxed);
+        return;
+      }
+      n = static_cast<unsigned>(std::min<uint64_t>(n, left));
+    }
+    rte_mbuf* pkts[kMaxBurst];
+    uint16_t lens[kMaxBurst];
+    if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0) {
+      bump(nombuf, 1);
+      return;
+    }
+    const auto& sizes = fb->sizes();
+    const uint32_t n_flows = fb->n_flows();
+    const uint32_t n_sizes = static_cast<uint32_t>(sizes.size());
+    uint32_t f = flow, sp = size_pos;
+    for (unsigned i = 0; i < n; i++) {
+      rte_mbuf* m = pkts[i];
+      const SizeInfo& sz = sizes[sp];
+      fb->write(rte_pktmbuf_mtod(m, uint8_t*), f, sz, seq + i, now);
+      m->data_len = sz.data_len;
+      m->pkt_len = sz.data_len;
+      lens[i] = sz.data_len;
+      if (++f == n_flows) f = 0;
+      if (++sp == n_sizes) sp = 0;
+    }
+    unsigned sent = dev->tx_burst(kTxSlot, pkts, static_cast<uint16_t>(n));  // frees the rest
+    if (cpp) next_tsc += cpp * n;
+    if (sent == n) {
+      flow = f;
+      size_pos = sp;
+    } else {
+      flow = static_cast<uint32_t>((flow + sent) % n_flows);
+      size_pos = static_cast<uint32_t>((size_pos + sent) % n_sizes);
+      bump(refused, n - sent);
+    }
+    if (!sent) return;
+    seq += sent;
+    sent_total += sent;
+    uint64_t b = 0;
+    for (unsigned i = 0; i < sent; i++) b += lens[i] + kFcsLen;
+    bump(packets, sent);
+    bump(bytes, b);
+    if (!first_tsc.load(std::memory_order_relaxed)) first_tsc.store(now, std::memory_order_relaxed);
+    last_tsc.store(now, std::memory_order_relaxed);
+  }
+};
+
+struct alignas(64) RxJob {
+  unsigned port = 0;
+  DpdkNetdev* dev = nullptr;
+  DpdkNetdev* peer = nullptr;  // io mode: forward here
+  unsigned burst = 32;
+  std::unique_ptr<RxTracker> tracker;  // null in io mode
+  std::atomic<uint64_t> packets{0}, bytes{0}, fwd_refused{0};
+  std::atomic<uint64_t> first_tsc{0}, last_tsc{0};
+
+  void poll() {
+    rte_mbuf* pkts[kMaxBurst];
+    uint16_t n = dev->rx_burst(0, pkts, static_cast<uint16_t>(burst));
+    if (!n) return;
+    uint64_t now = rte_rdtsc();
+    uint64_t b = 0;
+    if (peer) {
+      for (unsigned i = 0; i < n; i++) b += pkts[i]->pkt_len + kFcsLen;
+      uint16_t sent = peer->tx_burst(kTxSlot, pkts, n);
+      if (sent < n) bump(fwd_refused, n - sent);
+      bump(packets, n);
+      bump(bytes, b);
+    } else {
+      const uint8_t* data[kMaxBurst];
+      uint16_t lens[kMaxBurst];
+      for (unsigned i = 0; i < n; i++) {
+        data[i] = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+        rte_prefetch0(data[i]);
+        lens[i] = pkts[i]->data_len;
+      }
+      tracker->on_burst(data, lens, n, now);
+      rte_pktmbuf_free_bulk(pkts, n);
+      bump(packets, n);
+    }
+    if (!first_tsc.load(std::memory_order_relaxed)) first_tsc.store(now, std::memory_order_relaxed);
+    last_tsc.store(now, std::memory_order_relaxed);
+  }
+
+  uint64_t byte_count() const {
+    return tracker ? tracker->snapshot().bytes : bytes.load(std::memory_order_relaxed);
+  }
+};
+
+struct Worker {
+  unsigned lcore = 0;
+  std::vector<TxJob*> tx;
+  std::vector<RxJob*> rx;
+  const std::atomic<bool>* stop = nullptr;
+};
+
+int worker_main(void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  while (!w->stop->load(std::memory_order_relaxed)) {
+    uint64_t now = rte_rdtsc();
+    for (TxJob* t : w->tx) t->poll(now);
+    for (RxJob* r : w->rx) r->poll();
+  }
+  return 0;
+}
+
+// --- the engine -------------------------------------------------------------
+
+struct Engine::Impl {
+  EngineOptions o;
+  std::unique_ptr<netdev::MbufPool> rx_pool, tx_pool;
+  std::vector<std::unique_ptr<DpdkNetdev>> ports;
+  std::vector<std::unique_ptr<TxJob>> tx;
+  std::vector<std::unique_ptr<RxJob>> rx;
+  std::vector<Worker> workers;
+  std::atomic<bool> stop{false};
+  bool launched = false;
+  double hz = 0;
+  nlohmann::json timeline = nlohmann::json::array();
+
+  // Timeline state.
+  struct Prev {
+    double t = 0;
+    uint64_t tx = 0, rx = 0;
+    std::vector<std::unique_ptr<LatencyHistogram>> hist;
+  } prev;
+
+  double us(uint64_t cycles) const { return static_cast<double>(cycles) * 1e6 / hz; }
+
+  uint64_t tx_packets() const {
+    uint64_t s = 0;
+    for (auto& t : tx) s += t->packets.load(std::memory_order_relaxed);
+    return s;
+  }
+  uint64_t rx_packets() const {
+    uint64_t s = 0;
+    for (auto& r : rx) s += r->packets.load(std::memory_order_relaxed);
+    return s;
+  }
+  uint64_t rx_unique() const {
+    uint64_t s = 0;
+    for (auto& r : rx) s += r->tracker ? r->tracker->snapshot().seq.unique() : r->packets.load();
+    return s;
+  }
+  // Merged latency over every rx port, copied now.
+  std::unique_ptr<LatencyHistogram> latency_now() const {
+    auto h = std::make_unique<LatencyHistogram>();
+    for (auto& r : rx)
+      if (r->tracker) h->merge(r->tracker->latency());
+    return h;
+  }
+
+  void set_rate_total(double pps_total) {
+    double per_port = tx.empty() ? 0 : pps_total / static_cast<double>(tx.size());
+    uint64_t cpp = per_port > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>(hz / per_port)) : 0;
+    for (auto& t : tx) t->cycles_per_pkt.store(cpp, std::memory_order_relaxed);
+  }
+  void set_active(bool on) {
+    for (auto& t : tx) t->active.store(on, std::memory_order_relaxed);
+  }
+
+  void sample(double t0, bool print) {
+    double t = now_s();
+    uint64_t txp = tx_packets(), rxp = rx_packets();
+    auto h = latency_now();
+    auto interval = std::make_unique<LatencyHistogram>();
+    interval->copy_from(*h);
+    if (!prev.hist.empty()) interval->subtract(*prev.hist[0]);
+    double dt = t - prev.t;
+    nlohmann::json s;
+    s["t"] = t - t0;
+    s["tx_mpps"] = dt > 0 ? static_cast<double>(txp - prev.tx) / dt / 1e6 : 0;
+    s["rx_mpps"] = dt > 0 ? static_cast<double>(rxp - prev.rx) / dt / 1e6 : 0;
+    s["lat_p50_us"] = us(interval->percentile(0.5));
+    s["lat_p99_us"] = us(interval->percentile(0.99));
+    s["lat_max_us"] = us(interval->count() ? interval->max() : 0);
+    timeline.push_back(s);
+    if (print) {
+      std::printf("\r%6.1fs  tx %8.3f Mpps  rx %8.3f Mpps  lost %-10llu p99 %8.1f us   ", t - t0,
+                  s["tx_mpps"].get<double>(), s["rx_mpps"].get<double>(),
+                  static_cast<unsigned long long>(total_lost()), s["lat_p99_us"].get<double>());
+      std::fflush(stdout);
+    }
+    prev.t = t;
+    prev.tx = txp;
+    prev.rx = rxp;
+    prev.hist.clear();
+    prev.hist.push_back(std::move(h));
+  }
+
+  uint64_t total_lost() const {
+    if (o.mode == Mode::kFlowgen) {
+      uint64_t t = tx_packets(), u = rx_unique();
+      return t > u ? t - u : 0;
+    }
+    uint64_t s = 0;
+    for (auto& r : rx)
+      if (r->tracker) s += r->tracker->snapshot().seq.lost;
+    return s;
+  }
+
+  nlohmann::json latency_json(const LatencyHistogram& h) const {
+    nlohmann::json j;
+    j["samples"] = h.count();
+    j["min_us"] = us(h.min());
+    j["mean_us"] = h.mean() * 1e6 / hz;
+    j["p50_us"] = us(h.percentile(0.5));
+    j["p99_us"] = us(h.percentile(0.99));
+    j["p999_us"] = us(h.percentile(0.999));
+    j["max_us"] = us(h.max());
+    return j;
+  }
+
+  double span_s(uint64_t first, uint64_t last) const {
+    return first && last > first ? static_cast<double>(last - first) / hz : 0;
+  }
+};
+
+Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.o = std::move(opts);
+  EngineOptions& o = m.o;
+  m.hz = static_cast<double>(rte_get_tsc_hz());
+  if (o.ports.empty()) throw std::runtime_error("no ports given (use --port DEVARGS)");
+  if (o.burst == 0 || o.burst > kMaxBurst)
+    throw std::runtime_error("burst " + std::to_string(o.burst) + " out of range 1.." + std::to_string(kMaxBurst));
+  const unsigned n = static_cast<unsigned>(o.ports.size());
+  auto all = [&] {
+    std::vector<unsigned> v(n);
+    for (unsigned i = 0; i < n; i++) v[i] = i;
+    return v;
+  };
+  if (o.tx_ports.empty() && (o.mode == Mode::kTxOnly || o.mode == Mode::kFlowgen)) o.tx_ports = all();
+  if (o.rx_ports.empty() && o.mode != Mode::kTxOnly) o.rx_ports = all();
+  if (o.mode == Mode::kTxOnly) o.rx_ports.clear();
+  if (o.mode == Mode::kRxOnly || o.mode == Mode::kIo) o.tx_ports.clear();
+  for (unsigned p : o.tx_ports)
+    if (p >= n) throw std::runtime_error("tx port " + std::to_string(p) + " does not exist (" + std::to_string(n) + " ports given)");
+  for (unsigned p : o.rx_ports)
+    if (p >= n) throw std::runtime_error("rx port " + std::to_string(p) + " does not exist (" + std::to_string(n) + " ports given)");
+  if (o.mode != Mode::kRxOnly && o.mode != Mode::kIo) o.profile.validate();
+  if (o.ndr && o.mode != Mode::kFlowgen)
+    throw std::runtime_error("--ndr needs flowgen mode (it sends and receives in one process)");
+
+  unsigned workers = rte_lcore_count() - 1;
+  if (workers == 0)
+    throw std::runtime_error("dpsbench needs at least one worker lcore besides the main lcore (EAL -l/--lcores)");
+
+  int socket = static_cast<int>(rte_socket_id());
+  if (socket < 0) socket = SOCKET_ID_ANY;
+  m.rx_pool = std::make_unique<netdev::MbufPool>("dpsbench_rx", o.mbufs, socket);
+  if (!o.tx_ports.empty()) {
+    m.tx_pool = std::make_unique<netdev::MbufPool>("dpsbench_tx", o.mbufs, socket);
+    rte_mempool_obj_iter(m.tx_pool->get(), zero_data_room, nullptr);
+  }
+  for (unsigned i = 0; i < n; i++) {
+    netdev::PortConfig cfg;
+    cfg.name = "port" + std::to_string(i);
+    cfg.devargs = o.ports[i];
+    cfg.n_rxq = 1;
+    cfg.n_txq = 1;
+    // A memif/vhost client cannot start before its server exists: retry the
+    // open until the link timeout, then report the last error.
+    double deadline = now_s() + o.link_timeout_s;
+    for (;;) {
+      try {
+        m.ports.push_back(DpdkNetdev::open(cfg, m.rx_pool->get(), 0));
+        break;
+      } catch (const std::exception& e) {
+        if (now_s() >= deadline)
+          throw std::runtime_error(std::string(e.what()) + " (still failing after the " +
+                                   std::to_string(o.link_timeout_s).substr(0, 5) + " s link timeout)");
+        sleep_s(0.1);
+      }
+    }
+  }
+  for (unsigned p : o.tx_ports) {
+    auto t = std::make_unique<TxJob>();
+    t->port = p;
+    t->dev = m.ports[p].get();
+    t->pool = m.tx_pool->get();
+    t->burst = o.burst;
+    t->limit = o.profile.packets;
+    bool reverse = o.mode == Mode::kFlowgen && (p % 2 == 1);
+    t->fb = std::make_unique<FrameBuilder>(reverse ? reversed(o.profile) : o.profile, static_cast<uint16_t>(p));
+    m.tx.push_back(std::move(t));
+  }
+  for (unsigned p : o.rx_ports) {
+    auto r = std::make_unique<RxJob>();
+    r->port = p;
+    r->dev = m.ports[p].get();
+    r->burst = o.burst;
+    if (o.mode == Mode::kIo) {
+      unsigned peer = n == 1 ? p : (p ^ 1u);
+      if (peer >= n) peer = p;
+      r->peer = m.ports[peer].get();
+    } else {
+      r->tracker = std::make_unique<RxTracker>();
+    }
+    m.rx.push_back(std::move(r));
+  }
+  // Lcores: one runs everything, or tx jobs and rx jobs on separate lcores.
+  std::vector<unsigned> lcores;
+  unsigned lc;
+  RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
+  bool split = lcores.size() >= 2 && !m.tx.empty() && !m.rx.empty();
+  if (split) {
+    m.workers.resize(2);
+    for (auto& t : m.tx) m.workers[0].tx.push_back(t.get());
+    for (auto& r : m.rx) m.workers[1].rx.push_back(r.get());
+  } else if (o.mode == Mode::kIo && lcores.size() >= 2 && m.rx.size() >= 2) {
+    m.workers.resize(2);
+    for (size_t i = 0; i < m.rx.size(); i++) m.workers[i % 2].rx.push_back(m.rx[i].get());
+  } else {
+    m.workers.resize(1);
+    for (auto& t : m.tx) m.workers[0].tx.push_back(t.get());
+    for (auto& r : m.rx) m.workers[0].rx.push_back(r.get());
+  }
+  for (size_t i = 0; i < m.workers.size(); i++) {
+    m.workers[i].lcore = lcores[i];
+    m.workers[i].stop = &m.stop;
+  }
+}
+
+void Engine::interrupt() { g_interrupted.store(true, std::memory_order_relaxed); }
+
+Engine::~Engine() {
+  if (impl_ && impl_->launched) {
+    impl_->stop.store(true);
+    rte_eal_mp_wait_lcore();
+  }
+}
+
+nlohmann::json Engine::run() {
+  Impl& m = *impl_;
+  const EngineOptions& o = m.o;
+  // 1. Links, bounded.
+  double deadline = now_s() + o.link_timeout_s;
+  for (;;) {
+    std::string down;
+    for (size_t i = 0; i < m.ports.size(); i++)
+      if (!m.ports[i]->link_up()) down += (down.empty() ? "" : ", ") + std::string("port ") + std::to_string(i) + " (" + o.ports[i] + ")";
+    if (down.empty()) break;
+    if (now_s() > deadline)
+      throw std::runtime_error("link did not come up within " + std::to_string(o.link_timeout_s).substr(0, 5) +
+                               " s on " + down + "; is the peer (switch or memif server) running?");
+    sleep_s(0.02);
+  }
+  for (auto& p : m.ports) p->clear_stats();
+
+  // 2. Workers.
+  for (auto& w : m.workers) {
+    int rc = rte_eal_remote_launch(worker_main, &w, w.lcore);
+    if (rc != 0) {
+      m.stop.store(true);
+      rte_eal_mp_wait_lcore();
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w.lcore));
+    }
+  }
+  m.launched = true;
+
+  const double t0 = now_s();
+  double run_timeout = o.run_timeout_s;
+  if (run_timeout <= 0) {
+    if (o.ndr)
+      run_timeout = (o.ndr_opts.max_trials + 1) * (o.trial_s + o.drain_s + 0.5) + 30;
+    else if (o.profile.duration_s > 0)
+      run_timeout = o.profile.duration_s + o.drain_s + 30;
+    else
+      run_timeout = 60;
+  }
+  m.prev.t = t0;
+  nlohmann::json ndr_json;
+
+  if (o.ndr) {
+    // NDR/PDR: trials of trial_s at a set total rate, counters diffed.
+    NdrOptions no = o.ndr_opts;
+    unsigned trial_no = 0;
+    auto trial = [&](double rate) {
+      uint64_t tx0 = m.tx_packets(), rx0 = m.rx_unique();
+      auto h0 = m.latency_now();
+      m.set_rate_total(rate);
+      m.set_active(true);
+      double ts = now_s();
+      sleep_s(o.trial_s);
+      m.set_active(false);
+      double te = now_s();
+      sleep_s(o.drain_s);
+      TrialResult r;
+      r.offered_pps = rate;
+      r.tx = m.tx_packets() - tx0;
+      r.rx = m.rx_unique() - rx0;
+      r.achieved_pps = static_cast<double>(r.tx) / (te - ts);
+      auto h = m.latency_now();
+      h->subtract(*h0);
+      r.latency_p50_us = m.us(h->percentile(0.5));
+      r.latency_p99_us = m.us(h->percentile(0.99));
+      if (o.progress) {
+        std::printf("\rtrial %2u: offered %9.3f Mpps  sent %9.3f Mpps  loss %.6f%%   \n", ++trial_no, rate / 1e6,
+                    r.achieved_pps / 1e6, r.loss_ratio() * 100);
+        std::fflush(stdout);
+      }
+      return r;
+    };
+    if (no.max_pps <= 0) no.max_pps = o.profile.rate_pps() * static_cast<double>(m.tx.size());
+    double measured_max = 0;
+    if (no.max_pps <= 0) {
+      // Unlimited: the generator's own maximum is the top of the search.
+      TrialResult r = trial(0);
+      measured_max = r.achieved_pps;
+      no.max_pps = measured_max;
+    }
+    if (no.max_pps <= 0) throw std::runtime_error("NDR search: the generator sent nothing (are the tx ports up?)");
+    NdrResult res = ndr_pdr_search(trial, no);
+    ndr_json["max_pps"] = no.max_pps;
+    ndr_json["measured_generator_max_pps"] = measured_max;
+    ndr_json["resolution"] = no.resolution;
+    ndr_json["pdr_loss_ratio"] = no.pdr_loss;
+    ndr_json["trial_s"] = o.trial_s;
+    ndr_json["ndr_pps"] = res.ndr_pps;
+    ndr_json["pdr_pps"] = res.pdr_pps;
+    ndr_json["ndr_gbps_l1"] = o.profile.wire_bps(res.ndr_pps) / 1e9;
+    ndr_json["pdr_gbps_l1"] = o.profile.wire_bps(res.pdr_pps) / 1e9;
+    ndr_json["trials"] = nlohmann::json::array();
+    for (const auto& t : res.trials)
+      ndr_json["trials"].push_back({{"phase", t.phase},
+                                    {"offered_pps", t.result.offered_pps},
+                                    {"achieved_pps", t.result.achieved_pps},
+                                    {"tx", t.result.tx},
+                                    {"rx", t.result.rx},
+                                    {"loss_ratio", t.result.loss_ratio()},
+                                    {"lat_p50_us", t.result.latency_p50_us},
+                                    {"lat_p99_us", t.result.latency_p99_us},
+                                    {"pass", t.pass}});
+  } else {
+    m.set_rate_total(o.profile.rate_pps() * static_cast<double>(m.tx.size()));
+    m.set_active(true);
+    double next_sample = t0 + o.interval_s;
+    double tx_end = 0, last_rx_change = t0;
+    uint64_t last_rx = 0;
+    bool any_rx = false;
+    for (;;) {
+      sleep_s(0.01);
+      double t = now_s();
+      if (t >= next_sample) {
+        m.sample(t0, o.progress);
+        next_sample += o.interval_s;
+      }
+      if (t - t0 > run_timeout) {
+        timed_out_ = true;
+        break;
+      }
+      if (g_interrupted.load(std::memory_order_relaxed)) break;
+      uint64_t rxp = m.rx_packets();
+      if (rxp != last_rx) {
+        last_rx = rxp;
+        last_rx_change = t;
+        any_rx = true;
+      }
+      if (!m.tx.empty()) {
+        if (tx_end == 0) {
+          bool all_done = std::all_of(m.tx.begin(), m.tx.end(), [](auto& j) { return j->done.load(); });
+          if (all_done || (o.profile.duration_s > 0 && t - t0 >= o.profile.duration_s)) {
+            m.set_active(false);
+            tx_end = t;
+          }
+        }
+        // Even without rx jobs: the peer needs time to drain what is in flight
+        // before closing the port takes the link (and the ring) down.
+        if (tx_end > 0 && t - tx_end >= o.drain_s) break;
+      } else {
+        // rxonly / io: stop on duration, count or idleness.
+        if (o.profile.duration_s > 0 && t - t0 >= o.profile.duration_s) break;
+        if (o.rx_packets && rxp >= o.rx_packets) break;
+        if (o.idle_stop_s > 0 && any_rx && t - last_rx_change >= o.idle_stop_s) break;
+      }
+    }
+    m.sample(t0, o.progress);
+    if (o.progress) std::printf("\n");
+  }
+  m.stop.store(true);
+  rte_eal_mp_wait_lcore();
+  m.launched = false;
+
+  // 3. Results.
+  nlohmann::json out;
+  out["mode"] = mode_name(o.mode);
+  out["tsc_hz"] = m.hz;
+  out["elapsed_s"] = now_s() - t0;
+  out["timed_out"] = timed_out_;
+  out["wire_overhead_bytes"] = kWireOverhead;
+  if (o.mode != Mode::kRxOnly && o.mode != Mode::kIo) out["profile"] = o.profile.to_json();
+  out["ports"] = nlohmann::json::array();
+  uint64_t tot_tx = 0, tot_tx_bytes = 0, tot_rx = 0, tot_rx_bytes = 0;
+  double tx_span = 0, rx_span = 0;
+  for (size_t i = 0; i < m.ports.size(); i++) {
+    nlohmann::json pj;
+    pj["index"] = i;
+    pj["devargs"] = o.ports[i];
+    auto st = m.ports[i]->stats();
+    pj["device"] = {{"rx_packets", st.rx_packets}, {"tx_packets", st.tx_packets},
+                    {"rx_dropped", st.rx_dropped}, {"tx_dropped", st.tx_dropped}};
+    for (auto& t : m.tx) {
+      if (t->port != i) continue;
+      uint64_t p = t->packets.load(), b = t->bytes.load();
+      double span = m.span_s(t->first_tsc.load(), t->last_tsc.load());
+      tx_span = std::max(tx_span, span);
+      tot_tx += p;
+      tot_tx_bytes += b;
+      pj["tx"] = {{"packets", p},
+                  {"bytes", b},
+                  {"refused", t->refused.load()},
+                  {"no_mbuf", t->nombuf.load()},
+                  {"seconds", span},
+                  {"mpps", span > 0 ? static_cast<double>(p) / span / 1e6 : 0},
+                  {"gbps_l1", span > 0 ? static_cast<double>(b + p * kWireOverhead) * 8 / span / 1e9 : 0},
+                  {"gbps_l2", span > 0 ? static_cast<double>(b) * 8 / span / 1e9 : 0}};
+    }
+    for (auto& r : m.rx) {
+      if (r->port != i) continue;
+      uint64_t p = r->packets.load(), b = r->byte_count();
+      double span = m.span_s(r->first_tsc.load(), r->last_tsc.load());
+      rx_span = std::max(rx_span, span);
+      tot_rx += p;
+      tot_rx_bytes += b;
+      nlohmann::json rj = {{"packets", p},
+                           {"bytes", b},
+                           {"seconds", span},
+                           {"mpps", span > 0 ? static_cast<double>(p) / span / 1e6 : 0},
+                           {"gbps_l1", span > 0 ? static_cast<double>(b + p * kWireOverhead) * 8 / span / 1e9 : 0},
+                           {"gbps_l2", span > 0 ? static_cast<double>(b) * 8 / span / 1e9 : 0}};
+      if (r->tracker) {
+        auto s = r->tracker->snapshot();
+        rj["tagged"] = s.seq.received;
+        rj["unique"] = s.seq.unique();
+        rj["lost"] = s.seq.lost;
+        rj["reordered"] = s.seq.reordered;
+        rj["duplicates"] = s.seq.duplicates;
+        rj["untagged"] = s.untagged;
+        rj["foreign"] = s.foreign;
+        nlohmann::json streams = nlohmann::json::array();
+        for (unsigned k = 0; k < kMaxStreams; k++) {
+          auto c = r->tracker->stream(k);
+          if (!c.received) continue;
+          streams.push_back({{"stream", k}, {"received", c.received}, {"lost", c.lost},
+                             {"reordered", c.reordered}, {"duplicates", c.duplicates},
+                             {"first_seq", c.first_seq}, {"highest_seq", c.highest}});
+        }
+        rj["streams"] = streams;
+        rj["latency"] = m.latency_json(r->tracker->latency());
+      } else {
+        rj["forward_refused"] = r->fwd_refused.load();
+      }
+      pj["rx"] = rj;
+    }
+    out["ports"].push_back(pj);
+  }
+  nlohmann::json total;
+  total["tx_packets"] = tot_tx;
+  total["rx_packets"] = tot_rx;
+  total["tx_mpps"] = tx_span > 0 ? static_cast<double>(tot_tx) / tx_span / 1e6 : 0;
+  total["rx_mpps"] = rx_span > 0 ? static_cast<double>(tot_rx) / rx_span / 1e6 : 0;
+  total["tx_gbps_l1"] = tx_span > 0 ? static_cast<double>(tot_tx_bytes + tot_tx * kWireOverhead) * 8 / tx_span / 1e9 : 0;
+  total["rx_gbps_l1"] = rx_span > 0 ? static_cast<double>(tot_rx_bytes + tot_rx * kWireOverhead) * 8 / rx_span / 1e9 : 0;
+  if (!m.rx.empty() && m.rx[0]->tracker) {
+    uint64_t lost = 0, reord = 0, dup = 0, uniq = 0;
+    for (auto& r : m.rx) {
+      auto s = r->tracker->snapshot();
+      lost += s.seq.lost;
+      reord += s.seq.reordered;
+      dup += s.seq.duplicates;
+      uniq += s.seq.unique();
+    }
+    total["rx_unique"] = uniq;
+    total["reordered"] = reord;
+    total["duplicates"] = dup;
+    if (o.mode == Mode::kFlowgen) {
+      total["lost"] = tot_tx > uniq ? tot_tx - uniq : 0;
+      total["loss_basis"] = "sent - unique received";
+    } else {
+      total["lost"] = lost;
+      total["loss_basis"] = "sequence gaps";
+    }
+    uint64_t l = total["lost"];
+    uint64_t base = o.mode == Mode::kFlowgen ? tot_tx : uniq + lost;
+    total["loss_ratio"] = base ? static_cast<double>(l) / static_cast<double>(base) : 0.0;
+    total["latency"] = m.latency_json(*m.latency_now());
+  }
+  out["total"] = total;
+  out["timeline"] = m.timeline;
+  if (!ndr_json.is_null()) out["ndr"] = ndr_json;
+  return out;
+}
+
+}  // namespace dps::dpsbench

@@ -1,0 +1,90 @@
+// netdev.h - the port abstraction every datapath port implements.
+//
+// What: a Netdev is one switch port: rx queues polled by PMD threads, tx
+// queues written by PMD threads, link state and counters read by the control
+// plane. Implementations: DpdkNetdev (any ethdev: PCI NIC or vdev, created from
+// a devargs string) and RingNetdev (two rte_rings; tests and patch ports).
+//
+// Design: one virtual call per burst, never per packet. Queue ids are dense
+// (0..n_rxq-1, 0..n_txq-1). Transmit takes a "tx slot" (the PMD's index); the
+// port maps slots onto its real tx queues, and when it has fewer queues than
+// slots (a vhost-user port with one queue pair and two PMDs) it serialises the
+// sharers of one queue with a per-queue spinlock taken once per burst.
+//
+// Thread-safety:
+//  - rx_burst(q): only the one PMD thread that owns rx queue q.
+//  - tx_burst(slot): only the PMD thread whose index is `slot` (or the control
+//    thread with slot == kControlTxSlot, which always takes the queue lock).
+//  - stats(), link_up(), xstats(): any thread, concurrently with the above.
+//  - start/stop/destruction: control thread, while no PMD polls the port.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "port_stats.h"
+
+struct rte_mbuf;
+
+namespace dps::netdev {
+
+// Tx slot used by the control thread (e.g. a packet-out); distinct from every
+// PMD index, so it never races with a PMD's unlocked private queue.
+inline constexpr unsigned kControlTxSlot = 0xffff;
+
+struct PortConfig {
+  std::string name;        // switch-visible name, e.g. "p1"
+  std::string type;        // registry type: "dpdk" (default) or "ring"
+  std::string devargs;     // "0000:03:00.0" or "net_memif0,role=server,..."
+  uint16_t n_rxq = 1;
+  uint16_t n_txq = 0;      // 0: one per PMD thread plus one for the control thread
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+  uint32_t mtu = 0;        // 0: leave the device default
+};
+
+class Netdev {
+ public:
+  virtual ~Netdev() = default;
+  Netdev(const Netdev&) = delete;
+  Netdev& operator=(const Netdev&) = delete;
+
+  const std::string& name() const { return name_; }
+  virtual std::string type() const = 0;
+  virtual uint16_t n_rxq() const = 0;
+  virtual uint16_t n_txq() const = 0;
+
+  // Receives at most n packets from rx queue q into pkts. Returns how many were
+  // received; 0 means nothing was waiting (never an error). The caller owns
+  // the returned mbufs.
+  virtual uint16_t rx_burst(uint16_t q, rte_mbuf** pkts, uint16_t n) = 0;
+
+  // Sends n packets through the tx queue mapped to `slot`. Always takes
+  // ownership of all n: what the device does not accept is freed here and
+  // counted in tx_dropped. Returns how many were sent.
+  virtual uint16_t tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) = 0;
+
+  virtual bool link_up() const = 0;
+  virtual PortStats stats() const = 0;
+  virtual void clear_stats() {}
+  virtual std::vector<std::pair<std::string, uint64_t>> xstats() const { return {}; }
+  // Administrative state: a port that is down is not polled and sends
+  // nothing (OpenFlow OFPPC_PORT_DOWN). Any thread; PMDs read it per burst.
+  void set_admin_up(bool up) { admin_up_.store(up, std::memory_order_relaxed); }
+  bool admin_up() const { return admin_up_.load(std::memory_order_relaxed); }
+
+ protected:
+  explicit Netdev(std::string name) : name_(std::move(name)) {}
+
+ private:
+  std::string name_;
+  std::atomic<bool> admin_up_{true};
+};
+
+using NetdevPtr = std::unique_ptr<Netdev>;
+
+}  // namespace dps::netdev

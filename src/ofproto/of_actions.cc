@@ -1,0 +1,286 @@
+#include "of_actions.h"
+
+#include <algorithm>
+
+namespace dps::ofproto {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// Execution rank in the action set (OpenFlow 1.3.5 section 5.10).
+int set_rank(const OfAction& a) {
+  return std::visit(Overloaded{
+                        [](const ActCopyTtlIn&) { return 0; },
+                        [](const ActPopVlan&) { return 1; },
+                        [](const ActPopMpls&) { return 1; },
+                        [](const ActPushMpls&) { return 2; },
+                        [](const ActPushVlan&) { return 3; },
+                        [](const ActCopyTtlOut&) { return 4; },
+                        [](const ActDecMplsTtl&) { return 5; },
+                        [](const ActDecNwTtl&) { return 5; },
+                        [](const ActSetMplsTtl&) { return 6; },
+                        [](const ActSetNwTtl&) { return 6; },
+                        [](const ActSetField&) { return 6; },
+                        [](const ActSetQueue&) { return 7; },
+                        [](const ActGroup&) { return 8; },
+                        [](const ActOutput&) { return 9; },
+                    },
+                    a);
+}
+
+bool same_slot(const OfAction& a, const OfAction& b) {
+  if (a.index() != b.index()) return false;
+  if (auto* sa = std::get_if<ActSetField>(&a))
+    return sa->field == std::get<ActSetField>(b).field;
+  return true;
+}
+
+MaybeError bad_action(BadActionCode code, std::string msg) {
+  return OfError::make(OfErrorType::kBadAction, code, std::move(msg));
+}
+
+bool is_reserved_output(uint32_t port) {
+  switch (port) {
+    case kPortInPort:
+    case kPortTable:
+    case kPortNormal:
+    case kPortFlood:
+    case kPortAll:
+    case kPortController:
+    case kPortLocal: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+const char* action_name(const OfAction& a) {
+  return std::visit(Overloaded{
+                        [](const ActOutput&) { return "output"; },
+                        [](const ActGroup&) { return "group"; },
+                        [](const ActSetField&) { return "set_field"; },
+                        [](const ActPushVlan&) { return "push_vlan"; },
+                        [](const ActPopVlan&) { return "pop_vlan"; },
+                        [](const ActPushMpls&) { return "push_mpls"; },
+                        [](const ActPopMpls&) { return "pop_mpls"; },
+                        [](const ActSetMplsTtl&) { return "set_mpls_ttl"; },
+                        [](const ActDecMplsTtl&) { return "dec_mpls_ttl"; },
+                        [](const ActSetNwTtl&) { return "set_nw_ttl"; },
+                        [](const ActDecNwTtl&) { return "dec_ttl"; },
+                        [](const ActCopyTtlOut&) { return "copy_ttl_out"; },
+                        [](const ActCopyTtlIn&) { return "copy_ttl_in"; },
+                        [](const ActSetQueue&) { return "set_queue"; },
+                    },
+                    a);
+}
+
+void ActionSet::write(const ActionList& actions) {
+  for (const OfAction& a : actions) {
+    auto it = std::find_if(slots_.begin(), slots_.end(),
+                           [&](const OfAction& s) { return same_slot(s, a); });
+    if (it != slots_.end())
+      *it = a;
+    else
+      slots_.push_back(a);
+  }
+}
+
+ActionList ActionSet::ordered() const {
+  ActionList out(slots_.begin(), slots_.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const OfAction& a, const OfAction& b) { return set_rank(a) < set_rank(b); });
+  bool has_group = std::any_of(out.begin(), out.end(), [](const OfAction& a) {
+    return std::holds_alternative<ActGroup>(a);
+  });
+  if (has_group)
+    std::erase_if(out, [](const OfAction& a) { return std::holds_alternative<ActOutput>(a); });
+  return out;
+}
+
+static bool list_has(const std::optional<ActionList>& l, const std::function<bool(const OfAction&)>& p) {
+  return l && std::any_of(l->begin(), l->end(), p);
+}
+
+bool Instructions::outputs_to_port(uint32_t port) const {
+  auto p = [port](const OfAction& a) {
+    auto* o = std::get_if<ActOutput>(&a);
+    return o && o->port == port;
+  };
+  return list_has(apply, p) || list_has(write, p);
+}
+
+bool Instructions::outputs_to_group(uint32_t group_id) const {
+  auto p = [group_id](const OfAction& a) {
+    auto* g = std::get_if<ActGroup>(&a);
+    return g && g->group_id == group_id;
+  };
+  return list_has(apply, p) || list_has(write, p);
+}
+
+void Instructions::for_each_group(const std::function<void(uint32_t)>& fn) const {
+  for (const auto* l : {&apply, &write})
+    if (*l)
+      for (const OfAction& a : **l)
+        if (auto* g = std::get_if<ActGroup>(&a)) fn(g->group_id);
+}
+
+MaybeError validate_actions(const ActionList& actions, const OfMatch& match,
+                            const ValidationContext& ctx) {
+  OfMatch state = match;  // what the packet is known to look like here
+  unsigned idx = 0;
+  for (const OfAction& a : actions) {
+    idx++;
+    const std::string where = std::string(action_name(a)) + " (action " + std::to_string(idx) + ")";
+    MaybeError err = std::visit(
+        Overloaded{
+            [&](const ActOutput& o) -> MaybeError {
+              if (o.port == 0 || o.port == kPortAny)
+                return bad_action(BadActionCode::kBadOutPort,
+                                  where + ": port " + std::to_string(o.port) + " is not a valid output port");
+              if (o.port > kPortMax && !is_reserved_output(o.port))
+                return bad_action(BadActionCode::kBadOutPort,
+                                  where + ": port " + std::to_string(o.port) + " is not a valid reserved port");
+              if (o.port == kPortTable && !ctx.packet_out)
+                return bad_action(BadActionCode::kBadOutPort,
+                                  where + ": output to TABLE is only valid in packet-out");
+              if (o.port <= kPortMax && ctx.port_exists && !ctx.port_exists(o.port))
+                return bad_action(BadActionCode::kBadOutPort,
+                                  where + ": port " + std::to_string(o.port) + " does not exist");
+              return std::nullopt;
+            },
+            [&](const ActGroup& g) -> MaybeError {
+              if (g.group_id > kGroupMax)
+                return bad_action(BadActionCode::kBadOutGroup,
+                                  where + ": group " + std::to_string(g.group_id) + " is a reserved group id");
+              if (ctx.group_exists && !ctx.group_exists(g.group_id))
+                return bad_action(BadActionCode::kBadOutGroup,
+                                  where + ": group " + std::to_string(g.group_id) + " does not exist");
+              return std::nullopt;
+            },
+            [&](const ActSetField& s) -> MaybeError {
+              const OxmFieldInfo& fi = oxm_field_info(s.field);
+              if (s.field == OxmField::kInPhyPort || s.field == OxmField::kIpv6Exthdr ||
+                  s.field == OxmField::kInPort)
+                return bad_action(BadActionCode::kBadSetType,
+                                  where + ": field " + fi.name + " cannot be set");
+              OfMatch probe;
+              FieldValue v = s.value;
+              if (s.field == OxmField::kVlanVid) {
+                // Set-field carries the VID with or without OFPVID_PRESENT.
+                v = FieldValue::from_u64(v.to_u64(2) & 0x1fff, 2);
+              }
+              if (MaybeError e = probe.set(s.field, v))
+                return bad_action(BadActionCode::kBadSetArgument, where + ": " + e->message);
+              if (s.field == OxmField::kVlanVid) {
+                // As Open vSwitch: rewriting the VID needs a tag to rewrite.
+                bool tagged = state.has(OxmField::kVlanVid) &&
+                              (state.mask_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent) &&
+                              (state.value_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent);
+                if (!tagged)
+                  return bad_action(BadActionCode::kMatchInconsistent,
+                                    where + ": vlan_vid can only be set on a tagged packet "
+                                            "(match a VLAN or push_vlan first)");
+                return std::nullopt;
+              }
+              if (!state.prerequisites_hold(s.field)) {
+                OfMatch tmp = state;
+                tmp.force(s.field, FieldValue{});
+                MaybeError pe = tmp.check_prerequisites();
+                return bad_action(BadActionCode::kMatchInconsistent,
+                                  where + ": " + (pe ? pe->message : std::string(fi.name) +
+                                                                          " prerequisites are not met by the match"));
+              }
+              return std::nullopt;
+            },
+            [&](const ActPushVlan& p) -> MaybeError {
+              if (p.ethertype != 0x8100 && p.ethertype != 0x88a8)
+                return bad_action(BadActionCode::kBadArgument,
+                                  where + ": ethertype must be 0x8100 or 0x88a8");
+              state.force(OxmField::kVlanVid, FieldValue::from_u64(kOfpVidPresent, 2));
+              return std::nullopt;
+            },
+            [&](const ActPopVlan&) -> MaybeError {
+              // The packet may still carry an inner tag: nothing is known.
+              state.clear(OxmField::kVlanVid);
+              state.clear(OxmField::kVlanPcp);
+              return std::nullopt;
+            },
+            [&](const ActPushMpls& p) -> MaybeError {
+              if (p.ethertype != 0x8847 && p.ethertype != 0x8848)
+                return bad_action(BadActionCode::kBadArgument,
+                                  where + ": ethertype must be 0x8847 or 0x8848");
+              state = OfMatch{};
+              state.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
+              return std::nullopt;
+            },
+            [&](const ActPopMpls& p) -> MaybeError {
+              if (state.has(OxmField::kEthType) && state.is_exact(OxmField::kEthType)) {
+                uint64_t et = state.value_of(OxmField::kEthType).to_u64(2);
+                if (et != 0x8847 && et != 0x8848)
+                  return bad_action(BadActionCode::kMatchInconsistent,
+                                    where + ": packet is not MPLS (eth_type=" +
+                                        format_field_value(OxmField::kEthType, state.value_of(OxmField::kEthType)) + ")");
+              } else {
+                return bad_action(BadActionCode::kMatchInconsistent,
+                                  where + ": requires eth_type=0x8847 or 0x8848 in the match");
+              }
+              state = OfMatch{};
+              state.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
+              return std::nullopt;
+            },
+            [&](const ActSetMplsTtl&) -> MaybeError { return std::nullopt; },
+            [&](const ActDecMplsTtl&) -> MaybeError { return std::nullopt; },
+            [&](const ActSetNwTtl&) -> MaybeError { return std::nullopt; },
+            [&](const ActDecNwTtl&) -> MaybeError { return std::nullopt; },
+            [&](const ActCopyTtlOut&) -> MaybeError { return std::nullopt; },
+            [&](const ActCopyTtlIn&) -> MaybeError { return std::nullopt; },
+            [&](const ActSetQueue&) -> MaybeError { return std::nullopt; },
+        },
+        a);
+    if (err) return err;
+  }
+  return std::nullopt;
+}
+
+MaybeError validate_instructions(const Instructions& insts, const OfMatch& match,
+                                 uint8_t table_id, const ValidationContext& ctx) {
+  if (insts.goto_table) {
+    uint8_t t = *insts.goto_table;
+    if (t <= table_id)
+      return OfError::make(OfErrorType::kBadInstruction, BadInstructionCode::kBadTableId,
+                           "goto_table:" + std::to_string(t) + " in table " + std::to_string(table_id) +
+                               " must go to a later table");
+    if (t >= kNumTables)
+      return OfError::make(OfErrorType::kBadInstruction, BadInstructionCode::kBadTableId,
+                           "goto_table:" + std::to_string(t) + " is past the last table (" +
+                               std::to_string(kNumTables - 1) + ")");
+  }
+  if (insts.meter && (*insts.meter == 0 || (ctx.meter_exists && !ctx.meter_exists(*insts.meter))))
+    return OfError::make(OfErrorType::kMeterModFailed, 7 /* OFPMMFC_UNKNOWN_METER */,
+                         "meter:" + std::to_string(*insts.meter) + " does not exist");
+  if (insts.write_metadata && (insts.write_metadata->value & ~insts.write_metadata->mask))
+    return OfError::make(OfErrorType::kBadInstruction, BadInstructionCode::kUnsupMetadata,
+                         "write_metadata value has bits outside its mask");
+  if (insts.apply)
+    if (MaybeError e = validate_actions(*insts.apply, match, ctx)) {
+      e->message = "apply_actions: " + e->message;
+      return e;
+    }
+  if (insts.write) {
+    // Action-set actions run after all apply-actions; validate them against
+    // the match (conservative: the packet may have been rewritten).
+    if (MaybeError e = validate_actions(*insts.write, match, ctx)) {
+      e->message = "write_actions: " + e->message;
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace dps::ofproto

@@ -1,0 +1,188 @@
+// of_actions.h - OpenFlow 1.3 actions and instructions as typed C++ values.
+//
+// What: OfAction is one OpenFlow action (output, group, set_field, push/pop
+// VLAN and MPLS, TTL actions, set_queue); ActionList is an ordered list of
+// them (apply-actions, a group bucket); ActionSet is the per-packet action
+// set of write-actions/clear-actions; Instructions is the instruction set of
+// one flow entry (meter, apply, clear, write, write-metadata, goto-table).
+// validate_instructions() checks everything a flow-mod must check about them
+// against the rule's match and table, with OpenFlow error codes.
+//
+// Design: std::variant of small structs, so xlate is a std::visit and the
+// codec and the text parser build the same values. Reserved port and group
+// numbers are the OpenFlow 1.3 ones (OFPP_*, OFPG_*), so they cross the wire
+// unchanged. Instructions holds each instruction type at most once, which is
+// what OpenFlow allows; their execution order is fixed by the spec (meter,
+// apply, clear, write, write-metadata, goto), not by the order they arrived.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "of_error.h"
+#include "of_match.h"
+
+namespace dps::ofproto {
+
+// ofp_port_no reserved values.
+inline constexpr uint32_t kPortMax = 0xffffff00;       // OFPP_MAX: last physical port
+inline constexpr uint32_t kPortInPort = 0xfffffff8;    // OFPP_IN_PORT
+inline constexpr uint32_t kPortTable = 0xfffffff9;     // OFPP_TABLE (packet-out only)
+inline constexpr uint32_t kPortNormal = 0xfffffffa;    // OFPP_NORMAL
+inline constexpr uint32_t kPortFlood = 0xfffffffb;     // OFPP_FLOOD
+inline constexpr uint32_t kPortAll = 0xfffffffc;       // OFPP_ALL
+inline constexpr uint32_t kPortController = 0xfffffffd;  // OFPP_CONTROLLER
+inline constexpr uint32_t kPortLocal = 0xfffffffe;     // OFPP_LOCAL
+inline constexpr uint32_t kPortAny = 0xffffffff;       // OFPP_ANY: "no port" in filters
+
+// ofp_group reserved values.
+inline constexpr uint32_t kGroupMax = 0xffffff00;  // OFPG_MAX
+inline constexpr uint32_t kGroupAll = 0xfffffffc;  // OFPG_ALL (group delete)
+inline constexpr uint32_t kGroupAny = 0xffffffff;  // OFPG_ANY (filters)
+
+// ofp_controller_max_len: send the whole packet, do not buffer.
+inline constexpr uint16_t kControllerNoBuffer = 0xffff;
+
+// OpenFlow tables 0..254; 255 (OFPTT_ALL) means "all tables" in requests.
+inline constexpr unsigned kNumTables = 255;
+inline constexpr uint8_t kTableAll = 0xff;
+
+struct ActOutput {
+  uint32_t port = 0;
+  uint16_t max_len = kControllerNoBuffer;  // CONTROLLER only: bytes to send
+  bool operator==(const ActOutput&) const = default;
+};
+struct ActGroup {
+  uint32_t group_id = 0;
+  bool operator==(const ActGroup&) const = default;
+};
+struct ActSetField {
+  OxmField field = OxmField::kEthDst;
+  FieldValue value;  // wire form
+  bool operator==(const ActSetField&) const = default;
+};
+struct ActPushVlan {
+  uint16_t ethertype = 0x8100;  // 0x8100 or 0x88a8
+  bool operator==(const ActPushVlan&) const = default;
+};
+struct ActPopVlan {
+  bool operator==(const ActPopVlan&) const = default;
+};
+struct ActPushMpls {
+  uint16_t ethertype = 0x8847;  // 0x8847 or 0x8848
+  bool operator==(const ActPushMpls&) const = default;
+};
+struct ActPopMpls {
+  uint16_t ethertype = 0x0800;  // ethertype of the payload
+  bool operator==(const ActPopMpls&) const = default;
+};
+struct ActSetMplsTtl {
+  uint8_t ttl = 0;
+  bool operator==(const ActSetMplsTtl&) const = default;
+};
+struct ActDecMplsTtl {
+  bool operator==(const ActDecMplsTtl&) const = default;
+};
+struct ActSetNwTtl {
+  uint8_t ttl = 0;
+  bool operator==(const ActSetNwTtl&) const = default;
+};
+struct ActDecNwTtl {
+  bool operator==(const ActDecNwTtl&) const = default;
+};
+struct ActCopyTtlOut {
+  bool operator==(const ActCopyTtlOut&) const = default;
+};
+struct ActCopyTtlIn {
+  bool operator==(const ActCopyTtlIn&) const = default;
+};
+struct ActSetQueue {
+  uint32_t queue_id = 0;
+  bool operator==(const ActSetQueue&) const = default;
+};
+
+using OfAction = std::variant<ActOutput, ActGroup, ActSetField, ActPushVlan, ActPopVlan,
+                              ActPushMpls, ActPopMpls, ActSetMplsTtl, ActDecMplsTtl,
+                              ActSetNwTtl, ActDecNwTtl, ActCopyTtlOut, ActCopyTtlIn,
+                              ActSetQueue>;
+using ActionList = std::vector<OfAction>;
+
+// The action set (OpenFlow 1.3 section 5.10): at most one action of each
+// type (one set_field per field), executed in the spec's order when the
+// pipeline ends: copy TTL in, pop, push-MPLS, push-VLAN, copy TTL out,
+// decrement TTL, set (TTLs, fields), qos, group, output. When a group is in
+// the set, the output is ignored.
+class ActionSet {
+ public:
+  // write-actions: each action replaces the one of its type already present.
+  void write(const ActionList& actions);
+  void clear() { slots_.clear(); }
+  bool empty() const { return slots_.empty(); }
+  // The actions in execution order.
+  ActionList ordered() const;
+  bool operator==(const ActionSet&) const = default;
+
+ private:
+  std::vector<OfAction> slots_;  // unordered; one per type (per field for set_field)
+};
+
+struct WriteMetadata {
+  uint64_t value = 0;
+  uint64_t mask = 0;
+  bool operator==(const WriteMetadata&) const = default;
+};
+
+struct Instructions {
+  std::optional<uint32_t> meter;             // OFPIT_METER
+  std::optional<ActionList> apply;           // OFPIT_APPLY_ACTIONS
+  bool clear_actions = false;                // OFPIT_CLEAR_ACTIONS
+  std::optional<ActionList> write;           // OFPIT_WRITE_ACTIONS
+  std::optional<WriteMetadata> write_metadata;  // OFPIT_WRITE_METADATA
+  std::optional<uint8_t> goto_table;         // OFPIT_GOTO_TABLE
+  bool operator==(const Instructions&) const = default;
+
+  // True when apply or write actions contain an output to port (for the
+  // out_port filter of flow-mod delete and flow stats).
+  bool outputs_to_port(uint32_t port) const;
+  // True when apply or write actions contain a group action for group_id.
+  bool outputs_to_group(uint32_t group_id) const;
+  // Calls fn for every group id referenced (to check existence / delete).
+  void for_each_group(const std::function<void(uint32_t)>& fn) const;
+  bool empty() const {
+    return !meter && !apply && !clear_actions && !write && !write_metadata && !goto_table;
+  }
+};
+
+// What validation needs to know outside the rule itself.
+struct ValidationContext {
+  // True when group_id exists; null = any group id accepted.
+  std::function<bool(uint32_t)> group_exists;
+  // True when port (1..kPortMax) exists; null = any port accepted (ports
+  // may be added later; OpenFlow allows rules for ports not yet present).
+  std::function<bool(uint32_t)> port_exists;
+  // True when meter_id exists; null = any accepted.
+  std::function<bool(uint32_t)> meter_exists;
+  bool packet_out = false;  // output:TABLE is allowed only in packet-out
+};
+
+// Checks one action list as it would run on packets matching `match`
+// (set_field prerequisites must be guaranteed by the match or by earlier
+// push actions: bad_action/match_inconsistent). Errors name the action.
+MaybeError validate_actions(const ActionList& actions, const OfMatch& match,
+                            const ValidationContext& ctx);
+// Checks the instructions of a rule in table_id: goto-table must go forward
+// to an existing table (bad_instruction/bad_table_id), write-metadata,
+// meters, and every action list.
+MaybeError validate_instructions(const Instructions& insts, const OfMatch& match,
+                                 uint8_t table_id, const ValidationContext& ctx);
+
+// "output", "group", "set_field", ... for messages.
+const char* action_name(const OfAction& a);
+
+}  // namespace dps::ofproto
