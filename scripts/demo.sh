@@ -10,9 +10,9 @@ work=$(mktemp -d /tmp/dps-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 scripts/mkpcap.py "$work/demo.pcap" --flows 20000 --size 64
 echo "demo: 20000 UDP flows (64 B frames) -> dpswitchd port 1; 4 datapath flows -> port 2"
-cores=$(nproc)
-if [ "$cores" -lt 2 ]; then lcores="0@0,1@0"; else lcores="0,1"; fi
-"$BUILD/src/dpswitchd" -l "$lcores" --main-lcore 0 --no-pci --file-prefix "dps-demo-$$" \
+# lcore 0: control, lcore 1: the PMD (on a one-CPU machine both share CPU 0).
+if [ "$(nproc)" -lt 2 ]; then lcores="0@0,1@0"; else lcores="0@0,1@1"; fi
+"$BUILD/src/dpswitchd" --lcores "$lcores" --main-lcore 0 --no-pci --file-prefix "dps-demo-$$" \
   --vdev "net_pcap0,rx_pcap=$work/demo.pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
   --log-level lib.eal:error \
   -- --config pmd-config/demo.json --warmup 2 --duration 8 --summary \

@@ -6,7 +6,7 @@
 # dpsbench pair (txonly --frame-size 64 -> rxonly; 64 B with FCS = the same
 # 60-byte buffers), one sender core and one receiver core each, --no-huge,
 # a private file prefix and socket per run. The figure of a run is the median
-# of its per-second receive rates (the first two samples, the ramp, dropped).
+# of its per-second receive rates (the first sample, the ramp, dropped).
 # Rounds alternate so both tools see the same machine load; the best round of
 # each is compared. Exit 0 when dpsbench >= 0.9 x testpmd.
 #
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 BUILD=${1:-build}
-SECS=${2:-8}
+SECS=${2:-10}
 ROUNDS=${3:-2}
 DPSBENCH=$BUILD/src/dpsbench/dpsbench
 TESTPMD=${TESTPMD:-/usr/bin/dpdk-testpmd}
@@ -30,7 +30,9 @@ cleanup() {
   for p in "${PIDS[@]:-}"; do
     [ -n "$p" ] && kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
   done
-  [ -n "${KEEP:-}" ] || rm -rf "$WORK" /var/run/dpdk/dpsst-*-$$ 2>/dev/null || true
+  # testpmd leaves its EAL runtime directory behind; ours carry this pid.
+  rm -rf /var/run/dpdk/dpsst-*-$$ 2>/dev/null || true
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -62,7 +64,10 @@ run_testpmd() {
   sleep "$((SECS + 2))"
   stop_pid "$tx"; stop_pid "$rx"
   local samples
-  samples=$(grep -a "Rx-pps" "$WORK/tp-rx$r.log" | awk '{print $2}' | awk '$1 > 0' | tail -n +3 | head -n "$SECS")
+  # Each "Rx-pps" is measured over the time since the previous print, so it
+  # stays exact when a print comes late; drop the first non-zero one (ramp).
+  samples=$(grep -a "Rx-pps" "$WORK/tp-rx$r.log" | awk '{print $2}' | awk '$1 > 0')
+  [ "$(echo "$samples" | wc -w)" -gt 1 ] && samples=$(echo "$samples" | tail -n +2)
   median $samples
 }
 
@@ -73,7 +78,7 @@ run_dpsbench() {
     --file-prefix "dpsst-dbrx$r-$$" -- --no-huge -m 1024 >"$WORK/db-rx$r.log" 2>&1 &
   local rx=$!; PIDS+=("$rx")
   "$DPSBENCH" txonly --port "net_memif0,role=server,id=0,socket=$sock" --cores "$TX_CPU" \
-    --frame-size 64 --rate unlimited --duration "${SECS}s" --quiet --json-out "$WORK/db-tx$r.json" \
+    --frame-size 64 --rate unlimited --duration "${SECS}s" --linger 30s --quiet --json-out "$WORK/db-tx$r.json" \
     --file-prefix "dpsst-dbtx$r-$$" -- --no-huge -m 1024 >"$WORK/db-tx$r.log" 2>&1 || {
       echo "selftest: dpsbench txonly failed:" >&2; cat "$WORK/db-tx$r.log" >&2; }
   for _ in $(seq 300); do kill -0 "$rx" 2>/dev/null || break; sleep 0.1; done
@@ -82,8 +87,8 @@ run_dpsbench() {
   python3 - "$WORK/db-rx$r.json" <<'PY'
 import json, statistics, sys
 d = json.load(open(sys.argv[1]))
-v = [s["rx_mpps"] * 1e6 for s in d["timeline"] if s["rx_mpps"] > 0][2:]
-v = v[:-1] if len(v) > 2 else v
+v = [s["rx_mpps"] * 1e6 for s in d["timeline"] if s["rx_mpps"] > 0]
+v = v[1:-1] if len(v) > 2 else v  # the ramp and the partial last interval
 print(statistics.median(v) if v else 0)
 PY
 }

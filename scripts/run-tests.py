@@ -54,6 +54,12 @@ def run_one(build, t, timeout):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--targets":
+        # The test executables of a build directory, as ninja target names.
+        build = sys.argv[2]
+        for t in meson_tests(build):
+            print(os.path.relpath(t["cmd"][0], os.path.abspath(build)))
+        return
     builds = sys.argv[1:] or ["build"]
     total_p = total_f = 0
     for build in builds:

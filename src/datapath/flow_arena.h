@@ -9,8 +9,10 @@
 // Design: slots come in chunks of kFlowArenaChunk flows. The chunk table is
 // sized once for max_flows and never reallocated, chunks are allocated on
 // demand and freed only by the destructor. Free slots form a FIFO queue, so a
-// retired slot is reused as late as possible (this keeps the 16-bit
-// generation tags some caches store from wrapping back onto a live entry).
+// retired slot is reused as late as possible: stale cache references to it
+// (EMC pointers, SMC indexes) have the longest time to be swept or replaced
+// before the slot holds a new flow (they are harmless either way: the EMC
+// checks the generation, the SMC verifies the key under the flow's mask).
 // Generations: DpFlow::gen is never reset. The owning PMD bumps it when the
 // flow leaves its classifier (MegaflowClassifier::remove), which turns every
 // EMC entry holding (flow, old gen) into a miss. alloc() keeps gen as it is,

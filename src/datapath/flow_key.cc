@@ -186,13 +186,15 @@ void parse_icmpv6(const uint8_t* l4, uint32_t size, FlowKey* key) {
   if (tll) std::memcpy(key->arp_tha, tll, 6);
 }
 
-void parse_ipv4(const uint8_t* ip, uint32_t size, FlowKey* key) {
+// `size` bytes are readable from ip; `extra` more belong to the packet in
+// later mbuf segments (they count for length validation, are never read).
+void parse_ipv4(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) {
   if (size < kIpv4HeaderLen) return;
   if ((ip[0] >> 4) != 4) return;
   const uint32_t ihl = (ip[0] & 0x0f) * 4u;
   const uint32_t tot_len = be16(load16(ip + 2));
   // As OVS ipv4_sanity_check(): an inconsistent header yields no L3 fields.
-  if (ihl < kIpv4HeaderLen || ihl > size || tot_len < ihl || tot_len > size) return;
+  if (ihl < kIpv4HeaderLen || ihl > size || tot_len < ihl || tot_len > size + extra) return;
   key->nw_tos = ip[1];
   key->nw_ttl = ip[8];
   key->nw_proto = ip[9];
@@ -205,7 +207,7 @@ void parse_ipv4(const uint8_t* ip, uint32_t size, FlowKey* key) {
       return;
     }
   }
-  parse_l4(ip + ihl, tot_len - ihl, ip[9], true, key);
+  parse_l4(ip + ihl, std::min(tot_len, size) - ihl, ip[9], true, key);
 }
 
 // Order of extension headers recommended by RFC 8200 4.1, used for
@@ -213,12 +215,12 @@ void parse_ipv4(const uint8_t* ip, uint32_t size, FlowKey* key) {
 // authentication, ESP, destination (final).
 enum ExtRank : int { kRankHop, kRankDest1, kRankRouter, kRankFrag, kRankAuth, kRankEsp, kRankDest2 };
 
-void parse_ipv6(const uint8_t* ip, uint32_t size, FlowKey* key) {
+void parse_ipv6(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) {
   if (size < kIpv6HeaderLen) return;
   const uint32_t vtcfl = be32(load32(ip));
   if ((vtcfl >> 28) != 6) return;
   const uint32_t plen = be16(load16(ip + 4));
-  if (plen > size - kIpv6HeaderLen) return;
+  if (plen > size + extra - kIpv6HeaderLen) return;
   key->nw_tos = static_cast<uint8_t>(vtcfl >> 20);
   key->ipv6_label = be32(vtcfl & 0x000fffff);
   key->nw_ttl = ip[7];
@@ -227,7 +229,7 @@ void parse_ipv6(const uint8_t* ip, uint32_t size, FlowKey* key) {
 
   uint8_t nh = ip[6];
   const uint8_t* p = ip + kIpv6HeaderLen;
-  uint32_t left = plen;
+  uint32_t left = std::min(plen, size - kIpv6HeaderLen);  // readable payload
   uint16_t flags = 0;
   int last_rank = -1;
   bool final_dest_seen = false;
@@ -310,9 +312,10 @@ void parse_ipv6(const uint8_t* ip, uint32_t size, FlowKey* key) {
   }
 }
 
-// The whole frame. Zeroes the key first.
-[[gnu::noinline]] void parse_general(const uint8_t* p, uint32_t len, uint32_t in_port,
-                                     FlowKey* key) {
+// The whole frame (`len` readable bytes, `extra` more in later segments).
+// Zeroes the key first.
+[[gnu::noinline]] void parse_general(const uint8_t* p, uint32_t len, uint32_t extra,
+                                     uint32_t in_port, FlowKey* key) {
   zero_words(key, 0);
   key->in_port = in_port;
   if (len < kEthHeaderLen) return;
@@ -340,10 +343,10 @@ void parse_ipv6(const uint8_t* ip, uint32_t size, FlowKey* key) {
   const uint32_t size = len - off;
   switch (be16(type)) {
     case kEthTypeIpv4:
-      parse_ipv4(l3, size, key);
+      parse_ipv4(l3, size, extra, key);
       return;
     case kEthTypeIpv6:
-      parse_ipv6(l3, size, key);
+      parse_ipv6(l3, size, extra, key);
       return;
     case kEthTypeArp: {
       if (size < kArpEthIpv4Len) return;
@@ -421,12 +424,16 @@ DPS_ALWAYS_INLINE bool extract_fast(const uint8_t* p, uint32_t len, uint32_t in_
   return true;
 }
 
+// `extra`: bytes of the packet beyond the `len` readable ones (later mbuf
+// segments). The fast path ignores it: its length check is then merely
+// conservative, and a datagram that continues past the first segment goes
+// to the general parser.
 template <bool kHash>
-DPS_ALWAYS_INLINE uint32_t extract(const uint8_t* p, uint32_t len, uint32_t in_port,
-                                   FlowKey* key) {
+DPS_ALWAYS_INLINE uint32_t extract(const uint8_t* p, uint32_t len, uint32_t extra,
+                                   uint32_t in_port, FlowKey* key) {
   uint32_t hash = 0;
   if (DPS_LIKELY(extract_fast<kHash>(p, len, in_port, key, &hash))) return hash;
-  parse_general(p, len, in_port, key);
+  parse_general(p, len, extra, in_port, key);
   if constexpr (kHash) return key_hash(*key);
   return 0;
 }
@@ -440,7 +447,7 @@ inline uint32_t rss_mix(uint32_t rss, uint32_t in_port) {
 }  // namespace
 
 uint32_t flow_key_extract(const uint8_t* data, uint32_t len, uint32_t in_port, FlowKey* key) {
-  return extract<true>(data, len, in_port, key);
+  return extract<true>(data, len, 0, in_port, key);
 }
 
 void flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_port, FlowKey* keys,
@@ -453,11 +460,12 @@ void flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_port,
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], const void*));
     const rte_mbuf* m = pkts[i];
     const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    const uint32_t extra = m->pkt_len - m->data_len;  // 0 unless chained
     if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) {
-      extract<false>(data, m->data_len, in_port, &keys[i]);
+      extract<false>(data, m->data_len, extra, in_port, &keys[i]);
       hashes[i] = rss_mix(m->hash.rss, in_port);
     } else {
-      hashes[i] = extract<true>(data, m->data_len, in_port, &keys[i]);
+      hashes[i] = extract<true>(data, m->data_len, extra, in_port, &keys[i]);
     }
   }
 }

@@ -123,6 +123,7 @@ class PmdThread {
   std::vector<RxqRef> rxqs_;
   std::unique_ptr<RxqStats[]> rxq_stats_;
   uint64_t iteration_ = 0;
+  uint64_t now_tsc_ = 0;  // TSC at the start of the current burst
   uint32_t batch_stamp_ = 0;
   bool emc_active_ = true;
   uint64_t emc_window_lookups_ = 0;

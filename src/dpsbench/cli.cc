@@ -88,6 +88,8 @@ run control:
   --timeout T           hard limit on the run (default duration + 30s; 60s for rxonly)
   --idle T              rx modes: stop T after the last frame arrived
   --drain T             keep receiving T after tx stops (default 200ms)
+  --linger T            then keep the ports open until the peer closes, at most T
+                        (a sender over memif: let the receiver finish first)
   --interval T          timeline sampling period (default 500ms)
   --file-prefix P       EAL file prefix (default dpsbench-<pid>)
 
@@ -179,6 +181,7 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
       else if (name == "timeout") e.run_timeout_s = parse_duration(value, "--timeout");
       else if (name == "idle") e.idle_stop_s = parse_duration(value, "--idle");
       else if (name == "drain") e.drain_s = parse_duration(value, "--drain");
+      else if (name == "linger") e.linger_s = parse_duration(value, "--linger");
       else if (name == "interval") {
         e.interval_s = parse_duration(value, "--interval");
         if (e.interval_s < 0.01) throw CliError("--interval: '" + value + "' is below 10ms");

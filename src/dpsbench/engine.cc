@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -48,6 +50,10 @@ namespace {
 
 // Burst size cap: the stack arrays in the loops are this big.
 inline constexpr unsigned kMaxBurst = 64;
+// Rate-limited senders catch up at most this much backlog after a stall: on
+// a dedicated core stalls do not happen; on a shared one (CI, a laptop) the
+// average rate still holds through scheduler time slices of a few ms.
+inline constexpr double kCatchUpSeconds = 0.01;
 // The tx slot every port is opened with: n_tx_slots = 0 gives one tx queue
 // used by slot 0 alone, so tx_burst never takes the queue lock.
 inline constexpr unsigned kTxSlot = 0;
@@ -77,6 +83,45 @@ TrafficProfile reversed(TrafficProfile p) {
   return p;
 }
 
+// The value of `key` in a devargs string ("net_memif0,role=client,..."), or
+// `def` when absent.
+std::string devarg(const std::string& devargs, const std::string& key, const std::string& def) {
+  size_t pos = devargs.find(',');
+  while (pos != std::string::npos) {
+    size_t start = pos + 1;
+    pos = devargs.find(',', start);
+    std::string kv = devargs.substr(start, pos == std::string::npos ? std::string::npos : pos - start);
+    if (kv.rfind(key + "=", 0) == 0) return kv.substr(key.size() + 1);
+  }
+  return def;
+}
+
+// A memif client started before its server fails for good (DPDK does not
+// retry the connect), and re-probing it races with the server's handshake;
+// so wait until the server's unix socket is listening (/proc/net/unix lists
+// it, "@path" when abstract -- DPDK's default) before opening the port.
+// Returns false on timeout. Not a memif client: returns true at once.
+bool wait_for_memif_server(const std::string& devargs, double deadline) {
+  if (devargs.rfind("net_memif", 0) != 0 || devarg(devargs, "role", "client") != "client") return true;
+  std::string path = devarg(devargs, "socket", "/run/memif.sock");
+  bool abstract = devarg(devargs, "socket-abstract", "yes") != "no";
+  std::string want = abstract ? "@" + path : path;
+  for (;;) {
+    std::ifstream unix_socks("/proc/net/unix");
+    std::string line;
+    while (std::getline(unix_socks, line)) {
+      // Fields: Num RefCount Protocol Flags Type St Inode Path; listening
+      // sockets have __SO_ACCEPTCON (0x10000) in Flags.
+      std::istringstream f(line);
+      std::string num, ref, proto, flags, type, st, inode, p;
+      if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode >> p)) continue;
+      if (p == want && (std::stoul(flags, nullptr, 16) & 0x10000)) return true;
+    }
+    if (now_s() >= deadline) return false;
+    sleep_s(0.05);
+  }
+}
+
 void zero_data_room(rte_mempool*, void*, void* obj, unsigned) {
   auto* m = static_cast<rte_mbuf*>(obj);
   std::memset(m->buf_addr, 0, m->buf_len);
@@ -93,6 +138,7 @@ struct alignas(64) TxJob {
   std::unique_ptr<FrameBuilder> fb;
   unsigned burst = 32;
   uint64_t limit = 0;  // packets, 0 = none
+  uint64_t catch_up = 0;  // cycles of rate debt kept after a stall
   // Written by the main lcore, read by the worker.
   std::atomic<uint64_t> cycles_per_pkt{0};  // 0 = unlimited
   std::atomic<bool> active{false};
@@ -115,8 +161,9 @@ struct alignas(64) TxJob {
     if (cpp) {
       if (!was_active) next_tsc = now;  // a (re)start does not send a backlog
       if (now < next_tsc) return;
-      // After a stall, catch up by at most one burst.
-      if (now - next_tsc > cpp * burst) next_tsc = now - cpp * burst;
+      // After a stall (preemption on a shared core), send the backlog of at
+      // most kCatchUpSeconds at full speed; older debt is forgiven.
+      if (now - next_tsc > catch_up) next_tsc = now - catch_up;
       uint64_t due = (now - next_tsc) / cpp + 1;
       n = static_cast<unsigned>(std::min<uint64_t>(n, due));
     }
@@ -150,7 +197,9 @@ struct alignas(64) TxJob {
       if (++sp == n_sizes) sp = 0;
     }
     unsigned sent = dev->tx_burst(kTxSlot, pkts, static_cast<uint16_t>(n));  // frees the rest
-    if (cpp) next_tsc += cpp * n;
+    // Refused frames do not use up the budget: they are retried (a short
+    // stall of the peer is absorbed, a sustained one shows as a shortfall).
+    if (cpp) next_tsc += cpp * sent;
     if (sent == n) {
       flow = f;
       size_pos = sp;
@@ -358,8 +407,11 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   };
   if (o.tx_ports.empty() && (o.mode == Mode::kTxOnly || o.mode == Mode::kFlowgen)) o.tx_ports = all();
   if (o.rx_ports.empty() && o.mode != Mode::kTxOnly) o.rx_ports = all();
-  if (o.mode == Mode::kTxOnly) o.rx_ports.clear();
-  if (o.mode == Mode::kRxOnly || o.mode == Mode::kIo) o.tx_ports.clear();
+  if (o.mode == Mode::kTxOnly && !o.rx_ports.empty())
+    throw std::runtime_error("--rx-ports has no meaning in txonly mode (it only sends)");
+  if ((o.mode == Mode::kRxOnly || o.mode == Mode::kIo) && !o.tx_ports.empty())
+    throw std::runtime_error(std::string("--tx-ports has no meaning in ") + mode_name(o.mode) +
+                             " mode (rxonly only receives; io sends each port's frames to its pair)");
   for (unsigned p : o.tx_ports)
     if (p >= n) throw std::runtime_error("tx port " + std::to_string(p) + " does not exist (" + std::to_string(n) + " ports given)");
   for (unsigned p : o.rx_ports)
@@ -376,7 +428,10 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   if (socket < 0) socket = SOCKET_ID_ANY;
   m.rx_pool = std::make_unique<netdev::MbufPool>("dpsbench_rx", o.mbufs, socket);
   if (!o.tx_ports.empty()) {
-    m.tx_pool = std::make_unique<netdev::MbufPool>("dpsbench_tx", o.mbufs, socket);
+    // Frames are single-segment: the tx data room holds the largest size.
+    unsigned largest = *std::max_element(o.profile.frame_sizes.begin(), o.profile.frame_sizes.end()) - kFcsLen;
+    auto room = static_cast<uint16_t>(std::max(2048u, largest) + RTE_PKTMBUF_HEADROOM);
+    m.tx_pool = std::make_unique<netdev::MbufPool>("dpsbench_tx", o.mbufs, socket, room);
     rte_mempool_obj_iter(m.tx_pool->get(), zero_data_room, nullptr);
   }
   for (unsigned i = 0; i < n; i++) {
@@ -388,6 +443,11 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
     // A memif/vhost client cannot start before its server exists: retry the
     // open until the link timeout, then report the last error.
     double deadline = now_s() + o.link_timeout_s;
+    if (!wait_for_memif_server(cfg.devargs, deadline))
+      throw std::runtime_error("port " + std::to_string(i) + " (devargs '" + cfg.devargs +
+                               "'): no memif server listening on its socket after the " +
+                               std::to_string(o.link_timeout_s).substr(0, 5) +
+                               " s link timeout; is the peer (switch or memif server) running?");
     for (;;) {
       try {
         m.ports.push_back(DpdkNetdev::open(cfg, m.rx_pool->get(), 0));
@@ -407,6 +467,7 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
     t->pool = m.tx_pool->get();
     t->burst = o.burst;
     t->limit = o.profile.packets;
+    t->catch_up = static_cast<uint64_t>(m.hz * kCatchUpSeconds);
     bool reverse = o.mode == Mode::kFlowgen && (p % 2 == 1);
     t->fb = std::make_unique<FrameBuilder>(reverse ? reversed(o.profile) : o.profile, static_cast<uint16_t>(p));
     m.tx.push_back(std::move(t));
@@ -607,6 +668,13 @@ nlohmann::json Engine::run() {
   m.stop.store(true);
   rte_eal_mp_wait_lcore();
   m.launched = false;
+  if (o.linger_s > 0) {
+    double until = now_s() + o.linger_s;
+    auto any_up = [&] {
+      return std::any_of(m.ports.begin(), m.ports.end(), [](auto& p) { return p->link_up(); });
+    };
+    while (any_up() && now_s() < until && !g_interrupted.load(std::memory_order_relaxed)) sleep_s(0.02);
+  }
 
   // 3. Results.
   nlohmann::json out;

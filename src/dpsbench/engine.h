@@ -62,6 +62,12 @@ struct EngineOptions {
   double idle_stop_s = 0;              // rx: stop this long after the last frame (0: off)
   uint64_t rx_packets = 0;             // rx: stop once this many frames arrived (0: off)
   double drain_s = 0.2;                // after tx stops, keep receiving this long
+  // After the run, with the workers stopped, keep the ports open until every
+  // link is down (the peer closed first) or this long. A memif peer whose
+  // link drops while it polls can crash inside DPDK's memif PMD (the
+  // disconnect unmaps the rings under its rx_burst), so a sender should let
+  // the receiver finish and close first.
+  double linger_s = 0;
   double interval_s = 0.5;             // timeline sampling period
   bool progress = false;               // live line on stdout
   // flowgen NDR/PDR search

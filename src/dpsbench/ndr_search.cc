@@ -11,10 +11,25 @@ struct Bounds {
   double hi = 0;  // lowest rate known to fail (0: none yet)
 };
 
-double judged_rate(const TrialResult& r, const NdrOptions& o) {
-  // A sender that could not reach the offered rate is judged at what it sent.
-  if (r.achieved_pps > 0 && r.achieved_pps < r.offered_pps * (1 - o.resolution)) return r.achieved_pps;
-  return r.offered_pps;
+// A sender that could not reach the offered rate met back-pressure (a memif
+// or vhost ring that stayed full): the device did not sustain that rate, but
+// it did sustain what was sent.
+bool fell_short(const TrialResult& r, const NdrOptions& o) {
+  return r.achieved_pps > 0 && r.achieved_pps < r.offered_pps * (1 - o.resolution);
+}
+
+bool passes(const TrialResult& r, const NdrOptions& o, double threshold) {
+  return r.tx > 0 && r.loss_ratio() <= threshold && !fell_short(r, o);
+}
+
+// Folds one trial into the bounds for `threshold`.
+void update(Bounds& b, const TrialResult& r, const NdrOptions& o, double threshold) {
+  if (passes(r, o, threshold)) {
+    b.lo = std::max(b.lo, r.offered_pps);
+    return;
+  }
+  b.hi = b.hi > 0 ? std::min(b.hi, r.offered_pps) : r.offered_pps;
+  if (r.tx > 0 && r.loss_ratio() <= threshold) b.lo = std::max(b.lo, std::min(r.achieved_pps, b.hi));
 }
 
 void search(const TrialFn& trial, const NdrOptions& o, double threshold, const std::string& phase,
@@ -33,16 +48,11 @@ void search(const TrialFn& trial, const NdrOptions& o, double threshold, const s
     first = false;
     TrialResult r = trial(rate);
     r.offered_pps = rate;
-    bool pass = r.tx > 0 && r.loss_ratio() <= threshold;
+    bool pass = passes(r, o, threshold);
     out.trials.push_back({phase, r, pass});
-    double at = judged_rate(r, o);
-    if (pass) {
-      b.lo = std::max(b.lo, at);
-      if (at >= o.max_pps * (1 - o.resolution)) break;  // passes at the top
-    } else {
-      b.hi = b.hi > 0 ? std::min(b.hi, rate) : rate;
-      if (b.hi <= step) break;  // fails even near zero
-    }
+    update(b, r, o, threshold);
+    if (pass && rate >= o.max_pps) break;  // passes at the top
+    if (!pass && b.hi <= step) break;      // fails even near zero
   }
   result = b.lo;
 }
@@ -60,17 +70,8 @@ NdrResult ndr_pdr_search(const TrialFn& trial, const NdrOptions& o) {
   if (!o.pdr) return out;
   // Seed the PDR bounds from the NDR trials.
   Bounds b;
-  bool seeded = false;
-  for (const auto& t : out.trials) {
-    double at = judged_rate(t.result, o);
-    if (t.result.tx > 0 && t.result.loss_ratio() <= o.pdr_loss) {
-      b.lo = std::max(b.lo, at);
-    } else {
-      b.hi = b.hi > 0 ? std::min(b.hi, t.result.offered_pps) : t.result.offered_pps;
-    }
-    seeded = true;
-  }
-  if (seeded && b.hi == 0) {
+  for (const auto& t : out.trials) update(b, t.result, o, o.pdr_loss);
+  if (!out.trials.empty() && b.hi == 0) {
     out.pdr_pps = b.lo;  // the NDR already passed at the top
     return out;
   }

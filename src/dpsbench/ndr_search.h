@@ -13,7 +13,9 @@
 // the NDR trials already established (a rate with zero loss also passes the
 // PDR; a rate whose loss exceeds the PDR ratio fails it), so it usually needs
 // only a few more trials. A trial whose sender fell short of the offered rate
-// by more than the resolution is judged at the rate it achieved.
+// by more than the resolution (back-pressure: a memif or vhost ring that
+// stayed full) fails at the offered rate, but the rate it did achieve without
+// loss still raises the lower bound.
 //
 // Thread-safety: runs on the caller's (control) thread; the trial function
 // is called synchronously.

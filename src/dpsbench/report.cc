@@ -123,7 +123,7 @@ std::vector<std::string> write_plots(const nlohmann::json& r, const std::string&
     s << "plot $ndr using 1:2 with linespoints title 'offered', $ndr using 1:3 with points title 'sent', "
       << num(r["ndr"], "ndr_pps") / 1e6 << " with lines dt 2 title 'NDR', " << num(r["ndr"], "pdr_pps") / 1e6
       << " with lines dt 3 title 'PDR'\n";
-    s << "set ylabel 'loss (%)'\nset yrange [0:*]\nplot $ndr using 1:4 with impulses lw 3 title 'loss'\n";
+    s << "set ylabel 'loss (%)'\nset yrange [0:1<*]\nplot $ndr using 1:4 with impulses lw 3 title 'loss'\n";
     s << "unset multiplot\n";
     run_gnuplot(s.str());
     written.push_back(npath);

@@ -96,12 +96,28 @@ class FlowTable {
   struct KeyHash {
     size_t operator()(const OfKey& k) const;
   };
+  // Rules sharing one masked value, by priority, highest first.
+  struct Entry {
+    OfKey value;
+    std::vector<RulePtr> rules;
+  };
   struct Subtable {
     OfMask mask;
+    uint8_t words[OfKey::kWords];  // indices of the mask's non-zero words
+    uint8_t n_words = 0;
     uint16_t max_priority = 0;
     size_t n_rules = 0;
     std::map<uint16_t, unsigned, std::greater<>> priorities;  // priority -> rule count
-    std::unordered_map<OfKey, std::vector<RulePtr>, KeyHash> buckets;  // by priority, highest first
+    // Keyed by hash of the masked words only; a vector absorbs collisions.
+    std::unordered_map<uint64_t, std::vector<Entry>> buckets;
+
+    // Hash of key & mask over the mask's words (a masked value hashes the same).
+    uint64_t hash(const OfKey& key) const;
+    // The entry whose value equals key & mask, or null.
+    Entry* find(const OfKey& key, uint64_t h);
+    const Entry* find(const OfKey& key, uint64_t h) const {
+      return const_cast<Subtable*>(this)->find(key, h);
+    }
   };
 
   Subtable* find_subtable(const OfMask& mask) const;

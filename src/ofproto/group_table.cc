@@ -111,6 +111,7 @@ MaybeError GroupTable::apply(const GroupMod& mod, int64_t now_ms, std::vector<ui
                       where + ": watch_group " + std::to_string(b.watch_group) + " does not exist");
     ValidationContext ctx = validation;
     ctx.group_exists = [this, &mod](uint32_t id) { return id == mod.group_id || contains(id); };
+    ctx.set_field_prereqs = false;
     if (MaybeError e = validate_actions(b.actions, OfMatch{}, ctx)) {
       e->message = where + ": " + e->message;
       if (e->type == OfErrorType::kBadAction && e->code == static_cast<uint16_t>(BadActionCode::kBadOutGroup))

@@ -177,6 +177,7 @@ MaybeError validate_actions(const ActionList& actions, const OfMatch& match,
               }
               if (MaybeError e = probe.set(s.field, v))
                 return bad_action(BadActionCode::kBadSetArgument, where + ": " + e->message);
+              if (!ctx.set_field_prereqs) return std::nullopt;
               if (s.field == OxmField::kVlanVid) {
                 // As Open vSwitch: rewriting the VID needs a tag to rewrite.
                 bool tagged = state.has(OxmField::kVlanVid) &&
@@ -262,7 +263,7 @@ MaybeError validate_instructions(const Instructions& insts, const OfMatch& match
                                std::to_string(kNumTables - 1) + ")");
   }
   if (insts.meter && (*insts.meter == 0 || (ctx.meter_exists && !ctx.meter_exists(*insts.meter))))
-    return OfError::make(OfErrorType::kMeterModFailed, 7 /* OFPMMFC_UNKNOWN_METER */,
+    return OfError::make(OfErrorType::kMeterModFailed, MeterModFailedCode::kUnknownMeter,
                          "meter:" + std::to_string(*insts.meter) + " does not exist");
   if (insts.write_metadata && (insts.write_metadata->value & ~insts.write_metadata->mask))
     return OfError::make(OfErrorType::kBadInstruction, BadInstructionCode::kUnsupMetadata,

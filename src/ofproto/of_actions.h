@@ -169,6 +169,10 @@ struct ValidationContext {
   // True when meter_id exists; null = any accepted.
   std::function<bool(uint32_t)> meter_exists;
   bool packet_out = false;  // output:TABLE is allowed only in packet-out
+  // Check set_field prerequisites against the match. Group buckets turn it
+  // off: a group serves many flows, so (as in OVS) a set_field whose header
+  // is absent is skipped per packet at translation instead.
+  bool set_field_prereqs = true;
 };
 
 // Checks one action list as it would run on packets matching `match`

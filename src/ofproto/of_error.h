@@ -69,6 +69,43 @@ enum class GroupModFailedCode : uint16_t {
   kEperm = 14,
 };
 
+// ofp_hello_failed_code
+enum class HelloFailedCode : uint16_t { kIncompatible = 0, kEperm = 1 };
+
+// ofp_bad_request_code
+enum class BadRequestCode : uint16_t {
+  kBadVersion = 0, kBadType = 1, kBadMultipart = 2, kBadExperimenter = 3,
+  kBadExpType = 4, kEperm = 5, kBadLen = 6, kBufferEmpty = 7,
+  kBufferUnknown = 8, kBadTableId = 9, kIsSlave = 10, kBadPort = 11,
+  kBadPacket = 12, kMultipartBufferOverflow = 13,
+};
+
+// ofp_port_mod_failed_code
+enum class PortModFailedCode : uint16_t {
+  kBadPort = 0, kBadHwAddr = 1, kBadConfig = 2, kBadAdvertise = 3, kEperm = 4,
+};
+
+// ofp_table_mod_failed_code
+enum class TableModFailedCode : uint16_t { kBadTable = 0, kBadConfig = 1, kEperm = 2 };
+
+// ofp_switch_config_failed_code
+enum class SwitchConfigFailedCode : uint16_t { kBadFlags = 0, kBadLen = 1, kEperm = 2 };
+
+// ofp_role_request_failed_code
+enum class RoleRequestFailedCode : uint16_t { kStale = 0, kUnsup = 1, kBadRole = 2 };
+
+// ofp_meter_mod_failed_code
+enum class MeterModFailedCode : uint16_t {
+  kUnknown = 0, kMeterExists = 1, kInvalidMeter = 2, kUnknownMeter = 3,
+  kBadCommand = 4, kBadFlags = 5, kBadRate = 6, kBadBurst = 7, kBadBand = 8,
+  kBadBandValue = 9, kOutOfMeters = 10, kOutOfBands = 11,
+};
+
+// ofp_table_features_failed_code
+enum class TableFeaturesFailedCode : uint16_t {
+  kBadTable = 0, kBadMetadata = 1, kBadType = 2, kBadLen = 3, kBadArgument = 4, kEperm = 5,
+};
+
 struct OfError {
   OfErrorType type = OfErrorType::kBadRequest;
   uint16_t code = 0;

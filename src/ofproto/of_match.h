@@ -156,19 +156,16 @@ using OfMask = OfKey;
 // Word-wise helpers. All inline: the classifier calls them per subtable.
 inline uint64_t OfKey::word(unsigned i) const {
   if (i < datapath::kFlowWords) return flow.words()[i];
-  uint64_t w[kPipeWords];
-  std::memcpy(w, &pipe, sizeof pipe);
-  return w[i - datapath::kFlowWords];
+  uint64_t w;
+  std::memcpy(&w, reinterpret_cast<const char*>(&pipe) + 8 * (i - datapath::kFlowWords), 8);
+  return w;
 }
 inline void OfKey::set_word(unsigned i, uint64_t v) {
   if (i < datapath::kFlowWords) {
     flow.words()[i] = v;
     return;
   }
-  uint64_t w[kPipeWords];
-  std::memcpy(w, &pipe, sizeof pipe);
-  w[i - datapath::kFlowWords] = v;
-  std::memcpy(&pipe, w, sizeof pipe);
+  std::memcpy(reinterpret_cast<char*>(&pipe) + 8 * (i - datapath::kFlowWords), &v, 8);
 }
 inline bool OfKey::operator==(const OfKey& o) const {
   return datapath::flow_key_equal(flow, o.flow) &&

@@ -46,6 +46,8 @@ class Pipeline {
   Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
+  Pipeline(Pipeline&&) = default;  // no self-pointers are kept between calls
+  Pipeline& operator=(Pipeline&&) = default;
 
   FlowTable& table(uint8_t id) { return tables_[id]; }
   const FlowTable& table(uint8_t id) const { return tables_[id]; }

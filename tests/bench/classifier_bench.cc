@@ -15,8 +15,10 @@
 //   BM_EmcHitL1             32 microflows, all cached: the EMC's best case
 //   BM_EmcThrash100k        100k microflows into an 8192-entry EMC with
 //                           1/100 insertion: the hit rate it really gets
-//   BM_ClassifierBatch/M/S  classifier.lookup_batch only, M masks, SMC of S K
-//                           entries (0 = off)
+//   BM_ClassifierBatch/M/S/P classifier.lookup_batch only, M masks, SMC of S K
+//                           entries (0 = off); P=1: one megaflow per
+//                           microflow (nw_src exact too), so 100k megaflows
+//                           in large hashed subtables instead of 1 per mask
 //   BM_ClassifierSingle/M   lookup() one key at a time (batch's baseline)
 //   BM_Pipeline/M/E/S       EMC (E) -> SMC (S) -> subtables, with the PMD's
 //                           maybe_insert on every classifier hit: whether the
@@ -62,7 +64,7 @@ uint32_t key_hash(const FlowKey& k) {
 struct Workload {
   std::vector<FlowKey> keys;
   std::vector<uint32_t> hashes;
-  FlowArena arena{1024};
+  FlowArena arena{kMicroflows + 1024};
   MegaflowClassifier cls;
 };
 
@@ -74,7 +76,10 @@ std::vector<int> subtable_lengths(int n) {
   return v;
 }
 
-std::unique_ptr<Workload> make_workload(int nmasks) {
+// nmasks megaflow masks; with per_microflow, every mask also matches nw_src
+// exactly, so each microflow has its own megaflow (100k megaflows in 16
+// large hashed subtables: the case where a subtable probe misses cache).
+std::unique_ptr<Workload> make_workload(int nmasks, bool per_microflow = false) {
   auto w = std::make_unique<Workload>();
   std::vector<int> lens = subtable_lengths(nmasks);
   std::vector<uint32_t> nets;
@@ -90,7 +95,11 @@ std::unique_ptr<Workload> make_workload(int nmasks) {
     f->key.in_port = 1;
     f->key.eth_type = be16(kEthTypeIpv4);
     f->key.nw_dst = be32(base & pmask);
-    if (w->cls.insert(f) != InsertResult::kOk) std::abort();
+    if (per_microflow) {
+      w->arena.free(f);  // just a template: the flows are made per microflow below
+    } else if (w->cls.insert(f) != InsertResult::kOk) {
+      std::abort();
+    }
   }
   std::mt19937 rng(4242);
   w->keys.resize(kMicroflows);
@@ -112,6 +121,16 @@ std::unique_ptr<Workload> make_workload(int nmasks) {
     key.tp_src = be16(static_cast<uint16_t>(1024 + i % 60000));
     key.tp_dst = be16(static_cast<uint16_t>(2000 + i % 17));
     w->hashes[i] = key_hash(key);
+    if (per_microflow) {
+      DpFlow* f = w->arena.alloc();
+      f->mask.in_port = 0xffffffff;
+      f->mask.eth_type = 0xffff;
+      f->mask.nw_frag = 0xff;
+      f->mask.nw_src = 0xffffffff;
+      f->mask.nw_dst = be32(lens[k] == 0 ? 0 : 0xffffffffu << (32 - lens[k]));
+      flow_key_apply_mask(key, f->mask, &f->key);
+      if (w->cls.insert(f) != InsertResult::kOk) std::abort();
+    }
   }
   return w;
 }
@@ -221,9 +240,9 @@ void BM_EmcThrash100k(benchmark::State& state) {
 }
 BENCHMARK(BM_EmcThrash100k);
 
-// Args: masks, SMC entries in K (0 = SMC off).
+// Args: masks, SMC entries in K (0 = SMC off), megaflow per microflow.
 void BM_ClassifierBatch(benchmark::State& state) {
-  auto w = make_workload(static_cast<int>(state.range(0)));
+  auto w = make_workload(static_cast<int>(state.range(0)), state.range(2) != 0);
   if (state.range(1)) w->cls.set_smc_enabled(true, static_cast<uint32_t>(state.range(1)) * 1024);
   DpFlow* out[kBurst];
   Burst b;
@@ -250,11 +269,15 @@ void BM_ClassifierBatch(benchmark::State& state) {
   if (st.hits != st.lookups) state.SkipWithError("classifier missed a key");
 }
 BENCHMARK(BM_ClassifierBatch)
-    ->ArgNames({"masks", "smc_k"})
-    ->Args({1, 0})
-    ->Args({16, 0})
-    ->Args({16, 128})
-    ->Args({16, 1024});
+    ->ArgNames({"masks", "smc_k", "mf_per_uf"})
+    ->Args({1, 0, 0})
+    ->Args({16, 0, 0})
+    ->Args({16, 256, 0})
+    ->Args({16, 1024, 0})
+    ->Args({1, 0, 1})
+    ->Args({16, 0, 1})
+    ->Args({16, 256, 1})
+    ->Args({16, 1024, 1});
 
 void BM_ClassifierSingle(benchmark::State& state) {
   auto w = make_workload(static_cast<int>(state.range(0)));

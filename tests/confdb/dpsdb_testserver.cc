@@ -116,6 +116,7 @@ void register_runtime(JsonRpcServer& srv, Reconciler& rec) {
 int main(int argc, char** argv) {
   std::string schema, dbfile;
   std::vector<std::string> remotes;
+  bool reconcile = true;  // off: cur_cfg never follows next_cfg (timeout tests)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
     else if (a == "--db") dbfile = val();
     else if (a == "--remote") remotes.push_back(val());
     else if (a == "-v") spdlog::set_level(spdlog::level::debug);
+    else if (a == "--no-reconcile") reconcile = false;
     else {
       std::cerr << "dpsdb_testserver: unknown option " << a << "\n";
       return 2;
@@ -144,7 +146,7 @@ int main(int argc, char** argv) {
     store->ensure_root_row();
     JsonRpcServer srv(io, *store, ServerOptions{.version = "dpsdb_testserver 0.1"});
     Reconciler rec{*store, io};
-    store->subscribe([&rec](const ChangeSet&, const Database&) { rec.schedule(); });
+    if (reconcile) store->subscribe([&rec](const ChangeSet&, const Database&) { rec.schedule(); });
     register_runtime(srv, rec);
     for (auto& r : remotes) srv.listen(r);
     boost::asio::signal_set sigs(io, SIGINT, SIGTERM);

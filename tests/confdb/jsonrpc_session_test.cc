@@ -108,7 +108,7 @@ TEST_CASE("jsonrpc: monitors get updates from other clients' commits", "[confdb]
   CHECK(mon.call("monitor_cancel", json::array({"m1"}))["error"]["error"] == "unknown monitor");
 }
 
-TEST_CASE("jsonrpc: a blocked wait is released by a commit, times out, or is canceled", "[confdb]") {
+TEST_CASE("jsonrpc: a blocked wait is released by a commit or times out or is canceled", "[confdb]") {
   ServerFixture f;
   RawClient a(f.sock), b(f.sock);
   json wait = {{"op", "wait"}, {"table", "Open_vSwitch"}, {"where", json::array()},
@@ -137,7 +137,7 @@ TEST_CASE("jsonrpc: a blocked wait is released by a commit, times out, or is can
   CHECK(r["error"]["error"] == "canceled");
 }
 
-TEST_CASE("jsonrpc: lock, steal, unlock and assert", "[confdb]") {
+TEST_CASE("jsonrpc: lock steal unlock and assert", "[confdb]") {
   ServerFixture f;
   RawClient a(f.sock), b(f.sock);
   CHECK(a.call("lock", json::array({"L"}))["result"]["locked"] == true);
@@ -163,7 +163,7 @@ TEST_CASE("jsonrpc: malformed and oversize input disconnect only that client", "
   RawClient good(f.sock);
   {
     RawClient bad(f.sock);
-    bad.send_text("{\"method\": \"echo\", \"params\": [1,}");
+    bad.send_text("{\"method\": \"echo\", \"params\": [1,]}");
     json e = bad.recv();
     CHECK(e["error"].get<std::string>().find("syntax error") != std::string::npos);
     CHECK(bad.recv().is_discarded());  // disconnected

@@ -25,7 +25,7 @@ json add_manager(const std::string& target) {
 
 }  // namespace
 
-TEST_CASE("committed state survives reopen; ephemeral columns are not stored", "[confdb]") {
+TEST_CASE("committed state survives reopen and ephemeral columns are not stored", "[confdb]") {
   TempDir dir;
   json snap;
   {
@@ -45,7 +45,7 @@ TEST_CASE("committed state survives reopen; ephemeral columns are not stored", "
   CHECK(*stats == json::parse(R"(["map",[]])"));
 }
 
-TEST_CASE("a torn tail is ignored and truncated; later appends are readable", "[confdb]") {
+TEST_CASE("a torn tail is ignored and truncated and later appends are readable", "[confdb]") {
   TempDir dir;
   std::string path = dir / "conf.db";
   {

@@ -41,7 +41,7 @@ TEST_CASE("uuid parse and format round-trip", "[confdb]") {
   CHECK(Uuid::parse("550e8400-e29b-41d4-a716-446655440000")->to_string() == "550e8400-e29b-41d4-a716-446655440000");
 }
 
-TEST_CASE("schema loads with the OVS tables, roots and indexes", "[confdb]") {
+TEST_CASE("schema loads with the OVS tables and roots and indexes", "[confdb]") {
   auto s = vswitch_schema();
   CHECK(s->name == "Open_vSwitch");
   for (auto t : {"Open_vSwitch", "Bridge", "Port", "Interface", "Controller", "Manager"}) CHECK(s->find_table(t));
@@ -91,7 +91,7 @@ TEST_CASE("datum JSON wire format and constraints", "[confdb]") {
   CHECK_THROWS_AS(datum_from_json(json::parse(R"(["named-uuid","x"])"), uuid_t, nullptr, "u"), OvsdbError);
 }
 
-TEST_CASE("insert with forward named-uuid references, select, GC on delete", "[confdb]") {
+TEST_CASE("insert with forward named-uuid references then select and GC on delete", "[confdb]") {
   auto s = mem_store();
   Uuid root = s->ensure_root_row();
   json r = s->transact_or_throw(add_bridge_ops("br0", atom_to_json(root)));
@@ -160,7 +160,7 @@ TEST_CASE("a failing operation rolls back the whole transaction", "[confdb]") {
   CHECK(rows(*s, "Open_vSwitch") == 1);
 }
 
-TEST_CASE("referential integrity, maxRows and immutable columns", "[confdb]") {
+TEST_CASE("referential integrity and maxRows and immutable columns", "[confdb]") {
   auto s = mem_store();
   Uuid root = s->ensure_root_row();
   s->transact_or_throw(add_bridge_ops("br0", atom_to_json(root)));
@@ -193,7 +193,7 @@ TEST_CASE("referential integrity, maxRows and immutable columns", "[confdb]") {
   CHECK(out.result[1]["error"] == "duplicate uuid-name");
 }
 
-TEST_CASE("mutate: arithmetic, set and map insert/delete, errors", "[confdb]") {
+TEST_CASE("mutate: arithmetic and set/map insert/delete and errors", "[confdb]") {
   auto s = mem_store();
   Uuid root = s->ensure_root_row();
   json w = where_uuid(atom_to_json(root));
@@ -221,7 +221,7 @@ TEST_CASE("mutate: arithmetic, set and map insert/delete, errors", "[confdb]") {
   CHECK(mutate(json::parse(R"([["datapath_types","+=",1]])")).result[0]["error"] == "constraint violation");
 }
 
-TEST_CASE("wait with timeout 0, conditions, assert and comment", "[confdb]") {
+TEST_CASE("wait with timeout 0 and conditions and assert and comment", "[confdb]") {
   auto s = mem_store();
   Uuid root = s->ensure_root_row();
   json w = where_uuid(atom_to_json(root));
@@ -288,7 +288,7 @@ TEST_CASE("weak references are dropped when their target goes away", "[confdb]")
   CHECK(*s->get("A", a, "peers") == json::parse(R"(["set",[]])"));
 }
 
-TEST_CASE("subscribers see each commit's rows; write-back helpers", "[confdb]") {
+TEST_CASE("subscribers see each commit and write-back helpers work", "[confdb]") {
   auto s = mem_store();
   Uuid root = s->ensure_root_row();
   std::vector<ChangeSet> seen;

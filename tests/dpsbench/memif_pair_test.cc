@@ -114,7 +114,8 @@ PairResult run_pair(const TempDir& dir, const std::string& tx_devargs, const std
   for (auto& a : eal_tail()) rx_args.push_back(a);
   Proc rx = spawn(rx_args, dir.path + "/rx.log");
   auto tx_args = std::vector<std::string>{dpsbench_path(), "txonly", "--port", tx_devargs, "--packets", packets,
-                                          "--duration", "0", "--rate", rate, "--json-out", dir.path + "/tx.json"};
+                                          "--duration", "0", "--rate", rate, "--json-out", dir.path + "/tx.json",
+                                          "--linger", "30s"};
   if (!extra_profile.empty()) tx_args.insert(tx_args.end(), {"--profile", extra_profile});
   for (auto& a : common("dpsb-tx-" + tag, cpus > 1 ? 1 : 0)) tx_args.push_back(a);
   for (auto& a : eal_tail()) tx_args.push_back(a);

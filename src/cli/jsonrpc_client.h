@@ -1,0 +1,62 @@
+// jsonrpc_client.h - a small blocking JSON-RPC client for dpsctl.
+//
+// What: connects to "unix:PATH" or "tcp:IP:PORT", sends requests, waits for
+//   the matching reply (keeping notifications that arrive meanwhile), with an
+//   optional overall deadline.
+// Design: Boost.Asio async operations driven by io_context::run_for, so every
+//   wait honours the deadline without threads or signals.
+// Thread-safety: one instance per thread.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace dps::cli {
+
+using json = nlohmann::json;
+
+// Why a call failed, mapped to dpsctl's exit codes by main.cc.
+struct ClientError : std::runtime_error {
+  enum Kind { Connect, Timeout, Protocol } kind;
+  ClientError(Kind k, const std::string& what) : std::runtime_error(what), kind(k) {}
+};
+
+class JsonRpcClient {
+ public:
+  // Throws ClientError(Connect) naming the target when it cannot connect.
+  explicit JsonRpcClient(const std::string& target);
+  ~JsonRpcClient();
+
+  // 0 = wait forever.
+  void set_deadline(std::chrono::milliseconds from_now);
+  // Sends a request and returns the whole reply message ({id, result, error}).
+  json call(const std::string& method, json params);
+  // Next notification (from the queue or the socket).
+  json next_notification();
+  const std::string& target() const { return target_; }
+
+ private:
+  json read_message();
+  void write(const std::string& s);
+
+  std::string target_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::local::stream_protocol::socket> unix_;
+  std::optional<boost::asio::ip::tcp::socket> tcp_;
+  std::string buf_;
+  std::deque<json> notes_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  uint64_t next_id_ = 0;
+};
+
+}  // namespace dps::cli

@@ -1,0 +1,77 @@
+// bridge.h - the per-bridge state translation reads: ports (OpenFlow port
+// number <-> datapath port number, link state, flood/forward config, VLAN
+// mode for NORMAL), the OpenFlow pipeline and the MAC learning table.
+//
+// What: Bridge is a small aggregate, not a service: the ofproto thread owns
+// it, the config reconciler fills the port map, flow-mods go to pipeline,
+// xlate reads all of it (and learns into mac).
+//
+// Design: ports are keyed by OpenFlow number with a reverse map from the
+// datapath number, because a miss arrives with the datapath in_port and
+// actions leave with datapath output ports. VLAN mode follows OVS Port
+// columns: trunk (tagged; `trunks` empty = all VLANs, untagged = VLAN 0) or
+// access (`tag`: untagged frames belong to VLAN tag, tagged ones are
+// dropped).
+//
+// Thread-safety: owned by the ofproto thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "mac_learning.h"
+#include "pipeline.h"
+
+namespace dps::ofproto {
+
+enum class VlanMode : uint8_t { kTrunk, kAccess };
+
+struct BridgePort {
+  uint32_t of_port = 0;   // OpenFlow number (1..kPortMax, or kPortLocal)
+  uint32_t dp_port = 0;   // datapath port number
+  std::string name;
+  bool live = true;       // link up (fast-failover liveness, flooding)
+  bool no_flood = false;  // OFPPC_NO_FLOOD: skipped by FLOOD and NORMAL flooding
+  bool no_fwd = false;    // OFPPC_NO_FWD: never output to it
+  VlanMode vlan_mode = VlanMode::kTrunk;
+  uint16_t tag = 0;              // access VLAN
+  std::set<uint16_t> trunks;     // trunk VLANs; empty = all
+
+  bool carries_vlan(uint16_t vlan) const {
+    if (vlan_mode == VlanMode::kAccess) return vlan == tag;
+    return trunks.empty() || trunks.count(vlan) != 0;
+  }
+};
+
+struct Bridge {
+  std::string name;
+  Pipeline pipeline;
+  MacLearning mac;
+  std::map<uint32_t, BridgePort> ports;          // by OpenFlow number (ordered: floods are stable)
+  std::unordered_map<uint32_t, uint32_t> of_by_dp;  // datapath number -> OpenFlow number
+
+  void add_port(const BridgePort& p) {
+    ports[p.of_port] = p;
+    of_by_dp[p.dp_port] = p.of_port;
+  }
+  void remove_port(uint32_t of_port) {
+    auto it = ports.find(of_port);
+    if (it == ports.end()) return;
+    of_by_dp.erase(it->second.dp_port);
+    ports.erase(it);
+    mac.flush_port(of_port);
+  }
+  const BridgePort* port(uint32_t of_port) const {
+    auto it = ports.find(of_port);
+    return it == ports.end() ? nullptr : &it->second;
+  }
+  const BridgePort* port_by_dp(uint32_t dp_port) const {
+    auto it = of_by_dp.find(dp_port);
+    return it == of_by_dp.end() ? nullptr : port(it->second);
+  }
+};
+
+}  // namespace dps::ofproto

@@ -1,0 +1,663 @@
+#include "xlate.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+
+#include "flow_parser.h"
+
+namespace dps::ofproto {
+
+namespace {
+
+using datapath::DpAction;
+using datapath::FlowKey;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+constexpr uint16_t kCfi = 0x1000;
+
+// Builds and appends a trace line only when a trace was asked for.
+#define TRACE(expr)              \
+  do {                           \
+    if (opts_.trace) trace(expr); \
+  } while (0)
+
+uint64_t bit(OxmField f) { return 1ull << static_cast<unsigned>(f); }
+
+MacAddr mac_of(const uint8_t* p) {
+  MacAddr m;
+  std::memcpy(m.data(), p, 6);
+  return m;
+}
+
+class Xlator {
+ public:
+  Xlator(Bridge& br, const FlowKey& key, uint32_t of_in_port, const XlateOptions& opts)
+      : br_(br), opts_(opts), in_of_port_(of_in_port) {
+    flow_.flow = key;
+    flow_.flow.in_port = of_in_port;
+    flow_.pipe.in_phy_port = of_in_port;
+    base_ = flow_;
+  }
+
+  XlateResult finish() {
+    res_.mask = wc_.flow;
+    res_.mask.in_port = 0xffffffffu;  // megaflows are per input port
+    // Bits no datapath key carries stay zero in the mask.
+    res_.mask.pad0 = res_.mask.pad1 = 0;
+    std::memset(res_.mask.pad2, 0, sizeof res_.mask.pad2);
+    if (failed_) res_.actions.n = 0;
+    return std::move(res_);
+  }
+
+  void run_pipeline(uint8_t table) {
+    walk(table);
+  }
+
+  void run_actions(const ActionList& actions) { do_actions(actions, 0); }
+
+  // Trace lines are built only when tracing (TRACE below): never on the
+  // normal miss path.
+  void trace(const std::string& s) {
+    if (opts_.trace) {
+      opts_.trace->append(std::string(static_cast<size_t>(indent_) * 4, ' '));
+      opts_.trace->append(s);
+      opts_.trace->push_back('\n');
+    }
+  }
+
+ private:
+  void fail(const std::string& why) {
+    if (!failed_) {
+      failed_ = true;
+      res_.error = why;
+      TRACE("error: " + why + " (flow dropped)");
+    }
+  }
+
+  void emit(const DpAction& a) {
+    if (failed_) return;
+    if (!res_.actions.add(a))
+      fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
+  }
+
+  void unwildcard(OxmField f) { put_field(&wc_, f, FieldValue::exact(f)); }
+
+  // ---- pipeline ----
+  void walk(uint8_t table) {
+    while (!failed_) {
+      FlowTable& t = br_.pipeline.table(table);
+      Rule* r = t.lookup(flow_, &wc_);
+      if (!r) {
+        switch (t.miss) {
+          case TableMiss::kDrop:
+            TRACE("table " + std::to_string(table) + ": no match -> drop");
+            return;
+          case TableMiss::kController:
+            TRACE("table " + std::to_string(table) + ": no match -> controller");
+            controller(PacketInReason::kNoMatch, table, ~0ull, kControllerNoBuffer);
+            return;
+          case TableMiss::kContinue:
+            TRACE("table " + std::to_string(table) + ": no match -> next table");
+            if (table + 1u >= kNumTables) return;
+            table++;
+            continue;
+        }
+      }
+      res_.rules.push_back(r->shared_from_this());
+      if (opts_.account) r->account(opts_.packets, opts_.bytes, opts_.now_ms);
+      if (opts_.trace) {
+        std::string m = format_match(r->match);
+        trace("table " + std::to_string(table) + ": priority=" + std::to_string(r->priority) +
+            (m.empty() ? "" : "," + m) + " cookie=0x" + [&] {
+              char b[20];
+              std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(r->cookie));
+              return std::string(b);
+            }() + " actions=" + format_instructions(r->instructions));
+      }
+      cur_table_ = table;
+      cur_cookie_ = r->cookie;
+      const Instructions& in = r->instructions;
+      indent_++;
+      if (in.apply) do_actions(*in.apply, 0);
+      if (in.clear_actions) aset_.clear();
+      if (in.write) aset_.write(*in.write);
+      if (in.write_metadata) {
+        uint64_t& md = flow_.pipe.metadata;
+        md = (md & ~in.write_metadata->mask) | (in.write_metadata->value & in.write_metadata->mask);
+      }
+      indent_--;
+      if (in.goto_table) {
+        table = *in.goto_table;
+        continue;
+      }
+      break;
+    }
+    if (!failed_ && !aset_.empty()) {
+      ActionList set = aset_.ordered();
+      aset_.clear();
+      TRACE("action set: " + format_actions(set));
+      indent_++;
+      do_actions(set, 0);
+      indent_--;
+    }
+  }
+
+  // ---- actions ----
+  void do_actions(const ActionList& actions, int gdepth) {
+    for (const OfAction& a : actions) {
+      if (failed_) return;
+      do_action(a, gdepth);
+    }
+  }
+
+  void do_action(const OfAction& a, int gdepth) {
+    std::visit(Overloaded{
+                   [&](const ActOutput& o) { output(o.port, o.max_len); },
+                   [&](const ActGroup& g) { group(g.group_id, gdepth); },
+                   [&](const ActSetField& s) { set_field(s); },
+                   [&](const ActPushVlan& p) { push_vlan(p.ethertype); },
+                   [&](const ActPopVlan&) { pop_vlan(); },
+                   [&](const ActPushMpls&) { fail("push_mpls is not supported by the datapath"); },
+                   [&](const ActPopMpls&) { fail("pop_mpls is not supported by the datapath"); },
+                   [&](const ActSetMplsTtl&) { fail("set_mpls_ttl is not supported by the datapath"); },
+                   [&](const ActDecMplsTtl&) { fail("dec_mpls_ttl is not supported by the datapath"); },
+                   [&](const ActSetNwTtl& t) { set_nw_ttl(t.ttl); },
+                   [&](const ActDecNwTtl&) { dec_ttl(); },
+                   [&](const ActCopyTtlOut&) { fail("copy_ttl_out is not supported by the datapath"); },
+                   [&](const ActCopyTtlIn&) { fail("copy_ttl_in is not supported by the datapath"); },
+                   [&](const ActSetQueue& q) { TRACE("set_queue:" + std::to_string(q.queue_id) + " (no QoS queues: ignored)"); },
+               },
+               a);
+  }
+
+  bool is_ipv4() {
+    unwildcard(OxmField::kEthType);
+    return flow_.flow.eth_type == htons(datapath::kEthTypeIpv4);
+  }
+  bool is_ipv6() {
+    unwildcard(OxmField::kEthType);
+    return flow_.flow.eth_type == htons(datapath::kEthTypeIpv6);
+  }
+
+  // Whether the packet has the header field f lives in, reading (and so
+  // pinning) only what decides it. Flow rules are validated against their
+  // match; group buckets are not, so this is what makes a bucket's
+  // set_field on a packet without that header a no-op (as OVS).
+  bool header_present(OxmField f) {
+    auto et = [&](uint16_t a, uint16_t b2 = 0) {
+      unwildcard(OxmField::kEthType);
+      uint16_t e = ntohs(flow_.flow.eth_type);
+      return e == a || (b2 && e == b2);
+    };
+    auto proto = [&](uint8_t p) {
+      if (!et(datapath::kEthTypeIpv4, datapath::kEthTypeIpv6)) return false;
+      unwildcard(OxmField::kIpProto);
+      return flow_.flow.nw_proto == p;
+    };
+    switch (f) {
+      case OxmField::kIpv4Src:
+      case OxmField::kIpv4Dst:
+      case OxmField::kIpDscp: return et(datapath::kEthTypeIpv4);
+      case OxmField::kIpv6Src:
+      case OxmField::kIpv6Dst: return et(datapath::kEthTypeIpv6);
+      case OxmField::kTcpSrc:
+      case OxmField::kTcpDst: return proto(6);
+      case OxmField::kUdpSrc:
+      case OxmField::kUdpDst: return proto(17);
+      case OxmField::kSctpSrc:
+      case OxmField::kSctpDst: return proto(132);
+      case OxmField::kVlanVid:
+      case OxmField::kVlanPcp:
+        wc_.flow.vlan_tci |= htons(kCfi);
+        return ntohs(flow_.flow.vlan_tci) & kCfi;
+      default: return true;
+    }
+  }
+
+  void set_field(const ActSetField& s) {
+    FieldValue v = s.value;
+    if (!header_present(s.field)) {
+      TRACE(std::string("set_field ") + oxm_field_info(s.field).name + ": header not present, skipped");
+      return;
+    }
+    switch (s.field) {
+      case OxmField::kVlanVid: {
+        wc_.flow.vlan_tci = 0xffff;  // commit compares the new tag with the packet's
+        uint16_t tci = ntohs(flow_.flow.vlan_tci);
+        tci = static_cast<uint16_t>((tci & 0xe000) | kCfi | (v.to_u64(2) & 0xfff));
+        flow_.flow.vlan_tci = htons(tci);
+        return;
+      }
+      case OxmField::kVlanPcp: {
+        wc_.flow.vlan_tci = 0xffff;
+        uint16_t tci = ntohs(flow_.flow.vlan_tci);
+        tci = static_cast<uint16_t>((tci & 0x1fff) | ((v.to_u64(1) & 7) << 13));
+        flow_.flow.vlan_tci = htons(tci);
+        return;
+      }
+      case OxmField::kMetadata:
+        flow_.pipe.metadata = v.to_u64(8);
+        return;
+      case OxmField::kTunnelId:
+        flow_.pipe.tunnel_id = v.to_u64(8);
+        TRACE("set_field tunnel_id: no tunnels, affects later matches only");
+        return;
+      case OxmField::kEthSrc:
+      case OxmField::kEthDst:
+      case OxmField::kIpv4Src:
+      case OxmField::kIpv4Dst:
+      case OxmField::kTcpSrc:
+      case OxmField::kTcpDst:
+      case OxmField::kUdpSrc:
+      case OxmField::kUdpDst:
+      case OxmField::kSctpSrc:
+      case OxmField::kSctpDst:
+      case OxmField::kIpv6Src:
+      case OxmField::kIpv6Dst:
+        break;
+      case OxmField::kIpDscp:  // header_present() checked IPv4
+        break;
+      default:
+        return fail(std::string("set_field ") + oxm_field_info(s.field).name +
+                    " is not supported by the datapath");
+    }
+    put_field(&flow_, s.field, v);
+    dirty_ |= bit(s.field);
+    touched_ |= bit(s.field);
+  }
+
+  void set_nw_ttl(uint8_t ttl) {
+    if (!is_ipv4()) return fail("set_nw_ttl is only supported on IPv4 by the datapath");
+    flow_.flow.nw_ttl = ttl;
+    ttl_dirty_ = true;
+  }
+
+  void dec_ttl() {
+    if (!is_ipv4() && !is_ipv6()) {
+      TRACE("dec_ttl: not IP, ignored");
+      return;
+    }
+    commit();
+    emit(datapath::act_dec_ttl());
+  }
+
+  // Emits the datapath actions that turn base_'s outer tag into `want`
+  // (a TCI, CFI set when tagged); single tag level.
+  // Equal tags need no pinning: base_ and flow_ differ only after a VLAN
+  // action or NORMAL changed flow_. When they differ, the actions emitted
+  // carry tag bits that may be the packet's own (a re-pushed tag keeps its
+  // PCP), so the whole TCI is pinned.
+  void vlan_to(uint16_t want_host) {
+    uint16_t have = ntohs(base_.flow.vlan_tci);
+    if (!(have & kCfi)) have = 0;  // untagged, whatever else the bits say
+    if (!(want_host & kCfi)) want_host = 0;
+    if (have == want_host) return;
+    wc_.flow.vlan_tci = 0xffff;
+    bool have_tag = have & kCfi, want_tag = want_host & kCfi;
+    if (!have_tag && want_tag) {
+      emit(datapath::act_push_vlan(datapath::kEthTypeVlan, static_cast<uint16_t>(want_host & ~kCfi)));
+    } else if (have_tag && !want_tag) {
+      emit(datapath::act_pop_vlan());
+    } else {
+      if ((have & 0xfff) != (want_host & 0xfff)) emit(datapath::act_set_vlan_vid(want_host & 0xfff));
+      if ((have >> 13) != (want_host >> 13)) emit(datapath::act_set_vlan_pcp(static_cast<uint8_t>(want_host >> 13)));
+    }
+    base_.flow.vlan_tci = htons(want_host);
+  }
+
+  void commit() {
+    vlan_to(ntohs(flow_.flow.vlan_tci));
+    if (ttl_dirty_) {
+      emit(datapath::act_set_ipv4_ttl(flow_.flow.nw_ttl));
+      base_.flow.nw_ttl = flow_.flow.nw_ttl;
+      ttl_dirty_ = false;
+    }
+    if (!dirty_) return;
+    const FlowKey& f = flow_.flow;
+    for (unsigned i = 0; i < kNumOxmFields && !failed_; i++) {
+      OxmField fld = static_cast<OxmField>(i);
+      if (!(dirty_ & bit(fld))) continue;
+      switch (fld) {
+        case OxmField::kEthSrc: emit(datapath::act_set_eth_src(f.dl_src)); break;
+        case OxmField::kEthDst: emit(datapath::act_set_eth_dst(f.dl_dst)); break;
+        case OxmField::kIpv4Src: emit(datapath::act_set_ipv4_src(f.nw_src)); break;
+        case OxmField::kIpv4Dst: emit(datapath::act_set_ipv4_dst(f.nw_dst)); break;
+        case OxmField::kIpDscp: emit(datapath::act_set_ipv4_tos(static_cast<uint8_t>(f.nw_tos >> 2))); break;
+        case OxmField::kTcpSrc:
+        case OxmField::kUdpSrc:
+        case OxmField::kSctpSrc: emit(datapath::act_set_tp_src(f.tp_src)); break;
+        case OxmField::kTcpDst:
+        case OxmField::kUdpDst:
+        case OxmField::kSctpDst: emit(datapath::act_set_tp_dst(f.tp_dst)); break;
+        case OxmField::kIpv6Src: emit(datapath::act_set_ipv6_src(f.ipv6_src)); break;
+        case OxmField::kIpv6Dst: emit(datapath::act_set_ipv6_dst(f.ipv6_dst)); break;
+        default: break;
+      }
+      put_field(&base_, fld, get_field(flow_, fld));
+    }
+    dirty_ = 0;
+  }
+
+  void push_vlan(uint16_t tpid) {
+    commit();
+    wc_.flow.vlan_tci = 0xffff;  // the new tag copies the old one
+    uint16_t old = ntohs(flow_.flow.vlan_tci);
+    uint16_t tci = static_cast<uint16_t>((old & kCfi) ? old : 0);
+    emit(datapath::act_push_vlan(tpid, static_cast<uint16_t>(tci & ~kCfi)));
+    for (OfKey* k : {&flow_, &base_}) {
+      k->flow.vlan_tci2 = k->flow.vlan_tci;
+      k->flow.vlan_tci = htons(static_cast<uint16_t>(tci | kCfi));
+    }
+  }
+
+  void pop_vlan() {
+    commit();
+    wc_.flow.vlan_tci = 0xffff;
+    if (!(ntohs(flow_.flow.vlan_tci) & kCfi)) {
+      TRACE("pop_vlan: packet has no VLAN tag, ignored");
+      return;
+    }
+    wc_.flow.vlan_tci2 = 0xffff;
+    emit(datapath::act_pop_vlan());
+    for (OfKey* k : {&flow_, &base_}) {
+      k->flow.vlan_tci = k->flow.vlan_tci2;
+      k->flow.vlan_tci2 = 0;
+    }
+  }
+
+  // Runs fn on a clone of the packet state: header changes made inside do
+  // not leak out (group buckets, per-port NORMAL variants).
+  template <class Fn>
+  void clone(Fn&& fn) {
+    OfKey saved = flow_;
+    uint64_t saved_touched = touched_;
+    uint64_t saved_dirty = dirty_;
+    bool saved_ttl = ttl_dirty_;
+    touched_ = 0;
+    fn();
+    // The tag count may have changed inside (push/pop): restore it on the
+    // datapath packet; commit() then fixes the outer tag's VID/PCP.
+    auto tags = [](const OfKey& k) {
+      return ((ntohs(k.flow.vlan_tci) & kCfi) ? 1 : 0) + ((ntohs(k.flow.vlan_tci2) & kCfi) ? 1 : 0);
+    };
+    if (tags(base_) != tags(saved)) {
+      wc_.flow.vlan_tci = wc_.flow.vlan_tci2 = 0xffff;
+      while (tags(base_) > tags(saved) && !failed_) {
+        emit(datapath::act_pop_vlan());
+        base_.flow.vlan_tci = base_.flow.vlan_tci2;
+        base_.flow.vlan_tci2 = 0;
+      }
+      while (tags(base_) < tags(saved) && !failed_) {
+        uint16_t t = ntohs(tags(base_) == 0 && saved.flow.vlan_tci2 ? saved.flow.vlan_tci2 : saved.flow.vlan_tci);
+        emit(datapath::act_push_vlan(datapath::kEthTypeVlan, static_cast<uint16_t>(t & ~kCfi)));
+        base_.flow.vlan_tci2 = base_.flow.vlan_tci;
+        base_.flow.vlan_tci = htons(t);
+      }
+    }
+    uint64_t changed = touched_;
+    for (unsigned i = 0; i < kNumOxmFields; i++) {
+      OxmField f = static_cast<OxmField>(i);
+      if (!(changed & bit(f))) continue;
+      // Restoring the packet's own value: the megaflow must pin it.
+      put_field(&flow_, f, get_field(saved, f));
+      unwildcard(f);
+      dirty_ |= bit(f);
+    }
+    flow_.flow.vlan_tci = saved.flow.vlan_tci;
+    flow_.flow.vlan_tci2 = saved.flow.vlan_tci2;
+    flow_.flow.nw_ttl = saved.flow.nw_ttl;
+    flow_.pipe = saved.pipe;
+    if (flow_.flow.nw_ttl != base_.flow.nw_ttl) ttl_dirty_ = true;
+    else ttl_dirty_ = saved_ttl;
+    dirty_ |= saved_dirty;
+    touched_ = saved_touched | changed;
+  }
+
+  void output(uint32_t port, uint16_t max_len) {
+    switch (port) {
+      case kPortInPort:
+        if (in_of_port_ == kPortController || !br_.port(in_of_port_)) {
+          TRACE("output:IN_PORT: no input port, dropped");
+          return;
+        }
+        out_to(in_of_port_, true);
+        return;
+      case kPortNormal: normal(); return;
+      case kPortFlood:
+      case kPortAll:
+        for (const auto& [num, p] : br_.ports) {
+          if (num == in_of_port_ || p.no_fwd || !p.live) continue;
+          if (port == kPortFlood && p.no_flood) continue;
+          out_to(num, false);
+        }
+        return;
+      case kPortController: controller(PacketInReason::kAction, cur_table_, cur_cookie_, max_len); return;
+      case kPortLocal: out_to(kPortLocal, false); return;
+      case kPortTable:
+        TRACE("output:TABLE -> table 0");
+        walk(0);
+        return;
+      default:
+        if (port == in_of_port_) {
+          TRACE("output:" + std::to_string(port) + " is the input port: skipped (use IN_PORT)");
+          return;
+        }
+        out_to(port, false);
+    }
+  }
+
+  void out_to(uint32_t of_port, bool allow_in_port) {
+    const BridgePort* p = br_.port(of_port);
+    if (!p) {
+      TRACE("output:" + format_port(of_port) + ": no such port, dropped");
+      return;
+    }
+    if (p->no_fwd || (!allow_in_port && of_port == in_of_port_)) return;
+    commit();
+    emit(datapath::act_output(p->dp_port));
+    TRACE("output:" + format_port(of_port) + " (datapath port " + std::to_string(p->dp_port) + ")");
+  }
+
+  void controller(PacketInReason reason, uint8_t table, uint64_t cookie, uint16_t max_len) {
+    commit();
+    res_.controller.push_back({reason, table, cookie, max_len});
+    emit(datapath::act_userspace(static_cast<uint32_t>(res_.controller.size() - 1)));
+    TRACE("controller (reason " + std::to_string(static_cast<int>(reason)) + ", table " +
+          std::to_string(table) + ")");
+  }
+
+  uint32_t select_hash() {
+    for (OxmField f : {OxmField::kEthSrc, OxmField::kEthDst, OxmField::kEthType, OxmField::kIpProto,
+                       OxmField::kIpv4Src, OxmField::kIpv4Dst, OxmField::kIpv6Src, OxmField::kIpv6Dst})
+      unwildcard(f);
+    wc_.flow.vlan_tci |= htons(0x0fff);
+    wc_.flow.tp_src = wc_.flow.tp_dst = 0xffff;
+    OfMask m;
+    m.flow = wc_.flow;  // only bits the megaflow pins: the hash is the same for all its packets
+    uint64_t h = of_key_hash(flow_, m);
+    return static_cast<uint32_t>(h ^ (h >> 32));
+  }
+
+  void group(uint32_t id, int depth) {
+    if (depth >= kMaxGroupDepth) return fail("group chain deeper than " + std::to_string(kMaxGroupDepth));
+    const GroupTable& gt = br_.pipeline.groups();
+    const Group* g = gt.find(id);
+    if (!g) {
+      TRACE("group:" + std::to_string(id) + ": no such group, dropped");
+      return;
+    }
+    res_.groups.push_back(id);
+    auto run_bucket = [&](size_t i) {
+      TRACE("group:" + std::to_string(id) + " bucket " + std::to_string(i) + ": " +
+            format_actions(g->buckets[i].actions));
+      indent_++;
+      clone([&] { do_actions(g->buckets[i].actions, depth + 1); });
+      indent_--;
+    };
+    switch (g->type) {
+      case GroupType::kAll:
+        for (size_t i = 0; i < g->buckets.size() && !failed_; i++) run_bucket(i);
+        return;
+      case GroupType::kIndirect:
+        if (!g->buckets.empty()) run_bucket(0);
+        return;
+      case GroupType::kSelect: {
+        int b = gt.select_bucket(*g, select_hash());
+        if (b < 0) {
+          TRACE("group:" + std::to_string(id) + ": no live bucket, dropped");
+          return;
+        }
+        run_bucket(static_cast<size_t>(b));
+        return;
+      }
+      case GroupType::kFastFailover: {
+        int b = gt.first_live_bucket(*g);
+        if (b < 0) {
+          TRACE("group:" + std::to_string(id) + ": no live bucket, dropped");
+          return;
+        }
+        run_bucket(static_cast<size_t>(b));
+        return;
+      }
+    }
+  }
+
+  // ---- NORMAL: VLAN-aware learning switch ----
+  void normal() {
+    const BridgePort* in = br_.port(in_of_port_);
+    if (!in) {
+      TRACE("NORMAL: no input port, dropped");
+      return;
+    }
+    wc_.flow.vlan_tci |= htons(0x1fff);
+    uint16_t tci = ntohs(flow_.flow.vlan_tci);
+    bool tagged = tci & kCfi;
+    uint16_t vid = tci & 0xfff;
+    uint16_t vlan;
+    if (in->vlan_mode == VlanMode::kAccess) {
+      if (tagged && vid != 0) {
+        TRACE("NORMAL: tagged frame (VLAN " + std::to_string(vid) + ") on access port, dropped");
+        return;
+      }
+      vlan = in->tag;
+    } else {
+      vlan = tagged ? vid : 0;
+      if (!in->carries_vlan(vlan)) {
+        TRACE("NORMAL: VLAN " + std::to_string(vlan) + " not trunked on the input port, dropped");
+        return;
+      }
+    }
+    unwildcard(OxmField::kEthSrc);
+    unwildcard(OxmField::kEthDst);
+    MacAddr src = mac_of(flow_.flow.dl_src), dst = mac_of(flow_.flow.dl_dst);
+    if (opts_.may_learn) {
+      LearnResult lr = br_.mac.learn(src, vlan, in_of_port_, opts_.now_ms);
+      if (lr == LearnResult::kNew || lr == LearnResult::kMoved) {
+        res_.learned = true;
+        TRACE("NORMAL: learned " + mac_to_string(src) + " on port " + std::to_string(in_of_port_) +
+              " VLAN " + std::to_string(vlan));
+      }
+    }
+    if (!mac_is_multicast(dst)) {
+      if (auto p = br_.mac.lookup(dst, vlan, opts_.now_ms)) {
+        if (*p == in_of_port_) {
+          TRACE("NORMAL: " + mac_to_string(dst) + " is on the input port, dropped");
+          return;
+        }
+        const BridgePort* op = br_.port(*p);
+        if (op && op->carries_vlan(vlan) && !op->no_fwd) {
+          TRACE("NORMAL: " + mac_to_string(dst) + " -> port " + std::to_string(*p));
+          out_vlan(*op, vlan, tci);
+          return;
+        }
+      }
+    }
+    TRACE("NORMAL: flood VLAN " + std::to_string(vlan));
+    // Ports needing no tag change first, then the others: fewer actions.
+    const uint16_t start_tci = ntohs(base_.flow.vlan_tci);
+    for (int pass = 0; pass < 2; pass++)
+      for (const auto& [num, p] : br_.ports) {
+        if (num == in_of_port_ || !p.live || p.no_flood || p.no_fwd || !p.carries_vlan(vlan)) continue;
+        bool same = want_tci(p, vlan, tci) == start_tci;
+        if (same == (pass == 0)) out_vlan(p, vlan, tci);
+      }
+  }
+
+  static uint16_t want_tci(const BridgePort& p, uint16_t vlan, uint16_t in_tci) {
+    if (p.vlan_mode == VlanMode::kAccess || vlan == 0) return 0;
+    uint16_t pcp = (in_tci & kCfi) ? (in_tci & 0xe000) : 0;
+    return static_cast<uint16_t>(pcp | kCfi | vlan);
+  }
+
+  void out_vlan(const BridgePort& p, uint16_t vlan, uint16_t in_tci) {
+    uint16_t saved = flow_.flow.vlan_tci;
+    flow_.flow.vlan_tci = htons(want_tci(p, vlan, in_tci));
+    commit();
+    emit(datapath::act_output(p.dp_port));
+    TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
+    flow_.flow.vlan_tci = saved;
+  }
+
+  Bridge& br_;
+  const XlateOptions& opts_;
+  uint32_t in_of_port_;
+  OfKey flow_;
+  OfKey base_;
+  OfMask wc_;
+  uint64_t dirty_ = 0;    // OxmField bits set by actions, not yet committed
+  uint64_t touched_ = 0;  // OxmField bits set by actions in the current clone
+  bool ttl_dirty_ = false;
+  ActionSet aset_;
+  uint8_t cur_table_ = 0;
+  uint64_t cur_cookie_ = 0;
+  int indent_ = 0;
+  bool failed_ = false;
+  XlateResult res_;
+};
+
+}  // namespace
+
+XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
+  const BridgePort* in = bridge.port_by_dp(key.in_port);
+  if (!in) {
+    XlateResult r;
+    r.mask.in_port = 0xffffffffu;
+    r.error = "packet from unknown datapath port " + std::to_string(key.in_port);
+    if (opts.trace) opts.trace->append("error: " + r.error + "\n");
+    return r;
+  }
+  Xlator x(bridge, key, in->of_port, opts);
+  x.run_pipeline(0);
+  return x.finish();
+}
+
+XlateResult xlate_packet_out(Bridge& bridge, const FlowKey& key, uint32_t of_in_port,
+                             const ActionList& actions, const XlateOptions& opts) {
+  Xlator x(bridge, key, of_in_port, opts);
+  x.run_actions(actions);
+  return x.finish();
+}
+
+std::string xlate_trace(Bridge& bridge, const FlowKey& key, int64_t now_ms) {
+  std::string out = "Flow: " + datapath::flow_key_format(key) + "\n\n";
+  XlateOptions o;
+  o.now_ms = now_ms;
+  o.may_learn = false;
+  o.trace = &out;
+  XlateResult r = xlate(bridge, key, o);
+  FlowKey masked;
+  datapath::flow_key_apply_mask(key, r.mask, &masked);
+  out += "\nMegaflow: " + datapath::flow_key_format(masked, &r.mask) + "\n";
+  out += "Datapath actions: " + datapath::format_actions(r.actions) + "\n";
+  if (!r.error.empty()) out += "Error: " + r.error + "\n";
+  return out;
+}
+
+}  // namespace dps::ofproto

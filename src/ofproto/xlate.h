@@ -1,0 +1,98 @@
+// xlate.h - translation of a datapath flow key through a bridge's OpenFlow
+// tables into datapath actions and a megaflow wildcard mask.
+//
+// What: xlate() takes a FlowKey as a PMD extracted it (in_port = datapath
+// port) and walks the pipeline from table 0: apply-actions run at once,
+// write/clear-actions build the action set (run when the pipeline ends),
+// write-metadata, goto-table, groups (all, select by a stable hash,
+// indirect, fast-failover by port liveness), output to ports and to the
+// reserved ports (IN_PORT, ALL, FLOOD, NORMAL, CONTROLLER, LOCAL),
+// set-field, push/pop VLAN, TTL actions, table-miss by table config. The
+// result: datapath actions, the megaflow mask (every key bit any lookup or
+// action decision read, and nothing else), the rules used (for ukeys and
+// stats), controller events, and optionally a trace.
+//
+// Design, as OVS ofproto-dpif-xlate.c in miniature:
+//  - Two views of the packet: `flow` (what OpenFlow actions made of it; the
+//    next table looks this up) and `base` (what the datapath packet will
+//    look like after the actions emitted so far). Header rewrites are
+//    "committed" lazily - just before an output/userspace action - as
+//    datapath set actions for the fields that changed, so rewrites that are
+//    never observed cost nothing. A field set by an action is committed
+//    unconditionally (no dependency on the packet's value, so no
+//    un-wildcarding); a field restored after a clone (group "all" bucket,
+//    NORMAL flood variants) is un-wildcarded, because the restored value is
+//    the packet's own.
+//  - Wildcards: every table lookup ORs in the masks of the subtables it
+//    visited (FlowTable::lookup). Actions add what they depend on: NORMAL
+//    reads in_port, VLAN (VID+CFI), dl_src (learning) and dl_dst; select
+//    groups read the hashed fields; dec_ttl reads eth_type; VLAN commits
+//    read the TCI. in_port is always exact (megaflows are per in_port).
+//  - Controller actions become kUserspace with cookie = index into
+//    XlateResult::controller, which carries reason, table, rule cookie and
+//    max_len for the packet-in.
+//  - Limits: goto-table only goes forward, group chains are bounded
+//    (kMaxGroupDepth); a translation needing more than kMaxDpActions
+//    datapath actions, or a rewrite the datapath cannot do (e.g. set_field
+//    on ARP or MPLS fields), fails with `error` set and drop actions.
+//
+// Thread-safety: runs on the ofproto thread; mutates bridge.mac (learning)
+// only when opts.may_learn.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actions.h"
+#include "bridge.h"
+#include "flow_key.h"
+
+namespace dps::ofproto {
+
+// Group chains deeper than this are cut (GroupTable rejects loops; this
+// bounds the cost of long legitimate chains).
+inline constexpr int kMaxGroupDepth = 16;
+
+// ofp_packet_in_reason
+enum class PacketInReason : uint8_t { kNoMatch = 0, kAction = 1, kInvalidTtl = 2 };
+
+struct ControllerEvent {
+  PacketInReason reason = PacketInReason::kAction;
+  uint8_t table_id = 0;
+  uint64_t cookie = 0;  // of the rule that sent it (all-ones for a table miss)
+  uint16_t max_len = kControllerNoBuffer;
+};
+
+struct XlateOptions {
+  int64_t now_ms = 0;
+  bool may_learn = true;          // NORMAL learns dl_src (false when revalidating)
+  bool account = false;           // add packets/bytes to the rules used
+  uint64_t packets = 0, bytes = 0;  // for account
+  std::string* trace = nullptr;   // ofproto/trace: human-readable steps appended
+};
+
+struct XlateResult {
+  datapath::DpActions actions;
+  datapath::FlowMask mask{};  // megaflow mask over the datapath key (in_port exact)
+  std::vector<RulePtr> rules;  // every rule the packet went through, in order
+  std::vector<ControllerEvent> controller;
+  std::vector<uint32_t> groups;  // groups executed
+  bool learned = false;          // NORMAL changed the MAC table
+  std::string error;             // non-empty: translation failed, actions = drop
+};
+
+// Translates key (in_port = datapath port number) through bridge.
+XlateResult xlate(Bridge& bridge, const datapath::FlowKey& key, const XlateOptions& opts);
+
+// Translates an action list on its own (packet-out): OFPP_TABLE runs the
+// pipeline from table 0. of_in_port is the packet-out's in_port (an
+// OpenFlow number, or kPortController for none); key.in_port is ignored.
+XlateResult xlate_packet_out(Bridge& bridge, const datapath::FlowKey& key, uint32_t of_in_port,
+                             const ActionList& actions, const XlateOptions& opts);
+
+// The full trace text for `key` (tables, rules, actions, megaflow and
+// datapath actions), for ofproto/trace. Never learns.
+std::string xlate_trace(Bridge& bridge, const datapath::FlowKey& key, int64_t now_ms);
+
+}  // namespace dps::ofproto

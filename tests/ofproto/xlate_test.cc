@@ -1,0 +1,464 @@
+// xlate_test.cc - translation through a bridge: each action and
+// instruction, groups, NORMAL with learning and VLANs, controller events,
+// errors, and the megaflow oracle.
+//
+// Oracle (issue 4): for random rule sets (several tables, random matches,
+// random actions incl. groups, goto, write-actions, NORMAL, VLAN push/pop,
+// set-field) and random packets, every packet that agrees with a packet P on
+// P's megaflow mask translates to the same datapath actions as P: the
+// megaflow is never wider than the decision it encodes.
+#include <arpa/inet.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <random>
+#include <set>
+
+#include "flow_parser.h"
+#include "xlate.h"
+
+using namespace dps::ofproto;
+using dps::datapath::DpActions;
+using dps::datapath::FlowKey;
+namespace dp = dps::datapath;
+
+namespace {
+
+// OpenFlow port N is datapath port 10 + N.
+Bridge make_bridge(int n_ports = 4) {
+  Bridge b;
+  b.name = "br0";
+  for (int i = 1; i <= n_ports; i++) {
+    BridgePort p;
+    p.of_port = static_cast<uint32_t>(i);
+    p.dp_port = static_cast<uint32_t>(10 + i);
+    p.name = "p" + std::to_string(i);
+    b.add_port(p);
+  }
+  return b;
+}
+
+void add(Bridge& b, const std::string& text) {
+  FlowMod fm;
+  MaybeError e = parse_flow(text, &fm);
+  INFO(text << ": " << (e ? e->message : ""));
+  REQUIRE_FALSE(e);
+  e = b.pipeline.flow_mod(fm, 0);
+  INFO(text << ": " << (e ? e->message : ""));
+  REQUIRE_FALSE(e);
+}
+
+void add_group(Bridge& b, const std::string& text) {
+  GroupMod gm;
+  MaybeError e = parse_group(text, &gm);
+  INFO(text << ": " << (e ? e->message : ""));
+  REQUIRE_FALSE(e);
+  e = b.pipeline.group_mod(gm, 0);
+  INFO(text << ": " << (e ? e->message : ""));
+  REQUIRE_FALSE(e);
+}
+
+FlowKey eth_key(uint32_t dp_in, uint8_t src, uint8_t dst, uint16_t tci = 0) {
+  FlowKey k{};
+  k.in_port = dp_in;
+  k.eth_type = htons(0x0800);
+  k.dl_src[0] = 0x02;
+  k.dl_src[5] = src;
+  k.dl_dst[0] = 0x02;
+  k.dl_dst[5] = dst;
+  k.vlan_tci = htons(tci);
+  k.nw_proto = 6;
+  k.nw_src = htonl(0x0a000001);
+  k.nw_dst = htonl(0x0a000002);
+  k.tp_src = htons(1234);
+  k.tp_dst = htons(80);
+  k.nw_ttl = 64;
+  return k;
+}
+
+DpActions acts(std::initializer_list<dp::DpAction> l) {
+  DpActions a;
+  for (const auto& x : l) a.add(x);
+  return a;
+}
+
+XlateResult run(Bridge& b, const FlowKey& k, bool learn = false, int64_t now = 0) {
+  XlateOptions o;
+  o.now_ms = now;
+  o.may_learn = learn;
+  return xlate(b, k, o);
+}
+
+#define CHECK_ACTS(res, expected)                                                        \
+  do {                                                                                   \
+    INFO("got " << dp::format_actions((res).actions) << " want " << dp::format_actions(expected) \
+                << (res).error);                                                         \
+    CHECK((res).actions == (expected));                                                  \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("xlate: output and a minimal megaflow mask", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "priority=10,ip,nw_dst=10.0.0.0/8 actions=output:2");
+  XlateResult r = run(b, eth_key(11, 1, 2));
+  CHECK(r.error.empty());
+  CHECK_ACTS(r, acts({dp::act_output(12)}));
+  CHECK(r.mask.in_port == 0xffffffffu);
+  CHECK(r.mask.eth_type == 0xffff);
+  CHECK(r.mask.nw_dst == htonl(0xff000000));
+  CHECK(r.mask.nw_src == 0);
+  CHECK(r.mask.tp_dst == 0);
+  uint8_t zero[6] = {};
+  CHECK(std::memcmp(r.mask.dl_src, zero, 6) == 0);
+  REQUIRE(r.rules.size() == 1);
+  CHECK(r.rules[0]->priority == 10);
+  // Table miss (OpenFlow 1.3 default: drop).
+  FlowKey other = eth_key(11, 1, 2);
+  other.nw_dst = htonl(0x0b000001);
+  r = run(b, other);
+  CHECK(r.actions.n == 0);
+  CHECK(r.rules.empty());
+  // Unknown input port.
+  r = run(b, eth_key(99, 1, 2));
+  CHECK_FALSE(r.error.empty());
+}
+
+TEST_CASE("xlate: reserved ports", "[ofproto]") {
+  Bridge b = make_bridge(3);
+  BridgePort local;
+  local.of_port = kPortLocal;
+  local.dp_port = 99;
+  b.add_port(local);
+  b.ports[3].no_flood = true;
+  add(b, "in_port=1 actions=IN_PORT,output:1,LOCAL");
+  add(b, "in_port=2 actions=FLOOD");
+  add(b, "in_port=3 actions=ALL");
+  CHECK_ACTS(run(b, eth_key(11, 1, 2)), acts({dp::act_output(11), dp::act_output(99)}));
+  CHECK_ACTS(run(b, eth_key(12, 1, 2)), acts({dp::act_output(11), dp::act_output(99)}));
+  CHECK_ACTS(run(b, eth_key(13, 1, 2)), acts({dp::act_output(11), dp::act_output(12), dp::act_output(99)}));
+}
+
+TEST_CASE("xlate: set_field is committed before output; pipeline instructions", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "table=0,in_port=1,tcp actions=set_field:8080->tcp_dst,write_actions(set_field:00:00:00:00:00:09->eth_dst,output:3),write_metadata:0x5/0xf,goto_table:1");
+  add(b, "table=1,metadata=0x5/0xf,tcp actions=dec_ttl,output:2");
+  add(b, "table=1,priority=0 actions=drop");
+  XlateResult r = run(b, eth_key(11, 1, 2));
+  INFO(dp::format_actions(r.actions) << " " << r.error);
+  uint8_t mac9[6] = {0, 0, 0, 0, 0, 9};
+  CHECK_ACTS(r, acts({dp::act_set_tp_dst(htons(8080)), dp::act_dec_ttl(), dp::act_output(12),
+                      dp::act_set_eth_dst(mac9), dp::act_output(13)}));
+  CHECK(r.rules.size() == 2);
+  // The set value is a constant: the megaflow does not pin tp_dst.
+  CHECK(r.mask.tp_dst == 0);
+
+  // clear_actions empties the action set.
+  Bridge c = make_bridge();
+  add(c, "table=0 actions=write_actions(output:3),goto_table:1");
+  add(c, "table=1 actions=clear_actions,write_actions(output:4)");
+  CHECK_ACTS(run(c, eth_key(11, 1, 2)), acts({dp::act_output(14)}));
+  // A miss in a later table drops, action set and all.
+  Bridge d = make_bridge();
+  add(d, "table=0 actions=write_actions(output:3),goto_table:1");
+  CHECK(run(d, eth_key(11, 1, 2)).actions.n == 0);
+  // Group in the action set wins over output.
+  add_group(d, "group_id=1,type=indirect,bucket=output:4");
+  add(d, "table=1 actions=write_actions(group:1)");
+  CHECK_ACTS(run(d, eth_key(11, 1, 2)), acts({dp::act_output(14)}));
+}
+
+TEST_CASE("xlate: VLAN push/pop/set", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "in_port=1 actions=push_vlan:0x8100,set_field:0x1064->vlan_vid,output:2");
+  add(b, "in_port=2,dl_vlan=7 actions=pop_vlan,output:1");
+  add(b, "in_port=3,dl_vlan=7 actions=mod_vlan_vid:9,output:1");
+  XlateResult r = run(b, eth_key(11, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_push_vlan(0x8100, 0), dp::act_set_vlan_vid(100), dp::act_output(12)}));
+  r = run(b, eth_key(12, 1, 2, 0x1007));
+  CHECK_ACTS(r, acts({dp::act_pop_vlan(), dp::act_output(11)}));
+  r = run(b, eth_key(13, 1, 2, 0x1007));
+  CHECK_ACTS(r, acts({dp::act_set_vlan_vid(9), dp::act_output(11)}));
+}
+
+TEST_CASE("xlate: groups", "[ofproto]") {
+  Bridge b = make_bridge();
+  add_group(b, "group_id=1,type=all,bucket=set_field:00:00:00:00:00:09->eth_dst,output:2,bucket=output:3");
+  add_group(b, "group_id=2,type=select,bucket=weight:1,actions=output:2,bucket=weight:1,actions=output:3");
+  add_group(b, "group_id=3,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3");
+  add_group(b, "group_id=4,type=indirect,bucket=group:1");
+  add(b, "in_port=1 actions=group:1");
+  add(b, "in_port=3 actions=group:3");
+  add(b, "in_port=4 actions=group:4");
+  FlowKey k = eth_key(11, 1, 2);
+  XlateResult r = run(b, k);
+  uint8_t mac9[6] = {0, 0, 0, 0, 0, 9};
+  // Bucket 2 sees the original packet: eth_dst restored (and pinned).
+  CHECK_ACTS(r, acts({dp::act_set_eth_dst(mac9), dp::act_output(12), dp::act_set_eth_dst(k.dl_dst),
+                      dp::act_output(13)}));
+  CHECK(r.mask.dl_dst[0] == 0xff);
+  CHECK(r.groups == std::vector<uint32_t>{1});
+  CHECK_ACTS(run(b, eth_key(14, 1, 2)), r.actions);  // chained through indirect
+  // Fast failover follows port liveness.
+  CHECK_ACTS(run(b, eth_key(13, 1, 2)), acts({dp::act_output(12)}));
+  b.ports[2].live = false;
+  b.pipeline.groups().port_live = [&](uint32_t p) { return b.port(p) && b.port(p)->live; };
+  XlateResult ff = run(b, eth_key(13, 1, 2));
+  CHECK(ff.actions.n == 0);  // bucket 2 outputs to the input port 3: skipped
+}
+
+TEST_CASE("xlate: select group spreads flows", "[ofproto]") {
+  Bridge b = make_bridge();
+  add_group(b, "group_id=2,type=select,bucket=weight:1,watch_port:2,actions=output:2,"
+               "bucket=weight:1,watch_port:3,actions=output:3");
+  add(b, "actions=group:2");
+  std::set<uint32_t> outs;
+  for (uint8_t s = 0; s < 64; s++) {
+    XlateResult a = run(b, eth_key(11, s, 2));
+    REQUIRE(a.actions.n == 1);
+    outs.insert(a.actions.acts[0].arg32);
+    CHECK(a.mask.dl_src[5] == 0xff);  // the hash input is pinned
+  }
+  CHECK(outs == std::set<uint32_t>{12, 13});
+  b.pipeline.groups().port_live = [](uint32_t p) { return p != 2; };
+  for (uint8_t s = 0; s < 16; s++) CHECK_ACTS(run(b, eth_key(11, s, 2)), acts({dp::act_output(13)}));
+  add_group(b, "group_id=3,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3");
+  add(b, "priority=40000,in_port=4 actions=group:3");
+  CHECK_ACTS(run(b, eth_key(14, 1, 2)), acts({dp::act_output(13)}));
+  b.pipeline.groups().port_live = nullptr;
+  CHECK_ACTS(run(b, eth_key(14, 1, 2)), acts({dp::act_output(12)}));
+}
+
+TEST_CASE("xlate: controller and table-miss behaviour", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "cookie=0x77,in_port=1 actions=output:2,CONTROLLER:128");
+  XlateResult r = run(b, eth_key(11, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_output(12), dp::act_userspace(0)}));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kAction);
+  CHECK(r.controller[0].cookie == 0x77);
+  CHECK(r.controller[0].max_len == 128);
+  b.pipeline.table(0).miss = TableMiss::kController;
+  r = run(b, eth_key(12, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_userspace(0)}));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kNoMatch);
+  b.pipeline.table(0).miss = TableMiss::kContinue;
+  add(b, "table=1,in_port=2 actions=output:3");
+  CHECK_ACTS(run(b, eth_key(12, 1, 2)), acts({dp::act_output(13)}));
+}
+
+TEST_CASE("xlate: unsupported rewrites and too many actions fail cleanly", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "in_port=1,ip actions=push_mpls:0x8847,output:2");
+  XlateResult r = run(b, eth_key(11, 1, 2));
+  CHECK(r.actions.n == 0);
+  CHECK(r.error.find("push_mpls") != std::string::npos);
+  std::string many = "in_port=2 actions=";
+  for (int i = 0; i < 20; i++) many += std::string(i ? "," : "") + "output:" + std::to_string(i % 2 ? 3 : 4);
+  add(b, many);
+  r = run(b, eth_key(12, 1, 2));
+  CHECK(r.actions.n == 0);
+  CHECK(r.error.find("more than 16") != std::string::npos);
+}
+
+TEST_CASE("xlate: NORMAL learns, forwards and floods", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "actions=NORMAL");
+  // A -> B unknown: flood to all but the input port; A learned on port 1.
+  XlateResult r = run(b, eth_key(11, 0xa, 0xb), true, 0);
+  CHECK_ACTS(r, acts({dp::act_output(12), dp::act_output(13), dp::act_output(14)}));
+  CHECK(r.learned);
+  CHECK(r.mask.dl_src[5] == 0xff);
+  CHECK(r.mask.dl_dst[5] == 0xff);
+  CHECK(b.mac.lookup(MacAddr{2, 0, 0, 0, 0, 0xa}, 0, 1) == 1u);
+  // B -> A: unicast to port 1, B learned on port 2.
+  r = run(b, eth_key(12, 0xb, 0xa), true, 1);
+  CHECK_ACTS(r, acts({dp::act_output(11)}));
+  r = run(b, eth_key(11, 0xa, 0xb), true, 2);
+  CHECK_ACTS(r, acts({dp::act_output(12)}));
+  CHECK_FALSE(r.learned);  // refresh only
+  // Broadcast floods.
+  FlowKey bc = eth_key(11, 0xa, 0xff);
+  std::memset(bc.dl_dst, 0xff, 6);
+  CHECK_ACTS(run(b, bc, true, 3), acts({dp::act_output(12), dp::act_output(13), dp::act_output(14)}));
+  // A moves to port 3: reported, and traffic to A follows.
+  r = run(b, eth_key(13, 0xa, 0xb), true, 4);
+  CHECK(r.learned);
+  auto changes = b.mac.take_changes();
+  CHECK(std::any_of(changes.begin(), changes.end(), [](const MacChange& c) {
+    return c.kind == MacChangeKind::kMoved && c.old_port == 1 && c.new_port == 3;
+  }));
+  CHECK_ACTS(run(b, eth_key(12, 0xb, 0xa), true, 5), acts({dp::act_output(13)}));
+  // Destination on the input port: dropped.
+  CHECK(run(b, eth_key(13, 0xc, 0xa), true, 6).actions.n == 0);
+  // Aged out after 300 s: flooded again.
+  CHECK(run(b, eth_key(12, 0xb, 0xa), false, 4 + 300'000).actions.n == 3);
+}
+
+TEST_CASE("xlate: NORMAL with access and trunk ports", "[ofproto]") {
+  Bridge b = make_bridge();
+  b.ports[1].vlan_mode = VlanMode::kAccess;
+  b.ports[1].tag = 10;
+  b.ports[2].vlan_mode = VlanMode::kTrunk;  // all VLANs
+  b.ports[3].vlan_mode = VlanMode::kAccess;
+  b.ports[3].tag = 20;
+  b.ports[4].vlan_mode = VlanMode::kTrunk;
+  b.ports[4].trunks = {20};
+  add(b, "actions=NORMAL");
+  // Untagged on access 10: only the trunk carrying 10 gets it, tagged.
+  XlateResult r = run(b, eth_key(11, 0xa, 0xb), true, 0);
+  CHECK_ACTS(r, acts({dp::act_push_vlan(0x8100, 10), dp::act_output(12)}));
+  // Tagged 20 from trunk 2: access port 3 untagged, trunk 4 tagged (first, no change).
+  r = run(b, eth_key(12, 0xc, 0xd, 0x1000 | 20), true, 0);
+  CHECK_ACTS(r, acts({dp::act_output(14), dp::act_pop_vlan(), dp::act_output(13)}));
+  // Tagged frame on an access port: dropped. VLAN not trunked: dropped.
+  CHECK(run(b, eth_key(11, 0xa, 0xb, 0x1000 | 10), true, 0).actions.n == 0);
+  CHECK(run(b, eth_key(14, 0xa, 0xb, 0x1000 | 30), true, 0).actions.n == 0);
+  // Learned per VLAN: c is known on VLAN 20 only.
+  CHECK(b.mac.lookup(MacAddr{2, 0, 0, 0, 0, 0xc}, 20, 1) == 2u);
+  CHECK_FALSE(b.mac.lookup(MacAddr{2, 0, 0, 0, 0, 0xc}, 10, 1));
+  r = run(b, eth_key(13, 0xd, 0xc), true, 1);
+  CHECK_ACTS(r, acts({dp::act_push_vlan(0x8100, 20), dp::act_output(12)}));
+  // Flood VLANs never learn.
+  b.mac.set_flood_vlans({20});
+  r = run(b, eth_key(13, 0xe, 0xc), true, 2);
+  CHECK_FALSE(r.learned);
+  CHECK(r.actions.n >= 2);  // flooded: c is forgotten on a flood VLAN
+}
+
+TEST_CASE("xlate: trace shows tables, rules, megaflow and actions", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "cookie=0x9,priority=5,ip actions=goto_table:2");
+  add(b, "table=2,ip,nw_dst=10.0.0.2 actions=output:3");
+  std::string t = xlate_trace(b, eth_key(11, 1, 2), 0);
+  INFO(t);
+  CHECK(t.find("table 0: priority=5,ip cookie=0x9 actions=goto_table:2") != std::string::npos);
+  CHECK(t.find("table 2:") != std::string::npos);
+  CHECK(t.find("output:3 (datapath port 13)") != std::string::npos);
+  CHECK(t.find("Megaflow:") != std::string::npos);
+  CHECK(t.find("Datapath actions:") != std::string::npos);
+}
+
+TEST_CASE("xlate: rule accounting", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "actions=goto_table:1");
+  add(b, "table=1 actions=output:2");
+  XlateOptions o;
+  o.account = true;
+  o.packets = 3;
+  o.bytes = 300;
+  o.now_ms = 50;
+  XlateResult r = xlate(b, eth_key(11, 1, 2), o);
+  REQUIRE(r.rules.size() == 2);
+  for (const RulePtr& rule : r.rules) {
+    CHECK(rule->packet_count == 3);
+    CHECK(rule->byte_count == 300);
+    CHECK(rule->used_ms == 50);
+  }
+}
+
+TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packet it matches", "[ofproto]") {
+  const char* matches[] = {"", "in_port=1,", "in_port=2,", "ip,", "ip,nw_dst=10.0.0.0/8,", "tcp,tp_dst=80,",
+                           "ip,nw_src=10.0.1.0/24,", "dl_vlan=5,", "vlan_tci=0x0000,", "udp,",
+                           "dl_dst=02:00:00:00:00:02,", "dl_src=02:00:00:00:00:01/ff:ff:ff:ff:ff:00,",
+                           "metadata=0x1/0x1,", "ipv6,"};
+  const char* actions[] = {"output:1", "output:2", "output:3", "NORMAL", "FLOOD", "IN_PORT", "CONTROLLER:64",
+                           "group:1", "group:2", "group:3", "dec_ttl", "mod_dl_dst:02:00:00:00:00:07",
+                           "push_vlan:0x8100", "pop_vlan", "write_actions(output:4)", "clear_actions",
+                           "write_metadata:0x1/0x1", "mod_vlan_vid:9", "mod_nw_dst:10.0.0.9", "mod_tp_dst:99",
+                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan"};
+  // DPS_ORACLE_SEEDS=N runs more random rule sets (default 25).
+  const char* env = std::getenv("DPS_ORACLE_SEEDS");
+  const uint64_t n_seeds = env ? std::strtoull(env, nullptr, 10) : 25;
+  for (uint64_t seed = 1; seed <= n_seeds; seed++) {
+    std::mt19937_64 rng(seed);
+    Bridge b = make_bridge();
+    add_group(b, "group_id=1,type=all,bucket=mod_dl_src:02:00:00:00:00:09,output:1,bucket=output:2");
+    add_group(b, "group_id=2,type=select,bucket=weight:1,actions=output:3,bucket=weight:2,actions=output:4");
+    add_group(b, "group_id=3,type=ff,bucket=watch_port:4,actions=output:4,bucket=watch_port:1,actions=output:1");
+    add_group(b, "group_id=4,type=all,bucket=push_vlan:0x8100,mod_vlan_vid:7,output:1,bucket=group:1,"
+                 "bucket=mod_nw_src:1.2.3.4,NORMAL");
+    if (seed % 2) {  // NORMAL with VLAN modes
+      b.ports[4].vlan_mode = VlanMode::kAccess;
+      b.ports[4].tag = 5;
+      b.ports[3].trunks = {0, 5};
+    }
+    // Pre-learned MACs for NORMAL (no learning during the oracle).
+    for (uint8_t m = 1; m <= 3; m++) b.mac.learn(MacAddr{2, 0, 0, 0, 0, m}, 0, m, 0);
+    int added = 0;
+    for (int i = 0; i < 40; i++) {
+      uint8_t table = static_cast<uint8_t>(rng() % 3);
+      std::string text = "table=" + std::to_string(table) + ",priority=" + std::to_string(rng() % 6) + "," +
+                         matches[rng() % std::size(matches)] + matches[rng() % std::size(matches)];
+      std::string act;
+      int n = 1 + static_cast<int>(rng() % 3);
+      for (int j = 0; j < n; j++) {
+        std::string a = actions[rng() % std::size(actions)];
+        if (a == "clear_actions" || a.rfind("write_", 0) == 0) continue;  // placed below
+        act += (act.empty() ? "" : ",") + a;
+      }
+      if (rng() % 4 == 0) act += std::string(act.empty() ? "" : ",") + "write_actions(output:4)";
+      if (rng() % 5 == 0) act += std::string(act.empty() ? "" : ",") + "write_metadata:0x1/0x1";
+      if (table < 2 && rng() % 2) act += std::string(act.empty() ? "" : ",") + "goto_table:" + std::to_string(table + 1);
+      if (act.empty()) act = "drop";
+      FlowMod fm;
+      if (parse_flow(text + " actions=" + act, &fm)) continue;  // e.g. two eth_types
+      if (b.pipeline.flow_mod(fm, 0)) continue;                   // e.g. set_field without a tag
+      added++;
+    }
+    REQUIRE(added > 10);
+    for (int p = 0; p < 150; p++) {
+      FlowKey k{};
+      k.in_port = static_cast<uint32_t>(11 + rng() % 4);
+      k.eth_type = htons(rng() % 4 ? 0x0800 : 0x86dd);
+      k.vlan_tci = htons(static_cast<uint16_t>(rng() % 3 == 0 ? 0x1000 | (rng() % 2 ? 5 : 6) : 0));
+      k.dl_src[0] = 2;
+      k.dl_src[5] = static_cast<uint8_t>(1 + rng() % 4);
+      k.dl_dst[0] = rng() % 8 ? 2 : 0xff;
+      k.dl_dst[5] = static_cast<uint8_t>(1 + rng() % 4);
+      k.nw_src = htonl(0x0a000000u | static_cast<uint32_t>(rng() % 3) << 8 | 1);
+      k.nw_dst = htonl((rng() % 2 ? 0x0a000000u : 0x0b000000u) | 2);
+      k.nw_proto = static_cast<uint8_t>(rng() % 2 ? 6 : 17);
+      k.tp_dst = htons(rng() % 2 ? 80 : 443);
+      k.nw_ttl = 64;
+      XlateResult r = run(b, k);
+      for (int v = 0; v < 12; v++) {
+        FlowKey k2{};
+        for (unsigned w = 0; w < dp::kFlowWords; w++) {
+          uint64_t rnd = rng();
+          k2.words()[w] = (rnd & ~r.mask.words()[w]) | (k.words()[w] & r.mask.words()[w]);
+        }
+        XlateResult r2 = run(b, k2);
+        INFO("seed " << seed << " packet " << dp::flow_key_format(k) << "\nvariant "
+                     << dp::flow_key_format(k2) << "\nmask " << dp::flow_key_format(r.mask) << "\n"
+                     << dp::format_actions(r.actions) << " vs " << dp::format_actions(r2.actions));
+        REQUIRE(r2.actions == r.actions);
+        REQUIRE(r2.error == r.error);
+        REQUIRE(r2.controller.size() == r.controller.size());
+      }
+    }
+  }
+}
+
+TEST_CASE("xlate: packet-out actions, incl. output:TABLE", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "priority=10,in_port=CONTROLLER actions=output:3");
+  add(b, "priority=10,in_port=1 actions=output:4");
+  ActionList al;
+  REQUIRE_FALSE(parse_actions("output:TABLE", OfMatch{}, &al));
+  ValidationContext ctx;
+  CHECK(validate_actions(al, OfMatch{}, ctx));  // TABLE is for packet-out only
+  ctx.packet_out = true;
+  CHECK_FALSE(validate_actions(al, OfMatch{}, ctx));
+  XlateOptions o;
+  XlateResult r = xlate_packet_out(b, eth_key(0, 1, 2), kPortController, al, o);
+  CHECK_ACTS(r, acts({dp::act_output(13)}));
+  r = xlate_packet_out(b, eth_key(0, 1, 2), 1, al, o);
+  CHECK_ACTS(r, acts({dp::act_output(14)}));
+  REQUIRE_FALSE(parse_actions("output:2,IN_PORT", OfMatch{}, &al));
+  r = xlate_packet_out(b, eth_key(0, 1, 2), 1, al, o);
+  CHECK_ACTS(r, acts({dp::act_output(12), dp::act_output(11)}));
+  r = xlate_packet_out(b, eth_key(0, 1, 2), kPortController, al, o);
+  CHECK_ACTS(r, acts({dp::act_output(12)}));  // no input port to send back to
+}
