@@ -19,6 +19,7 @@
 #include "daemon/daemon_config.h"
 #include "datapath/datapath.h"
 #include "datapath/dp_flow_text.h"
+#include "datapath/pmd_stats_format.h"
 #include "netdev/dpdk_netdev.h"
 #include "netdev/eal.h"
 
@@ -200,6 +201,7 @@ int run(int argc, char** argv) {
     dp.poll();
     double t = now_s();
     if (!window_open && t >= cfg.warmup_s) {
+      dp.clear_pmd_stats();  // per-PMD figures cover the window only
       first = take_snapshot(dp, t);
       window_open = true;
     }
@@ -210,10 +212,17 @@ int run(int argc, char** argv) {
   json summary = summarize(first, last, dp);
   summary["misses_consumed"] = misses_freed;
   dp.stop();
-  if (cfg.summary) print_summary(summary);
+  if (cfg.summary) {
+    print_summary(summary);
+    std::printf("\n%s\n%s", dps::datapath::pmd_stats_text(dp).c_str(),
+                dps::datapath::pmd_rxq_text(dp).c_str());
+  }
+  summary["pmds"] = dps::datapath::pmd_stats_json(dp);
+  summary["rxqs"] = dps::datapath::pmd_rxq_json(dp);
   if (!cfg.summary_json.empty()) std::ofstream(cfg.summary_json) << summary.dump(2) << "\n";
-  unsigned in_use = dp.pool().in_use();
-  spdlog::info("stopped; {} mbufs still held by ports before close", in_use);
+  unsigned left = dp.shutdown();
+  spdlog::log(left ? spdlog::level::warn : spdlog::level::info,
+              "stopped cleanly; {} mbufs out of the pool after shutdown", left);
   return 0;
 }
 

@@ -767,10 +767,13 @@ void cmd_show(Ctx& c, const Args&, const CmdOptions&) {
   for (auto& [bname, bid] : brs) {
     auto& br = c.rows["Bridge"][bid];
     c.out << "    Bridge " << atom_text(bname) << "\n";
-    for (auto& ctl : str(br["controller"])) {
-      auto& cr = c.rows["Controller"][c.id_of(ctl)];
-      c.out << "        Controller " << cr["target"].dump() << "\n";
-      if (cr.value("is_connected", false)) c.out << "            is_connected: true\n";
+    std::vector<std::pair<std::string, std::string>> ctls;  // sorted by target: stable output
+    for (auto& ctl : str(br["controller"]))
+      ctls.emplace_back(c.rows["Controller"][c.id_of(ctl)]["target"].get<std::string>(), c.id_of(ctl));
+    std::sort(ctls.begin(), ctls.end());
+    for (auto& [target, cid] : ctls) {
+      c.out << "        Controller " << json(target).dump() << "\n";
+      if (c.rows["Controller"][cid].value("is_connected", false)) c.out << "            is_connected: true\n";
     }
     for (auto& fm : str(br["fail_mode"])) c.out << "        fail_mode: " << fm.get<std::string>() << "\n";
     if (br.value("datapath_type", "") != "") c.out << "        datapath_type: " << br["datapath_type"].get<std::string>() << "\n";

@@ -405,7 +405,8 @@ void JsonRpcServer::run_txn(PendingTxn t, bool timed_out) {
     peer->send(rpc_reply(t.id, std::move(out.result)));
     return;
   }
-  uint64_t key = ++pending_serial_;
+  if (t.key == 0) t.key = ++pending_serial_;
+  uint64_t key = t.key;
   if (out.retry_within && !t.timer) {
     t.timer = std::make_unique<asio::steady_timer>(io_);
     t.timer->expires_after(*out.retry_within);

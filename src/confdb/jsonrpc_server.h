@@ -128,6 +128,7 @@ class JsonRpcServer {
     json ops;
     std::chrono::steady_clock::time_point start;
     std::unique_ptr<boost::asio::steady_timer> timer;
+    uint64_t key = 0;  // stable across retries: the timer finds it by this
   };
   struct RuntimeMethod {
     std::string doc;

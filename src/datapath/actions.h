@@ -53,9 +53,9 @@ struct DpAction {
 };
 static_assert(sizeof(DpAction) == 24);
 
-// 16 = an output to every port of a 15-port flood plus one rewrite; flows
-// needing more are rejected at install with a precise error.
-inline constexpr unsigned kMaxDpActions = 16;
+// 32 = a NORMAL/FLOOD flood to 30 ports plus a VLAN rewrite or two (768 B
+// inline in each flow); translations needing more fail with a precise error.
+inline constexpr unsigned kMaxDpActions = 32;
 
 struct DpActions {
   uint8_t n = 0;  // 0 = drop

@@ -219,6 +219,7 @@ void Datapath::push_port_tables() {
   std::vector<std::vector<RxqRef>> rx(pmds_.size());
   std::vector<TxPortRef> tx(kMaxPorts);
   rxq_assignment_.clear();
+  rxq_base_.clear();  // the PMDs restart their per-queue counters
   unsigned next = 0;
   for (auto& [no, p] : ports_) {
     tx[no].port = p.get();
@@ -250,10 +251,15 @@ void Datapath::push_port_tables() {
 std::vector<RxqAssignment> Datapath::rxq_assignment() const {
   std::vector<RxqAssignment> out = rxq_assignment_;
   std::vector<unsigned> idx(pmds_.size(), 0);
-  for (auto& a : out) {
+  for (size_t k = 0; k < out.size(); k++) {
+    RxqAssignment& a = out[k];
     const RxqStats& s = pmds_[a.pmd]->rxq_stats(idx[a.pmd]++);
     a.packets = s.packets.load(std::memory_order_relaxed);
     a.cycles = s.cycles.load(std::memory_order_relaxed);
+    if (k < rxq_base_.size()) {
+      a.packets -= std::min(a.packets, rxq_base_[k].first);
+      a.cycles -= std::min(a.cycles, rxq_base_[k].second);
+    }
   }
   return out;
 }
@@ -426,6 +432,8 @@ std::vector<PmdStatsView> Datapath::pmd_stats() const {
 }
 
 void Datapath::clear_pmd_stats() {
+  rxq_base_.clear();
+  for (const RxqAssignment& a : rxq_assignment()) rxq_base_.emplace_back(a.packets, a.cycles);
   for (unsigned p = 0; p < pmds_.size(); p++) {
     stats_base_[p] = pmds_[p]->counters().snapshot();
     pmds_[p]->reset_max_iteration();

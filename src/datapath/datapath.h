@@ -160,6 +160,7 @@ class Datapath {
   std::vector<RxqAssignment> rxq_assignment_;
   std::map<uint64_t, FlowRecord> flows_;
   std::vector<std::array<uint64_t, kNumPmdCounters>> stats_base_;
+  std::vector<std::pair<uint64_t, uint64_t>> rxq_base_;  // (packets, cycles) at the last clear
   uint64_t next_seq_ = 1;
   bool started_ = false;
 };

@@ -92,6 +92,8 @@ run control:
                         (a sender over memif: let the receiver finish first)
   --interval T          timeline sampling period (default 500ms)
   --file-prefix P       EAL file prefix (default dpsbench-<pid>)
+  --ready-file FILE     create FILE once every link is up and traffic is being
+                        polled (start a sender after its receiver is ready)
 
 NDR/PDR (flowgen):
   --ndr                 binary search for the no-drop rate and the partial-drop rate
@@ -182,6 +184,7 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
       else if (name == "idle") e.idle_stop_s = parse_duration(value, "--idle");
       else if (name == "drain") e.drain_s = parse_duration(value, "--drain");
       else if (name == "linger") e.linger_s = parse_duration(value, "--linger");
+      else if (name == "ready-file") e.ready_file = value;
       else if (name == "interval") {
         e.interval_s = parse_duration(value, "--interval");
         if (e.interval_s < 0.01) throw CliError("--interval: '" + value + "' is below 10ms");

@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -54,8 +55,14 @@ inline constexpr unsigned kMaxBurst = 64;
 // a dedicated core stalls do not happen; on a shared one (CI, a laptop) the
 // average rate still holds through scheduler time slices of a few ms.
 inline constexpr double kCatchUpSeconds = 0.01;
+// A memif client whose link is not up this long after connecting reconnects
+// (until the link timeout): a server that accepted it before its own port
+// was started never completes the handshake.
+inline constexpr double kMemifReconnectSeconds = 3;
 // The tx slot every port is opened with: n_tx_slots = 0 gives one tx queue
-// used by slot 0 alone, so tx_burst never takes the queue lock.
+// used by slot 0 alone, so tx_burst never takes the queue lock. (Tx jobs call
+// rte_eth_tx_burst on that queue directly: they keep refused frames for the
+// next poll instead of having Netdev::tx_burst free them.)
 inline constexpr unsigned kTxSlot = 0;
 
 std::atomic<bool> g_interrupted{false};
@@ -133,7 +140,7 @@ void zero_data_room(rte_mempool*, void*, void* obj, unsigned) {
 
 struct alignas(64) TxJob {
   unsigned port = 0;
-  DpdkNetdev* dev = nullptr;
+  uint16_t port_id = 0;  // ethdev port; queue 0 is this job's alone
   rte_mempool* pool = nullptr;
   std::unique_ptr<FrameBuilder> fb;
   unsigned burst = 32;
@@ -148,14 +155,40 @@ struct alignas(64) TxJob {
   std::atomic<uint64_t> first_tsc{0}, last_tsc{0};
   // Worker-private cursors.
   uint32_t seq = 0, flow = 0, size_pos = 0;
-  uint64_t next_tsc = 0, sent_total = 0;
+  uint64_t next_tsc = 0, built_total = 0;
   bool was_active = false;
+  // Frames built but refused by the device (ring full), in sequence order:
+  // sent first at the next poll, never rebuilt or dropped.
+  rte_mbuf* pending[kMaxBurst];
+  uint16_t pending_len[kMaxBurst];
+  unsigned pending_pos = 0, n_pending = 0;
+
+  void account(unsigned sent, const uint16_t* lens, uint64_t now) {
+    uint64_t b = 0;
+    for (unsigned i = 0; i < sent; i++) b += lens[i] + kFcsLen;
+    bump(packets, sent);
+    bump(bytes, b);
+    if (!first_tsc.load(std::memory_order_relaxed)) first_tsc.store(now, std::memory_order_relaxed);
+    last_tsc.store(now, std::memory_order_relaxed);
+  }
+
+  // Sends what is pending; true when nothing is left.
+  bool flush_pending(uint64_t now) {
+    if (!n_pending) return true;
+    uint16_t sent = rte_eth_tx_burst(port_id, 0, pending + pending_pos, static_cast<uint16_t>(n_pending));
+    if (sent) account(sent, pending_len + pending_pos, now);
+    pending_pos += sent;
+    n_pending -= sent;
+    return n_pending == 0;
+  }
 
   void poll(uint64_t now) {
     if (!active.load(std::memory_order_relaxed)) {
       was_active = false;
+      flush_pending(now);  // built frames are committed: they still go out
       return;
     }
+    if (!flush_pending(now)) return;  // the device is still full
     unsigned n = burst;
     uint64_t cpp = cycles_per_pkt.load(std::memory_order_relaxed);
     if (cpp) {
@@ -169,7 +202,7 @@ struct alignas(64) TxJob {
     }
     was_active = true;
     if (limit) {
-      uint64_t left = limit - sent_total;
+      uint64_t left = limit - built_total;
       if (left == 0) {
         done.store(true, std::memory_order_relaxed);
         return;
@@ -196,27 +229,27 @@ struct alignas(64) TxJob {
       if (++f == n_flows) f = 0;
       if (++sp == n_sizes) sp = 0;
     }
-    unsigned sent = dev->tx_burst(kTxSlot, pkts, static_cast<uint16_t>(n));  // frees the rest
-    // Refused frames do not use up the budget: they are retried (a short
-    // stall of the peer is absorbed, a sustained one shows as a shortfall).
-    if (cpp) next_tsc += cpp * sent;
-    if (sent == n) {
-      flow = f;
-      size_pos = sp;
-    } else {
-      flow = static_cast<uint32_t>((flow + sent) % n_flows);
-      size_pos = static_cast<uint32_t>((size_pos + sent) % n_sizes);
-      bump(refused, n - sent);
+    flow = f;
+    size_pos = sp;
+    seq += n;
+    built_total += n;
+    if (cpp) next_tsc += cpp * n;
+    uint16_t sent = rte_eth_tx_burst(port_id, 0, pkts, static_cast<uint16_t>(n));
+    if (sent) account(sent, lens, now);
+    if (sent < n) {
+      // Keep the rest for the next poll (they hold the next sequences).
+      n_pending = n - sent;
+      pending_pos = 0;
+      std::memcpy(pending, pkts + sent, n_pending * sizeof(rte_mbuf*));
+      std::memcpy(pending_len, lens + sent, n_pending * sizeof(uint16_t));
+      bump(refused, n_pending);
     }
-    if (!sent) return;
-    seq += sent;
-    sent_total += sent;
-    uint64_t b = 0;
-    for (unsigned i = 0; i < sent; i++) b += lens[i] + kFcsLen;
-    bump(packets, sent);
-    bump(bytes, b);
-    if (!first_tsc.load(std::memory_order_relaxed)) first_tsc.store(now, std::memory_order_relaxed);
-    last_tsc.store(now, std::memory_order_relaxed);
+  }
+
+  // After the workers stopped: frames never sent go back to the pool.
+  void drop_pending() {
+    if (n_pending) rte_pktmbuf_free_bulk(pending + pending_pos, n_pending);
+    n_pending = 0;
   }
 };
 
@@ -224,6 +257,7 @@ struct alignas(64) RxJob {
   unsigned port = 0;
   DpdkNetdev* dev = nullptr;
   DpdkNetdev* peer = nullptr;  // io mode: forward here
+  unsigned peer_index = 0;
   unsigned burst = 32;
   std::unique_ptr<RxTracker> tracker;  // null in io mode
   std::atomic<uint64_t> packets{0}, bytes{0}, fwd_refused{0};
@@ -285,6 +319,7 @@ struct Engine::Impl {
   EngineOptions o;
   std::unique_ptr<netdev::MbufPool> rx_pool, tx_pool;
   std::vector<std::unique_ptr<DpdkNetdev>> ports;
+  std::vector<netdev::PortConfig> port_cfgs;
   std::vector<std::unique_ptr<TxJob>> tx;
   std::vector<std::unique_ptr<RxJob>> rx;
   std::vector<Worker> workers;
@@ -301,6 +336,23 @@ struct Engine::Impl {
   } prev;
 
   double us(uint64_t cycles) const { return static_cast<double>(cycles) * 1e6 / hz; }
+
+  // Closes and reopens port i (before the workers run) and re-points its
+  // jobs. Used when a memif client connected but its link never came up: a
+  // server that accepts before its port is started leaves the client stuck.
+  void reopen(size_t i, double deadline) {
+    ports[i].reset();
+    if (!wait_for_memif_server(port_cfgs[i].devargs, deadline))
+      throw std::runtime_error("port " + std::to_string(i) + " (devargs '" + port_cfgs[i].devargs +
+                               "'): the memif server went away while waiting for the link");
+    ports[i] = DpdkNetdev::open(port_cfgs[i], rx_pool->get(), 0);
+    for (auto& t : tx)
+      if (t->port == i) t->port_id = ports[i]->port_id();
+    for (auto& r : rx) {
+      if (r->port == i) r->dev = ports[i].get();
+      if (r->peer && r->peer_index == i) r->peer = ports[i].get();
+    }
+  }
 
   uint64_t tx_packets() const {
     uint64_t s = 0;
@@ -451,6 +503,7 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
     for (;;) {
       try {
         m.ports.push_back(DpdkNetdev::open(cfg, m.rx_pool->get(), 0));
+        m.port_cfgs.push_back(cfg);
         break;
       } catch (const std::exception& e) {
         if (now_s() >= deadline)
@@ -463,7 +516,7 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   for (unsigned p : o.tx_ports) {
     auto t = std::make_unique<TxJob>();
     t->port = p;
-    t->dev = m.ports[p].get();
+    t->port_id = m.ports[p]->port_id();
     t->pool = m.tx_pool->get();
     t->burst = o.burst;
     t->limit = o.profile.packets;
@@ -481,6 +534,7 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
       unsigned peer = n == 1 ? p : (p ^ 1u);
       if (peer >= n) peer = p;
       r->peer = m.ports[peer].get();
+      r->peer_index = peer;
     } else {
       r->tracker = std::make_unique<RxTracker>();
     }
@@ -516,6 +570,8 @@ Engine::~Engine() {
     impl_->stop.store(true);
     rte_eal_mp_wait_lcore();
   }
+  if (impl_)
+    for (auto& t : impl_->tx) t->drop_pending();
 }
 
 nlohmann::json Engine::run() {
@@ -523,10 +579,18 @@ nlohmann::json Engine::run() {
   const EngineOptions& o = m.o;
   // 1. Links, bounded.
   double deadline = now_s() + o.link_timeout_s;
+  std::vector<double> opened(m.ports.size(), now_s());
   for (;;) {
     std::string down;
-    for (size_t i = 0; i < m.ports.size(); i++)
-      if (!m.ports[i]->link_up()) down += (down.empty() ? "" : ", ") + std::string("port ") + std::to_string(i) + " (" + o.ports[i] + ")";
+    for (size_t i = 0; i < m.ports.size(); i++) {
+      if (m.ports[i]->link_up()) continue;
+      down += (down.empty() ? "" : ", ") + std::string("port ") + std::to_string(i) + " (" + o.ports[i] + ")";
+      bool memif_client = o.ports[i].rfind("net_memif", 0) == 0 && devarg(o.ports[i], "role", "client") == "client";
+      if (memif_client && now_s() - opened[i] > kMemifReconnectSeconds && now_s() < deadline) {
+        m.reopen(i, deadline);
+        opened[i] = now_s();
+      }
+    }
     if (down.empty()) break;
     if (now_s() > deadline)
       throw std::runtime_error("link did not come up within " + std::to_string(o.link_timeout_s).substr(0, 5) +
@@ -545,6 +609,8 @@ nlohmann::json Engine::run() {
     }
   }
   m.launched = true;
+  if (!o.ready_file.empty() && !std::ofstream(o.ready_file))
+    spdlog::warn("cannot write the ready file {}", o.ready_file);
 
   const double t0 = now_s();
   double run_timeout = o.run_timeout_s;
@@ -564,6 +630,7 @@ nlohmann::json Engine::run() {
     NdrOptions no = o.ndr_opts;
     unsigned trial_no = 0;
     auto trial = [&](double rate) {
+      if (g_interrupted.load(std::memory_order_relaxed)) throw std::runtime_error("NDR search interrupted");
       uint64_t tx0 = m.tx_packets(), rx0 = m.rx_unique();
       auto h0 = m.latency_now();
       m.set_rate_total(rate);
@@ -668,6 +735,7 @@ nlohmann::json Engine::run() {
   m.stop.store(true);
   rte_eal_mp_wait_lcore();
   m.launched = false;
+  for (auto& t : m.tx) t->drop_pending();
   if (o.linger_s > 0) {
     double until = now_s() + o.linger_s;
     auto any_up = [&] {

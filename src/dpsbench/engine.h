@@ -13,9 +13,11 @@
 // more, tx jobs and rx jobs go to different lcores (one lcore per direction).
 // The tx loop per burst: bulk-allocate from a private, zeroed tx pool, write
 // each frame from its flow template (flows round-robin, sizes cycled), one
-// rdtsc per burst for the timestamp, one tx_burst; sequence, flow and size
-// cursors advance by what the device accepted, so the receiver sees no gap
-// for frames the device refused. The rate limiter is a TSC deadline per burst.
+// rdtsc per burst for the timestamp, one rte_eth_tx_burst. Frames the device
+// refuses (a full memif/vhost ring) stay pending, in sequence order, and go
+// first at the next poll: nothing built is rebuilt or dropped, so the
+// receiver sees no gap, and a full ring costs one empty tx_burst per poll.
+// The rate limiter is a TSC deadline per burst.
 // Modes: txonly sends, rxonly receives and checks tags, io forwards port 2k
 // <-> 2k+1 (or a single port back to itself) without inspecting, flowgen
 // sends on every port and receives on every port (exact loss = sent - unique
@@ -68,6 +70,9 @@ struct EngineOptions {
   // disconnect unmaps the rings under its rx_burst), so a sender should let
   // the receiver finish and close first.
   double linger_s = 0;
+  // Written (empty) once every link is up and the workers run: scripts and
+  // tests start the sender after the receiver is really receiving.
+  std::string ready_file;
   double interval_s = 0.5;             // timeline sampling period
   bool progress = false;               // live line on stdout
   // flowgen NDR/PDR search

@@ -11,7 +11,9 @@
 // actions leave with datapath output ports. VLAN mode follows OVS Port
 // columns: trunk (tagged; `trunks` empty = all VLANs, untagged = VLAN 0) or
 // access (`tag`: untagged frames belong to VLAN tag, tagged ones are
-// dropped).
+// dropped). Bridges sharing one datapath are joined by patch port pairs
+// (each side names the peer bridge and port); a packet crossing one is
+// translated through the peer's tables in the same translation.
 //
 // Thread-safety: owned by the ofproto thread.
 #pragma once
@@ -39,6 +41,11 @@ struct BridgePort {
   VlanMode vlan_mode = VlanMode::kTrunk;
   uint16_t tag = 0;              // access VLAN
   std::set<uint16_t> trunks;     // trunk VLANs; empty = all
+  // Patch port: no datapath port; output goes into peer_bridge as if
+  // received on peer_port, within the same translation (no recirculation).
+  struct Bridge* peer_bridge = nullptr;
+  uint32_t peer_port = 0;
+  bool is_patch() const { return peer_bridge != nullptr; }
 
   bool carries_vlan(uint16_t vlan) const {
     if (vlan_mode == VlanMode::kAccess) return vlan == tag;
@@ -55,12 +62,12 @@ struct Bridge {
 
   void add_port(const BridgePort& p) {
     ports[p.of_port] = p;
-    of_by_dp[p.dp_port] = p.of_port;
+    if (!p.is_patch()) of_by_dp[p.dp_port] = p.of_port;
   }
   void remove_port(uint32_t of_port) {
     auto it = ports.find(of_port);
     if (it == ports.end()) return;
-    of_by_dp.erase(it->second.dp_port);
+    if (!it->second.is_patch()) of_by_dp.erase(it->second.dp_port);
     ports.erase(it);
     mac.flush_port(of_port);
   }

@@ -142,10 +142,12 @@ class Reader {
     if (left() < at + 2) return 0;
     return static_cast<uint16_t>(b_[pos_ + at] << 8 | b_[pos_ + at + 1]);
   }
+  // A NUL-terminated string in a field of n bytes. The last byte always
+  // counts as the terminator, so what decodes is what encode() can write.
   std::string str(size_t n) {
     auto s = bytes(n);
     size_t len = 0;
-    while (len < s.size() && s[len]) len++;
+    while (len + 1 < s.size() && s[len]) len++;
     return std::string(reinterpret_cast<const char*>(s.data()), len);
   }
   template <size_t N>

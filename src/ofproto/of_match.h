@@ -240,6 +240,16 @@ class OfMatch {
     return matches(key);
   }
 
+  // Same over a datapath key (in_port = OpenFlow number) plus pipeline
+  // fields, recording into a datapath wildcard mask (the FlowKey part of
+  // this match's mask; pipeline fields are not datapath bits).
+  bool matches(const FlowKey& key, const PipelineFields& pipe, FlowMask* wc) const {
+    OfKey k{key, pipe};
+    if (wc)
+      for (unsigned i = 0; i < datapath::kFlowWords; i++) wc->words()[i] |= mask_.flow.words()[i];
+    return matches(k);
+  }
+
   // Datapath view: the FlowKey part (in_port still the OpenFlow number).
   // Returns false when the match also constrains pipeline-only fields
   // (metadata, tunnel_id, pbb_isid, in_phy_port), which a datapath flow

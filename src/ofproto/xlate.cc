@@ -39,7 +39,7 @@ MacAddr mac_of(const uint8_t* p) {
 class Xlator {
  public:
   Xlator(Bridge& br, const FlowKey& key, uint32_t of_in_port, const XlateOptions& opts)
-      : br_(br), opts_(opts), in_of_port_(of_in_port) {
+      : bp_(&br), opts_(opts), in_of_port_(of_in_port) {
     flow_.flow = key;
     flow_.flow.in_port = of_in_port;
     flow_.pipe.in_phy_port = of_in_port;
@@ -92,7 +92,7 @@ class Xlator {
   // ---- pipeline ----
   void walk(uint8_t table) {
     while (!failed_) {
-      FlowTable& t = br_.pipeline.table(table);
+      FlowTable& t = bp_->pipeline.table(table);
       Rule* r = t.lookup(flow_, &wc_);
       if (!r) {
         switch (t.miss) {
@@ -423,7 +423,7 @@ class Xlator {
   void output(uint32_t port, uint16_t max_len) {
     switch (port) {
       case kPortInPort:
-        if (in_of_port_ == kPortController || !br_.port(in_of_port_)) {
+        if (in_of_port_ == kPortController || !bp_->port(in_of_port_)) {
           TRACE("output:IN_PORT: no input port, dropped");
           return;
         }
@@ -432,7 +432,7 @@ class Xlator {
       case kPortNormal: normal(); return;
       case kPortFlood:
       case kPortAll:
-        for (const auto& [num, p] : br_.ports) {
+        for (const auto& [num, p] : bp_->ports) {
           if (num == in_of_port_ || p.no_fwd || !p.live) continue;
           if (port == kPortFlood && p.no_flood) continue;
           out_to(num, false);
@@ -454,15 +454,49 @@ class Xlator {
   }
 
   void out_to(uint32_t of_port, bool allow_in_port) {
-    const BridgePort* p = br_.port(of_port);
+    const BridgePort* p = bp_->port(of_port);
     if (!p) {
       TRACE("output:" + format_port(of_port) + ": no such port, dropped");
       return;
     }
     if (p->no_fwd || (!allow_in_port && of_port == in_of_port_)) return;
+    if (p->is_patch()) return patch(*p);
     commit();
     emit(datapath::act_output(p->dp_port));
     TRACE("output:" + format_port(of_port) + " (datapath port " + std::to_string(p->dp_port) + ")");
+  }
+
+  // Continues in the peer bridge, then restores this bridge's context. The
+  // packet's header state carries over (and back, as after any output).
+  void patch(const BridgePort& p) {
+    if (patch_depth_ >= kMaxPatchDepth)
+      return fail("patch port loop: more than " + std::to_string(kMaxPatchDepth) + " bridge crossings");
+    TRACE("output:" + format_port(p.of_port) + " -> patch to bridge " + p.peer_bridge->name +
+          " port " + std::to_string(p.peer_port));
+    Bridge* saved_br = bp_;
+    uint32_t saved_in = in_of_port_;
+    PipelineFields saved_pipe = flow_.pipe;
+    ActionSet saved_set = std::move(aset_);
+    uint8_t saved_table = cur_table_;
+    uint64_t saved_cookie = cur_cookie_;
+    patch_depth_++;
+    indent_++;
+    bp_ = p.peer_bridge;
+    in_of_port_ = p.peer_port;
+    flow_.flow.in_port = p.peer_port;
+    flow_.pipe = PipelineFields{};
+    flow_.pipe.in_phy_port = p.peer_port;
+    aset_ = ActionSet{};
+    walk(0);
+    bp_ = saved_br;
+    in_of_port_ = saved_in;
+    flow_.flow.in_port = saved_in;
+    flow_.pipe = saved_pipe;
+    aset_ = std::move(saved_set);
+    cur_table_ = saved_table;
+    cur_cookie_ = saved_cookie;
+    indent_--;
+    patch_depth_--;
   }
 
   void controller(PacketInReason reason, uint8_t table, uint64_t cookie, uint16_t max_len) {
@@ -487,7 +521,7 @@ class Xlator {
 
   void group(uint32_t id, int depth) {
     if (depth >= kMaxGroupDepth) return fail("group chain deeper than " + std::to_string(kMaxGroupDepth));
-    const GroupTable& gt = br_.pipeline.groups();
+    const GroupTable& gt = bp_->pipeline.groups();
     const Group* g = gt.find(id);
     if (!g) {
       TRACE("group:" + std::to_string(id) + ": no such group, dropped");
@@ -531,7 +565,7 @@ class Xlator {
 
   // ---- NORMAL: VLAN-aware learning switch ----
   void normal() {
-    const BridgePort* in = br_.port(in_of_port_);
+    const BridgePort* in = bp_->port(in_of_port_);
     if (!in) {
       TRACE("NORMAL: no input port, dropped");
       return;
@@ -558,7 +592,7 @@ class Xlator {
     unwildcard(OxmField::kEthDst);
     MacAddr src = mac_of(flow_.flow.dl_src), dst = mac_of(flow_.flow.dl_dst);
     if (opts_.may_learn) {
-      LearnResult lr = br_.mac.learn(src, vlan, in_of_port_, opts_.now_ms);
+      LearnResult lr = bp_->mac.learn(src, vlan, in_of_port_, opts_.now_ms);
       if (lr == LearnResult::kNew || lr == LearnResult::kMoved) {
         res_.learned = true;
         TRACE("NORMAL: learned " + mac_to_string(src) + " on port " + std::to_string(in_of_port_) +
@@ -566,12 +600,12 @@ class Xlator {
       }
     }
     if (!mac_is_multicast(dst)) {
-      if (auto p = br_.mac.lookup(dst, vlan, opts_.now_ms)) {
+      if (auto p = bp_->mac.lookup(dst, vlan, opts_.now_ms)) {
         if (*p == in_of_port_) {
           TRACE("NORMAL: " + mac_to_string(dst) + " is on the input port, dropped");
           return;
         }
-        const BridgePort* op = br_.port(*p);
+        const BridgePort* op = bp_->port(*p);
         if (op && op->carries_vlan(vlan) && !op->no_fwd) {
           TRACE("NORMAL: " + mac_to_string(dst) + " -> port " + std::to_string(*p));
           out_vlan(*op, vlan, tci);
@@ -583,7 +617,7 @@ class Xlator {
     // Ports needing no tag change first, then the others: fewer actions.
     const uint16_t start_tci = ntohs(base_.flow.vlan_tci);
     for (int pass = 0; pass < 2; pass++)
-      for (const auto& [num, p] : br_.ports) {
+      for (const auto& [num, p] : bp_->ports) {
         if (num == in_of_port_ || !p.live || p.no_flood || p.no_fwd || !p.carries_vlan(vlan)) continue;
         bool same = want_tci(p, vlan, tci) == start_tci;
         if (same == (pass == 0)) out_vlan(p, vlan, tci);
@@ -599,13 +633,17 @@ class Xlator {
   void out_vlan(const BridgePort& p, uint16_t vlan, uint16_t in_tci) {
     uint16_t saved = flow_.flow.vlan_tci;
     flow_.flow.vlan_tci = htons(want_tci(p, vlan, in_tci));
-    commit();
-    emit(datapath::act_output(p.dp_port));
-    TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
+    if (p.is_patch()) {
+      patch(p);
+    } else {
+      commit();
+      emit(datapath::act_output(p.dp_port));
+      TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
+    }
     flow_.flow.vlan_tci = saved;
   }
 
-  Bridge& br_;
+  Bridge* bp_;  // the bridge being translated (changes across patch ports)
   const XlateOptions& opts_;
   uint32_t in_of_port_;
   OfKey flow_;
@@ -618,6 +656,7 @@ class Xlator {
   uint8_t cur_table_ = 0;
   uint64_t cur_cookie_ = 0;
   int indent_ = 0;
+  int patch_depth_ = 0;
   bool failed_ = false;
   XlateResult res_;
 };

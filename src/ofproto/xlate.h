@@ -31,6 +31,10 @@
 //  - Controller actions become kUserspace with cookie = index into
 //    XlateResult::controller, which carries reason, table, rule cookie and
 //    max_len for the packet-in.
+//  - Patch ports: output to a patch port continues in the peer bridge's
+//    pipeline at table 0 with in_port = the peer port, fresh metadata and
+//    action set, and the header changes made so far; outputs there are
+//    datapath ports of the same datapath. The megaflow covers both bridges.
 //  - Limits: goto-table only goes forward, group chains are bounded
 //    (kMaxGroupDepth); a translation needing more than kMaxDpActions
 //    datapath actions, or a rewrite the datapath cannot do (e.g. set_field
@@ -53,6 +57,9 @@ namespace dps::ofproto {
 // Group chains deeper than this are cut (GroupTable rejects loops; this
 // bounds the cost of long legitimate chains).
 inline constexpr int kMaxGroupDepth = 16;
+// Patch-port crossings per translation; more means a loop of patch ports
+// (e.g. two bridges flooding into each other), which fails the translation.
+inline constexpr int kMaxPatchDepth = 8;
 
 // ofp_packet_in_reason
 enum class PacketInReason : uint8_t { kNoMatch = 0, kAction = 1, kInvalidTtl = 2 };

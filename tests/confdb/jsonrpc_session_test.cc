@@ -129,6 +129,16 @@ TEST_CASE("jsonrpc: a blocked wait is released by a commit or times out or is ca
   CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(100));
   CHECK(r["result"][0]["error"] == "timed out");
 
+  // Re-blocked by an unrelated commit, it still times out on schedule.
+  wait["timeout"] = 300;
+  a.send({{"method", "transact"}, {"params", txn(json::array({wait}))}, {"id", "w2"}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  b.call("transact", txn(json::array({{{"op", "update"}, {"table", "Open_vSwitch"}, {"where", json::array()},
+                                       {"row", {{"next_cfg", 7}}}}})));
+  r = a.recv();
+  CHECK(r["id"] == "w2");
+  CHECK(r["result"][0]["error"] == "timed out");
+
   wait.erase("timeout");
   a.send({{"method", "transact"}, {"params", txn(json::array({wait}))}, {"id", "forever"}});
   a.send({{"method", "cancel"}, {"params", json::array({"forever"})}, {"id", nullptr}});

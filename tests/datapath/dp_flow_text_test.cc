@@ -55,6 +55,7 @@ TEST_CASE("bad datapath flows are rejected naming the token", "[datapath][flow_t
   CHECK_THROWS_WITH(parse_dp_actions("output:x"), Catch::Contains("not a number"));
   CHECK_THROWS_WITH(parse_dp_actions("frobnicate"), Catch::Contains("unknown action"));
   std::string many;
-  for (int i = 0; i < 17; i++) many += "output:1,";
-  CHECK_THROWS_WITH(parse_dp_actions(many), Catch::Contains("more than 16 actions"));
+  for (unsigned i = 0; i <= kMaxDpActions; i++) many += "output:1,";
+  CHECK_THROWS_WITH(parse_dp_actions(many),
+                    Catch::Contains("more than " + std::to_string(kMaxDpActions) + " actions"));
 }

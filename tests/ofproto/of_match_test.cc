@@ -194,6 +194,10 @@ TEST_CASE("matching records the examined mask; key semantics of VLAN", "[ofproto
   CHECK(wc.flow.tp_dst == 0);
   CHECK(wc.flow.in_port == 0);
   CHECK_FALSE(m.matches(miss));
+  FlowMask fwc{};
+  CHECK(m.matches(hit.flow, PipelineFields{}, &fwc));
+  CHECK(fwc.nw_dst == htonl(0xff000000));
+  CHECK_FALSE(m.matches(miss.flow, PipelineFields{}, &fwc));
 
   OfMatch untagged;
   REQUIRE_FALSE(untagged.set_u64(OxmField::kVlanVid, kOfpVidNone));

@@ -255,11 +255,12 @@ TEST_CASE("xlate: unsupported rewrites and too many actions fail cleanly", "[ofp
   CHECK(r.actions.n == 0);
   CHECK(r.error.find("push_mpls") != std::string::npos);
   std::string many = "in_port=2 actions=";
-  for (int i = 0; i < 20; i++) many += std::string(i ? "," : "") + "output:" + std::to_string(i % 2 ? 3 : 4);
+  for (unsigned i = 0; i < dp::kMaxDpActions + 4; i++)
+    many += std::string(i ? "," : "") + "output:" + std::to_string(i % 2 ? 3 : 4);
   add(b, many);
   r = run(b, eth_key(12, 1, 2));
   CHECK(r.actions.n == 0);
-  CHECK(r.error.find("more than 16") != std::string::npos);
+  CHECK(r.error.find("more than " + std::to_string(dp::kMaxDpActions)) != std::string::npos);
 }
 
 TEST_CASE("xlate: NORMAL learns, forwards and floods", "[ofproto]") {
@@ -367,13 +368,36 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
                            "group:1", "group:2", "group:3", "dec_ttl", "mod_dl_dst:02:00:00:00:00:07",
                            "push_vlan:0x8100", "pop_vlan", "write_actions(output:4)", "clear_actions",
                            "write_metadata:0x1/0x1", "mod_vlan_vid:9", "mod_nw_dst:10.0.0.9", "mod_tp_dst:99",
-                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan"};
+                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan", "output:9"};
   // DPS_ORACLE_SEEDS=N runs more random rule sets (default 25).
   const char* env = std::getenv("DPS_ORACLE_SEEDS");
   const uint64_t n_seeds = env ? std::strtoull(env, nullptr, 10) : 25;
+  // The oracle is only as good as the variety it sees: count it.
+  int total = 0, nonempty = 0, via_patch = 0;
   for (uint64_t seed = 1; seed <= n_seeds; seed++) {
     std::mt19937_64 rng(seed);
     Bridge b = make_bridge();
+    // A second bridge behind patch port 9 <-> 30, with one port (5 = dp 15).
+    Bridge b2;
+    b2.name = "br2";
+    BridgePort p5;
+    p5.of_port = 5;
+    p5.dp_port = 15;
+    b2.add_port(p5);
+    BridgePort pa, pb;
+    pa.of_port = 9;
+    pa.peer_bridge = &b2;
+    pa.peer_port = 30;
+    pb.of_port = 30;
+    pb.peer_bridge = &b;
+    pb.peer_port = 9;
+    b.add_port(pa);
+    b2.add_port(pb);
+    const char* b2_rules[] = {"actions=NORMAL", "ip actions=output:5", "priority=5,tcp actions=mod_tp_dst:99,output:5",
+                              "priority=7,dl_vlan=5 actions=strip_vlan,output:5", "priority=3,udp actions=IN_PORT"};
+    for (const char* t : b2_rules)
+      if (rng() % 2) add(b2, t);
+    for (uint8_t m = 1; m <= 2; m++) b2.mac.learn(MacAddr{2, 0, 0, 0, 0, m}, 0, m == 1 ? 5 : 30, 0);
     add_group(b, "group_id=1,type=all,bucket=mod_dl_src:02:00:00:00:00:09,output:1,bucket=output:2");
     add_group(b, "group_id=2,type=select,bucket=weight:1,actions=output:3,bucket=weight:2,actions=output:4");
     add_group(b, "group_id=3,type=ff,bucket=watch_port:4,actions=output:4,bucket=watch_port:1,actions=output:1");
@@ -423,6 +447,10 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
       k.tp_dst = htons(rng() % 2 ? 80 : 443);
       k.nw_ttl = 64;
       XlateResult r = run(b, k);
+      total++;
+      nonempty += r.actions.n > 0;
+      for (unsigned a = 0; a < r.actions.n; a++)
+        via_patch += r.actions.acts[a].type == dp::ActType::kOutput && r.actions.acts[a].arg32 == 15;
       for (int v = 0; v < 12; v++) {
         FlowKey k2{};
         for (unsigned w = 0; w < dp::kFlowWords; w++) {
@@ -439,7 +467,11 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
       }
     }
   }
+  INFO("translations " << total << ", non-drop " << nonempty << ", outputs through the patch " << via_patch);
+  CHECK(nonempty > total / 3);
+  CHECK(via_patch > 0);
 }
+
 
 TEST_CASE("xlate: packet-out actions, incl. output:TABLE", "[ofproto]") {
   Bridge b = make_bridge();
@@ -461,4 +493,63 @@ TEST_CASE("xlate: packet-out actions, incl. output:TABLE", "[ofproto]") {
   CHECK_ACTS(r, acts({dp::act_output(12), dp::act_output(11)}));
   r = xlate_packet_out(b, eth_key(0, 1, 2), kPortController, al, o);
   CHECK_ACTS(r, acts({dp::act_output(12)}));  // no input port to send back to
+}
+
+TEST_CASE("xlate: patch ports continue in the peer bridge", "[ofproto]") {
+  Bridge b0 = make_bridge(2);
+  Bridge b1;
+  b1.name = "br1";
+  BridgePort p3;
+  p3.of_port = 3;
+  p3.dp_port = 13;
+  b1.add_port(p3);
+  BridgePort patch0, patch1;
+  patch0.of_port = 10;
+  patch0.peer_bridge = &b1;
+  patch0.peer_port = 20;
+  patch1.of_port = 20;
+  patch1.peer_bridge = &b0;
+  patch1.peer_port = 10;
+  b0.add_port(patch0);
+  b1.add_port(patch1);
+  add(b0, "in_port=1,ip actions=mod_nw_dst:10.9.9.9,output:10");
+  add(b1, "in_port=20,ip,nw_dst=10.9.9.9 actions=mod_dl_dst:02:00:00:00:00:33,output:3");
+  XlateResult r = run(b0, eth_key(11, 1, 2));
+  uint8_t mac33[6] = {2, 0, 0, 0, 0, 0x33};
+  CHECK_ACTS(r, acts({dp::act_set_eth_dst(mac33), dp::act_set_ipv4_dst(htonl(0x0a090909)), dp::act_output(13)}));
+  CHECK(r.rules.size() == 2);
+  CHECK(r.mask.eth_type == 0xffff);  // read by br1's lookup
+
+  // NORMAL on both sides: flooding crosses the patch, learning happens per bridge.
+  Bridge c0 = make_bridge(2), c1;
+  c1.name = "br1";
+  c1.add_port(p3);
+  patch0.peer_bridge = &c1;
+  patch1.peer_bridge = &c0;
+  c0.add_port(patch0);
+  c1.add_port(patch1);
+  add(c0, "actions=NORMAL");
+  add(c1, "actions=NORMAL");
+  r = run(c0, eth_key(11, 0xa, 0xb), true, 0);
+  CHECK_ACTS(r, acts({dp::act_output(12), dp::act_output(13)}));
+  CHECK(c0.mac.lookup(MacAddr{2, 0, 0, 0, 0, 0xa}, 0, 1) == 1u);
+  CHECK(c1.mac.lookup(MacAddr{2, 0, 0, 0, 0, 0xa}, 0, 1) == 20u);
+  r = run(c1, eth_key(13, 0xb, 0xa), true, 1);  // back through the patch to port 1
+  CHECK_ACTS(r, acts({dp::act_output(11)}));
+
+  // Two patch pairs between the same bridges flooding: a loop, cut.
+  BridgePort patch2, patch3;
+  patch2.of_port = 11;
+  patch2.peer_bridge = &c1;
+  patch2.peer_port = 21;
+  patch3.of_port = 21;
+  patch3.peer_bridge = &c0;
+  patch3.peer_port = 11;
+  c0.add_port(patch2);
+  c1.add_port(patch3);
+  FlowKey bc = eth_key(11, 0xa, 0xff);
+  std::memset(bc.dl_dst, 0xff, 6);
+  r = run(c0, bc, false, 2);
+  CHECK(r.actions.n == 0);
+  CHECK(r.error.find("patch port loop") != std::string::npos);
 }
