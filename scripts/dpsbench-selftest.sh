@@ -53,10 +53,11 @@ run_testpmd() {
     --vdev "net_memif0,role=server,id=0,socket=$sock" -- --forward-mode=txonly --txpkts=60 \
     --stats-period 1 --total-num-mbufs=16384 >"$WORK/tp-tx$r.log" 2>&1 </dev/null &
   local tx=$!; PIDS+=("$tx")
-  # The memif server socket exists once the EAL has probed the vdev, i.e.
-  # before testpmd creates its pool; a client started earlier fails for good.
-  for _ in $(seq 600); do grep -qa "create a new mbuf pool" "$WORK/tp-tx$r.log" && break; sleep 0.1; done
-  sleep 0.5
+  # A testpmd memif client started before its server listens fails for
+  # good: wait for the (abstract) server socket in /proc/net/unix, then for
+  # testpmd to start forwarding.
+  for _ in $(seq 600); do grep -q "@$sock\$" /proc/net/unix && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -qa "start packet forwarding" "$WORK/tp-tx$r.log" && break; sleep 0.1; done
   "$TESTPMD" --lcores "0@(0-$((NCPU - 1))),1@$RX_CPU" --no-huge -m 1024 --no-pci --file-prefix "dpsst-tprx$r-$$" \
     --vdev "net_memif0,role=client,id=0,socket=$sock" -- --forward-mode=rxonly \
     --stats-period 1 --total-num-mbufs=16384 >"$WORK/tp-rx$r.log" 2>&1 </dev/null &
@@ -98,7 +99,7 @@ best_tp=0; best_db=0
 for r in $(seq "$ROUNDS"); do
   tp=$(run_testpmd "$r")
   db=$(run_dpsbench "$r")
-  python3 -c "print('round %d: testpmd %8.3f Mpps   dpsbench %8.3f Mpps' % ($r, $tp / 1e6, $db / 1e6))"
+  python3 -c "print('round %d: testpmd %8.3f Mpps   dpsbench %8.3f Mpps   ratio %s' % ($r, $tp / 1e6, $db / 1e6, round($db / $tp, 3) if $tp > 0 else '-'))"
   best_tp=$(python3 -c "print(max($best_tp, $tp))")
   best_db=$(python3 -c "print(max($best_db, $db))")
 done

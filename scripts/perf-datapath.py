@@ -155,13 +155,13 @@ def main():
             "megaflow_masks": srt["megaflow_masks"],
             "runs": {"dpswitchd": sw, "testpmd": tp},
         })
-    print("\n| workload | dpswitchd Mpps | cycles/pkt | testpmd io Mpps | ratio | hit split (EMC/SMC/megaflow) | subtables/hit |")
+    print("\n| workload | dpswitchd Mpps | cycles/pkt | testpmd io Mpps | ratio | hit split (train/EMC/SMC/megaflow) | subtables/hit |")
     print("|---|---:|---:|---:|---:|---|---:|")
     for r in results:
         h = r["hit_split_pct"]
-        print("| %s | %.2f | %.0f | %.2f | %.3f | %.1f / %.1f / %.1f %% | %.2f |" %
+        print("| %s | %.2f | %.0f | %.2f | %.3f | %.1f / %.1f / %.1f / %.1f %% | %.2f |" %
               (r["workload"], r["dpswitchd_mpps"], r["dpswitchd_cycles_per_pkt"], r["testpmd_mpps"],
-               r["ratio"], h["emc"], h["smc"], h["megaflow"], r["subtable_lookups_per_hit"]))
+               r["ratio"], h.get("train", 0), h["emc"], h["smc"], h["megaflow"], r["subtable_lookups_per_hit"]))
     if a.json:
         json.dump(results, open(a.json, "w"), indent=2)
 

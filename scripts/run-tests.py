@@ -29,6 +29,8 @@ def run_one(build, t, timeout):
                            env=env, cwd=t.get("workdir") or None)
         out, rc = p.stdout, p.returncode
         err = p.stderr
+    except FileNotFoundError:
+        return 0, 1, ["%s (executable not built: %s)" % (t["name"], cmd[0])], 0.0, ""
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         err, rc = "timeout after %ds" % timeout, -1

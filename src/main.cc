@@ -1,5 +1,5 @@
-// dpswitchd - the composition root: configuration, EAL, datapath, and the
-// control loop that (for now) consumes the miss rings.
+// dpswitchd - the composition root: configuration, EAL, datapath, the
+// OpenFlow bridge (ofproto) and the control loop that runs it.
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -16,12 +16,14 @@
 #include <fstream>
 #include <thread>
 
+#include "daemon/config_daemon.h"
 #include "daemon/daemon_config.h"
 #include "datapath/datapath.h"
 #include "datapath/dp_flow_text.h"
 #include "datapath/pmd_stats_format.h"
 #include "netdev/dpdk_netdev.h"
 #include "netdev/eal.h"
+#include "ofproto/ofproto.h"
 
 namespace {
 
@@ -67,12 +69,14 @@ json summarize(const Snapshot& a, const Snapshot& b, const Datapath& dp) {
   j["cycles_per_pkt"] = pkts > 0 ? d(kBusyCycles) / pkts : 0;
   j["busy_pct"] = (d(kBusyCycles) + d(kIdleCycles)) > 0
                       ? 100.0 * d(kBusyCycles) / (d(kBusyCycles) + d(kIdleCycles)) : 0;
+  j["train_hits"] = d(kTrainHits);
   j["emc_hits"] = d(kEmcHits);
   j["smc_hits"] = d(kSmcHits);
   j["megaflow_hits"] = d(kMegaflowHits);
   j["upcalls"] = d(kUpcalls);
   j["failed_upcalls"] = d(kLostUpcalls);
-  j["hit_split_pct"] = {{"emc", 100 * d(kEmcHits) / hits_total},
+  j["hit_split_pct"] = {{"train", 100 * d(kTrainHits) / hits_total},
+                        {"emc", 100 * d(kEmcHits) / hits_total},
                         {"smc", 100 * d(kSmcHits) / hits_total},
                         {"megaflow", 100 * d(kMegaflowHits) / hits_total},
                         {"upcall", 100 * d(kUpcalls) / hits_total}};
@@ -95,17 +99,61 @@ void print_summary(const json& j) {
       "\n=== dpswitchd run summary (%.1f s window) ===\n"
       "  forwarded        %.2f Mpps (port tx), received %.2f Mpps\n"
       "  cycles/packet    %.1f (PMD busy %.1f%%, TSC %.2f GHz)\n"
-      "  hit split        EMC %.1f%%  SMC %.1f%%  megaflow %.1f%%  upcall %.1f%%\n"
+      "  hit split        train %.1f%%  EMC %.1f%%  SMC %.1f%%  megaflow %.1f%%  upcall %.1f%%\n"
       "  subtables/hit    %.2f over %u masks, %u datapath flows\n"
       "  upcalls          %.0f (lost: %.0f), tx dropped %.0f\n",
       j["duration_s"].get<double>(), j["mpps"].get<double>(), j["mpps_rx"].get<double>(),
       j["cycles_per_pkt"].get<double>(), j["busy_pct"].get<double>(), j["tsc_ghz"].get<double>(),
-      j["hit_split_pct"]["emc"].get<double>(), j["hit_split_pct"]["smc"].get<double>(),
+      j["hit_split_pct"]["train"].get<double>(), j["hit_split_pct"]["emc"].get<double>(),
+      j["hit_split_pct"]["smc"].get<double>(),
       j["hit_split_pct"]["megaflow"].get<double>(), j["hit_split_pct"]["upcall"].get<double>(),
       j["subtable_lookups_per_hit"].get<double>(), j["megaflow_masks"].get<unsigned>(),
       j["datapath_flows"].get<unsigned>(), j["upcalls"].get<double>(),
       j["failed_upcalls"].get<double>(), j["tx_dropped"].get<double>());
+  const json& o = j["ofproto"];
+  std::printf(
+      "  ofproto          %llu misses, %llu megaflows installed (%.2f us/miss), %llu ukeys, "
+      "%llu rules, %llu MACs\n"
+      "  revalidator      %llu re-translated, %llu modified, %llu deleted, %llu idle-expired\n",
+      o["misses"].get<unsigned long long>(), o["installs"].get<unsigned long long>(),
+      o["us_per_miss"].get<double>(), o["ukeys"].get<unsigned long long>(),
+      o["rules"].get<unsigned long long>(), o["mac_entries"].get<unsigned long long>(),
+      o["revalidated"].get<unsigned long long>(), o["modified"].get<unsigned long long>(),
+      o["deleted"].get<unsigned long long>(), o["idle_expired"].get<unsigned long long>());
   std::fflush(stdout);
+}
+
+json ofproto_json(const dps::ofproto::Ofproto& ofp) {
+  auto s = ofp.stats();
+  json o;
+  o["upcalls"] = s.upcall.upcalls;
+  o["misses"] = s.upcall.misses;
+  o["xlates"] = s.upcall.xlates;
+  o["installs"] = s.upcall.installs;
+  o["covered"] = s.upcall.covered;
+  o["flow_limit_hits"] = s.upcall.flow_limit_hits;
+  o["install_failures"] = s.upcall.install_failures;
+  o["execute_failures"] = s.upcall.execute_failures;
+  o["xlate_errors"] = s.upcall.xlate_errors;
+  o["packet_ins"] = s.upcall.packet_ins;
+  o["us_per_miss"] = s.upcall.misses ? s.upcall.busy_ns / 1e3 / s.upcall.misses : 0.0;
+  o["us_per_upcall"] = s.upcall.upcalls ? s.upcall.busy_ns / 1e3 / s.upcall.upcalls : 0.0;
+  o["ukeys"] = s.ukeys;
+  o["ukey_masks"] = s.ukey_masks;
+  o["rules"] = s.rules;
+  o["mac_entries"] = s.mac_entries;
+  o["flow_mods"] = s.flow_mods;
+  o["churn_mods"] = s.churn_mods;
+  o["revalidated"] = s.revalidator.revalidated;
+  o["modified"] = s.revalidator.modified;
+  o["deleted"] = s.revalidator.deleted;
+  o["idle_expired"] = s.revalidator.idle_expired;
+  o["barriers"] = s.revalidator.barriers;
+  o["changes"] = s.revalidator.changes;
+  o["change_us_max"] = s.revalidator.change_ns_max / 1e3;
+  o["change_us_avg"] =
+      s.revalidator.changes ? s.revalidator.change_ns_total / 1e3 / s.revalidator.changes : 0.0;
+  return o;
 }
 
 std::vector<unsigned> pmd_lcores(const dps::daemon::DaemonConfig& cfg) {
@@ -176,41 +224,63 @@ int run(int argc, char** argv) {
       spdlog::error("flow '{}': install failed: {}", f.match, rte_strerror(-rc));
   }
 
+  // The OpenFlow bridge over every datapath port (same numbers). Rules: the
+  // --rules file; else, without an OpenFlow target, a learning switch
+  // (priority=0,actions=NORMAL); with one, an empty table (the controller
+  // fills it).
+  dps::ofproto::OfprotoConfig oc;
+  oc.flow_idle_ms = cfg.flow_idle_ms;
+  oc.flow_limit = cfg.flow_limit;
+  dps::ofproto::Ofproto ofp(dp, oc);
+  if (!cfg.rules_file.empty()) {
+    if (auto e = ofp.load_rules_file(cfg.rules_file)) {
+      spdlog::error("{}", e->message);
+      return 2;
+    }
+    spdlog::info("loaded {} rules from {}", ofp.stats().rules, cfg.rules_file);
+  } else if (cfg.openflow.empty()) {
+    ofp.install_default_normal();
+  }
+  if (cfg.churn_rate > 0) ofp.set_churn_rate(cfg.churn_rate);
+  // The config store: import/reconcile now (before the PMDs start), then
+  // serve ovs-vsctl/dpsctl; run() applies changes on this thread.
+  auto confd = std::make_unique<dps::daemon::ConfigDaemon>(cfg, dp, &ofp);
+
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   dp.start();
 
-  // The control loop: consumes misses (until the ofproto pipeline owns them:
-  // count and free), reaps PMD completions, keeps time for the summary.
+  // The control loop: one ofproto round (misses, completions, revalidation,
+  // expiry), then time for the summary; sleeps briefly when idle.
   auto t0 = std::chrono::steady_clock::now();
   auto now_s = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   Snapshot first = take_snapshot(dp, 0);
   bool window_open = cfg.warmup_s <= 0;
-  uint64_t misses_freed = 0;
-  dps::datapath::Upcall ups[32];
+  json tx_samples = json::array();
+  double next_sample = 0;
   while (!g_stop.load()) {
-    unsigned got = 0;
-    for (unsigned p = 0; p < dp.n_pmds(); p++) {
-      unsigned n = dp.drain_upcalls(p, ups, 32);
-      for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
-      got += n;
-    }
-    misses_freed += got;
-    dp.poll();
+    unsigned work = ofp.run();
+    work += confd->run();
     double t = now_s();
+    if (cfg.sample_tx_ms > 0 && t >= next_sample && tx_samples.size() < 100000) {
+      tx_samples.push_back({t, take_snapshot(dp, t).port_tx, ofp.stats().ukeys});
+      next_sample = t + cfg.sample_tx_ms / 1000.0;
+    }
     if (!window_open && t >= cfg.warmup_s) {
       dp.clear_pmd_stats();  // per-PMD figures cover the window only
       first = take_snapshot(dp, t);
       window_open = true;
     }
     if (cfg.duration_s > 0 && t >= cfg.warmup_s + cfg.duration_s) break;
-    if (!got) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (!work) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   Snapshot last = take_snapshot(dp, now_s());
   json summary = summarize(first, last, dp);
-  summary["misses_consumed"] = misses_freed;
+  summary["ofproto"] = ofproto_json(ofp);
+  if (cfg.sample_tx_ms > 0) summary["tx_samples"] = std::move(tx_samples);
+  confd.reset();  // stops the RPC thread before the datapath goes
   dp.stop();
   if (cfg.summary) {
     print_summary(summary);

@@ -37,6 +37,10 @@ options:
   --config FILE        JSON configuration (see docs/user-guide.md)
   --openflow TARGET    OpenFlow listener/connection: ptcp:PORT[:IP] or tcp:IP:PORT (repeatable)
   --rules FILE         OpenFlow rules in ovs-ofctl add-flows syntax, loaded at start
+  --flow-idle-ms MS    remove megaflows idle for MS milliseconds (default 10000)
+  --flow-limit N       install at most N megaflows from the miss path (default 200000)
+  --churn-rate N       debug: issue N flow-mods per second (rule-churn benchmark)
+  --sample-tx-ms MS    record port tx every MS ms in the summary JSON (flow-setup benchmark)
   --pmd-cores LIST     lcores for PMD threads, e.g. 1 or 1,2 (default: all but the main lcore)
   --mbufs N            mbuf pool size (default: sized from the ports)
   --max-flows N        datapath flow limit per PMD (default 200000)
@@ -47,6 +51,10 @@ options:
   --summary            print a readable run summary at exit
   --summary-json FILE  write the run summary as JSON at exit
   --log-level LEVEL    trace|debug|info|warn|error (default info)
+  --remote REMOTE      config store JSON-RPC listener: punix:PATH or ptcp:PORT[:IP]
+                       (repeatable; default punix:/var/run/dpswitch/db.sock)
+  --db FILE            config store file (default /var/lib/dpswitch/conf.db)
+  --no-db              run without the config store (no ovs-vsctl/dpsctl, nothing persisted)
   -h, --help           this text
 )";
 }
@@ -78,6 +86,7 @@ DaemonConfig parse_command_line(int argc, char** argv) {
   bool openflow_from_cli = false;
   for (; i < argc; i++) {
     std::string a = argv[i];
+    cfg.cli_options.push_back(a);
     if (a == "--config") value(a);  // loaded above
     else if (a == "--openflow") {
       if (!openflow_from_cli) cfg.openflow.clear();
@@ -85,6 +94,10 @@ DaemonConfig parse_command_line(int argc, char** argv) {
       cfg.openflow.push_back(value(a));
     }
     else if (a == "--rules") cfg.rules_file = value(a);
+    else if (a == "--flow-idle-ms") cfg.flow_idle_ms = static_cast<int64_t>(number(a));
+    else if (a == "--flow-limit") cfg.flow_limit = static_cast<uint64_t>(number(a));
+    else if (a == "--churn-rate") cfg.churn_rate = number(a);
+    else if (a == "--sample-tx-ms") cfg.sample_tx_ms = number(a);
     else if (a == "--pmd-cores") {
       std::string v = value(a);
       cfg.pmd_cores.clear();
@@ -109,6 +122,13 @@ DaemonConfig parse_command_line(int argc, char** argv) {
     else if (a == "--summary") cfg.summary = true;
     else if (a == "--summary-json") cfg.summary_json = value(a);
     else if (a == "--log-level") cfg.log_level = value(a);
+    else if (a == "--remote") {
+      std::string r = value(a);
+      if (r.rfind("punix:", 0) != 0 && r.rfind("ptcp:", 0) != 0)
+        throw ConfigError("--remote: '" + r + "' is not punix:PATH or ptcp:PORT[:IP]");
+      cfg.remotes.push_back(r);
+    } else if (a == "--db") cfg.db_path = value(a);
+    else if (a == "--no-db") cfg.no_db = true;
     else if (a == "-h" || a == "--help") throw ConfigError("");
     else throw ConfigError("unknown option '" + a + "'");
   }
@@ -138,7 +158,7 @@ void load_config_file(const std::string& path, DaemonConfig* cfg, bool eal_from_
   }
   if (!j.is_object()) throw ConfigError(path + ": top level must be an object");
   check_keys(j, {"eal", "pmd_cores", "mbufs", "max_flows", "emc_insert_inv_prob", "smc", "ports",
-                 "flows", "openflow", "rules", "log_level", "comment"},
+                 "flows", "openflow", "rules", "flow_idle_ms", "flow_limit", "log_level", "comment"},
              path);
   if (j.contains("eal") && !eal_from_cli)
     cfg->eal = get_typed<std::vector<std::string>>(j["eal"], path + ": eal");
@@ -152,6 +172,9 @@ void load_config_file(const std::string& path, DaemonConfig* cfg, bool eal_from_
   if (j.contains("openflow"))
     cfg->openflow = get_typed<std::vector<std::string>>(j["openflow"], path + ": openflow");
   if (j.contains("rules")) cfg->rules_file = get_typed<std::string>(j["rules"], path + ": rules");
+  if (j.contains("flow_idle_ms"))
+    cfg->flow_idle_ms = get_typed<int64_t>(j["flow_idle_ms"], path + ": flow_idle_ms");
+  if (j.contains("flow_limit")) cfg->flow_limit = get_typed<uint64_t>(j["flow_limit"], path + ": flow_limit");
   if (j.contains("log_level")) cfg->log_level = get_typed<std::string>(j["log_level"], path + ": log_level");
   if (j.contains("ports")) {
     if (!j["ports"].is_array()) throw ConfigError(path + ": ports must be an array");

@@ -32,12 +32,26 @@ struct DaemonConfig {
   std::vector<FlowConfig> flows;
   std::vector<std::string> openflow;     // --openflow targets (ptcp:/tcp:)
   std::string rules_file;                // ovs-ofctl add-flows file loaded at start
+  int64_t flow_idle_ms = 10000;          // idle megaflows are removed after this
+  uint64_t flow_limit = 200000;          // megaflows the miss path installs at most
+  double churn_rate = 0;                 // debug: flow-mods per second (rule-churn benchmark)
+  double sample_tx_ms = 0;               // sample port tx into the summary every N ms (0: off)
   double duration_s = 0;                 // 0: run until SIGTERM/SIGINT
   double warmup_s = 0;                   // summary window starts after this
   std::string summary_json;              // write the run summary here at exit
   bool summary = false;                  // print a readable summary at exit
   std::string log_level = "info";
+  // The config store (docs/config-store.md): JSON-RPC remotes and the store
+  // file. Defaults apply when neither is given; an explicitly given one that
+  // cannot be used is a fatal error, a default one a warning.
+  std::vector<std::string> remotes;      // --remote punix:PATH | ptcp:PORT[:IP] (repeatable)
+  std::string db_path;                   // --db FILE
+  bool no_db = false;                    // --no-db: run without the config store
+  std::vector<std::string> cli_options;  // options given after "--" (they beat the store at start)
 };
+
+inline constexpr const char* kDefaultRemote = "punix:/var/run/dpswitch/db.sock";
+inline constexpr const char* kDefaultDbPath = "/var/lib/dpswitch/conf.db";
 
 class ConfigError : public std::runtime_error {
  public:

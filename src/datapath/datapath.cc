@@ -112,6 +112,8 @@ void Datapath::complete(unsigned pmd, PmdCommand* cmd) {
   switch (cmd->type) {
     case PmdCmdType::kInstall:
       if (cmd->result != 0) {
+        if (failed_installs_.size() < (1u << 20))
+          failed_installs_.push_back(InstallFailure{cmd->flow->ufid, pmd, cmd->result});
         auto it = flows_.find(cmd->flow->ufid);
         if (it != flows_.end()) {
           auto& inst = it->second.instances;
@@ -148,6 +150,68 @@ unsigned Datapath::poll() {
     }
   }
   return total;
+}
+
+int Datapath::post_modify(uint64_t ufid, const DpActions& actions) {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return -ENOENT;
+  it->second.spec.actions = actions;
+  for (auto& [p, f] : it->second.instances) {
+    PmdCommand* cmd = new_command(PmdCmdType::kModify);
+    cmd->flow = f;
+    cmd->actions = actions;
+    post(p, cmd);
+  }
+  return 0;
+}
+
+int Datapath::post_remove(uint64_t ufid) {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return -ENOENT;
+  for (auto& [p, f] : it->second.instances) {
+    PmdCommand* cmd = new_command(PmdCmdType::kRemove);
+    cmd->flow = f;
+    post(p, cmd);  // complete() frees f once the PMD removed it
+  }
+  flows_.erase(it);
+  return 0;
+}
+
+void Datapath::barrier() {
+  for (int round = 0; round < 2; round++) {
+    std::vector<PmdCommand*> cmds(pmds_.size(), nullptr);
+    for (unsigned p = 0; p < pmds_.size(); p++) {
+      cmds[p] = new_command(PmdCmdType::kSync);
+      post(p, cmds[p]);
+    }
+    // Spin (with pauses) rather than sleep: a PMD iteration is microseconds
+    // and a flow-mod waits for two of them.
+    PmdCommand* done[64];
+    unsigned left = static_cast<unsigned>(pmds_.size());
+    while (left) {
+      for (unsigned p = 0; p < pmds_.size(); p++) {
+        if (!cmds[p]) continue;
+        if (!pmds_[p]->running()) pmds_[p]->drain_commands();
+        unsigned n = pmds_[p]->commands().reap(done, 64);
+        for (unsigned i = 0; i < n; i++) {
+          if (done[i] == cmds[p]) {
+            delete cmds[p];
+            cmds[p] = nullptr;
+            left--;
+          } else {
+            complete(p, done[i]);
+          }
+        }
+      }
+      if (left) rte_pause();
+    }
+  }
+}
+
+std::vector<InstallFailure> Datapath::take_failed_installs() {
+  std::vector<InstallFailure> out;
+  out.swap(failed_installs_);
+  return out;
 }
 
 void Datapath::sync() {

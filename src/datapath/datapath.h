@@ -62,6 +62,14 @@ struct FlowDump {
   std::vector<unsigned> pmds;
 };
 
+// An async install (post_install) the PMD refused (e.g. -EEXIST), reported
+// once by take_failed_installs() after poll() reaped it.
+struct InstallFailure {
+  uint64_t ufid;
+  unsigned pmd;
+  int result;
+};
+
 struct RxqAssignment {
   uint32_t port_no;
   std::string port;
@@ -132,6 +140,18 @@ class Datapath {
   // command ring is full.
   bool post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
                     const DpActions& actions);
+  // Async modify / remove of every instance of ufid (ordered after anything
+  // posted before on the same PMDs). post_remove forgets the ufid at once;
+  // its DpFlows are freed when the PMDs complete. -ENOENT if unknown.
+  int post_modify(uint64_t ufid, const DpActions& actions);
+  int post_remove(uint64_t ufid);
+  // Returns once every PMD has applied everything posted before the call
+  // AND flushed the tx batches of the iteration that applied it, so no
+  // packet can leave by actions replaced before the barrier (two kSync
+  // rounds: the second is taken by a later iteration than the first).
+  void barrier();
+  // Async installs refused by a PMD since the last call (after poll()).
+  std::vector<InstallFailure> take_failed_installs();
   // Reaps completions of every PMD. Returns how many commands completed.
   unsigned poll();
   // Blocks until every command posted so far is applied by every PMD.
@@ -161,6 +181,7 @@ class Datapath {
   std::map<uint64_t, FlowRecord> flows_;
   std::vector<std::array<uint64_t, kNumPmdCounters>> stats_base_;
   std::vector<std::pair<uint64_t, uint64_t>> rxq_base_;  // (packets, cycles) at the last clear
+  std::vector<InstallFailure> failed_installs_;
   uint64_t next_seq_ = 1;
   bool started_ = false;
 };

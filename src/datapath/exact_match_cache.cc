@@ -64,18 +64,24 @@ void ExactMatchCache::clear() {
   sweep_cursor_ = 0;
 }
 
-uint32_t ExactMatchCache::lookup_batch(const FlowKey* keys, const uint32_t* hashes, unsigned n,
+uint32_t ExactMatchCache::lookup_batch(const FlowKey* keys, const uint32_t* hashes, uint32_t todo,
                                        DpFlow** flows) {
   uint8_t cands[32];
   // Pass 1: prefetch every packet's set (one line each).
-  for (unsigned i = 0; i < n; i++) __builtin_prefetch(&sets_[hashes[i] & set_mask_]);
+  for (uint32_t t = todo; t; t &= t - 1) {
+    unsigned i = static_cast<unsigned>(std::countr_zero(t));
+    __builtin_prefetch(&sets_[hashes[i] & set_mask_]);
+  }
   // Pass 2: hash match; prefetch the first candidate's key copy and flow.
-  for (unsigned i = 0; i < n; i++) {
+  uint32_t with_cand = 0;
+  for (uint32_t t = todo; t; t &= t - 1) {
+    unsigned i = static_cast<unsigned>(std::countr_zero(t));
     uint32_t si = hashes[i] & set_mask_;
     const Set& s = sets_[si];
     unsigned m = match_hashes(s.hashes, hashes[i]);
     cands[i] = static_cast<uint8_t>(m);
     if (m) {
+      with_cand |= uint32_t{1} << i;
       unsigned w = static_cast<unsigned>(std::countr_zero(m));
       const FlowKey* k = &keys_[si * kEmcWays + w];
       __builtin_prefetch(k);
@@ -85,9 +91,9 @@ uint32_t ExactMatchCache::lookup_batch(const FlowKey* keys, const uint32_t* hash
   }
   // Pass 3: verify generation and the full key.
   uint32_t hit = 0;
-  for (unsigned i = 0; i < n; i++) {
+  for (uint32_t t = with_cand; t; t &= t - 1) {
+    unsigned i = static_cast<unsigned>(std::countr_zero(t));
     unsigned m = cands[i];
-    if (!m) continue;
     uint32_t si = hashes[i] & set_mask_;
     const Set& s = sets_[si];
     do {
@@ -100,14 +106,14 @@ uint32_t ExactMatchCache::lookup_batch(const FlowKey* keys, const uint32_t* hash
       m &= m - 1;
     } while (m);
   }
-  counters_.lookups += n;
+  counters_.lookups += static_cast<unsigned>(std::popcount(todo));
   counters_.hits += static_cast<unsigned>(std::popcount(hit));
   return hit;
 }
 
 DpFlow* ExactMatchCache::lookup(const FlowKey& key, uint32_t hash) {
   DpFlow* f = nullptr;
-  lookup_batch(&key, &hash, 1, &f);
+  lookup_batch(&key, &hash, 1, &f);  // todo = bit 0
   return f;
 }
 

@@ -58,10 +58,10 @@ class ExactMatchCache {
   ExactMatchCache(const ExactMatchCache&) = delete;
   ExactMatchCache& operator=(const ExactMatchCache&) = delete;
 
-  // Looks up keys[0..n) (n <= 32) with their packet hashes. Sets flows[i] for
-  // every hit and returns the hit bitmask (bit i = keys[i]); flows[i] of a
-  // miss is left untouched.
-  uint32_t lookup_batch(const FlowKey* keys, const uint32_t* hashes, unsigned n,
+  // Looks up keys[i] for each bit i of todo (i < 32) with their packet
+  // hashes. Sets flows[i] for every hit and returns the hit bitmask; flows[i]
+  // of a miss is left untouched.
+  uint32_t lookup_batch(const FlowKey* keys, const uint32_t* hashes, uint32_t todo,
                         DpFlow** flows);
   DpFlow* lookup(const FlowKey& key, uint32_t hash);
 

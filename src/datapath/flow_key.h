@@ -131,9 +131,13 @@ uint32_t flow_key_extract(const uint8_t* data, uint32_t len, uint32_t in_port,
 // Batch form for the PMD: keys[i]/hashes[i] for pkts[i]. Uses the NIC's RSS
 // hash (mixed with in_port) when the mbuf carries one, else the CRC32C hash.
 // Single-segment mbufs are parsed in place; the first segment of a chained
-// mbuf is parsed as far as it goes.
-void flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_port,
-                            FlowKey* keys, uint32_t* hashes);
+// mbuf is parsed as far as it goes. Returns the "train" mask: bit i set when
+// packet i has the same key as packet i-1 because every header byte the
+// parser reads is equal (same flow, e.g. consecutive segments of one TCP
+// connection). For such packets hashes[i] is set but keys[i] is NOT written:
+// the key is that of the nearest preceding packet without the bit.
+uint32_t flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_port,
+                                FlowKey* keys, uint32_t* hashes);
 
 // CRC32C hash over the words of key selected by mask (word i is included when
 // any bit of mask word i is set), each ANDed with the mask. Used by megaflow

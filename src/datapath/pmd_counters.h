@@ -22,6 +22,7 @@ namespace dps::datapath {
 
 #define DPS_PMD_COUNTERS(X)                                                        \
   X(kRxPackets, "packets", "packets received")                                     \
+  X(kTrainHits, "train_hits", "same header as the previous packet: no lookup")     \
   X(kEmcHits, "emc_hits", "exact-match cache hits")                                \
   X(kSmcHits, "smc_hits", "signature-match cache hits")                            \
   X(kMegaflowHits, "megaflow_hits", "megaflow classifier hits")                    \

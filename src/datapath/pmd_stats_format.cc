@@ -47,8 +47,11 @@ std::string pmd_stats_text(const Datapath& dp) {
                   j["max_iteration_us"].get<double>());
     s += line;
     std::snprintf(line, sizeof line,
+                  "  train hits: %llu (%.1f%%)\n"
                   "  emc hits: %llu (%.1f%%%s)\n  smc hits: %llu (%.1f%%)\n"
                   "  megaflow hits: %llu (%.1f%%), avg subtable lookups per hit: %.2f\n",
+                  static_cast<unsigned long long>(j["train_hits"].get<uint64_t>()),
+                  100 * j["train_hits"].get<double>() / pkts,
                   static_cast<unsigned long long>(j["emc_hits"].get<uint64_t>()),
                   100 * j["emc_hits"].get<double>() / pkts,
                   j["emc_active"].get<bool>() ? "" : ", EMC bypassed: low hit rate",

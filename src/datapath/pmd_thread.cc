@@ -124,18 +124,22 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
   DpFlow* flows[netdev::kMaxBurst];
 
   counters_.add(kRxPackets, n);
-  flow_key_extract_batch(pkts, n, in_port, keys, hashes);
-
+  // `train`: packets whose key equals the previous packet's (see
+  // flow_key_extract_batch); they take the previous packet's lookup result.
+  const uint32_t train = flow_key_extract_batch(pkts, n, in_port, keys, hashes);
   const uint32_t all = low_mask(n);
+  const uint32_t todo = all & ~train;
+  counters_.add(kTrainHits, __builtin_popcount(train));
+
   uint32_t hit = 0;
   if (emc_active_) {
-    hit = emc_.lookup_batch(keys, hashes, n, flows);
+    hit = emc_.lookup_batch(keys, hashes, todo, flows);
     unsigned h = __builtin_popcount(hit);
     counters_.add(kEmcHits, h);
-    emc_window_lookups_ += n;
+    emc_window_lookups_ += __builtin_popcount(todo);
     emc_window_hits_ += h;
   }
-  uint32_t miss = all & ~hit;
+  uint32_t miss = todo & ~hit;
   if (miss) {
     ClassifierStats cs;
     uint32_t found = cls_.lookup_batch(keys, hashes, n, miss, flows, &cs);
@@ -148,9 +152,32 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
         emc_.maybe_insert(keys[i], hashes[i], flows[i]);
       }
     miss &= ~found;
-    if (DPS_UNLIKELY(miss)) upcall_misses(in_port, pkts, keys, hashes, miss);
   }
+  // Train packets follow their predecessor (bit 0 is never a train packet).
+  for (uint32_t t = train; t; t &= t - 1) {
+    unsigned i = __builtin_ctz(t);
+    if (miss & (uint32_t{1} << (i - 1)))
+      miss |= uint32_t{1} << i;
+    else
+      flows[i] = flows[i - 1];
+  }
+  if (DPS_UNLIKELY(miss)) upcall_misses(pkts, keys, hashes, miss, train);
 
+  const uint32_t hits = all & ~miss;
+  if (!hits) return;
+  // The common case: the whole burst hit one flow (one big flow, or many
+  // microflows under one megaflow). No grouping, no copies.
+  DpFlow* f0 = flows[__builtin_ctz(hits)];
+  if (hits == all) {
+    bool same = true;
+    for (unsigned i = 0; i < n; i++) same &= flows[i] == f0;
+    if (same) {
+      uint16_t tcp_flags = 0;  // train packets repeat their predecessor's flags
+      for (uint32_t t = todo; t; t &= t - 1) tcp_flags |= keys[__builtin_ctz(t)].tcp_flags;
+      execute_flow(f0, pkts, n, tcp_flags);
+      return;
+    }
+  }
   // Group by flow, keeping arrival order within each flow (OVS packet_batch_per_flow).
   struct Group {
     DpFlow* flow;
@@ -161,7 +188,7 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
   Group groups[netdev::kMaxBurst];
   unsigned n_groups = 0;
   uint32_t stamp = ++batch_stamp_;
-  for (uint32_t m = all & ~miss; m; m &= m - 1) {
+  for (uint32_t m = hits; m; m &= m - 1) {
     unsigned i = __builtin_ctz(m);
     DpFlow* f = flows[i];
     Group* g;
@@ -176,27 +203,28 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
       g->tcp_flags = 0;
     }
     g->pkts[g->n++] = pkts[i];
-    g->tcp_flags |= keys[i].tcp_flags;
+    if (!(train & (uint32_t{1} << i))) g->tcp_flags |= keys[i].tcp_flags;
   }
   for (unsigned g = 0; g < n_groups; g++)
     execute_flow(groups[g].flow, groups[g].pkts, groups[g].n, groups[g].tcp_flags);
 }
 
-void PmdThread::upcall_misses(uint32_t in_port, rte_mbuf** pkts, const FlowKey* keys,
-                              const uint32_t* hashes, uint32_t miss_mask) {
+void PmdThread::upcall_misses(rte_mbuf** pkts, const FlowKey* keys, const uint32_t* hashes,
+                              uint32_t miss_mask, uint32_t train) {
   Upcall ups[netdev::kMaxBurst];
   unsigned n = 0;
   for (uint32_t m = miss_mask; m; m &= m - 1) {
     unsigned i = __builtin_ctz(m);
+    unsigned head = i;
+    while (train & (uint32_t{1} << head)) head--;  // a train packet has its head's key
     Upcall& u = ups[n++];
-    u.key = keys[i];
+    u.key = keys[head];
     u.pkt = pkts[i];
     u.hash = hashes[i];
     u.cookie = 0;
     u.pmd = static_cast<uint16_t>(cfg_.index);
     u.reason = UpcallReason::kMiss;
   }
-  (void)in_port;
   unsigned done = misses_.enqueue_burst(ups, n);
   counters_.add(kUpcalls, done);
   if (done < n) {

@@ -148,6 +148,9 @@ class RxTracker {
 inline void RxTracker::on_burst(const uint8_t* const* data, const uint16_t* lens, unsigned n, uint64_t now) {
   uint64_t bytes = 0, untagged = 0, foreign = 0;
   uint64_t touched = 0;  // bitmap of streams seen in this burst
+  uint64_t lats[64];
+  unsigned n_lat = 0;
+  if (n > 64) n = 64;  // callers pass one burst (<= 64)
   for (unsigned i = 0; i < n; i++) {
     bytes += lens[i] + kFcsLen;
     Tag tag;
@@ -164,8 +167,9 @@ inline void RxTracker::on_burst(const uint8_t* const* data, const uint16_t* lens
     uint64_t lat = (now - tag.tsc48) & ((uint64_t{1} << 48) - 1);
     // A timestamp "from the future" (TSC skew between cores) reads as ~2^48.
     if (lat > (uint64_t{1} << 47)) lat = 0;
-    latency_.record(lat);
+    lats[n_lat++] = lat;
   }
+  latency_.record_many(lats, n_lat);
   bump(packets_, n);
   bump(bytes_, bytes);
   if (untagged) bump(untagged_, untagged);

@@ -56,9 +56,10 @@ MaybeError decode(std::span<const uint8_t> bytes, OfMessage* out,
 
 // Encodes msg. Throws std::length_error when the result would exceed
 // 65535 bytes (split multipart replies with split_multipart_reply first)
-// and std::invalid_argument for values the wire cannot carry (e.g. a
-// name longer than its field is truncated, not an error; a match value
-// with bits outside its field is an error).
+// and std::invalid_argument for a table-feature property type it does not
+// know. Strings longer than their field are truncated (port names to 15
+// characters, always NUL-terminated); OfMatch values are valid by
+// construction.
 Bytes encode(const OfMessage& msg);
 
 // Sub-encoders, exposed for tests and for table-features/stat sizing.

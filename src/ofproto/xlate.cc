@@ -44,6 +44,7 @@ class Xlator {
     flow_.flow.in_port = of_in_port;
     flow_.pipe.in_phy_port = of_in_port;
     base_ = flow_;
+    orig_ = flow_;
   }
 
   XlateResult finish() {
@@ -94,6 +95,8 @@ class Xlator {
     while (!failed_) {
       FlowTable& t = bp_->pipeline.table(table);
       Rule* r = t.lookup(flow_, &wc_);
+      res_.visits.push_back(TableVisit{bp_, table, r ? int32_t{r->priority} : -1,
+                                       !(flow_ == orig_)});
       if (!r) {
         switch (t.miss) {
           case TableMiss::kDrop:
@@ -523,11 +526,11 @@ class Xlator {
     if (depth >= kMaxGroupDepth) return fail("group chain deeper than " + std::to_string(kMaxGroupDepth));
     const GroupTable& gt = bp_->pipeline.groups();
     const Group* g = gt.find(id);
+    res_.groups.push_back(id);  // also when missing: adding it changes the result
     if (!g) {
       TRACE("group:" + std::to_string(id) + ": no such group, dropped");
       return;
     }
-    res_.groups.push_back(id);
     auto run_bucket = [&](size_t i) {
       TRACE("group:" + std::to_string(id) + " bucket " + std::to_string(i) + ": " +
             format_actions(g->buckets[i].actions));
@@ -591,6 +594,9 @@ class Xlator {
     unwildcard(OxmField::kEthSrc);
     unwildcard(OxmField::kEthDst);
     MacAddr src = mac_of(flow_.flow.dl_src), dst = mac_of(flow_.flow.dl_dst);
+    if (bp_->mac.may_learn(src, vlan))
+      res_.macs.push_back(MacDep{bp_, src, vlan, in_of_port_, true});
+    if (!mac_is_multicast(dst)) res_.macs.push_back(MacDep{bp_, dst, vlan, 0, false});
     if (opts_.may_learn) {
       LearnResult lr = bp_->mac.learn(src, vlan, in_of_port_, opts_.now_ms);
       if (lr == LearnResult::kNew || lr == LearnResult::kMoved) {
@@ -648,6 +654,7 @@ class Xlator {
   uint32_t in_of_port_;
   OfKey flow_;
   OfKey base_;
+  OfKey orig_;  // flow_ as translation started (TableVisit::rewritten)
   OfMask wc_;
   uint64_t dirty_ = 0;    // OxmField bits set by actions, not yet committed
   uint64_t touched_ = 0;  // OxmField bits set by actions in the current clone

@@ -71,6 +71,28 @@ struct ControllerEvent {
   uint16_t max_len = kControllerNoBuffer;
 };
 
+// One table lookup of a translation, for the revalidator: a rule added to
+// this table with a priority >= `priority` may change the result. When
+// `rewritten` is false the packet looked up was the original key (same
+// in_port and headers, empty pipeline fields), so only rules overlapping
+// the megaflow can matter; otherwise any added rule may.
+struct TableVisit {
+  const Bridge* bridge = nullptr;
+  uint8_t table = 0;
+  int32_t priority = -1;  // of the rule matched; -1 = table miss
+  bool rewritten = false;
+};
+
+// A MAC table entry NORMAL read (destination lookup, found or not) or
+// learned from (source): a change to it may change the result.
+struct MacDep {
+  const Bridge* bridge = nullptr;
+  MacAddr mac{};
+  uint16_t vlan = 0;
+  uint32_t port = 0;      // learned: the OpenFlow input port; lookup: 0
+  bool learned = false;   // source learning (true) or destination lookup
+};
+
 struct XlateOptions {
   int64_t now_ms = 0;
   bool may_learn = true;          // NORMAL learns dl_src (false when revalidating)
@@ -84,7 +106,9 @@ struct XlateResult {
   datapath::FlowMask mask{};  // megaflow mask over the datapath key (in_port exact)
   std::vector<RulePtr> rules;  // every rule the packet went through, in order
   std::vector<ControllerEvent> controller;
-  std::vector<uint32_t> groups;  // groups executed
+  std::vector<uint32_t> groups;  // groups executed (or referenced and missing)
+  std::vector<TableVisit> visits;  // every table lookup, in order
+  std::vector<MacDep> macs;        // MAC entries NORMAL depended on
   bool learned = false;          // NORMAL changed the MAC table
   std::string error;             // non-empty: translation failed, actions = drop
 };

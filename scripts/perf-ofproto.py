@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""OpenFlow pipeline benchmark: dpswitchd with --rules on the shared workloads.
+
+Three measurements, each run N times (figures are indicative on a shared VM):
+  * flowsetup-50k: cold start with the workload's 50k exact nw_src rules
+    loaded from rules.flows; every packet of the first pcap pass needs a new
+    megaflow. Reports the new-flow setup rate (least-squares slope of port tx
+    between 10% and 90% of the 50k first-pass packets, sampled every 5 ms by
+    dpswitchd --sample-tx-ms, as ../shared/perf does from port counters), the
+    megaflow install rate (slope of the ukey count) and the slow path's own
+    microseconds per miss (time spent handling upcalls / misses).
+  * l2-learning: a NORMAL bridge (rules.flows = priority=0,actions=NORMAL),
+    both ports replaying; Mpps against dpdk-testpmd io over the same vdevs
+    (../shared/perf/ovs_bench.py <wl-dir> --limit), paired per run.
+  * churn: the 1flow workload's rules plus --churn-rate flow-mods per second
+    (adds and deletes of unrelated rules through the C++ flow_mod API, each
+    waiting for its revalidation) while the established flow forwards:
+    Mpps, packets lost (PMD rx - port tx), max PMD iteration time, and the
+    flow-mod latency (average / max) measured by the revalidator.
+
+  scripts/perf-ofproto.py [--build build] [--runs 3] [--only flowsetup,l2,churn] [--json out.json]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_PERF = os.path.join(os.path.dirname(ROOT), "shared", "perf")
+
+
+def ensure_workload(name, outdir):
+    d = os.path.join(outdir, name)
+    if not os.path.exists(os.path.join(d, "workload.json")):
+        subprocess.run([sys.executable, os.path.join(SHARED_PERF, "mkpcap.py"), "--outdir",
+                        outdir, name], check=True, stdout=subprocess.DEVNULL)
+    return d, json.load(open(os.path.join(d, "workload.json")))
+
+
+def vdevs(wl_dir, manifest):
+    out = []
+    for i, p in enumerate(manifest["ports"]):
+        if p.get("pcap"):
+            out.append("net_pcap%d,rx_pcap=%s,infinite_rx=1" % (i, os.path.join(wl_dir, p["pcap"])))
+        else:
+            out.append("net_null%d,no-rx=1" % i)
+    return out
+
+
+def run_dpswitchd(build, wl_dir, manifest, warmup, duration, extra=()):
+    with tempfile.TemporaryDirectory() as tmp:
+        resident = sum(p.get("packets", 0) for p in manifest["ports"] if p.get("pcap"))
+        cmd = ["taskset", "-c", "0", os.path.join(build, "src", "dpswitchd"), "-l", "0,1",
+               "--main-lcore", "0", "--in-memory", "--no-pci", "--file-prefix",
+               "dpsofperf%d" % os.getpid(), "--log-level", "lib.eal:error"]
+        for v in vdevs(wl_dir, manifest):
+            cmd += ["--vdev", v]
+        cmd += ["--", "--pmd-cores", "1", "--rules", os.path.join(wl_dir, "rules.flows"),
+                "--mbufs", str(resident + 65536), "--warmup", str(warmup), "--duration",
+                str(duration), "--summary-json", os.path.join(tmp, "s.json"), "--log-level", "warn"]
+        cmd += list(extra)
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit("dpswitchd failed:\n" + p.stdout + p.stderr)
+        return json.load(open(os.path.join(tmp, "s.json")))
+
+
+def run_testpmd(wl_dir, warmup, duration):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "tp.json")
+        subprocess.run([sys.executable, os.path.join(SHARED_PERF, "ovs_bench.py"), wl_dir,
+                        "--limit", "--warmup", str(warmup), "--duration", str(duration),
+                        "--json", out, "-q"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, cwd=SHARED_PERF)
+        return json.load(open(out))["results"][0]["limit_runs"][0]["mpps"]
+
+
+def linfit(pts):
+    n = len(pts)
+    if n < 2:
+        return None
+    mt = sum(p[0] for p in pts) / n
+    my = sum(p[1] for p in pts) / n
+    den = sum((p[0] - mt) ** 2 for p in pts)
+    return sum((p[0] - mt) * (p[1] - my) for p in pts) / den if den else None
+
+
+def flowsetup(a):
+    wl_dir, m = ensure_workload("flowsetup-50k", a.outdir)
+    k = m["flows"]
+    runs = []
+    for i in range(a.runs):
+        s = run_dpswitchd(a.build, wl_dir, m, 0, 6, ["--sample-tx-ms", "5"])
+        smp = s["tx_samples"]
+        t0 = next((t for t, tx, _ in smp if tx > 0), 0)
+        fwd = [(t - t0, tx) for t, tx, _ in smp if 0.1 * k <= tx <= 0.9 * k]
+        flows = [(t - t0, n) for t, _, n in smp if 0.1 * k <= n <= 0.9 * k]
+        rate = linfit(fwd)
+        frate = linfit(flows)
+        full = next((t - t0 for t, _, n in smp if n >= k), None)
+        o = s["ofproto"]
+        r = {"setup_rate_fwd": rate, "flows_per_s": frate, "all_flows_installed_s": full,
+             "us_per_miss": o["us_per_miss"], "misses": o["misses"], "installs": o["installs"],
+             "lost_upcalls": s["failed_upcalls"], "points": len(fwd)}
+        runs.append(r)
+        print("  flowsetup-50k run %d: %s new flows/s forwarded, %s megaflows/s installed, "
+              "%.2f us/miss, all %d installed after %s s" %
+              (i + 1, "%.0f" % rate if rate else "?", "%.0f" % frate if frate else "?",
+               r["us_per_miss"], k, "%.2f" % full if full else "?"), flush=True)
+    med = lambda key: statistics.median(x[key] for x in runs if x[key])  # noqa: E731
+    return {"workload": "flowsetup-50k", "setup_rate_fwd": med("setup_rate_fwd"),
+            "flows_per_s": med("flows_per_s"), "us_per_miss": med("us_per_miss"), "runs": runs}
+
+
+def l2(a):
+    wl_dir, m = ensure_workload("l2-learning", a.outdir)
+    sw, tp = [], []
+    for i in range(a.runs):
+        sw.append(run_dpswitchd(a.build, wl_dir, m, a.warmup, a.duration))
+        tp.append(run_testpmd(wl_dir, a.warmup, a.duration))
+        print("  l2-learning run %d: dpswitchd %.2f Mpps (%.0f cyc/pkt, %d megaflows, %d MACs), "
+              "testpmd %.2f Mpps" % (i + 1, sw[-1]["mpps"], sw[-1]["cycles_per_pkt"],
+                                     sw[-1]["datapath_flows"], sw[-1]["ofproto"]["mac_entries"],
+                                     tp[-1]), flush=True)
+    ratios = [s["mpps"] / t for s, t in zip(sw, tp) if t > 0]
+    return {"workload": "l2-learning", "dpswitchd_mpps": statistics.median(s["mpps"] for s in sw),
+            "testpmd_mpps": statistics.median(tp), "ratio": statistics.median(ratios),
+            "runs": {"dpswitchd": sw, "testpmd": tp}}
+
+
+def churn(a):
+    wl_dir, m = ensure_workload("1flow", a.outdir)
+    runs = []
+    for i in range(a.runs):
+        base = run_dpswitchd(a.build, wl_dir, m, a.warmup, a.duration)
+        s = run_dpswitchd(a.build, wl_dir, m, a.warmup, a.duration,
+                          ["--churn-rate", str(a.churn_rate)])
+        tx = s["mpps"] * s["duration_s"] * 1e6
+        r = {"mpps_churn": s["mpps"], "mpps_quiet": base["mpps"],
+             "flow_mods_per_s": s["ofproto"]["churn_mods"] / (s["duration_s"] + a.warmup),
+             "lost": max(0, s["packets"] - tx),
+             "failed_upcalls": s["failed_upcalls"],
+             "max_iteration_us": max(p["max_iteration_us"] for p in s["pmds"]),
+             "max_iteration_us_quiet": max(p["max_iteration_us"] for p in base["pmds"]),
+             "flow_mod_us_avg": s["ofproto"]["change_us_avg"],
+             "flow_mod_us_max": s["ofproto"]["change_us_max"]}
+        runs.append(r)
+        print("  churn run %d: %.2f Mpps with %.0f flow-mods/s (%.2f quiet), lost %.0f, max PMD "
+              "iteration %.1f us (quiet %.1f us), flow-mod %.1f us avg / %.0f us max" %
+              (i + 1, r["mpps_churn"], r["flow_mods_per_s"], r["mpps_quiet"], r["lost"],
+               r["max_iteration_us"], r["max_iteration_us_quiet"], r["flow_mod_us_avg"],
+               r["flow_mod_us_max"]), flush=True)
+    return {"workload": "churn-1flow", "runs": runs}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--churn-rate", type=float, default=10000)
+    ap.add_argument("--only", default="flowsetup,l2,churn")
+    ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "workloads"))
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    if not os.path.isdir(SHARED_PERF):
+        sys.exit("perf-ofproto: ../shared/perf not found beside the repository")
+    out = []
+    for what in a.only.split(","):
+        out.append({"flowsetup": flowsetup, "l2": l2, "churn": churn}[what](a))
+    if a.json:
+        json.dump(out, open(a.json, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()

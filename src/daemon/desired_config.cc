@@ -1,0 +1,295 @@
+#include "desired_config.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "config_store.h"
+
+namespace dps::daemon {
+namespace {
+
+using nlohmann::json;
+
+// ---- RFC 7047 wire format -> plain values ----------------------------------
+
+// The elements of a set column: ["set",[...]] or a bare atom.
+std::vector<json> set_elems(const json& v) {
+  if (v.is_array() && v.size() == 2 && v[0] == "set") return v[1].get<std::vector<json>>();
+  if (v.is_null()) return {};
+  return {v};
+}
+
+std::string uuid_text(const json& v) {
+  return v.is_array() && v.size() == 2 ? v[1].get<std::string>() : std::string();
+}
+
+std::string atom_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+std::map<std::string, std::string> map_of(const json& v) {
+  std::map<std::string, std::string> out;
+  if (v.is_array() && v.size() == 2 && v[0] == "map")
+    for (auto& kv : v[1]) out[atom_text(kv[0])] = atom_text(kv[1]);
+  return out;
+}
+
+std::optional<int64_t> opt_int(const json& v) {
+  auto e = set_elems(v);
+  if (e.empty() || !e[0].is_number_integer()) return std::nullopt;
+  return e[0].get<int64_t>();
+}
+
+std::string opt_string(const json& v) {
+  auto e = set_elems(v);
+  return e.empty() ? std::string() : atom_text(e[0]);
+}
+
+json select_all(const char* table) {
+  return {{"op", "select"}, {"table", table}, {"where", json::array()}};
+}
+
+json str_map(const std::map<std::string, std::string>& m) {
+  json pairs = json::array();
+  for (auto& [k, v] : m) pairs.push_back(json::array({k, v}));
+  return json::array({"map", pairs});
+}
+
+std::string hex_mask(const std::vector<unsigned>& cores) {
+  // Cores above 63 do not fit the 64-bit mask we print; say so in the value
+  // rather than silently dropping them.
+  uint64_t mask = 0;
+  for (unsigned c : cores)
+    if (c < 64) mask |= uint64_t{1} << c;
+  std::ostringstream s;
+  s << "0x" << std::hex << mask;
+  return s.str();
+}
+
+}  // namespace
+
+std::vector<std::string> eal_vdevs(const std::vector<std::string>& eal) {
+  std::vector<std::string> out;
+  for (size_t k = 0; k < eal.size(); k++) {
+    if (eal[k] == "--vdev" && k + 1 < eal.size()) out.push_back(eal[k + 1]);
+    else if (eal[k].rfind("--vdev=", 0) == 0) out.push_back(eal[k].substr(7));
+  }
+  return out;
+}
+
+DesiredConfig read_desired_config(confdb::ConfigStore& store) {
+  json r = store.transact_or_throw(json::array({select_all("Open_vSwitch"), select_all("Bridge"),
+                                                select_all("Port"), select_all("Interface"),
+                                                select_all("Controller")}));
+  DesiredConfig d;
+  const json& root_rows = r[0]["rows"];
+  if (!root_rows.empty()) {
+    d.next_cfg = root_rows[0].value("next_cfg", json(0)).get<int64_t>();
+    d.other_config = map_of(root_rows[0].value("other_config", json()));
+  }
+  std::map<std::string, const json*> ports, ifaces, controllers;
+  for (auto& row : r[2]["rows"]) ports[uuid_text(row["_uuid"])] = &row;
+  for (auto& row : r[3]["rows"]) ifaces[uuid_text(row["_uuid"])] = &row;
+  for (auto& row : r[4]["rows"]) controllers[uuid_text(row["_uuid"])] = &row;
+
+  std::set<std::string> claimed;  // interfaces reached from some bridge
+  for (auto& b : r[1]["rows"]) {
+    BridgeWant bw;
+    bw.name = b["name"].get<std::string>();
+    bw.fail_mode = opt_string(b.value("fail_mode", json()));
+    for (auto& p : set_elems(b.value("protocols", json()))) bw.protocols.push_back(atom_text(p));
+    for (auto& c : set_elems(b.value("controller", json()))) {
+      auto it = controllers.find(uuid_text(c));
+      if (it != controllers.end()) bw.controllers.push_back((*it->second)["target"].get<std::string>());
+    }
+    std::sort(bw.controllers.begin(), bw.controllers.end());
+    std::sort(bw.protocols.begin(), bw.protocols.end());
+    bw.datapath_type = b.value("datapath_type", json("")).get<std::string>();
+    bw.other_config = map_of(b.value("other_config", json()));
+    for (auto& pu : set_elems(b.value("ports", json()))) {
+      auto pit = ports.find(uuid_text(pu));
+      if (pit == ports.end()) continue;
+      const json& port = *pit->second;
+      std::vector<json> members = set_elems(port.value("interfaces", json()));
+      bool first = true;
+      for (auto& iu : members) {
+        auto iit = ifaces.find(uuid_text(iu));
+        if (iit == ifaces.end()) continue;
+        const json& ir = *iit->second;
+        InterfaceWant w;
+        w.name = ir["name"].get<std::string>();
+        if (!claimed.insert(w.name).second) continue;
+        w.type = ir.value("type", json("")).get<std::string>();
+        w.port = port["name"].get<std::string>();
+        w.bridge = bw.name;
+        w.options = map_of(ir.value("options", json()));
+        w.other_config = map_of(ir.value("other_config", json()));
+        w.ofport_request = opt_int(ir.value("ofport_request", json()));
+        w.mtu_request = opt_int(ir.value("mtu_request", json()));
+        w.tag = opt_int(port.value("tag", json()));
+        for (auto& t : set_elems(port.value("trunks", json())))
+          if (t.is_number_integer()) w.trunks.push_back(t.get<int64_t>());
+        std::sort(w.trunks.begin(), w.trunks.end());
+        w.vlan_mode = opt_string(port.value("vlan_mode", json()));
+        if (!first)
+          w.config_error = "port " + w.port + " has " + std::to_string(members.size()) +
+                           " interfaces: bonds are not supported by dpswitchd (only the first, "
+                           "by UUID order, is used)";
+        first = false;
+        d.interfaces.push_back(std::move(w));
+      }
+    }
+    d.bridges.push_back(std::move(bw));
+  }
+  std::sort(d.bridges.begin(), d.bridges.end(),
+            [](const BridgeWant& a, const BridgeWant& b) { return a.name < b.name; });
+  std::sort(d.interfaces.begin(), d.interfaces.end(),
+            [](const InterfaceWant& a, const InterfaceWant& b) { return a.name < b.name; });
+  return d;
+}
+
+namespace {
+
+// Insert ops for one start-up port: Interface + Port; returns the Port's
+// uuid-name.
+std::string add_port_ops(json& ops, const netdev::PortConfig& pc, uint32_t number, size_t k) {
+  std::map<std::string, std::string> options;
+  if (!pc.devargs.empty()) options["dpdk-devargs"] = pc.devargs;
+  if (pc.n_rxq != 1) options["n_rxq"] = std::to_string(pc.n_rxq);
+  if (pc.n_txq != 0) options["n_txq"] = std::to_string(pc.n_txq);
+  if (pc.rx_desc != 1024) options["n_rxq_desc"] = std::to_string(pc.rx_desc);
+  if (pc.tx_desc != 1024) options["n_txq_desc"] = std::to_string(pc.tx_desc);
+  json irow = {{"name", pc.name}, {"type", pc.type.empty() ? "dpdk" : pc.type}, {"options", str_map(options)}};
+  if (number) irow["ofport_request"] = number;
+  if (pc.mtu) irow["mtu_request"] = pc.mtu;
+  std::string iname = "iface" + std::to_string(k), pname = "port" + std::to_string(k);
+  ops.push_back({{"op", "insert"}, {"table", "Interface"}, {"row", irow}, {"uuid-name", iname}});
+  ops.push_back({{"op", "insert"},
+                 {"table", "Port"},
+                 {"row", {{"name", pc.name}, {"interfaces", json::array({"named-uuid", iname})}}},
+                 {"uuid-name", pname}});
+  return pname;
+}
+
+}  // namespace
+
+ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfig& cfg,
+                                   const std::string& bridge,
+                                   const std::map<std::string, uint32_t>& port_numbers,
+                                   const std::string& version) {
+  ImportReport rep;
+  auto number_of = [&](const std::string& name, uint32_t fallback) {
+    auto it = port_numbers.find(name);
+    return it != port_numbers.end() && it->second ? it->second : fallback;
+  };
+  json ops = json::array();
+  if (!store.root_row()) {
+    // First start: the JSON config file (and --vdev ports) become the store.
+    std::map<std::string, std::string> oc;
+    if (!cfg.pmd_cores.empty()) oc["pmd-cpu-mask"] = hex_mask(cfg.pmd_cores);
+    oc["emc-insert-inv-prob"] = std::to_string(cfg.emc_insert_inv_prob);
+    oc["smc-enable"] = cfg.smc ? "true" : "false";
+    oc["max-idle"] = std::to_string(cfg.flow_idle_ms);
+    oc["flow-limit"] = std::to_string(cfg.flow_limit);
+    json port_refs = json::array();
+    // The bridge's internal port, as ovs-vsctl add-br creates it.
+    ops.push_back({{"op", "insert"},
+                   {"table", "Interface"},
+                   {"row", {{"name", bridge}, {"type", "internal"}}},
+                   {"uuid-name", "ifacelocal"}});
+    ops.push_back({{"op", "insert"},
+                   {"table", "Port"},
+                   {"row", {{"name", bridge}, {"interfaces", json::array({"named-uuid", "ifacelocal"})}}},
+                   {"uuid-name", "portlocal"}});
+    port_refs.push_back(json::array({"named-uuid", "portlocal"}));
+    size_t k = 0;
+    for (auto& [no, pc] : cfg.ports) {
+      std::string pname = add_port_ops(ops, pc, number_of(pc.name, no), k++);
+      port_refs.push_back(json::array({"named-uuid", pname}));
+    }
+    json brow = {{"name", bridge},
+                 {"ports", json::array({"set", port_refs})},
+                 {"datapath_type", "netdev"}};
+    json ctl_refs = json::array();
+    for (size_t c = 0; c < cfg.openflow.size(); c++) {
+      std::string cname = "ctl" + std::to_string(c);
+      ops.push_back({{"op", "insert"},
+                     {"table", "Controller"},
+                     {"row", {{"target", cfg.openflow[c]}}},
+                     {"uuid-name", cname}});
+      ctl_refs.push_back(json::array({"named-uuid", cname}));
+    }
+    if (!ctl_refs.empty()) brow["controller"] = json::array({"set", ctl_refs});
+    ops.push_back({{"op", "insert"}, {"table", "Bridge"}, {"row", brow}, {"uuid-name", "bridge"}});
+    ops.push_back({{"op", "insert"},
+                   {"table", "Open_vSwitch"},
+                   {"row",
+                    {{"bridges", json::array({"named-uuid", "bridge"})},
+                     {"other_config", str_map(oc)},
+                     {"ovs_version", version},
+                     {"datapath_types", json::array({"set", json::array({"netdev"})})},
+                     {"iface_types", json::array({"set", json::array({"dpdk", "internal", "ring"})})}}}});
+    ops.push_back({{"op", "comment"}, {"comment", "dpswitchd: imported the start-up configuration"}});
+    store.transact_or_throw(ops);
+    rep.imported = true;
+    return rep;
+  }
+
+  // Later starts: record --vdev ports the store lacks.
+  std::vector<std::string> vdevs = eal_vdevs(cfg.eal);
+  if (vdevs.empty()) return rep;
+  DesiredConfig d = read_desired_config(store);
+  std::set<std::string> devargs_known, names_known;
+  for (auto& w : d.interfaces) {
+    names_known.insert(w.name);
+    auto it = w.options.find("dpdk-devargs");
+    if (it != w.options.end()) devargs_known.insert(it->second);
+  }
+  // Interfaces not reachable from a bridge are garbage-collected, so
+  // names_known covers every Interface row.
+  json refs = json::array();
+  size_t k = 0;
+  for (auto& [no, pc] : cfg.ports) {
+    if (std::find(vdevs.begin(), vdevs.end(), pc.devargs) == vdevs.end()) continue;
+    if (devargs_known.count(pc.devargs)) continue;
+    if (names_known.count(pc.name)) {
+      // The name is taken by an interface over another device: the command
+      // line wins; point that interface at this device.
+      std::map<std::string, std::string> opt{{"dpdk-devargs", pc.devargs}};
+      ops.push_back({{"op", "update"},
+                     {"table", "Interface"},
+                     {"where", json::array({json::array({"name", "==", pc.name})})},
+                     {"row", {{"type", "dpdk"}, {"options", str_map(opt)}}}});
+    } else {
+      refs.push_back(json::array({"named-uuid", add_port_ops(ops, pc, number_of(pc.name, no), k++)}));
+    }
+    rep.pinned.push_back(pc.name);
+  }
+  if (rep.pinned.empty()) return rep;
+  bool have_bridge = std::any_of(d.bridges.begin(), d.bridges.end(),
+                                 [&](const BridgeWant& b) { return b.name == bridge; });
+  if (!refs.empty() && have_bridge) {
+    ops.push_back({{"op", "mutate"},
+                   {"table", "Bridge"},
+                   {"where", json::array({json::array({"name", "==", bridge})})},
+                   {"mutations", json::array({json::array({"ports", "insert", json::array({"set", refs})})})}});
+  } else if (!refs.empty()) {
+    ops.push_back({{"op", "insert"},
+                   {"table", "Bridge"},
+                   {"row", {{"name", bridge}, {"datapath_type", "netdev"}, {"ports", json::array({"set", refs})}}},
+                   {"uuid-name", "bridge"}});
+    ops.push_back({{"op", "mutate"},
+                   {"table", "Open_vSwitch"},
+                   {"where", json::array()},
+                   {"mutations", json::array({json::array(
+                                     {"bridges", "insert",
+                                      json::array({"set", json::array({json::array({"named-uuid", "bridge"})})})})})}});
+  }
+  ops.push_back({{"op", "comment"}, {"comment", "dpswitchd: recorded the EAL --vdev ports"}});
+  store.transact_or_throw(ops);
+  return rep;
+}
+
+}  // namespace dps::daemon

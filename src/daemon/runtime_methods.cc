@@ -1,0 +1,210 @@
+#include "runtime_methods.h"
+
+#include <rte_cycles.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "../datapath/dp_flow_text.h"
+#include "../datapath/pmd_stats_format.h"
+#include "../ofproto/ofproto.h"
+#include "reconciler.h"
+
+namespace dps::daemon {
+namespace {
+
+using nlohmann::json;
+
+std::string string_param(const json& params, size_t i, const char* what) {
+  if (params.size() <= i || !params[i].is_string())
+    throw std::invalid_argument(std::string("missing parameter ") + std::to_string(i + 1) + ": " + what);
+  return params[i].get<std::string>();
+}
+
+void no_more_params(const json& params, size_t n, const char* method) {
+  if (params.size() > n)
+    throw std::invalid_argument(std::string(method) + " takes at most " + std::to_string(n) +
+                                " parameter(s), got " + std::to_string(params.size()));
+}
+
+ofproto::Ofproto& need_ofproto(RuntimeTargets& t) {
+  if (!t.ofp) throw std::invalid_argument("no OpenFlow bridge in this daemon");
+  return *t.ofp;
+}
+
+void check_bridge(RuntimeTargets& t, const std::string& br) {
+  if (br != t.rec.bridge_name())
+    throw std::invalid_argument("no bridge named " + br + " (this daemon runs " + t.rec.bridge_name() + ")");
+}
+
+// A port given by name or number.
+uint32_t find_port(RuntimeTargets& t, const json& p) {
+  if (p.is_number_unsigned()) {
+    uint32_t no = p.get<uint32_t>();
+    if (t.dp.port(no)) return no;
+    throw std::invalid_argument("no port number " + std::to_string(no));
+  }
+  std::string s = p.is_string() ? p.get<std::string>() : p.dump();
+  if (auto no = t.dp.port_no(s)) return *no;
+  throw std::invalid_argument("no port named " + s);
+}
+
+void parse_flow(const std::string& text, datapath::FlowKey* key, datapath::FlowMask* mask) {
+  try {
+    datapath::parse_flow_match(text, key, mask);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("bad flow \"" + text + "\": " + e.what());
+  }
+}
+
+// The canonical text of a (key, mask) pair, used to find a dumped flow.
+std::string canonical(const datapath::FlowKey& key, const datapath::FlowMask& mask) {
+  datapath::FlowKey masked;
+  datapath::flow_key_apply_mask(key, mask, &masked);
+  return datapath::flow_key_format(masked, &mask);
+}
+
+// ---- handlers (control thread) ---------------------------------------------
+
+json pmd_stats_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpif/pmd-stats-show");
+  return datapath::pmd_stats_json(t.dp);
+}
+
+json pmd_stats_clear(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpif/pmd-stats-clear");
+  t.dp.clear_pmd_stats();
+  return json{{"cleared_pmds", t.dp.n_pmds()}};
+}
+
+json pmd_rxq_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpif/pmd-rxq-show");
+  return datapath::pmd_rxq_json(t.dp);
+}
+
+json dump_flows(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "dpif/dump-flows");
+  if (!params.empty()) check_bridge(t, string_param(params, 0, "bridge"));
+  double tsc_hz = static_cast<double>(rte_get_tsc_hz());
+  uint64_t now = rte_get_tsc_cycles();
+  json out = json::array();
+  for (const datapath::FlowDump& f : t.dp.dump_flows()) {
+    json pmds = json::array();
+    for (unsigned p : f.pmds) pmds.push_back(p);
+    json used = f.stats.used_tsc ? json((now - std::min(now, f.stats.used_tsc)) / tsc_hz) : json("never");
+    out.push_back({{"ufid", f.spec.ufid},
+                   {"match", datapath::flow_key_format(f.spec.key, &f.spec.mask)},
+                   {"packets", f.stats.packets},
+                   {"bytes", f.stats.bytes},
+                   {"used_s", used},
+                   {"pmds", pmds},
+                   {"actions", datapath::format_actions(f.spec.actions)}});
+  }
+  return out;
+}
+
+json add_flow(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 2, "dpif/add-flow");
+  std::string match = string_param(params, 0, "flow");
+  std::string actions = string_param(params, 1, "actions");
+  datapath::FlowSpec spec;
+  parse_flow(match, &spec.key, &spec.mask);
+  try {
+    spec.actions = datapath::parse_dp_actions(actions);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("bad actions \"" + actions + "\": " + e.what());
+  }
+  for (unsigned i = 0; i < spec.actions.n; i++) {
+    const datapath::DpAction& a = spec.actions.acts[i];
+    if (a.type == datapath::ActType::kOutput && !t.dp.port(a.arg32))
+      throw std::invalid_argument("actions \"" + actions + "\": no port " + std::to_string(a.arg32));
+  }
+  spec.ufid = t.next_debug_ufid++;
+  int rc = t.dp.put_flow(spec);
+  if (rc == -EEXIST) throw std::invalid_argument("a datapath flow with this match exists: " + canonical(spec.key, spec.mask));
+  if (rc == -E2BIG) throw std::invalid_argument("datapath flow limit reached");
+  if (rc != 0) throw std::invalid_argument("install failed: error " + std::to_string(-rc));
+  return json{{"ufid", spec.ufid}, {"match", canonical(spec.key, spec.mask)}};
+}
+
+json del_flow(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "dpif/del-flow");
+  std::string match = string_param(params, 0, "flow");
+  datapath::FlowKey key;
+  datapath::FlowMask mask;
+  parse_flow(match, &key, &mask);
+  std::string want = canonical(key, mask);
+  for (const datapath::FlowDump& f : t.dp.dump_flows())
+    if (datapath::flow_key_format(f.spec.key, &f.spec.mask) == want) {
+      t.dp.del_flow(f.spec.ufid);
+      return json{{"deleted", f.spec.ufid}, {"match", want}};
+    }
+  throw std::invalid_argument("no datapath flow matches " + want);
+}
+
+json trace(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 2, "ofproto/trace");
+  check_bridge(t, string_param(params, 0, "bridge"));
+  datapath::FlowKey key;
+  datapath::FlowMask mask;
+  parse_flow(string_param(params, 1, "flow"), &key, &mask);
+  return need_ofproto(t).trace(key);
+}
+
+json fdb_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "fdb/show");
+  check_bridge(t, string_param(params, 0, "bridge"));
+  return need_ofproto(t).fdb_show();
+}
+
+json port_stats(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "netdev/port-stats");
+  std::vector<uint32_t> ports;
+  if (params.empty()) ports = t.dp.port_numbers();
+  else ports.push_back(find_port(t, params[0]));
+  json out = json::array();
+  for (uint32_t no : ports) {
+    const netdev::Netdev* nd = t.dp.port(no);
+    netdev::PortStats s = nd->stats();
+    out.push_back({{"port", nd->name()},
+                   {"port_no", no},
+                   {"link", nd->link_up() ? "up" : "down"},
+                   {"rx_packets", s.rx_packets},
+                   {"rx_bytes", s.rx_bytes},
+                   {"rx_dropped", s.rx_dropped},
+                   {"rx_errors", s.rx_errors},
+                   {"tx_packets", s.tx_packets},
+                   {"tx_bytes", s.tx_bytes},
+                   {"tx_dropped", s.tx_dropped},
+                   {"tx_errors", s.tx_errors}});
+  }
+  return out;
+}
+
+json port_xstats(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "netdev/port-xstats");
+  if (params.empty()) throw std::invalid_argument("missing parameter 1: port");
+  const netdev::Netdev* nd = t.dp.port(find_port(t, params[0]));
+  json out = json::object();
+  for (auto& [k, v] : nd->xstats()) out[k] = v;
+  return out;
+}
+
+constexpr RuntimeMethodDef kMethods[] = {
+    {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
+    {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
+    {"dpif/pmd-rxq-show", "[] -> [{port, queue, pmd, packets, pmd_usage_pct}]: rx queue assignment and load", false, pmd_rxq_show},
+    {"dpif/dump-flows", "[BRIDGE?] -> [{ufid, match, packets, bytes, used_s, pmds, actions}]: datapath flows", false, dump_flows},
+    {"dpif/add-flow", "[FLOW, ACTIONS] -> {ufid, match}: install a datapath flow on every PMD (debugging)", true, add_flow},
+    {"dpif/del-flow", "[FLOW] -> {deleted, match}: remove the datapath flow with exactly this match", true, del_flow},
+    {"ofproto/trace", "[BRIDGE, FLOW] -> text: trace FLOW through the bridge's OpenFlow tables", false, trace},
+    {"fdb/show", "[BRIDGE] -> text: the bridge's MAC learning table", false, fdb_show},
+    {"netdev/port-stats", "[PORT?] -> [{port, port_no, link, rx_*, tx_*}]: port counters", false, port_stats},
+    {"netdev/port-xstats", "[PORT] -> {name: value}: the driver's extended counters", false, port_xstats},
+};
+
+}  // namespace
+
+std::span<const RuntimeMethodDef> runtime_methods() { return kMethods; }
+
+}  // namespace dps::daemon

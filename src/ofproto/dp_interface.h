@@ -1,0 +1,74 @@
+// dp_interface.h - the part of the datapath the miss path and the
+// revalidator use, as an interface.
+//
+// What: DpInterface is what UpcallHandler and Revalidator call: drain the
+// miss rings, post installs / executions / modifications / removals, a
+// barrier, per-flow counters, completion reaping, freeing packets.
+// DatapathDp forwards each call to a real datapath::Datapath; unit tests
+// substitute a fake that records the calls and needs no EAL.
+//
+// Design: a virtual call per control-plane operation (per miss group, per
+// flow change), never per packet on a PMD. Ownership of packets follows
+// Datapath: post_execute() always takes them; free_packets() gives back
+// packets the slow path consumed itself (packet-ins, errors).
+//
+// Thread-safety: the ofproto thread only, like Datapath's control API.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "datapath.h"
+
+namespace dps::ofproto {
+
+class DpInterface {
+ public:
+  virtual ~DpInterface() = default;
+  virtual unsigned n_pmds() const = 0;
+  virtual unsigned drain_upcalls(unsigned pmd, datapath::Upcall* out, unsigned n) = 0;
+  virtual int post_install(unsigned pmd, const datapath::FlowSpec& spec) = 0;
+  virtual bool post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
+                            const datapath::DpActions& actions) = 0;
+  virtual int post_modify(uint64_t ufid, const datapath::DpActions& actions) = 0;
+  virtual int post_remove(uint64_t ufid) = 0;
+  virtual void barrier() = 0;
+  virtual std::optional<datapath::FlowStats> flow_stats(uint64_t ufid) const = 0;
+  virtual unsigned poll() = 0;
+  virtual std::vector<datapath::InstallFailure> take_failed_installs() = 0;
+  virtual void free_packets(rte_mbuf* const* pkts, unsigned n) = 0;
+};
+
+class DatapathDp final : public DpInterface {
+ public:
+  explicit DatapathDp(datapath::Datapath& dp) : dp_(dp) {}
+  unsigned n_pmds() const override { return dp_.n_pmds(); }
+  unsigned drain_upcalls(unsigned pmd, datapath::Upcall* out, unsigned n) override {
+    return dp_.drain_upcalls(pmd, out, n);
+  }
+  int post_install(unsigned pmd, const datapath::FlowSpec& spec) override {
+    return dp_.post_install(pmd, spec);
+  }
+  bool post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
+                    const datapath::DpActions& actions) override {
+    return dp_.post_execute(pmd, in_port, pkts, n, actions);
+  }
+  int post_modify(uint64_t ufid, const datapath::DpActions& actions) override {
+    return dp_.post_modify(ufid, actions);
+  }
+  int post_remove(uint64_t ufid) override { return dp_.post_remove(ufid); }
+  void barrier() override { dp_.barrier(); }
+  std::optional<datapath::FlowStats> flow_stats(uint64_t ufid) const override {
+    return dp_.flow_stats(ufid);
+  }
+  unsigned poll() override { return dp_.poll(); }
+  std::vector<datapath::InstallFailure> take_failed_installs() override {
+    return dp_.take_failed_installs();
+  }
+  void free_packets(rte_mbuf* const* pkts, unsigned n) override;
+
+ private:
+  datapath::Datapath& dp_;
+};
+
+}  // namespace dps::ofproto

@@ -1,0 +1,164 @@
+// ofproto.h - the OpenFlow switch on top of the datapath: the facade the
+// daemon's control loop (and later the OpenFlow channel and the config
+// store) calls.
+//
+// What: Ofproto owns one bridge (br0 by default) whose OpenFlow ports are
+// the datapath ports with the same numbers, its pipeline and MAC table, the
+// installed-flow records (ukeys), the miss path (UpcallHandler) and the
+// Revalidator. It offers:
+//  - rules: flow_mod()/group_mod() (C++ API; they return after the
+//    datapath stopped using what the change invalidated), add_flows() for
+//    `ovs-ofctl add-flows` text, load_rules_file(), the default
+//    `priority=0,actions=NORMAL` learning switch;
+//  - run(): one non-blocking round of the control loop;
+//  - views: dump_flows() (ovs-ofctl syntax with counters), fdb_show(),
+//    trace() (ofproto/trace), packet-ins for the OpenFlow channel,
+//    removed rules (for flow_removed), statistics.
+//
+// Design: run() is one round of phases: handle upcalls (drain, translate,
+// install, execute); reap datapath completions and drop the ukeys of
+// installs a PMD refused; re-translate what MAC-table changes affect; every
+// kTimerMs expire rules (idle/hard timeouts) and MAC entries; continue the
+// periodic sweep (counters, learning refresh, idle megaflows), a slice per
+// round, starting a new pass every sweep interval (a quarter of the idle
+// timeout, at most 1 s). Time comes from an injectable millisecond clock.
+// A debug churn generator (set_churn_rate) issues flow-mods at a fixed rate
+// from run(), for the rule-churn benchmark.
+//
+// Thread-safety: everything on the one thread that owns the Datapath's
+// control side (dpswitchd's main loop).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bridge.h"
+#include "dp_interface.h"
+#include "pipeline.h"
+#include "revalidator.h"
+#include "ukey.h"
+#include "upcall_handler.h"
+
+namespace dps::ofproto {
+
+// Rule and MAC expiry run this often.
+inline constexpr int64_t kTimerMs = 100;
+// Removed rules kept for the OpenFlow channel's flow_removed messages.
+inline constexpr size_t kMaxRemovedQueue = 4096;
+
+struct OfprotoConfig {
+  std::string bridge = "br0";
+  int64_t flow_idle_ms = kDefaultFlowIdleMs;
+  size_t flow_limit = kDefaultFlowLimit;
+  int64_t mac_idle_ms = kMacDefaultIdleMs;
+  size_t mac_max_entries = kMacDefaultMaxEntries;
+  UpcallConfig upcall;  // its flow_limit is overridden by flow_limit
+  std::function<int64_t()> clock;  // ms; null = steady clock
+};
+
+struct OfprotoStats {
+  UpcallStats upcall;
+  RevalidatorStats revalidator;
+  size_t ukeys = 0;
+  size_t ukey_masks = 0;
+  size_t rules = 0;
+  size_t mac_entries = 0;
+  uint64_t flow_mods = 0;
+  uint64_t flow_mod_errors = 0;
+  uint64_t churn_mods = 0;
+};
+
+class Ofproto {
+ public:
+  // Over a real datapath: ports are taken from it by sync_ports().
+  explicit Ofproto(datapath::Datapath& dp, OfprotoConfig cfg = {});
+  // Over any DpInterface (tests).
+  Ofproto(std::unique_ptr<DpInterface> dp, OfprotoConfig cfg);
+  ~Ofproto();
+  Ofproto(const Ofproto&) = delete;
+  Ofproto& operator=(const Ofproto&) = delete;
+
+  // --- Ports ------------------------------------------------------------
+  void add_port(uint32_t of_port, uint32_t dp_port, const std::string& name);
+  void remove_port(uint32_t of_port);
+  // Makes every port of the datapath an OpenFlow port with its number.
+  void sync_ports();
+
+  // --- Rules --------------------------------------------------------------
+  // Apply, then re-translate the affected megaflows and wait until the PMDs
+  // use the new actions. Errors change nothing.
+  MaybeError flow_mod(const FlowMod& fm);
+  MaybeError group_mod(const GroupMod& gm);
+  // `ovs-ofctl add-flows` text (one rule per line; '#' comments). All lines
+  // are parsed before any is applied; a rule that fails to apply stops the
+  // load with "line N: ..." and the rules added before it are removed again.
+  MaybeError add_flows(std::string_view text);
+  MaybeError add_flow(std::string_view line) { return add_flows(line); }
+  // Non-strict (or strict) modify / delete in ovs-ofctl syntax.
+  MaybeError mod_flows(std::string_view text, bool strict = false);
+  MaybeError del_flows(std::string_view text, bool strict = false);
+  MaybeError add_group(std::string_view text);
+  // Reads a rules file; the error names the file (and the line).
+  MaybeError load_rules_file(const std::string& path);
+  // The learning-switch rule set: priority=0,actions=NORMAL.
+  void install_default_normal();
+
+  // --- Control loop ---------------------------------------------------------
+  // One non-blocking round. Returns the work done (upcalls + completions +
+  // revalidations); 0 means the caller may sleep a little.
+  unsigned run();
+
+  // --- Views ----------------------------------------------------------------
+  // ovs-ofctl dump-flows style, one rule per line (counters rolled up first).
+  std::string dump_flows(bool with_stats = true);
+  std::string dump_groups() const;
+  std::string fdb_show();
+  // ofproto/trace for a datapath key (in_port = datapath port number).
+  std::string trace(const datapath::FlowKey& key);
+  std::vector<PacketIn> take_packet_ins(size_t max) { return handler_->take_packet_ins(max); }
+  std::vector<RemovedRule> take_removed_rules(size_t max);
+  OfprotoStats stats() const;
+
+  // --- Configuration and internals for tests ---------------------------------
+  void set_flow_idle_ms(int64_t ms);
+  void set_flow_limit(size_t n) { handler_->set_flow_limit(n); }
+  // Debug: issue `per_s` flow-mods per second from run() (add then delete
+  // rules `priority=<high>,ip,nw_dst=198.18.x.y actions=drop`, at most
+  // kChurnLive alive), to measure rule churn under traffic. 0 = off.
+  void set_churn_rate(double per_s);
+  Bridge& bridge() { return bridge_; }
+  UkeyTable& ukeys() { return ukeys_; }
+  Revalidator& revalidator() { return *revalidator_; }
+  int64_t now_ms() const;
+
+ private:
+  void after_change(const FlowModResult& res);
+  void churn(int64_t now);
+
+  OfprotoConfig cfg_;
+  datapath::Datapath* real_dp_ = nullptr;
+  std::unique_ptr<DpInterface> dp_;
+  Bridge bridge_;
+  UkeyTable ukeys_;
+  ControllerEventTable events_;
+  std::unique_ptr<UpcallHandler> handler_;
+  std::unique_ptr<Revalidator> revalidator_;
+  std::deque<RemovedRule> removed_;
+  int64_t next_timer_ms_ = 0;
+  int64_t next_pass_ms_ = 0;
+  bool pass_running_ = false;
+  uint64_t flow_mods_ = 0;
+  uint64_t flow_mod_errors_ = 0;
+  // churn
+  double churn_rate_ = 0;
+  int64_t churn_start_ms_ = 0;
+  uint64_t churn_done_ = 0;
+  uint64_t churn_seq_ = 0;
+};
+
+}  // namespace dps::ofproto

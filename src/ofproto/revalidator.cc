@@ -1,0 +1,208 @@
+#include "revalidator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "xlate.h"
+
+namespace dps::ofproto {
+
+namespace {
+
+uint64_t elapsed_ns(std::chrono::steady_clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+}
+
+}  // namespace
+
+Revalidator::Revalidator(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp,
+                         ControllerEventTable& events, int64_t idle_ms)
+    : bridge_(bridge), ukeys_(ukeys), dp_(dp), events_(events), idle_ms_(idle_ms) {}
+
+void Revalidator::note_change(uint64_t ns) {
+  stats_.changes++;
+  stats_.change_ns_total += ns;
+  stats_.change_ns_max = std::max(stats_.change_ns_max, ns);
+}
+
+bool Revalidator::affected_by_add(const Ukey& u, const Rule& r) const {
+  for (const TableVisit& v : u.visits) {
+    if (v.bridge != &bridge_ || v.table != r.table_id) continue;
+    if (v.priority >= 0 && r.priority < v.priority) continue;  // the old winner still wins
+    if (v.rewritten) return true;
+    const BridgePort* in = bridge_.port_by_dp(u.key.in_port);
+    if (!in) return true;
+    // The megaflow's region (masked key; pipeline fields as at table 0)
+    // against the rule's: disjoint when they disagree on a bit both fix.
+    OfKey k;
+    k.flow = u.masked;
+    k.flow.in_port = in->of_port;
+    k.pipe.in_phy_port = in->of_port;
+    OfMask m;
+    m.flow = u.mask;
+    m.pipe.metadata = m.pipe.tunnel_id = ~uint64_t{0};
+    m.pipe.pbb_isid = m.pipe.in_phy_port = ~uint32_t{0};
+    const OfKey& rv = r.match.value();
+    const OfMask& rm = r.match.mask();
+    bool disjoint = false;
+    for (unsigned w = 0; w < OfKey::kWords && !disjoint; w++)
+      disjoint = ((k.word(w) ^ rv.word(w)) & m.word(w) & rm.word(w)) != 0;
+    if (!disjoint) return true;
+  }
+  return false;
+}
+
+bool Revalidator::roll_up(Ukey* u, int64_t now_ms) {
+  auto st = dp_.flow_stats(u->ufid);
+  if (!st) return false;
+  if (st->packets > u->packets_seen) {
+    uint64_t dp = st->packets - u->packets_seen;
+    uint64_t db = st->bytes > u->bytes_seen ? st->bytes - u->bytes_seen : 0;
+    for (const RulePtr& r : u->rules) r->account(dp, db, now_ms);
+    u->packets_seen = st->packets;
+    u->bytes_seen = st->bytes;
+    u->used_ms = now_ms;
+    // Traffic on a megaflow never reaches NORMAL's learning: refresh the
+    // source entries it learned so they do not age out under traffic.
+    for (const MacDep& m : u->macs)
+      if (m.learned && m.bridge == &bridge_) bridge_.mac.learn(m.mac, m.vlan, m.port, now_ms);
+  }
+  return true;
+}
+
+void Revalidator::remove(Ukey* u) {
+  dp_.post_remove(u->ufid);
+  ukeys_.erase(u);
+}
+
+Revalidator::Verdict Revalidator::revalidate_one(Ukey* u, int64_t now_ms) {
+  if (!roll_up(u, now_ms)) {  // its datapath flow is gone already
+    stats_.vanished++;
+    ukeys_.erase(u);
+    return Verdict::kKeep;
+  }
+  XlateOptions o;
+  o.now_ms = now_ms;
+  o.may_learn = false;
+  XlateResult r = xlate(bridge_, u->key, o);
+  stats_.revalidated++;
+  events_.rewrite(&r.actions, r.controller);
+  for (unsigned w = 0; w < datapath::kFlowWords; w++)
+    if (r.mask.words()[w] & ~u->mask.words()[w]) {
+      stats_.deleted++;
+      remove(u);
+      return Verdict::kDelete;
+    }
+  Verdict v = Verdict::kKeep;
+  if (!(r.actions == u->actions)) {
+    dp_.post_modify(u->ufid, r.actions);
+    u->actions = r.actions;
+    stats_.modified++;
+    v = Verdict::kModify;
+  }
+  ukeys_.set_deps(u, std::move(r));
+  return v;
+}
+
+size_t Revalidator::revalidate(std::vector<Ukey*>& set, int64_t now_ms) {
+  std::sort(set.begin(), set.end());
+  set.erase(std::unique(set.begin(), set.end()), set.end());
+  size_t changed = 0;
+  for (Ukey* u : set)
+    if (revalidate_one(u, now_ms) != Verdict::kKeep) changed++;
+  if (changed) {
+    dp_.barrier();
+    stats_.barriers++;
+  }
+  return changed;
+}
+
+size_t Revalidator::on_flow_mod(const FlowModResult& res, int64_t now_ms) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Ukey*> set;
+  auto add = [&](Ukey* u) { set.push_back(u); };
+  for (const RulePtr& r : res.modified) ukeys_.for_dep(dep_rule(r.get()), add);
+  for (const RemovedRule& rr : res.removed) ukeys_.for_dep(dep_rule(rr.rule.get()), add);
+  for (const RulePtr& r : res.added)
+    ukeys_.for_dep(dep_table(&bridge_, r->table_id), [&](Ukey* u) {
+      if (affected_by_add(*u, *r)) set.push_back(u);
+    });
+  size_t n = set.empty() ? 0 : revalidate(set, now_ms);
+  note_change(elapsed_ns(t0));
+  return n;
+}
+
+size_t Revalidator::on_groups_changed(const std::vector<uint32_t>& group_ids, int64_t now_ms) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Ukey*> set;
+  for (uint32_t g : group_ids) ukeys_.for_dep(dep_group(nullptr, g), [&](Ukey* u) { set.push_back(u); });
+  size_t n = set.empty() ? 0 : revalidate(set, now_ms);
+  note_change(elapsed_ns(t0));
+  return n;
+}
+
+size_t Revalidator::on_mac_changes(const std::vector<MacChange>& changes, bool overflow,
+                                   int64_t now_ms) {
+  if (changes.empty() && !overflow) return 0;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Ukey*> set;
+  if (overflow) {
+    for (size_t i = 0; i < ukeys_.size(); i++)
+      if (!ukeys_.at(i)->macs.empty()) set.push_back(ukeys_.at(i));
+  } else {
+    for (const MacChange& c : changes)
+      ukeys_.for_dep(dep_mac(&bridge_, c.mac, c.vlan), [&](Ukey* u) { set.push_back(u); });
+  }
+  size_t n = set.empty() ? 0 : revalidate(set, now_ms);
+  note_change(elapsed_ns(t0));
+  return n;
+}
+
+size_t Revalidator::revalidate_all(int64_t now_ms) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Ukey*> set;
+  set.reserve(ukeys_.size());
+  for (size_t i = 0; i < ukeys_.size(); i++) set.push_back(ukeys_.at(i));
+  size_t n = set.empty() ? 0 : revalidate(set, now_ms);
+  note_change(elapsed_ns(t0));
+  return n;
+}
+
+bool Revalidator::sweep(int64_t now_ms, size_t budget) {
+  size_t done = 0;
+  while (done < budget && cursor_ < ukeys_.size()) {
+    Ukey* u = ukeys_.at(cursor_);
+    done++;
+    if (!roll_up(u, now_ms)) {
+      stats_.vanished++;
+      ukeys_.erase(u);  // swap-remove: cursor_ now names the next one
+      continue;
+    }
+    if (now_ms - u->used_ms >= idle_ms_) {
+      stats_.idle_expired++;
+      remove(u);
+      continue;
+    }
+    cursor_++;
+  }
+  if (cursor_ >= ukeys_.size()) {
+    cursor_ = 0;
+    stats_.sweeps++;
+    return true;
+  }
+  return false;
+}
+
+void Revalidator::roll_up_all(int64_t now_ms) {
+  for (size_t i = 0; i < ukeys_.size(); i++) roll_up(ukeys_.at(i), now_ms);
+}
+
+void Revalidator::flush() {
+  while (ukeys_.size()) remove(ukeys_.at(ukeys_.size() - 1));
+  dp_.barrier();
+  cursor_ = 0;
+}
+
+}  // namespace dps::ofproto

@@ -1,0 +1,216 @@
+#include "ukey.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace dps::ofproto {
+namespace {
+
+using datapath::FlowKey;
+using datapath::FlowMask;
+using datapath::kFlowWords;
+
+inline uint64_t mix(uint64_t h) {
+  // splitmix64 finaliser
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+inline uint64_t combine(uint64_t a, uint64_t b) { return mix(a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6))); }
+
+uint64_t mask_hash(const FlowMask& m) {
+  uint64_t h = 0x51ed27c0ffee1234ull;
+  for (unsigned i = 0; i < kFlowWords; i++) h = combine(h, m.words()[i]);
+  return h;
+}
+
+bool masked_equal(const FlowKey& a, const FlowKey& b) { return datapath::flow_key_equal(a, b); }
+
+}  // namespace
+
+uint64_t dep_rule(const Rule* r) { return combine(1, reinterpret_cast<uintptr_t>(r)); }
+uint64_t dep_group(const Bridge* b, uint32_t group_id) {
+  return combine(combine(2, reinterpret_cast<uintptr_t>(b)), group_id);
+}
+uint64_t dep_table(const Bridge* b, uint8_t table) {
+  return combine(combine(3, reinterpret_cast<uintptr_t>(b)), table);
+}
+uint64_t dep_mac(const Bridge* b, const MacAddr& mac, uint16_t vlan) {
+  uint64_t v = 0;
+  std::memcpy(&v, mac.data(), 6);
+  v |= uint64_t{vlan} << 48;
+  return combine(combine(4, reinterpret_cast<uintptr_t>(b)), v);
+}
+uint64_t dep_bridge(const Bridge* b) { return combine(5, reinterpret_cast<uintptr_t>(b)); }
+
+uint64_t ukey_hash(uint16_t pmd, const FlowKey& masked, const FlowMask& mask) {
+  uint64_t h = combine(mask_hash(mask), pmd);
+  for (unsigned i = 0; i < kFlowWords; i++)
+    if (mask.words()[i]) h = combine(h, masked.words()[i]);
+  return h;
+}
+
+uint32_t ControllerEventTable::intern(const ControllerEvent& e) {
+  uint64_t h = combine(combine(combine(static_cast<uint64_t>(e.reason), e.table_id), e.cookie), e.max_len);
+  auto& ids = by_hash_[h];
+  for (uint32_t id : ids) {
+    const ControllerEvent& x = events_[id];
+    if (x.reason == e.reason && x.table_id == e.table_id && x.cookie == e.cookie &&
+        x.max_len == e.max_len)
+      return id;
+  }
+  if (events_.size() >= kMaxEvents) return kNoEvent;
+  uint32_t id = static_cast<uint32_t>(events_.size());
+  events_.push_back(e);
+  ids.push_back(id);
+  return id;
+}
+
+void ControllerEventTable::rewrite(datapath::DpActions* actions,
+                                   const std::vector<ControllerEvent>& events) {
+  for (unsigned i = 0; i < actions->n; i++) {
+    datapath::DpAction& a = actions->acts[i];
+    if (a.type != datapath::ActType::kUserspace) continue;
+    a.arg32 = a.arg32 < events.size() ? intern(events[a.arg32]) : kNoEvent;
+  }
+}
+
+Ukey* UkeyTable::find(uint16_t pmd, const FlowKey& masked, const FlowMask& mask) const {
+  uint64_t h = ukey_hash(pmd, masked, mask);
+  auto [lo, hi] = by_hash_.equal_range(h);
+  for (auto it = lo; it != hi; ++it) {
+    Ukey* u = it->second;
+    if (u->pmd == pmd && masked_equal(u->masked, masked) && masked_equal(u->mask, mask)) return u;
+  }
+  return nullptr;
+}
+
+Ukey* UkeyTable::find_covering(uint16_t pmd, const FlowKey& key) const {
+  if (live_masks_.size() > kMaxCoverMasks) return nullptr;
+  for (uint32_t slot : live_masks_) {
+    const FlowMask& m = masks_[slot].mask;
+    alignas(64) FlowKey masked;
+    datapath::flow_key_apply_mask(key, m, &masked);
+    if (Ukey* u = find(pmd, masked, m)) return u;
+  }
+  return nullptr;
+}
+
+Ukey* UkeyTable::find_ufid(uint64_t ufid) const {
+  auto it = by_ufid_.find(ufid);
+  return it == by_ufid_.end() ? nullptr : it->second.get();
+}
+
+uint32_t UkeyTable::ref_mask(const FlowMask& m) {
+  uint64_t h = mask_hash(m);
+  auto it = mask_by_hash_.find(h);
+  if (it != mask_by_hash_.end() && masked_equal(masks_[it->second].mask, m)) {
+    masks_[it->second].refs++;
+    return it->second;
+  }
+  uint32_t slot;
+  if (!free_masks_.empty()) {
+    slot = free_masks_.back();
+    free_masks_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(masks_.size());
+    masks_.emplace_back();
+  }
+  masks_[slot].mask = m;
+  masks_[slot].hash = h;
+  masks_[slot].refs = 1;
+  if (it == mask_by_hash_.end()) mask_by_hash_[h] = slot;  // a colliding mask is just not shared
+  live_masks_.push_back(slot);
+  return slot;
+}
+
+void UkeyTable::unref_mask(uint32_t slot) {
+  MaskSlot& s = masks_[slot];
+  if (--s.refs) return;
+  auto it = mask_by_hash_.find(s.hash);
+  if (it != mask_by_hash_.end() && it->second == slot) mask_by_hash_.erase(it);
+  live_masks_.erase(std::find(live_masks_.begin(), live_masks_.end(), slot));
+  free_masks_.push_back(slot);
+}
+
+void UkeyTable::index_deps(Ukey* u, const XlateResult& r) {
+  std::vector<uint64_t>& d = u->deps;
+  d.clear();
+  for (const RulePtr& rule : r.rules) d.push_back(dep_rule(rule.get()));
+  for (uint32_t g : r.groups) d.push_back(dep_group(nullptr, g));
+  for (const TableVisit& v : r.visits) d.push_back(dep_table(v.bridge, v.table));
+  for (const MacDep& m : r.macs) d.push_back(dep_mac(m.bridge, m.mac, m.vlan));
+  std::sort(d.begin(), d.end());
+  d.erase(std::unique(d.begin(), d.end()), d.end());
+  for (uint64_t k : d) by_dep_[k].insert(u);
+}
+
+void UkeyTable::unindex_deps(Ukey* u) {
+  for (uint64_t k : u->deps) {
+    auto it = by_dep_.find(k);
+    if (it == by_dep_.end()) continue;
+    it->second.erase(u);
+    if (it->second.empty()) by_dep_.erase(it);
+  }
+  u->deps.clear();
+}
+
+Ukey* UkeyTable::insert(std::unique_ptr<Ukey> up, XlateResult&& r) {
+  Ukey* u = up.get();
+  u->hash = ukey_hash(u->pmd, u->masked, u->mask);
+  u->mask_slot = ref_mask(u->mask);
+  u->list_index = list_.size();
+  list_.push_back(u);
+  by_hash_.emplace(u->hash, u);
+  by_ufid_[u->ufid] = std::move(up);
+  set_deps(u, std::move(r));
+  return u;
+}
+
+void UkeyTable::set_deps(Ukey* u, XlateResult&& r) {
+  unindex_deps(u);
+  index_deps(u, r);
+  u->rules = std::move(r.rules);
+  u->visits = std::move(r.visits);
+  u->macs = std::move(r.macs);
+  u->controller = std::move(r.controller);
+}
+
+void UkeyTable::erase(Ukey* u) {
+  unindex_deps(u);
+  unref_mask(u->mask_slot);
+  auto [lo, hi] = by_hash_.equal_range(u->hash);
+  for (auto it = lo; it != hi; ++it)
+    if (it->second == u) {
+      by_hash_.erase(it);
+      break;
+    }
+  Ukey* last = list_.back();
+  list_[u->list_index] = last;
+  last->list_index = u->list_index;
+  list_.pop_back();
+  by_ufid_.erase(u->ufid);  // frees u
+}
+
+void UkeyTable::clear() {
+  by_hash_.clear();
+  by_dep_.clear();
+  list_.clear();
+  masks_.clear();
+  free_masks_.clear();
+  mask_by_hash_.clear();
+  live_masks_.clear();
+  by_ufid_.clear();
+}
+
+void UkeyTable::for_dep(uint64_t dep, const std::function<void(Ukey*)>& fn) const {
+  auto it = by_dep_.find(dep);
+  if (it == by_dep_.end()) return;
+  for (Ukey* u : it->second) fn(u);
+}
+
+}  // namespace dps::ofproto

@@ -1,0 +1,152 @@
+// ukey.h - installed-flow records ("ukeys"): what the ofproto thread knows
+// about every megaflow it installed in a PMD.
+//
+// What: a Ukey is one megaflow on one PMD: ufid (the datapath flow id), the
+// PMD, the key of the miss that created it, the masked key and mask, the
+// datapath actions, and what the translation depended on (rules, groups,
+// table lookups, MAC entries, controller events for its kUserspace
+// cookies), plus the datapath counters last rolled up into the rules and
+// the creation / last-use times. UkeyTable owns the ukeys and indexes them:
+//  - exactly, by (pmd, masked key, mask): a PMD that misses again on a flow
+//    being installed finds its ukey and does not install it twice;
+//  - by covering: find_covering(pmd, key) probes each distinct mask in use
+//    (tuple-space search on the control side), to skip translation of a
+//    packet whose megaflow is already being installed;
+//  - by dependency: a change to a rule, group, table or MAC entry names a
+//    64-bit dependency key; for_dep() visits the ukeys that recorded it.
+//
+// Design: dependency keys are hashes of (kind, owner, id). Two different
+// dependencies that hash alike only make the revalidator look at more ukeys
+// than needed: a collision costs time, never correctness. The sweep list is
+// a vector with swap-remove, so an incremental sweep (a slice per round)
+// visits every ukey once per pass in O(1) per step.
+//
+// Thread-safety: owned by the ofproto thread; nothing here is shared with
+// PMDs (they know flows only by ufid, through the datapath).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "actions.h"
+#include "flow_key.h"
+#include "xlate.h"
+
+namespace dps::ofproto {
+
+struct Ukey {
+  uint64_t ufid = 0;
+  uint16_t pmd = 0;
+  datapath::FlowKey key{};     // the first miss's key (in_port = datapath port)
+  datapath::FlowKey masked{};  // key & mask, as installed
+  datapath::FlowMask mask{};
+  datapath::DpActions actions;
+  // What the translation depended on (replaced on every re-translation).
+  std::vector<RulePtr> rules;
+  std::vector<TableVisit> visits;
+  std::vector<MacDep> macs;
+  std::vector<ControllerEvent> controller;  // index = kUserspace cookie
+  std::vector<uint64_t> deps;               // dependency keys indexed for it
+  // Datapath counters already added to the rules.
+  uint64_t packets_seen = 0;
+  uint64_t bytes_seen = 0;
+  int64_t created_ms = 0;
+  int64_t used_ms = 0;  // last time its counters moved (or created_ms)
+  // UkeyTable bookkeeping.
+  uint64_t hash = 0;
+  size_t list_index = 0;
+  uint32_t mask_slot = 0;
+};
+
+// Dependency keys (see the header comment).
+uint64_t dep_rule(const Rule* r);
+uint64_t dep_group(const Bridge* b, uint32_t group_id);
+uint64_t dep_table(const Bridge* b, uint8_t table);
+uint64_t dep_mac(const Bridge* b, const MacAddr& mac, uint16_t vlan);
+// Any translation through this bridge (port changes: re-translate all).
+uint64_t dep_bridge(const Bridge* b);
+
+// Hash of (pmd, key & mask, mask).
+uint64_t ukey_hash(uint16_t pmd, const datapath::FlowKey& masked, const datapath::FlowMask& mask);
+
+// Masks probed by find_covering() at most; beyond, the caller translates
+// (the exact find() after translation still prevents a second install).
+inline constexpr size_t kMaxCoverMasks = 32;
+
+// Controller events interned to 32-bit ids, which become the cookie of the
+// datapath's kUserspace action. A userspace upcall then names its event
+// directly, whatever the actions before it did to the packet (a key
+// re-extracted after a set_field would not find its ukey). Distinct events
+// are few (rule cookie x table x reason x max_len); the table is bounded
+// and id kNoEvent stands for "unknown" beyond it.
+class ControllerEventTable {
+ public:
+  static constexpr uint32_t kNoEvent = 0xffffffffu;
+  static constexpr size_t kMaxEvents = 1u << 20;  // 1M events: far above any rule set
+  uint32_t intern(const ControllerEvent& e);
+  const ControllerEvent* get(uint32_t id) const {
+    return id < events_.size() ? &events_[id] : nullptr;
+  }
+  // Rewrites the kUserspace cookies of actions (indexes into events, as
+  // xlate emits them) into interned ids.
+  void rewrite(datapath::DpActions* actions, const std::vector<ControllerEvent>& events);
+
+ private:
+  std::vector<ControllerEvent> events_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash_;
+};
+
+class UkeyTable {
+ public:
+  UkeyTable() = default;
+  UkeyTable(const UkeyTable&) = delete;
+  UkeyTable& operator=(const UkeyTable&) = delete;
+
+  // Exact lookup by masked key + mask on a PMD.
+  Ukey* find(uint16_t pmd, const datapath::FlowKey& masked, const datapath::FlowMask& mask) const;
+  // The ukey of `pmd` whose megaflow matches the unmasked key, if any
+  // (null also when more than kMaxCoverMasks masks are in use).
+  Ukey* find_covering(uint16_t pmd, const datapath::FlowKey& key) const;
+  Ukey* find_ufid(uint64_t ufid) const;
+
+  // Takes u (ufid, pmd, key, masked, mask set; hash computed here) and
+  // indexes it with the dependencies of r (rules, visits, macs, groups,
+  // controller events are moved into it).
+  Ukey* insert(std::unique_ptr<Ukey> u, XlateResult&& r);
+  // Replaces u's dependencies with r's (after a re-translation).
+  void set_deps(Ukey* u, XlateResult&& r);
+  void erase(Ukey* u);
+  void clear();
+
+  // Visits every ukey that recorded dependency `dep`. fn must not erase.
+  void for_dep(uint64_t dep, const std::function<void(Ukey*)>& fn) const;
+  size_t size() const { return list_.size(); }
+  Ukey* at(size_t i) const { return list_[i]; }
+  size_t n_masks() const { return masks_.size() - free_masks_.size(); }
+
+ private:
+  struct MaskSlot {
+    datapath::FlowMask mask{};
+    uint64_t hash = 0;
+    uint32_t refs = 0;
+  };
+  void index_deps(Ukey* u, const XlateResult& r);
+  void unindex_deps(Ukey* u);
+  uint32_t ref_mask(const datapath::FlowMask& m);
+  void unref_mask(uint32_t slot);
+
+  std::unordered_map<uint64_t, std::unique_ptr<Ukey>> by_ufid_;
+  std::unordered_multimap<uint64_t, Ukey*> by_hash_;
+  std::unordered_map<uint64_t, std::unordered_set<Ukey*>> by_dep_;
+  std::vector<Ukey*> list_;
+  std::vector<MaskSlot> masks_;
+  std::vector<uint32_t> free_masks_;
+  std::unordered_map<uint64_t, uint32_t> mask_by_hash_;
+  std::vector<uint32_t> live_masks_;  // slots with refs > 0, probe order
+};
+
+}  // namespace dps::ofproto

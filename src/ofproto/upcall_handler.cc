@@ -1,0 +1,243 @@
+#include "upcall_handler.h"
+
+#include <rte_mbuf.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace dps::ofproto {
+
+using datapath::DpActions;
+using datapath::FlowKey;
+using datapath::Upcall;
+using datapath::UpcallReason;
+
+namespace {
+
+// Open-addressing table: twice the batch, so probes stay short.
+constexpr uint32_t kGroupSlots = 2 * kUpcallBatch;
+// Upcalls drained from one PMD per dequeue call.
+constexpr unsigned kDrainBurst = 64;
+// ufids of megaflows installed by the miss path start here, far above the
+// small numbers a config file's static datapath flows use.
+constexpr uint64_t kFirstUfid = uint64_t{1} << 40;
+
+}  // namespace
+
+void DatapathDp::free_packets(rte_mbuf* const* pkts, unsigned n) {
+  if (n) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
+}
+
+UpcallHandler::UpcallHandler(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp,
+                             ControllerEventTable& events, const UpcallConfig& cfg)
+    : bridge_(bridge),
+      ukeys_(ukeys),
+      dp_(dp),
+      events_(events),
+      cfg_(cfg),
+      next_ufid_(kFirstUfid),
+      ups_(kUpcallBatch),
+      next_(kUpcallBatch),
+      slots_(kGroupSlots, 0),
+      tokens_(cfg.packet_in_burst) {
+  groups_.reserve(kUpcallBatch);
+  used_slots_.reserve(kUpcallBatch);
+}
+
+unsigned UpcallHandler::run(int64_t now_ms) {
+  // Phase kDrain.
+  unsigned n = 0;
+  for (unsigned p = 0; p < dp_.n_pmds() && n < kUpcallBatch; p++) {
+    for (;;) {
+      unsigned want = std::min(kDrainBurst, kUpcallBatch - n);
+      unsigned got = dp_.drain_upcalls(p, ups_.data() + n, want);
+      n += got;
+      if (got < want || n == kUpcallBatch) break;
+    }
+  }
+  if (!n) return 0;
+  auto t0 = std::chrono::steady_clock::now();
+  stats_.upcalls += n;
+  // Phase kGroup (userspace upcalls are handled one by one on the way).
+  group_misses(n, now_ms);
+  // Phases kTranslate, kInstall, kExecute.
+  for (const Group& g : groups_) handle_miss(g, now_ms);
+  stats_.busy_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  return n;
+}
+
+void UpcallHandler::group_misses(unsigned n, int64_t now_ms) {
+  groups_.clear();
+  for (uint32_t s : used_slots_) slots_[s] = 0;
+  used_slots_.clear();
+  for (unsigned i = 0; i < n; i++) {
+    const Upcall& u = ups_[i];
+    if (u.reason == UpcallReason::kUserspace) {
+      handle_userspace(u, now_ms);
+      continue;
+    }
+    next_[i] = UINT32_MAX;
+    uint32_t s = (u.hash ^ (uint32_t{u.pmd} * 0x9e3779b1u)) & (kGroupSlots - 1);
+    for (;;) {
+      uint32_t g = slots_[s];
+      if (g == 0) {
+        slots_[s] = static_cast<uint32_t>(groups_.size()) + 1;
+        used_slots_.push_back(s);
+        groups_.push_back(Group{i, i, 1});
+        break;
+      }
+      Group& grp = groups_[g - 1];
+      const Upcall& f = ups_[grp.first];
+      if (f.hash == u.hash && f.pmd == u.pmd && datapath::flow_key_equal(f.key, u.key)) {
+        next_[grp.last] = i;
+        grp.last = i;
+        grp.n++;
+        break;
+      }
+      s = (s + 1) & (kGroupSlots - 1);
+    }
+  }
+  stats_.misses += groups_.size();
+}
+
+void UpcallHandler::execute(const Group& g, const DpActions& actions) {
+  const Upcall& first = ups_[g.first];
+  rte_mbuf* pkts[netdev::kMaxBurst];
+  unsigned k = 0;
+  for (uint32_t i = g.first; i != UINT32_MAX; i = next_[i]) {
+    pkts[k++] = ups_[i].pkt;
+    if (k == netdev::kMaxBurst || next_[i] == UINT32_MAX) {
+      if (actions.n == 0) {
+        dp_.free_packets(pkts, k);  // drop: no need to bother the PMD
+      } else if (!dp_.post_execute(first.pmd, first.key.in_port, pkts, k, actions)) {
+        stats_.execute_failures += k;  // the datapath freed them
+      }
+      k = 0;
+    }
+  }
+}
+
+void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
+  const Upcall& u = ups_[g.first];
+  uint64_t bytes = 0;
+  for (uint32_t i = g.first; i != UINT32_MAX; i = next_[i]) bytes += rte_pktmbuf_pkt_len(ups_[i].pkt);
+
+  // A megaflow for this key is already on its way to the PMD (the PMD
+  // missed again before applying the install): no translation, no install.
+  if (Ukey* uk = ukeys_.find_covering(u.pmd, u.key)) {
+    stats_.covered++;
+    for (const RulePtr& r : uk->rules) r->account(g.n, bytes, now_ms);
+    execute(g, uk->actions);
+    return;
+  }
+
+  XlateOptions o;
+  o.now_ms = now_ms;
+  o.may_learn = true;
+  o.account = true;
+  o.packets = g.n;
+  o.bytes = bytes;
+  XlateResult r = xlate(bridge_, u.key, o);
+  stats_.xlates++;
+  if (!r.error.empty()) {
+    // Installed as a drop megaflow, so that the flow's packets stop
+    // reaching the slow path; the error is logged (rate-limited by count).
+    if (stats_.xlate_errors++ < 16 || stats_.xlate_errors % 10000 == 0)
+      spdlog::warn("{}: translation failed for {}: {}", bridge_.name,
+                   datapath::flow_key_format(u.key), r.error);
+  }
+  events_.rewrite(&r.actions, r.controller);
+
+  alignas(64) FlowKey masked;
+  datapath::flow_key_apply_mask(u.key, r.mask, &masked);
+  if (ukeys_.find(u.pmd, masked, r.mask)) {
+    stats_.covered++;
+    execute(g, r.actions);
+    return;
+  }
+  if (ukeys_.size() >= cfg_.flow_limit) {
+    stats_.flow_limit_hits++;
+    execute(g, r.actions);
+    return;
+  }
+  auto uk = std::make_unique<Ukey>();
+  uk->ufid = next_ufid_++;
+  uk->pmd = u.pmd;
+  uk->key = u.key;
+  uk->masked = masked;
+  uk->mask = r.mask;
+  uk->actions = r.actions;
+  uk->created_ms = uk->used_ms = now_ms;
+  datapath::FlowSpec spec;
+  spec.key = masked;
+  spec.mask = r.mask;
+  spec.actions = r.actions;
+  spec.ufid = uk->ufid;
+  int rc = dp_.post_install(u.pmd, spec);
+  if (rc != 0) {
+    if (stats_.install_failures++ < 16)
+      spdlog::warn("{}: megaflow install on PMD {} failed ({}): {}", bridge_.name, u.pmd, rc,
+                   datapath::flow_key_format(masked, &r.mask));
+    execute(g, r.actions);
+    return;
+  }
+  stats_.installs++;
+  Ukey* ins = ukeys_.insert(std::move(uk), std::move(r));
+  execute(g, ins->actions);
+}
+
+bool UpcallHandler::admit_packet_in(int64_t now_ms) {
+  if (now_ms > tokens_ms_) {
+    tokens_ = std::min(cfg_.packet_in_burst,
+                       tokens_ + cfg_.packet_in_rate * static_cast<double>(now_ms - tokens_ms_) / 1000.0);
+    tokens_ms_ = now_ms;
+  }
+  if (tokens_ < 1) {
+    stats_.packet_ins_rate_dropped++;
+    return false;
+  }
+  if (packet_ins_.size() >= cfg_.packet_in_queue) {
+    stats_.packet_ins_queue_dropped++;
+    return false;
+  }
+  tokens_ -= 1;
+  return true;
+}
+
+void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
+  stats_.userspace++;
+  const ControllerEvent* e = events_.get(u.cookie);
+  const BridgePort* in = bridge_.port_by_dp(u.key.in_port);
+  if (e && in && admit_packet_in(now_ms)) {
+    PacketIn pi;
+    pi.reason = e->reason;
+    pi.table_id = e->table_id;
+    pi.cookie = e->cookie;
+    pi.in_port = in->of_port;
+    const rte_mbuf* m = u.pkt;
+    pi.total_len = rte_pktmbuf_pkt_len(m);
+    uint32_t len = rte_pktmbuf_data_len(m);
+    if (e->max_len != kControllerNoBuffer) len = std::min<uint32_t>(len, e->max_len);
+    const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+    pi.data.assign(d, d + len);
+    packet_ins_.push_back(std::move(pi));
+    stats_.packet_ins++;
+  }
+  rte_mbuf* pkt = u.pkt;
+  dp_.free_packets(&pkt, 1);
+}
+
+std::vector<PacketIn> UpcallHandler::take_packet_ins(size_t max) {
+  std::vector<PacketIn> out;
+  while (!packet_ins_.empty() && out.size() < max) {
+    out.push_back(std::move(packet_ins_.front()));
+    packet_ins_.pop_front();
+  }
+  return out;
+}
+
+}  // namespace dps::ofproto

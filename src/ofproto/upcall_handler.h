@@ -1,0 +1,135 @@
+// upcall_handler.h - the miss path: PMD misses in, megaflows and first
+// packets back out.
+//
+// What: UpcallHandler::run() drains every PMD's miss ring (bursts, up to
+// kUpcallBatch upcalls per round), groups packets with equal keys on the
+// same PMD into one miss (Open vSwitch's flow_miss batching), translates
+// each miss once through the bridge (NORMAL learns here), installs the
+// megaflow (key & mask, mask, actions) on the PMD that missed and hands the
+// group's packets back to that PMD with the actions, so the first packets
+// are forwarded. Userspace upcalls (CONTROLLER actions, table-miss to
+// controller) become packet-in records in a bounded, rate-limited queue
+// that the OpenFlow channel takes with take_packet_ins().
+//
+// Design, a round's phases (as ofproto-dpif-upcall.c's handler):
+//   1. kDrain:     copy up to kUpcallBatch records out of the miss rings;
+//   2. kGroup:     open-addressing table keyed by (pmd, hash, key): each
+//                  group is one miss, its packets chained in arrival order;
+//   3. kTranslate: per miss, first the ukey of an install in flight that
+//                  already covers the key (find_covering: no translation at
+//                  all); else xlate, then the exact ukey lookup by (pmd,
+//                  masked key, mask) - an equal megaflow being installed
+//                  is not installed twice;
+//   4. kInstall:   a new ukey and post_install, unless the flow limit is
+//                  reached (then the packets are still executed);
+//   5. kExecute:   post_execute of the group's packets, 32 per command.
+// The first packets are not counted by the megaflow, so the miss accounts
+// them to the rules itself (xlate's `account` option).
+//
+// Thread-safety: the ofproto thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge.h"
+#include "dp_interface.h"
+#include "ukey.h"
+#include "upcall.h"
+
+namespace dps::ofproto {
+
+// 1024 upcalls per round: a full miss ring of one PMD is 4096, so a storm
+// drains in a few rounds while each round's latency stays ~1 ms.
+inline constexpr unsigned kUpcallBatch = 1024;
+// Default flow limit (installed megaflows over all PMDs), as OVS's.
+inline constexpr size_t kDefaultFlowLimit = 200'000;
+
+struct PacketIn {
+  PacketInReason reason = PacketInReason::kAction;
+  uint8_t table_id = 0;
+  uint64_t cookie = 0;
+  uint32_t in_port = 0;      // OpenFlow port number
+  uint32_t total_len = 0;    // frame length before truncation
+  std::vector<uint8_t> data;  // the frame, truncated to the action's max_len
+};
+
+struct UpcallConfig {
+  size_t flow_limit = kDefaultFlowLimit;
+  // Packet-ins: token bucket (OVS controller_rate_limit / burst_limit) and
+  // the queue the OpenFlow channel drains; beyond either they are dropped
+  // and counted.
+  double packet_in_rate = 1000;  // per second
+  double packet_in_burst = 100;
+  size_t packet_in_queue = 1024;
+};
+
+struct UpcallStats {
+  uint64_t upcalls = 0;          // records drained (miss + userspace)
+  uint64_t misses = 0;           // groups of equal keys
+  uint64_t xlates = 0;
+  uint64_t installs = 0;         // megaflows posted
+  uint64_t covered = 0;          // misses served by a ukey already being installed
+  uint64_t flow_limit_hits = 0;  // misses not installed because of the flow limit
+  uint64_t install_failures = 0;
+  uint64_t execute_failures = 0; // command ring full: packets dropped
+  uint64_t xlate_errors = 0;
+  uint64_t userspace = 0;
+  uint64_t packet_ins = 0;
+  uint64_t packet_ins_rate_dropped = 0;
+  uint64_t packet_ins_queue_dropped = 0;
+  uint64_t busy_ns = 0;          // time spent handling drained upcalls
+};
+
+class UpcallHandler {
+ public:
+  UpcallHandler(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp, ControllerEventTable& events,
+                const UpcallConfig& cfg = {});
+
+  // One round (phases above). Returns the number of upcalls handled.
+  unsigned run(int64_t now_ms);
+
+  // Oldest first, at most max.
+  std::vector<PacketIn> take_packet_ins(size_t max);
+  size_t pending_packet_ins() const { return packet_ins_.size(); }
+
+  const UpcallStats& stats() const { return stats_; }
+  void set_flow_limit(size_t n) { cfg_.flow_limit = n; }
+  size_t flow_limit() const { return cfg_.flow_limit; }
+  const UpcallConfig& config() const { return cfg_; }
+
+ private:
+  struct Group {
+    uint32_t first;  // index into ups_ of the first packet
+    uint32_t last;
+    uint32_t n;
+  };
+  void group_misses(unsigned n, int64_t now_ms);
+  void handle_miss(const Group& g, int64_t now_ms);
+  void handle_userspace(const datapath::Upcall& u, int64_t now_ms);
+  void execute(const Group& g, const datapath::DpActions& actions);
+  bool admit_packet_in(int64_t now_ms);
+
+  Bridge& bridge_;
+  UkeyTable& ukeys_;
+  DpInterface& dp_;
+  ControllerEventTable& events_;
+  UpcallConfig cfg_;
+  UpcallStats stats_;
+  uint64_t next_ufid_;
+
+  std::vector<datapath::Upcall> ups_;   // kUpcallBatch records
+  std::vector<uint32_t> next_;          // chain of a group's packets
+  std::vector<Group> groups_;
+  std::vector<uint32_t> slots_;         // open addressing: group index + 1, 0 = empty
+  std::vector<uint32_t> used_slots_;
+
+  std::deque<PacketIn> packet_ins_;
+  double tokens_;
+  int64_t tokens_ms_ = 0;
+};
+
+}  // namespace dps::ofproto
