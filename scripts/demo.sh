@@ -20,7 +20,7 @@ if [ "$(nproc)" -lt 2 ]; then lcores="0@0,1@0"; else lcores="0@0,1@1"; fi
   --vdev "net_pcap0,rx_pcap=$work/demo.pcap,infinite_rx=1" --vdev "net_null0,no-rx=1" \
   --log-level lib.eal:error \
   -- --config "$CONFIG" --warmup 2 --duration 8 --summary \
-     --summary-json "$work/summary.json" --log-level warn &
+     --summary-json "$work/summary.json" --log-level warn --no-db &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 wait $pid

@@ -100,7 +100,7 @@ def run_dpswitchd(build, wl_dir, manifest, warmup, duration):
             cmd += ["--vdev", v]
         cmd += ["--", "--config", cfg_path, "--mbufs", str(resident + 65536), "--warmup",
                 str(warmup), "--duration", str(duration), "--summary-json",
-                os.path.join(tmp, "s.json"), "--log-level", "warn"]
+                os.path.join(tmp, "s.json"), "--log-level", "warn", "--no-db"]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             raise SystemExit("dpswitchd failed:\n" + p.stdout + p.stderr)

@@ -60,7 +60,7 @@ def run_dpswitchd(build, wl_dir, manifest, warmup, duration, extra=()):
             cmd += ["--vdev", v]
         cmd += ["--", "--pmd-cores", "1", "--rules", os.path.join(wl_dir, "rules.flows"),
                 "--mbufs", str(resident + 65536), "--warmup", str(warmup), "--duration",
-                str(duration), "--summary-json", os.path.join(tmp, "s.json"), "--log-level", "warn"]
+                str(duration), "--summary-json", os.path.join(tmp, "s.json"), "--log-level", "warn", "--no-db"]
         cmd += list(extra)
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:

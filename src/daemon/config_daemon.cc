@@ -57,13 +57,33 @@ ConfigDaemon::ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp, ofpr
     return;
   }
   if (!open_store(cfg)) return;
+  try {
+    initialize(cfg);
+  } catch (const confdb::OvsdbError& e) {
+    // (OvsdbError is not a std::exception: turn it into one for main().)
+    throw std::runtime_error("config store " + (cfg.db_path.empty() ? std::string(kDefaultDbPath) : cfg.db_path) +
+                             ": " + e.error + ": " + e.details);
+  }
+  subscription_ = store_->subscribe([this](const confdb::ChangeSet& cs, const confdb::Database&) {
+    if (cs.durable_change) on_commit();
+  });
+  start_server(cfg, !cfg.remotes.empty());
+  work_.emplace(boost::asio::make_work_guard(io_));
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "dps-rpc");
+    io_.run();
+  });
+}
 
+void ConfigDaemon::initialize(const DaemonConfig& cfg) {
   // First start: import; later starts: record the --vdev ports.
   ImportReport imp = import_startup_config(*store_, cfg, rec_.bridge_name(), rec_.open_ports(), version());
   if (imp.imported)
     spdlog::info("config store: first start, imported {} port(s) as bridge {}", cfg.ports.size(),
                  rec_.bridge_name());
   for (auto& p : imp.pinned) spdlog::info("config store: recorded --vdev port {}", p);
+  for (auto& p : imp.dropped)
+    spdlog::info("config store: removed port {} (an earlier run's --vdev, not given now)", p);
   confdb::Uuid root = store_->ensure_root_row();
   store_->transact(json::array({{{"op", "update"},
                                  {"table", "Open_vSwitch"},
@@ -79,16 +99,6 @@ ConfigDaemon::ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp, ofpr
   WriteBack wb = rec_.apply(d);
   write_back(wb, true);
   last_sent_ = std::move(d);
-
-  subscription_ = store_->subscribe([this](const confdb::ChangeSet& cs, const confdb::Database&) {
-    if (cs.durable_change) on_commit();
-  });
-  start_server(cfg, !cfg.remotes.empty());
-  work_.emplace(boost::asio::make_work_guard(io_));
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "dps-rpc");
-    io_.run();
-  });
 }
 
 ConfigDaemon::~ConfigDaemon() {

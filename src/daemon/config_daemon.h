@@ -79,6 +79,8 @@ class ConfigDaemon {
 
  private:
   bool open_store(const DaemonConfig& cfg);
+  // Import, first reconciliation and write-back (throws confdb::OvsdbError).
+  void initialize(const DaemonConfig& cfg);
   void start_server(const DaemonConfig& cfg, bool explicit_remotes);
   // RPC thread.
   void on_commit();

@@ -152,9 +152,20 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
 
 namespace {
 
+// Interface.external_ids marking the ports recorded from EAL --vdev
+// arguments: they belong to the run that gave them, not to the user's
+// configuration, so a later start without that --vdev drops them.
+constexpr const char* kOriginKey = "dpswitch-origin";
+constexpr const char* kOriginCmdline = "cmdline";
+
+bool given(const DaemonConfig& cfg, const char* option) {
+  return std::find(cfg.cli_options.begin(), cfg.cli_options.end(), option) != cfg.cli_options.end();
+}
+
 // Insert ops for one start-up port: Interface + Port; returns the Port's
 // uuid-name.
-std::string add_port_ops(json& ops, const netdev::PortConfig& pc, uint32_t number, size_t k) {
+std::string add_port_ops(json& ops, const netdev::PortConfig& pc, uint32_t number, size_t k,
+                         bool from_cmdline) {
   std::map<std::string, std::string> options;
   if (!pc.devargs.empty()) options["dpdk-devargs"] = pc.devargs;
   if (pc.n_rxq != 1) options["n_rxq"] = std::to_string(pc.n_rxq);
@@ -164,6 +175,7 @@ std::string add_port_ops(json& ops, const netdev::PortConfig& pc, uint32_t numbe
   json irow = {{"name", pc.name}, {"type", pc.type.empty() ? "dpdk" : pc.type}, {"options", str_map(options)}};
   if (number) irow["ofport_request"] = number;
   if (pc.mtu) irow["mtu_request"] = pc.mtu;
+  if (from_cmdline) irow["external_ids"] = str_map({{kOriginKey, kOriginCmdline}});
   std::string iname = "iface" + std::to_string(k), pname = "port" + std::to_string(k);
   ops.push_back({{"op", "insert"}, {"table", "Interface"}, {"row", irow}, {"uuid-name", iname}});
   ops.push_back({{"op", "insert"},
@@ -188,11 +200,13 @@ ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfi
   if (!store.root_row()) {
     // First start: the JSON config file (and --vdev ports) become the store.
     std::map<std::string, std::string> oc;
-    if (!cfg.pmd_cores.empty()) oc["pmd-cpu-mask"] = hex_mask(cfg.pmd_cores);
-    oc["emc-insert-inv-prob"] = std::to_string(cfg.emc_insert_inv_prob);
-    oc["smc-enable"] = cfg.smc ? "true" : "false";
-    oc["max-idle"] = std::to_string(cfg.flow_idle_ms);
-    oc["flow-limit"] = std::to_string(cfg.flow_limit);
+    // Settings given on the command line are for this run only and are
+    // not recorded; the config file's (and the defaults) are.
+    if (!cfg.pmd_cores.empty() && !given(cfg, "--pmd-cores")) oc["pmd-cpu-mask"] = hex_mask(cfg.pmd_cores);
+    if (!given(cfg, "--emc-insert-prob")) oc["emc-insert-inv-prob"] = std::to_string(cfg.emc_insert_inv_prob);
+    if (!given(cfg, "--no-smc")) oc["smc-enable"] = cfg.smc ? "true" : "false";
+    if (!given(cfg, "--flow-idle-ms")) oc["max-idle"] = std::to_string(cfg.flow_idle_ms);
+    if (!given(cfg, "--flow-limit")) oc["flow-limit"] = std::to_string(cfg.flow_limit);
     json port_refs = json::array();
     // The bridge's internal port, as ovs-vsctl add-br creates it.
     ops.push_back({{"op", "insert"},
@@ -204,9 +218,11 @@ ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfi
                    {"row", {{"name", bridge}, {"interfaces", json::array({"named-uuid", "ifacelocal"})}}},
                    {"uuid-name", "portlocal"}});
     port_refs.push_back(json::array({"named-uuid", "portlocal"}));
+    std::vector<std::string> vdevs = eal_vdevs(cfg.eal);
     size_t k = 0;
     for (auto& [no, pc] : cfg.ports) {
-      std::string pname = add_port_ops(ops, pc, number_of(pc.name, no), k++);
+      bool cmdline = std::find(vdevs.begin(), vdevs.end(), pc.devargs) != vdevs.end();
+      std::string pname = add_port_ops(ops, pc, number_of(pc.name, no), k++, cmdline);
       port_refs.push_back(json::array({"named-uuid", pname}));
     }
     json brow = {{"name", bridge},
@@ -239,6 +255,35 @@ ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfi
 
   // Later starts: record --vdev ports the store lacks.
   std::vector<std::string> vdevs = eal_vdevs(cfg.eal);
+  // Ports recorded from an earlier run's --vdev arguments that this run
+  // does not give: remove them (their Port rows from every bridge; GC does
+  // the rest).
+  {
+    json r = store.transact_or_throw(json::array(
+        {{{"op", "select"},
+          {"table", "Interface"},
+          {"where", json::array({json::array({"external_ids", "includes",
+                                              str_map({{kOriginKey, kOriginCmdline}})})})}},
+         {{"op", "select"}, {"table", "Port"}, {"where", json::array()}}}));
+    json stale = json::array();
+    for (auto& iface : r[0]["rows"]) {
+      std::string devargs = map_of(iface["options"])["dpdk-devargs"];
+      if (std::find(vdevs.begin(), vdevs.end(), devargs) != vdevs.end()) continue;
+      for (auto& port : r[1]["rows"])
+        for (auto& iu : set_elems(port["interfaces"]))
+          if (iu == iface["_uuid"]) {
+            stale.push_back(port["_uuid"]);
+            rep.dropped.push_back(iface["name"].get<std::string>());
+          }
+    }
+    if (!stale.empty())
+      store.transact_or_throw(json::array(
+          {{{"op", "mutate"},
+            {"table", "Bridge"},
+            {"where", json::array()},
+            {"mutations", json::array({json::array({"ports", "delete", json::array({"set", stale})})})}},
+           {{"op", "comment"}, {"comment", "dpswitchd: dropped ports of an earlier run's --vdev arguments"}}}));
+  }
   if (vdevs.empty()) return rep;
   DesiredConfig d = read_desired_config(store);
   std::set<std::string> devargs_known, names_known;
@@ -261,9 +306,11 @@ ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfi
       ops.push_back({{"op", "update"},
                      {"table", "Interface"},
                      {"where", json::array({json::array({"name", "==", pc.name})})},
-                     {"row", {{"type", "dpdk"}, {"options", str_map(opt)}}}});
+                     {"row", {{"type", "dpdk"},
+                              {"options", str_map(opt)},
+                              {"external_ids", str_map({{kOriginKey, kOriginCmdline}})}}}});
     } else {
-      refs.push_back(json::array({"named-uuid", add_port_ops(ops, pc, number_of(pc.name, no), k++)}));
+      refs.push_back(json::array({"named-uuid", add_port_ops(ops, pc, number_of(pc.name, no), k++, true)}));
     }
     rep.pinned.push_back(pc.name);
   }

@@ -74,15 +74,19 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store);
 struct ImportReport {
   bool imported = false;          // the store was empty: the start-up config was imported
   std::vector<std::string> pinned;  // --vdev ports recorded in a non-empty store
+  std::vector<std::string> dropped; // ports of an earlier run's --vdev arguments, removed
 };
 
 // First start (the store has no Open_vSwitch row): writes the Open_vSwitch
 // row (other_config from the start-up settings), bridge `bridge` with its
 // internal port and one Port/Interface per start-up port (type dpdk,
 // options:dpdk-devargs, ofport_request = its number). Later starts: the
-// store is the source of truth, except that start-up ports over a device
-// named by an EAL --vdev argument are always present: such a port is added
-// to the store when no Interface has its devargs yet. `port_numbers` gives
+// store is the source of truth, except for the ports over devices named by
+// EAL --vdev arguments: such a port is added to the store when no Interface
+// has its devargs yet, and is marked external_ids:dpswitch-origin=cmdline;
+// marked ports whose device this run's --vdev arguments do not name are
+// removed (they were an earlier run's command line, not configuration).
+// Settings given on the command line are not recorded. `port_numbers` gives
 // the number each start-up port got (0 when it is not open). Throws
 // confdb::OvsdbError.
 ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfig& cfg,

@@ -60,6 +60,7 @@ TEST_CASE("first start imports the start-up configuration as bridge br0", "[daem
   auto store = memory_store();
   DaemonConfig cfg = two_vdev_ports();
   cfg.ports[1].second.n_rxq = 4;
+  cfg.cli_options = {"--flow-idle-ms", "500"};
   ImportReport rep = import_startup_config(*store, cfg, "br0", {{"p1", 1}, {"p2", 2}}, "test 1.0");
   CHECK(rep.imported);
   DesiredConfig d = read_desired_config(*store);
@@ -68,6 +69,7 @@ TEST_CASE("first start imports the start-up configuration as bridge br0", "[daem
   CHECK(d.bridges[0].controllers == std::vector<std::string>{"ptcp:6653"});
   CHECK(d.other_config.at("pmd-cpu-mask") == "0xa");
   CHECK(d.other_config.at("flow-limit") == "1234");
+  CHECK(d.other_config.count("max-idle") == 0);  // given on the command line: this run only
   REQUIRE(d.interfaces.size() == 3);  // br0 (internal), p1, p2
   const InterfaceWant* p2 = find(d, "p2");
   REQUIRE(p2);
@@ -86,6 +88,27 @@ TEST_CASE("first start imports the start-up configuration as bridge br0", "[daem
     CHECK(again.pinned.empty());
     CHECK(read_desired_config(*store) == d);
   }
+  SECTION("ports of an earlier run's --vdev arguments are dropped; the user's stay") {
+    store->transact_or_throw(json::array({
+        {{"op", "insert"}, {"table", "Interface"},
+         {"row", {{"name", "user1"}, {"type", "dpdk"},
+                  {"options", json::array({"map", json::array({json::array({"dpdk-devargs", "net_null7"})})})}}},
+         {"uuid-name", "iu"}},
+        {{"op", "insert"}, {"table", "Port"},
+         {"row", {{"name", "user1"}, {"interfaces", json::array({"named-uuid", "iu"})}}}, {"uuid-name", "pu"}},
+        {{"op", "mutate"}, {"table", "Bridge"}, {"where", json::array()},
+         {"mutations", json::array({json::array({"ports", "insert", json::array({"set", json::array({json::array({"named-uuid", "pu"})})})})})}},
+    }));
+    DaemonConfig other = cfg;
+    other.eal = {"-l", "0,1", "--vdev", "net_null0"};  // net_null1 (p2) not given now
+    other.ports.resize(1);
+    ImportReport again = import_startup_config(*store, other, "br0", {{"p1", 1}}, "test 1.0");
+    CHECK(again.dropped == std::vector<std::string>{"p2"});
+    DesiredConfig now = read_desired_config(*store);
+    CHECK(find(now, "p2") == nullptr);
+    CHECK(find(now, "p1") != nullptr);
+    CHECK(find(now, "user1") != nullptr);
+  }
   SECTION("a --vdev port deleted from the store comes back on the next start") {
     json p1_uuid = uuid_of(*store, "Port", "p1");
     store->transact_or_throw(json::array(
@@ -96,7 +119,8 @@ TEST_CASE("first start imports the start-up configuration as bridge br0", "[daem
     REQUIRE(find(read_desired_config(*store), "p1") == nullptr);
     ImportReport again = import_startup_config(*store, cfg, "br0", {{"p1", 1}}, "test 1.0");
     CHECK(again.pinned == std::vector<std::string>{"p1"});
-    const InterfaceWant* p1 = find(read_desired_config(*store), "p1");
+    DesiredConfig now = read_desired_config(*store);
+    const InterfaceWant* p1 = find(now, "p1");
     REQUIRE(p1);
     CHECK(p1->options.at("dpdk-devargs") == "net_null0");
     CHECK(p1->ofport_request == 1);
