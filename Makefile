@@ -2,8 +2,12 @@
 # missing (packages, hugepages, build directory) first.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+# meson compiles through ccache when it is installed (bootstrap installs it);
+# these make its cache valid across checkouts in different directories.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
-.PHONY: all build test demo bench perf clean bootstrap asan
+.PHONY: all build test demo demo-pcap bench perf clean bootstrap asan
 
 all: build
 
@@ -32,6 +36,10 @@ test: build asan
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+# dpswitchd alone: a pcap replay into port 1, a sink on port 2.
+demo-pcap: build
+	@scripts/demo-pcap.sh $(BUILD)
 
 bench: build
 	@scripts/bench.sh $(BUILD)

@@ -5,6 +5,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
+ninja -C "$BUILD" tests/bench/flow_key_bench tests/bench/classifier_bench tests/ofproto/ofproto_bench
 for b in flow_key_bench classifier_bench; do
   if [ -x "$BUILD/tests/bench/$b" ]; then
     echo "== $b"

@@ -4,7 +4,7 @@
 # hugepages when the machine allows it. Safe to run again and again.
 set -euo pipefail
 
-PKGS=(build-essential meson ninja-build pkg-config python3
+PKGS=(build-essential meson ninja-build pkg-config python3 ccache
       libdpdk-dev dpdk dpdk-dev libboost-dev nlohmann-json3-dev libspdlog-dev catch2
       libpcap-dev libbenchmark-dev gnuplot-nox openvswitch-common tshark
       iproute2 procps)
