@@ -381,18 +381,9 @@ int Datapath::post_install(unsigned pmd, const FlowSpec& spec) {
 }
 
 int Datapath::modify_flow(uint64_t ufid, const DpActions& actions) {
-  auto it = flows_.find(ufid);
-  if (it == flows_.end()) return -ENOENT;
-  it->second.spec.actions = actions;
-  for (auto& [p, f] : it->second.instances) {
-    PmdCommand* cmd = new_command(PmdCmdType::kModify);
-    cmd->flow = f;
-    cmd->actions = actions;
-    post(p, cmd);
-    wait_for(p, cmd);
-    delete cmd;
-  }
-  return 0;
+  int rc = post_modify(ufid, actions);
+  if (rc == 0) sync();  // every PMD has applied it (and the commands are reaped)
+  return rc;
 }
 
 int Datapath::del_flow(uint64_t ufid) {

@@ -94,6 +94,7 @@ uint32_t ExactMatchCache::lookup_batch(const FlowKey* keys, const uint32_t* hash
   for (uint32_t t = with_cand; t; t &= t - 1) {
     unsigned i = static_cast<unsigned>(std::countr_zero(t));
     unsigned m = cands[i];
+    if (m == 0) __builtin_unreachable();  // with_cand: at least one way matched
     uint32_t si = hashes[i] & set_mask_;
     const Set& s = sets_[si];
     do {

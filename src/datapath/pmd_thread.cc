@@ -225,9 +225,13 @@ void PmdThread::upcall_misses(rte_mbuf** pkts, const FlowKey* keys, const uint32
     u.pmd = static_cast<uint16_t>(cfg_.index);
     u.reason = UpcallReason::kMiss;
   }
+  send_upcalls(ups, n);
+}
+
+void PmdThread::send_upcalls(const Upcall* ups, unsigned n) {
   unsigned done = misses_.enqueue_burst(ups, n);
   counters_.add(kUpcalls, done);
-  if (done < n) {
+  if (done < n) {  // ring full: the slow path is behind; drop, never wait
     counters_.add(kLostUpcalls, n - done);
     for (unsigned i = done; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
   }
@@ -332,26 +336,20 @@ void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned 
     u.pmd = static_cast<uint16_t>(cfg_.index);
     u.reason = UpcallReason::kUserspace;
   }
-  unsigned done = misses_.enqueue_burst(ups, k);
-  counters_.add(kUpcalls, done);
-  if (done < k) {
-    counters_.add(kLostUpcalls, k - done);
-    for (unsigned i = done; i < k; i++) rte_pktmbuf_free(ups[i].pkt);
-  }
+  send_upcalls(ups, k);
 }
 
 void PmdThread::apply_commands() {
   PmdCommand* cmds[kCommandsPerIteration];
   unsigned n = commands_.take(cmds, kCommandsPerIteration);
-  for (unsigned i = 0; i < n; i++) {
-    apply(cmds[i]);
-    commands_.complete(cmds[i]);
-  }
-  if (n) {
-    counters_.add(kCommands, n);
-    n_flows_.store(cls_.size(), std::memory_order_relaxed);
-    n_subtables_.store(cls_.subtable_count(), std::memory_order_relaxed);
-  }
+  if (!n) return;
+  for (unsigned i = 0; i < n; i++) apply(cmds[i]);
+  // Published before the completions, so a caller that saw its command
+  // complete also sees the table sizes it produced.
+  counters_.add(kCommands, n);
+  n_flows_.store(cls_.size(), std::memory_order_relaxed);
+  n_subtables_.store(cls_.subtable_count(), std::memory_order_relaxed);
+  for (unsigned i = 0; i < n; i++) commands_.complete(cmds[i]);
 }
 
 void PmdThread::apply(PmdCommand* cmd) {

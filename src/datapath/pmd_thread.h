@@ -105,6 +105,7 @@ class PmdThread {
   void process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n);
   DPS_COLD void upcall_misses(rte_mbuf** pkts, const FlowKey* keys, const uint32_t* hashes,
                               uint32_t miss_mask, uint32_t train);
+  void send_upcalls(const Upcall* ups, unsigned n);
   void execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t tcp_flags);
   void execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n, uint32_t in_port);
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,

@@ -1,4 +1,3 @@
 // Precompiled header for the test executables: Catch2 is the slowest header
 // to parse and every test file includes it.
-#pragma once
 #include <catch2/catch.hpp>
