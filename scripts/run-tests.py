@@ -80,11 +80,20 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--targets":
         # The test executables of a build directory, as ninja target names.
         build = sys.argv[2]
+        # ... and what they depend on (test servers, the CLI under test).
         root = os.path.abspath(build)
+        targets = json.loads(subprocess.run(["meson", "introspect", build, "--targets"],
+                                            check=True, capture_output=True, text=True).stdout)
+        by_id = {t["id"]: t for t in targets}
+        wanted = set()
         for t in meson_tests(build):
             exe = os.path.abspath(t["cmd"][0])
             if exe.startswith(root + os.sep):
-                print(os.path.relpath(exe, root))
+                wanted.add(os.path.relpath(exe, root))
+            for dep in t.get("depends", []):
+                for f in by_id.get(dep, {}).get("filename", []):
+                    wanted.add(os.path.relpath(os.path.abspath(f), root))
+        print("\n".join(sorted(wanted)))
         return
     builds = sys.argv[1:] or ["build"]
     total_p = total_f = 0

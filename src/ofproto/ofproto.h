@@ -120,7 +120,7 @@ class Ofproto {
   std::string fdb_show();
   // ofproto/trace for a datapath key (in_port = datapath port number).
   std::string trace(const datapath::FlowKey& key);
-  std::vector<PacketIn> take_packet_ins(size_t max) { return handler_->take_packet_ins(max); }
+  std::vector<PacketInEvent> take_packet_ins(size_t max) { return handler_->take_packet_ins(max); }
   std::vector<RemovedRule> take_removed_rules(size_t max);
   OfprotoStats stats() const;
 

@@ -213,7 +213,7 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   const ControllerEvent* e = events_.get(u.cookie);
   const BridgePort* in = bridge_.port_by_dp(u.key.in_port);
   if (e && in && admit_packet_in(now_ms)) {
-    PacketIn pi;
+    PacketInEvent pi;
     pi.reason = e->reason;
     pi.table_id = e->table_id;
     pi.cookie = e->cookie;
@@ -231,8 +231,8 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   dp_.free_packets(&pkt, 1);
 }
 
-std::vector<PacketIn> UpcallHandler::take_packet_ins(size_t max) {
-  std::vector<PacketIn> out;
+std::vector<PacketInEvent> UpcallHandler::take_packet_ins(size_t max) {
+  std::vector<PacketInEvent> out;
   while (!packet_ins_.empty() && out.size() < max) {
     out.push_back(std::move(packet_ins_.front()));
     packet_ins_.pop_front();

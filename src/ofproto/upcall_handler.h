@@ -48,7 +48,9 @@ inline constexpr unsigned kUpcallBatch = 1024;
 // Default flow limit (installed megaflows over all PMDs), as OVS's.
 inline constexpr size_t kDefaultFlowLimit = 200'000;
 
-struct PacketIn {
+// A packet for the controller, queued until the OpenFlow channel takes it
+// (not the wire message: that is of_messages.h PacketIn).
+struct PacketInEvent {
   PacketInReason reason = PacketInReason::kAction;
   uint8_t table_id = 0;
   uint64_t cookie = 0;
@@ -93,7 +95,7 @@ class UpcallHandler {
   unsigned run(int64_t now_ms);
 
   // Oldest first, at most max.
-  std::vector<PacketIn> take_packet_ins(size_t max);
+  std::vector<PacketInEvent> take_packet_ins(size_t max);
   size_t pending_packet_ins() const { return packet_ins_.size(); }
 
   const UpcallStats& stats() const { return stats_; }
@@ -127,7 +129,7 @@ class UpcallHandler {
   std::vector<uint32_t> slots_;         // open addressing: group index + 1, 0 = empty
   std::vector<uint32_t> used_slots_;
 
-  std::deque<PacketIn> packet_ins_;
+  std::deque<PacketInEvent> packet_ins_;
   double tokens_;
   int64_t tokens_ms_ = 0;
 };
