@@ -23,8 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_PERF = os.path.join(os.path.dirname(ROOT), "shared", "perf")
+from perf_common import ROOT, SHARED_PERF, ensure_workload, run_dpswitchd, run_testpmd
 
 
 def rules_to_dp_flows(rules_file):
@@ -69,54 +68,14 @@ def rules_to_dp_flows(rules_file):
     return flows
 
 
-def ensure_workload(name, outdir):
-    d = os.path.join(outdir, name)
-    if not os.path.exists(os.path.join(d, "workload.json")):
-        subprocess.run([sys.executable, os.path.join(SHARED_PERF, "mkpcap.py"), "--outdir",
-                        outdir, name], check=True, stdout=subprocess.DEVNULL)
-    return d
-
-
-def vdevs(wl_dir, manifest):
-    out = []
-    for i, p in enumerate(manifest["ports"]):
-        if p.get("pcap"):
-            out.append("net_pcap%d,rx_pcap=%s,infinite_rx=1" % (i, os.path.join(wl_dir, p["pcap"])))
-        else:
-            out.append("net_null%d,no-rx=1" % i)
-    return out
-
-
-def run_dpswitchd(build, wl_dir, manifest, warmup, duration):
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = {"pmd_cores": [1], "flows": rules_to_dp_flows(os.path.join(wl_dir, "rules.flows"))}
-        cfg_path = os.path.join(tmp, "cfg.json")
-        json.dump(cfg, open(cfg_path, "w"))
-        resident = sum(p.get("packets", 0) for p in manifest["ports"] if p.get("pcap"))
-        cmd = ["taskset", "-c", "0", os.path.join(build, "src", "dpswitchd"), "-l", "0,1",
-               "--main-lcore", "0", "--in-memory", "--no-pci", "--file-prefix",
-               "dpsperf%d" % os.getpid(), "--log-level", "lib.eal:error"]
-        for v in vdevs(wl_dir, manifest):
-            cmd += ["--vdev", v]
-        cmd += ["--", "--config", cfg_path, "--mbufs", str(resident + 65536), "--warmup",
-                str(warmup), "--duration", str(duration), "--summary-json",
-                os.path.join(tmp, "s.json"), "--log-level", "warn", "--no-db"]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise SystemExit("dpswitchd failed:\n" + p.stdout + p.stderr)
-        return json.load(open(os.path.join(tmp, "s.json")))
-
-
-def run_testpmd(wl_dir, warmup, duration):
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "tp.json")
-        subprocess.run([sys.executable, os.path.join(SHARED_PERF, "ovs_bench.py"), wl_dir,
-                        "--limit", "--warmup", str(warmup), "--duration", str(duration),
-                        "--json", out, "-q"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd=SHARED_PERF)
-        r = json.load(open(out))["results"][0]
-        run = r["limit_runs"][0]
-        return {"mpps": run["mpps"], "cycles_per_pkt": run.get("cycles_per_pkt_cpu")}
+def run_pairs(a, wl_dir, manifest, name, options):
+    sw, tp = [], []
+    for i in range(a.runs):
+        sw.append(run_dpswitchd(a.build, wl_dir, manifest, a.warmup, a.duration, options))
+        tp.append(run_testpmd(wl_dir, a.warmup, a.duration))
+        print("  %-14s run %d: dpswitchd %.2f Mpps (%.0f cyc/pkt), testpmd %.2f Mpps" %
+              (name, i + 1, sw[-1]["mpps"], sw[-1]["cycles_per_pkt"], tp[-1]["mpps"]), flush=True)
+    return sw, tp
 
 
 def main():
@@ -133,15 +92,11 @@ def main():
         sys.exit("perf-datapath: ../shared/perf not found beside the repository")
     results = []
     for name in a.workloads:
-        wl_dir = ensure_workload(name, a.outdir)
-        manifest = json.load(open(os.path.join(wl_dir, "workload.json")))
-        sw, tp = [], []
-        for i in range(a.runs):
-            sw.append(run_dpswitchd(a.build, wl_dir, manifest, a.warmup, a.duration))
-            tp.append(run_testpmd(wl_dir, a.warmup, a.duration))
-            print("  %-14s run %d: dpswitchd %.2f Mpps (%.0f cyc/pkt), testpmd %.2f Mpps" %
-                  (name, i + 1, sw[-1]["mpps"], sw[-1]["cycles_per_pkt"], tp[-1]["mpps"]),
-                  flush=True)
+        wl_dir, manifest = ensure_workload(name, a.outdir)
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as cfg:
+            json.dump({"flows": rules_to_dp_flows(os.path.join(wl_dir, "rules.flows"))}, cfg)
+            cfg.flush()
+            sw, tp = run_pairs(a, wl_dir, manifest, name, ["--config", cfg.name])
         ratios = [s["mpps"] / t["mpps"] for s, t in zip(sw, tp) if t["mpps"] > 0]
         srt = sorted(sw, key=lambda s: s["mpps"])[len(sw) // 2]
         results.append({

@@ -28,54 +28,13 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_PERF = os.path.join(os.path.dirname(ROOT), "shared", "perf")
-
-
-def ensure_workload(name, outdir):
-    d = os.path.join(outdir, name)
-    if not os.path.exists(os.path.join(d, "workload.json")):
-        subprocess.run([sys.executable, os.path.join(SHARED_PERF, "mkpcap.py"), "--outdir",
-                        outdir, name], check=True, stdout=subprocess.DEVNULL)
-    return d, json.load(open(os.path.join(d, "workload.json")))
-
-
-def vdevs(wl_dir, manifest):
-    out = []
-    for i, p in enumerate(manifest["ports"]):
-        if p.get("pcap"):
-            out.append("net_pcap%d,rx_pcap=%s,infinite_rx=1" % (i, os.path.join(wl_dir, p["pcap"])))
-        else:
-            out.append("net_null%d,no-rx=1" % i)
-    return out
+from perf_common import ROOT, SHARED_PERF, ensure_workload, run_dpswitchd as _run, run_testpmd
 
 
 def run_dpswitchd(build, wl_dir, manifest, warmup, duration, extra=()):
-    with tempfile.TemporaryDirectory() as tmp:
-        resident = sum(p.get("packets", 0) for p in manifest["ports"] if p.get("pcap"))
-        cmd = ["taskset", "-c", "0", os.path.join(build, "src", "dpswitchd"), "-l", "0,1",
-               "--main-lcore", "0", "--in-memory", "--no-pci", "--file-prefix",
-               "dpsofperf%d" % os.getpid(), "--log-level", "lib.eal:error"]
-        for v in vdevs(wl_dir, manifest):
-            cmd += ["--vdev", v]
-        cmd += ["--", "--pmd-cores", "1", "--rules", os.path.join(wl_dir, "rules.flows"),
-                "--mbufs", str(resident + 65536), "--warmup", str(warmup), "--duration",
-                str(duration), "--summary-json", os.path.join(tmp, "s.json"), "--log-level", "warn", "--no-db"]
-        cmd += list(extra)
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise SystemExit("dpswitchd failed:\n" + p.stdout + p.stderr)
-        return json.load(open(os.path.join(tmp, "s.json")))
-
-
-def run_testpmd(wl_dir, warmup, duration):
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "tp.json")
-        subprocess.run([sys.executable, os.path.join(SHARED_PERF, "ovs_bench.py"), wl_dir,
-                        "--limit", "--warmup", str(warmup), "--duration", str(duration),
-                        "--json", out, "-q"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd=SHARED_PERF)
-        return json.load(open(out))["results"][0]["limit_runs"][0]["mpps"]
+    """dpswitchd with the workload's OpenFlow rules through the pipeline."""
+    return _run(build, wl_dir, manifest, warmup, duration,
+                ["--rules", os.path.join(wl_dir, "rules.flows"), *extra])
 
 
 def linfit(pts):
@@ -120,7 +79,7 @@ def l2(a):
     sw, tp = [], []
     for i in range(a.runs):
         sw.append(run_dpswitchd(a.build, wl_dir, m, a.warmup, a.duration))
-        tp.append(run_testpmd(wl_dir, a.warmup, a.duration))
+        tp.append(run_testpmd(wl_dir, a.warmup, a.duration)["mpps"])
         print("  l2-learning run %d: dpswitchd %.2f Mpps (%.0f cyc/pkt, %d megaflows, %d MACs), "
               "testpmd %.2f Mpps" % (i + 1, sw[-1]["mpps"], sw[-1]["cycles_per_pkt"],
                                      sw[-1]["datapath_flows"], sw[-1]["ofproto"]["mac_entries"],

@@ -1,17 +1,13 @@
 #include "of_actions.h"
 
+#include "overloaded.h"
+
 #include <algorithm>
 
 namespace dps::ofproto {
 
 namespace {
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // Execution rank in the action set (OpenFlow 1.3.5 section 5.10).
 int set_rank(const OfAction& a) {

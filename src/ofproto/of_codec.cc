@@ -1,5 +1,7 @@
 #include "of_codec.h"
 
+#include "overloaded.h"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -10,12 +12,6 @@ namespace dps::ofproto {
 
 namespace {
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // ---- wire constants ----------------------------------------------------------
 
