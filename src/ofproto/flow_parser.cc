@@ -1,5 +1,7 @@
 #include "flow_parser.h"
 
+#include "overloaded.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -11,13 +13,6 @@
 namespace dps::ofproto {
 
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 OfError perr(std::string msg) {
   return OfError::make(OfErrorType::kBadRequest, 0, std::move(msg));
