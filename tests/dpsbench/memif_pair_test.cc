@@ -224,9 +224,8 @@ TEST_CASE("dpsbench fails fast and precisely on bad input", "[dpsbench][eal]") {
 
 // Through dpswitchd: the switch is the memif server of one socket with ids 0
 // (in_port 1) and 1 (port 2) and forwards port 1 -> port 2; dpsbench txonly
-// and rxonly are its clients. Hidden ([.]) until the daemon's memif ports
-// are settled (see docs/dpsbench.md); run with: dpsbench_test "[switch]".
-TEST_CASE("txonly -> dpswitchd -> rxonly over memif", "[.][dpsbench][eal][memif][switch]") {
+// and rxonly are its clients (issue 3's integration test).
+TEST_CASE("txonly -> dpswitchd -> rxonly over memif", "[dpsbench][eal][memif][switch]") {
   TempDir dir;
   std::string dpswitchd = std::getenv("DPSWITCHD") ? std::getenv("DPSWITCHD") : DPSWITCHD_PATH;
   REQUIRE(access(dpswitchd.c_str(), X_OK) == 0);
