@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config python3 ccache
       libdpdk-dev dpdk dpdk-dev libboost-dev nlohmann-json3-dev libspdlog-dev catch2
       libpcap-dev libbenchmark-dev gnuplot-nox openvswitch-common tshark
-      iproute2 procps)
+      iproute2 procps iputils-ping clang)
 
 missing=()
 for p in "${PKGS[@]}"; do

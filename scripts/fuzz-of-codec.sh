@@ -16,6 +16,8 @@ if ! command -v "$CXX" >/dev/null; then
   echo "fuzz-of-codec: $CXX not found (apt-get install clang)" >&2
   exit 1
 fi
+# Meson's of-codec-fuzz test sets FUZZ_BUILD_DIR to a directory of its
+# build dir (absolute), so a clean clone needs nothing else.
 out=${FUZZ_BUILD_DIR:-build-fuzz}
 mkdir -p "$out"
 bin="$out/of_codec_fuzz"
@@ -34,7 +36,7 @@ scratch="$out/corpus_of"
 mkdir -p "$scratch"
 log="$out/of_codec_fuzz.log"
 status=0
-"$bin" -max_total_time="$secs" -max_len=8192 -print_final_stats=1 "$@" \
+"$bin" -max_total_time="$secs" -max_len=8192 -print_final_stats=1 -artifact_prefix="$out/" "$@" \
   "$scratch" tests/fuzz/corpus_of >"$log" 2>&1 || status=$?
 grep -E "^#[0-9]+ +(INITED|DONE)|ERROR|SUMMARY|stat::number_of_executed_units" "$log" || true
 if [[ $status -ne 0 ]]; then tail -40 "$log" >&2; fi

@@ -8,7 +8,9 @@ Three measurements, each run N times (figures are indicative on a shared VM):
     between 10% and 90% of the 50k first-pass packets, sampled every 5 ms by
     dpswitchd --sample-tx-ms, as ../shared/perf does from port counters), the
     megaflow install rate (slope of the ukey count) and the slow path's own
-    microseconds per miss (time spent handling upcalls / misses).
+    microseconds per miss (time spent handling upcalls / misses), as wall
+    time and as the ofproto thread's CPU time (the two differ when other
+    processes share core 0; the load average before each run is recorded).
   * l2-learning: a NORMAL bridge (rules.flows = priority=0,actions=NORMAL),
     both ports replaying; Mpps against dpdk-testpmd io over the same vdevs
     (../shared/perf/ovs_bench.py <wl-dir> --limit), paired per run.
@@ -52,6 +54,7 @@ def flowsetup(a):
     k = m["flows"]
     runs = []
     for i in range(a.runs):
+        load = os.getloadavg()[0]
         s = run_dpswitchd(a.build, wl_dir, m, 0, 6, ["--sample-tx-ms", "5"])
         smp = s["tx_samples"]
         t0 = next((t for t, tx, _ in smp if tx > 0), 0)
@@ -61,17 +64,32 @@ def flowsetup(a):
         frate = linfit(flows)
         full = next((t - t0 for t, _, n in smp if n >= k), None)
         o = s["ofproto"]
+        cpu = o.get("cpu_us_per_miss", 0.0)
         r = {"setup_rate_fwd": rate, "flows_per_s": frate, "all_flows_installed_s": full,
-             "us_per_miss": o["us_per_miss"], "misses": o["misses"], "installs": o["installs"],
-             "lost_upcalls": s["failed_upcalls"], "points": len(fwd)}
+             "us_per_miss": o["us_per_miss"], "cpu_us_per_miss": cpu,
+             "cpu_us_per_megaflow": cpu * o["misses"] / o["installs"] if o["installs"] else None,
+             "misses": o["misses"], "installs": o["installs"],
+             "lost_upcalls": s["failed_upcalls"], "points": len(fwd), "loadavg_before": load,
+             "pmd_max_iteration_us": max(p["max_iteration_us"] for p in s["pmds"])}
         runs.append(r)
         print("  flowsetup-50k run %d: %s new flows/s forwarded, %s megaflows/s installed, "
-              "%.2f us/miss, all %d installed after %s s" %
+              "%.2f us/miss (CPU %.2f us/miss, %.2f us/megaflow), all %d installed after %s s "
+              "(load %.1f before)" %
               (i + 1, "%.0f" % rate if rate else "?", "%.0f" % frate if frate else "?",
-               r["us_per_miss"], k, "%.2f" % full if full else "?"), flush=True)
-    med = lambda key: statistics.median(x[key] for x in runs if x[key])  # noqa: E731
+               r["us_per_miss"], cpu, r["cpu_us_per_megaflow"] or 0, k,
+               "%.2f" % full if full else "?", load), flush=True)
+    def med(key):
+        v = [x[key] for x in runs if x[key]]
+        return statistics.median(v) if v else None
+
+    def spread(key):
+        v = [x[key] for x in runs if x[key]]
+        return (min(v), max(v)) if v else None
+
     return {"workload": "flowsetup-50k", "setup_rate_fwd": med("setup_rate_fwd"),
-            "flows_per_s": med("flows_per_s"), "us_per_miss": med("us_per_miss"), "runs": runs}
+            "flows_per_s": med("flows_per_s"), "flows_per_s_range": spread("flows_per_s"),
+            "us_per_miss": med("us_per_miss"), "cpu_us_per_miss": med("cpu_us_per_miss"),
+            "cpu_us_per_megaflow": med("cpu_us_per_megaflow"), "runs": runs}
 
 
 def l2(a):

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -23,6 +24,7 @@
 #include "datapath/pmd_stats_format.h"
 #include "netdev/dpdk_netdev.h"
 #include "netdev/eal.h"
+#include "ofproto/connmgr.h"
 #include "ofproto/ofproto.h"
 
 namespace {
@@ -141,6 +143,7 @@ json ofproto_json(const dps::ofproto::Ofproto& ofp) {
   o["packet_ins"] = s.upcall.packet_ins;
   o["us_per_miss"] = s.upcall.misses ? s.upcall.busy_ns / 1e3 / s.upcall.misses : 0.0;
   o["us_per_upcall"] = s.upcall.upcalls ? s.upcall.busy_ns / 1e3 / s.upcall.upcalls : 0.0;
+  o["cpu_us_per_miss"] = s.upcall.misses ? s.upcall.cpu_ns / 1e3 / s.upcall.misses : 0.0;
   o["ukeys"] = s.ukeys;
   o["ukey_masks"] = s.ukey_masks;
   o["rules"] = s.rules;
@@ -249,6 +252,30 @@ int run(int argc, char** argv) {
   // serve ovs-vsctl/dpsctl; run() applies changes on this thread.
   auto confd = std::make_unique<dps::daemon::ConfigDaemon>(cfg, dp, &ofp);
 
+  // The OpenFlow channel: --openflow targets plus the store's Bridge
+  // controller / fail_mode (ovs-vsctl set-controller / set-fail-mode),
+  // re-applied whenever the reconciler sees them change.
+  std::unique_ptr<dps::ofproto::ConnectionManager> connmgr;
+  if (!cfg.openflow.empty() || confd->enabled()) {
+    dps::ofproto::ConnMgrConfig cc;
+    cc.targets = cfg.openflow;
+    cc.handler.sw_desc = dps::daemon::ConfigDaemon::version();
+    connmgr = std::make_unique<dps::ofproto::ConnectionManager>(ofp, cc);
+    auto hook = [&cfg, &connmgr](const dps::daemon::BridgeWant& b) {
+      std::vector<std::string> targets = cfg.openflow;
+      for (const std::string& c : b.controllers)
+        if (std::find(targets.begin(), targets.end(), c) == targets.end()) targets.push_back(c);
+      try {
+        connmgr->set_targets(targets);
+        connmgr->set_fail_mode(b.fail_mode);
+      } catch (const std::exception& e) {
+        spdlog::error("bridge {}: controller/fail_mode not applied: {}", b.name, e.what());
+      }
+    };
+    if (const auto* b = confd->reconciler().applied_bridge()) hook(*b);
+    confd->reconciler().set_openflow_hook(hook);
+  }
+
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   dp.start();
@@ -266,6 +293,7 @@ int run(int argc, char** argv) {
   while (!g_stop.load()) {
     unsigned work = ofp.run();
     work += confd->run();
+    if (connmgr) work += connmgr->run();
     double t = now_s();
     if (cfg.sample_tx_ms > 0 && t >= next_sample && tx_samples.size() < 100000) {
       tx_samples.push_back({t, take_snapshot(dp, t).port_tx, ofp.stats().ukeys});
@@ -283,6 +311,7 @@ int run(int argc, char** argv) {
   json summary = summarize(first, last, dp);
   summary["ofproto"] = ofproto_json(ofp);
   if (cfg.sample_tx_ms > 0) summary["tx_samples"] = std::move(tx_samples);
+  connmgr.reset();  // closes the OpenFlow connections
   confd.reset();  // stops the RPC thread before the datapath goes
   dp.stop();
   if (cfg.summary) {

@@ -1,6 +1,7 @@
 #include "reconciler.h"
 
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_ether.h>
 
 #include <spdlog/spdlog.h>
@@ -164,12 +165,72 @@ void Reconciler::apply_other_config(const std::map<std::string, std::string>& oc
     ofp_->set_flow_limit(v);
     spdlog::info("reconfigure: flow-limit = {}", v);
   }
-  for (const char* key : {"pmd-cpu-mask", "pmd-rxq-assign", "pmd-rxq-isolate", "emc-insert-inv-prob",
+  if (changed("pmd-cpu-mask")) apply_pmd_cpu_mask(oc);
+  for (const char* key : {"pmd-rxq-assign", "pmd-rxq-isolate", "emc-insert-inv-prob",
                           "smc-enable", "dpdk-extra", "dpdk-lcore-mask", "dpdk-socket-mem"})
     if (changed(key) && !first)
       spdlog::warn("reconfigure: other_config:{} changed; it is a start-up setting in this version "
                    "(command line / config file) and is not applied at run time", key);
   applied_other_config_ = oc;
+}
+
+std::optional<std::vector<unsigned>> parse_cpu_mask(const std::string& text, std::string* error) {
+  std::string_view v = text;
+  if (v.starts_with("0x") || v.starts_with("0X")) v.remove_prefix(2);
+  if (v.empty()) {
+    *error = "is empty";
+    return std::nullopt;
+  }
+  std::vector<unsigned> cores;
+  for (size_t i = 0; i < v.size(); i++) {  // from the right: nibble k holds cores 4k..4k+3
+    char c = v[v.size() - 1 - i];
+    unsigned nib;
+    if (c >= '0' && c <= '9') nib = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f') nib = static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') nib = static_cast<unsigned>(c - 'A' + 10);
+    else {
+      *error = std::string("is not a hexadecimal mask (character '") + c + "')";
+      return std::nullopt;
+    }
+    for (unsigned b = 0; b < 4; b++)
+      if (nib >> b & 1) cores.push_back(static_cast<unsigned>(4 * i + b));
+  }
+  std::sort(cores.begin(), cores.end());
+  if (cores.empty()) *error = "selects no core";
+  if (cores.empty()) return std::nullopt;
+  return cores;
+}
+
+void Reconciler::apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc) {
+  auto it = oc.find("pmd-cpu-mask");
+  // Removing the key means the default: every EAL lcore but the main one.
+  std::vector<unsigned> lcores;
+  std::string text = it == oc.end() ? "(default)" : it->second;
+  if (it == oc.end()) {
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
+  } else {
+    std::string error;
+    auto cores = parse_cpu_mask(it->second, &error);
+    if (!cores) {
+      spdlog::error("reconfigure: other_config:pmd-cpu-mask=\"{}\" {}; PMDs unchanged", it->second, error);
+      return;
+    }
+    lcores = *cores;
+  }
+  if (std::string why = datapath::Datapath::check_pmd_lcores(lcores); !why.empty()) {
+    spdlog::error("reconfigure: other_config:pmd-cpu-mask={}: {}; PMDs unchanged", text, why);
+    return;
+  }
+  if (lcores == dp_.pmd_lcores()) return;
+  // The new PMDs start with empty flow tables: remove the miss path's
+  // megaflows (their counters roll up into the rules) so misses install
+  // afresh; flows put on every PMD are carried over by the datapath.
+  if (ofp_) ofp_->revalidator().flush();
+  dp_.set_pmd_lcores(lcores);
+  std::string list;
+  for (unsigned l : lcores) list += (list.empty() ? "" : ",") + std::to_string(l);
+  spdlog::info("reconfigure: pmd-cpu-mask={}: PMDs on lcores {}, rx queues reassigned", text, list);
 }
 
 WriteBack Reconciler::apply(const DesiredConfig& want) {

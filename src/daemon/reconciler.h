@@ -67,6 +67,10 @@ struct WriteBack {
 // the served bridge's controller targets, fail mode and protocols.
 using OpenFlowHook = std::function<void(const BridgeWant& bridge)>;
 
+// OVS's pmd-cpu-mask ("0x6", "6", any length): the selected core numbers
+// (here EAL lcore ids), ascending; nullopt with *error when malformed/empty.
+std::optional<std::vector<unsigned>> parse_cpu_mask(const std::string& text, std::string* error);
+
 class Reconciler {
  public:
   // `ofp` may be null (no OpenFlow bridge: ports only). The ports already
@@ -81,6 +85,9 @@ class Reconciler {
   std::vector<InterfaceReport> collect_stats() const;
 
   void set_openflow_hook(OpenFlowHook h) { openflow_hook_ = std::move(h); }
+  // The served bridge as last applied (null before the first apply), so a
+  // hook installed after the first apply can catch up.
+  const BridgeWant* applied_bridge() const { return bridge_applied_ ? &applied_bridge_ : nullptr; }
   // Open_vSwitch other_config keys whose start-up value came from the
   // command line: the first apply() leaves them alone (the command line
   // wins for this run); later changes in the store are applied.
@@ -104,6 +111,7 @@ class Reconciler {
   void push_vlan(const Open& o);
   InterfaceReport report(const std::string& name, const Open& o) const;
   void apply_other_config(const std::map<std::string, std::string>& oc);
+  void apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc);
 
   datapath::Datapath& dp_;
   ofproto::Ofproto* ofp_;

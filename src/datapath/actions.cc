@@ -30,6 +30,7 @@
 
 #include "../netdev/compiler.h"
 #include "flow_key.h"
+#include "meter.h"
 
 namespace dps::datapath {
 namespace {
@@ -383,7 +384,27 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     }
     case ActType::kOutput:
     case ActType::kUserspace:
+    case ActType::kMeter:
       return false;
+  }
+  return false;
+}
+
+bool action_remark_dscp(rte_mbuf* m, uint8_t prec_level) {
+  L3 l3;
+  if (locate_ipv4(m, &l3)) {
+    const uint8_t dscp = l3.ip[1] >> 2;
+    const uint8_t want = meter_remark_dscp(dscp, prec_level);
+    if (want != dscp) set_ipv4_byte(m, 1, static_cast<uint8_t>(want << 2), 0x03);
+    return true;
+  }
+  if (locate_ipv6(m, &l3)) {  // traffic class: low nibble of byte 0, high nibble of byte 1
+    const uint8_t tc = static_cast<uint8_t>((l3.ip[0] & 0x0f) << 4 | l3.ip[1] >> 4);
+    const uint8_t want = meter_remark_dscp(tc >> 2, prec_level);
+    const uint8_t ntc = static_cast<uint8_t>(want << 2 | (tc & 0x03));
+    l3.ip[0] = static_cast<uint8_t>((l3.ip[0] & 0xf0) | ntc >> 4);
+    l3.ip[1] = static_cast<uint8_t>((l3.ip[1] & 0x0f) | (ntc & 0x0f) << 4);
+    return true;
   }
   return false;
 }
@@ -417,6 +438,7 @@ DpAction make_data(ActType t, const uint8_t* p, size_t n) {
 
 DpAction act_output(uint32_t port) { return make(ActType::kOutput, 0, port); }
 DpAction act_userspace(uint32_t cookie) { return make(ActType::kUserspace, 0, cookie); }
+DpAction act_meter(uint32_t meter_id) { return make(ActType::kMeter, 0, meter_id); }
 DpAction act_push_vlan(uint16_t tpid, uint16_t tci) { return make(ActType::kPushVlan, tpid, tci); }
 DpAction act_pop_vlan() { return make(ActType::kPopVlan); }
 DpAction act_set_eth_src(const uint8_t mac[6]) { return make_data(ActType::kSetEthSrc, mac, 6); }
@@ -460,6 +482,7 @@ std::string format_actions(const DpActions& actions) {
     switch (a.type) {
       case ActType::kOutput: out += "output:" + std::to_string(a.arg32); break;
       case ActType::kUserspace: out += "userspace(cookie=" + std::to_string(a.arg32) + ")"; break;
+      case ActType::kMeter: out += "meter(" + std::to_string(a.arg32) + ")"; break;
       case ActType::kSetEthSrc: out += "set_eth_src(" + mac(a.data) + ")"; break;
       case ActType::kSetEthDst: out += "set_eth_dst(" + mac(a.data) + ")"; break;
       case ActType::kSetIpv4Src: out += "set_ipv4_src(" + ip4(a.arg32) + ")"; break;

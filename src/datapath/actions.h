@@ -42,6 +42,7 @@ enum class ActType : uint8_t {
   kSetVlanVid,   // arg16 = VID (host order); pushes a tag when untagged
   kSetVlanPcp,   // arg16 = PCP
   kUserspace,    // to the ofproto thread (controller, sampling); arg32 = cookie
+  kMeter,        // arg32 = datapath meter id: the PMD's token buckets may drop or remark (meter.h)
 };
 
 struct DpAction {
@@ -75,6 +76,7 @@ struct DpActions {
 // so equal actions compare equal.
 DpAction act_output(uint32_t port);
 DpAction act_userspace(uint32_t cookie);
+DpAction act_meter(uint32_t meter_id);
 DpAction act_push_vlan(uint16_t tpid, uint16_t tci);
 DpAction act_pop_vlan();
 DpAction act_set_eth_src(const uint8_t mac[6]);
@@ -99,6 +101,10 @@ bool action_push_vlan(rte_mbuf* m, uint16_t tpid, uint16_t tci);
 bool action_pop_vlan(rte_mbuf* m);
 // Returns false when the TTL/hop limit would reach 0 (caller drops it).
 bool action_dec_ttl(rte_mbuf* m);
+// Meter dscp_remark band: adds prec_level to the drop precedence of an
+// assured-forwarding DSCP (meter_remark_dscp) in the IPv4 header (checksum
+// fixed) or the IPv6 traffic class. False when not IP (packet unchanged).
+bool action_remark_dscp(rte_mbuf* m, uint8_t prec_level);
 
 // "output:2,push_vlan(tpid=0x8100,tci=100),..." / "drop"; ovs-dpctl-like.
 std::string format_actions(const DpActions& actions);

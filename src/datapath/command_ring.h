@@ -8,9 +8,11 @@
 //
 // Design: the PMD is the only writer of its flow tables; it applies requests
 // at the top of each loop iteration, so lookups need no lock and no RCU.
-// Commands are allocated and freed by the control side only: the PMD never
-// allocates, it hands each command back through the completion ring with its
-// result filled in, and the control side frees it (and any flow it retired).
+// Commands are allocated and recycled by the control side only (Datapath
+// keeps a free list, so the miss path does not allocate per command): the
+// PMD never allocates, it hands each command back through the completion
+// ring with its result filled in, and the control side recycles it (and
+// frees any flow it retired).
 //
 // Thread-safety: post() and reap() from the single control thread that owns
 // the datapath; take() and complete() from the owning PMD only.
@@ -33,6 +35,7 @@ class Netdev;
 namespace dps::datapath {
 
 struct DpFlow;
+class DpMeter;
 
 // A PMD's view of one rx queue it polls.
 struct RxqRef {
@@ -52,8 +55,12 @@ enum class PmdCmdType : uint8_t {
   kRemove,    // flow: remove from the classifier; its generation is bumped
   kFlush,     // remove every flow; completed flows are listed in `flows`
   kExecute,   // run `actions` on pkts[0..n_pkts) (the miss path's first packets)
+  kInstallExecute,  // kInstall, then run the flow's actions (installed or not) on
+                    // pkts[0..n_pkts): one command per new megaflow
   kSetPorts,  // replace the rx queue list and the tx port table
   kSync,      // nothing: completes once everything before it is applied
+  kMeterSet,  // meter: install `meter` as meter_id; the one it replaces comes back in `meter`
+  kMeterDel,  // meter: remove meter_id; the removed one comes back in `meter`
 };
 
 struct PmdCommand {
@@ -62,18 +69,20 @@ struct PmdCommand {
   uint64_t seq = 0;                // set by the control side
   DpFlow* flow = nullptr;
   DpActions actions;               // kModify, kExecute
-  uint16_t n_pkts = 0;             // kExecute
-  uint32_t in_port = 0;            // kExecute: the packets' in_port
+  uint16_t n_pkts = 0;             // kExecute, kInstallExecute
+  uint32_t in_port = 0;            // kExecute, kInstallExecute: the packets' in_port
   rte_mbuf* pkts[netdev::kMaxBurst];
   std::vector<RxqRef> rxqs;        // kSetPorts (swapped, never copied, on the PMD)
   std::vector<TxPortRef> txports;  // kSetPorts
   std::vector<DpFlow*> flows;      // kFlush: the flows removed (pre-reserved by control)
+  DpMeter* meter = nullptr;        // kMeterSet / kMeterDel (built and freed by control)
+  uint32_t meter_id = 0;           // kMeterSet / kMeterDel: datapath meter id
 };
 
-// 1024 outstanding commands per PMD: a burst of flow installs from one
-// translation round fits; a full ring makes the control side wait, never
-// the PMD.
-inline constexpr unsigned kCommandRingSize = 1024;
+// 4096 outstanding commands per PMD: a whole upcall round (1024 misses, one
+// kInstallExecute each) fits several times over; beyond it the control side
+// keeps a backlog (Datapath), it never waits and the PMD never blocks.
+inline constexpr unsigned kCommandRingSize = 4096;
 
 class CommandRing {
  public:

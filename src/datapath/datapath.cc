@@ -1,12 +1,15 @@
 #include "datapath.h"
 
 #include <rte_mbuf.h>
+#include <rte_cycles.h>
+#include <rte_lcore.h>
 #include <rte_pause.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -18,6 +21,11 @@ Datapath::Datapath(const DatapathConfig& cfg) : cfg_(cfg) {
   if (cfg_.pmd_lcores.empty()) throw std::invalid_argument("datapath needs at least one PMD core");
   pool_ = std::make_unique<netdev::MbufPool>("dps_mbufs", std::max(cfg_.n_mbufs, netdev::kMinMbufs),
                                              SOCKET_ID_ANY);
+  create_pmds();
+  flows_.reserve(64 * 1024);  // the miss path's first 64k megaflows without rehashing
+}
+
+void Datapath::create_pmds() {
   for (unsigned i = 0; i < cfg_.pmd_lcores.size(); i++) {
     PmdConfig pc;
     pc.index = i;
@@ -27,13 +35,69 @@ Datapath::Datapath(const DatapathConfig& cfg) : cfg_(cfg) {
     pc.smc_enabled = cfg_.smc_enabled;
     pmds_.push_back(std::make_unique<PmdThread>(pc));
   }
-  stats_base_.resize(pmds_.size());
-  for (auto& b : stats_base_) b.fill(0);
+  stats_base_.assign(pmds_.size(), {});
+  side_.clear();
+  side_.resize(pmds_.size());
+}
+
+std::string Datapath::check_pmd_lcores(const std::vector<unsigned>& lcores) {
+  if (lcores.empty()) return "no PMD lcore given";
+  std::string eal;
+  unsigned lc;
+  RTE_LCORE_FOREACH(lc) eal += (eal.empty() ? "" : ",") + std::to_string(lc);
+  for (size_t i = 0; i < lcores.size(); i++) {
+    unsigned l = lcores[i];
+    if (std::find(lcores.begin(), lcores.begin() + static_cast<long>(i), l) != lcores.begin() + static_cast<long>(i))
+      return "lcore " + std::to_string(l) + " is given twice";
+    if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l))
+      return "lcore " + std::to_string(l) + " is not an EAL lcore of this process (EAL lcores: " + eal + ")";
+    if (l == rte_get_main_lcore())
+      return "lcore " + std::to_string(l) + " is the main lcore (it runs the control plane)";
+  }
+  return "";
+}
+
+bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
+  if (std::string why = check_pmd_lcores(lcores); !why.empty()) throw std::invalid_argument(why);
+  if (lcores == cfg_.pmd_lcores) return false;
+  const bool was_started = started_;
+  std::vector<FlowSpec> everywhere;
+  for (auto& [ufid, rec] : flows_)
+    if (rec.everywhere) everywhere.push_back(rec.spec());
+  // Quiesce the old PMDs: stop polling, give back queued misses, apply
+  // what is posted (flush_flows posts after it and waits), then let go.
+  stop();
+  Upcall ups[32];
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    unsigned n;
+    while ((n = drain_upcalls(p, ups, 32)) > 0)
+      for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
+  }
+  flush_flows();
+  poll();
+  pmds_.clear();
+  for (auto& [id, inst] : meters_)  // the PMDs that used them are gone
+    for (DpMeter* m : inst) delete m;
+  meters_.clear();
+  cfg_.pmd_lcores = lcores;
+  create_pmds();
+  push_port_tables();
+  if (was_started) start();
+  for (const FlowSpec& spec : everywhere)
+    if (int rc = put_flow(spec, -1); rc != 0)
+      spdlog::error("pmd change: flow {:#x} not re-installed: {}", spec.ufid, rc);
+  auto cfgs = std::move(meter_cfgs_);
+  meter_cfgs_.clear();
+  for (auto& [id, mc] : cfgs) set_meter(id, mc);
+  return true;
 }
 
 Datapath::~Datapath() {
   shutdown();
   pmds_.clear();
+  for (PmdCommand* c : free_cmds_) delete c;
+  for (auto& [id, inst] : meters_)  // the PMDs are gone: nobody meters any more
+    for (DpMeter* m : inst) delete m;
 }
 
 unsigned Datapath::shutdown() {
@@ -71,27 +135,124 @@ void Datapath::stop() {
 
 // --- Commands ---------------------------------------------------------------
 
+// Commands are heap objects recycled through free_cmds_ (code that still
+// deletes one it waited for is fine: the list only holds what came back).
 PmdCommand* Datapath::new_command(PmdCmdType type) {
-  auto* cmd = new PmdCommand();
+  PmdCommand* cmd;
+  if (!free_cmds_.empty()) {
+    cmd = free_cmds_.back();
+    free_cmds_.pop_back();
+  } else {
+    cmd = new PmdCommand;
+  }
   cmd->type = type;
   cmd->seq = next_seq_++;
   return cmd;
 }
 
-void Datapath::post(unsigned pmd, PmdCommand* cmd) {
-  PmdThread& t = *pmds_[pmd];
-  while (!t.commands().post(cmd)) {
-    // Ring full: reap (the PMD keeps draining), then retry.
-    if (!t.running()) t.drain_commands();
-    poll();
-    rte_pause();
+void Datapath::recycle(PmdCommand* cmd) {
+  // Back to the default state; the packet and action arrays are left as
+  // they are (n_pkts and actions.n say what is valid).
+  cmd->~PmdCommand();
+  new (cmd) PmdCommand;
+  free_cmds_.push_back(cmd);
+}
+
+void Datapath::ref_flow(unsigned pmd, DpFlow* f) {
+  PmdSide& s = side_[pmd];
+  if (f->index >= s.flow_refs.size()) {
+    size_t n = std::max<size_t>(pmds_[pmd]->arena().reserved(), f->index + 1);
+    s.flow_refs.resize(n, 0);
+    s.flow_retired.resize(n, 0);
   }
+  s.flow_refs[f->index]++;
+}
+
+void Datapath::unref_flow(unsigned pmd, DpFlow* f) {
+  PmdSide& s = side_[pmd];
+  if (--s.flow_refs[f->index] == 0 && s.flow_retired[f->index]) {
+    s.flow_retired[f->index] = 0;
+    pmds_[pmd]->arena().free(f);
+  }
+}
+
+void Datapath::retire_flow(unsigned pmd, DpFlow* f) {
+  PmdSide& s = side_[pmd];
+  if (f->index < s.flow_refs.size() && s.flow_refs[f->index] > 0)
+    s.flow_retired[f->index] = 1;  // freed by the last unref_flow
+  else
+    pmds_[pmd]->arena().free(f);
+}
+
+void Datapath::flush_backlog(unsigned pmd) {
+  std::deque<PmdCommand*>& b = side_[pmd].backlog;
+  CommandRing& ring = pmds_[pmd]->commands();
+  while (!b.empty() && ring.post(b.front())) b.pop_front();
+}
+
+void Datapath::post(unsigned pmd, PmdCommand* cmd) {
+  if (cmd->flow) ref_flow(pmd, cmd->flow);
+  std::deque<PmdCommand*>& b = side_[pmd].backlog;
+  if (!b.empty()) flush_backlog(pmd);
+  // Behind a backlog it must wait its turn; poll() moves the backlog on.
+  if (!b.empty() || !pmds_[pmd]->commands().post(cmd)) b.push_back(cmd);
+}
+
+bool Datapath::post_bounded(unsigned pmd, PmdCommand* cmd) {
+  if (backlog_full(pmd)) return false;
+  post(pmd, cmd);
+  return true;
+}
+
+void Datapath::apply_pending(unsigned pmd) {
+  flush_backlog(pmd);
+  if (!pmds_[pmd]->running()) pmds_[pmd]->drain_commands();
+}
+
+uint32_t Datapath::flow_slots_in_use(unsigned pmd) const { return pmds_[pmd]->arena().in_use(); }
+
+void Datapath::FlowRecord::set(const FlowSpec& masked) {
+  key = masked.key;
+  mask = masked.mask;
+  ufid = masked.ufid;
+  set_actions(masked.actions);
+}
+
+FlowSpec Datapath::FlowRecord::spec() const {
+  FlowSpec s;
+  s.key = key;
+  s.mask = mask;
+  s.ufid = ufid;
+  s.actions.n = 0;
+  for (const DpAction& a : actions) s.actions.acts[s.actions.n++] = a;
+  return s;
+}
+
+void Datapath::Instances::push_back(const Item& it) {
+  if (!spilled_ && n_ == 2) {
+    heap_.assign(inline_, inline_ + 2);
+    spilled_ = true;
+  }
+  if (spilled_)
+    heap_.push_back(it);
+  else
+    inline_[n_] = it;
+  n_++;
+}
+
+void Datapath::Instances::erase(const Item& it) {
+  Item* b = begin();
+  Item* e = std::remove(b, b + n_, it);
+  unsigned left = static_cast<unsigned>(e - b);
+  if (spilled_) heap_.resize(left);
+  n_ = left;
 }
 
 void Datapath::wait_for(unsigned pmd, PmdCommand* cmd) {
   PmdThread& t = *pmds_[pmd];
   PmdCommand* done[64];
   for (;;) {
+    flush_backlog(pmd);
     if (!t.running()) t.drain_commands();
     unsigned n = t.commands().reap(done, 64);
     bool found = false;
@@ -106,37 +267,44 @@ void Datapath::wait_for(unsigned pmd, PmdCommand* cmd) {
   }
 }
 
-// Side effects of an async command's completion; frees the command.
+// Side effects of an async command's completion; recycles the command.
 void Datapath::complete(unsigned pmd, PmdCommand* cmd) {
-  FlowArena& arena = pmds_[pmd]->arena();
   switch (cmd->type) {
     case PmdCmdType::kInstall:
+    case PmdCmdType::kInstallExecute:
       if (cmd->result != 0) {
         if (failed_installs_.size() < (1u << 20))
           failed_installs_.push_back(InstallFailure{cmd->flow->ufid, pmd, cmd->result});
         auto it = flows_.find(cmd->flow->ufid);
         if (it != flows_.end()) {
           auto& inst = it->second.instances;
-          inst.erase(std::remove(inst.begin(), inst.end(), std::make_pair(pmd, cmd->flow)),
-                     inst.end());
+          inst.erase(std::make_pair(pmd, cmd->flow));
           if (inst.empty()) flows_.erase(it);
         }
-        arena.free(cmd->flow);
+        // Commands posted for the ufid after the install (modify, remove)
+        // may still name the flow: it is freed after the last of them.
+        retire_flow(pmd, cmd->flow);
       }
+      if (cmd->n_pkts) rte_pktmbuf_free_bulk(cmd->pkts, cmd->n_pkts);  // not run (never)
       break;
     case PmdCmdType::kRemove:
-      if (cmd->result == 0) arena.free(cmd->flow);
+      if (cmd->result == 0) retire_flow(pmd, cmd->flow);
       break;
     case PmdCmdType::kFlush:
-      for (DpFlow* f : cmd->flows) arena.free(f);
+      for (DpFlow* f : cmd->flows) retire_flow(pmd, f);
       break;
     case PmdCmdType::kExecute:
       if (cmd->n_pkts) rte_pktmbuf_free_bulk(cmd->pkts, cmd->n_pkts);
       break;
+    case PmdCmdType::kMeterSet:
+    case PmdCmdType::kMeterDel:
+      delete cmd->meter;  // the meter the PMD let go of
+      break;
     default:
       break;
   }
-  delete cmd;
+  if (cmd->flow) unref_flow(pmd, cmd->flow);
+  recycle(cmd);
 }
 
 unsigned Datapath::poll() {
@@ -148,6 +316,7 @@ unsigned Datapath::poll() {
       for (unsigned i = 0; i < n; i++) complete(p, done[i]);
       total += n;
     }
+    flush_backlog(p);  // the reaped commands made room in the ring
   }
   return total;
 }
@@ -155,7 +324,7 @@ unsigned Datapath::poll() {
 int Datapath::post_modify(uint64_t ufid, const DpActions& actions) {
   auto it = flows_.find(ufid);
   if (it == flows_.end()) return -ENOENT;
-  it->second.spec.actions = actions;
+  it->second.set_actions(actions);
   for (auto& [p, f] : it->second.instances) {
     PmdCommand* cmd = new_command(PmdCmdType::kModify);
     cmd->flow = f;
@@ -191,11 +360,12 @@ void Datapath::barrier() {
     while (left) {
       for (unsigned p = 0; p < pmds_.size(); p++) {
         if (!cmds[p]) continue;
+        flush_backlog(p);
         if (!pmds_[p]->running()) pmds_[p]->drain_commands();
         unsigned n = pmds_[p]->commands().reap(done, 64);
         for (unsigned i = 0; i < n; i++) {
           if (done[i] == cmds[p]) {
-            delete cmds[p];
+            recycle(cmds[p]);
             cmds[p] = nullptr;
             left--;
           } else {
@@ -219,7 +389,7 @@ void Datapath::sync() {
     PmdCommand* cmd = new_command(PmdCmdType::kSync);
     post(p, cmd);
     wait_for(p, cmd);
-    delete cmd;
+    recycle(cmd);
   }
 }
 
@@ -308,7 +478,7 @@ void Datapath::push_port_tables() {
   }
   for (unsigned i = 0; i < pmds_.size(); i++) {
     wait_for(i, cmds[i]);
-    delete cmds[i];
+    recycle(cmds[i]);
   }
 }
 
@@ -330,53 +500,102 @@ std::vector<RxqAssignment> Datapath::rxq_assignment() const {
 
 // --- Flows --------------------------------------------------------------------
 
-int Datapath::install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait) {
+int Datapath::install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait,
+                         PmdCommand* cmd) {
   DpFlow* f = pmds_[pmd]->arena().alloc();
   if (!f) return -E2BIG;
   flow_key_apply_mask(spec.key, spec.mask, &f->key);
   f->mask = spec.mask;
   f->actions = spec.actions;
   f->ufid = spec.ufid;
-  PmdCommand* cmd = new_command(PmdCmdType::kInstall);
+  if (!cmd) cmd = new_command(PmdCmdType::kInstall);
   cmd->flow = f;
-  rec.instances.emplace_back(pmd, f);
+  rec.instances.push_back({pmd, f});
   post(pmd, cmd);
   if (!wait) return 0;
   wait_for(pmd, cmd);
   int rc = cmd->result;
-  delete cmd;
+  recycle(cmd);
   if (rc != 0) {
     rec.instances.pop_back();
-    pmds_[pmd]->arena().free(f);
+    retire_flow(pmd, f);
   }
+  unref_flow(pmd, f);
   return rc;
 }
 
 int Datapath::put_flow(const FlowSpec& spec, int pmd) {
   if (flows_.count(spec.ufid)) return -EEXIST;
   FlowRecord& rec = flows_[spec.ufid];
-  rec.spec = spec;
-  flow_key_apply_mask(spec.key, spec.mask, &rec.spec.key);
+  FlowSpec ms = spec;
+  flow_key_apply_mask(spec.key, spec.mask, &ms.key);
+  rec.set(ms);
+  rec.everywhere = pmd < 0;
   int rc = 0;
   for (unsigned p = 0; p < pmds_.size(); p++) {
     if (pmd >= 0 && static_cast<unsigned>(pmd) != p) continue;
-    int r = install_on(p, rec.spec, rec, true);
+    int r = install_on(p, ms, rec, true);
     if (r != 0 && rc == 0) rc = r;
   }
   if (rec.instances.empty()) flows_.erase(spec.ufid);
   return rc;
 }
 
+bool Datapath::backlog_full(unsigned pmd) {
+  if (side_[pmd].backlog.size() < kCommandBacklogMax) return false;
+  flush_backlog(pmd);
+  return side_[pmd].backlog.size() >= kCommandBacklogMax;
+}
+
 int Datapath::post_install(unsigned pmd, const FlowSpec& spec) {
+  if (backlog_full(pmd)) return -EAGAIN;
   FlowRecord& rec = flows_[spec.ufid];
-  if (rec.instances.empty()) {
-    rec.spec = spec;
-    flow_key_apply_mask(spec.key, spec.mask, &rec.spec.key);
-  }
   for (auto& [p, f] : rec.instances)
     if (p == pmd) return -EEXIST;
-  int rc = install_on(pmd, rec.spec, rec, false);
+  FlowSpec ms;
+  if (rec.instances.empty()) {
+    ms = spec;
+    flow_key_apply_mask(spec.key, spec.mask, &ms.key);
+    rec.set(ms);
+  } else {
+    ms = rec.spec();
+  }
+  int rc = install_on(pmd, ms, rec, false);
   if (rc != 0 && rec.instances.empty()) flows_.erase(spec.ufid);
+  return rc;
+}
+
+int Datapath::post_install_execute(unsigned pmd, const FlowSpec& spec, uint32_t in_port,
+                                   rte_mbuf* const* pkts, unsigned n) {
+  n = std::min<unsigned>(n, netdev::kMaxBurst);
+  if (backlog_full(pmd)) {
+    if (n) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
+    return -EAGAIN;
+  }
+  auto [it, fresh] = flows_.try_emplace(spec.ufid);
+  FlowRecord& rec = it->second;
+  int rc = 0;
+  FlowSpec ms;
+  if (fresh || rec.instances.empty()) {
+    ms = spec;
+    flow_key_apply_mask(spec.key, spec.mask, &ms.key);
+    rec.set(ms);
+  } else {
+    for (auto& [p, f] : rec.instances)
+      if (p == pmd) rc = -EEXIST;
+    ms = rec.spec();
+  }
+  if (rc == 0) {
+    PmdCommand* cmd = new_command(PmdCmdType::kInstallExecute);
+    cmd->in_port = in_port;
+    cmd->n_pkts = static_cast<uint16_t>(n);
+    std::copy(pkts, pkts + n, cmd->pkts);
+    rc = install_on(pmd, ms, rec, false, cmd);
+    if (rc == 0) return 0;
+    recycle(cmd);  // not posted; the packets are still ours
+  }
+  if (rec.instances.empty()) flows_.erase(it);
+  if (n) post_execute(pmd, in_port, pkts, n, spec.actions);
   return rc;
 }
 
@@ -394,8 +613,9 @@ int Datapath::del_flow(uint64_t ufid) {
     cmd->flow = f;
     post(p, cmd);
     wait_for(p, cmd);
-    if (cmd->result == 0) pmds_[p]->arena().free(f);
-    delete cmd;
+    if (cmd->result == 0) retire_flow(p, f);
+    unref_flow(p, f);
+    recycle(cmd);
   }
   flows_.erase(it);
   return 0;
@@ -408,13 +628,14 @@ void Datapath::flush_flows() {
     cmd->flows.reserve(pmds_[p]->arena().in_use() + 1);
     post(p, cmd);
     wait_for(p, cmd);
-    for (DpFlow* f : cmd->flows) pmds_[p]->arena().free(f);
-    delete cmd;
+    for (DpFlow* f : cmd->flows) retire_flow(p, f);
+    recycle(cmd);
   }
   flows_.clear();
 }
 
-static FlowStats stats_of(const std::vector<std::pair<unsigned, DpFlow*>>& inst) {
+template <typename Instances>
+static FlowStats stats_of(const Instances& inst) {
   FlowStats s;
   for (auto& [p, f] : inst) {
     s.packets += f->packets.load(std::memory_order_relaxed);
@@ -430,11 +651,13 @@ std::vector<FlowDump> Datapath::dump_flows() {
   std::vector<FlowDump> out;
   for (auto& [ufid, rec] : flows_) {
     FlowDump d;
-    d.spec = rec.spec;
+    d.spec = rec.spec();
     d.stats = stats_of(rec.instances);
     for (auto& [p, f] : rec.instances) d.pmds.push_back(p);
     out.push_back(std::move(d));
   }
+  std::sort(out.begin(), out.end(),
+            [](const FlowDump& a, const FlowDump& b) { return a.spec.ufid < b.spec.ufid; });
   return out;
 }
 
@@ -458,12 +681,68 @@ bool Datapath::post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkt
   cmd->in_port = in_port;
   cmd->n_pkts = static_cast<uint16_t>(n);
   std::copy(pkts, pkts + n, cmd->pkts);
-  if (!pmds_[pmd]->commands().post(cmd)) {
+  if (!post_bounded(pmd, cmd)) {
     rte_pktmbuf_free_bulk(cmd->pkts, n);
-    delete cmd;
+    recycle(cmd);
     return false;
   }
   return true;
+}
+
+// --- Meters ------------------------------------------------------------------------
+
+int Datapath::set_meter(uint32_t id, const DpMeterConfig& cfg) {
+  if (id >= kMaxMeters || cfg.bands.size() > kMaxMeterBands) return -EINVAL;
+  for (const DpMeterBand& b : cfg.bands)
+    if (b.rate == 0) return -EINVAL;
+  const uint64_t hz = rte_get_tsc_hz();
+  std::vector<DpMeter*> inst(pmds_.size());
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    inst[p] = new DpMeter(cfg, hz, rte_rdtsc());
+    PmdCommand* cmd = new_command(PmdCmdType::kMeterSet);
+    cmd->meter = inst[p];
+    cmd->meter_id = id;
+    post(p, cmd);
+    wait_for(p, cmd);
+    delete cmd->meter;  // the one replaced (its counters carried over)
+    delete cmd;
+  }
+  meters_[id] = std::move(inst);
+  meter_cfgs_[id] = cfg;
+  return 0;
+}
+
+int Datapath::del_meter(uint32_t id) {
+  auto it = meters_.find(id);
+  if (it == meters_.end()) return -ENOENT;
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    PmdCommand* cmd = new_command(PmdCmdType::kMeterDel);
+    cmd->meter_id = id;
+    post(p, cmd);
+    wait_for(p, cmd);
+    delete cmd->meter;
+    delete cmd;
+  }
+  meters_.erase(it);
+  meter_cfgs_.erase(id);
+  return 0;
+}
+
+std::optional<DpMeterStats> Datapath::meter_stats(uint32_t id) const {
+  auto it = meters_.find(id);
+  if (it == meters_.end()) return std::nullopt;
+  DpMeterStats sum;
+  for (const DpMeter* m : it->second) {
+    DpMeterStats s = m->stats();
+    sum.packets += s.packets;
+    sum.bytes += s.bytes;
+    if (sum.bands.size() < s.bands.size()) sum.bands.resize(s.bands.size());
+    for (size_t b = 0; b < s.bands.size(); b++) {
+      sum.bands[b].packets += s.bands[b].packets;
+      sum.bands[b].bytes += s.bands[b].bytes;
+    }
+  }
+  return sum;
 }
 
 // --- Statistics -------------------------------------------------------------------

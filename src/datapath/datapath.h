@@ -10,8 +10,16 @@
 // calls post and then wait for the PMD's completion (control-plane API for the
 // config file, dpctl-style debugging and tests). The async calls (post_*)
 // return immediately; poll() reaps completions, frees retired flows and
-// commands. Flows are identified by a ufid chosen by the caller; one ufid may
-// be installed on several PMDs (one DpFlow each).
+// recycles commands. Flows are identified by a ufid chosen by the caller; one
+// ufid may be installed on several PMDs (one DpFlow each).
+// Posting never spins: a command that does not fit in a PMD's ring waits in
+// that PMD's backlog (FIFO, so order is kept) and poll() moves it on. The
+// miss path's posts (install, execute) fail instead once the backlog holds
+// kCommandBacklogMax commands; modify / remove / sync are always accepted.
+// Commands come from a free list. A DpFlow goes back to its arena only once
+// it is retired (removed, flushed, or its install failed) AND no command
+// naming it is still queued or unreaped, so a slot is never reused while a
+// PMD may still read it through an older command.
 //
 // Thread-safety: one control thread owns a Datapath (the ofproto thread in
 // dpswitchd). Nothing here may be called from a PMD. Statistics getters read
@@ -20,19 +28,27 @@
 
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../netdev/mbuf_pool.h"
 #include "../netdev/netdev.h"
 #include "dp_flow.h"
+#include "meter.h"
 #include "pmd_thread.h"
 #include "upcall.h"
 
 namespace dps::datapath {
+
+// Commands a PMD's backlog may hold before the miss path's posts (install,
+// execute) fail: 2x the ring, a few upcall rounds; beyond that the PMD is
+// far behind and dropping new misses is better than queueing (~9 MB).
+inline constexpr size_t kCommandBacklogMax = 2 * kCommandRingSize;
 
 struct DatapathConfig {
   std::vector<unsigned> pmd_lcores = {1};  // one PMD per lcore, pinned
@@ -103,6 +119,19 @@ class Datapath {
   // someone outside the datapath holds packets. Idempotent.
   unsigned shutdown();
   unsigned n_pmds() const { return static_cast<unsigned>(pmds_.size()); }
+  const std::vector<unsigned>& pmd_lcores() const { return cfg_.pmd_lcores; }
+  // Why `lcores` cannot run PMDs (empty, a duplicate, not an EAL lcore of
+  // this process, the main lcore), or "" when it can.
+  static std::string check_pmd_lcores(const std::vector<unsigned>& lcores);
+  // Replaces the PMD threads by one per lcore of `lcores` (pmd-cpu-mask at
+  // run time). The PMDs are stopped, their flows flushed and the threads
+  // rebuilt; rx queues are reassigned round-robin, flows put on every PMD
+  // (put_flow with pmd < 0: config file, dpctl) and meters are re-installed,
+  // and the PMDs restart if they were running. Flows the miss path
+  // installed are gone (flush the slow path's records first). Returns false
+  // when `lcores` is already the PMD set; throws std::invalid_argument with
+  // check_pmd_lcores()'s reason.
+  bool set_pmd_lcores(const std::vector<unsigned>& lcores);
   netdev::MbufPool& pool() { return *pool_; }
 
   // --- Ports -------------------------------------------------------------
@@ -134,10 +163,18 @@ class Datapath {
   // --- Miss path (async; for the ofproto thread) --------------------------
   unsigned drain_upcalls(unsigned pmd, Upcall* out, unsigned n);
   // Asks `pmd` to install spec (async); the result shows up in poll().
+  // -EAGAIN: the PMD's command backlog is full (nothing posted).
   int post_install(unsigned pmd, const FlowSpec& spec);
+  // post_install and post_execute of pkts with spec.actions in one command:
+  // the PMD inserts the flow, then runs the packets with its actions. Takes
+  // ownership of the packets in every case: they are executed (also when
+  // the install itself fails, e.g. -E2BIG or -EEXIST, which is returned), or
+  // freed with -EAGAIN when the PMD's command backlog is full.
+  int post_install_execute(unsigned pmd, const FlowSpec& spec, uint32_t in_port,
+                           rte_mbuf* const* pkts, unsigned n);
   // Asks `pmd` to execute actions on pkts (the first packets of a miss).
   // Takes ownership of the packets. Returns false (and frees them) if the
-  // command ring is full.
+  // PMD's command backlog is full.
   bool post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
                     const DpActions& actions);
   // Async modify / remove of every instance of ufid (ordered after anything
@@ -156,29 +193,98 @@ class Datapath {
   unsigned poll();
   // Blocks until every command posted so far is applied by every PMD.
   void sync();
+  // Tests only, while the PMDs are stopped: lets `pmd` apply what is queued
+  // (one iteration's budget) without reaping the completions.
+  void apply_pending(unsigned pmd);
+  // DpFlow slots of `pmd` not yet back in its arena (installed, in flight,
+  // or retired while a command naming them is outstanding).
+  uint32_t flow_slots_in_use(unsigned pmd) const;
+
+  // --- Meters (synchronous; meter.h) ----------------------------------------
+  // Installs or replaces meter id (0..kMaxMeters-1) on every PMD; a
+  // replaced meter's counters carry over, its buckets start full. Returns 0,
+  // or -EINVAL (id out of range, more than kMaxMeterBands, a zero rate).
+  int set_meter(uint32_t id, const DpMeterConfig& cfg);
+  // Removes meter id from every PMD. Returns 0 or -ENOENT. Megaflows still
+  // naming it pass their packets unmetered.
+  int del_meter(uint32_t id);
+  // Counters summed over the PMDs; nullopt when id is not set.
+  std::optional<DpMeterStats> meter_stats(uint32_t id) const;
 
   // --- Statistics -----------------------------------------------------------
   std::vector<PmdStatsView> pmd_stats() const;  // relative to the last clear
   void clear_pmd_stats();
 
  private:
-  struct FlowRecord {
-    FlowSpec spec;
-    std::vector<std::pair<unsigned, DpFlow*>> instances;  // (pmd, flow)
+  // (pmd, flow) per PMD the ufid is on: almost always one, so two are
+  // kept inline and only more spill to the heap.
+  class Instances {
+   public:
+    using Item = std::pair<unsigned, DpFlow*>;
+    Item* begin() { return spilled_ ? heap_.data() : inline_; }
+    Item* end() { return begin() + n_; }
+    const Item* begin() const { return spilled_ ? heap_.data() : inline_; }
+    const Item* end() const { return begin() + n_; }
+    bool empty() const { return n_ == 0; }
+    void push_back(const Item& it);
+    void pop_back() { n_--; if (spilled_) heap_.pop_back(); }
+    void erase(const Item& it);  // if present
+
+   private:
+    Item inline_[2];
+    std::vector<Item> heap_;
+    uint32_t n_ = 0;
+    bool spilled_ = false;
   };
+  // What the control side keeps of a ufid: its masked key, mask and the
+  // actions as a list of the used entries only (a DpActions is ~800 bytes,
+  // most flows use one or two entries: the miss path creates one record per
+  // new megaflow and touching less memory is most of its cost).
+  struct FlowRecord {
+    FlowKey key;  // masked
+    FlowMask mask;
+    uint64_t ufid = 0;
+    std::vector<DpAction> actions;
+    Instances instances;
+    bool everywhere = false;  // put on every PMD (put_flow with pmd < 0)
+    void set(const FlowSpec& masked);
+    void set_actions(const DpActions& a) { actions.assign(a.acts, a.acts + a.n); }
+    FlowSpec spec() const;
+  };
+  // Control-side state per PMD.
+  struct PmdSide {
+    std::deque<PmdCommand*> backlog;    // posted, not yet in the ring (FIFO)
+    std::vector<uint32_t> flow_refs;    // by DpFlow::index: outstanding commands naming it
+    std::vector<uint8_t> flow_retired;  // by DpFlow::index: free once flow_refs drops to 0
+  };
+  void create_pmds();  // one per cfg_.pmd_lcores, fresh control-side state
   PmdCommand* new_command(PmdCmdType type);
+  void recycle(PmdCommand* cmd);
   void post(unsigned pmd, PmdCommand* cmd);
+  bool post_bounded(unsigned pmd, PmdCommand* cmd);  // false: backlog full, not posted
+  void flush_backlog(unsigned pmd);
+  bool backlog_full(unsigned pmd);  // after trying to move it on
+  void ref_flow(unsigned pmd, DpFlow* f);
+  void unref_flow(unsigned pmd, DpFlow* f);
+  void retire_flow(unsigned pmd, DpFlow* f);
   void wait_for(unsigned pmd, PmdCommand* cmd);
   void complete(unsigned pmd, PmdCommand* cmd);
   void push_port_tables();
-  int install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait);
+  // Allocates and fills the DpFlow and posts `cmd` (a new kInstall when
+  // null) for it; with wait, returns the PMD's verdict.
+  int install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait,
+                 PmdCommand* cmd = nullptr);
 
   DatapathConfig cfg_;
   std::unique_ptr<netdev::MbufPool> pool_;
   std::vector<std::unique_ptr<PmdThread>> pmds_;
   std::map<uint32_t, netdev::NetdevPtr> ports_;
   std::vector<RxqAssignment> rxq_assignment_;
-  std::map<uint64_t, FlowRecord> flows_;
+  std::unordered_map<uint64_t, FlowRecord> flows_;
+  std::vector<PmdSide> side_;
+  std::vector<PmdCommand*> free_cmds_;
+  std::map<uint32_t, DpMeterConfig> meter_cfgs_;  // for set_pmd_lcores
+  std::map<uint32_t, std::vector<DpMeter*>> meters_;  // id -> instance per PMD (PMD-owned while set)
   std::vector<std::array<uint64_t, kNumPmdCounters>> stats_base_;
   std::vector<std::pair<uint64_t, uint64_t>> rxq_base_;  // (packets, cycles) at the last clear
   std::vector<InstallFailure> failed_installs_;

@@ -242,6 +242,9 @@ DpActions parse_dp_actions(const std::string& text) {
     } else if (name == "userspace") {
       need(0, 1);
       a = act_userspace(args.empty() ? 0 : static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+    } else if (name == "meter") {
+      need(1, 1);
+      a = act_meter(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
     } else {
       bad(tok, "unknown action '" + name + "'");
     }

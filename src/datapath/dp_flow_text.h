@@ -14,7 +14,7 @@
 //   set_vlan_vid:VID, set_vlan_pcp:PCP, set_eth_src:MAC, set_eth_dst:MAC,
 //   set_ipv4_src:IP, set_ipv4_dst:IP, set_ipv4_tos:DSCP, set_ipv4_ttl:N,
 //   dec_ttl, set_ipv6_src:IP6, set_ipv6_dst:IP6, set_tp_src:N, set_tp_dst:N,
-//   userspace:COOKIE
+//   userspace:COOKIE, meter:ID (datapath meter id, Datapath::set_meter)
 //
 // Errors: std::invalid_argument naming the offending token and why.
 #pragma once

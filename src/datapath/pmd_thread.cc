@@ -44,6 +44,8 @@ PmdThread::PmdThread(const PmdConfig& cfg)
   emc_.set_insert_inv_prob(cfg.emc_insert_inv_prob);
   cls_.set_smc_enabled(cfg.smc_enabled);
   rxqs_.reserve(kMaxRxqsPerPmd);
+  cmd_busy_cycles_ = rte_get_tsc_hz() / 1'000'000 * kCommandsBusyUs;
+  cmd_idle_cycles_ = rte_get_tsc_hz() / 1'000'000 * kCommandsIdleUs;
 }
 
 PmdThread::~PmdThread() { stop(); }
@@ -88,6 +90,7 @@ void PmdThread::run_once() {
   apply_commands();
   unsigned rx = 0;
   for (unsigned i = 0; i < rxqs_.size(); i++) rx += poll_rxq(i);
+  last_rx_idle_ = rx == 0;
   out_.flush();
   uint64_t end = rte_rdtsc();
   uint64_t cycles = end - start;
@@ -312,6 +315,9 @@ void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned
       case ActType::kPopVlan:
         for (unsigned i = 0; i < n_live; i++) action_pop_vlan(live[i]);
         break;
+      case ActType::kMeter:
+        n_live = run_meter(a.arg32, live, n_live);
+        break;
       default:
         for (unsigned i = 0; i < n_live; i++) action_set_field(live[i], a);
         break;
@@ -340,25 +346,42 @@ void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned 
 }
 
 void PmdThread::apply_commands() {
+  // Bursts of kCommandsPerIteration until the ring is empty or the
+  // iteration's budget (count and time, see kCommandsBusyMax) is spent.
+  const unsigned max_cmds = last_rx_idle_ ? kCommandsIdleMax : kCommandsBusyMax;
+  const uint64_t deadline = now_tsc_ + (last_rx_idle_ ? cmd_idle_cycles_ : cmd_busy_cycles_);
   PmdCommand* cmds[kCommandsPerIteration];
-  unsigned n = commands_.take(cmds, kCommandsPerIteration);
-  if (!n) return;
-  for (unsigned i = 0; i < n; i++) apply(cmds[i]);
-  // Published before the completions, so a caller that saw its command
-  // complete also sees the table sizes it produced.
-  counters_.add(kCommands, n);
-  n_flows_.store(cls_.size(), std::memory_order_relaxed);
-  n_subtables_.store(cls_.subtable_count(), std::memory_order_relaxed);
-  for (unsigned i = 0; i < n; i++) commands_.complete(cmds[i]);
+  unsigned total = 0;
+  while (total < max_cmds) {
+    unsigned n = commands_.take(cmds, kCommandsPerIteration);
+    if (!n) break;
+    for (unsigned i = 0; i < n; i++) apply(cmds[i]);
+    // Published before the completions, so a caller that saw its command
+    // complete also sees the table sizes it produced.
+    counters_.add(kCommands, n);
+    n_flows_.store(cls_.size(), std::memory_order_relaxed);
+    n_subtables_.store(cls_.subtable_count(), std::memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++) commands_.complete(cmds[i]);
+    total += n;
+    if (n < kCommandsPerIteration || rte_rdtsc() >= deadline) break;
+  }
 }
 
 void PmdThread::apply(PmdCommand* cmd) {
   switch (cmd->type) {
     case PmdCmdType::kInstall:
+    case PmdCmdType::kInstallExecute:
       switch (cls_.insert(cmd->flow)) {
         case InsertResult::kOk: cmd->result = 0; break;
         case InsertResult::kDuplicate: cmd->result = -EEXIST; break;
         default: cmd->result = -EINVAL; break;
+      }
+      if (cmd->type == PmdCmdType::kInstallExecute && cmd->n_pkts) {
+        // The flow's actions even when the insert failed (a duplicate: the
+        // packets still go where the translation said). Not counted by the
+        // flow: the slow path accounted them to the rules.
+        execute_actions(cmd->flow->actions, cmd->pkts, cmd->n_pkts, cmd->in_port);
+        cmd->n_pkts = 0;
       }
       break;
     case PmdCmdType::kModify:
@@ -390,7 +413,34 @@ void PmdThread::apply(PmdCommand* cmd) {
       break;
     case PmdCmdType::kSync:
       break;
+    case PmdCmdType::kMeterSet:
+    case PmdCmdType::kMeterDel:
+      apply_meter(cmd);
+      break;
   }
+}
+
+// --- Meters -------------------------------------------------------------------
+
+unsigned PmdThread::run_meter(uint32_t id, rte_mbuf** pkts, unsigned n) {
+  DpMeter* m = meters_.get(id);
+  // No such meter: pass. (Ofproto removes the megaflows that use a meter
+  // before the meter itself, so this is only a dpctl-made flow.)
+  if (DPS_UNLIKELY(!m)) return n;
+  const unsigned kept = m->run(pkts, n, now_tsc_);
+  if (kept != n) counters_.add(kDropped, n - kept);
+  return kept;
+}
+
+void PmdThread::apply_meter(PmdCommand* cmd) {
+  if (cmd->meter_id >= kMaxMeters) {
+    cmd->result = -EINVAL;
+    return;
+  }
+  DpMeter* in = cmd->type == PmdCmdType::kMeterSet ? cmd->meter : nullptr;
+  DpMeter* old = meters_.swap(cmd->meter_id, in);
+  cmd->result = cmd->type == PmdCmdType::kMeterDel && !old ? -ENOENT : 0;
+  cmd->meter = old;  // the control side frees it
 }
 
 void PmdThread::housekeeping() {

@@ -33,6 +33,7 @@
 #include "exact_match_cache.h"
 #include "flow_arena.h"
 #include "megaflow_classifier.h"
+#include "meter.h"
 #include "miss_ring.h"
 #include "output_batcher.h"
 #include "pmd_counters.h"
@@ -46,9 +47,17 @@ namespace dps::datapath {
 inline constexpr unsigned kHousekeepingInterval = 1024;
 // An rx queue list longer than this is refused at assignment.
 inline constexpr unsigned kMaxRxqsPerPmd = 64;
-// Commands applied per iteration: bounds the time an install burst can steal
-// from forwarding (~32 x 1 us) while still applying ~30M commands/s.
+// Commands taken from the ring per dequeue.
 inline constexpr unsigned kCommandsPerIteration = 32;
+// Command budget of one iteration. While rx is busy: at most 256 commands
+// and ~20 us (an install is ~0.1-0.5 us), so an install storm takes most of
+// the PMD's time but no forwarding iteration grows beyond a few tens of us.
+// After an idle iteration nothing waits in the rx queues: up to 1024
+// commands and ~200 us, still far below the 1 ms iteration bound.
+inline constexpr unsigned kCommandsBusyMax = 256;
+inline constexpr unsigned kCommandsBusyUs = 20;
+inline constexpr unsigned kCommandsIdleMax = 1024;
+inline constexpr unsigned kCommandsIdleUs = 200;
 
 struct PmdConfig {
   unsigned index = 0;        // 0..n_pmds-1; also its tx slot on every port
@@ -111,6 +120,9 @@ class PmdThread {
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
                                  uint32_t in_port, bool keep);
   void housekeeping();
+  // Meters (meter.h): kMeter runs the group through meters_[id].
+  unsigned run_meter(uint32_t id, rte_mbuf** pkts, unsigned n);
+  void apply_meter(PmdCommand* cmd);
 
   PmdConfig cfg_;
   PmdCounters counters_;
@@ -120,11 +132,15 @@ class PmdThread {
   ExactMatchCache emc_;
   MegaflowClassifier cls_;
   OutputBatcher out_;
+  PmdMeters meters_;
 
   std::vector<RxqRef> rxqs_;
   std::unique_ptr<RxqStats[]> rxq_stats_;
   uint64_t iteration_ = 0;
   uint64_t now_tsc_ = 0;  // TSC at the start of the current burst
+  bool last_rx_idle_ = true;    // the previous iteration received nothing
+  uint64_t cmd_busy_cycles_ = 0;  // kCommandsBusyUs in TSC cycles
+  uint64_t cmd_idle_cycles_ = 0;  // kCommandsIdleUs in TSC cycles
   uint32_t batch_stamp_ = 0;
   bool emc_active_ = true;
   uint64_t emc_window_lookups_ = 0;

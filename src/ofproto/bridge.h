@@ -38,6 +38,12 @@ struct BridgePort {
   bool live = true;       // link up (fast-failover liveness, flooding)
   bool no_flood = false;  // OFPPC_NO_FLOOD: skipped by FLOOD and NORMAL flooding
   bool no_fwd = false;    // OFPPC_NO_FWD: never output to it
+  // OpenFlow channel (PORT_MOD): OFPPC_NO_RECV (what arrives should be
+  // dropped; recorded, not yet read by xlate) and OFPPC_NO_PACKET_IN (no
+  // packet-ins for packets received on it; the channel filters them).
+  // PORT_DOWN is the netdev's admin state.
+  bool no_recv = false;
+  bool no_packet_in = false;
   VlanMode vlan_mode = VlanMode::kTrunk;
   uint16_t tag = 0;              // access VLAN
   std::set<uint16_t> trunks;     // trunk VLANs; empty = all

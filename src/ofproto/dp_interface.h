@@ -3,7 +3,7 @@
 //
 // What: DpInterface is what UpcallHandler and Revalidator call: drain the
 // miss rings, post installs / executions / modifications / removals, a
-// barrier, per-flow counters, completion reaping, freeing packets.
+// barrier, per-flow counters, completion reaping, freeing packets, meters.
 // DatapathDp forwards each call to a real datapath::Datapath; unit tests
 // substitute a fake that records the calls and needs no EAL.
 //
@@ -30,6 +30,14 @@ class DpInterface {
   virtual int post_install(unsigned pmd, const datapath::FlowSpec& spec) = 0;
   virtual bool post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
                             const datapath::DpActions& actions) = 0;
+  // Install and execute in one go (Datapath::post_install_execute): always
+  // takes the packets. The default posts the two separately (fakes).
+  virtual int post_install_execute(unsigned pmd, const datapath::FlowSpec& spec, uint32_t in_port,
+                                   rte_mbuf* const* pkts, unsigned n) {
+    int rc = post_install(pmd, spec);
+    if (n) post_execute(pmd, in_port, pkts, n, spec.actions);
+    return rc;
+  }
   virtual int post_modify(uint64_t ufid, const datapath::DpActions& actions) = 0;
   virtual int post_remove(uint64_t ufid) = 0;
   virtual void barrier() = 0;
@@ -37,6 +45,10 @@ class DpInterface {
   virtual unsigned poll() = 0;
   virtual std::vector<datapath::InstallFailure> take_failed_installs() = 0;
   virtual void free_packets(rte_mbuf* const* pkts, unsigned n) = 0;
+  // Meters (Datapath::set_meter / del_meter / meter_stats; synchronous).
+  virtual int set_meter(uint32_t id, const datapath::DpMeterConfig& cfg) = 0;
+  virtual int del_meter(uint32_t id) = 0;
+  virtual std::optional<datapath::DpMeterStats> meter_stats(uint32_t id) const = 0;
 };
 
 class DatapathDp final : public DpInterface {
@@ -53,6 +65,10 @@ class DatapathDp final : public DpInterface {
                     const datapath::DpActions& actions) override {
     return dp_.post_execute(pmd, in_port, pkts, n, actions);
   }
+  int post_install_execute(unsigned pmd, const datapath::FlowSpec& spec, uint32_t in_port,
+                           rte_mbuf* const* pkts, unsigned n) override {
+    return dp_.post_install_execute(pmd, spec, in_port, pkts, n);
+  }
   int post_modify(uint64_t ufid, const datapath::DpActions& actions) override {
     return dp_.post_modify(ufid, actions);
   }
@@ -66,6 +82,13 @@ class DatapathDp final : public DpInterface {
     return dp_.take_failed_installs();
   }
   void free_packets(rte_mbuf* const* pkts, unsigned n) override;
+  int set_meter(uint32_t id, const datapath::DpMeterConfig& cfg) override {
+    return dp_.set_meter(id, cfg);
+  }
+  int del_meter(uint32_t id) override { return dp_.del_meter(id); }
+  std::optional<datapath::DpMeterStats> meter_stats(uint32_t id) const override {
+    return dp_.meter_stats(id);
+  }
 
  private:
   datapath::Datapath& dp_;

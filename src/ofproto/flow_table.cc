@@ -44,7 +44,6 @@ FlowTable::Entry* FlowTable::Subtable::find(const OfKey& key, uint64_t h) {
 }
 
 Rule* FlowTable::lookup(const OfKey& key, OfMask* wc) const {
-  lookups_++;
   Rule* best = nullptr;
   for (const auto& st : subtables_) {
     if (best && st->max_priority <= best->priority) break;
@@ -58,7 +57,6 @@ Rule* FlowTable::lookup(const OfKey& key, OfMask* wc) const {
     Rule* r = e->rules.front().get();
     if (!best || r->priority > best->priority) best = r;
   }
-  if (best) matches_++;
   return best;
 }
 

@@ -64,7 +64,9 @@ class FlowTable {
   uint8_t id() const { return id_; }
 
   // The highest-priority rule matching key, or null (table miss). ORs into
-  // *wc (may be null) the masks of the subtables examined. Counts the lookup.
+  // *wc (may be null) the masks of the subtables examined. Does not count:
+  // a lookup may stand for many packets or none (revalidation, trace), so
+  // the caller counts packets with count_lookup().
   Rule* lookup(const OfKey& key, OfMask* wc) const;
 
   // Adds r (r->table_id, match and priority set). Precondition: no rule with
@@ -89,6 +91,13 @@ class FlowTable {
   // Configuration and OpenFlow table statistics.
   size_t max_rules = kDefaultMaxRulesPerTable;
   TableMiss miss = TableMiss::kDrop;
+  // OpenFlow table statistics: packets looked up in / matched by this
+  // table (xlate counts them per translated packet group and per megaflow
+  // hit rolled up). Const: statistics, not table state.
+  void count_lookup(uint64_t packets, bool matched) const {
+    lookups_ += packets;
+    if (matched) matches_ += packets;
+  }
   uint64_t lookup_count() const { return lookups_; }
   uint64_t matched_count() const { return matches_; }
 

@@ -29,6 +29,7 @@
 #include "of_error.h"
 #include "of_match.h"
 #include "of_rule.h"
+#include "packet_in_reason.h"
 
 namespace dps::ofproto {
 
@@ -157,8 +158,7 @@ enum PortFeatures : uint32_t {
   kPfPauseAsym = 1 << 15,
 };
 
-// ofp_packet_in_reason
-enum class PacketInReason : uint8_t { kNoMatch = 0, kAction = 1, kInvalidTtl = 2 };
+// ofp_packet_in_reason: packet_in_reason.h
 // ofp_port_reason
 enum class PortReason : uint8_t { kAdd = 0, kDelete = 1, kModify = 2 };
 // ofp_controller_role

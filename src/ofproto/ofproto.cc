@@ -5,8 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <cstring>
 #include <sstream>
 
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dpdk_netdev.h"
 #include "flow_parser.h"
 #include "xlate.h"
 
@@ -173,6 +178,78 @@ void Ofproto::install_default_normal() {
   if (e) spdlog::error("{}: default NORMAL rule: {}", bridge_.name, e->message);
 }
 
+// --- Meters -------------------------------------------------------------------------
+
+MaybeError Ofproto::meter_mod(const MeterMod& mm) {
+  const int64_t now = now_ms();
+  MeterModResult mres;
+  FlowModResult res;
+  if (MaybeError e = bridge_.pipeline.meter_mod(mm, now, &mres, &res)) return e;
+  // Added / modified: in the datapath before a megaflow can name them.
+  for (const Meter& m : mres.set)
+    if (int rc = dp_->set_meter(m.dp_id, MeterTable::to_dp(m)); rc != 0)
+      spdlog::error("{}: meter {}: datapath meter {} refused the configuration ({})",
+                    bridge_.name, m.id, m.dp_id, rc);
+  if (mres.deleted.empty()) return std::nullopt;
+  // Deleted: their rules are gone; once the megaflows that used them are
+  // re-translated (and the PMDs stopped using the old actions), the
+  // datapath meters can go.
+  after_change(res);
+  for (const Meter& m : mres.deleted) dp_->del_meter(m.dp_id);
+  return std::nullopt;
+}
+
+std::vector<MeterStats> Ofproto::meter_stats(uint32_t meter_id) {
+  const int64_t now = now_ms();
+  std::vector<MeterStats> out;
+  for (const auto& [id, m] : bridge_.pipeline.meters().all()) {
+    if (meter_id != kMeterAll && id != meter_id) continue;
+    MeterStats s;
+    s.meter_id = id;
+    s.flow_count = bridge_.pipeline.meter_flow_count(id);
+    const int64_t age = std::max<int64_t>(0, now - m.created_ms);
+    s.duration_sec = static_cast<uint32_t>(age / 1000);
+    s.duration_nsec = static_cast<uint32_t>(age % 1000) * 1000000u;
+    std::optional<datapath::DpMeterStats> dp = dp_->meter_stats(m.dp_id);
+    if (dp) {
+      s.packet_in_count = dp->packets;
+      s.byte_in_count = dp->bytes;
+    }
+    s.bands.resize(m.bands.size());
+    for (size_t b = 0; dp && b < m.bands.size() && b < dp->bands.size(); b++) {
+      s.bands[b].packet_band_count = dp->bands[b].packets;
+      s.bands[b].byte_band_count = dp->bands[b].bytes;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<MeterConfig> Ofproto::meter_config(uint32_t meter_id) const {
+  std::vector<MeterConfig> out;
+  for (const auto& [id, m] : bridge_.pipeline.meters().all())
+    if (meter_id == kMeterAll || id == meter_id) out.push_back(MeterTable::config(m));
+  return out;
+}
+
+MaybeError Ofproto::add_meter(std::string_view text) {
+  MeterMod mm;
+  if (MaybeError e = parse_meter(text, &mm)) return e;
+  return meter_mod(mm);
+}
+
+std::string Ofproto::dump_meters() const {
+  std::string out;
+  for (const auto& [id, m] : bridge_.pipeline.meters().all()) out += format_meter(m) + "\n";
+  return out;
+}
+
+std::string Ofproto::dump_meter_stats() {
+  std::string out;
+  for (const MeterStats& s : meter_stats(kMeterAll)) out += format_meter_stats(s) + "\n";
+  return out;
+}
+
 // --- Control loop -------------------------------------------------------------------
 
 unsigned Ofproto::run() {
@@ -288,6 +365,203 @@ OfprotoStats Ofproto::stats() const {
   s.flow_mod_errors = flow_mod_errors_;
   s.churn_mods = churn_done_;
   return s;
+}
+
+// --- OpenFlow channel ---------------------------------------------------------------
+
+namespace {
+
+// Largest frame a PACKET_OUT may carry (jumbo frames of the datapath).
+constexpr size_t kMaxPacketOutBytes = 9216;
+
+MaybeError port_mod_error(PortModFailedCode c, std::string msg) {
+  return OfError::make(OfErrorType::kPortModFailed, c, std::move(msg));
+}
+
+}  // namespace
+
+std::vector<PortDesc> Ofproto::port_descs() const {
+  std::vector<PortDesc> out;
+  for (const auto& [no, bp] : bridge_.ports) {
+    PortDesc d;
+    d.port_no = no;
+    d.name = bp.name;
+    const netdev::Netdev* nd = (real_dp_ && !bp.is_patch()) ? real_dp_->port(bp.dp_port) : nullptr;
+    bool link = bp.live;
+    if (nd) {
+      link = nd->link_up();
+      if (!nd->admin_up()) d.config |= kPortConfigDown;
+      if (auto* dd = dynamic_cast<const netdev::DpdkNetdev*>(nd)) {
+        rte_ether_addr a{};
+        if (rte_eth_macaddr_get(dd->port_id(), &a) == 0)
+          std::copy(a.addr_bytes, a.addr_bytes + 6, d.hw_addr.begin());
+        rte_eth_link l{};
+        if (rte_eth_link_get_nowait(dd->port_id(), &l) == 0 && l.link_speed != RTE_ETH_SPEED_NUM_NONE &&
+            l.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
+          d.curr_speed = d.max_speed = l.link_speed * 1000;  // Mbps -> kbps
+        }
+      }
+    }
+    if (bp.no_recv) d.config |= kPortConfigNoRecv;
+    if (bp.no_fwd) d.config |= kPortConfigNoFwd;
+    if (bp.no_packet_in) d.config |= kPortConfigNoPacketIn;
+    if (bp.no_flood) d.config |= 1u << 3;  // OFPPC_NO_FLOOD (1.0 bit, OVS keeps it)
+    d.state = link ? kPortStateLive : kPortStateLinkDown;
+    uint32_t feat = kPfFiber;
+    if (d.curr_speed >= 100'000'000) feat |= kPf100GbFd;
+    else if (d.curr_speed >= 40'000'000) feat |= kPf40GbFd;
+    else if (d.curr_speed >= 10'000'000) feat |= kPf10GbFd;
+    else if (d.curr_speed >= 1'000'000) feat |= kPf1GbFd;
+    else feat |= kPfOther;
+    d.curr = d.advertised = d.supported = feat;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::optional<PortStats> Ofproto::port_stats(uint32_t of_port) const {
+  const BridgePort* bp = bridge_.port(of_port);
+  if (!bp) return std::nullopt;
+  PortStats ps;
+  ps.port_no = of_port;
+  const netdev::Netdev* nd = (real_dp_ && !bp->is_patch()) ? real_dp_->port(bp->dp_port) : nullptr;
+  if (nd) {
+    netdev::PortStats s = nd->stats();
+    ps.rx_packets = s.rx_packets;
+    ps.tx_packets = s.tx_packets;
+    ps.rx_bytes = s.rx_bytes;
+    ps.tx_bytes = s.tx_bytes;
+    ps.rx_dropped = s.rx_dropped;
+    ps.tx_dropped = s.tx_dropped;
+    ps.rx_errors = s.rx_errors;
+    ps.tx_errors = s.tx_errors;
+  }
+  return ps;
+}
+
+MaybeError Ofproto::port_mod(const PortMod& pm) {
+  auto it = bridge_.ports.find(pm.port_no);
+  if (it == bridge_.ports.end())
+    return port_mod_error(PortModFailedCode::kBadPort,
+                          "port_mod: port " + std::to_string(pm.port_no) + " is not a port of " +
+                              bridge_.name);
+  BridgePort& bp = it->second;
+  constexpr uint32_t kNoFlood = 1u << 3;
+  constexpr uint32_t kKnown =
+      kPortConfigDown | kPortConfigNoRecv | kPortConfigNoFwd | kPortConfigNoPacketIn | kNoFlood;
+  if (pm.mask & ~kKnown)
+    return port_mod_error(PortModFailedCode::kBadConfig,
+                          "port_mod: port " + std::to_string(pm.port_no) +
+                              ": unknown config bits in mask 0x" + fmt::format("{:x}", pm.mask));
+  netdev::Netdev* nd = (real_dp_ && !bp.is_patch()) ? real_dp_->port(bp.dp_port) : nullptr;
+  // hw_addr must be the port's own (OpenFlow uses it to catch a stale port
+  // number); all-zero is accepted for ports whose MAC is unknown.
+  std::array<uint8_t, 6> mac{};
+  for (const PortDesc& d : port_descs())
+    if (d.port_no == pm.port_no) mac = d.hw_addr;
+  if (pm.hw_addr != mac)
+    return port_mod_error(PortModFailedCode::kBadHwAddr,
+                          "port_mod: port " + std::to_string(pm.port_no) +
+                              ": hw_addr is not the port's MAC address");
+  auto want = [&](uint32_t bit, bool cur) { return (pm.mask & bit) ? (pm.config & bit) != 0 : cur; };
+  if ((pm.mask & kPortConfigDown) && nd) nd->set_admin_up(!(pm.config & kPortConfigDown));
+  bool changed = false;
+  auto set = [&](bool& flag, uint32_t bit) {
+    bool v = want(bit, flag);
+    changed |= v != flag;
+    flag = v;
+  };
+  set(bp.no_recv, kPortConfigNoRecv);
+  set(bp.no_fwd, kPortConfigNoFwd);
+  set(bp.no_packet_in, kPortConfigNoPacketIn);
+  set(bp.no_flood, kNoFlood);
+  if (changed) revalidator_->revalidate_all(now_ms());
+  return std::nullopt;
+}
+
+MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> frame,
+                               const ActionList& actions) {
+  const BridgePort* bp = nullptr;
+  if (of_in_port <= kPortMax) {
+    bp = bridge_.port(of_in_port);
+    if (!bp)
+      return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kBadPort,
+                           "packet_out: in_port " + std::to_string(of_in_port) +
+                               " is not a port of " + bridge_.name);
+  } else if (of_in_port != kPortController && of_in_port != kPortLocal) {
+    return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kBadPort,
+                         "packet_out: in_port 0x" + fmt::format("{:x}", of_in_port) +
+                             " must be a port, CONTROLLER or LOCAL");
+  }
+  if (frame.size() < 14 || frame.size() > kMaxPacketOutBytes)
+    return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kBadPacket,
+                         "packet_out: a frame of " + std::to_string(frame.size()) +
+                             " bytes (14.." + std::to_string(kMaxPacketOutBytes) + " accepted)");
+  uint32_t dp_in = bp && !bp->is_patch() ? bp->dp_port : 0;
+  datapath::FlowKey key{};
+  datapath::flow_key_extract(frame.data(), static_cast<uint32_t>(frame.size()), dp_in, &key);
+  XlateOptions opts;
+  opts.now_ms = now_ms();
+  // output:TABLE: the packet counts in the rules and tables it goes through.
+  opts.account = true;
+  opts.packets = 1;
+  opts.bytes = frame.size();
+  XlateResult r = xlate_packet_out(bridge_, key, of_in_port, actions, opts);
+  if (!r.error.empty())
+    return OfError::make(OfErrorType::kBadAction, BadActionCode::kBadArgument,
+                         "packet_out: " + r.error);
+  if (r.actions.n == 0) return std::nullopt;  // dropped: nothing to execute
+  events_.rewrite(&r.actions, r.controller);
+  rte_mbuf* m = nullptr;
+  if (cfg_.packet_alloc) {
+    m = cfg_.packet_alloc(static_cast<uint32_t>(frame.size()));
+  } else if (real_dp_) {
+    m = rte_pktmbuf_alloc(real_dp_->pool().get());
+    if (m && rte_pktmbuf_tailroom(m) < frame.size()) {
+      rte_pktmbuf_free(m);
+      m = nullptr;
+    }
+  }
+  if (!m)
+    return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kEperm,
+                         "packet_out: no packet buffer free");
+  if (cfg_.packet_alloc) {  // comes with data_len = frame.size()
+    std::memcpy(rte_pktmbuf_mtod(m, char*), frame.data(), frame.size());
+  } else {
+    char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+    std::memcpy(p, frame.data(), frame.size());
+  }
+  if (!dp_->post_execute(0, dp_in, &m, 1, r.actions))
+    return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kEperm,
+                         "packet_out: the PMD's command ring is full");
+  return std::nullopt;
+}
+
+void Ofproto::set_fail_open(bool on) {
+  if (on == fail_open_) return;
+  fail_open_ = on;
+  FlowMod fm;
+  fm.table_id = 0;
+  fm.priority = 0;
+  fm.cookie = kFailOpenCookie;
+  if (on) {
+    if (bridge_.pipeline.table(0).find_strict(fm.match, 0)) {
+      spdlog::info("{}: fail-open: table 0 has a catch-all rule already; none added", bridge_.name);
+      return;
+    }
+    fm.command = FlowModCommand::kAdd;
+    fm.flags = kFlagCheckOverlap;
+    fm.instructions.apply = ActionList{ActOutput{kPortNormal}};
+    if (MaybeError e = flow_mod(fm))
+      spdlog::info("{}: fail-open: a catch-all rule exists, none added ({})", bridge_.name, e->message);
+    else
+      spdlog::info("{}: fail-open: no controller, behaving as a learning switch", bridge_.name);
+  } else {
+    fm.command = FlowModCommand::kDeleteStrict;
+    fm.cookie_mask = ~uint64_t{0};  // only the rule fail-open added
+    flow_mod(fm);
+    spdlog::info("{}: fail-open off", bridge_.name);
+  }
 }
 
 }  // namespace dps::ofproto

@@ -33,12 +33,15 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bridge.h"
 #include "dp_interface.h"
+#include "of_messages.h"
 #include "pipeline.h"
 #include "revalidator.h"
 #include "ukey.h"
@@ -59,7 +62,14 @@ struct OfprotoConfig {
   size_t mac_max_entries = kMacDefaultMaxEntries;
   UpcallConfig upcall;  // its flow_limit is overridden by flow_limit
   std::function<int64_t()> clock;  // ms; null = steady clock
+  // PACKET_OUT buffers: an mbuf whose data_len is len; null = the real
+  // datapath's pool (tests over a fake datapath give their own).
+  std::function<rte_mbuf*(uint32_t len)> packet_alloc;
 };
+
+// The cookie of the fail-open rule (standalone fail mode, no controller):
+// priority 0, empty match, actions=NORMAL in table 0.
+inline constexpr uint64_t kFailOpenCookie = 0xfa11'0fe1'0000'0000ull;
 
 struct OfprotoStats {
   UpcallStats upcall;
@@ -108,6 +118,25 @@ class Ofproto {
   // The learning-switch rule set: priority=0,actions=NORMAL.
   void install_default_normal();
 
+  // --- Meters (OpenFlow 1.3 METER_MOD and meter multiparts) --------------------
+  // OFPT_METER_MOD: validates (MeterTable::apply lists the errors), puts
+  // added / modified meters into the datapath before any megaflow can name
+  // them; deleting a meter deletes the rules that use it, re-translates, and
+  // only then removes the datapath meter. Errors change nothing.
+  MaybeError meter_mod(const MeterMod& mm);
+  // OFPMP_METER / OFPMP_METER_CONFIG for meter_id, or every meter for
+  // OFPM_ALL (by id); empty when meter_id is unknown.
+  std::vector<MeterStats> meter_stats(uint32_t meter_id);
+  std::vector<MeterConfig> meter_config(uint32_t meter_id) const;
+  MeterFeaturesReply meter_features() const { return MeterTable::features(); }
+  // `ovs-ofctl add-meter` text (meter_table.h parse_meter), e.g.
+  // "meter=1,kbps,burst,band=type=drop,rate=1000,burst_size=100".
+  MaybeError add_meter(std::string_view text);
+  // One line per meter, ovs-ofctl dump-meters syntax (format_meter).
+  std::string dump_meters() const;
+  // One line per meter, ovs-ofctl meter-stats syntax (format_meter_stats).
+  std::string dump_meter_stats();
+
   // --- Control loop ---------------------------------------------------------
   // One non-blocking round. Returns the work done (upcalls + completions +
   // revalidations); 0 means the caller may sleep a little.
@@ -123,6 +152,34 @@ class Ofproto {
   std::vector<PacketInEvent> take_packet_ins(size_t max) { return handler_->take_packet_ins(max); }
   std::vector<RemovedRule> take_removed_rules(size_t max);
   OfprotoStats stats() const;
+
+  // --- OpenFlow channel (connmgr.h, of_handler.h) -----------------------------
+  // Every port of the bridge as ofp_port (name, MAC, PORT_DOWN/NO_* config,
+  // link state, speed), by OpenFlow number.
+  std::vector<PortDesc> port_descs() const;
+  // Live counters of one port, read from the netdev now (never cached);
+  // nullopt when of_port is not a port of the bridge.
+  std::optional<PortStats> port_stats(uint32_t of_port) const;
+  // OFPT_PORT_MOD: PORT_DOWN sets the netdev's admin state (PMDs skip an
+  // admin-down port), NO_RECV / NO_FWD / NO_PACKET_IN / NO_FLOOD set the
+  // BridgePort flags and re-translate every megaflow. Errors:
+  // port_mod_failed/bad_port, bad_hw_addr (hw_addr is not the port's),
+  // bad_config (a config bit this switch does not know).
+  MaybeError port_mod(const PortMod& pm);
+  // OFPT_PACKET_OUT: translates `actions` for `frame` (OFPP_TABLE runs the
+  // pipeline) and has PMD 0 execute the result. of_in_port is an OpenFlow
+  // port, kPortController or kPortLocal. Errors: bad_request/bad_port,
+  // bad_packet (empty or over 9 KiB), bad_action/* (translation failed),
+  // bad_request/eperm (no mbuf or the PMD's command ring is full).
+  MaybeError packet_out(uint32_t of_in_port, std::span<const uint8_t> frame,
+                        const ActionList& actions);
+  // Fail-open (standalone fail mode without a controller): adds / removes
+  // the rule `priority=0,cookie=kFailOpenCookie,actions=NORMAL` in table 0.
+  // An existing catch-all rule of priority 0 wins (nothing is added then).
+  void set_fail_open(bool on);
+  bool fail_open() const { return fail_open_; }
+  // Rolls megaflow counters into the rules (before flow statistics).
+  void roll_up_rule_counters() { revalidator_->roll_up_all(now_ms()); }
 
   // --- Configuration and internals for tests ---------------------------------
   void set_flow_idle_ms(int64_t ms);
@@ -159,6 +216,8 @@ class Ofproto {
   int64_t churn_start_ms_ = 0;
   uint64_t churn_done_ = 0;
   uint64_t churn_seq_ = 0;
+  // OpenFlow channel
+  bool fail_open_ = false;
 };
 
 }  // namespace dps::ofproto

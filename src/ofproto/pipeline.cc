@@ -24,6 +24,7 @@ size_t Pipeline::rule_count() const {
 ValidationContext Pipeline::context() const {
   ValidationContext ctx = validation_;
   ctx.group_exists = [this](uint32_t id) { return groups_.contains(id); };
+  ctx.meter_exists = [this](uint32_t id) { return meters_.contains(id); };
   return ctx;
 }
 
@@ -159,6 +160,36 @@ MaybeError Pipeline::group_mod(const GroupMod& gm, int64_t now_ms, FlowModResult
   }
   version_++;
   return std::nullopt;
+}
+
+MaybeError Pipeline::meter_mod(const MeterMod& mm, int64_t now_ms, MeterModResult* meters,
+                               FlowModResult* res) {
+  MeterModResult local;
+  if (!meters) meters = &local;
+  if (MaybeError e = meters_.apply(mm, now_ms, meters)) return e;
+  if (!meters->deleted.empty()) {
+    std::unordered_set<uint32_t> gone;
+    for (const Meter& m : meters->deleted) gone.insert(m.id);
+    std::vector<RulePtr> victims;
+    for (FlowTable& t : tables_) {
+      if (t.size() == 0) continue;
+      t.for_each([&](const RulePtr& r) {
+        if (r->instructions.meter && gone.count(*r->instructions.meter)) victims.push_back(r);
+      });
+    }
+    for (const RulePtr& r : victims) remove_rule(r, RemovedReason::kDelete, res);
+  }
+  version_++;
+  return std::nullopt;
+}
+
+uint32_t Pipeline::meter_flow_count(uint32_t meter_id) const {
+  uint32_t n = 0;
+  for (const FlowTable& t : tables_) {
+    if (t.size() == 0) continue;
+    t.for_each([&](const RulePtr& r) { n += r->instructions.meter == meter_id; });
+  }
+  return n;
 }
 
 std::vector<RemovedRule> Pipeline::expire(int64_t now_ms) {

@@ -25,6 +25,7 @@
 
 #include "flow_table.h"
 #include "group_table.h"
+#include "meter_table.h"
 #include "of_rule.h"
 
 namespace dps::ofproto {
@@ -53,6 +54,8 @@ class Pipeline {
   const FlowTable& table(uint8_t id) const { return tables_[id]; }
   GroupTable& groups() { return groups_; }
   const GroupTable& groups() const { return groups_; }
+  MeterTable& meters() { return meters_; }
+  const MeterTable& meters() const { return meters_; }
 
   // Applies a flow-mod. Errors: bad_match/* (prerequisites), bad_action/*,
   // bad_instruction/* (validate_instructions), flow_mod_failed/bad_table_id
@@ -61,6 +64,13 @@ class Pipeline {
   // Applies a group-mod; deleting a group also deletes the rules that use it
   // (reason group_delete, reported in *result).
   MaybeError group_mod(const GroupMod& gm, int64_t now_ms, FlowModResult* result = nullptr);
+  // Applies a meter-mod (MeterTable::apply); deleting a meter also deletes
+  // the rules that use it (reason delete; OpenFlow 1.3 has no meter_delete
+  // reason), reported in *result. *meters says what to push to the datapath.
+  MaybeError meter_mod(const MeterMod& mm, int64_t now_ms, MeterModResult* meters,
+                       FlowModResult* result = nullptr);
+  // Rules whose instructions name meter_id (METER multipart flow_count).
+  uint32_t meter_flow_count(uint32_t meter_id) const;
   // Removes rules whose idle or hard timeout passed at now_ms.
   std::vector<RemovedRule> expire(int64_t now_ms);
 
@@ -80,6 +90,7 @@ class Pipeline {
 
   std::vector<FlowTable> tables_;
   GroupTable groups_;
+  MeterTable meters_;
   ValidationContext validation_;
   std::unordered_set<RulePtr> timed_;  // rules with idle or hard timeout
   uint64_t next_rule_id_ = 1;

@@ -47,11 +47,17 @@ uint64_t dep_mac(const Bridge* b, const MacAddr& mac, uint16_t vlan) {
 }
 uint64_t dep_bridge(const Bridge* b) { return combine(5, reinterpret_cast<uintptr_t>(b)); }
 
-uint64_t ukey_hash(uint16_t pmd, const FlowKey& masked, const FlowMask& mask) {
-  uint64_t h = combine(mask_hash(mask), pmd);
+// ukey_hash with the mask's hash already known (find_covering has it cached).
+static uint64_t ukey_hash_with(uint64_t mask_h, uint16_t pmd, const FlowKey& masked,
+                               const FlowMask& mask) {
+  uint64_t h = combine(mask_h, pmd);
   for (unsigned i = 0; i < kFlowWords; i++)
     if (mask.words()[i]) h = combine(h, masked.words()[i]);
   return h;
+}
+
+uint64_t ukey_hash(uint16_t pmd, const FlowKey& masked, const FlowMask& mask) {
+  return ukey_hash_with(mask_hash(mask), pmd, masked, mask);
 }
 
 uint32_t ControllerEventTable::intern(const ControllerEvent& e) {
@@ -60,7 +66,7 @@ uint32_t ControllerEventTable::intern(const ControllerEvent& e) {
   for (uint32_t id : ids) {
     const ControllerEvent& x = events_[id];
     if (x.reason == e.reason && x.table_id == e.table_id && x.cookie == e.cookie &&
-        x.max_len == e.max_len)
+        x.max_len == e.max_len && x.use_miss_send_len == e.use_miss_send_len)
       return id;
   }
   if (events_.size() >= kMaxEvents) return kNoEvent;
@@ -79,14 +85,74 @@ void ControllerEventTable::rewrite(datapath::DpActions* actions,
   }
 }
 
+// --- FlatIndex ------------------------------------------------------------------
+
+template <typename V>
+void FlatIndex<V>::grow() {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  size_t cap = old.empty() ? 64 : old.size() * 2;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
+  for (const Slot& s : old) {
+    if (!s.used) continue;
+    size_t i = home(s.h);
+    while (slots_[i].used) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
+template <typename V>
+void FlatIndex<V>::insert(uint64_t h, V v) {
+  if (2 * (n_ + 1) > slots_.size()) grow();
+  size_t i = home(h);
+  while (slots_[i].used) i = (i + 1) & mask_;
+  slots_[i] = Slot{h, v, true};
+  n_++;
+}
+
+template <typename V>
+bool FlatIndex<V>::erase(uint64_t h, V v) {
+  if (slots_.empty()) return false;
+  size_t i = home(h);
+  for (;; i = (i + 1) & mask_) {
+    if (!slots_[i].used) return false;
+    if (slots_[i].h == h && slots_[i].v == v) break;
+  }
+  // Backward shift: pull later entries of the cluster into the hole when
+  // their home is not between the hole and their slot.
+  for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
+    if (!slots_[j].used) break;
+    size_t k = home(slots_[j].h);
+    if (((j - k) & mask_) >= ((j - i) & mask_)) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = Slot{};
+  n_--;
+  return true;
+}
+
+template <typename V>
+void FlatIndex<V>::clear() {
+  slots_.clear();
+  mask_ = 0;
+  shift_ = 64;
+  n_ = 0;
+}
+
+template class FlatIndex<Ukey*>;
+template class FlatIndex<uint32_t>;
+
+// --- UkeyTable --------------------------------------------------------------------
+
 Ukey* UkeyTable::find(uint16_t pmd, const FlowKey& masked, const FlowMask& mask) const {
   uint64_t h = ukey_hash(pmd, masked, mask);
-  auto [lo, hi] = by_hash_.equal_range(h);
-  for (auto it = lo; it != hi; ++it) {
-    Ukey* u = it->second;
-    if (u->pmd == pmd && masked_equal(u->masked, masked) && masked_equal(u->mask, mask)) return u;
-  }
-  return nullptr;
+  return by_hash_.find(h, nullptr, [&](const Ukey* u) {
+    return u->pmd == pmd && masked_equal(u->masked, masked) && masked_equal(u->mask, mask);
+  });
 }
 
 Ukey* UkeyTable::find_covering(uint16_t pmd, const FlowKey& key) const {
@@ -95,14 +161,17 @@ Ukey* UkeyTable::find_covering(uint16_t pmd, const FlowKey& key) const {
     const FlowMask& m = masks_[slot].mask;
     alignas(64) FlowKey masked;
     datapath::flow_key_apply_mask(key, m, &masked);
-    if (Ukey* u = find(pmd, masked, m)) return u;
+    uint64_t h = ukey_hash_with(masks_[slot].hash, pmd, masked, m);
+    Ukey* u = by_hash_.find(h, nullptr, [&](const Ukey* c) {
+      return c->pmd == pmd && masked_equal(c->masked, masked) && masked_equal(c->mask, m);
+    });
+    if (u) return u;
   }
   return nullptr;
 }
 
 Ukey* UkeyTable::find_ufid(uint64_t ufid) const {
-  auto it = by_ufid_.find(ufid);
-  return it == by_ufid_.end() ? nullptr : it->second.get();
+  return by_ufid_.find(ufid, nullptr, [&](const Ukey* u) { return u->ufid == ufid; });
 }
 
 uint32_t UkeyTable::ref_mask(const FlowMask& m) {
@@ -138,7 +207,7 @@ void UkeyTable::unref_mask(uint32_t slot) {
 }
 
 void UkeyTable::index_deps(Ukey* u, const XlateResult& r) {
-  std::vector<uint64_t>& d = u->deps;
+  std::vector<uint64_t>& d = dep_scratch_;
   d.clear();
   for (const RulePtr& rule : r.rules) d.push_back(dep_rule(rule.get()));
   for (uint32_t g : r.groups) d.push_back(dep_group(nullptr, g));
@@ -146,27 +215,56 @@ void UkeyTable::index_deps(Ukey* u, const XlateResult& r) {
   for (const MacDep& m : r.macs) d.push_back(dep_mac(m.bridge, m.mac, m.vlan));
   std::sort(d.begin(), d.end());
   d.erase(std::unique(d.begin(), d.end()), d.end());
-  for (uint64_t k : d) by_dep_[k].insert(u);
+  u->deps.clear();
+  u->deps.reserve(d.size());
+  for (uint64_t k : d) {
+    uint32_t id = by_dep_.find(k, UINT32_MAX, [&](uint32_t l) { return dep_lists_[l].dep == k; });
+    if (id == UINT32_MAX) {
+      if (!free_dep_lists_.empty()) {
+        id = free_dep_lists_.back();
+        free_dep_lists_.pop_back();
+      } else {
+        id = static_cast<uint32_t>(dep_lists_.size());
+        dep_lists_.emplace_back();
+      }
+      dep_lists_[id].dep = k;
+      by_dep_.insert(k, id);
+    }
+    std::vector<Ukey*>& l = dep_lists_[id].ukeys;
+    u->deps.push_back(Ukey::DepRef{k, id, static_cast<uint32_t>(l.size())});
+    l.push_back(u);
+  }
 }
 
 void UkeyTable::unindex_deps(Ukey* u) {
-  for (uint64_t k : u->deps) {
-    auto it = by_dep_.find(k);
-    if (it == by_dep_.end()) continue;
-    it->second.erase(u);
-    if (it->second.empty()) by_dep_.erase(it);
+  for (const Ukey::DepRef& ref : u->deps) {
+    DepList& dl = dep_lists_[ref.list];
+    Ukey* last = dl.ukeys.back();
+    if (last != u) {
+      dl.ukeys[ref.pos] = last;
+      for (Ukey::DepRef& lr : last->deps)
+        if (lr.list == ref.list) {
+          lr.pos = ref.pos;
+          break;
+        }
+    }
+    dl.ukeys.pop_back();
+    if (dl.ukeys.empty()) {
+      by_dep_.erase(dl.dep, ref.list);
+      free_dep_lists_.push_back(ref.list);
+    }
   }
   u->deps.clear();
 }
 
 Ukey* UkeyTable::insert(std::unique_ptr<Ukey> up, XlateResult&& r) {
-  Ukey* u = up.get();
+  Ukey* u = up.release();
   u->hash = ukey_hash(u->pmd, u->masked, u->mask);
   u->mask_slot = ref_mask(u->mask);
   u->list_index = list_.size();
   list_.push_back(u);
-  by_hash_.emplace(u->hash, u);
-  by_ufid_[u->ufid] = std::move(up);
+  by_hash_.insert(u->hash, u);
+  by_ufid_.insert(u->ufid, u);
   set_deps(u, std::move(r));
   return u;
 }
@@ -183,22 +281,21 @@ void UkeyTable::set_deps(Ukey* u, XlateResult&& r) {
 void UkeyTable::erase(Ukey* u) {
   unindex_deps(u);
   unref_mask(u->mask_slot);
-  auto [lo, hi] = by_hash_.equal_range(u->hash);
-  for (auto it = lo; it != hi; ++it)
-    if (it->second == u) {
-      by_hash_.erase(it);
-      break;
-    }
+  by_hash_.erase(u->hash, u);
+  by_ufid_.erase(u->ufid, u);
   Ukey* last = list_.back();
   list_[u->list_index] = last;
   last->list_index = u->list_index;
   list_.pop_back();
-  by_ufid_.erase(u->ufid);  // frees u
+  delete u;
 }
 
 void UkeyTable::clear() {
+  for (Ukey* u : list_) delete u;
   by_hash_.clear();
   by_dep_.clear();
+  dep_lists_.clear();
+  free_dep_lists_.clear();
   list_.clear();
   masks_.clear();
   free_masks_.clear();
@@ -208,9 +305,9 @@ void UkeyTable::clear() {
 }
 
 void UkeyTable::for_dep(uint64_t dep, const std::function<void(Ukey*)>& fn) const {
-  auto it = by_dep_.find(dep);
-  if (it == by_dep_.end()) return;
-  for (Ukey* u : it->second) fn(u);
+  uint32_t id = by_dep_.find(dep, UINT32_MAX, [&](uint32_t l) { return dep_lists_[l].dep == dep; });
+  if (id == UINT32_MAX) return;
+  for (Ukey* u : dep_lists_[id].ukeys) fn(u);
 }
 
 }  // namespace dps::ofproto

@@ -19,7 +19,11 @@
 // dependencies that hash alike only make the revalidator look at more ukeys
 // than needed: a collision costs time, never correctness. The sweep list is
 // a vector with swap-remove, so an incremental sweep (a slice per round)
-// visits every ukey once per pass in O(1) per step.
+// visits every ukey once per pass in O(1) per step. The indexes are flat
+// open-addressing tables (FlatIndex) and per-dependency vectors with
+// swap-remove (each ukey remembers its position in each), so inserting or
+// erasing a ukey costs a few cache lines and no allocation in steady state:
+// the miss path inserts one per new megaflow.
 //
 // Thread-safety: owned by the ofproto thread; nothing here is shared with
 // PMDs (they know flows only by ufid, through the datapath).
@@ -50,7 +54,13 @@ struct Ukey {
   std::vector<TableVisit> visits;
   std::vector<MacDep> macs;
   std::vector<ControllerEvent> controller;  // index = kUserspace cookie
-  std::vector<uint64_t> deps;               // dependency keys indexed for it
+  // Dependency keys indexed for it: (key, dependency list, position in it).
+  struct DepRef {
+    uint64_t dep;
+    uint32_t list;
+    uint32_t pos;
+  };
+  std::vector<DepRef> deps;
   // Datapath counters already added to the rules.
   uint64_t packets_seen = 0;
   uint64_t bytes_seen = 0;
@@ -100,9 +110,47 @@ class ControllerEventTable {
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash_;
 };
 
+// Open-addressing multimap from a well-mixed 64-bit hash to a value:
+// Fibonacci-hashed home slot, linear probing, backward-shift deletion, at
+// most half full. Equal hashes may repeat (distinct values).
+template <typename V>
+class FlatIndex {
+ public:
+  void insert(uint64_t h, V v);
+  // Removes the entry (h, v); false if absent.
+  bool erase(uint64_t h, V v);
+  // The first value stored under h for which match(v), else `none`.
+  template <typename Match>
+  V find(uint64_t h, V none, Match&& match) const {
+    if (slots_.empty()) return none;
+    for (size_t i = home(h);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.used) return none;
+      if (s.h == h && match(s.v)) return s.v;
+    }
+  }
+  void clear();
+  size_t size() const { return n_; }
+
+ private:
+  struct Slot {
+    uint64_t h = 0;
+    V v{};
+    bool used = false;
+  };
+  size_t home(uint64_t h) const { return (h * 0x9e3779b97f4a7c15ull) >> shift_; }
+  void grow();
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  unsigned shift_ = 64;
+  size_t n_ = 0;
+};
+
 class UkeyTable {
  public:
   UkeyTable() = default;
+  ~UkeyTable() { clear(); }
   UkeyTable(const UkeyTable&) = delete;
   UkeyTable& operator=(const UkeyTable&) = delete;
 
@@ -139,10 +187,20 @@ class UkeyTable {
   uint32_t ref_mask(const datapath::FlowMask& m);
   void unref_mask(uint32_t slot);
 
-  std::unordered_map<uint64_t, std::unique_ptr<Ukey>> by_ufid_;
-  std::unordered_multimap<uint64_t, Ukey*> by_hash_;
-  std::unordered_map<uint64_t, std::unordered_set<Ukey*>> by_dep_;
-  std::vector<Ukey*> list_;
+  // The ukeys that recorded one dependency key (swap-remove; each ukey's
+  // DepRef::pos is its index here).
+  struct DepList {
+    uint64_t dep = 0;
+    std::vector<Ukey*> ukeys;
+  };
+
+  FlatIndex<Ukey*> by_ufid_;      // hash = ufid (mixed by FlatIndex)
+  FlatIndex<Ukey*> by_hash_;      // hash = Ukey::hash
+  FlatIndex<uint32_t> by_dep_;    // dependency key -> index into dep_lists_
+  std::vector<DepList> dep_lists_;
+  std::vector<uint32_t> free_dep_lists_;
+  std::vector<uint64_t> dep_scratch_;
+  std::vector<Ukey*> list_;       // owns the ukeys
   std::vector<MaskSlot> masks_;
   std::vector<uint32_t> free_masks_;
   std::unordered_map<uint64_t, uint32_t> mask_by_hash_;

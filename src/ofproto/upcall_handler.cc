@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <ctime>
 
 namespace dps::ofproto {
 
@@ -23,6 +25,12 @@ constexpr unsigned kDrainBurst = 64;
 // ufids of megaflows installed by the miss path start here, far above the
 // small numbers a config file's static datapath flows use.
 constexpr uint64_t kFirstUfid = uint64_t{1} << 40;
+
+uint64_t thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -58,7 +66,10 @@ unsigned UpcallHandler::run(int64_t now_ms) {
     }
   }
   if (!n) return 0;
+  // Two clock reads (wall and thread CPU) per round of up to kUpcallBatch
+  // upcalls, none per miss.
   auto t0 = std::chrono::steady_clock::now();
+  const uint64_t cpu0 = thread_cpu_ns();
   stats_.upcalls += n;
   // Phase kGroup (userspace upcalls are handled one by one on the way).
   group_misses(n, now_ms);
@@ -67,6 +78,7 @@ unsigned UpcallHandler::run(int64_t now_ms) {
   stats_.busy_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
           .count());
+  stats_.cpu_ns += thread_cpu_ns() - cpu0;
   return n;
 }
 
@@ -104,11 +116,11 @@ void UpcallHandler::group_misses(unsigned n, int64_t now_ms) {
   stats_.misses += groups_.size();
 }
 
-void UpcallHandler::execute(const Group& g, const DpActions& actions) {
+void UpcallHandler::execute(const Group& g, const DpActions& actions, uint32_t from) {
   const Upcall& first = ups_[g.first];
   rte_mbuf* pkts[netdev::kMaxBurst];
   unsigned k = 0;
-  for (uint32_t i = g.first; i != UINT32_MAX; i = next_[i]) {
+  for (uint32_t i = from; i != UINT32_MAX; i = next_[i]) {
     pkts[k++] = ups_[i].pkt;
     if (k == netdev::kMaxBurst || next_[i] == UINT32_MAX) {
       if (actions.n == 0) {
@@ -131,6 +143,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
   if (Ukey* uk = ukeys_.find_covering(u.pmd, u.key)) {
     stats_.covered++;
     for (const RulePtr& r : uk->rules) r->account(g.n, bytes, now_ms);
+    account_visits(uk->visits, g.n, &bridge_);
     execute(g, uk->actions);
     return;
   }
@@ -154,7 +167,10 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
 
   alignas(64) FlowKey masked;
   datapath::flow_key_apply_mask(u.key, r.mask, &masked);
-  if (ukeys_.find(u.pmd, masked, r.mask)) {
+  // find_covering above probed every mask in use unless there are more than
+  // kMaxCoverMasks: an equal megaflow (same mask, same masked key) would
+  // have been found there, so the exact lookup is needed only then.
+  if (ukeys_.n_masks() > kMaxCoverMasks && ukeys_.find(u.pmd, masked, r.mask)) {
     stats_.covered++;
     execute(g, r.actions);
     return;
@@ -177,17 +193,40 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
   spec.mask = r.mask;
   spec.actions = r.actions;
   spec.ufid = uk->ufid;
-  int rc = dp_.post_install(u.pmd, spec);
-  if (rc != 0) {
-    if (stats_.install_failures++ < 16)
-      spdlog::warn("{}: megaflow install on PMD {} failed ({}): {}", bridge_.name, u.pmd, rc,
-                   datapath::flow_key_format(masked, &r.mask));
+  if (r.actions.n == 0) {
+    // A drop megaflow: the packets need no trip to the PMD.
+    int rc = dp_.post_install(u.pmd, spec);
     execute(g, r.actions);
-    return;
+    if (rc != 0) {
+      install_failed(u.pmd, rc, masked, r.mask);
+      return;
+    }
+  } else {
+    // One command installs the megaflow and runs the group's first (up to)
+    // 32 packets with its actions; the rest, if any, follow as executes.
+    rte_mbuf* pkts[netdev::kMaxBurst];
+    unsigned k = 0;
+    uint32_t i = g.first;
+    for (; i != UINT32_MAX && k < netdev::kMaxBurst; i = next_[i]) pkts[k++] = ups_[i].pkt;
+    int rc = dp_.post_install_execute(u.pmd, spec, u.key.in_port, pkts, k);
+    if (rc == -EAGAIN) stats_.execute_failures += k;  // the datapath freed them
+    if (i != UINT32_MAX) execute(g, r.actions, i);
+    if (rc != 0) {
+      install_failed(u.pmd, rc, masked, r.mask);
+      return;
+    }
   }
   stats_.installs++;
-  Ukey* ins = ukeys_.insert(std::move(uk), std::move(r));
-  execute(g, ins->actions);
+  ukeys_.insert(std::move(uk), std::move(r));
+}
+
+void UpcallHandler::install_failed(uint16_t pmd, int rc, const FlowKey& masked,
+                                   const datapath::FlowMask& mask) {
+  // -EAGAIN: the PMD's command backlog is full (it is far behind); the next
+  // miss of the flow tries again. Not worth a warning.
+  if (stats_.install_failures++ < 16 && rc != -EAGAIN)
+    spdlog::warn("{}: megaflow install on PMD {} failed ({}): {}", bridge_.name, pmd, rc,
+                 datapath::flow_key_format(masked, &mask));
 }
 
 bool UpcallHandler::admit_packet_in(int64_t now_ms) {
@@ -220,10 +259,13 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
     pi.in_port = in->of_port;
     const rte_mbuf* m = u.pkt;
     pi.total_len = rte_pktmbuf_pkt_len(m);
-    uint32_t len = rte_pktmbuf_data_len(m);
-    if (e->max_len != kControllerNoBuffer) len = std::min<uint32_t>(len, e->max_len);
-    const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
-    pi.data.assign(d, d + len);
+    pi.max_len = e->max_len;
+    pi.use_miss_send_len = e->use_miss_send_len;
+    // The whole frame (all segments): the channel sends max_len of it and
+    // buffers it for a PACKET_OUT/FLOW_MOD naming the buffer id.
+    pi.data.resize(pi.total_len);
+    const void* d = rte_pktmbuf_read(m, 0, pi.total_len, pi.data.data());
+    if (d && d != pi.data.data()) std::memcpy(pi.data.data(), d, pi.total_len);
     packet_ins_.push_back(std::move(pi));
     stats_.packet_ins++;
   }

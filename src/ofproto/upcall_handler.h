@@ -20,9 +20,11 @@
 //                  all); else xlate, then the exact ukey lookup by (pmd,
 //                  masked key, mask) - an equal megaflow being installed
 //                  is not installed twice;
-//   4. kInstall:   a new ukey and post_install, unless the flow limit is
-//                  reached (then the packets are still executed);
-//   5. kExecute:   post_execute of the group's packets, 32 per command.
+//   4. kInstall:   a new ukey and post_install_execute (one command: the
+//                  PMD inserts the megaflow, then runs the group's first 32
+//                  packets with its actions), unless the flow limit is
+//                  reached (then the packets are only executed);
+//   5. kExecute:   post_execute of the group's other packets, 32 per command.
 // The first packets are not counted by the megaflow, so the miss accounts
 // them to the rules itself (xlate's `account` option).
 //
@@ -55,8 +57,10 @@ struct PacketInEvent {
   uint8_t table_id = 0;
   uint64_t cookie = 0;
   uint32_t in_port = 0;      // OpenFlow port number
-  uint32_t total_len = 0;    // frame length before truncation
-  std::vector<uint8_t> data;  // the frame, truncated to the action's max_len
+  uint32_t total_len = 0;    // frame length
+  std::vector<uint8_t> data;  // the whole frame: the channel cuts it and buffers it
+  uint16_t max_len = kControllerNoBuffer;  // output:CONTROLLER max_len (xlate.h ControllerEvent)
+  bool use_miss_send_len = false;          // no action: the channel's miss_send_len applies
 };
 
 struct UpcallConfig {
@@ -83,7 +87,9 @@ struct UpcallStats {
   uint64_t packet_ins = 0;
   uint64_t packet_ins_rate_dropped = 0;
   uint64_t packet_ins_queue_dropped = 0;
-  uint64_t busy_ns = 0;          // time spent handling drained upcalls
+  uint64_t busy_ns = 0;          // time spent handling drained upcalls (wall clock)
+  uint64_t cpu_ns = 0;           // the same, CPU time of the ofproto thread (less
+                                 // than busy_ns when the core is shared)
 };
 
 class UpcallHandler {
@@ -112,7 +118,13 @@ class UpcallHandler {
   void group_misses(unsigned n, int64_t now_ms);
   void handle_miss(const Group& g, int64_t now_ms);
   void handle_userspace(const datapath::Upcall& u, int64_t now_ms);
-  void execute(const Group& g, const datapath::DpActions& actions);
+  // Executes the group's packets from index `from` on (default: all).
+  void execute(const Group& g, const datapath::DpActions& actions) {
+    execute(g, actions, g.first);
+  }
+  void execute(const Group& g, const datapath::DpActions& actions, uint32_t from);
+  void install_failed(uint16_t pmd, int rc, const datapath::FlowKey& masked,
+                      const datapath::FlowMask& mask);
   bool admit_packet_in(int64_t now_ms);
 
   Bridge& bridge_;

@@ -97,6 +97,7 @@ class Xlator {
       Rule* r = t.lookup(flow_, &wc_);
       res_.visits.push_back(TableVisit{bp_, table, r ? int32_t{r->priority} : -1,
                                        !(flow_ == orig_)});
+      if (opts_.account) t.count_lookup(opts_.packets, r != nullptr);
       if (!r) {
         switch (t.miss) {
           case TableMiss::kDrop:
@@ -104,7 +105,7 @@ class Xlator {
             return;
           case TableMiss::kController:
             TRACE("table " + std::to_string(table) + ": no match -> controller");
-            controller(PacketInReason::kNoMatch, table, ~0ull, kControllerNoBuffer);
+            controller(PacketInReason::kNoMatch, table, ~0ull, kControllerNoBuffer, true);
             return;
           case TableMiss::kContinue:
             TRACE("table " + std::to_string(table) + ": no match -> next table");
@@ -126,8 +127,12 @@ class Xlator {
       }
       cur_table_ = table;
       cur_cookie_ = r->cookie;
+      // The table-miss flow entry (OpenFlow 1.3.5 5.4): its packet-ins have
+      // reason no_match.
+      cur_miss_ = r->priority == 0 && r->match == OfMatch{};
       const Instructions& in = r->instructions;
       indent_++;
+      if (in.meter) meter(*in.meter);  // the first instruction (OpenFlow 1.3.5 5.9)
       if (in.apply) do_actions(*in.apply, 0);
       if (in.clear_actions) aset_.clear();
       if (in.write) aset_.write(*in.write);
@@ -150,6 +155,17 @@ class Xlator {
       do_actions(set, 0);
       indent_--;
     }
+  }
+
+  // Meter instruction: the datapath meter action at this point of the
+  // action list (before the rule's apply-actions; in table 0, first). A
+  // dscp_remark band rewrites packets the translation does not see: later
+  // tables match the packet as it was (as OVS).
+  void meter(uint32_t id) {
+    const Meter* m = bp_->pipeline.meters().find(id);
+    if (!m) return fail("meter:" + std::to_string(id) + " does not exist");
+    TRACE("meter:" + std::to_string(id) + " (datapath meter " + std::to_string(m->dp_id) + ")");
+    emit(datapath::act_meter(m->dp_id));
   }
 
   // ---- actions ----
@@ -441,7 +457,10 @@ class Xlator {
           out_to(num, false);
         }
         return;
-      case kPortController: controller(PacketInReason::kAction, cur_table_, cur_cookie_, max_len); return;
+      case kPortController:
+        controller(cur_miss_ ? PacketInReason::kNoMatch : PacketInReason::kAction, cur_table_,
+                   cur_cookie_, max_len, false);
+        return;
       case kPortLocal: out_to(kPortLocal, false); return;
       case kPortTable:
         TRACE("output:TABLE -> table 0");
@@ -482,6 +501,11 @@ class Xlator {
     ActionSet saved_set = std::move(aset_);
     uint8_t saved_table = cur_table_;
     uint64_t saved_cookie = cur_cookie_;
+    bool saved_miss = cur_miss_;
+    if (const BridgePort* peer = p.peer_bridge->port(p.peer_port); peer && peer->no_recv) {
+      TRACE("patch peer port " + std::to_string(p.peer_port) + " has no_recv: dropped");
+      return;
+    }
     patch_depth_++;
     indent_++;
     bp_ = p.peer_bridge;
@@ -498,13 +522,15 @@ class Xlator {
     aset_ = std::move(saved_set);
     cur_table_ = saved_table;
     cur_cookie_ = saved_cookie;
+    cur_miss_ = saved_miss;
     indent_--;
     patch_depth_--;
   }
 
-  void controller(PacketInReason reason, uint8_t table, uint64_t cookie, uint16_t max_len) {
+  void controller(PacketInReason reason, uint8_t table, uint64_t cookie, uint16_t max_len,
+                  bool use_miss_send_len) {
     commit();
-    res_.controller.push_back({reason, table, cookie, max_len});
+    res_.controller.push_back({reason, table, cookie, max_len, use_miss_send_len});
     emit(datapath::act_userspace(static_cast<uint32_t>(res_.controller.size() - 1)));
     TRACE("controller (reason " + std::to_string(static_cast<int>(reason)) + ", table " +
           std::to_string(table) + ")");
@@ -662,6 +688,7 @@ class Xlator {
   ActionSet aset_;
   uint8_t cur_table_ = 0;
   uint64_t cur_cookie_ = 0;
+  bool cur_miss_ = false;  // the current rule is a table-miss flow entry
   int indent_ = 0;
   int patch_depth_ = 0;
   bool failed_ = false;
@@ -680,8 +707,21 @@ XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) 
     return r;
   }
   Xlator x(bridge, key, in->of_port, opts);
+  if (in->no_recv) {
+    // OFPPC_NO_RECV: drop before any table. The mask is in_port alone.
+    if (opts.trace)
+      opts.trace->append("port " + std::to_string(in->of_port) + " has no_recv: dropped\n");
+    return x.finish();
+  }
   x.run_pipeline(0);
   return x.finish();
+}
+
+void account_visits(const std::vector<TableVisit>& visits, uint64_t packets, const Bridge* only) {
+  if (!packets) return;
+  for (const TableVisit& v : visits)
+    if (v.bridge && (!only || v.bridge == only))
+      v.bridge->pipeline.table(v.table).count_lookup(packets, v.priority >= 0);
 }
 
 XlateResult xlate_packet_out(Bridge& bridge, const FlowKey& key, uint32_t of_in_port,

@@ -31,6 +31,13 @@
 //  - Controller actions become kUserspace with cookie = index into
 //    XlateResult::controller, which carries reason, table, rule cookie and
 //    max_len for the packet-in.
+//  - OFPPC_NO_RECV on the input port (or on the peer side of a patch
+//    port): the packet is dropped before any table; the megaflow is
+//    in_port (exact) alone, so it covers exactly that port's packets.
+//  - Table statistics: with opts.account, every table visit adds the
+//    packets to the table's lookup count and, when a rule matched, to its
+//    matched count (FlowTable::count_lookup); account_visits() rolls
+//    datapath hits of an installed megaflow up the same way.
 //  - Patch ports: output to a patch port continues in the peer bridge's
 //    pipeline at table 0 with in_port = the peer port, fresh metadata and
 //    action set, and the header changes made so far; outputs there are
@@ -51,6 +58,7 @@
 #include "actions.h"
 #include "bridge.h"
 #include "flow_key.h"
+#include "packet_in_reason.h"
 
 namespace dps::ofproto {
 
@@ -61,14 +69,21 @@ inline constexpr int kMaxGroupDepth = 16;
 // (e.g. two bridges flooding into each other), which fails the translation.
 inline constexpr int kMaxPatchDepth = 8;
 
-// ofp_packet_in_reason
-enum class PacketInReason : uint8_t { kNoMatch = 0, kAction = 1, kInvalidTtl = 2 };
+// ofp_packet_in_reason: packet_in_reason.h
 
+// reason: kAction for output:CONTROLLER, kNoMatch for the table-miss flow
+// entry's output:CONTROLLER (priority 0, empty match; OpenFlow 1.3.5
+// ofp_packet_in_reason) and for a table-miss by table config. The action's
+// max_len says how much of the frame the packet-in carries (the channel
+// buffers the rest); packet-ins the pipeline sends by itself (table config
+// miss, invalid TTL) have no action, so the channel's miss_send_len cuts
+// them instead (OpenFlow 1.3.5 section 7.3.2).
 struct ControllerEvent {
   PacketInReason reason = PacketInReason::kAction;
   uint8_t table_id = 0;
   uint64_t cookie = 0;  // of the rule that sent it (all-ones for a table miss)
   uint16_t max_len = kControllerNoBuffer;
+  bool use_miss_send_len = false;  // no output action: miss_send_len applies, not max_len
 };
 
 // One table lookup of a translation, for the revalidator: a rule added to
@@ -112,6 +127,12 @@ struct XlateResult {
   bool learned = false;          // NORMAL changed the MAC table
   std::string error;             // non-empty: translation failed, actions = drop
 };
+
+// Adds `packets` to the lookup (and, for a matched visit, matched) count
+// of every table in visits that belongs to `only` (null: every bridge; the
+// revalidator passes its own, as a peer bridge may be gone).
+void account_visits(const std::vector<TableVisit>& visits, uint64_t packets,
+                    const Bridge* only = nullptr);
 
 // Translates key (in_port = datapath port number) through bridge.
 XlateResult xlate(Bridge& bridge, const datapath::FlowKey& key, const XlateOptions& opts);

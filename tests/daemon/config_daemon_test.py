@@ -40,6 +40,7 @@ with open(RULES, "w") as f:
     f.write("priority=10,in_port=1,actions=output:2\n")
 failures = []
 daemon = None
+CPU1 = 1 if (os.cpu_count() or 1) > 1 else 0
 
 
 def check(cond, what):
@@ -50,11 +51,11 @@ def check(cond, what):
 
 def start(vdevs=("net_null0", "net_null1"), rules=True):
     log = open(os.path.join(tmp, "dpswitchd.log"), "a")
-    cmd = [DPSWITCHD, "-l", "0,1", "--no-huge", "-m", "512", "--no-pci",
+    cmd = [DPSWITCHD, "--lcores", "0@0,1@%d,2@%d" % (CPU1, CPU1), "--main-lcore", "0", "--no-huge", "-m", "512", "--no-pci",
            "--file-prefix", "dps-confd-%d" % os.getpid()]
     for v in vdevs:
         cmd += ["--vdev", v]
-    cmd += ["--", "--db", DB, "--remote", "punix:" + SOCK]
+    cmd += ["--", "--db", DB, "--remote", "punix:" + SOCK, "--pmd-cores", "1"]
     if rules:
         cmd += ["--rules", RULES]
     p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -210,6 +211,30 @@ try:
           "every packet p1 received left by p2 during reconfiguration (rx %d, tx %d)" % (rx, tx))
     check(after["p1"]["rx_dropped"] == before["p1"]["rx_dropped"], "no rx drops on p1")
     check(after["p2"]["tx_dropped"] == before["p2"]["tx_dropped"], "no tx drops on p2")
+
+    # --- PMD cores at run time ------------------------------------------------------------
+    # EAL lcores 0 (main), 1 and 2 (2 shares CPU 1 with 1 on small machines);
+    # the command line started one PMD (--pmd-cores 1).
+    vsctl("set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x6")
+    pmds = dpsctl_json("pmd-stats-show") or []
+    rxqs = dpsctl_json("pmd-rxq-show") or []
+    check(sorted(p["lcore"] for p in pmds) == [1, 2], "pmd-cpu-mask=0x6: PMDs on lcores 1 and 2 (%s)"
+          % [p.get("lcore") for p in pmds])
+    check(len({q["pmd"] for q in rxqs}) == 2, "the rx queues are spread over both PMDs")
+    t0 = port_stats()["p2"]["tx_packets"]
+    time.sleep(0.5)
+    check(port_stats()["p2"]["tx_packets"] > t0, "p2 forwards after the PMD change")
+    vsctl("set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0xc")
+    pmds = dpsctl_json("pmd-stats-show") or []
+    check(sorted(p["lcore"] for p in pmds) == [1, 2] and
+          "lcore 3 is not an EAL lcore" in open(os.path.join(tmp, "dpswitchd.log")).read(),
+          "a mask naming a non-EAL lcore is refused precisely and the PMDs stay")
+    vsctl("set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=2")
+    pmds = dpsctl_json("pmd-stats-show") or []
+    t0 = port_stats()["p2"]["tx_packets"]
+    time.sleep(0.5)
+    check(len(pmds) == 1 and pmds[0]["lcore"] == 1 and port_stats()["p2"]["tx_packets"] > t0,
+          "pmd-cpu-mask=2: back to one PMD on lcore 1, still forwarding")
 
     # --- periodic statistics ------------------------------------------------------------
     deadline = time.time() + 12

@@ -1,8 +1,8 @@
 // fake_dp.h - a DpInterface without EAL or PMDs for the miss-path and
 // revalidator unit tests: upcalls are queued by the test, installs /
-// executions / modifications / removals are recorded, flow counters are set
-// by the test, and packets are heap-made rte_mbuf structs (never given to
-// DPDK).
+// executions / modifications / removals and meter changes are recorded, flow
+// and meter counters are set by the test, and packets are heap-made rte_mbuf
+// structs (never given to DPDK).
 #pragma once
 
 #include <rte_mbuf.h>
@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dp_interface.h"
@@ -117,6 +118,22 @@ class FakeDp final : public ofproto::DpInterface {
     live_ -= n;
   }
 
+  int set_meter(uint32_t id, const datapath::DpMeterConfig& cfg) override {
+    if (id >= datapath::kMaxMeters) return -EINVAL;
+    meters[id] = cfg;
+    meter_ops.push_back("set:" + std::to_string(id));
+    return 0;
+  }
+  int del_meter(uint32_t id) override {
+    meter_ops.push_back("del:" + std::to_string(id));
+    return meters.erase(id) ? 0 : -ENOENT;
+  }
+  std::optional<datapath::DpMeterStats> meter_stats(uint32_t id) const override {
+    if (!meters.count(id)) return std::nullopt;
+    auto it = meter_counters.find(id);
+    return it == meter_counters.end() ? datapath::DpMeterStats{} : it->second;
+  }
+
   // Packets handed to the slow path and not yet given back.
   long live() const { return live_; }
 
@@ -129,6 +146,9 @@ class FakeDp final : public ofproto::DpInterface {
   unsigned barriers = 0;
   unsigned freed = 0;
   bool fail_installs = false;
+  std::map<uint32_t, datapath::DpMeterConfig> meters;          // by datapath meter id
+  std::map<uint32_t, datapath::DpMeterStats> meter_counters;   // set by the test
+  std::vector<std::string> meter_ops;                          // "set:ID" / "del:ID", in order
 
  private:
   std::vector<std::deque<datapath::Upcall>> queues_;

@@ -553,3 +553,134 @@ TEST_CASE("xlate: patch ports continue in the peer bridge", "[ofproto]") {
   CHECK(r.actions.n == 0);
   CHECK(r.error.find("patch port loop") != std::string::npos);
 }
+
+TEST_CASE("xlate: a port with no_recv drops what it receives; the megaflow is in_port alone",
+          "[ofproto]") {
+  Bridge b = make_bridge(3);
+  add(b, "priority=10,ip actions=output:3");
+  add(b, "priority=0 actions=CONTROLLER:65535");
+  b.ports[1].no_recv = true;
+  XlateResult r = run(b, eth_key(11, 1, 2), true);
+  CHECK(r.error.empty());
+  CHECK(r.actions.n == 0);
+  CHECK(r.rules.empty());
+  CHECK(r.visits.empty());
+  CHECK(r.controller.empty());
+  CHECK_FALSE(r.learned);
+  dp::FlowMask only_in_port{};
+  only_in_port.in_port = 0xffffffffu;
+  CHECK(std::memcmp(&r.mask, &only_in_port, sizeof only_in_port) == 0);
+  // Other ports are unaffected.
+  CHECK_ACTS(run(b, eth_key(12, 1, 2)), acts({dp::act_output(13)}));
+  // Turned off again: forwarding resumes.
+  b.ports[1].no_recv = false;
+  CHECK_ACTS(run(b, eth_key(11, 1, 2)), acts({dp::act_output(13)}));
+  // The trace says why.
+  b.ports[1].no_recv = true;
+  CHECK(xlate_trace(b, eth_key(11, 1, 2), 0).find("no_recv") != std::string::npos);
+
+  // The peer side of a patch port with no_recv: nothing crosses it.
+  Bridge b0 = make_bridge(2), b1;
+  b1.name = "br1";
+  BridgePort p3;
+  p3.of_port = 3;
+  p3.dp_port = 13;
+  b1.add_port(p3);
+  BridgePort patch0, patch1;
+  patch0.of_port = 10;
+  patch0.peer_bridge = &b1;
+  patch0.peer_port = 20;
+  patch1.of_port = 20;
+  patch1.peer_bridge = &b0;
+  patch1.peer_port = 10;
+  patch1.no_recv = true;
+  b0.add_port(patch0);
+  b1.add_port(patch1);
+  add(b0, "in_port=1 actions=output:2,output:10");
+  add(b1, "actions=output:3");
+  CHECK_ACTS(run(b0, eth_key(11, 1, 2)), acts({dp::act_output(12)}));
+  b1.ports[20].no_recv = false;
+  CHECK_ACTS(run(b0, eth_key(11, 1, 2)), acts({dp::act_output(12), dp::act_output(13)}));
+}
+
+TEST_CASE("xlate: the table-miss flow entry's packet-ins have reason no_match", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "table=0,priority=0,cookie=0x55 actions=CONTROLLER:65535");
+  XlateResult r = run(b, eth_key(11, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_userspace(0)}));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kNoMatch);
+  CHECK(r.controller[0].cookie == 0x55);
+  CHECK(r.controller[0].table_id == 0);
+  CHECK(r.controller[0].max_len == kControllerNoBuffer);  // the action's max_len applies
+  CHECK_FALSE(r.controller[0].use_miss_send_len);
+
+  // Table-miss entry of a later table, reached by goto, with a max_len.
+  Bridge c = make_bridge();
+  add(c, "table=0,priority=5,ip actions=goto_table:2");
+  add(c, "table=2,priority=0 actions=CONTROLLER:64");
+  r = run(c, eth_key(11, 1, 2));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kNoMatch);
+  CHECK(r.controller[0].table_id == 2);
+  CHECK(r.controller[0].max_len == 64);
+
+  // Not table-miss entries: priority 0 with a match, or an empty match at
+  // priority 1, send with reason action.
+  Bridge d = make_bridge();
+  add(d, "table=0,priority=0,ip actions=CONTROLLER:64");
+  r = run(d, eth_key(11, 1, 2));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kAction);
+  Bridge e = make_bridge();
+  add(e, "table=0,priority=1 actions=CONTROLLER:64");
+  r = run(e, eth_key(11, 1, 2));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kAction);
+
+  // A table miss by table config has no action: miss_send_len applies.
+  Bridge f = make_bridge();
+  f.pipeline.table(0).miss = TableMiss::kController;
+  r = run(f, eth_key(11, 1, 2));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kNoMatch);
+  CHECK(r.controller[0].use_miss_send_len);
+}
+
+TEST_CASE("xlate: table lookup and matched counts per translated packet group", "[ofproto]") {
+  Bridge b = make_bridge();
+  add(b, "table=0,priority=5 actions=goto_table:1");
+  add(b, "table=1,priority=5,in_port=2 actions=output:3");
+  const FlowTable& t0 = b.pipeline.table(0);
+  const FlowTable& t1 = b.pipeline.table(1);
+  XlateOptions o;
+  o.account = true;
+  o.packets = 3;
+  o.bytes = 300;
+  XlateResult r = xlate(b, eth_key(11, 1, 2), o);  // port 1: table 1 misses
+  CHECK(t0.lookup_count() == 3);
+  CHECK(t0.matched_count() == 3);
+  CHECK(t1.lookup_count() == 3);
+  CHECK(t1.matched_count() == 0);
+  o.packets = 2;
+  xlate(b, eth_key(12, 1, 2), o);  // port 2: both match
+  CHECK(t0.lookup_count() == 5);
+  CHECK(t1.lookup_count() == 5);
+  CHECK(t1.matched_count() == 2);
+  // Translations that stand for no packet (revalidation, trace) count nothing.
+  run(b, eth_key(11, 1, 2));
+  xlate_trace(b, eth_key(11, 1, 2), 0);
+  CHECK(t0.lookup_count() == 5);
+  CHECK(t1.lookup_count() == 5);
+  // Megaflow hits roll up over the visits of the translation.
+  account_visits(r.visits, 10, &b);
+  CHECK(t0.lookup_count() == 15);
+  CHECK(t0.matched_count() == 15);
+  CHECK(t1.lookup_count() == 15);
+  CHECK(t1.matched_count() == 2);
+  Bridge other = make_bridge();
+  account_visits(r.visits, 10, &other);  // not this bridge's visits: nothing
+  CHECK(t0.lookup_count() == 15);
+  // Tables never visited stay at zero.
+  CHECK(b.pipeline.table(2).lookup_count() == 0);
+}

@@ -1,0 +1,646 @@
+#include "of_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "overloaded.h"
+
+namespace dps::ofproto {
+
+namespace {
+
+template <typename Code>
+OfError err(OfErrorType t, Code c, std::string msg) {
+  return OfError::make(t, c, std::move(msg));
+}
+
+OfError is_slave_error(const char* what) {
+  return err(OfErrorType::kBadRequest, BadRequestCode::kIsSlave,
+             std::string(what) + " is not allowed from a controller in the slave role");
+}
+
+void split_ms(int64_t ms, uint32_t* sec, uint32_t* nsec) {
+  if (ms < 0) ms = 0;
+  *sec = static_cast<uint32_t>(ms / 1000);
+  *nsec = static_cast<uint32_t>((ms % 1000) * 1'000'000);
+}
+
+// OFPAT_* numbers of the actions this switch executes.
+constexpr uint32_t kActionTypes[] = {0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25};
+// OFPIT_* numbers: goto_table, write_metadata, write/apply/clear actions, meter.
+constexpr uint32_t kInstructionTypes[] = {1, 2, 3, 4, 5, 6};
+// Fields set_field can rewrite in the datapath (ARP and MPLS fields are not).
+constexpr OxmField kSettable[] = {
+    OxmField::kEthDst,     OxmField::kEthSrc,      OxmField::kVlanVid,    OxmField::kVlanPcp,
+    OxmField::kIpDscp,     OxmField::kIpEcn,       OxmField::kIpv4Src,    OxmField::kIpv4Dst,
+    OxmField::kTcpSrc,     OxmField::kTcpDst,      OxmField::kUdpSrc,     OxmField::kUdpDst,
+    OxmField::kSctpSrc,    OxmField::kSctpDst,     OxmField::kIcmpv4Type, OxmField::kIcmpv4Code,
+    OxmField::kIpv6Src,    OxmField::kIpv6Dst,     OxmField::kIpv6Flabel, OxmField::kIcmpv6Type,
+    OxmField::kIcmpv6Code,
+};
+
+uint32_t oxm_header(OxmField f) {
+  return (uint32_t{kOxmClassOpenflowBasic} << 16) | (uint32_t{static_cast<uint8_t>(f)} << 9) |
+         oxm_field_info(f).width;
+}
+
+}  // namespace
+
+AsyncConfig default_async_config() {
+  AsyncConfig a;
+  // master/equal: packet-ins for no_match and action, every port status and
+  // flow-removed reason; slave: port status only.
+  a.packet_in_mask = {(1u << 0) | (1u << 1), 0};
+  a.port_status_mask = {0x7, 0x7};
+  a.flow_removed_mask = {0xf, 0};
+  return a;
+}
+
+// --- PacketBufferPool -------------------------------------------------------------
+
+uint32_t PacketBufferPool::store(uint32_t in_port, std::span<const uint8_t> frame) {
+  uint32_t seq = next_++;
+  uint32_t slot = seq % kPacketBuffers;
+  uint32_t id = ((seq / kPacketBuffers) << 8 | slot) & 0x7fffffffu;  // never OFP_NO_BUFFER
+  Slot& s = slots_[slot];
+  s.id = id;
+  s.in_port = in_port;
+  s.full = true;
+  s.frame.assign(frame.begin(), frame.end());
+  return id;
+}
+
+MaybeError PacketBufferPool::take(uint32_t id, uint32_t* in_port, Bytes* frame) {
+  Slot& s = slots_[id & 0xff];
+  if (s.id != id)
+    return err(OfErrorType::kBadRequest, BadRequestCode::kBufferUnknown,
+               "buffer_id " + std::to_string(id) + " is unknown or was overwritten");
+  if (!s.full)
+    return err(OfErrorType::kBadRequest, BadRequestCode::kBufferEmpty,
+               "buffer_id " + std::to_string(id) + " was already used");
+  s.full = false;
+  *in_port = s.in_port;
+  *frame = std::move(s.frame);
+  s.frame.clear();
+  return std::nullopt;
+}
+
+// --- OfHandler ----------------------------------------------------------------------
+
+OfHandler::OfHandler(Ofproto& ofp, HandlerConfig cfg) : ofp_(ofp), cfg_(std::move(cfg)) {
+  if (cfg_.dp_desc.empty()) cfg_.dp_desc = ofp_.bridge().name;
+  start_ms_ = ofp_.now_ms();
+  for (PortDesc& d : ofp_.port_descs()) ports_[d.port_no] = std::move(d);
+}
+
+Bytes OfHandler::hello() { return encode(OfMessage{kOfpVersion13, 0, Hello{}}); }
+
+void OfHandler::send(ChannelState& ch, uint32_t xid, OfBody body) {
+  ch.push(encode(OfMessage{kOfpVersion13, xid, std::move(body)}));
+}
+
+void OfHandler::send_error(ChannelState& ch, const OfError& e, std::span<const uint8_t> raw) {
+  spdlog::debug("openflow #{} {}: error {}: {}", ch.id, ch.peer, of_error_name(e.type, e.code),
+                e.message);
+  OfMessage reply = make_error_reply(e, raw);
+  // The spec asks for at least 64 bytes of the request; like OVS we send
+  // all of it (so decoders can parse it), as far as the 64 KiB frame allows.
+  auto& em = std::get<ErrorMsg>(reply.body);
+  if (e.type != OfErrorType::kHelloFailed && raw.size() > em.data.size())
+    em.data.assign(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(
+                                                  raw.size(), kOfpMaxMessageLen - 12)));
+  ch.push(encode(reply));
+  ch.errors_sent++;
+  stats_.errors++;
+}
+
+void OfHandler::handle(ChannelState& ch, std::span<const uint8_t> raw) {
+  ch.rx_messages++;
+  stats_.messages++;
+  OfMessage m;
+  if (MaybeError e = decode(raw, &m)) {
+    // A HELLO that does not decode still ends the negotiation.
+    if (!ch.hello_done) ch.closing = true;
+    send_error(ch, *e, raw);
+    return;
+  }
+  MaybeError e = ch.hello_done || std::holds_alternative<Hello>(m.body)
+                     ? dispatch(ch, m, raw)
+                     : err(OfErrorType::kHelloFailed, HelloFailedCode::kIncompatible,
+                           std::string("expected OFPT_HELLO first, got ") +
+                               of_type_name(message_type(m.body)));
+  if (e) {
+    if (e->type == OfErrorType::kHelloFailed) ch.closing = true;
+    send_error(ch, *e, raw);
+  }
+}
+
+MaybeError OfHandler::on_hello(ChannelState& ch, const OfMessage& m, std::span<const uint8_t>) {
+  const Hello& h = std::get<Hello>(m.body);
+  if (ch.hello_done) return std::nullopt;  // a repeated HELLO is harmless
+  bool ok = h.has_bitmap ? (h.versions & (1u << kOfpVersion13)) != 0 : m.version >= kOfpVersion13;
+  if (!ok)
+    return err(OfErrorType::kHelloFailed, HelloFailedCode::kIncompatible,
+               "this switch speaks OpenFlow 1.3 (wire version 0x04) only; the peer offers " +
+                   (h.has_bitmap ? "version bitmap 0x" + fmt::format("{:x}", h.versions)
+                                 : "version 0x" + fmt::format("{:02x}", m.version)));
+  ch.hello_done = true;
+  spdlog::info("openflow #{} {}: OpenFlow 1.3 negotiated", ch.id, ch.peer);
+  return std::nullopt;
+}
+
+MaybeError OfHandler::dispatch(ChannelState& ch, const OfMessage& m, std::span<const uint8_t> raw) {
+  const uint32_t xid = m.xid;
+  auto bad_type = [&](const char* why) {
+    return err(OfErrorType::kBadRequest, BadRequestCode::kBadType,
+               std::string(of_type_name(message_type(m.body))) + " " + why);
+  };
+  return std::visit(
+      Overloaded{
+          [&](const Hello&) -> MaybeError { return on_hello(ch, m, raw); },
+          [&](const ErrorMsg& e) -> MaybeError {
+            spdlog::warn("openflow #{} {}: controller sent error {}", ch.id, ch.peer,
+                         of_error_name(e.type, e.code));
+            return std::nullopt;
+          },
+          [&](const EchoRequest& r) -> MaybeError {
+            send(ch, xid, EchoReply{r.data});
+            return std::nullopt;
+          },
+          [&](const EchoReply&) -> MaybeError { return std::nullopt; },
+          [&](const ExperimenterMsg& x) -> MaybeError {
+            return err(OfErrorType::kBadRequest, BadRequestCode::kBadExperimenter,
+                       "experimenter 0x" + fmt::format("{:08x}", x.experimenter) +
+                           " is not supported");
+          },
+          [&](const FeaturesRequest&) -> MaybeError {
+            FeaturesReply r;
+            r.datapath_id = cfg_.datapath_id;
+            r.n_buffers = static_cast<uint32_t>(kPacketBuffers);
+            r.n_tables = static_cast<uint8_t>(kNumTables - 1);  // 0..254 (n_tables is 8 bits)
+            r.capabilities = kCapFlowStats | kCapTableStats | kCapPortStats | kCapGroupStats;
+            send(ch, xid, r);
+            return std::nullopt;
+          },
+          [&](const GetConfigRequest&) -> MaybeError {
+            send(ch, xid, GetConfigReply{ch.config_flags, ch.miss_send_len});
+            return std::nullopt;
+          },
+          [&](const SetConfig& c) -> MaybeError {
+            if ((c.flags & kFragMask) == kFragReasm || (c.flags & ~uint16_t{kFragMask}))
+              return err(OfErrorType::kSwitchConfigFailed, SwitchConfigFailedCode::kBadFlags,
+                         "set_config: flags 0x" + fmt::format("{:x}", c.flags) +
+                             " (fragment reassembly is not supported)");
+            ch.config_flags = c.flags;
+            ch.miss_send_len = c.miss_send_len;
+            return std::nullopt;
+          },
+          [&](const PacketOut& po) -> MaybeError {
+            if (ch.is_slave()) return is_slave_error("OFPT_PACKET_OUT");
+            return on_packet_out(po);
+          },
+          [&](const FlowModMsg& fm) -> MaybeError {
+            if (ch.is_slave()) return is_slave_error("OFPT_FLOW_MOD");
+            return on_flow_mod(fm);
+          },
+          [&](const GroupModMsg& gm) -> MaybeError {
+            if (ch.is_slave()) return is_slave_error("OFPT_GROUP_MOD");
+            return ofp_.group_mod(gm.mod);
+          },
+          [&](const PortMod& pm) -> MaybeError {
+            if (ch.is_slave()) return is_slave_error("OFPT_PORT_MOD");
+            MaybeError e = ofp_.port_mod(pm);
+            if (!e) poll_ports();  // the PORT_STATUS follows the change at once
+            return e;
+          },
+          [&](const TableMod& tm) -> MaybeError {
+            if (ch.is_slave()) return is_slave_error("OFPT_TABLE_MOD");
+            if (tm.table_id >= kNumTables && tm.table_id != kTableAll)
+              return err(OfErrorType::kTableModFailed, TableModFailedCode::kBadTable,
+                         "table_mod: table " + std::to_string(tm.table_id) + " does not exist");
+            if (tm.config & ~kTableConfigDeprecatedMask)
+              return err(OfErrorType::kTableModFailed, TableModFailedCode::kBadConfig,
+                         "table_mod: config 0x" + fmt::format("{:x}", tm.config) +
+                             " (OpenFlow 1.3 defines no table config bits)");
+            return std::nullopt;  // table-miss behaviour is a rule in 1.3: nothing to change
+          },
+          [&](const MultipartRequest& r) -> MaybeError { return on_multipart(ch, xid, r); },
+          [&](const BarrierRequest&) -> MaybeError {
+            // Every request before this one was applied synchronously.
+            send(ch, xid, BarrierReply{});
+            return std::nullopt;
+          },
+          [&](const RoleRequest& r) -> MaybeError { return on_role(ch, xid, r); },
+          [&](const GetAsyncRequest&) -> MaybeError {
+            send(ch, xid, GetAsyncReply{ch.async});
+            return std::nullopt;
+          },
+          [&](const SetAsync& s) -> MaybeError {
+            ch.async = s.config;
+            return std::nullopt;
+          },
+          [&](const MeterMod& mm) -> MaybeError {
+            if (ch.is_slave()) return is_slave_error("OFPT_METER_MOD");
+            return meter_mod(mm);
+          },
+          // Switch-to-controller messages.
+          [&](const FeaturesReply&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const GetConfigReply&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const PacketIn&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const FlowRemoved&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const PortStatus&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const MultipartReply&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const BarrierReply&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const RoleReply&) -> MaybeError { return bad_type("is sent by switches"); },
+          [&](const GetAsyncReply&) -> MaybeError { return bad_type("is sent by switches"); },
+      },
+      m.body);
+}
+
+MaybeError OfHandler::on_role(ChannelState& ch, uint32_t xid, const RoleRequest& r) {
+  if (r.role != ControllerRole::kNoChange && r.role != ControllerRole::kEqual &&
+      r.role != ControllerRole::kMaster && r.role != ControllerRole::kSlave)
+    return err(OfErrorType::kRoleRequestFailed, RoleRequestFailedCode::kBadRole,
+               "role_request: role " + std::to_string(static_cast<uint32_t>(r.role)) +
+                   " is not nochange/equal/master/slave");
+  if (r.role == ControllerRole::kMaster || r.role == ControllerRole::kSlave) {
+    // Stale when older than the newest generation seen (wrap-around
+    // comparison, OpenFlow 1.3.5 section 6.3.6).
+    if (generation_set_ && static_cast<int64_t>(r.generation_id - generation_id_) < 0)
+      return err(OfErrorType::kRoleRequestFailed, RoleRequestFailedCode::kStale,
+                 "role_request: generation_id " + std::to_string(r.generation_id) +
+                     " is older than " + std::to_string(generation_id_));
+    generation_set_ = true;
+    generation_id_ = r.generation_id;
+  }
+  if (r.role == ControllerRole::kMaster && each_) {
+    each_([&](ChannelState& other) {
+      if (&other != &ch && other.role == ControllerRole::kMaster)
+        other.role = ControllerRole::kSlave;
+    });
+  }
+  if (r.role != ControllerRole::kNoChange) ch.role = r.role;
+  send(ch, xid, RoleReply{ch.role, generation_set_ ? generation_id_ : 0});
+  return std::nullopt;
+}
+
+MaybeError OfHandler::on_flow_mod(const FlowModMsg& fm) {
+  const bool uses_buffer = fm.buffer_id != kOfpNoBuffer &&
+                           (fm.mod.command == FlowModCommand::kAdd ||
+                            fm.mod.command == FlowModCommand::kModify ||
+                            fm.mod.command == FlowModCommand::kModifyStrict);
+  uint32_t in_port = 0;
+  Bytes frame;
+  if (uses_buffer)
+    if (MaybeError e = buffers_.take(fm.buffer_id, &in_port, &frame)) return e;
+  if (MaybeError e = ofp_.flow_mod(fm.mod)) return e;
+  if (uses_buffer) {
+    // The buffered packet goes through the tables, now with the new rule.
+    if (MaybeError e = ofp_.packet_out(in_port, frame, ActionList{ActOutput{kPortTable}}))
+      spdlog::debug("flow_mod: buffer {}: {}", fm.buffer_id, e->message);
+  }
+  return std::nullopt;
+}
+
+MaybeError OfHandler::on_packet_out(const PacketOut& po) {
+  if (po.buffer_id == kOfpNoBuffer) return ofp_.packet_out(po.in_port, po.data, po.actions);
+  uint32_t in_port = 0;
+  Bytes frame;
+  if (MaybeError e = buffers_.take(po.buffer_id, &in_port, &frame)) return e;
+  return ofp_.packet_out(po.in_port, frame, po.actions);
+}
+
+// --- Multipart ----------------------------------------------------------------------
+
+MaybeError OfHandler::flow_filter(const FlowStatsRequest& f, std::vector<RulePtr>* rules) {
+  if (f.table_id >= kNumTables && f.table_id != kTableAll)
+    return err(OfErrorType::kBadRequest, BadRequestCode::kBadTableId,
+               "flow stats: table " + std::to_string(f.table_id) + " does not exist");
+  ofp_.roll_up_rule_counters();
+  Pipeline& p = ofp_.bridge().pipeline;
+  for (unsigned t = 0; t < kNumTables; t++) {
+    if (f.table_id != kTableAll && t != f.table_id) continue;
+    const FlowTable& ft = p.table(static_cast<uint8_t>(t));
+    if (!ft.size()) continue;
+    std::vector<RulePtr> here;
+    ft.for_each_subsumed(f.match, [&](const RulePtr& r) {
+      if ((r->cookie & f.cookie_mask) != (f.cookie & f.cookie_mask)) return;
+      if (f.out_port != kPortAny && !r->instructions.outputs_to_port(f.out_port)) return;
+      if (f.out_group != kGroupAny && !r->instructions.outputs_to_group(f.out_group)) return;
+      if (r->cookie == kFailOpenCookie && r->priority == 0 && t == 0) return;  // hidden
+      here.push_back(r);
+    });
+    std::sort(here.begin(), here.end(), [](const RulePtr& a, const RulePtr& b) {
+      return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+    });
+    rules->insert(rules->end(), here.begin(), here.end());
+  }
+  return std::nullopt;
+}
+
+TableFeaturesReply OfHandler::table_features() const {
+  std::vector<uint32_t> match_ids, set_ids, actions(std::begin(kActionTypes), std::end(kActionTypes));
+  for (unsigned f = 0; f < kNumOxmFields; f++) match_ids.push_back(oxm_header(static_cast<OxmField>(f)));
+  for (OxmField f : kSettable) set_ids.push_back(oxm_header(f));
+  TableFeaturesReply r;
+  for (unsigned t = 0; t < kNumTables; t++) {
+    TableFeatures tf;
+    tf.table_id = static_cast<uint8_t>(t);
+    tf.name = "table" + std::to_string(t);
+    tf.metadata_match = ~uint64_t{0};
+    tf.metadata_write = ~uint64_t{0};
+    tf.config = 0;
+    tf.max_entries = 1'000'000;
+    std::vector<uint32_t> insts;
+    for (uint32_t i : kInstructionTypes)
+      if (i != 1 || t + 1 < kNumTables) insts.push_back(i);  // the last table has no goto
+    std::vector<uint32_t> next;
+    for (unsigned n = t + 1; n < kNumTables; n++) next.push_back(n);
+    using P = TableFeaturePropType;
+    for (auto [a, b, ids] : {std::tuple{P::kInstructions, P::kInstructionsMiss, &insts},
+                             std::tuple{P::kNextTables, P::kNextTablesMiss, &next},
+                             std::tuple{P::kWriteActions, P::kWriteActionsMiss, &actions},
+                             std::tuple{P::kApplyActions, P::kApplyActionsMiss, &actions},
+                             std::tuple{P::kWriteSetfield, P::kWriteSetfieldMiss, &set_ids},
+                             std::tuple{P::kApplySetfield, P::kApplySetfieldMiss, &set_ids}}) {
+      tf.properties.push_back({a, *ids});
+      tf.properties.push_back({b, *ids});
+    }
+    tf.properties.push_back({P::kMatch, match_ids});
+    tf.properties.push_back({P::kWildcards, match_ids});
+    r.tables.push_back(std::move(tf));
+  }
+  return r;
+}
+
+MaybeError OfHandler::on_multipart(ChannelState& ch, uint32_t xid, const MultipartRequest& req) {
+  if (req.flags & kMultipartMore)
+    return err(OfErrorType::kBadRequest, BadRequestCode::kMultipartBufferOverflow,
+               "multipart requests in several parts are not supported");
+  const int64_t now = ofp_.now_ms();
+  MultipartReply reply;
+  MaybeError e = std::visit(
+      Overloaded{
+          [&](const DescRequest&) -> MaybeError {
+            reply.body = DescReply{cfg_.mfr_desc, cfg_.hw_desc, cfg_.sw_desc, cfg_.serial_num,
+                                   cfg_.dp_desc};
+            return std::nullopt;
+          },
+          [&](const FlowStatsRequest& f) -> MaybeError {
+            std::vector<RulePtr> rules;
+            if (MaybeError e = flow_filter(f, &rules)) return e;
+            FlowStatsReply out;
+            for (const RulePtr& r : rules) {
+              FlowStats s;
+              s.table_id = r->table_id;
+              split_ms(now - r->created_ms, &s.duration_sec, &s.duration_nsec);
+              s.priority = r->priority;
+              s.idle_timeout = r->idle_timeout;
+              s.hard_timeout = r->hard_timeout;
+              s.flags = r->flags;
+              s.cookie = r->cookie;
+              s.packet_count = (r->flags & kFlagNoPktCounts) ? ~uint64_t{0} : r->packet_count;
+              s.byte_count = (r->flags & kFlagNoBytCounts) ? ~uint64_t{0} : r->byte_count;
+              s.match = r->match;
+              s.instructions = r->instructions;
+              out.flows.push_back(std::move(s));
+            }
+            reply.body = std::move(out);
+            return std::nullopt;
+          },
+          [&](const AggregateRequest& a) -> MaybeError {
+            std::vector<RulePtr> rules;
+            if (MaybeError e = flow_filter(a.filter, &rules)) return e;
+            AggregateReply out;
+            for (const RulePtr& r : rules) {
+              out.packet_count += r->packet_count;
+              out.byte_count += r->byte_count;
+              out.flow_count++;
+            }
+            reply.body = out;
+            return std::nullopt;
+          },
+          [&](const TableStatsRequest&) -> MaybeError {
+            // Megaflow hits count as lookups in the tables their translation
+            // visited: roll them up first (as for rule counters).
+            ofp_.roll_up_rule_counters();
+            TableStatsReply out;
+            for (unsigned t = 0; t < kNumTables; t++) {
+              const FlowTable& ft = ofp_.bridge().pipeline.table(static_cast<uint8_t>(t));
+              out.tables.push_back({static_cast<uint8_t>(t), static_cast<uint32_t>(ft.size()),
+                                    ft.lookup_count(), ft.matched_count()});
+            }
+            reply.body = std::move(out);
+            return std::nullopt;
+          },
+          [&](const PortStatsRequest& p) -> MaybeError {
+            PortStatsReply out;
+            for (const auto& [no, bp] : ofp_.bridge().ports) {
+              if (p.port_no != kPortAny && p.port_no != no) continue;
+              if (auto s = ofp_.port_stats(no)) {
+                split_ms(now - start_ms_, &s->duration_sec, &s->duration_nsec);
+                out.ports.push_back(*s);
+              }
+            }
+            if (p.port_no != kPortAny && out.ports.empty())
+              return err(OfErrorType::kBadRequest, BadRequestCode::kBadPort,
+                         "port stats: port " + std::to_string(p.port_no) + " does not exist");
+            reply.body = std::move(out);
+            return std::nullopt;
+          },
+          [&](const QueueStatsRequest&) -> MaybeError {
+            reply.body = QueueStatsReply{};  // no queues are configured
+            return std::nullopt;
+          },
+          [&](const GroupStatsRequest& g) -> MaybeError {
+            GroupStatsReply out;
+            std::map<uint32_t, uint32_t> refs;
+            const Pipeline& p = ofp_.bridge().pipeline;
+            for (unsigned t = 0; t < kNumTables; t++)
+              p.table(static_cast<uint8_t>(t)).for_each([&](const RulePtr& r) {
+                r->instructions.for_each_group([&](uint32_t id) { refs[id]++; });
+              });
+            for (const auto& [id, grp] : p.groups().all()) {
+              if (g.group_id != kGroupAll && g.group_id != id) continue;
+              GroupStats s;
+              s.group_id = id;
+              s.ref_count = refs[id];
+              s.packet_count = grp.packet_count;
+              s.byte_count = grp.byte_count;
+              split_ms(now - grp.created_ms, &s.duration_sec, &s.duration_nsec);
+              for (const GroupBucket& b : grp.buckets) s.buckets.push_back({b.packet_count, b.byte_count});
+              out.groups.push_back(std::move(s));
+            }
+            reply.body = std::move(out);
+            return std::nullopt;
+          },
+          [&](const GroupDescRequest&) -> MaybeError {
+            GroupDescReply out;
+            for (const auto& [id, grp] : ofp_.bridge().pipeline.groups().all())
+              out.groups.push_back({grp.type, id, grp.buckets});
+            reply.body = std::move(out);
+            return std::nullopt;
+          },
+          [&](const GroupFeaturesRequest&) -> MaybeError {
+            GroupFeaturesReply out;
+            out.types = 0xf;  // all, select, indirect, fast failover
+            out.capabilities = kGroupCapSelectWeight | kGroupCapSelectLiveness | kGroupCapChaining |
+                               kGroupCapChainingChecks;
+            uint32_t acts = 0;
+            for (uint32_t a : kActionTypes) acts |= 1u << a;
+            out.max_groups = {65535, 65535, 65535, 65535};
+            out.actions = {acts, acts, acts, acts};
+            reply.body = out;
+            return std::nullopt;
+          },
+          [&](const MeterStatsRequest& m) -> MaybeError {
+            reply.body = meter_stats(m.meter_id);
+            return std::nullopt;
+          },
+          [&](const MeterConfigRequest& m) -> MaybeError {
+            reply.body = meter_config(m.meter_id);
+            return std::nullopt;
+          },
+          [&](const MeterFeaturesRequest&) -> MaybeError {
+            reply.body = meter_features();
+            return std::nullopt;
+          },
+          [&](const TableFeaturesRequest& t) -> MaybeError {
+            if (!t.tables.empty())
+              return err(OfErrorType::kTableFeaturesFailed, TableFeaturesFailedCode::kEperm,
+                         "table features: the table set cannot be changed");
+            reply.body = table_features();
+            return std::nullopt;
+          },
+          [&](const PortDescRequest&) -> MaybeError {
+            reply.body = PortDescReply{ofp_.port_descs()};
+            return std::nullopt;
+          },
+      },
+      req.body);
+  if (e) return e;
+  for (Bytes& part : encode_multipart_reply(xid, reply)) ch.push(std::move(part));
+  return std::nullopt;
+}
+
+// --- Asynchronous messages ------------------------------------------------------------
+
+void OfHandler::deliver(const std::function<bool(ChannelState&)>& wants, OfBody body,
+                        bool droppable, uint64_t* counter) {
+  if (!each_) return;
+  Bytes wire;
+  each_([&](ChannelState& ch) {
+    if (!ch.hello_done || ch.closing || !wants(ch)) return;
+    if (droppable && ch.congested()) {
+      ch.async_dropped++;
+      stats_.packet_ins_dropped++;
+      return;
+    }
+    if (wire.empty()) wire = encode(OfMessage{kOfpVersion13, 0, body});
+    ch.push(wire);
+    (*counter)++;
+  });
+}
+
+void OfHandler::publish_async(bool check_ports) {
+  // Packet-ins (always drained, so the upcall queue never backs up).
+  for (PacketInEvent& ev : ofp_.take_packet_ins(kPacketInsPerRound)) {
+    const BridgePort* bp = ofp_.bridge().port(ev.in_port);
+    if (bp && bp->no_packet_in) continue;
+    const uint32_t bit = 1u << static_cast<uint8_t>(ev.reason);
+    // How much of the frame a packet-in carries (OpenFlow 1.3.5 7.2.5,
+    // 7.3.2, 7.4.1): the output action's max_len, or, for packet-ins the
+    // pipeline sends without an action (table config miss, invalid TTL), the
+    // channel's miss_send_len. OFPCML_NO_BUFFER: the whole frame, not
+    // buffered. Less than the frame: that many bytes, and the whole frame
+    // goes to the buffer pool under the buffer_id the message carries.
+    // Channels may differ (miss_send_len), so one message per distinct
+    // length, and one buffer per message.
+    std::map<uint16_t, Bytes> by_len;  // len -> wire
+    if (!each_) continue;
+    each_([&](ChannelState& ch) {
+      if (!ch.hello_done || ch.closing) return;
+      if (!(ch.async.packet_in_mask[ch.is_slave() ? 1 : 0] & bit)) return;
+      if (ch.congested()) {
+        ch.async_dropped++;
+        stats_.packet_ins_dropped++;
+        return;
+      }
+      const uint16_t len = ev.use_miss_send_len ? ch.miss_send_len : ev.max_len;
+      auto it = by_len.find(len);
+      if (it == by_len.end()) {
+        PacketIn pi;
+        pi.reason = ev.reason;
+        pi.table_id = ev.table_id;
+        pi.cookie = ev.cookie;
+        pi.total_len = static_cast<uint16_t>(std::min<uint32_t>(ev.total_len, 0xffff));
+        pi.match.set_u64(OxmField::kInPort, ev.in_port);
+        size_t cut = std::min<size_t>(ev.data.size(), kMaxPacketInData);
+        if (len != kControllerNoBuffer) cut = std::min<size_t>(cut, len);
+        if (cut < ev.data.size()) pi.buffer_id = buffers_.store(ev.in_port, ev.data);
+        pi.data.assign(ev.data.begin(), ev.data.begin() + static_cast<std::ptrdiff_t>(cut));
+        it = by_len.emplace(len, encode(OfMessage{kOfpVersion13, 0, pi})).first;
+      }
+      ch.push(it->second);
+      stats_.packet_ins++;
+    });
+  }
+  // Flow-removed, for rules added with SEND_FLOW_REM.
+  const int64_t now = ofp_.now_ms();
+  for (RemovedRule& rr : ofp_.take_removed_rules(kPacketInsPerRound)) {
+    const Rule& r = *rr.rule;
+    if (!(r.flags & kFlagSendFlowRem)) continue;
+    FlowRemoved fr;
+    fr.cookie = r.cookie;
+    fr.priority = r.priority;
+    fr.reason = rr.reason;
+    fr.table_id = r.table_id;
+    split_ms(now - r.created_ms, &fr.duration_sec, &fr.duration_nsec);
+    fr.idle_timeout = r.idle_timeout;
+    fr.hard_timeout = r.hard_timeout;
+    fr.packet_count = r.packet_count;
+    fr.byte_count = r.byte_count;
+    fr.match = r.match;
+    const uint32_t bit = 1u << static_cast<uint8_t>(rr.reason);
+    deliver([&](ChannelState& ch) { return (ch.async.flow_removed_mask[ch.is_slave() ? 1 : 0] & bit) != 0; },
+            fr, false, &stats_.flow_removed);
+  }
+  if (check_ports) poll_ports();
+}
+
+void OfHandler::poll_ports() {
+  std::map<uint32_t, PortDesc> now;
+  for (PortDesc& d : ofp_.port_descs()) now[d.port_no] = std::move(d);
+  auto status = [&](PortReason reason, const PortDesc& d) {
+    const uint32_t bit = 1u << static_cast<uint8_t>(reason);
+    deliver([&](ChannelState& ch) { return (ch.async.port_status_mask[ch.is_slave() ? 1 : 0] & bit) != 0; },
+            PortStatus{reason, d}, false, &stats_.port_status);
+  };
+  for (const auto& [no, d] : ports_)
+    if (!now.count(no)) status(PortReason::kDelete, d);
+  for (const auto& [no, d] : now) {
+    auto it = ports_.find(no);
+    if (it == ports_.end()) status(PortReason::kAdd, d);
+    else if (!(it->second == d)) status(PortReason::kModify, d);
+  }
+  ports_ = std::move(now);
+}
+
+// --- Meters -----------------------------------------------------------------------
+// The one place the channel reaches meters: Ofproto's meter API (meter_table.h).
+
+MaybeError OfHandler::meter_mod(const MeterMod& mm) { return ofp_.meter_mod(mm); }
+
+MeterStatsReply OfHandler::meter_stats(uint32_t meter_id) {
+  return MeterStatsReply{ofp_.meter_stats(meter_id)};
+}
+
+MeterConfigReply OfHandler::meter_config(uint32_t meter_id) {
+  return MeterConfigReply{ofp_.meter_config(meter_id)};
+}
+
+MeterFeaturesReply OfHandler::meter_features() const { return ofp_.meter_features(); }
+
+}  // namespace dps::ofproto
