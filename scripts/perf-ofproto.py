@@ -21,6 +21,13 @@ Three measurements, each run N times (figures are indicative on a shared VM):
     flow-mod latency (average / max) measured by the revalidator.
 
   scripts/perf-ofproto.py [--build build] [--runs 3] [--only flowsetup,l2,churn] [--json out.json]
+  scripts/perf-ofproto.py flowsetup-50k [l2-learning] [churn]   # the same as --only
+
+Profiling: --perf-record FILE runs the first flowsetup run under
+`perf record -e cpu-clock` (whole process, no call graphs: the release
+build has no frame pointers) and prints the ofproto thread's flat profile
+(the main thread; the PMD thread is excluded) over the flow-setup window
+(first to last sample in the miss path), by function.
 """
 import argparse
 import json
@@ -33,10 +40,78 @@ import tempfile
 from perf_common import ROOT, SHARED_PERF, ensure_workload, run_dpswitchd as _run, run_testpmd
 
 
-def run_dpswitchd(build, wl_dir, manifest, warmup, duration, extra=()):
+def run_dpswitchd(build, wl_dir, manifest, warmup, duration, extra=(), prefix=()):
     """dpswitchd with the workload's OpenFlow rules through the pipeline."""
     return _run(build, wl_dir, manifest, warmup, duration,
-                ["--rules", os.path.join(wl_dir, "rules.flows"), *extra])
+                ["--rules", os.path.join(wl_dir, "rules.flows"), *extra], prefix)
+
+
+def perf_report(path, binary, lines=40):
+    """The ofproto (main) thread's flat profile during the flow-setup window:
+    samples between the first and the last one in the miss path (upcall
+    handling, translation, install), by function (self time). dpswitchd's
+    own addresses are symbolized with addr2line (this perf cannot read the
+    binary's symbols)."""
+    import collections
+    import re
+    rep = subprocess.run(["perf", "report", "-i", path, "--sort", "pid", "--stdio"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"(\d+):dpswitchd", rep)
+    if not m:
+        print("  perf: no dpswitchd main thread in %s" % path)
+        return
+    tid = m.group(1)
+    out = subprocess.run(["perf", "script", "-i", path, "--tid", tid, "-G", "--show-mmap-events",
+                          "-F", "time,ip,sym,dso"], capture_output=True, text=True).stdout
+    maps, samples = [], []
+    mm = re.compile(r"PERF_RECORD_MMAP2? .*\[(0x[0-9a-f]+)\((0x[0-9a-f]+)\) @ (0x[0-9a-f]+|0) .*\]: r-xp (\S+)")
+    sm = re.compile(r"^\s*([0-9.]+):\s+([0-9a-f]+)\s+(.*)\s+\((.*)\)\s*$")
+    for line in out.splitlines():
+        x = mm.search(line)
+        if x and x.group(4).endswith("/dpswitchd"):
+            maps.append((int(x.group(1), 16), int(x.group(2), 16), int(x.group(3), 16)))
+            continue
+        y = sm.match(line)
+        if y:
+            samples.append([float(y.group(1)), int(y.group(2), 16), y.group(3).strip(), y.group(4)])
+    own = {}
+    for s in samples:
+        if s[3].endswith("/dpswitchd"):
+            for start, size, off in maps:
+                if start <= s[1] < start + size:
+                    own.setdefault(s[1] - start + off, None)
+    if own:
+        addrs = sorted(own)
+        res = subprocess.run(["addr2line", "-f", "-C", "-e", binary] + ["%x" % a for a in addrs],
+                             capture_output=True, text=True).stdout.splitlines()
+        for i, a in enumerate(addrs):
+            own[a] = re.sub(r"\((?!anonymous).*", "", res[2 * i]) if 2 * i < len(res) else "?"
+    for s in samples:
+        if s[3].endswith("/dpswitchd"):
+            for start, size, off in maps:
+                if start <= s[1] < start + size:
+                    s[2] = own.get(s[1] - start + off, s[2])
+    # The window: the largest cluster of miss-path samples no more than
+    # 20 ms apart (revalidation later also translates, sparsely).
+    miss = re.compile(r"UpcallHandler|Xlator|xlate\(|FlowTable::lookup|post_install|"
+                      r"UkeyTable::(insert|find_covering)")
+    hits = sorted(s[0] for s in samples if miss.search(s[2]))
+    if not hits:
+        print("  perf: no miss-path samples")
+        return
+    clusters = [[hits[0], hits[0], 1]]
+    for t in hits[1:]:
+        if t - clusters[-1][1] > 0.02:
+            clusters.append([t, t, 0])
+        clusters[-1][1] = t
+        clusters[-1][2] += 1
+    t0, t1, _ = max(clusters, key=lambda x: x[2])
+    win = [s for s in samples if t0 <= s[0] <= t1]
+    cnt = collections.Counter(s[2] for s in win)
+    print("  perf, ofproto thread during flow setup (%.3f s, %d samples), self %%:" %
+          (t1 - t0, len(win)))
+    for sym, n in cnt.most_common(lines):
+        print("    %5.1f%%  %s" % (100.0 * n / len(win), sym[:110]))
 
 
 def linfit(pts):
@@ -55,7 +130,13 @@ def flowsetup(a):
     runs = []
     for i in range(a.runs):
         load = os.getloadavg()[0]
-        s = run_dpswitchd(a.build, wl_dir, m, 0, 6, ["--sample-tx-ms", "5"])
+        prefix = []
+        if a.perf_record and i == 0:
+            prefix = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-o",
+                      a.perf_record, "--"]
+        s = run_dpswitchd(a.build, wl_dir, m, 0, 6, ["--sample-tx-ms", "5"], prefix)
+        if prefix:
+            perf_report(a.perf_record, os.path.join(a.build, "src", "dpswitchd"))
         smp = s["tx_samples"]
         t0 = next((t for t, tx, _ in smp if tx > 0), 0)
         fwd = [(t - t0, tx) for t, tx, _ in smp if 0.1 * k <= tx <= 0.9 * k]
@@ -143,7 +224,18 @@ def main():
     ap.add_argument("--only", default="flowsetup,l2,churn")
     ap.add_argument("--outdir", default=os.path.join(ROOT, "out", "workloads"))
     ap.add_argument("--json")
+    ap.add_argument("--perf-record", metavar="FILE",
+                    help="perf record the first flowsetup run into FILE, print the ofproto profile")
+    ap.add_argument("workloads", nargs="*", metavar="WORKLOAD",
+                    help="flowsetup-50k, l2-learning, churn (instead of --only)")
     a = ap.parse_args()
+    if a.workloads:
+        names = {"flowsetup-50k": "flowsetup", "flowsetup": "flowsetup", "l2-learning": "l2",
+                 "l2": "l2", "churn": "churn", "churn-1flow": "churn"}
+        bad = [w for w in a.workloads if w not in names]
+        if bad:
+            sys.exit("perf-ofproto: unknown workload %s (flowsetup-50k, l2-learning, churn)" % bad[0])
+        a.only = ",".join(names[w] for w in a.workloads)
     if not os.path.isdir(SHARED_PERF):
         sys.exit("perf-ofproto: ../shared/perf not found beside the repository")
     out = []

@@ -33,9 +33,10 @@ def vdevs(wl_dir, manifest):
     return out
 
 
-def run_dpswitchd(build, wl_dir, manifest, warmup, duration, options=()):
+def run_dpswitchd(build, wl_dir, manifest, warmup, duration, options=(), prefix=()):
     """Runs dpswitchd on the workload with extra dpswitchd `options` (e.g.
-    --config FILE or --rules FILE); returns its --summary-json."""
+    --config FILE or --rules FILE), under the command `prefix` if any (e.g.
+    perf record ... --); returns its --summary-json."""
     with tempfile.TemporaryDirectory() as tmp:
         resident = sum(p.get("packets", 0) for p in manifest["ports"] if p.get("pcap"))
         cmd = ["taskset", "-c", "0", os.path.join(build, "src", "dpswitchd"), "-l", "0,1",
@@ -46,7 +47,7 @@ def run_dpswitchd(build, wl_dir, manifest, warmup, duration, options=()):
         cmd += ["--", "--pmd-cores", "1", "--mbufs", str(resident + 65536), "--warmup",
                 str(warmup), "--duration", str(duration), "--summary-json",
                 os.path.join(tmp, "s.json"), "--log-level", "warn", "--no-db"]
-        cmd += list(options)
+        cmd = list(prefix) + cmd + list(options)
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             raise SystemExit("dpswitchd failed:\n" + p.stdout + p.stderr)

@@ -128,9 +128,24 @@ void print_summary(const json& j) {
   std::fflush(stdout);
 }
 
-json ofproto_json(const dps::ofproto::Ofproto& ofp) {
-  auto s = ofp.stats();
+// Miss-path and revalidator figures are the shared backer's; rules, MACs
+// and flow-mods are summed over the bridges.
+json ofproto_json(const dps::ofproto::BridgeSet& bridges, const dps::ofproto::DpBacker& backer) {
+  dps::ofproto::OfprotoStats s;
+  s.upcall = backer.handler().stats();
+  s.revalidator = backer.revalidator().stats();
+  s.ukeys = backer.ukeys().size();
+  s.ukey_masks = backer.ukeys().n_masks();
+  for (const auto& [name, ofp] : bridges.all()) {
+    auto b = ofp->stats();
+    s.rules += b.rules;
+    s.mac_entries += b.mac_entries;
+    s.flow_mods += b.flow_mods;
+    s.flow_mod_errors += b.flow_mod_errors;
+    s.churn_mods += b.churn_mods;
+  }
   json o;
+  o["bridges"] = bridges.size();
   o["upcalls"] = s.upcall.upcalls;
   o["misses"] = s.upcall.misses;
   o["xlates"] = s.upcall.xlates;
@@ -230,14 +245,19 @@ int run(int argc, char** argv) {
       spdlog::error("flow '{}': install failed: {}", f.match, rte_strerror(-rc));
   }
 
-  // The OpenFlow bridge over every datapath port (same numbers). Rules: the
-  // --rules file; else, without an OpenFlow target, a learning switch
-  // (priority=0,actions=NORMAL); with one, an empty table (the controller
-  // fills it).
-  dps::ofproto::OfprotoConfig oc;
-  oc.flow_idle_ms = cfg.flow_idle_ms;
-  oc.flow_limit = cfg.flow_limit;
-  dps::ofproto::Ofproto ofp(dp, oc);
+  // One backer over the datapath (ukeys, miss path, revalidator) and the
+  // bridges over it. The start-up bridge br0 gets every datapath port (same
+  // numbers). Its rules: the --rules file; else, without an OpenFlow
+  // target, a learning switch (priority=0,actions=NORMAL); with one, an
+  // empty table (the controller fills it). The store may add bridges.
+  dps::ofproto::BackerConfig bc;
+  bc.flow_idle_ms = cfg.flow_idle_ms;
+  bc.flow_limit = cfg.flow_limit;
+  dps::ofproto::DpBacker backer(dp, bc);
+  dps::ofproto::BridgeSet bridges(backer);
+  const std::string kStartBridge = "br0";
+  dps::ofproto::Ofproto& ofp = bridges.add(kStartBridge);
+  ofp.sync_ports();
   if (!cfg.rules_file.empty()) {
     if (auto e = ofp.load_rules_file(cfg.rules_file)) {
       spdlog::error("{}", e->message);
@@ -250,29 +270,52 @@ int run(int argc, char** argv) {
   if (cfg.churn_rate > 0) ofp.set_churn_rate(cfg.churn_rate);
   // The config store: import/reconcile now (before the PMDs start), then
   // serve ovs-vsctl/dpsctl; run() applies changes on this thread.
-  auto confd = std::make_unique<dps::daemon::ConfigDaemon>(cfg, dp, &ofp);
-
-  // The OpenFlow channel: --openflow targets plus the store's Bridge
-  // controller / fail_mode (ovs-vsctl set-controller / set-fail-mode),
-  // re-applied whenever the reconciler sees them change.
-  std::unique_ptr<dps::ofproto::ConnectionManager> connmgr;
-  if (!cfg.openflow.empty() || confd->enabled()) {
-    dps::ofproto::ConnMgrConfig cc;
-    cc.targets = cfg.openflow;
-    cc.handler.sw_desc = dps::daemon::ConfigDaemon::version();
-    connmgr = std::make_unique<dps::ofproto::ConnectionManager>(ofp, cc);
-    auto hook = [&cfg, &connmgr](const dps::daemon::BridgeWant& b) {
-      std::vector<std::string> targets = cfg.openflow;
-      for (const std::string& c : b.controllers)
-        if (std::find(targets.begin(), targets.end(), c) == targets.end()) targets.push_back(c);
-      try {
-        connmgr->set_targets(targets);
-        connmgr->set_fail_mode(b.fail_mode);
-      } catch (const std::exception& e) {
-        spdlog::error("bridge {}: controller/fail_mode not applied: {}", b.name, e.what());
+  // The OpenFlow channels, one ConnectionManager per bridge: --openflow
+  // targets (for br0) plus the store's Bridge controller / fail_mode (ovs-vsctl
+  // set-controller / set-fail-mode), re-applied whenever the reconciler
+  // sees them change; a bridge's connections close before it is removed.
+  std::map<std::string, std::unique_ptr<dps::ofproto::ConnectionManager>> connmgrs;
+  auto make_connmgr = [&cfg, &connmgrs](dps::ofproto::Ofproto& o) -> dps::ofproto::ConnectionManager& {
+    auto& cm = connmgrs[o.bridge().name];
+    if (!cm) {
+      dps::ofproto::ConnMgrConfig cc;
+      if (o.bridge().name == "br0") cc.targets = cfg.openflow;
+      cc.handler.sw_desc = dps::daemon::ConfigDaemon::version();
+      // A datapath id per bridge, stable across restarts: br0 keeps 1, the
+      // others a 48-bit FNV-1a hash of the name (OVS derives it from a MAC).
+      if (o.bridge().name != "br0") {
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (unsigned char c : o.bridge().name) h = (h ^ c) * 0x100000001b3ull;
+        cc.handler.datapath_id = (h & 0xffff'ffff'ffffull) | 2;  // never 1 (br0)
       }
-    };
-    if (const auto* b = confd->reconciler().applied_bridge()) hook(*b);
+      cm = std::make_unique<dps::ofproto::ConnectionManager>(o, cc);
+    }
+    return *cm;
+  };
+  auto hook = [&cfg, &connmgrs, &make_connmgr](const dps::daemon::BridgeWant& b,
+                                                 dps::ofproto::Ofproto* o) {
+    if (!o) {
+      if (connmgrs.erase(b.name)) spdlog::info("bridge {}: OpenFlow connections closed", b.name);
+      return;
+    }
+    std::vector<std::string> targets;
+    if (b.name == "br0") targets = cfg.openflow;
+    for (const std::string& c : b.controllers)
+      if (std::find(targets.begin(), targets.end(), c) == targets.end()) targets.push_back(c);
+    try {
+      dps::ofproto::ConnectionManager& cm = make_connmgr(*o);
+      cm.set_targets(targets);
+      cm.set_fail_mode(b.fail_mode);
+    } catch (const std::exception& e) {
+      spdlog::error("bridge {}: controller/fail_mode not applied: {}", b.name, e.what());
+    }
+  };
+  auto confd = std::make_unique<dps::daemon::ConfigDaemon>(cfg, dp, &bridges, kStartBridge);
+  // (The first reconciliation may have removed br0: the store decides.)
+  if (auto* br0 = bridges.find(kStartBridge); br0 && !cfg.openflow.empty()) make_connmgr(*br0);
+  if (confd->enabled()) {
+    for (const auto& [name, b] : confd->reconciler().applied_bridges())
+      if (auto* o = bridges.find(name)) hook(b, o);
     confd->reconciler().set_openflow_hook(hook);
   }
 
@@ -291,12 +334,12 @@ int run(int argc, char** argv) {
   json tx_samples = json::array();
   double next_sample = 0;
   while (!g_stop.load()) {
-    unsigned work = ofp.run();
+    unsigned work = backer.run();  // every bridge's round
     work += confd->run();
-    if (connmgr) work += connmgr->run();
+    for (auto& [name, cm] : connmgrs) work += cm->run();
     double t = now_s();
     if (cfg.sample_tx_ms > 0 && t >= next_sample && tx_samples.size() < 100000) {
-      tx_samples.push_back({t, take_snapshot(dp, t).port_tx, ofp.stats().ukeys});
+      tx_samples.push_back({t, take_snapshot(dp, t).port_tx, backer.ukeys().size()});
       next_sample = t + cfg.sample_tx_ms / 1000.0;
     }
     if (!window_open && t >= cfg.warmup_s) {
@@ -309,10 +352,11 @@ int run(int argc, char** argv) {
   }
   Snapshot last = take_snapshot(dp, now_s());
   json summary = summarize(first, last, dp);
-  summary["ofproto"] = ofproto_json(ofp);
+  summary["ofproto"] = ofproto_json(bridges, backer);
   if (cfg.sample_tx_ms > 0) summary["tx_samples"] = std::move(tx_samples);
-  connmgr.reset();  // closes the OpenFlow connections
+  connmgrs.clear();  // closes the OpenFlow connections
   confd.reset();  // stops the RPC thread before the datapath goes
+  bridges.clear();  // their megaflows go while the PMDs still run
   dp.stop();
   if (cfg.summary) {
     print_summary(summary);

@@ -41,10 +41,9 @@ std::string ConfigDaemon::version() {
   return v + " (" + rte_version() + ")";
 }
 
-ConfigDaemon::ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp, ofproto::Ofproto* ofp)
-    : dp_(dp),
-      rec_(dp, ofp, cfg.ports, ofp ? ofp->bridge().name : std::string("br0")),
-      targets_{dp, ofp, rec_} {
+ConfigDaemon::ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp,
+                           ofproto::BridgeSet* bridges, std::string bridge_name)
+    : dp_(dp), rec_(dp, bridges, cfg.ports, std::move(bridge_name)), targets_{dp, bridges, rec_} {
   next_stats_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStatsIntervalMs);
   std::set<std::string> overrides;
   for (auto& o : cfg.cli_options) {

@@ -63,8 +63,10 @@ inline constexpr int64_t kStatsIntervalMs = 5000;
 class ConfigDaemon {
  public:
   // Throws std::runtime_error when an explicitly given --db / --remote
-  // cannot be used. `ofp` may be null.
-  ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp, ofproto::Ofproto* ofp);
+  // cannot be used. `bridges` may be null (ports only); `bridge_name` is the
+  // start-up bridge (the --vdev ports' bridge on first import).
+  ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp, ofproto::BridgeSet* bridges,
+               std::string bridge_name);
   ~ConfigDaemon();
   ConfigDaemon(const ConfigDaemon&) = delete;
   ConfigDaemon& operator=(const ConfigDaemon&) = delete;

@@ -27,14 +27,11 @@ void no_more_params(const json& params, size_t n, const char* method) {
                                 " parameter(s), got " + std::to_string(params.size()));
 }
 
-ofproto::Ofproto& need_ofproto(RuntimeTargets& t) {
-  if (!t.ofp) throw std::invalid_argument("no OpenFlow bridge in this daemon");
-  return *t.ofp;
-}
-
-void check_bridge(RuntimeTargets& t, const std::string& br) {
-  if (br != t.rec.bridge_name())
-    throw std::invalid_argument("no bridge named " + br + " (this daemon runs " + t.rec.bridge_name() + ")");
+// The bridge named br, or an error that lists the bridges there are.
+ofproto::Ofproto& find_bridge(RuntimeTargets& t, const std::string& br) {
+  if (!t.bridges) throw std::invalid_argument("no OpenFlow bridge in this daemon");
+  if (ofproto::Ofproto* o = t.bridges->find(br)) return *o;
+  throw std::invalid_argument("no bridge named " + br + " (bridges: " + t.bridges->names_text() + ")");
 }
 
 // A port given by name or number.
@@ -84,11 +81,13 @@ json pmd_rxq_show(RuntimeTargets& t, const json& params) {
 
 json dump_flows(RuntimeTargets& t, const json& params) {
   no_more_params(params, 1, "dpif/dump-flows");
-  if (!params.empty()) check_bridge(t, string_param(params, 0, "bridge"));
+  // With a bridge: the megaflows whose in_port is one of its ports.
+  ofproto::Ofproto* only = params.empty() ? nullptr : &find_bridge(t, string_param(params, 0, "bridge"));
   double tsc_hz = static_cast<double>(rte_get_tsc_hz());
   uint64_t now = rte_get_tsc_cycles();
   json out = json::array();
   for (const datapath::FlowDump& f : t.dp.dump_flows()) {
+    if (only && f.spec.mask.in_port && !only->bridge().of_by_dp.count(f.spec.key.in_port)) continue;
     json pmds = json::array();
     for (unsigned p : f.pmds) pmds.push_back(p);
     json used = f.stats.used_tsc ? json((now - std::min(now, f.stats.used_tsc)) / tsc_hz) : json("never");
@@ -144,17 +143,53 @@ json del_flow(RuntimeTargets& t, const json& params) {
 
 json trace(RuntimeTargets& t, const json& params) {
   no_more_params(params, 2, "ofproto/trace");
-  check_bridge(t, string_param(params, 0, "bridge"));
+  ofproto::Ofproto& ofp = find_bridge(t, string_param(params, 0, "bridge"));
   datapath::FlowKey key;
   datapath::FlowMask mask;
   parse_flow(string_param(params, 1, "flow"), &key, &mask);
-  return need_ofproto(t).trace(key);
+  return ofp.trace(key);
 }
 
 json fdb_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 1, "fdb/show");
-  check_bridge(t, string_param(params, 0, "bridge"));
-  return need_ofproto(t).fdb_show();
+  return find_bridge(t, string_param(params, 0, "bridge")).fdb_show();
+}
+
+json of_dump_flows(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "ofproto/dump-flows");
+  return find_bridge(t, string_param(params, 0, "bridge")).dump_flows();
+}
+
+json of_add_flows(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 2, "ofproto/add-flows");
+  ofproto::Ofproto& ofp = find_bridge(t, string_param(params, 0, "bridge"));
+  if (auto e = ofp.add_flows(string_param(params, 1, "flows"))) throw std::invalid_argument(e->message);
+  return json{{"rules", ofp.stats().rules}};
+}
+
+json of_del_flows(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 2, "ofproto/del-flows");
+  ofproto::Ofproto& ofp = find_bridge(t, string_param(params, 0, "bridge"));
+  std::string match = params.size() > 1 ? string_param(params, 1, "match") : std::string();
+  if (auto e = ofp.del_flows(match)) throw std::invalid_argument(e->message);
+  return json{{"rules", ofp.stats().rules}};
+}
+
+json list_bridges(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "ofproto/list-bridges");
+  json out = json::array();
+  if (!t.bridges) return out;
+  for (const auto& [name, ofp] : t.bridges->all()) {
+    json ports = json::array();
+    for (const auto& [no, bp] : ofp->bridge().ports) {
+      json p = {{"name", bp.name}, {"ofport", no}};
+      if (bp.is_patch()) p["peer"] = bp.peer_bridge->name + ":" + std::to_string(bp.peer_port);
+      else p["dp_port"] = bp.dp_port;
+      ports.push_back(std::move(p));
+    }
+    out.push_back({{"bridge", name}, {"rules", ofp->stats().rules}, {"ports", std::move(ports)}});
+  }
+  return out;
 }
 
 json port_stats(RuntimeTargets& t, const json& params) {
@@ -194,11 +229,15 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
     {"dpif/pmd-rxq-show", "[] -> [{port, queue, pmd, packets, pmd_usage_pct}]: rx queue assignment and load", false, pmd_rxq_show},
-    {"dpif/dump-flows", "[BRIDGE?] -> [{ufid, match, packets, bytes, used_s, pmds, actions}]: datapath flows", false, dump_flows},
+    {"dpif/dump-flows", "[BRIDGE?] -> [{ufid, match, packets, bytes, used_s, pmds, actions}]: datapath flows (of the bridge's ports)", false, dump_flows},
     {"dpif/add-flow", "[FLOW, ACTIONS] -> {ufid, match}: install a datapath flow on every PMD (debugging)", true, add_flow},
     {"dpif/del-flow", "[FLOW] -> {deleted, match}: remove the datapath flow with exactly this match", true, del_flow},
     {"ofproto/trace", "[BRIDGE, FLOW] -> text: trace FLOW through the bridge's OpenFlow tables", false, trace},
     {"fdb/show", "[BRIDGE] -> text: the bridge's MAC learning table", false, fdb_show},
+    {"ofproto/dump-flows", "[BRIDGE] -> text: the bridge's OpenFlow rules (ovs-ofctl syntax, with counters)", false, of_dump_flows},
+    {"ofproto/add-flows", "[BRIDGE, FLOWS] -> {rules}: add rules in ovs-ofctl add-flows syntax (one per line)", true, of_add_flows},
+    {"ofproto/del-flows", "[BRIDGE, MATCH?] -> {rules}: delete the rules MATCH covers (all without one)", true, of_del_flows},
+    {"ofproto/list-bridges", "[] -> [{bridge, rules, ports}]: the bridges and their OpenFlow ports", false, list_bridges},
     {"netdev/port-stats", "[PORT?] -> [{port, port_no, link, rx_*, tx_*}]: port counters", false, port_stats},
     {"netdev/port-xstats", "[PORT] -> {name: value}: the driver's extended counters", false, port_xstats},
 };

@@ -3,7 +3,9 @@
 //
 // What: dpif/pmd-stats-show, dpif/pmd-stats-clear, dpif/pmd-rxq-show,
 //   dpif/dump-flows, dpif/add-flow, dpif/del-flow, ofproto/trace, fdb/show,
-//   netdev/port-stats, netdev/port-xstats (names from docs/jsonrpc.md;
+//   ofproto/dump-flows, ofproto/add-flows, ofproto/del-flows,
+//   ofproto/list-bridges, netdev/port-stats, netdev/port-xstats (the
+//   bridge methods find the bridge by name among the daemon's bridges) (names from docs/jsonrpc.md;
 //   version, vlog/set and list-commands are confdb built-ins).
 // Design: every handler here runs on the control (ofproto) thread, because
 //   it reads or changes the Datapath / Ofproto, which only that thread may
@@ -23,7 +25,7 @@
 #include "../datapath/datapath.h"
 
 namespace dps::ofproto {
-class Ofproto;
+class BridgeSet;
 }
 
 namespace dps::daemon {
@@ -36,7 +38,7 @@ inline constexpr uint64_t kDebugFlowUfidBase = uint64_t{1} << 32;
 
 struct RuntimeTargets {
   datapath::Datapath& dp;
-  ofproto::Ofproto* ofp;  // null: no OpenFlow bridge (trace / fdb fail)
+  ofproto::BridgeSet* bridges;  // null: no OpenFlow bridge (trace / fdb fail)
   Reconciler& rec;
   uint64_t next_debug_ufid = kDebugFlowUfidBase;
 };

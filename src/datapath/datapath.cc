@@ -211,11 +211,11 @@ void Datapath::apply_pending(unsigned pmd) {
 
 uint32_t Datapath::flow_slots_in_use(unsigned pmd) const { return pmds_[pmd]->arena().in_use(); }
 
-void Datapath::FlowRecord::set(const FlowSpec& masked) {
-  key = masked.key;
-  mask = masked.mask;
-  ufid = masked.ufid;
-  set_actions(masked.actions);
+void Datapath::FlowRecord::set(const FlowSpec& spec) {
+  flow_key_apply_mask(spec.key, spec.mask, &key);
+  mask = spec.mask;
+  ufid = spec.ufid;
+  set_actions(spec.actions);
 }
 
 FlowSpec Datapath::FlowRecord::spec() const {
@@ -500,14 +500,15 @@ std::vector<RxqAssignment> Datapath::rxq_assignment() const {
 
 // --- Flows --------------------------------------------------------------------
 
-int Datapath::install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait,
-                         PmdCommand* cmd) {
+int Datapath::install_on(unsigned pmd, FlowRecord& rec, bool wait, PmdCommand* cmd) {
   DpFlow* f = pmds_[pmd]->arena().alloc();
   if (!f) return -E2BIG;
-  flow_key_apply_mask(spec.key, spec.mask, &f->key);
-  f->mask = spec.mask;
-  f->actions = spec.actions;
-  f->ufid = spec.ufid;
+  // From the record (key masked already); only the used action entries.
+  f->key = rec.key;
+  f->mask = rec.mask;
+  f->actions.n = static_cast<uint8_t>(rec.actions.size());
+  std::copy(rec.actions.begin(), rec.actions.end(), f->actions.acts);
+  f->ufid = rec.ufid;
   if (!cmd) cmd = new_command(PmdCmdType::kInstall);
   cmd->flow = f;
   rec.instances.push_back({pmd, f});
@@ -527,14 +528,12 @@ int Datapath::install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bo
 int Datapath::put_flow(const FlowSpec& spec, int pmd) {
   if (flows_.count(spec.ufid)) return -EEXIST;
   FlowRecord& rec = flows_[spec.ufid];
-  FlowSpec ms = spec;
-  flow_key_apply_mask(spec.key, spec.mask, &ms.key);
-  rec.set(ms);
+  rec.set(spec);
   rec.everywhere = pmd < 0;
   int rc = 0;
   for (unsigned p = 0; p < pmds_.size(); p++) {
     if (pmd >= 0 && static_cast<unsigned>(pmd) != p) continue;
-    int r = install_on(p, ms, rec, true);
+    int r = install_on(p, rec, true);
     if (r != 0 && rc == 0) rc = r;
   }
   if (rec.instances.empty()) flows_.erase(spec.ufid);
@@ -552,15 +551,8 @@ int Datapath::post_install(unsigned pmd, const FlowSpec& spec) {
   FlowRecord& rec = flows_[spec.ufid];
   for (auto& [p, f] : rec.instances)
     if (p == pmd) return -EEXIST;
-  FlowSpec ms;
-  if (rec.instances.empty()) {
-    ms = spec;
-    flow_key_apply_mask(spec.key, spec.mask, &ms.key);
-    rec.set(ms);
-  } else {
-    ms = rec.spec();
-  }
-  int rc = install_on(pmd, ms, rec, false);
+  if (rec.instances.empty()) rec.set(spec);  // else: the flow as installed elsewhere
+  int rc = install_on(pmd, rec, false);
   if (rc != 0 && rec.instances.empty()) flows_.erase(spec.ufid);
   return rc;
 }
@@ -575,22 +567,18 @@ int Datapath::post_install_execute(unsigned pmd, const FlowSpec& spec, uint32_t 
   auto [it, fresh] = flows_.try_emplace(spec.ufid);
   FlowRecord& rec = it->second;
   int rc = 0;
-  FlowSpec ms;
   if (fresh || rec.instances.empty()) {
-    ms = spec;
-    flow_key_apply_mask(spec.key, spec.mask, &ms.key);
-    rec.set(ms);
-  } else {
+    rec.set(spec);
+  } else {  // the flow as installed elsewhere
     for (auto& [p, f] : rec.instances)
       if (p == pmd) rc = -EEXIST;
-    ms = rec.spec();
   }
   if (rc == 0) {
     PmdCommand* cmd = new_command(PmdCmdType::kInstallExecute);
     cmd->in_port = in_port;
     cmd->n_pkts = static_cast<uint16_t>(n);
     std::copy(pkts, pkts + n, cmd->pkts);
-    rc = install_on(pmd, ms, rec, false, cmd);
+    rc = install_on(pmd, rec, false, cmd);
     if (rc == 0) return 0;
     recycle(cmd);  // not posted; the packets are still ours
   }

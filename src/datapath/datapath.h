@@ -247,7 +247,7 @@ class Datapath {
     std::vector<DpAction> actions;
     Instances instances;
     bool everywhere = false;  // put on every PMD (put_flow with pmd < 0)
-    void set(const FlowSpec& masked);
+    void set(const FlowSpec& spec);  // masks spec.key
     void set_actions(const DpActions& a) { actions.assign(a.acts, a.acts + a.n); }
     FlowSpec spec() const;
   };
@@ -270,10 +270,10 @@ class Datapath {
   void wait_for(unsigned pmd, PmdCommand* cmd);
   void complete(unsigned pmd, PmdCommand* cmd);
   void push_port_tables();
-  // Allocates and fills the DpFlow and posts `cmd` (a new kInstall when
-  // null) for it; with wait, returns the PMD's verdict.
-  int install_on(unsigned pmd, const FlowSpec& spec, FlowRecord& rec, bool wait,
-                 PmdCommand* cmd = nullptr);
+  // Allocates the DpFlow, fills it from rec (no FlowSpec copy: a DpActions
+  // is ~770 bytes, only the used entries are copied) and posts `cmd` (a new
+  // kInstall when null) for it; with wait, returns the PMD's verdict.
+  int install_on(unsigned pmd, FlowRecord& rec, bool wait, PmdCommand* cmd = nullptr);
 
   DatapathConfig cfg_;
   std::unique_ptr<netdev::MbufPool> pool_;

@@ -1,10 +1,13 @@
 #include "flow_arena.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "compiler.h"
+#include "huge_mem.h"
 
 namespace dps::datapath {
 
@@ -17,25 +20,29 @@ namespace {
 
 }  // namespace
 
-FlowArena::FlowArena(uint32_t max_flows)
+FlowArena::FlowArena(uint32_t max_flows, uint32_t prefault_flows)
     : max_flows_((max_flows == 0 ? 1 : (max_flows + kFlowArenaChunk - 1) / kFlowArenaChunk) *
                  kFlowArenaChunk),
+      slots_(static_cast<DpFlow*>(huge_map(size_t{max_flows_} * sizeof(DpFlow)))),
       chunks_(new std::atomic<DpFlow*>[max_flows_ / kFlowArenaChunk]),
       free_(max_flows_) {
+  if (!slots_) throw std::bad_alloc();
+  huge_prefault(slots_, size_t{std::min(prefault_flows, max_flows_)} * sizeof(DpFlow));
   for (uint32_t i = 0; i < max_flows_ / kFlowArenaChunk; i++)
     chunks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
 FlowArena::~FlowArena() {
-  for (uint32_t i = 0; i < max_flows_ / kFlowArenaChunk; i++)
-    delete[] chunks_[i].load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < reserved(); i++) slots_[i].~DpFlow();
+  huge_unmap(slots_, size_t{max_flows_} * sizeof(DpFlow));
 }
 
 bool FlowArena::grow() {
   uint32_t base = reserved_.load(std::memory_order_relaxed);
   if (base >= max_flows_) return false;
-  DpFlow* chunk = new DpFlow[kFlowArenaChunk];
+  DpFlow* chunk = slots_ + base;
   for (uint32_t i = 0; i < kFlowArenaChunk; i++) {
+    new (&chunk[i]) DpFlow;
     chunk[i].index = base + i;
     // FIFO: new slots go behind the ones already free.
     free_[(free_head_ + free_count_) % max_flows_] = base + i;

@@ -23,7 +23,8 @@ inline constexpr unsigned kMinMbufs = 16384;
 
 class MbufPool {
  public:
-  // n_mbufs is rounded up to 2^k - 1 (the mempool's best size). Throws
+  // n_mbufs is rounded up to 2^k - 1 (the mempool's best size) when that
+  // adds at most 1/8; otherwise it is taken as it is. Throws
   // std::runtime_error (with DPDK's reason) when the pool cannot be created.
   MbufPool(const std::string& name, unsigned n_mbufs, int socket,
            uint16_t data_room = 2048 + 128 /* RTE_PKTMBUF_HEADROOM */);

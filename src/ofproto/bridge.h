@@ -15,14 +15,20 @@
 // (each side names the peer bridge and port); a packet crossing one is
 // translated through the peer's tables in the same translation.
 //
+// BridgeMap: several bridges share one datapath (one DpBacker); it maps a
+// datapath port number to the bridge that owns the port, so a miss is
+// translated from the bridge of its in_port.
+//
 // Thread-safety: owned by the ofproto thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "mac_learning.h"
 #include "pipeline.h"
@@ -85,6 +91,51 @@ struct Bridge {
     auto it = of_by_dp.find(dp_port);
     return it == of_by_dp.end() ? nullptr : port(it->second);
   }
+};
+
+// Datapath port number -> owning bridge, and the set of live bridges (a
+// dependency recorded as a `const Bridge*` is resolved here to the mutable
+// bridge, and only while that bridge exists). A port no bridge owns falls
+// back to the first bridge, whose translation reports "unknown datapath
+// port" and installs a drop megaflow, as a one-bridge switch always did.
+class BridgeMap {
+ public:
+  void add_bridge(Bridge* b) {
+    if (std::find(bridges_.begin(), bridges_.end(), b) == bridges_.end()) bridges_.push_back(b);
+  }
+  // Forgets b and every port it owned.
+  void remove_bridge(const Bridge* b) {
+    std::erase(bridges_, b);
+    std::erase_if(by_dp_, [b](const auto& kv) { return kv.second == b; });
+  }
+  void set_port(uint32_t dp_port, Bridge* b) { by_dp_[dp_port] = b; }
+  // Only when the port is still b's (a port moved to another bridge stays).
+  void erase_port(uint32_t dp_port, const Bridge* b) {
+    auto it = by_dp_.find(dp_port);
+    if (it != by_dp_.end() && it->second == b) by_dp_.erase(it);
+  }
+  // The bridge of a datapath port (owner, else the fallback; null without bridges).
+  Bridge* find(uint32_t dp_port) const {
+    auto it = by_dp_.find(dp_port);
+    if (it != by_dp_.end()) return it->second;
+    return bridges_.empty() ? nullptr : bridges_.front();
+  }
+  // The owner only (null when no bridge has the port).
+  Bridge* owner(uint32_t dp_port) const {
+    auto it = by_dp_.find(dp_port);
+    return it == by_dp_.end() ? nullptr : it->second;
+  }
+  // b as a mutable live bridge, null when it is gone.
+  Bridge* live(const Bridge* b) const {
+    for (Bridge* x : bridges_)
+      if (x == b) return x;
+    return nullptr;
+  }
+  const std::vector<Bridge*>& bridges() const { return bridges_; }
+
+ private:
+  std::vector<Bridge*> bridges_;  // attach order; the first is the fallback
+  std::unordered_map<uint32_t, Bridge*> by_dp_;
 };
 
 }  // namespace dps::ofproto

@@ -1,5 +1,7 @@
 #include "flow_table.h"
 
+#include <rte_byteorder.h>
+
 #include <algorithm>
 
 namespace dps::ofproto {
@@ -20,6 +22,8 @@ size_t FlowTable::KeyHash::operator()(const OfKey& k) const {
   return static_cast<size_t>(h);
 }
 
+// --- Subtable -------------------------------------------------------------------
+
 uint64_t FlowTable::Subtable::hash(const OfKey& key) const {
   uint64_t h = 0x243f6a8885a308d3ull;
   for (unsigned j = 0; j < n_words; j++) {
@@ -29,32 +33,109 @@ uint64_t FlowTable::Subtable::hash(const OfKey& key) const {
   return h;
 }
 
-FlowTable::Entry* FlowTable::Subtable::find(const OfKey& key, uint64_t h) {
-  auto it = buckets.find(h);
-  if (it == buckets.end()) return nullptr;
-  for (Entry& e : it->second) {
-    bool eq = true;
-    for (unsigned j = 0; j < n_words && eq; j++) {
-      unsigned i = words[j];
-      eq = (key.word(i) & mask.word(i)) == e.value.word(i);
-    }
-    if (eq) return &e;
+void FlowTable::Subtable::grow() {
+  std::vector<Slot> old;
+  old.swap(slots);
+  size_t cap = old.empty() ? 16 : old.size() * 2;
+  slots.assign(cap, Slot{});
+  slot_mask = cap - 1;
+  shift = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
+  for (const Slot& s : old) {
+    if (!s.used) continue;
+    size_t i = home(s.hash);
+    while (slots[i].used) i = (i + 1) & slot_mask;
+    slots[i] = s;
   }
-  return nullptr;
+}
+
+FlowTable::Slot* FlowTable::Subtable::add_entry(const OfKey& key, uint64_t h) {
+  if (2 * (n_entries + 1) > slots.size()) grow();
+  uint32_t e;
+  if (!free_entries.empty()) {
+    e = free_entries.back();
+    free_entries.pop_back();
+  } else {
+    e = static_cast<uint32_t>(entries.size());
+    entries.emplace_back();
+    values.resize(values.size() + n_words);
+  }
+  uint64_t* v = &values[size_t{e} * n_words];
+  for (unsigned j = 0; j < n_words; j++) v[j] = key.word(words[j]) & mask.word(words[j]);
+  size_t i = home(h);
+  while (slots[i].used) i = (i + 1) & slot_mask;
+  slots[i] = Slot{h, nullptr, e, true};
+  n_entries++;
+  return &slots[i];
+}
+
+void FlowTable::Subtable::remove_entry(Slot* s) {
+  entries[s->entry].rules.clear();
+  entries[s->entry].rules.shrink_to_fit();
+  free_entries.push_back(s->entry);
+  n_entries--;
+  // Backward shift: pull later slots of the cluster into the hole when their
+  // home is not between the hole and their slot.
+  size_t i = static_cast<size_t>(s - slots.data());
+  for (size_t j = (i + 1) & slot_mask;; j = (j + 1) & slot_mask) {
+    if (!slots[j].used) break;
+    size_t k = home(slots[j].hash);
+    if (((j - k) & slot_mask) >= ((j - i) & slot_mask)) {
+      slots[i] = slots[j];
+      i = j;
+    }
+  }
+  slots[i] = Slot{};
+}
+
+OfKey FlowTable::Subtable::value_of(uint32_t e) const {
+  OfKey k;
+  const uint64_t* v = &values[size_t{e} * n_words];
+  for (unsigned j = 0; j < n_words; j++) k.set_word(words[j], v[j]);
+  return k;
+}
+
+// --- FlowTable --------------------------------------------------------------------
+
+namespace {
+uint32_t* trie_field(OfKey& k, int f) { return f == 0 ? &k.flow.nw_src : &k.flow.nw_dst; }
+uint32_t trie_field(const OfKey& k, int f) { return rte_be_to_cpu_32(f == 0 ? k.flow.nw_src : k.flow.nw_dst); }
+}  // namespace
+
+void FlowTable::trie_update(const Subtable& st, const OfKey& value, bool add) {
+  if (st.trie == kNoTrie) return;
+  uint32_t a = trie_field(value, st.trie) & ipv4_prefix_mask_host(st.plen);
+  if (add)
+    tries_[st.trie].insert(a, st.plen);
+  else
+    tries_[st.trie].remove(a, st.plen);
 }
 
 Rule* FlowTable::lookup(const OfKey& key, OfMask* wc) const {
   Rule* best = nullptr;
+  uint64_t lens[2];
+  unsigned examined[2];
+  bool walked[2] = {false, false};
   for (const auto& st : subtables_) {
     if (best && st->max_priority <= best->priority) break;
+    if (st->trie != kNoTrie) {
+      const int f = st->trie;
+      if (!walked[f]) {
+        lens[f] = tries_[f].lookup(trie_field(key, f), &examined[f]);
+        walked[f] = true;
+      }
+      if (!(lens[f] >> st->plen & 1)) {  // no rule here can match
+        if (wc) *trie_field(*wc, f) |= rte_cpu_to_be_32(ipv4_prefix_mask_host(examined[f]));
+        continue;
+      }
+    }
     if (wc)
       for (unsigned j = 0; j < st->n_words; j++) {
         unsigned i = st->words[j];
         wc->set_word(i, wc->word(i) | st->mask.word(i));
       }
-    const Entry* e = st->find(key, st->hash(key));
-    if (!e) continue;
-    Rule* r = e->rules.front().get();
+    const Slot* s = st->find(key, st->hash(key));
+    if (!s) continue;
+    Rule* r = s->top;
     if (!best || r->priority > best->priority) best = r;
   }
   return best;
@@ -78,23 +159,31 @@ void FlowTable::insert(const RulePtr& r) {
     owned->mask = mask;
     for (unsigned i = 0; i < OfKey::kWords; i++)
       if (mask.word(i)) owned->words[owned->n_words++] = static_cast<uint8_t>(i);
+    for (int f : {kTrieNwDst, kTrieNwSrc}) {
+      uint32_t m = trie_field(mask, f);
+      unsigned len = static_cast<unsigned>(__builtin_popcount(m));
+      if (len > 0 && m == ipv4_prefix_mask_host(len)) {
+        owned->trie = static_cast<int8_t>(f);
+        owned->plen = static_cast<uint8_t>(len);
+        break;
+      }
+    }
     st = owned.get();
     by_mask_.emplace(mask, st);
     subtables_.push_back(std::move(owned));
   }
   const OfKey& value = r->match.value();
   uint64_t h = st->hash(value);
-  Entry* e = st->find(value, h);
-  if (!e) {
-    auto& vec = st->buckets[h];
-    vec.push_back(Entry{value, {}});
-    e = &vec.back();
-  }
-  auto pos = std::find_if(e->rules.begin(), e->rules.end(),
+  Slot* s = st->find(value, h);
+  if (!s) s = st->add_entry(value, h);
+  auto& rules = st->entries[s->entry].rules;
+  auto pos = std::find_if(rules.begin(), rules.end(),
                           [&](const RulePtr& x) { return x->priority < r->priority; });
-  e->rules.insert(pos, r);
+  rules.insert(pos, r);
+  s->top = rules.front().get();
   st->priorities[r->priority]++;
   st->n_rules++;
+  trie_update(*st, r->match.value(), true);
   n_rules_++;
   r->live = true;
   if (st->n_rules == 1 || r->priority > st->max_priority) {
@@ -107,21 +196,18 @@ bool FlowTable::remove(const Rule* r) {
   Subtable* st = find_subtable(r->match.mask());
   if (!st) return false;
   const OfKey& value = r->match.value();
-  uint64_t h = st->hash(value);
-  auto bit = st->buckets.find(h);
-  if (bit == st->buckets.end()) return false;
-  auto& vec = bit->second;
-  auto eit = std::find_if(vec.begin(), vec.end(), [&](const Entry& e) { return e.value == value; });
-  if (eit == vec.end()) return false;
-  auto& rules = eit->rules;
+  Slot* s = st->find(value, st->hash(value));
+  if (!s) return false;
+  auto& rules = st->entries[s->entry].rules;
   auto pos = std::find_if(rules.begin(), rules.end(), [&](const RulePtr& x) { return x.get() == r; });
   if (pos == rules.end()) return false;
   RulePtr keep = *pos;  // r may be owned only by this entry
   rules.erase(pos);
-  if (rules.empty()) {
-    vec.erase(eit);
-    if (vec.empty()) st->buckets.erase(bit);
-  }
+  trie_update(*st, keep->match.value(), false);
+  if (rules.empty())
+    st->remove_entry(s);
+  else
+    s->top = rules.front().get();
   keep->live = false;
   n_rules_--;
   st->n_rules--;
@@ -141,9 +227,9 @@ bool FlowTable::remove(const Rule* r) {
 RulePtr FlowTable::find_strict(const OfMatch& match, uint16_t priority) const {
   Subtable* st = find_subtable(match.mask());
   if (!st) return nullptr;
-  const Entry* e = st->find(match.value(), st->hash(match.value()));
-  if (!e) return nullptr;
-  for (const RulePtr& r : e->rules)
+  const Slot* s = st->find(match.value(), st->hash(match.value()));
+  if (!s) return nullptr;
+  for (const RulePtr& r : st->entries[s->entry].rules)
     if (r->priority == priority) return r;
   return nullptr;
 }
@@ -154,10 +240,11 @@ void FlowTable::for_each_subsumed(const OfMatch& match,
   std::vector<RulePtr> hits;
   for (const auto& st : subtables_) {
     if (!of_mask_covers(st->mask, match.mask())) continue;
-    for (const auto& [h, vec] : st->buckets)
-      for (const Entry& e : vec)
-        if (of_key_matches(e.value, match.mask(), match.value()))
-          hits.insert(hits.end(), e.rules.begin(), e.rules.end());
+    for (uint32_t e = 0; e < st->entries.size(); e++) {
+      const Entry& en = st->entries[e];
+      if (!en.rules.empty() && of_key_matches(st->value_of(e), match.mask(), match.value()))
+        hits.insert(hits.end(), en.rules.begin(), en.rules.end());
+    }
   }
   for (const RulePtr& r : hits) fn(r);
 }
@@ -165,10 +252,9 @@ void FlowTable::for_each_subsumed(const OfMatch& match,
 bool FlowTable::overlaps(const OfMatch& match, uint16_t priority) const {
   for (const auto& st : subtables_) {
     if (!st->priorities.count(priority)) continue;
-    for (const auto& [h, vec] : st->buckets)
-      for (const Entry& e : vec)
-        for (const RulePtr& r : e.rules)
-          if (r->priority == priority && r->match.overlaps(match)) return true;
+    for (const Entry& en : st->entries)
+      for (const RulePtr& r : en.rules)
+        if (r->priority == priority && r->match.overlaps(match)) return true;
   }
   return false;
 }
@@ -177,8 +263,7 @@ void FlowTable::for_each(const std::function<void(const RulePtr&)>& fn) const {
   std::vector<RulePtr> all;
   all.reserve(n_rules_);
   for (const auto& st : subtables_)
-    for (const auto& [h, vec] : st->buckets)
-      for (const Entry& e : vec) all.insert(all.end(), e.rules.begin(), e.rules.end());
+    for (const Entry& en : st->entries) all.insert(all.end(), en.rules.begin(), en.rules.end());
   for (const RulePtr& r : all) fn(r);
 }
 

@@ -10,17 +10,28 @@
 // Pipeline (pipeline.h), which owns 255 of these.
 //
 // Design: tuple space search, as Open vSwitch lib/classifier.c. Rules with
-// the same mask share a Subtable: a hash map from the masked value to the
-// rules with that value (sorted by priority, highest first). A lookup visits
-// subtables in decreasing order of their highest rule priority and stops as
-// soon as the next subtable cannot hold a rule of higher priority than the
-// best found so far (ties go to the earlier subtable, so the result is
-// deterministic). Every subtable visited ORs its whole mask into the
-// wildcards - its hash probe looked at all those bits, found or not - and
-// the subtables skipped by the early exit contribute nothing: a packet that
-// agrees on those bits visits the same subtables, probes the same buckets and
-// stops at the same place. Cost: one masked hash + probe per visited
-// subtable, independent of the number of rules. (OVS's staged lookup and
+// the same mask share a Subtable: an open-addressing hash table from the
+// masked value to an entry holding the rules with that value (sorted by
+// priority, highest first). A lookup visits subtables in decreasing order of
+// their highest rule priority and stops as soon as the next subtable cannot
+// hold a rule of higher priority than the best found so far (ties go to the
+// earlier subtable, so the result is deterministic). Every subtable visited
+// ORs its whole mask into the wildcards - its hash probe looked at all those
+// bits, found or not - and the subtables skipped by the early exit
+// contribute nothing: a packet that agrees on those bits visits the same
+// subtables, probes the same buckets and stops at the same place.
+// Prefix tracking (OVS's classifier "prefixes"): a subtable whose mask on
+// nw_dst (else nw_src) is a CIDR prefix of length L keeps its rules'
+// prefixes in a trie per field; before probing it, lookup walks the trie
+// once per field and, when no stored prefix of length L equals the packet's
+// first L bits, skips the subtable and un-wildcards only the bits the walk
+// examined (prefix_trie.h says why that is exact). Without it, a packet
+// matched by a /8 rule got a megaflow exact on the /32 rule's bits. Cost: one
+// masked hash + probe per visited subtable, independent of the number of
+// rules; a table of one mask (50k exact nw_src rules) is one probe. A probe
+// touches the slot (hash and the entry's best rule, cached there) and the
+// entry's masked words, stored packed (only the mask's non-zero words) in
+// one array per subtable; it allocates nothing. (OVS's staged lookup and
 // prefix tries narrow the wildcards further; not done here: correctness
 // first.)
 //
@@ -37,6 +48,7 @@
 
 #include "of_match.h"
 #include "of_rule.h"
+#include "prefix_trie.h"
 
 namespace dps::ofproto {
 
@@ -105,37 +117,85 @@ class FlowTable {
   struct KeyHash {
     size_t operator()(const OfKey& k) const;
   };
-  // Rules sharing one masked value, by priority, highest first.
-  struct Entry {
-    OfKey value;
-    std::vector<RulePtr> rules;
+  // One slot of a subtable's hash index. `top` caches the entry's
+  // highest-priority rule so that a hit needs no other memory but the
+  // entry's packed value.
+  struct Slot {
+    uint64_t hash = 0;
+    Rule* top = nullptr;
+    uint32_t entry = 0;  // index into Subtable::entries
+    bool used = false;
   };
+  // Rules sharing one masked value, by priority, highest first. The value
+  // itself is Subtable::values[entry * n_words ...].
+  struct Entry {
+    std::vector<RulePtr> rules;  // empty = free entry
+  };
+  static constexpr int8_t kNoTrie = -1, kTrieNwSrc = 0, kTrieNwDst = 1;
   struct Subtable {
     OfMask mask;
     uint8_t words[OfKey::kWords];  // indices of the mask's non-zero words
     uint8_t n_words = 0;
     uint16_t max_priority = 0;
+    // Prefix tracking: the IPv4 field (kTrieNwSrc / kTrieNwDst) whose mask
+    // here is a CIDR prefix of length plen > 0, or kNoTrie.
+    int8_t trie = kNoTrie;
+    uint8_t plen = 0;
     size_t n_rules = 0;
     std::map<uint16_t, unsigned, std::greater<>> priorities;  // priority -> rule count
-    // Keyed by hash of the masked words only; a vector absorbs collisions.
-    std::unordered_map<uint64_t, std::vector<Entry>> buckets;
+    // Open addressing (Fibonacci-hashed home, linear probing, backward-shift
+    // deletion), at most half full; one slot per entry in use.
+    std::vector<Slot> slots;
+    size_t slot_mask = 0;
+    unsigned shift = 64;
+    size_t n_entries = 0;
+    std::vector<Entry> entries;
+    std::vector<uint64_t> values;  // n_words masked words per entry
+    std::vector<uint32_t> free_entries;
 
     // Hash of key & mask over the mask's words (a masked value hashes the same).
     uint64_t hash(const OfKey& key) const;
-    // The entry whose value equals key & mask, or null.
-    Entry* find(const OfKey& key, uint64_t h);
-    const Entry* find(const OfKey& key, uint64_t h) const {
-      return const_cast<Subtable*>(this)->find(key, h);
+    size_t home(uint64_t h) const { return (h * 0x9e3779b97f4a7c15ull) >> shift; }
+    // True when key & mask equals entry e's value.
+    bool entry_matches(uint32_t e, const OfKey& key) const {
+      const uint64_t* v = &values[size_t{e} * n_words];
+      uint64_t diff = 0;
+      for (unsigned j = 0; j < n_words; j++) diff |= (key.word(words[j]) & mask.word(words[j])) ^ v[j];
+      return diff == 0;
     }
+    // The slot of the entry whose value equals key & mask, or null.
+    const Slot* find(const OfKey& key, uint64_t h) const {
+      if (slots.empty()) return nullptr;
+      for (size_t i = home(h);; i = (i + 1) & slot_mask) {
+        const Slot& s = slots[i];
+        if (!s.used) return nullptr;
+        if (s.hash == h && entry_matches(s.entry, key)) return &s;
+      }
+    }
+    Slot* find(const OfKey& key, uint64_t h) {
+      return const_cast<Slot*>(static_cast<const Subtable*>(this)->find(key, h));
+    }
+    // A new entry for key & mask (hash h), indexed; returns its slot.
+    Slot* add_entry(const OfKey& key, uint64_t h);
+    // Unindexes and frees the entry of slot s.
+    void remove_entry(Slot* s);
+    // The entry's value as a full OfKey (words outside the mask zero).
+    OfKey value_of(uint32_t e) const;
+    void grow();
   };
 
   Subtable* find_subtable(const OfMask& mask) const;
+  // Adds / removes the prefix of a rule value of st in st's trie.
+  void trie_update(const Subtable& st, const OfKey& value, bool add);
   void resort();
 
   uint8_t id_;
   size_t n_rules_ = 0;
   // Sorted by max_priority, highest first; the order lookup visits them.
   std::vector<std::unique_ptr<Subtable>> subtables_;
+  // Prefix tries of nw_src and nw_dst over the rules of subtables that
+  // track that field (prefix_trie.h).
+  PrefixTrie tries_[2];
   std::unordered_map<OfMask, Subtable*, KeyHash> by_mask_;
   mutable uint64_t lookups_ = 0;
   mutable uint64_t matches_ = 0;

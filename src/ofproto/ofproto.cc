@@ -24,60 +24,103 @@ namespace {
 constexpr uint16_t kChurnPriority = 60000;
 constexpr uint64_t kChurnLive = 1000;
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+BackerConfig backer_config(const OfprotoConfig& c) {
+  BackerConfig b;
+  b.flow_idle_ms = c.flow_idle_ms;
+  b.flow_limit = c.flow_limit;
+  b.upcall = c.upcall;
+  b.clock = c.clock;
+  return b;
 }
 
 }  // namespace
 
 Ofproto::Ofproto(datapath::Datapath& dp, OfprotoConfig cfg)
-    : Ofproto(std::make_unique<DatapathDp>(dp), std::move(cfg)) {
-  real_dp_ = &dp;
+    : cfg_(std::move(cfg)), own_backer_(std::make_unique<DpBacker>(dp, backer_config(cfg_))) {
+  backer_ = own_backer_.get();
+  init();
   sync_ports();
 }
 
 Ofproto::Ofproto(std::unique_ptr<DpInterface> dp, OfprotoConfig cfg)
-    : cfg_(std::move(cfg)), dp_(std::move(dp)) {
+    : cfg_(std::move(cfg)),
+      own_backer_(std::make_unique<DpBacker>(std::move(dp), backer_config(cfg_))) {
+  backer_ = own_backer_.get();
+  init();
+}
+
+Ofproto::Ofproto(DpBacker& backer, OfprotoConfig cfg) : cfg_(std::move(cfg)), backer_(&backer) {
+  init();
+}
+
+void Ofproto::init() {
+  real_dp_ = backer_->real_dp();
   bridge_.name = cfg_.bridge;
   bridge_.mac.set_idle_ms(cfg_.mac_idle_ms);
   bridge_.mac.set_max_entries(cfg_.mac_max_entries);
-  UpcallConfig uc = cfg_.upcall;
-  uc.flow_limit = cfg_.flow_limit;
-  handler_ = std::make_unique<UpcallHandler>(bridge_, ukeys_, *dp_, events_, uc);
-  revalidator_ = std::make_unique<Revalidator>(bridge_, ukeys_, *dp_, events_, cfg_.flow_idle_ms);
   bridge_.pipeline.groups().port_live = [this](uint32_t p) {
     const BridgePort* bp = bridge_.port(p);
     return bp && bp->live;
   };
+  backer_->attach(*this);
 }
 
-Ofproto::~Ofproto() = default;
-
-int64_t Ofproto::now_ms() const { return cfg_.clock ? cfg_.clock() : steady_ms(); }
+Ofproto::~Ofproto() {
+  // A private backer goes with the bridge (no datapath commands: the
+  // datapath may be gone already); a shared one forgets the bridge.
+  if (!own_backer_) backer_->detach(*this);
+}
 
 // --- Ports ----------------------------------------------------------------------
 
 void Ofproto::add_port(uint32_t of_port, uint32_t dp_port, const std::string& name) {
+  if (auto it = bridge_.ports.find(of_port); it != bridge_.ports.end() && !it->second.is_patch())
+    backer_->unmap_port(it->second.dp_port, *this);
   BridgePort p;
   p.of_port = of_port;
   p.dp_port = dp_port;
   p.name = name;
   bridge_.add_port(p);
+  backer_->map_port(dp_port, *this);
   // Floods and NORMAL decisions depend on the port set.
-  revalidator_->revalidate_all(now_ms());
+  backer_->revalidator().revalidate_all(now_ms());
+}
+
+void Ofproto::add_patch_port(uint32_t of_port, const std::string& name, Bridge& peer,
+                             uint32_t peer_port) {
+  if (auto it = bridge_.ports.find(of_port); it != bridge_.ports.end() && !it->second.is_patch())
+    backer_->unmap_port(it->second.dp_port, *this);
+  BridgePort p;
+  p.of_port = of_port;
+  p.name = name;
+  p.peer_bridge = &peer;
+  p.peer_port = peer_port;
+  bridge_.add_port(p);
+  backer_->revalidator().revalidate_all(now_ms());
 }
 
 void Ofproto::remove_port(uint32_t of_port) {
+  auto it = bridge_.ports.find(of_port);
+  if (it == bridge_.ports.end()) return;
+  if (!it->second.is_patch()) backer_->unmap_port(it->second.dp_port, *this);
   bridge_.remove_port(of_port);
-  revalidator_->revalidate_all(now_ms());
+  backer_->revalidator().revalidate_all(now_ms());
 }
 
 void Ofproto::sync_ports() {
   if (!real_dp_) return;
   for (uint32_t no : real_dp_->port_numbers())
-    if (!bridge_.port(no)) add_port(no, no, real_dp_->port(no)->name());
+    if (!bridge_.port(no) && !backer_->bridges().owner(no))
+      add_port(no, no, real_dp_->port(no)->name());
+}
+
+uint32_t Ofproto::free_of_port() const {
+  uint32_t no = 1;
+  for (const auto& [n, bp] : bridge_.ports) {
+    if (n > no) break;
+    if (n == no) no++;
+  }
+  return no;
 }
 
 // --- Rules ----------------------------------------------------------------------
@@ -85,7 +128,7 @@ void Ofproto::sync_ports() {
 void Ofproto::after_change(const FlowModResult& res) {
   for (const RemovedRule& r : res.removed)
     if (removed_.size() < kMaxRemovedQueue) removed_.push_back(r);
-  revalidator_->on_flow_mod(res, now_ms());
+  backer_->revalidator().on_flow_mod(bridge_, res, now_ms());
 }
 
 MaybeError Ofproto::flow_mod(const FlowMod& fm) {
@@ -112,11 +155,12 @@ MaybeError Ofproto::group_mod(const GroupMod& gm) {
   flow_mods_++;
   for (const RemovedRule& r : res.removed)
     if (removed_.size() < kMaxRemovedQueue) removed_.push_back(r);
+  Revalidator& rv = backer_->revalidator();
   if (gm.group_id == kGroupAll) {
-    revalidator_->revalidate_all(now);
+    rv.revalidate_all(now);
   } else {
-    revalidator_->on_flow_mod(res, now);
-    revalidator_->on_groups_changed({gm.group_id}, now);
+    rv.on_flow_mod(bridge_, res, now);
+    rv.on_groups_changed({gm.group_id}, now);
   }
   return std::nullopt;
 }
@@ -187,7 +231,7 @@ MaybeError Ofproto::meter_mod(const MeterMod& mm) {
   if (MaybeError e = bridge_.pipeline.meter_mod(mm, now, &mres, &res)) return e;
   // Added / modified: in the datapath before a megaflow can name them.
   for (const Meter& m : mres.set)
-    if (int rc = dp_->set_meter(m.dp_id, MeterTable::to_dp(m)); rc != 0)
+    if (int rc = backer_->dp().set_meter(m.dp_id, MeterTable::to_dp(m)); rc != 0)
       spdlog::error("{}: meter {}: datapath meter {} refused the configuration ({})",
                     bridge_.name, m.id, m.dp_id, rc);
   if (mres.deleted.empty()) return std::nullopt;
@@ -195,7 +239,7 @@ MaybeError Ofproto::meter_mod(const MeterMod& mm) {
   // re-translated (and the PMDs stopped using the old actions), the
   // datapath meters can go.
   after_change(res);
-  for (const Meter& m : mres.deleted) dp_->del_meter(m.dp_id);
+  for (const Meter& m : mres.deleted) backer_->dp().del_meter(m.dp_id);
   return std::nullopt;
 }
 
@@ -210,7 +254,7 @@ std::vector<MeterStats> Ofproto::meter_stats(uint32_t meter_id) {
     const int64_t age = std::max<int64_t>(0, now - m.created_ms);
     s.duration_sec = static_cast<uint32_t>(age / 1000);
     s.duration_nsec = static_cast<uint32_t>(age % 1000) * 1000000u;
-    std::optional<datapath::DpMeterStats> dp = dp_->meter_stats(m.dp_id);
+    std::optional<datapath::DpMeterStats> dp = backer_->dp().meter_stats(m.dp_id);
     if (dp) {
       s.packet_in_count = dp->packets;
       s.byte_in_count = dp->bytes;
@@ -252,17 +296,14 @@ std::string Ofproto::dump_meter_stats() {
 
 // --- Control loop -------------------------------------------------------------------
 
-unsigned Ofproto::run() {
-  int64_t now = now_ms();
-  unsigned work = handler_->run(now);
-  work += dp_->poll();
-  for (const datapath::InstallFailure& f : dp_->take_failed_installs()) {
-    Ukey* u = ukeys_.find_ufid(f.ufid);
-    if (u && u->pmd == f.pmd) ukeys_.erase(u);  // the datapath already forgot it
-  }
+unsigned Ofproto::run() { return backer_->run(); }
+
+unsigned Ofproto::run_bridge(int64_t now) {
+  unsigned work = 0;
   bool overflow = false;
   std::vector<MacChange> changes = bridge_.mac.take_changes(&overflow);
-  if (!changes.empty() || overflow) work += revalidator_->on_mac_changes(changes, overflow, now);
+  if (!changes.empty() || overflow)
+    work += backer_->revalidator().on_mac_changes(bridge_, changes, overflow, now);
 
   if (now >= next_timer_ms_) {
     next_timer_ms_ = now + kTimerMs;
@@ -274,19 +315,11 @@ unsigned Ofproto::run() {
     }
     bridge_.mac.expire(now);  // changes are handled next round
   }
-  if (!pass_running_ && now >= next_pass_ms_) {
-    pass_running_ = true;
-    next_pass_ms_ = now + std::clamp<int64_t>(revalidator_->idle_ms() / 4, 1, 1000);
-  }
-  if (pass_running_ && revalidator_->sweep(now)) pass_running_ = false;
   if (churn_rate_ > 0) churn(now);
   return work;
 }
 
-void Ofproto::set_flow_idle_ms(int64_t ms) {
-  revalidator_->set_idle_ms(ms);
-  next_pass_ms_ = 0;
-}
+void Ofproto::set_flow_idle_ms(int64_t ms) { backer_->set_flow_idle_ms(ms); }
 
 // --- Debug churn -----------------------------------------------------------------------
 
@@ -317,7 +350,7 @@ void Ofproto::churn(int64_t now) {
 
 std::string Ofproto::dump_flows(bool with_stats) {
   int64_t now = now_ms();
-  revalidator_->roll_up_all(now);
+  backer_->revalidator().roll_up_all(now);
   std::string out;
   for (unsigned t = 0; t < kNumTables; t++) {
     const FlowTable& ft = bridge_.pipeline.table(static_cast<uint8_t>(t));
@@ -355,10 +388,10 @@ std::vector<RemovedRule> Ofproto::take_removed_rules(size_t max) {
 
 OfprotoStats Ofproto::stats() const {
   OfprotoStats s;
-  s.upcall = handler_->stats();
-  s.revalidator = revalidator_->stats();
-  s.ukeys = ukeys_.size();
-  s.ukey_masks = ukeys_.n_masks();
+  s.upcall = backer_->handler().stats();
+  s.revalidator = backer_->revalidator().stats();
+  s.ukeys = backer_->ukeys().size();
+  s.ukey_masks = backer_->ukeys().n_masks();
   s.rules = bridge_.pipeline.rule_count();
   s.mac_entries = bridge_.mac.size();
   s.flow_mods = flow_mods_;
@@ -475,7 +508,7 @@ MaybeError Ofproto::port_mod(const PortMod& pm) {
   set(bp.no_fwd, kPortConfigNoFwd);
   set(bp.no_packet_in, kPortConfigNoPacketIn);
   set(bp.no_flood, kNoFlood);
-  if (changed) revalidator_->revalidate_all(now_ms());
+  if (changed) backer_->revalidator().revalidate_all(now_ms());
   return std::nullopt;
 }
 
@@ -511,7 +544,7 @@ MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> fra
     return OfError::make(OfErrorType::kBadAction, BadActionCode::kBadArgument,
                          "packet_out: " + r.error);
   if (r.actions.n == 0) return std::nullopt;  // dropped: nothing to execute
-  events_.rewrite(&r.actions, r.controller);
+  backer_->events().rewrite(&r.actions, r.controller);
   rte_mbuf* m = nullptr;
   if (cfg_.packet_alloc) {
     m = cfg_.packet_alloc(static_cast<uint32_t>(frame.size()));
@@ -531,7 +564,7 @@ MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> fra
     char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
     std::memcpy(p, frame.data(), frame.size());
   }
-  if (!dp_->post_execute(0, dp_in, &m, 1, r.actions))
+  if (!backer_->dp().post_execute(0, dp_in, &m, 1, r.actions))
     return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kEperm,
                          "packet_out: the PMD's command ring is full");
   return std::nullopt;
@@ -562,6 +595,50 @@ void Ofproto::set_fail_open(bool on) {
     flow_mod(fm);
     spdlog::info("{}: fail-open off", bridge_.name);
   }
+}
+
+// --- BridgeSet ---------------------------------------------------------------------
+
+Ofproto* BridgeSet::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second.get();
+}
+
+Ofproto& BridgeSet::add(const std::string& name) {
+  if (Ofproto* o = find(name)) return *o;
+  OfprotoConfig c = defaults_;
+  c.bridge = name;
+  auto o = std::make_unique<Ofproto>(backer_, std::move(c));
+  Ofproto& ref = *o;
+  by_name_.emplace(name, std::move(o));
+  spdlog::info("bridge {} created", name);
+  return ref;
+}
+
+bool BridgeSet::remove(const std::string& name) {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return false;
+  std::unique_ptr<Ofproto> o = std::move(it->second);
+  by_name_.erase(it);
+  o.reset();  // detaches: megaflows, ports, packet-ins, patch peers
+  spdlog::info("bridge {} removed", name);
+  return true;
+}
+
+void BridgeSet::clear() {
+  while (!by_name_.empty()) remove(by_name_.begin()->first);
+}
+
+std::vector<std::string> BridgeSet::names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, o] : by_name_) out.push_back(n);
+  return out;
+}
+
+std::string BridgeSet::names_text() const {
+  std::string out;
+  for (const auto& [n, o] : by_name_) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
 }
 
 }  // namespace dps::ofproto

@@ -2,10 +2,14 @@
 // daemon's control loop (and later the OpenFlow channel and the config
 // store) calls.
 //
-// What: Ofproto owns one bridge (br0 by default) whose OpenFlow ports are
-// the datapath ports with the same numbers, its pipeline and MAC table, the
-// installed-flow records (ukeys), the miss path (UpcallHandler) and the
-// Revalidator. It offers:
+// What: Ofproto is ONE bridge (br0 by default): its OpenFlow ports (each
+// maps to a datapath port, or is a patch port to another bridge), its
+// pipeline and MAC table, its removed-rule queue and OpenFlow channel
+// state. The datapath side - installed-flow records (ukeys), the miss path
+// (UpcallHandler), the Revalidator - is the DpBacker (dp_backer.h), shared
+// by every bridge of the daemon; a one-bridge Ofproto (built over a
+// Datapath or a DpInterface) owns a private backer. BridgeSet owns the
+// bridges of a daemon by name. It offers:
 //  - rules: flow_mod()/group_mod() (C++ API; they return after the
 //    datapath stopped using what the change invalidated), add_flows() for
 //    `ovs-ofctl add-flows` text, load_rules_file(), the default
@@ -15,13 +19,17 @@
 //    trace() (ofproto/trace), packet-ins for the OpenFlow channel,
 //    removed rules (for flow_removed), statistics.
 //
-// Design: run() is one round of phases: handle upcalls (drain, translate,
-// install, execute); reap datapath completions and drop the ukeys of
-// installs a PMD refused; re-translate what MAC-table changes affect; every
-// kTimerMs expire rules (idle/hard timeouts) and MAC entries; continue the
-// periodic sweep (counters, learning refresh, idle megaflows), a slice per
-// round, starting a new pass every sweep interval (a quarter of the idle
-// timeout, at most 1 s). Time comes from an injectable millisecond clock.
+// Design: DpBacker::run() is one round of phases for all bridges: handle
+// upcalls (drain, translate from the in_port's bridge, install, execute);
+// reap datapath completions and drop the ukeys of installs a PMD refused;
+// per bridge (run_bridge): re-translate what MAC-table changes affect, and
+// every kTimerMs expire rules (idle/hard timeouts) and MAC entries; continue
+// the periodic sweep (counters, learning refresh, idle megaflows), a slice
+// per round, starting a new pass every sweep interval (a quarter of the idle
+// timeout, at most 1 s). Ofproto::run() runs its backer's round (with
+// several bridges, call DpBacker::run() once per round instead). OpenFlow
+// port numbers are per bridge; datapath port numbers are global. Time
+// comes from an injectable millisecond clock (the backer's).
 // A debug churn generator (set_churn_rate) issues flow-mods at a fixed rate
 // from run(), for the rule-churn benchmark.
 //
@@ -32,6 +40,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -40,6 +49,7 @@
 #include <vector>
 
 #include "bridge.h"
+#include "dp_backer.h"
 #include "dp_interface.h"
 #include "of_messages.h"
 #include "pipeline.h"
@@ -85,19 +95,33 @@ struct OfprotoStats {
 
 class Ofproto {
  public:
-  // Over a real datapath: ports are taken from it by sync_ports().
+  // One bridge over a private backer on a real datapath: ports are taken
+  // from it by sync_ports().
   explicit Ofproto(datapath::Datapath& dp, OfprotoConfig cfg = {});
-  // Over any DpInterface (tests).
+  // One bridge over a private backer on any DpInterface (tests).
   Ofproto(std::unique_ptr<DpInterface> dp, OfprotoConfig cfg);
+  // One of several bridges over a shared backer (no ports yet). The
+  // backer's settings (flow idle time, flow limit, upcall config, clock)
+  // apply; cfg gives the name, MAC table settings and packet_alloc.
+  Ofproto(DpBacker& backer, OfprotoConfig cfg);
+  // Detaches from a shared backer: the bridge's megaflows, port mapping,
+  // packet-ins and the other bridges' patch ports into it go (the datapath
+  // must still run).
   ~Ofproto();
   Ofproto(const Ofproto&) = delete;
   Ofproto& operator=(const Ofproto&) = delete;
 
   // --- Ports ------------------------------------------------------------
   void add_port(uint32_t of_port, uint32_t dp_port, const std::string& name);
+  // A patch port: output to it continues in `peer`'s pipeline as received
+  // on peer_port (no datapath port).
+  void add_patch_port(uint32_t of_port, const std::string& name, Bridge& peer, uint32_t peer_port);
   void remove_port(uint32_t of_port);
-  // Makes every port of the datapath an OpenFlow port with its number.
+  // Makes every port of the datapath that no bridge owns an OpenFlow port
+  // with its number.
   void sync_ports();
+  // The lowest OpenFlow port number >= 1 not in use on this bridge.
+  uint32_t free_of_port() const;
 
   // --- Rules --------------------------------------------------------------
   // Apply, then re-translate the affected megaflows and wait until the PMDs
@@ -141,6 +165,8 @@ class Ofproto {
   // One non-blocking round. Returns the work done (upcalls + completions +
   // revalidations); 0 means the caller may sleep a little.
   unsigned run();
+  // This bridge's part of a backer round (DpBacker::run calls it).
+  unsigned run_bridge(int64_t now);
 
   // --- Views ----------------------------------------------------------------
   // ovs-ofctl dump-flows style, one rule per line (counters rolled up first).
@@ -149,7 +175,9 @@ class Ofproto {
   std::string fdb_show();
   // ofproto/trace for a datapath key (in_port = datapath port number).
   std::string trace(const datapath::FlowKey& key);
-  std::vector<PacketInEvent> take_packet_ins(size_t max) { return handler_->take_packet_ins(max); }
+  std::vector<PacketInEvent> take_packet_ins(size_t max) {
+    return backer_->handler().take_packet_ins(&bridge_, max);
+  }
   std::vector<RemovedRule> take_removed_rules(size_t max);
   OfprotoStats stats() const;
 
@@ -179,36 +207,35 @@ class Ofproto {
   void set_fail_open(bool on);
   bool fail_open() const { return fail_open_; }
   // Rolls megaflow counters into the rules (before flow statistics).
-  void roll_up_rule_counters() { revalidator_->roll_up_all(now_ms()); }
+  void roll_up_rule_counters() { backer_->revalidator().roll_up_all(now_ms()); }
 
   // --- Configuration and internals for tests ---------------------------------
   void set_flow_idle_ms(int64_t ms);
-  void set_flow_limit(size_t n) { handler_->set_flow_limit(n); }
+  void set_flow_limit(size_t n) { backer_->set_flow_limit(n); }
   // Debug: issue `per_s` flow-mods per second from run() (add then delete
   // rules `priority=<high>,ip,nw_dst=198.18.x.y actions=drop`, at most
   // kChurnLive alive), to measure rule churn under traffic. 0 = off.
   void set_churn_rate(double per_s);
   Bridge& bridge() { return bridge_; }
-  UkeyTable& ukeys() { return ukeys_; }
-  Revalidator& revalidator() { return *revalidator_; }
-  int64_t now_ms() const;
+  const Bridge& bridge() const { return bridge_; }
+  DpBacker& backer() { return *backer_; }
+  UkeyTable& ukeys() { return backer_->ukeys(); }
+  Revalidator& revalidator() { return backer_->revalidator(); }
+  int64_t now_ms() const { return backer_->now_ms(); }
 
  private:
+  void init();
   void after_change(const FlowModResult& res);
   void churn(int64_t now);
 
   OfprotoConfig cfg_;
+  // Declared before bridge_: a private backer outlives the bridge.
+  std::unique_ptr<DpBacker> own_backer_;
+  DpBacker* backer_ = nullptr;
   datapath::Datapath* real_dp_ = nullptr;
-  std::unique_ptr<DpInterface> dp_;
   Bridge bridge_;
-  UkeyTable ukeys_;
-  ControllerEventTable events_;
-  std::unique_ptr<UpcallHandler> handler_;
-  std::unique_ptr<Revalidator> revalidator_;
   std::deque<RemovedRule> removed_;
   int64_t next_timer_ms_ = 0;
-  int64_t next_pass_ms_ = 0;
-  bool pass_running_ = false;
   uint64_t flow_mods_ = 0;
   uint64_t flow_mod_errors_ = 0;
   // churn
@@ -218,6 +245,34 @@ class Ofproto {
   uint64_t churn_seq_ = 0;
   // OpenFlow channel
   bool fail_open_ = false;
+};
+
+// The bridges of one daemon over one backer, by name (dpswitchd: the
+// reconciler creates and removes them, the runtime methods and the OpenFlow
+// channels look them up).
+class BridgeSet {
+ public:
+  // `defaults` is the template of every new bridge's OfprotoConfig.
+  BridgeSet(DpBacker& backer, OfprotoConfig defaults = {}) : backer_(backer), defaults_(std::move(defaults)) {}
+  // Bridges go before the backer (their megaflows with them).
+  ~BridgeSet() { clear(); }
+  Ofproto* find(const std::string& name) const;
+  // Creates the bridge (or returns the existing one).
+  Ofproto& add(const std::string& name);
+  // Destroys the bridge; false when there is none of that name.
+  bool remove(const std::string& name);
+  void clear();
+  // Names, sorted ("br0, br1"), for errors that list them.
+  std::vector<std::string> names() const;
+  std::string names_text() const;
+  size_t size() const { return by_name_.size(); }
+  const std::map<std::string, std::unique_ptr<Ofproto>>& all() const { return by_name_; }
+  DpBacker& backer() { return backer_; }
+
+ private:
+  DpBacker& backer_;
+  OfprotoConfig defaults_;
+  std::map<std::string, std::unique_ptr<Ofproto>> by_name_;
 };
 
 }  // namespace dps::ofproto

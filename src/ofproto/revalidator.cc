@@ -17,9 +17,9 @@ uint64_t elapsed_ns(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-Revalidator::Revalidator(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp,
+Revalidator::Revalidator(const BridgeMap& bridges, UkeyTable& ukeys, DpInterface& dp,
                          ControllerEventTable& events, int64_t idle_ms)
-    : bridge_(bridge), ukeys_(ukeys), dp_(dp), events_(events), idle_ms_(idle_ms) {}
+    : bridges_(bridges), ukeys_(ukeys), dp_(dp), events_(events), idle_ms_(idle_ms) {}
 
 void Revalidator::note_change(uint64_t ns) {
   stats_.changes++;
@@ -27,12 +27,14 @@ void Revalidator::note_change(uint64_t ns) {
   stats_.change_ns_max = std::max(stats_.change_ns_max, ns);
 }
 
-bool Revalidator::affected_by_add(const Ukey& u, const Rule& r) const {
+bool Revalidator::affected_by_add(const Bridge& b, const Ukey& u, const Rule& r) const {
   for (const TableVisit& v : u.visits) {
-    if (v.bridge != &bridge_ || v.table != r.table_id) continue;
+    if (v.bridge != &b || v.table != r.table_id) continue;
     if (v.priority >= 0 && r.priority < v.priority) continue;  // the old winner still wins
+    // (A lookup in a bridge reached over a patch port counts as rewritten:
+    // its in_port is the peer port.)
     if (v.rewritten) return true;
-    const BridgePort* in = bridge_.port_by_dp(u.key.in_port);
+    const BridgePort* in = b.port_by_dp(u.key.in_port);
     if (!in) return true;
     // The megaflow's region (masked key; pipeline fields as at table 0)
     // against the rule's: disjoint when they disagree on a bit both fix.
@@ -61,14 +63,14 @@ bool Revalidator::roll_up(Ukey* u, int64_t now_ms) {
     uint64_t dp = st->packets - u->packets_seen;
     uint64_t db = st->bytes > u->bytes_seen ? st->bytes - u->bytes_seen : 0;
     for (const RulePtr& r : u->rules) r->account(dp, db, now_ms);
-    account_visits(u->visits, dp, &bridge_);  // TABLE stats lookup/matched counts
+    account_visits(u->visits, dp);  // TABLE stats (ukeys only name live bridges)
     u->packets_seen = st->packets;
     u->bytes_seen = st->bytes;
     u->used_ms = now_ms;
     // Traffic on a megaflow never reaches NORMAL's learning: refresh the
     // source entries it learned so they do not age out under traffic.
     for (const MacDep& m : u->macs)
-      if (m.learned && m.bridge == &bridge_) bridge_.mac.learn(m.mac, m.vlan, m.port, now_ms);
+      if (Bridge* b = m.learned ? bridges_.live(m.bridge) : nullptr) b->mac.learn(m.mac, m.vlan, m.port, now_ms);
   }
   return true;
 }
@@ -84,10 +86,17 @@ Revalidator::Verdict Revalidator::revalidate_one(Ukey* u, int64_t now_ms) {
     ukeys_.erase(u);
     return Verdict::kKeep;
   }
+  Bridge* entry = bridges_.owner(u->key.in_port);
+  if (!entry) entry = bridges_.find(u->key.in_port);  // the fallback that translated it
+  if (!entry) {  // no bridge left
+    stats_.deleted++;
+    remove(u);
+    return Verdict::kDelete;
+  }
   XlateOptions o;
   o.now_ms = now_ms;
   o.may_learn = false;
-  XlateResult r = xlate(bridge_, u->key, o);
+  XlateResult r = xlate(*entry, u->key, o);
   stats_.revalidated++;
   events_.rewrite(&r.actions, r.controller);
   for (unsigned w = 0; w < datapath::kFlowWords; w++)
@@ -120,15 +129,15 @@ size_t Revalidator::revalidate(std::vector<Ukey*>& set, int64_t now_ms) {
   return changed;
 }
 
-size_t Revalidator::on_flow_mod(const FlowModResult& res, int64_t now_ms) {
+size_t Revalidator::on_flow_mod(const Bridge& bridge, const FlowModResult& res, int64_t now_ms) {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<Ukey*> set;
   auto add = [&](Ukey* u) { set.push_back(u); };
   for (const RulePtr& r : res.modified) ukeys_.for_dep(dep_rule(r.get()), add);
   for (const RemovedRule& rr : res.removed) ukeys_.for_dep(dep_rule(rr.rule.get()), add);
   for (const RulePtr& r : res.added)
-    ukeys_.for_dep(dep_table(&bridge_, r->table_id), [&](Ukey* u) {
-      if (affected_by_add(*u, *r)) set.push_back(u);
+    ukeys_.for_dep(dep_table(&bridge, r->table_id), [&](Ukey* u) {
+      if (affected_by_add(bridge, *u, *r)) set.push_back(u);
     });
   size_t n = set.empty() ? 0 : revalidate(set, now_ms);
   note_change(elapsed_ns(t0));
@@ -144,8 +153,8 @@ size_t Revalidator::on_groups_changed(const std::vector<uint32_t>& group_ids, in
   return n;
 }
 
-size_t Revalidator::on_mac_changes(const std::vector<MacChange>& changes, bool overflow,
-                                   int64_t now_ms) {
+size_t Revalidator::on_mac_changes(const Bridge& bridge, const std::vector<MacChange>& changes,
+                                   bool overflow, int64_t now_ms) {
   if (changes.empty() && !overflow) return 0;
   auto t0 = std::chrono::steady_clock::now();
   std::vector<Ukey*> set;
@@ -154,7 +163,7 @@ size_t Revalidator::on_mac_changes(const std::vector<MacChange>& changes, bool o
       if (!ukeys_.at(i)->macs.empty()) set.push_back(ukeys_.at(i));
   } else {
     for (const MacChange& c : changes)
-      ukeys_.for_dep(dep_mac(&bridge_, c.mac, c.vlan), [&](Ukey* u) { set.push_back(u); });
+      ukeys_.for_dep(dep_mac(&bridge, c.mac, c.vlan), [&](Ukey* u) { set.push_back(u); });
   }
   size_t n = set.empty() ? 0 : revalidate(set, now_ms);
   note_change(elapsed_ns(t0));
@@ -194,6 +203,30 @@ bool Revalidator::sweep(int64_t now_ms, size_t budget) {
     return true;
   }
   return false;
+}
+
+size_t Revalidator::forget_bridge(const Bridge& bridge, int64_t now_ms) {
+  std::vector<Ukey*> gone;
+  for (size_t i = 0; i < ukeys_.size(); i++) {
+    Ukey* u = ukeys_.at(i);
+    bool through = bridges_.owner(u->key.in_port) == &bridge;
+    for (const TableVisit& v : u->visits) through |= v.bridge == &bridge;
+    for (const MacDep& m : u->macs) through |= m.bridge == &bridge;
+    for (const ControllerEvent& e : u->controller) through |= e.bridge == &bridge;
+    if (through) gone.push_back(u);
+  }
+  // Counters first: the surviving bridges' rules keep the packets (the
+  // bridge being removed is still alive here).
+  for (Ukey* u : gone) {
+    roll_up(u, now_ms);
+    remove(u);
+  }
+  if (!gone.empty()) {
+    dp_.barrier();
+    stats_.barriers++;
+  }
+  stats_.deleted += gone.size();
+  return gone.size();
 }
 
 void Revalidator::roll_up_all(int64_t now_ms) {

@@ -26,6 +26,9 @@
 //   - group changed: the ukeys that executed (or referenced) it;
 //   - MAC entry (mac, vlan) changed: the ukeys NORMAL looked it up for;
 //   - anything else (ports, table config): revalidate_all().
+// A ukey is re-translated from its entry bridge (the owner of its in_port,
+// BridgeMap); one whose entry bridge is gone is deleted. Rule, table and
+// MAC changes name the bridge they happened in.
 // Verdict per ukey, as OVS revalidate_ukey(): new mask has bits outside the
 // megaflow's mask -> delete (the megaflow is too wide now); else actions
 // differ -> modify; else keep. Counters are rolled up before re-translation
@@ -65,15 +68,20 @@ struct RevalidatorStats {
 
 class Revalidator {
  public:
-  Revalidator(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp, ControllerEventTable& events,
+  Revalidator(const BridgeMap& bridges, UkeyTable& ukeys, DpInterface& dp, ControllerEventTable& events,
               int64_t idle_ms = kDefaultFlowIdleMs);
 
   // Each returns the number of megaflows modified or deleted, after the
   // PMDs applied them (barrier when non-zero).
-  size_t on_flow_mod(const FlowModResult& res, int64_t now_ms);
+  // `bridge`: the bridge whose pipeline / MAC table changed.
+  size_t on_flow_mod(const Bridge& bridge, const FlowModResult& res, int64_t now_ms);
   size_t on_groups_changed(const std::vector<uint32_t>& group_ids, int64_t now_ms);
-  size_t on_mac_changes(const std::vector<MacChange>& changes, bool overflow, int64_t now_ms);
+  size_t on_mac_changes(const Bridge& bridge, const std::vector<MacChange>& changes, bool overflow,
+                        int64_t now_ms);
   size_t revalidate_all(int64_t now_ms);
+  // Removes the megaflows that entered through `bridge` or went through it
+  // (tables, MAC entries): before the bridge is destroyed. Returns how many.
+  size_t forget_bridge(const Bridge& bridge, int64_t now_ms);
 
   // One slice of the periodic pass (roll-up, learning refresh, idle
   // expiry) over up to `budget` ukeys. Returns true when the slice
@@ -94,7 +102,7 @@ class Revalidator {
     kModify,  // same or looser mask, new actions
     kDelete,  // the new translation needs bits the megaflow ignores
   };
-  bool affected_by_add(const Ukey& u, const Rule& r) const;
+  bool affected_by_add(const Bridge& b, const Ukey& u, const Rule& r) const;
   size_t revalidate(std::vector<Ukey*>& set, int64_t now_ms);
   Verdict revalidate_one(Ukey* u, int64_t now_ms);
   // Reads u's datapath counters; false when its flow is gone.
@@ -102,7 +110,7 @@ class Revalidator {
   void remove(Ukey* u);
   void note_change(uint64_t ns);
 
-  Bridge& bridge_;
+  const BridgeMap& bridges_;
   UkeyTable& ukeys_;
   DpInterface& dp_;
   ControllerEventTable& events_;

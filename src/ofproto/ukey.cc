@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <new>
+
+#include "huge_mem.h"
 
 namespace dps::ofproto {
 namespace {
@@ -66,7 +70,8 @@ uint32_t ControllerEventTable::intern(const ControllerEvent& e) {
   for (uint32_t id : ids) {
     const ControllerEvent& x = events_[id];
     if (x.reason == e.reason && x.table_id == e.table_id && x.cookie == e.cookie &&
-        x.max_len == e.max_len && x.use_miss_send_len == e.use_miss_send_len)
+        x.max_len == e.max_len && x.use_miss_send_len == e.use_miss_send_len &&
+        x.bridge == e.bridge && x.in_port == e.in_port)
       return id;
   }
   if (events_.size() >= kMaxEvents) return kNoEvent;
@@ -83,6 +88,106 @@ void ControllerEventTable::rewrite(datapath::DpActions* actions,
     if (a.type != datapath::ActType::kUserspace) continue;
     a.arg32 = a.arg32 < events.size() ? intern(events[a.arg32]) : kNoEvent;
   }
+}
+
+// --- Ukey memory and actions ------------------------------------------------------
+
+namespace {
+
+// Slots are whole cache lines (FlowKey is 64-byte aligned, so is a Ukey).
+constexpr size_t kUkeySlot = (sizeof(Ukey) + 63) & ~size_t{63};
+// One 2 MB huge page per slab: ~3000 ukeys, one page fault.
+constexpr size_t kUkeySlabBytes = datapath::kHugePageSize;
+static_assert(alignof(Ukey) <= 64 && kUkeySlabBytes >= kUkeySlot);
+
+// Slabs are never returned (the memory is reused for later ukeys); freed
+// slots are linked through their first word. One mutex: the ofproto thread
+// is the only user in practice, tests may create ukeys on other threads.
+struct UkeyPool {
+  std::mutex mu;
+  void* free_list = nullptr;
+  char* next = nullptr;  // bump allocation in the newest slab
+  char* end = nullptr;
+  std::vector<char*> spare;  // prefaulted slabs not yet in use
+  size_t slabs = 0;          // made so far (in use or spare)
+};
+
+constexpr size_t kUkeysPerSlab = kUkeySlabBytes / kUkeySlot;
+
+char* new_slab(bool prefault) {
+  auto* slab = static_cast<char*>(datapath::huge_map(kUkeySlabBytes));
+  if (!slab) throw std::bad_alloc();
+  if (prefault) datapath::huge_prefault(slab, kUkeySlabBytes);
+  return slab;
+}
+
+UkeyPool& ukey_pool() {
+  static UkeyPool* pool = new UkeyPool;  // never destroyed: ukeys may outlive statics
+  return *pool;
+}
+
+}  // namespace
+
+void* Ukey::operator new(size_t size) {
+  if (size != sizeof(Ukey)) return ::operator new(size);
+  UkeyPool& p = ukey_pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  if (void* s = p.free_list) {
+    p.free_list = *static_cast<void**>(s);
+    return s;
+  }
+  if (p.next == p.end) {
+    char* slab;
+    if (!p.spare.empty()) {
+      slab = p.spare.back();
+      p.spare.pop_back();
+    } else {
+      slab = new_slab(false);
+      p.slabs++;
+    }
+    p.next = slab;
+    p.end = slab + kUkeysPerSlab * kUkeySlot;
+  }
+  void* s = p.next;
+  p.next += kUkeySlot;
+  return s;
+}
+
+void Ukey::operator delete(void* ptr, size_t size) {
+  if (!ptr) return;
+  if (size != sizeof(Ukey)) {
+    ::operator delete(ptr);
+    return;
+  }
+  UkeyPool& p = ukey_pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  *static_cast<void**>(ptr) = p.free_list;
+  p.free_list = ptr;
+}
+
+void ukey_pool_reserve(size_t n) {
+  UkeyPool& p = ukey_pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  while (p.slabs * kUkeysPerSlab < n) {
+    p.spare.push_back(new_slab(true));
+    p.slabs++;
+  }
+}
+
+void UkeyActions::assign(const datapath::DpAction* acts, unsigned n) {
+  datapath::DpAction* dst = inline_;
+  if (n > kUkeyInlineActions) {
+    if (!heap_ || n > n_) heap_.reset(new datapath::DpAction[n]);  // >= n entries kept
+    dst = heap_.get();
+  } else {
+    heap_.reset();
+  }
+  std::copy(acts, acts + n, dst);
+  n_ = static_cast<uint8_t>(n);
+}
+
+bool UkeyActions::operator==(const datapath::DpActions& o) const {
+  return o.n == n_ && datapath::DpActions(*this) == o;  // DpActions ignores padding bytes
 }
 
 // --- FlatIndex ------------------------------------------------------------------
@@ -156,8 +261,10 @@ Ukey* UkeyTable::find(uint16_t pmd, const FlowKey& masked, const FlowMask& mask)
 }
 
 Ukey* UkeyTable::find_covering(uint16_t pmd, const FlowKey& key) const {
+  probe_.gen = ~uint64_t{0};
   if (live_masks_.size() > kMaxCoverMasks) return nullptr;
-  for (uint32_t slot : live_masks_) {
+  for (size_t i = 0; i < live_masks_.size(); i++) {
+    const uint32_t slot = live_masks_[i];
     const FlowMask& m = masks_[slot].mask;
     alignas(64) FlowKey masked;
     datapath::flow_key_apply_mask(key, m, &masked);
@@ -166,7 +273,12 @@ Ukey* UkeyTable::find_covering(uint16_t pmd, const FlowKey& key) const {
       return c->pmd == pmd && masked_equal(c->masked, masked) && masked_equal(c->mask, m);
     });
     if (u) return u;
+    probe_.hash[i] = h;
   }
+  probe_.key = key;
+  probe_.pmd = pmd;
+  probe_.n = static_cast<uint32_t>(live_masks_.size());
+  probe_.gen = masks_gen_;
   return nullptr;
 }
 
@@ -174,7 +286,19 @@ Ukey* UkeyTable::find_ufid(uint64_t ufid) const {
   return by_ufid_.find(ufid, nullptr, [&](const Ukey* u) { return u->ufid == ufid; });
 }
 
-uint32_t UkeyTable::ref_mask(const FlowMask& m) {
+uint32_t UkeyTable::ref_mask(const FlowMask& m, uint32_t* pos) {
+  *pos = UINT32_MAX;
+  // A few masks in use (the usual case): compare them rather than hashing
+  // the mask.
+  if (live_masks_.size() <= kMaxCoverMasks)
+    for (uint32_t i = 0; i < live_masks_.size(); i++) {
+      MaskSlot& s = masks_[live_masks_[i]];
+      if (masked_equal(s.mask, m)) {
+        s.refs++;
+        *pos = i;
+        return live_masks_[i];
+      }
+    }
   uint64_t h = mask_hash(m);
   auto it = mask_by_hash_.find(h);
   if (it != mask_by_hash_.end() && masked_equal(masks_[it->second].mask, m)) {
@@ -194,6 +318,7 @@ uint32_t UkeyTable::ref_mask(const FlowMask& m) {
   masks_[slot].refs = 1;
   if (it == mask_by_hash_.end()) mask_by_hash_[h] = slot;  // a colliding mask is just not shared
   live_masks_.push_back(slot);
+  masks_gen_++;
   return slot;
 }
 
@@ -203,6 +328,7 @@ void UkeyTable::unref_mask(uint32_t slot) {
   auto it = mask_by_hash_.find(s.hash);
   if (it != mask_by_hash_.end() && it->second == slot) mask_by_hash_.erase(it);
   live_masks_.erase(std::find(live_masks_.begin(), live_masks_.end(), slot));
+  masks_gen_++;
   free_masks_.push_back(slot);
 }
 
@@ -259,8 +385,15 @@ void UkeyTable::unindex_deps(Ukey* u) {
 
 Ukey* UkeyTable::insert(std::unique_ptr<Ukey> up, XlateResult&& r) {
   Ukey* u = up.release();
-  u->hash = ukey_hash(u->pmd, u->masked, u->mask);
-  u->mask_slot = ref_mask(u->mask);
+  uint32_t pos;
+  u->mask_slot = ref_mask(u->mask, &pos);
+  // The hash find_covering() computed for this miss under this mask, if it
+  // was the last probe (u->masked is u->key & u->mask).
+  if (pos != UINT32_MAX && probe_.gen == masks_gen_ && pos < probe_.n && probe_.pmd == u->pmd &&
+      datapath::flow_key_equal(probe_.key, u->key))
+    u->hash = probe_.hash[pos];
+  else
+    u->hash = ukey_hash_with(masks_[u->mask_slot].hash, u->pmd, u->masked, u->mask);
   u->list_index = list_.size();
   list_.push_back(u);
   by_hash_.insert(u->hash, u);
@@ -301,6 +434,7 @@ void UkeyTable::clear() {
   free_masks_.clear();
   mask_by_hash_.clear();
   live_masks_.clear();
+  masks_gen_++;
   by_ufid_.clear();
 }
 

@@ -29,6 +29,8 @@
 // PMDs (they know flows only by ufid, through the datapath).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,13 +44,60 @@
 
 namespace dps::ofproto {
 
+// A megaflow's datapath actions at their used length: up to
+// kUkeyInlineActions inline, longer lists on the heap. A full DpActions is
+// ~770 bytes, more than the rest of a ukey together, and the miss path
+// writes one ukey per new megaflow; most megaflows have one to four actions
+// (an output; a rewrite or two and an output). Converts to and from
+// DpActions, which the datapath interface takes.
+inline constexpr unsigned kUkeyInlineActions = 4;  // 96 bytes: the common cases, no heap
+
+class UkeyActions {
+ public:
+  UkeyActions() = default;
+  UkeyActions(const datapath::DpActions& a) { assign(a.acts, a.n); }  // NOLINT: implicit on purpose
+  UkeyActions(const UkeyActions& o) { assign(o.data(), o.n_); }
+  UkeyActions& operator=(const UkeyActions& o) {
+    if (this != &o) assign(o.data(), o.n_);
+    return *this;
+  }
+  UkeyActions& operator=(const datapath::DpActions& a) {
+    assign(a.acts, a.n);
+    return *this;
+  }
+  // The full form, for the datapath interface (a copy of size() entries).
+  operator datapath::DpActions() const {  // NOLINT: implicit on purpose
+    datapath::DpActions a;
+    a.n = n_;
+    std::copy(data(), data() + n_, a.acts);
+    return a;
+  }
+  bool operator==(const datapath::DpActions& o) const;
+
+  unsigned size() const { return n_; }
+  const datapath::DpAction* data() const { return heap_ ? heap_.get() : inline_; }
+
+ private:
+  void assign(const datapath::DpAction* acts, unsigned n);
+
+  uint8_t n_ = 0;
+  datapath::DpAction inline_[kUkeyInlineActions];
+  std::unique_ptr<datapath::DpAction[]> heap_;  // when n_ > kUkeyInlineActions
+};
+
 struct Ukey {
+  // Ukeys live in a pool of huge-page slabs (ukey.cc): the miss path makes
+  // one per new megaflow, and fresh 4 KB pages cost a fault every few ukeys.
+  // Freed ukeys are reused, newest first. Any thread may allocate or free.
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
+
   uint64_t ufid = 0;
   uint16_t pmd = 0;
   datapath::FlowKey key{};     // the first miss's key (in_port = datapath port)
   datapath::FlowKey masked{};  // key & mask, as installed
   datapath::FlowMask mask{};
-  datapath::DpActions actions;
+  UkeyActions actions;
   // What the translation depended on (replaced on every re-translation).
   std::vector<RulePtr> rules;
   std::vector<TableVisit> visits;
@@ -82,6 +131,14 @@ uint64_t dep_bridge(const Bridge* b);
 
 // Hash of (pmd, key & mask, mask).
 uint64_t ukey_hash(uint16_t pmd, const datapath::FlowKey& masked, const datapath::FlowMask& mask);
+
+// Ukeys made resident when the first UkeyTable is created (~50 MB): a
+// flow-setup storm's first 64k megaflows take no page fault for their
+// ukeys on the miss path (the same reasoning as kFlowArenaDefaultPrefault).
+inline constexpr size_t kUkeyPrefault = 64 * 1024;
+// Makes the ukey pool hold memory for at least n ukeys in total, resident
+// (once per process: the pool is shared and never shrinks).
+void ukey_pool_reserve(size_t n);
 
 // Masks probed by find_covering() at most; beyond, the caller translates
 // (the exact find() after translation still prevents a second install).
@@ -131,6 +188,11 @@ class FlatIndex {
   }
   void clear();
   size_t size() const { return n_; }
+  // Sizes the table for n entries without growing (no rehash, no fresh
+  // memory on the miss path until then).
+  void reserve(size_t n) {
+    while (slots_.size() < 2 * n) grow();
+  }
 
  private:
   struct Slot {
@@ -149,7 +211,12 @@ class FlatIndex {
 
 class UkeyTable {
  public:
-  UkeyTable() = default;
+  UkeyTable() {
+    ukey_pool_reserve(kUkeyPrefault);
+    by_hash_.reserve(kUkeyPrefault);
+    by_ufid_.reserve(kUkeyPrefault);
+    list_.reserve(kUkeyPrefault);
+  }
   ~UkeyTable() { clear(); }
   UkeyTable(const UkeyTable&) = delete;
   UkeyTable& operator=(const UkeyTable&) = delete;
@@ -184,7 +251,8 @@ class UkeyTable {
   };
   void index_deps(Ukey* u, const XlateResult& r);
   void unindex_deps(Ukey* u);
-  uint32_t ref_mask(const datapath::FlowMask& m);
+  // *pos: m's index in live_masks_ when found there (UINT32_MAX otherwise).
+  uint32_t ref_mask(const datapath::FlowMask& m, uint32_t* pos);
   void unref_mask(uint32_t slot);
 
   // The ukeys that recorded one dependency key (swap-remove; each ukey's
@@ -205,6 +273,19 @@ class UkeyTable {
   std::vector<uint32_t> free_masks_;
   std::unordered_map<uint64_t, uint32_t> mask_by_hash_;
   std::vector<uint32_t> live_masks_;  // slots with refs > 0, probe order
+  uint64_t masks_gen_ = 0;            // bumped whenever live_masks_ changes
+  // The last find_covering() that found nothing: its key, PMD and the ukey
+  // hash it computed under each live mask (live_masks_ order), so that
+  // insert() of the megaflow translated for that miss does not hash the
+  // 128-byte key again. Valid while gen == masks_gen_.
+  struct Probe {
+    datapath::FlowKey key{};
+    uint64_t gen = ~uint64_t{0};
+    uint64_t hash[kMaxCoverMasks] = {};
+    uint32_t n = 0;
+    uint16_t pmd = 0;
+  };
+  mutable Probe probe_;
 };
 
 }  // namespace dps::ofproto

@@ -38,9 +38,9 @@ void DatapathDp::free_packets(rte_mbuf* const* pkts, unsigned n) {
   if (n) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
 }
 
-UpcallHandler::UpcallHandler(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp,
+UpcallHandler::UpcallHandler(const BridgeMap& bridges, UkeyTable& ukeys, DpInterface& dp,
                              ControllerEventTable& events, const UpcallConfig& cfg)
-    : bridge_(bridge),
+    : bridges_(bridges),
       ukeys_(ukeys),
       dp_(dp),
       events_(events),
@@ -143,8 +143,13 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
   if (Ukey* uk = ukeys_.find_covering(u.pmd, u.key)) {
     stats_.covered++;
     for (const RulePtr& r : uk->rules) r->account(g.n, bytes, now_ms);
-    account_visits(uk->visits, g.n, &bridge_);
+    account_visits(uk->visits, g.n);  // ukeys only name live bridges
     execute(g, uk->actions);
+    return;
+  }
+  Bridge* bridge = bridges_.find(u.key.in_port);
+  if (!bridge) {  // no bridge at all: nothing can forward it
+    execute(g, DpActions{});
     return;
   }
 
@@ -154,13 +159,13 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
   o.account = true;
   o.packets = g.n;
   o.bytes = bytes;
-  XlateResult r = xlate(bridge_, u.key, o);
+  XlateResult r = xlate(*bridge, u.key, o);
   stats_.xlates++;
   if (!r.error.empty()) {
     // Installed as a drop megaflow, so that the flow's packets stop
     // reaching the slow path; the error is logged (rate-limited by count).
     if (stats_.xlate_errors++ < 16 || stats_.xlate_errors % 10000 == 0)
-      spdlog::warn("{}: translation failed for {}: {}", bridge_.name,
+      spdlog::warn("{}: translation failed for {}: {}", bridge->name,
                    datapath::flow_key_format(u.key), r.error);
   }
   events_.rewrite(&r.actions, r.controller);
@@ -225,7 +230,7 @@ void UpcallHandler::install_failed(uint16_t pmd, int rc, const FlowKey& masked,
   // -EAGAIN: the PMD's command backlog is full (it is far behind); the next
   // miss of the flow tries again. Not worth a warning.
   if (stats_.install_failures++ < 16 && rc != -EAGAIN)
-    spdlog::warn("{}: megaflow install on PMD {} failed ({}): {}", bridge_.name, pmd, rc,
+    spdlog::warn("megaflow install on PMD {} failed ({}): {}", pmd, rc,
                  datapath::flow_key_format(masked, &mask));
 }
 
@@ -250,13 +255,18 @@ bool UpcallHandler::admit_packet_in(int64_t now_ms) {
 void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   stats_.userspace++;
   const ControllerEvent* e = events_.get(u.cookie);
-  const BridgePort* in = bridge_.port_by_dp(u.key.in_port);
-  if (e && in && admit_packet_in(now_ms)) {
+  const Bridge* entry = bridges_.owner(u.key.in_port);
+  const BridgePort* in = entry ? entry->port_by_dp(u.key.in_port) : nullptr;
+  // The bridge whose table sent it (events name it; a bridge removed since
+  // gets nothing).
+  const Bridge* to = e && e->bridge ? bridges_.live(e->bridge) : entry;
+  if (e && in && to && admit_packet_in(now_ms)) {
     PacketInEvent pi;
+    pi.bridge = to;
     pi.reason = e->reason;
     pi.table_id = e->table_id;
     pi.cookie = e->cookie;
-    pi.in_port = in->of_port;
+    pi.in_port = e->bridge ? e->in_port : in->of_port;
     const rte_mbuf* m = u.pkt;
     pi.total_len = rte_pktmbuf_pkt_len(m);
     pi.max_len = e->max_len;
@@ -273,13 +283,23 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   dp_.free_packets(&pkt, 1);
 }
 
-std::vector<PacketInEvent> UpcallHandler::take_packet_ins(size_t max) {
+std::vector<PacketInEvent> UpcallHandler::take_packet_ins(const Bridge* b, size_t max) {
   std::vector<PacketInEvent> out;
-  while (!packet_ins_.empty() && out.size() < max) {
-    out.push_back(std::move(packet_ins_.front()));
-    packet_ins_.pop_front();
+  // One bridge's packet-ins are taken out of the shared queue in order; the
+  // others keep theirs (the queue is bounded, so the scan is too).
+  for (auto it = packet_ins_.begin(); it != packet_ins_.end() && out.size() < max;) {
+    if (b && it->bridge != b) {
+      ++it;
+      continue;
+    }
+    out.push_back(std::move(*it));
+    it = packet_ins_.erase(it);
   }
   return out;
+}
+
+void UpcallHandler::drop_packet_ins(const Bridge* b) {
+  std::erase_if(packet_ins_, [b](const PacketInEvent& pi) { return pi.bridge == b; });
 }
 
 }  // namespace dps::ofproto

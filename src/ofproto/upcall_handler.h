@@ -4,12 +4,14 @@
 // What: UpcallHandler::run() drains every PMD's miss ring (bursts, up to
 // kUpcallBatch upcalls per round), groups packets with equal keys on the
 // same PMD into one miss (Open vSwitch's flow_miss batching), translates
-// each miss once through the bridge (NORMAL learns here), installs the
+// each miss once starting in the bridge that owns its in_port (BridgeMap:
+// several bridges share the datapath; NORMAL learns here), installs the
 // megaflow (key & mask, mask, actions) on the PMD that missed and hands the
 // group's packets back to that PMD with the actions, so the first packets
 // are forwarded. Userspace upcalls (CONTROLLER actions, table-miss to
 // controller) become packet-in records in a bounded, rate-limited queue
-// that the OpenFlow channel takes with take_packet_ins().
+// that the OpenFlow channel of each bridge takes with take_packet_ins():
+// a packet-in belongs to the bridge whose table sent it.
 //
 // Design, a round's phases (as ofproto-dpif-upcall.c's handler):
 //   1. kDrain:     copy up to kUpcallBatch records out of the miss rings;
@@ -53,6 +55,7 @@ inline constexpr size_t kDefaultFlowLimit = 200'000;
 // A packet for the controller, queued until the OpenFlow channel takes it
 // (not the wire message: that is of_messages.h PacketIn).
 struct PacketInEvent {
+  const Bridge* bridge = nullptr;  // whose table sent it (its controllers get it)
   PacketInReason reason = PacketInReason::kAction;
   uint8_t table_id = 0;
   uint64_t cookie = 0;
@@ -94,14 +97,16 @@ struct UpcallStats {
 
 class UpcallHandler {
  public:
-  UpcallHandler(Bridge& bridge, UkeyTable& ukeys, DpInterface& dp, ControllerEventTable& events,
+  UpcallHandler(const BridgeMap& bridges, UkeyTable& ukeys, DpInterface& dp, ControllerEventTable& events,
                 const UpcallConfig& cfg = {});
 
   // One round (phases above). Returns the number of upcalls handled.
   unsigned run(int64_t now_ms);
 
-  // Oldest first, at most max.
-  std::vector<PacketInEvent> take_packet_ins(size_t max);
+  // Oldest first, at most max, of bridge b (null: of every bridge).
+  std::vector<PacketInEvent> take_packet_ins(const Bridge* b, size_t max);
+  // Drops the queued packet-ins of b (the bridge is being removed).
+  void drop_packet_ins(const Bridge* b);
   size_t pending_packet_ins() const { return packet_ins_.size(); }
 
   const UpcallStats& stats() const { return stats_; }
@@ -127,7 +132,7 @@ class UpcallHandler {
                       const datapath::FlowMask& mask);
   bool admit_packet_in(int64_t now_ms);
 
-  Bridge& bridge_;
+  const BridgeMap& bridges_;
   UkeyTable& ukeys_;
   DpInterface& dp_;
   ControllerEventTable& events_;

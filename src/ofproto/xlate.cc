@@ -530,7 +530,7 @@ class Xlator {
   void controller(PacketInReason reason, uint8_t table, uint64_t cookie, uint16_t max_len,
                   bool use_miss_send_len) {
     commit();
-    res_.controller.push_back({reason, table, cookie, max_len, use_miss_send_len});
+    res_.controller.push_back({reason, table, cookie, max_len, use_miss_send_len, bp_, in_of_port_});
     emit(datapath::act_userspace(static_cast<uint32_t>(res_.controller.size() - 1)));
     TRACE("controller (reason " + std::to_string(static_cast<int>(reason)) + ", table " +
           std::to_string(table) + ")");

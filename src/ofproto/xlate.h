@@ -84,6 +84,11 @@ struct ControllerEvent {
   uint64_t cookie = 0;  // of the rule that sent it (all-ones for a table miss)
   uint16_t max_len = kControllerNoBuffer;
   bool use_miss_send_len = false;  // no output action: miss_send_len applies, not max_len
+  // The bridge whose table sent it and the packet's OpenFlow in_port there
+  // (after a patch crossing: the peer port): its packet-in goes to that
+  // bridge's controllers.
+  const Bridge* bridge = nullptr;
+  uint32_t in_port = 0;
 };
 
 // One table lookup of a translation, for the revalidator: a rule added to

@@ -265,6 +265,64 @@ try:
     check("p2" not in names and "p2" not in ifaces and {"p1", "null7", "q9"} <= set(ifaces),
           "an earlier run's --vdev port is dropped from the store, ports added by clients stay (%s)"
           % sorted(ifaces))
+
+    # --- several bridges joined by patch ports -------------------------------------------
+    # br0 now runs NORMAL (no --rules) with p1 (net_null0: an endless source).
+    check(vsctl("add-br", "br1").returncode == 0, "add-br br1")
+    vsctl("add-port", "br1", "b1p", "--", "set", "Interface", "b1p", "type=dpdk",
+          "options:dpdk-devargs=net_null40")
+    b1p_of = get("Interface", "b1p", "ofport")
+    check(b1p_of.isdigit() and "b1p" in port_stats(), "a port of br1 is open (ofport %s)" % b1p_of)
+    vsctl("add-port", "br0", "patch0", "--", "set", "Interface", "patch0", "type=patch",
+          "options:peer=patch1", check_rc=False)
+    err = get("Interface", "patch0", "error")
+    check("patch port patch0: peer patch1 does not exist" in err and get("Interface", "patch0", "ofport") == "-1",
+          "a patch port without its peer reports it (%s)" % err)
+    vsctl("add-port", "br1", "patch1", "--", "set", "Interface", "patch1", "type=patch",
+          "options:peer=patch0")
+    pp0, pp1 = get("Interface", "patch0", "ofport"), get("Interface", "patch1", "ofport")
+    check(pp0.isdigit() and pp1.isdigit() and "does not exist" not in get("Interface", "patch0", "error"),
+          "both patch ports joined (ofports %s, %s)" % (pp0, pp1))
+    check("patch0" not in port_stats() and "patch1" not in port_stats(), "patch ports have no datapath port")
+    show = vsctl("show").stdout
+    check(all(any(l.strip() in ("Bridge %s" % b, 'Bridge "%s"' % b) for l in show.splitlines())
+              for b in ("br0", "br1")), "ovs-vsctl show lists br0 and br1")
+    bridges = {b["bridge"] for b in dpsctl_json("list-bridges") or []}
+    check(bridges == {"br0", "br1"}, "the daemon runs both bridges (%s)" % sorted(bridges))
+    # p1 (br0) -> patch0 => patch1 (br1) -> b1p, by rules in each bridge.
+    r0 = dpsctl("add-flow", "br0", "priority=20,in_port=1,actions=output:%s" % pp0)
+    r1 = dpsctl("add-flow", "br1", "priority=20,in_port=%s,actions=output:%s" % (pp1, b1p_of))
+    check(r0.returncode == 0 and r1.returncode == 0, "dpsctl add-flow on br0 and br1")
+    check("output:%s" % b1p_of in dpsctl("dump-flows", "br1").stdout, "dump-flows br1 shows br1's rule")
+    t0 = port_stats()["b1p"]["tx_packets"]
+    time.sleep(0.5)
+    st = port_stats()
+    check(st["b1p"]["tx_packets"] > t0, "traffic from p1 (br0) leaves by b1p (br1) through the patch ports")
+    b1p_dp = st["b1p"]["port_no"]
+    flows = dpsctl_json("dump-dp-flows", "br0") or []
+    check(any(f["match"].split(",")[0] == "in_port=1" and f["actions"] == "output:%d" % b1p_dp and f["packets"] > 0
+              for f in flows), "one megaflow takes p1's packets straight to b1p (%s)"
+          % [(f["match"], f["actions"]) for f in flows][:4])
+    tr = dpsctl("trace", "br0", "in_port=1,eth_type=0x0800")
+    check(tr.returncode == 0 and "patch to bridge br1" in tr.stdout, "trace crosses into br1")
+    r = dpsctl("trace", "br9", "in_port=1", check_rc=False)
+    check(r.returncode == 1 and "no bridge named br9 (bridges: br0, br1)" in r.stderr,
+          "an unknown bridge's error lists the bridges (%s)" % r.stderr.strip())
+    # del-br at run time: br0 keeps forwarding (q9's packets -> p1 by rule).
+    dpsctl("add-flow", "br0", "priority=20,in_port=9,actions=output:1")
+    vsctl("del-br", "br1")
+    st = port_stats()
+    check("b1p" not in st, "del-br br1 closed its port")
+    check("br1" not in vsctl("list-br").stdout.split(), "br1 is gone from the store")
+    bridges = {b["bridge"] for b in dpsctl_json("list-bridges") or []}
+    check(bridges == {"br0"}, "the daemon runs br0 only (%s)" % sorted(bridges))
+    check("peer patch1 does not exist" in get("Interface", "patch0", "error"),
+          "patch0 reports its missing peer again")
+    t0 = st["p1"]["tx_packets"]
+    time.sleep(0.5)
+    check(port_stats()["p1"]["tx_packets"] > t0, "br0 keeps forwarding after del-br br1")
+    r = dpsctl("trace", "br1", "in_port=1", check_rc=False)
+    check(r.returncode == 1 and "no bridge named br1 (bridges: br0)" in r.stderr, "br1 is unknown to trace")
 finally:
     if daemon and daemon.poll() is None:
         stop(daemon)

@@ -273,11 +273,13 @@ TEST_CASE("idle megaflows expire", "[integration][eal][ofproto]") {
 
 TEST_CASE("a miss storm does not cost an established flow a packet",
           "[integration][eal][ofproto]") {
-  // Port 3's packets look up a rule on nw_src: every distinct source is a
-  // new megaflow. Port 1's flow is established first. One PMD polls both.
+  // Port 3's packets look up a rule exact on nw_src: every distinct source
+  // is a new megaflow. (The rule's nw_dst prefix, which the storm matches,
+  // makes prefix tracking consult nw_dst, so the probe and its full mask
+  // stay.) Port 1's flow is established first. One PMD polls both.
   OfRig r(3, {1}, {},
           "priority=100,ip,in_port=1,nw_dst=10.1.0.0/16,actions=output:2\n"
-          "priority=200,ip,in_port=3,nw_src=172.16.0.1,actions=output:2\n"
+          "priority=200,ip,in_port=3,nw_src=172.16.0.1,nw_dst=10.1.0.0/31,actions=output:2\n"
           "priority=50,ip,in_port=3,actions=drop\n"
           "priority=0,actions=drop\n");
   r.keep_frames = false;

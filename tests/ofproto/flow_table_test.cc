@@ -14,8 +14,12 @@
 // Plus insert/remove/strict/non-strict/overlap queries.
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <random>
+#include <set>
+#include <utility>
 
 #include "flow_table.h"
 
@@ -161,7 +165,9 @@ TEST_CASE("classifier: wildcards cover only the visited subtables", "[ofproto]")
   r = t.lookup(k, &wc2);
   REQUIRE(r);
   CHECK(r->id == 2);
-  CHECK(wc2.flow.nw_dst == 0xffffffff);
+  // Prefix tracking: 10.0.0.2 leaves the /32 rule's trie path at bit 30,
+  // so 31 bits prove the exact_dst subtable cannot match.
+  CHECK(wc2.flow.nw_dst == htonl(0xfffffffe));
   CHECK(wc2.flow.in_port == 0xffffffff);
   CHECK(wc2.flow.tp_dst == 0);
 }
@@ -266,4 +272,147 @@ TEST_CASE("classifier: many rules in few subtables", "[ofproto]") {
   r = t.lookup(k, nullptr);
   REQUIRE(r);
   CHECK(r->id == 4001);
+}
+
+// The per-subtable hash index (open addressing, backward-shift deletion,
+// entry reuse, the best rule cached per slot) under churn: one mask,
+// thousands of values, some with two priorities; removals in random order
+// must keep every remaining value findable (a broken backward shift loses
+// entries behind the hole) and the cached best rule right.
+TEST_CASE("classifier: one mask under insert/remove churn agrees with a map", "[ofproto]") {
+  FlowTable t;
+  std::mt19937_64 rng(7);
+  constexpr uint32_t kValues = 20000;
+  auto match_of = [](uint32_t v) {
+    OfMatch m;
+    (void)m.set_u64(OxmField::kEthType, 0x0800);
+    (void)m.set_u64(OxmField::kIpv4Src, 0x0a000000 + v);
+    return m;
+  };
+  // value -> rules by priority (the oracle)
+  std::map<uint32_t, std::map<uint16_t, RulePtr>> oracle;
+  uint64_t id = 1;
+  auto add = [&](uint32_t v, uint16_t prio) {
+    auto r = make_rule(match_of(v), prio, id++);
+    t.insert(r);
+    oracle[v][prio] = r;
+  };
+  for (uint32_t v = 0; v < kValues; v++) {
+    add(v, 100);
+    if (v % 7 == 0) add(v, 200);
+  }
+  // A rule of another mask below (ip,nw_dst=0.0.0.0: matches every packet
+  // looked up here): never visited when the exact subtable hits, so nw_dst
+  // stays wildcarded then.
+  OfMatch low;
+  REQUIRE_FALSE(low.set_u64(OxmField::kEthType, 0x0800));
+  REQUIRE_FALSE(low.set_u64(OxmField::kIpv4Dst, 0));
+  auto any = make_rule(low, 0, id++);
+  t.insert(any);
+  CHECK(t.n_subtables() == 2);
+
+  auto check_all = [&] {
+    OfKey k;
+    k.flow.eth_type = htons(0x0800);
+    for (uint32_t v = 0; v < kValues + 100; v++) {
+      k.flow.nw_src = htonl(0x0a000000 + v);
+      OfMask wc;
+      Rule* r = t.lookup(k, &wc);
+      auto it = oracle.find(v);
+      if (it == oracle.end() || it->second.empty()) {
+        REQUIRE(r == any.get());
+      } else {
+        REQUIRE(r == it->second.rbegin()->second.get());
+        // One probe: only the exact subtable's bits are un-wildcarded.
+        REQUIRE(wc.flow.nw_src == 0xffffffffu);
+        REQUIRE(wc.flow.nw_dst == 0);
+      }
+    }
+  };
+  check_all();
+
+  // Remove a random 60% of the rules (sometimes the best of a value, so the
+  // cached best must fall back to the lower priority).
+  std::vector<RulePtr> all;
+  for (auto& [v, by_prio] : oracle)
+    for (auto& [p, r] : by_prio) all.push_back(r);
+  std::shuffle(all.begin(), all.end(), rng);
+  for (size_t i = 0; i < all.size() * 6 / 10; i++) {
+    const RulePtr& r = all[i];
+    REQUIRE(t.remove(r.get()));
+    REQUIRE_FALSE(t.remove(r.get()));
+    uint32_t v = ntohl(r->match.value().flow.nw_src) - 0x0a000000;
+    oracle[v].erase(r->priority);
+  }
+  check_all();
+  size_t n = 0;
+  for (auto& [v, by_prio] : oracle) n += by_prio.size();
+  CHECK(t.size() == n + 1);
+  size_t visited = 0;
+  t.for_each([&](const RulePtr&) { visited++; });
+  CHECK(visited == n + 1);
+
+  // Re-add everything removed (freed entries are reused) and look again.
+  for (size_t i = 0; i < all.size() * 6 / 10; i++) {
+    const RulePtr& r = all[i];
+    REQUIRE_FALSE(t.find_strict(r->match, r->priority));
+    t.insert(r);
+    uint32_t v = ntohl(r->match.value().flow.nw_src) - 0x0a000000;
+    oracle[v][r->priority] = r;
+  }
+  check_all();
+  // Non-strict: every rule of 10.0.0.0/24 (values 0..255).
+  OfMatch net;
+  REQUIRE_FALSE(net.set_u64(OxmField::kEthType, 0x0800));
+  REQUIRE_FALSE(net.set_u64_masked(OxmField::kIpv4Src, 0x0a000000, 0xffffff00));
+  size_t in_net = 0;
+  t.for_each_subsumed(net, [&](const RulePtr& r) {
+    CHECK((ntohl(r->match.value().flow.nw_src) & 0xffffff00u) == 0x0a000000u);
+    in_net++;
+  });
+  size_t want = 0;
+  for (uint32_t v = 0; v < 256; v++) want += oracle[v].size();
+  CHECK(in_net == want);
+}
+
+TEST_CASE("classifier: prefix tracking gives one megaflow per prefix rule, not per address",
+          "[ofproto][classifier]") {
+  // subtables-16's shape: 16 nw_dst rules of different prefix lengths at
+  // priority = length. A packet matched by a short prefix must not get a
+  // megaflow exact on the longer rules' bits, and the megaflow must still be
+  // exact enough: every key under it gets the same rule.
+  FlowTable t;
+  const unsigned lens[] = {32, 30, 29, 27, 26, 24, 22, 21, 19, 18, 16, 14, 13, 11, 10, 8};
+  std::vector<uint32_t> bases;
+  for (unsigned i = 0; i < 16; i++) {
+    uint32_t base = (0x0a000000u | (i << 20)) & ipv4_prefix_mask_host(lens[i]);
+    OfMatch m;
+    REQUIRE_FALSE(m.set_u64(OxmField::kEthType, 0x0800));
+    REQUIRE_FALSE(m.set_u64_masked(OxmField::kIpv4Dst, base, ipv4_prefix_mask_host(lens[i])));
+    t.insert(make_rule(m, static_cast<uint16_t>(lens[i]), i + 1));
+    bases.push_back(base);
+  }
+  std::mt19937 rng(3);
+  std::set<std::pair<uint32_t, uint32_t>> megaflows;  // (masked nw_dst, mask)
+  for (int n = 0; n < 2000; n++) {
+    unsigned i = rng() % 16;
+    OfKey k;
+    k.flow.eth_type = htons(0x0800);
+    uint32_t addr = bases[i] | (static_cast<uint32_t>(rng()) & ~ipv4_prefix_mask_host(lens[i]));
+    k.flow.nw_dst = htonl(addr);
+    OfMask wc;
+    Rule* r = t.lookup(k, &wc);
+    REQUIRE(r);
+    megaflows.emplace(addr & ntohl(wc.flow.nw_dst), ntohl(wc.flow.nw_dst));
+    // Same answer for any key under the megaflow.
+    for (int j = 0; j < 20; j++) {
+      OfKey k2 = k;
+      uint32_t m = ntohl(wc.flow.nw_dst);
+      k2.flow.nw_dst = htonl((addr & m) | (static_cast<uint32_t>(rng()) & ~m));
+      REQUIRE(t.lookup(k2, nullptr) == r);
+    }
+  }
+  // Without tracking every packet under a prefix shorter than /32 got a
+  // /32 megaflow (about one per packet: ~1900 here); with it a few per rule.
+  CHECK(megaflows.size() < 200);
 }

@@ -117,8 +117,10 @@ TEST_CASE("the flow limit refuses installs but still forwards", "[ofproto][upcal
   Rig r(cfg);
   r.rules("priority=10,ip,in_port=1,nw_src=192.168.0.0/16,actions=output:2\n"
           "priority=20,ip,in_port=1,nw_src=192.168.0.1,actions=output:3");
-  for (int i = 1; i <= 5; i++)
-    r.dp->miss(0, 1, udp(("192.168.0." + std::to_string(i)).c_str(), "10.0.0.1"));
+  // Sources whose megaflows stay apart under prefix tracking: each leaves
+  // the /32 rule's prefix at a different bit (/32, /17, /18, /19, /20).
+  for (const char* src : {"192.168.0.1", "192.168.128.1", "192.168.64.1", "192.168.32.1", "192.168.16.1"})
+    r.dp->miss(0, 1, udp(src, "10.0.0.1"));
   r.ofp->run();
   CHECK(r.dp->installs.size() == 2);
   CHECK(r.ofp->stats().upcall.flow_limit_hits == 3);

@@ -1,0 +1,108 @@
+#include "dp_backer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "ofproto.h"
+
+namespace dps::ofproto {
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+DpBacker::DpBacker(datapath::Datapath& dp, BackerConfig cfg)
+    : DpBacker(std::make_unique<DatapathDp>(dp), std::move(cfg)) {
+  real_dp_ = &dp;
+}
+
+DpBacker::DpBacker(std::unique_ptr<DpInterface> dp, BackerConfig cfg)
+    : cfg_(std::move(cfg)), dp_(std::move(dp)) {
+  UpcallConfig uc = cfg_.upcall;
+  uc.flow_limit = cfg_.flow_limit;
+  handler_ = std::make_unique<UpcallHandler>(bridges_, ukeys_, *dp_, events_, uc);
+  revalidator_ = std::make_unique<Revalidator>(bridges_, ukeys_, *dp_, events_, cfg_.flow_idle_ms);
+}
+
+DpBacker::~DpBacker() = default;
+
+int64_t DpBacker::now_ms() const { return cfg_.clock ? cfg_.clock() : steady_ms(); }
+
+void DpBacker::attach(Ofproto& ofp) {
+  if (std::find(ofprotos_.begin(), ofprotos_.end(), &ofp) != ofprotos_.end()) return;
+  ofprotos_.push_back(&ofp);
+  bridges_.add_bridge(&ofp.bridge());
+}
+
+void DpBacker::detach(Ofproto& ofp) {
+  auto it = std::find(ofprotos_.begin(), ofprotos_.end(), &ofp);
+  if (it == ofprotos_.end()) return;
+  Bridge& b = ofp.bridge();
+  // Megaflows that entered through the bridge or crossed it, while its
+  // ports are still mapped (so they are recognized as its).
+  size_t n = revalidator_->forget_bridge(b, now_ms());
+  handler_->drop_packet_ins(&b);
+  bridges_.remove_bridge(&b);
+  ofprotos_.erase(it);
+  // Other bridges' patch ports into this one lose their peer: remove them
+  // (each re-translates what is left).
+  for (Ofproto* o : ofprotos_) {
+    std::vector<uint32_t> dangling;
+    for (const auto& [no, bp] : o->bridge().ports)
+      if (bp.peer_bridge == &b) dangling.push_back(no);
+    for (uint32_t no : dangling) {
+      spdlog::info("{}: patch port {} lost its peer bridge {}", o->bridge().name, no, b.name);
+      o->remove_port(no);
+    }
+  }
+  if (n) spdlog::info("{}: removed {} megaflow(s) with the bridge", b.name, n);
+}
+
+void DpBacker::map_port(uint32_t dp_port, Ofproto& ofp) { bridges_.set_port(dp_port, &ofp.bridge()); }
+
+void DpBacker::unmap_port(uint32_t dp_port, const Ofproto& ofp) {
+  bridges_.erase_port(dp_port, &ofp.bridge());
+}
+
+Ofproto* DpBacker::ofproto_of(const Bridge* b) const {
+  for (Ofproto* o : ofprotos_)
+    if (&o->bridge() == b) return o;
+  return nullptr;
+}
+
+Ofproto* DpBacker::ofproto_of_port(uint32_t dp_port) const {
+  const Bridge* b = bridges_.owner(dp_port);
+  return b ? ofproto_of(b) : nullptr;
+}
+
+unsigned DpBacker::run() {
+  int64_t now = now_ms();
+  unsigned work = handler_->run(now);
+  work += dp_->poll();
+  for (const datapath::InstallFailure& f : dp_->take_failed_installs()) {
+    Ukey* u = ukeys_.find_ufid(f.ufid);
+    if (u && u->pmd == f.pmd) ukeys_.erase(u);  // the datapath already forgot it
+  }
+  for (Ofproto* o : ofprotos_) work += o->run_bridge(now);
+  if (!pass_running_ && now >= next_pass_ms_) {
+    pass_running_ = true;
+    next_pass_ms_ = now + std::clamp<int64_t>(revalidator_->idle_ms() / 4, 1, 1000);
+  }
+  if (pass_running_ && revalidator_->sweep(now)) pass_running_ = false;
+  return work;
+}
+
+void DpBacker::set_flow_idle_ms(int64_t ms) {
+  revalidator_->set_idle_ms(ms);
+  next_pass_ms_ = 0;
+}
+
+}  // namespace dps::ofproto

@@ -1,0 +1,103 @@
+// dp_backer.h - the datapath side shared by every bridge of the daemon
+// (Open vSwitch's dpif backer under several ofprotos).
+//
+// What: DpBacker owns the one DpInterface (the datapath), the installed-flow
+// records (UkeyTable), the interned controller events, the miss path
+// (UpcallHandler) and the Revalidator, and knows which bridge owns each
+// datapath port (BridgeMap). Bridges (Ofproto objects) attach to it; a miss
+// is translated starting in the bridge that owns its in_port, a ukey is
+// re-translated from that bridge, and packet-ins / removed rules go to the
+// Ofproto of the bridge whose table produced them. run() is one round of
+// the control loop for ALL bridges: upcalls, datapath completions, each
+// bridge's timers (rule and MAC expiry, MAC-change revalidation), and a
+// slice of the periodic sweep.
+//
+// Design: datapath port numbers are global (one datapath); OpenFlow port
+// numbers are per bridge (Bridge::ports). The backer does not own the
+// Ofprotos: an Ofproto attaches in its constructor and detaches in its
+// destructor, which removes every megaflow that entered through the bridge
+// or crossed it (patch ports), its ports' mapping, its queued packet-ins,
+// and the patch ports of other bridges that point into it. An Ofproto built
+// the one-bridge way (Ofproto(dp, cfg)) owns a private backer.
+//
+// Thread-safety: the ofproto (control) thread only, like everything it owns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "bridge.h"
+#include "dp_interface.h"
+#include "revalidator.h"
+#include "ukey.h"
+#include "upcall_handler.h"
+
+namespace dps::ofproto {
+
+class Ofproto;
+
+struct BackerConfig {
+  int64_t flow_idle_ms = kDefaultFlowIdleMs;
+  size_t flow_limit = kDefaultFlowLimit;
+  UpcallConfig upcall;             // its flow_limit is overridden by flow_limit
+  std::function<int64_t()> clock;  // ms; null = steady clock
+};
+
+class DpBacker {
+ public:
+  // Over a real datapath (Ofprotos read port details and mbufs from it).
+  explicit DpBacker(datapath::Datapath& dp, BackerConfig cfg = {});
+  // Over any DpInterface (tests).
+  DpBacker(std::unique_ptr<DpInterface> dp, BackerConfig cfg);
+  ~DpBacker();
+  DpBacker(const DpBacker&) = delete;
+  DpBacker& operator=(const DpBacker&) = delete;
+
+  // --- Bridges (called by Ofproto) ---------------------------------------------
+  void attach(Ofproto& ofp);
+  void detach(Ofproto& ofp);
+  // dp_port now belongs to ofp's bridge (misses on it start there).
+  void map_port(uint32_t dp_port, Ofproto& ofp);
+  void unmap_port(uint32_t dp_port, const Ofproto& ofp);
+  // The Ofproto owning a datapath port; null when none.
+  Ofproto* ofproto_of_port(uint32_t dp_port) const;
+  // The Ofproto of a bridge; null when it is not attached.
+  Ofproto* ofproto_of(const Bridge* b) const;
+  const std::vector<Ofproto*>& ofprotos() const { return ofprotos_; }
+  const BridgeMap& bridges() const { return bridges_; }
+
+  // --- Control loop ----------------------------------------------------------------
+  // One non-blocking round for every bridge. Returns the work done.
+  unsigned run();
+
+  // --- Settings and parts ----------------------------------------------------------
+  void set_flow_idle_ms(int64_t ms);
+  void set_flow_limit(size_t n) { handler_->set_flow_limit(n); }
+  int64_t now_ms() const;
+  DpInterface& dp() { return *dp_; }
+  datapath::Datapath* real_dp() const { return real_dp_; }
+  UkeyTable& ukeys() { return ukeys_; }
+  const UkeyTable& ukeys() const { return ukeys_; }
+  ControllerEventTable& events() { return events_; }
+  UpcallHandler& handler() { return *handler_; }
+  const UpcallHandler& handler() const { return *handler_; }
+  Revalidator& revalidator() { return *revalidator_; }
+  const Revalidator& revalidator() const { return *revalidator_; }
+
+ private:
+  BackerConfig cfg_;
+  datapath::Datapath* real_dp_ = nullptr;
+  std::unique_ptr<DpInterface> dp_;
+  BridgeMap bridges_;
+  std::vector<Ofproto*> ofprotos_;  // attach order (the first is br0 in dpswitchd)
+  UkeyTable ukeys_;
+  ControllerEventTable events_;
+  std::unique_ptr<UpcallHandler> handler_;
+  std::unique_ptr<Revalidator> revalidator_;
+  int64_t next_pass_ms_ = 0;
+  bool pass_running_ = false;
+};
+
+}  // namespace dps::ofproto

@@ -1,0 +1,224 @@
+// bridges_test.cc - several bridges over one DpBacker (fake datapath, no
+// EAL): each miss is translated by the tables of the bridge owning its
+// in_port, OpenFlow numbers are per bridge, a patch port pair makes one
+// megaflow over both bridges (its mask covers what the peer's tables read),
+// a rule change in the peer re-translates megaflows entered from the other
+// bridge, packet-ins go to the bridge whose table sent them, and removing a
+// bridge removes its megaflows (and the patch ports pointing into it)
+// while the other bridge keeps its own.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "dp_backer.h"
+#include "fake_dp.h"
+#include "ofproto.h"
+#include "packet_builder.h"
+
+using namespace dps;
+using namespace dps::ofproto;
+using dps::test::FakeDp;
+using dps::test::PacketBuilder;
+
+namespace {
+
+// br0: OpenFlow 1, 2 = datapath 1, 2; br1: OpenFlow 1, 2 = datapath 3, 4.
+// Patch ports (added by a test): br0 port 10 <-> br1 port 20.
+struct Rig {
+  FakeDp* dp;
+  int64_t now = 1000;
+  std::unique_ptr<DpBacker> backer;
+  std::unique_ptr<BridgeSet> bridges;
+  Ofproto* br0;
+  Ofproto* br1;
+
+  Rig() {
+    auto f = std::make_unique<FakeDp>(1);
+    dp = f.get();
+    BackerConfig bc;
+    bc.clock = [this] { return now; };
+    backer = std::make_unique<DpBacker>(std::move(f), bc);
+    bridges = std::make_unique<BridgeSet>(*backer);
+    br0 = &bridges->add("br0");
+    br1 = &bridges->add("br1");
+    br0->add_port(1, 1, "a1");
+    br0->add_port(2, 2, "a2");
+    br1->add_port(1, 3, "b1");
+    br1->add_port(2, 4, "b2");
+  }
+  void patch() {
+    br0->add_patch_port(10, "patch0", br1->bridge(), 20);
+    br1->add_patch_port(20, "patch1", br0->bridge(), 10);
+  }
+  void rules(Ofproto* o, const std::string& text) {
+    MaybeError e = o->add_flows(text);
+    INFO((e ? e->message : ""));
+    REQUIRE_FALSE(e);
+  }
+  const FakeDp::Flow* install_from(uint32_t dp_in) const {
+    for (auto it = dp->installs.rbegin(); it != dp->installs.rend(); ++it)
+      if (it->spec.key.in_port == dp_in) return &*it;
+    return nullptr;
+  }
+};
+
+std::vector<uint8_t> udp(const char* dst_ip, uint16_t sport = 1000) {
+  return PacketBuilder()
+      .eth(test::mac("02:00:00:00:00:02"), test::mac("02:00:00:00:00:01"))
+      .ipv4("192.168.0.1", dst_ip)
+      .udp(sport, 80)
+      .payload(18)
+      .build();
+}
+
+}  // namespace
+
+TEST_CASE("two bridges on one backer: each miss goes through its own bridge's tables",
+          "[ofproto][bridges]") {
+  Rig r;
+  // The same OpenFlow numbers in both bridges, different datapath ports.
+  r.rules(r.br0, "priority=10,in_port=1,actions=output:2");
+  r.rules(r.br1, "priority=10,in_port=1,actions=output:2\npriority=5,in_port=2,actions=drop");
+  CHECK(r.backer->ofproto_of_port(1) == r.br0);
+  CHECK(r.backer->ofproto_of_port(3) == r.br1);
+  CHECK(r.backer->ofproto_of_port(9) == nullptr);
+
+  r.dp->miss(0, 1, udp("10.0.0.1"));
+  r.dp->miss(0, 3, udp("10.0.0.1"));
+  CHECK(r.backer->run() == 2);
+  REQUIRE(r.dp->installs.size() == 2);
+  const FakeDp::Flow* f0 = r.install_from(1);
+  const FakeDp::Flow* f1 = r.install_from(3);
+  REQUIRE(f0);
+  REQUIRE(f1);
+  CHECK(datapath::format_actions(f0->spec.actions) == "output:2");
+  CHECK(datapath::format_actions(f1->spec.actions) == "output:4");
+  // Each bridge counted its own packet only.
+  CHECK(r.br0->dump_flows().find("n_packets=1") != std::string::npos);
+  CHECK(r.br1->dump_flows().find("in_port=1 actions=output:2") != std::string::npos);
+  CHECK(r.br1->dump_flows().find("n_packets=1,") != std::string::npos);
+  // Both share the backer's ukeys.
+  CHECK(r.br0->stats().ukeys == 2);
+  CHECK(r.br1->stats().ukeys == 2);
+  CHECK(r.br0->free_of_port() == 3);
+}
+
+TEST_CASE("a patch port pair: one megaflow over both bridges, masked by both pipelines",
+          "[ofproto][bridges][patch]") {
+  Rig r;
+  r.patch();
+  r.rules(r.br0, "priority=10,in_port=1,actions=output:10");
+  r.rules(r.br1,
+          "priority=10,ip,in_port=20,nw_dst=10.0.0.0/8,actions=output:2\n"
+          "priority=0,actions=drop");
+  r.dp->miss(0, 1, udp("10.1.2.3"));
+  r.dp->miss(0, 1, udp("10.1.2.3"));
+  r.backer->run();
+  // One translation, one install: the packet left br0 by the patch port and
+  // br1 by its port 2 (datapath port 4), no recirculation.
+  REQUIRE(r.dp->installs.size() == 1);
+  const datapath::FlowSpec& spec = r.dp->installs[0].spec;
+  CHECK(spec.key.in_port == 1);
+  CHECK(spec.mask.in_port == 0xffffffffu);
+  CHECK(datapath::format_actions(spec.actions) == "output:4");
+  // br1's rule looked at the IPv4 destination (/8): the megaflow does too;
+  // no table looked at the UDP ports.
+  CHECK(spec.mask.nw_dst != 0);
+  CHECK(spec.mask.tp_src == 0);
+  REQUIRE(r.dp->execs.size() == 1);
+  CHECK(r.dp->execs[0].n == 2);
+  // A destination outside br1's rule: dropped by br1, its own megaflow.
+  r.dp->miss(0, 1, udp("192.0.2.1"));
+  r.backer->run();
+  REQUIRE(r.dp->installs.size() == 2);
+  CHECK(r.dp->installs[1].spec.actions.n == 0);
+}
+
+TEST_CASE("a rule change in the peer bridge re-translates megaflows entered from the other",
+          "[ofproto][bridges][patch]") {
+  Rig r;
+  r.patch();
+  r.rules(r.br0, "priority=10,in_port=1,actions=output:10");
+  r.rules(r.br1, "priority=10,ip,in_port=20,actions=output:2");
+  r.dp->miss(0, 1, udp("10.1.2.3"));
+  r.backer->run();
+  REQUIRE(r.dp->installs.size() == 1);
+  uint64_t ufid = r.dp->installs[0].spec.ufid;
+  CHECK(datapath::format_actions(r.dp->flows.at(ufid).spec.actions) == "output:4");
+
+  // Modify br1's rule: the megaflow installed for a br0 port follows.
+  REQUIRE_FALSE(r.br1->mod_flows("ip,in_port=20 actions=output:1"));
+  CHECK(std::count(r.dp->modifies.begin(), r.dp->modifies.end(), ufid) == 1);
+  CHECK(datapath::format_actions(r.dp->flows.at(ufid).spec.actions) == "output:3");
+
+  // A higher-priority rule added in br1 that overrides: modified again.
+  r.rules(r.br1, "priority=20,ip,in_port=20,actions=drop");
+  REQUIRE(r.dp->flows.count(ufid));
+  CHECK(r.dp->flows.at(ufid).spec.actions.n == 0);
+
+  // A rule change in br0 alone on the other port does not touch it.
+  size_t mods = r.dp->modifies.size(), rems = r.dp->removes.size();
+  r.rules(r.br0, "priority=10,in_port=2,actions=output:1");
+  CHECK(r.dp->modifies.size() == mods);
+  CHECK(r.dp->removes.size() == rems);
+}
+
+TEST_CASE("packet-ins go to the bridge whose table sent them, with that bridge's in_port",
+          "[ofproto][bridges][patch][controller]") {
+  Rig r;
+  r.patch();
+  r.rules(r.br0, "priority=10,in_port=1,actions=output:10");
+  r.rules(r.br1, "priority=10,cookie=0x77,ip,in_port=20,actions=CONTROLLER:64");
+  auto f = udp("10.1.2.3");
+  r.dp->miss(0, 1, f);
+  r.backer->run();
+  REQUIRE(r.dp->execs.size() == 1);
+  REQUIRE(r.dp->execs[0].actions.n == 1);
+  const datapath::DpAction& a = r.dp->execs[0].actions.acts[0];
+  REQUIRE(a.type == datapath::ActType::kUserspace);
+  r.dp->userspace(0, 1, f, a.arg32);
+  r.backer->run();
+  CHECK(r.br0->take_packet_ins(10).empty());
+  auto pins = r.br1->take_packet_ins(10);
+  REQUIRE(pins.size() == 1);
+  CHECK(pins[0].cookie == 0x77);
+  CHECK(pins[0].in_port == 20);  // br1's patch port, not br0's port 1
+  CHECK(pins[0].max_len == 64);
+}
+
+TEST_CASE("removing a bridge removes its megaflows and the patch ports into it",
+          "[ofproto][bridges][patch]") {
+  Rig r;
+  r.patch();
+  r.rules(r.br0, "priority=10,in_port=1,actions=output:10\npriority=10,in_port=2,actions=output:1");
+  r.rules(r.br1, "priority=10,in_port=20,actions=output:2\npriority=10,in_port=1,actions=output:2");
+  r.dp->miss(0, 1, udp("10.0.0.1"));  // br0 -> br1 (crosses the patch)
+  r.dp->miss(0, 2, udp("10.0.0.1"));  // br0 only
+  r.dp->miss(0, 3, udp("10.0.0.1"));  // br1 only
+  r.backer->run();
+  REQUIRE(r.dp->installs.size() == 3);
+  uint64_t cross = r.install_from(1)->spec.ufid;
+  uint64_t own0 = r.install_from(2)->spec.ufid;
+  uint64_t own1 = r.install_from(3)->spec.ufid;
+  CHECK(datapath::format_actions(r.install_from(1)->spec.actions) == "output:4");
+
+  REQUIRE(r.bridges->remove("br1"));
+  CHECK(r.bridges->find("br1") == nullptr);
+  CHECK(r.bridges->names_text() == "br0");
+  // The megaflows through br1 are gone; br0's own one stays.
+  CHECK(r.dp->flows.count(cross) == 0);
+  CHECK(r.dp->flows.count(own1) == 0);
+  REQUIRE(r.dp->flows.count(own0) == 1);
+  CHECK(datapath::format_actions(r.dp->flows.at(own0).spec.actions) == "output:1");
+  CHECK(r.backer->ukeys().size() == 1);
+  // br0's patch port lost its peer and went; datapath 3 has no bridge now.
+  CHECK(r.br0->bridge().port(10) == nullptr);
+  CHECK(r.backer->ofproto_of_port(3) == nullptr);
+  CHECK(r.backer->ofprotos().size() == 1);
+
+  // A new miss from br0's port 1 is translated without br1: the rule's
+  // output to the missing port 10 drops.
+  r.dp->miss(0, 1, udp("10.0.0.1"));
+  r.backer->run();
+  CHECK(r.install_from(1)->spec.actions.n == 0);
+}
