@@ -306,6 +306,7 @@ int run(int argc, char** argv) {
       dps::ofproto::ConnectionManager& cm = make_connmgr(*o);
       cm.set_targets(targets);
       cm.set_fail_mode(b.fail_mode);
+      cm.handler().set_protocols(b.protocols);
     } catch (const std::exception& e) {
       spdlog::error("bridge {}: controller/fail_mode not applied: {}", b.name, e.what());
     }

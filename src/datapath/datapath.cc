@@ -57,6 +57,17 @@ std::string Datapath::check_pmd_lcores(const std::vector<unsigned>& lcores) {
   return "";
 }
 
+void Datapath::drop_misses_and_flows() {
+  Upcall ups[32];
+  for (unsigned p = 0; p < pmds_.size(); p++) {
+    unsigned n;
+    while ((n = drain_upcalls(p, ups, 32)) > 0)
+      for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
+  }
+  flush_flows();
+  poll();
+}
+
 bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
   if (std::string why = check_pmd_lcores(lcores); !why.empty()) throw std::invalid_argument(why);
   if (lcores == cfg_.pmd_lcores) return false;
@@ -67,14 +78,7 @@ bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
   // Quiesce the old PMDs: stop polling, give back queued misses, apply
   // what is posted (flush_flows posts after it and waits), then let go.
   stop();
-  Upcall ups[32];
-  for (unsigned p = 0; p < pmds_.size(); p++) {
-    unsigned n;
-    while ((n = drain_upcalls(p, ups, 32)) > 0)
-      for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
-  }
-  flush_flows();
-  poll();
+  drop_misses_and_flows();
   pmds_.clear();
   for (auto& [id, inst] : meters_)  // the PMDs that used them are gone
     for (DpMeter* m : inst) delete m;
@@ -107,14 +111,7 @@ unsigned Datapath::shutdown() {
   std::map<uint32_t, netdev::NetdevPtr> ports;
   ports.swap(ports_);
   push_port_tables();
-  Upcall ups[32];
-  for (unsigned p = 0; p < pmds_.size(); p++) {
-    unsigned n;
-    while ((n = drain_upcalls(p, ups, 32)) > 0)
-      for (unsigned i = 0; i < n; i++) rte_pktmbuf_free(ups[i].pkt);
-  }
-  flush_flows();
-  poll();
+  drop_misses_and_flows();
   ports.clear();  // stops and closes the devices: their queues return their mbufs
   return pool_->in_use();
 }

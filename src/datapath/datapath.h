@@ -258,6 +258,9 @@ class Datapath {
     std::vector<uint8_t> flow_retired;  // by DpFlow::index: free once flow_refs drops to 0
   };
   void create_pmds();  // one per cfg_.pmd_lcores, fresh control-side state
+  // PMDs stopped: frees the queued misses' packets, flushes every flow and
+  // reaps what the PMDs completed.
+  void drop_misses_and_flows();
   PmdCommand* new_command(PmdCmdType type);
   void recycle(PmdCommand* cmd);
   void post(unsigned pmd, PmdCommand* cmd);

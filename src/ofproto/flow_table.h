@@ -31,9 +31,9 @@
 // rules; a table of one mask (50k exact nw_src rules) is one probe. A probe
 // touches the slot (hash and the entry's best rule, cached there) and the
 // entry's masked words, stored packed (only the mask's non-zero words) in
-// one array per subtable; it allocates nothing. (OVS's staged lookup and
-// prefix tries narrow the wildcards further; not done here: correctness
-// first.)
+// one array per subtable; it allocates nothing (nor does the trie walk,
+// at most one per field per lookup). (OVS's staged lookup, which narrows
+// the wildcards of a subtable probe further, is not done here.)
 //
 // Thread-safety: owned by the ofproto thread; not shared with PMDs.
 #pragma once

@@ -140,6 +140,10 @@ void OfHandler::handle(ChannelState& ch, std::span<const uint8_t> raw) {
 MaybeError OfHandler::on_hello(ChannelState& ch, const OfMessage& m, std::span<const uint8_t>) {
   const Hello& h = std::get<Hello>(m.body);
   if (ch.hello_done) return std::nullopt;  // a repeated HELLO is harmless
+  if (!of13_allowed_)
+    return err(OfErrorType::kHelloFailed, HelloFailedCode::kIncompatible,
+               "OpenFlow 1.3 is not among the bridge's protocols (Bridge.protocols), the only "
+               "version this switch speaks");
   bool ok = h.has_bitmap ? (h.versions & (1u << kOfpVersion13)) != 0 : m.version >= kOfpVersion13;
   if (!ok)
     return err(OfErrorType::kHelloFailed, HelloFailedCode::kIncompatible,

@@ -29,6 +29,7 @@
 
 #include <array>
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -132,6 +133,12 @@ class OfHandler {
   // The channels, for role changes (a new master demotes the others) and
   // async fan-out.
   void set_channels(ForEachChannel each) { each_ = std::move(each); }
+  // Bridge.protocols: empty = every version we speak; otherwise HELLO fails
+  // (HELLO_FAILED/INCOMPATIBLE) unless it names OpenFlow13.
+  void set_protocols(const std::vector<std::string>& protocols) {
+    of13_allowed_ = protocols.empty() ||
+                    std::find(protocols.begin(), protocols.end(), "OpenFlow13") != protocols.end();
+  }
 
   // The HELLO a new channel sends first.
   static Bytes hello();
@@ -168,6 +175,7 @@ class OfHandler {
   Ofproto& ofp_;
   HandlerConfig cfg_;
   ForEachChannel each_;
+  bool of13_allowed_ = true;
   PacketBufferPool buffers_;
   HandlerStats stats_;
   bool generation_set_ = false;

@@ -618,10 +618,11 @@ Ofproto& BridgeSet::add(const std::string& name) {
 bool BridgeSet::remove(const std::string& name) {
   auto it = by_name_.find(name);
   if (it == by_name_.end()) return false;
+  const std::string gone = it->first;  // `name` may be the key itself (clear())
   std::unique_ptr<Ofproto> o = std::move(it->second);
   by_name_.erase(it);
   o.reset();  // detaches: megaflows, ports, packet-ins, patch peers
-  spdlog::info("bridge {} removed", name);
+  spdlog::info("bridge {} removed", gone);
   return true;
 }
 

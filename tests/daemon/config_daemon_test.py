@@ -20,6 +20,7 @@ Usage: config_daemon_test.py DPSWITCHD DPSCTL  (exit 77 = skipped)
 import json
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -323,6 +324,26 @@ try:
     check(port_stats()["p1"]["tx_packets"] > t0, "br0 keeps forwarding after del-br br1")
     r = dpsctl("trace", "br1", "in_port=1", check_rc=False)
     check(r.returncode == 1 and "no bridge named br1 (bridges: br0)" in r.stderr, "br1 is unknown to trace")
+
+    # --- controller and protocols at run time --------------------------------------------
+    OFCTL = shutil.which("ovs-ofctl")
+    with socket.socket() as s_:
+        s_.bind(("127.0.0.1", 0))
+        of_port = s_.getsockname()[1]
+    vsctl("set-controller", "br0", "ptcp:%d:127.0.0.1" % of_port)
+    target = "tcp:127.0.0.1:%d" % of_port
+    r = run([OFCTL, "-O", "OpenFlow13", "show", target], check_rc=False)
+    check(r.returncode == 0 and "OFPT_FEATURES_REPLY" in r.stdout,
+          "set-controller ptcp: opened an OpenFlow listener at run time")
+    vsctl("set", "Bridge", "br0", "protocols=OpenFlow10")
+    r = run([OFCTL, "-O", "OpenFlow13", "show", target], check_rc=False)
+    check(r.returncode != 0, "protocols=OpenFlow10: OpenFlow 1.3 HELLO is refused (%s)" % r.stderr.strip()[:80])
+    vsctl("clear", "Bridge", "br0", "protocols")
+    r = run([OFCTL, "-O", "OpenFlow13", "show", target], check_rc=False)
+    check(r.returncode == 0, "protocols cleared: OpenFlow 1.3 works again")
+    vsctl("del-controller", "br0")
+    r = run([OFCTL, "-O", "OpenFlow13", "show", target], check_rc=False)
+    check(r.returncode != 0, "del-controller closed the listener")
 finally:
     if daemon and daemon.poll() is None:
         stop(daemon)
