@@ -41,18 +41,6 @@ MaybeError bad_action(BadActionCode code, std::string msg) {
   return OfError::make(OfErrorType::kBadAction, code, std::move(msg));
 }
 
-bool is_reserved_output(uint32_t port) {
-  switch (port) {
-    case kPortInPort:
-    case kPortTable:
-    case kPortNormal:
-    case kPortFlood:
-    case kPortAll:
-    case kPortController:
-    case kPortLocal: return true;
-    default: return false;
-  }
-}
 
 }  // namespace
 

@@ -41,6 +41,21 @@ inline constexpr uint32_t kPortController = 0xfffffffd;  // OFPP_CONTROLLER
 inline constexpr uint32_t kPortLocal = 0xfffffffe;     // OFPP_LOCAL
 inline constexpr uint32_t kPortAny = 0xffffffff;       // OFPP_ANY: "no port" in filters
 
+// A reserved port an output action may name (IN_PORT, TABLE, NORMAL, FLOOD,
+// ALL, CONTROLLER, LOCAL; not ANY).
+inline bool is_reserved_output(uint32_t port) {
+  switch (port) {
+    case kPortInPort:
+    case kPortTable:
+    case kPortNormal:
+    case kPortFlood:
+    case kPortAll:
+    case kPortController:
+    case kPortLocal: return true;
+    default: return false;
+  }
+}
+
 // ofp_group reserved values.
 inline constexpr uint32_t kGroupMax = 0xffffff00;  // OFPG_MAX
 inline constexpr uint32_t kGroupAll = 0xfffffffc;  // OFPG_ALL (group delete)

@@ -274,19 +274,7 @@ MaybeError decode_match_at(Reader& r, OfMatch* out) {
 
 // ---- actions -------------------------------------------------------------------
 
-bool valid_output_port(uint32_t port) {
-  if (port >= 1 && port <= kPortMax) return true;
-  switch (port) {
-    case kPortInPort:
-    case kPortTable:
-    case kPortNormal:
-    case kPortFlood:
-    case kPortAll:
-    case kPortController:
-    case kPortLocal: return true;
-    default: return false;
-  }
-}
+bool valid_output_port(uint32_t port) { return (port >= 1 && port <= kPortMax) || is_reserved_output(port); }
 
 MaybeError decode_actions_at(Reader& r, ActionList* out) {
   ActionList list;
