@@ -138,12 +138,15 @@ def flowsetup(a):
         if prefix:
             perf_report(a.perf_record, os.path.join(a.build, "src", "dpswitchd"))
         smp = s["tx_samples"]
-        t0 = next((t for t, tx, _ in smp if tx > 0), 0)
-        fwd = [(t - t0, tx) for t, tx, _ in smp if 0.1 * k <= tx <= 0.9 * k]
-        flows = [(t - t0, n) for t, _, n in smp if 0.1 * k <= n <= 0.9 * k]
+        t0 = next((s[0] for s in smp if s[1] > 0), 0)
+        fwd = [(s[0] - t0, s[1]) for s in smp if 0.1 * k <= s[1] <= 0.9 * k]
+        # s[2]: ukeys (slow path), s[3]: flows installed in the PMDs
+        flows = [(s[0] - t0, s[3]) for s in smp if 0.1 * k <= s[3] <= 0.9 * k]
+        ukeys = [(s[0] - t0, s[2]) for s in smp if 0.1 * k <= s[2] <= 0.9 * k]
         rate = linfit(fwd)
         frate = linfit(flows)
-        full = next((t - t0 for t, _, n in smp if n >= k), None)
+        print("    ukeys/s %.0f, PMD flows/s %.0f" % (linfit(ukeys) or 0, frate or 0))
+        full = next((s[0] - t0 for s in smp if s[3] >= k), None)
         o = s["ofproto"]
         cpu = o.get("cpu_us_per_miss", 0.0)
         r = {"setup_rate_fwd": rate, "flows_per_s": frate, "all_flows_installed_s": full,

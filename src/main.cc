@@ -12,10 +12,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include "daemon/config_daemon.h"
 #include "daemon/daemon_config.h"
@@ -28,6 +32,21 @@
 #include "ofproto/ofproto.h"
 
 namespace {
+
+// The control thread's priority (--nice): setpriority() on this thread, and
+// the same value as the autogroup nice of the daemon's session, which is
+// what weighs against other sessions' processes when autogroups are on.
+void apply_priority(int nice) {
+  if (nice == 0) return;
+  if (setpriority(PRIO_PROCESS, 0, nice) != 0) {  // Linux: the calling thread
+    spdlog::warn("--nice {}: cannot set the control thread's priority: {} (running at the default)",
+                 nice, std::strerror(errno));
+    return;
+  }
+  std::ofstream ag("/proc/self/autogroup");
+  if (ag) ag << nice << std::flush;
+  spdlog::info("control thread at nice {}{}", nice, ag ? " (and its autogroup)" : "");
+}
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -323,6 +342,7 @@ int run(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   dp.start();
+  apply_priority(cfg.nice);
 
   // The control loop: one ofproto round (misses, completions, revalidation,
   // expiry), then time for the summary; sleeps briefly when idle.
@@ -340,7 +360,9 @@ int run(int argc, char** argv) {
     for (auto& [name, cm] : connmgrs) work += cm->run();
     double t = now_s();
     if (cfg.sample_tx_ms > 0 && t >= next_sample && tx_samples.size() < 100000) {
-      tx_samples.push_back({t, take_snapshot(dp, t).port_tx, backer.ukeys().size()});
+      uint64_t dp_flows = 0;
+      for (const dps::datapath::PmdStatsView& v : dp.pmd_stats()) dp_flows += v.flows;
+      tx_samples.push_back({t, take_snapshot(dp, t).port_tx, backer.ukeys().size(), dp_flows});
       next_sample = t + cfg.sample_tx_ms / 1000.0;
     }
     if (!window_open && t >= cfg.warmup_s) {

@@ -805,6 +805,18 @@ RuntimeHandler pass_args() {
   return [](const Args& a) { return json(a); };
 }
 
+RuntimeHandler no_params() {
+  return [](const Args&) { return json::array(); };
+}
+
+// bench-stats clear|show: the benchmark harness's --stats-cmd, which appends
+// the verb (../shared/perf README, "Plugging in a new switch").
+std::string bench_stats_method(const Args& a) {
+  if (a[0] == "clear") return "dpif/pmd-stats-clear";
+  if (a[0] == "show") return "dpif/pmd-stats-total";
+  usage_error("bench-stats takes \"clear\" or \"show\", not \"" + a[0] + "\"");
+}
+
 // ---- the table -------------------------------------------------------------
 
 struct CommandDef {
@@ -815,6 +827,11 @@ struct CommandDef {
   ConfigHandler config;    // set for config commands
   const char* method;      // set for runtime commands
   RuntimeHandler params;
+  // Runtime commands whose method depends on the arguments: overrides method.
+  std::string (*route)(const Args&) = nullptr;
+  // Print the result as one line of JSON whatever --format says (for scripts
+  // that parse it, like the benchmark harness).
+  bool json_line = false;
 };
 
 const std::vector<CommandDef>& table() {
@@ -851,8 +868,13 @@ const std::vector<CommandDef>& table() {
       // Runtime commands: forwarded to the daemon's methods.
       {"pmd-stats-show", "", "per-PMD packet and cycle counters", 0, 0, {}, "dpif/pmd-stats-show", pass_args()},
       {"pmd-stats-clear", "", "reset the PMD counters", 0, 0, {}, "dpif/pmd-stats-clear", pass_args()},
+      {"bench-stats", "clear|show", "clear: reset the PMD counters and start a measurement window; show: one JSON "
+       "line of the window's totals over all PMDs (packets, duration_s, cycles_per_pkt, cache hits, upcalls, "
+       "datapath_flows, ...; the benchmark harness's --stats-cmd)", 1, 1, {}, "", no_params(), bench_stats_method, true},
       {"pmd-rxq-show", "", "rx queue to PMD assignment and load", 0, 0, {}, "dpif/pmd-rxq-show", pass_args()},
       {"dump-dp-flows", "[BRIDGE]", "datapath (megaflow) flows", 0, 1, {}, "dpif/dump-flows", pass_args()},
+      {"count-dp-flows", "", "the number of datapath (megaflow) flows over all PMDs (quick)", 0, 0, {}, "dpif/flow-count",
+       pass_args()},
       {"add-dp-flow", "FLOW ACTIONS", "install a datapath flow (debugging)", 2, 2, {}, "dpif/add-flow", pass_args()},
       {"del-dp-flow", "FLOW", "delete a datapath flow (debugging)", 1, 1, {}, "dpif/del-flow", pass_args()},
       {"trace", "BRIDGE FLOW", "trace FLOW through BRIDGE's OpenFlow tables", 2, 2, {}, "ofproto/trace", pass_args()},
@@ -902,6 +924,7 @@ struct Invocation {
   const CommandDef* def;
   Args args;
   CmdOptions opts;
+  std::string method;  // runtime commands: the JSON-RPC method ("" for "call")
 };
 
 }  // namespace
@@ -967,6 +990,7 @@ int run_dpsctl(const std::vector<std::string>& argv, std::ostream& out, std::ost
                     (inv.def->min_args == inv.def->max_args ? std::to_string(inv.def->min_args)
                                                             : std::to_string(inv.def->min_args) + " or more") +
                     " argument(s): " + inv.def->name + " " + inv.def->synopsis);
+      if (!inv.def->config) inv.method = inv.def->route ? inv.def->route(inv.args) : inv.def->method;
       cmds.push_back(std::move(inv));
     }
     if (cmds.empty()) usage_error("missing command (see dpsctl --help)");
@@ -980,7 +1004,7 @@ int run_dpsctl(const std::vector<std::string>& argv, std::ostream& out, std::ost
 
     if (any_runtime) {
       auto& inv = cmds[0];
-      std::string method = inv.def->method;
+      std::string method = inv.method;
       json params;
       if (method.empty()) {  // "call"
         method = inv.args[0];
@@ -1000,7 +1024,8 @@ int run_dpsctl(const std::vector<std::string>& argv, std::ostream& out, std::ost
           msg = "the daemon does not support \"" + method + "\" (unknown method)";
         cmd_fail(msg);
       }
-      out << (opt.format == "json" ? format_json(r["result"]) : format_text(r["result"]));
+      if (inv.def->json_line) out << r["result"].dump() << "\n";
+      else out << (opt.format == "json" ? format_json(r["result"]) : format_text(r["result"]));
       return kExitOk;
     }
 

@@ -41,6 +41,8 @@ options:
   --flow-limit N       install at most N megaflows from the miss path (default 200000)
   --churn-rate N       debug: issue N flow-mods per second (rule-churn benchmark)
   --sample-tx-ms MS    record port tx every MS ms in the summary JSON (flow-setup benchmark)
+  --nice N             priority (-20..19) of the control thread and the daemon's autogroup
+                       (default -10, as ovs-ctl runs ovs-vswitchd; 0 leaves it alone)
   --pmd-cores LIST     lcores for PMD threads, e.g. 1 or 1,2 (default: all but the main lcore)
   --mbufs N            mbuf pool size (default: sized from the ports)
   --max-flows N        datapath flow limit per PMD (default 200000)
@@ -98,6 +100,19 @@ DaemonConfig parse_command_line(int argc, char** argv) {
     else if (a == "--flow-limit") cfg.flow_limit = static_cast<uint64_t>(number(a));
     else if (a == "--churn-rate") cfg.churn_rate = number(a);
     else if (a == "--sample-tx-ms") cfg.sample_tx_ms = number(a);
+    else if (a == "--nice") {
+      std::string v = value(a);
+      int n = 0;
+      size_t pos = 0;
+      try {
+        n = std::stoi(v, &pos);
+      } catch (const std::exception&) {
+        pos = 0;
+      }
+      if (pos == 0 || pos != v.size() || n < -20 || n > 19)
+        throw ConfigError("option --nice: '" + v + "' is not a priority from -20 to 19");
+      cfg.nice = n;
+    }
     else if (a == "--pmd-cores") {
       std::string v = value(a);
       cfg.pmd_cores.clear();

@@ -36,6 +36,10 @@ struct DaemonConfig {
   uint64_t flow_limit = 200000;          // megaflows the miss path installs at most
   double churn_rate = 0;                 // debug: flow-mods per second (rule-churn benchmark)
   double sample_tx_ms = 0;               // sample port tx into the summary every N ms (0: off)
+  // Scheduling priority of the control (ofproto) thread and of the daemon's
+  // autogroup: ovs-ctl's default for ovs-vswitchd (OVS_VSWITCHD_PRIORITY),
+  // so the miss path is not starved by management tools sharing its core.
+  int nice = -10;
   double duration_s = 0;                 // 0: run until SIGTERM/SIGINT
   double warmup_s = 0;                   // summary window starts after this
   std::string summary_json;              // write the run summary here at exit

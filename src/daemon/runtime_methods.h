@@ -1,7 +1,8 @@
 // runtime_methods.h - the daemon's runtime (appctl-style) JSON-RPC methods:
 // one table of name, parameter doc, mutates flag and handler.
 //
-// What: dpif/pmd-stats-show, dpif/pmd-stats-clear, dpif/pmd-rxq-show,
+// What: dpif/pmd-stats-show, dpif/pmd-stats-total, dpif/pmd-stats-clear,
+//   dpif/flow-count, dpif/pmd-rxq-show,
 //   dpif/dump-flows, dpif/add-flow, dpif/del-flow, ofproto/trace, fdb/show,
 //   ofproto/dump-flows, ofproto/add-flows, ofproto/del-flows,
 //   ofproto/list-bridges, netdev/port-stats, netdev/port-xstats (the

@@ -36,6 +36,7 @@ void Datapath::create_pmds() {
     pmds_.push_back(std::make_unique<PmdThread>(pc));
   }
   stats_base_.assign(pmds_.size(), {});
+  stats_cleared_tsc_ = rte_get_tsc_cycles();
   side_.clear();
   side_.resize(pmds_.size());
 }
@@ -757,6 +758,7 @@ void Datapath::clear_pmd_stats() {
     stats_base_[p] = pmds_[p]->counters().snapshot();
     pmds_[p]->reset_max_iteration();
   }
+  stats_cleared_tsc_ = rte_get_tsc_cycles();
 }
 
 }  // namespace dps::datapath

@@ -214,6 +214,9 @@ class Datapath {
   // --- Statistics -----------------------------------------------------------
   std::vector<PmdStatsView> pmd_stats() const;  // relative to the last clear
   void clear_pmd_stats();
+  // TSC when those figures were last zeroed (clear_pmd_stats, or the PMDs'
+  // creation): the start of the measurement window (OVS pmd-perf-show's).
+  uint64_t stats_cleared_tsc() const { return stats_cleared_tsc_; }
 
  private:
   // (pmd, flow) per PMD the ufid is on: almost always one, so two are
@@ -290,6 +293,7 @@ class Datapath {
   std::map<uint32_t, std::vector<DpMeter*>> meters_;  // id -> instance per PMD (PMD-owned while set)
   std::vector<std::array<uint64_t, kNumPmdCounters>> stats_base_;
   std::vector<std::pair<uint64_t, uint64_t>> rxq_base_;  // (packets, cycles) at the last clear
+  uint64_t stats_cleared_tsc_ = 0;
   std::vector<InstallFailure> failed_installs_;
   uint64_t next_seq_ = 1;
   bool started_ = false;

@@ -9,7 +9,11 @@
 // a retired flow's slot is reused for a later flow with its generation
 // number incremented. The EMC stores (DpFlow*, generation) and a lookup
 // accepts the entry only if the generations still agree, so a stale EMC entry
-// is harmless and no RCU is needed.
+// is harmless and no RCU is needed. Layout: the first cache line holds
+// what a hit reads and writes (generation, batch scratch, counters, the
+// first action), so an EMC hit on one of thousands of flows touches one
+// line of the flow; key and mask, read only by the classifier and the slow
+// path, come after.
 //
 // Thread-safety:
 //  - key/mask/actions: written by the control thread before the flow is
@@ -23,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "actions.h"
@@ -30,23 +35,28 @@
 
 namespace dps::datapath {
 
-struct DpFlow {
-  FlowKey key;                 // already ANDed with mask
-  FlowMask mask;
-  DpActions actions;
-  uint64_t ufid = 0;           // id chosen by the installer (ofproto ukey id)
+struct alignas(64) DpFlow {
+  // --- Line 0: everything a cache hit touches (EMC generation check,
+  // grouping, counters, and the actions of a single-output flow). Keep it
+  // within 64 bytes: a hit on one of thousands of flows is a cache miss per
+  // line touched.
   std::atomic<uint32_t> gen{0};
-  uint32_t hash = 0;           // flow_key_hash_masked(key, mask)
-  bool installed = false;      // owning PMD: in the classifier right now
   // Owning PMD only, scratch for grouping one batch's packets by flow.
   uint32_t batch_stamp = 0;
-  uint8_t batch_group = 0;
-  uint32_t index = 0;          // slot in the owning PMD's FlowArena; set once by the arena
   // Counters: single writer (the owning PMD), relaxed.
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> used_tsc{0};   // rte_rdtsc() of the last hit, 0 = never
   std::atomic<uint16_t> tcp_flags{0};  // OR of the TCP flags seen
+  uint8_t batch_group = 0;
+  bool installed = false;      // owning PMD: in the classifier right now
+  uint32_t hash = 0;           // flow_key_hash_masked(key, mask)
+  DpActions actions;           // n and acts[0] fall in line 0 (offset 40..67)
+  // --- Cold: lookups compare the key only in the classifier.
+  uint64_t ufid = 0;           // id chosen by the installer (ofproto ukey id)
+  uint32_t index = 0;          // slot in the owning PMD's FlowArena; set once by the arena
+  FlowKey key;                 // already ANDed with mask
+  FlowMask mask;
 
   // Owning PMD only: counts a group of n packets / nbytes.
   void count(uint32_t n, uint64_t nbytes, uint64_t now_tsc, uint16_t flags) {
@@ -58,5 +68,9 @@ struct DpFlow {
                       std::memory_order_relaxed);
   }
 };
+// The single-output fast path reads actions.n, acts[0].type and acts[0].arg32.
+static_assert(offsetof(DpFlow, actions) + offsetof(DpActions, acts) + offsetof(DpAction, arg32) +
+                  sizeof(uint32_t) <= 64,
+              "a single-output flow's hit must touch one cache line");
 
 }  // namespace dps::datapath

@@ -9,8 +9,9 @@
 //
 // Design: 4-way set-associative. The probe metadata of a set is one cache
 // line: 4 hashes, 4 generations, 4 DpFlow* (struct of arrays, one SIMD
-// compare for the hashes); the key copies live in a separate array and are
-// read only when a hash matches. lookup_batch() works in three passes over
+// compare for the hashes); the key copies live in separate arrays and are
+// read only when a hash matches, in two 64-byte halves so that a non-IPv6
+// key (whose second line is all zero) costs one line to compare. lookup_batch() works in three passes over
 // the burst (prefetch sets; match hashes and prefetch the candidate key copy
 // and flow; compare keys) so the memory latency of one packet overlaps the
 // others. An entry is valid only while its recorded generation equals the
@@ -34,6 +35,8 @@
 #include "flow_key.h"
 
 namespace dps::datapath {
+
+struct KeyHalf;
 
 // 8192 entries like OVS's EM_FLOW_HASH_ENTRIES: 128 KB of probe metadata
 // (fits L2) + 1 MB of key copies.
@@ -116,7 +119,10 @@ class ExactMatchCache {
   uint32_t nsets_;
   uint32_t set_mask_;
   Set* sets_;        // nsets_ sets
-  FlowKey* keys_;    // nsets_ * kEmcWays key copies, [set * kEmcWays + way]
+  // Key copies, [set * kEmcWays + way], split in two 64-byte halves (see
+  // exact_match_cache.cc): hi_ is read only for IPv6 keys.
+  KeyHalf* lo_;
+  KeyHalf* hi_;
   uint32_t rng_;
   uint32_t insert_inv_prob_ = kEmcDefaultInsertInvProb;
   uint32_t insert_threshold_;

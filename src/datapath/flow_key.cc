@@ -88,13 +88,13 @@ inline void zero_words(FlowKey* key, unsigned from_word) {
 // protocol) are what distinguishes most microflows; they are always hashed.
 DPS_ALWAYS_INLINE uint32_t hash_first_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3,
                                             uint64_t w4) {
-  uint64_t h = kHashSeed;
-  h = _mm_crc32_u64(h, w0);
-  h = _mm_crc32_u64(h, w1);
-  h = _mm_crc32_u64(h, w2);
-  h = _mm_crc32_u64(h, w3);
-  h = _mm_crc32_u64(h, w4);
-  return static_cast<uint32_t>(h);
+  // Two independent CRC chains (3 + 2 instructions deep instead of 5): CRC
+  // is linear, so a CRC over all five words is (a bijection of) the first
+  // chain XOR the second; this differs from it only in that bijection and
+  // spreads as well, at 9 instead of 15 cycles of latency per packet.
+  uint64_t a = _mm_crc32_u64(_mm_crc32_u64(_mm_crc32_u64(kHashSeed, w0), w1), w2);
+  uint64_t b = _mm_crc32_u64(_mm_crc32_u64(0, w3), w4);
+  return static_cast<uint32_t>(a ^ b);
 }
 
 // The key hash: a function of the key alone (equal keys, equal hashes).
@@ -496,7 +496,7 @@ inline bool same_train(const uint8_t* a, const uint8_t* b, const TrainMask& t) {
 }  // namespace
 
 uint32_t flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_port,
-                                FlowKey* keys, uint32_t* hashes) {
+                                FlowKey* keys, uint32_t* hashes, bool detect_trains) {
   // 4 packets ahead: enough to cover a DRAM/LLC miss at ~15 cycles per packet.
   constexpr unsigned kPrefetchAhead = 4;
   for (unsigned i = 0; i < std::min(n, kPrefetchAhead); i++)
@@ -531,7 +531,7 @@ uint32_t flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_p
         hashes[i] = key_hash(keys[i]);
       }
     }
-    train = fast && spannable
+    train = fast && spannable && detect_trains
                 ? &kTrainMasks[(keys[i].vlan_tci ? 2 : 0) + (keys[i].nw_proto == kIpProtoTcp)]
                 : nullptr;
     prev = data;

@@ -136,8 +136,10 @@ uint32_t flow_key_extract(const uint8_t* data, uint32_t len, uint32_t in_port,
 // parser reads is equal (same flow, e.g. consecutive segments of one TCP
 // connection). For such packets hashes[i] is set but keys[i] is NOT written:
 // the key is that of the nearest preceding packet without the bit.
+// detect_trains = false skips the train check (every key is parsed; the
+// result is 0): the PMD turns it off while trains are rare.
 uint32_t flow_key_extract_batch(rte_mbuf* const* pkts, unsigned n, uint32_t in_port,
-                                FlowKey* keys, uint32_t* hashes);
+                                FlowKey* keys, uint32_t* hashes, bool detect_trains = true);
 
 // CRC32C hash over the words of key selected by mask (word i is included when
 // any bit of mask word i is set), each ANDed with the mask. Used by megaflow

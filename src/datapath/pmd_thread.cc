@@ -20,11 +20,15 @@ namespace {
 
 // The EMC is skipped while it hits less than 1 in 20 lookups (a working set
 // far larger than it: probing costs a cache miss per packet for nothing).
-// Every kEmcProbeEvery housekeeping rounds it is re-enabled for one round
-// to see whether traffic changed.
+// Every kProbeEvery housekeeping rounds it is re-enabled for one round to
+// see whether traffic changed.
 constexpr uint64_t kEmcMinHitPermille = 50;
-constexpr unsigned kEmcProbeEvery = 16;
-constexpr uint64_t kEmcMinSample = 4096;
+constexpr unsigned kProbeEvery = 16;
+constexpr uint64_t kMinSample = 4096;
+// The train check (flow_key_extract_batch) costs ~3 cycles per packet and a
+// train packet saves its parse and its lookups (~20 cycles): below 1 train
+// packet in 10 it is turned off the same way.
+constexpr uint64_t kTrainMinHitPermille = 100;
 
 uint32_t low_mask(unsigned n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
 
@@ -39,6 +43,8 @@ PmdThread::PmdThread(const PmdConfig& cfg)
       commands_("pmd" + std::to_string(cfg.index)),
       misses_("miss" + std::to_string(cfg.index)),
       arena_(cfg.max_flows),
+      emc_stage_(kEmcMinHitPermille, kMinSample, kProbeEvery),
+      train_stage_(kTrainMinHitPermille, kMinSample, kProbeEvery),
       out_(cfg.index, &counters_),
       rxq_stats_(new RxqStats[kMaxRxqsPerPmd]) {
   emc_.set_insert_inv_prob(cfg.emc_insert_inv_prob);
@@ -129,18 +135,23 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
   counters_.add(kRxPackets, n);
   // `train`: packets whose key equals the previous packet's (see
   // flow_key_extract_batch); they take the previous packet's lookup result.
-  const uint32_t train = flow_key_extract_batch(pkts, n, in_port, keys, hashes);
+  const bool trains = train_stage_.active();
+  const uint32_t train = flow_key_extract_batch(pkts, n, in_port, keys, hashes, trains);
   const uint32_t all = low_mask(n);
   const uint32_t todo = all & ~train;
-  counters_.add(kTrainHits, __builtin_popcount(train));
+  if (trains) {
+    unsigned t = __builtin_popcount(train);
+    counters_.add(kTrainHits, t);
+    train_stage_.record(n, t);
+  }
 
   uint32_t hit = 0;
-  if (emc_active_) {
+  const bool emc_on = emc_stage_.active();
+  if (emc_on) {
     hit = emc_.lookup_batch(keys, hashes, todo, flows);
     unsigned h = __builtin_popcount(hit);
     counters_.add(kEmcHits, h);
-    emc_window_lookups_ += __builtin_popcount(todo);
-    emc_window_hits_ += h;
+    emc_stage_.record(__builtin_popcount(todo), h);
   }
   uint32_t miss = todo & ~hit;
   if (miss) {
@@ -149,7 +160,7 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
     counters_.add(kSubtableLookups, cs.subtable_probes);
     counters_.add(kSmcHits, cs.smc_hits);
     counters_.add(kMegaflowHits, cs.hits - cs.smc_hits);
-    if (emc_active_)
+    if (emc_on)
       for (uint32_t m = found; m; m &= m - 1) {
         unsigned i = __builtin_ctz(m);
         emc_.maybe_insert(keys[i], hashes[i], flows[i]);
@@ -181,7 +192,25 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
       return;
     }
   }
-  // Group by flow, keeping arrival order within each flow (OVS packet_batch_per_flow).
+  // Flows with a single output (NORMAL to a known MAC, output:N: the common
+  // case) are executed packet by packet: when a burst spreads over many
+  // flows, building a group per flow costs more than it saves. The others
+  // are grouped by flow, keeping arrival order within each flow (OVS
+  // packet_batch_per_flow), so their actions run once per group.
+  uint32_t grouped = 0;
+  for (uint32_t m = hits; m; m &= m - 1) {
+    unsigned i = __builtin_ctz(m);
+    DpFlow* f = flows[i];
+    const DpActions& a = f->actions;
+    if (DPS_LIKELY(a.n == 1 && a.acts[0].type == ActType::kOutput)) {
+      uint16_t flags = train & (uint32_t{1} << i) ? 0 : keys[i].tcp_flags;
+      f->count(1, rte_pktmbuf_pkt_len(pkts[i]), now_tsc_, flags);
+      out_.add(a.acts[0].arg32, pkts[i]);
+    } else {
+      grouped |= uint32_t{1} << i;
+    }
+  }
+  if (!grouped) return;
   struct Group {
     DpFlow* flow;
     uint16_t n;
@@ -191,7 +220,7 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
   Group groups[netdev::kMaxBurst];
   unsigned n_groups = 0;
   uint32_t stamp = ++batch_stamp_;
-  for (uint32_t m = hits; m; m &= m - 1) {
+  for (uint32_t m = grouped; m; m &= m - 1) {
     unsigned i = __builtin_ctz(m);
     DpFlow* f = flows[i];
     Group* g;
@@ -244,7 +273,14 @@ void PmdThread::execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t
   uint64_t bytes = 0;
   for (unsigned i = 0; i < n; i++) bytes += rte_pktmbuf_pkt_len(pkts[i]);
   flow->count(n, bytes, now_tsc_, tcp_flags);
-  execute_actions(flow->actions, pkts, n, flow->key.in_port);
+  const DpActions& acts = flow->actions;
+  // One output: decided from the flow's first cache line (dp_flow.h); the
+  // key's line is read only by the general case.
+  if (DPS_LIKELY(acts.n == 1 && acts.acts[0].type == ActType::kOutput)) {
+    out_.add_bulk(acts.acts[0].arg32, pkts, n);
+    return;
+  }
+  execute_actions(acts, pkts, n, flow->key.in_port);
 }
 
 void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n,
@@ -446,20 +482,12 @@ void PmdThread::apply_meter(PmdCommand* cmd) {
 void PmdThread::housekeeping() {
   cls_.rerank();
   emc_.sweep(64);
-  // EMC policy: skip it while it does not pay (see kEmcMinHitPermille).
-  if (emc_active_) {
-    if (emc_window_lookups_ >= kEmcMinSample) {
-      bool pays = emc_window_hits_ * 1000 >= emc_window_lookups_ * kEmcMinHitPermille;
-      if (!pays && emc_.insert_inv_prob() > 0) {
-        emc_active_ = false;
-        emc_.clear();
-      }
-      emc_window_lookups_ = emc_window_hits_ = 0;
-    }
-  } else if ((iteration_ / kHousekeepingInterval) % kEmcProbeEvery == 0) {
-    emc_active_ = true;
-  }
-  emc_active_pub_.store(emc_active_, std::memory_order_relaxed);
+  // Skip the EMC and the train check while they do not pay (AdaptiveStage).
+  // With EMC inserts turned off (probability 0) the EMC stays as configured.
+  const uint64_t round = iteration_ / kHousekeepingInterval;
+  if (emc_stage_.review(round, emc_.insert_inv_prob() > 0)) emc_.clear();
+  train_stage_.review(round);
+  emc_active_pub_.store(emc_stage_.active(), std::memory_order_relaxed);
 }
 
 }  // namespace dps::datapath

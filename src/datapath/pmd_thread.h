@@ -11,7 +11,8 @@
 //      into per-port tx batches;
 //   3. flush the tx batches;
 //   4. every kHousekeepingInterval iterations: re-rank subtables, sweep
-//      the EMC, decide whether the EMC is worth probing.
+//      the EMC, decide whether the EMC and the train check are worth
+//      their cost (AdaptiveStage).
 //
 // Design: nothing in the loop allocates, locks or makes a syscall; one
 // virtual call per rx burst and per tx burst. Counters are relaxed stores.
@@ -58,6 +59,46 @@ inline constexpr unsigned kCommandsBusyMax = 256;
 inline constexpr unsigned kCommandsBusyUs = 20;
 inline constexpr unsigned kCommandsIdleMax = 1024;
 inline constexpr unsigned kCommandsIdleUs = 200;
+
+// A fast-path stage that is skipped while it does not pay: a cache probe or
+// a shortcut check that costs every packet a few cycles and saves the
+// packets it succeeds for many. It stays active while at least min_permille
+// of its tries succeed (judged over windows of at least min_sample tries,
+// at housekeeping); once off, it is re-enabled for one housekeeping round in
+// every probe_every, to notice when traffic changed. PMD-thread only.
+class AdaptiveStage {
+ public:
+  AdaptiveStage(uint64_t min_permille, uint64_t min_sample, unsigned probe_every)
+      : min_permille_(min_permille), min_sample_(min_sample), probe_every_(probe_every) {}
+  bool active() const { return active_; }
+  void record(uint64_t tries, uint64_t wins) {
+    tries_ += tries;
+    wins_ += wins;
+  }
+  // Once per housekeeping round (round = its sequence number). Returns true
+  // when the stage has just been turned off. may_disable = false keeps it on
+  // (and the window running).
+  bool review(uint64_t round, bool may_disable = true) {
+    if (!active_) {
+      if (round % probe_every_ == 0) active_ = true;
+      return false;
+    }
+    if (tries_ < min_sample_) return false;
+    bool pays = wins_ * 1000 >= tries_ * min_permille_;
+    tries_ = wins_ = 0;
+    if (pays || !may_disable) return false;
+    active_ = false;
+    return true;
+  }
+
+ private:
+  uint64_t min_permille_;
+  uint64_t min_sample_;
+  unsigned probe_every_;
+  bool active_ = true;
+  uint64_t tries_ = 0;
+  uint64_t wins_ = 0;
+};
 
 struct PmdConfig {
   unsigned index = 0;        // 0..n_pmds-1; also its tx slot on every port
@@ -142,9 +183,8 @@ class PmdThread {
   uint64_t cmd_busy_cycles_ = 0;  // kCommandsBusyUs in TSC cycles
   uint64_t cmd_idle_cycles_ = 0;  // kCommandsIdleUs in TSC cycles
   uint32_t batch_stamp_ = 0;
-  bool emc_active_ = true;
-  uint64_t emc_window_lookups_ = 0;
-  uint64_t emc_window_hits_ = 0;
+  AdaptiveStage emc_stage_;    // probe the EMC at all (kEmcMinHitPermille)
+  AdaptiveStage train_stage_;  // look for burst trains (kTrainMinHitPermille)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> max_iter_reset_{false};

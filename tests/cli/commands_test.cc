@@ -154,3 +154,28 @@ TEST_CASE("text output aligns tables and key/value objects", "[cli]") {
   CHECK(format_text(nlohmann::json::parse(R"({"a":1,"long_key":"x"})")) == "a:        1\nlong_key: x\n");
   CHECK(format_text("plain") == "plain\n");
 }
+
+TEST_CASE("bench-stats and count-dp-flows: the benchmark harness's stats and flows commands", "[cli]") {
+  TempDir dir;
+  TestServer srv(dir.path);
+  auto run = [&](std::vector<std::string> a) { return dpsctl(srv.sock, std::move(a)); };
+  // clear is pmd-stats-clear; the answer is one line of JSON even with the
+  // default text format (the harness parses what `show` prints).
+  Result r = run({"bench-stats", "clear"});
+  REQUIRE(r.rc == 0);
+  CHECK(r.out == "{}\n");
+  CHECK(nlohmann::json::parse(run({"-f", "json", "pmd-stats-show"}).out)[0]["emc_hits"] == 0);
+  // show and count-dp-flows call their own methods (this test server has neither).
+  r = run({"bench-stats", "show"});
+  CHECK(r.rc == kExitFailed);
+  CHECK(r.err.find("\"dpif/pmd-stats-total\"") != std::string::npos);
+  r = run({"count-dp-flows"});
+  CHECK(r.rc == kExitFailed);
+  CHECK(r.err.find("\"dpif/flow-count\"") != std::string::npos);
+  // A verb other than clear/show is a usage error, found before connecting.
+  r = dpsctl(dir / "absent.sock", {"bench-stats", "reset"});
+  CHECK(r.rc == kExitUsage);
+  CHECK(r.err == "dpsctl: bench-stats takes \"clear\" or \"show\", not \"reset\"\n");
+  CHECK(run({"bench-stats"}).rc == kExitUsage);
+  CHECK(run({"count-dp-flows", "br0"}).rc == kExitUsage);
+}

@@ -122,6 +122,41 @@ TEST_CASE("emc colliding hashes keep distinct keys apart", "[datapath]") {
   CHECK(still == static_cast<int>(kEmcWays) - 1);
 }
 
+TEST_CASE("emc keys differing only in the IPv6 half stay apart", "[datapath]") {
+  // The cache compares a key's second line (IPv6 addresses) only when it is
+  // non-zero on either side: same first line, same hash, different second
+  // lines (including all-zero) must each find their own flow.
+  FlowArena arena(1024);
+  ExactMatchCache emc(64);
+  FlowKey v4 = make_key(7);
+  FlowKey a = v4, b = v4;
+  a.ipv6_src[15] = 1;
+  b.ipv6_dst[0] = 0x20;
+  b.nd_target[3] = 9;
+  DpFlow* fa = arena.alloc();
+  DpFlow* fb = arena.alloc();
+  DpFlow* f4 = arena.alloc();
+  emc.insert(a, 0x55, fa);
+  CHECK(emc.lookup(v4, 0x55) == nullptr);  // zero second line vs a's
+  CHECK(emc.lookup(b, 0x55) == nullptr);
+  emc.insert(v4, 0x55, f4);
+  emc.insert(b, 0x55, fb);
+  CHECK(emc.count_valid() == 3);
+  CHECK(emc.lookup(a, 0x55) == fa);
+  CHECK(emc.lookup(b, 0x55) == fb);
+  CHECK(emc.lookup(v4, 0x55) == f4);
+  FlowKey keys[3] = {b, v4, a};
+  uint32_t hashes[3] = {0x55, 0x55, 0x55};
+  DpFlow* out[3] = {};
+  CHECK(emc.lookup_batch(keys, hashes, 0b111u, out) == 0b111u);
+  CHECK((out[0] == fb && out[1] == f4 && out[2] == fa));
+  // Re-inserting a cached IPv6 key updates its entry instead of adding one.
+  DpFlow* fa2 = arena.alloc();
+  emc.insert(a, 0x55, fa2);
+  CHECK(emc.count_valid() == 3);
+  CHECK(emc.lookup(a, 0x55) == fa2);
+}
+
 TEST_CASE("emc overfilled never answers wrong; batch agrees with single", "[datapath]") {
   FlowArena arena(4096);
   ExactMatchCache emc(256);  // 256 entries for 5000 keys: constant eviction
