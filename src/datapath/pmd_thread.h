@@ -6,9 +6,9 @@
 // (PMD -> ofproto). Its loop, like OVS pmd_thread_main:
 //   1. apply pending commands (the only place its tables change);
 //   2. for each rx queue: rx_burst up to 32, then process_batch():
-//      extract keys -> EMC -> megaflow classifier -> miss ring,
-//      group packets by flow, execute each flow's actions once per group
-//      into per-port tx batches;
+//      extract keys -> EMC -> megaflow classifier -> miss ring, then
+//      single-output flows packet by packet and the others grouped by flow
+//      (actions run once per group), into per-port tx batches;
 //   3. flush the tx batches;
 //   4. every kHousekeepingInterval iterations: re-rank subtables, sweep
 //      the EMC, decide whether the EMC and the train check are worth
