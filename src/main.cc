@@ -360,9 +360,8 @@ int run(int argc, char** argv) {
     for (auto& [name, cm] : connmgrs) work += cm->run();
     double t = now_s();
     if (cfg.sample_tx_ms > 0 && t >= next_sample && tx_samples.size() < 100000) {
-      uint64_t dp_flows = 0;
-      for (const dps::datapath::PmdStatsView& v : dp.pmd_stats()) dp_flows += v.flows;
-      tx_samples.push_back({t, take_snapshot(dp, t).port_tx, backer.ukeys().size(), dp_flows});
+      tx_samples.push_back(
+          {t, take_snapshot(dp, t).port_tx, backer.ukeys().size(), dp.installed_flows()});
       next_sample = t + cfg.sample_tx_ms / 1000.0;
     }
     if (!window_open && t >= cfg.warmup_s) {

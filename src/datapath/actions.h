@@ -63,6 +63,8 @@ struct DpActions {
   DpAction acts[kMaxDpActions];
 
   bool full() const { return n == kMaxDpActions; }
+  // The common case the PMD executes without the general loop.
+  bool single_output() const { return n == 1 && acts[0].type == ActType::kOutput; }
   // Appends; returns false (and changes nothing) when full.
   bool add(const DpAction& a) {
     if (n == kMaxDpActions) return false;

@@ -751,6 +751,12 @@ std::vector<PmdStatsView> Datapath::pmd_stats() const {
   return out;
 }
 
+uint64_t Datapath::installed_flows() const {
+  uint64_t n = 0;
+  for (const auto& t : pmds_) n += t->n_flows();
+  return n;
+}
+
 void Datapath::clear_pmd_stats() {
   rxq_base_.clear();
   for (const RxqAssignment& a : rxq_assignment()) rxq_base_.emplace_back(a.packets, a.cycles);

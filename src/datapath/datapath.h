@@ -213,6 +213,9 @@ class Datapath {
 
   // --- Statistics -----------------------------------------------------------
   std::vector<PmdStatsView> pmd_stats() const;  // relative to the last clear
+  // Megaflows installed in the PMDs' classifiers right now, summed over the
+  // PMDs (one relaxed load each; what `dpctl/show`'s flow count means).
+  uint64_t installed_flows() const;
   void clear_pmd_stats();
   // TSC when those figures were last zeroed (clear_pmd_stats, or the PMDs'
   // creation): the start of the measurement window (OVS pmd-perf-show's).

@@ -202,7 +202,7 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
     unsigned i = __builtin_ctz(m);
     DpFlow* f = flows[i];
     const DpActions& a = f->actions;
-    if (DPS_LIKELY(a.n == 1 && a.acts[0].type == ActType::kOutput)) {
+    if (DPS_LIKELY(a.single_output())) {
       uint16_t flags = train & (uint32_t{1} << i) ? 0 : keys[i].tcp_flags;
       f->count(1, rte_pktmbuf_pkt_len(pkts[i]), now_tsc_, flags);
       out_.add(a.acts[0].arg32, pkts[i]);
@@ -276,7 +276,7 @@ void PmdThread::execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t
   const DpActions& acts = flow->actions;
   // One output: decided from the flow's first cache line (dp_flow.h); the
   // key's line is read only by the general case.
-  if (DPS_LIKELY(acts.n == 1 && acts.acts[0].type == ActType::kOutput)) {
+  if (DPS_LIKELY(acts.single_output())) {
     out_.add_bulk(acts.acts[0].arg32, pkts, n);
     return;
   }
@@ -291,7 +291,7 @@ void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned
     counters_.add(kDropped, n);
     return;
   }
-  if (DPS_LIKELY(acts.n == 1 && acts.acts[0].type == ActType::kOutput)) {
+  if (DPS_LIKELY(acts.single_output())) {
     out_.add_bulk(acts.acts[0].arg32, pkts, n);
     return;
   }

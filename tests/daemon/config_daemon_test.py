@@ -27,6 +27,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import check, failures  # noqa: E402
+
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 VSCTL = shutil.which("ovs-vsctl")
 if not VSCTL:
@@ -39,15 +42,8 @@ DB = os.path.join(tmp, "conf.db")
 RULES = os.path.join(tmp, "rules")
 with open(RULES, "w") as f:
     f.write("priority=10,in_port=1,actions=output:2\n")
-failures = []
 daemon = None
 CPU1 = 1 if (os.cpu_count() or 1) > 1 else 0
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def start(vdevs=("net_null0", "net_null1"), rules=True):

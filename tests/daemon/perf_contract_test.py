@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import check, failures, free_port  # noqa: E402
+
 DPSWITCHD, DPSCTL, TEMPLATES = sys.argv[1], sys.argv[2], sys.argv[3]
 OFCTL = shutil.which("ovs-ofctl")
 if not OFCTL:
@@ -44,22 +47,7 @@ CPU1 = 1 if (os.cpu_count() or 1) > 1 else 0
 PCAP_PACKETS = 512
 
 tmp = tempfile.mkdtemp(prefix="dps-perfc-")
-failures = []
 switch = None
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-        if detail:
-            print("     " + str(detail).replace("\n", "\n     "), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(template, fields):

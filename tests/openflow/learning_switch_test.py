@@ -35,6 +35,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import check, failures, free_port  # noqa: E402
+
 DPSWITCHD = os.environ.get("DPSWITCHD") or (sys.argv[1] if len(sys.argv) > 1 else "")
 if os.geteuid() != 0:
     print("FAIL: the learning switch test needs root (network namespaces, veth pairs, "
@@ -226,25 +229,6 @@ def run(cmd, check=True, **kw):
     if check and r.returncode != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
     return r
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-        if detail:
-            print("     " + str(detail).replace("\n", "\n     "), flush=True)
 
 
 def main():

@@ -26,6 +26,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import check, failures, free_port  # noqa: E402
+
 DPSWITCHD = os.environ.get("DPSWITCHD") or (sys.argv[1] if len(sys.argv) > 1 else "")
 OFCTL = shutil.which("ovs-ofctl")
 TSHARK = shutil.which("tshark")
@@ -37,23 +40,6 @@ if missing or not DPSWITCHD:
 
 tmp = tempfile.mkdtemp(prefix="dps-ofctl-")
 os.environ["OVS_RUNDIR"] = tmp  # ovs-ofctl's unixctl socket (monitor)
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-        if detail:
-            print("     " + detail.replace("\n", "\n     "), flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 PORT = free_port()
