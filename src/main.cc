@@ -28,8 +28,8 @@
 #include "datapath/pmd_stats_format.h"
 #include "netdev/dpdk_netdev.h"
 #include "netdev/eal.h"
-#include "ofproto/connmgr.h"
-#include "ofproto/ofproto.h"
+#include "connmgr.h"
+#include "ofproto.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "../ofproto/ofproto.h"
+#include "ofproto.h"
 #include "config_store.h"
 #include "jsonrpc_server.h"
 #include "vswitch_schema.h"  // generated from src/confdb/vswitch.ovsschema

@@ -10,7 +10,7 @@
 #include <charconv>
 
 #include "../netdev/dpdk_netdev.h"
-#include "../ofproto/ofproto.h"
+#include "ofproto.h"
 
 namespace dps::daemon {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "../datapath/dp_flow_text.h"
 #include "../datapath/pmd_stats_format.h"
-#include "../ofproto/ofproto.h"
+#include "ofproto.h"
 #include "reconciler.h"
 
 namespace dps::daemon {

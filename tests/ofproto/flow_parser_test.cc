@@ -219,7 +219,7 @@ TEST_CASE("parser: format -> parse round trips", "[ofproto]") {
   // Groups round-trip too.
   GroupMod g;
   REQUIRE_FALSE(parse_group("group_id=5,type=select,bucket=weight:3,actions=output:1,bucket=weight:1,watch_port:2,actions=set_field:00:00:00:00:00:01->eth_dst,output:2", &g));
-  Group grp{g.group_id, g.type, g.buckets};
+  GroupDesc grp{g.type, g.group_id, g.buckets};
   GroupMod g2;
   REQUIRE_FALSE(parse_group(format_group(grp), &g2));
   CHECK(g2.group_id == 5);

@@ -5,7 +5,7 @@
 //   table=1, priority=100, cookie=0x5, tcp,nw_dst=10.0.0.0/8,tp_dst=80 actions=output:2
 // into a FlowMod; parse_flows() reads a whole file (blank lines and '#'
 // comments skipped, errors prefixed with "line N: "); format_flow_mod() /
-// format_rule() print a rule in the same syntax, so a rule set can be loaded
+// format_flow_stats() print a rule in the same syntax, so a rule set can be loaded
 // at start and dumped back. parse_group() reads the `ovs-ofctl add-group`
 // syntax (group_id=1,type=select,bucket=weight:10,actions=output:1,...).
 //
@@ -32,9 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "group_table.h"
 #include "of_error.h"
-#include "of_rule.h"
+#include "of_messages.h"
 
 namespace dps::ofproto {
 
@@ -72,8 +71,10 @@ std::string format_instructions(const Instructions& insts);
 std::string format_flow_mod(const FlowMod& fm);
 // Same for an installed rule; with_stats adds duration/n_packets/n_bytes
 // like ovs-ofctl dump-flows (parse_flow() skips those keys).
-std::string format_rule(const Rule& r, bool with_stats = false, int64_t now_ms = 0);
-std::string format_group(const Group& g);
+// A flow entry as dump-flows prints it (with duration and counters when
+// with_stats).
+std::string format_flow_stats(const FlowStats& f, bool with_stats = false);
+std::string format_group(const GroupDesc& g);
 std::string format_port(uint32_t port);  // "2", "LOCAL", "CONTROLLER", ...
 
 }  // namespace dps::ofproto

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "ofproto.h"
 
 namespace dps::ofproto {
 
@@ -36,13 +35,13 @@ DpBacker::~DpBacker() = default;
 
 int64_t DpBacker::now_ms() const { return cfg_.clock ? cfg_.clock() : steady_ms(); }
 
-void DpBacker::attach(Ofproto& ofp) {
+void DpBacker::attach(BackerBridge& ofp) {
   if (std::find(ofprotos_.begin(), ofprotos_.end(), &ofp) != ofprotos_.end()) return;
   ofprotos_.push_back(&ofp);
   bridges_.add_bridge(&ofp.bridge());
 }
 
-void DpBacker::detach(Ofproto& ofp) {
+void DpBacker::detach(BackerBridge& ofp) {
   auto it = std::find(ofprotos_.begin(), ofprotos_.end(), &ofp);
   if (it == ofprotos_.end()) return;
   Bridge& b = ofp.bridge();
@@ -54,7 +53,7 @@ void DpBacker::detach(Ofproto& ofp) {
   ofprotos_.erase(it);
   // Other bridges' patch ports into this one lose their peer: remove them
   // (each re-translates what is left).
-  for (Ofproto* o : ofprotos_) {
+  for (BackerBridge* o : ofprotos_) {
     std::vector<uint32_t> dangling;
     for (const auto& [no, bp] : o->bridge().ports)
       if (bp.peer_bridge == &b) dangling.push_back(no);
@@ -66,19 +65,19 @@ void DpBacker::detach(Ofproto& ofp) {
   if (n) spdlog::info("{}: removed {} megaflow(s) with the bridge", b.name, n);
 }
 
-void DpBacker::map_port(uint32_t dp_port, Ofproto& ofp) { bridges_.set_port(dp_port, &ofp.bridge()); }
+void DpBacker::map_port(uint32_t dp_port, BackerBridge& ofp) { bridges_.set_port(dp_port, &ofp.bridge()); }
 
-void DpBacker::unmap_port(uint32_t dp_port, const Ofproto& ofp) {
+void DpBacker::unmap_port(uint32_t dp_port, const BackerBridge& ofp) {
   bridges_.erase_port(dp_port, &ofp.bridge());
 }
 
-Ofproto* DpBacker::ofproto_of(const Bridge* b) const {
-  for (Ofproto* o : ofprotos_)
+BackerBridge* DpBacker::ofproto_of(const Bridge* b) const {
+  for (BackerBridge* o : ofprotos_)
     if (&o->bridge() == b) return o;
   return nullptr;
 }
 
-Ofproto* DpBacker::ofproto_of_port(uint32_t dp_port) const {
+BackerBridge* DpBacker::ofproto_of_port(uint32_t dp_port) const {
   const Bridge* b = bridges_.owner(dp_port);
   return b ? ofproto_of(b) : nullptr;
 }
@@ -91,7 +90,7 @@ unsigned DpBacker::run() {
     Ukey* u = ukeys_.find_ufid(f.ufid);
     if (u && u->pmd == f.pmd) ukeys_.erase(u);  // the datapath already forgot it
   }
-  for (Ofproto* o : ofprotos_) work += o->run_bridge(now);
+  for (BackerBridge* o : ofprotos_) work += o->run_bridge(now);
   if (!pass_running_ && now >= next_pass_ms_) {
     pass_running_ = true;
     next_pass_ms_ = now + std::clamp<int64_t>(revalidator_->idle_ms() / 4, 1, 1000);

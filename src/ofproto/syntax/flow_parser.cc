@@ -1166,22 +1166,21 @@ std::string format_flow_mod(const FlowMod& fm) {
                        fm.flags, fm.match, fm.instructions, "");
 }
 
-std::string format_rule(const Rule& r, bool with_stats, int64_t now_ms) {
+std::string format_flow_stats(const FlowStats& f, bool with_stats) {
   std::string stats;
   if (with_stats) {
     char buf[128];
-    int64_t d = now_ms - r.created_ms;
-    std::snprintf(buf, sizeof buf, "duration=%lld.%03llds, n_packets=%llu, n_bytes=%llu, ",
-                  static_cast<long long>(d / 1000), static_cast<long long>(d % 1000),
-                  static_cast<unsigned long long>(r.packet_count),
-                  static_cast<unsigned long long>(r.byte_count));
+    std::snprintf(buf, sizeof buf, "duration=%u.%03us, n_packets=%llu, n_bytes=%llu, ",
+                  f.duration_sec, f.duration_nsec / 1000000u,
+                  static_cast<unsigned long long>(f.packet_count),
+                  static_cast<unsigned long long>(f.byte_count));
     stats = buf;
   }
-  return format_common(r.table_id, r.priority, r.cookie, r.idle_timeout, r.hard_timeout, r.flags,
-                       r.match, r.instructions, stats);
+  return format_common(f.table_id, f.priority, f.cookie, f.idle_timeout, f.hard_timeout, f.flags,
+                       f.match, f.instructions, stats);
 }
 
-std::string format_group(const Group& g) {
+std::string format_group(const GroupDesc& g) {
   static const char* kTypes[] = {"all", "select", "indirect", "ff"};
   std::string out = "group_id=" + std::to_string(g.group_id) + ",type=" + kTypes[static_cast<int>(g.type)];
   for (const GroupBucket& b : g.buckets) {

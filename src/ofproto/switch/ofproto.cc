@@ -360,14 +360,15 @@ std::string Ofproto::dump_flows(bool with_stats) {
     std::sort(rules.begin(), rules.end(), [](const RulePtr& a, const RulePtr& b) {
       return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
     });
-    for (const RulePtr& r : rules) out += format_rule(*r, with_stats, now) + "\n";
+    for (const RulePtr& r : rules) out += format_flow_stats(rule_flow_stats(*r, now), with_stats) + "\n";
   }
   return out;
 }
 
 std::string Ofproto::dump_groups() const {
   std::string out;
-  for (const auto& [id, g] : bridge_.pipeline.groups().all()) out += format_group(g) + "\n";
+  for (const auto& [id, g] : bridge_.pipeline.groups().all())
+    out += format_group(GroupDesc{g.type, g.group_id, g.buckets}) + "\n";
   return out;
 }
 

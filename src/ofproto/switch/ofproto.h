@@ -93,7 +93,7 @@ struct OfprotoStats {
   uint64_t churn_mods = 0;
 };
 
-class Ofproto {
+class Ofproto final : public BackerBridge {
  public:
   // One bridge over a private backer on a real datapath: ports are taken
   // from it by sync_ports().
@@ -116,7 +116,7 @@ class Ofproto {
   // A patch port: output to it continues in `peer`'s pipeline as received
   // on peer_port (no datapath port).
   void add_patch_port(uint32_t of_port, const std::string& name, Bridge& peer, uint32_t peer_port);
-  void remove_port(uint32_t of_port);
+  void remove_port(uint32_t of_port) override;
   // Makes every port of the datapath that no bridge owns an OpenFlow port
   // with its number.
   void sync_ports();
@@ -166,7 +166,7 @@ class Ofproto {
   // revalidations); 0 means the caller may sleep a little.
   unsigned run();
   // This bridge's part of a backer round (DpBacker::run calls it).
-  unsigned run_bridge(int64_t now);
+  unsigned run_bridge(int64_t now) override;
 
   // --- Views ----------------------------------------------------------------
   // ovs-ofctl dump-flows style, one rule per line (counters rolled up first).
@@ -216,8 +216,8 @@ class Ofproto {
   // rules `priority=<high>,ip,nw_dst=198.18.x.y actions=drop`, at most
   // kChurnLive alive), to measure rule churn under traffic. 0 = off.
   void set_churn_rate(double per_s);
-  Bridge& bridge() { return bridge_; }
-  const Bridge& bridge() const { return bridge_; }
+  Bridge& bridge() override { return bridge_; }
+  const Bridge& bridge() const override { return bridge_; }
   DpBacker& backer() { return *backer_; }
   UkeyTable& ukeys() { return backer_->ukeys(); }
   Revalidator& revalidator() { return backer_->revalidator(); }

@@ -4,7 +4,7 @@
 // What: DpBacker owns the one DpInterface (the datapath), the installed-flow
 // records (UkeyTable), the interned controller events, the miss path
 // (UpcallHandler) and the Revalidator, and knows which bridge owns each
-// datapath port (BridgeMap). Bridges (Ofproto objects) attach to it; a miss
+// datapath port (BridgeMap). Bridges (BackerBridge: the Ofproto objects above) attach to it; a miss
 // is translated starting in the bridge that owns its in_port, a ukey is
 // re-translated from that bridge, and packet-ins / removed rules go to the
 // Ofproto of the bridge whose table produced them. run() is one round of
@@ -36,7 +36,22 @@
 
 namespace dps::ofproto {
 
-class Ofproto;
+// A bridge attached to the backer: what the backer needs of the per-bridge
+// switch above it (Ofproto implements it). Virtual calls per bridge per
+// control-loop round or configuration change, never per packet.
+class BackerBridge {
+ public:
+  virtual Bridge& bridge() = 0;
+  virtual const Bridge& bridge() const = 0;
+  // One round of the bridge's own timers (rule and MAC expiry, MAC-change
+  // revalidation). Returns the work done.
+  virtual unsigned run_bridge(int64_t now_ms) = 0;
+  // Removes an OpenFlow port (a patch port whose peer bridge went away).
+  virtual void remove_port(uint32_t of_port) = 0;
+
+ protected:
+  ~BackerBridge() = default;
+};
 
 struct BackerConfig {
   int64_t flow_idle_ms = kDefaultFlowIdleMs;
@@ -55,17 +70,17 @@ class DpBacker {
   DpBacker(const DpBacker&) = delete;
   DpBacker& operator=(const DpBacker&) = delete;
 
-  // --- Bridges (called by Ofproto) ---------------------------------------------
-  void attach(Ofproto& ofp);
-  void detach(Ofproto& ofp);
+  // --- Bridges (called by the Ofproto of each bridge) ---------------------------------------------
+  void attach(BackerBridge& ofp);
+  void detach(BackerBridge& ofp);
   // dp_port now belongs to ofp's bridge (misses on it start there).
-  void map_port(uint32_t dp_port, Ofproto& ofp);
-  void unmap_port(uint32_t dp_port, const Ofproto& ofp);
+  void map_port(uint32_t dp_port, BackerBridge& ofp);
+  void unmap_port(uint32_t dp_port, const BackerBridge& ofp);
   // The Ofproto owning a datapath port; null when none.
-  Ofproto* ofproto_of_port(uint32_t dp_port) const;
+  BackerBridge* ofproto_of_port(uint32_t dp_port) const;
   // The Ofproto of a bridge; null when it is not attached.
-  Ofproto* ofproto_of(const Bridge* b) const;
-  const std::vector<Ofproto*>& ofprotos() const { return ofprotos_; }
+  BackerBridge* ofproto_of(const Bridge* b) const;
+  const std::vector<BackerBridge*>& ofprotos() const { return ofprotos_; }
   const BridgeMap& bridges() const { return bridges_; }
 
   // --- Control loop ----------------------------------------------------------------
@@ -91,7 +106,7 @@ class DpBacker {
   datapath::Datapath* real_dp_ = nullptr;
   std::unique_ptr<DpInterface> dp_;
   BridgeMap bridges_;
-  std::vector<Ofproto*> ofprotos_;  // attach order (the first is br0 in dpswitchd)
+  std::vector<BackerBridge*> ofprotos_;  // attach order (the first is br0 in dpswitchd)
   UkeyTable ukeys_;
   ControllerEventTable events_;
   std::unique_ptr<UpcallHandler> handler_;

@@ -24,11 +24,11 @@
 #include <variant>
 #include <vector>
 
-#include "group_table.h"
 #include "of_actions.h"
 #include "of_error.h"
+#include "of_flow_mod.h"
+#include "of_group.h"
 #include "of_match.h"
-#include "of_rule.h"
 #include "packet_in_reason.h"
 
 namespace dps::ofproto {

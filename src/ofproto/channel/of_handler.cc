@@ -397,18 +397,9 @@ MaybeError OfHandler::on_multipart(ChannelState& ch, uint32_t xid, const Multipa
             if (MaybeError e = flow_filter(f, &rules)) return e;
             FlowStatsReply out;
             for (const RulePtr& r : rules) {
-              FlowStats s;
-              s.table_id = r->table_id;
-              split_ms(now - r->created_ms, &s.duration_sec, &s.duration_nsec);
-              s.priority = r->priority;
-              s.idle_timeout = r->idle_timeout;
-              s.hard_timeout = r->hard_timeout;
-              s.flags = r->flags;
-              s.cookie = r->cookie;
-              s.packet_count = (r->flags & kFlagNoPktCounts) ? ~uint64_t{0} : r->packet_count;
-              s.byte_count = (r->flags & kFlagNoBytCounts) ? ~uint64_t{0} : r->byte_count;
-              s.match = r->match;
-              s.instructions = r->instructions;
+              FlowStats s = rule_flow_stats(*r, now);
+              if (r->flags & kFlagNoPktCounts) s.packet_count = ~uint64_t{0};
+              if (r->flags & kFlagNoBytCounts) s.byte_count = ~uint64_t{0};
               out.flows.push_back(std::move(s));
             }
             reply.body = std::move(out);

@@ -19,33 +19,15 @@
 // PMDs (megaflow counters reach rules through the ukeys, on that thread).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
-#include "of_actions.h"
-#include "of_match.h"
+#include "of_flow_mod.h"
+#include "of_messages.h"
 
 namespace dps::ofproto {
-
-// ofp_flow_mod_flags
-enum FlowModFlags : uint16_t {
-  kFlagSendFlowRem = 1 << 0,
-  kFlagCheckOverlap = 1 << 1,
-  kFlagResetCounts = 1 << 2,
-  kFlagNoPktCounts = 1 << 3,
-  kFlagNoBytCounts = 1 << 4,
-};
-
-// ofp_flow_removed_reason
-enum class RemovedReason : uint8_t {
-  kIdleTimeout = 0,
-  kHardTimeout = 1,
-  kDelete = 2,
-  kGroupDelete = 3,
-};
-
-// Default priority of an OpenFlow flow-mod that gives none (OFP_DEFAULT_PRIORITY).
-inline constexpr uint16_t kDefaultPriority = 0x8000;
 
 struct Rule : std::enable_shared_from_this<Rule> {
   uint64_t id = 0;  // unique within a Pipeline, never reused
@@ -82,27 +64,24 @@ struct Rule : std::enable_shared_from_this<Rule> {
 };
 using RulePtr = std::shared_ptr<Rule>;
 
-enum class FlowModCommand : uint8_t {
-  kAdd = 0,           // OFPFC_ADD
-  kModify = 1,        // OFPFC_MODIFY
-  kModifyStrict = 2,  // OFPFC_MODIFY_STRICT
-  kDelete = 3,        // OFPFC_DELETE
-  kDeleteStrict = 4,  // OFPFC_DELETE_STRICT
-};
-
-struct FlowMod {
-  FlowModCommand command = FlowModCommand::kAdd;
-  uint8_t table_id = 0;  // kTableAll allowed for delete (and modify, as OVS does)
-  uint16_t priority = kDefaultPriority;
-  OfMatch match;
-  uint64_t cookie = 0;
-  uint64_t cookie_mask = 0;  // modify/delete: only rules with (cookie & mask) == (rule.cookie & mask)
-  uint16_t idle_timeout = 0;
-  uint16_t hard_timeout = 0;
-  uint16_t flags = 0;
-  uint32_t out_port = kPortAny;    // delete: only rules that output to this port
-  uint32_t out_group = kGroupAny;  // delete: only rules that output to this group
-  Instructions instructions;
-};
+// The flow-stats entry of a rule at now_ms, with its raw counters (the
+// OpenFlow reply replaces counters the rule does not keep by all-ones).
+inline FlowStats rule_flow_stats(const Rule& r, int64_t now_ms) {
+  FlowStats s;
+  s.table_id = r.table_id;
+  const int64_t age = std::max<int64_t>(0, now_ms - r.created_ms);
+  s.duration_sec = static_cast<uint32_t>(age / 1000);
+  s.duration_nsec = static_cast<uint32_t>(age % 1000) * 1000000u;
+  s.priority = r.priority;
+  s.idle_timeout = r.idle_timeout;
+  s.hard_timeout = r.hard_timeout;
+  s.flags = r.flags;
+  s.cookie = r.cookie;
+  s.packet_count = r.packet_count;
+  s.byte_count = r.byte_count;
+  s.match = r.match;
+  s.instructions = r.instructions;
+  return s;
+}
 
 }  // namespace dps::ofproto
