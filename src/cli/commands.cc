@@ -927,6 +927,169 @@ struct Invocation {
   std::string method;  // runtime commands: the JSON-RPC method ("" for "call")
 };
 
+// argv[i] is "NAME=VALUE", or NAME followed by its value (i advances).
+std::optional<std::string> option_value(const std::vector<std::string>& argv, size_t& i, const std::string& name) {
+  const std::string& a = argv[i];
+  if (a.rfind(name + "=", 0) == 0) return a.substr(name.size() + 1);
+  if (a == name && i + 1 < argv.size()) return argv[++i];
+  return std::nullopt;
+}
+
+// The options before the first command; stops at the first command's own
+// options. False: --help was given (the usage is printed).
+bool parse_global_options(const std::vector<std::string>& argv, size_t& i, Options& opt, std::ostream& out) {
+  for (; i < argv.size() && argv[i].rfind("-", 0) == 0 && argv[i] != "--"; ++i) {
+    const std::string& a = argv[i];
+    if (a == "-h" || a == "--help") {
+      out << usage();
+      return false;
+    }
+    if (a == "--no-wait") opt.no_wait = true;
+    else if (auto v = option_value(argv, i, "--db")) opt.db = *v;
+    else if (auto v = option_value(argv, i, "--timeout")) opt.timeout_s = std::stoi(*v);
+    else if (auto v = option_value(argv, i, "-t")) opt.timeout_s = std::stoi(*v);
+    else if (auto v = option_value(argv, i, "--format")) opt.format = *v;
+    else if (auto v = option_value(argv, i, "-f")) opt.format = *v;
+    else if (a == "--may-exist" || a == "--if-exists" || a == "--bare" || a.rfind("--columns=", 0) == 0 ||
+             a.rfind("--id=", 0) == 0)
+      break;  // first command's own options
+    else usage_error("unknown option \"" + a + "\" (see dpsctl --help)");
+  }
+  if (opt.format != "text" && opt.format != "json") usage_error("--format must be text or json, not \"" + opt.format + "\"");
+  return true;
+}
+
+// One command from argv[i]: its options, its name, its arguments (up to the
+// next "--"), checked against the command table.
+Invocation parse_invocation(const std::vector<std::string>& argv, size_t& i) {
+  Invocation inv{};
+  for (; i < argv.size() && argv[i].rfind("--", 0) == 0 && argv[i] != "--"; ++i) {
+    const std::string& a = argv[i];
+    if (a == "--may-exist") inv.opts.may_exist = true;
+    else if (a == "--if-exists") inv.opts.if_exists = true;
+    else if (a == "--bare") inv.opts.bare = true;
+    else if (a.rfind("--columns=", 0) == 0) inv.opts.columns = split_top(a.substr(10), ',');
+    else usage_error("unknown command option \"" + a + "\"");
+  }
+  if (i >= argv.size()) usage_error("missing command after options");
+  inv.def = find_command(argv[i]);
+  if (!inv.def) usage_error("unknown command \"" + argv[i] + "\" (see dpsctl --help)");
+  for (++i; i < argv.size() && argv[i] != "--"; ++i) inv.args.push_back(argv[i]);
+  int n = static_cast<int>(inv.args.size());
+  if (n < inv.def->min_args || (inv.def->max_args >= 0 && n > inv.def->max_args))
+    usage_error(std::string("\"") + inv.def->name + "\" takes " +
+                (inv.def->min_args == inv.def->max_args ? std::to_string(inv.def->min_args)
+                                                        : std::to_string(inv.def->min_args) + " or more") +
+                " argument(s): " + inv.def->name + " " + inv.def->synopsis);
+  if (!inv.def->config) inv.method = inv.def->route ? inv.def->route(inv.args) : inv.def->method;
+  return inv;
+}
+
+// The commands, separated by "--": any number of config commands, or one
+// runtime command alone.
+std::vector<Invocation> parse_invocations(const std::vector<std::string>& argv, size_t& i) {
+  std::vector<Invocation> cmds;
+  while (i < argv.size()) {
+    if (argv[i] == "--") {
+      ++i;
+      continue;
+    }
+    cmds.push_back(parse_invocation(argv, i));
+  }
+  if (cmds.empty()) usage_error("missing command (see dpsctl --help)");
+  bool any_runtime = false, any_config = false;
+  for (auto& c : cmds) (c.def->config ? any_config : any_runtime) = true;
+  if (any_runtime && (any_config || cmds.size() > 1))
+    usage_error("a runtime command cannot be joined with other commands by \"--\"");
+  return cmds;
+}
+
+// A runtime command: one call of the daemon's method, its result printed.
+int run_runtime(JsonRpcClient& rpc, const Invocation& inv, const Options& opt, std::ostream& out) {
+  std::string method = inv.method;
+  json params;
+  if (method.empty()) {  // "call"
+    method = inv.args[0];
+    params = json::array();
+    for (size_t k = 1; k < inv.args.size(); ++k) {
+      json p = json::parse(inv.args[k], nullptr, false);
+      params.push_back(p.is_discarded() ? json(inv.args[k]) : p);
+    }
+  } else {
+    params = inv.def->params(inv.args);
+  }
+  json r = rpc.call(method, params);
+  if (!r["error"].is_null()) {
+    const json& e = r["error"];
+    std::string msg = e.is_string() ? e.get<std::string>() : e.dump();
+    if (msg == "unknown method") msg = "the daemon does not support \"" + method + "\" (unknown method)";
+    cmd_fail(msg);
+  }
+  if (inv.def->json_line) out << r["result"].dump() << "\n";
+  else out << (opt.format == "json" ? format_json(r["result"]) : format_text(r["result"]));
+  return kExitOk;
+}
+
+// The config commands' operations as one transaction. With `wait`, it also
+// bumps next_cfg and reads it back: *cfg_index is that select's result index.
+json config_transaction(Ctx& ctx, bool wait, const std::vector<std::string>& argv, size_t* cfg_index) {
+  json ops = json::array({"Open_vSwitch"});
+  for (auto& o : ctx.ops) ops.push_back(o);
+  std::string root = ctx.root();
+  if (wait) {
+    ops.push_back({{"op", "mutate"}, {"table", "Open_vSwitch"}, {"where", Ctx::where_id(root)},
+                   {"mutations", json::array({json::array({"next_cfg", "+=", 1})})}});
+    ops.push_back({{"op", "select"}, {"table", "Open_vSwitch"}, {"where", Ctx::where_id(root)},
+                   {"columns", json::array({"next_cfg"})}});
+    *cfg_index = ops.size() - 2;  // index in the result array
+  }
+  std::string comment = "dpsctl:";
+  for (auto& a : argv) comment += " " + a;
+  ops.push_back({{"op", "comment"}, {"comment", comment}});
+  return ops;
+}
+
+// Commits the transaction; fails with the first operation's error.
+json commit(JsonRpcClient& rpc, const json& ops) {
+  json r = rpc.call("transact", ops);
+  if (!r["error"].is_null()) cmd_fail("transaction failed: " + r["error"].dump());
+  for (auto& res : r["result"])
+    if (res.is_object() && res.contains("error")) {
+      std::string msg = res["error"].get<std::string>();
+      if (res.contains("details")) msg += ": " + res["details"].get<std::string>();
+      cmd_fail(msg);
+    }
+  return r;
+}
+
+// Config commands: run against a snapshot, committed as one transaction;
+// unless --no-wait, returns once the daemon has applied it (cur_cfg).
+int run_config(JsonRpcClient& rpc, std::vector<Invocation>& cmds, const Options& opt,
+               const std::vector<std::string>& argv, std::ostream& out) {
+  Ctx ctx(rpc, out);
+  ctx.load();
+  for (auto& inv : cmds) inv.def->config(ctx, inv.args, inv.opts);
+  if (!ctx.mutated) return kExitOk;
+  bool wait = !opt.no_wait;
+  size_t cfg_index = 0;
+  json ops = config_transaction(ctx, wait, argv, &cfg_index);
+  if (wait) {
+    // Monitor cur_cfg before committing so no update can be missed.
+    json m = rpc.call("monitor", json::array({"Open_vSwitch", "dpsctl-cfg",
+                                              {{"Open_vSwitch", {{"columns", json::array({"cur_cfg"})}}}}}));
+    if (!m["error"].is_null()) wait = false;
+  }
+  json r = commit(rpc, ops);
+  if (!wait) return kExitOk;
+  int64_t target = r["result"][cfg_index]["rows"][0]["next_cfg"];
+  for (;;) {
+    json n = rpc.next_notification();
+    if (n["method"] != "update") continue;
+    for (auto& [u, ch] : n["params"][1]["Open_vSwitch"].items())
+      if (ch.contains("new") && ch["new"].value("cur_cfg", int64_t{-1}) >= target) return kExitOk;
+  }
+}
+
 }  // namespace
 
 std::vector<CommandInfo> command_list() {
@@ -937,141 +1100,15 @@ std::vector<CommandInfo> command_list() {
 }
 
 int run_dpsctl(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  Options opt;
-  std::vector<Invocation> cmds;
-  size_t i = 0;
-  auto value_of = [&](const std::string& a, const std::string& name) -> std::optional<std::string> {
-    if (a.rfind(name + "=", 0) == 0) return a.substr(name.size() + 1);
-    if (a == name && i + 1 < argv.size()) return argv[++i];
-    return std::nullopt;
-  };
   try {
-    // Global options.
-    for (; i < argv.size() && argv[i].rfind("-", 0) == 0 && argv[i] != "--"; ++i) {
-      const std::string& a = argv[i];
-      if (a == "-h" || a == "--help") {
-        out << usage();
-        return kExitOk;
-      }
-      if (a == "--no-wait") opt.no_wait = true;
-      else if (auto v = value_of(a, "--db")) opt.db = *v;
-      else if (auto v = value_of(a, "--timeout")) opt.timeout_s = std::stoi(*v);
-      else if (auto v = value_of(a, "-t")) opt.timeout_s = std::stoi(*v);
-      else if (auto v = value_of(a, "--format")) opt.format = *v;
-      else if (auto v = value_of(a, "-f")) opt.format = *v;
-      else if (a == "--may-exist" || a == "--if-exists" || a == "--bare" || a.rfind("--columns=", 0) == 0 ||
-               a.rfind("--id=", 0) == 0)
-        break;  // first command's own options
-      else usage_error("unknown option \"" + a + "\" (see dpsctl --help)");
-    }
-    if (opt.format != "text" && opt.format != "json") usage_error("--format must be text or json, not \"" + opt.format + "\"");
-    // Commands separated by "--".
-    while (i < argv.size()) {
-      if (argv[i] == "--") {
-        ++i;
-        continue;
-      }
-      Invocation inv{};
-      for (; i < argv.size() && argv[i].rfind("--", 0) == 0 && argv[i] != "--"; ++i) {
-        const std::string& a = argv[i];
-        if (a == "--may-exist") inv.opts.may_exist = true;
-        else if (a == "--if-exists") inv.opts.if_exists = true;
-        else if (a == "--bare") inv.opts.bare = true;
-        else if (a.rfind("--columns=", 0) == 0) inv.opts.columns = split_top(a.substr(10), ',');
-        else usage_error("unknown command option \"" + a + "\"");
-      }
-      if (i >= argv.size()) usage_error("missing command after options");
-      inv.def = find_command(argv[i]);
-      if (!inv.def) usage_error("unknown command \"" + argv[i] + "\" (see dpsctl --help)");
-      for (++i; i < argv.size() && argv[i] != "--"; ++i) inv.args.push_back(argv[i]);
-      int n = static_cast<int>(inv.args.size());
-      if (n < inv.def->min_args || (inv.def->max_args >= 0 && n > inv.def->max_args))
-        usage_error(std::string("\"") + inv.def->name + "\" takes " +
-                    (inv.def->min_args == inv.def->max_args ? std::to_string(inv.def->min_args)
-                                                            : std::to_string(inv.def->min_args) + " or more") +
-                    " argument(s): " + inv.def->name + " " + inv.def->synopsis);
-      if (!inv.def->config) inv.method = inv.def->route ? inv.def->route(inv.args) : inv.def->method;
-      cmds.push_back(std::move(inv));
-    }
-    if (cmds.empty()) usage_error("missing command (see dpsctl --help)");
-    bool any_runtime = false, any_config = false;
-    for (auto& c : cmds) (c.def->config ? any_config : any_runtime) = true;
-    if (any_runtime && (any_config || cmds.size() > 1))
-      usage_error("a runtime command cannot be joined with other commands by \"--\"");
-
+    Options opt;
+    size_t i = 0;
+    if (!parse_global_options(argv, i, opt, out)) return kExitOk;
+    std::vector<Invocation> cmds = parse_invocations(argv, i);
     JsonRpcClient rpc(opt.db);
     rpc.set_deadline(std::chrono::seconds(opt.timeout_s));
-
-    if (any_runtime) {
-      auto& inv = cmds[0];
-      std::string method = inv.method;
-      json params;
-      if (method.empty()) {  // "call"
-        method = inv.args[0];
-        params = json::array();
-        for (size_t k = 1; k < inv.args.size(); ++k) {
-          json p = json::parse(inv.args[k], nullptr, false);
-          params.push_back(p.is_discarded() ? json(inv.args[k]) : p);
-        }
-      } else {
-        params = inv.def->params(inv.args);
-      }
-      json r = rpc.call(method, params);
-      if (!r["error"].is_null()) {
-        const json& e = r["error"];
-        std::string msg = e.is_string() ? e.get<std::string>() : e.dump();
-        if (msg == "unknown method")
-          msg = "the daemon does not support \"" + method + "\" (unknown method)";
-        cmd_fail(msg);
-      }
-      if (inv.def->json_line) out << r["result"].dump() << "\n";
-      else out << (opt.format == "json" ? format_json(r["result"]) : format_text(r["result"]));
-      return kExitOk;
-    }
-
-    Ctx ctx(rpc, out);
-    ctx.load();
-    for (auto& inv : cmds) inv.def->config(ctx, inv.args, inv.opts);
-    if (!ctx.mutated) return kExitOk;
-    bool wait = !opt.no_wait;
-    json ops = json::array({"Open_vSwitch"});
-    for (auto& o : ctx.ops) ops.push_back(o);
-    std::string root = ctx.root();
-    size_t cfg_index = 0;
-    if (wait) {
-      ops.push_back({{"op", "mutate"}, {"table", "Open_vSwitch"}, {"where", Ctx::where_id(root)},
-                     {"mutations", json::array({json::array({"next_cfg", "+=", 1})})}});
-      ops.push_back({{"op", "select"}, {"table", "Open_vSwitch"}, {"where", Ctx::where_id(root)},
-                     {"columns", json::array({"next_cfg"})}});
-      cfg_index = ops.size() - 2;  // index in the result array
-    }
-    std::string comment = "dpsctl:";
-    for (auto& a : argv) comment += " " + a;
-    ops.push_back({{"op", "comment"}, {"comment", comment}});
-    if (wait) {
-      // Monitor cur_cfg before committing so no update can be missed.
-      json m = rpc.call("monitor", json::array({"Open_vSwitch", "dpsctl-cfg",
-                                                {{"Open_vSwitch", {{"columns", json::array({"cur_cfg"})}}}}}));
-      if (!m["error"].is_null()) wait = false;
-    }
-    json r = rpc.call("transact", ops);
-    if (!r["error"].is_null()) cmd_fail("transaction failed: " + r["error"].dump());
-    for (auto& res : r["result"])
-      if (res.is_object() && res.contains("error")) {
-        std::string msg = res["error"].get<std::string>();
-        if (res.contains("details")) msg += ": " + res["details"].get<std::string>();
-        cmd_fail(msg);
-      }
-    if (wait) {
-      int64_t target = r["result"][cfg_index]["rows"][0]["next_cfg"];
-      for (;;) {
-        json n = rpc.next_notification();
-        if (n["method"] != "update") continue;
-        for (auto& [u, ch] : n["params"][1]["Open_vSwitch"].items())
-          if (ch.contains("new") && ch["new"].value("cur_cfg", int64_t{-1}) >= target) return kExitOk;
-      }
-    }
-    return kExitOk;
+    if (!cmds[0].def->config) return run_runtime(rpc, cmds[0], opt, out);
+    return run_config(rpc, cmds, opt, argv, out);
   } catch (const CmdError& e) {
     if (!e.msg.empty()) err << "dpsctl: " << e.msg << "\n";
     return e.code;

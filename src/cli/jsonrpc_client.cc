@@ -44,35 +44,14 @@ void JsonRpcClient::write(const std::string& s) {
   if (ec) throw ClientError(ClientError::Protocol, target_ + ": send failed (" + ec.message() + ")");
 }
 
-// Finds the end of the first complete JSON object in buf_ (depth count,
-// strings and escapes honoured); npos when incomplete.
-static size_t message_end(const std::string& b) {
-  int depth = 0;
-  bool in_str = false, esc = false;
-  for (size_t i = 0; i < b.size(); ++i) {
-    char c = b[i];
-    if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
-      continue;
-    }
-    if (c == '"') in_str = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
-  }
-  return std::string::npos;
-}
-
 json JsonRpcClient::read_message() {
   for (;;) {
-    size_t end = message_end(buf_);
-    if (end != std::string::npos) {
-      json j = json::parse(buf_.substr(0, end), nullptr, false);
-      buf_.erase(0, end);
+    if (auto text = framer_.next()) {
+      json j = json::parse(*text, nullptr, false);
       if (j.is_discarded()) throw ClientError(ClientError::Protocol, target_ + ": server sent invalid JSON");
       return j;
     }
+    if (!framer_.error().empty()) throw ClientError(ClientError::Protocol, target_ + ": server sent invalid JSON");
     char chunk[65536];
     boost::system::error_code ec = asio::error::would_block;
     size_t n = 0;
@@ -96,7 +75,7 @@ json JsonRpcClient::read_message() {
       io_.run();
     }
     if (ec) throw ClientError(ClientError::Protocol, target_ + ": connection closed (" + ec.message() + ")");
-    buf_.append(chunk, n);
+    framer_.feed(chunk, n);
   }
 }
 

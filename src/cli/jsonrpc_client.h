@@ -4,7 +4,8 @@
 //   the matching reply (keeping notifications that arrive meanwhile), with an
 //   optional overall deadline.
 // Design: Boost.Asio async operations driven by io_context::run_for, so every
-//   wait honours the deadline without threads or signals.
+//   wait honours the deadline without threads or signals. Messages are split
+//   from the stream by the server's own framer (confdb/framing).
 // Thread-safety: one instance per thread.
 #pragma once
 
@@ -19,7 +20,10 @@
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <limits>
 #include <string>
+
+#include "jsonrpc_framer.h"
 
 namespace dps::cli {
 
@@ -53,7 +57,8 @@ class JsonRpcClient {
   boost::asio::io_context io_;
   std::optional<boost::asio::local::stream_protocol::socket> unix_;
   std::optional<boost::asio::ip::tcp::socket> tcp_;
-  std::string buf_;
+  // Our own daemon's replies: no size or depth limit beyond the framer's.
+  confdb::JsonFramer framer_{std::numeric_limits<size_t>::max()};
   std::deque<json> notes_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   uint64_t next_id_ = 0;

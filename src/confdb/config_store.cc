@@ -137,28 +137,32 @@ void ConfigStore::set_cur_cfg(int64_t cfg) {
                                   {"row", {{"cur_cfg", cfg}}}}}));
 }
 
-bool ConfigStore::set_interface_state(const std::string& name, const InterfaceState& st) {
+json ConfigStore::interface_row(const InterfaceState& st, bool with_ofport_error) {
   auto opt = [](const auto& v) -> json {
     if (!v) return json::array({"set", json::array()});
     return json(*v);
   };
+  auto map = [](const auto& m) {
+    json pairs = json::array();
+    for (auto& [k, v] : m) pairs.push_back(json::array({k, v}));
+    return json::array({"map", pairs});
+  };
   json row = json::object();
-  row["ofport"] = opt(st.ofport);
-  row["error"] = opt(st.error);
+  if (with_ofport_error) {
+    row["ofport"] = opt(st.ofport);
+    row["error"] = opt(st.error);
+  }
   if (st.link_state) row["link_state"] = *st.link_state;
   if (st.admin_state) row["admin_state"] = *st.admin_state;
   if (st.mac_in_use) row["mac_in_use"] = *st.mac_in_use;
   if (st.mtu) row["mtu"] = *st.mtu;
-  if (!st.statistics.empty()) {
-    json m = json::array();
-    for (auto& [k, v] : st.statistics) m.push_back(json::array({k, v}));
-    row["statistics"] = json::array({"map", m});
-  }
-  if (!st.status.empty()) {
-    json m = json::array();
-    for (auto& [k, v] : st.status) m.push_back(json::array({k, v}));
-    row["status"] = json::array({"map", m});
-  }
+  if (!st.statistics.empty()) row["statistics"] = map(st.statistics);
+  if (!st.status.empty()) row["status"] = map(st.status);
+  return row;
+}
+
+bool ConfigStore::set_interface_state(const std::string& name, const InterfaceState& st) {
+  json row = interface_row(st);
   json r = transact_or_throw(json::array({{{"op", "update"},
                                            {"table", "Interface"},
                                            {"where", json::array({json::array({"name", "==", name})})},

@@ -73,6 +73,10 @@ class ConfigStore {
   // when no such row exists. Fields left empty are cleared for ofport/error
   // (ofport and error are a pair) and left alone otherwise.
   bool set_interface_state(const std::string& name, const InterfaceState& st);
+  // The Interface row (wire format) that writes `st`: what set_interface_state
+  // updates, for callers that batch several rows into one transaction.
+  // Without `with_ofport_error`, ofport and error are left out (left alone).
+  static json interface_row(const InterfaceState& st, bool with_ofport_error = true);
 
   // Reads a column of a row as JSON (wire format); nullopt if absent.
   std::optional<json> get(const std::string& table, const Uuid& row, const std::string& column) const;

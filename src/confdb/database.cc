@@ -38,117 +38,133 @@ void for_each_ref_column(const DatabaseSchema& s, size_t table, Fn&& fn) {
   }
 }
 
+// Visits every strong reference in the database, table by table:
+// fn(table, row uuid, column, ref_table_pos, target uuid).
+template <typename Fn>
+void for_each_strong_ref(const DatabaseSchema& s, const std::vector<Table>& tables, Fn&& fn) {
+  for (size_t t = 0; t < tables.size(); ++t) {
+    for_each_ref_column(s, t, [&](size_t c, bool is_value, size_t ref_t, bool strong) {
+      if (!strong) return;
+      for (auto& [uuid, row] : tables[t]) {
+        const Datum& d = row.columns[c];
+        for (size_t i = 0; i < d.size(); ++i) fn(t, uuid, c, ref_t, std::get<Uuid>(is_value ? d.values[i] : d.keys[i]));
+      }
+    });
+  }
+}
+
 }  // namespace
 
 void Database::finalize(std::set<std::pair<size_t, Uuid>>& touched) {
-  const auto& s = *schema_;
   // 1. Drop weak references to rows that no longer exist, and collect garbage
   //    (non-root rows without strong references), until nothing changes:
   //    removing a row can orphan others and dangle more weak references.
   for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t t = 0; t < tables_.size(); ++t) {
-      for_each_ref_column(s, t, [&](size_t c, bool is_value, size_t ref_t, bool strong) {
-        if (strong) return;
-        for (auto& [uuid, row] : tables_[t]) {
-          Datum& d = row.columns[c];
-          for (size_t i = d.size(); i-- > 0;) {
-            const Atom& a = is_value ? d.values[i] : d.keys[i];
-            if (!find_row(ref_t, std::get<Uuid>(a))) {
-              d.erase_at(i);
-              touched.insert({t, uuid});
-            }
-          }
-        }
-      });
-    }
-    std::vector<std::map<Uuid, size_t>> refcount(tables_.size());
-    for (size_t t = 0; t < tables_.size(); ++t) {
-      for_each_ref_column(s, t, [&](size_t c, bool is_value, size_t ref_t, bool strong) {
-        if (!strong) return;
-        for (auto& [uuid, row] : tables_[t]) {
-          const Datum& d = row.columns[c];
-          for (size_t i = 0; i < d.size(); ++i) {
-            const Uuid& target = std::get<Uuid>(is_value ? d.values[i] : d.keys[i]);
-            if (target != uuid) ++refcount[ref_t][target];  // self-references do not keep a row alive
-          }
-        }
-      });
-    }
-    for (size_t t = 0; t < tables_.size(); ++t) {
-      if (s.tables[t].is_root) continue;
-      for (auto it = tables_[t].begin(); it != tables_[t].end();) {
-        if (!refcount[t].count(it->first)) {
-          touched.insert({t, it->first});
-          it = tables_[t].erase(it);
-          changed = true;
-        } else {
-          ++it;
-        }
-      }
-    }
+    drop_dangling_weak_refs(touched);
+    changed = collect_garbage(touched);
   }
   // 2. Every strong reference must name an existing row.
+  check_strong_refs();
+  // 3. Per-row element counts (weak-reference removal can go below min), maxRows
+  //    and unique indexes.
   for (size_t t = 0; t < tables_.size(); ++t) {
-    for_each_ref_column(s, t, [&](size_t c, bool is_value, size_t ref_t, bool strong) {
-      if (!strong) return;
+    check_row_counts(t, touched);
+    check_indexes(t);
+  }
+}
+
+void Database::drop_dangling_weak_refs(std::set<std::pair<size_t, Uuid>>& touched) {
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    for_each_ref_column(*schema_, t, [&](size_t c, bool is_value, size_t ref_t, bool strong) {
+      if (strong) return;
       for (auto& [uuid, row] : tables_[t]) {
-        const Datum& d = row.columns[c];
-        for (size_t i = 0; i < d.size(); ++i) {
-          const Uuid& target = std::get<Uuid>(is_value ? d.values[i] : d.keys[i]);
-          if (!find_row(ref_t, target))
-            fail("referential integrity violation",
-                 "table " + s.tables[t].name + " column " + s.tables[t].columns[c].name + " in row " +
-                     uuid.to_string() + " references nonexistent row " + target.to_string() +
-                     " in table " + s.tables[ref_t].name);
+        Datum& d = row.columns[c];
+        for (size_t i = d.size(); i-- > 0;) {
+          const Atom& a = is_value ? d.values[i] : d.keys[i];
+          if (!find_row(ref_t, std::get<Uuid>(a))) {
+            d.erase_at(i);
+            touched.insert({t, uuid});
+          }
         }
       }
     });
   }
-  // 3. Per-row element counts (weak-reference removal can go below min), maxRows
-  //    and unique indexes.
+}
+
+bool Database::collect_garbage(std::set<std::pair<size_t, Uuid>>& touched) {
+  std::vector<std::map<Uuid, size_t>> refcount(tables_.size());
+  for_each_strong_ref(*schema_, tables_, [&](size_t, const Uuid& uuid, size_t, size_t ref_t, const Uuid& target) {
+    if (target != uuid) ++refcount[ref_t][target];  // self-references do not keep a row alive
+  });
+  bool removed = false;
   for (size_t t = 0; t < tables_.size(); ++t) {
-    auto& ts = s.tables[t];
-    if (tables_[t].size() > ts.max_rows)
-      fail("constraint violation", "transaction causes table " + ts.name + " to contain " +
-                                       std::to_string(tables_[t].size()) +
-                                       " rows, more than the schema limit of " +
-                                       std::to_string(ts.max_rows));
-    for (auto& key : touched) {
-      if (key.first != t) continue;
-      auto* row = find_row(t, key.second);
-      if (!row) continue;
-      for (size_t c = 0; c < ts.columns.size(); ++c) {
-        auto& type = ts.columns[c].type;
-        if (row->columns[c].size() < type.min)
-          fail("constraint violation", "table " + ts.name + " column " + ts.columns[c].name +
-                                           " in row " + row->uuid.to_string() +
-                                           " has fewer values than its minimum of " +
-                                           std::to_string(type.min));
+    if (schema_->tables[t].is_root) continue;
+    for (auto it = tables_[t].begin(); it != tables_[t].end();) {
+      if (!refcount[t].count(it->first)) {
+        touched.insert({t, it->first});
+        it = tables_[t].erase(it);
+        removed = true;
+      } else {
+        ++it;
       }
     }
-    for (auto& index : ts.indexes) {
-      std::map<std::string, Uuid> seen;
-      for (auto& [uuid, row] : tables_[t]) {
-        json key = json::array();
-        for (size_t c : index) key.push_back(datum_to_json(row.columns[c], ts.columns[c].type));
-        auto [it, fresh] = seen.emplace(key.dump(), uuid);
-        if (!fresh) {
-          std::string cols, vals;
-          for (size_t k = 0; k < index.size(); ++k) {
-            if (k) {
-              cols += ", ";
-              vals += ", ";
-            }
-            cols += ts.columns[index[k]].name;
-            vals += datum_to_json(row.columns[index[k]], ts.columns[index[k]].type).dump();
-          }
-          fail("constraint violation", "transaction causes multiple rows in table " + ts.name +
-                                           " to have identical values (" + vals +
-                                           ") for index on column(s) " + cols + ": rows " +
-                                           it->second.to_string() + " and " + uuid.to_string());
+  }
+  return removed;
+}
+
+void Database::check_strong_refs() const {
+  const auto& s = *schema_;
+  for_each_strong_ref(s, tables_, [&](size_t t, const Uuid& uuid, size_t c, size_t ref_t, const Uuid& target) {
+    if (!find_row(ref_t, target))
+      fail("referential integrity violation",
+           "table " + s.tables[t].name + " column " + s.tables[t].columns[c].name + " in row " + uuid.to_string() +
+               " references nonexistent row " + target.to_string() + " in table " + s.tables[ref_t].name);
+  });
+}
+
+// maxRows, and the minimum element count of every column of the rows the
+// transaction touched.
+void Database::check_row_counts(size_t t, const std::set<std::pair<size_t, Uuid>>& touched) const {
+  auto& ts = schema_->tables[t];
+  if (tables_[t].size() > ts.max_rows)
+    fail("constraint violation", "transaction causes table " + ts.name + " to contain " +
+                                     std::to_string(tables_[t].size()) + " rows, more than the schema limit of " +
+                                     std::to_string(ts.max_rows));
+  for (auto& key : touched) {
+    if (key.first != t) continue;
+    auto* row = find_row(t, key.second);
+    if (!row) continue;
+    for (size_t c = 0; c < ts.columns.size(); ++c) {
+      auto& type = ts.columns[c].type;
+      if (row->columns[c].size() < type.min)
+        fail("constraint violation", "table " + ts.name + " column " + ts.columns[c].name + " in row " +
+                                         row->uuid.to_string() + " has fewer values than its minimum of " +
+                                         std::to_string(type.min));
+    }
+  }
+}
+
+void Database::check_indexes(size_t t) const {
+  auto& ts = schema_->tables[t];
+  for (auto& index : ts.indexes) {
+    std::map<std::string, Uuid> seen;
+    for (auto& [uuid, row] : tables_[t]) {
+      json key = json::array();
+      for (size_t c : index) key.push_back(datum_to_json(row.columns[c], ts.columns[c].type));
+      auto [it, fresh] = seen.emplace(key.dump(), uuid);
+      if (fresh) continue;
+      std::string cols, vals;
+      for (size_t k = 0; k < index.size(); ++k) {
+        if (k) {
+          cols += ", ";
+          vals += ", ";
         }
+        cols += ts.columns[index[k]].name;
+        vals += datum_to_json(row.columns[index[k]], ts.columns[index[k]].type).dump();
       }
+      fail("constraint violation", "transaction causes multiple rows in table " + ts.name +
+                                       " to have identical values (" + vals + ") for index on column(s) " + cols +
+                                       ": rows " + it->second.to_string() + " and " + uuid.to_string());
     }
   }
 }

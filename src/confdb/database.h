@@ -77,6 +77,13 @@ class Database {
   ChangeSet diff(const Database& before, const std::set<std::pair<size_t, Uuid>>& touched) const;
 
  private:
+  // finalize()'s stages. collect_garbage() returns true when it removed a row.
+  void drop_dangling_weak_refs(std::set<std::pair<size_t, Uuid>>& touched);
+  bool collect_garbage(std::set<std::pair<size_t, Uuid>>& touched);
+  void check_strong_refs() const;
+  void check_row_counts(size_t table, const std::set<std::pair<size_t, Uuid>>& touched) const;
+  void check_indexes(size_t table) const;
+
   std::shared_ptr<const DatabaseSchema> schema_;
   std::vector<Table> tables_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace dps::confdb {
 
@@ -25,6 +26,53 @@ const json& member(const json& op, const char* name, const std::string& where) {
   if (it == op.end()) fail("syntax error", where + ": missing \"" + name + "\"");
   return *it;
 }
+
+// `j`, the operation's member `name`, must be an array.
+void expect_array(const json& j, const char* name, const std::string& where) {
+  if (!j.is_array()) fail("syntax error", where + ": \"" + name + "\" must be an array");
+}
+
+// Conditions and mutations share one notation: an array (the operation's
+// member `name`) of `what`s, each [column, function or mutator, value].
+// Calls fn(column, function or mutator, value) for each, in order.
+template <typename Fn>
+void for_each_triple(const json& j, const char* name, const char* what, const char* middle,
+                     const std::string& where, Fn&& fn) {
+  expect_array(j, name, where);
+  for (auto& e : j) {
+    if (!e.is_array() || e.size() != 3 || !e[0].is_string() || !e[1].is_string())
+      fail("syntax error", where + ": " + what + " must be [column, " + middle + ", value], got " + e.dump());
+    fn(e[0].get<std::string>(), e[1].get<std::string>(), e[2]);
+  }
+}
+
+// How a column is written: by insert (any column), update or mutate (only a
+// mutable one). Names the way in the errors.
+enum class Write { kInsert, kUpdate, kMutate };
+
+// The position of column `name` in `ts`, or the error an insert, update or
+// mutate of it gets.
+size_t writable_column(const TableSchema& ts, const std::string& name, const std::string& where, Write how) {
+  auto c = ts.find_column(name);
+  if (!c) {
+    if (name == "_uuid" || name == "_version")
+      fail("constraint violation",
+           where + ": column " + name + (how == Write::kMutate ? " cannot be mutated" : " cannot be written"));
+    fail("unknown column", where + ": table " + ts.name + " has no column named " + name);
+  }
+  if (how != Write::kInsert && !ts.columns[*c].is_mutable)
+    fail("constraint violation", where + ": cannot " + (how == Write::kMutate ? "mutate" : "update") +
+                                     " immutable column " + name + " in table " + ts.name);
+  return *c;
+}
+
+// One parsed element of a mutate's "mutations".
+struct Mutation {
+  size_t column;
+  std::string mutator;
+  Datum value;
+  bool value_is_map;
+};
 
 class Executor {
  public:
@@ -63,6 +111,10 @@ class Executor {
   std::vector<std::pair<size_t, Datum>> parse_row(size_t table, const json& row, const std::string& where,
                                                   bool is_update);
   std::vector<std::string> parse_columns(size_t table, const json& cols, const std::string& where);
+  Condition parse_condition(size_t table, const std::string& col, const std::string& fn, const json& value,
+                            const std::string& where);
+  Mutation parse_mutation(size_t table, const std::string& col, const std::string& m, const json& value,
+                          const std::string& where);
 
   const Database& before_;
   Database work_;
@@ -174,17 +226,8 @@ std::vector<std::pair<size_t, Datum>> Executor::parse_row(size_t table, const js
   if (!row.is_object()) fail("syntax error", where + ": \"row\" must be an object");
   std::vector<std::pair<size_t, Datum>> out;
   for (auto& [cname, value] : row.items()) {
-    auto c = ts.find_column(cname);
-    if (!c) {
-      if (cname == "_uuid" || cname == "_version")
-        fail("constraint violation", where + ": column " + cname + " cannot be written");
-      fail("unknown column", where + ": table " + ts.name + " has no column named " + cname);
-    }
-    auto& cs = ts.columns[*c];
-    if (is_update && !cs.is_mutable)
-      fail("constraint violation", where + ": cannot update immutable column " + cname +
-                                       " in table " + ts.name);
-    out.emplace_back(*c, datum_from_json(value, cs.type, &resolver_, ts.name + "." + cname));
+    size_t c = writable_column(ts, cname, where, is_update ? Write::kUpdate : Write::kInsert);
+    out.emplace_back(c, datum_from_json(value, ts.columns[c].type, &resolver_, ts.name + "." + cname));
   }
   return out;
 }
@@ -192,7 +235,7 @@ std::vector<std::pair<size_t, Datum>> Executor::parse_row(size_t table, const js
 std::vector<std::string> Executor::parse_columns(size_t table, const json& cols, const std::string& where) {
   auto& ts = work_.schema().tables[table];
   std::vector<std::string> out;
-  if (!cols.is_array()) fail("syntax error", where + ": \"columns\" must be an array");
+  expect_array(cols, "columns", where);
   for (auto& c : cols) {
     if (!c.is_string()) fail("syntax error", where + ": column names must be strings");
     ts.column_type(c.get<std::string>());  // throws "unknown column"
@@ -202,46 +245,44 @@ std::vector<std::string> Executor::parse_columns(size_t table, const json& cols,
 }
 
 std::vector<Condition> Executor::parse_where(size_t table, const json& wj, const std::string& where) {
-  auto& ts = work_.schema().tables[table];
-  if (!wj.is_array()) fail("syntax error", where + ": \"where\" must be an array");
   std::vector<Condition> out;
-  for (auto& cj : wj) {
-    if (!cj.is_array() || cj.size() != 3 || !cj[0].is_string() || !cj[1].is_string())
-      fail("syntax error", where + ": condition must be [column, function, value], got " + cj.dump());
-    std::string col = cj[0];
-    std::string fn = cj[1];
-    Condition c;
-    Type type = ts.column_type(col);
-    if (col == "_uuid") c.column = kUuidColumn;
-    else if (col == "_version") c.column = kVersionColumn;
-    else c.column = static_cast<int>(*ts.find_column(col));
-    if (fn == "<") c.func = Func::Lt;
-    else if (fn == "<=") c.func = Func::Le;
-    else if (fn == "==") c.func = Func::Eq;
-    else if (fn == "!=") c.func = Func::Ne;
-    else if (fn == ">=") c.func = Func::Ge;
-    else if (fn == ">") c.func = Func::Gt;
-    else if (fn == "includes") c.func = Func::Includes;
-    else if (fn == "excludes") c.func = Func::Excludes;
-    else fail("unknown function", where + ": no condition function named \"" + fn + "\"");
-    bool ordered = c.func == Func::Lt || c.func == Func::Le || c.func == Func::Ge || c.func == Func::Gt;
-    if (ordered) {
-      if (type.is_map() || (type.key.type != AtomicType::Integer && type.key.type != AtomicType::Real) ||
-          type.max != 1)
-        fail("syntax error", where + ": function " + fn + " needs an integer or real column, not " + col);
-      c.value = Datum::scalar(atom_from_json(cj[2], type.key, &resolver_, where + " " + col));
-    } else {
-      Type relaxed = type;
-      relaxed.min = 0;
-      if (c.func == Func::Includes || c.func == Func::Excludes) relaxed.max = kUnlimited;
-      // Condition values are compared, not stored: no range/enum checks.
-      c.value = datum_from_json(cj[2], relaxed, &resolver_, where + " " + col, false);
-      if (c.value.size() > relaxed.max)
-        fail("constraint violation", where + ": too many values for column " + col);
-    }
-    out.push_back(std::move(c));
-  }
+  for_each_triple(wj, "where", "condition", "function", where,
+                  [&](const std::string& col, const std::string& fn, const json& value) {
+                    out.push_back(parse_condition(table, col, fn, value, where));
+                  });
   return out;
+}
+
+Condition Executor::parse_condition(size_t table, const std::string& col, const std::string& fn, const json& value,
+                                    const std::string& where) {
+  static const std::map<std::string, Func> kFuncs = {
+      {"<", Func::Lt},  {"<=", Func::Le}, {"==", Func::Eq},             {"!=", Func::Ne},
+      {">=", Func::Ge}, {">", Func::Gt},  {"includes", Func::Includes}, {"excludes", Func::Excludes}};
+  auto& ts = work_.schema().tables[table];
+  Condition c;
+  Type type = ts.column_type(col);
+  if (col == "_uuid") c.column = kUuidColumn;
+  else if (col == "_version") c.column = kVersionColumn;
+  else c.column = static_cast<int>(*ts.find_column(col));
+  auto f = kFuncs.find(fn);
+  if (f == kFuncs.end()) fail("unknown function", where + ": no condition function named \"" + fn + "\"");
+  c.func = f->second;
+  bool ordered = c.func == Func::Lt || c.func == Func::Le || c.func == Func::Ge || c.func == Func::Gt;
+  if (ordered) {
+    if (type.is_map() || (type.key.type != AtomicType::Integer && type.key.type != AtomicType::Real) ||
+        type.max != 1)
+      fail("syntax error", where + ": function " + fn + " needs an integer or real column, not " + col);
+    c.value = Datum::scalar(atom_from_json(value, type.key, &resolver_, where + " " + col));
+  } else {
+    Type relaxed = type;
+    relaxed.min = 0;
+    if (c.func == Func::Includes || c.func == Func::Excludes) relaxed.max = kUnlimited;
+    // Condition values are compared, not stored: no range/enum checks.
+    c.value = datum_from_json(value, relaxed, &resolver_, where + " " + col, false);
+    if (c.value.size() > relaxed.max)
+      fail("constraint violation", where + ": too many values for column " + col);
+  }
+  return c;
 }
 
 bool includes(const Datum& a, const Datum& b) {  // every element (pair) of b is in a
@@ -414,84 +455,75 @@ Atom arith(const Atom& a, const std::string& m, const Atom& b, const std::string
   return r;
 }
 
+Mutation Executor::parse_mutation(size_t t, const std::string& col, const std::string& m, const json& value,
+                                  const std::string& where) {
+  auto& ts = work_.schema().tables[t];
+  size_t c = writable_column(ts, col, where, Write::kMutate);
+  auto& cs = ts.columns[c];
+  std::string cw = where + " " + ts.name + "." + col;
+  Mutation mu{c, m, {}, false};
+  if (m == "+=" || m == "-=" || m == "*=" || m == "/=" || m == "%=") {
+    if (cs.type.is_map() || (cs.type.key.type != AtomicType::Integer && cs.type.key.type != AtomicType::Real))
+      fail("constraint violation", cw + ": mutator " + m + " needs an integer or real column");
+    if (m == "%=" && cs.type.key.type != AtomicType::Integer)
+      fail("constraint violation", cw + ": mutator %= needs an integer column");
+    BaseType plain;
+    plain.type = cs.type.key.type;
+    mu.value = Datum::scalar(atom_from_json(value, plain, &resolver_, cw));
+  } else if (m == "insert" || m == "delete") {
+    Type relaxed = cs.type;
+    relaxed.min = 0;
+    relaxed.max = kUnlimited;
+    if (cs.type.is_map() && m == "delete" && !(value.is_array() && value.size() == 2 && value[0] == "map")) {
+      relaxed.value.reset();  // delete by keys
+    }
+    mu.value_is_map = relaxed.is_map();
+    mu.value = datum_from_json(value, relaxed, &resolver_, cw, m == "insert");
+  } else {
+    fail("syntax error", cw + ": unknown mutator \"" + m + "\"");
+  }
+  return mu;
+}
+
+// Applies one mutation to a row's datum; `cw` names the column in errors.
+void apply_mutation(Datum& d, const Mutation& mu, const Type& type, const std::string& cw) {
+  if (mu.mutator == "insert") {
+    for (size_t i = 0; i < mu.value.size(); ++i)
+      d.insert(mu.value.keys[i], mu.value_is_map ? std::optional<Atom>(mu.value.values[i]) : std::nullopt);
+  } else if (mu.mutator == "delete") {
+    for (size_t i = 0; i < mu.value.size(); ++i) {
+      auto j = d.find(mu.value.keys[i]);
+      if (!j) continue;
+      if (mu.value_is_map && d.values[*j] != mu.value.values[i]) continue;
+      d.erase_at(*j);
+    }
+  } else {
+    Datum out;
+    for (auto& k : d.keys) {
+      Atom v = arith(k, mu.mutator, mu.value.keys[0], cw);
+      type.key.check(v, cw);
+      if (!out.insert(std::move(v))) fail("constraint violation", cw + ": mutation produces duplicate set elements");
+    }
+    d = std::move(out);
+  }
+  check_datum(d, type, cw);
+}
+
 json Executor::op_mutate(const json& op, const std::string& where) {
   size_t t = table_of(op, where);
   auto& ts = work_.schema().tables[t];
   auto conds = parse_where(t, member(op, "where", where), where);
-  const json& muts = member(op, "mutations", where);
-  if (!muts.is_array()) fail("syntax error", where + ": \"mutations\" must be an array");
-  struct Mutation {
-    size_t column;
-    std::string mutator;
-    Datum value;
-    bool value_is_map;
-  };
   std::vector<Mutation> parsed;
-  for (auto& mj : muts) {
-    if (!mj.is_array() || mj.size() != 3 || !mj[0].is_string() || !mj[1].is_string())
-      fail("syntax error", where + ": mutation must be [column, mutator, value], got " + mj.dump());
-    std::string col = mj[0], m = mj[1];
-    auto c = ts.find_column(col);
-    if (!c) {
-      if (col == "_uuid" || col == "_version")
-        fail("constraint violation", where + ": column " + col + " cannot be mutated");
-      fail("unknown column", where + ": table " + ts.name + " has no column named " + col);
-    }
-    auto& cs = ts.columns[*c];
-    if (!cs.is_mutable)
-      fail("constraint violation", where + ": cannot mutate immutable column " + col + " in table " + ts.name);
-    std::string cw = where + " " + ts.name + "." + col;
-    Mutation mu{*c, m, {}, false};
-    if (m == "+=" || m == "-=" || m == "*=" || m == "/=" || m == "%=") {
-      if (cs.type.is_map() || (cs.type.key.type != AtomicType::Integer && cs.type.key.type != AtomicType::Real))
-        fail("constraint violation", cw + ": mutator " + m + " needs an integer or real column");
-      if (m == "%=" && cs.type.key.type != AtomicType::Integer)
-        fail("constraint violation", cw + ": mutator %= needs an integer column");
-      BaseType plain;
-      plain.type = cs.type.key.type;
-      mu.value = Datum::scalar(atom_from_json(mj[2], plain, &resolver_, cw));
-    } else if (m == "insert" || m == "delete") {
-      Type relaxed = cs.type;
-      relaxed.min = 0;
-      relaxed.max = kUnlimited;
-      if (cs.type.is_map() && m == "delete" && !(mj[2].is_array() && mj[2].size() == 2 && mj[2][0] == "map")) {
-        relaxed.value.reset();  // delete by keys
-      }
-      mu.value_is_map = relaxed.is_map();
-      mu.value = datum_from_json(mj[2], relaxed, &resolver_, cw, m == "insert");
-    } else {
-      fail("syntax error", cw + ": unknown mutator \"" + m + "\"");
-    }
-    parsed.push_back(std::move(mu));
-  }
+  for_each_triple(member(op, "mutations", where), "mutations", "mutation", "mutator", where,
+                  [&](const std::string& col, const std::string& m, const json& value) {
+                    parsed.push_back(parse_mutation(t, col, m, value, where));
+                  });
   auto rows = select_rows(t, conds);
   for (auto& u : rows) {
     Row* r = work_.find_row(t, u);
     for (auto& mu : parsed) {
       auto& cs = ts.columns[mu.column];
-      std::string cw = where + " " + ts.name + "." + cs.name;
-      Datum& d = r->columns[mu.column];
-      if (mu.mutator == "insert") {
-        for (size_t i = 0; i < mu.value.size(); ++i)
-          d.insert(mu.value.keys[i], mu.value_is_map ? std::optional<Atom>(mu.value.values[i]) : std::nullopt);
-      } else if (mu.mutator == "delete") {
-        for (size_t i = 0; i < mu.value.size(); ++i) {
-          auto j = d.find(mu.value.keys[i]);
-          if (!j) continue;
-          if (mu.value_is_map && d.values[*j] != mu.value.values[i]) continue;
-          d.erase_at(*j);
-        }
-      } else {
-        Datum out;
-        for (auto& k : d.keys) {
-          Atom v = arith(k, mu.mutator, mu.value.keys[0], cw);
-          cs.type.key.check(v, cw);
-          if (!out.insert(std::move(v)))
-            fail("constraint violation", cw + ": mutation produces duplicate set elements");
-        }
-        d = std::move(out);
-      }
-      check_datum(d, cs.type, cw);
+      apply_mutation(r->columns[mu.column], mu, cs.type, where + " " + ts.name + "." + cs.name);
     }
     touched_.insert({t, u});
   }
@@ -512,7 +544,7 @@ json Executor::op_wait(const json& op, const std::string& where) {
   const json& until = member(op, "until", where);
   if (until != "==" && until != "!=") fail("syntax error", where + ": \"until\" must be \"==\" or \"!=\"");
   const json& rows = member(op, "rows", where);
-  if (!rows.is_array()) fail("syntax error", where + ": \"rows\" must be an array");
+  expect_array(rows, "rows", where);
   // Compare as multisets of projected rows, each rendered canonically.
   std::vector<std::string> expected, actual;
   for (auto& rj : rows) {

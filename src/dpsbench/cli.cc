@@ -112,129 +112,181 @@ output:
 )";
 }
 
-CliOptions parse_cli(const std::vector<std::string>& args) {
+namespace {
+
+// What parse_cli() collects before it can resolve the profile: the flags it
+// leaves to the profile, and the options that depend on the final profile.
+struct ParseState {
   CliOptions o;
-  EngineOptions& e = o.engine;
   bool mode_set = false;
   std::string memif_socket = kDefaultMemifSocket;
   std::vector<std::pair<std::string, std::string>> profile_flags;
   std::string profile_file;
-  double max_rate_pps = 0;
   std::string max_rate_text;
-  for (size_t i = 0; i < args.size(); i++) {
-    std::string a = args[i];
-    if (a == "--") {
-      o.eal_extra.assign(args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (a == "-h" || a == "--help") {
-      o.help = true;
-      continue;
-    }
-    if (a == "-v" || a == "--verbose") {
-      o.verbose = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0) {
-      if (mode_set) throw CliError("unexpected argument '" + a + "' (the mode is already '" + mode_name(e.mode) + "')");
-      try {
-        e.mode = parse_mode(a);
-      } catch (const std::invalid_argument& ex) {
-        throw CliError(ex.what());
-      }
-      mode_set = true;
-      continue;
-    }
-    std::string name = a.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    std::replace(name.begin(), name.end(), '_', '-');
-    static const std::vector<std::string> kBool = {"json", "ndr", "quiet", "no-progress"};
-    bool is_bool = std::find(kBool.begin(), kBool.end(), name) != kBool.end();
-    if (is_bool) {
-      if (has_value) throw CliError("--" + name + " takes no value");
-    } else if (!has_value) {
-      if (i + 1 >= args.size()) throw CliError("--" + name + " needs a value");
-      value = args[++i];
-    }
-    try {
-      if (name == "mode") {
-        e.mode = parse_mode(value);
-        mode_set = true;
-      } else if (name == "port") e.ports.push_back(value);
-      else if (name == "memif-socket") memif_socket = value;
-      else if (name == "tx-ports") e.tx_ports = parse_index_list(value, "--tx-ports");
-      else if (name == "rx-ports") e.rx_ports = parse_index_list(value, "--rx-ports");
-      else if (name == "profile") profile_file = value;
-      else if (name == "cores") o.cores = parse_index_list(value, "--cores");
-      else if (name == "burst") {
-        uint64_t b = parse_count(value, "--burst");
-        if (b < 1 || b > 64) throw CliError("--burst: '" + value + "' must be in 1..64");
-        e.burst = static_cast<unsigned>(b);
-      } else if (name == "mbufs") {
-        uint64_t b = parse_count(value, "--mbufs");
-        if (b < 1024 || b > (1u << 24)) throw CliError("--mbufs: '" + value + "' must be in 1024..16777216");
-        e.mbufs = static_cast<unsigned>(b);
-      } else if (name == "link-timeout") e.link_timeout_s = parse_duration(value, "--link-timeout");
-      else if (name == "timeout") e.run_timeout_s = parse_duration(value, "--timeout");
-      else if (name == "idle") e.idle_stop_s = parse_duration(value, "--idle");
-      else if (name == "drain") e.drain_s = parse_duration(value, "--drain");
-      else if (name == "linger") e.linger_s = parse_duration(value, "--linger");
-      else if (name == "ready-file") e.ready_file = value;
-      else if (name == "interval") {
-        e.interval_s = parse_duration(value, "--interval");
-        if (e.interval_s < 0.01) throw CliError("--interval: '" + value + "' is below 10ms");
-      } else if (name == "file-prefix") o.file_prefix = value;
-      else if (name == "ndr") e.ndr = true;
-      else if (name == "trial") e.trial_s = parse_duration(value, "--trial");
-      else if (name == "resolution") e.ndr_opts.resolution = parse_ratio(value, "--resolution");
-      else if (name == "pdr-loss") e.ndr_opts.pdr_loss = parse_ratio(value, "--pdr-loss");
-      else if (name == "max-rate") max_rate_text = value;
-      else if (name == "json") o.json = true;
-      else if (name == "json-out") o.json_out = value;
-      else if (name == "plot") o.plot = value;
-      else if (name == "quiet") o.quiet = true;
-      else if (name == "no-progress") o.progress_forced_off = true;
-      else if (name == "rx-packets") e.rx_packets = parse_count(value, "--rx-packets");
-      else profile_flags.emplace_back(name, value);
-    } catch (const ProfileError& ex) {
-      throw CliError(std::string("--") + ex.what());
-    }
-  }
-  if (o.help) return o;
-  if (!mode_set) throw CliError("no mode given (txonly, rxonly, io or flowgen); see --help");
+  EngineOptions& e() { return o.engine; }
+};
+
+// One "--name[=value]" option of dpsbench's own (the profile flags are
+// profile.h's). A flag (takes_value false) refuses "=value".
+struct OptionDef {
+  const char* name;
+  bool takes_value;
+  void (*apply)(ParseState& s, const std::string& value);
+};
+
+uint64_t parse_bounded(const std::string& v, const char* what, uint64_t lo, uint64_t hi, const char* range) {
+  uint64_t n = parse_count(v, what);
+  if (n < lo || n > hi) throw CliError(std::string(what) + ": '" + v + "' must be in " + range);
+  return n;
+}
+
+// Short names keep the table one option a line.
+using S = ParseState;
+using V = const std::string&;
+
+const std::vector<OptionDef>& option_table() {
+  static const std::vector<OptionDef> kOptions = {
+      {"mode", true, [](S& s, V v) { s.e().mode = parse_mode(v); s.mode_set = true; }},
+      {"port", true, [](S& s, V v) { s.e().ports.push_back(v); }},
+      {"memif-socket", true, [](S& s, V v) { s.memif_socket = v; }},
+      {"tx-ports", true, [](S& s, V v) { s.e().tx_ports = parse_index_list(v, "--tx-ports"); }},
+      {"rx-ports", true, [](S& s, V v) { s.e().rx_ports = parse_index_list(v, "--rx-ports"); }},
+      {"profile", true, [](S& s, V v) { s.profile_file = v; }},
+      {"cores", true, [](S& s, V v) { s.o.cores = parse_index_list(v, "--cores"); }},
+      {"burst", true,
+       [](S& s, V v) { s.e().burst = static_cast<unsigned>(parse_bounded(v, "--burst", 1, 64, "1..64")); }},
+      {"mbufs", true,
+       [](S& s, V v) {
+         s.e().mbufs = static_cast<unsigned>(parse_bounded(v, "--mbufs", 1024, 1u << 24, "1024..16777216"));
+       }},
+      {"link-timeout", true, [](S& s, V v) { s.e().link_timeout_s = parse_duration(v, "--link-timeout"); }},
+      {"timeout", true, [](S& s, V v) { s.e().run_timeout_s = parse_duration(v, "--timeout"); }},
+      {"idle", true, [](S& s, V v) { s.e().idle_stop_s = parse_duration(v, "--idle"); }},
+      {"drain", true, [](S& s, V v) { s.e().drain_s = parse_duration(v, "--drain"); }},
+      {"linger", true, [](S& s, V v) { s.e().linger_s = parse_duration(v, "--linger"); }},
+      {"ready-file", true, [](S& s, V v) { s.e().ready_file = v; }},
+      {"interval", true,
+       [](S& s, V v) {
+         s.e().interval_s = parse_duration(v, "--interval");
+         if (s.e().interval_s < 0.01) throw CliError("--interval: '" + v + "' is below 10ms");
+       }},
+      {"file-prefix", true, [](S& s, V v) { s.o.file_prefix = v; }},
+      {"ndr", false, [](S& s, V) { s.e().ndr = true; }},
+      {"trial", true, [](S& s, V v) { s.e().trial_s = parse_duration(v, "--trial"); }},
+      {"resolution", true, [](S& s, V v) { s.e().ndr_opts.resolution = parse_ratio(v, "--resolution"); }},
+      {"pdr-loss", true, [](S& s, V v) { s.e().ndr_opts.pdr_loss = parse_ratio(v, "--pdr-loss"); }},
+      {"max-rate", true, [](S& s, V v) { s.max_rate_text = v; }},
+      {"json", false, [](S& s, V) { s.o.json = true; }},
+      {"json-out", true, [](S& s, V v) { s.o.json_out = v; }},
+      {"plot", true, [](S& s, V v) { s.o.plot = v; }},
+      {"quiet", false, [](S& s, V) { s.o.quiet = true; }},
+      {"no-progress", false, [](S& s, V) { s.o.progress_forced_off = true; }},
+      {"rx-packets", true, [](S& s, V v) { s.e().rx_packets = parse_count(v, "--rx-packets"); }},
+  };
+  return kOptions;
+}
+
+const OptionDef* find_option(const std::string& name) {
+  for (const auto& d : option_table())
+    if (name == d.name) return &d;
+  return nullptr;
+}
+
+// A word that is not an option: the mode, once.
+void parse_mode_word(ParseState& s, const std::string& a) {
+  if (s.mode_set)
+    throw CliError("unexpected argument '" + a + "' (the mode is already '" + mode_name(s.e().mode) + "')");
   try {
-    if (!profile_file.empty()) e.profile = load_profile_file(profile_file);
-    for (const auto& [n, v] : profile_flags)
+    s.e().mode = parse_mode(a);
+  } catch (const std::invalid_argument& ex) {
+    throw CliError(ex.what());
+  }
+  s.mode_set = true;
+}
+
+// args[i] is "--name[=value]" ('_' and '-' alike in names); a value not given
+// with '=' is the next argument (i advances). Names outside the table are
+// profile flags, resolved once every flag is read.
+void parse_option(ParseState& s, const std::vector<std::string>& args, size_t& i) {
+  std::string name = args[i].substr(2), value;
+  bool has_value = false;
+  if (auto eq = name.find('='); eq != std::string::npos) {
+    value = name.substr(eq + 1);
+    name = name.substr(0, eq);
+    has_value = true;
+  }
+  std::replace(name.begin(), name.end(), '_', '-');
+  const OptionDef* def = find_option(name);
+  if (def && !def->takes_value) {
+    if (has_value) throw CliError("--" + name + " takes no value");
+  } else if (!has_value) {
+    if (i + 1 >= args.size()) throw CliError("--" + name + " needs a value");
+    value = args[++i];
+  }
+  if (!def) {
+    s.profile_flags.emplace_back(name, value);
+    return;
+  }
+  try {
+    def->apply(s, value);
+  } catch (const ProfileError& ex) {
+    throw CliError(std::string("--") + ex.what());
+  }
+}
+
+// The profile: the file, then the flags over it; what receivers make of it;
+// and --max-rate, which may be relative to the profile's link speed.
+void resolve_profile(ParseState& s) {
+  EngineOptions& e = s.e();
+  try {
+    if (!s.profile_file.empty()) e.profile = load_profile_file(s.profile_file);
+    for (const auto& [n, v] : s.profile_flags)
       if (!apply_profile_flag(e.profile, n, v)) throw CliError("unknown option --" + n + "; see --help");
     if (e.mode == Mode::kRxOnly || e.mode == Mode::kIo) {
       // Receivers: --packets is a stop count, --duration a time limit; the
       // profile's frame fields are not used.
       if (e.profile.packets && !e.rx_packets) e.rx_packets = e.profile.packets;
-      bool duration_given = std::any_of(profile_flags.begin(), profile_flags.end(),
+      bool duration_given = std::any_of(s.profile_flags.begin(), s.profile_flags.end(),
                                         [](auto& f) { return f.first == "duration"; });
-      if (!duration_given && profile_file.empty() && (e.rx_packets || e.idle_stop_s > 0)) e.profile.duration_s = 0;
+      if (!duration_given && s.profile_file.empty() && (e.rx_packets || e.idle_stop_s > 0)) e.profile.duration_s = 0;
     } else {
       e.profile.finalize();
     }
-    if (!max_rate_text.empty()) {
-      Rate r = parse_rate(max_rate_text, "--max-rate");
+    double max_rate_pps = 0;
+    if (!s.max_rate_text.empty()) {
       TrafficProfile tmp = e.profile;
-      tmp.rate = r;
+      tmp.rate = parse_rate(s.max_rate_text, "--max-rate");
       max_rate_pps = tmp.rate_pps();
     }
+    e.ndr_opts.max_pps = max_rate_pps;
   } catch (const ProfileError& ex) {
     std::string msg = ex.what();
-    throw CliError(profile_file.empty() || msg.rfind(profile_file, 0) == 0 ? "profile: " + msg : msg);
+    throw CliError(s.profile_file.empty() || msg.rfind(s.profile_file, 0) == 0 ? "profile: " + msg : msg);
   }
-  e.ndr_opts.max_pps = max_rate_pps;
-  if (e.ports.empty()) e.ports = default_ports(memif_socket);
+}
+
+}  // namespace
+
+CliOptions parse_cli(const std::vector<std::string>& args) {
+  ParseState s;
+  for (size_t i = 0; i < args.size(); i++) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      s.o.eal_extra.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (a == "-h" || a == "--help") s.o.help = true;
+    else if (a == "-v" || a == "--verbose") s.o.verbose = true;
+    else if (a.rfind("--", 0) != 0) parse_mode_word(s, a);
+    else parse_option(s, args, i);
+  }
+  if (s.o.help) return s.o;
+  if (!s.mode_set) throw CliError("no mode given (txonly, rxonly, io or flowgen); see --help");
+  resolve_profile(s);
+  EngineOptions& e = s.e();
+  if (e.ports.empty()) e.ports = default_ports(s.memif_socket);
   if (e.trial_s <= 0) throw CliError("--trial must be positive");
-  return o;
+  return s.o;
 }
 
 std::vector<std::string> eal_args(const CliOptions& o, unsigned online_cpus, int pid) {

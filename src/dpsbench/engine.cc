@@ -103,13 +103,22 @@ std::string devarg(const std::string& devargs, const std::string& key, const std
   return def;
 }
 
+// A memif port in the client role (the role devarg defaults to client).
+bool is_memif_client(const std::string& devargs) {
+  return devargs.rfind("net_memif", 0) == 0 && devarg(devargs, "role", "client") == "client";
+}
+
+// A duration in messages as they always read: the first five characters of
+// std::to_string ("10.00").
+std::string seconds_text(double s) { return std::to_string(s).substr(0, 5); }
+
 // A memif client started before its server fails for good (DPDK does not
 // retry the connect), and re-probing it races with the server's handshake;
 // so wait until the server's unix socket is listening (/proc/net/unix lists
 // it, "@path" when abstract -- DPDK's default) before opening the port.
 // Returns false on timeout. Not a memif client: returns true at once.
 bool wait_for_memif_server(const std::string& devargs, double deadline) {
-  if (devargs.rfind("net_memif", 0) != 0 || devarg(devargs, "role", "client") != "client") return true;
+  if (!is_memif_client(devargs)) return true;
   std::string path = devarg(devargs, "socket", "/run/memif.sock");
   bool abstract = devarg(devargs, "socket-abstract", "yes") != "no";
   std::string want = abstract ? "@" + path : path;
@@ -163,104 +172,110 @@ struct alignas(64) TxJob {
   uint16_t pending_len[kMaxBurst];
   unsigned pending_pos = 0, n_pending = 0;
 
-  void account(unsigned sent, const uint16_t* lens, uint64_t now) {
-    uint64_t b = 0;
-    for (unsigned i = 0; i < sent; i++) b += lens[i] + kFcsLen;
-    bump(packets, sent);
-    bump(bytes, b);
-    if (!first_tsc.load(std::memory_order_relaxed)) first_tsc.store(now, std::memory_order_relaxed);
-    last_tsc.store(now, std::memory_order_relaxed);
-  }
-
+  void account(unsigned sent, const uint16_t* lens, uint64_t now);
   // Sends what is pending; true when nothing is left.
-  bool flush_pending(uint64_t now) {
-    if (!n_pending) return true;
-    uint16_t sent = rte_eth_tx_burst(port_id, 0, pending + pending_pos, static_cast<uint16_t>(n_pending));
-    if (sent) account(sent, pending_len + pending_pos, now);
-    pending_pos += sent;
-    n_pending -= sent;
-    return n_pending == 0;
-  }
-
-  void poll(uint64_t now) {
-    if (!active.load(std::memory_order_relaxed)) {
-      was_active = false;
-      flush_pending(now);  // built frames are committed: they still go out
-      return;
-    }
-    if (!flush_pending(now)) return;  // the device is still full
-    unsigned n = burst;
-    uint64_t cpp = cycles_per_pkt.load(std::memory_order_relaxed);
-    if (cpp) {
-      if (!was_active) next_tsc = now;  // a (re)start does not send a backlog
-      if (now < next_tsc) return;
-      // After a stall (preemption on a shared core), send the backlog of at
-      // most kCatchUpSeconds at full speed; older debt is forgiven.
-      if (now - next_tsc > catch_up) next_tsc = now - catch_up;
-      uint64_t due = (now - next_tsc) / cpp + 1;
-      n = static_cast<unsigned>(std::min<uint64_t>(n, due));
-    }
-    was_active = true;
-    if (limit) {
-      uint64_t left = limit - built_total;
-      if (left == 0) {
-        done.store(true, std::memory_order_relaxed);
-        return;
-      }
-      n = static_cast<unsigned>(std::min<uint64_t>(n, left));
-    }
-    rte_mbuf* pkts[kMaxBurst];
-    uint16_t lens[kMaxBurst];
-    // Raw allocation: the tx pool is private and every mbuf in it is a
-    // one-segment packet at the default headroom (rte_pktmbuf_init at pool
-    // creation; drivers free it back with next/nb_segs reset), so only the
-    // lengths and the headroom are stored below. rte_pktmbuf_alloc_bulk's
-    // reset reads buf_len from each cold header first, about a tenth of
-    // the transmit loop.
-    if (rte_mempool_get_bulk(pool, reinterpret_cast<void**>(pkts), n) != 0) {
-      bump(nombuf, 1);
-      return;
-    }
-    // The headers come back cold from the pool: start every miss at once.
-    for (unsigned i = 0; i < n; i++) rte_prefetch0(pkts[i]);
-    const auto& sizes = fb->sizes();
-    const uint32_t n_flows = fb->n_flows();
-    const uint32_t n_sizes = static_cast<uint32_t>(sizes.size());
-    uint32_t f = flow, sp = size_pos;
-    for (unsigned i = 0; i < n; i++) {
-      rte_mbuf* m = pkts[i];
-      const SizeInfo& sz = sizes[sp];
-      m->data_off = RTE_PKTMBUF_HEADROOM;
-      fb->write(rte_pktmbuf_mtod(m, uint8_t*), f, sz, seq + i, now);
-      m->data_len = sz.data_len;
-      m->pkt_len = sz.data_len;
-      lens[i] = sz.data_len;
-      if (++f == n_flows) f = 0;
-      if (++sp == n_sizes) sp = 0;
-    }
-    flow = f;
-    size_pos = sp;
-    seq += n;
-    built_total += n;
-    if (cpp) next_tsc += cpp * n;
-    uint16_t sent = rte_eth_tx_burst(port_id, 0, pkts, static_cast<uint16_t>(n));
-    if (sent) account(sent, lens, now);
-    if (sent < n) {
-      // Keep the rest for the next poll (they hold the next sequences).
-      n_pending = n - sent;
-      pending_pos = 0;
-      std::memcpy(pending, pkts + sent, n_pending * sizeof(rte_mbuf*));
-      std::memcpy(pending_len, lens + sent, n_pending * sizeof(uint16_t));
-      bump(refused, n_pending);
-    }
-  }
-
+  bool flush_pending(uint64_t now);
+  // One poll of the tx loop: builds and sends at most one burst.
+  void poll(uint64_t now);
   // After the workers stopped: frames never sent go back to the pool.
-  void drop_pending() {
-    if (n_pending) rte_pktmbuf_free_bulk(pending + pending_pos, n_pending);
-    n_pending = 0;
-  }
+  void drop_pending();
 };
+
+inline void TxJob::account(unsigned sent, const uint16_t* lens, uint64_t now) {
+  uint64_t b = 0;
+  for (unsigned i = 0; i < sent; i++) b += lens[i] + kFcsLen;
+  bump(packets, sent);
+  bump(bytes, b);
+  if (!first_tsc.load(std::memory_order_relaxed)) first_tsc.store(now, std::memory_order_relaxed);
+  last_tsc.store(now, std::memory_order_relaxed);
+}
+
+inline bool TxJob::flush_pending(uint64_t now) {
+  if (!n_pending) return true;
+  uint16_t sent = rte_eth_tx_burst(port_id, 0, pending + pending_pos, static_cast<uint16_t>(n_pending));
+  if (sent) account(sent, pending_len + pending_pos, now);
+  pending_pos += sent;
+  n_pending -= sent;
+  return n_pending == 0;
+}
+
+inline void TxJob::poll(uint64_t now) {
+  if (!active.load(std::memory_order_relaxed)) {
+    was_active = false;
+    flush_pending(now);  // built frames are committed: they still go out
+    return;
+  }
+  if (!flush_pending(now)) return;  // the device is still full
+  unsigned n = burst;
+  uint64_t cpp = cycles_per_pkt.load(std::memory_order_relaxed);
+  if (cpp) {
+    if (!was_active) next_tsc = now;  // a (re)start does not send a backlog
+    if (now < next_tsc) return;
+    // After a stall (preemption on a shared core), send the backlog of at
+    // most kCatchUpSeconds at full speed; older debt is forgiven.
+    if (now - next_tsc > catch_up) next_tsc = now - catch_up;
+    uint64_t due = (now - next_tsc) / cpp + 1;
+    n = static_cast<unsigned>(std::min<uint64_t>(n, due));
+  }
+  was_active = true;
+  if (limit) {
+    uint64_t left = limit - built_total;
+    if (left == 0) {
+      done.store(true, std::memory_order_relaxed);
+      return;
+    }
+    n = static_cast<unsigned>(std::min<uint64_t>(n, left));
+  }
+  rte_mbuf* pkts[kMaxBurst];
+  uint16_t lens[kMaxBurst];
+  // Raw allocation: the tx pool is private and every mbuf in it is a
+  // one-segment packet at the default headroom (rte_pktmbuf_init at pool
+  // creation; drivers free it back with next/nb_segs reset), so only the
+  // lengths and the headroom are stored below. rte_pktmbuf_alloc_bulk's
+  // reset reads buf_len from each cold header first, about a tenth of
+  // the transmit loop.
+  if (rte_mempool_get_bulk(pool, reinterpret_cast<void**>(pkts), n) != 0) {
+    bump(nombuf, 1);
+    return;
+  }
+  // The headers come back cold from the pool: start every miss at once.
+  for (unsigned i = 0; i < n; i++) rte_prefetch0(pkts[i]);
+  const auto& sizes = fb->sizes();
+  const uint32_t n_flows = fb->n_flows();
+  const uint32_t n_sizes = static_cast<uint32_t>(sizes.size());
+  uint32_t f = flow, sp = size_pos;
+  for (unsigned i = 0; i < n; i++) {
+    rte_mbuf* m = pkts[i];
+    const SizeInfo& sz = sizes[sp];
+    m->data_off = RTE_PKTMBUF_HEADROOM;
+    fb->write(rte_pktmbuf_mtod(m, uint8_t*), f, sz, seq + i, now);
+    m->data_len = sz.data_len;
+    m->pkt_len = sz.data_len;
+    lens[i] = sz.data_len;
+    if (++f == n_flows) f = 0;
+    if (++sp == n_sizes) sp = 0;
+  }
+  flow = f;
+  size_pos = sp;
+  seq += n;
+  built_total += n;
+  if (cpp) next_tsc += cpp * n;
+  uint16_t sent = rte_eth_tx_burst(port_id, 0, pkts, static_cast<uint16_t>(n));
+  if (sent) account(sent, lens, now);
+  if (sent < n) {
+    // Keep the rest for the next poll (they hold the next sequences).
+    n_pending = n - sent;
+    pending_pos = 0;
+    std::memcpy(pending, pkts + sent, n_pending * sizeof(rte_mbuf*));
+    std::memcpy(pending_len, lens + sent, n_pending * sizeof(uint16_t));
+    bump(refused, n_pending);
+  }
+}
+
+inline void TxJob::drop_pending() {
+  if (n_pending) rte_pktmbuf_free_bulk(pending + pending_pos, n_pending);
+  n_pending = 0;
+}
 
 struct alignas(64) RxJob {
   unsigned port = 0;
@@ -455,13 +470,72 @@ struct Engine::Impl {
   double span_s(uint64_t first, uint64_t last) const {
     return first && last > first ? static_cast<double>(last - first) / hz : 0;
   }
+
+  // Stages of the constructor, in order.
+  void check_options();
+  void create_pools();
+  void open_ports();
+  void create_jobs();
+  void assign_workers();
+
+  // Stages of run(), in order.
+  void wait_for_links();
+  void launch_workers();
+  nlohmann::json run_ndr();                         // the NDR/PDR search: the "ndr" document
+  bool run_traffic(double t0, double run_timeout);  // one run of the mode: true on timeout
+  void stop_workers();
+  nlohmann::json results(double t0, bool timed_out, const nlohmann::json& ndr) const;
+
+ private:
+  void open_port(unsigned i);
+  TrialResult ndr_trial(double rate, unsigned& trial_no);
+
+  // Sums over the ports for the "total" document.
+  struct Totals {
+    uint64_t tx = 0, tx_bytes = 0, rx = 0, rx_bytes = 0;
+    double tx_span = 0, rx_span = 0;
+  };
+  nlohmann::json port_json(size_t i, Totals& tot) const;
+  nlohmann::json tx_json(const TxJob& t, Totals& tot) const;
+  nlohmann::json rx_json(const RxJob& r, Totals& tot) const;
+  nlohmann::json total_json(const Totals& tot) const;
 };
 
-Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
-  Impl& m = *impl_;
-  m.o = std::move(opts);
-  EngineOptions& o = m.o;
-  m.hz = static_cast<double>(rte_get_tsc_hz());
+namespace {
+
+double mpps(uint64_t packets, double span) { return span > 0 ? static_cast<double>(packets) / span / 1e6 : 0; }
+
+// Layer-1 rate: the bytes plus the per-frame wire overhead (preamble, IFG).
+double gbps_l1(uint64_t packets, uint64_t bytes, double span) {
+  return span > 0 ? static_cast<double>(bytes + packets * kWireOverhead) * 8 / span / 1e9 : 0;
+}
+
+double gbps_l2(uint64_t bytes, double span) { return span > 0 ? static_cast<double>(bytes) * 8 / span / 1e9 : 0; }
+
+// The counters and rates of one direction of one port.
+nlohmann::json throughput_json(uint64_t packets, uint64_t bytes, double span) {
+  return {{"packets", packets},
+          {"bytes", bytes},
+          {"seconds", span},
+          {"mpps", mpps(packets, span)},
+          {"gbps_l1", gbps_l1(packets, bytes, span)},
+          {"gbps_l2", gbps_l2(bytes, span)}};
+}
+
+// Without --timeout: long enough for the whole run plus a margin.
+double default_run_timeout(const EngineOptions& o) {
+  if (o.run_timeout_s > 0) return o.run_timeout_s;
+  if (o.ndr) return (o.ndr_opts.max_trials + 1) * (o.trial_s + o.drain_s + 0.5) + 30;
+  if (o.profile.duration_s > 0) return o.profile.duration_s + o.drain_s + 30;
+  return 60;
+}
+
+}  // namespace
+
+// --- construction -------------------------------------------------------------
+
+// Fills in the mode's default port lists and rejects what cannot run.
+void Engine::Impl::check_options() {
   if (o.ports.empty()) throw std::runtime_error("no ports given (use --port DEVARGS)");
   if (o.burst == 0 || o.burst > kMaxBurst)
     throw std::runtime_error("burst " + std::to_string(o.burst) + " out of range 1.." + std::to_string(kMaxBurst));
@@ -478,103 +552,127 @@ Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   if ((o.mode == Mode::kRxOnly || o.mode == Mode::kIo) && !o.tx_ports.empty())
     throw std::runtime_error(std::string("--tx-ports has no meaning in ") + mode_name(o.mode) +
                              " mode (rxonly only receives; io sends each port's frames to its pair)");
-  for (unsigned p : o.tx_ports)
-    if (p >= n) throw std::runtime_error("tx port " + std::to_string(p) + " does not exist (" + std::to_string(n) + " ports given)");
-  for (unsigned p : o.rx_ports)
-    if (p >= n) throw std::runtime_error("rx port " + std::to_string(p) + " does not exist (" + std::to_string(n) + " ports given)");
+  for (const auto& [list, what] : {std::pair{&o.tx_ports, "tx"}, std::pair{&o.rx_ports, "rx"}})
+    for (unsigned p : *list)
+      if (p >= n)
+        throw std::runtime_error(std::string(what) + " port " + std::to_string(p) + " does not exist (" +
+                                 std::to_string(n) + " ports given)");
   if (o.mode != Mode::kRxOnly && o.mode != Mode::kIo) o.profile.validate();
   if (o.ndr && o.mode != Mode::kFlowgen)
     throw std::runtime_error("--ndr needs flowgen mode (it sends and receives in one process)");
-
   unsigned workers = rte_lcore_count() - 1;
   if (workers == 0)
     throw std::runtime_error("dpsbench needs at least one worker lcore besides the main lcore (EAL -l/--lcores)");
+}
 
+void Engine::Impl::create_pools() {
   int socket = static_cast<int>(rte_socket_id());
   if (socket < 0) socket = SOCKET_ID_ANY;
-  m.rx_pool = std::make_unique<netdev::MbufPool>("dpsbench_rx", o.mbufs, socket);
-  if (!o.tx_ports.empty()) {
-    // Frames are single-segment: the tx data room holds the largest size.
-    unsigned largest = *std::max_element(o.profile.frame_sizes.begin(), o.profile.frame_sizes.end()) - kFcsLen;
-    auto room = static_cast<uint16_t>(std::max(2048u, largest) + RTE_PKTMBUF_HEADROOM);
-    m.tx_pool = std::make_unique<netdev::MbufPool>("dpsbench_tx", o.mbufs, socket, room);
-    rte_mempool_obj_iter(m.tx_pool->get(), zero_data_room, nullptr);
-  }
-  for (unsigned i = 0; i < n; i++) {
-    netdev::PortConfig cfg;
-    cfg.name = "port" + std::to_string(i);
-    cfg.devargs = o.ports[i];
-    cfg.n_rxq = 1;
-    cfg.n_txq = 1;
-    // A memif/vhost client cannot start before its server exists: retry the
-    // open until the link timeout, then report the last error.
-    double deadline = now_s() + o.link_timeout_s;
-    if (!wait_for_memif_server(cfg.devargs, deadline))
-      throw std::runtime_error("port " + std::to_string(i) + " (devargs '" + cfg.devargs +
-                               "'): no memif server listening on its socket after the " +
-                               std::to_string(o.link_timeout_s).substr(0, 5) +
-                               " s link timeout; is the peer (switch or memif server) running?");
-    for (;;) {
-      try {
-        m.ports.push_back(DpdkNetdev::open(cfg, m.rx_pool->get(), 0));
-        m.port_cfgs.push_back(cfg);
-        break;
-      } catch (const std::exception& e) {
-        if (now_s() >= deadline)
-          throw std::runtime_error(std::string(e.what()) + " (still failing after the " +
-                                   std::to_string(o.link_timeout_s).substr(0, 5) + " s link timeout)");
-        sleep_s(0.1);
-      }
+  rx_pool = std::make_unique<netdev::MbufPool>("dpsbench_rx", o.mbufs, socket);
+  if (o.tx_ports.empty()) return;
+  // Frames are single-segment: the tx data room holds the largest size.
+  unsigned largest = *std::max_element(o.profile.frame_sizes.begin(), o.profile.frame_sizes.end()) - kFcsLen;
+  auto room = static_cast<uint16_t>(std::max(2048u, largest) + RTE_PKTMBUF_HEADROOM);
+  tx_pool = std::make_unique<netdev::MbufPool>("dpsbench_tx", o.mbufs, socket, room);
+  rte_mempool_obj_iter(tx_pool->get(), zero_data_room, nullptr);
+}
+
+void Engine::Impl::open_ports() {
+  for (unsigned i = 0; i < o.ports.size(); i++) open_port(i);
+}
+
+// A memif/vhost client cannot start before its server exists: retry the
+// open until the link timeout, then report the last error.
+void Engine::Impl::open_port(unsigned i) {
+  netdev::PortConfig cfg;
+  cfg.name = "port" + std::to_string(i);
+  cfg.devargs = o.ports[i];
+  cfg.n_rxq = 1;
+  cfg.n_txq = 1;
+  double deadline = now_s() + o.link_timeout_s;
+  if (!wait_for_memif_server(cfg.devargs, deadline))
+    throw std::runtime_error("port " + std::to_string(i) + " (devargs '" + cfg.devargs +
+                             "'): no memif server listening on its socket after the " +
+                             seconds_text(o.link_timeout_s) +
+                             " s link timeout; is the peer (switch or memif server) running?");
+  for (;;) {
+    try {
+      ports.push_back(DpdkNetdev::open(cfg, rx_pool->get(), 0));
+      port_cfgs.push_back(cfg);
+      return;
+    } catch (const std::exception& e) {
+      if (now_s() >= deadline)
+        throw std::runtime_error(std::string(e.what()) + " (still failing after the " +
+                                 seconds_text(o.link_timeout_s) + " s link timeout)");
+      sleep_s(0.1);
     }
   }
+}
+
+void Engine::Impl::create_jobs() {
+  const unsigned n = static_cast<unsigned>(ports.size());
   for (unsigned p : o.tx_ports) {
     auto t = std::make_unique<TxJob>();
     t->port = p;
-    t->port_id = m.ports[p]->port_id();
-    t->pool = m.tx_pool->get();
+    t->port_id = ports[p]->port_id();
+    t->pool = tx_pool->get();
     t->burst = o.burst;
     t->limit = o.profile.packets;
-    t->catch_up = static_cast<uint64_t>(m.hz * kCatchUpSeconds);
+    t->catch_up = static_cast<uint64_t>(hz * kCatchUpSeconds);
     bool reverse = o.mode == Mode::kFlowgen && (p % 2 == 1);
     t->fb = std::make_unique<FrameBuilder>(reverse ? reversed(o.profile) : o.profile, static_cast<uint16_t>(p));
-    m.tx.push_back(std::move(t));
+    tx.push_back(std::move(t));
   }
   for (unsigned p : o.rx_ports) {
     auto r = std::make_unique<RxJob>();
     r->port = p;
-    r->dev = m.ports[p].get();
+    r->dev = ports[p].get();
     r->burst = o.burst;
     if (o.mode == Mode::kIo) {
       unsigned peer = n == 1 ? p : (p ^ 1u);
       if (peer >= n) peer = p;
-      r->peer = m.ports[peer].get();
+      r->peer = ports[peer].get();
       r->peer_index = peer;
     } else {
       r->tracker = std::make_unique<RxTracker>();
     }
-    m.rx.push_back(std::move(r));
+    rx.push_back(std::move(r));
   }
-  // Lcores: one runs everything, or tx jobs and rx jobs on separate lcores.
+}
+
+// Lcores: one runs everything, or tx jobs and rx jobs on separate lcores.
+void Engine::Impl::assign_workers() {
   std::vector<unsigned> lcores;
   unsigned lc;
   RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
-  bool split = lcores.size() >= 2 && !m.tx.empty() && !m.rx.empty();
+  bool split = lcores.size() >= 2 && !tx.empty() && !rx.empty();
   if (split) {
-    m.workers.resize(2);
-    for (auto& t : m.tx) m.workers[0].tx.push_back(t.get());
-    for (auto& r : m.rx) m.workers[1].rx.push_back(r.get());
-  } else if (o.mode == Mode::kIo && lcores.size() >= 2 && m.rx.size() >= 2) {
-    m.workers.resize(2);
-    for (size_t i = 0; i < m.rx.size(); i++) m.workers[i % 2].rx.push_back(m.rx[i].get());
+    workers.resize(2);
+    for (auto& t : tx) workers[0].tx.push_back(t.get());
+    for (auto& r : rx) workers[1].rx.push_back(r.get());
+  } else if (o.mode == Mode::kIo && lcores.size() >= 2 && rx.size() >= 2) {
+    workers.resize(2);
+    for (size_t i = 0; i < rx.size(); i++) workers[i % 2].rx.push_back(rx[i].get());
   } else {
-    m.workers.resize(1);
-    for (auto& t : m.tx) m.workers[0].tx.push_back(t.get());
-    for (auto& r : m.rx) m.workers[0].rx.push_back(r.get());
+    workers.resize(1);
+    for (auto& t : tx) workers[0].tx.push_back(t.get());
+    for (auto& r : rx) workers[0].rx.push_back(r.get());
   }
-  for (size_t i = 0; i < m.workers.size(); i++) {
-    m.workers[i].lcore = lcores[i];
-    m.workers[i].stop = &m.stop;
+  for (size_t i = 0; i < workers.size(); i++) {
+    workers[i].lcore = lcores[i];
+    workers[i].stop = &stop;
   }
+}
+
+Engine::Engine(EngineOptions opts) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.o = std::move(opts);
+  m.hz = static_cast<double>(rte_get_tsc_hz());
+  m.check_options();
+  m.create_pools();
+  m.open_ports();
+  m.create_jobs();
+  m.assign_workers();
 }
 
 void Engine::interrupt() { g_interrupted.store(true, std::memory_order_relaxed); }
@@ -588,284 +686,304 @@ Engine::~Engine() {
     for (auto& t : impl_->tx) t->drop_pending();
 }
 
-nlohmann::json Engine::run() {
-  Impl& m = *impl_;
-  const EngineOptions& o = m.o;
-  // 1. Links, bounded.
+// --- the run --------------------------------------------------------------------
+
+// Every link up, bounded by the link timeout; a memif client whose link
+// stays down is reopened (see reopen()).
+void Engine::Impl::wait_for_links() {
   double deadline = now_s() + o.link_timeout_s;
-  std::vector<double> opened(m.ports.size(), now_s());
+  std::vector<double> opened(ports.size(), now_s());
   for (;;) {
     std::string down;
-    for (size_t i = 0; i < m.ports.size(); i++) {
-      if (m.ports[i]->link_up()) continue;
+    for (size_t i = 0; i < ports.size(); i++) {
+      if (ports[i]->link_up()) continue;
       down += (down.empty() ? "" : ", ") + std::string("port ") + std::to_string(i) + " (" + o.ports[i] + ")";
-      bool memif_client = o.ports[i].rfind("net_memif", 0) == 0 && devarg(o.ports[i], "role", "client") == "client";
-      if (memif_client && now_s() - opened[i] > kMemifReconnectSeconds && now_s() < deadline) {
-        m.reopen(i, deadline);
+      if (is_memif_client(o.ports[i]) && now_s() - opened[i] > kMemifReconnectSeconds && now_s() < deadline) {
+        reopen(i, deadline);
         opened[i] = now_s();
       }
     }
     if (down.empty()) break;
     if (now_s() > deadline)
-      throw std::runtime_error("link did not come up within " + std::to_string(o.link_timeout_s).substr(0, 5) +
-                               " s on " + down + "; is the peer (switch or memif server) running?");
+      throw std::runtime_error("link did not come up within " + seconds_text(o.link_timeout_s) + " s on " + down +
+                               "; is the peer (switch or memif server) running?");
     sleep_s(0.02);
   }
-  for (auto& p : m.ports) p->clear_stats();
+  for (auto& p : ports) p->clear_stats();
+}
 
-  // 2. Workers.
-  for (auto& w : m.workers) {
+void Engine::Impl::launch_workers() {
+  for (auto& w : workers) {
     int rc = rte_eal_remote_launch(worker_main, &w, w.lcore);
     if (rc != 0) {
-      m.stop.store(true);
+      stop.store(true);
       rte_eal_mp_wait_lcore();
       throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w.lcore));
     }
   }
-  m.launched = true;
+  launched = true;
   if (!o.ready_file.empty() && !std::ofstream(o.ready_file))
     spdlog::warn("cannot write the ready file {}", o.ready_file);
+}
 
-  const double t0 = now_s();
-  double run_timeout = o.run_timeout_s;
-  if (run_timeout <= 0) {
-    if (o.ndr)
-      run_timeout = (o.ndr_opts.max_trials + 1) * (o.trial_s + o.drain_s + 0.5) + 30;
-    else if (o.profile.duration_s > 0)
-      run_timeout = o.profile.duration_s + o.drain_s + 30;
-    else
-      run_timeout = 60;
+// One NDR/PDR trial: trial_s at a set total rate, counters diffed.
+TrialResult Engine::Impl::ndr_trial(double rate, unsigned& trial_no) {
+  if (g_interrupted.load(std::memory_order_relaxed)) throw std::runtime_error("NDR search interrupted");
+  uint64_t tx0 = tx_packets(), rx0 = rx_unique();
+  auto h0 = latency_now();
+  set_rate_total(rate);
+  set_active(true);
+  double ts = now_s();
+  sleep_s(o.trial_s);
+  set_active(false);
+  double te = now_s();
+  sleep_s(o.drain_s);
+  TrialResult r;
+  r.offered_pps = rate;
+  r.tx = tx_packets() - tx0;
+  r.rx = rx_unique() - rx0;
+  r.achieved_pps = static_cast<double>(r.tx) / (te - ts);
+  auto h = latency_now();
+  h->subtract(*h0);
+  r.latency_p50_us = us(h->percentile(0.5));
+  r.latency_p99_us = us(h->percentile(0.99));
+  if (o.progress) {
+    std::printf("\rtrial %2u: offered %9.3f Mpps  sent %9.3f Mpps  loss %.6f%%   \n", ++trial_no, rate / 1e6,
+                r.achieved_pps / 1e6, r.loss_ratio() * 100);
+    std::fflush(stdout);
   }
+  return r;
+}
+
+nlohmann::json Engine::Impl::run_ndr() {
+  NdrOptions no = o.ndr_opts;
+  unsigned trial_no = 0;
+  auto trial = [&](double rate) { return ndr_trial(rate, trial_no); };
+  if (no.max_pps <= 0) no.max_pps = o.profile.rate_pps() * static_cast<double>(tx.size());
+  double measured_max = 0;
+  if (no.max_pps <= 0) {
+    // Unlimited: the generator's own maximum is the top of the search.
+    TrialResult r = trial(0);
+    measured_max = r.achieved_pps;
+    no.max_pps = measured_max;
+  }
+  if (no.max_pps <= 0) throw std::runtime_error("NDR search: the generator sent nothing (are the tx ports up?)");
+  NdrResult res = ndr_pdr_search(trial, no);
+  nlohmann::json j;
+  j["max_pps"] = no.max_pps;
+  j["measured_generator_max_pps"] = measured_max;
+  j["resolution"] = no.resolution;
+  j["pdr_loss_ratio"] = no.pdr_loss;
+  j["trial_s"] = o.trial_s;
+  j["ndr_pps"] = res.ndr_pps;
+  j["pdr_pps"] = res.pdr_pps;
+  j["ndr_gbps_l1"] = o.profile.wire_bps(res.ndr_pps) / 1e9;
+  j["pdr_gbps_l1"] = o.profile.wire_bps(res.pdr_pps) / 1e9;
+  j["trials"] = nlohmann::json::array();
+  for (const auto& t : res.trials)
+    j["trials"].push_back({{"phase", t.phase},
+                           {"offered_pps", t.result.offered_pps},
+                           {"achieved_pps", t.result.achieved_pps},
+                           {"tx", t.result.tx},
+                           {"rx", t.result.rx},
+                           {"loss_ratio", t.result.loss_ratio()},
+                           {"lat_p50_us", t.result.latency_p50_us},
+                           {"lat_p99_us", t.result.latency_p99_us},
+                           {"pass", t.pass}});
+  return j;
+}
+
+// The control loop of a plain run: samples the timeline every interval and
+// stops on the mode's conditions (tx: duration or packet limit, then the
+// drain; rx: duration, packet count or idleness), on SIGINT or on timeout.
+bool Engine::Impl::run_traffic(double t0, double run_timeout) {
+  set_rate_total(o.profile.rate_pps() * static_cast<double>(tx.size()));
+  set_active(true);
+  double next_sample = t0 + o.interval_s;
+  double tx_end = 0, last_rx_change = t0;
+  uint64_t last_rx = 0;
+  bool any_rx = false, timed_out = false;
+  for (;;) {
+    sleep_s(0.01);
+    double t = now_s();
+    if (t >= next_sample) {
+      sample(t0, o.progress);
+      next_sample += o.interval_s;
+    }
+    if (t - t0 > run_timeout) {
+      timed_out = true;
+      break;
+    }
+    if (g_interrupted.load(std::memory_order_relaxed)) break;
+    uint64_t rxp = rx_packets();
+    if (rxp != last_rx) {
+      last_rx = rxp;
+      last_rx_change = t;
+      any_rx = true;
+    }
+    if (!tx.empty()) {
+      if (tx_end == 0) {
+        bool all_done = std::all_of(tx.begin(), tx.end(), [](auto& j) { return j->done.load(); });
+        if (all_done || (o.profile.duration_s > 0 && t - t0 >= o.profile.duration_s)) {
+          set_active(false);
+          tx_end = t;
+        }
+      }
+      // Even without rx jobs: the peer needs time to drain what is in flight
+      // before closing the port takes the link (and the ring) down.
+      if (tx_end > 0 && t - tx_end >= o.drain_s) break;
+    } else {
+      // rxonly / io: stop on duration, count or idleness.
+      if (o.profile.duration_s > 0 && t - t0 >= o.profile.duration_s) break;
+      if (o.rx_packets && rxp >= o.rx_packets) break;
+      if (o.idle_stop_s > 0 && any_rx && t - last_rx_change >= o.idle_stop_s) break;
+    }
+  }
+  sample(t0, o.progress);
+  if (o.progress) std::printf("\n");
+  return timed_out;
+}
+
+// Stops the workers, returns unsent frames to the pool, then (--linger)
+// keeps the ports open until every link is down or the linger time is over.
+void Engine::Impl::stop_workers() {
+  stop.store(true);
+  rte_eal_mp_wait_lcore();
+  launched = false;
+  for (auto& t : tx) t->drop_pending();
+  if (o.linger_s <= 0) return;
+  double until = now_s() + o.linger_s;
+  auto any_up = [&] { return std::any_of(ports.begin(), ports.end(), [](auto& p) { return p->link_up(); }); };
+  while (any_up() && now_s() < until && !g_interrupted.load(std::memory_order_relaxed)) sleep_s(0.02);
+}
+
+nlohmann::json Engine::run() {
+  Impl& m = *impl_;
+  m.wait_for_links();
+  m.launch_workers();
+  const double t0 = now_s();
+  const double run_timeout = default_run_timeout(m.o);
   m.prev.t = t0;
   nlohmann::json ndr_json;
+  if (m.o.ndr)
+    ndr_json = m.run_ndr();
+  else
+    timed_out_ = m.run_traffic(t0, run_timeout);
+  m.stop_workers();
+  return m.results(t0, timed_out_, ndr_json);
+}
 
-  if (o.ndr) {
-    // NDR/PDR: trials of trial_s at a set total rate, counters diffed.
-    NdrOptions no = o.ndr_opts;
-    unsigned trial_no = 0;
-    auto trial = [&](double rate) {
-      if (g_interrupted.load(std::memory_order_relaxed)) throw std::runtime_error("NDR search interrupted");
-      uint64_t tx0 = m.tx_packets(), rx0 = m.rx_unique();
-      auto h0 = m.latency_now();
-      m.set_rate_total(rate);
-      m.set_active(true);
-      double ts = now_s();
-      sleep_s(o.trial_s);
-      m.set_active(false);
-      double te = now_s();
-      sleep_s(o.drain_s);
-      TrialResult r;
-      r.offered_pps = rate;
-      r.tx = m.tx_packets() - tx0;
-      r.rx = m.rx_unique() - rx0;
-      r.achieved_pps = static_cast<double>(r.tx) / (te - ts);
-      auto h = m.latency_now();
-      h->subtract(*h0);
-      r.latency_p50_us = m.us(h->percentile(0.5));
-      r.latency_p99_us = m.us(h->percentile(0.99));
-      if (o.progress) {
-        std::printf("\rtrial %2u: offered %9.3f Mpps  sent %9.3f Mpps  loss %.6f%%   \n", ++trial_no, rate / 1e6,
-                    r.achieved_pps / 1e6, r.loss_ratio() * 100);
-        std::fflush(stdout);
-      }
-      return r;
-    };
-    if (no.max_pps <= 0) no.max_pps = o.profile.rate_pps() * static_cast<double>(m.tx.size());
-    double measured_max = 0;
-    if (no.max_pps <= 0) {
-      // Unlimited: the generator's own maximum is the top of the search.
-      TrialResult r = trial(0);
-      measured_max = r.achieved_pps;
-      no.max_pps = measured_max;
-    }
-    if (no.max_pps <= 0) throw std::runtime_error("NDR search: the generator sent nothing (are the tx ports up?)");
-    NdrResult res = ndr_pdr_search(trial, no);
-    ndr_json["max_pps"] = no.max_pps;
-    ndr_json["measured_generator_max_pps"] = measured_max;
-    ndr_json["resolution"] = no.resolution;
-    ndr_json["pdr_loss_ratio"] = no.pdr_loss;
-    ndr_json["trial_s"] = o.trial_s;
-    ndr_json["ndr_pps"] = res.ndr_pps;
-    ndr_json["pdr_pps"] = res.pdr_pps;
-    ndr_json["ndr_gbps_l1"] = o.profile.wire_bps(res.ndr_pps) / 1e9;
-    ndr_json["pdr_gbps_l1"] = o.profile.wire_bps(res.pdr_pps) / 1e9;
-    ndr_json["trials"] = nlohmann::json::array();
-    for (const auto& t : res.trials)
-      ndr_json["trials"].push_back({{"phase", t.phase},
-                                    {"offered_pps", t.result.offered_pps},
-                                    {"achieved_pps", t.result.achieved_pps},
-                                    {"tx", t.result.tx},
-                                    {"rx", t.result.rx},
-                                    {"loss_ratio", t.result.loss_ratio()},
-                                    {"lat_p50_us", t.result.latency_p50_us},
-                                    {"lat_p99_us", t.result.latency_p99_us},
-                                    {"pass", t.pass}});
-  } else {
-    m.set_rate_total(o.profile.rate_pps() * static_cast<double>(m.tx.size()));
-    m.set_active(true);
-    double next_sample = t0 + o.interval_s;
-    double tx_end = 0, last_rx_change = t0;
-    uint64_t last_rx = 0;
-    bool any_rx = false;
-    for (;;) {
-      sleep_s(0.01);
-      double t = now_s();
-      if (t >= next_sample) {
-        m.sample(t0, o.progress);
-        next_sample += o.interval_s;
-      }
-      if (t - t0 > run_timeout) {
-        timed_out_ = true;
-        break;
-      }
-      if (g_interrupted.load(std::memory_order_relaxed)) break;
-      uint64_t rxp = m.rx_packets();
-      if (rxp != last_rx) {
-        last_rx = rxp;
-        last_rx_change = t;
-        any_rx = true;
-      }
-      if (!m.tx.empty()) {
-        if (tx_end == 0) {
-          bool all_done = std::all_of(m.tx.begin(), m.tx.end(), [](auto& j) { return j->done.load(); });
-          if (all_done || (o.profile.duration_s > 0 && t - t0 >= o.profile.duration_s)) {
-            m.set_active(false);
-            tx_end = t;
-          }
-        }
-        // Even without rx jobs: the peer needs time to drain what is in flight
-        // before closing the port takes the link (and the ring) down.
-        if (tx_end > 0 && t - tx_end >= o.drain_s) break;
-      } else {
-        // rxonly / io: stop on duration, count or idleness.
-        if (o.profile.duration_s > 0 && t - t0 >= o.profile.duration_s) break;
-        if (o.rx_packets && rxp >= o.rx_packets) break;
-        if (o.idle_stop_s > 0 && any_rx && t - last_rx_change >= o.idle_stop_s) break;
-      }
-    }
-    m.sample(t0, o.progress);
-    if (o.progress) std::printf("\n");
-  }
-  m.stop.store(true);
-  rte_eal_mp_wait_lcore();
-  m.launched = false;
-  for (auto& t : m.tx) t->drop_pending();
-  if (o.linger_s > 0) {
-    double until = now_s() + o.linger_s;
-    auto any_up = [&] {
-      return std::any_of(m.ports.begin(), m.ports.end(), [](auto& p) { return p->link_up(); });
-    };
-    while (any_up() && now_s() < until && !g_interrupted.load(std::memory_order_relaxed)) sleep_s(0.02);
-  }
+// --- the results document ---------------------------------------------------------
 
-  // 3. Results.
+nlohmann::json Engine::Impl::results(double t0, bool timed_out, const nlohmann::json& ndr) const {
   nlohmann::json out;
   out["mode"] = mode_name(o.mode);
-  out["tsc_hz"] = m.hz;
+  out["tsc_hz"] = hz;
   out["elapsed_s"] = now_s() - t0;
-  out["timed_out"] = timed_out_;
+  out["timed_out"] = timed_out;
   out["wire_overhead_bytes"] = kWireOverhead;
   if (o.mode != Mode::kRxOnly && o.mode != Mode::kIo) out["profile"] = o.profile.to_json();
   out["ports"] = nlohmann::json::array();
-  uint64_t tot_tx = 0, tot_tx_bytes = 0, tot_rx = 0, tot_rx_bytes = 0;
-  double tx_span = 0, rx_span = 0;
-  for (size_t i = 0; i < m.ports.size(); i++) {
-    nlohmann::json pj;
-    pj["index"] = i;
-    pj["devargs"] = o.ports[i];
-    auto st = m.ports[i]->stats();
-    pj["device"] = {{"rx_packets", st.rx_packets}, {"tx_packets", st.tx_packets},
-                    {"rx_dropped", st.rx_dropped}, {"tx_dropped", st.tx_dropped}};
-    for (auto& t : m.tx) {
-      if (t->port != i) continue;
-      uint64_t p = t->packets.load(), b = t->bytes.load();
-      double span = m.span_s(t->first_tsc.load(), t->last_tsc.load());
-      tx_span = std::max(tx_span, span);
-      tot_tx += p;
-      tot_tx_bytes += b;
-      pj["tx"] = {{"packets", p},
-                  {"bytes", b},
-                  {"refused", t->refused.load()},
-                  {"no_mbuf", t->nombuf.load()},
-                  {"seconds", span},
-                  {"mpps", span > 0 ? static_cast<double>(p) / span / 1e6 : 0},
-                  {"gbps_l1", span > 0 ? static_cast<double>(b + p * kWireOverhead) * 8 / span / 1e9 : 0},
-                  {"gbps_l2", span > 0 ? static_cast<double>(b) * 8 / span / 1e9 : 0}};
-    }
-    for (auto& r : m.rx) {
-      if (r->port != i) continue;
-      uint64_t p = r->packets.load(), b = r->byte_count();
-      double span = m.span_s(r->first_tsc.load(), r->last_tsc.load());
-      rx_span = std::max(rx_span, span);
-      tot_rx += p;
-      tot_rx_bytes += b;
-      nlohmann::json rj = {{"packets", p},
-                           {"bytes", b},
-                           {"seconds", span},
-                           {"mpps", span > 0 ? static_cast<double>(p) / span / 1e6 : 0},
-                           {"gbps_l1", span > 0 ? static_cast<double>(b + p * kWireOverhead) * 8 / span / 1e9 : 0},
-                           {"gbps_l2", span > 0 ? static_cast<double>(b) * 8 / span / 1e9 : 0}};
-      if (r->tracker) {
-        auto s = r->tracker->snapshot();
-        rj["tagged"] = s.seq.received;
-        rj["unique"] = s.seq.unique();
-        rj["lost"] = s.seq.lost;
-        rj["reordered"] = s.seq.reordered;
-        rj["duplicates"] = s.seq.duplicates;
-        rj["untagged"] = s.untagged;
-        rj["foreign"] = s.foreign;
-        nlohmann::json streams = nlohmann::json::array();
-        for (unsigned k = 0; k < kMaxStreams; k++) {
-          auto c = r->tracker->stream(k);
-          if (!c.received) continue;
-          streams.push_back({{"stream", k}, {"received", c.received}, {"lost", c.lost},
-                             {"reordered", c.reordered}, {"duplicates", c.duplicates},
-                             {"first_seq", c.first_seq}, {"highest_seq", c.highest}});
-        }
-        rj["streams"] = streams;
-        rj["latency"] = m.latency_json(r->tracker->latency());
-      } else {
-        rj["forward_refused"] = r->fwd_refused.load();
-      }
-      pj["rx"] = rj;
-    }
-    out["ports"].push_back(pj);
-  }
-  nlohmann::json total;
-  total["tx_packets"] = tot_tx;
-  total["rx_packets"] = tot_rx;
-  total["tx_mpps"] = tx_span > 0 ? static_cast<double>(tot_tx) / tx_span / 1e6 : 0;
-  total["rx_mpps"] = rx_span > 0 ? static_cast<double>(tot_rx) / rx_span / 1e6 : 0;
-  total["tx_gbps_l1"] = tx_span > 0 ? static_cast<double>(tot_tx_bytes + tot_tx * kWireOverhead) * 8 / tx_span / 1e9 : 0;
-  total["rx_gbps_l1"] = rx_span > 0 ? static_cast<double>(tot_rx_bytes + tot_rx * kWireOverhead) * 8 / rx_span / 1e9 : 0;
-  if (!m.rx.empty() && m.rx[0]->tracker) {
-    uint64_t lost = 0, reord = 0, dup = 0, uniq = 0;
-    for (auto& r : m.rx) {
-      auto s = r->tracker->snapshot();
-      lost += s.seq.lost;
-      reord += s.seq.reordered;
-      dup += s.seq.duplicates;
-      uniq += s.seq.unique();
-    }
-    total["rx_unique"] = uniq;
-    total["reordered"] = reord;
-    total["duplicates"] = dup;
-    if (o.mode == Mode::kFlowgen) {
-      total["lost"] = tot_tx > uniq ? tot_tx - uniq : 0;
-      total["loss_basis"] = "sent - unique received";
-    } else {
-      total["lost"] = lost;
-      total["loss_basis"] = "sequence gaps";
-    }
-    uint64_t l = total["lost"];
-    uint64_t base = o.mode == Mode::kFlowgen ? tot_tx : uniq + lost;
-    total["loss_ratio"] = base ? static_cast<double>(l) / static_cast<double>(base) : 0.0;
-    total["latency"] = m.latency_json(*m.latency_now());
-  }
-  out["total"] = total;
-  out["timeline"] = m.timeline;
-  if (!ndr_json.is_null()) out["ndr"] = ndr_json;
+  Totals tot;
+  for (size_t i = 0; i < ports.size(); i++) out["ports"].push_back(port_json(i, tot));
+  out["total"] = total_json(tot);
+  out["timeline"] = timeline;
+  if (!ndr.is_null()) out["ndr"] = ndr;
   return out;
+}
+
+nlohmann::json Engine::Impl::port_json(size_t i, Totals& tot) const {
+  nlohmann::json pj;
+  pj["index"] = i;
+  pj["devargs"] = o.ports[i];
+  auto st = ports[i]->stats();
+  pj["device"] = {{"rx_packets", st.rx_packets}, {"tx_packets", st.tx_packets},
+                  {"rx_dropped", st.rx_dropped}, {"tx_dropped", st.tx_dropped}};
+  for (auto& t : tx)
+    if (t->port == i) pj["tx"] = tx_json(*t, tot);
+  for (auto& r : rx)
+    if (r->port == i) pj["rx"] = rx_json(*r, tot);
+  return pj;
+}
+
+nlohmann::json Engine::Impl::tx_json(const TxJob& t, Totals& tot) const {
+  uint64_t p = t.packets.load(), b = t.bytes.load();
+  double span = span_s(t.first_tsc.load(), t.last_tsc.load());
+  tot.tx_span = std::max(tot.tx_span, span);
+  tot.tx += p;
+  tot.tx_bytes += b;
+  nlohmann::json j = throughput_json(p, b, span);
+  j["refused"] = t.refused.load();
+  j["no_mbuf"] = t.nombuf.load();
+  return j;
+}
+
+nlohmann::json Engine::Impl::rx_json(const RxJob& r, Totals& tot) const {
+  uint64_t p = r.packets.load(), b = r.byte_count();
+  double span = span_s(r.first_tsc.load(), r.last_tsc.load());
+  tot.rx_span = std::max(tot.rx_span, span);
+  tot.rx += p;
+  tot.rx_bytes += b;
+  nlohmann::json j = throughput_json(p, b, span);
+  if (!r.tracker) {
+    j["forward_refused"] = r.fwd_refused.load();
+    return j;
+  }
+  auto s = r.tracker->snapshot();
+  j["tagged"] = s.seq.received;
+  j["unique"] = s.seq.unique();
+  j["lost"] = s.seq.lost;
+  j["reordered"] = s.seq.reordered;
+  j["duplicates"] = s.seq.duplicates;
+  j["untagged"] = s.untagged;
+  j["foreign"] = s.foreign;
+  nlohmann::json streams = nlohmann::json::array();
+  for (unsigned k = 0; k < kMaxStreams; k++) {
+    auto c = r.tracker->stream(k);
+    if (!c.received) continue;
+    streams.push_back({{"stream", k}, {"received", c.received}, {"lost", c.lost},
+                       {"reordered", c.reordered}, {"duplicates", c.duplicates},
+                       {"first_seq", c.first_seq}, {"highest_seq", c.highest}});
+  }
+  j["streams"] = streams;
+  j["latency"] = latency_json(r.tracker->latency());
+  return j;
+}
+
+// Totals over every port; with sequence tags, loss as the mode defines it
+// (flowgen: sent - unique received; rxonly: sequence gaps).
+nlohmann::json Engine::Impl::total_json(const Totals& tot) const {
+  nlohmann::json total;
+  total["tx_packets"] = tot.tx;
+  total["rx_packets"] = tot.rx;
+  total["tx_mpps"] = mpps(tot.tx, tot.tx_span);
+  total["rx_mpps"] = mpps(tot.rx, tot.rx_span);
+  total["tx_gbps_l1"] = gbps_l1(tot.tx, tot.tx_bytes, tot.tx_span);
+  total["rx_gbps_l1"] = gbps_l1(tot.rx, tot.rx_bytes, tot.rx_span);
+  if (rx.empty() || !rx[0]->tracker) return total;
+  uint64_t lost = 0, reord = 0, dup = 0, uniq = 0;
+  for (auto& r : rx) {
+    auto s = r->tracker->snapshot();
+    lost += s.seq.lost;
+    reord += s.seq.reordered;
+    dup += s.seq.duplicates;
+    uniq += s.seq.unique();
+  }
+  total["rx_unique"] = uniq;
+  total["reordered"] = reord;
+  total["duplicates"] = dup;
+  if (o.mode == Mode::kFlowgen) {
+    total["lost"] = tot.tx > uniq ? tot.tx - uniq : 0;
+    total["loss_basis"] = "sent - unique received";
+  } else {
+    total["lost"] = lost;
+    total["loss_basis"] = "sequence gaps";
+  }
+  uint64_t l = total["lost"];
+  uint64_t base = o.mode == Mode::kFlowgen ? tot.tx : uniq + lost;
+  total["loss_ratio"] = base ? static_cast<double>(l) / static_cast<double>(base) : 0.0;
+  total["latency"] = latency_json(*latency_now());
+  return total;
 }
 
 }  // namespace dps::dpsbench

@@ -179,3 +179,42 @@ TEST_CASE("bench-stats and count-dp-flows: the benchmark harness's stats and flo
   CHECK(run({"bench-stats"}).rc == kExitUsage);
   CHECK(run({"count-dp-flows", "br0"}).rc == kExitUsage);
 }
+
+TEST_CASE("dpsctl command-line errors are found before connecting", "[cli]") {
+  auto run = [](std::vector<std::string> a) {
+    a.insert(a.begin(), "--db=unix:/nonexistent/dpsctl-test.sock");
+    std::ostringstream out, err;
+    int rc = run_dpsctl(a, out, err);
+    return Result{rc, out.str(), err.str()};
+  };
+  Result r = run({"--help", "--bogus"});
+  CHECK(r.rc == kExitOk);
+  CHECK(r.out.rfind("usage: dpsctl [OPTIONS] COMMAND", 0) == 0);
+  CHECK(r.out.find("\n  add-br BRIDGE\n") != std::string::npos);
+  CHECK(r.out.find("\nRuntime commands (answered by dpswitchd):\n") != std::string::npos);
+  r = run({"--bogus", "list-br"});
+  CHECK(r.rc == kExitUsage);
+  CHECK(r.err == "dpsctl: unknown option \"--bogus\" (see dpsctl --help)\n");
+  r = run({"--format=xml", "list-br"});
+  CHECK(r.rc == kExitUsage);
+  CHECK(r.err == "dpsctl: --format must be text or json, not \"xml\"\n");
+  r = run({"--timeout", "soon", "list-br"});
+  CHECK(r.rc == kExitUsage);
+  CHECK(r.err.rfind("dpsctl: bad number in an option: ", 0) == 0);
+  r = run({});
+  CHECK(r.rc == kExitUsage);
+  CHECK(r.err == "dpsctl: missing command (see dpsctl --help)\n");
+  r = run({"--may-exist"});
+  CHECK(r.err == "dpsctl: missing command after options\n");
+  r = run({"--bare", "--colour", "list", "Bridge"});
+  CHECK(r.err == "dpsctl: unknown command option \"--colour\"\n");
+  r = run({"list-br", "--", "add-br"});
+  CHECK(r.rc == kExitUsage);
+  CHECK(r.err == "dpsctl: \"add-br\" takes 1 argument(s): add-br BRIDGE\n");
+  CHECK(run({"set", "Bridge"}).err == "dpsctl: \"set\" takes 3 or more argument(s): set TABLE RECORD COLUMN[:KEY]=VALUE...\n");
+  r = run({"list-br", "--", "pmd-stats-show"});
+  CHECK(r.err == "dpsctl: a runtime command cannot be joined with other commands by \"--\"\n");
+  // A well-formed command line gets as far as the connection.
+  r = run({"-t", "1", "-f", "json", "--no-wait", "--", "list-br", "--", "--", "list-br"});
+  CHECK(r.rc == kExitNoDaemon);
+}

@@ -9,8 +9,8 @@ out=${DPS_FUZZ_OUT:-/tmp/dps-fuzz}
 mkdir -p "$out"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined \
   -DDPS_SCHEMA_PATH="\"$root/src/confdb/vswitch.ovsschema\"" -DDPS_TESTSERVER_PATH='""' \
-  -I"$root/src/confdb" -I"$here" \
-  "$here/fuzz_jsonrpc_main.cc" "$here/fuzz_jsonrpc.cc" "$root"/src/confdb/*.cc \
+  -I"$root/src/confdb" -I"$root/src/confdb/framing" -I"$here" \
+  "$here/fuzz_jsonrpc_main.cc" "$here/fuzz_jsonrpc.cc" "$root"/src/confdb/*.cc "$root"/src/confdb/framing/*.cc \
   $(pkg-config --cflags --libs spdlog) -lpthread -o "$out/fuzz_jsonrpc"
 echo "built $out/fuzz_jsonrpc"
 if [ "${1:-}" ]; then

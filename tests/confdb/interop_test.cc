@@ -16,7 +16,23 @@ struct Vsctl {
   std::pair<int, std::string> operator()(const std::string& args) const {
     return run("ovs-vsctl --db=unix:" + sock + " --timeout=10 " + args);
   }
+  // Runs a command that must succeed; returns its output.
+  std::string ok(const std::string& args) const {
+    auto [rc, out] = (*this)(args);
+    INFO("ovs-vsctl " << args << ": " << last_stderr());
+    CHECK(rc == 0);
+    return out;
+  }
+  // Runs a command that must fail; returns its error output.
+  std::string fails(const std::string& args) const {
+    auto [rc, out] = (*this)(args);
+    INFO("ovs-vsctl " << args);
+    CHECK(rc != 0);
+    return last_stderr();
+  }
 };
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -28,62 +44,44 @@ TEST_CASE("interop: ovs-vsctl drives the store", "[confdb][interop]") {
   auto [rc, out] = vsctl("add-br br0");
   INFO(last_stderr());
   REQUIRE(rc == 0);
-  std::tie(rc, out) = vsctl("--no-wait add-br br1");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("list-br");
-  CHECK(out == "br0\nbr1\n");
-  std::tie(rc, out) = vsctl("add-port br0 dpdk0 -- set Interface dpdk0 type=dpdk options:dpdk-devargs=net_null0");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("set Interface dpdk0 options:n_rxq=2 mtu_request=9000");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("get Interface dpdk0 type options:dpdk-devargs options:n_rxq mtu_request");
-  CHECK(out == "dpdk\nnet_null0\n\"2\"\n9000\n");
-  std::tie(rc, out) = vsctl("get Interface dpdk0 ofport");
-  CHECK(out == "1\n");  // written by the reconciler before cur_cfg
-  std::tie(rc, out) = vsctl("set-controller br0 tcp:127.0.0.1:6653");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("set-fail-mode br0 secure");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("show");
-  CHECK(out.find("Bridge br0") != std::string::npos);
-  CHECK(out.find("Controller \"tcp:127.0.0.1:6653\"") != std::string::npos);
-  CHECK(out.find("fail_mode: secure") != std::string::npos);
-  CHECK(out.find("type: dpdk") != std::string::npos);
-  std::tie(rc, out) = vsctl("--columns=name,type find Interface type=dpdk");
-  CHECK(out.find("dpdk0") != std::string::npos);
-  std::tie(rc, out) = vsctl("--columns=name,fail_mode list Bridge br0");
-  CHECK(out.find("secure") != std::string::npos);
-  std::tie(rc, out) = vsctl("list-ports br0");
-  CHECK(out == "dpdk0\n");
+  vsctl.ok("--no-wait add-br br1");
+  CHECK(vsctl.ok("list-br") == "br0\nbr1\n");
+  vsctl.ok("add-port br0 dpdk0 -- set Interface dpdk0 type=dpdk options:dpdk-devargs=net_null0");
+  vsctl.ok("set Interface dpdk0 options:n_rxq=2 mtu_request=9000");
+  CHECK(vsctl.ok("get Interface dpdk0 type options:dpdk-devargs options:n_rxq mtu_request") ==
+        "dpdk\nnet_null0\n\"2\"\n9000\n");
+  CHECK(vsctl.ok("get Interface dpdk0 ofport") == "1\n");  // written by the reconciler before cur_cfg
+  vsctl.ok("set-controller br0 tcp:127.0.0.1:6653");
+  vsctl.ok("set-fail-mode br0 secure");
+  out = vsctl.ok("show");
+  CHECK(has(out, "Bridge br0"));
+  CHECK(has(out, "Controller \"tcp:127.0.0.1:6653\""));
+  CHECK(has(out, "fail_mode: secure"));
+  CHECK(has(out, "type: dpdk"));
+  CHECK(has(vsctl.ok("--columns=name,type find Interface type=dpdk"), "dpdk0"));
+  CHECK(has(vsctl.ok("--columns=name,fail_mode list Bridge br0"), "secure"));
+  CHECK(vsctl.ok("list-ports br0") == "dpdk0\n");
 
   // Errors come back as ovs-vsctl reports them, and change nothing.
-  std::tie(rc, out) = vsctl("set Bridge br0 fail_mode=bogus");
-  CHECK(rc != 0);
-  CHECK(last_stderr().find("constraint violation") != std::string::npos);
-  std::tie(rc, out) = vsctl("add-br br0");
-  CHECK(rc != 0);
+  CHECK(has(vsctl.fails("set Bridge br0 fail_mode=bogus"), "constraint violation"));
+  vsctl.fails("add-br br0");
   // The reconciler reports Interface.error; ovs-vsctl prints it (and, like
   // with ovs-vswitchd, still exits 0 because the row was committed).
-  std::tie(rc, out) = vsctl("add-port br1 bad -- set Interface bad type=fail");
-  CHECK(last_stderr().find("could not open network device bad") != std::string::npos);
+  vsctl("add-port br1 bad -- set Interface bad type=fail");
+  CHECK(has(last_stderr(), "could not open network device bad"));
 
-  std::tie(rc, out) = vsctl("del-port br0 dpdk0");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("del-controller br0");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("--no-wait del-br br1");
-  CHECK(rc == 0);
-  std::tie(rc, out) = vsctl("list-br");
-  CHECK(out == "br0\n");
-  std::tie(rc, out) = vsctl("--bare --columns=name list Interface");
-  CHECK(out.find("dpdk0") == std::string::npos);  // garbage-collected with its port
-  CHECK(out.find("bad") == std::string::npos);    // went with br1
+  vsctl.ok("del-port br0 dpdk0");
+  vsctl.ok("del-controller br0");
+  vsctl.ok("--no-wait del-br br1");
+  CHECK(vsctl.ok("list-br") == "br0\n");
+  out = vsctl.ok("--bare --columns=name list Interface");
+  CHECK_FALSE(has(out, "dpdk0"));  // garbage-collected with its port
+  CHECK_FALSE(has(out, "bad"));    // went with br1
 
   // The state survives a restart of the server.
   srv.stop();
   srv.start();
-  std::tie(rc, out) = vsctl("list-br");
-  CHECK(out == "br0\n");
+  CHECK(vsctl.ok("list-br") == "br0\n");
 }
 
 TEST_CASE("interop: ovsdb-client dump and monitor", "[confdb][interop]") {

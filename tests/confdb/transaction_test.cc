@@ -29,6 +29,22 @@ json add_bridge_ops(const std::string& br, const json& root) {
 
 size_t rows(const ConfigStore& s, const char* table) { return s.db().table(s.schema().table_pos(table)).size(); }
 
+// A store of two root tables: A.peers holds weak references (at least
+// `min_peers`) to B; one row of each, A's peers naming B's row. Returns the
+// uuid of A's row.
+std::unique_ptr<ConfigStore> weak_ref_store(int min_peers, Uuid* a) {
+  json schema_json = json::parse(R"({
+    "name":"W","version":"1.0.0","tables":{
+      "A":{"isRoot":true,"columns":{"peers":{"type":{"key":{"type":"uuid","refTable":"B","refType":"weak"},"max":"unlimited"}}}},
+      "B":{"isRoot":true,"columns":{"n":{"type":"integer"}}}}})");
+  schema_json["tables"]["A"]["columns"]["peers"]["type"]["min"] = min_peers;
+  auto s = ConfigStore::open(std::make_shared<const DatabaseSchema>(DatabaseSchema::from_json(schema_json)), "");
+  json r = s->transact_or_throw(json::array({{{"op", "insert"}, {"table", "B"}, {"uuid-name", "b"}, {"row", {{"n", 1}}}},
+                                             {{"op", "insert"}, {"table", "A"}, {"row", {{"peers", json::array({"named-uuid", "b"})}}}}}));
+  *a = *Uuid::parse(r[1]["uuid"][1].get<std::string>());
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("uuid parse and format round-trip", "[confdb]") {
@@ -275,14 +291,8 @@ TEST_CASE("wait with timeout 0 and conditions and assert and comment", "[confdb]
 }
 
 TEST_CASE("weak references are dropped when their target goes away", "[confdb]") {
-  auto schema = std::make_shared<const DatabaseSchema>(DatabaseSchema::from_json(json::parse(R"({
-    "name":"W","version":"1.0.0","tables":{
-      "A":{"isRoot":true,"columns":{"peers":{"type":{"key":{"type":"uuid","refTable":"B","refType":"weak"},"min":0,"max":"unlimited"}}}},
-      "B":{"isRoot":true,"columns":{"n":{"type":"integer"}}}}})")));
-  auto s = ConfigStore::open(schema, "");
-  json r = s->transact_or_throw(json::array({{{"op", "insert"}, {"table", "B"}, {"uuid-name", "b"}, {"row", {{"n", 1}}}},
-                                             {{"op", "insert"}, {"table", "A"}, {"row", {{"peers", json::array({"named-uuid", "b"})}}}}}));
-  Uuid a = *Uuid::parse(r[1]["uuid"][1].get<std::string>());
+  Uuid a;
+  auto s = weak_ref_store(0, &a);
   CHECK(s->get("A", a, "peers")->at(0) == "uuid");
   s->transact_or_throw(json::array({{{"op", "delete"}, {"table", "B"}, {"where", json::array()}}}));
   CHECK(*s->get("A", a, "peers") == json::parse(R"(["set",[]])"));
@@ -318,4 +328,92 @@ TEST_CASE("subscribers see each commit and write-back helpers work", "[confdb]")
   CHECK(s->cur_cfg() == 2);
   CHECK(seen.size() == before + 2);
   s->unsubscribe(id);
+}
+
+TEST_CASE("error details name the operation, the column and the rule", "[confdb]") {
+  auto s = mem_store();
+  Uuid root = s->ensure_root_row();
+  json w = where_uuid(atom_to_json(root));
+  auto details = [&](json op) {
+    TxnOutcome out = s->transact(json::array({op}));
+    REQUIRE_FALSE(out.ok);
+    return out.result.back()["error"].get<std::string>() + ": " + out.result.back().value("details", "");
+  };
+  auto mutate = [&](const char* table, json where, const char* muts) {
+    return details({{"op", "mutate"}, {"table", table}, {"where", where}, {"mutations", json::parse(muts)}});
+  };
+  auto select = [&](json where) { return details({{"op", "select"}, {"table", "Open_vSwitch"}, {"where", where}}); };
+  s->transact_or_throw(add_bridge_ops("br0", atom_to_json(root)));
+
+  // Columns written, updated and mutated.
+  CHECK(details({{"op", "insert"}, {"table", "Bridge"}, {"row", {{"_uuid", "x"}}}}) ==
+        "constraint violation: operation 0 (insert): column _uuid cannot be written");
+  CHECK(details({{"op", "update"}, {"table", "Bridge"}, {"where", json::array()}, {"row", {{"name", "x"}}}}) ==
+        "constraint violation: operation 0 (update): cannot update immutable column name in table Bridge");
+  CHECK(details({{"op", "update"}, {"table", "Bridge"}, {"where", json::array()}, {"row", {{"nope", 1}}}}) ==
+        "unknown column: operation 0 (update): table Bridge has no column named nope");
+  CHECK(mutate("Bridge", json::array(), R"([["name","insert","x"]])") ==
+        "constraint violation: operation 0 (mutate): cannot mutate immutable column name in table Bridge");
+  CHECK(mutate("Open_vSwitch", w, R"([["_version","insert",1]])") ==
+        "constraint violation: operation 0 (mutate): column _version cannot be mutated");
+  CHECK(mutate("Open_vSwitch", w, R"([["nope","insert",1]])") ==
+        "unknown column: operation 0 (mutate): table Open_vSwitch has no column named nope");
+  CHECK(mutate("Open_vSwitch", w, R"([["next_cfg","^=",1]])") ==
+        "syntax error: operation 0 (mutate) Open_vSwitch.next_cfg: unknown mutator \"^=\"");
+  CHECK(mutate("Open_vSwitch", w, R"({"next_cfg":1})") ==
+        "syntax error: operation 0 (mutate): \"mutations\" must be an array");
+  CHECK(mutate("Open_vSwitch", w, R"([["next_cfg","+="]])") ==
+        "syntax error: operation 0 (mutate): mutation must be [column, mutator, value], got [\"next_cfg\",\"+=\"]");
+
+  // Conditions and column lists.
+  CHECK(select(json::object()) == "syntax error: operation 0 (select): \"where\" must be an array");
+  CHECK(select(json::parse(R"([["next_cfg",1,1]])")) ==
+        "syntax error: operation 0 (select): condition must be [column, function, value], got [\"next_cfg\",1,1]");
+  CHECK(select(json::parse(R"([["next_cfg","~=",1]])")) ==
+        "unknown function: operation 0 (select): no condition function named \"~=\"");
+  CHECK(details({{"op", "select"}, {"table", "Open_vSwitch"}, {"where", json::array()}, {"columns", "next_cfg"}}) ==
+        "syntax error: operation 0 (select): \"columns\" must be an array");
+  CHECK(details({{"op", "wait"}, {"table", "Open_vSwitch"}, {"where", w}, {"columns", json::array()},
+                 {"until", "=="}, {"rows", json::object()}}) ==
+        "syntax error: operation 0 (wait): \"rows\" must be an array");
+
+  // The commit-time rules.
+  json bogus = atom_to_json(Uuid::random());
+  CHECK(details({{"op", "update"}, {"table", "Open_vSwitch"}, {"where", w}, {"row", {{"bridges", bogus}}}}) ==
+        "referential integrity violation: table Open_vSwitch column bridges in row " + root.to_string() +
+            " references nonexistent row " + bogus[1].get<std::string>() + " in table Bridge");
+  CHECK(details({{"op", "insert"}, {"table", "Open_vSwitch"}, {"row", json::object()}}) ==
+        "constraint violation: transaction causes table Open_vSwitch to contain 2 rows, more than the schema "
+        "limit of 1");
+  TxnOutcome dup = s->transact(add_bridge_ops("br0", atom_to_json(root)));
+  std::string d = dup.result.back()["details"];
+  CHECK(d.rfind("transaction causes multiple rows in table Bridge to have identical values (\"br0\") for index on "
+                "column(s) name: rows ", 0) == 0);
+
+  // A weak reference whose removal leaves fewer values than the minimum.
+  Uuid a;
+  auto ws = weak_ref_store(1, &a);
+  TxnOutcome out = ws->transact(json::array({{{"op", "delete"}, {"table", "B"}, {"where", json::array()}}}));
+  CHECK(out.result.back()["details"] ==
+        "table A column peers in row " + a.to_string() + " has fewer values than its minimum of 1");
+}
+
+TEST_CASE("interface_row: the Interface columns a write-back sets", "[confdb]") {
+  ConfigStore::InterfaceState st;
+  st.ofport = 3;
+  st.link_state = "up";
+  st.mtu = 1500;
+  st.statistics = {{"rx_packets", 5}, {"tx_packets", 7}};
+  st.status = {{"driver_name", "net_null"}};
+  CHECK(ConfigStore::interface_row(st) == json::parse(R"({
+    "ofport": 3, "error": ["set", []], "link_state": "up", "mtu": 1500,
+    "statistics": ["map", [["rx_packets", 5], ["tx_packets", 7]]],
+    "status": ["map", [["driver_name", "net_null"]]]})"));
+  // Without ofport/error: only what is set.
+  ConfigStore::InterfaceState stats_only;
+  stats_only.admin_state = "down";
+  stats_only.mac_in_use = "00:00:00:00:00:01";
+  CHECK(ConfigStore::interface_row(stats_only, false) ==
+        json::parse(R"({"admin_state": "down", "mac_in_use": "00:00:00:00:00:01"})"));
+  CHECK(ConfigStore::interface_row(ConfigStore::InterfaceState{}, false).empty());
 }

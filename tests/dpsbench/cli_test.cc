@@ -66,3 +66,46 @@ TEST_CASE("bad command lines name the option", "[dpsbench]") {
   auto o = parse_cli({"txonly", "--cores", "7"});
   CHECK_THROWS_WITH(eal_args(o, 2, 1), Contains("--cores: CPU 7 does not exist"));
 }
+
+TEST_CASE("every dpsbench option reaches its field", "[dpsbench]") {
+  auto o = parse_cli({"--mode=io", "--memif_socket", "/m.sock", "--rx-ports=1", "--burst=64", "--mbufs", "1024",
+                      "--link-timeout", "2s", "--timeout", "5s", "--idle", "300ms", "--drain", "1s", "--linger",
+                      "3s", "--ready-file", "/r", "--interval", "10ms", "--file-prefix", "fp", "--json-out", "/j",
+                      "--plot", "/p.png", "--quiet", "--no_progress", "--rx-packets", "7", "-v"});
+  const auto& e = o.engine;
+  CHECK(e.mode == Mode::kIo);
+  CHECK(e.ports == default_ports("/m.sock"));
+  CHECK(e.rx_ports == std::vector<unsigned>{1});
+  CHECK(e.burst == 64);
+  CHECK(e.mbufs == 1024);
+  CHECK(e.link_timeout_s == Approx(2));
+  CHECK(e.run_timeout_s == Approx(5));
+  CHECK(e.idle_stop_s == Approx(0.3));
+  CHECK(e.drain_s == Approx(1));
+  CHECK(e.linger_s == Approx(3));
+  CHECK(e.ready_file == "/r");
+  CHECK(e.interval_s == Approx(0.01));
+  CHECK(e.rx_packets == 7);
+  CHECK(o.file_prefix == "fp");
+  CHECK(o.json_out == "/j");
+  CHECK(o.plot == "/p.png");
+  CHECK(o.quiet);
+  CHECK(o.progress_forced_off);
+  CHECK(o.verbose);
+  CHECK_FALSE(o.json);
+  // Receivers: --packets is the stop count.
+  CHECK(parse_cli({"rxonly", "--packets", "9"}).engine.rx_packets == 9);
+  CHECK(parse_cli({"rxonly", "--help", "--nope", "1"}).help);  // help before the profile is resolved
+}
+
+TEST_CASE("dpsbench option values out of range", "[dpsbench]") {
+  CHECK_THROWS_WITH(parse_cli({"txonly", "--burst", "65"}), Contains("--burst: '65' must be in 1..64"));
+  CHECK_THROWS_WITH(parse_cli({"txonly", "--mbufs", "1023"}), Contains("--mbufs: '1023' must be in 1024..16777216"));
+  CHECK_THROWS_WITH(parse_cli({"txonly", "--interval", "5ms"}), Contains("--interval: '5ms' is below 10ms"));
+  CHECK_THROWS_WITH(parse_cli({"txonly", "rxonly"}), Contains("unexpected argument 'rxonly' (the mode is already 'txonly')"));
+  CHECK_THROWS_WITH(parse_cli({"flowgen", "--trial", "0s"}), Contains("--trial must be positive"));
+  CHECK_THROWS_WITH(parse_cli({"flowgen", "--resolution", "x"}), Contains("--resolution: 'x' is not a ratio"));
+  CHECK_THROWS_WITH(parse_cli({"flowgen", "--ndr=yes"}), Contains("--ndr takes no value"));
+  CHECK_THROWS_WITH(parse_cli({"txonly", "--duration"}), Contains("--duration needs a value"));
+  CHECK_THROWS_AS(parse_cli({"--mode", "blast"}), std::invalid_argument);
+}

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "frame.h"
+#include "frame_burst.h"
 #include "rx_tracker.h"
 
 using namespace dps::dpsbench;
@@ -55,16 +56,11 @@ void BM_RxAccountBurst(benchmark::State& st) {
   constexpr unsigned kBursts = 1024;
   std::vector<std::vector<uint8_t>> frames;
   for (uint32_t i = 0; i < kBursts * kBurst; i++) frames.push_back(fb.build(i % 1024, 0, i, 0));
-  std::vector<const uint8_t*> ptrs;
-  std::vector<uint16_t> lens;
-  for (auto& f : frames) {
-    ptrs.push_back(f.data());
-    lens.push_back(static_cast<uint16_t>(f.size()));
-  }
+  test::FrameBurst burst(frames);
   auto rx = std::make_unique<RxTracker>();
   unsigned b = 0;
   for (auto _ : st) {
-    rx->on_burst(ptrs.data() + b * kBurst, lens.data() + b * kBurst, kBurst, rte_rdtsc());
+    rx->on_burst(burst.ptrs.data() + b * kBurst, burst.lens.data() + b * kBurst, kBurst, rte_rdtsc());
     if (++b == kBursts) b = 0;
   }
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * kBurst);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "frame.h"
+#include "frame_burst.h"
 #include "rx_tracker.h"
 
 using namespace dps::dpsbench;
@@ -54,14 +55,9 @@ TEST_CASE("rx tracker accounts per stream and records latency", "[dpsbench]") {
   for (uint32_t i = 0; i < 4; i++) frames.push_back(s1.build(0, 0, i * 2, 1000));  // every other one lost
   frames.push_back(s99.build(0, 0, 0, 0));                                       // foreign stream id
   frames.push_back(std::vector<uint8_t>(60, 0));                                 // not ours
-  std::vector<const uint8_t*> ptrs;
-  std::vector<uint16_t> lens;
-  for (auto& f : frames) {
-    ptrs.push_back(f.data());
-    lens.push_back(static_cast<uint16_t>(f.size()));
-  }
+  test::FrameBurst burst(frames);
   auto rx = std::make_unique<RxTracker>();
-  rx->on_burst(ptrs.data(), lens.data(), static_cast<unsigned>(ptrs.size()), 2000);
+  rx->on_burst(burst.ptrs.data(), burst.lens.data(), burst.size(), 2000);
   auto snap = rx->snapshot();
   CHECK(snap.packets == 14);
   CHECK(snap.bytes == 14 * 64);
