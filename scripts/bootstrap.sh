@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(build-essential meson ninja-build pkg-config python3 ccache
       libdpdk-dev dpdk dpdk-dev libboost-dev nlohmann-json3-dev libspdlog-dev catch2
-      libpcap-dev libbenchmark-dev gnuplot-nox openvswitch-common tshark
+      libpcap-dev libbenchmark-dev gnuplot-nox openvswitch-common openvswitch-switch tshark
       iproute2 procps iputils-ping clang)
 
 missing=()

@@ -25,6 +25,14 @@ using nlohmann::json;
 
 json empty_set() { return json::array({"set", json::array()}); }
 
+// An OVSDB map column value: ["map", [[k, v], ...]].
+template <typename Map>
+json map_value(const Map& m) {
+  json pairs = json::array();
+  for (auto& [k, v] : m) pairs.push_back(json::array({k, v}));
+  return json::array({"map", pairs});
+}
+
 std::shared_ptr<const confdb::DatabaseSchema> embedded_schema() {
   return std::make_shared<const confdb::DatabaseSchema>(
       confdb::DatabaseSchema::from_json(json::parse(kVswitchSchemaJson)));
@@ -43,7 +51,8 @@ std::string ConfigDaemon::version() {
 
 ConfigDaemon::ConfigDaemon(const DaemonConfig& cfg, datapath::Datapath& dp,
                            ofproto::BridgeSet* bridges, std::string bridge_name)
-    : dp_(dp), rec_(dp, bridges, cfg.ports, std::move(bridge_name)), targets_{dp, bridges, rec_} {
+    : dp_(dp), ports_(dp), rec_(ports_, bridges, cfg.ports, std::move(bridge_name)),
+      targets_{dp, bridges, rec_} {
   next_stats_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStatsIntervalMs);
   std::set<std::string> overrides;
   for (auto& o : cfg.cli_options) {
@@ -231,16 +240,8 @@ void ConfigDaemon::write_back(const WriteBack& wb, bool with_state) {
     if (r.admin_state) row["admin_state"] = *r.admin_state;
     if (r.mac_in_use) row["mac_in_use"] = *r.mac_in_use;
     if (r.mtu) row["mtu"] = *r.mtu;
-    if (!r.statistics.empty()) {
-      json m = json::array();
-      for (auto& [k, v] : r.statistics) m.push_back(json::array({k, v}));
-      row["statistics"] = json::array({"map", m});
-    }
-    if (!r.status.empty()) {
-      json m = json::array();
-      for (auto& [k, v] : r.status) m.push_back(json::array({k, v}));
-      row["status"] = json::array({"map", m});
-    }
+    if (!r.statistics.empty()) row["statistics"] = map_value(r.statistics);
+    if (!r.status.empty()) row["status"] = map_value(r.status);
     if (row.empty()) continue;
     ops.push_back({{"op", "update"},
                    {"table", "Interface"},

@@ -47,6 +47,7 @@
 #include "control_queue.h"
 #include "daemon_config.h"
 #include "desired_config.h"
+#include "dp_ports.h"
 #include "reconciler.h"
 #include "runtime_methods.h"
 
@@ -92,6 +93,7 @@ class ConfigDaemon {
   void reconcile();
 
   datapath::Datapath& dp_;
+  DatapathPorts ports_;  // the reconciler's view of dp_
   Reconciler rec_;
   RuntimeTargets targets_;
   ControlQueue queue_;

@@ -79,6 +79,73 @@ std::vector<std::string> eal_vdevs(const std::vector<std::string>& eal) {
   return out;
 }
 
+namespace {
+
+using RowsByUuid = std::map<std::string, const json*>;
+
+RowsByUuid by_uuid(const json& rows) {
+  RowsByUuid out;
+  for (auto& row : rows) out[uuid_text(row["_uuid"])] = &row;
+  return out;
+}
+
+BridgeWant bridge_want(const json& b, const RowsByUuid& controllers) {
+  BridgeWant bw;
+  bw.name = b["name"].get<std::string>();
+  bw.fail_mode = opt_string(b.value("fail_mode", json()));
+  for (auto& p : set_elems(b.value("protocols", json()))) bw.protocols.push_back(atom_text(p));
+  for (auto& c : set_elems(b.value("controller", json()))) {
+    auto it = controllers.find(uuid_text(c));
+    if (it != controllers.end()) bw.controllers.push_back((*it->second)["target"].get<std::string>());
+  }
+  std::sort(bw.controllers.begin(), bw.controllers.end());
+  std::sort(bw.protocols.begin(), bw.protocols.end());
+  bw.datapath_type = b.value("datapath_type", json("")).get<std::string>();
+  bw.other_config = map_of(b.value("other_config", json()));
+  return bw;
+}
+
+// One Interface row of a Port row of `bridge`.
+InterfaceWant interface_want(const json& ir, const json& port, const std::string& bridge) {
+  InterfaceWant w;
+  w.name = ir["name"].get<std::string>();
+  w.type = ir.value("type", json("")).get<std::string>();
+  w.port = port["name"].get<std::string>();
+  w.bridge = bridge;
+  w.options = map_of(ir.value("options", json()));
+  w.other_config = map_of(ir.value("other_config", json()));
+  w.ofport_request = opt_int(ir.value("ofport_request", json()));
+  w.mtu_request = opt_int(ir.value("mtu_request", json()));
+  w.tag = opt_int(port.value("tag", json()));
+  for (auto& t : set_elems(port.value("trunks", json())))
+    if (t.is_number_integer()) w.trunks.push_back(t.get<int64_t>());
+  std::sort(w.trunks.begin(), w.trunks.end());
+  w.vlan_mode = opt_string(port.value("vlan_mode", json()));
+  return w;
+}
+
+// The interfaces of one Port row; each interface counts once (`claimed`),
+// and a bond's second and later members carry an error.
+void port_interfaces(const json& port, const std::string& bridge, const RowsByUuid& ifaces,
+                     std::set<std::string>* claimed, std::vector<InterfaceWant>* out) {
+  std::vector<json> members = set_elems(port.value("interfaces", json()));
+  bool first = true;
+  for (auto& iu : members) {
+    auto iit = ifaces.find(uuid_text(iu));
+    if (iit == ifaces.end()) continue;
+    if (!claimed->insert((*iit->second)["name"].get<std::string>()).second) continue;
+    InterfaceWant w = interface_want(*iit->second, port, bridge);
+    if (!first)
+      w.config_error = "port " + w.port + " has " + std::to_string(members.size()) +
+                       " interfaces: bonds are not supported by dpswitchd (only the first, "
+                       "by UUID order, is used)";
+    first = false;
+    out->push_back(std::move(w));
+  }
+}
+
+}  // namespace
+
 DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   json r = store.transact_or_throw(json::array({select_all("Open_vSwitch"), select_all("Bridge"),
                                                 select_all("Port"), select_all("Interface"),
@@ -89,59 +156,14 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
     d.next_cfg = root_rows[0].value("next_cfg", json(0)).get<int64_t>();
     d.other_config = map_of(root_rows[0].value("other_config", json()));
   }
-  std::map<std::string, const json*> ports, ifaces, controllers;
-  for (auto& row : r[2]["rows"]) ports[uuid_text(row["_uuid"])] = &row;
-  for (auto& row : r[3]["rows"]) ifaces[uuid_text(row["_uuid"])] = &row;
-  for (auto& row : r[4]["rows"]) controllers[uuid_text(row["_uuid"])] = &row;
-
+  RowsByUuid ports = by_uuid(r[2]["rows"]), ifaces = by_uuid(r[3]["rows"]), controllers = by_uuid(r[4]["rows"]);
   std::set<std::string> claimed;  // interfaces reached from some bridge
   for (auto& b : r[1]["rows"]) {
-    BridgeWant bw;
-    bw.name = b["name"].get<std::string>();
-    bw.fail_mode = opt_string(b.value("fail_mode", json()));
-    for (auto& p : set_elems(b.value("protocols", json()))) bw.protocols.push_back(atom_text(p));
-    for (auto& c : set_elems(b.value("controller", json()))) {
-      auto it = controllers.find(uuid_text(c));
-      if (it != controllers.end()) bw.controllers.push_back((*it->second)["target"].get<std::string>());
-    }
-    std::sort(bw.controllers.begin(), bw.controllers.end());
-    std::sort(bw.protocols.begin(), bw.protocols.end());
-    bw.datapath_type = b.value("datapath_type", json("")).get<std::string>();
-    bw.other_config = map_of(b.value("other_config", json()));
+    d.bridges.push_back(bridge_want(b, controllers));
     for (auto& pu : set_elems(b.value("ports", json()))) {
       auto pit = ports.find(uuid_text(pu));
-      if (pit == ports.end()) continue;
-      const json& port = *pit->second;
-      std::vector<json> members = set_elems(port.value("interfaces", json()));
-      bool first = true;
-      for (auto& iu : members) {
-        auto iit = ifaces.find(uuid_text(iu));
-        if (iit == ifaces.end()) continue;
-        const json& ir = *iit->second;
-        InterfaceWant w;
-        w.name = ir["name"].get<std::string>();
-        if (!claimed.insert(w.name).second) continue;
-        w.type = ir.value("type", json("")).get<std::string>();
-        w.port = port["name"].get<std::string>();
-        w.bridge = bw.name;
-        w.options = map_of(ir.value("options", json()));
-        w.other_config = map_of(ir.value("other_config", json()));
-        w.ofport_request = opt_int(ir.value("ofport_request", json()));
-        w.mtu_request = opt_int(ir.value("mtu_request", json()));
-        w.tag = opt_int(port.value("tag", json()));
-        for (auto& t : set_elems(port.value("trunks", json())))
-          if (t.is_number_integer()) w.trunks.push_back(t.get<int64_t>());
-        std::sort(w.trunks.begin(), w.trunks.end());
-        w.vlan_mode = opt_string(port.value("vlan_mode", json()));
-        if (!first)
-          w.config_error = "port " + w.port + " has " + std::to_string(members.size()) +
-                           " interfaces: bonds are not supported by dpswitchd (only the first, "
-                           "by UUID order, is used)";
-        first = false;
-        d.interfaces.push_back(std::move(w));
-      }
+      if (pit != ports.end()) port_interfaces(*pit->second, d.bridges.back().name, ifaces, &claimed, &d.interfaces);
     }
-    d.bridges.push_back(std::move(bw));
   }
   std::sort(d.bridges.begin(), d.bridges.end(),
             [](const BridgeWant& a, const BridgeWant& b) { return a.name < b.name; });
@@ -162,6 +184,20 @@ bool given(const DaemonConfig& cfg, const char* option) {
   return std::find(cfg.cli_options.begin(), cfg.cli_options.end(), option) != cfg.cli_options.end();
 }
 
+json named(const std::string& uuid_name) { return json::array({"named-uuid", uuid_name}); }
+
+json insert_op(const char* table, json row, const std::string& uuid_name) {
+  return {{"op", "insert"}, {"table", table}, {"row", std::move(row)}, {"uuid-name", uuid_name}};
+}
+
+json comment_op(const char* text) { return {{"op", "comment"}, {"comment", text}}; }
+
+json where_name(const std::string& name) { return json::array({json::array({"name", "==", name})}); }
+
+bool is_vdev(const std::vector<std::string>& vdevs, const std::string& devargs) {
+  return std::find(vdevs.begin(), vdevs.end(), devargs) != vdevs.end();
+}
+
 // Insert ops for one start-up port: Interface + Port; returns the Port's
 // uuid-name.
 std::string add_port_ops(json& ops, const netdev::PortConfig& pc, uint32_t number, size_t k,
@@ -177,114 +213,122 @@ std::string add_port_ops(json& ops, const netdev::PortConfig& pc, uint32_t numbe
   if (pc.mtu) irow["mtu_request"] = pc.mtu;
   if (from_cmdline) irow["external_ids"] = str_map({{kOriginKey, kOriginCmdline}});
   std::string iname = "iface" + std::to_string(k), pname = "port" + std::to_string(k);
-  ops.push_back({{"op", "insert"}, {"table", "Interface"}, {"row", irow}, {"uuid-name", iname}});
-  ops.push_back({{"op", "insert"},
-                 {"table", "Port"},
-                 {"row", {{"name", pc.name}, {"interfaces", json::array({"named-uuid", iname})}}},
-                 {"uuid-name", pname}});
+  ops.push_back(insert_op("Interface", irow, iname));
+  ops.push_back(insert_op("Port", {{"name", pc.name}, {"interfaces", named(iname)}}, pname));
   return pname;
 }
 
-}  // namespace
+// The number a start-up port got (port_numbers), else its configured one.
+uint32_t number_of(const std::map<std::string, uint32_t>& port_numbers, const std::string& name,
+                   uint32_t fallback) {
+  auto it = port_numbers.find(name);
+  return it != port_numbers.end() && it->second ? it->second : fallback;
+}
 
-ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfig& cfg,
-                                   const std::string& bridge,
-                                   const std::map<std::string, uint32_t>& port_numbers,
-                                   const std::string& version) {
-  ImportReport rep;
-  auto number_of = [&](const std::string& name, uint32_t fallback) {
-    auto it = port_numbers.find(name);
-    return it != port_numbers.end() && it->second ? it->second : fallback;
-  };
-  json ops = json::array();
-  if (!store.root_row()) {
-    // First start: the JSON config file (and --vdev ports) become the store.
-    std::map<std::string, std::string> oc;
-    // Settings given on the command line are for this run only and are
-    // not recorded; the config file's (and the defaults) are.
-    if (!cfg.pmd_cores.empty() && !given(cfg, "--pmd-cores")) oc["pmd-cpu-mask"] = hex_mask(cfg.pmd_cores);
-    if (!given(cfg, "--emc-insert-prob")) oc["emc-insert-inv-prob"] = std::to_string(cfg.emc_insert_inv_prob);
-    if (!given(cfg, "--no-smc")) oc["smc-enable"] = cfg.smc ? "true" : "false";
-    if (!given(cfg, "--flow-idle-ms")) oc["max-idle"] = std::to_string(cfg.flow_idle_ms);
-    if (!given(cfg, "--flow-limit")) oc["flow-limit"] = std::to_string(cfg.flow_limit);
-    json port_refs = json::array();
-    // The bridge's internal port, as ovs-vsctl add-br creates it.
-    ops.push_back({{"op", "insert"},
-                   {"table", "Interface"},
-                   {"row", {{"name", bridge}, {"type", "internal"}}},
-                   {"uuid-name", "ifacelocal"}});
-    ops.push_back({{"op", "insert"},
-                   {"table", "Port"},
-                   {"row", {{"name", bridge}, {"interfaces", json::array({"named-uuid", "ifacelocal"})}}},
-                   {"uuid-name", "portlocal"}});
-    port_refs.push_back(json::array({"named-uuid", "portlocal"}));
-    std::vector<std::string> vdevs = eal_vdevs(cfg.eal);
-    size_t k = 0;
-    for (auto& [no, pc] : cfg.ports) {
-      bool cmdline = std::find(vdevs.begin(), vdevs.end(), pc.devargs) != vdevs.end();
-      std::string pname = add_port_ops(ops, pc, number_of(pc.name, no), k++, cmdline);
-      port_refs.push_back(json::array({"named-uuid", pname}));
-    }
-    json brow = {{"name", bridge},
-                 {"ports", json::array({"set", port_refs})},
-                 {"datapath_type", "netdev"}};
-    json ctl_refs = json::array();
-    for (size_t c = 0; c < cfg.openflow.size(); c++) {
-      std::string cname = "ctl" + std::to_string(c);
-      ops.push_back({{"op", "insert"},
-                     {"table", "Controller"},
-                     {"row", {{"target", cfg.openflow[c]}}},
-                     {"uuid-name", cname}});
-      ctl_refs.push_back(json::array({"named-uuid", cname}));
-    }
-    if (!ctl_refs.empty()) brow["controller"] = json::array({"set", ctl_refs});
-    ops.push_back({{"op", "insert"}, {"table", "Bridge"}, {"row", brow}, {"uuid-name", "bridge"}});
-    ops.push_back({{"op", "insert"},
-                   {"table", "Open_vSwitch"},
-                   {"row",
-                    {{"bridges", json::array({"named-uuid", "bridge"})},
-                     {"other_config", str_map(oc)},
-                     {"ovs_version", version},
-                     {"datapath_types", json::array({"set", json::array({"netdev"})})},
-                     {"iface_types", json::array({"set", json::array({"dpdk", "internal", "ring"})})}}}});
-    ops.push_back({{"op", "comment"}, {"comment", "dpswitchd: imported the start-up configuration"}});
-    store.transact_or_throw(ops);
-    rep.imported = true;
-    return rep;
-  }
+// Open_vSwitch other_config on first start. Settings given on the command
+// line are for this run only and are not recorded; the config file's (and
+// the defaults) are.
+std::map<std::string, std::string> startup_other_config(const DaemonConfig& cfg) {
+  std::map<std::string, std::string> oc;
+  if (!cfg.pmd_cores.empty() && !given(cfg, "--pmd-cores")) oc["pmd-cpu-mask"] = hex_mask(cfg.pmd_cores);
+  if (!given(cfg, "--emc-insert-prob")) oc["emc-insert-inv-prob"] = std::to_string(cfg.emc_insert_inv_prob);
+  if (!given(cfg, "--no-smc")) oc["smc-enable"] = cfg.smc ? "true" : "false";
+  if (!given(cfg, "--flow-idle-ms")) oc["max-idle"] = std::to_string(cfg.flow_idle_ms);
+  if (!given(cfg, "--flow-limit")) oc["flow-limit"] = std::to_string(cfg.flow_limit);
+  return oc;
+}
 
-  // Later starts: record --vdev ports the store lacks.
+// Insert ops for the bridge's ports: its internal port, as ovs-vsctl add-br
+// creates it, then the start-up ports. Returns the Port references.
+json startup_port_ops(json& ops, const DaemonConfig& cfg, const std::string& bridge,
+                      const std::map<std::string, uint32_t>& port_numbers) {
+  json port_refs = json::array();
+  ops.push_back(insert_op("Interface", {{"name", bridge}, {"type", "internal"}}, "ifacelocal"));
+  ops.push_back(insert_op("Port", {{"name", bridge}, {"interfaces", named("ifacelocal")}}, "portlocal"));
+  port_refs.push_back(named("portlocal"));
   std::vector<std::string> vdevs = eal_vdevs(cfg.eal);
-  // Ports recorded from an earlier run's --vdev arguments that this run
-  // does not give: remove them (their Port rows from every bridge; GC does
-  // the rest).
-  {
-    json r = store.transact_or_throw(json::array(
-        {{{"op", "select"},
-          {"table", "Interface"},
-          {"where", json::array({json::array({"external_ids", "includes",
-                                              str_map({{kOriginKey, kOriginCmdline}})})})}},
-         {{"op", "select"}, {"table", "Port"}, {"where", json::array()}}}));
-    json stale = json::array();
-    for (auto& iface : r[0]["rows"]) {
-      std::string devargs = map_of(iface["options"])["dpdk-devargs"];
-      if (std::find(vdevs.begin(), vdevs.end(), devargs) != vdevs.end()) continue;
-      for (auto& port : r[1]["rows"])
-        for (auto& iu : set_elems(port["interfaces"]))
-          if (iu == iface["_uuid"]) {
-            stale.push_back(port["_uuid"]);
-            rep.dropped.push_back(iface["name"].get<std::string>());
-          }
-    }
-    if (!stale.empty())
-      store.transact_or_throw(json::array(
-          {{{"op", "mutate"},
-            {"table", "Bridge"},
-            {"where", json::array()},
-            {"mutations", json::array({json::array({"ports", "delete", json::array({"set", stale})})})}},
-           {{"op", "comment"}, {"comment", "dpswitchd: dropped ports of an earlier run's --vdev arguments"}}}));
+  size_t k = 0;
+  for (auto& [no, pc] : cfg.ports)
+    port_refs.push_back(named(add_port_ops(ops, pc, number_of(port_numbers, pc.name, no), k++,
+                                           is_vdev(vdevs, pc.devargs))));
+  return port_refs;
+}
+
+// Insert ops for the --openflow controllers; returns their references.
+json controller_ops(json& ops, const std::vector<std::string>& targets) {
+  json refs = json::array();
+  for (size_t c = 0; c < targets.size(); c++) {
+    std::string cname = "ctl" + std::to_string(c);
+    ops.push_back(insert_op("Controller", {{"target", targets[c]}}, cname));
+    refs.push_back(named(cname));
   }
-  if (vdevs.empty()) return rep;
+  return refs;
+}
+
+// First start: the JSON config file (and --vdev ports) become the store.
+void import_first_start(confdb::ConfigStore& store, const DaemonConfig& cfg, const std::string& bridge,
+                        const std::map<std::string, uint32_t>& port_numbers, const std::string& version) {
+  json ops = json::array();
+  json port_refs = startup_port_ops(ops, cfg, bridge, port_numbers);
+  json brow = {{"name", bridge}, {"ports", json::array({"set", port_refs})}, {"datapath_type", "netdev"}};
+  json ctl_refs = controller_ops(ops, cfg.openflow);
+  if (!ctl_refs.empty()) brow["controller"] = json::array({"set", ctl_refs});
+  ops.push_back(insert_op("Bridge", brow, "bridge"));
+  ops.push_back({{"op", "insert"},
+                 {"table", "Open_vSwitch"},
+                 {"row",
+                  {{"bridges", named("bridge")},
+                   {"other_config", str_map(startup_other_config(cfg))},
+                   {"ovs_version", version},
+                   {"datapath_types", json::array({"set", json::array({"netdev"})})},
+                   {"iface_types", json::array({"set", json::array({"dpdk", "internal", "ring"})})}}}});
+  ops.push_back(comment_op("dpswitchd: imported the start-up configuration"));
+  store.transact_or_throw(ops);
+}
+
+// Ports recorded from an earlier run's --vdev arguments that this run does
+// not give: removed (their Port rows from every bridge; GC does the rest).
+void drop_stale_vdev_ports(confdb::ConfigStore& store, const std::vector<std::string>& vdevs,
+                           ImportReport* rep) {
+  json marked = json::array({json::array({"external_ids", "includes", str_map({{kOriginKey, kOriginCmdline}})})});
+  json r = store.transact_or_throw(json::array(
+      {{{"op", "select"}, {"table", "Interface"}, {"where", marked}}, select_all("Port")}));
+  json stale = json::array();
+  for (auto& iface : r[0]["rows"]) {
+    if (is_vdev(vdevs, map_of(iface["options"])["dpdk-devargs"])) continue;
+    for (auto& port : r[1]["rows"])
+      for (auto& iu : set_elems(port["interfaces"]))
+        if (iu == iface["_uuid"]) {
+          stale.push_back(port["_uuid"]);
+          rep->dropped.push_back(iface["name"].get<std::string>());
+        }
+  }
+  if (stale.empty()) return;
+  json del = json::array({json::array({"ports", "delete", json::array({"set", stale})})});
+  store.transact_or_throw(json::array(
+      {{{"op", "mutate"}, {"table", "Bridge"}, {"where", json::array()}, {"mutations", del}},
+       comment_op("dpswitchd: dropped ports of an earlier run's --vdev arguments")}));
+}
+
+// Ops that put the new Port references into `bridge`, creating it when the
+// store has no such bridge.
+void attach_ports_ops(json& ops, const json& refs, const std::string& bridge, bool have_bridge) {
+  json add = json::array({json::array({"ports", "insert", json::array({"set", refs})})});
+  if (have_bridge) {
+    ops.push_back({{"op", "mutate"}, {"table", "Bridge"}, {"where", where_name(bridge)}, {"mutations", add}});
+    return;
+  }
+  ops.push_back(insert_op("Bridge", {{"name", bridge}, {"datapath_type", "netdev"}, {"ports", json::array({"set", refs})}},
+                          "bridge"));
+  json link = json::array({json::array({"bridges", "insert", json::array({"set", json::array({named("bridge")})})})});
+  ops.push_back({{"op", "mutate"}, {"table", "Open_vSwitch"}, {"where", json::array()}, {"mutations", link}});
+}
+
+// Later starts: --vdev ports whose device the store lacks are recorded
+// (marked as from the command line).
+void record_vdev_ports(confdb::ConfigStore& store, const DaemonConfig& cfg, const std::string& bridge,
+                       const std::map<std::string, uint32_t>& port_numbers,
+                       const std::vector<std::string>& vdevs, ImportReport* rep) {
   DesiredConfig d = read_desired_config(store);
   std::set<std::string> devargs_known, names_known;
   for (auto& w : d.interfaces) {
@@ -294,48 +338,46 @@ ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfi
   }
   // Interfaces not reachable from a bridge are garbage-collected, so
   // names_known covers every Interface row.
+  json ops = json::array();
   json refs = json::array();
   size_t k = 0;
   for (auto& [no, pc] : cfg.ports) {
-    if (std::find(vdevs.begin(), vdevs.end(), pc.devargs) == vdevs.end()) continue;
-    if (devargs_known.count(pc.devargs)) continue;
+    if (!is_vdev(vdevs, pc.devargs) || devargs_known.count(pc.devargs)) continue;
     if (names_known.count(pc.name)) {
       // The name is taken by an interface over another device: the command
       // line wins; point that interface at this device.
-      std::map<std::string, std::string> opt{{"dpdk-devargs", pc.devargs}};
-      ops.push_back({{"op", "update"},
-                     {"table", "Interface"},
-                     {"where", json::array({json::array({"name", "==", pc.name})})},
-                     {"row", {{"type", "dpdk"},
-                              {"options", str_map(opt)},
-                              {"external_ids", str_map({{kOriginKey, kOriginCmdline}})}}}});
+      json row = {{"type", "dpdk"},
+                  {"options", str_map({{"dpdk-devargs", pc.devargs}})},
+                  {"external_ids", str_map({{kOriginKey, kOriginCmdline}})}};
+      ops.push_back({{"op", "update"}, {"table", "Interface"}, {"where", where_name(pc.name)}, {"row", row}});
     } else {
-      refs.push_back(json::array({"named-uuid", add_port_ops(ops, pc, number_of(pc.name, no), k++, true)}));
+      refs.push_back(named(add_port_ops(ops, pc, number_of(port_numbers, pc.name, no), k++, true)));
     }
-    rep.pinned.push_back(pc.name);
+    rep->pinned.push_back(pc.name);
   }
-  if (rep.pinned.empty()) return rep;
+  if (rep->pinned.empty()) return;
   bool have_bridge = std::any_of(d.bridges.begin(), d.bridges.end(),
                                  [&](const BridgeWant& b) { return b.name == bridge; });
-  if (!refs.empty() && have_bridge) {
-    ops.push_back({{"op", "mutate"},
-                   {"table", "Bridge"},
-                   {"where", json::array({json::array({"name", "==", bridge})})},
-                   {"mutations", json::array({json::array({"ports", "insert", json::array({"set", refs})})})}});
-  } else if (!refs.empty()) {
-    ops.push_back({{"op", "insert"},
-                   {"table", "Bridge"},
-                   {"row", {{"name", bridge}, {"datapath_type", "netdev"}, {"ports", json::array({"set", refs})}}},
-                   {"uuid-name", "bridge"}});
-    ops.push_back({{"op", "mutate"},
-                   {"table", "Open_vSwitch"},
-                   {"where", json::array()},
-                   {"mutations", json::array({json::array(
-                                     {"bridges", "insert",
-                                      json::array({"set", json::array({json::array({"named-uuid", "bridge"})})})})})}});
-  }
-  ops.push_back({{"op", "comment"}, {"comment", "dpswitchd: recorded the EAL --vdev ports"}});
+  if (!refs.empty()) attach_ports_ops(ops, refs, bridge, have_bridge);
+  ops.push_back(comment_op("dpswitchd: recorded the EAL --vdev ports"));
   store.transact_or_throw(ops);
+}
+
+}  // namespace
+
+ImportReport import_startup_config(confdb::ConfigStore& store, const DaemonConfig& cfg,
+                                   const std::string& bridge,
+                                   const std::map<std::string, uint32_t>& port_numbers,
+                                   const std::string& version) {
+  ImportReport rep;
+  if (!store.root_row()) {
+    import_first_start(store, cfg, bridge, port_numbers, version);
+    rep.imported = true;
+    return rep;
+  }
+  std::vector<std::string> vdevs = eal_vdevs(cfg.eal);
+  drop_stale_vdev_ports(store, vdevs, &rep);
+  if (!vdevs.empty()) record_vdev_ports(store, cfg, bridge, port_numbers, vdevs, &rep);
   return rep;
 }
 

@@ -1,15 +1,12 @@
 #include "reconciler.h"
 
-#include <rte_ethdev.h>
-#include <rte_lcore.h>
-#include <rte_ether.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
-#include "../netdev/dpdk_netdev.h"
+#include "../datapath/datapath.h"
 #include "ofproto.h"
 
 namespace dps::daemon {
@@ -42,9 +39,81 @@ bool option_int(const InterfaceWant& w, const char* key, int64_t lo, int64_t hi,
 
 bool is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
+// options:KEY as a descriptor count: a power of two in 1..32768.
+bool option_desc(const InterfaceWant& w, const char* key, uint16_t* out, std::string* error) {
+  int64_t v = *out;
+  if (!option_int(w, key, 1, 32768, &v, error)) return false;
+  if (!is_pow2(v)) {
+    *error = "options:" + std::string(key) + "=" + std::to_string(v) + " is not a power of two";
+    return false;
+  }
+  *out = static_cast<uint16_t>(v);
+  return true;
+}
+
+std::string format_mac(const std::array<uint8_t, 6>& a) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
+  return buf;
+}
+
+InterfaceReport error_report(const std::string& name, const std::string& error) {
+  InterfaceReport r;
+  r.name = name;
+  r.ofport = -1;
+  r.error = error;
+  return r;
+}
+
+// A port with no device behind it (internal, patch): always up.
+InterfaceReport up_report(const std::string& name, int64_t ofport) {
+  InterfaceReport r;
+  r.name = name;
+  r.ofport = ofport;
+  r.link_state = "up";
+  r.admin_state = "up";
+  return r;
+}
+
+// What every report of an open port says: name, number, link and admin state.
+InterfaceReport port_report(const std::string& name, uint32_t of_port, const netdev::Netdev& nd) {
+  InterfaceReport r;
+  r.name = name;
+  r.ofport = of_port;
+  r.link_state = nd.link_up() ? "up" : "down";
+  r.admin_state = nd.admin_up() ? "up" : "down";
+  return r;
+}
+
+// The names of the entries of m (a map by name) for which pred holds.
+template <typename Map, typename Pred>
+std::vector<std::string> names_where(const Map& m, Pred pred) {
+  std::vector<std::string> out;
+  for (const auto& [name, v] : m)
+    if (pred(name, v)) out.push_back(name);
+  return out;
+}
+
+// Why each valid patch interface cannot be joined (absent: it can).
+std::map<std::string, std::string> patch_errors(
+    const std::map<std::string, const InterfaceWant*>& patch_wants) {
+  std::map<std::string, std::string> errors;
+  for (auto& [name, w] : patch_wants) {
+    auto pit = w->options.find("peer");
+    if (pit == w->options.end() || pit->second.empty()) {
+      errors[name] = "patch port " + name + ": options:peer is required";
+    } else if (pit->second == name) {
+      errors[name] = "patch port " + name + ": options:peer names the port itself";
+    } else if (!patch_wants.count(pit->second)) {
+      errors[name] = "patch port " + name + ": peer " + pit->second + " does not exist";
+    }
+  }
+  return errors;
+}
+
 }  // namespace
 
-Reconciler::Reconciler(datapath::Datapath& dp, ofproto::BridgeSet* bridges,
+Reconciler::Reconciler(DpPorts& dp, ofproto::BridgeSet* bridges,
                        const std::vector<std::pair<uint32_t, netdev::PortConfig>>& startup_ports,
                        std::string bridge_name)
     : dp_(dp), bridges_(bridges), bridge_(std::move(bridge_name)) {
@@ -84,20 +153,8 @@ std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w
   v = pc.n_txq;
   if (!option_int(w, "n_txq", 0, 1024, &v, error)) return std::nullopt;
   pc.n_txq = static_cast<uint16_t>(v);
-  v = pc.rx_desc;
-  if (!option_int(w, "n_rxq_desc", 1, 32768, &v, error)) return std::nullopt;
-  if (!is_pow2(v)) {
-    *error = "options:n_rxq_desc=" + std::to_string(v) + " is not a power of two";
-    return std::nullopt;
-  }
-  pc.rx_desc = static_cast<uint16_t>(v);
-  v = pc.tx_desc;
-  if (!option_int(w, "n_txq_desc", 1, 32768, &v, error)) return std::nullopt;
-  if (!is_pow2(v)) {
-    *error = "options:n_txq_desc=" + std::to_string(v) + " is not a power of two";
-    return std::nullopt;
-  }
-  pc.tx_desc = static_cast<uint16_t>(v);
+  if (!option_desc(w, "n_rxq_desc", &pc.rx_desc, error)) return std::nullopt;
+  if (!option_desc(w, "n_txq_desc", &pc.tx_desc, error)) return std::nullopt;
   if (w.mtu_request) {
     if (*w.mtu_request < 68 || *w.mtu_request > 65535) {
       *error = "mtu_request=" + std::to_string(*w.mtu_request) + " is outside 68..65535";
@@ -156,19 +213,22 @@ uint32_t Reconciler::choose_of_port(ofproto::Ofproto* ofp, const InterfaceWant& 
   return ofp->free_of_port();
 }
 
-void Reconciler::push_vlan(ofproto::Ofproto* ofp, uint32_t of_port, const std::optional<int64_t>& tag,
-                           const std::vector<int64_t>& trunks, const std::string& vlan_mode) {
-  if (!ofp) return;
+bool Reconciler::update_vlan(ofproto::Ofproto* ofp, uint32_t of_port, const Vlan& want, Vlan* cur,
+                             bool force) {
+  if (!force && *cur == want) return false;
+  *cur = want;
+  if (!ofp) return true;
   auto& ports = ofp->bridge().ports;
   auto it = ports.find(of_port);
-  if (it == ports.end()) return;
+  if (it == ports.end()) return true;
   ofproto::BridgePort& bp = it->second;
   // OVS: vlan_mode empty means access when tag is set, else trunk.
-  bool access = vlan_mode == "access" || (vlan_mode.empty() && tag);
+  bool access = want.mode == "access" || (want.mode.empty() && want.tag);
   bp.vlan_mode = access ? ofproto::VlanMode::kAccess : ofproto::VlanMode::kTrunk;
-  bp.tag = tag ? static_cast<uint16_t>(*tag) : 0;
+  bp.tag = want.tag ? static_cast<uint16_t>(*want.tag) : 0;
   bp.trunks.clear();
-  for (int64_t t : trunks) bp.trunks.insert(static_cast<uint16_t>(t));
+  for (int64_t t : want.trunks) bp.trunks.insert(static_cast<uint16_t>(t));
+  return true;
 }
 
 void Reconciler::apply_other_config(const std::map<std::string, std::string>& oc) {
@@ -250,8 +310,7 @@ void Reconciler::apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc
   std::vector<unsigned> lcores;
   std::string text = it == oc.end() ? "(default)" : it->second;
   if (it == oc.end()) {
-    unsigned lc;
-    RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
+    lcores = dp_.default_pmd_lcores();
   } else {
     std::string error;
     auto cores = parse_cpu_mask(it->second, &error);
@@ -261,7 +320,7 @@ void Reconciler::apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc
     }
     lcores = *cores;
   }
-  if (std::string why = datapath::Datapath::check_pmd_lcores(lcores); !why.empty()) {
+  if (std::string why = dp_.check_pmd_lcores(lcores); !why.empty()) {
     spdlog::error("reconfigure: other_config:pmd-cpu-mask={}: {}; PMDs unchanged", text, why);
     return;
   }
@@ -276,190 +335,208 @@ void Reconciler::apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc
   spdlog::info("reconfigure: pmd-cpu-mask={}: PMDs on lcores {}, rx queues reassigned", text, list);
 }
 
-WriteBack Reconciler::apply(const DesiredConfig& want) {
-  reconfigurations_++;
-  WriteBack wb;
-  wb.cur_cfg = want.next_cfg;
+// ---- plan: the difference between the desired and the running state -------
 
-  // 0. Bridges: new ones now (their ports are opened below); removed ones
-  // lose their OpenFlow connections now, their ports in step 1, and go
-  // after it.
-  std::map<std::string, const BridgeWant*> want_bridges;
-  for (auto& b : want.bridges) want_bridges[b.name] = &b;
-  std::vector<std::string> gone_bridges;
-  if (bridges_) {
-    for (auto& [name, bw] : want_bridges) {
-      if (bridges_->find(name)) continue;
-      ofproto::Ofproto& ofp = bridges_->add(name);
-      // As OVS: a new bridge forwards as a learning switch until a
-      // controller (or ovs-ofctl) says otherwise.
-      if (bw->controllers.empty()) ofp.install_default_normal();
-      spdlog::info("reconfigure: bridge {} added", name);
-    }
-    for (const std::string& name : bridges_->names())
-      if (!want_bridges.count(name)) gone_bridges.push_back(name);
-    for (const std::string& name : gone_bridges) {
-      auto it = applied_bridges_.find(name);
-      BridgeWant bw;
-      bw.name = name;
-      if (openflow_hook_) openflow_hook_(it != applied_bridges_.end() ? it->second : bw, nullptr);
-      applied_bridges_.erase(name);
-    }
-  }
-  auto bridge_exists = [&](const std::string& name) {
-    return bridges_ ? bridges_->find(name) != nullptr : want_bridges.count(name) != 0;
-  };
-  auto bridge_alive = [&](const std::string& name) {
-    return bridge_exists(name) && want_bridges.count(name) != 0;
-  };
-
-  // Desired ports of every bridge, with their shapes or errors.
-  struct Want {
-    const InterfaceWant* w;
-    std::optional<netdev::PortConfig> pc;
-    std::string error;
-    bool internal = false;
-    bool patch = false;
-  };
-  std::map<std::string, Want> wants;
+std::map<std::string, PortWant> Reconciler::classify(
+    const DesiredConfig& want, const std::map<std::string, const BridgeWant*>& bridges) const {
+  std::map<std::string, PortWant> out;
   std::map<std::string, std::string> devargs_owner;
-  for (auto& w : want.interfaces) {
-    Want x{&w, std::nullopt, {}, false, false};
-    if (w.bridge.empty() || !bridge_alive(w.bridge)) {
+  for (const InterfaceWant& w : want.interfaces) {
+    PortWant x;
+    x.w = &w;
+    if (w.bridge.empty() || !bridges.count(w.bridge)) {
       x.error = "interface " + w.name + ": bridge " + (w.bridge.empty() ? "(none)" : w.bridge) +
                 " does not exist";
     } else if (!w.config_error.empty()) {
       x.error = w.config_error;
     } else if (w.type == "internal") {
-      x.internal = true;
+      x.kind = PortWant::Kind::kInternal;
     } else if (w.type == "patch") {
-      if (bridges_) x.patch = true;
+      if (bridges_) x.kind = PortWant::Kind::kPatch;
       else x.error = "patch port " + w.name + ": this daemon runs no OpenFlow bridge";
-    } else {
-      x.pc = port_config(w, &x.error);
-      if (x.pc && !x.pc->devargs.empty()) {
+    } else if ((x.pc = port_config(w, &x.error))) {
+      x.kind = PortWant::Kind::kDevice;
+      if (!x.pc->devargs.empty()) {
         auto [it, fresh] = devargs_owner.emplace(x.pc->devargs, w.name);
         if (!fresh) {
           x.error = "dpdk-devargs " + x.pc->devargs + " is already used by interface " + it->second;
           x.pc.reset();
+          x.kind = PortWant::Kind::kError;
         }
       }
     }
-    wants[w.name] = std::move(x);
+    out[w.name] = std::move(x);
   }
+  return out;
+}
 
-  // 1. Close what is gone, failed validation, moved to another bridge, or
-  // changed shape / number.
-  std::vector<std::string> to_close;
-  for (auto& [name, o] : open_) {
-    auto it = wants.find(name);
-    if (it == wants.end() || !it->second.pc || it->second.w->bridge != o.bridge) {
-      to_close.push_back(name);
-      continue;
-    }
-    const InterfaceWant& w = *it->second.w;
-    // Re-number only when the requested number is free in the bridge;
-    // otherwise the port keeps its number (no flapping on every
-    // reconfiguration).
-    ofproto::Ofproto* ofp = ofproto(o.bridge);
-    bool renumber = w.ofport_request && *w.ofport_request != o.of_port &&
-                    *w.ofport_request >= 1 && *w.ofport_request <= ofproto::kPortMax &&
-                    (ofp ? !ofp->bridge().ports.count(static_cast<uint32_t>(*w.ofport_request))
-                         : !dp_.port(static_cast<uint32_t>(*w.ofport_request)));
-    if (!same_shape(*it->second.pc, o.pc) || renumber) to_close.push_back(name);
+bool Reconciler::must_close(const Open& o, const PortWant* x) const {
+  if (!x || x->kind != PortWant::Kind::kDevice || x->w->bridge != o.bridge) return true;
+  const std::optional<int64_t>& req = x->w->ofport_request;
+  // Re-number only when the requested number is free in the bridge;
+  // otherwise the port keeps its number (no flapping on every
+  // reconfiguration).
+  ofproto::Ofproto* ofp = ofproto(o.bridge);
+  bool renumber = req && *req != o.of_port && *req >= 1 && *req <= ofproto::kPortMax &&
+                  (ofp ? !ofp->bridge().ports.count(static_cast<uint32_t>(*req))
+                       : !dp_.port(static_cast<uint32_t>(*req)));
+  return !same_shape(*x->pc, o.pc) || renumber;
+}
+
+ReconcilePlan Reconciler::plan(const DesiredConfig& want) const {
+  ReconcilePlan p;
+  for (const BridgeWant& b : want.bridges) p.bridges[b.name] = &b;
+  if (bridges_) {
+    for (const std::string& name : bridges_->names())
+      if (!p.bridges.count(name)) p.bridges_to_remove.push_back(name);
+    for (const auto& [name, b] : p.bridges)
+      if (!bridges_->find(name)) p.bridges_to_add.push_back(name);
   }
-  for (auto& name : to_close) close_port(name);
-  // Patch ports that are gone, failed, or moved (re-added in step 3).
-  std::vector<std::string> to_unpatch;
-  for (auto& [name, pt] : patches_) {
-    auto it = wants.find(name);
-    if (it == wants.end() || !it->second.patch || it->second.w->bridge != pt.bridge)
-      to_unpatch.push_back(name);
+  p.ports = classify(want, p.bridges);
+  auto want_of = [&p](const std::string& name) -> const PortWant* {
+    auto it = p.ports.find(name);
+    return it == p.ports.end() ? nullptr : &it->second;
+  };
+  p.ports_to_close = names_where(open_, [&](const std::string& name, const Open& o) {
+    return must_close(o, want_of(name));
+  });
+  p.patches_to_remove = names_where(patches_, [&](const std::string& name, const Patch& pt) {
+    const PortWant* x = want_of(name);
+    return !x || x->kind != PortWant::Kind::kPatch || x->w->bridge != pt.bridge;
+  });
+  std::set<std::string> closing(p.ports_to_close.begin(), p.ports_to_close.end());
+  p.ports_to_open = names_where(p.ports, [&](const std::string& name, const PortWant& x) {
+    return x.kind == PortWant::Kind::kDevice && (!open_.count(name) || closing.count(name));
+  });
+  return p;
+}
+
+// ---- apply: the stages, in order -------------------------------------------
+
+WriteBack Reconciler::apply(const DesiredConfig& want) {
+  reconfigurations_++;
+  const ReconcilePlan plan = this->plan(want);
+  WriteBack wb;
+  wb.cur_cfg = want.next_cfg;
+  disconnect_bridges(plan.bridges_to_remove);
+  for (const std::string& name : plan.ports_to_close) close_port(name);
+  for (const std::string& name : plan.patches_to_remove) remove_patch(name);
+  remove_bridges(plan.bridges_to_remove);
+  add_bridges(plan);
+  std::set<std::string> vlan_bridges;  // bridges whose port set or VLANs changed
+  open_ports(plan, &wb, &vlan_bridges);
+  apply_patches(want, &wb, &vlan_bridges);
+  revalidate(vlan_bridges);
+  apply_other_config(want.other_config);
+  apply_bridge_settings(plan);
+  return wb;
+}
+
+// Removed bridges lose their OpenFlow connections before anything else goes.
+void Reconciler::disconnect_bridges(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    auto it = applied_bridges_.find(name);
+    BridgeWant bw;
+    bw.name = name;
+    if (openflow_hook_) openflow_hook_(it != applied_bridges_.end() ? it->second : bw, nullptr);
+    applied_bridges_.erase(name);
   }
-  for (auto& name : to_unpatch) remove_patch(name);
-  // Removed bridges go now: their megaflows, rules and connections with them.
-  for (const std::string& name : gone_bridges) {
+}
+
+// Removed bridges go after their ports: their megaflows, rules and patch
+// ports with them.
+void Reconciler::remove_bridges(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
     for (auto it = patches_.begin(); it != patches_.end();)
       it = it->second.bridge == name ? patches_.erase(it) : std::next(it);
     bridges_->remove(name);
     spdlog::info("reconfigure: bridge {} removed", name);
   }
+}
 
-  // 2. Open what is missing: the datapath number of ofport_request when it
-  // is free, the OpenFlow number of ofport_request when it is free in the
-  // bridge.
-  std::set<std::string> vlan_bridges;  // bridges whose port set or VLANs changed
-  for (auto& [name, x] : wants) {
-    if (x.patch) continue;  // step 3
-    InterfaceReport rep;
-    rep.name = name;
-    if (x.internal) {
-      rep.ofport = kOfppLocal;
-      rep.link_state = "up";
-      rep.admin_state = "up";
+void Reconciler::add_bridges(const ReconcilePlan& plan) {
+  for (const std::string& name : plan.bridges_to_add) {
+    ofproto::Ofproto& ofp = bridges_->add(name);
+    // As OVS: a new bridge forwards as a learning switch until a
+    // controller (or ovs-ofctl) says otherwise.
+    if (plan.bridges.at(name)->controllers.empty()) ofp.install_default_normal();
+    spdlog::info("reconfigure: bridge {} added", name);
+  }
+}
+
+// Opens what is missing (the datapath number of ofport_request when it is
+// free, the OpenFlow number of ofport_request when it is free in the
+// bridge), pushes VLAN settings, and reports every non-patch interface.
+void Reconciler::open_ports(const ReconcilePlan& plan, WriteBack* wb,
+                            std::set<std::string>* vlan_bridges) {
+  for (const auto& [name, x] : plan.ports) {
+    if (x.kind == PortWant::Kind::kPatch) continue;  // apply_patches()
+    if (x.kind == PortWant::Kind::kInternal) {
+      InterfaceReport rep = up_report(name, kOfppLocal);
       rep.status["driver_name"] = "internal (no datapath device)";
-      wb.interfaces.push_back(std::move(rep));
+      wb->interfaces.push_back(std::move(rep));
       continue;
     }
-    if (!x.pc) {
-      rep.ofport = -1;
-      rep.error = x.error;
-      wb.interfaces.push_back(std::move(rep));
+    if (x.kind == PortWant::Kind::kError) {
+      wb->interfaces.push_back(error_report(name, x.error));
       continue;
     }
-    const InterfaceWant& w = *x.w;
-    ofproto::Ofproto* ofp = ofproto(w.bridge);
     auto oit = open_.find(name);
     if (oit == open_.end()) {
-      uint32_t req = 0;
-      if (w.ofport_request) {
-        int64_t r = *w.ofport_request;
-        if (r >= 1 && r < datapath::kMaxPorts && !dp_.port(static_cast<uint32_t>(r)))
-          req = static_cast<uint32_t>(r);
-        else if (!ofp)
-          spdlog::warn("reconfigure: interface {}: ofport_request {} is {}; choosing another number",
-                       name, r, r >= 1 && r < datapath::kMaxPorts ? "in use" : "out of range");
-      }
-      Open o;
-      o.pc = *x.pc;
-      o.bridge = w.bridge;
-      try {
-        o.port_no = dp_.add_port(o.pc, req);
-      } catch (const std::exception& e) {
-        rep.ofport = -1;
-        rep.error = e.what();
-        spdlog::error("reconfigure: {}", e.what());
-        wb.interfaces.push_back(std::move(rep));
+      InterfaceReport failed;
+      if (!open_port(name, x, &failed)) {
+        wb->interfaces.push_back(std::move(failed));
         continue;
       }
-      o.of_port = choose_of_port(ofp, w, o.port_no);
-      if (ofp) ofp->add_port(o.of_port, o.port_no, name);
-      spdlog::info("reconfigure: opened port {} ({}) as OpenFlow port {} of bridge {} (datapath port {})",
-                   name, o.pc.devargs, o.of_port, w.bridge, o.port_no);
-      oit = open_.emplace(name, std::move(o)).first;
-      vlan_bridges.insert(w.bridge);
+      oit = open_.find(name);
+      vlan_bridges->insert(x.w->bridge);
     }
     Open& o = oit->second;
-    if (o.vlan_tag != w.tag || o.trunks != w.trunks || o.vlan_mode != w.vlan_mode) {
-      o.vlan_tag = w.tag;
-      o.trunks = w.trunks;
-      o.vlan_mode = w.vlan_mode;
-      push_vlan(ofp, o.of_port, o.vlan_tag, o.trunks, o.vlan_mode);
-      vlan_bridges.insert(w.bridge);
-    }
-    wb.interfaces.push_back(report(name, o));
+    if (update_vlan(ofproto(o.bridge), o.of_port, Vlan::of(*x.w), &o.vlan, false))
+      vlan_bridges->insert(o.bridge);
+    wb->interfaces.push_back(report(name, o));
   }
+}
 
-  // 3. Patch ports.
-  apply_patches(want, &wb, &vlan_bridges);
-  // VLAN settings change what NORMAL does: the megaflows are re-translated
-  // (once: the backer's ukeys are shared by every bridge).
+bool Reconciler::open_port(const std::string& name, const PortWant& x, InterfaceReport* failed) {
+  const InterfaceWant& w = *x.w;
+  ofproto::Ofproto* ofp = ofproto(w.bridge);
+  uint32_t req = 0;
+  if (w.ofport_request) {
+    int64_t r = *w.ofport_request;
+    if (r >= 1 && r < datapath::kMaxPorts && !dp_.port(static_cast<uint32_t>(r)))
+      req = static_cast<uint32_t>(r);
+    else if (!ofp)
+      spdlog::warn("reconfigure: interface {}: ofport_request {} is {}; choosing another number",
+                   name, r, r >= 1 && r < datapath::kMaxPorts ? "in use" : "out of range");
+  }
+  Open o;
+  o.pc = *x.pc;
+  o.bridge = w.bridge;
+  try {
+    o.port_no = dp_.add_port(o.pc, req);
+  } catch (const std::exception& e) {
+    *failed = error_report(name, e.what());
+    spdlog::error("reconfigure: {}", e.what());
+    return false;
+  }
+  o.of_port = choose_of_port(ofp, w, o.port_no);
+  if (ofp) ofp->add_port(o.of_port, o.port_no, name);
+  spdlog::info("reconfigure: opened port {} ({}) as OpenFlow port {} of bridge {} (datapath port {})",
+               name, o.pc.devargs, o.of_port, w.bridge, o.port_no);
+  open_.emplace(name, std::move(o));
+  return true;
+}
+
+// VLAN settings change what NORMAL does: the megaflows are re-translated
+// (once: the backer's ukeys are shared by every bridge).
+void Reconciler::revalidate(const std::set<std::string>& vlan_bridges) {
   if (!vlan_bridges.empty() && bridges_ && bridges_->size())
     bridges_->backer().revalidator().revalidate_all(bridges_->backer().now_ms());
+}
 
-  // 4. Bridge-level settings.
-  apply_other_config(want.other_config);
-  for (auto& [name, bw] : want_bridges) {
+void Reconciler::apply_bridge_settings(const ReconcilePlan& plan) {
+  for (const auto& [name, bw] : plan.bridges) {
     auto it = applied_bridges_.find(name);
     if (it != applied_bridges_.end() && it->second == *bw) continue;
     applied_bridges_[name] = *bw;
@@ -472,120 +549,93 @@ WriteBack Reconciler::apply(const DesiredConfig& want) {
                    "channel is attached to apply them", name, ctl, bw->fail_mode);
     }
   }
-  return wb;
 }
 
+// ---- patch ports -------------------------------------------------------------
+
+// Peers and errors first, then OpenFlow numbers for every joinable side,
+// then the ports themselves (each side needs the other's number).
 void Reconciler::apply_patches(const DesiredConfig& want, WriteBack* wb,
                                std::set<std::string>* vlan_bridges) {
   std::map<std::string, const InterfaceWant*> patch_wants;  // valid patch interfaces
   for (auto& w : want.interfaces)
     if (w.type == "patch" && w.config_error.empty() && ofproto(w.bridge)) patch_wants[w.name] = &w;
-  // Peers and errors first, then OpenFlow numbers for every joinable side,
-  // then the ports themselves (each side needs the other's number).
-  std::map<std::string, std::string> errors;
-  for (auto& [name, w] : patch_wants) {
-    auto pit = w->options.find("peer");
-    if (pit == w->options.end() || pit->second.empty()) {
-      errors[name] = "patch port " + name + ": options:peer is required";
-    } else if (pit->second == name) {
-      errors[name] = "patch port " + name + ": options:peer names the port itself";
-    } else if (!patch_wants.count(pit->second)) {
-      errors[name] = "patch port " + name + ": peer " + pit->second + " does not exist";
-    }
-  }
-  // A side without a peer, and ports whose peer side changed, are removed
-  // from their bridge (their number stays reserved only while joined).
-  for (auto& [name, w] : patch_wants) {
-    auto it = patches_.find(name);
-    if (it == patches_.end()) continue;
-    if (errors.count(name)) {
+  std::map<std::string, std::string> errors = patch_errors(patch_wants);
+  // A side without a peer leaves its bridge (its number stays reserved only
+  // while joined).
+  for (auto& [name, w] : patch_wants)
+    if (errors.count(name) && patches_.count(name)) {
       remove_patch(name);
       vlan_bridges->insert(w->bridge);
     }
-  }
+  for (auto& [name, w] : patch_wants)
+    if (!errors.count(name) && !patches_.count(name)) reserve_patch(name, *w);
   for (auto& [name, w] : patch_wants) {
-    if (errors.count(name) || patches_.count(name)) continue;
-    ofproto::Ofproto* ofp = ofproto(w->bridge);
-    Patch pt;
-    pt.bridge = w->bridge;
-    pt.of_port = choose_of_port(ofp, *w, 0);
-    // Reserve the number now (the peer is attached below): a placeholder
-    // patch port to this very bridge would loop, so it points nowhere yet.
-    pt.peer = w->options.at("peer");
-    patches_[name] = pt;
-    ofproto::BridgePort hold;
-    hold.of_port = pt.of_port;
-    hold.name = name;
-    hold.peer_bridge = &ofp->bridge();
-    hold.peer_port = 0;  // OpenFlow ports start at 1: replaced by the join below
-    hold.no_fwd = true;
-    ofp->bridge().add_port(hold);
-  }
-  for (auto& [name, w] : patch_wants) {
-    InterfaceReport rep;
-    rep.name = name;
-    if (auto e = errors.find(name); e != errors.end()) {
-      rep.ofport = -1;
-      rep.error = e->second;
-      wb->interfaces.push_back(std::move(rep));
-      continue;
-    }
-    Patch& pt = patches_.at(name);
-    pt.peer = w->options.at("peer");
-    const Patch& peer = patches_.at(pt.peer);
-    ofproto::Ofproto* ofp = ofproto(pt.bridge);
-    ofproto::Bridge* peer_bridge = &ofproto(peer.bridge)->bridge();
-    const ofproto::BridgePort* cur = ofp->bridge().port(pt.of_port);
-    bool vlan = pt.vlan_tag != w->tag || pt.trunks != w->trunks || pt.vlan_mode != w->vlan_mode;
-    if (!cur || cur->peer_bridge != peer_bridge || cur->peer_port != peer.of_port) {
-      ofp->add_patch_port(pt.of_port, name, *peer_bridge, peer.of_port);
-      pt.peer_bridge = peer_bridge;
-      pt.peer_port = peer.of_port;
-      spdlog::info("reconfigure: patch port {} is OpenFlow port {} of bridge {}, peer {} (bridge {} port {})",
-                   name, pt.of_port, pt.bridge, pt.peer, peer.bridge, peer.of_port);
-      vlan = true;
-    }
-    if (vlan) {
-      pt.vlan_tag = w->tag;
-      pt.trunks = w->trunks;
-      pt.vlan_mode = w->vlan_mode;
-      push_vlan(ofp, pt.of_port, pt.vlan_tag, pt.trunks, pt.vlan_mode);
-      vlan_bridges->insert(pt.bridge);
-    }
-    rep.ofport = pt.of_port;
-    rep.link_state = "up";
-    rep.admin_state = "up";
-    rep.status["peer"] = pt.peer;
-    wb->interfaces.push_back(std::move(rep));
+    auto e = errors.find(name);
+    wb->interfaces.push_back(e != errors.end() ? error_report(name, e->second)
+                                               : join_patch(name, *w, vlan_bridges));
   }
 }
 
+void Reconciler::reserve_patch(const std::string& name, const InterfaceWant& w) {
+  ofproto::Ofproto* ofp = ofproto(w.bridge);
+  Patch pt;
+  pt.bridge = w.bridge;
+  pt.of_port = choose_of_port(ofp, w, 0);
+  // Reserve the number now (the peer is attached below): a placeholder
+  // patch port to this very bridge would loop, so it points nowhere yet.
+  pt.peer = w.options.at("peer");
+  patches_[name] = pt;
+  ofproto::BridgePort hold;
+  hold.of_port = pt.of_port;
+  hold.name = name;
+  hold.peer_bridge = &ofp->bridge();
+  hold.peer_port = 0;  // OpenFlow ports start at 1: replaced by the join below
+  hold.no_fwd = true;
+  ofp->bridge().add_port(hold);
+}
+
+InterfaceReport Reconciler::join_patch(const std::string& name, const InterfaceWant& w,
+                                       std::set<std::string>* vlan_bridges) {
+  Patch& pt = patches_.at(name);
+  pt.peer = w.options.at("peer");
+  const Patch& peer = patches_.at(pt.peer);
+  ofproto::Ofproto* ofp = ofproto(pt.bridge);
+  ofproto::Bridge* peer_bridge = &ofproto(peer.bridge)->bridge();
+  const ofproto::BridgePort* cur = ofp->bridge().port(pt.of_port);
+  bool joined = false;
+  if (!cur || cur->peer_bridge != peer_bridge || cur->peer_port != peer.of_port) {
+    ofp->add_patch_port(pt.of_port, name, *peer_bridge, peer.of_port);
+    pt.peer_bridge = peer_bridge;
+    pt.peer_port = peer.of_port;
+    spdlog::info("reconfigure: patch port {} is OpenFlow port {} of bridge {}, peer {} (bridge {} port {})",
+                 name, pt.of_port, pt.bridge, pt.peer, peer.bridge, peer.of_port);
+    joined = true;
+  }
+  if (update_vlan(ofp, pt.of_port, Vlan::of(w), &pt.vlan, joined)) vlan_bridges->insert(pt.bridge);
+  InterfaceReport rep = up_report(name, pt.of_port);
+  rep.status["peer"] = pt.peer;
+  return rep;
+}
+
+// ---- reports -------------------------------------------------------------------
+
 InterfaceReport Reconciler::report(const std::string& name, const Open& o) const {
-  InterfaceReport r;
-  r.name = name;
-  r.ofport = o.of_port;
   const netdev::Netdev* nd = dp_.port(o.port_no);
-  if (!nd) return r;
-  r.link_state = nd->link_up() ? "up" : "down";
-  r.admin_state = nd->admin_up() ? "up" : "down";
+  if (!nd) {
+    InterfaceReport r;
+    r.name = name;
+    r.ofport = o.of_port;
+    return r;
+  }
+  InterfaceReport r = port_report(name, o.of_port, *nd);
   r.status["n_rxq"] = std::to_string(nd->n_rxq());
   r.status["n_txq"] = std::to_string(nd->n_txq());
-  if (auto* d = dynamic_cast<const netdev::DpdkNetdev*>(nd)) {
-    rte_ether_addr mac;
-    if (rte_eth_macaddr_get(d->port_id(), &mac) == 0) {
-      char buf[RTE_ETHER_ADDR_FMT_SIZE];
-      rte_ether_format_addr(buf, sizeof buf, &mac);
-      std::string s(buf);
-      std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-      r.mac_in_use = s;
-    }
-    uint16_t mtu = 0;
-    if (rte_eth_dev_get_mtu(d->port_id(), &mtu) == 0) r.mtu = mtu;
-    rte_eth_dev_info info;
-    if (rte_eth_dev_info_get(d->port_id(), &info) == 0 && info.driver_name)
-      r.status["driver_name"] = info.driver_name;
-    r.status["port_id"] = std::to_string(d->port_id());
-  }
+  netdev::NetdevInfo info = nd->info();
+  if (info.hw_addr) r.mac_in_use = format_mac(*info.hw_addr);
+  if (info.mtu) r.mtu = *info.mtu;
+  if (!info.driver_name.empty()) r.status["driver_name"] = info.driver_name;
+  if (info.device_id) r.status["port_id"] = std::to_string(*info.device_id);
   return r;
 }
 
@@ -594,11 +644,7 @@ std::vector<InterfaceReport> Reconciler::collect_stats() const {
   for (auto& [name, o] : open_) {
     const netdev::Netdev* nd = dp_.port(o.port_no);
     if (!nd) continue;
-    InterfaceReport r;
-    r.name = name;
-    r.ofport = o.of_port;
-    r.link_state = nd->link_up() ? "up" : "down";
-    r.admin_state = nd->admin_up() ? "up" : "down";
+    InterfaceReport r = port_report(name, o.of_port, *nd);
     netdev::PortStats s = nd->stats();
     auto i64 = [](uint64_t v) { return static_cast<int64_t>(v); };
     r.statistics = {{"rx_packets", i64(s.rx_packets)}, {"tx_packets", i64(s.tx_packets)},

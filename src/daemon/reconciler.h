@@ -1,35 +1,49 @@
 // reconciler.h - applies the config store's desired state to the datapath
-// and the OpenFlow bridge, like Open vSwitch's bridge_reconfigure().
+// and the OpenFlow bridges, like Open vSwitch's bridge_reconfigure().
 //
 // What: Reconciler::apply() takes a DesiredConfig snapshot and makes the
 //   running switch match it: creates and removes bridges (one Ofproto per
 //   Bridge row, in the BridgeSet over the shared DpBacker), opens, closes
-//   and re-opens DpdkNetdev ports (Datapath::add_port/del_port) for the
+//   and re-opens datapath ports (DpPorts::add_port/del_port) for the
 //   Interfaces of every bridge, honours ofport_request (per bridge) and
 //   options (dpdk-devargs, n_rxq, n_txq, n_rxq_desc, n_txq_desc) and
 //   mtu_request, joins patch ports (type=patch, options:peer=INTERFACE: a
 //   BridgePort with peer_bridge/peer_port, no datapath port), pushes Port
 //   VLAN settings (tag, trunks, vlan_mode) and the port set to each
-//   bridge, applies Open_vSwitch other_config:max-idle / flow-limit, and
-//   hands each Bridge's controller / fail_mode / protocols to the OpenFlow
-//   hook (with the bridge's Ofproto; null before the bridge goes). It returns the
-//   write-back: per Interface ofport (or -1 and error, with the reason),
-//   link_state, admin_state, mac_in_use, mtu, and the cfg to publish as
-//   cur_cfg. collect_stats() gives the periodic statistics write-back.
-// Design: a port is identified by its Interface name. Its "shape" (the
-//   PortConfig derived from type/options/mtu_request plus a differing
-//   ofport_request) decides whether it must be re-opened; ports whose shape
-//   did not change are not touched, so their traffic is not disturbed (the
-//   datapath re-sends every PMD its port table, which PMDs apply between
-//   iterations). Order: new bridges, removals (ports of removed bridges
-//   too), bridges removed, re-opens, additions, patch ports, so a number or
-//   a device freed by a removal can be reused in the same round. A new
-//   bridge without controllers starts as a learning switch (NORMAL), as in
-//   OVS. OpenFlow port numbers are per bridge (ofport_request, else the
-//   datapath number when free in the bridge, else the lowest free one);
-//   datapath port numbers are global. A patch port whose peer interface
-//   (a patch port of an existing bridge) is missing gets the error "patch
-//   port X: peer Y does not exist" until the peer appears.
+//   bridge, applies Open_vSwitch other_config:max-idle / flow-limit /
+//   pmd-cpu-mask, and hands each Bridge's controller / fail_mode /
+//   protocols to the OpenFlow hook (with the bridge's Ofproto; null before
+//   the bridge goes). It returns the write-back: per Interface ofport (or
+//   -1 and error, with the reason), link_state, admin_state, mac_in_use,
+//   mtu, status, and the cfg to publish as cur_cfg. collect_stats() gives
+//   the periodic statistics write-back.
+// Design: first plan() computes the difference between the desired and the
+//   running state (ReconcilePlan) without changing anything; apply() then
+//   carries it out in stages, removals before additions, so a number or a
+//   device freed by a removal can be reused in the same round:
+//     1. removed bridges lose their OpenFlow connections (the hook, null);
+//     2. ports that are gone, failed validation, moved to another bridge,
+//        or changed shape / number are closed;
+//     3. patch ports that are gone, failed or moved are removed;
+//     4. removed bridges go (their megaflows and rules with them);
+//     5. new bridges are added (without controllers: a learning switch,
+//        NORMAL, as in OVS);
+//     6. missing ports are opened, VLAN settings pushed;
+//     7. patch ports are joined;
+//     8. if a port set or VLAN changed, the megaflows are re-translated;
+//     9. Open_vSwitch other_config, then each bridge's OpenFlow settings.
+//   A port is identified by its Interface name. Its "shape" (the PortConfig
+//   derived from type/options/mtu_request plus a differing ofport_request)
+//   decides whether it must be re-opened; ports whose shape did not change
+//   are not touched, so their traffic is not disturbed (the datapath
+//   re-sends every PMD its port table, which PMDs apply between
+//   iterations). OpenFlow port numbers are per bridge (ofport_request, else
+//   the datapath number when free in the bridge, else the lowest free one);
+//   datapath port numbers are global. A patch port whose peer interface (a
+//   patch port of an existing bridge) is missing gets the error "patch port
+//   X: peer Y does not exist" until the peer appears. Port details
+//   (MAC, MTU, driver) come from Netdev::info(): nothing here knows the
+//   device type.
 // Thread-safety: the control (ofproto) thread only, like Datapath and
 //   Ofproto.
 #pragma once
@@ -42,8 +56,9 @@
 #include <string>
 #include <vector>
 
-#include "../datapath/datapath.h"
+#include "../netdev/netdev.h"
 #include "desired_config.h"
+#include "dp_ports.h"
 
 namespace dps::ofproto {
 struct Bridge;
@@ -78,6 +93,29 @@ struct WriteBack {
 // bridge is about to be removed (close its connections now).
 using OpenFlowHook = std::function<void(const BridgeWant& bridge, ofproto::Ofproto* ofp)>;
 
+// One desired Interface as the reconciler classifies it.
+struct PortWant {
+  enum class Kind { kDevice, kInternal, kPatch, kError };
+  const InterfaceWant* w = nullptr;
+  Kind kind = Kind::kError;
+  std::optional<netdev::PortConfig> pc;  // kDevice: the port it asks for
+  std::string error;                     // kError: why it cannot be had
+};
+
+// The difference between the desired and the running state, computed before
+// anything changes (names sorted within each list).
+struct ReconcilePlan {
+  std::map<std::string, const BridgeWant*> bridges;  // every wanted bridge
+  std::vector<std::string> bridges_to_remove;  // running, no longer wanted
+  std::vector<std::string> bridges_to_add;     // wanted, not running
+  // Open ports that are gone, failed validation, moved to another bridge or
+  // changed shape / number (the last two are re-opened).
+  std::vector<std::string> ports_to_close;
+  std::vector<std::string> patches_to_remove;  // gone, failed or moved
+  std::vector<std::string> ports_to_open;      // wanted devices not open after the closes
+  std::map<std::string, PortWant> ports;       // every wanted interface
+};
+
 // OVS's pmd-cpu-mask ("0x6", "6", any length): the selected core numbers
 // (here EAL lcore ids), ascending; nullopt with *error when malformed/empty.
 std::optional<std::vector<unsigned>> parse_cpu_mask(const std::string& text, std::string* error);
@@ -88,11 +126,13 @@ class Reconciler {
   // already in `dp` were opened by the start-up code from `startup_ports`
   // as ports of `bridge_name` (the start-up bridge); they are adopted (kept
   // if the store asks for the same shape and bridge).
-  Reconciler(datapath::Datapath& dp, ofproto::BridgeSet* bridges,
+  Reconciler(DpPorts& dp, ofproto::BridgeSet* bridges,
              const std::vector<std::pair<uint32_t, netdev::PortConfig>>& startup_ports,
              std::string bridge_name);
 
   WriteBack apply(const DesiredConfig& want);
+  // What apply(want) would change, without changing anything.
+  ReconcilePlan plan(const DesiredConfig& want) const;
   // Statistics, link state and MAC of every open port.
   std::vector<InterfaceReport> collect_stats() const;
 
@@ -112,17 +152,21 @@ class Reconciler {
   uint64_t reconfigurations() const { return reconfigurations_; }
 
  private:
+  // A Port's VLAN settings as pushed to its bridge.
+  struct Vlan {
+    std::optional<int64_t> tag;
+    std::vector<int64_t> trunks;
+    std::string mode;
+    static Vlan of(const InterfaceWant& w) { return {w.tag, w.trunks, w.vlan_mode}; }
+    bool operator==(const Vlan&) const = default;
+  };
   struct Open {
     uint32_t port_no = 0;  // datapath
     uint32_t of_port = 0;  // in `bridge`
     std::string bridge;
     netdev::PortConfig pc;
-    std::optional<int64_t> vlan_tag;
-    std::vector<int64_t> trunks;
-    std::string vlan_mode;
+    Vlan vlan;
   };
-  // The PortConfig an Interface asks for, or the reason it cannot be had.
-  static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, std::string* error);
   // A patch port as added to its bridge.
   struct Patch {
     std::string bridge;
@@ -130,23 +174,43 @@ class Reconciler {
     std::string peer;         // peer interface
     ofproto::Bridge* peer_bridge = nullptr;
     uint32_t peer_port = 0;
-    std::optional<int64_t> vlan_tag;
-    std::vector<int64_t> trunks;
-    std::string vlan_mode;
+    Vlan vlan;
   };
-  ofproto::Ofproto* ofproto(const std::string& bridge) const;
+  // The PortConfig an Interface asks for, or the reason it cannot be had.
+  static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, std::string* error);
+
+  // plan() parts.
+  std::map<std::string, PortWant> classify(const DesiredConfig& want,
+                                           const std::map<std::string, const BridgeWant*>& bridges) const;
+  bool must_close(const Open& o, const PortWant* want) const;
+
+  // apply() stages, in order.
+  void disconnect_bridges(const std::vector<std::string>& names);
   void close_port(const std::string& name);
   void remove_patch(const std::string& name);
-  // The OpenFlow number for a new port of `bridge`.
-  uint32_t choose_of_port(ofproto::Ofproto* ofp, const InterfaceWant& w, uint32_t dp_port) const;
-  void push_vlan(ofproto::Ofproto* ofp, uint32_t of_port, const std::optional<int64_t>& tag,
-                 const std::vector<int64_t>& trunks, const std::string& vlan_mode);
+  void remove_bridges(const std::vector<std::string>& names);
+  void add_bridges(const ReconcilePlan& plan);
+  void open_ports(const ReconcilePlan& plan, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void apply_patches(const DesiredConfig& want, WriteBack* wb, std::set<std::string>* vlan_bridges);
-  InterfaceReport report(const std::string& name, const Open& o) const;
+  void revalidate(const std::set<std::string>& vlan_bridges);
   void apply_other_config(const std::map<std::string, std::string>& oc);
   void apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc);
+  void apply_bridge_settings(const ReconcilePlan& plan);
 
-  datapath::Datapath& dp_;
+  // Helpers of the stages.
+  ofproto::Ofproto* ofproto(const std::string& bridge) const;
+  // Opens a wanted device port; false with *rep set to the error.
+  bool open_port(const std::string& name, const PortWant& x, InterfaceReport* rep);
+  // The OpenFlow number for a new port of `bridge`.
+  uint32_t choose_of_port(ofproto::Ofproto* ofp, const InterfaceWant& w, uint32_t dp_port) const;
+  // Pushes `want`'s VLAN settings when they differ from *cur; true if so.
+  bool update_vlan(ofproto::Ofproto* ofp, uint32_t of_port, const Vlan& want, Vlan* cur, bool force);
+  void reserve_patch(const std::string& name, const InterfaceWant& w);
+  InterfaceReport join_patch(const std::string& name, const InterfaceWant& w,
+                             std::set<std::string>* vlan_bridges);
+  InterfaceReport report(const std::string& name, const Open& o) const;
+
+  DpPorts& dp_;
   ofproto::BridgeSet* bridges_;
   std::string bridge_;
   std::map<std::string, Open> open_;     // by Interface name

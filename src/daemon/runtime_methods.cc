@@ -3,13 +3,13 @@
 #include <rte_cycles.h>
 
 #include <algorithm>
-#include <array>
 #include <stdexcept>
 #include <string>
 
 #include "../datapath/dp_flow_text.h"
-#include "../datapath/pmd_stats_format.h"
 #include "ofproto.h"
+#include "pmd_stats_format.h"
+#include "pmd_totals.h"
 #include "reconciler.h"
 
 namespace dps::daemon {
@@ -67,7 +67,7 @@ std::string canonical(const datapath::FlowKey& key, const datapath::FlowMask& ma
 
 json pmd_stats_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 0, "dpif/pmd-stats-show");
-  return datapath::pmd_stats_json(t.dp);
+  return pmd_stats_json(t.dp);
 }
 
 json pmd_stats_clear(RuntimeTargets& t, const json& params) {
@@ -101,36 +101,24 @@ json pmd_stats_clear(RuntimeTargets& t, const json& params) {
 json pmd_stats_total(RuntimeTargets& t, const json& params) {
   no_more_params(params, 0, "dpif/pmd-stats-total");
   using namespace datapath;
-  std::array<uint64_t, kNumPmdCounters> sum{};
-  uint64_t flows = 0;
-  uint32_t masks = 0;
-  std::vector<PmdStatsView> pmds = t.dp.pmd_stats();
-  for (const PmdStatsView& v : pmds) {
-    for (unsigned c = 0; c < kNumPmdCounters; c++) sum[c] += v.counters[c];
-    flows += v.flows;
-    masks = std::max(masks, v.subtables);
-  }
+  PmdTotals sum = PmdTotals::sum(t.dp.pmd_stats());
   double tsc_hz = static_cast<double>(rte_get_tsc_hz());
   uint64_t now = rte_get_tsc_cycles();
   uint64_t since = t.dp.stats_cleared_tsc();
   json j = json::object();
-  for (unsigned c = 0; c < kNumPmdCounters; c++) j[std::string(kPmdCounterInfo[c].name)] = sum[c];
-  double pkts = static_cast<double>(sum[kRxPackets]);
-  double busy = static_cast<double>(sum[kBusyCycles]);
-  double idle = static_cast<double>(sum[kIdleCycles]);
-  double mf = static_cast<double>(sum[kMegaflowHits]);
-  j["emc_lookup_hits"] = sum[kEmcHits];
-  j["emc_hits"] = sum[kEmcHits] + sum[kTrainHits];
-  j["pmds"] = pmds.size();
+  for (unsigned c = 0; c < kNumPmdCounters; c++) j[std::string(kPmdCounterInfo[c].name)] = sum.counters[c];
+  j["emc_lookup_hits"] = sum.get(kEmcHits);
+  j["emc_hits"] = sum.get(kEmcHits) + sum.get(kTrainHits);
+  j["pmds"] = sum.pmds;
   j["duration_s"] = (now - std::min(now, since)) / tsc_hz;
   j["tsc_ghz"] = tsc_hz / 1e9;
-  j["processing_cycles"] = sum[kBusyCycles];
-  j["processing_cycles_per_pkt"] = pkts > 0 ? busy / pkts : 0.0;
-  j["cycles_per_pkt"] = pkts > 0 ? (busy + idle) / pkts : 0.0;
-  j["busy_pct"] = busy + idle > 0 ? 100.0 * busy / (busy + idle) : 0.0;
-  j["subtable_lookups_per_hit"] = mf > 0 ? sum[kSubtableLookups] / mf : 0.0;
-  j["datapath_flows"] = flows;
-  j["megaflow_masks"] = masks;
+  j["processing_cycles"] = sum.get(kBusyCycles);
+  j["processing_cycles_per_pkt"] = sum.processing_cycles_per_pkt();
+  j["cycles_per_pkt"] = sum.cycles_per_pkt();
+  j["busy_pct"] = sum.busy_pct();
+  j["subtable_lookups_per_hit"] = sum.subtable_lookups_per_hit();
+  j["datapath_flows"] = sum.flows;
+  j["megaflow_masks"] = sum.masks;
   return j;
 }
 
@@ -143,7 +131,7 @@ json flow_count(RuntimeTargets& t, const json& params) {
 
 json pmd_rxq_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 0, "dpif/pmd-rxq-show");
-  return datapath::pmd_rxq_json(t.dp);
+  return pmd_rxq_json(t.dp);
 }
 
 json dump_flows(RuntimeTargets& t, const json& params) {

@@ -168,6 +168,28 @@ bool DpdkNetdev::link_up() const {
   return link.link_status == RTE_ETH_LINK_UP;
 }
 
+NetdevInfo DpdkNetdev::info() const {
+  NetdevInfo out;
+  out.device_id = port_id_;
+  rte_ether_addr mac{};
+  if (rte_eth_macaddr_get(port_id_, &mac) == 0) {
+    out.hw_addr.emplace();
+    std::copy(mac.addr_bytes, mac.addr_bytes + 6, out.hw_addr->begin());
+  }
+  uint16_t mtu = 0;
+  if (rte_eth_dev_get_mtu(port_id_, &mtu) == 0) out.mtu = mtu;
+  rte_eth_dev_info dev{};
+  if (rte_eth_dev_info_get(port_id_, &dev) == 0 && dev.driver_name) out.driver_name = dev.driver_name;
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(port_id_, &link) == 0) {
+    out.link_up = link.link_status == RTE_ETH_LINK_UP;
+    if (link.link_speed != RTE_ETH_SPEED_NUM_NONE && link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN)
+      out.link_speed_mbps = link.link_speed;
+    out.full_duplex = link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX;
+  }
+  return out;
+}
+
 PortStats DpdkNetdev::stats() const {
   PortStats s;
   rte_eth_stats st{};

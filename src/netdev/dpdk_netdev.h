@@ -55,6 +55,7 @@ class DpdkNetdev final : public Netdev {
   uint16_t tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) override;
 
   bool link_up() const override;
+  NetdevInfo info() const override;
   PortStats stats() const override;
   void clear_stats() override;
   std::vector<std::pair<std::string, uint64_t>> xstats() const override;

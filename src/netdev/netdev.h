@@ -15,13 +15,16 @@
 //  - rx_burst(q): only the one PMD thread that owns rx queue q.
 //  - tx_burst(slot): only the PMD thread whose index is `slot` (or the control
 //    thread with slot == kControlTxSlot, which always takes the queue lock).
-//  - stats(), link_up(), xstats(): any thread, concurrently with the above.
+//  - stats(), link_up(), xstats(), info(): any thread, concurrently with the
+//    above (control-plane calls: info() may ask the driver several things).
 //  - start/stop/destruction: control thread, while no PMD polls the port.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +50,19 @@ struct PortConfig {
   uint32_t mtu = 0;        // 0: leave the device default
 };
 
+// What the control plane shows about a port (OVSDB Interface columns, OpenFlow
+// port descriptions), as plain values: nobody above src/netdev asks the
+// driver directly. Unset/empty/0 means the device does not say.
+struct NetdevInfo {
+  std::optional<std::array<uint8_t, 6>> hw_addr;  // MAC address
+  std::optional<uint32_t> mtu;
+  std::string driver_name;
+  std::optional<uint32_t> device_id;  // the driver's own port number (DPDK port id)
+  bool link_up = false;
+  uint32_t link_speed_mbps = 0;       // 0: unknown / no link
+  bool full_duplex = false;
+};
+
 class Netdev {
  public:
   virtual ~Netdev() = default;
@@ -69,6 +85,7 @@ class Netdev {
   virtual uint16_t tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) = 0;
 
   virtual bool link_up() const = 0;
+  virtual NetdevInfo info() const = 0;
   virtual PortStats stats() const = 0;
   virtual void clear_stats() {}
   virtual std::vector<std::pair<std::string, uint64_t>> xstats() const { return {}; }

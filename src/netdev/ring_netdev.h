@@ -33,6 +33,12 @@ class RingNetdev final : public Netdev {
   uint16_t rx_burst(uint16_t q, rte_mbuf** pkts, uint16_t n) override;
   uint16_t tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) override;
   bool link_up() const override { return true; }
+  // Always up; no MAC, MTU or driver (a ring is not a device).
+  NetdevInfo info() const override {
+    NetdevInfo i;
+    i.link_up = true;
+    return i;
+  }
   PortStats stats() const override;
 
   // Test side: frames into the switch / frames the switch sent. inject()

@@ -1,5 +1,5 @@
-// Coverage goal: the real Open vSwitch clients (ovs-vsctl, ovsdb-client from
-// openvswitch-common, installed by scripts/bootstrap.sh) drive our server
+// Coverage goal: the real Open vSwitch clients (ovs-vsctl from openvswitch-switch,
+// ovsdb-client from openvswitch-common; scripts/bootstrap.sh installs both) drive our server
 // unchanged: bridge/port/interface/controller lifecycle with and without
 // --no-wait (dpsdb_testserver's reconciler sets cur_cfg), errors, dump and a
 // live monitor.

@@ -33,7 +33,7 @@ from checks import check, failures  # noqa: E402
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 VSCTL = shutil.which("ovs-vsctl")
 if not VSCTL:
-    print("SKIP: ovs-vsctl not installed (apt-get install openvswitch-common)")
+    print("SKIP: ovs-vsctl not installed (apt-get install openvswitch-switch)")
     sys.exit(77)
 
 tmp = tempfile.mkdtemp(prefix="dps-confd-")

@@ -425,16 +425,9 @@ std::vector<PortDesc> Ofproto::port_descs() const {
     if (nd) {
       link = nd->link_up();
       if (!nd->admin_up()) d.config |= kPortConfigDown;
-      if (auto* dd = dynamic_cast<const netdev::DpdkNetdev*>(nd)) {
-        rte_ether_addr a{};
-        if (rte_eth_macaddr_get(dd->port_id(), &a) == 0)
-          std::copy(a.addr_bytes, a.addr_bytes + 6, d.hw_addr.begin());
-        rte_eth_link l{};
-        if (rte_eth_link_get_nowait(dd->port_id(), &l) == 0 && l.link_speed != RTE_ETH_SPEED_NUM_NONE &&
-            l.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
-          d.curr_speed = d.max_speed = l.link_speed * 1000;  // Mbps -> kbps
-        }
-      }
+      netdev::NetdevInfo info = nd->info();
+      if (info.hw_addr) d.hw_addr = *info.hw_addr;
+      if (info.link_speed_mbps) d.curr_speed = d.max_speed = info.link_speed_mbps * 1000;  // Mbps -> kbps
     }
     if (bp.no_recv) d.config |= kPortConfigNoRecv;
     if (bp.no_fwd) d.config |= kPortConfigNoFwd;

@@ -1,0 +1,32 @@
+#include "control_loop.h"
+
+#include <chrono>
+#include <thread>
+
+#include "ofproto.h"
+#include "config_daemon.h"
+#include "openflow_channels.h"
+#include "run_summary.h"
+
+namespace dps::daemon {
+
+nlohmann::json run_control_loop(const DaemonConfig& cfg, datapath::Datapath& dp,
+                                ofproto::BridgeSet& bridges, ConfigDaemon& confd,
+                                OpenFlowChannels& channels, const std::atomic<bool>& stop) {
+  ofproto::DpBacker& backer = bridges.backer();
+  auto t0 = std::chrono::steady_clock::now();
+  auto now_s = [t0] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  RunRecorder recorder(cfg, dp);
+  while (!stop.load()) {
+    unsigned work = backer.run();  // every bridge's round
+    work += confd.run();
+    work += channels.run();
+    if (!recorder.tick(now_s(), backer)) break;
+    if (!work) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return recorder.summary(now_s(), bridges, backer);
+}
+
+}  // namespace dps::daemon

@@ -1,0 +1,480 @@
+// reconciler_test.cc - the reconciler without an EAL: a fake port table
+// (DpPorts) that records every open and close, real bridges (BridgeSet over
+// a DpBacker on a do-nothing datapath), and desired states built by hand.
+// Covers: the plan (the difference between desired and running state, and
+// that computing it changes nothing), the order apply() takes (removed
+// bridges disconnect first, ports close before bridges go, bridges are
+// added before their ports open, so a device freed in a round is reused in
+// the same round), ofport_request renumbering, validation errors, patch
+// ports, VLAN settings, pmd-cpu-mask, and the write-back fed by
+// Netdev::info().
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon/dp_ports.h"
+#include "daemon/reconciler.h"
+#include "ofproto/dp_backer.h"
+#include "ofproto/dp_interface.h"
+#include "ofproto/ofproto.h"
+
+using namespace dps;
+using namespace dps::daemon;
+
+namespace {
+
+// A port with no device: fixed details, no traffic.
+class FakeNetdev final : public netdev::Netdev {
+ public:
+  FakeNetdev(const netdev::PortConfig& pc, netdev::NetdevInfo info) : Netdev(pc.name), pc_(pc), info_(info) {}
+  std::string type() const override { return pc_.type.empty() ? "dpdk" : pc_.type; }
+  uint16_t n_rxq() const override { return pc_.n_rxq; }
+  uint16_t n_txq() const override { return 2; }
+  uint16_t rx_burst(uint16_t, rte_mbuf**, uint16_t) override { return 0; }
+  uint16_t tx_burst(unsigned, rte_mbuf**, uint16_t) override { return 0; }
+  bool link_up() const override { return info_.link_up; }
+  netdev::NetdevInfo info() const override { return info_; }
+  netdev::PortStats stats() const override {
+    netdev::PortStats s;
+    s.rx_packets = 7;
+    return s;
+  }
+  const netdev::PortConfig& config() const { return pc_; }
+
+ private:
+  netdev::PortConfig pc_;
+  netdev::NetdevInfo info_;
+};
+
+// The port table: a device (devargs) opens once; "fail" never opens. Every
+// call is logged ("add NAME", "del NAME") with a snapshot of what the test
+// wants to know at that moment (on_event).
+class FakePorts final : public DpPorts {
+ public:
+  std::vector<uint32_t> port_numbers() const override {
+    std::vector<uint32_t> out;
+    for (auto& [no, p] : ports) out.push_back(no);
+    return out;
+  }
+  const netdev::Netdev* port(uint32_t no) const override {
+    auto it = ports.find(no);
+    return it == ports.end() ? nullptr : it->second.get();
+  }
+  uint32_t add_port(const netdev::PortConfig& pc, uint32_t no) override {
+    if (pc.devargs == "fail") throw std::runtime_error("port " + pc.name + ": device probe failed");
+    for (auto& [n, p] : ports)
+      if (p->config().devargs == pc.devargs)
+        throw std::runtime_error("port " + pc.name + ": device " + pc.devargs + " is in use");
+    if (!no || ports.count(no))
+      for (no = 1; ports.count(no);) no++;
+    netdev::NetdevInfo info;
+    info.link_up = true;
+    info.hw_addr = std::array<uint8_t, 6>{0x02, 0xAB, 0, 0, 0, static_cast<uint8_t>(no)};
+    info.mtu = pc.mtu ? pc.mtu : 1500;
+    info.driver_name = "net_fake";
+    info.device_id = no + 100;
+    ports[no] = std::make_unique<FakeNetdev>(pc, info);
+    event("add " + pc.name);
+    return no;
+  }
+  void del_port(uint32_t no) override {
+    event("del " + ports.at(no)->name());
+    ports.erase(no);
+  }
+  std::vector<unsigned> pmd_lcores() const override { return lcores; }
+  std::vector<unsigned> default_pmd_lcores() const override { return {1, 2, 3}; }
+  std::string check_pmd_lcores(const std::vector<unsigned>& l) const override {
+    return std::count(l.begin(), l.end(), 0u) ? "lcore 0 is the main lcore" : "";
+  }
+  void set_pmd_lcores(const std::vector<unsigned>& l) override {
+    lcores = l;
+    event("pmds");
+  }
+
+  void event(const std::string& what) {
+    log.push_back(what);
+    if (on_event) on_event(what);
+  }
+
+  std::map<uint32_t, std::unique_ptr<FakeNetdev>> ports;
+  std::vector<unsigned> lcores{1};
+  std::vector<std::string> log;
+  std::function<void(const std::string&)> on_event;
+};
+
+// A datapath with no PMDs: nothing to drain, every post succeeds.
+class NullDp final : public ofproto::DpInterface {
+ public:
+  unsigned n_pmds() const override { return 1; }
+  unsigned drain_upcalls(unsigned, datapath::Upcall*, unsigned) override { return 0; }
+  int post_install(unsigned, const datapath::FlowSpec&) override { return 0; }
+  bool post_execute(unsigned, uint32_t, rte_mbuf* const*, unsigned, const datapath::DpActions&) override {
+    return true;
+  }
+  int post_modify(uint64_t, const datapath::DpActions&) override { return 0; }
+  int post_remove(uint64_t) override { return 0; }
+  void barrier() override {}
+  std::optional<datapath::FlowStats> flow_stats(uint64_t) const override { return std::nullopt; }
+  unsigned poll() override { return 0; }
+  std::vector<datapath::InstallFailure> take_failed_installs() override { return {}; }
+  void free_packets(rte_mbuf* const*, unsigned) override {}
+  int set_meter(uint32_t, const datapath::DpMeterConfig&) override { return 0; }
+  int del_meter(uint32_t) override { return 0; }
+  std::optional<datapath::DpMeterStats> meter_stats(uint32_t) const override { return std::nullopt; }
+};
+
+netdev::PortConfig device(const std::string& name, const std::string& devargs) {
+  netdev::PortConfig pc;
+  pc.name = name;
+  pc.type = "dpdk";
+  pc.devargs = devargs;
+  return pc;
+}
+
+InterfaceWant iface(const std::string& name, const std::string& bridge, const std::string& devargs) {
+  InterfaceWant w;
+  w.name = name;
+  w.port = name;
+  w.bridge = bridge;
+  w.type = "dpdk";
+  w.options["dpdk-devargs"] = devargs;
+  return w;
+}
+
+InterfaceWant patch(const std::string& name, const std::string& bridge, const std::string& peer) {
+  InterfaceWant w;
+  w.name = name;
+  w.port = name;
+  w.bridge = bridge;
+  w.type = "patch";
+  if (!peer.empty()) w.options["peer"] = peer;
+  return w;
+}
+
+BridgeWant bridge(const std::string& name) {
+  BridgeWant b;
+  b.name = name;
+  return b;
+}
+
+// The start-up state: bridge br0 with p1 (net_null0) and p2 (net_null1) as
+// datapath and OpenFlow ports 1 and 2, as dpswitchd opens them.
+struct Rig {
+  FakePorts ports;
+  std::unique_ptr<ofproto::DpBacker> backer;
+  std::unique_ptr<ofproto::BridgeSet> bridges;
+  std::unique_ptr<Reconciler> rec;
+  std::vector<std::string> hook_calls;  // "BRIDGE:up" / "BRIDGE:down"
+
+  Rig() {
+    backer = std::make_unique<ofproto::DpBacker>(std::make_unique<NullDp>(), ofproto::BackerConfig{});
+    bridges = std::make_unique<ofproto::BridgeSet>(*backer);
+    ofproto::Ofproto& br0 = bridges->add("br0");
+    std::vector<std::pair<uint32_t, netdev::PortConfig>> startup = {{1, device("p1", "net_null0")},
+                                                                    {2, device("p2", "net_null1")}};
+    for (auto& [no, pc] : startup) br0.add_port(no, ports.add_port(pc, no), pc.name);
+    ports.log.clear();
+    rec = std::make_unique<Reconciler>(ports, bridges.get(), startup, "br0");
+    rec->set_openflow_hook([this](const BridgeWant& b, ofproto::Ofproto* o) {
+      hook_calls.push_back(b.name + (o ? ":up" : ":down"));
+      ports.log.push_back("hook " + b.name + (o ? ":up" : ":down"));
+    });
+  }
+
+  // The store as first imported: br0 with its internal port, p1 and p2.
+  static DesiredConfig startup_config() {
+    DesiredConfig d;
+    d.next_cfg = 1;
+    d.bridges = {bridge("br0")};
+    InterfaceWant local;
+    local.name = "br0";
+    local.port = "br0";
+    local.bridge = "br0";
+    local.type = "internal";
+    d.interfaces = {local, iface("p1", "br0", "net_null0"), iface("p2", "br0", "net_null1")};
+    return d;
+  }
+
+  ofproto::Ofproto* br(const std::string& name) const { return bridges->find(name); }
+};
+
+const InterfaceReport* find(const WriteBack& wb, const std::string& name) {
+  for (auto& r : wb.interfaces)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+size_t index_of(const std::vector<std::string>& log, const std::string& what) {
+  auto it = std::find(log.begin(), log.end(), what);
+  REQUIRE(it != log.end());
+  return static_cast<size_t>(it - log.begin());
+}
+
+using Kind = PortWant::Kind;
+using Names = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("the start-up state, asked for again, changes nothing", "[daemon][reconciler]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  ReconcilePlan plan = rig.rec->plan(d);
+  CHECK(plan.bridges_to_remove.empty());
+  CHECK(plan.bridges_to_add.empty());
+  CHECK(plan.ports_to_close.empty());
+  CHECK(plan.ports_to_open.empty());
+  REQUIRE(plan.ports.size() == 3);
+  CHECK(plan.ports.at("br0").kind == Kind::kInternal);
+  CHECK(plan.ports.at("p1").kind == Kind::kDevice);
+
+  WriteBack wb = rig.rec->apply(d);
+  CHECK(rig.ports.log == Names{"hook br0:up"});  // first apply: the bridge's OpenFlow settings
+  CHECK(wb.cur_cfg == 1);
+  REQUIRE(wb.interfaces.size() == 3);
+  CHECK(find(wb, "br0")->ofport == kOfppLocal);
+  CHECK(find(wb, "p1")->ofport == 1);
+  CHECK(find(wb, "p2")->ofport == 2);
+
+  rig.ports.log.clear();
+  rig.rec->apply(d);
+  CHECK(rig.ports.log.empty());  // same bridge settings: no hook call either
+}
+
+TEST_CASE("plan: the difference between desired and running state, without changing anything",
+          "[daemon][reconciler]") {
+  Rig rig;
+  DesiredConfig running = Rig::startup_config();
+  running.bridges.push_back(bridge("old"));
+  rig.rec->apply(running);
+  rig.ports.log.clear();
+
+  DesiredConfig d = Rig::startup_config();
+  d.bridges.push_back(bridge("br1"));
+  d.interfaces[2].options["n_rxq"] = "2";              // p2 changes shape
+  d.interfaces.push_back(iface("p3", "br0", "net_null2"));  // new
+  d.interfaces.push_back(iface("p4", "br1", "net_null3"));  // new, on a new bridge
+  d.interfaces.push_back(iface("p5", "nowhere", "net_null4"));
+  d.interfaces.push_back(iface("p6", "br0", "net_null2"));  // p3's device
+  InterfaceWant bad = iface("p7", "br0", "net_null5");
+  bad.options["n_rxq_desc"] = "1000";
+  d.interfaces.push_back(bad);
+  d.interfaces.push_back(patch("x1", "br0", "x2"));
+
+  ReconcilePlan plan = rig.rec->plan(d);
+  CHECK(plan.bridges_to_remove == Names{"old"});
+  CHECK(plan.bridges_to_add == Names{"br1"});
+  CHECK(plan.ports_to_close == Names{"p2"});
+  CHECK(plan.ports_to_open == Names{"p2", "p3", "p4"});
+  CHECK(plan.patches_to_remove.empty());
+  CHECK(plan.ports.at("p1").kind == Kind::kDevice);
+  CHECK(plan.ports.at("p2").pc->n_rxq == 2);
+  CHECK(plan.ports.at("p5").kind == Kind::kError);
+  CHECK(plan.ports.at("p5").error == "interface p5: bridge nowhere does not exist");
+  CHECK(plan.ports.at("p6").kind == Kind::kError);
+  CHECK(plan.ports.at("p6").error == "dpdk-devargs net_null2 is already used by interface p3");
+  CHECK(plan.ports.at("p7").error == "options:n_rxq_desc=1000 is not a power of two");
+  CHECK(plan.ports.at("x1").kind == Kind::kPatch);
+
+  // Nothing happened: no port opened or closed, no bridge added or removed.
+  CHECK(rig.ports.log.empty());
+  CHECK(rig.bridges->names() == Names{"br0", "old"});
+  CHECK(rig.ports.ports.size() == 2);
+}
+
+TEST_CASE("apply: removals before additions, bridges around their ports", "[daemon][reconciler]") {
+  Rig rig;
+  // Running: br0 (p1, p2) and bridge "old" with port q1.
+  DesiredConfig before = Rig::startup_config();
+  before.bridges.push_back(bridge("old"));
+  before.interfaces.push_back(iface("q1", "old", "net_null9"));
+  rig.rec->apply(before);
+  REQUIRE(rig.br("old"));
+  REQUIRE(rig.rec->open_ports().count("q1"));
+
+  // Wanted: "old" gone, p2 moves to new bridge br1, p3 new on br1.
+  DesiredConfig after = Rig::startup_config();
+  after.bridges.push_back(bridge("br1"));
+  after.interfaces[2].bridge = "br1";
+  after.interfaces.push_back(iface("p3", "br1", "net_null3"));
+  std::map<std::string, Names> bridges_at;  // event -> bridges that existed then
+  rig.ports.on_event = [&](const std::string& e) { bridges_at[e] = rig.bridges->names(); };
+  rig.ports.log.clear();
+  WriteBack wb = rig.rec->apply(after);
+
+  const Names& log = rig.ports.log;
+  INFO("log: " << Catch::Detail::stringify(log));
+  size_t disconnect = index_of(log, "hook old:down");
+  size_t del_q1 = index_of(log, "del q1"), del_p2 = index_of(log, "del p2");
+  size_t add_p2 = index_of(log, "add p2"), add_p3 = index_of(log, "add p3");
+  size_t br1_up = index_of(log, "hook br1:up");
+  CHECK(disconnect < std::min(del_q1, del_p2));            // connections close first
+  CHECK(std::max(del_q1, del_p2) < std::min(add_p2, add_p3));  // removals before additions
+  CHECK(std::max(add_p2, add_p3) < br1_up);                // bridge settings last
+  // Ports close while their bridge is still there; the new bridge exists
+  // before its ports open, the removed one is gone by then.
+  CHECK(bridges_at["del q1"] == Names{"br0", "old"});
+  CHECK(bridges_at["add p2"] == Names{"br0", "br1"});
+  CHECK(rig.bridges->names() == Names{"br0", "br1"});
+
+  // p2 is now OpenFlow port 2 of br1 (its datapath number is free there).
+  CHECK(find(wb, "p2")->ofport == 2);
+  CHECK(rig.br("br1")->bridge().port(2)->name == "p2");
+  CHECK(rig.br("br0")->bridge().port(2) == nullptr);
+  // A new bridge without controllers is a learning switch (one NORMAL rule).
+  CHECK(rig.br("br1")->stats().rules == 1);
+  CHECK_FALSE(find(wb, "q1"));
+}
+
+TEST_CASE("a device freed in a round is reused in the same round", "[daemon][reconciler]") {
+  Rig rig;
+  rig.rec->apply(Rig::startup_config());
+  DesiredConfig d = Rig::startup_config();
+  d.interfaces[1] = iface("p9", "br0", "net_null0");  // p1 renamed: same device
+  rig.ports.log.clear();
+  WriteBack wb = rig.rec->apply(d);
+  CHECK(rig.ports.log == Names{"del p1", "add p9"});
+  const InterfaceReport* p9 = find(wb, "p9");
+  REQUIRE(p9);
+  CHECK_FALSE(p9->error);
+  CHECK(p9->ofport == 1);
+}
+
+TEST_CASE("ofport_request renumbers a port only when the number is free", "[daemon][reconciler]") {
+  Rig rig;
+  rig.rec->apply(Rig::startup_config());
+  DesiredConfig d = Rig::startup_config();
+  d.interfaces[1].ofport_request = 2;  // p1 asks for p2's number: kept as it is
+  CHECK(rig.rec->plan(d).ports_to_close.empty());
+  d.interfaces[1].ofport_request = 7;  // free: p1 is re-opened as 7
+  CHECK(rig.rec->plan(d).ports_to_close == Names{"p1"});
+  rig.ports.log.clear();
+  WriteBack wb = rig.rec->apply(d);
+  CHECK(rig.ports.log == Names{"del p1", "add p1"});
+  CHECK(find(wb, "p1")->ofport == 7);
+  CHECK(rig.br("br0")->bridge().port(7)->dp_port == rig.rec->open_ports().at("p1"));
+}
+
+TEST_CASE("ports that cannot be had are reported with the reason", "[daemon][reconciler]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.interfaces.push_back(iface("p3", "br0", "fail"));
+  InterfaceWant no_devargs = iface("p4", "br0", "");
+  no_devargs.options.clear();
+  d.interfaces.push_back(no_devargs);
+  InterfaceWant mtu = iface("p5", "br0", "net_null5");
+  mtu.mtu_request = 20;
+  d.interfaces.push_back(mtu);
+  WriteBack wb = rig.rec->apply(d);
+  for (const char* name : {"p3", "p4", "p5"}) {
+    INFO(name);
+    REQUIRE(find(wb, name));
+    CHECK(find(wb, name)->ofport == -1);
+  }
+  CHECK(*find(wb, "p3")->error == "port p3: device probe failed");
+  CHECK(*find(wb, "p4")->error == "interface p4: options:dpdk-devargs is required for type dpdk");
+  CHECK(*find(wb, "p5")->error == "mtu_request=20 is outside 68..65535");
+  CHECK(rig.rec->open_ports().size() == 2);
+}
+
+TEST_CASE("write-back: device details come from Netdev::info()", "[daemon][reconciler]") {
+  Rig rig;
+  WriteBack wb = rig.rec->apply(Rig::startup_config());
+  const InterfaceReport* p2 = find(wb, "p2");
+  REQUIRE(p2);
+  CHECK(p2->mac_in_use == "02:ab:00:00:00:02");
+  CHECK(p2->mtu == 1500);
+  CHECK(p2->link_state == "up");
+  CHECK(p2->admin_state == "up");
+  CHECK(p2->status.at("driver_name") == "net_fake");
+  CHECK(p2->status.at("port_id") == "102");
+  CHECK(p2->status.at("n_txq") == "2");
+  // A device that says nothing (a ring port) reports no MAC, MTU or driver.
+  rig.ports.ports.at(1) = std::make_unique<FakeNetdev>(device("p1", "net_null0"), netdev::NetdevInfo{});
+  wb = rig.rec->apply(Rig::startup_config());
+  const InterfaceReport* p1 = find(wb, "p1");
+  CHECK_FALSE(p1->mac_in_use);
+  CHECK_FALSE(p1->mtu);
+  CHECK(p1->status.count("driver_name") == 0);
+  CHECK(p1->link_state == "down");
+
+  std::vector<InterfaceReport> stats = rig.rec->collect_stats();
+  REQUIRE(stats.size() == 2);
+  CHECK(stats[0].name == "p1");
+  CHECK(stats[0].statistics.at("rx_packets") == 7);
+}
+
+TEST_CASE("patch ports join their peer, or report why not", "[daemon][reconciler]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.bridges.push_back(bridge("br1"));
+  d.interfaces.push_back(patch("x0", "br0", "x1"));
+  d.interfaces.push_back(patch("x1", "br1", "x0"));
+  d.interfaces.push_back(patch("y0", "br0", "nope"));
+  d.interfaces.push_back(patch("z0", "br0", ""));
+  WriteBack wb = rig.rec->apply(d);
+  const InterfaceReport* x0 = find(wb, "x0");
+  const InterfaceReport* x1 = find(wb, "x1");
+  REQUIRE(x0);
+  REQUIRE(x1);
+  CHECK(x0->ofport == 3);  // the lowest free number of br0
+  CHECK(x1->ofport == 1);
+  CHECK(x0->status.at("peer") == "x1");
+  const ofproto::BridgePort* bp = rig.br("br0")->bridge().port(3);
+  REQUIRE(bp);
+  CHECK(bp->peer_bridge == &rig.br("br1")->bridge());
+  CHECK(bp->peer_port == 1);
+  CHECK(*find(wb, "y0")->error == "patch port y0: peer nope does not exist");
+  CHECK(*find(wb, "z0")->error == "patch port z0: options:peer is required");
+  CHECK(rig.ports.ports.size() == 2);  // no datapath port for a patch port
+
+  // The peer goes: x0 leaves its bridge and reports the error.
+  d.interfaces.pop_back();
+  d.interfaces.pop_back();
+  d.interfaces.pop_back();  // x1
+  CHECK(rig.rec->plan(d).patches_to_remove == Names{"x1"});
+  wb = rig.rec->apply(d);
+  CHECK(*find(wb, "x0")->error == "patch port x0: peer x1 does not exist");
+  CHECK(rig.br("br0")->bridge().port(3) == nullptr);
+}
+
+TEST_CASE("VLAN settings reach the bridge port", "[daemon][reconciler]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.interfaces[1].tag = 10;
+  d.interfaces[2].trunks = {20, 30};
+  rig.rec->apply(d);
+  const ofproto::BridgePort* p1 = rig.br("br0")->bridge().port(1);
+  const ofproto::BridgePort* p2 = rig.br("br0")->bridge().port(2);
+  CHECK(p1->vlan_mode == ofproto::VlanMode::kAccess);
+  CHECK(p1->tag == 10);
+  CHECK(p2->vlan_mode == ofproto::VlanMode::kTrunk);
+  CHECK(p2->trunks.count(20) == 1);
+  CHECK(p2->trunks.count(30) == 1);
+  d.interfaces[1].tag.reset();
+  rig.rec->apply(d);
+  CHECK(p1->vlan_mode == ofproto::VlanMode::kTrunk);
+  CHECK(p1->tag == 0);
+}
+
+TEST_CASE("pmd-cpu-mask moves the PMDs; a bad mask leaves them", "[daemon][reconciler]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.other_config["pmd-cpu-mask"] = "0x6";
+  rig.rec->apply(d);
+  CHECK(rig.ports.lcores == std::vector<unsigned>{1, 2});
+  d.other_config["pmd-cpu-mask"] = "0x1";  // the main lcore
+  rig.rec->apply(d);
+  CHECK(rig.ports.lcores == std::vector<unsigned>{1, 2});
+  d.other_config["pmd-cpu-mask"] = "xyz";
+  rig.rec->apply(d);
+  CHECK(rig.ports.lcores == std::vector<unsigned>{1, 2});
+  d.other_config.erase("pmd-cpu-mask");  // back to the default
+  rig.rec->apply(d);
+  CHECK(rig.ports.lcores == std::vector<unsigned>{1, 2, 3});
+}
