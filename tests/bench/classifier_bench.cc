@@ -37,6 +37,7 @@
 #include <memory>
 #include <random>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "exact_match_cache.h"
@@ -178,19 +179,27 @@ void set_cycles(benchmark::State& state, uint64_t cycles, uint64_t pkts) {
   state.SetItemsProcessed(static_cast<int64_t>(pkts));
 }
 
-void BM_BurstCopy(benchmark::State& state) {
-  auto w = make_workload(1);
+// The timed loop of the burst benchmarks: per iteration the next burst of w
+// is loaded and body(burst) runs; reports cyc/pkt and returns the packets.
+template <typename Body>
+uint64_t run_bursts(benchmark::State& state, const Workload& w, Body body) {
   Burst b;
   uint32_t pos = 0;
   uint64_t pkts = 0;
   tsc_per_ns();
   uint64_t t0 = cpu_cycles();
   for (auto _ : state) {
-    b.load(*w, pos);
-    benchmark::DoNotOptimize(b);
+    b.load(w, pos);
+    body(b);
     pkts += kBurst;
   }
   set_cycles(state, cpu_cycles() - t0, pkts);
+  return pkts;
+}
+
+void BM_BurstCopy(benchmark::State& state) {
+  auto w = make_workload(1);
+  run_bursts(state, *w, [](Burst& b) { benchmark::DoNotOptimize(b); });
 }
 BENCHMARK(BM_BurstCopy);
 
@@ -220,22 +229,15 @@ void BM_EmcThrash100k(benchmark::State& state) {
   ExactMatchCache emc;
   DpFlow* f = w->cls.flow_by_index(0);
   DpFlow* out[kBurst];
-  Burst b;
-  uint64_t pkts = 0, hits = 0;
-  uint32_t pos = 0;
-  tsc_per_ns();
-  uint64_t t0 = cpu_cycles();
-  for (auto _ : state) {
-    b.load(*w, pos);
+  uint64_t hits = 0;
+  uint64_t pkts = run_bursts(state, *w, [&](Burst& b) {
     uint32_t hit = emc.lookup_batch(b.keys, b.hashes, 0xffffffffu, out);
     for (uint32_t m = ~hit; m; m &= m - 1) {
       unsigned i = static_cast<unsigned>(__builtin_ctz(m));
       emc.maybe_insert(b.keys[i], b.hashes[i], f);
     }
     hits += static_cast<unsigned>(__builtin_popcount(hit));
-    pkts += kBurst;
-  }
-  set_cycles(state, cpu_cycles() - t0, pkts);
+  });
   state.counters["hit%"] = 100.0 * static_cast<double>(hits) / static_cast<double>(pkts);
 }
 BENCHMARK(BM_EmcThrash100k);
@@ -245,53 +247,37 @@ void BM_ClassifierBatch(benchmark::State& state) {
   auto w = make_workload(static_cast<int>(state.range(0)), state.range(2) != 0);
   if (state.range(1)) w->cls.set_smc_enabled(true, static_cast<uint32_t>(state.range(1)) * 1024);
   DpFlow* out[kBurst];
-  Burst b;
-  uint32_t pos = 0;
-  uint64_t pkts = 0;
   ClassifierStats st;
   // Warm the SMC (one pass), as a PMD would be after the first second.
   for (uint32_t p = 0; p + kBurst <= kMicroflows; p += kBurst)
     w->cls.lookup_batch(&w->keys[p], &w->hashes[p], kBurst, 0xffffffff, out);
-  tsc_per_ns();
-  uint64_t t0 = cpu_cycles();
-  for (auto _ : state) {
-    b.load(*w, pos);
+  run_bursts(state, *w, [&](Burst& b) {
     uint32_t hit = w->cls.lookup_batch(b.keys, b.hashes, kBurst, 0xffffffff, out, &st);
     benchmark::DoNotOptimize(hit);
     benchmark::DoNotOptimize(out);
-    pkts += kBurst;
-  }
-  set_cycles(state, cpu_cycles() - t0, pkts);
+  });
   uint64_t sub_hits = st.hits - st.smc_hits;
   state.counters["probes/hit"] =
       sub_hits ? static_cast<double>(st.subtable_probes) / static_cast<double>(sub_hits) : 0;
   state.counters["smc%"] = 100.0 * static_cast<double>(st.smc_hits) / static_cast<double>(st.lookups);
   if (st.hits != st.lookups) state.SkipWithError("classifier missed a key");
 }
+// {1, 0}, {16, 0}, {16, 256}, {16, 1024} (masks, smc_k), without and with
+// a megaflow per microflow.
+void classifier_batch_args(benchmark::internal::Benchmark* b) {
+  for (int per_microflow : {0, 1})
+    for (auto [masks, smc_k] : {std::pair{1, 0}, {16, 0}, {16, 256}, {16, 1024}})
+      b->Args({masks, smc_k, per_microflow});
+}
 BENCHMARK(BM_ClassifierBatch)
     ->ArgNames({"masks", "smc_k", "mf_per_uf"})
-    ->Args({1, 0, 0})
-    ->Args({16, 0, 0})
-    ->Args({16, 256, 0})
-    ->Args({16, 1024, 0})
-    ->Args({1, 0, 1})
-    ->Args({16, 0, 1})
-    ->Args({16, 256, 1})
-    ->Args({16, 1024, 1});
+    ->Apply(classifier_batch_args);
 
 void BM_ClassifierSingle(benchmark::State& state) {
   auto w = make_workload(static_cast<int>(state.range(0)));
-  Burst b;
-  uint32_t pos = 0;
-  uint64_t pkts = 0;
-  tsc_per_ns();
-  uint64_t t0 = cpu_cycles();
-  for (auto _ : state) {
-    b.load(*w, pos);
+  run_bursts(state, *w, [&](Burst& b) {
     for (unsigned i = 0; i < kBurst; i++) benchmark::DoNotOptimize(w->cls.lookup(b.keys[i]));
-    pkts += kBurst;
-  }
-  set_cycles(state, cpu_cycles() - t0, pkts);
+  });
 }
 BENCHMARK(BM_ClassifierSingle)->ArgName("masks")->Arg(1)->Arg(16);
 
@@ -303,15 +289,10 @@ void BM_Pipeline(benchmark::State& state) {
   w->cls.set_smc_enabled(state.range(2) != 0);
   ExactMatchCache emc;
   DpFlow* out[kBurst];
-  Burst b;
-  uint32_t pos = 0;
-  uint64_t pkts = 0, emc_hits = 0;
+  uint64_t emc_hits = 0;
   for (uint32_t p = 0; p + kBurst <= kMicroflows; p += kBurst)  // warm caches
     w->cls.lookup_batch(&w->keys[p], &w->hashes[p], kBurst, 0xffffffff, out);
-  tsc_per_ns();
-  uint64_t t0 = cpu_cycles();
-  for (auto _ : state) {
-    b.load(*w, pos);
+  uint64_t pkts = run_bursts(state, *w, [&](Burst& b) {
     uint32_t hit = use_emc ? emc.lookup_batch(b.keys, b.hashes, 0xffffffffu, out) : 0;
     uint32_t miss = ~hit;
     if (miss) {
@@ -324,19 +305,15 @@ void BM_Pipeline(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(out);
     emc_hits += static_cast<unsigned>(__builtin_popcount(hit));
-    pkts += kBurst;
-  }
-  set_cycles(state, cpu_cycles() - t0, pkts);
+  });
   state.counters["emc%"] = 100.0 * static_cast<double>(emc_hits) / static_cast<double>(pkts);
 }
-BENCHMARK(BM_Pipeline)
-    ->ArgNames({"masks", "emc", "smc"})
-    ->Args({1, 1, 0})
-    ->Args({1, 0, 0})
-    ->Args({16, 1, 0})
-    ->Args({16, 0, 0})
-    ->Args({16, 1, 1})
-    ->Args({16, 0, 1});
+// (masks, smc) of {1, 0}, {16, 0}, {16, 1}, each with the EMC on and off.
+void pipeline_args(benchmark::internal::Benchmark* b) {
+  for (auto [masks, smc] : {std::pair{1, 0}, {16, 0}, {16, 1}})
+    for (int emc : {1, 0}) b->Args({masks, emc, smc});
+}
+BENCHMARK(BM_Pipeline)->ArgNames({"masks", "emc", "smc"})->Apply(pipeline_args);
 
 struct KeyHash {
   size_t operator()(const FlowKey& k) const { return key_hash(k); }
@@ -350,20 +327,12 @@ void BM_UnorderedMapExact(benchmark::State& state) {
   std::unordered_map<FlowKey, DpFlow*, KeyHash, KeyEq> map;
   DpFlow* f = w->cls.flow_by_index(0);
   for (const FlowKey& k : w->keys) map.emplace(k, f);
-  Burst b;
-  uint32_t pos = 0;
-  uint64_t pkts = 0;
-  tsc_per_ns();
-  uint64_t t0 = cpu_cycles();
-  for (auto _ : state) {
-    b.load(*w, pos);
+  run_bursts(state, *w, [&](Burst& b) {
     for (unsigned i = 0; i < kBurst; i++) {
       auto it = map.find(b.keys[i]);
       benchmark::DoNotOptimize(it);
     }
-    pkts += kBurst;
-  }
-  set_cycles(state, cpu_cycles() - t0, pkts);
+  });
 }
 BENCHMARK(BM_UnorderedMapExact);
 

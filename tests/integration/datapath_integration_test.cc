@@ -11,84 +11,22 @@
 #include <chrono>
 #include <thread>
 
-#include "datapath.h"
-#include "dp_flow_text.h"
+#include "dp_rig.h"
 #include "packet_builder.h"
-#include "ring_netdev.h"
-#include "test_eal.h"
 
 using namespace dps;
 using namespace dps::datapath;
-using dps::test::PacketBuilder;
 
 namespace {
 
-struct Rig {
-  std::unique_ptr<Datapath> dp;
-  std::vector<netdev::RingNetdev*> ports;  // index i = port number i+1
-
-  explicit Rig(unsigned n_ports, std::vector<unsigned> lcores = {1}) {
-    test::ensure_eal();
-    DatapathConfig cfg;
-    cfg.pmd_lcores = lcores;
-    cfg.n_mbufs = 16384;
-    cfg.max_flows_per_pmd = 4096;
-    dp = std::make_unique<Datapath>(cfg);
-    static int seq = 0;
-    for (unsigned i = 0; i < n_ports; i++) {
-      auto p = std::make_unique<netdev::RingNetdev>("it" + std::to_string(seq++));
-      ports.push_back(p.get());
-      REQUIRE(dp->add_port(std::move(p), i + 1) == i + 1);
-    }
-  }
-
-  rte_mbuf* mbuf(const std::vector<uint8_t>& frame) {
-    rte_mbuf* m = rte_pktmbuf_alloc(dp->pool().get());
-    REQUIRE(m);
-    char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
-    std::memcpy(d, frame.data(), frame.size());
-    return m;
-  }
-
-  void inject(unsigned port_no, const std::vector<uint8_t>& frame, unsigned copies = 1) {
-    for (unsigned i = 0; i < copies; i++) {
-      rte_mbuf* m = mbuf(frame);
-      REQUIRE(ports[port_no - 1]->inject(&m, 1) == 1);
-    }
-  }
-
-  // Collects from a port until `want` frames arrived or `ms` passed.
-  std::vector<std::vector<uint8_t>> collect(unsigned port_no, unsigned want, int ms = 2000) {
-    std::vector<std::vector<uint8_t>> out;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
-      rte_mbuf* m[32];
-      unsigned n = ports[port_no - 1]->collect(m, 32);
-      for (unsigned i = 0; i < n; i++) {
-        out.push_back(test::mbuf_bytes(m[i]));
-        rte_pktmbuf_free(m[i]);
-      }
-      if (!n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return out;
-  }
-
-  int put(const std::string& match, const std::string& actions, uint64_t ufid) {
-    FlowSpec spec;
-    parse_flow_match(match, &spec.key, &spec.mask);
-    spec.actions = parse_dp_actions(actions);
-    spec.ufid = ufid;
-    return dp->put_flow(spec);
-  }
+// n ports on a datapath whose PMDs run on `lcores`.
+struct Rig : test::DpRig {
+  explicit Rig(unsigned n_ports, std::vector<unsigned> lcores = {1})
+      : DpRig({.n_ports = n_ports, .lcores = std::move(lcores), .port_prefix = "it"}) {}
 };
 
 std::vector<uint8_t> udp_frame(const char* dst_ip, uint16_t dport = 80) {
-  return PacketBuilder()
-      .eth(test::mac("02:00:00:00:00:02"), test::mac("02:00:00:00:00:01"))
-      .ipv4("10.0.0.1", dst_ip)
-      .udp(1234, dport)
-      .payload(18)
-      .build();
+  return test::udp_frame({.dst_ip = dst_ip, .sport = 1234, .dport = dport});
 }
 
 }  // namespace

@@ -18,7 +18,6 @@
 using namespace dps;
 using namespace dps::ofproto;
 using dps::test::FakeDp;
-using dps::test::PacketBuilder;
 
 namespace {
 
@@ -46,6 +45,12 @@ struct Rig {
     br1->add_port(1, 3, "b1");
     br1->add_port(2, 4, "b2");
   }
+  // br0 and br1 joined by the patch pair, with these rules.
+  Rig(const std::string& br0_rules, const std::string& br1_rules) : Rig() {
+    patch();
+    rules(br0, br0_rules);
+    rules(br1, br1_rules);
+  }
   void patch() {
     br0->add_patch_port(10, "patch0", br1->bridge(), 20);
     br1->add_patch_port(20, "patch1", br0->bridge(), 10);
@@ -63,12 +68,7 @@ struct Rig {
 };
 
 std::vector<uint8_t> udp(const char* dst_ip, uint16_t sport = 1000) {
-  return PacketBuilder()
-      .eth(test::mac("02:00:00:00:00:02"), test::mac("02:00:00:00:00:01"))
-      .ipv4("192.168.0.1", dst_ip)
-      .udp(sport, 80)
-      .payload(18)
-      .build();
+  return test::udp_frame({.src_ip = "192.168.0.1", .dst_ip = dst_ip, .sport = sport});
 }
 
 }  // namespace
@@ -105,12 +105,9 @@ TEST_CASE("two bridges on one backer: each miss goes through its own bridge's ta
 
 TEST_CASE("a patch port pair: one megaflow over both bridges, masked by both pipelines",
           "[ofproto][bridges][patch]") {
-  Rig r;
-  r.patch();
-  r.rules(r.br0, "priority=10,in_port=1,actions=output:10");
-  r.rules(r.br1,
-          "priority=10,ip,in_port=20,nw_dst=10.0.0.0/8,actions=output:2\n"
-          "priority=0,actions=drop");
+  Rig r("priority=10,in_port=1,actions=output:10",
+        "priority=10,ip,in_port=20,nw_dst=10.0.0.0/8,actions=output:2\n"
+        "priority=0,actions=drop");
   r.dp->miss(0, 1, udp("10.1.2.3"));
   r.dp->miss(0, 1, udp("10.1.2.3"));
   r.backer->run();
@@ -136,10 +133,8 @@ TEST_CASE("a patch port pair: one megaflow over both bridges, masked by both pip
 
 TEST_CASE("a rule change in the peer bridge re-translates megaflows entered from the other",
           "[ofproto][bridges][patch]") {
-  Rig r;
-  r.patch();
-  r.rules(r.br0, "priority=10,in_port=1,actions=output:10");
-  r.rules(r.br1, "priority=10,ip,in_port=20,actions=output:2");
+  Rig r("priority=10,in_port=1,actions=output:10",
+        "priority=10,ip,in_port=20,actions=output:2");
   r.dp->miss(0, 1, udp("10.1.2.3"));
   r.backer->run();
   REQUIRE(r.dp->installs.size() == 1);
@@ -165,18 +160,14 @@ TEST_CASE("a rule change in the peer bridge re-translates megaflows entered from
 
 TEST_CASE("packet-ins go to the bridge whose table sent them, with that bridge's in_port",
           "[ofproto][bridges][patch][controller]") {
-  Rig r;
-  r.patch();
-  r.rules(r.br0, "priority=10,in_port=1,actions=output:10");
-  r.rules(r.br1, "priority=10,cookie=0x77,ip,in_port=20,actions=CONTROLLER:64");
+  Rig r("priority=10,in_port=1,actions=output:10",
+        "priority=10,cookie=0x77,ip,in_port=20,actions=CONTROLLER:64");
   auto f = udp("10.1.2.3");
   r.dp->miss(0, 1, f);
   r.backer->run();
   REQUIRE(r.dp->execs.size() == 1);
   REQUIRE(r.dp->execs[0].actions.n == 1);
-  const datapath::DpAction& a = r.dp->execs[0].actions.acts[0];
-  REQUIRE(a.type == datapath::ActType::kUserspace);
-  r.dp->userspace(0, 1, f, a.arg32);
+  REQUIRE(r.dp->hand_up(0, 0, 1, f));  // the controller action's packet comes back up
   r.backer->run();
   CHECK(r.br0->take_packet_ins(10).empty());
   auto pins = r.br1->take_packet_ins(10);
@@ -188,10 +179,8 @@ TEST_CASE("packet-ins go to the bridge whose table sent them, with that bridge's
 
 TEST_CASE("removing a bridge removes its megaflows and the patch ports into it",
           "[ofproto][bridges][patch]") {
-  Rig r;
-  r.patch();
-  r.rules(r.br0, "priority=10,in_port=1,actions=output:10\npriority=10,in_port=2,actions=output:1");
-  r.rules(r.br1, "priority=10,in_port=20,actions=output:2\npriority=10,in_port=1,actions=output:2");
+  Rig r("priority=10,in_port=1,actions=output:10\npriority=10,in_port=2,actions=output:1",
+        "priority=10,in_port=20,actions=output:2\npriority=10,in_port=1,actions=output:2");
   r.dp->miss(0, 1, udp("10.0.0.1"));  // br0 -> br1 (crosses the patch)
   r.dp->miss(0, 2, udp("10.0.0.1"));  // br0 only
   r.dp->miss(0, 3, udp("10.0.0.1"));  // br1 only

@@ -23,45 +23,27 @@
 #include <thread>
 
 #include "connmgr.h"
-#include "fake_dp.h"
 #include "of_codec.h"
 #include "ofproto.h"
+#include "ofproto_rig.h"
 #include "packet_builder.h"
 
 using namespace dps::ofproto;
-using dps::test::FakeDp;
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
 
-std::vector<uint8_t> frame(size_t payload = 18) {
-  return dps::test::PacketBuilder()
-      .eth(dps::test::mac("02:00:00:00:00:02"), dps::test::mac("02:00:00:00:00:01"))
-      .ipv4("10.0.0.1", "10.0.0.2")
-      .udp(1000, 80)
-      .payload(payload)
-      .build();
-}
+std::vector<uint8_t> frame(size_t payload = 18) { return dps::test::udp_frame({.payload = payload}); }
 
-// An Ofproto with three ports on the fake datapath and a connection manager
-// listening on a free port.
-struct Rig {
-  FakeDp* dp = nullptr;
-  std::unique_ptr<Ofproto> ofp;
+// An Ofproto with three ports on the fake datapath (on the steady clock:
+// probes and backoff are real time) and a connection manager listening on
+// a free port.
+struct Rig : dps::test::OfprotoRig {
   std::unique_ptr<ConnectionManager> cm;
-  std::vector<rte_mbuf*> sent;  // packet-out mbufs, in order (the fake keeps them alive)
 
-  explicit Rig(ConnMgrConfig cc = {}, OfprotoConfig oc = {}) {
-    auto f = std::make_unique<FakeDp>(1);
-    dp = f.get();
-    oc.packet_alloc = [this](uint32_t len) {
-      rte_mbuf* m = dp->packet(std::vector<uint8_t>(len));
-      sent.push_back(m);
-      return m;
-    };
-    ofp = std::make_unique<Ofproto>(std::move(f), oc);
-    for (uint32_t i = 1; i <= 3; i++) ofp->add_port(i, i, "p" + std::to_string(i));
+  explicit Rig(ConnMgrConfig cc = {}, OfprotoConfig oc = {})
+      : OfprotoRig(std::move(oc), {.test_clock = false}) {
     if (cc.targets.empty()) cc.targets = {"ptcp:0:127.0.0.1"};
     cm = std::make_unique<ConnectionManager>(*ofp, cc);
   }
@@ -163,6 +145,14 @@ struct Client {
     CHECK(m->xid == xid);
     return *e;
   }
+  // The error answering xid, of this type and code.
+  template <typename Code>
+  ErrorMsg expect_error(uint32_t xid, OfErrorType type, Code code) {
+    ErrorMsg e = expect_error(xid);
+    CHECK(e.type == type);
+    CHECK(e.code == static_cast<uint16_t>(code));
+    return e;
+  }
   // A round trip that proves the connection is still up.
   void check_alive(uint32_t xid = 0x7777) {
     send(OfMessage{kOfpVersion13, xid, EchoRequest{{1, 2, 3}}});
@@ -228,9 +218,7 @@ TEST_CASE("channel: a peer without OpenFlow 1.3 gets HELLO_FAILED and is closed"
     Client c(rig, false);
     REQUIRE(c.recv());
     c.send(OfMessage{0x06, 9, Hello{true, 1u << 6}});
-    ErrorMsg e = c.expect_error(9);
-    CHECK(e.type == OfErrorType::kHelloFailed);
-    CHECK(e.code == static_cast<uint16_t>(HelloFailedCode::kIncompatible));
+    c.expect_error(9, OfErrorType::kHelloFailed, HelloFailedCode::kIncompatible);
     CHECK_FALSE(c.recv(1500));
     CHECK(c.eof);
   }
@@ -307,47 +295,35 @@ TEST_CASE("channel: rejected messages get the spec's error and the connection st
     fm.table_id = kTableAll;
     Bytes raw = encode(msg(20, FlowModMsg{fm}));
     c.send_raw(raw);
-    ErrorMsg e = c.expect_error(20);
-    CHECK(e.type == OfErrorType::kFlowModFailed);
-    CHECK(e.code == static_cast<uint16_t>(FlowModFailedCode::kBadTableId));
+    ErrorMsg e = c.expect_error(20, OfErrorType::kFlowModFailed, FlowModFailedCode::kBadTableId);
     // At least the first 64 bytes (spec); all of it here, as OVS does.
     REQUIRE(raw.size() > kOfpErrorDataLen);
     CHECK(e.data == raw);
   }
   SECTION("unknown message type: bad_request/bad_type") {
     c.send_raw({0x04, 0x63, 0x00, 0x08, 0, 0, 0, 21});
-    ErrorMsg e = c.expect_error(21);
-    CHECK(e.type == OfErrorType::kBadRequest);
-    CHECK(e.code == static_cast<uint16_t>(BadRequestCode::kBadType));
+    c.expect_error(21, OfErrorType::kBadRequest, BadRequestCode::kBadType);
   }
   SECTION("wrong version after HELLO: bad_request/bad_version") {
     c.send_raw({0x05, 0x02, 0x00, 0x08, 0, 0, 0, 22});
-    ErrorMsg e = c.expect_error(22);
-    CHECK(e.type == OfErrorType::kBadRequest);
-    CHECK(e.code == static_cast<uint16_t>(BadRequestCode::kBadVersion));
+    c.expect_error(22, OfErrorType::kBadRequest, BadRequestCode::kBadVersion);
   }
   SECTION("experimenter message: bad_request/bad_experimenter") {
     c.send_raw({0x04, 0x04, 0x00, 0x10, 0, 0, 0, 23, 0x00, 0x00, 0x23, 0x20, 0, 0, 0, 1});
-    ErrorMsg e = c.expect_error(23);
-    CHECK(e.type == OfErrorType::kBadRequest);
-    CHECK(e.code == static_cast<uint16_t>(BadRequestCode::kBadExperimenter));
+    c.expect_error(23, OfErrorType::kBadRequest, BadRequestCode::kBadExperimenter);
   }
   SECTION("unknown group in an action: bad_action/bad_out_group") {
     FlowMod fm = add_rule(1, 1, 2);
     fm.instructions.apply = ActionList{ActGroup{77}};
     c.send(msg(24, FlowModMsg{fm}));
-    ErrorMsg e = c.expect_error(24);
-    CHECK(e.type == OfErrorType::kBadAction);
-    CHECK(e.code == static_cast<uint16_t>(BadActionCode::kBadOutGroup));
+    c.expect_error(24, OfErrorType::kBadAction, BadActionCode::kBadOutGroup);
   }
   SECTION("PORT_MOD of a missing port: port_mod_failed/bad_port") {
     PortMod pm;
     pm.port_no = 99;
     pm.mask = kPortConfigDown;
     c.send(msg(25, pm));
-    ErrorMsg e = c.expect_error(25);
-    CHECK(e.type == OfErrorType::kPortModFailed);
-    CHECK(e.code == static_cast<uint16_t>(PortModFailedCode::kBadPort));
+    c.expect_error(25, OfErrorType::kPortModFailed, PortModFailedCode::kBadPort);
   }
   SECTION("PACKET_OUT naming a buffer never issued: bad_request/buffer_unknown") {
     PacketOut po;
@@ -355,9 +331,7 @@ TEST_CASE("channel: rejected messages get the spec's error and the connection st
     po.in_port = 1;
     po.actions = {ActOutput{2}};
     c.send(msg(26, po));
-    ErrorMsg e = c.expect_error(26);
-    CHECK(e.type == OfErrorType::kBadRequest);
-    CHECK(e.code == static_cast<uint16_t>(BadRequestCode::kBufferUnknown));
+    c.expect_error(26, OfErrorType::kBadRequest, BadRequestCode::kBufferUnknown);
   }
   SECTION("a truncated message: bad_request/bad_len") {
     Bytes raw = encode(msg(27, FlowModMsg{add_rule(1, 1, 2)}));
@@ -408,9 +382,7 @@ TEST_CASE("channel: roles, generation ids and the slave's limits", "[ofproto][co
   CHECK(ra->second.generation_id == 5);
   // An older generation is stale.
   b.send(msg(41, RoleRequest{ControllerRole::kMaster, 4}));
-  ErrorMsg e = b.expect_error(41);
-  CHECK(e.type == OfErrorType::kRoleRequestFailed);
-  CHECK(e.code == static_cast<uint16_t>(RoleRequestFailedCode::kStale));
+  ErrorMsg e = b.expect_error(41, OfErrorType::kRoleRequestFailed, RoleRequestFailedCode::kStale);
   // A newer one takes over; a becomes slave.
   b.send(msg(42, RoleRequest{ControllerRole::kMaster, 6}));
   auto rb = b.expect<RoleReply>();
@@ -423,9 +395,7 @@ TEST_CASE("channel: roles, generation ids and the slave's limits", "[ofproto][co
   CHECK(ra->second.generation_id == 6);
   // A slave cannot change the switch.
   a.send(msg(44, FlowModMsg{add_rule(1, 1, 2)}));
-  e = a.expect_error(44);
-  CHECK(e.type == OfErrorType::kBadRequest);
-  CHECK(e.code == static_cast<uint16_t>(BadRequestCode::kIsSlave));
+  a.expect_error(44, OfErrorType::kBadRequest, BadRequestCode::kIsSlave);
   CHECK(rig.ofp->stats().rules == 0);
   // Async config: a slave gets no packet-ins by default.
   a.send(msg(45, GetAsyncRequest{}));
@@ -466,11 +436,7 @@ TEST_CASE("channel: a large FLOW reply is split into parts of at most 64 KiB", "
 
 TEST_CASE("channel: PACKET_OUT executes; PACKET_IN carries reason, cookie, in_port, data",
           "[ofproto][connmgr]") {
-  OfprotoConfig oc;
-  oc.upcall.packet_in_rate = 1e6;
-  oc.upcall.packet_in_burst = 1e6;
-  ConnMgrConfig cc;
-  Rig rig(cc, oc);
+  Rig rig({}, dps::test::unlimited_packet_ins());
   Client c(rig);
   const std::vector<uint8_t> f = frame(200);
 
@@ -493,9 +459,7 @@ TEST_CASE("channel: PACKET_OUT executes; PACKET_IN carries reason, cookie, in_po
   c.send(msg(63, BarrierRequest{}));
   REQUIRE(c.expect<BarrierReply>());
   REQUIRE(rig.dp->execs.size() == 2);
-  const auto& act = rig.dp->execs[1].actions.acts[0];
-  REQUIRE(act.type == dps::datapath::ActType::kUserspace);
-  rig.dp->userspace(0, 1, f, act.arg32);
+  REQUIRE(rig.dp->hand_up(1, 0, 1, f));
   auto pi = c.expect<PacketIn>();
   REQUIRE(pi);
   CHECK(pi->second.reason == PacketInReason::kAction);
@@ -508,12 +472,7 @@ TEST_CASE("channel: PACKET_OUT executes; PACKET_IN carries reason, cookie, in_po
   SECTION("table miss: miss_send_len cuts the data and the frame is buffered") {
     rig.ofp->bridge().pipeline.table(0).miss = TableMiss::kController;
     c.send(msg(64, SetConfig{kFragNormal, 64}));
-    rig.dp->miss(0, 1, f);
-    rig.ofp->run();
-    REQUIRE_FALSE(rig.dp->execs.empty());
-    const auto& miss_act = rig.dp->execs.back().actions.acts[0];
-    REQUIRE(miss_act.type == dps::datapath::ActType::kUserspace);
-    rig.dp->userspace(0, 1, f, miss_act.arg32);
+    rig.miss_to_controller(1, f);
     auto pm = c.expect<PacketIn>();
     REQUIRE(pm);
     CHECK(pm->second.reason == PacketInReason::kNoMatch);
@@ -536,7 +495,7 @@ TEST_CASE("channel: PACKET_OUT executes; PACKET_IN carries reason, cookie, in_po
     AsyncConfig ac = default_async_config();
     ac.packet_in_mask[0] = 1u << 0;  // no_match only
     c.send(msg(70, SetAsync{ac}));
-    rig.dp->userspace(0, 1, f, act.arg32);
+    REQUIRE(rig.dp->hand_up(1, 0, 1, f));
     c.send(msg(71, BarrierRequest{}));
     auto m = c.recv();
     REQUIRE(m);
@@ -670,9 +629,7 @@ TEST_CASE("channel: fail-open with a configured controller, removed when it conn
 
 TEST_CASE("channel: a slow reader loses packet-ins, never blocks the others",
           "[ofproto][connmgr]") {
-  OfprotoConfig oc;
-  oc.upcall.packet_in_rate = 1e9;
-  oc.upcall.packet_in_burst = 1e9;
+  OfprotoConfig oc = dps::test::packet_in_limit(1e9, 1e9);
   oc.upcall.packet_in_queue = 100000;
   ConnMgrConfig cc;
   cc.send_queue_soft = 256 << 10;
@@ -740,13 +697,7 @@ void add_table_miss(Client& c, uint32_t xid, uint16_t max_len) {
 
 // A miss on port 1 translated by the rig and handed up as the PMD would.
 std::optional<PacketIn> miss_to_controller(Rig& rig, Client& c, const std::vector<uint8_t>& f) {
-  size_t before = rig.dp->execs.size();
-  rig.dp->miss(0, 1, f);
-  rig.ofp->run();
-  REQUIRE(rig.dp->execs.size() == before + 1);
-  const auto& a = rig.dp->execs.back().actions.acts[0];
-  REQUIRE(a.type == dps::datapath::ActType::kUserspace);
-  rig.dp->userspace(0, 1, f, a.arg32);
+  rig.miss_to_controller(1, f);
   auto pi = c.expect<PacketIn>();
   if (!pi) return std::nullopt;
   return pi->second;
@@ -756,10 +707,7 @@ std::optional<PacketIn> miss_to_controller(Rig& rig, Client& c, const std::vecto
 
 TEST_CASE("channel: a cut packet-in buffers the whole frame; PACKET_OUT/FLOW_MOD use all of it",
           "[ofproto][connmgr]") {
-  OfprotoConfig oc;
-  oc.upcall.packet_in_rate = 1e6;
-  oc.upcall.packet_in_burst = 1e6;
-  Rig rig({}, oc);
+  Rig rig({}, dps::test::unlimited_packet_ins());
   Client c(rig);
   const std::vector<uint8_t> f = frame(300);
   REQUIRE(f.size() > 300);
@@ -807,10 +755,7 @@ TEST_CASE("channel: a cut packet-in buffers the whole frame; PACKET_OUT/FLOW_MOD
 
 TEST_CASE("channel: packet-in length: the action's max_len, NO_BUFFER, and miss_send_len",
           "[ofproto][connmgr]") {
-  OfprotoConfig oc;
-  oc.upcall.packet_in_rate = 1e6;
-  oc.upcall.packet_in_burst = 1e6;
-  Rig rig({}, oc);
+  Rig rig({}, dps::test::unlimited_packet_ins());
   Client c(rig);
   const std::vector<uint8_t> f = frame(200);
   c.send(msg(5, SetConfig{kFragNormal, 64}));

@@ -68,6 +68,20 @@ class FakeDp final : public ofproto::DpInterface {
     queues_[pmd].back().reason = datapath::UpcallReason::kUserspace;
     queues_[pmd].back().cookie = cookie;
   }
+  // What a PMD does with `copies` packets executed by execs[exec] when its
+  // actions send to the controller: hands them up with the userspace
+  // action's cookie. False (nothing queued) when there is no such action.
+  bool hand_up(size_t exec, unsigned pmd, uint32_t in_port, const std::vector<uint8_t>& frame,
+               unsigned copies = 1) {
+    if (exec >= execs.size()) return false;
+    const datapath::DpActions& a = execs[exec].actions;
+    for (unsigned i = 0; i < a.n; i++) {
+      if (a.acts[i].type != datapath::ActType::kUserspace) continue;
+      for (unsigned c = 0; c < copies; c++) userspace(pmd, in_port, frame, a.acts[i].arg32);
+      return true;
+    }
+    return false;
+  }
 
   unsigned n_pmds() const override { return static_cast<unsigned>(queues_.size()); }
   unsigned drain_upcalls(unsigned pmd, datapath::Upcall* out, unsigned n) override {

@@ -10,17 +10,16 @@
 
 #include <catch2/catch.hpp>
 
-#include "fake_dp.h"
+#include "bridge_fixtures.h"
 #include "flow_parser.h"
 #include "meter_table.h"
 #include "ofproto.h"
+#include "ofproto_rig.h"
 #include "packet_builder.h"
 #include "xlate.h"
 
 using namespace dps;
 using namespace dps::ofproto;
-using dps::test::FakeDp;
-using dps::test::PacketBuilder;
 
 namespace {
 
@@ -238,14 +237,8 @@ TEST_CASE("ovs-ofctl meter text", "[ofproto][meter]") {
     CHECK(e);
   }
 
-  MeterStats s;
-  s.meter_id = 3;
-  s.flow_count = 2;
-  s.packet_in_count = 10;
-  s.byte_in_count = 640;
-  s.duration_sec = 1;
-  s.duration_nsec = 500000000;
-  s.bands = {{3, 192}};
+  MeterStats s{.meter_id = 3, .flow_count = 2, .packet_in_count = 10, .byte_in_count = 640,
+               .duration_sec = 1, .duration_nsec = 500000000, .bands = {{3, 192}}};
   CHECK(format_meter_stats(s) ==
         "meter=3 flow_count=2 packet_in_count=10 byte_in_count=640 duration=1.500s bands: 0: "
         "packet_count=3 byte_count=192");
@@ -306,15 +299,7 @@ TEST_CASE("flow-mods may name only existing meters; deleting a meter deletes its
 
 TEST_CASE("xlate emits the datapath meter action where the meter instruction runs",
           "[ofproto][meter]") {
-  Bridge b;
-  b.name = "br0";
-  for (uint32_t i = 1; i <= 3; i++) {
-    BridgePort port;
-    port.of_port = i;
-    port.dp_port = 10 + i;
-    port.name = std::string("p").append(std::to_string(i));
-    b.add_port(port);
-  }
+  Bridge b = test::make_bridge(3);
   REQUIRE_FALSE(b.pipeline.meter_mod(add(7), 0, nullptr));
   REQUIRE_FALSE(b.pipeline.meter_mod(add(8), 0, nullptr));
   const uint32_t dp7 = b.pipeline.meters().find(7)->dp_id;
@@ -356,30 +341,10 @@ TEST_CASE("xlate emits the datapath meter action where the meter instruction run
 
 namespace {
 
-struct Rig {
-  FakeDp* dp;
-  int64_t now = 1000;
-  std::unique_ptr<Ofproto> ofp;
-
-  Rig() {
-    auto f = std::make_unique<FakeDp>(1);
-    dp = f.get();
-    OfprotoConfig cfg;
-    cfg.clock = [this] { return now; };
-    ofp = std::make_unique<Ofproto>(std::move(f), cfg);
-    for (unsigned i = 1; i <= 3; i++) ofp->add_port(i, i, std::string("p").append(std::to_string(i)));
-  }
-  uint64_t miss(uint32_t in_port, const std::vector<uint8_t>& frame) {
-    size_t before = dp->installs.size();
-    dp->miss(0, in_port, frame);
-    ofp->run();
-    REQUIRE(dp->installs.size() == before + 1);
-    return dp->installs.back().spec.ufid;
-  }
-};
+using Rig = test::OfprotoRig;
 
 std::vector<uint8_t> udp_frame() {
-  return PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").udp(1000, 80).payload(18).build();
+  return test::udp_frame({.src_mac = "02:00:00:00:00:0a", .dst_mac = "02:00:00:00:00:0b"});
 }
 
 }  // namespace

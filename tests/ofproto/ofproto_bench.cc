@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "bridge_fixtures.h"
 #include "flow_parser.h"
 #include "xlate.h"
 
@@ -52,16 +53,8 @@ void BM_FlowTableLookup(benchmark::State& st) {
 }
 BENCHMARK(BM_FlowTableLookup)->Args({1000, 1})->Args({10000, 1})->Args({10000, 16})->Args({100000, 16});
 
-Bridge bench_bridge() {
-  Bridge b;
-  for (uint32_t i = 1; i <= 8; i++) {
-    BridgePort p;
-    p.of_port = i;
-    p.dp_port = 100 + i;
-    b.add_port(p);
-  }
-  return b;
-}
+// OpenFlow ports 1..8 on datapath ports 101..108.
+Bridge bench_bridge() { return dps::test::make_bridge(8, "br0", 100); }
 
 void add(Bridge& b, const std::string& text) {
   FlowMod fm;
@@ -69,16 +62,8 @@ void add(Bridge& b, const std::string& text) {
 }
 
 FlowKey key_for(uint32_t in, uint32_t dst, uint8_t src_mac, uint8_t dst_mac) {
-  FlowKey k{};
-  k.in_port = in;
-  k.eth_type = htons(0x0800);
-  k.dl_src[0] = 2;
-  k.dl_src[5] = src_mac;
-  k.dl_dst[0] = 2;
-  k.dl_dst[5] = dst_mac;
-  k.nw_proto = 6;
+  FlowKey k = dps::test::tcp_key(in, src_mac, dst_mac);
   k.nw_dst = htonl(dst);
-  k.tp_dst = htons(80);
   return k;
 }
 

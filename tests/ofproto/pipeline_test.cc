@@ -31,6 +31,19 @@ GroupMod gm(const std::string& text) {
   return g;
 }
 
+GroupMod modify(GroupMod g) {
+  g.command = GroupModCommand::kModify;
+  return g;
+}
+
+void expect_group_error(Pipeline& p, const GroupMod& g, GroupModFailedCode code) {
+  MaybeError e = p.group_mod(g, 0);
+  INFO("group " << g.group_id);
+  REQUIRE(e);
+  CHECK(e->type == OfErrorType::kGroupModFailed);
+  CHECK(e->code == static_cast<uint16_t>(code));
+}
+
 OfKey ip_key(uint32_t in_port, uint32_t dst) {
   OfKey k;
   k.flow.in_port = in_port;
@@ -222,44 +235,25 @@ TEST_CASE("pipeline: lookups through tables", "[ofproto]") {
 TEST_CASE("groups: errors, chaining, loops, delete cascades to rules", "[ofproto]") {
   Pipeline p;
   REQUIRE_FALSE(p.group_mod(gm("group_id=1,type=all,bucket=output:1,bucket=output:2"), 0));
-  auto e = p.group_mod(gm("group_id=1,type=all,bucket=output:3"), 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kGroupExists));
-  GroupMod mod = gm("group_id=9,type=all,bucket=output:3");
-  mod.command = GroupModCommand::kModify;
-  e = p.group_mod(mod, 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kUnknownGroup));
-  e = p.group_mod(gm("group_id=2,type=indirect,bucket=output:1,bucket=output:2"), 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kInvalidGroup));
-  e = p.group_mod(gm("group_id=2,type=ff,bucket=output:1"), 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kBadWatch));
-  e = p.group_mod(gm("group_id=2,type=all,bucket=weight:5,actions=output:1"), 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kWeightUnsupported));
-  e = p.group_mod(gm("group_id=2,type=all,bucket=group:77"), 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kUnknownGroup));
+  expect_group_error(p, gm("group_id=1,type=all,bucket=output:3"), GroupModFailedCode::kGroupExists);
+  expect_group_error(p, modify(gm("group_id=9,type=all,bucket=output:3")),
+                     GroupModFailedCode::kUnknownGroup);
+  expect_group_error(p, gm("group_id=2,type=indirect,bucket=output:1,bucket=output:2"),
+                     GroupModFailedCode::kInvalidGroup);
+  expect_group_error(p, gm("group_id=2,type=ff,bucket=output:1"), GroupModFailedCode::kBadWatch);
+  expect_group_error(p, gm("group_id=2,type=all,bucket=weight:5,actions=output:1"),
+                     GroupModFailedCode::kWeightUnsupported);
+  expect_group_error(p, gm("group_id=2,type=all,bucket=group:77"), GroupModFailedCode::kUnknownGroup);
 
   // Chain 2 -> 1, then try 1 -> 2 (loop) and self-reference.
   REQUIRE_FALSE(p.group_mod(gm("group_id=2,type=indirect,bucket=group:1"), 0));
-  mod = gm("group_id=1,type=all,bucket=group:2");
-  mod.command = GroupModCommand::kModify;
-  e = p.group_mod(mod, 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kLoop));
-  e = p.group_mod(gm("group_id=3,type=all,bucket=group:3"), 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kLoop));
+  expect_group_error(p, modify(gm("group_id=1,type=all,bucket=group:2")), GroupModFailedCode::kLoop);
+  expect_group_error(p, gm("group_id=3,type=all,bucket=group:3"), GroupModFailedCode::kLoop);
   // Group 1 cannot go while group 2 forwards to it.
   GroupMod del;
   del.command = GroupModCommand::kDelete;
   del.group_id = 1;
-  e = p.group_mod(del, 0);
-  REQUIRE(e);
-  CHECK(e->code == static_cast<uint16_t>(GroupModFailedCode::kChainedGroup));
+  expect_group_error(p, del, GroupModFailedCode::kChainedGroup);
 
   REQUIRE_FALSE(p.flow_mod(fm("ip actions=group:2"), 0));
   REQUIRE_FALSE(p.flow_mod(fm("arp actions=write_actions(group:2)"), 0));

@@ -8,56 +8,21 @@
 // rule timeouts removing their megaflows.
 #include <catch2/catch.hpp>
 
-#include "fake_dp.h"
 #include "flow_parser.h"
-#include "ofproto.h"
+#include "ofproto_rig.h"
 #include "packet_builder.h"
 
 using namespace dps;
 using namespace dps::ofproto;
-using dps::test::FakeDp;
-using dps::test::PacketBuilder;
 
 namespace {
 
-struct Rig {
-  FakeDp* dp;
-  int64_t now = 1000;
-  std::unique_ptr<Ofproto> ofp;
-
-  explicit Rig(OfprotoConfig cfg = {}) {
-    auto f = std::make_unique<FakeDp>(1);
-    dp = f.get();
-    cfg.clock = [this] { return now; };
-    ofp = std::make_unique<Ofproto>(std::move(f), cfg);
-    for (unsigned i = 1; i <= 3; i++) ofp->add_port(i, i, "p" + std::to_string(i));
-  }
-  void rules(const std::string& text) {
-    MaybeError e = ofp->add_flows(text);
-    INFO((e ? e->message : ""));
-    REQUIRE_FALSE(e);
-  }
-  // One miss; returns the ufid installed.
-  uint64_t miss(uint32_t in_port, const std::vector<uint8_t>& f) {
-    size_t before = dp->installs.size();
-    dp->miss(0, in_port, f);
-    ofp->run();
-    REQUIRE(dp->installs.size() == before + 1);
-    return dp->installs.back().spec.ufid;
-  }
-  std::string actions(uint64_t ufid) { return datapath::format_actions(dp->flows.at(ufid).spec.actions); }
-  bool installed(uint64_t ufid) { return dp->flows.count(ufid) != 0; }
-};
+using Rig = test::OfprotoRig;
 
 std::vector<uint8_t> udp(const char* src_ip, const char* dst_ip, uint16_t dport = 80,
                          const char* src_mac = "02:00:00:00:00:01",
                          const char* dst_mac = "02:00:00:00:00:02") {
-  return PacketBuilder()
-      .eth(test::mac(dst_mac), test::mac(src_mac))
-      .ipv4(src_ip, dst_ip)
-      .udp(1000, dport)
-      .payload(18)
-      .build();
+  return test::udp_frame({src_mac, dst_mac, src_ip, dst_ip, 1000, dport});
 }
 
 }  // namespace

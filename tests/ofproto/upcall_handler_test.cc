@@ -7,45 +7,24 @@
 // truncation, rate limit).
 #include <catch2/catch.hpp>
 
-#include "fake_dp.h"
-#include "ofproto.h"
+#include "ofproto_rig.h"
 #include "packet_builder.h"
 
 using namespace dps;
 using namespace dps::ofproto;
-using dps::test::FakeDp;
-using dps::test::PacketBuilder;
 
 namespace {
 
-struct Rig {
-  FakeDp* dp;
-  int64_t now = 1000;
-  std::unique_ptr<Ofproto> ofp;
-
-  explicit Rig(OfprotoConfig cfg = {}, unsigned n_ports = 3) {
-    auto f = std::make_unique<FakeDp>(2);
-    dp = f.get();
-    cfg.clock = [this] { return now; };
-    ofp = std::make_unique<Ofproto>(std::move(f), cfg);
-    for (unsigned i = 1; i <= n_ports; i++) ofp->add_port(i, i, "p" + std::to_string(i));
-  }
-  void rules(const std::string& text) {
-    MaybeError e = ofp->add_flows(text);
-    INFO((e ? e->message : ""));
-    REQUIRE_FALSE(e);
-  }
+// Two PMDs: misses and installs are per PMD.
+struct Rig : test::OfprotoRig {
+  explicit Rig(OfprotoConfig cfg = {}, unsigned n_ports = 3)
+      : OfprotoRig(std::move(cfg), {.n_ports = n_ports, .n_pmds = 2}) {}
 };
 
 std::vector<uint8_t> udp(const char* src_ip, const char* dst_ip, uint16_t sport = 1000,
                          const char* src_mac = "02:00:00:00:00:01",
                          const char* dst_mac = "02:00:00:00:00:02", size_t payload = 18) {
-  return PacketBuilder()
-      .eth(test::mac(dst_mac), test::mac(src_mac))
-      .ipv4(src_ip, dst_ip)
-      .udp(sport, 80)
-      .payload(payload)
-      .build();
+  return test::udp_frame({src_mac, dst_mac, src_ip, dst_ip, sport, 80, payload});
 }
 
 }  // namespace
@@ -172,21 +151,15 @@ TEST_CASE("NORMAL learns on a miss, floods unknown destinations, then forwards u
 
 TEST_CASE("controller actions become rate-limited packet-ins with reason, table and cookie",
           "[ofproto][upcall][controller]") {
-  OfprotoConfig cfg;
-  cfg.upcall.packet_in_rate = 10;
-  cfg.upcall.packet_in_burst = 3;
-  Rig r(cfg);
+  Rig r(test::packet_in_limit(10, 3));
   r.rules("table=0,priority=5,ip,actions=goto_table:3\n"
           "table=3,priority=7,cookie=0xabc,ip,actions=CONTROLLER:20");
   auto f = udp("10.0.0.1", "10.0.0.2", 5, "02:00:00:00:00:01", "02:00:00:00:00:02", 40);
-  r.dp->miss(0, 2, f);
-  r.ofp->run();
+  r.miss_to_controller(2, f);  // the first packet-in
   REQUIRE(r.dp->execs.size() == 1);
-  REQUIRE(r.dp->execs[0].actions.n == 1);
-  const datapath::DpAction& a = r.dp->execs[0].actions.acts[0];
-  REQUIRE(a.type == datapath::ActType::kUserspace);
-  // The PMD executes it and hands the packets up with the cookie.
-  for (int i = 0; i < 5; i++) r.dp->userspace(0, 2, f, a.arg32);
+  REQUIRE(r.dp->execs[0].actions.n == 1);  // the controller action alone
+  // The PMD hands more packets up with the action's cookie: past the burst.
+  REQUIRE(r.dp->hand_up(0, 0, 2, f, 4));
   r.ofp->run();
   auto pins = r.ofp->take_packet_ins(100);
   REQUIRE(pins.size() == 3);  // burst of 3, then the rate limit
@@ -202,7 +175,7 @@ TEST_CASE("controller actions become rate-limited packet-ins with reason, table 
   CHECK(r.dp->live() == 0);
   // Tokens come back with time.
   r.now += 1000;
-  r.dp->userspace(0, 2, f, a.arg32);
+  REQUIRE(r.dp->hand_up(0, 0, 2, f));
   r.ofp->run();
   CHECK(r.ofp->take_packet_ins(100).size() == 1);
 }

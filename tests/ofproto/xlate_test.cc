@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "bridge_fixtures.h"
 #include "flow_parser.h"
 #include "xlate.h"
 
@@ -24,54 +25,40 @@ namespace dp = dps::datapath;
 
 namespace {
 
-// OpenFlow port N is datapath port 10 + N.
-Bridge make_bridge(int n_ports = 4) {
-  Bridge b;
-  b.name = "br0";
-  for (int i = 1; i <= n_ports; i++) {
-    BridgePort p;
-    p.of_port = static_cast<uint32_t>(i);
-    p.dp_port = static_cast<uint32_t>(10 + i);
-    p.name = "p" + std::to_string(i);
-    b.add_port(p);
-  }
-  return b;
+// make_bridge(n): OpenFlow port N is datapath port 10 + N.
+using dps::test::add_bridge_port;
+using dps::test::add_patch;
+using dps::test::make_bridge;
+
+// Parses `text` with `parse` and applies it with `apply`; any error fails.
+template <typename Mod, typename Parse, typename Apply>
+void must(const std::string& text, Parse parse, Apply apply) {
+  Mod mod;
+  MaybeError e = parse(text, &mod);
+  INFO(text << ": " << (e ? e->message : ""));
+  REQUIRE_FALSE(e);
+  e = apply(mod);
+  INFO(text << ": " << (e ? e->message : ""));
+  REQUIRE_FALSE(e);
 }
 
 void add(Bridge& b, const std::string& text) {
-  FlowMod fm;
-  MaybeError e = parse_flow(text, &fm);
-  INFO(text << ": " << (e ? e->message : ""));
-  REQUIRE_FALSE(e);
-  e = b.pipeline.flow_mod(fm, 0);
-  INFO(text << ": " << (e ? e->message : ""));
-  REQUIRE_FALSE(e);
+  must<FlowMod>(text, [](const std::string& t, FlowMod* fm) { return parse_flow(t, fm); },
+                [&](const FlowMod& fm) { return b.pipeline.flow_mod(fm, 0); });
 }
 
 void add_group(Bridge& b, const std::string& text) {
-  GroupMod gm;
-  MaybeError e = parse_group(text, &gm);
-  INFO(text << ": " << (e ? e->message : ""));
-  REQUIRE_FALSE(e);
-  e = b.pipeline.group_mod(gm, 0);
-  INFO(text << ": " << (e ? e->message : ""));
-  REQUIRE_FALSE(e);
+  must<GroupMod>(text, [](const std::string& t, GroupMod* gm) { return parse_group(t, gm); },
+                 [&](const GroupMod& gm) { return b.pipeline.group_mod(gm, 0); });
 }
 
+// 10.0.0.1:1234 -> 10.0.0.2:80 over TCP, TTL 64.
 FlowKey eth_key(uint32_t dp_in, uint8_t src, uint8_t dst, uint16_t tci = 0) {
-  FlowKey k{};
-  k.in_port = dp_in;
-  k.eth_type = htons(0x0800);
-  k.dl_src[0] = 0x02;
-  k.dl_src[5] = src;
-  k.dl_dst[0] = 0x02;
-  k.dl_dst[5] = dst;
+  FlowKey k = dps::test::tcp_key(dp_in, src, dst);
   k.vlan_tci = htons(tci);
-  k.nw_proto = 6;
   k.nw_src = htonl(0x0a000001);
   k.nw_dst = htonl(0x0a000002);
   k.tp_src = htons(1234);
-  k.tp_dst = htons(80);
   k.nw_ttl = 64;
   return k;
 }
@@ -80,6 +67,13 @@ DpActions acts(std::initializer_list<dp::DpAction> l) {
   DpActions a;
   for (const auto& x : l) a.add(x);
   return a;
+}
+
+// make_bridge() with these rules added, in order.
+Bridge bridge_with(std::initializer_list<const char*> rules) {
+  Bridge b = make_bridge();
+  for (const char* r : rules) add(b, r);
+  return b;
 }
 
 XlateResult run(Bridge& b, const FlowKey& k, bool learn = false, int64_t now = 0) {
@@ -99,8 +93,7 @@ XlateResult run(Bridge& b, const FlowKey& k, bool learn = false, int64_t now = 0
 }  // namespace
 
 TEST_CASE("xlate: output and a minimal megaflow mask", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "priority=10,ip,nw_dst=10.0.0.0/8 actions=output:2");
+  Bridge b = bridge_with({"priority=10,ip,nw_dst=10.0.0.0/8 actions=output:2"});
   XlateResult r = run(b, eth_key(11, 1, 2));
   CHECK(r.error.empty());
   CHECK_ACTS(r, acts({dp::act_output(12)}));
@@ -140,10 +133,9 @@ TEST_CASE("xlate: reserved ports", "[ofproto]") {
 }
 
 TEST_CASE("xlate: set_field is committed before output; pipeline instructions", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "table=0,in_port=1,tcp actions=set_field:8080->tcp_dst,write_actions(set_field:00:00:00:00:00:09->eth_dst,output:3),write_metadata:0x5/0xf,goto_table:1");
-  add(b, "table=1,metadata=0x5/0xf,tcp actions=dec_ttl,output:2");
-  add(b, "table=1,priority=0 actions=drop");
+  Bridge b = bridge_with({"table=0,in_port=1,tcp actions=set_field:8080->tcp_dst,write_actions(set_field:00:00:00:00:00:09->eth_dst,output:3),write_metadata:0x5/0xf,goto_table:1",
+                          "table=1,metadata=0x5/0xf,tcp actions=dec_ttl,output:2",
+                          "table=1,priority=0 actions=drop"});
   XlateResult r = run(b, eth_key(11, 1, 2));
   INFO(dp::format_actions(r.actions) << " " << r.error);
   uint8_t mac9[6] = {0, 0, 0, 0, 0, 9};
@@ -154,13 +146,11 @@ TEST_CASE("xlate: set_field is committed before output; pipeline instructions", 
   CHECK(r.mask.tp_dst == 0);
 
   // clear_actions empties the action set.
-  Bridge c = make_bridge();
-  add(c, "table=0 actions=write_actions(output:3),goto_table:1");
-  add(c, "table=1 actions=clear_actions,write_actions(output:4)");
+  Bridge c = bridge_with({"table=0 actions=write_actions(output:3),goto_table:1",
+                          "table=1 actions=clear_actions,write_actions(output:4)"});
   CHECK_ACTS(run(c, eth_key(11, 1, 2)), acts({dp::act_output(14)}));
   // A miss in a later table drops, action set and all.
-  Bridge d = make_bridge();
-  add(d, "table=0 actions=write_actions(output:3),goto_table:1");
+  Bridge d = bridge_with({"table=0 actions=write_actions(output:3),goto_table:1"});
   CHECK(run(d, eth_key(11, 1, 2)).actions.n == 0);
   // Group in the action set wins over output.
   add_group(d, "group_id=1,type=indirect,bucket=output:4");
@@ -169,10 +159,9 @@ TEST_CASE("xlate: set_field is committed before output; pipeline instructions", 
 }
 
 TEST_CASE("xlate: VLAN push/pop/set", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "in_port=1 actions=push_vlan:0x8100,set_field:0x1064->vlan_vid,output:2");
-  add(b, "in_port=2,dl_vlan=7 actions=pop_vlan,output:1");
-  add(b, "in_port=3,dl_vlan=7 actions=mod_vlan_vid:9,output:1");
+  Bridge b = bridge_with({"in_port=1 actions=push_vlan:0x8100,set_field:0x1064->vlan_vid,output:2",
+                          "in_port=2,dl_vlan=7 actions=pop_vlan,output:1",
+                          "in_port=3,dl_vlan=7 actions=mod_vlan_vid:9,output:1"});
   XlateResult r = run(b, eth_key(11, 1, 2));
   CHECK_ACTS(r, acts({dp::act_push_vlan(0x8100, 0), dp::act_set_vlan_vid(100), dp::act_output(12)}));
   r = run(b, eth_key(12, 1, 2, 0x1007));
@@ -230,8 +219,7 @@ TEST_CASE("xlate: select group spreads flows", "[ofproto]") {
 }
 
 TEST_CASE("xlate: controller and table-miss behaviour", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "cookie=0x77,in_port=1 actions=output:2,CONTROLLER:128");
+  Bridge b = bridge_with({"cookie=0x77,in_port=1 actions=output:2,CONTROLLER:128"});
   XlateResult r = run(b, eth_key(11, 1, 2));
   CHECK_ACTS(r, acts({dp::act_output(12), dp::act_userspace(0)}));
   REQUIRE(r.controller.size() == 1);
@@ -249,8 +237,7 @@ TEST_CASE("xlate: controller and table-miss behaviour", "[ofproto]") {
 }
 
 TEST_CASE("xlate: unsupported rewrites and too many actions fail cleanly", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "in_port=1,ip actions=push_mpls:0x8847,output:2");
+  Bridge b = bridge_with({"in_port=1,ip actions=push_mpls:0x8847,output:2"});
   XlateResult r = run(b, eth_key(11, 1, 2));
   CHECK(r.actions.n == 0);
   CHECK(r.error.find("push_mpls") != std::string::npos);
@@ -264,8 +251,7 @@ TEST_CASE("xlate: unsupported rewrites and too many actions fail cleanly", "[ofp
 }
 
 TEST_CASE("xlate: NORMAL learns, forwards and floods", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "actions=NORMAL");
+  Bridge b = bridge_with({"actions=NORMAL"});
   // A -> B unknown: flood to all but the input port; A learned on port 1.
   XlateResult r = run(b, eth_key(11, 0xa, 0xb), true, 0);
   CHECK_ACTS(r, acts({dp::act_output(12), dp::act_output(13), dp::act_output(14)}));
@@ -329,9 +315,8 @@ TEST_CASE("xlate: NORMAL with access and trunk ports", "[ofproto]") {
 }
 
 TEST_CASE("xlate: trace shows tables, rules, megaflow and actions", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "cookie=0x9,priority=5,ip actions=goto_table:2");
-  add(b, "table=2,ip,nw_dst=10.0.0.2 actions=output:3");
+  Bridge b = bridge_with({"cookie=0x9,priority=5,ip actions=goto_table:2",
+                          "table=2,ip,nw_dst=10.0.0.2 actions=output:3"});
   std::string t = xlate_trace(b, eth_key(11, 1, 2), 0);
   INFO(t);
   CHECK(t.find("table 0: priority=5,ip cookie=0x9 actions=goto_table:2") != std::string::npos);
@@ -342,9 +327,7 @@ TEST_CASE("xlate: trace shows tables, rules, megaflow and actions", "[ofproto]")
 }
 
 TEST_CASE("xlate: rule accounting", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "actions=goto_table:1");
-  add(b, "table=1 actions=output:2");
+  Bridge b = bridge_with({"actions=goto_table:1", "table=1 actions=output:2"});
   XlateOptions o;
   o.account = true;
   o.packets = 3;
@@ -378,21 +361,9 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
     std::mt19937_64 rng(seed);
     Bridge b = make_bridge();
     // A second bridge behind patch port 9 <-> 30, with one port (5 = dp 15).
-    Bridge b2;
-    b2.name = "br2";
-    BridgePort p5;
-    p5.of_port = 5;
-    p5.dp_port = 15;
-    b2.add_port(p5);
-    BridgePort pa, pb;
-    pa.of_port = 9;
-    pa.peer_bridge = &b2;
-    pa.peer_port = 30;
-    pb.of_port = 30;
-    pb.peer_bridge = &b;
-    pb.peer_port = 9;
-    b.add_port(pa);
-    b2.add_port(pb);
+    Bridge b2 = make_bridge(0, "br2");
+    add_bridge_port(b2, 5, 15);
+    add_patch(b, 9, b2, 30);
     const char* b2_rules[] = {"actions=NORMAL", "ip actions=output:5", "priority=5,tcp actions=mod_tp_dst:99,output:5",
                               "priority=7,dl_vlan=5 actions=strip_vlan,output:5", "priority=3,udp actions=IN_PORT"};
     for (const char* t : b2_rules)
@@ -474,9 +445,8 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
 
 
 TEST_CASE("xlate: packet-out actions, incl. output:TABLE", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "priority=10,in_port=CONTROLLER actions=output:3");
-  add(b, "priority=10,in_port=1 actions=output:4");
+  Bridge b = bridge_with({"priority=10,in_port=CONTROLLER actions=output:3",
+                          "priority=10,in_port=1 actions=output:4"});
   ActionList al;
   REQUIRE_FALSE(parse_actions("output:TABLE", OfMatch{}, &al));
   ValidationContext ctx;
@@ -496,22 +466,9 @@ TEST_CASE("xlate: packet-out actions, incl. output:TABLE", "[ofproto]") {
 }
 
 TEST_CASE("xlate: patch ports continue in the peer bridge", "[ofproto]") {
-  Bridge b0 = make_bridge(2);
-  Bridge b1;
-  b1.name = "br1";
-  BridgePort p3;
-  p3.of_port = 3;
-  p3.dp_port = 13;
-  b1.add_port(p3);
-  BridgePort patch0, patch1;
-  patch0.of_port = 10;
-  patch0.peer_bridge = &b1;
-  patch0.peer_port = 20;
-  patch1.of_port = 20;
-  patch1.peer_bridge = &b0;
-  patch1.peer_port = 10;
-  b0.add_port(patch0);
-  b1.add_port(patch1);
+  Bridge b0 = make_bridge(2), b1 = make_bridge(0, "br1");
+  add_bridge_port(b1, 3, 13);
+  add_patch(b0, 10, b1, 20);
   add(b0, "in_port=1,ip actions=mod_nw_dst:10.9.9.9,output:10");
   add(b1, "in_port=20,ip,nw_dst=10.9.9.9 actions=mod_dl_dst:02:00:00:00:00:33,output:3");
   XlateResult r = run(b0, eth_key(11, 1, 2));
@@ -521,13 +478,9 @@ TEST_CASE("xlate: patch ports continue in the peer bridge", "[ofproto]") {
   CHECK(r.mask.eth_type == 0xffff);  // read by br1's lookup
 
   // NORMAL on both sides: flooding crosses the patch, learning happens per bridge.
-  Bridge c0 = make_bridge(2), c1;
-  c1.name = "br1";
-  c1.add_port(p3);
-  patch0.peer_bridge = &c1;
-  patch1.peer_bridge = &c0;
-  c0.add_port(patch0);
-  c1.add_port(patch1);
+  Bridge c0 = make_bridge(2), c1 = make_bridge(0, "br1");
+  add_bridge_port(c1, 3, 13);
+  add_patch(c0, 10, c1, 20);
   add(c0, "actions=NORMAL");
   add(c1, "actions=NORMAL");
   r = run(c0, eth_key(11, 0xa, 0xb), true, 0);
@@ -538,15 +491,7 @@ TEST_CASE("xlate: patch ports continue in the peer bridge", "[ofproto]") {
   CHECK_ACTS(r, acts({dp::act_output(11)}));
 
   // Two patch pairs between the same bridges flooding: a loop, cut.
-  BridgePort patch2, patch3;
-  patch2.of_port = 11;
-  patch2.peer_bridge = &c1;
-  patch2.peer_port = 21;
-  patch3.of_port = 21;
-  patch3.peer_bridge = &c0;
-  patch3.peer_port = 11;
-  c0.add_port(patch2);
-  c1.add_port(patch3);
+  add_patch(c0, 11, c1, 21);
   FlowKey bc = eth_key(11, 0xa, 0xff);
   std::memset(bc.dl_dst, 0xff, 6);
   r = run(c0, bc, false, 2);
@@ -580,22 +525,10 @@ TEST_CASE("xlate: a port with no_recv drops what it receives; the megaflow is in
   CHECK(xlate_trace(b, eth_key(11, 1, 2), 0).find("no_recv") != std::string::npos);
 
   // The peer side of a patch port with no_recv: nothing crosses it.
-  Bridge b0 = make_bridge(2), b1;
-  b1.name = "br1";
-  BridgePort p3;
-  p3.of_port = 3;
-  p3.dp_port = 13;
-  b1.add_port(p3);
-  BridgePort patch0, patch1;
-  patch0.of_port = 10;
-  patch0.peer_bridge = &b1;
-  patch0.peer_port = 20;
-  patch1.of_port = 20;
-  patch1.peer_bridge = &b0;
-  patch1.peer_port = 10;
-  patch1.no_recv = true;
-  b0.add_port(patch0);
-  b1.add_port(patch1);
+  Bridge b0 = make_bridge(2), b1 = make_bridge(0, "br1");
+  add_bridge_port(b1, 3, 13);
+  add_patch(b0, 10, b1, 20);
+  b1.ports[20].no_recv = true;
   add(b0, "in_port=1 actions=output:2,output:10");
   add(b1, "actions=output:3");
   CHECK_ACTS(run(b0, eth_key(11, 1, 2)), acts({dp::act_output(12)}));
@@ -604,8 +537,7 @@ TEST_CASE("xlate: a port with no_recv drops what it receives; the megaflow is in
 }
 
 TEST_CASE("xlate: the table-miss flow entry's packet-ins have reason no_match", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "table=0,priority=0,cookie=0x55 actions=CONTROLLER:65535");
+  Bridge b = bridge_with({"table=0,priority=0,cookie=0x55 actions=CONTROLLER:65535"});
   XlateResult r = run(b, eth_key(11, 1, 2));
   CHECK_ACTS(r, acts({dp::act_userspace(0)}));
   REQUIRE(r.controller.size() == 1);
@@ -616,9 +548,8 @@ TEST_CASE("xlate: the table-miss flow entry's packet-ins have reason no_match", 
   CHECK_FALSE(r.controller[0].use_miss_send_len);
 
   // Table-miss entry of a later table, reached by goto, with a max_len.
-  Bridge c = make_bridge();
-  add(c, "table=0,priority=5,ip actions=goto_table:2");
-  add(c, "table=2,priority=0 actions=CONTROLLER:64");
+  Bridge c = bridge_with({"table=0,priority=5,ip actions=goto_table:2",
+                          "table=2,priority=0 actions=CONTROLLER:64"});
   r = run(c, eth_key(11, 1, 2));
   REQUIRE(r.controller.size() == 1);
   CHECK(r.controller[0].reason == PacketInReason::kNoMatch);
@@ -627,13 +558,11 @@ TEST_CASE("xlate: the table-miss flow entry's packet-ins have reason no_match", 
 
   // Not table-miss entries: priority 0 with a match, or an empty match at
   // priority 1, send with reason action.
-  Bridge d = make_bridge();
-  add(d, "table=0,priority=0,ip actions=CONTROLLER:64");
+  Bridge d = bridge_with({"table=0,priority=0,ip actions=CONTROLLER:64"});
   r = run(d, eth_key(11, 1, 2));
   REQUIRE(r.controller.size() == 1);
   CHECK(r.controller[0].reason == PacketInReason::kAction);
-  Bridge e = make_bridge();
-  add(e, "table=0,priority=1 actions=CONTROLLER:64");
+  Bridge e = bridge_with({"table=0,priority=1 actions=CONTROLLER:64"});
   r = run(e, eth_key(11, 1, 2));
   REQUIRE(r.controller.size() == 1);
   CHECK(r.controller[0].reason == PacketInReason::kAction);
@@ -648,9 +577,8 @@ TEST_CASE("xlate: the table-miss flow entry's packet-ins have reason no_match", 
 }
 
 TEST_CASE("xlate: table lookup and matched counts per translated packet group", "[ofproto]") {
-  Bridge b = make_bridge();
-  add(b, "table=0,priority=5 actions=goto_table:1");
-  add(b, "table=1,priority=5,in_port=2 actions=output:3");
+  Bridge b = bridge_with({"table=0,priority=5 actions=goto_table:1",
+                          "table=1,priority=5,in_port=2 actions=output:3"});
   const FlowTable& t0 = b.pipeline.table(0);
   const FlowTable& t1 = b.pipeline.table(1);
   XlateOptions o;

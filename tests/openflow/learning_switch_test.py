@@ -36,7 +36,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import check, failures, free_port  # noqa: E402
+from checks import Switch, check, failures, free_port  # noqa: E402
 
 DPSWITCHD = os.environ.get("DPSWITCHD") or (sys.argv[1] if len(sys.argv) > 1 else "")
 if os.geteuid() != 0:
@@ -240,7 +240,6 @@ def main():
     ips = ["10.0.0.1", "10.0.0.2"]
     tmp = tempfile.mkdtemp(prefix="dps-lswitch-")
     daemon = None
-    log = None
     ctl = None
     listener = None
     created_ns, created_if = [], []
@@ -269,20 +268,14 @@ def main():
         ctl = Controller(listener)
         ctl.start()
 
-        log_path = os.path.join(tmp, "dpswitchd.log")
-        log = open(log_path, "w")
-        cmd = [DPSWITCHD, "-l", "0,1", "--no-huge", "-m", "1024", "--no-pci",
-               "--file-prefix", "dps-lswitch-%d" % os.getpid(),
-               "--vdev", "net_af_packet0,iface=%s" % sw_if[0],
-               "--vdev", "net_af_packet1,iface=%s" % sw_if[1],
-               "--", "--openflow", "tcp:127.0.0.1:%d" % ctl_port,
-               "--openflow", "ptcp:%d:127.0.0.1" % ofctl_port,
-               "--no-db", "--mbufs", "16384"]
-        print("+ " + " ".join(cmd), flush=True)
-        daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        daemon = Switch(DPSWITCHD, vdevs=["net_af_packet0,iface=%s" % sw_if[0],
+                                          "net_af_packet1,iface=%s" % sw_if[1]],
+                        openflow=["tcp:127.0.0.1:%d" % ctl_port, "ptcp:%d:127.0.0.1" % ofctl_port],
+                        args=["--mbufs", "16384"], name="dps-lswitch", tmp=tmp)
+        daemon.start(timeout=60)
 
         up = ctl.connected.wait(60)
-        check(up and daemon.poll() is None,
+        check(up and daemon.alive(),
               "dpswitchd connected to the controller: HELLO, FEATURES, SET_CONFIG, table-miss entry",
               "; ".join(ctl.errors))
         if not up:
@@ -324,24 +317,16 @@ def main():
         check(any("n_packets=0" not in l for l in have),
               "the learned flows count packets", "\n".join(have))
         check(not ctl.errors, "no OpenFlow errors", "; ".join(ctl.errors))
-        check(daemon.poll() is None, "dpswitchd still running")
+        check(daemon.alive(), "dpswitchd still running")
     finally:
         if ctl:
             ctl.stop.set()
-        if daemon and daemon.poll() is None:
-            daemon.terminate()
-            try:
-                daemon.wait(15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+        if daemon:
+            daemon.stop(timeout=15)
         if listener:
             listener.close()
-        if log:
-            log.close()
-            if failures:
-                with open(os.path.join(tmp, "dpswitchd.log")) as f:
-                    print("--- dpswitchd log (tail) ---\n" + "".join(f.readlines()[-40:]))
+        if daemon and failures:
+            print("--- dpswitchd log (tail) ---\n" + daemon.log_tail(40))
         for i in created_if:
             run(["ip", "link", "del", i], check=False)
         for n in created_ns:

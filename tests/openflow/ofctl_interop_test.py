@@ -20,14 +20,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import check, failures, free_port  # noqa: E402
+from checks import Switch, SwitchError, check, failures, free_port  # noqa: E402
 
 DPSWITCHD = os.environ.get("DPSWITCHD") or (sys.argv[1] if len(sys.argv) > 1 else "")
 OFCTL = shutil.which("ovs-ofctl")
@@ -70,25 +69,18 @@ cap = subprocess.Popen([TSHARK, "-i", "lo", "-f", "tcp port %d" % PORT, "-w", ca
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 time.sleep(1.5)  # tshark needs a moment before it captures
 
-log = open(os.path.join(tmp, "dpswitchd.log"), "w")
-cmd = [DPSWITCHD, "-l", "0,1", "--no-huge", "-m", "1024", "--no-pci",
-       "--file-prefix", "dps-ofctl-%d" % os.getpid(),
-       "--vdev", "net_null0", "--vdev", "net_null1,no-rx=1",
-       "--", "--openflow", "ptcp:%d:127.0.0.1" % PORT, "--no-db", "--mbufs", "16384"]
-daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+daemon = Switch(DPSWITCHD, vdevs=["net_null0", "net_null1,no-rx=1"],
+                openflow=["ptcp:%d:127.0.0.1" % PORT], args=["--mbufs", "16384"],
+                name="dps-ofctl", tmp=tmp)
 try:
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-            break
-        except OSError:
-            if daemon.poll() is not None:
-                break
-            time.sleep(0.2)
-    check(daemon.poll() is None, "dpswitchd is up and listening on ptcp:%d" % PORT)
-    if daemon.poll() is not None:
-        raise SystemExit
+    try:
+        daemon.start()
+        why = ""
+    except SwitchError as e:
+        why = str(e)
+    check(daemon.alive(), "dpswitchd is up and listening on ptcp:%d" % PORT, why)
+    if not daemon.alive():
+        raise SystemExit(1)
 
     # --- switch description --------------------------------------------------
     out = ofctl("show", TARGET).stdout
@@ -203,14 +195,9 @@ try:
     check(port_tx(2) > b, "mod-port up: forwarding resumes")
     r = ofctl("mod-port", TARGET, "9", "down", ok=False)
     check(r.returncode != 0, "mod-port of a missing port fails", r.stderr)
-    check(daemon.poll() is None, "dpswitchd still running")
+    check(daemon.alive(), "dpswitchd still running")
 finally:
-    if daemon.poll() is None:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+    daemon.stop(timeout=30)
     time.sleep(1.0)
     cap.send_signal(signal.SIGINT)
     try:

@@ -2,8 +2,32 @@
 
 check() prints one "ok"/"FAIL" line per assertion and collects the failures;
 each script ends with its own summary and exit code from `failures`.
+
+Switch is the switch-process fixture: dpswitchd with its own EAL
+--file-prefix and --no-huge, its own temporary directory (log, and with
+db=True the config store file and its control socket), started and waited
+for until its control socket answers, and stopped by PID:
+
+    sw = Switch(DPSWITCHD, vdevs=["net_null0", "net_null1"],
+                openflow=["ptcp:%d:127.0.0.1" % free_port()])
+    with sw:                     # start() ... stop()
+        ...                      # sw.tmp, sw.sock, sw.log_path, sw.alive()
+
+With db=True it runs with `--db TMP/conf.db --remote punix:TMP/db.sock`
+(sw.sock) and is ready once the socket accepts a connection (plus `ready`,
+when given: e.g. a `dpsctl version` that succeeds). Without a store it runs
+`--no-db` and is ready once its first passive OpenFlow listener (ptcp:)
+accepts a connection; with neither, once it has stayed up for a moment.
+The same Switch can be started again after stop() (same store file, same
+file prefix): what a restart test needs.
 """
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
+import time
 
 failures = []
 
@@ -21,3 +45,135 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _connects(family, address):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        try:
+            s.connect(address)
+            return True
+        except OSError:
+            return False
+
+
+class SwitchError(RuntimeError):
+    """dpswitchd exited early or did not become ready (the message has its log)."""
+
+
+class Switch:
+    _count = 0  # instances in this process: each gets its own --file-prefix
+
+    def __init__(self, dpswitchd, vdevs=(), openflow=(), args=(), db=False,
+                 lcores=("-l", "0,1"), mem_mb=1024, name="dps", tmp=None, ready=None):
+        """dpswitchd: the binary; vdevs: --vdev values; openflow: --openflow
+        targets; args: further daemon options (after `--`); db: run the
+        config store (else --no-db); lcores: the EAL core options; name: the
+        prefix of the file prefix and the temporary directory; tmp: use this
+        directory (kept) instead of a new one (removed by cleanup());
+        ready: an extra readiness test, a callable returning True when up."""
+        Switch._count += 1
+        self.dpswitchd = dpswitchd
+        self.vdevs = list(vdevs)
+        self.openflow = list(openflow)
+        self.args = list(args)
+        self.db = db
+        self.lcores = list(lcores)
+        self.mem_mb = mem_mb
+        self.ready = ready
+        self.file_prefix = "%s-%d-%d" % (name, os.getpid(), Switch._count)
+        self._own_tmp = tmp is None
+        self.tmp = tmp or tempfile.mkdtemp(prefix=name + "-")
+        self.log_path = os.path.join(self.tmp, "dpswitchd.log")
+        self.sock = os.path.join(self.tmp, "db.sock") if db else None
+        self.db_path = os.path.join(self.tmp, "conf.db") if db else None
+        self.proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def command(self):
+        cmd = [self.dpswitchd, *self.lcores, "--no-huge", "-m", str(self.mem_mb), "--no-pci",
+               "--file-prefix", self.file_prefix]
+        for v in self.vdevs:
+            cmd += ["--vdev", v]
+        cmd.append("--")
+        for t in self.openflow:
+            cmd += ["--openflow", t]
+        if self.db:
+            cmd += ["--db", self.db_path, "--remote", "punix:" + self.sock]
+        else:
+            cmd.append("--no-db")
+        return cmd + self.args
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _control_socket_answers(self):
+        if self.db:
+            return os.path.exists(self.sock) and _connects(socket.AF_UNIX, self.sock)
+        for t in self.openflow:
+            parts = t.split(":")
+            if parts[0] == "ptcp":
+                return _connects(socket.AF_INET, (parts[2] if len(parts) > 2 else "127.0.0.1",
+                                                  int(parts[1])))
+        return True
+
+    def start(self, timeout=30, echo=True):
+        """Starts dpswitchd and waits until it is ready; raises SwitchError
+        (with the log's tail) when it exits or is not ready in time."""
+        if self.alive():
+            raise SwitchError("dpswitchd is already running (pid %d)" % self.pid)
+        cmd = self.command()
+        if echo:
+            print("+ " + " ".join(cmd), flush=True)
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        settle = time.time() + 0.5
+        while time.time() < deadline:
+            if not self.alive():
+                raise SwitchError("dpswitchd exited early (status %s); log:\n%s"
+                                  % (self.proc.returncode, self.log_tail()))
+            if (self._control_socket_answers() and (self.ready is None or self.ready())
+                    and (self.db or self.openflow or time.time() >= settle)):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise SwitchError("dpswitchd did not become ready in %ds; log:\n%s"
+                          % (timeout, self.log_tail()))
+
+    def stop(self, timeout=30):
+        """SIGTERM by PID, SIGKILL after timeout; returns the exit status
+        (None when it was not started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        """Stops it and removes the temporary directory it made."""
+        self.stop()
+        if self._own_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

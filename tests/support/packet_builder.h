@@ -23,7 +23,8 @@
 // ipv6_esp, tcp, udp, sctp, icmp, icmp6, nd (ICMPv6 NS/NA with target and
 // SLL/TLL options), payload/bytes, and pad (Ethernet padding after the IP
 // datagram, not counted in the IP lengths). After build(), l3_offset() and
-// l4_offset() give where the (last) L3 and L4 headers start.
+// l4_offset() give where the (last) L3 and L4 headers start. udp_frame()
+// is the common Ethernet/IPv4/UDP test frame in one call.
 //
 // Verifying: checksum_errors(frame) re-parses the frame on its own (it shares
 // nothing with the datapath's parser or incremental checksum code), recomputes
@@ -286,24 +287,10 @@ class PacketBuilder {
     return *this;
   }
   PacketBuilder& icmp(uint8_t type, uint8_t code, uint32_t rest = 0x00010001) {
-    link_proto(1);
-    const size_t off = begin_l4();
-    put8(type);
-    put8(code);
-    put16(0);
-    put32(rest);
-    layers_.push_back({Kind::kIcmp, off, 2});
-    return *this;
+    return icmp_header(1, Kind::kIcmp, type, code, rest);
   }
   PacketBuilder& icmp6(uint8_t type, uint8_t code, uint32_t rest = 0) {
-    link_proto(58);
-    const size_t off = begin_l4();
-    put8(type);
-    put8(code);
-    put16(0);
-    put32(rest);
-    layers_.push_back({Kind::kIcmp6, off, 2});
-    return *this;
+    return icmp_header(58, Kind::kIcmp6, type, code, rest);
   }
   // Neighbor Solicitation (135) / Advertisement (136) with optional
   // source (SLL) / target (TLL) link-layer address options.
@@ -414,6 +401,17 @@ class PacketBuilder {
     l4_ = f_.size();
     return l4_;
   }
+  // ICMP and ICMPv6 share the header: type, code, checksum, 4 bytes rest.
+  PacketBuilder& icmp_header(uint8_t proto, Kind kind, uint8_t type, uint8_t code, uint32_t rest) {
+    link_proto(proto);
+    const size_t off = begin_l4();
+    put8(type);
+    put8(code);
+    put16(0);
+    put32(rest);
+    layers_.push_back({kind, off, 2});
+    return *this;
+  }
   // Pseudo-header sum for the L4 layer l from its nearest enclosing IP layer.
   uint32_t pseudo_sum(const std::vector<uint8_t>& f, const Layer& l, size_t seg_len) const {
     const Layer* ip = nullptr;
@@ -440,6 +438,30 @@ class PacketBuilder {
   size_t l3_ = 0;
   size_t l4_ = 0;
 };
+
+// --- ready-made frames --------------------------------------------------------
+
+// The fields of udp_frame(); designated initializers name what a test
+// changes: udp_frame({.dst_ip = "10.1.2.3", .dport = 53}).
+struct UdpFrame {
+  const char* src_mac = "02:00:00:00:00:01";
+  const char* dst_mac = "02:00:00:00:00:02";
+  const char* src_ip = "10.0.0.1";
+  const char* dst_ip = "10.0.0.2";
+  uint16_t sport = 1000;
+  uint16_t dport = 80;
+  size_t payload = 18;
+};
+
+// Ethernet / IPv4 / UDP with a payload of 0xa5 bytes (64 bytes by default).
+inline std::vector<uint8_t> udp_frame(const UdpFrame& f = {}) {
+  return PacketBuilder()
+      .eth(mac(f.dst_mac), mac(f.src_mac))
+      .ipv4(f.src_ip, f.dst_ip)
+      .udp(f.sport, f.dport)
+      .payload(f.payload)
+      .build();
+}
 
 // --- independent verifier --------------------------------------------------
 
