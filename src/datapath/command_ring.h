@@ -8,7 +8,7 @@
 //
 // Design: the PMD is the only writer of its flow tables; it applies requests
 // at the top of each loop iteration, so lookups need no lock and no RCU.
-// Commands are allocated and recycled by the control side only (Datapath
+// Commands are allocated and recycled by the control side only (PmdChannel
 // keeps a free list, so the miss path does not allocate per command): the
 // PMD never allocates, it hands each command back through the completion
 // ring with its result filled in, and the control side recycles it (and
