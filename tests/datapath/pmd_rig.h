@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dp_flow_text.h"
+#include "dp_test_util.h"
 #include "flow_key.h"
 #include "netdev.h"
 #include "packet_builder.h"
@@ -28,29 +29,6 @@ using datapath::DpFlow;
 using datapath::PmdCmdType;
 using datapath::PmdCommand;
 using datapath::PmdThread;
-
-// An mbuf header over a heap buffer with headroom and tailroom (the train
-// check reads up to 64 bytes from the data start, as a pool mbuf allows).
-struct FakeMbuf {
-  rte_mbuf m;
-  std::unique_ptr<uint8_t[]> room;
-
-  explicit FakeMbuf(const std::vector<uint8_t>& frame, uint16_t headroom = 128,
-                    uint16_t tailroom = 64) {
-    const size_t size = headroom + frame.size() + tailroom;
-    room.reset(new uint8_t[size]);
-    std::memset(room.get(), 0, size);
-    std::memcpy(room.get() + headroom, frame.data(), frame.size());
-    std::memset(&m, 0, sizeof m);
-    m.buf_addr = room.get();
-    m.buf_len = static_cast<uint16_t>(size);
-    m.data_off = headroom;
-    m.data_len = static_cast<uint16_t>(frame.size());
-    m.pkt_len = m.data_len;
-    m.nb_segs = 1;
-    rte_mbuf_refcnt_set(&m, 1);
-  }
-};
 
 // UDP (or TCP with `tcp_flags`) from 10.0.0.1 to dst, ports sport -> 53.
 inline std::vector<uint8_t> frame_to(const char* dst, uint16_t sport = 1000, int tcp_flags = -1) {
@@ -145,7 +123,9 @@ class PmdRig {
   std::vector<rte_mbuf*> packets(const std::vector<std::vector<uint8_t>>& frames) {
     std::vector<rte_mbuf*> out;
     for (const auto& f : frames) {
-      mbufs.push_back(std::make_unique<FakeMbuf>(f));
+      // Tailroom: the train check reads 64 bytes from the data start, as a
+      // pool mbuf allows.
+      mbufs.push_back(std::make_unique<FakeMbuf>(f, 128, 64));
       out.push_back(&mbufs.back()->m);
     }
     return out;

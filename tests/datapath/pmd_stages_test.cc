@@ -30,6 +30,17 @@ FlowKey key_of(rte_mbuf* m, uint32_t in_port = 1) {
   return k;
 }
 
+// parse -> classify -> execute the hits -> the iteration's flush; returns
+// the misses.
+uint32_t run_stages(PmdRig& rig, std::vector<rte_mbuf*>& pkts) {
+  PmdBatch b = batch_of(pkts);
+  const BatchMasks m = rig.pmd->parse(b);
+  const uint32_t miss = rig.pmd->classify(b, m);
+  if (m.all & ~miss) rig.pmd->execute(b, m, m.all & ~miss);
+  rig.pmd->run_once();
+  return miss;
+}
+
 uint64_t bytes_of(const std::vector<rte_mbuf*>& pkts) {
   uint64_t n = 0;
   for (rte_mbuf* m : pkts) n += m->pkt_len;
@@ -163,12 +174,7 @@ TEST_CASE("execute: single-output flows packet by packet, keeping order per port
   auto pkts = rig.packets({frame_to("10.0.0.1", 1), frame_to("20.0.0.1", 2),
                            frame_to("10.0.0.2", 3), frame_to("99.0.0.1", 4),
                            frame_to("20.0.0.2", 5)});
-  PmdBatch b = batch_of(pkts);
-  const BatchMasks m = rig.pmd->parse(b);
-  const uint32_t miss = rig.pmd->classify(b, m);
-  REQUIRE(miss == 0x08);
-  rig.pmd->execute(b, m, m.all & ~miss);
-  rig.pmd->run_once();
+  REQUIRE(run_stages(rig, pkts) == 0x08);
   CHECK(rig.port(2).sent == std::vector<rte_mbuf*>{pkts[0], pkts[2]});
   CHECK(rig.port(3).sent == std::vector<rte_mbuf*>{pkts[1], pkts[4]});
   CHECK(f10->packets.load() == 2);
@@ -185,11 +191,7 @@ TEST_CASE("execute: other flows are grouped by flow; their actions run on every 
   auto pkts = rig.packets({frame_to("10.0.0.1", 1), frame_to("30.0.0.1", 2),
                            frame_to("20.0.0.1", 3), frame_to("10.0.0.2", 4),
                            frame_to("30.0.0.2", 5)});
-  PmdBatch b = batch_of(pkts);
-  const BatchMasks m = rig.pmd->parse(b);
-  REQUIRE(rig.pmd->classify(b, m) == 0);
-  rig.pmd->execute(b, m, m.all);
-  rig.pmd->run_once();
+  REQUIRE(run_stages(rig, pkts) == 0);
   // The single-output packet is queued as it is met; the groups follow, each
   // in arrival order.
   CHECK(rig.port(2).sent == std::vector<rte_mbuf*>{pkts[2], pkts[0], pkts[3]});

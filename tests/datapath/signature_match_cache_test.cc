@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "dp_test_util.h"
 #include "flow_arena.h"
 #include "megaflow_classifier.h"
 #include "signature_match_cache.h"
@@ -36,13 +37,11 @@ int64_t find(const SignatureMatchCache& smc, uint32_t hash) {
 }
 
 DpFlow* make_flow(FlowArena& arena, uint32_t nw_dst, uint32_t dst_mask) {
-  DpFlow* f = arena.alloc();
-  REQUIRE(f != nullptr);
-  f->mask = FlowMask{};
-  f->mask.nw_dst = dst_mask;
-  f->key = FlowKey{};
-  f->key.nw_dst = nw_dst & dst_mask;
-  return f;
+  FlowKey k{};
+  k.nw_dst = nw_dst;
+  FlowMask m{};
+  m.nw_dst = dst_mask;
+  return dps::test::make_flow(arena, k, m);
 }
 
 }  // namespace

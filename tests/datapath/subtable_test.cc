@@ -14,10 +14,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dp_test_util.h"
 #include "flow_arena.h"
 #include "subtable.h"
 
 using namespace dps::datapath;
+using dps::test::make_flow;
 
 namespace {
 
@@ -34,14 +36,6 @@ FlowKey key_dst(uint32_t dst, uint32_t in_port = 1) {
   k.nw_dst = dst;
   k.tp_src = static_cast<uint16_t>(dst * 31);  // outside the mask: must not matter
   return k;
-}
-
-DpFlow* make_flow(FlowArena& arena, const FlowKey& key, const FlowMask& mask) {
-  DpFlow* f = arena.alloc();
-  REQUIRE(f != nullptr);
-  f->mask = mask;
-  flow_key_apply_mask(key, mask, &f->key);
-  return f;
 }
 
 // A mask over `words` distinct words of the key (0 < words <= kFlowWords).
