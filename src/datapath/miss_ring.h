@@ -6,9 +6,10 @@
 // plus a counter of upcalls lost because the ring was full.
 //
 // Design: rte_ring keeps producer and consumer indexes on separate cache
-// lines (a LocalRing: no EAL needed). Bursts follow rte_ring's "burst" semantics: enqueue_burst copies as
-// many records as fit and returns that count; the caller frees and counts the
-// rest (a PMD never waits for the slow path). Sized so that a miss storm fills
+// lines (a LocalRing: no EAL needed). Bursts follow rte_ring's "burst"
+// semantics: enqueue_burst copies as many records as fit and returns that
+// count; the caller frees and counts the rest (a PMD never waits for the
+// slow path). Sized so that a miss storm fills
 // the ring in well under a millisecond, which bounds the slow path's backlog
 // and the latency of a first packet instead of queueing seconds of misses.
 //

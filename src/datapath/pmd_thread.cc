@@ -181,24 +181,45 @@ void PmdThread::execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t
   execute_actions(acts, pkts, n, flow->key.in_port);
 }
 
-void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n,
-                                uint32_t in_port) {
-  // The common cases: drop, and one output.
-  if (acts.n == 0) {
-    rte_pktmbuf_free_bulk(pkts, n);
-    counters_.add(kDropped, n);
-    return;
+// An output that is not the last action: the packets go on to the later
+// actions, so the port gets a copy (copy: a later action rewrites them) or
+// a reference.
+DPS_ALWAYS_INLINE void PmdThread::output_copies(uint32_t port_no, rte_mbuf* const* pkts,
+                                                unsigned n, bool copy) {
+  for (unsigned i = 0; i < n; i++) {
+    if (copy) {
+      rte_mbuf* c = rte_pktmbuf_copy(pkts[i], pkts[i]->pool, 0, UINT32_MAX);
+      if (c)
+        out_.add(port_no, c);
+      else
+        counters_.add(kTxDropped, 1);
+    } else {
+      rte_mbuf_refcnt_update(pkts[i], 1);
+      out_.add(port_no, pkts[i]);
+    }
   }
-  if (DPS_LIKELY(acts.single_output())) {
-    out_.add_bulk(acts.acts[0].arg32, pkts, n);
-    return;
+}
+
+// Drops the packets whose TTL / hop limit runs out; returns those left
+// (compacted in order).
+DPS_ALWAYS_INLINE unsigned PmdThread::dec_ttl(rte_mbuf** pkts, unsigned n) {
+  unsigned w = 0;
+  for (unsigned i = 0; i < n; i++) {
+    if (action_dec_ttl(pkts[i])) {
+      pkts[w++] = pkts[i];
+    } else {
+      rte_pktmbuf_free(pkts[i]);
+      counters_.add(kDropped, 1);
+    }
   }
-  execute_action_list(acts, pkts, n, in_port);
+  return w;
 }
 
 // The general case: each action in turn over the packets still alive.
-void PmdThread::execute_action_list(const DpActions& acts, rte_mbuf** pkts, unsigned n,
-                                    uint32_t in_port) {
+// Inline into execute_actions, as are the two helpers above: one call per
+// group, as before they had names.
+DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte_mbuf** pkts,
+                                                      unsigned n, uint32_t in_port) {
   // `later_modifies[k]`: some action after k rewrites the packet, so an
   // output at k must send a copy; otherwise it shares the mbuf (refcnt).
   bool later_modifies[kMaxDpActions];
@@ -243,37 +264,19 @@ void PmdThread::execute_action_list(const DpActions& acts, rte_mbuf** pkts, unsi
   if (n_live) rte_pktmbuf_free_bulk(live, n_live);
 }
 
-// An output that is not the last action: the packets go on to the later
-// actions, so the port gets a copy (copy: a later action rewrites them) or
-// a reference.
-void PmdThread::output_copies(uint32_t port_no, rte_mbuf* const* pkts, unsigned n, bool copy) {
-  for (unsigned i = 0; i < n; i++) {
-    if (copy) {
-      rte_mbuf* c = rte_pktmbuf_copy(pkts[i], pkts[i]->pool, 0, UINT32_MAX);
-      if (c)
-        out_.add(port_no, c);
-      else
-        counters_.add(kTxDropped, 1);
-    } else {
-      rte_mbuf_refcnt_update(pkts[i], 1);
-      out_.add(port_no, pkts[i]);
-    }
+void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n,
+                                uint32_t in_port) {
+  // The common cases: drop, and one output.
+  if (acts.n == 0) {
+    rte_pktmbuf_free_bulk(pkts, n);
+    counters_.add(kDropped, n);
+    return;
   }
-}
-
-// Drops the packets whose TTL / hop limit runs out; returns those left
-// (compacted in order).
-unsigned PmdThread::dec_ttl(rte_mbuf** pkts, unsigned n) {
-  unsigned w = 0;
-  for (unsigned i = 0; i < n; i++) {
-    if (action_dec_ttl(pkts[i])) {
-      pkts[w++] = pkts[i];
-    } else {
-      rte_pktmbuf_free(pkts[i]);
-      counters_.add(kDropped, 1);
-    }
+  if (DPS_LIKELY(acts.single_output())) {
+    out_.add_bulk(acts.acts[0].arg32, pkts, n);
+    return;
   }
-  return w;
+  execute_action_list(acts, pkts, n, in_port);
 }
 
 void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,

@@ -139,16 +139,17 @@ class PmdThread {
   void drain_commands() { apply_commands(); }
 
   // --- The burst's way through the PMD (pmd_stages.h) ------------------------
-  // One rx burst from in_port: the four stages below, in order.
+  // One rx burst from in_port: the four stages below, in order. The inline
+  // ones are defined in pmd_stages.h (include it to call them).
   void process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n);
   // b.pkts/n/in_port set -> b.keys/hashes; returns the masks.
-  BatchMasks parse(PmdBatch& b);
+  inline BatchMasks parse(PmdBatch& b);
   // -> b.flows of the hits; returns the misses (train packets included).
-  uint32_t classify(PmdBatch& b, const BatchMasks& m);
+  inline uint32_t classify(PmdBatch& b, const BatchMasks& m);
   // The misses (a train packet with its head's key) into the miss ring.
   DPS_COLD void upcall_misses(const PmdBatch& b, uint32_t train, uint32_t miss);
   // The hits (hits != 0) through their flows' actions into the tx batches.
-  void execute(const PmdBatch& b, const BatchMasks& m, uint32_t hits);
+  inline void execute(const PmdBatch& b, const BatchMasks& m, uint32_t hits);
 
  private:
   static int launch(void* arg);
@@ -156,20 +157,20 @@ class PmdThread {
   void housekeeping();
 
   // classify, in order.
-  uint32_t emc_lookup(PmdBatch& b, uint32_t todo);
-  uint32_t megaflow_lookup(PmdBatch& b, uint32_t todo, bool emc_on);
+  inline uint32_t emc_lookup(PmdBatch& b, uint32_t todo);
+  inline uint32_t megaflow_lookup(PmdBatch& b, uint32_t todo, bool emc_on);
   // execute, cheapest shape first.
-  bool execute_single_flow(const PmdBatch& b, const BatchMasks& m);
-  uint32_t execute_single_outputs(const PmdBatch& b, uint32_t train, uint32_t hits);
-  void execute_grouped(const PmdBatch& b, uint32_t train, uint32_t grouped);
+  inline bool execute_single_flow(const PmdBatch& b, const BatchMasks& m);
+  inline uint32_t execute_single_outputs(const PmdBatch& b, uint32_t train, uint32_t hits);
+  inline void execute_grouped(const PmdBatch& b, uint32_t train, uint32_t grouped);
 
   // Actions (pmd_thread.cc).
   void execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t tcp_flags);
   void execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n, uint32_t in_port);
-  void execute_action_list(const DpActions& acts, rte_mbuf** pkts, unsigned n,
-                           uint32_t in_port);
-  void output_copies(uint32_t port_no, rte_mbuf* const* pkts, unsigned n, bool copy);
-  unsigned dec_ttl(rte_mbuf** pkts, unsigned n);
+  inline void execute_action_list(const DpActions& acts, rte_mbuf** pkts, unsigned n,
+                                  uint32_t in_port);
+  inline void output_copies(uint32_t port_no, rte_mbuf* const* pkts, unsigned n, bool copy);
+  inline unsigned dec_ttl(rte_mbuf** pkts, unsigned n);
   // Meters (meter.h): kMeter runs the group through meters_[id].
   unsigned run_meter(uint32_t id, rte_mbuf** pkts, unsigned n);
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
