@@ -127,20 +127,18 @@ unsigned PmdThread::poll_rxq(unsigned i) {
 
 // The stages are inline (pmd_stages.h); this is their one caller on the PMD.
 void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
+  const Burst in{pkts, n, in_port};
   PmdBatch b;
-  b.pkts = pkts;
-  b.n = n;
-  b.in_port = in_port;
   counters_.add(kRxPackets, n);
-  const BatchMasks m = parse(b);
-  const uint32_t miss = classify(b, m);
-  if (DPS_UNLIKELY(miss)) upcall_misses(b, m.train, miss);
-  if (const uint32_t hits = m.all & ~miss) execute(b, m, hits);
+  const BatchMasks m = parse(in, b);
+  const uint32_t miss = classify(in, b, m);
+  if (DPS_UNLIKELY(miss)) upcall_misses(in, b, m.train, miss);
+  if (const uint32_t hits = m.all & ~miss) execute(in, b, m, hits);
 }
 
 // Stage 3. A train packet carries its head's key (keys[i] of a train packet
 // is not written).
-void PmdThread::upcall_misses(const PmdBatch& b, uint32_t train, uint32_t miss) {
+void PmdThread::upcall_misses(Burst in, const PmdBatch& b, uint32_t train, uint32_t miss) {
   Upcall ups[netdev::kMaxBurst];
   unsigned n = 0;
   for (uint32_t m = miss; m; m &= m - 1) {
@@ -149,7 +147,7 @@ void PmdThread::upcall_misses(const PmdBatch& b, uint32_t train, uint32_t miss) 
     while (train & (uint32_t{1} << head)) head--;
     Upcall& u = ups[n++];
     u.key = b.keys[head];
-    u.pkt = b.pkts[i];
+    u.pkt = in.pkts[i];
     u.hash = b.hashes[i];
     u.cookie = 0;
     u.pmd = static_cast<uint16_t>(cfg_.index);

@@ -7,7 +7,7 @@
 //   1. apply pending commands (the only place its tables change;
 //      pmd_commands.cc, one function per command);
 //   2. for each rx queue: rx_burst up to 32, then process_batch(), which
-//      runs the burst through four stages (pmd_stages.h), passing a PmdBatch
+//      runs the Burst through four stages (pmd_stages.h), passing a PmdBatch
 //      (keys, hashes, flows) and BatchMasks (which packets are where):
 //        parse     keys and hashes; burst trains marked, not parsed;
 //        classify  EMC -> SMC -> megaflow subtables; trains follow their
@@ -80,18 +80,24 @@ struct PmdConfig {
   bool smc_enabled = true;
 };
 
-// The packets of one rx burst on their way through the stages. Not
-// initialised: each stage writes what the next one reads (see the stages).
-struct PmdBatch {
-  alignas(64) FlowKey keys[netdev::kMaxBurst];  // parse: every packet not in a train
-  uint32_t hashes[netdev::kMaxBurst];           // parse: every packet
-  DpFlow* flows[netdev::kMaxBurst];             // classify: every hit
+// One rx burst, as the stages read it. Passed by value: it stays in
+// registers (a pointer stored through a DpFlow* could otherwise alias it and
+// force a reload per packet).
+struct Burst {
   rte_mbuf** pkts;
   unsigned n;        // 1..kMaxBurst
   uint32_t in_port;  // datapath port the burst came from
 };
 
-// Which packets of a batch are where, from parse (bit i = packet i).
+// What the stages work out about a burst, per packet. Not initialised: each
+// stage writes what the next one reads (see the stages).
+struct PmdBatch {
+  alignas(64) FlowKey keys[netdev::kMaxBurst];  // parse: every packet not in a train
+  uint32_t hashes[netdev::kMaxBurst];           // parse: every packet
+  DpFlow* flows[netdev::kMaxBurst];             // classify: every hit
+};
+
+// Which packets of a burst are where, from parse (bit i = packet i).
 struct BatchMasks {
   uint32_t all;    // the n packets
   uint32_t train;  // same headers as packet i-1: keys[i] not written
@@ -142,14 +148,14 @@ class PmdThread {
   // One rx burst from in_port: the four stages below, in order. The inline
   // ones are defined in pmd_stages.h (include it to call them).
   void process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n);
-  // b.pkts/n/in_port set -> b.keys/hashes; returns the masks.
-  inline BatchMasks parse(PmdBatch& b);
+  // -> b.keys/hashes; returns the masks.
+  inline BatchMasks parse(Burst in, PmdBatch& b);
   // -> b.flows of the hits; returns the misses (train packets included).
-  inline uint32_t classify(PmdBatch& b, const BatchMasks& m);
+  inline uint32_t classify(Burst in, PmdBatch& b, const BatchMasks& m);
   // The misses (a train packet with its head's key) into the miss ring.
-  DPS_COLD void upcall_misses(const PmdBatch& b, uint32_t train, uint32_t miss);
+  DPS_COLD void upcall_misses(Burst in, const PmdBatch& b, uint32_t train, uint32_t miss);
   // The hits (hits != 0) through their flows' actions into the tx batches.
-  inline void execute(const PmdBatch& b, const BatchMasks& m, uint32_t hits);
+  inline void execute(Burst in, const PmdBatch& b, const BatchMasks& m, uint32_t hits);
 
  private:
   static int launch(void* arg);
@@ -158,11 +164,12 @@ class PmdThread {
 
   // classify, in order.
   inline uint32_t emc_lookup(PmdBatch& b, uint32_t todo);
-  inline uint32_t megaflow_lookup(PmdBatch& b, uint32_t todo, bool emc_on);
+  inline uint32_t megaflow_lookup(Burst in, PmdBatch& b, uint32_t todo, bool emc_on);
   // execute, cheapest shape first.
-  inline bool execute_single_flow(const PmdBatch& b, const BatchMasks& m);
-  inline uint32_t execute_single_outputs(const PmdBatch& b, uint32_t train, uint32_t hits);
-  inline void execute_grouped(const PmdBatch& b, uint32_t train, uint32_t grouped);
+  inline bool execute_single_flow(Burst in, const PmdBatch& b, const BatchMasks& m);
+  inline uint32_t execute_single_outputs(Burst in, const PmdBatch& b, uint32_t train,
+                                         uint32_t hits);
+  inline void execute_grouped(Burst in, const PmdBatch& b, uint32_t train, uint32_t grouped);
 
   // Actions (pmd_thread.cc).
   void execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t tcp_flags);

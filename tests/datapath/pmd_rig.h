@@ -139,13 +139,9 @@ class PmdRig {
   std::vector<std::unique_ptr<FakeMbuf>> mbufs;
 };
 
-// A batch of pkts from in_port, as process_batch builds it.
-inline datapath::PmdBatch batch_of(std::vector<rte_mbuf*>& pkts, uint32_t in_port = 1) {
-  datapath::PmdBatch b;
-  b.pkts = pkts.data();
-  b.n = static_cast<unsigned>(pkts.size());
-  b.in_port = in_port;
-  return b;
+// pkts as one burst from in_port, as process_batch gets it.
+inline datapath::Burst burst_of(std::vector<rte_mbuf*>& pkts, uint32_t in_port = 1) {
+  return datapath::Burst{pkts.data(), static_cast<unsigned>(pkts.size()), in_port};
 }
 
 }  // namespace dps::test

@@ -33,10 +33,11 @@ FlowKey key_of(rte_mbuf* m, uint32_t in_port = 1) {
 // parse -> classify -> execute the hits -> the iteration's flush; returns
 // the misses.
 uint32_t run_stages(PmdRig& rig, std::vector<rte_mbuf*>& pkts) {
-  PmdBatch b = batch_of(pkts);
-  const BatchMasks m = rig.pmd->parse(b);
-  const uint32_t miss = rig.pmd->classify(b, m);
-  if (m.all & ~miss) rig.pmd->execute(b, m, m.all & ~miss);
+  const Burst in = burst_of(pkts);
+  PmdBatch b;
+  const BatchMasks m = rig.pmd->parse(in, b);
+  const uint32_t miss = rig.pmd->classify(in, b, m);
+  if (m.all & ~miss) rig.pmd->execute(in, b, m, m.all & ~miss);
   rig.pmd->run_once();
   return miss;
 }
@@ -54,8 +55,9 @@ TEST_CASE("parse: a key and a hash per packet; a burst train is marked, not pars
   PmdRig rig;
   auto pkts = rig.packets({frame_to("10.1.1.1"), frame_to("10.1.1.1"), frame_to("20.2.2.2"),
                            frame_to("10.1.1.1")});
-  PmdBatch b = batch_of(pkts);
-  const BatchMasks m = rig.pmd->parse(b);
+  const Burst in = burst_of(pkts);
+  PmdBatch b;
+  const BatchMasks m = rig.pmd->parse(in, b);
   CHECK(m.all == 0xf);
   CHECK(m.train == 0x2);  // packet 1 repeats packet 0; packet 3 follows another flow
   CHECK(m.todo == 0xd);
@@ -75,10 +77,11 @@ TEST_CASE("classify: megaflow hit, then an EMC hit; misses and their trains stay
   DpFlow* f10 = rig.install(kTo10, "output:2");
   auto pkts = rig.packets({frame_to("10.1.1.1"), frame_to("10.1.1.1"), frame_to("99.1.1.1"),
                            frame_to("99.1.1.1"), frame_to("10.9.9.9")});
-  PmdBatch b = batch_of(pkts);
-  BatchMasks m = rig.pmd->parse(b);
+  const Burst in = burst_of(pkts);
+  PmdBatch b;
+  BatchMasks m = rig.pmd->parse(in, b);
   REQUIRE(m.train == 0x0a);
-  CHECK(rig.pmd->classify(b, m) == 0x0c);  // 99.x and its train packet
+  CHECK(rig.pmd->classify(in, b, m) == 0x0c);  // 99.x and its train packet
   CHECK(b.flows[0] == f10);
   CHECK(b.flows[1] == f10);  // the train packet took its head's flow
   CHECK(b.flows[4] == f10);
@@ -87,9 +90,9 @@ TEST_CASE("classify: megaflow hit, then an EMC hit; misses and their trains stay
   CHECK(rig.counter(kSubtableLookups) == 3);  // two hits and one miss, one subtable
 
   // The same burst again: the EMC has both microflows now.
-  PmdBatch b2 = batch_of(pkts);
-  m = rig.pmd->parse(b2);
-  CHECK(rig.pmd->classify(b2, m) == 0x0c);
+  PmdBatch b2;
+  m = rig.pmd->parse(in, b2);
+  CHECK(rig.pmd->classify(in, b2, m) == 0x0c);
   CHECK(b2.flows[0] == f10);
   CHECK(b2.flows[4] == f10);
   CHECK(rig.counter(kEmcHits) == 2);
@@ -101,14 +104,15 @@ TEST_CASE("classify: with EMC inserts off, the second pass hits the SMC", "[data
   DpFlow* f10 = rig.install(kTo10, "output:2");
   DpFlow* f20 = rig.install("in_port=1,eth_type=0x0800,nw_dst=20.2.0.0/16", "output:3");
   auto pkts = rig.packets({frame_to("10.1.1.1"), frame_to("20.2.2.2"), frame_to("10.3.3.3")});
-  PmdBatch b = batch_of(pkts);
-  BatchMasks m = rig.pmd->parse(b);
-  REQUIRE(rig.pmd->classify(b, m) == 0);
+  const Burst in = burst_of(pkts);
+  PmdBatch b;
+  BatchMasks m = rig.pmd->parse(in, b);
+  REQUIRE(rig.pmd->classify(in, b, m) == 0);
   CHECK(rig.counter(kSmcHits) == 0);
   CHECK(rig.counter(kMegaflowHits) == 3);
-  PmdBatch b2 = batch_of(pkts);
-  m = rig.pmd->parse(b2);
-  REQUIRE(rig.pmd->classify(b2, m) == 0);
+  PmdBatch b2;
+  m = rig.pmd->parse(in, b2);
+  REQUIRE(rig.pmd->classify(in, b2, m) == 0);
   CHECK(b2.flows[0] == f10);
   CHECK(b2.flows[1] == f20);
   CHECK(b2.flows[2] == f10);
@@ -122,11 +126,12 @@ TEST_CASE("upcall: misses reach the miss ring with their head's key", "[datapath
   rig.install(kTo10, "output:2");
   auto pkts = rig.packets({frame_to("99.1.1.1", 7), frame_to("99.1.1.1", 7),
                            frame_to("10.1.1.1"), frame_to("98.1.1.1", 8)});
-  PmdBatch b = batch_of(pkts);
-  const BatchMasks m = rig.pmd->parse(b);
-  const uint32_t miss = rig.pmd->classify(b, m);
+  const Burst in = burst_of(pkts);
+  PmdBatch b;
+  const BatchMasks m = rig.pmd->parse(in, b);
+  const uint32_t miss = rig.pmd->classify(in, b, m);
   REQUIRE(miss == 0x0b);
-  rig.pmd->upcall_misses(b, m.train, miss);
+  rig.pmd->upcall_misses(in, b, m.train, miss);
   Upcall ups[8];
   REQUIRE(rig.pmd->misses().dequeue_burst(ups, 8) == 3);
   const unsigned idx[] = {0, 1, 3};
@@ -151,11 +156,12 @@ TEST_CASE("execute: a burst on one flow goes out in one piece and is counted onc
   // TCP SYN, its train repeat, and an ACK of another connection.
   auto pkts = rig.packets({frame_to("10.1.1.1", 5, 0x02), frame_to("10.1.1.1", 5, 0x02),
                            frame_to("10.2.2.2", 6, 0x10)});
-  PmdBatch b = batch_of(pkts);
-  const BatchMasks m = rig.pmd->parse(b);
+  const Burst in = burst_of(pkts);
+  PmdBatch b;
+  const BatchMasks m = rig.pmd->parse(in, b);
   REQUIRE(m.train == 0x2);
-  REQUIRE(rig.pmd->classify(b, m) == 0);
-  rig.pmd->execute(b, m, m.all);
+  REQUIRE(rig.pmd->classify(in, b, m) == 0);
+  rig.pmd->execute(in, b, m, m.all);
   CHECK(rig.port(2).sent.empty());  // batched until the iteration's flush
   rig.pmd->run_once();
   CHECK(rig.port(2).sent == pkts);
