@@ -3,12 +3,12 @@
 // What: PmdCommand is a change to apply (install / modify / remove / flush
 // flows, execute packets with given actions, replace the rx queue list,
 // synchronise). CommandRing is a pair of single-producer/single-consumer
-// rte_rings of command pointers: control -> PMD ("requests") and PMD ->
-// control ("completions").
+// rte_rings of command pointers (LocalRings: no EAL needed): control -> PMD
+// ("requests") and PMD -> control ("completions").
 //
 // Design: the PMD is the only writer of its flow tables; it applies requests
 // at the top of each loop iteration, so lookups need no lock and no RCU.
-// Commands are allocated and recycled by the control side only (Datapath
+// Commands are allocated and recycled by the control side only (PmdChannel
 // keeps a free list, so the miss path does not allocate per command): the
 // PMD never allocates, it hands each command back through the completion
 // ring with its result filled in, and the control side recycles it (and
@@ -24,8 +24,8 @@
 
 #include "../netdev/packet_batch.h"
 #include "actions.h"
+#include "local_ring.h"
 
-struct rte_ring;
 struct rte_mbuf;
 
 namespace dps::netdev {
@@ -87,9 +87,6 @@ inline constexpr unsigned kCommandRingSize = 4096;
 class CommandRing {
  public:
   explicit CommandRing(const std::string& name, unsigned size = kCommandRingSize);
-  ~CommandRing();
-  CommandRing(const CommandRing&) = delete;
-  CommandRing& operator=(const CommandRing&) = delete;
 
   // Control side. post() returns false when `size` commands are outstanding.
   bool post(PmdCommand* cmd);
@@ -99,8 +96,8 @@ class CommandRing {
   void complete(PmdCommand* cmd);  // the completion ring is sized to never fill
 
  private:
-  rte_ring* requests_;
-  rte_ring* completions_;
+  LocalRing requests_;
+  LocalRing completions_;
   unsigned outstanding_ = 0;  // control side only: posted - reaped
 };
 

@@ -1,23 +1,22 @@
 #include "datapath.h"
 
-#include <rte_mbuf.h>
 #include <rte_cycles.h>
-#include <rte_lcore.h>
-#include <rte_pause.h>
+#include <rte_mbuf.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <new>
 #include <stdexcept>
-#include <thread>
 
 #include "../netdev/netdev_registry.h"
 
 namespace dps::datapath {
 
-Datapath::Datapath(const DatapathConfig& cfg) : cfg_(cfg) {
+Datapath::Datapath(const DatapathConfig& cfg)
+    : cfg_(cfg),
+      channel_(pmds_, [this](unsigned p, DpFlow* f, int r) { install_failed(p, f, r); }),
+      rxqs_(pmds_, channel_) {
   if (cfg_.pmd_lcores.empty()) throw std::invalid_argument("datapath needs at least one PMD core");
   pool_ = std::make_unique<netdev::MbufPool>("dps_mbufs", std::max(cfg_.n_mbufs, netdev::kMinMbufs),
                                              SOCKET_ID_ANY);
@@ -25,37 +24,31 @@ Datapath::Datapath(const DatapathConfig& cfg) : cfg_(cfg) {
   flows_.reserve(64 * 1024);  // the miss path's first 64k megaflows without rehashing
 }
 
+Datapath::~Datapath() {
+  shutdown();
+  pmds_.clear();
+  drop_meter_instances();  // the PMDs are gone: nobody meters any more
+}
+
+// --- PMD set --------------------------------------------------------------------
+
+PmdConfig Datapath::pmd_config() const {
+  PmdConfig pc;
+  pc.max_flows = cfg_.max_flows_per_pmd;
+  pc.emc_insert_inv_prob = cfg_.emc_insert_inv_prob;
+  pc.smc_enabled = cfg_.smc_enabled;
+  return pc;
+}
+
 void Datapath::create_pmds() {
-  for (unsigned i = 0; i < cfg_.pmd_lcores.size(); i++) {
-    PmdConfig pc;
-    pc.index = i;
-    pc.lcore = cfg_.pmd_lcores[i];
-    pc.max_flows = cfg_.max_flows_per_pmd;
-    pc.emc_insert_inv_prob = cfg_.emc_insert_inv_prob;
-    pc.smc_enabled = cfg_.smc_enabled;
-    pmds_.push_back(std::make_unique<PmdThread>(pc));
-  }
+  pmds_ = RxqScheduler::make_pmds(cfg_.pmd_lcores, pmd_config());
+  channel_.reset();
   stats_base_.assign(pmds_.size(), {});
   stats_cleared_tsc_ = rte_get_tsc_cycles();
-  side_.clear();
-  side_.resize(pmds_.size());
 }
 
 std::string Datapath::check_pmd_lcores(const std::vector<unsigned>& lcores) {
-  if (lcores.empty()) return "no PMD lcore given";
-  std::string eal;
-  unsigned lc;
-  RTE_LCORE_FOREACH(lc) eal += (eal.empty() ? "" : ",") + std::to_string(lc);
-  for (size_t i = 0; i < lcores.size(); i++) {
-    unsigned l = lcores[i];
-    if (std::find(lcores.begin(), lcores.begin() + static_cast<long>(i), l) != lcores.begin() + static_cast<long>(i))
-      return "lcore " + std::to_string(l) + " is given twice";
-    if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l))
-      return "lcore " + std::to_string(l) + " is not an EAL lcore of this process (EAL lcores: " + eal + ")";
-    if (l == rte_get_main_lcore())
-      return "lcore " + std::to_string(l) + " is the main lcore (it runs the control plane)";
-  }
-  return "";
+  return RxqScheduler::check_pmd_lcores(lcores);
 }
 
 void Datapath::drop_misses_and_flows() {
@@ -67,6 +60,12 @@ void Datapath::drop_misses_and_flows() {
   }
   flush_flows();
   poll();
+}
+
+void Datapath::drop_meter_instances() {
+  for (auto& [id, inst] : meters_)
+    for (DpMeter* m : inst) delete m;
+  meters_.clear();
 }
 
 bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
@@ -81,12 +80,10 @@ bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
   stop();
   drop_misses_and_flows();
   pmds_.clear();
-  for (auto& [id, inst] : meters_)  // the PMDs that used them are gone
-    for (DpMeter* m : inst) delete m;
-  meters_.clear();
+  drop_meter_instances();
   cfg_.pmd_lcores = lcores;
   create_pmds();
-  push_port_tables();
+  rxqs_.assign(ports_);
   if (was_started) start();
   for (const FlowSpec& spec : everywhere)
     if (int rc = put_flow(spec, -1); rc != 0)
@@ -97,21 +94,13 @@ bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
   return true;
 }
 
-Datapath::~Datapath() {
-  shutdown();
-  pmds_.clear();
-  for (PmdCommand* c : free_cmds_) delete c;
-  for (auto& [id, inst] : meters_)  // the PMDs are gone: nobody meters any more
-    for (DpMeter* m : inst) delete m;
-}
-
 unsigned Datapath::shutdown() {
   stop();
   // Detach every port from the PMDs, then give back every packet and flow
   // before the ports and the pool go.
   std::map<uint32_t, netdev::NetdevPtr> ports;
   ports.swap(ports_);
-  push_port_tables();
+  rxqs_.assign(ports_);
   drop_misses_and_flows();
   ports.clear();  // stops and closes the devices: their queues return their mbufs
   return pool_->in_use();
@@ -119,7 +108,7 @@ unsigned Datapath::shutdown() {
 
 void Datapath::start() {
   if (started_) return;
-  push_port_tables();
+  rxqs_.assign(ports_);
   for (auto& p : pmds_) p->start();
   started_ = true;
 }
@@ -131,250 +120,23 @@ void Datapath::stop() {
   started_ = false;
 }
 
-// --- Commands ---------------------------------------------------------------
-
-// Commands are heap objects recycled through free_cmds_ (code that still
-// deletes one it waited for is fine: the list only holds what came back).
-PmdCommand* Datapath::new_command(PmdCmdType type) {
-  PmdCommand* cmd;
-  if (!free_cmds_.empty()) {
-    cmd = free_cmds_.back();
-    free_cmds_.pop_back();
-  } else {
-    cmd = new PmdCommand;
-  }
-  cmd->type = type;
-  cmd->seq = next_seq_++;
-  return cmd;
-}
-
-void Datapath::recycle(PmdCommand* cmd) {
-  // Back to the default state; the packet and action arrays are left as
-  // they are (n_pkts and actions.n say what is valid).
-  cmd->~PmdCommand();
-  new (cmd) PmdCommand;
-  free_cmds_.push_back(cmd);
-}
-
-void Datapath::ref_flow(unsigned pmd, DpFlow* f) {
-  PmdSide& s = side_[pmd];
-  if (f->index >= s.flow_refs.size()) {
-    size_t n = std::max<size_t>(pmds_[pmd]->arena().reserved(), f->index + 1);
-    s.flow_refs.resize(n, 0);
-    s.flow_retired.resize(n, 0);
-  }
-  s.flow_refs[f->index]++;
-}
-
-void Datapath::unref_flow(unsigned pmd, DpFlow* f) {
-  PmdSide& s = side_[pmd];
-  if (--s.flow_refs[f->index] == 0 && s.flow_retired[f->index]) {
-    s.flow_retired[f->index] = 0;
-    pmds_[pmd]->arena().free(f);
-  }
-}
-
-void Datapath::retire_flow(unsigned pmd, DpFlow* f) {
-  PmdSide& s = side_[pmd];
-  if (f->index < s.flow_refs.size() && s.flow_refs[f->index] > 0)
-    s.flow_retired[f->index] = 1;  // freed by the last unref_flow
-  else
-    pmds_[pmd]->arena().free(f);
-}
-
-void Datapath::flush_backlog(unsigned pmd) {
-  std::deque<PmdCommand*>& b = side_[pmd].backlog;
-  CommandRing& ring = pmds_[pmd]->commands();
-  while (!b.empty() && ring.post(b.front())) b.pop_front();
-}
-
-void Datapath::post(unsigned pmd, PmdCommand* cmd) {
-  if (cmd->flow) ref_flow(pmd, cmd->flow);
-  std::deque<PmdCommand*>& b = side_[pmd].backlog;
-  if (!b.empty()) flush_backlog(pmd);
-  // Behind a backlog it must wait its turn; poll() moves the backlog on.
-  if (!b.empty() || !pmds_[pmd]->commands().post(cmd)) b.push_back(cmd);
-}
-
-bool Datapath::post_bounded(unsigned pmd, PmdCommand* cmd) {
-  if (backlog_full(pmd)) return false;
-  post(pmd, cmd);
-  return true;
-}
-
-void Datapath::apply_pending(unsigned pmd) {
-  flush_backlog(pmd);
-  if (!pmds_[pmd]->running()) pmds_[pmd]->drain_commands();
-}
-
-uint32_t Datapath::flow_slots_in_use(unsigned pmd) const { return pmds_[pmd]->arena().in_use(); }
-
-void Datapath::FlowRecord::set(const FlowSpec& spec) {
-  flow_key_apply_mask(spec.key, spec.mask, &key);
-  mask = spec.mask;
-  ufid = spec.ufid;
-  set_actions(spec.actions);
-}
-
-FlowSpec Datapath::FlowRecord::spec() const {
-  FlowSpec s;
-  s.key = key;
-  s.mask = mask;
-  s.ufid = ufid;
-  s.actions.n = 0;
-  for (const DpAction& a : actions) s.actions.acts[s.actions.n++] = a;
-  return s;
-}
-
-void Datapath::Instances::push_back(const Item& it) {
-  if (!spilled_ && n_ == 2) {
-    heap_.assign(inline_, inline_ + 2);
-    spilled_ = true;
-  }
-  if (spilled_)
-    heap_.push_back(it);
-  else
-    inline_[n_] = it;
-  n_++;
-}
-
-void Datapath::Instances::erase(const Item& it) {
-  Item* b = begin();
-  Item* e = std::remove(b, b + n_, it);
-  unsigned left = static_cast<unsigned>(e - b);
-  if (spilled_) heap_.resize(left);
-  n_ = left;
-}
-
-void Datapath::wait_for(unsigned pmd, PmdCommand* cmd) {
-  PmdThread& t = *pmds_[pmd];
-  PmdCommand* done[64];
-  for (;;) {
-    flush_backlog(pmd);
-    if (!t.running()) t.drain_commands();
-    unsigned n = t.commands().reap(done, 64);
-    bool found = false;
-    for (unsigned i = 0; i < n; i++) {
-      if (done[i] == cmd)
-        found = true;
-      else
-        complete(pmd, done[i]);
-    }
-    if (found) return;
-    if (!n) std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }
-}
-
-// Side effects of an async command's completion; recycles the command.
-void Datapath::complete(unsigned pmd, PmdCommand* cmd) {
-  switch (cmd->type) {
-    case PmdCmdType::kInstall:
-    case PmdCmdType::kInstallExecute:
-      if (cmd->result != 0) {
-        if (failed_installs_.size() < (1u << 20))
-          failed_installs_.push_back(InstallFailure{cmd->flow->ufid, pmd, cmd->result});
-        auto it = flows_.find(cmd->flow->ufid);
-        if (it != flows_.end()) {
-          auto& inst = it->second.instances;
-          inst.erase(std::make_pair(pmd, cmd->flow));
-          if (inst.empty()) flows_.erase(it);
-        }
-        // Commands posted for the ufid after the install (modify, remove)
-        // may still name the flow: it is freed after the last of them.
-        retire_flow(pmd, cmd->flow);
-      }
-      if (cmd->n_pkts) rte_pktmbuf_free_bulk(cmd->pkts, cmd->n_pkts);  // not run (never)
-      break;
-    case PmdCmdType::kRemove:
-      if (cmd->result == 0) retire_flow(pmd, cmd->flow);
-      break;
-    case PmdCmdType::kFlush:
-      for (DpFlow* f : cmd->flows) retire_flow(pmd, f);
-      break;
-    case PmdCmdType::kExecute:
-      if (cmd->n_pkts) rte_pktmbuf_free_bulk(cmd->pkts, cmd->n_pkts);
-      break;
-    case PmdCmdType::kMeterSet:
-    case PmdCmdType::kMeterDel:
-      delete cmd->meter;  // the meter the PMD let go of
-      break;
-    default:
-      break;
-  }
-  if (cmd->flow) unref_flow(pmd, cmd->flow);
-  recycle(cmd);
-}
-
-unsigned Datapath::poll() {
-  unsigned total = 0;
-  PmdCommand* done[64];
+template <typename Fill, typename Done>
+void Datapath::on_every_pmd(PmdCmdType type, Fill each, Done done) {
   for (unsigned p = 0; p < pmds_.size(); p++) {
-    unsigned n;
-    while ((n = pmds_[p]->commands().reap(done, 64)) > 0) {
-      for (unsigned i = 0; i < n; i++) complete(p, done[i]);
-      total += n;
-    }
-    flush_backlog(p);  // the reaped commands made room in the ring
+    PmdCommand* cmd = channel_.make(type);
+    each(p, cmd);
+    done(p, channel_.call(p, cmd));
+    channel_.release(p, cmd);
   }
-  return total;
 }
 
-int Datapath::post_modify(uint64_t ufid, const DpActions& actions) {
-  auto it = flows_.find(ufid);
-  if (it == flows_.end()) return -ENOENT;
-  it->second.set_actions(actions);
-  for (auto& [p, f] : it->second.instances) {
-    PmdCommand* cmd = new_command(PmdCmdType::kModify);
-    cmd->flow = f;
-    cmd->actions = actions;
-    post(p, cmd);
-  }
-  return 0;
-}
+// --- Commands (PmdChannel) ----------------------------------------------------------
 
-int Datapath::post_remove(uint64_t ufid) {
-  auto it = flows_.find(ufid);
-  if (it == flows_.end()) return -ENOENT;
-  for (auto& [p, f] : it->second.instances) {
-    PmdCommand* cmd = new_command(PmdCmdType::kRemove);
-    cmd->flow = f;
-    post(p, cmd);  // complete() frees f once the PMD removed it
-  }
-  flows_.erase(it);
-  return 0;
-}
-
-void Datapath::barrier() {
-  for (int round = 0; round < 2; round++) {
-    std::vector<PmdCommand*> cmds(pmds_.size(), nullptr);
-    for (unsigned p = 0; p < pmds_.size(); p++) {
-      cmds[p] = new_command(PmdCmdType::kSync);
-      post(p, cmds[p]);
-    }
-    // Spin (with pauses) rather than sleep: a PMD iteration is microseconds
-    // and a flow-mod waits for two of them.
-    PmdCommand* done[64];
-    unsigned left = static_cast<unsigned>(pmds_.size());
-    while (left) {
-      for (unsigned p = 0; p < pmds_.size(); p++) {
-        if (!cmds[p]) continue;
-        flush_backlog(p);
-        if (!pmds_[p]->running()) pmds_[p]->drain_commands();
-        unsigned n = pmds_[p]->commands().reap(done, 64);
-        for (unsigned i = 0; i < n; i++) {
-          if (done[i] == cmds[p]) {
-            recycle(cmds[p]);
-            cmds[p] = nullptr;
-            left--;
-          } else {
-            complete(p, done[i]);
-          }
-        }
-      }
-      if (left) rte_pause();
-    }
-  }
-}
+unsigned Datapath::poll() { return channel_.poll(); }
+void Datapath::sync() { channel_.sync(); }
+void Datapath::barrier() { channel_.barrier(); }
+void Datapath::apply_pending(unsigned pmd) { channel_.apply_pending(pmd); }
+uint32_t Datapath::flow_slots_in_use(unsigned pmd) const { return pmds_[pmd]->arena().in_use(); }
 
 std::vector<InstallFailure> Datapath::take_failed_installs() {
   std::vector<InstallFailure> out;
@@ -382,13 +144,14 @@ std::vector<InstallFailure> Datapath::take_failed_installs() {
   return out;
 }
 
-void Datapath::sync() {
-  for (unsigned p = 0; p < pmds_.size(); p++) {
-    PmdCommand* cmd = new_command(PmdCmdType::kSync);
-    post(p, cmd);
-    wait_for(p, cmd);
-    recycle(cmd);
-  }
+void Datapath::install_failed(unsigned pmd, DpFlow* flow, int result) {
+  if (failed_installs_.size() < (1u << 20))
+    failed_installs_.push_back(InstallFailure{flow->ufid, pmd, result});
+  auto it = flows_.find(flow->ufid);
+  if (it == flows_.end()) return;
+  FlowInstances& inst = it->second.instances;
+  inst.erase(std::make_pair(pmd, flow));
+  if (inst.empty()) flows_.erase(it);
 }
 
 // --- Ports --------------------------------------------------------------------
@@ -414,7 +177,7 @@ uint32_t Datapath::add_port(netdev::NetdevPtr port, uint32_t port_no) {
                                 std::to_string(port_no) + " is in use by " +
                                 ports_[port_no]->name());
   ports_[port_no] = std::move(port);
-  push_port_tables();
+  rxqs_.assign(ports_);
   return port_no;
 }
 
@@ -423,7 +186,7 @@ bool Datapath::del_port(uint32_t port_no) {
   if (it == ports_.end()) return false;
   netdev::NetdevPtr victim = std::move(it->second);
   ports_.erase(it);
-  push_port_tables();  // waits until no PMD polls or sends to it
+  rxqs_.assign(ports_);  // waits until no PMD polls or sends to it
   victim.reset();
   return true;
 }
@@ -445,81 +208,26 @@ std::vector<uint32_t> Datapath::port_numbers() const {
   return out;
 }
 
-// Round-robin rx queue assignment in port-number order (OVS's "roundrobin"),
-// then every PMD gets its new rx list and tx table and acknowledges it.
-void Datapath::push_port_tables() {
-  std::vector<std::vector<RxqRef>> rx(pmds_.size());
-  std::vector<TxPortRef> tx(kMaxPorts);
-  rxq_assignment_.clear();
-  rxq_base_.clear();  // the PMDs restart their per-queue counters
-  unsigned next = 0;
-  for (auto& [no, p] : ports_) {
-    tx[no].port = p.get();
-    for (uint16_t q = 0; q < p->n_rxq(); q++) {
-      unsigned pmd = next++ % pmds_.size();
-      if (rx[pmd].size() >= kMaxRxqsPerPmd) {
-        spdlog::error("port {} queue {}: PMD {} already polls {} queues; not polled", p->name(),
-                      q, pmd, kMaxRxqsPerPmd);
-        continue;
-      }
-      rx[pmd].push_back(RxqRef{p.get(), no, q});
-      rxq_assignment_.push_back(RxqAssignment{no, p->name(), q, pmd, 0, 0});
-    }
-  }
-  std::vector<PmdCommand*> cmds;
-  for (unsigned i = 0; i < pmds_.size(); i++) {
-    PmdCommand* cmd = new_command(PmdCmdType::kSetPorts);
-    cmd->rxqs = std::move(rx[i]);
-    cmd->txports = tx;
-    post(i, cmd);
-    cmds.push_back(cmd);
-  }
-  for (unsigned i = 0; i < pmds_.size(); i++) {
-    wait_for(i, cmds[i]);
-    recycle(cmds[i]);
-  }
-}
-
-std::vector<RxqAssignment> Datapath::rxq_assignment() const {
-  std::vector<RxqAssignment> out = rxq_assignment_;
-  std::vector<unsigned> idx(pmds_.size(), 0);
-  for (size_t k = 0; k < out.size(); k++) {
-    RxqAssignment& a = out[k];
-    const RxqStats& s = pmds_[a.pmd]->rxq_stats(idx[a.pmd]++);
-    a.packets = s.packets.load(std::memory_order_relaxed);
-    a.cycles = s.cycles.load(std::memory_order_relaxed);
-    if (k < rxq_base_.size()) {
-      a.packets -= std::min(a.packets, rxq_base_[k].first);
-      a.cycles -= std::min(a.cycles, rxq_base_[k].second);
-    }
-  }
-  return out;
-}
+std::vector<RxqAssignment> Datapath::rxq_assignment() const { return rxqs_.assignment(); }
 
 // --- Flows --------------------------------------------------------------------
 
 int Datapath::install_on(unsigned pmd, FlowRecord& rec, bool wait, PmdCommand* cmd) {
   DpFlow* f = pmds_[pmd]->arena().alloc();
   if (!f) return -E2BIG;
-  // From the record (key masked already); only the used action entries.
-  f->key = rec.key;
-  f->mask = rec.mask;
-  f->actions.n = static_cast<uint8_t>(rec.actions.size());
-  std::copy(rec.actions.begin(), rec.actions.end(), f->actions.acts);
-  f->ufid = rec.ufid;
-  if (!cmd) cmd = new_command(PmdCmdType::kInstall);
+  rec.fill(f);
+  if (!cmd) cmd = channel_.make(PmdCmdType::kInstall);
   cmd->flow = f;
   rec.instances.push_back({pmd, f});
-  post(pmd, cmd);
+  channel_.post(pmd, cmd);
   if (!wait) return 0;
-  wait_for(pmd, cmd);
-  int rc = cmd->result;
-  recycle(cmd);
+  channel_.wait_for(pmd, cmd);
+  const int rc = cmd->result;
   if (rc != 0) {
     rec.instances.pop_back();
-    retire_flow(pmd, f);
+    channel_.retire_flow(pmd, f);
   }
-  unref_flow(pmd, f);
+  channel_.release(pmd, cmd);
   return rc;
 }
 
@@ -538,53 +246,6 @@ int Datapath::put_flow(const FlowSpec& spec, int pmd) {
   return rc;
 }
 
-bool Datapath::backlog_full(unsigned pmd) {
-  if (side_[pmd].backlog.size() < kCommandBacklogMax) return false;
-  flush_backlog(pmd);
-  return side_[pmd].backlog.size() >= kCommandBacklogMax;
-}
-
-int Datapath::post_install(unsigned pmd, const FlowSpec& spec) {
-  if (backlog_full(pmd)) return -EAGAIN;
-  FlowRecord& rec = flows_[spec.ufid];
-  for (auto& [p, f] : rec.instances)
-    if (p == pmd) return -EEXIST;
-  if (rec.instances.empty()) rec.set(spec);  // else: the flow as installed elsewhere
-  int rc = install_on(pmd, rec, false);
-  if (rc != 0 && rec.instances.empty()) flows_.erase(spec.ufid);
-  return rc;
-}
-
-int Datapath::post_install_execute(unsigned pmd, const FlowSpec& spec, uint32_t in_port,
-                                   rte_mbuf* const* pkts, unsigned n) {
-  n = std::min<unsigned>(n, netdev::kMaxBurst);
-  if (backlog_full(pmd)) {
-    if (n) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
-    return -EAGAIN;
-  }
-  auto [it, fresh] = flows_.try_emplace(spec.ufid);
-  FlowRecord& rec = it->second;
-  int rc = 0;
-  if (fresh || rec.instances.empty()) {
-    rec.set(spec);
-  } else {  // the flow as installed elsewhere
-    for (auto& [p, f] : rec.instances)
-      if (p == pmd) rc = -EEXIST;
-  }
-  if (rc == 0) {
-    PmdCommand* cmd = new_command(PmdCmdType::kInstallExecute);
-    cmd->in_port = in_port;
-    cmd->n_pkts = static_cast<uint16_t>(n);
-    std::copy(pkts, pkts + n, cmd->pkts);
-    rc = install_on(pmd, rec, false, cmd);
-    if (rc == 0) return 0;
-    recycle(cmd);  // not posted; the packets are still ours
-  }
-  if (rec.instances.empty()) flows_.erase(it);
-  if (n) post_execute(pmd, in_port, pkts, n, spec.actions);
-  return rc;
-}
-
 int Datapath::modify_flow(uint64_t ufid, const DpActions& actions) {
   int rc = post_modify(ufid, actions);
   if (rc == 0) sync();  // every PMD has applied it (and the commands are reaped)
@@ -595,33 +256,29 @@ int Datapath::del_flow(uint64_t ufid) {
   auto it = flows_.find(ufid);
   if (it == flows_.end()) return -ENOENT;
   for (auto& [p, f] : it->second.instances) {
-    PmdCommand* cmd = new_command(PmdCmdType::kRemove);
+    PmdCommand* cmd = channel_.make(PmdCmdType::kRemove);
     cmd->flow = f;
-    post(p, cmd);
-    wait_for(p, cmd);
-    if (cmd->result == 0) retire_flow(p, f);
-    unref_flow(p, f);
-    recycle(cmd);
+    if (channel_.call(p, cmd)->result == 0) channel_.retire_flow(p, f);
+    channel_.release(p, cmd);
   }
   flows_.erase(it);
   return 0;
 }
 
 void Datapath::flush_flows() {
-  for (unsigned p = 0; p < pmds_.size(); p++) {
-    PmdCommand* cmd = new_command(PmdCmdType::kFlush);
-    // Reserved here so the PMD never allocates while listing its flows.
-    cmd->flows.reserve(pmds_[p]->arena().in_use() + 1);
-    post(p, cmd);
-    wait_for(p, cmd);
-    for (DpFlow* f : cmd->flows) retire_flow(p, f);
-    recycle(cmd);
-  }
+  on_every_pmd(
+      PmdCmdType::kFlush,
+      // Reserved here so the PMD never allocates while listing its flows.
+      [&](unsigned p, PmdCommand* cmd) { cmd->flows.reserve(pmds_[p]->arena().in_use() + 1); },
+      [&](unsigned p, PmdCommand* cmd) {
+        for (DpFlow* f : cmd->flows) channel_.retire_flow(p, f);
+      });
   flows_.clear();
 }
 
-template <typename Instances>
-static FlowStats stats_of(const Instances& inst) {
+namespace {
+
+FlowStats stats_of(const FlowInstances& inst) {
   FlowStats s;
   for (auto& [p, f] : inst) {
     s.packets += f->packets.load(std::memory_order_relaxed);
@@ -631,6 +288,8 @@ static FlowStats stats_of(const Instances& inst) {
   }
   return s;
 }
+
+}  // namespace
 
 std::vector<FlowDump> Datapath::dump_flows() {
   poll();
@@ -659,20 +318,83 @@ unsigned Datapath::drain_upcalls(unsigned pmd, Upcall* out, unsigned n) {
   return pmds_[pmd]->misses().dequeue_burst(out, n);
 }
 
+int Datapath::post_install(unsigned pmd, const FlowSpec& spec) {
+  if (channel_.backlog_full(pmd)) return -EAGAIN;
+  FlowRecord& rec = flows_[spec.ufid];
+  if (rec.instances.on(pmd)) return -EEXIST;
+  if (rec.instances.empty()) rec.set(spec);  // else: the flow as installed elsewhere
+  int rc = install_on(pmd, rec, false);
+  if (rc != 0 && rec.instances.empty()) flows_.erase(spec.ufid);
+  return rc;
+}
+
+int Datapath::post_install_execute(unsigned pmd, const FlowSpec& spec, uint32_t in_port,
+                                   rte_mbuf* const* pkts, unsigned n) {
+  n = std::min<unsigned>(n, netdev::kMaxBurst);
+  if (channel_.backlog_full(pmd)) {
+    if (n) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
+    return -EAGAIN;
+  }
+  auto [it, fresh] = flows_.try_emplace(spec.ufid);
+  FlowRecord& rec = it->second;
+  int rc = 0;
+  if (fresh || rec.instances.empty())
+    rec.set(spec);
+  else if (rec.instances.on(pmd))  // else: the flow as installed elsewhere
+    rc = -EEXIST;
+  if (rc == 0) {
+    PmdCommand* cmd = channel_.make(PmdCmdType::kInstallExecute);
+    cmd->in_port = in_port;
+    cmd->n_pkts = static_cast<uint16_t>(n);
+    std::copy(pkts, pkts + n, cmd->pkts);
+    rc = install_on(pmd, rec, false, cmd);
+    if (rc == 0) return 0;
+    channel_.recycle(cmd);  // not posted; the packets are still ours
+  }
+  if (rec.instances.empty()) flows_.erase(it);
+  if (n) post_execute(pmd, in_port, pkts, n, spec.actions);
+  return rc;
+}
+
 bool Datapath::post_execute(unsigned pmd, uint32_t in_port, rte_mbuf* const* pkts, unsigned n,
                             const DpActions& actions) {
   n = std::min<unsigned>(n, netdev::kMaxBurst);
-  PmdCommand* cmd = new_command(PmdCmdType::kExecute);
+  PmdCommand* cmd = channel_.make(PmdCmdType::kExecute);
   cmd->actions = actions;
   cmd->in_port = in_port;
   cmd->n_pkts = static_cast<uint16_t>(n);
   std::copy(pkts, pkts + n, cmd->pkts);
-  if (!post_bounded(pmd, cmd)) {
+  if (!channel_.post_bounded(pmd, cmd)) {
     rte_pktmbuf_free_bulk(cmd->pkts, n);
-    recycle(cmd);
+    channel_.recycle(cmd);
     return false;
   }
   return true;
+}
+
+int Datapath::post_modify(uint64_t ufid, const DpActions& actions) {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return -ENOENT;
+  it->second.set_actions(actions);
+  for (auto& [p, f] : it->second.instances) {
+    PmdCommand* cmd = channel_.make(PmdCmdType::kModify);
+    cmd->flow = f;
+    cmd->actions = actions;
+    channel_.post(p, cmd);
+  }
+  return 0;
+}
+
+int Datapath::post_remove(uint64_t ufid) {
+  auto it = flows_.find(ufid);
+  if (it == flows_.end()) return -ENOENT;
+  for (auto& [p, f] : it->second.instances) {
+    PmdCommand* cmd = channel_.make(PmdCmdType::kRemove);
+    cmd->flow = f;
+    channel_.post(p, cmd);  // its completion frees f once the PMD removed it
+  }
+  flows_.erase(it);
+  return 0;
 }
 
 // --- Meters ------------------------------------------------------------------------
@@ -683,16 +405,15 @@ int Datapath::set_meter(uint32_t id, const DpMeterConfig& cfg) {
     if (b.rate == 0) return -EINVAL;
   const uint64_t hz = rte_get_tsc_hz();
   std::vector<DpMeter*> inst(pmds_.size());
-  for (unsigned p = 0; p < pmds_.size(); p++) {
-    inst[p] = new DpMeter(cfg, hz, rte_rdtsc());
-    PmdCommand* cmd = new_command(PmdCmdType::kMeterSet);
-    cmd->meter = inst[p];
-    cmd->meter_id = id;
-    post(p, cmd);
-    wait_for(p, cmd);
-    delete cmd->meter;  // the one replaced (its counters carried over)
-    delete cmd;
-  }
+  on_every_pmd(
+      PmdCmdType::kMeterSet,
+      [&](unsigned p, PmdCommand* cmd) {
+        inst[p] = new DpMeter(cfg, hz, rte_rdtsc());
+        cmd->meter = inst[p];
+        cmd->meter_id = id;
+      },
+      // The one replaced (its counters carried over), or null.
+      [](unsigned, PmdCommand* cmd) { delete cmd->meter; });
   meters_[id] = std::move(inst);
   meter_cfgs_[id] = cfg;
   return 0;
@@ -701,14 +422,9 @@ int Datapath::set_meter(uint32_t id, const DpMeterConfig& cfg) {
 int Datapath::del_meter(uint32_t id) {
   auto it = meters_.find(id);
   if (it == meters_.end()) return -ENOENT;
-  for (unsigned p = 0; p < pmds_.size(); p++) {
-    PmdCommand* cmd = new_command(PmdCmdType::kMeterDel);
-    cmd->meter_id = id;
-    post(p, cmd);
-    wait_for(p, cmd);
-    delete cmd->meter;
-    delete cmd;
-  }
+  on_every_pmd(
+      PmdCmdType::kMeterDel, [&](unsigned, PmdCommand* cmd) { cmd->meter_id = id; },
+      [](unsigned, PmdCommand* cmd) { delete cmd->meter; });
   meters_.erase(it);
   meter_cfgs_.erase(id);
   return 0;
@@ -758,8 +474,7 @@ uint64_t Datapath::installed_flows() const {
 }
 
 void Datapath::clear_pmd_stats() {
-  rxq_base_.clear();
-  for (const RxqAssignment& a : rxq_assignment()) rxq_base_.emplace_back(a.packets, a.cycles);
+  rxqs_.clear_stats();
   for (unsigned p = 0; p < pmds_.size(); p++) {
     stats_base_[p] = pmds_[p]->counters().snapshot();
     pmds_[p]->reset_max_iteration();

@@ -1,34 +1,31 @@
 // datapath.h - the datapath facade used by the daemon and ofproto.
 //
 // What: owns the mbuf pool, the ports (numbered 0..kMaxPorts-1; the daemon
-// numbers them from 1 like OpenFlow) and the PMD threads; assigns rx queues
-// to PMDs; installs, modifies, removes and dumps datapath flows; hands misses
-// to the slow path and executes its verdicts on the PMD that missed; reports
-// PMD and port statistics.
+// numbers them from 1 like OpenFlow) and the PMD threads; installs,
+// modifies, removes and dumps datapath flows; hands misses to the slow path
+// and executes its verdicts on the PMD that missed; meters; reports PMD and
+// port statistics.
 //
-// Design: every change to a PMD goes through its command ring. The *_sync
-// calls post and then wait for the PMD's completion (control-plane API for the
-// config file, dpctl-style debugging and tests). The async calls (post_*)
-// return immediately; poll() reaps completions, frees retired flows and
-// recycles commands. Flows are identified by a ufid chosen by the caller; one
-// ufid may be installed on several PMDs (one DpFlow each).
-// Posting never spins: a command that does not fit in a PMD's ring waits in
-// that PMD's backlog (FIFO, so order is kept) and poll() moves it on. The
-// miss path's posts (install, execute) fail instead once the backlog holds
-// kCommandBacklogMax commands; modify / remove / sync are always accepted.
-// Commands come from a free list. A DpFlow goes back to its arena only once
-// it is retired (removed, flushed, or its install failed) AND no command
-// naming it is still queued or unreaped, so a slot is never reused while a
-// PMD may still read it through an older command.
+// Design: a facade over three pieces. Every change to a PMD is a command
+// through PmdChannel (pmd_channel.h: posting with a backlog, the command
+// free list, completions, and when a retired DpFlow may be freed). Rx queues
+// go to PMDs through RxqScheduler (rxq_scheduler.h), which also checks and
+// builds the PMD set. What was installed is kept per ufid as a FlowRecord
+// (flow_record.h). The *_sync calls post and then wait for the PMD's
+// completion (control-plane API for the config file, dpctl-style debugging
+// and tests). The async calls (post_*) return immediately; poll() reaps
+// completions. Flows are identified by a ufid chosen by the caller; one ufid
+// may be installed on several PMDs (one DpFlow each). The miss path's posts
+// (install, execute) fail once a PMD's backlog holds kCommandBacklogMax
+// commands; modify / remove / sync are always accepted.
 //
 // Thread-safety: one control thread owns a Datapath (the ofproto thread in
 // dpswitchd). Nothing here may be called from a PMD. Statistics getters read
 // relaxed counters and may run concurrently with forwarding.
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <functional>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,16 +36,14 @@
 #include "../netdev/mbuf_pool.h"
 #include "../netdev/netdev.h"
 #include "dp_flow.h"
+#include "flow_record.h"
 #include "meter.h"
+#include "pmd_channel.h"
 #include "pmd_thread.h"
+#include "rxq_scheduler.h"
 #include "upcall.h"
 
 namespace dps::datapath {
-
-// Commands a PMD's backlog may hold before the miss path's posts (install,
-// execute) fail: 2x the ring, a few upcall rounds; beyond that the PMD is
-// far behind and dropping new misses is better than queueing (~9 MB).
-inline constexpr size_t kCommandBacklogMax = 2 * kCommandRingSize;
 
 struct DatapathConfig {
   std::vector<unsigned> pmd_lcores = {1};  // one PMD per lcore, pinned
@@ -56,13 +51,6 @@ struct DatapathConfig {
   uint32_t max_flows_per_pmd = kFlowArenaDefaultMax;
   uint32_t emc_insert_inv_prob = 100;
   bool smc_enabled = true;
-};
-
-struct FlowSpec {
-  FlowKey key;  // masked here
-  FlowMask mask;
-  DpActions actions;
-  uint64_t ufid = 0;
 };
 
 struct FlowStats {
@@ -84,15 +72,6 @@ struct InstallFailure {
   uint64_t ufid;
   unsigned pmd;
   int result;
-};
-
-struct RxqAssignment {
-  uint32_t port_no;
-  std::string port;
-  uint16_t queue;
-  unsigned pmd;
-  uint64_t packets;
-  uint64_t cycles;
 };
 
 struct PmdStatsView {
@@ -222,83 +201,34 @@ class Datapath {
   uint64_t stats_cleared_tsc() const { return stats_cleared_tsc_; }
 
  private:
-  // (pmd, flow) per PMD the ufid is on: almost always one, so two are
-  // kept inline and only more spill to the heap.
-  class Instances {
-   public:
-    using Item = std::pair<unsigned, DpFlow*>;
-    Item* begin() { return spilled_ ? heap_.data() : inline_; }
-    Item* end() { return begin() + n_; }
-    const Item* begin() const { return spilled_ ? heap_.data() : inline_; }
-    const Item* end() const { return begin() + n_; }
-    bool empty() const { return n_ == 0; }
-    void push_back(const Item& it);
-    void pop_back() { n_--; if (spilled_) heap_.pop_back(); }
-    void erase(const Item& it);  // if present
-
-   private:
-    Item inline_[2];
-    std::vector<Item> heap_;
-    uint32_t n_ = 0;
-    bool spilled_ = false;
-  };
-  // What the control side keeps of a ufid: its masked key, mask and the
-  // actions as a list of the used entries only (a DpActions is ~800 bytes,
-  // most flows use one or two entries: the miss path creates one record per
-  // new megaflow and touching less memory is most of its cost).
-  struct FlowRecord {
-    FlowKey key;  // masked
-    FlowMask mask;
-    uint64_t ufid = 0;
-    std::vector<DpAction> actions;
-    Instances instances;
-    bool everywhere = false;  // put on every PMD (put_flow with pmd < 0)
-    void set(const FlowSpec& spec);  // masks spec.key
-    void set_actions(const DpActions& a) { actions.assign(a.acts, a.acts + a.n); }
-    FlowSpec spec() const;
-  };
-  // Control-side state per PMD.
-  struct PmdSide {
-    std::deque<PmdCommand*> backlog;    // posted, not yet in the ring (FIFO)
-    std::vector<uint32_t> flow_refs;    // by DpFlow::index: outstanding commands naming it
-    std::vector<uint8_t> flow_retired;  // by DpFlow::index: free once flow_refs drops to 0
-  };
-  void create_pmds();  // one per cfg_.pmd_lcores, fresh control-side state
+  PmdConfig pmd_config() const;  // cfg_ as a PMD's (index and lcore aside)
+  void create_pmds();            // one per cfg_.pmd_lcores
   // PMDs stopped: frees the queued misses' packets, flushes every flow and
   // reaps what the PMDs completed.
   void drop_misses_and_flows();
-  PmdCommand* new_command(PmdCmdType type);
-  void recycle(PmdCommand* cmd);
-  void post(unsigned pmd, PmdCommand* cmd);
-  bool post_bounded(unsigned pmd, PmdCommand* cmd);  // false: backlog full, not posted
-  void flush_backlog(unsigned pmd);
-  bool backlog_full(unsigned pmd);  // after trying to move it on
-  void ref_flow(unsigned pmd, DpFlow* f);
-  void unref_flow(unsigned pmd, DpFlow* f);
-  void retire_flow(unsigned pmd, DpFlow* f);
-  void wait_for(unsigned pmd, PmdCommand* cmd);
-  void complete(unsigned pmd, PmdCommand* cmd);
-  void push_port_tables();
-  // Allocates the DpFlow, fills it from rec (no FlowSpec copy: a DpActions
-  // is ~770 bytes, only the used entries are copied) and posts `cmd` (a new
-  // kInstall when null) for it; with wait, returns the PMD's verdict.
+  void drop_meter_instances();  // the PMDs that used them are gone
+  // PmdChannel's report of an async install the PMD refused.
+  void install_failed(unsigned pmd, DpFlow* flow, int result);
+  // Allocates the DpFlow, fills it from rec and posts `cmd` (a new kInstall
+  // when null) for it; with wait, returns the PMD's verdict.
   int install_on(unsigned pmd, FlowRecord& rec, bool wait, PmdCommand* cmd = nullptr);
+  // One command per PMD, each waited for in turn and then released; `each`
+  // fills the command before it is posted, `done` reads it after.
+  template <typename Fill, typename Done>
+  void on_every_pmd(PmdCmdType type, Fill each, Done done);
 
   DatapathConfig cfg_;
   std::unique_ptr<netdev::MbufPool> pool_;
   std::vector<std::unique_ptr<PmdThread>> pmds_;
+  PmdChannel channel_;    // talks to pmds_
+  RxqScheduler rxqs_;     // pmds_ through channel_
   std::map<uint32_t, netdev::NetdevPtr> ports_;
-  std::vector<RxqAssignment> rxq_assignment_;
   std::unordered_map<uint64_t, FlowRecord> flows_;
-  std::vector<PmdSide> side_;
-  std::vector<PmdCommand*> free_cmds_;
   std::map<uint32_t, DpMeterConfig> meter_cfgs_;  // for set_pmd_lcores
   std::map<uint32_t, std::vector<DpMeter*>> meters_;  // id -> instance per PMD (PMD-owned while set)
   std::vector<std::array<uint64_t, kNumPmdCounters>> stats_base_;
-  std::vector<std::pair<uint64_t, uint64_t>> rxq_base_;  // (packets, cycles) at the last clear
   uint64_t stats_cleared_tsc_ = 0;
   std::vector<InstallFailure> failed_installs_;
-  uint64_t next_seq_ = 1;
   bool started_ = false;
 };
 

@@ -4,10 +4,10 @@
 
 #include <cerrno>
 #include <cctype>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <type_traits>
 #include <stdexcept>
 #include <vector>
 
@@ -64,17 +64,158 @@ void parse_ip6(const std::string& token, const std::string& v, uint8_t* out) {
   if (inet_pton(AF_INET6, v.c_str(), out) != 1) bad(token, "'" + v + "' is not an IPv6 address");
 }
 
-template <typename T>
-void set_be(T* field, uint64_t v) {
-  if constexpr (sizeof(T) == 2)
-    *field = htons(static_cast<uint16_t>(v));
-  else
-    *field = htonl(static_cast<uint32_t>(v));
-}
-
 void prefix_mask(uint8_t* mask, unsigned bytes, unsigned len) {
   std::memset(mask, 0, bytes);
   for (unsigned i = 0; i < len; i++) mask[i / 8] |= static_cast<uint8_t>(0x80 >> (i % 8));
+}
+
+// --- Match fields -----------------------------------------------------------------
+// One field=value[/mask] token, split. A FlowMask has the FlowKey's layout,
+// so a field is one offset into both.
+struct FieldToken {
+  const std::string& tok;
+  std::string value;
+  std::string mask;  // "" = exact
+  uint8_t* key;      // the field in the key
+  uint8_t* msk;      // the field in the mask
+};
+
+enum class Syntax : uint8_t { kInt, kMac, kIp4, kIp6, kFrag };
+
+struct MatchField {
+  const char* name;
+  Syntax syntax;
+  size_t offset;  // in FlowKey / FlowMask
+  unsigned size;  // kInt: bytes (1, 2 or 4)
+  uint64_t max;   // kInt: largest value (and the exact mask)
+  bool be;        // kInt: network byte order
+};
+
+#define DPS_INT(f, max, be) {#f, Syntax::kInt, offsetof(FlowKey, f), sizeof(FlowKey::f), max, be}
+#define DPS_ADDR(f, syntax) {#f, syntax, offsetof(FlowKey, f), sizeof(FlowKey::f), 0, false}
+constexpr MatchField kMatchFields[] = {
+    DPS_INT(in_port, 0xffffffffu, false),  // not maskable (parse_field)
+    DPS_INT(eth_type, 0xffff, true),
+    DPS_INT(vlan_tci, 0xffff, true),
+    DPS_INT(vlan_tci2, 0xffff, true),
+    DPS_ADDR(dl_src, Syntax::kMac),
+    DPS_ADDR(dl_dst, Syntax::kMac),
+    DPS_ADDR(arp_sha, Syntax::kMac),
+    DPS_ADDR(arp_tha, Syntax::kMac),
+    DPS_ADDR(nw_src, Syntax::kIp4),
+    DPS_ADDR(nw_dst, Syntax::kIp4),
+    DPS_ADDR(ipv6_src, Syntax::kIp6),
+    DPS_ADDR(ipv6_dst, Syntax::kIp6),
+    DPS_ADDR(nd_target, Syntax::kIp6),
+    DPS_INT(ipv6_label, 0xfffff, true),
+    DPS_INT(mpls_lse, 0xffffffffu, true),
+    DPS_INT(nw_proto, 0xff, false),
+    DPS_INT(nw_tos, 0xff, false),
+    DPS_INT(nw_ttl, 0xff, false),
+    DPS_INT(tp_src, 0xffff, true),
+    DPS_INT(tp_dst, 0xffff, true),
+    DPS_INT(tcp_flags, 0xfff, true),
+    DPS_ADDR(nw_frag, Syntax::kFrag),
+};
+#undef DPS_INT
+#undef DPS_ADDR
+
+void store_int(uint8_t* p, unsigned size, uint64_t v, bool be) {
+  if (size == 1) {
+    *p = static_cast<uint8_t>(v);
+  } else if (size == 2) {
+    uint16_t x = be ? htons(static_cast<uint16_t>(v)) : static_cast<uint16_t>(v);
+    std::memcpy(p, &x, 2);
+  } else {
+    uint32_t x = be ? htonl(static_cast<uint32_t>(v)) : static_cast<uint32_t>(v);
+    std::memcpy(p, &x, 4);
+  }
+}
+
+void and_bytes(uint8_t* key, const uint8_t* mask, unsigned n) {
+  for (unsigned i = 0; i < n; i++) key[i] &= mask[i];
+}
+
+void parse_int(const MatchField& f, const FieldToken& t) {
+  const uint64_t val = parse_uint(t.tok, t.value, f.max);
+  const uint64_t msk = t.mask.empty() ? f.max : parse_uint(t.tok, t.mask, f.max);
+  store_int(t.key, f.size, val & msk, f.be);
+  store_int(t.msk, f.size, msk, f.be);
+}
+
+void parse_mac_field(const FieldToken& t) {
+  parse_mac(t.tok, t.value, t.key);
+  if (t.mask.empty())
+    std::memset(t.msk, 0xff, 6);
+  else
+    parse_mac(t.tok, t.mask, t.msk);
+  and_bytes(t.key, t.msk, 6);
+}
+
+// A mask is an address, or a prefix length.
+void parse_ip4_field(const FieldToken& t) {
+  const uint32_t addr = parse_ip4(t.tok, t.value);
+  std::memcpy(t.key, &addr, 4);
+  if (t.mask.empty()) {
+    std::memset(t.msk, 0xff, 4);
+  } else if (t.mask.find('.') != std::string::npos) {
+    const uint32_t m = parse_ip4(t.tok, t.mask);
+    std::memcpy(t.msk, &m, 4);
+  } else {
+    prefix_mask(t.msk, 4, static_cast<unsigned>(parse_uint(t.tok, t.mask, 32)));
+  }
+  and_bytes(t.key, t.msk, 4);
+}
+
+void parse_ip6_field(const FieldToken& t) {
+  parse_ip6(t.tok, t.value, t.key);
+  if (t.mask.empty())
+    std::memset(t.msk, 0xff, 16);
+  else if (t.mask.find(':') != std::string::npos)
+    parse_ip6(t.tok, t.mask, t.msk);
+  else
+    prefix_mask(t.msk, 16, static_cast<unsigned>(parse_uint(t.tok, t.mask, 128)));
+  and_bytes(t.key, t.msk, 16);
+}
+
+void parse_frag_field(const FieldToken& t) {
+  *t.msk = kFragAny | kFragLater;
+  if (t.value == "no")
+    *t.key = 0;
+  else if (t.value == "first")
+    *t.key = kFragAny;
+  else if (t.value == "later")
+    *t.key = kFragAny | kFragLater;
+  else
+    bad(t.tok, "nw_frag is one of no, first, later");
+}
+
+const MatchField& find_field(const std::string& tok, const std::string& name) {
+  for (const MatchField& f : kMatchFields)
+    if (name == f.name) return f;
+  bad(tok, "unknown field '" + name + "'");
+}
+
+void parse_field(const std::string& tok, FlowKey* key, FlowMask* mask) {
+  const size_t eq = tok.find('=');
+  if (eq == std::string::npos) bad(tok, "expected field=value");
+  const std::string name = tok.substr(0, eq);
+  std::string v = tok.substr(eq + 1), m;
+  if (size_t slash = v.find('/'); slash != std::string::npos) {
+    m = v.substr(slash + 1);
+    v = v.substr(0, slash);
+  }
+  const MatchField& f = find_field(tok, name);
+  if (f.offset == offsetof(FlowKey, in_port) && !m.empty()) bad(tok, "in_port cannot be masked");
+  const FieldToken t{tok, v, m, reinterpret_cast<uint8_t*>(key) + f.offset,
+                     reinterpret_cast<uint8_t*>(mask) + f.offset};
+  switch (f.syntax) {
+    case Syntax::kInt: parse_int(f, t); break;
+    case Syntax::kMac: parse_mac_field(t); break;
+    case Syntax::kIp4: parse_ip4_field(t); break;
+    case Syntax::kIp6: parse_ip6_field(t); break;
+    case Syntax::kFrag: parse_frag_field(t); break;
+  }
 }
 
 }  // namespace
@@ -82,98 +223,8 @@ void prefix_mask(uint8_t* mask, unsigned bytes, unsigned len) {
 void parse_flow_match(const std::string& text, FlowKey* key, FlowMask* mask) {
   std::memset(static_cast<void*>(key), 0, sizeof *key);
   std::memset(static_cast<void*>(mask), 0, sizeof *mask);
-  for (const std::string& tok : split(text, ',')) {
-    if (tok.empty()) continue;
-    size_t eq = tok.find('=');
-    if (eq == std::string::npos) bad(tok, "expected field=value");
-    std::string f = tok.substr(0, eq), v = tok.substr(eq + 1), m;
-    size_t slash = v.find('/');
-    if (slash != std::string::npos) {
-      m = v.substr(slash + 1);
-      v = v.substr(0, slash);
-    }
-    auto int_field = [&](auto* kf, auto* mf, uint64_t max, bool be) {
-      using T = std::remove_pointer_t<decltype(kf)>;
-      uint64_t val = parse_uint(tok, v, max);
-      uint64_t msk = m.empty() ? max : parse_uint(tok, m, max);
-      if (be) {
-        set_be(kf, val & msk);
-        set_be(mf, msk);
-      } else {
-        *kf = static_cast<T>(val & msk);
-        *mf = static_cast<T>(msk);
-      }
-    };
-    if (f == "in_port") {
-      if (!m.empty()) bad(tok, "in_port cannot be masked");
-      int_field(&key->in_port, &mask->in_port, 0xffffffffu, false);
-    } else if (f == "eth_type") {
-      int_field(&key->eth_type, &mask->eth_type, 0xffff, true);
-    } else if (f == "vlan_tci") {
-      int_field(&key->vlan_tci, &mask->vlan_tci, 0xffff, true);
-    } else if (f == "vlan_tci2") {
-      int_field(&key->vlan_tci2, &mask->vlan_tci2, 0xffff, true);
-    } else if (f == "dl_src" || f == "dl_dst" || f == "arp_sha" || f == "arp_tha") {
-      uint8_t* kf = f == "dl_src" ? key->dl_src : f == "dl_dst" ? key->dl_dst
-                    : f == "arp_sha" ? key->arp_sha : key->arp_tha;
-      uint8_t* mf = f == "dl_src" ? mask->dl_src : f == "dl_dst" ? mask->dl_dst
-                    : f == "arp_sha" ? mask->arp_sha : mask->arp_tha;
-      parse_mac(tok, v, kf);
-      if (m.empty())
-        std::memset(mf, 0xff, 6);
-      else
-        parse_mac(tok, m, mf);
-      for (int i = 0; i < 6; i++) kf[i] &= mf[i];
-    } else if (f == "nw_src" || f == "nw_dst") {
-      uint32_t* kf = f == "nw_src" ? &key->nw_src : &key->nw_dst;
-      uint32_t* mf = f == "nw_src" ? &mask->nw_src : &mask->nw_dst;
-      *kf = parse_ip4(tok, v);
-      if (m.empty()) {
-        *mf = 0xffffffffu;
-      } else if (m.find('.') != std::string::npos) {
-        *mf = parse_ip4(tok, m);
-      } else {
-        unsigned len = static_cast<unsigned>(parse_uint(tok, m, 32));
-        prefix_mask(reinterpret_cast<uint8_t*>(mf), 4, len);
-      }
-      *kf &= *mf;
-    } else if (f == "ipv6_src" || f == "ipv6_dst" || f == "nd_target") {
-      uint8_t* kf = f == "ipv6_src" ? key->ipv6_src : f == "ipv6_dst" ? key->ipv6_dst : key->nd_target;
-      uint8_t* mf = f == "ipv6_src" ? mask->ipv6_src : f == "ipv6_dst" ? mask->ipv6_dst : mask->nd_target;
-      parse_ip6(tok, v, kf);
-      if (m.empty())
-        std::memset(mf, 0xff, 16);
-      else if (m.find(':') != std::string::npos)
-        parse_ip6(tok, m, mf);
-      else
-        prefix_mask(mf, 16, static_cast<unsigned>(parse_uint(tok, m, 128)));
-      for (int i = 0; i < 16; i++) kf[i] &= mf[i];
-    } else if (f == "ipv6_label") {
-      int_field(&key->ipv6_label, &mask->ipv6_label, 0xfffff, true);
-    } else if (f == "mpls_lse") {
-      int_field(&key->mpls_lse, &mask->mpls_lse, 0xffffffffu, true);
-    } else if (f == "nw_proto") {
-      int_field(&key->nw_proto, &mask->nw_proto, 0xff, false);
-    } else if (f == "nw_tos") {
-      int_field(&key->nw_tos, &mask->nw_tos, 0xff, false);
-    } else if (f == "nw_ttl") {
-      int_field(&key->nw_ttl, &mask->nw_ttl, 0xff, false);
-    } else if (f == "tp_src") {
-      int_field(&key->tp_src, &mask->tp_src, 0xffff, true);
-    } else if (f == "tp_dst") {
-      int_field(&key->tp_dst, &mask->tp_dst, 0xffff, true);
-    } else if (f == "tcp_flags") {
-      int_field(&key->tcp_flags, &mask->tcp_flags, 0xfff, true);
-    } else if (f == "nw_frag") {
-      mask->nw_frag = kFragAny | kFragLater;
-      if (v == "no") key->nw_frag = 0;
-      else if (v == "first") key->nw_frag = kFragAny;
-      else if (v == "later") key->nw_frag = kFragAny | kFragLater;
-      else bad(tok, "nw_frag is one of no, first, later");
-    } else {
-      bad(tok, "unknown field '" + f + "'");
-    }
-  }
+  for (const std::string& tok : split(text, ','))
+    if (!tok.empty()) parse_field(tok, key, mask);
 }
 
 DpActions parse_dp_actions(const std::string& text) {

@@ -23,18 +23,18 @@ namespace {
 FlowArena::FlowArena(uint32_t max_flows, uint32_t prefault_flows)
     : max_flows_((max_flows == 0 ? 1 : (max_flows + kFlowArenaChunk - 1) / kFlowArenaChunk) *
                  kFlowArenaChunk),
-      slots_(static_cast<DpFlow*>(huge_map(size_t{max_flows_} * sizeof(DpFlow)))),
+      slots_(static_cast<DpFlow*>(base::huge_map(size_t{max_flows_} * sizeof(DpFlow)))),
       chunks_(new std::atomic<DpFlow*>[max_flows_ / kFlowArenaChunk]),
       free_(max_flows_) {
   if (!slots_) throw std::bad_alloc();
-  huge_prefault(slots_, size_t{std::min(prefault_flows, max_flows_)} * sizeof(DpFlow));
+  base::huge_prefault(slots_, size_t{std::min(prefault_flows, max_flows_)} * sizeof(DpFlow));
   for (uint32_t i = 0; i < max_flows_ / kFlowArenaChunk; i++)
     chunks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
 FlowArena::~FlowArena() {
   for (uint32_t i = 0; i < reserved(); i++) slots_[i].~DpFlow();
-  huge_unmap(slots_, size_t{max_flows_} * sizeof(DpFlow));
+  base::huge_unmap(slots_, size_t{max_flows_} * sizeof(DpFlow));
 }
 
 bool FlowArena::grow() {

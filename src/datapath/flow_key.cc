@@ -215,6 +215,108 @@ void parse_ipv4(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) 
 // authentication, ESP, destination (final).
 enum ExtRank : int { kRankHop, kRankDest1, kRankRouter, kRankFrag, kRankAuth, kRankEsp, kRankDest2 };
 
+// What next-header value nh is to the OFPIEH flags: its flag and its rank;
+// flag 0 for the end of the chain (an upper layer, or no next header).
+// `seen`: the flags of the headers before it (a destination-options header
+// after any of dest/routing/fragment/auth/ESP is the final one).
+struct ExtKind {
+  uint16_t flag;
+  int rank;
+};
+inline ExtKind ipv6_ext_kind(uint8_t nh, uint16_t seen) {
+  switch (nh) {
+    case kIpProtoHop: return {kIehHop, kRankHop};
+    case kIpProtoDstOpts:
+      return {kIehDest, (seen & (kIehDest | kIehRouter | kIehFrag | kIehAuth | kIehEsp))
+                            ? kRankDest2
+                            : kRankDest1};
+    case kIpProtoRouting: return {kIehRouter, kRankRouter};
+    case kIpProtoFragment: return {kIehFrag, kRankFrag};
+    case kIpProtoAuth: return {kIehAuth, kRankAuth};
+    case kIpProtoEsp: return {kIehEsp, kRankEsp};
+    default: return {0, 0};
+  }
+}
+
+// The OFPIEH flags of a chain of extension headers, built header by header.
+struct ExtChain {
+  uint16_t flags = 0;
+  int last_rank = -1;
+  bool final_dest_seen = false;
+
+  // UNREP and UNSEQ for one more header (before its own flag is set).
+  void order(uint8_t nh, ExtKind k) {
+    if (nh == kIpProtoDstOpts) {
+      if (k.rank == kRankDest2) {
+        if (final_dest_seen) flags |= kIehUnrep;
+        final_dest_seen = true;
+      }
+    } else if (flags & k.flag) {
+      flags |= kIehUnrep;
+    }
+    if (k.rank < last_rank) flags |= kIehUnseq;
+    last_rank = std::max(last_rank, k.rank);
+  }
+};
+
+// The length of the extension header at p (its first 8 bytes are present).
+inline uint32_t ipv6_ext_len(uint8_t nh, const uint8_t* p) {
+  if (nh == kIpProtoFragment) return 8;
+  if (nh == kIpProtoAuth) return (p[1] + 2u) * 4;
+  return (p[1] + 1u) * 8;
+}
+
+// The end of the chain at nh (not an extension header): the upper layer.
+void ipv6_upper_layer(uint8_t nh, const uint8_t* p, uint32_t left, uint16_t flags,
+                      FlowKey* key) {
+  key->ipv6_exthdr = nh == kIpProtoNoNext ? flags | kIehNoNext : flags;
+  key->nw_proto = nh;
+  if (nh == kIpProtoNoNext) return;
+  if (nh == kIpProtoIcmpv6)
+    parse_icmpv6(p, left, key);
+  else
+    parse_l4(p, left, nh, false, key);
+}
+
+// A fragment header at p: sets nw_frag; true for a later fragment, which
+// ends the parse (as OVS: no L4 and nw_proto = fragment).
+bool ipv6_fragment(const uint8_t* p, uint16_t flags, FlowKey* key) {
+  const uint16_t offlg = load16(p + 2);
+  if (!(offlg & be16(0xfff9))) return false;  // neither offset nor M: not a real fragment
+  key->nw_frag = kFragAny;
+  if (!(offlg & be16(0xfff8))) return false;
+  key->nw_frag |= kFragLater;
+  key->ipv6_exthdr = flags;
+  key->nw_proto = kIpProtoFragment;
+  return true;
+}
+
+// The extension headers from nh at p (`left` readable payload bytes), then
+// the upper layer. A truncated header keeps the flags validated so far.
+void parse_ipv6_chain(uint8_t nh, const uint8_t* p, uint32_t left, FlowKey* key) {
+  ExtChain c;
+  for (;;) {
+    const ExtKind k = ipv6_ext_kind(nh, c.flags);
+    if (k.flag == 0) return ipv6_upper_layer(nh, p, left, c.flags, key);
+    c.order(nh, k);
+    if (nh == kIpProtoEsp) {  // encrypted from here on
+      key->ipv6_exthdr = c.flags | kIehEsp;
+      key->nw_proto = nh;
+      return;
+    }
+    const uint32_t hlen = left < 8 ? UINT32_MAX : ipv6_ext_len(nh, p);
+    if (hlen > left) {
+      key->ipv6_exthdr = c.flags;
+      return;
+    }
+    c.flags |= k.flag;
+    if (nh == kIpProtoFragment && ipv6_fragment(p, c.flags, key)) return;
+    nh = p[0];
+    p += hlen;
+    left -= hlen;
+  }
+}
+
 void parse_ipv6(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) {
   if (size < kIpv6HeaderLen) return;
   const uint32_t vtcfl = be32(load32(ip));
@@ -226,90 +328,8 @@ void parse_ipv6(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) 
   key->nw_ttl = ip[7];
   std::memcpy(key->ipv6_src, ip + 8, 16);
   std::memcpy(key->ipv6_dst, ip + 24, 16);
-
-  uint8_t nh = ip[6];
-  const uint8_t* p = ip + kIpv6HeaderLen;
-  uint32_t left = std::min(plen, size - kIpv6HeaderLen);  // readable payload
-  uint16_t flags = 0;
-  int last_rank = -1;
-  bool final_dest_seen = false;
-  for (;;) {
-    uint16_t flag;
-    int rank;
-    switch (nh) {
-      case kIpProtoHop: flag = kIehHop; rank = kRankHop; break;
-      case kIpProtoDstOpts:
-        flag = kIehDest;
-        rank = (flags & (kIehDest | kIehRouter | kIehFrag | kIehAuth | kIehEsp)) ? kRankDest2
-                                                                                 : kRankDest1;
-        break;
-      case kIpProtoRouting: flag = kIehRouter; rank = kRankRouter; break;
-      case kIpProtoFragment: flag = kIehFrag; rank = kRankFrag; break;
-      case kIpProtoAuth: flag = kIehAuth; rank = kRankAuth; break;
-      case kIpProtoEsp: flag = kIehEsp; rank = kRankEsp; break;
-      case kIpProtoNoNext:
-        key->ipv6_exthdr = flags | kIehNoNext;
-        key->nw_proto = nh;
-        return;
-      default: {  // upper layer
-        key->ipv6_exthdr = flags;
-        key->nw_proto = nh;
-        if (nh == kIpProtoIcmpv6)
-          parse_icmpv6(p, left, key);
-        else
-          parse_l4(p, left, nh, false, key);
-        return;
-      }
-    }
-    if (nh == kIpProtoDstOpts) {
-      if (rank == kRankDest2) {
-        if (final_dest_seen) flags |= kIehUnrep;
-        final_dest_seen = true;
-      }
-    } else if (flags & flag) {
-      flags |= kIehUnrep;
-    }
-    if (rank < last_rank) flags |= kIehUnseq;
-    last_rank = std::max(last_rank, rank);
-
-    if (nh == kIpProtoEsp) {  // encrypted from here on
-      key->ipv6_exthdr = flags | kIehEsp;
-      key->nw_proto = nh;
-      return;
-    }
-    if (left < 8) {  // truncated: keep the flags of the headers validated so far
-      key->ipv6_exthdr = flags;
-      return;
-    }
-    uint32_t hlen;
-    if (nh == kIpProtoFragment)
-      hlen = 8;
-    else if (nh == kIpProtoAuth)
-      hlen = (p[1] + 2u) * 4;
-    else
-      hlen = (p[1] + 1u) * 8;
-    if (hlen > left) {
-      key->ipv6_exthdr = flags;
-      return;
-    }
-    flags |= flag;
-    if (nh == kIpProtoFragment) {
-      const uint16_t offlg = load16(p + 2);
-      if (offlg & be16(0xfff9)) {  // offset or M: a real fragment
-        key->nw_frag = kFragAny;
-        if (offlg & be16(0xfff8)) {
-          // As OVS: a later fragment has no L4 and nw_proto = fragment.
-          key->nw_frag |= kFragLater;
-          key->ipv6_exthdr = flags;
-          key->nw_proto = kIpProtoFragment;
-          return;
-        }
-      }
-    }
-    nh = p[0];
-    p += hlen;
-    left -= hlen;
-  }
+  // Readable payload: the payload length, as far as it is present.
+  parse_ipv6_chain(ip[6], ip + kIpv6HeaderLen, std::min(plen, size - kIpv6HeaderLen), key);
 }
 
 // The whole frame (`len` readable bytes, `extra` more in later segments).
@@ -594,6 +614,12 @@ std::string ip6_str(const uint8_t* a) {
   return buf;
 }
 
+std::string hex16(uint16_t be) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%04x", be16(be));
+  return buf;
+}
+
 }  // namespace
 
 std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
@@ -603,57 +629,23 @@ std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
 #define DPS_FIELD(field) \
   (mask ? any(&mask->field, sizeof key.field) : any(&key.field, sizeof key.field))
 #define DPS_PARTIAL(field) (mask && !all_ones(&mask->field, sizeof key.field))
+#define DPS_MASKED(field, fmt)                                        \
+  if (DPS_FIELD(field)) {                                             \
+    append(&out, #field "=%s", fmt(key.field).c_str());               \
+    if (DPS_PARTIAL(field)) out.append("/").append(fmt(mask->field)); \
+  }
 
   if (DPS_FIELD(in_port)) append(&out, "in_port=%u", key.in_port);
-  if (DPS_FIELD(eth_type)) {
-    append(&out, "eth_type=0x%04x", be16(key.eth_type));
-    if (DPS_PARTIAL(eth_type)) {
-      char b[16];
-      std::snprintf(b, sizeof b, "/0x%04x", be16(mask->eth_type));
-      out += b;
-    }
-  }
-  if (DPS_FIELD(vlan_tci)) {
-    append(&out, "vlan_tci=0x%04x", be16(key.vlan_tci));
-    if (DPS_PARTIAL(vlan_tci)) {
-      char b[16];
-      std::snprintf(b, sizeof b, "/0x%04x", be16(mask->vlan_tci));
-      out += b;
-    }
-  }
-  if (DPS_FIELD(vlan_tci2)) {
-    append(&out, "vlan_tci2=0x%04x", be16(key.vlan_tci2));
-    if (DPS_PARTIAL(vlan_tci2)) {
-      char b[16];
-      std::snprintf(b, sizeof b, "/0x%04x", be16(mask->vlan_tci2));
-      out += b;
-    }
-  }
-  if (DPS_FIELD(dl_src)) {
-    append(&out, "dl_src=%s", mac_str(key.dl_src).c_str());
-    if (DPS_PARTIAL(dl_src)) out.append("/").append(mac_str(mask->dl_src));
-  }
-  if (DPS_FIELD(dl_dst)) {
-    append(&out, "dl_dst=%s", mac_str(key.dl_dst).c_str());
-    if (DPS_PARTIAL(dl_dst)) out.append("/").append(mac_str(mask->dl_dst));
-  }
+  DPS_MASKED(eth_type, hex16);
+  DPS_MASKED(vlan_tci, hex16);
+  DPS_MASKED(vlan_tci2, hex16);
+  DPS_MASKED(dl_src, mac_str);
+  DPS_MASKED(dl_dst, mac_str);
   if (DPS_FIELD(mpls_lse)) append(&out, "mpls_lse=0x%08x", be32(key.mpls_lse));
-  if (DPS_FIELD(nw_src)) {
-    append(&out, "nw_src=%s", ip4_str(key.nw_src).c_str());
-    if (DPS_PARTIAL(nw_src)) out.append("/").append(ip4_str(mask->nw_src));
-  }
-  if (DPS_FIELD(nw_dst)) {
-    append(&out, "nw_dst=%s", ip4_str(key.nw_dst).c_str());
-    if (DPS_PARTIAL(nw_dst)) out.append("/").append(ip4_str(mask->nw_dst));
-  }
-  if (DPS_FIELD(ipv6_src)) {
-    append(&out, "ipv6_src=%s", ip6_str(key.ipv6_src).c_str());
-    if (DPS_PARTIAL(ipv6_src)) out.append("/").append(ip6_str(mask->ipv6_src));
-  }
-  if (DPS_FIELD(ipv6_dst)) {
-    append(&out, "ipv6_dst=%s", ip6_str(key.ipv6_dst).c_str());
-    if (DPS_PARTIAL(ipv6_dst)) out.append("/").append(ip6_str(mask->ipv6_dst));
-  }
+  DPS_MASKED(nw_src, ip4_str);
+  DPS_MASKED(nw_dst, ip4_str);
+  DPS_MASKED(ipv6_src, ip6_str);
+  DPS_MASKED(ipv6_dst, ip6_str);
   if (DPS_FIELD(ipv6_label)) append(&out, "ipv6_label=0x%05x", be32(key.ipv6_label));
   if (DPS_FIELD(ipv6_exthdr)) append(&out, "ipv6_exthdr=0x%03x", key.ipv6_exthdr);
   if (DPS_FIELD(nw_proto)) append(&out, "nw_proto=%u", key.nw_proto);
@@ -673,6 +665,7 @@ std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
   if (DPS_FIELD(nd_target)) append(&out, "nd_target=%s", ip6_str(key.nd_target).c_str());
 #undef DPS_FIELD
 #undef DPS_PARTIAL
+#undef DPS_MASKED
   return out;
 }
 

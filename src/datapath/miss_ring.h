@@ -6,9 +6,10 @@
 // plus a counter of upcalls lost because the ring was full.
 //
 // Design: rte_ring keeps producer and consumer indexes on separate cache
-// lines. Bursts follow rte_ring's "burst" semantics: enqueue_burst copies as
-// many records as fit and returns that count; the caller frees and counts the
-// rest (a PMD never waits for the slow path). Sized so that a miss storm fills
+// lines (a LocalRing: no EAL needed). Bursts follow rte_ring's "burst"
+// semantics: enqueue_burst copies as many records as fit and returns that
+// count; the caller frees and counts the rest (a PMD never waits for the
+// slow path). Sized so that a miss storm fills
 // the ring in well under a millisecond, which bounds the slow path's backlog
 // and the latency of a first packet instead of queueing seconds of misses.
 //
@@ -21,9 +22,8 @@
 #include <string>
 
 #include "../netdev/compiler.h"
+#include "local_ring.h"
 #include "upcall.h"
-
-struct rte_ring;
 
 namespace dps::datapath {
 
@@ -33,10 +33,7 @@ inline constexpr unsigned kMissRingSize = 4096;
 class MissRing {
  public:
   // Throws std::runtime_error when the ring cannot be created.
-  MissRing(const std::string& name, unsigned size = kMissRingSize);
-  ~MissRing();
-  MissRing(const MissRing&) = delete;
-  MissRing& operator=(const MissRing&) = delete;
+  explicit MissRing(const std::string& name, unsigned size = kMissRingSize);
 
   // Producer. Returns how many of the n records were enqueued; the caller
   // owns the packets of the rest. Failures are added to lost().
@@ -48,7 +45,7 @@ class MissRing {
   unsigned count() const;
 
  private:
-  rte_ring* ring_;
+  LocalRing ring_;
   alignas(kCacheLine) std::atomic<uint64_t> lost_{0};  // producer-written
 };
 

@@ -9,11 +9,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <stdexcept>
 #include <string>
 
 #include "flow_key.h"
+#include "pmd_stages.h"
 
 namespace dps::datapath {
 namespace {
@@ -30,8 +30,6 @@ constexpr uint64_t kMinSample = 4096;
 // packet in 10 it is turned off the same way.
 constexpr uint64_t kTrainMinHitPermille = 100;
 
-uint32_t low_mask(unsigned n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
-
 bool modifies_packet(ActType t) {
   return t != ActType::kOutput && t != ActType::kUserspace;
 }
@@ -43,10 +41,10 @@ PmdThread::PmdThread(const PmdConfig& cfg)
       commands_("pmd" + std::to_string(cfg.index)),
       misses_("miss" + std::to_string(cfg.index)),
       arena_(cfg.max_flows),
-      emc_stage_(kEmcMinHitPermille, kMinSample, kProbeEvery),
-      train_stage_(kTrainMinHitPermille, kMinSample, kProbeEvery),
       out_(cfg.index, &counters_),
-      rxq_stats_(new RxqStats[kMaxRxqsPerPmd]) {
+      rxq_stats_(new RxqStats[kMaxRxqsPerPmd]),
+      emc_stage_(kEmcMinHitPermille, kMinSample, kProbeEvery),
+      train_stage_(kTrainMinHitPermille, kMinSample, kProbeEvery) {
   emc_.set_insert_inv_prob(cfg.emc_insert_inv_prob);
   cls_.set_smc_enabled(cfg.smc_enabled);
   rxqs_.reserve(kMaxRxqsPerPmd);
@@ -127,132 +125,30 @@ unsigned PmdThread::poll_rxq(unsigned i) {
   return n;
 }
 
+// The stages are inline (pmd_stages.h); this is their one caller on the PMD.
 void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
-  alignas(64) FlowKey keys[netdev::kMaxBurst];
-  uint32_t hashes[netdev::kMaxBurst];
-  DpFlow* flows[netdev::kMaxBurst];
-
+  const Burst in{pkts, n, in_port};
+  PmdBatch b;
   counters_.add(kRxPackets, n);
-  // `train`: packets whose key equals the previous packet's (see
-  // flow_key_extract_batch); they take the previous packet's lookup result.
-  const bool trains = train_stage_.active();
-  const uint32_t train = flow_key_extract_batch(pkts, n, in_port, keys, hashes, trains);
-  const uint32_t all = low_mask(n);
-  const uint32_t todo = all & ~train;
-  if (trains) {
-    unsigned t = __builtin_popcount(train);
-    counters_.add(kTrainHits, t);
-    train_stage_.record(n, t);
-  }
-
-  uint32_t hit = 0;
-  const bool emc_on = emc_stage_.active();
-  if (emc_on) {
-    hit = emc_.lookup_batch(keys, hashes, todo, flows);
-    unsigned h = __builtin_popcount(hit);
-    counters_.add(kEmcHits, h);
-    emc_stage_.record(__builtin_popcount(todo), h);
-  }
-  uint32_t miss = todo & ~hit;
-  if (miss) {
-    ClassifierStats cs;
-    uint32_t found = cls_.lookup_batch(keys, hashes, n, miss, flows, &cs);
-    counters_.add(kSubtableLookups, cs.subtable_probes);
-    counters_.add(kSmcHits, cs.smc_hits);
-    counters_.add(kMegaflowHits, cs.hits - cs.smc_hits);
-    if (emc_on)
-      for (uint32_t m = found; m; m &= m - 1) {
-        unsigned i = __builtin_ctz(m);
-        emc_.maybe_insert(keys[i], hashes[i], flows[i]);
-      }
-    miss &= ~found;
-  }
-  // Train packets follow their predecessor (bit 0 is never a train packet).
-  for (uint32_t t = train; t; t &= t - 1) {
-    unsigned i = __builtin_ctz(t);
-    if (miss & (uint32_t{1} << (i - 1)))
-      miss |= uint32_t{1} << i;
-    else
-      flows[i] = flows[i - 1];
-  }
-  if (DPS_UNLIKELY(miss)) upcall_misses(pkts, keys, hashes, miss, train);
-
-  const uint32_t hits = all & ~miss;
-  if (!hits) return;
-  // The common case: the whole burst hit one flow (one big flow, or many
-  // microflows under one megaflow). No grouping, no copies.
-  DpFlow* f0 = flows[__builtin_ctz(hits)];
-  if (hits == all) {
-    bool same = true;
-    for (unsigned i = 0; i < n; i++) same &= flows[i] == f0;
-    if (same) {
-      uint16_t tcp_flags = 0;  // train packets repeat their predecessor's flags
-      for (uint32_t t = todo; t; t &= t - 1) tcp_flags |= keys[__builtin_ctz(t)].tcp_flags;
-      execute_flow(f0, pkts, n, tcp_flags);
-      return;
-    }
-  }
-  // Flows with a single output (NORMAL to a known MAC, output:N: the common
-  // case) are executed packet by packet: when a burst spreads over many
-  // flows, building a group per flow costs more than it saves. The others
-  // are grouped by flow, keeping arrival order within each flow (OVS
-  // packet_batch_per_flow), so their actions run once per group.
-  uint32_t grouped = 0;
-  for (uint32_t m = hits; m; m &= m - 1) {
-    unsigned i = __builtin_ctz(m);
-    DpFlow* f = flows[i];
-    const DpActions& a = f->actions;
-    if (DPS_LIKELY(a.single_output())) {
-      uint16_t flags = train & (uint32_t{1} << i) ? 0 : keys[i].tcp_flags;
-      f->count(1, rte_pktmbuf_pkt_len(pkts[i]), now_tsc_, flags);
-      out_.add(a.acts[0].arg32, pkts[i]);
-    } else {
-      grouped |= uint32_t{1} << i;
-    }
-  }
-  if (!grouped) return;
-  struct Group {
-    DpFlow* flow;
-    uint16_t n;
-    uint16_t tcp_flags;
-    rte_mbuf* pkts[netdev::kMaxBurst];
-  };
-  Group groups[netdev::kMaxBurst];
-  unsigned n_groups = 0;
-  uint32_t stamp = ++batch_stamp_;
-  for (uint32_t m = grouped; m; m &= m - 1) {
-    unsigned i = __builtin_ctz(m);
-    DpFlow* f = flows[i];
-    Group* g;
-    if (f->batch_stamp == stamp) {
-      g = &groups[f->batch_group];
-    } else {
-      f->batch_stamp = stamp;
-      f->batch_group = static_cast<uint8_t>(n_groups);
-      g = &groups[n_groups++];
-      g->flow = f;
-      g->n = 0;
-      g->tcp_flags = 0;
-    }
-    g->pkts[g->n++] = pkts[i];
-    if (!(train & (uint32_t{1} << i))) g->tcp_flags |= keys[i].tcp_flags;
-  }
-  for (unsigned g = 0; g < n_groups; g++)
-    execute_flow(groups[g].flow, groups[g].pkts, groups[g].n, groups[g].tcp_flags);
+  const BatchMasks m = parse(in, b);
+  const uint32_t miss = classify(in, b, m);
+  if (DPS_UNLIKELY(miss)) upcall_misses(in, b, m.train, miss);
+  if (const uint32_t hits = m.all & ~miss) execute(in, b, m, hits);
 }
 
-void PmdThread::upcall_misses(rte_mbuf** pkts, const FlowKey* keys, const uint32_t* hashes,
-                              uint32_t miss_mask, uint32_t train) {
+// Stage 3. A train packet carries its head's key (keys[i] of a train packet
+// is not written).
+void PmdThread::upcall_misses(Burst in, const PmdBatch& b, uint32_t train, uint32_t miss) {
   Upcall ups[netdev::kMaxBurst];
   unsigned n = 0;
-  for (uint32_t m = miss_mask; m; m &= m - 1) {
+  for (uint32_t m = miss; m; m &= m - 1) {
     unsigned i = __builtin_ctz(m);
     unsigned head = i;
-    while (train & (uint32_t{1} << head)) head--;  // a train packet has its head's key
+    while (train & (uint32_t{1} << head)) head--;
     Upcall& u = ups[n++];
-    u.key = keys[head];
-    u.pkt = pkts[i];
-    u.hash = hashes[i];
+    u.key = b.keys[head];
+    u.pkt = in.pkts[i];
+    u.hash = b.hashes[i];
     u.cookie = 0;
     u.pmd = static_cast<uint16_t>(cfg_.index);
     u.reason = UpcallReason::kMiss;
@@ -283,6 +179,89 @@ void PmdThread::execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t
   execute_actions(acts, pkts, n, flow->key.in_port);
 }
 
+// An output that is not the last action: the packets go on to the later
+// actions, so the port gets a copy (copy: a later action rewrites them) or
+// a reference.
+DPS_ALWAYS_INLINE void PmdThread::output_copies(uint32_t port_no, rte_mbuf* const* pkts,
+                                                unsigned n, bool copy) {
+  for (unsigned i = 0; i < n; i++) {
+    if (copy) {
+      rte_mbuf* c = rte_pktmbuf_copy(pkts[i], pkts[i]->pool, 0, UINT32_MAX);
+      if (c)
+        out_.add(port_no, c);
+      else
+        counters_.add(kTxDropped, 1);
+    } else {
+      rte_mbuf_refcnt_update(pkts[i], 1);
+      out_.add(port_no, pkts[i]);
+    }
+  }
+}
+
+// Drops the packets whose TTL / hop limit runs out; returns those left
+// (compacted in order).
+DPS_ALWAYS_INLINE unsigned PmdThread::dec_ttl(rte_mbuf** pkts, unsigned n) {
+  unsigned w = 0;
+  for (unsigned i = 0; i < n; i++) {
+    if (action_dec_ttl(pkts[i])) {
+      pkts[w++] = pkts[i];
+    } else {
+      rte_pktmbuf_free(pkts[i]);
+      counters_.add(kDropped, 1);
+    }
+  }
+  return w;
+}
+
+// The general case: each action in turn over the packets still alive.
+// Inline into execute_actions, as are the two helpers above: one call per
+// group, as before they had names.
+DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte_mbuf** pkts,
+                                                      unsigned n, uint32_t in_port) {
+  // `later_modifies[k]`: some action after k rewrites the packet, so an
+  // output at k must send a copy; otherwise it shares the mbuf (refcnt).
+  bool later_modifies[kMaxDpActions];
+  bool mod = false;
+  for (int k = acts.n - 1; k >= 0; k--) {
+    later_modifies[k] = mod;
+    mod = mod || modifies_packet(acts.acts[k].type);
+  }
+  rte_mbuf* live[netdev::kMaxBurst];
+  unsigned n_live = n;
+  for (unsigned i = 0; i < n; i++) live[i] = pkts[i];
+  for (unsigned k = 0; k < acts.n && n_live; k++) {
+    const DpAction& a = acts.acts[k];
+    const bool last = k + 1 == acts.n;
+    switch (a.type) {
+      case ActType::kOutput:
+        if (last) {
+          out_.add_bulk(a.arg32, live, n_live);
+          return;
+        }
+        output_copies(a.arg32, live, n_live, later_modifies[k]);
+        break;
+      case ActType::kUserspace:
+        upcall_userspace(a, live, n_live, in_port, !last);
+        if (last) return;
+        break;
+      case ActType::kDecTtl: n_live = dec_ttl(live, n_live); break;
+      case ActType::kPushVlan:
+        for (unsigned i = 0; i < n_live; i++)
+          action_push_vlan(live[i], a.arg16, static_cast<uint16_t>(a.arg32));
+        break;
+      case ActType::kPopVlan:
+        for (unsigned i = 0; i < n_live; i++) action_pop_vlan(live[i]);
+        break;
+      case ActType::kMeter: n_live = run_meter(a.arg32, live, n_live); break;
+      default:
+        for (unsigned i = 0; i < n_live; i++) action_set_field(live[i], a);
+        break;
+    }
+  }
+  // The list ended without an output: the packets end here.
+  if (n_live) rte_pktmbuf_free_bulk(live, n_live);
+}
+
 void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n,
                                 uint32_t in_port) {
   // The common cases: drop, and one output.
@@ -295,72 +274,7 @@ void PmdThread::execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned
     out_.add_bulk(acts.acts[0].arg32, pkts, n);
     return;
   }
-  // General case. `later_modifies[k]`: some action after k rewrites the packet,
-  // so an output at k must send a copy; otherwise it shares the mbuf (refcnt).
-  bool later_modifies[kMaxDpActions];
-  bool mod = false;
-  for (int k = acts.n - 1; k >= 0; k--) {
-    later_modifies[k] = mod;
-    mod = mod || modifies_packet(acts.acts[k].type);
-  }
-  rte_mbuf* live[netdev::kMaxBurst];
-  unsigned n_live = n;
-  for (unsigned i = 0; i < n; i++) live[i] = pkts[i];
-  for (unsigned k = 0; k < acts.n && n_live; k++) {
-    const DpAction& a = acts.acts[k];
-    bool last = k + 1 == acts.n;
-    switch (a.type) {
-      case ActType::kOutput:
-        if (last) {
-          out_.add_bulk(a.arg32, live, n_live);
-          return;
-        }
-        for (unsigned i = 0; i < n_live; i++) {
-          if (later_modifies[k]) {
-            rte_mbuf* c = rte_pktmbuf_copy(live[i], live[i]->pool, 0, UINT32_MAX);
-            if (c)
-              out_.add(a.arg32, c);
-            else
-              counters_.add(kTxDropped, 1);
-          } else {
-            rte_mbuf_refcnt_update(live[i], 1);
-            out_.add(a.arg32, live[i]);
-          }
-        }
-        break;
-      case ActType::kUserspace:
-        upcall_userspace(a, live, n_live, in_port, !last);
-        if (last) return;
-        break;
-      case ActType::kDecTtl: {
-        unsigned w = 0;
-        for (unsigned i = 0; i < n_live; i++) {
-          if (action_dec_ttl(live[i])) {
-            live[w++] = live[i];
-          } else {
-            rte_pktmbuf_free(live[i]);
-            counters_.add(kDropped, 1);
-          }
-        }
-        n_live = w;
-        break;
-      }
-      case ActType::kPushVlan:
-        for (unsigned i = 0; i < n_live; i++) action_push_vlan(live[i], a.arg16, static_cast<uint16_t>(a.arg32));
-        break;
-      case ActType::kPopVlan:
-        for (unsigned i = 0; i < n_live; i++) action_pop_vlan(live[i]);
-        break;
-      case ActType::kMeter:
-        n_live = run_meter(a.arg32, live, n_live);
-        break;
-      default:
-        for (unsigned i = 0; i < n_live; i++) action_set_field(live[i], a);
-        break;
-    }
-  }
-  // The list ended without an output: the packets end here.
-  if (n_live) rte_pktmbuf_free_bulk(live, n_live);
+  execute_action_list(acts, pkts, n, in_port);
 }
 
 void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
@@ -381,81 +295,6 @@ void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned 
   send_upcalls(ups, k);
 }
 
-void PmdThread::apply_commands() {
-  // Bursts of kCommandsPerIteration until the ring is empty or the
-  // iteration's budget (count and time, see kCommandsBusyMax) is spent.
-  const unsigned max_cmds = last_rx_idle_ ? kCommandsIdleMax : kCommandsBusyMax;
-  const uint64_t deadline = now_tsc_ + (last_rx_idle_ ? cmd_idle_cycles_ : cmd_busy_cycles_);
-  PmdCommand* cmds[kCommandsPerIteration];
-  unsigned total = 0;
-  while (total < max_cmds) {
-    unsigned n = commands_.take(cmds, kCommandsPerIteration);
-    if (!n) break;
-    for (unsigned i = 0; i < n; i++) apply(cmds[i]);
-    // Published before the completions, so a caller that saw its command
-    // complete also sees the table sizes it produced.
-    counters_.add(kCommands, n);
-    n_flows_.store(cls_.size(), std::memory_order_relaxed);
-    n_subtables_.store(cls_.subtable_count(), std::memory_order_relaxed);
-    for (unsigned i = 0; i < n; i++) commands_.complete(cmds[i]);
-    total += n;
-    if (n < kCommandsPerIteration || rte_rdtsc() >= deadline) break;
-  }
-}
-
-void PmdThread::apply(PmdCommand* cmd) {
-  switch (cmd->type) {
-    case PmdCmdType::kInstall:
-    case PmdCmdType::kInstallExecute:
-      switch (cls_.insert(cmd->flow)) {
-        case InsertResult::kOk: cmd->result = 0; break;
-        case InsertResult::kDuplicate: cmd->result = -EEXIST; break;
-        default: cmd->result = -EINVAL; break;
-      }
-      if (cmd->type == PmdCmdType::kInstallExecute && cmd->n_pkts) {
-        // The flow's actions even when the insert failed (a duplicate: the
-        // packets still go where the translation said). Not counted by the
-        // flow: the slow path accounted them to the rules.
-        execute_actions(cmd->flow->actions, cmd->pkts, cmd->n_pkts, cmd->in_port);
-        cmd->n_pkts = 0;
-      }
-      break;
-    case PmdCmdType::kModify:
-      if (cmd->flow->installed)
-        cmd->flow->actions = cmd->actions;
-      else
-        cmd->result = -ENOENT;
-      break;
-    case PmdCmdType::kRemove:
-      cmd->result = cls_.remove(cmd->flow) ? 0 : -ENOENT;
-      break;
-    case PmdCmdType::kFlush:
-      cls_.flush([&](DpFlow* f) { cmd->flows.push_back(f); });
-      break;
-    case PmdCmdType::kExecute: {
-      const DpActions acts = cmd->actions;
-      execute_actions(acts, cmd->pkts, cmd->n_pkts, cmd->in_port);
-      cmd->n_pkts = 0;
-      break;
-    }
-    case PmdCmdType::kSetPorts:
-      out_.flush();
-      rxqs_.swap(cmd->rxqs);
-      out_.set_ports(cmd->txports);
-      for (unsigned i = 0; i < kMaxRxqsPerPmd; i++) {
-        rxq_stats_[i].packets.store(0, std::memory_order_relaxed);
-        rxq_stats_[i].cycles.store(0, std::memory_order_relaxed);
-      }
-      break;
-    case PmdCmdType::kSync:
-      break;
-    case PmdCmdType::kMeterSet:
-    case PmdCmdType::kMeterDel:
-      apply_meter(cmd);
-      break;
-  }
-}
-
 // --- Meters -------------------------------------------------------------------
 
 unsigned PmdThread::run_meter(uint32_t id, rte_mbuf** pkts, unsigned n) {
@@ -466,17 +305,6 @@ unsigned PmdThread::run_meter(uint32_t id, rte_mbuf** pkts, unsigned n) {
   const unsigned kept = m->run(pkts, n, now_tsc_);
   if (kept != n) counters_.add(kDropped, n - kept);
   return kept;
-}
-
-void PmdThread::apply_meter(PmdCommand* cmd) {
-  if (cmd->meter_id >= kMaxMeters) {
-    cmd->result = -EINVAL;
-    return;
-  }
-  DpMeter* in = cmd->type == PmdCmdType::kMeterSet ? cmd->meter : nullptr;
-  DpMeter* old = meters_.swap(cmd->meter_id, in);
-  cmd->result = cmd->type == PmdCmdType::kMeterDel && !old ? -ENOENT : 0;
-  cmd->meter = old;  // the control side frees it
 }
 
 void PmdThread::housekeeping() {

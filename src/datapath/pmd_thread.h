@@ -4,11 +4,18 @@
 // megaflow classifier and the flows in it (FlowArena), a tx slot on every
 // port (OutputBatcher), a command ring (control -> PMD) and a miss ring
 // (PMD -> ofproto). Its loop, like OVS pmd_thread_main:
-//   1. apply pending commands (the only place its tables change);
-//   2. for each rx queue: rx_burst up to 32, then process_batch():
-//      extract keys -> EMC -> megaflow classifier -> miss ring, then
-//      single-output flows packet by packet and the others grouped by flow
-//      (actions run once per group), into per-port tx batches;
+//   1. apply pending commands (the only place its tables change;
+//      pmd_commands.cc, one function per command);
+//   2. for each rx queue: rx_burst up to 32, then process_batch(), which
+//      runs the Burst through four stages (pmd_stages.h), passing a PmdBatch
+//      (keys, hashes, flows) and BatchMasks (which packets are where):
+//        parse     keys and hashes; burst trains marked, not parsed;
+//        classify  EMC -> SMC -> megaflow subtables; trains follow their
+//                  predecessor; returns the misses;
+//        upcall    the misses into the miss ring (cold);
+//        execute   the whole burst on one flow at once, single-output flows
+//                  packet by packet, the others grouped by flow (actions run
+//                  once per group), into per-port tx batches;
 //   3. flush the tx batches;
 //   4. every kHousekeepingInterval iterations: re-rank subtables, sweep
 //      the EMC, decide whether the EMC and the train check are worth
@@ -16,11 +23,15 @@
 //
 // Design: nothing in the loop allocates, locks or makes a syscall; one
 // virtual call per rx burst and per tx burst. Counters are relaxed stores.
+// The stages are inline (always_inline) into process_batch, so naming them
+// costs nothing; they are public so unit tests can drive them on a crafted
+// batch. The rings are LocalRings: a PmdThread needs no EAL until start().
 //
 // Thread-safety: the public control methods (start, stop, commands(),
 // misses(), arena(), counters(), rxq_stats()) are for the single control
 // thread, except counters()/rxq_stats() which any thread may read.
-// Everything else runs on the PMD's lcore.
+// Everything else (run_once, process_batch and the stages) runs on the
+// PMD's lcore, or on the test thread driving a PMD that is not running.
 #pragma once
 
 #include <array>
@@ -30,6 +41,7 @@
 #include <vector>
 
 #include "../netdev/compiler.h"
+#include "adaptive_stage.h"
 #include "command_ring.h"
 #include "exact_match_cache.h"
 #include "flow_arena.h"
@@ -60,52 +72,36 @@ inline constexpr unsigned kCommandsBusyUs = 20;
 inline constexpr unsigned kCommandsIdleMax = 1024;
 inline constexpr unsigned kCommandsIdleUs = 200;
 
-// A fast-path stage that is skipped while it does not pay: a cache probe or
-// a shortcut check that costs every packet a few cycles and saves the
-// packets it succeeds for many. It stays active while at least min_permille
-// of its tries succeed (judged over windows of at least min_sample tries,
-// at housekeeping); once off, it is re-enabled for one housekeeping round in
-// every probe_every, to notice when traffic changed. PMD-thread only.
-class AdaptiveStage {
- public:
-  AdaptiveStage(uint64_t min_permille, uint64_t min_sample, unsigned probe_every)
-      : min_permille_(min_permille), min_sample_(min_sample), probe_every_(probe_every) {}
-  bool active() const { return active_; }
-  void record(uint64_t tries, uint64_t wins) {
-    tries_ += tries;
-    wins_ += wins;
-  }
-  // Once per housekeeping round (round = its sequence number). Returns true
-  // when the stage has just been turned off. may_disable = false keeps it on
-  // (and the window running).
-  bool review(uint64_t round, bool may_disable = true) {
-    if (!active_) {
-      if (round % probe_every_ == 0) active_ = true;
-      return false;
-    }
-    if (tries_ < min_sample_) return false;
-    bool pays = wins_ * 1000 >= tries_ * min_permille_;
-    tries_ = wins_ = 0;
-    if (pays || !may_disable) return false;
-    active_ = false;
-    return true;
-  }
-
- private:
-  uint64_t min_permille_;
-  uint64_t min_sample_;
-  unsigned probe_every_;
-  bool active_ = true;
-  uint64_t tries_ = 0;
-  uint64_t wins_ = 0;
-};
-
 struct PmdConfig {
   unsigned index = 0;        // 0..n_pmds-1; also its tx slot on every port
   unsigned lcore = 1;        // EAL lcore it is pinned to
   uint32_t max_flows = kFlowArenaDefaultMax;
   uint32_t emc_insert_inv_prob = 100;  // 1 in N classifier hits goes into the EMC
   bool smc_enabled = true;
+};
+
+// One rx burst, as the stages read it. Passed by value: it stays in
+// registers (a pointer stored through a DpFlow* could otherwise alias it and
+// force a reload per packet).
+struct Burst {
+  rte_mbuf** pkts;
+  unsigned n;        // 1..kMaxBurst
+  uint32_t in_port;  // datapath port the burst came from
+};
+
+// What the stages work out about a burst, per packet. Not initialised: each
+// stage writes what the next one reads (see the stages).
+struct PmdBatch {
+  alignas(64) FlowKey keys[netdev::kMaxBurst];  // parse: every packet not in a train
+  uint32_t hashes[netdev::kMaxBurst];           // parse: every packet
+  DpFlow* flows[netdev::kMaxBurst];             // classify: every hit
+};
+
+// Which packets of a burst are where, from parse (bit i = packet i).
+struct BatchMasks {
+  uint32_t all;    // the n packets
+  uint32_t train;  // same headers as packet i-1: keys[i] not written
+  uint32_t todo;   // all & ~train: the packets classify looks up
 };
 
 struct RxqStats {
@@ -115,6 +111,7 @@ struct RxqStats {
 
 class PmdThread {
  public:
+  // Builds the tables and rings; no EAL needed until start().
   explicit PmdThread(const PmdConfig& cfg);
   ~PmdThread();
   PmdThread(const PmdThread&) = delete;
@@ -147,23 +144,56 @@ class PmdThread {
   // Control thread, only while the PMD is not running: applies what is queued.
   void drain_commands() { apply_commands(); }
 
+  // --- The burst's way through the PMD (pmd_stages.h) ------------------------
+  // One rx burst from in_port: the four stages below, in order. The inline
+  // ones are defined in pmd_stages.h (include it to call them).
+  void process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n);
+  // -> b.keys/hashes; returns the masks.
+  inline BatchMasks parse(Burst in, PmdBatch& b);
+  // -> b.flows of the hits; returns the misses (train packets included).
+  inline uint32_t classify(Burst in, PmdBatch& b, const BatchMasks& m);
+  // The misses (a train packet with its head's key) into the miss ring.
+  DPS_COLD void upcall_misses(Burst in, const PmdBatch& b, uint32_t train, uint32_t miss);
+  // The hits (hits != 0) through their flows' actions into the tx batches.
+  inline void execute(Burst in, const PmdBatch& b, const BatchMasks& m, uint32_t hits);
+
  private:
   static int launch(void* arg);
-  void apply_commands();
-  void apply(PmdCommand* cmd);
   unsigned poll_rxq(unsigned i);
-  void process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n);
-  DPS_COLD void upcall_misses(rte_mbuf** pkts, const FlowKey* keys, const uint32_t* hashes,
-                              uint32_t miss_mask, uint32_t train);
-  void send_upcalls(const Upcall* ups, unsigned n);
+  void housekeeping();
+
+  // classify, in order.
+  inline uint32_t emc_lookup(PmdBatch& b, uint32_t todo);
+  inline uint32_t megaflow_lookup(Burst in, PmdBatch& b, uint32_t todo, bool emc_on);
+  // execute, cheapest shape first.
+  inline bool execute_single_flow(Burst in, const PmdBatch& b, const BatchMasks& m);
+  inline uint32_t execute_single_outputs(Burst in, const PmdBatch& b, uint32_t train,
+                                         uint32_t hits);
+  inline void execute_grouped(Burst in, const PmdBatch& b, uint32_t train, uint32_t grouped);
+
+  // Actions (pmd_thread.cc).
   void execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t tcp_flags);
   void execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n, uint32_t in_port);
-  DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
-                                 uint32_t in_port, bool keep);
-  void housekeeping();
+  inline void execute_action_list(const DpActions& acts, rte_mbuf** pkts, unsigned n,
+                                  uint32_t in_port);
+  inline void output_copies(uint32_t port_no, rte_mbuf* const* pkts, unsigned n, bool copy);
+  inline unsigned dec_ttl(rte_mbuf** pkts, unsigned n);
   // Meters (meter.h): kMeter runs the group through meters_[id].
   unsigned run_meter(uint32_t id, rte_mbuf** pkts, unsigned n);
-  void apply_meter(PmdCommand* cmd);
+  DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
+                                 uint32_t in_port, bool keep);
+  void send_upcalls(const Upcall* ups, unsigned n);
+
+  // Commands (pmd_commands.cc): the budgeted loop, then one function each.
+  void apply_commands();
+  void apply(PmdCommand* cmd);
+  void cmd_install(PmdCommand* cmd);
+  void cmd_modify(PmdCommand* cmd);
+  void cmd_remove(PmdCommand* cmd);
+  void cmd_flush(PmdCommand* cmd);
+  void cmd_execute(PmdCommand* cmd);
+  void cmd_set_ports(PmdCommand* cmd);
+  void cmd_meter(PmdCommand* cmd);
 
   PmdConfig cfg_;
   PmdCounters counters_;

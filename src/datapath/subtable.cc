@@ -5,6 +5,9 @@
 
 #include <bit>
 #include <cstring>
+#include <type_traits>
+
+#include "../netdev/compiler.h"
 
 namespace dps::datapath {
 
@@ -253,23 +256,27 @@ uint32_t Subtable::lookup_hashed_n(const FlowKey* keys, uint32_t todo, DpFlow** 
   return hit;
 }
 
+namespace {
+
+// fn(std::integral_constant<unsigned, N>) for the mask's word count N = 1..4,
+// N = 0 (generic) otherwise: one switch for every specialised path.
+template <typename Fn>
+DPS_ALWAYS_INLINE uint32_t by_word_count(unsigned n, Fn fn) {
+  switch (n) {
+    case 1: return fn(std::integral_constant<unsigned, 1>{});
+    case 2: return fn(std::integral_constant<unsigned, 2>{});
+    case 3: return fn(std::integral_constant<unsigned, 3>{});
+    case 4: return fn(std::integral_constant<unsigned, 4>{});
+    default: return fn(std::integral_constant<unsigned, 0>{});
+  }
+}
+
+}  // namespace
+
 uint32_t Subtable::lookup_batch(const FlowKey* keys, uint32_t todo, DpFlow** flows) const {
-  if (table_ == nullptr) {
-    switch (words_.n) {
-      case 1: return lookup_linear_n<1>(keys, todo, flows);
-      case 2: return lookup_linear_n<2>(keys, todo, flows);
-      case 3: return lookup_linear_n<3>(keys, todo, flows);
-      case 4: return lookup_linear_n<4>(keys, todo, flows);
-      default: return lookup_linear_n<0>(keys, todo, flows);
-    }
-  }
-  switch (words_.n) {
-    case 1: return lookup_hashed_n<1>(keys, todo, flows);
-    case 2: return lookup_hashed_n<2>(keys, todo, flows);
-    case 3: return lookup_hashed_n<3>(keys, todo, flows);
-    case 4: return lookup_hashed_n<4>(keys, todo, flows);
-    default: return lookup_hashed_n<0>(keys, todo, flows);
-  }
+  if (table_ == nullptr)
+    return by_word_count(words_.n, [&](auto n) { return lookup_linear_n<n>(keys, todo, flows); });
+  return by_word_count(words_.n, [&](auto n) { return lookup_hashed_n<n>(keys, todo, flows); });
 }
 
 }  // namespace dps::datapath

@@ -23,6 +23,7 @@
 #include <random>
 
 #include "actions.h"
+#include "dp_test_util.h"
 #include "flow_key.h"
 #include "packet_builder.h"
 
@@ -33,35 +34,11 @@ namespace {
 
 constexpr uint16_t kHeadroom = 128;
 
-// An mbuf header over an exact-size heap buffer (headroom + frame).
-struct FakeMbuf {
-  rte_mbuf m;
-  std::unique_ptr<uint8_t[]> room;
-
-  explicit FakeMbuf(const std::vector<uint8_t>& frame, uint16_t headroom = kHeadroom) {
-    const size_t size = headroom + frame.size();
-    room.reset(new uint8_t[size]);
-    std::memset(room.get(), 0x77, headroom);
-    if (!frame.empty()) std::memcpy(room.get() + headroom, frame.data(), frame.size());
-    std::memset(&m, 0, sizeof m);
-    m.buf_addr = room.get();
-    m.buf_len = static_cast<uint16_t>(size);
-    m.data_off = headroom;
-    m.data_len = static_cast<uint16_t>(frame.size());
-    m.pkt_len = m.data_len;
-    m.nb_segs = 1;
-  }
-  std::vector<uint8_t> bytes() const {
-    const uint8_t* p = rte_pktmbuf_mtod(&m, const uint8_t*);
-    return std::vector<uint8_t>(p, p + m.data_len);
-  }
-};
-
 // Applies one action to a copy of frame; returns the result (and whether the
 // action reported that it applied).
 std::vector<uint8_t> rewrite(const std::vector<uint8_t>& frame, const DpAction& a,
                              bool* applied = nullptr) {
-  FakeMbuf fm(frame);
+  FakeMbuf fm(frame, kHeadroom);
   bool ok = action_set_field(&fm.m, a);
   if (applied) *applied = ok;
   CHECK(fm.m.pkt_len == fm.m.data_len);

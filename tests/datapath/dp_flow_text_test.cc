@@ -59,3 +59,85 @@ TEST_CASE("bad datapath flows are rejected naming the token", "[datapath][flow_t
   CHECK_THROWS_WITH(parse_dp_actions(many),
                     Catch::Contains("more than " + std::to_string(kMaxDpActions) + " actions"));
 }
+
+TEST_CASE("every match field parses with and without a mask", "[datapath][flow_text]") {
+  struct Case {
+    const char* text;
+    const char* formatted;  // flow_key_format(key, &mask)
+  };
+  const Case cases[] = {
+      {"in_port=7", "in_port=7"},
+      {"eth_type=0x86dd/0xff00", "eth_type=0x8600/0xff00"},
+      {"vlan_tci=0x1064/0x1fff,vlan_tci2=0x1005", "vlan_tci=0x1064/0x1fff,vlan_tci2=0x1005"},
+      {"dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff/01:00:00:00:00:00",
+       "dl_src=02:00:00:00:00:01,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"},
+      {"arp_sha=0a:0b:0c:0d:0e:0f/ff:ff:ff:00:00:00,arp_tha=01:02:03:04:05:06",
+       "arp_sha=0a:0b:0c:00:00:00,arp_tha=01:02:03:04:05:06"},
+      {"nw_src=10.1.2.3/8,nw_dst=192.168.7.9/255.255.0.255",
+       "nw_src=10.0.0.0/255.0.0.0,nw_dst=192.168.0.9/255.255.0.255"},
+      {"ipv6_src=2001:db8::1/64,ipv6_dst=fe80::1/ffff:ffff::",
+       "ipv6_src=2001:db8::/ffff:ffff:ffff:ffff::,ipv6_dst=fe80::/ffff:ffff::"},
+      {"nd_target=2001:db8::99,ipv6_label=0x12345/0xf0000",
+       "ipv6_label=0x10000,nd_target=2001:db8::99"},
+      {"mpls_lse=0x12345678/0xfffff000", "mpls_lse=0x12345000"},
+      {"nw_proto=6/0xf0,nw_tos=0xfc,nw_ttl=64", "nw_proto=0,nw_tos=252,nw_ttl=64"},
+      {"tp_src=1000/0xff00,tp_dst=80,tcp_flags=0x012/0x0ff", "tp_src=768,tp_dst=80,tcp_flags=0x012"},
+      {"nw_frag=no", "nw_frag=no"},
+      {"nw_frag=first", "nw_frag=first"},
+      {"nw_frag=later", "nw_frag=later"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    FlowKey k;
+    FlowMask m;
+    parse_flow_match(c.text, &k, &m);
+    CHECK(flow_key_format(k, &m) == c.formatted);
+    for (unsigned w = 0; w < kFlowWords; w++) CHECK((k.words()[w] & ~m.words()[w]) == 0);
+  }
+  // The masks flow_key_format does not show.
+  FlowKey k;
+  FlowMask m;
+  parse_flow_match("arp_sha=0a:0b:0c:0d:0e:0f/ff:ff:ff:00:00:00,mpls_lse=1/0xfffff000", &k, &m);
+  CHECK(m.arp_sha[2] == 0xff);
+  CHECK(m.arp_sha[3] == 0);
+  CHECK(m.arp_tha[0] == 0);
+  CHECK(m.mpls_lse == htonl(0xfffff000));
+  parse_flow_match("nw_proto=6/0xf0,tcp_flags=0x012/0x0ff,ipv6_label=0x12345/0xf0000,nw_frag=first",
+                   &k, &m);
+  CHECK(m.nw_proto == 0xf0);
+  CHECK(m.tcp_flags == htons(0x0ff));
+  CHECK(m.ipv6_label == htonl(0xf0000));
+  CHECK(m.nw_frag == (kFragAny | kFragLater));
+  CHECK(k.nw_frag == kFragAny);
+  CHECK(m.in_port == 0);
+  parse_flow_match("nw_src=10.1.2.3/0,ipv6_src=::/0", &k, &m);
+  CHECK(m.nw_src == 0);
+  CHECK(m.ipv6_src[0] == 0);
+}
+
+TEST_CASE("bad match values are rejected with the reason", "[datapath][flow_text]") {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"nw_dst=1.2.3.4/33", "'nw_dst=1.2.3.4/33': value 33 is larger than 32"},
+      {"in_port=1/1", "'in_port=1/1': in_port cannot be masked"},
+      {"nw_frag=maybe", "'nw_frag=maybe': nw_frag is one of no, first, later"},
+      {"dl_src=02:00:00:00:00",
+       "'dl_src=02:00:00:00:00': '02:00:00:00:00' is not a MAC address (xx:xx:xx:xx:xx:xx)"},
+      {"ipv6_dst=zz::1", "'ipv6_dst=zz::1': 'zz::1' is not an IPv6 address"},
+      {"ipv6_dst=::1/129", "'ipv6_dst=::1/129': value 129 is larger than 128"},
+      {"eth_type=-1", "'eth_type=-1': '-1' is not a number"},
+      {"nw_ttl=256", "'nw_ttl=256': value 256 is larger than 255"},
+      {"ipv6_label=0x100000", "'ipv6_label=0x100000': value 0x100000 is larger than 1048575"},
+      {"tcp_flags=0x1000", "'tcp_flags=0x1000': value 0x1000 is larger than 4095"},
+      {"=1", "'=1': unknown field ''"},
+      {"nw_proto=", "'nw_proto=': missing value"},
+  };
+  for (const Case& c : cases) {
+    FlowKey k;
+    FlowMask m;
+    CHECK_THROWS_WITH(parse_flow_match(c.text, &k, &m), c.error);
+  }
+}

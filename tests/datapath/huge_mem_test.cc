@@ -8,6 +8,7 @@
 #include "flow_arena.h"
 #include "huge_mem.h"
 
+using namespace dps::base;
 using namespace dps::datapath;
 
 TEST_CASE("huge_map: 2 MB aligned, zero, writable; prefault keeps contents", "[datapath]") {

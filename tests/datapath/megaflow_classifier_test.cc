@@ -22,10 +22,12 @@
 #include <random>
 #include <vector>
 
+#include "dp_test_util.h"
 #include "flow_arena.h"
 #include "megaflow_classifier.h"
 
 using namespace dps::datapath;
+using dps::test::make_flow;
 
 namespace {
 
@@ -74,14 +76,6 @@ bool matches(const FlowKey& key, const DpFlow& f) {
   for (unsigned i = 0; i < kFlowWords; i++)
     if ((key.words()[i] & f.mask.words()[i]) != f.key.words()[i]) return false;
   return true;
-}
-
-DpFlow* make_flow(FlowArena& arena, const FlowKey& key, const FlowMask& mask) {
-  DpFlow* f = arena.alloc();
-  REQUIRE(f != nullptr);
-  f->mask = mask;
-  flow_key_apply_mask(key, mask, &f->key);
-  return f;
 }
 
 // Checks one burst of random keys against the reference list.

@@ -1,18 +1,17 @@
 // The rings between threads: the miss ring (PMD -> ofproto) keeps order,
 // copies whole records, refuses what does not fit and counts it as lost;
 // the command ring (control -> PMD -> control) keeps order and bounds the
-// commands outstanding so its completion ring can never overflow.
+// commands outstanding so its completion ring can never overflow. Both are
+// LocalRings: no EAL needed.
 #include <catch2/catch.hpp>
 
 #include "command_ring.h"
 #include "miss_ring.h"
-#include "test_eal.h"
 
 using namespace dps::datapath;
 
 TEST_CASE("the miss ring keeps order, refuses when full and counts the loss",
-          "[datapath][rings][eal]") {
-  dps::test::ensure_eal();
+          "[datapath][rings]") {
   MissRing ring("t_miss", 64);
   Upcall in[40];
   for (unsigned i = 0; i < 40; i++) {
@@ -36,8 +35,7 @@ TEST_CASE("the miss ring keeps order, refuses when full and counts the loss",
 }
 
 TEST_CASE("the command ring keeps order and bounds outstanding commands",
-          "[datapath][rings][eal]") {
-  dps::test::ensure_eal();
+          "[datapath][rings]") {
   CommandRing ring("t_cmd", 8);
   PmdCommand cmds[10];
   for (unsigned i = 0; i < 10; i++) cmds[i].seq = i;

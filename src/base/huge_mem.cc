@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace dps::datapath {
+namespace dps::base {
 
 namespace {
 
@@ -39,4 +39,4 @@ void huge_prefault(void* p, size_t bytes) {
   for (size_t off = 0; off < bytes; off += 4096) __atomic_fetch_add(c + off, 0, __ATOMIC_RELAXED);
 }
 
-}  // namespace dps::datapath
+}  // namespace dps::base

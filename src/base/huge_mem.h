@@ -1,5 +1,5 @@
 // huge_mem.h - anonymous memory backed by transparent huge pages, for the
-// control plane's per-flow records.
+// per-flow records of the datapath (FlowArena) and of ofproto (ukeys).
 //
 // What: huge_map() reserves a zero-filled, 2 MB-aligned range of anonymous
 // memory and asks the kernel to back it with 2 MB pages (MADV_HUGEPAGE);
@@ -21,7 +21,7 @@
 
 #include <cstddef>
 
-namespace dps::datapath {
+namespace dps::base {
 
 // The x86-64 huge page size; ranges are aligned and rounded up to it.
 inline constexpr size_t kHugePageSize = size_t{2} << 20;
@@ -34,4 +34,13 @@ void huge_unmap(void* p, size_t bytes);
 // unchanged); the pages become resident.
 void huge_prefault(void* p, size_t bytes);
 
+}  // namespace dps::base
+
+// Transitional, for callers that still name these dps::datapath:: (ofproto's
+// ukey slabs); delete once they say base::.
+namespace dps::datapath {
+using base::huge_map;
+using base::huge_prefault;
+using base::huge_unmap;
+using base::kHugePageSize;
 }  // namespace dps::datapath
