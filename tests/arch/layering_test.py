@@ -24,6 +24,7 @@ import sys
 
 # Lowest first. (name, folder relative to src/).
 LAYERS = [
+    ("base", "base"),
     ("netdev", "netdev"),
     ("datapath", "datapath"),
     ("ofp_wire", "ofproto/wire"),
@@ -36,7 +37,7 @@ LAYERS = [
 ]
 # Layers that are not below one another: neither may include the other.
 UNRELATED = [("ofp_wire", "datapath"), ("ofp_syntax", "datapath"),
-             ("ofp_wire", "netdev"), ("ofp_syntax", "netdev")]
+             ("ofp_wire", "netdev"), ("ofp_syntax", "netdev"), ("netdev", "base")]
 
 failures = []
 

@@ -11,7 +11,7 @@
 //
 // Design:
 //  - Value/mask live in key space (OfKey layout, network byte order for the
-//    FlowKey part, exactly the datapath encoding of flow_key.h), so matching
+//    FlowKey part, exactly the datapath encoding of flow_key_layout.h), so matching
 //    is (key & mask) == value word by word and a classifier subtable is "all
 //    rules with this mask". Field-by-field access (set/get) translates OXM
 //    wire values to key bits:
@@ -46,7 +46,7 @@
 #include <string>
 #include <string_view>
 
-#include "flow_key.h"
+#include "flow_key_layout.h"
 #include "of_error.h"
 
 namespace dps::ofproto {
