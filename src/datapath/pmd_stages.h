@@ -25,18 +25,18 @@ namespace dps::datapath {
 
 namespace pmd_detail {
 
+// The bit loops below spell out __builtin_ctz and 1u << i as the loop body
+// did before it had stage names: GCC turns those into bt/tzcnt, but not the
+// same expressions behind small helpers (measured: +1 instruction a packet).
 inline uint32_t low_mask(unsigned n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
-inline unsigned count(uint32_t mask) { return static_cast<unsigned>(__builtin_popcount(mask)); }
-inline unsigned first(uint32_t mask) { return static_cast<unsigned>(__builtin_ctz(mask)); }
-inline uint32_t bit(unsigned i) { return uint32_t{1} << i; }
 
 // Train packets take their predecessor's result: a miss stays a miss, a hit
 // its flow (bit 0 is never a train packet). Returns the misses.
 DPS_ALWAYS_INLINE uint32_t follow_trains(DpFlow** flows, uint32_t train, uint32_t miss) {
   for (uint32_t t = train; t; t &= t - 1) {
-    const unsigned i = first(t);
-    if (miss & bit(i - 1))
-      miss |= bit(i);
+    unsigned i = __builtin_ctz(t);
+    if (miss & (uint32_t{1} << (i - 1)))
+      miss |= uint32_t{1} << i;
     else
       flows[i] = flows[i - 1];
   }
@@ -56,7 +56,7 @@ DPS_ALWAYS_INLINE BatchMasks PmdThread::parse(Burst in, PmdBatch& b) {
   m.train = flow_key_extract_batch(in.pkts, in.n, in.in_port, b.keys, b.hashes, trains);
   m.todo = m.all & ~m.train;
   if (trains) {
-    const unsigned t = pmd_detail::count(m.train);
+    const unsigned t = __builtin_popcount(m.train);
     counters_.add(kTrainHits, t);
     train_stage_.record(in.n, t);
   }
@@ -74,9 +74,9 @@ DPS_ALWAYS_INLINE uint32_t PmdThread::classify(Burst in, PmdBatch& b, const Batc
 
 DPS_ALWAYS_INLINE uint32_t PmdThread::emc_lookup(PmdBatch& b, uint32_t todo) {
   const uint32_t hit = emc_.lookup_batch(b.keys, b.hashes, todo, b.flows);
-  const unsigned h = pmd_detail::count(hit);
+  const unsigned h = __builtin_popcount(hit);
   counters_.add(kEmcHits, h);
-  emc_stage_.record(pmd_detail::count(todo), h);
+  emc_stage_.record(__builtin_popcount(todo), h);
   return hit;
 }
 
@@ -91,7 +91,7 @@ DPS_ALWAYS_INLINE uint32_t PmdThread::megaflow_lookup(Burst in, PmdBatch& b, uin
   counters_.add(kMegaflowHits, cs.hits - cs.smc_hits);
   if (emc_on)
     for (uint32_t f = found; f; f &= f - 1) {
-      const unsigned i = pmd_detail::first(f);
+      unsigned i = __builtin_ctz(f);
       emc_.maybe_insert(b.keys[i], b.hashes[i], b.flows[i]);
     }
   return found;
@@ -118,7 +118,7 @@ DPS_ALWAYS_INLINE bool PmdThread::execute_single_flow(Burst in, const PmdBatch& 
   for (unsigned i = 0; i < in.n; i++) same &= b.flows[i] == f0;
   if (!same) return false;
   uint16_t tcp_flags = 0;  // train packets repeat their predecessor's flags
-  for (uint32_t t = m.todo; t; t &= t - 1) tcp_flags |= b.keys[pmd_detail::first(t)].tcp_flags;
+  for (uint32_t t = m.todo; t; t &= t - 1) tcp_flags |= b.keys[__builtin_ctz(t)].tcp_flags;
   execute_flow(f0, in.pkts, in.n, tcp_flags);
   return true;
 }
@@ -131,15 +131,15 @@ DPS_ALWAYS_INLINE uint32_t PmdThread::execute_single_outputs(Burst in, const Pmd
                                                              uint32_t train, uint32_t hits) {
   uint32_t grouped = 0;
   for (uint32_t h = hits; h; h &= h - 1) {
-    const unsigned i = pmd_detail::first(h);
+    unsigned i = __builtin_ctz(h);
     DpFlow* f = b.flows[i];
     const DpActions& a = f->actions;
     if (DPS_LIKELY(a.single_output())) {
-      const uint16_t flags = train & pmd_detail::bit(i) ? 0 : b.keys[i].tcp_flags;
+      uint16_t flags = train & (uint32_t{1} << i) ? 0 : b.keys[i].tcp_flags;
       f->count(1, rte_pktmbuf_pkt_len(in.pkts[i]), now_tsc_, flags);
       out_.add(a.acts[0].arg32, in.pkts[i]);
     } else {
-      grouped |= pmd_detail::bit(i);
+      grouped |= uint32_t{1} << i;
     }
   }
   return grouped;
@@ -160,7 +160,7 @@ DPS_ALWAYS_INLINE void PmdThread::execute_grouped(Burst in, const PmdBatch& b, u
   unsigned n_groups = 0;
   const uint32_t stamp = ++batch_stamp_;
   for (uint32_t m = grouped; m; m &= m - 1) {
-    const unsigned i = pmd_detail::first(m);
+    unsigned i = __builtin_ctz(m);
     DpFlow* f = b.flows[i];
     Group* g;
     if (f->batch_stamp == stamp) {
@@ -174,7 +174,7 @@ DPS_ALWAYS_INLINE void PmdThread::execute_grouped(Burst in, const PmdBatch& b, u
       g->tcp_flags = 0;
     }
     g->pkts[g->n++] = in.pkts[i];
-    if (!(train & pmd_detail::bit(i))) g->tcp_flags |= b.keys[i].tcp_flags;
+    if (!(train & (uint32_t{1} << i))) g->tcp_flags |= b.keys[i].tcp_flags;
   }
   for (unsigned g = 0; g < n_groups; g++)
     execute_flow(groups[g].flow, groups[g].pkts, groups[g].n, groups[g].tcp_flags);
