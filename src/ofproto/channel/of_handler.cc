@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 #include "overloaded.h"
 
@@ -40,6 +41,18 @@ constexpr OxmField kSettable[] = {
     OxmField::kIpv6Src,    OxmField::kIpv6Dst,     OxmField::kIpv6Flabel, OxmField::kIcmpv6Type,
     OxmField::kIcmpv6Code,
 };
+
+GroupFeaturesReply group_features() {
+  GroupFeaturesReply out;
+  out.types = 0xf;  // all, select, indirect, fast failover
+  out.capabilities = kGroupCapSelectWeight | kGroupCapSelectLiveness | kGroupCapChaining |
+                     kGroupCapChainingChecks;
+  uint32_t acts = 0;
+  for (uint32_t a : kActionTypes) acts |= 1u << a;
+  out.max_groups = {65535, 65535, 65535, 65535};
+  out.actions = {acts, acts, acts, acts};
+  return out;
+}
 
 uint32_t oxm_header(OxmField f) {
   return (uint32_t{kOxmClassOpenflowBasic} << 16) | (uint32_t{static_cast<uint8_t>(f)} << 9) |
@@ -155,12 +168,28 @@ MaybeError OfHandler::on_hello(ChannelState& ch, const OfMessage& m, std::span<c
   return std::nullopt;
 }
 
+namespace {
+
+// Messages that change the switch: not from a controller in the slave role.
+bool master_only(const OfBody& body) {
+  return std::holds_alternative<PacketOut>(body) || std::holds_alternative<FlowModMsg>(body) ||
+         std::holds_alternative<GroupModMsg>(body) || std::holds_alternative<PortMod>(body) ||
+         std::holds_alternative<TableMod>(body) || std::holds_alternative<MeterMod>(body);
+}
+
+// Switch-to-controller messages: a controller sending one gets bad_type.
+template <typename T>
+constexpr bool kSentBySwitches =
+    std::is_same_v<T, FeaturesReply> || std::is_same_v<T, GetConfigReply> ||
+    std::is_same_v<T, PacketIn> || std::is_same_v<T, FlowRemoved> || std::is_same_v<T, PortStatus> ||
+    std::is_same_v<T, MultipartReply> || std::is_same_v<T, BarrierReply> ||
+    std::is_same_v<T, RoleReply> || std::is_same_v<T, GetAsyncReply>;
+
+}  // namespace
+
 MaybeError OfHandler::dispatch(ChannelState& ch, const OfMessage& m, std::span<const uint8_t> raw) {
   const uint32_t xid = m.xid;
-  auto bad_type = [&](const char* why) {
-    return err(OfErrorType::kBadRequest, BadRequestCode::kBadType,
-               std::string(of_type_name(message_type(m.body))) + " " + why);
-  };
+  if (ch.is_slave() && master_only(m.body)) return is_slave_error(of_type_name(message_type(m.body)));
   return std::visit(
       Overloaded{
           [&](const Hello&) -> MaybeError { return on_hello(ch, m, raw); },
@@ -180,56 +209,24 @@ MaybeError OfHandler::dispatch(ChannelState& ch, const OfMessage& m, std::span<c
                            " is not supported");
           },
           [&](const FeaturesRequest&) -> MaybeError {
-            FeaturesReply r;
-            r.datapath_id = cfg_.datapath_id;
-            r.n_buffers = static_cast<uint32_t>(kPacketBuffers);
-            r.n_tables = static_cast<uint8_t>(kNumTables - 1);  // 0..254 (n_tables is 8 bits)
-            r.capabilities = kCapFlowStats | kCapTableStats | kCapPortStats | kCapGroupStats;
-            send(ch, xid, r);
+            send(ch, xid, features());
             return std::nullopt;
           },
           [&](const GetConfigRequest&) -> MaybeError {
             send(ch, xid, GetConfigReply{ch.config_flags, ch.miss_send_len});
             return std::nullopt;
           },
-          [&](const SetConfig& c) -> MaybeError {
-            if ((c.flags & kFragMask) == kFragReasm || (c.flags & ~uint16_t{kFragMask}))
-              return err(OfErrorType::kSwitchConfigFailed, SwitchConfigFailedCode::kBadFlags,
-                         "set_config: flags 0x" + fmt::format("{:x}", c.flags) +
-                             " (fragment reassembly is not supported)");
-            ch.config_flags = c.flags;
-            ch.miss_send_len = c.miss_send_len;
-            return std::nullopt;
-          },
-          [&](const PacketOut& po) -> MaybeError {
-            if (ch.is_slave()) return is_slave_error("OFPT_PACKET_OUT");
-            return on_packet_out(po);
-          },
-          [&](const FlowModMsg& fm) -> MaybeError {
-            if (ch.is_slave()) return is_slave_error("OFPT_FLOW_MOD");
-            return on_flow_mod(fm);
-          },
-          [&](const GroupModMsg& gm) -> MaybeError {
-            if (ch.is_slave()) return is_slave_error("OFPT_GROUP_MOD");
-            return ofp_.group_mod(gm.mod);
-          },
+          [&](const SetConfig& c) -> MaybeError { return on_set_config(ch, c); },
+          [&](const PacketOut& po) -> MaybeError { return on_packet_out(po); },
+          [&](const FlowModMsg& fm) -> MaybeError { return on_flow_mod(fm); },
+          [&](const GroupModMsg& gm) -> MaybeError { return ofp_.group_mod(gm.mod); },
           [&](const PortMod& pm) -> MaybeError {
-            if (ch.is_slave()) return is_slave_error("OFPT_PORT_MOD");
             MaybeError e = ofp_.port_mod(pm);
             if (!e) poll_ports();  // the PORT_STATUS follows the change at once
             return e;
           },
-          [&](const TableMod& tm) -> MaybeError {
-            if (ch.is_slave()) return is_slave_error("OFPT_TABLE_MOD");
-            if (tm.table_id >= kNumTables && tm.table_id != kTableAll)
-              return err(OfErrorType::kTableModFailed, TableModFailedCode::kBadTable,
-                         "table_mod: table " + std::to_string(tm.table_id) + " does not exist");
-            if (tm.config & ~kTableConfigDeprecatedMask)
-              return err(OfErrorType::kTableModFailed, TableModFailedCode::kBadConfig,
-                         "table_mod: config 0x" + fmt::format("{:x}", tm.config) +
-                             " (OpenFlow 1.3 defines no table config bits)");
-            return std::nullopt;  // table-miss behaviour is a rule in 1.3: nothing to change
-          },
+          [&](const TableMod& tm) -> MaybeError { return on_table_mod(tm); },
+          [&](const MeterMod& mm) -> MaybeError { return meter_mod(mm); },
           [&](const MultipartRequest& r) -> MaybeError { return on_multipart(ch, xid, r); },
           [&](const BarrierRequest&) -> MaybeError {
             // Every request before this one was applied synchronously.
@@ -245,22 +242,44 @@ MaybeError OfHandler::dispatch(ChannelState& ch, const OfMessage& m, std::span<c
             ch.async = s.config;
             return std::nullopt;
           },
-          [&](const MeterMod& mm) -> MaybeError {
-            if (ch.is_slave()) return is_slave_error("OFPT_METER_MOD");
-            return meter_mod(mm);
+          [&](const auto& body) -> MaybeError {
+            static_assert(kSentBySwitches<std::decay_t<decltype(body)>>,
+                          "a controller-to-switch message without a handler");
+            return err(OfErrorType::kBadRequest, BadRequestCode::kBadType,
+                       std::string(of_type_name(message_type(m.body))) + " is sent by switches");
           },
-          // Switch-to-controller messages.
-          [&](const FeaturesReply&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const GetConfigReply&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const PacketIn&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const FlowRemoved&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const PortStatus&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const MultipartReply&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const BarrierReply&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const RoleReply&) -> MaybeError { return bad_type("is sent by switches"); },
-          [&](const GetAsyncReply&) -> MaybeError { return bad_type("is sent by switches"); },
       },
       m.body);
+}
+
+FeaturesReply OfHandler::features() const {
+  FeaturesReply r;
+  r.datapath_id = cfg_.datapath_id;
+  r.n_buffers = static_cast<uint32_t>(kPacketBuffers);
+  r.n_tables = static_cast<uint8_t>(kNumTables - 1);  // 0..254 (n_tables is 8 bits)
+  r.capabilities = kCapFlowStats | kCapTableStats | kCapPortStats | kCapGroupStats;
+  return r;
+}
+
+MaybeError OfHandler::on_set_config(ChannelState& ch, const SetConfig& c) {
+  if ((c.flags & kFragMask) == kFragReasm || (c.flags & ~uint16_t{kFragMask}))
+    return err(OfErrorType::kSwitchConfigFailed, SwitchConfigFailedCode::kBadFlags,
+               "set_config: flags 0x" + fmt::format("{:x}", c.flags) +
+                   " (fragment reassembly is not supported)");
+  ch.config_flags = c.flags;
+  ch.miss_send_len = c.miss_send_len;
+  return std::nullopt;
+}
+
+MaybeError OfHandler::on_table_mod(const TableMod& tm) {
+  if (tm.table_id >= kNumTables && tm.table_id != kTableAll)
+    return err(OfErrorType::kTableModFailed, TableModFailedCode::kBadTable,
+               "table_mod: table " + std::to_string(tm.table_id) + " does not exist");
+  if (tm.config & ~kTableConfigDeprecatedMask)
+    return err(OfErrorType::kTableModFailed, TableModFailedCode::kBadConfig,
+               "table_mod: config 0x" + fmt::format("{:x}", tm.config) +
+                   " (OpenFlow 1.3 defines no table config bits)");
+  return std::nullopt;  // table-miss behaviour is a rule in 1.3: nothing to change
 }
 
 MaybeError OfHandler::on_role(ChannelState& ch, uint32_t xid, const RoleRequest& r) {
@@ -383,141 +402,131 @@ MaybeError OfHandler::on_multipart(ChannelState& ch, uint32_t xid, const Multipa
   if (req.flags & kMultipartMore)
     return err(OfErrorType::kBadRequest, BadRequestCode::kMultipartBufferOverflow,
                "multipart requests in several parts are not supported");
-  const int64_t now = ofp_.now_ms();
   MultipartReply reply;
-  MaybeError e = std::visit(
+  if (MaybeError e = multipart_body(req, &reply.body)) return e;
+  for (Bytes& part : encode_multipart_reply(xid, reply)) ch.push(std::move(part));
+  return std::nullopt;
+}
+
+MaybeError OfHandler::multipart_body(const MultipartRequest& req, MultipartReplyBody* body) {
+  const int64_t now = ofp_.now_ms();
+  auto reply = [&](auto r) -> MaybeError {
+    *body = std::move(r);
+    return std::nullopt;
+  };
+  return std::visit(
       Overloaded{
           [&](const DescRequest&) -> MaybeError {
-            reply.body = DescReply{cfg_.mfr_desc, cfg_.hw_desc, cfg_.sw_desc, cfg_.serial_num,
-                                   cfg_.dp_desc};
-            return std::nullopt;
+            return reply(DescReply{cfg_.mfr_desc, cfg_.hw_desc, cfg_.sw_desc, cfg_.serial_num,
+                                   cfg_.dp_desc});
           },
-          [&](const FlowStatsRequest& f) -> MaybeError {
-            std::vector<RulePtr> rules;
-            if (MaybeError e = flow_filter(f, &rules)) return e;
-            FlowStatsReply out;
-            for (const RulePtr& r : rules) {
-              FlowStats s = rule_flow_stats(*r, now);
-              if (r->flags & kFlagNoPktCounts) s.packet_count = ~uint64_t{0};
-              if (r->flags & kFlagNoBytCounts) s.byte_count = ~uint64_t{0};
-              out.flows.push_back(std::move(s));
-            }
-            reply.body = std::move(out);
-            return std::nullopt;
-          },
-          [&](const AggregateRequest& a) -> MaybeError {
-            std::vector<RulePtr> rules;
-            if (MaybeError e = flow_filter(a.filter, &rules)) return e;
-            AggregateReply out;
-            for (const RulePtr& r : rules) {
-              out.packet_count += r->packet_count;
-              out.byte_count += r->byte_count;
-              out.flow_count++;
-            }
-            reply.body = out;
-            return std::nullopt;
-          },
-          [&](const TableStatsRequest&) -> MaybeError {
-            // Megaflow hits count as lookups in the tables their translation
-            // visited: roll them up first (as for rule counters).
-            ofp_.roll_up_rule_counters();
-            TableStatsReply out;
-            for (unsigned t = 0; t < kNumTables; t++) {
-              const FlowTable& ft = ofp_.bridge().pipeline.table(static_cast<uint8_t>(t));
-              out.tables.push_back({static_cast<uint8_t>(t), static_cast<uint32_t>(ft.size()),
-                                    ft.lookup_count(), ft.matched_count()});
-            }
-            reply.body = std::move(out);
-            return std::nullopt;
-          },
-          [&](const PortStatsRequest& p) -> MaybeError {
-            PortStatsReply out;
-            for (const auto& [no, bp] : ofp_.bridge().ports) {
-              if (p.port_no != kPortAny && p.port_no != no) continue;
-              if (auto s = ofp_.port_stats(no)) {
-                split_ms(now - start_ms_, &s->duration_sec, &s->duration_nsec);
-                out.ports.push_back(*s);
-              }
-            }
-            if (p.port_no != kPortAny && out.ports.empty())
-              return err(OfErrorType::kBadRequest, BadRequestCode::kBadPort,
-                         "port stats: port " + std::to_string(p.port_no) + " does not exist");
-            reply.body = std::move(out);
-            return std::nullopt;
-          },
+          [&](const FlowStatsRequest& f) -> MaybeError { return flow_stats(f, now, body); },
+          [&](const AggregateRequest& a) -> MaybeError { return aggregate(a, body); },
+          [&](const TableStatsRequest&) -> MaybeError { return reply(table_stats()); },
+          [&](const PortStatsRequest& p) -> MaybeError { return port_stats(p, now, body); },
           [&](const QueueStatsRequest&) -> MaybeError {
-            reply.body = QueueStatsReply{};  // no queues are configured
-            return std::nullopt;
+            return reply(QueueStatsReply{});  // no queues are configured
           },
-          [&](const GroupStatsRequest& g) -> MaybeError {
-            GroupStatsReply out;
-            std::map<uint32_t, uint32_t> refs;
-            const Pipeline& p = ofp_.bridge().pipeline;
-            for (unsigned t = 0; t < kNumTables; t++)
-              p.table(static_cast<uint8_t>(t)).for_each([&](const RulePtr& r) {
-                r->instructions.for_each_group([&](uint32_t id) { refs[id]++; });
-              });
-            for (const auto& [id, grp] : p.groups().all()) {
-              if (g.group_id != kGroupAll && g.group_id != id) continue;
-              GroupStats s;
-              s.group_id = id;
-              s.ref_count = refs[id];
-              s.packet_count = grp.packet_count;
-              s.byte_count = grp.byte_count;
-              split_ms(now - grp.created_ms, &s.duration_sec, &s.duration_nsec);
-              for (const GroupBucket& b : grp.buckets) s.buckets.push_back({b.packet_count, b.byte_count});
-              out.groups.push_back(std::move(s));
-            }
-            reply.body = std::move(out);
-            return std::nullopt;
-          },
-          [&](const GroupDescRequest&) -> MaybeError {
-            GroupDescReply out;
-            for (const auto& [id, grp] : ofp_.bridge().pipeline.groups().all())
-              out.groups.push_back({grp.type, id, grp.buckets});
-            reply.body = std::move(out);
-            return std::nullopt;
-          },
-          [&](const GroupFeaturesRequest&) -> MaybeError {
-            GroupFeaturesReply out;
-            out.types = 0xf;  // all, select, indirect, fast failover
-            out.capabilities = kGroupCapSelectWeight | kGroupCapSelectLiveness | kGroupCapChaining |
-                               kGroupCapChainingChecks;
-            uint32_t acts = 0;
-            for (uint32_t a : kActionTypes) acts |= 1u << a;
-            out.max_groups = {65535, 65535, 65535, 65535};
-            out.actions = {acts, acts, acts, acts};
-            reply.body = out;
-            return std::nullopt;
-          },
-          [&](const MeterStatsRequest& m) -> MaybeError {
-            reply.body = meter_stats(m.meter_id);
-            return std::nullopt;
-          },
-          [&](const MeterConfigRequest& m) -> MaybeError {
-            reply.body = meter_config(m.meter_id);
-            return std::nullopt;
-          },
-          [&](const MeterFeaturesRequest&) -> MaybeError {
-            reply.body = meter_features();
-            return std::nullopt;
-          },
+          [&](const GroupStatsRequest& g) -> MaybeError { return reply(group_stats(g, now)); },
+          [&](const GroupDescRequest&) -> MaybeError { return reply(group_desc()); },
+          [&](const GroupFeaturesRequest&) -> MaybeError { return reply(group_features()); },
+          [&](const MeterStatsRequest& m) -> MaybeError { return reply(meter_stats(m.meter_id)); },
+          [&](const MeterConfigRequest& m) -> MaybeError { return reply(meter_config(m.meter_id)); },
+          [&](const MeterFeaturesRequest&) -> MaybeError { return reply(meter_features()); },
           [&](const TableFeaturesRequest& t) -> MaybeError {
             if (!t.tables.empty())
               return err(OfErrorType::kTableFeaturesFailed, TableFeaturesFailedCode::kEperm,
                          "table features: the table set cannot be changed");
-            reply.body = table_features();
-            return std::nullopt;
+            return reply(table_features());
           },
-          [&](const PortDescRequest&) -> MaybeError {
-            reply.body = PortDescReply{ofp_.port_descs()};
-            return std::nullopt;
-          },
+          [&](const PortDescRequest&) -> MaybeError { return reply(PortDescReply{ofp_.port_descs()}); },
       },
       req.body);
-  if (e) return e;
-  for (Bytes& part : encode_multipart_reply(xid, reply)) ch.push(std::move(part));
+}
+
+MaybeError OfHandler::flow_stats(const FlowStatsRequest& f, int64_t now, MultipartReplyBody* body) {
+  std::vector<RulePtr> rules;
+  if (MaybeError e = flow_filter(f, &rules)) return e;
+  FlowStatsReply out;
+  for (const RulePtr& r : rules) {
+    FlowStats s = rule_flow_stats(*r, now);
+    if (r->flags & kFlagNoPktCounts) s.packet_count = ~uint64_t{0};
+    if (r->flags & kFlagNoBytCounts) s.byte_count = ~uint64_t{0};
+    out.flows.push_back(std::move(s));
+  }
+  *body = std::move(out);
   return std::nullopt;
+}
+
+MaybeError OfHandler::aggregate(const AggregateRequest& a, MultipartReplyBody* body) {
+  std::vector<RulePtr> rules;
+  if (MaybeError e = flow_filter(a.filter, &rules)) return e;
+  AggregateReply out;
+  for (const RulePtr& r : rules) {
+    out.packet_count += r->packet_count;
+    out.byte_count += r->byte_count;
+    out.flow_count++;
+  }
+  *body = out;
+  return std::nullopt;
+}
+
+TableStatsReply OfHandler::table_stats() {
+  // Megaflow hits count as lookups in the tables their translation
+  // visited: roll them up first (as for rule counters).
+  ofp_.roll_up_rule_counters();
+  TableStatsReply out;
+  for (unsigned t = 0; t < kNumTables; t++) {
+    const FlowTable& ft = ofp_.bridge().pipeline.table(static_cast<uint8_t>(t));
+    out.tables.push_back({static_cast<uint8_t>(t), static_cast<uint32_t>(ft.size()),
+                          ft.lookup_count(), ft.matched_count()});
+  }
+  return out;
+}
+
+MaybeError OfHandler::port_stats(const PortStatsRequest& p, int64_t now, MultipartReplyBody* body) {
+  PortStatsReply out;
+  for (const auto& [no, bp] : ofp_.bridge().ports) {
+    if (p.port_no != kPortAny && p.port_no != no) continue;
+    if (auto s = ofp_.port_stats(no)) {
+      split_ms(now - start_ms_, &s->duration_sec, &s->duration_nsec);
+      out.ports.push_back(*s);
+    }
+  }
+  if (p.port_no != kPortAny && out.ports.empty())
+    return err(OfErrorType::kBadRequest, BadRequestCode::kBadPort,
+               "port stats: port " + std::to_string(p.port_no) + " does not exist");
+  *body = std::move(out);
+  return std::nullopt;
+}
+
+GroupStatsReply OfHandler::group_stats(const GroupStatsRequest& g, int64_t now) const {
+  GroupStatsReply out;
+  std::map<uint32_t, uint32_t> refs;
+  const Pipeline& p = ofp_.bridge().pipeline;
+  for (unsigned t = 0; t < kNumTables; t++)
+    p.table(static_cast<uint8_t>(t)).for_each([&](const RulePtr& r) {
+      r->instructions.for_each_group([&](uint32_t id) { refs[id]++; });
+    });
+  for (const auto& [id, grp] : p.groups().all()) {
+    if (g.group_id != kGroupAll && g.group_id != id) continue;
+    GroupStats s;
+    s.group_id = id;
+    s.ref_count = refs[id];
+    s.packet_count = grp.packet_count;
+    s.byte_count = grp.byte_count;
+    split_ms(now - grp.created_ms, &s.duration_sec, &s.duration_nsec);
+    for (const GroupBucket& b : grp.buckets) s.buckets.push_back({b.packet_count, b.byte_count});
+    out.groups.push_back(std::move(s));
+  }
+  return out;
+}
+
+GroupDescReply OfHandler::group_desc() const {
+  GroupDescReply out;
+  for (const auto& [id, grp] : ofp_.bridge().pipeline.groups().all())
+    out.groups.push_back({grp.type, id, grp.buckets});
+  return out;
 }
 
 // --- Asynchronous messages ------------------------------------------------------------

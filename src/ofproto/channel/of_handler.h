@@ -159,7 +159,20 @@ class OfHandler {
   MaybeError on_role(ChannelState& ch, uint32_t xid, const RoleRequest& r);
   MaybeError on_flow_mod(const FlowModMsg& fm);
   MaybeError on_packet_out(const PacketOut& po);
+  MaybeError on_set_config(ChannelState& ch, const SetConfig& c);
+  MaybeError on_table_mod(const TableMod& tm);
+  FeaturesReply features() const;
+
+  // --- Multipart: one request in, the reply body out ---
   MaybeError on_multipart(ChannelState& ch, uint32_t xid, const MultipartRequest& req);
+  MaybeError multipart_body(const MultipartRequest& req, MultipartReplyBody* body);
+  MaybeError flow_stats(const FlowStatsRequest& f, int64_t now, MultipartReplyBody* body);
+  MaybeError aggregate(const AggregateRequest& a, MultipartReplyBody* body);
+  MaybeError port_stats(const PortStatsRequest& p, int64_t now, MultipartReplyBody* body);
+  TableStatsReply table_stats();
+  GroupStatsReply group_stats(const GroupStatsRequest& g, int64_t now) const;
+  GroupDescReply group_desc() const;
+  // The rules a flow-stats / aggregate request selects, as dump-flows orders them.
   MaybeError flow_filter(const FlowStatsRequest& f, std::vector<RulePtr>* rules);
   TableFeaturesReply table_features() const;
   void deliver(const std::function<bool(ChannelState&)>& wants, OfBody body, bool droppable,

@@ -190,67 +190,6 @@ bool UkeyActions::operator==(const datapath::DpActions& o) const {
   return o.n == n_ && datapath::DpActions(*this) == o;  // DpActions ignores padding bytes
 }
 
-// --- FlatIndex ------------------------------------------------------------------
-
-template <typename V>
-void FlatIndex<V>::grow() {
-  std::vector<Slot> old;
-  old.swap(slots_);
-  size_t cap = old.empty() ? 64 : old.size() * 2;
-  slots_.assign(cap, Slot{});
-  mask_ = cap - 1;
-  shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
-  for (const Slot& s : old) {
-    if (!s.used) continue;
-    size_t i = home(s.h);
-    while (slots_[i].used) i = (i + 1) & mask_;
-    slots_[i] = s;
-  }
-}
-
-template <typename V>
-void FlatIndex<V>::insert(uint64_t h, V v) {
-  if (2 * (n_ + 1) > slots_.size()) grow();
-  size_t i = home(h);
-  while (slots_[i].used) i = (i + 1) & mask_;
-  slots_[i] = Slot{h, v, true};
-  n_++;
-}
-
-template <typename V>
-bool FlatIndex<V>::erase(uint64_t h, V v) {
-  if (slots_.empty()) return false;
-  size_t i = home(h);
-  for (;; i = (i + 1) & mask_) {
-    if (!slots_[i].used) return false;
-    if (slots_[i].h == h && slots_[i].v == v) break;
-  }
-  // Backward shift: pull later entries of the cluster into the hole when
-  // their home is not between the hole and their slot.
-  for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
-    if (!slots_[j].used) break;
-    size_t k = home(slots_[j].h);
-    if (((j - k) & mask_) >= ((j - i) & mask_)) {
-      slots_[i] = slots_[j];
-      i = j;
-    }
-  }
-  slots_[i] = Slot{};
-  n_--;
-  return true;
-}
-
-template <typename V>
-void FlatIndex<V>::clear() {
-  slots_.clear();
-  mask_ = 0;
-  shift_ = 64;
-  n_ = 0;
-}
-
-template class FlatIndex<Ukey*>;
-template class FlatIndex<uint32_t>;
-
 // --- UkeyTable --------------------------------------------------------------------
 
 Ukey* UkeyTable::find(uint16_t pmd, const FlowKey& masked, const FlowMask& mask) const {
@@ -305,14 +244,7 @@ uint32_t UkeyTable::ref_mask(const FlowMask& m, uint32_t* pos) {
     masks_[it->second].refs++;
     return it->second;
   }
-  uint32_t slot;
-  if (!free_masks_.empty()) {
-    slot = free_masks_.back();
-    free_masks_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(masks_.size());
-    masks_.emplace_back();
-  }
+  uint32_t slot = alloc_index(masks_, free_masks_);
   masks_[slot].mask = m;
   masks_[slot].hash = h;
   masks_[slot].refs = 1;
@@ -346,13 +278,7 @@ void UkeyTable::index_deps(Ukey* u, const XlateResult& r) {
   for (uint64_t k : d) {
     uint32_t id = by_dep_.find(k, UINT32_MAX, [&](uint32_t l) { return dep_lists_[l].dep == k; });
     if (id == UINT32_MAX) {
-      if (!free_dep_lists_.empty()) {
-        id = free_dep_lists_.back();
-        free_dep_lists_.pop_back();
-      } else {
-        id = static_cast<uint32_t>(dep_lists_.size());
-        dep_lists_.emplace_back();
-      }
+      id = alloc_index(dep_lists_, free_dep_lists_);
       dep_lists_[id].dep = k;
       by_dep_.insert(k, id);
     }

@@ -40,6 +40,7 @@
 
 #include "actions.h"
 #include "flow_key.h"
+#include "probe_slots.h"
 #include "xlate.h"
 
 namespace dps::ofproto {
@@ -167,45 +168,49 @@ class ControllerEventTable {
   std::unordered_map<uint64_t, std::vector<uint32_t>> by_hash_;
 };
 
-// Open-addressing multimap from a well-mixed 64-bit hash to a value:
-// Fibonacci-hashed home slot, linear probing, backward-shift deletion, at
+// Open-addressing multimap from a well-mixed 64-bit hash to a value, on
+// ProbeSlots (probe_slots.h: linear probing, backward-shift deletion), at
 // most half full. Equal hashes may repeat (distinct values).
 template <typename V>
 class FlatIndex {
  public:
-  void insert(uint64_t h, V v);
+  void insert(uint64_t h, V v) {
+    slots_.fit(n_ + 1, kFirstCapacity);
+    slots_.place(Slot{h, v, true});
+    n_++;
+  }
   // Removes the entry (h, v); false if absent.
-  bool erase(uint64_t h, V v);
+  bool erase(uint64_t h, V v) {
+    Slot* s = slots_.find(h, [&](const Slot& x) { return x.v == v; });
+    if (!s) return false;
+    slots_.erase(s);
+    n_--;
+    return true;
+  }
   // The first value stored under h for which match(v), else `none`.
   template <typename Match>
   V find(uint64_t h, V none, Match&& match) const {
-    if (slots_.empty()) return none;
-    for (size_t i = home(h);; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (!s.used) return none;
-      if (s.h == h && match(s.v)) return s.v;
-    }
+    const Slot* s = slots_.find(h, [&](const Slot& x) { return match(x.v); });
+    return s ? s->v : none;
   }
-  void clear();
+  void clear() {
+    slots_.clear();
+    n_ = 0;
+  }
   size_t size() const { return n_; }
   // Sizes the table for n entries without growing (no rehash, no fresh
   // memory on the miss path until then).
-  void reserve(size_t n) {
-    while (slots_.size() < 2 * n) grow();
-  }
+  void reserve(size_t n) { slots_.fit(n, kFirstCapacity); }
 
  private:
+  static constexpr size_t kFirstCapacity = 64;
   struct Slot {
-    uint64_t h = 0;
+    uint64_t hash = 0;
     V v{};
     bool used = false;
   };
-  size_t home(uint64_t h) const { return (h * 0x9e3779b97f4a7c15ull) >> shift_; }
-  void grow();
 
-  std::vector<Slot> slots_;
-  size_t mask_ = 0;
-  unsigned shift_ = 64;
+  ProbeSlots<Slot> slots_;
   size_t n_ = 0;
 };
 

@@ -33,23 +33,8 @@ uint64_t FlowTable::Subtable::hash(const OfKey& key) const {
   return h;
 }
 
-void FlowTable::Subtable::grow() {
-  std::vector<Slot> old;
-  old.swap(slots);
-  size_t cap = old.empty() ? 16 : old.size() * 2;
-  slots.assign(cap, Slot{});
-  slot_mask = cap - 1;
-  shift = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
-  for (const Slot& s : old) {
-    if (!s.used) continue;
-    size_t i = home(s.hash);
-    while (slots[i].used) i = (i + 1) & slot_mask;
-    slots[i] = s;
-  }
-}
-
 FlowTable::Slot* FlowTable::Subtable::add_entry(const OfKey& key, uint64_t h) {
-  if (2 * (n_entries + 1) > slots.size()) grow();
+  slots.fit(n_entries + 1, 16);
   uint32_t e;
   if (!free_entries.empty()) {
     e = free_entries.back();
@@ -61,11 +46,8 @@ FlowTable::Slot* FlowTable::Subtable::add_entry(const OfKey& key, uint64_t h) {
   }
   uint64_t* v = &values[size_t{e} * n_words];
   for (unsigned j = 0; j < n_words; j++) v[j] = key.word(words[j]) & mask.word(words[j]);
-  size_t i = home(h);
-  while (slots[i].used) i = (i + 1) & slot_mask;
-  slots[i] = Slot{h, nullptr, e, true};
   n_entries++;
-  return &slots[i];
+  return slots.place(Slot{h, nullptr, e, true});
 }
 
 void FlowTable::Subtable::remove_entry(Slot* s) {
@@ -73,18 +55,7 @@ void FlowTable::Subtable::remove_entry(Slot* s) {
   entries[s->entry].rules.shrink_to_fit();
   free_entries.push_back(s->entry);
   n_entries--;
-  // Backward shift: pull later slots of the cluster into the hole when their
-  // home is not between the hole and their slot.
-  size_t i = static_cast<size_t>(s - slots.data());
-  for (size_t j = (i + 1) & slot_mask;; j = (j + 1) & slot_mask) {
-    if (!slots[j].used) break;
-    size_t k = home(slots[j].hash);
-    if (((j - k) & slot_mask) >= ((j - i) & slot_mask)) {
-      slots[i] = slots[j];
-      i = j;
-    }
-  }
-  slots[i] = Slot{};
+  slots.erase(s);
 }
 
 OfKey FlowTable::Subtable::value_of(uint32_t e) const {

@@ -49,6 +49,7 @@
 #include "of_match.h"
 #include "of_rule.h"
 #include "prefix_trie.h"
+#include "probe_slots.h"
 
 namespace dps::ofproto {
 
@@ -143,11 +144,9 @@ class FlowTable {
     uint8_t plen = 0;
     size_t n_rules = 0;
     std::map<uint16_t, unsigned, std::greater<>> priorities;  // priority -> rule count
-    // Open addressing (Fibonacci-hashed home, linear probing, backward-shift
-    // deletion), at most half full; one slot per entry in use.
-    std::vector<Slot> slots;
-    size_t slot_mask = 0;
-    unsigned shift = 64;
+    // Open addressing (probe_slots.h), at most half full; one slot per
+    // entry in use.
+    ProbeSlots<Slot> slots;
     size_t n_entries = 0;
     std::vector<Entry> entries;
     std::vector<uint64_t> values;  // n_words masked words per entry
@@ -155,7 +154,6 @@ class FlowTable {
 
     // Hash of key & mask over the mask's words (a masked value hashes the same).
     uint64_t hash(const OfKey& key) const;
-    size_t home(uint64_t h) const { return (h * 0x9e3779b97f4a7c15ull) >> shift; }
     // True when key & mask equals entry e's value.
     bool entry_matches(uint32_t e, const OfKey& key) const {
       const uint64_t* v = &values[size_t{e} * n_words];
@@ -165,15 +163,10 @@ class FlowTable {
     }
     // The slot of the entry whose value equals key & mask, or null.
     const Slot* find(const OfKey& key, uint64_t h) const {
-      if (slots.empty()) return nullptr;
-      for (size_t i = home(h);; i = (i + 1) & slot_mask) {
-        const Slot& s = slots[i];
-        if (!s.used) return nullptr;
-        if (s.hash == h && entry_matches(s.entry, key)) return &s;
-      }
+      return slots.find(h, [&](const Slot& s) { return entry_matches(s.entry, key); });
     }
     Slot* find(const OfKey& key, uint64_t h) {
-      return const_cast<Slot*>(static_cast<const Subtable*>(this)->find(key, h));
+      return slots.find(h, [&](const Slot& s) { return entry_matches(s.entry, key); });
     }
     // A new entry for key & mask (hash h), indexed; returns its slot.
     Slot* add_entry(const OfKey& key, uint64_t h);
@@ -181,7 +174,6 @@ class FlowTable {
     void remove_entry(Slot* s);
     // The entry's value as a full OfKey (words outside the mask zero).
     OfKey value_of(uint32_t e) const;
-    void grow();
   };
 
   Subtable* find_subtable(const OfMask& mask) const;

@@ -1,5 +1,7 @@
 #include "group_table.h"
 
+#include <string>
+
 namespace dps::ofproto {
 
 namespace {
@@ -20,6 +22,8 @@ const char* type_name(GroupType t) {
   }
   return "?";
 }
+
+std::string group_name(uint32_t id) { return "group " + std::to_string(id); }
 
 }  // namespace
 
@@ -57,27 +61,45 @@ bool GroupTable::reaches(uint32_t from, uint32_t target,
 }
 
 MaybeError GroupTable::apply(const GroupMod& mod, int64_t now_ms, std::vector<uint32_t>* deleted) {
-  const std::string gname = "group " + std::to_string(mod.group_id);
-  if (mod.command == GroupModCommand::kDelete) {
-    std::vector<uint32_t> victims;
-    if (mod.group_id == kGroupAll) {
-      for (const auto& [id, g] : groups_) victims.push_back(id);
-    } else if (contains(mod.group_id)) {
-      for (const auto& [id, g] : groups_) {
-        if (id == mod.group_id) continue;
-        for (const GroupBucket& b : g.buckets)
-          for (const OfAction& a : b.actions)
-            if (auto* ga = std::get_if<ActGroup>(&a); ga && ga->group_id == mod.group_id)
-              return gm_error(GroupModFailedCode::kChainedGroup,
-                              gname + " cannot be deleted: group " + std::to_string(id) +
-                                  " forwards to it");
-      }
-      victims.push_back(mod.group_id);
-    }
-    for (uint32_t id : victims) groups_.erase(id);
-    if (deleted) *deleted = victims;
-    return std::nullopt;
+  if (mod.command == GroupModCommand::kDelete) return remove(mod.group_id, deleted);
+  if (MaybeError e = check_mod(mod)) return e;
+  for (size_t i = 0; i < mod.buckets.size(); i++)
+    if (MaybeError e = check_bucket(mod, i)) return e;
+  if (MaybeError e = check_loops(mod)) return e;
+  Group& g = groups_[mod.group_id];
+  if (mod.command == GroupModCommand::kAdd) {
+    g.created_ms = now_ms;
+    g.packet_count = g.byte_count = 0;
   }
+  g.group_id = mod.group_id;
+  g.type = mod.type;
+  g.buckets = mod.buckets;
+  return std::nullopt;
+}
+
+MaybeError GroupTable::remove(uint32_t group_id, std::vector<uint32_t>* deleted) {
+  std::vector<uint32_t> victims;
+  if (group_id == kGroupAll) {
+    for (const auto& [id, g] : groups_) victims.push_back(id);
+  } else if (contains(group_id)) {
+    for (const auto& [id, g] : groups_) {
+      if (id == group_id) continue;
+      for (const GroupBucket& b : g.buckets)
+        for (const OfAction& a : b.actions)
+          if (auto* ga = std::get_if<ActGroup>(&a); ga && ga->group_id == group_id)
+            return gm_error(GroupModFailedCode::kChainedGroup,
+                            group_name(group_id) + " cannot be deleted: group " + std::to_string(id) +
+                                " forwards to it");
+    }
+    victims.push_back(group_id);
+  }
+  for (uint32_t id : victims) groups_.erase(id);
+  if (deleted) *deleted = victims;
+  return std::nullopt;
+}
+
+MaybeError GroupTable::check_mod(const GroupMod& mod) const {
+  const std::string gname = group_name(mod.group_id);
   if (mod.command != GroupModCommand::kAdd && mod.command != GroupModCommand::kModify)
     return gm_error(GroupModFailedCode::kBadCommand, "unknown group-mod command");
   if (mod.group_id > kGroupMax)
@@ -97,45 +119,43 @@ MaybeError GroupTable::apply(const GroupMod& mod, int64_t now_ms, std::vector<ui
     return gm_error(GroupModFailedCode::kInvalidGroup,
                     gname + ": an indirect group needs exactly one bucket, got " +
                         std::to_string(mod.buckets.size()));
-  for (size_t i = 0; i < mod.buckets.size(); i++) {
-    const GroupBucket& b = mod.buckets[i];
-    const std::string where = gname + " bucket " + std::to_string(i + 1);
-    if (mod.type != GroupType::kSelect && b.weight != 0)
-      return gm_error(GroupModFailedCode::kWeightUnsupported,
-                      where + ": weight is only valid in select groups, not " + type_name(mod.type));
-    if (mod.type == GroupType::kFastFailover && b.watch_port == kPortAny && b.watch_group == kGroupAny)
-      return gm_error(GroupModFailedCode::kBadWatch,
-                      where + ": a fast_failover bucket needs watch_port or watch_group");
-    if (b.watch_group != kGroupAny && b.watch_group != mod.group_id && !contains(b.watch_group))
-      return gm_error(GroupModFailedCode::kBadWatch,
-                      where + ": watch_group " + std::to_string(b.watch_group) + " does not exist");
-    ValidationContext ctx = validation;
-    ctx.group_exists = [this, &mod](uint32_t id) { return id == mod.group_id || contains(id); };
-    ctx.set_field_prereqs = false;
-    if (MaybeError e = validate_actions(b.actions, OfMatch{}, ctx)) {
-      e->message = where + ": " + e->message;
-      if (e->type == OfErrorType::kBadAction && e->code == static_cast<uint16_t>(BadActionCode::kBadOutGroup))
-        return gm_error(GroupModFailedCode::kUnknownGroup, e->message);
-      return e;
-    }
+  return std::nullopt;
+}
+
+MaybeError GroupTable::check_bucket(const GroupMod& mod, size_t i) const {
+  const GroupBucket& b = mod.buckets[i];
+  const std::string where = group_name(mod.group_id) + " bucket " + std::to_string(i + 1);
+  if (mod.type != GroupType::kSelect && b.weight != 0)
+    return gm_error(GroupModFailedCode::kWeightUnsupported,
+                    where + ": weight is only valid in select groups, not " + type_name(mod.type));
+  if (mod.type == GroupType::kFastFailover && b.watch_port == kPortAny && b.watch_group == kGroupAny)
+    return gm_error(GroupModFailedCode::kBadWatch,
+                    where + ": a fast_failover bucket needs watch_port or watch_group");
+  if (b.watch_group != kGroupAny && b.watch_group != mod.group_id && !contains(b.watch_group))
+    return gm_error(GroupModFailedCode::kBadWatch,
+                    where + ": watch_group " + std::to_string(b.watch_group) + " does not exist");
+  ValidationContext ctx = validation;
+  ctx.group_exists = [this, &mod](uint32_t id) { return id == mod.group_id || contains(id); };
+  ctx.set_field_prereqs = false;
+  if (MaybeError e = validate_actions(b.actions, OfMatch{}, ctx)) {
+    e->message = where + ": " + e->message;
+    if (e->type == OfErrorType::kBadAction && e->code == static_cast<uint16_t>(BadActionCode::kBadOutGroup))
+      return gm_error(GroupModFailedCode::kUnknownGroup, e->message);
+    return e;
   }
-  // Loops: the new buckets must not reach this group again.
+  return std::nullopt;
+}
+
+// Loops: the new buckets must not reach this group again.
+MaybeError GroupTable::check_loops(const GroupMod& mod) const {
   for (const GroupBucket& b : mod.buckets)
     for (const OfAction& a : b.actions)
       if (auto* ga = std::get_if<ActGroup>(&a))
         if (ga->group_id == mod.group_id ||
             reaches(ga->group_id, mod.group_id, &mod.buckets, mod.group_id, 0))
           return gm_error(GroupModFailedCode::kLoop,
-                          gname + ": forwarding to group " + std::to_string(ga->group_id) +
-                              " would make a loop");
-  Group& g = groups_[mod.group_id];
-  if (mod.command == GroupModCommand::kAdd) {
-    g.created_ms = now_ms;
-    g.packet_count = g.byte_count = 0;
-  }
-  g.group_id = mod.group_id;
-  g.type = mod.type;
-  g.buckets = mod.buckets;
+                          group_name(mod.group_id) + ": forwarding to group " +
+                              std::to_string(ga->group_id) + " would make a loop");
   return std::nullopt;
 }
 

@@ -66,6 +66,12 @@ class GroupTable {
   ValidationContext validation;
 
  private:
+  // The stages of apply(): delete, then for add/modify the checks of the
+  // mod, of each bucket and for loops (each changes nothing on error).
+  MaybeError remove(uint32_t group_id, std::vector<uint32_t>* deleted);
+  MaybeError check_mod(const GroupMod& mod) const;
+  MaybeError check_bucket(const GroupMod& mod, size_t i) const;
+  MaybeError check_loops(const GroupMod& mod) const;
   bool reaches(uint32_t from, uint32_t target, const std::vector<GroupBucket>* override_buckets,
                uint32_t override_id, int depth) const;
 

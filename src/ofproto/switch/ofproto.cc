@@ -125,10 +125,20 @@ uint32_t Ofproto::free_of_port() const {
 
 // --- Rules ----------------------------------------------------------------------
 
-void Ofproto::after_change(const FlowModResult& res) {
+void Ofproto::queue_removed(const FlowModResult& res) {
   for (const RemovedRule& r : res.removed)
     if (removed_.size() < kMaxRemovedQueue) removed_.push_back(r);
+}
+
+void Ofproto::after_change(const FlowModResult& res) {
+  queue_removed(res);
   backer_->revalidator().on_flow_mod(bridge_, res, now_ms());
+}
+
+MaybeError Ofproto::counted(MaybeError e) {
+  if (e) flow_mod_errors_++;
+  else flow_mods_++;
+  return e;
 }
 
 MaybeError Ofproto::flow_mod(const FlowMod& fm) {
@@ -136,11 +146,7 @@ MaybeError Ofproto::flow_mod(const FlowMod& fm) {
   // (The revalidator rolls the counters of the megaflows it re-translates
   // into the old rules first, so changed or removed rules keep their packets.)
   FlowModResult res;
-  if (MaybeError e = bridge_.pipeline.flow_mod(fm, now, &res)) {
-    flow_mod_errors_++;
-    return e;
-  }
-  flow_mods_++;
+  if (MaybeError e = counted(bridge_.pipeline.flow_mod(fm, now, &res))) return e;
   after_change(res);
   return std::nullopt;
 }
@@ -148,13 +154,8 @@ MaybeError Ofproto::flow_mod(const FlowMod& fm) {
 MaybeError Ofproto::group_mod(const GroupMod& gm) {
   int64_t now = now_ms();
   FlowModResult res;
-  if (MaybeError e = bridge_.pipeline.group_mod(gm, now, &res)) {
-    flow_mod_errors_++;
-    return e;
-  }
-  flow_mods_++;
-  for (const RemovedRule& r : res.removed)
-    if (removed_.size() < kMaxRemovedQueue) removed_.push_back(r);
+  if (MaybeError e = counted(bridge_.pipeline.group_mod(gm, now, &res))) return e;
+  queue_removed(res);
   Revalidator& rv = backer_->revalidator();
   if (gm.group_id == kGroupAll) {
     rv.revalidate_all(now);

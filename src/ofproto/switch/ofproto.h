@@ -225,7 +225,12 @@ class Ofproto final : public BackerBridge {
 
  private:
   void init();
+  // Queues the rules a change removed (flow-removed messages), then
+  // revalidates what it touched.
   void after_change(const FlowModResult& res);
+  void queue_removed(const FlowModResult& res);
+  // Counts a flow/group mod as applied or failed; returns e.
+  MaybeError counted(MaybeError e);
   void churn(int64_t now);
 
   OfprotoConfig cfg_;

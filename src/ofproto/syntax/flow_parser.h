@@ -24,6 +24,11 @@
 // 1.2.0.0/16), instructions must come in OpenFlow order (meter, apply
 // actions, clear_actions, write_actions, write_metadata, goto_table), and
 // mod_vlan_vid on a packet not known to be tagged pushes a tag first.
+// Files by concern: flow_parser.cc (a rule, in stages: keywords, fields,
+// instructions), action_parser.cc (actions and instructions, a table from
+// keyword to handler), group_parser.cc, flow_format.cc (printing);
+// match_fields.h (field names and values) and syntax_text.h (numbers,
+// addresses, ports, splitting) are what they share.
 //
 // Thread-safety: pure functions.
 #pragma once

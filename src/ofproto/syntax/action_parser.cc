@@ -1,0 +1,400 @@
+// The actions= part of the ovs-ofctl syntax: instructions and actions,
+// table-driven (kActionSyntax: keyword -> rank and handler).
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flow_parser.h"
+#include "match_fields.h"
+#include "syntax_text.h"
+
+namespace dps::ofproto {
+
+using namespace syntax;
+
+namespace {
+
+// Action parsing state: what is known about the packet (for mod_tp_*, and
+// mod_vlan_vid's implicit push).
+struct ActState {
+  OfMatch match;
+  bool vlan_present() const {
+    return match.has(OxmField::kVlanVid) &&
+           (match.mask_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent) &&
+           (match.value_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent);
+  }
+  // The packet is tagged from here on.
+  void tagged() { match.force(OxmField::kVlanVid, FieldValue::from_u64(kOfpVidPresent, 2)); }
+};
+
+// One action token, "name", "name:arg" or "name(arg)".
+struct ActionTok {
+  std::string name;  // lower case
+  std::string_view arg;
+  bool paren = false;
+  std::string what;  // the token as written, for errors
+
+  MaybeError need_arg() const {
+    if (arg.empty()) return perr("action '" + what + "' needs an argument");
+    return std::nullopt;
+  }
+  // The argument as a number 0..max.
+  MaybeError num(uint64_t max, uint64_t* v) const {
+    if (MaybeError e = need_arg()) return e;
+    auto p = parse_uint_max(arg, max);
+    if (!p) return perr("action '" + what + "': bad number '" + std::string(arg) + "' (max " + std::to_string(max) + ")");
+    *v = *p;
+    return std::nullopt;
+  }
+};
+
+// Where a token's result goes. insts is null inside write_actions(...) and
+// buckets, where instructions are not allowed.
+struct ActionSink {
+  ActState& st;
+  ActionList* apply;
+  Instructions* insts;
+};
+
+MaybeError split_action(std::string_view tok, ActionTok* t) {
+  std::string_view name = tok;
+  size_t colon = tok.find(':'), lp = tok.find('(');
+  if (lp != std::string_view::npos && (colon == std::string_view::npos || lp < colon)) {
+    if (tok.back() != ')') return perr("action '" + std::string(tok) + "': missing ')'");
+    name = trim(tok.substr(0, lp));
+    t->arg = trim(tok.substr(lp + 1, tok.size() - lp - 2));
+    t->paren = true;
+  } else if (colon != std::string_view::npos) {
+    name = trim(tok.substr(0, colon));
+    t->arg = trim(tok.substr(colon + 1));
+  }
+  t->name = lower(name);
+  t->what = std::string(tok);
+  return std::nullopt;
+}
+
+MaybeError parse_action_list(std::string_view text, ActState& st, ActionList* out,
+                             Instructions* insts, int* last_rank);
+
+// "VALUE->FIELD": one set_field action (no mask in OpenFlow 1.3).
+MaybeError parse_set_field(std::string_view arg, ActState& st, ActionList* out, const std::string& what) {
+  size_t arrow = arg.find("->");
+  if (arrow == std::string_view::npos)
+    return perr(what + ": expected VALUE->FIELD, got '" + std::string(arg) + "'");
+  std::string_view vtext = trim(arg.substr(0, arrow));
+  std::string fname = lower(trim(arg.substr(arrow + 2)));
+  OxmField f;
+  if (MaybeError e = resolve_field(fname, context_of(st.match), &f)) {
+    e->message = what + ": " + e->message;
+    return e;
+  }
+  if (vtext.find('/') != std::string_view::npos)
+    return perr(what + ": OpenFlow 1.3 set_field takes no mask ('" + std::string(vtext) + "')");
+  FieldValue v;
+  std::optional<FieldValue> mask;
+  if (MaybeError e = parse_field_value(f, vtext, fname, &v, &mask)) {
+    e->message = what + ": " + e->message;
+    return e;
+  }
+  out->push_back(ActSetField{f, v});
+  if (f == OxmField::kVlanVid && !st.vlan_present()) st.tagged();
+  return std::nullopt;
+}
+
+// --- Instructions -----------------------------------------------------------------
+
+MaybeError ins_meter(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xffffffffull, &v)) return e;
+  s.insts->meter = static_cast<uint32_t>(v);
+  return std::nullopt;
+}
+
+MaybeError ins_clear_actions(const ActionTok&, ActionSink& s) {
+  s.insts->clear_actions = true;
+  return std::nullopt;
+}
+
+MaybeError ins_write_actions(const ActionTok& t, ActionSink& s) {
+  if (!t.paren) return perr("write_actions needs a list in parentheses: write_actions(output:1)");
+  ActionList w;
+  ActState inner = s.st;
+  if (MaybeError e = parse_action_list(t.arg, inner, &w, nullptr, nullptr)) return e;
+  s.insts->write = std::move(w);
+  return std::nullopt;
+}
+
+MaybeError ins_write_metadata(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  std::string_view vs;
+  std::optional<std::string_view> ms;
+  split_mask(t.arg, &vs, &ms);
+  auto val = parse_uint(vs);
+  auto mask = ms ? parse_uint(*ms) : std::optional<uint64_t>(~0ull);
+  if (!val || !mask) return perr("write_metadata: bad value '" + std::string(t.arg) + "'");
+  if (*val & ~*mask) return perr("write_metadata: value " + std::string(vs) + " has bits outside its mask");
+  s.insts->write_metadata = WriteMetadata{*val, *mask};
+  return std::nullopt;
+}
+
+MaybeError ins_goto_table(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xff, &v)) return e;
+  if (v >= kNumTables) return perr("goto_table:" + std::string(t.arg) + ": table out of range 0..254");
+  s.insts->goto_table = static_cast<uint8_t>(v);
+  return std::nullopt;
+}
+
+// --- Actions ------------------------------------------------------------------------
+
+MaybeError act_drop(const ActionTok&, ActionSink&) { return perr("drop must be the only action"); }
+
+MaybeError act_output(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  auto p = parse_port(t.arg);
+  if (!p || *p == kPortAny) return perr("output: bad port '" + std::string(t.arg) + "'");
+  s.apply->push_back(ActOutput{*p});
+  return std::nullopt;
+}
+
+// controller, controller:N, controller(max_len=N[,reason=...]): only
+// max_len is meaningful here.
+MaybeError act_controller(const ActionTok& t, ActionSink& s) {
+  ActOutput o{kPortController, kControllerNoBuffer};
+  if (!t.arg.empty()) {
+    std::string_view a = t.arg;
+    if (t.paren) {
+      std::vector<std::string_view> parts;
+      if (MaybeError e = split_top(a, &parts)) return e;
+      for (std::string_view p : parts) {
+        size_t eq = p.find('=');
+        if (eq == std::string_view::npos || trim(p.substr(0, eq)) != "max_len")
+          return perr("controller(): only max_len=N is supported, got '" + std::string(p) + "'");
+        a = p.substr(eq + 1);
+      }
+    }
+    auto ml = parse_uint_max(a, 0xffff);
+    if (!ml) return perr("controller: bad max_len '" + std::string(a) + "'");
+    o.max_len = static_cast<uint16_t>(*ml);
+  }
+  s.apply->push_back(o);
+  return std::nullopt;
+}
+
+MaybeError act_group(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xffffffffull, &v)) return e;
+  s.apply->push_back(ActGroup{static_cast<uint32_t>(v)});
+  return std::nullopt;
+}
+
+MaybeError act_set_queue(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xffffffffull, &v)) return e;
+  s.apply->push_back(ActSetQueue{static_cast<uint32_t>(v)});
+  return std::nullopt;
+}
+
+MaybeError act_push_vlan(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xffff, &v)) return e;
+  if (v != 0x8100 && v != 0x88a8) return perr("push_vlan: ethertype must be 0x8100 or 0x88a8");
+  s.apply->push_back(ActPushVlan{static_cast<uint16_t>(v)});
+  s.st.tagged();
+  return std::nullopt;
+}
+
+MaybeError act_pop_vlan(const ActionTok&, ActionSink& s) {
+  s.apply->push_back(ActPopVlan{});
+  s.st.match.clear(OxmField::kVlanVid);
+  s.st.match.clear(OxmField::kVlanPcp);
+  return std::nullopt;
+}
+
+// push_mpls / pop_mpls: the ethertype argument (push: 0x8847 or 0x8848).
+// After either, only the new ethertype is known about the packet.
+MaybeError act_mpls(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xffff, &v)) return e;
+  const bool push = t.name == "push_mpls";
+  if (push && v != 0x8847 && v != 0x8848) return perr("push_mpls: ethertype must be 0x8847 or 0x8848");
+  if (push) s.apply->push_back(ActPushMpls{static_cast<uint16_t>(v)});
+  else s.apply->push_back(ActPopMpls{static_cast<uint16_t>(v)});
+  s.st.match = OfMatch{};
+  s.st.match.force(OxmField::kEthType, FieldValue::from_u64(v, 2));
+  return std::nullopt;
+}
+
+MaybeError act_set_mpls_ttl(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xff, &v)) return e;
+  s.apply->push_back(ActSetMplsTtl{static_cast<uint8_t>(v)});
+  return std::nullopt;
+}
+
+MaybeError act_set_nw_ttl(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xff, &v)) return e;
+  s.apply->push_back(ActSetNwTtl{static_cast<uint8_t>(v)});
+  return std::nullopt;
+}
+
+MaybeError act_dec_ttl(const ActionTok& t, ActionSink& s) {
+  if (!t.arg.empty()) return perr("dec_ttl: controller ids are not supported ('" + t.what + "')");
+  s.apply->push_back(ActDecNwTtl{});
+  return std::nullopt;
+}
+
+// Actions without an argument (any argument is ignored, as before).
+template <typename A>
+MaybeError act_plain(const ActionTok&, ActionSink& s) {
+  s.apply->push_back(A{});
+  return std::nullopt;
+}
+
+MaybeError act_set_field(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  return parse_set_field(t.arg, s.st, s.apply, "set_field:" + std::string(t.arg));
+}
+
+// OpenFlow 1.0 style rewrites (mod_dl_src:V, ...), as ovs-ofctl turns them
+// into set_field: the target field is in the rewrite's table entry.
+const char* rewrite_target(const std::string& name);
+
+MaybeError act_rewrite(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  return parse_set_field(std::string(t.arg) + "->" + rewrite_target(t.name), s.st, s.apply, t.what);
+}
+
+MaybeError act_mod_nw_tos(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xff, &v)) return e;
+  if (v & 3) return perr("mod_nw_tos:" + std::string(t.arg) + ": the low 2 (ECN) bits must be zero");
+  return parse_set_field(std::to_string(v >> 2) + "->ip_dscp", s.st, s.apply, t.what);
+}
+
+// mod_vlan_vid on a packet not known to be tagged pushes a tag first.
+MaybeError act_mod_vlan_vid(const ActionTok& t, ActionSink& s) {
+  uint64_t v;
+  if (MaybeError e = t.num(0xfff, &v)) return e;
+  if (!s.st.vlan_present()) {
+    s.apply->push_back(ActPushVlan{0x8100});
+    s.st.tagged();
+  }
+  return parse_set_field(std::to_string(v | kOfpVidPresent) + "->vlan_vid", s.st, s.apply, t.what);
+}
+
+// --- The table ----------------------------------------------------------------------
+
+// Instruction ranks: instructions come in this order, each at most once
+// (apply actions: any number of actions in a row).
+constexpr int kRankApply = 1;
+constexpr const char* kRankNames[] = {"meter",         "apply actions",  "clear_actions",
+                                      "write_actions", "write_metadata", "goto_table"};
+
+struct ActionSyntax {
+  const char* name;
+  int rank;  // kRankApply for actions, else the instruction's rank
+  MaybeError (*parse)(const ActionTok&, ActionSink&);
+  const char* field = nullptr;  // OpenFlow 1.0 rewrites: the set_field target
+};
+
+// flat table
+constexpr ActionSyntax kActionSyntax[] = {
+    {"meter", 0, ins_meter},
+    {"clear_actions", 2, ins_clear_actions},
+    {"write_actions", 3, ins_write_actions},
+    {"write_metadata", 4, ins_write_metadata},
+    {"goto_table", 5, ins_goto_table},
+    {"drop", kRankApply, act_drop},             {"output", kRankApply, act_output},
+    {"controller", kRankApply, act_controller}, {"group", kRankApply, act_group},
+    {"set_queue", kRankApply, act_set_queue},   {"push_vlan", kRankApply, act_push_vlan},
+    {"pop_vlan", kRankApply, act_pop_vlan},     {"strip_vlan", kRankApply, act_pop_vlan},
+    {"push_mpls", kRankApply, act_mpls},        {"pop_mpls", kRankApply, act_mpls},
+    {"set_mpls_ttl", kRankApply, act_set_mpls_ttl},
+    {"mod_nw_ttl", kRankApply, act_set_nw_ttl}, {"set_nw_ttl", kRankApply, act_set_nw_ttl},
+    {"dec_mpls_ttl", kRankApply, act_plain<ActDecMplsTtl>},
+    {"dec_ttl", kRankApply, act_dec_ttl},
+    {"copy_ttl_out", kRankApply, act_plain<ActCopyTtlOut>},
+    {"copy_ttl_in", kRankApply, act_plain<ActCopyTtlIn>},
+    {"set_field", kRankApply, act_set_field},
+    // OpenFlow 1.0 rewrites: set_field on the named field.
+    {"mod_dl_src", kRankApply, act_rewrite, "eth_src"},
+    {"mod_dl_dst", kRankApply, act_rewrite, "eth_dst"},
+    {"mod_nw_src", kRankApply, act_rewrite, "nw_src"},
+    {"mod_nw_dst", kRankApply, act_rewrite, "nw_dst"},
+    {"mod_tp_src", kRankApply, act_rewrite, "tp_src"},
+    {"mod_tp_dst", kRankApply, act_rewrite, "tp_dst"},
+    {"mod_vlan_pcp", kRankApply, act_rewrite, "vlan_pcp"},
+    {"mod_nw_ecn", kRankApply, act_rewrite, "ip_ecn"},
+    {"mod_nw_tos", kRankApply, act_mod_nw_tos},
+    {"mod_vlan_vid", kRankApply, act_mod_vlan_vid},
+};
+
+const char* rewrite_target(const std::string& name) { return find_named(kActionSyntax, name)->field; }
+
+// Instruction order: `rank` may follow *last_rank. Top level only.
+MaybeError check_rank(int rank, Instructions* insts, int* last_rank) {
+  const char* iname = kRankNames[rank];
+  if (!insts) return perr(std::string(iname) + " is an instruction; not allowed inside write_actions() or a bucket");
+  if (rank < *last_rank)
+    return perr(std::string("invalid instruction ordering: ") + iname + " must appear before " + kRankNames[*last_rank]);
+  if (rank == *last_rank && rank != kRankApply) return perr(std::string(iname) + " appears twice");
+  *last_rank = rank;
+  return std::nullopt;
+}
+
+// One token. Instructions are checked for order first; any other token is
+// an action of the apply-actions instruction, or a bare port ("2", "LOCAL")
+// meaning output to it.
+MaybeError parse_one(std::string_view tok, ActState& st, ActionList* apply, Instructions* insts,
+                     int* last_rank) {
+  ActionTok t;
+  if (MaybeError e = split_action(tok, &t)) return e;
+  ActionSink sink{st, apply, insts};
+  const ActionSyntax* a = find_named(kActionSyntax, t.name);
+  if (a && a->rank != kRankApply) {
+    if (MaybeError e = check_rank(a->rank, insts, last_rank)) return e;
+    return a->parse(t, sink);
+  }
+  if (insts)
+    if (MaybeError e = check_rank(kRankApply, insts, last_rank)) return e;
+  if (a) return a->parse(t, sink);
+  if (t.arg.empty() && !t.paren) {
+    if (auto p = parse_port(t.name); p && *p != kPortAny && *p != kPortTable) {
+      apply->push_back(ActOutput{*p});
+      return std::nullopt;
+    }
+  }
+  return perr("unknown action '" + t.what + "'");
+}
+
+MaybeError parse_action_list(std::string_view text, ActState& st, ActionList* out,
+                             Instructions* insts, int* last_rank) {
+  std::vector<std::string_view> toks;
+  if (MaybeError e = split_top(text, &toks)) return e;
+  if (toks.size() == 1 && lower(toks[0]) == "drop") return std::nullopt;
+  for (std::string_view t : toks)
+    if (MaybeError e = parse_one(t, st, out, insts, last_rank)) return e;
+  return std::nullopt;
+}
+
+}  // namespace
+
+MaybeError parse_actions(std::string_view text, const OfMatch& match, ActionList* out) {
+  ActState st{match};
+  out->clear();
+  return parse_action_list(text, st, out, nullptr, nullptr);
+}
+
+MaybeError parse_instructions(std::string_view text, const OfMatch& match, Instructions* out) {
+  *out = Instructions{};
+  ActState st{match};
+  ActionList apply;
+  int last_rank = -1;
+  if (MaybeError e = parse_action_list(text, st, &apply, out, &last_rank)) return e;
+  if (!apply.empty()) out->apply = std::move(apply);
+  return std::nullopt;
+}
+
+}  // namespace dps::ofproto
