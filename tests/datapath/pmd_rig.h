@@ -47,6 +47,7 @@ class FakePort : public netdev::Netdev {
  public:
   explicit FakePort(std::string name) : Netdev(std::move(name)) {}
   std::string type() const override { return "fake"; }
+  netdev::NetdevInfo info() const override { return {}; }
   uint16_t n_rxq() const override { return 1; }
   uint16_t n_txq() const override { return 1; }
   uint16_t rx_burst(uint16_t, rte_mbuf** pkts, uint16_t n) override {
