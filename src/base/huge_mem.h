@@ -35,12 +35,3 @@ void huge_unmap(void* p, size_t bytes);
 void huge_prefault(void* p, size_t bytes);
 
 }  // namespace dps::base
-
-// Transitional, for callers that still name these dps::datapath:: (ofproto's
-// ukey slabs); delete once they say base::.
-namespace dps::datapath {
-using base::huge_map;
-using base::huge_prefault;
-using base::huge_unmap;
-using base::kHugePageSize;
-}  // namespace dps::datapath

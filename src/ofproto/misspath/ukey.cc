@@ -115,9 +115,9 @@ struct UkeyPool {
 constexpr size_t kUkeysPerSlab = kUkeySlabBytes / kUkeySlot;
 
 char* new_slab(bool prefault) {
-  auto* slab = static_cast<char*>(datapath::huge_map(kUkeySlabBytes));
+  auto* slab = static_cast<char*>(base::huge_map(kUkeySlabBytes));
   if (!slab) throw std::bad_alloc();
-  if (prefault) datapath::huge_prefault(slab, kUkeySlabBytes);
+  if (prefault) base::huge_prefault(slab, kUkeySlabBytes);
   return slab;
 }
 
