@@ -97,7 +97,7 @@ namespace {
 // Slots are whole cache lines (FlowKey is 64-byte aligned, so is a Ukey).
 constexpr size_t kUkeySlot = (sizeof(Ukey) + 63) & ~size_t{63};
 // One 2 MB huge page per slab: ~3000 ukeys, one page fault.
-constexpr size_t kUkeySlabBytes = datapath::kHugePageSize;
+constexpr size_t kUkeySlabBytes = base::kHugePageSize;
 static_assert(alignof(Ukey) <= 64 && kUkeySlabBytes >= kUkeySlot);
 
 // Slabs are never returned (the memory is reused for later ukeys); freed
