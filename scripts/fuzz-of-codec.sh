@@ -21,15 +21,14 @@ fi
 out=${FUZZ_BUILD_DIR:-build-fuzz}
 mkdir -p "$out"
 bin="$out/of_codec_fuzz"
-srcs=(tests/fuzz/of_codec_fuzz.cc src/ofproto/of_codec.cc src/ofproto/of_match.cc
-      src/ofproto/of_actions.cc)
+srcs=(tests/fuzz/of_codec_fuzz.cc src/ofproto/wire/*.cc)
 # Rebuild only when a source changed.
-if [[ ! -x "$bin" ]] || [[ -n "$(find "${srcs[@]}" src/ofproto/*.h src/datapath/*.h -newer "$bin" 2>/dev/null | head -1)" ]]; then
+if [[ ! -x "$bin" ]] || [[ -n "$(find "${srcs[@]}" src/ofproto/wire/*.h src/datapath/*.h -newer "$bin" 2>/dev/null | head -1)" ]]; then
   echo "fuzz-of-codec: building $bin"
   # shellcheck disable=SC2046
   "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     $(pkg-config --cflags libdpdk 2>/dev/null) -march=x86-64-v3 -Wno-deprecated-volatile \
-    -Isrc/ofproto -Isrc/datapath -Isrc/netdev \
+    -Isrc/ofproto/wire -Isrc/datapath -Isrc/netdev \
     "${srcs[@]}" -o "$bin"
 fi
 scratch="$out/corpus_of"

@@ -41,6 +41,138 @@ MaybeError bad_action(BadActionCode code, std::string msg) {
   return OfError::make(OfErrorType::kBadAction, code, std::move(msg));
 }
 
+// Checks the actions of one list in order, keeping track of what the packet
+// is known to look like after each (state_: the match, then push/pop).
+// Errors start with where(): "push_vlan (action 2): ...".
+class ActionChecker {
+ public:
+  ActionChecker(const OfMatch& match, const ValidationContext& ctx) : state_(match), ctx_(ctx) {}
+
+  MaybeError check(const OfAction& a) {
+    action_ = &a;
+    index_++;
+    return std::visit(*this, a);
+  }
+
+  MaybeError operator()(const ActOutput& o) {
+    if (o.port == 0 || o.port == kPortAny)
+      return fail(BadActionCode::kBadOutPort,
+                  "port " + std::to_string(o.port) + " is not a valid output port");
+    if (o.port > kPortMax && !is_reserved_output(o.port))
+      return fail(BadActionCode::kBadOutPort,
+                  "port " + std::to_string(o.port) + " is not a valid reserved port");
+    if (o.port == kPortTable && !ctx_.packet_out)
+      return fail(BadActionCode::kBadOutPort, "output to TABLE is only valid in packet-out");
+    if (o.port <= kPortMax && ctx_.port_exists && !ctx_.port_exists(o.port))
+      return fail(BadActionCode::kBadOutPort,
+                  "port " + std::to_string(o.port) + " does not exist");
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActGroup& g) {
+    if (g.group_id > kGroupMax)
+      return fail(BadActionCode::kBadOutGroup,
+                  "group " + std::to_string(g.group_id) + " is a reserved group id");
+    if (ctx_.group_exists && !ctx_.group_exists(g.group_id))
+      return fail(BadActionCode::kBadOutGroup,
+                  "group " + std::to_string(g.group_id) + " does not exist");
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActSetField& s) {
+    if (s.field == OxmField::kInPhyPort || s.field == OxmField::kIpv6Exthdr ||
+        s.field == OxmField::kInPort)
+      return fail(BadActionCode::kBadSetType,
+                  std::string("field ") + oxm_field_info(s.field).name + " cannot be set");
+    OfMatch probe;
+    FieldValue v = s.value;
+    if (s.field == OxmField::kVlanVid) {
+      // Set-field carries the VID with or without OFPVID_PRESENT.
+      v = FieldValue::from_u64(v.to_u64(2) & 0x1fff, 2);
+    }
+    if (MaybeError e = probe.set(s.field, v))
+      return fail(BadActionCode::kBadSetArgument, e->message);
+    if (!ctx_.set_field_prereqs) return std::nullopt;
+    if (s.field == OxmField::kVlanVid) return check_tagged();
+    return check_prerequisites(s.field);
+  }
+
+  MaybeError operator()(const ActPushVlan& p) {
+    if (p.ethertype != 0x8100 && p.ethertype != 0x88a8)
+      return fail(BadActionCode::kBadArgument, "ethertype must be 0x8100 or 0x88a8");
+    state_.force(OxmField::kVlanVid, FieldValue::from_u64(kOfpVidPresent, 2));
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActPopVlan&) {
+    // The packet may still carry an inner tag: nothing is known.
+    state_.clear(OxmField::kVlanVid);
+    state_.clear(OxmField::kVlanPcp);
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActPushMpls& p) {
+    if (p.ethertype != 0x8847 && p.ethertype != 0x8848)
+      return fail(BadActionCode::kBadArgument, "ethertype must be 0x8847 or 0x8848");
+    state_ = OfMatch{};
+    state_.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActPopMpls& p) {
+    if (!state_.has(OxmField::kEthType) || !state_.is_exact(OxmField::kEthType))
+      return fail(BadActionCode::kMatchInconsistent,
+                  "requires eth_type=0x8847 or 0x8848 in the match");
+    const FieldValue et = state_.value_of(OxmField::kEthType);
+    if (et.to_u64(2) != 0x8847 && et.to_u64(2) != 0x8848)
+      return fail(BadActionCode::kMatchInconsistent,
+                  "packet is not MPLS (eth_type=" + format_field_value(OxmField::kEthType, et) +
+                      ")");
+    state_ = OfMatch{};
+    state_.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
+    return std::nullopt;
+  }
+
+  // TTL actions, copy TTL, set_queue: nothing to check.
+  template <class A>
+  MaybeError operator()(const A&) {
+    return std::nullopt;
+  }
+
+ private:
+  // As Open vSwitch: rewriting the VID needs a tag to rewrite.
+  MaybeError check_tagged() const {
+    bool tagged = state_.has(OxmField::kVlanVid) &&
+                  (state_.mask_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent) &&
+                  (state_.value_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent);
+    if (!tagged)
+      return fail(BadActionCode::kMatchInconsistent,
+                  "vlan_vid can only be set on a tagged packet (match a VLAN or push_vlan first)");
+    return std::nullopt;
+  }
+
+  // The header a set_field writes must be known to be there.
+  MaybeError check_prerequisites(OxmField f) const {
+    if (state_.prerequisites_hold(f)) return std::nullopt;
+    OfMatch tmp = state_;
+    tmp.force(f, FieldValue{});
+    MaybeError pe = tmp.check_prerequisites();
+    if (pe) return fail(BadActionCode::kMatchInconsistent, pe->message);
+    return fail(BadActionCode::kMatchInconsistent,
+                std::string(oxm_field_info(f).name) + " prerequisites are not met by the match");
+  }
+
+  // "set_field (action 3): <m>": the action's name and position come first.
+  MaybeError fail(BadActionCode code, const std::string& m) const {
+    return bad_action(code, std::string(action_name(*action_)) + " (action " +
+                                std::to_string(index_) + "): " + m);
+  }
+
+  OfMatch state_;  // what the packet is known to look like here
+  const ValidationContext& ctx_;
+  const OfAction* action_ = nullptr;
+  unsigned index_ = 0;
+};
 
 }  // namespace
 
@@ -116,120 +248,9 @@ void Instructions::for_each_group(const std::function<void(uint32_t)>& fn) const
 
 MaybeError validate_actions(const ActionList& actions, const OfMatch& match,
                             const ValidationContext& ctx) {
-  OfMatch state = match;  // what the packet is known to look like here
-  unsigned idx = 0;
-  for (const OfAction& a : actions) {
-    idx++;
-    const std::string where = std::string(action_name(a)) + " (action " + std::to_string(idx) + ")";
-    MaybeError err = std::visit(
-        Overloaded{
-            [&](const ActOutput& o) -> MaybeError {
-              if (o.port == 0 || o.port == kPortAny)
-                return bad_action(BadActionCode::kBadOutPort,
-                                  where + ": port " + std::to_string(o.port) + " is not a valid output port");
-              if (o.port > kPortMax && !is_reserved_output(o.port))
-                return bad_action(BadActionCode::kBadOutPort,
-                                  where + ": port " + std::to_string(o.port) + " is not a valid reserved port");
-              if (o.port == kPortTable && !ctx.packet_out)
-                return bad_action(BadActionCode::kBadOutPort,
-                                  where + ": output to TABLE is only valid in packet-out");
-              if (o.port <= kPortMax && ctx.port_exists && !ctx.port_exists(o.port))
-                return bad_action(BadActionCode::kBadOutPort,
-                                  where + ": port " + std::to_string(o.port) + " does not exist");
-              return std::nullopt;
-            },
-            [&](const ActGroup& g) -> MaybeError {
-              if (g.group_id > kGroupMax)
-                return bad_action(BadActionCode::kBadOutGroup,
-                                  where + ": group " + std::to_string(g.group_id) + " is a reserved group id");
-              if (ctx.group_exists && !ctx.group_exists(g.group_id))
-                return bad_action(BadActionCode::kBadOutGroup,
-                                  where + ": group " + std::to_string(g.group_id) + " does not exist");
-              return std::nullopt;
-            },
-            [&](const ActSetField& s) -> MaybeError {
-              const OxmFieldInfo& fi = oxm_field_info(s.field);
-              if (s.field == OxmField::kInPhyPort || s.field == OxmField::kIpv6Exthdr ||
-                  s.field == OxmField::kInPort)
-                return bad_action(BadActionCode::kBadSetType,
-                                  where + ": field " + fi.name + " cannot be set");
-              OfMatch probe;
-              FieldValue v = s.value;
-              if (s.field == OxmField::kVlanVid) {
-                // Set-field carries the VID with or without OFPVID_PRESENT.
-                v = FieldValue::from_u64(v.to_u64(2) & 0x1fff, 2);
-              }
-              if (MaybeError e = probe.set(s.field, v))
-                return bad_action(BadActionCode::kBadSetArgument, where + ": " + e->message);
-              if (!ctx.set_field_prereqs) return std::nullopt;
-              if (s.field == OxmField::kVlanVid) {
-                // As Open vSwitch: rewriting the VID needs a tag to rewrite.
-                bool tagged = state.has(OxmField::kVlanVid) &&
-                              (state.mask_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent) &&
-                              (state.value_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent);
-                if (!tagged)
-                  return bad_action(BadActionCode::kMatchInconsistent,
-                                    where + ": vlan_vid can only be set on a tagged packet "
-                                            "(match a VLAN or push_vlan first)");
-                return std::nullopt;
-              }
-              if (!state.prerequisites_hold(s.field)) {
-                OfMatch tmp = state;
-                tmp.force(s.field, FieldValue{});
-                MaybeError pe = tmp.check_prerequisites();
-                return bad_action(BadActionCode::kMatchInconsistent,
-                                  where + ": " + (pe ? pe->message : std::string(fi.name) +
-                                                                          " prerequisites are not met by the match"));
-              }
-              return std::nullopt;
-            },
-            [&](const ActPushVlan& p) -> MaybeError {
-              if (p.ethertype != 0x8100 && p.ethertype != 0x88a8)
-                return bad_action(BadActionCode::kBadArgument,
-                                  where + ": ethertype must be 0x8100 or 0x88a8");
-              state.force(OxmField::kVlanVid, FieldValue::from_u64(kOfpVidPresent, 2));
-              return std::nullopt;
-            },
-            [&](const ActPopVlan&) -> MaybeError {
-              // The packet may still carry an inner tag: nothing is known.
-              state.clear(OxmField::kVlanVid);
-              state.clear(OxmField::kVlanPcp);
-              return std::nullopt;
-            },
-            [&](const ActPushMpls& p) -> MaybeError {
-              if (p.ethertype != 0x8847 && p.ethertype != 0x8848)
-                return bad_action(BadActionCode::kBadArgument,
-                                  where + ": ethertype must be 0x8847 or 0x8848");
-              state = OfMatch{};
-              state.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
-              return std::nullopt;
-            },
-            [&](const ActPopMpls& p) -> MaybeError {
-              if (state.has(OxmField::kEthType) && state.is_exact(OxmField::kEthType)) {
-                uint64_t et = state.value_of(OxmField::kEthType).to_u64(2);
-                if (et != 0x8847 && et != 0x8848)
-                  return bad_action(BadActionCode::kMatchInconsistent,
-                                    where + ": packet is not MPLS (eth_type=" +
-                                        format_field_value(OxmField::kEthType, state.value_of(OxmField::kEthType)) + ")");
-              } else {
-                return bad_action(BadActionCode::kMatchInconsistent,
-                                  where + ": requires eth_type=0x8847 or 0x8848 in the match");
-              }
-              state = OfMatch{};
-              state.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
-              return std::nullopt;
-            },
-            [&](const ActSetMplsTtl&) -> MaybeError { return std::nullopt; },
-            [&](const ActDecMplsTtl&) -> MaybeError { return std::nullopt; },
-            [&](const ActSetNwTtl&) -> MaybeError { return std::nullopt; },
-            [&](const ActDecNwTtl&) -> MaybeError { return std::nullopt; },
-            [&](const ActCopyTtlOut&) -> MaybeError { return std::nullopt; },
-            [&](const ActCopyTtlIn&) -> MaybeError { return std::nullopt; },
-            [&](const ActSetQueue&) -> MaybeError { return std::nullopt; },
-        },
-        a);
-    if (err) return err;
-  }
+  ActionChecker checker(match, ctx);
+  for (const OfAction& a : actions)
+    if (MaybeError e = checker.check(a)) return e;
   return std::nullopt;
 }
 

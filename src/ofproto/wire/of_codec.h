@@ -24,6 +24,12 @@
 // instructions in execution order (meter, apply, clear, write,
 // write-metadata, goto-table).
 //
+// Where: of_codec.cc has the header and one decoder/encoder per message
+// (decoding dispatches on a table by OFPT_*), of_codec_parts.cc the match,
+// actions, instructions, buckets and bands, of_codec_multipart.cc the
+// OFPMP_* bodies and table features; of_codec_io.h is their shared toolbox
+// (reader, writer, one layout() per fixed structure for both directions).
+//
 // Thread-safety: pure functions; MessageFramer is a plain value owned by
 // one connection.
 #pragma once

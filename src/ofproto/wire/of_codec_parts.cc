@@ -1,0 +1,552 @@
+// of_codec_parts.cc - the parts OpenFlow messages are built from: the OXM
+// match, actions, instructions, group buckets and meter bands, and the
+// length-prefixed element framing they share (see of_codec_io.h).
+//
+// Actions are table-driven: kActionWire gives each OfAction alternative its
+// OFPAT_* type, length and name; its fields are its layout(), so one table
+// and one layout serve both directions.
+#include <cstdio>
+#include <utility>
+
+#include "of_codec.h"
+#include "of_codec_io.h"
+
+namespace dps::ofproto::wire {
+
+// ---- layouts -------------------------------------------------------------------
+// (In namespace wire itself, not an unnamed one: Get and Put find them by
+// argument-dependent lookup.)
+
+// The argument of an action after its 4-byte header, before the padding.
+constexpr void layout(auto& io, Is<ActOutput> auto& a) {
+  io(a.port);
+  io(a.max_len);
+}
+constexpr void layout(auto& io, Is<ActGroup> auto& a) { io(a.group_id); }
+constexpr void layout(auto& io, Is<ActSetQueue> auto& a) { io(a.queue_id); }
+constexpr void layout(auto& io, Is<ActPushVlan> auto& a) { io(a.ethertype); }
+constexpr void layout(auto& io, Is<ActPushMpls> auto& a) { io(a.ethertype); }
+constexpr void layout(auto& io, Is<ActPopMpls> auto& a) { io(a.ethertype); }
+constexpr void layout(auto& io, Is<ActSetMplsTtl> auto& a) { io(a.ttl); }
+constexpr void layout(auto& io, Is<ActSetNwTtl> auto& a) { io(a.ttl); }
+
+// ofp_bucket before its actions; the length is patched / checked by kBucketRule.
+constexpr void layout(auto& io, Is<GroupBucket> auto& b) {
+  io.pad(2);
+  io(b.weight);
+  io(b.watch_port);
+  io(b.watch_group);
+  io.pad(4);
+}
+
+namespace {
+
+// OFPAT_*
+enum ActionType : uint16_t {
+  kAtOutput = 0, kAtCopyTtlOut = 11, kAtCopyTtlIn = 12, kAtSetMplsTtl = 15, kAtDecMplsTtl = 16,
+  kAtPushVlan = 17, kAtPopVlan = 18, kAtPushMpls = 19, kAtPopMpls = 20, kAtSetQueue = 21,
+  kAtGroup = 22, kAtSetNwTtl = 23, kAtDecNwTtl = 24, kAtSetField = 25, kAtPushPbb = 26,
+  kAtPopPbb = 27, kAtExperimenter = 0xffff,
+};
+
+// OFPIT_*
+enum InstructionType : uint16_t {
+  kItGotoTable = 1, kItWriteMetadata = 2, kItWriteActions = 3, kItApplyActions = 4,
+  kItClearActions = 5, kItMeter = 6, kItExperimenter = 0xffff,
+};
+
+constexpr ElementRule kActionRule = element_rule("action", kActionHeaderLen, 2, true, false,
+                                         OfErrorType::kBadAction, BadActionCode::kBadLen);
+constexpr ElementRule kInstructionRule =
+    element_rule("instruction", 8, 2, true, false, OfErrorType::kBadInstruction,
+         BadInstructionCode::kBadLen);
+constexpr ElementRule kBucketRule = element_rule("bucket", kBucketFixedLen, 0, false, false,
+                                         OfErrorType::kGroupModFailed,
+                                         GroupModFailedCode::kBadBucket);
+constexpr ElementRule kBandRule = element_rule("meter band", kMeterBandLen, 2, false, true,
+                                       OfErrorType::kMeterModFailed, MeterModFailedCode::kBadBand);
+
+// ---- OXM / match ---------------------------------------------------------------
+
+uint32_t oxm_header(OxmField f, bool hasmask, unsigned len) {
+  return uint32_t{kOxmClassOpenflowBasic} << 16 | uint32_t{static_cast<uint8_t>(f)} << 9 |
+         uint32_t{hasmask} << 8 | len;
+}
+
+void put_value(Writer& w, const FieldValue& v, unsigned width) {
+  w.bytes(std::span<const uint8_t>(v.bytes.data(), width));
+}
+
+// An OXM TLV header (class, field, hasmask, length).
+struct OxmHeader {
+  uint16_t cls;
+  unsigned field;
+  bool hasmask;
+  unsigned len;
+};
+OxmHeader split_oxm_header(uint32_t hdr) {
+  return {static_cast<uint16_t>(hdr >> 16), (hdr >> 9) & 0x7f, ((hdr >> 8) & 1) != 0,
+          hdr & 0xff};
+}
+
+std::string hex4(uint16_t v) {
+  char b[8];
+  std::snprintf(b, sizeof b, "%04x", v);
+  return b;
+}
+
+// The ofp_match header: type OXM, length within what is left (padded to 8).
+MaybeError check_match_header(const Reader& r) {
+  const size_t start = r.offset();
+  if (r.left() < 4) return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+                               "match header truncated" + at(start));
+  uint16_t type = r.peek16(0);
+  uint16_t len = r.peek16(2);
+  if (type != kOfpmtOxm)
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadType,
+               "match type " + std::to_string(type) + " is not OFPMT_OXM (1)" + at(start));
+  if (len < 4)
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               "match length " + std::to_string(len) + " is below 4" + at(start));
+  if (pad8(len) > r.left())
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               "match length " + std::to_string(len) + " (padded " + std::to_string(pad8(len)) +
+                   ") exceeds the " + std::to_string(r.left()) + " bytes left" + at(start));
+  return std::nullopt;
+}
+
+// One OXM TLV of a match into *match.
+MaybeError decode_oxm(Reader& m, OfMatch* match) {
+  const size_t off = m.offset();
+  if (m.left() < 4)
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               "OXM header truncated (" + std::to_string(m.left()) + " bytes left)" + at(off));
+  const auto [cls, field, hasmask, olen] = split_oxm_header(m.u32());
+  if (olen > m.left())
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               "OXM length " + std::to_string(olen) + " exceeds the " +
+                   std::to_string(m.left()) + " bytes left in the match" + at(off));
+  if (cls != kOxmClassOpenflowBasic)
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadField,
+               "OXM class 0x" + hex4(cls) + " is not supported (only OFPXMC_OPENFLOW_BASIC)" +
+                   at(off));
+  if (field >= kNumOxmFields)
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadField,
+               "unknown OXM field " + std::to_string(field) + at(off));
+  OxmField f = static_cast<OxmField>(field);
+  const OxmFieldInfo& fi = oxm_field_info(f);
+  if (olen != fi.width * (hasmask ? 2u : 1u))
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               std::string(fi.name) + " OXM length " + std::to_string(olen) + " should be " +
+                   std::to_string(fi.width * (hasmask ? 2u : 1u)) + at(off));
+  FieldValue value = FieldValue::from_bytes(m.bytes(fi.width).data(), fi.width);
+  FieldValue mask;
+  if (hasmask) mask = FieldValue::from_bytes(m.bytes(fi.width).data(), fi.width);
+  if (MaybeError e = match->set(f, value, hasmask ? &mask : nullptr)) {
+    e->message += at(off);
+    return e;
+  }
+  return std::nullopt;
+}
+
+// ---- actions -------------------------------------------------------------------
+
+// Each OfAction alternative on the wire, in variant order. len 0: set_field,
+// whose length follows its OXM (8 + OXM, padded to 8).
+struct ActionWire {
+  uint16_t type;
+  uint8_t len;
+  const char* name;  // in length errors ("push_vlan action length 16 should be 8")
+};
+constexpr ActionWire kActionWire[] = {
+    {kAtOutput, 16, "output"},          {kAtGroup, 8, "group"},
+    {kAtSetField, 0, "set_field"},      {kAtPushVlan, 8, "push_vlan"},
+    {kAtPopVlan, 8, "pop_vlan"},        {kAtPushMpls, 8, "push_mpls"},
+    {kAtPopMpls, 8, "pop_mpls"},        {kAtSetMplsTtl, 8, "set_mpls_ttl"},
+    {kAtDecMplsTtl, 8, "dec_mpls_ttl"}, {kAtSetNwTtl, 8, "set_nw_ttl"},
+    {kAtDecNwTtl, 8, "dec_nw_ttl"},     {kAtCopyTtlOut, 8, "copy_ttl_out"},
+    {kAtCopyTtlIn, 8, "copy_ttl_in"},   {kAtSetQueue, 8, "set_queue"},
+};
+static_assert(std::size(kActionWire) == std::variant_size_v<OfAction>);
+
+// OFPAT_* -> index into kActionWire / OfAction, -1 for none.
+constexpr auto kActionIndexByType = [] {
+  std::array<int8_t, kAtPopPbb + 1> t{};
+  t.fill(-1);
+  for (size_t i = 0; i < std::size(kActionWire); i++)
+    t[kActionWire[i].type] = static_cast<int8_t>(i);
+  return t;
+}();
+
+OfError action_error(BadActionCode c, std::string m) {
+  return err(OfErrorType::kBadAction, c, std::move(m));
+}
+
+bool valid_output_port(uint32_t port) {
+  return (port >= 1 && port <= kPortMax) || is_reserved_output(port);
+}
+
+MaybeError check_decoded(const ActOutput& o) {
+  if (!valid_output_port(o.port))
+    return action_error(BadActionCode::kBadOutPort,
+                        "output to invalid port " + std::to_string(o.port));
+  return std::nullopt;
+}
+MaybeError check_decoded(const auto&) { return std::nullopt; }
+
+// The OXM of a set_field action (its 4-byte action header read), len the
+// action's length.
+MaybeError decode_set_field(Reader& a, uint16_t len, ActionList* out) {
+  const auto [cls, field, hasmask, olen] = split_oxm_header(a.u32());
+  if (cls != kOxmClassOpenflowBasic || field >= kNumOxmFields)
+    return action_error(BadActionCode::kBadSetType, "set_field of unsupported OXM class " +
+                                                        std::to_string(cls) + " field " +
+                                                        std::to_string(field));
+  OxmField f = static_cast<OxmField>(field);
+  const OxmFieldInfo& fi = oxm_field_info(f);
+  auto bad = [&](BadActionCode c, const std::string& m) {
+    return action_error(c, std::string("set_field ") + fi.name + m);
+  };
+  if (hasmask) return bad(BadActionCode::kBadSetArgument, " carries a mask");
+  if (olen != fi.width)
+    return bad(BadActionCode::kBadSetLen, " OXM length " + std::to_string(olen) + " should be " +
+                                              std::to_string(fi.width));
+  if (len != pad8(8 + olen))
+    return bad(BadActionCode::kBadSetLen, " action length " + std::to_string(len) +
+                                              " should be " + std::to_string(pad8(8 + olen)));
+  ActSetField s;
+  s.field = f;
+  s.value = FieldValue::from_bytes(a.bytes(olen).data(), olen);
+  OfMatch probe;  // value range check only
+  if (MaybeError e = probe.set(f, s.value))
+    return action_error(BadActionCode::kBadSetArgument, "set_field: " + e->message);
+  out->push_back(s);
+  return std::nullopt;
+}
+
+template <class A>
+MaybeError decode_action_as(Reader& a, uint16_t len, ActionList* out) {
+  if constexpr (std::is_same_v<A, ActSetField>) {
+    return decode_set_field(a, len, out);
+  } else {
+    A act = read_layout<A>(a);
+    OF_TRY(check_decoded(act));
+    out->push_back(act);
+    return std::nullopt;
+  }
+}
+
+using ActionDecoder = MaybeError (*)(Reader&, uint16_t, ActionList*);
+template <size_t... I>
+constexpr std::array<ActionDecoder, sizeof...(I)> action_decoders(std::index_sequence<I...>) {
+  return {&decode_action_as<std::variant_alternative_t<I, OfAction>>...};
+}
+constexpr auto kActionDecoders =
+    action_decoders(std::make_index_sequence<std::variant_size_v<OfAction>>{});
+
+// One action (a reader over exactly it, length checked); errors without
+// the position, which the caller appends.
+MaybeError decode_action(Reader& a, ActionList* out) {
+  const uint16_t type = a.u16();
+  const uint16_t len = a.u16();
+  if (type == kAtExperimenter)
+    return action_error(BadActionCode::kBadExperimenter,
+                        "experimenter action " + std::to_string(a.u32()) + " is not supported");
+  const int index = type < kActionIndexByType.size() ? kActionIndexByType[type] : -1;
+  if (index < 0)
+    return action_error(BadActionCode::kBadType,
+                        "action type " + std::to_string(type) +
+                            (type == kAtPushPbb || type == kAtPopPbb ? " (PBB) is not supported"
+                                                                     : " is unknown"));
+  const ActionWire& wire = kActionWire[index];
+  if (wire.len != 0 && len != wire.len)
+    return action_error(BadActionCode::kBadLen, std::string(wire.name) + " action length " +
+                                                    std::to_string(len) + " should be " +
+                                                    std::to_string(wire.len));
+  return kActionDecoders[index](a, len, out);
+}
+
+void encode_action_as(const ActSetField& s, Writer& w) {
+  const OxmFieldInfo& fi = oxm_field_info(s.field);
+  size_t start = w.size();
+  w.u16(kAtSetField);
+  w.u16(static_cast<uint16_t>(pad8(8 + fi.width)));
+  w.u32(oxm_header(s.field, false, fi.width));
+  put_value(w, s.value, fi.width);
+  w.pad_to8(start);
+}
+template <class A>
+void encode_action_as(const A& a, Writer& w) {
+  const ActionWire& wire = kActionWire[kIndexIn<A, OfAction>];
+  const size_t start = w.size();
+  w.u16(wire.type);
+  w.u16(wire.len);
+  write_layout(w, a);
+  w.zeros(start + wire.len - w.size());
+}
+
+// ---- instructions ----------------------------------------------------------------
+
+// One instruction (a reader over exactly it, length checked) into *in.
+MaybeError decode_instruction(Reader& ir, Instructions* in) {
+  const size_t off = ir.offset();
+  const uint16_t type = ir.u16();
+  const uint16_t len = ir.u16();
+  auto bad = [&](BadInstructionCode c, const std::string& m) {
+    return err(OfErrorType::kBadInstruction, c, m + at(off));
+  };
+  auto dup = [&](const char* name) {
+    return bad(BadInstructionCode::kUnsupInst, std::string("duplicate ") + name + " instruction");
+  };
+  // A fixed-length instruction: its length, then that it is the first one.
+  auto once = [&](size_t want, const char* name, bool seen) -> MaybeError {
+    if (len != want)
+      return bad(BadInstructionCode::kBadLen, std::string(name) + " instruction length " +
+                                                  std::to_string(len) + " should be " +
+                                                  std::to_string(want));
+    if (seen) return dup(name);
+    return std::nullopt;
+  };
+  switch (type) {
+    case kItGotoTable:
+      OF_TRY(once(8, "goto_table", in->goto_table.has_value()));
+      in->goto_table = ir.u8();
+      return std::nullopt;
+    case kItWriteMetadata:
+      OF_TRY(once(24, "write_metadata", in->write_metadata.has_value()));
+      ir.skip(4);
+      in->write_metadata = WriteMetadata{ir.u64(), ir.u64()};
+      return std::nullopt;
+    case kItWriteActions:
+    case kItApplyActions: {
+      const bool apply = type == kItApplyActions;
+      std::optional<ActionList>& list = apply ? in->apply : in->write;
+      if (list) return dup(apply ? "apply_actions" : "write_actions");
+      ir.skip(4);
+      ActionList acts;
+      OF_TRY(decode_actions_at(ir, &acts));
+      list = std::move(acts);
+      return std::nullopt;
+    }
+    case kItClearActions:
+      OF_TRY(once(8, "clear_actions", in->clear_actions));
+      in->clear_actions = true;
+      return std::nullopt;
+    case kItMeter:
+      OF_TRY(once(8, "meter", in->meter.has_value()));
+      in->meter = ir.u32();
+      return std::nullopt;
+    case kItExperimenter:
+      return bad(BadInstructionCode::kBadExperimenter,
+                 "experimenter instruction " + std::to_string(ir.u32()) + " is not supported");
+    default:
+      return bad(BadInstructionCode::kUnknownInst,
+                 "instruction type " + std::to_string(type) + " is unknown");
+  }
+}
+
+// An instruction with one argument (8 or 24 bytes): type, length, its
+// fields after `pad` bytes of padding.
+template <class... V>
+void encode_instruction(Writer& w, uint16_t type, size_t pad, V... fields) {
+  const size_t start = w.size();
+  w.u16(type);
+  w.u16(static_cast<uint16_t>(pad8(4 + pad + (sizeof(V) + ... + 0))));
+  w.zeros(pad);
+  Put io(w);
+  (io(fields), ...);
+  w.pad_to8(start);
+}
+
+void encode_action_instruction(Writer& w, uint16_t type, const ActionList& list) {
+  write_element(w, kInstructionRule, [&] {
+    w.u16(type);
+    w.u16(0);
+    w.zeros(4);
+    encode_action_list(list, w);
+  });
+}
+
+}  // namespace
+
+OfError element_error(const Reader& r, const ElementRule& rule) {
+  const std::string where = at(r.offset());
+  if (r.left() < rule.min_len)
+    return OfError{rule.error, rule.code,
+                   std::string(rule.what) + (rule.typed ? " header" : "") + " truncated (" +
+                       std::to_string(r.left()) + " bytes left)" + where};
+  std::string m = rule.what;
+  if (rule.typed) m += " type " + std::to_string(r.peek16(0));
+  m += " length " + std::to_string(r.peek16(rule.len_at));
+  if (rule.exact) return OfError{rule.error, rule.code, m + " should be " +
+                                                            std::to_string(rule.min_len) + where};
+  return OfError{rule.error, rule.code,
+                 m + " is invalid (must be a multiple of 8, at least " +
+                     std::to_string(rule.min_len) + ", within the " + std::to_string(r.left()) +
+                     " bytes left)" + where};
+}
+
+MaybeError decode_match_at(Reader& r, OfMatch* out) {
+  OF_TRY(check_match_header(r));
+  const uint16_t len = r.peek16(2);
+  Reader m = r.sub(len);
+  r.skip(pad8(len) - len);
+  m.skip(4);
+  OfMatch match;
+  while (!m.empty()) OF_TRY(decode_oxm(m, &match));
+  if (MaybeError e = match.check_prerequisites()) return e;
+  *out = std::move(match);
+  return std::nullopt;
+}
+
+void encode_match_w(const OfMatch& m, Writer& w) {
+  size_t start = w.size();
+  w.u16(kOfpmtOxm);
+  w.u16(0);
+  for (unsigned i = 0; i < kNumOxmFields; i++) {
+    OxmField f = static_cast<OxmField>(i);
+    if (!m.has(f)) continue;
+    const OxmFieldInfo& fi = oxm_field_info(f);
+    bool exact = m.is_exact(f);
+    w.u32(oxm_header(f, !exact, exact ? fi.width : 2u * fi.width));
+    put_value(w, m.value_of(f), fi.width);
+    if (!exact) put_value(w, m.mask_of(f), fi.width);
+  }
+  w.patch16(start + 2, w.size() - start, "match");
+  w.pad_to8(start);
+}
+
+MaybeError decode_actions_at(Reader& r, ActionList* out) {
+  ActionList list;
+  OF_TRY(for_each_element(r, kActionRule, [&](Reader& a) -> MaybeError {
+    const size_t off = a.offset();
+    if (MaybeError e = decode_action(a, &list)) {
+      e->message += at(off);
+      return e;
+    }
+    return std::nullopt;
+  }));
+  *out = std::move(list);
+  return std::nullopt;
+}
+
+void encode_action_list(const ActionList& actions, Writer& w) {
+  for (const auto& act : actions) std::visit([&](const auto& a) { encode_action_as(a, w); }, act);
+}
+
+MaybeError decode_instructions_at(Reader& r, Instructions* out) {
+  Instructions in;
+  OF_TRY(for_each_element(r, kInstructionRule,
+                          [&](Reader& ir) { return decode_instruction(ir, &in); }));
+  *out = std::move(in);
+  return std::nullopt;
+}
+
+// In execution order: meter, apply, clear, write, write-metadata, goto-table.
+void encode_instructions_w(const Instructions& in, Writer& w) {
+  if (in.meter) encode_instruction(w, kItMeter, 0, *in.meter);
+  if (in.apply) encode_action_instruction(w, kItApplyActions, *in.apply);
+  if (in.clear_actions) encode_instruction(w, kItClearActions, 0);
+  if (in.write) encode_action_instruction(w, kItWriteActions, *in.write);
+  if (in.write_metadata)
+    encode_instruction(w, kItWriteMetadata, 4, in.write_metadata->value,
+                       in.write_metadata->mask);
+  if (in.goto_table) encode_instruction(w, kItGotoTable, 0, *in.goto_table);
+}
+
+MaybeError decode_buckets(Reader& r, std::vector<GroupBucket>* out) {
+  std::vector<GroupBucket> buckets;
+  OF_TRY(for_each_element(r, kBucketRule, [&](Reader& b) -> MaybeError {
+    GroupBucket gb = read_layout<GroupBucket>(b);
+    OF_TRY(decode_actions_at(b, &gb.actions));
+    buckets.push_back(std::move(gb));
+    return std::nullopt;
+  }));
+  *out = std::move(buckets);
+  return std::nullopt;
+}
+
+void encode_buckets(const std::vector<GroupBucket>& buckets, Writer& w) {
+  for (const auto& b : buckets)
+    write_element(w, kBucketRule, [&] {
+      write_layout(w, b);
+      encode_action_list(b.actions, w);
+    });
+}
+
+MaybeError decode_bands(Reader& r, std::vector<MeterBand>* out) {
+  std::vector<MeterBand> bands;
+  OF_TRY(for_each_element(r, kBandRule, [&](Reader& b) -> MaybeError {
+    const size_t off = b.offset();
+    const uint16_t type = b.u16();
+    b.skip(2);
+    MeterBand mb;
+    mb.rate = b.u32();
+    mb.burst_size = b.u32();
+    mb.type = static_cast<MeterBandType>(type);
+    switch (mb.type) {
+      case MeterBandType::kDrop: break;
+      case MeterBandType::kDscpRemark: mb.prec_level = b.u8(); break;
+      case MeterBandType::kExperimenter: mb.experimenter = b.u32(); break;
+      default:
+        return err(OfErrorType::kMeterModFailed, MeterModFailedCode::kBadBand,
+                   "meter band type " + std::to_string(type) + " is unknown" + at(off));
+    }
+    bands.push_back(mb);
+    return std::nullopt;
+  }));
+  *out = std::move(bands);
+  return std::nullopt;
+}
+
+void encode_bands(const std::vector<MeterBand>& bands, Writer& w) {
+  for (const auto& b : bands) {
+    w.u16(static_cast<uint16_t>(b.type));
+    w.u16(kMeterBandLen);
+    w.u32(b.rate);
+    w.u32(b.burst_size);
+    if (b.type == MeterBandType::kDscpRemark) {
+      w.u8(b.prec_level);
+      w.zeros(3);
+    } else if (b.type == MeterBandType::kExperimenter) {
+      w.u32(b.experimenter);
+    } else {
+      w.zeros(4);
+    }
+  }
+}
+
+}  // namespace dps::ofproto::wire
+
+// ---- public --------------------------------------------------------------------
+
+namespace dps::ofproto {
+
+void encode_match(const OfMatch& match, Bytes* out) {
+  wire::Writer w(out);
+  wire::encode_match_w(match, w);
+}
+void encode_actions(const ActionList& actions, Bytes* out) {
+  wire::Writer w(out);
+  wire::encode_action_list(actions, w);
+}
+void encode_instructions(const Instructions& insts, Bytes* out) {
+  wire::Writer w(out);
+  wire::encode_instructions_w(insts, w);
+}
+MaybeError decode_match(std::span<const uint8_t> bytes, OfMatch* out, size_t* consumed) {
+  wire::Reader r(bytes, 0);
+  OF_TRY(wire::decode_match_at(r, out));
+  if (consumed) *consumed = bytes.size() - r.left();
+  return std::nullopt;
+}
+MaybeError decode_actions(std::span<const uint8_t> bytes, ActionList* out) {
+  wire::Reader r(bytes, 0);
+  return wire::decode_actions_at(r, out);
+}
+MaybeError decode_instructions(std::span<const uint8_t> bytes, Instructions* out) {
+  wire::Reader r(bytes, 0);
+  return wire::decode_instructions_at(r, out);
+}
+
+}  // namespace dps::ofproto
