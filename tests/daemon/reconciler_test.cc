@@ -20,9 +20,9 @@
 
 #include "daemon/dp_ports.h"
 #include "daemon/reconciler.h"
-#include "ofproto/dp_backer.h"
-#include "ofproto/dp_interface.h"
-#include "ofproto/ofproto.h"
+#include "dp_backer.h"
+#include "dp_interface.h"
+#include "ofproto.h"
 
 using namespace dps;
 using namespace dps::daemon;
