@@ -44,7 +44,7 @@ FlowTable::Slot* FlowTable::Subtable::add_entry(const OfKey& key, uint64_t h) {
     entries.emplace_back();
     values.resize(values.size() + n_words);
   }
-  uint64_t* v = &values[size_t{e} * n_words];
+  uint64_t* v = values.data() + size_t{e} * n_words;
   for (unsigned j = 0; j < n_words; j++) v[j] = key.word(words[j]) & mask.word(words[j]);
   n_entries++;
   return slots.place(Slot{h, nullptr, e, true});
@@ -60,7 +60,7 @@ void FlowTable::Subtable::remove_entry(Slot* s) {
 
 OfKey FlowTable::Subtable::value_of(uint32_t e) const {
   OfKey k;
-  const uint64_t* v = &values[size_t{e} * n_words];
+  const uint64_t* v = values.data() + size_t{e} * n_words;
   for (unsigned j = 0; j < n_words; j++) k.set_word(words[j], v[j]);
   return k;
 }

@@ -149,14 +149,16 @@ class FlowTable {
     ProbeSlots<Slot> slots;
     size_t n_entries = 0;
     std::vector<Entry> entries;
-    std::vector<uint64_t> values;  // n_words masked words per entry
+    // n_words masked words per entry (none for the empty mask: index it
+    // with values.data() + ..., which is defined on an empty vector).
+    std::vector<uint64_t> values;
     std::vector<uint32_t> free_entries;
 
     // Hash of key & mask over the mask's words (a masked value hashes the same).
     uint64_t hash(const OfKey& key) const;
     // True when key & mask equals entry e's value.
     bool entry_matches(uint32_t e, const OfKey& key) const {
-      const uint64_t* v = &values[size_t{e} * n_words];
+      const uint64_t* v = values.data() + size_t{e} * n_words;
       uint64_t diff = 0;
       for (unsigned j = 0; j < n_words; j++) diff |= (key.word(words[j]) & mask.word(words[j])) ^ v[j];
       return diff == 0;
