@@ -103,7 +103,8 @@ struct PortWant {
 };
 
 // The difference between the desired and the running state, computed before
-// anything changes (names sorted within each list).
+// anything changes (names sorted within each list). It points into the
+// DesiredConfig it was computed from: valid while that lives.
 struct ReconcilePlan {
   std::map<std::string, const BridgeWant*> bridges;  // every wanted bridge
   std::vector<std::string> bridges_to_remove;  // running, no longer wanted
