@@ -23,12 +23,12 @@ mkdir -p "$out"
 bin="$out/of_codec_fuzz"
 srcs=(tests/fuzz/of_codec_fuzz.cc src/ofproto/wire/*.cc)
 # Rebuild only when a source changed.
-if [[ ! -x "$bin" ]] || [[ -n "$(find "${srcs[@]}" src/ofproto/wire/*.h src/datapath/*.h -newer "$bin" 2>/dev/null | head -1)" ]]; then
+if [[ ! -x "$bin" ]] || [[ -n "$(find "${srcs[@]}" src/ofproto/wire/*.h src/base/*.h -newer "$bin" 2>/dev/null | head -1)" ]]; then
   echo "fuzz-of-codec: building $bin"
   # shellcheck disable=SC2046
   "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     $(pkg-config --cflags libdpdk 2>/dev/null) -march=x86-64-v3 -Wno-deprecated-volatile \
-    -Isrc/ofproto/wire -Isrc/datapath -Isrc/netdev \
+    -Isrc/ofproto/wire -Isrc/base \
     "${srcs[@]}" -o "$bin"
 fi
 scratch="$out/corpus_of"
