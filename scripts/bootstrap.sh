@@ -7,7 +7,8 @@ set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config python3 ccache
       libdpdk-dev dpdk dpdk-dev libboost-dev nlohmann-json3-dev libspdlog-dev catch2
       libpcap-dev libbenchmark-dev gnuplot-nox openvswitch-common openvswitch-switch tshark
-      iproute2 procps iputils-ping clang)
+      iproute2 procps iputils-ping clang iperf3 openvswitch-switch-dpdk
+      prometheus nfdump)
 
 missing=()
 for p in "${PKGS[@]}"; do

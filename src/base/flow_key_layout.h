@@ -4,12 +4,17 @@
 // offsets, in network byte order (as on the wire), plus in_port. A FlowMask
 // is the same layout where a 1 bit means "this bit matters".
 //
-// Design: 128 bytes = 16 64-bit words = two cache lines, 64-byte aligned.
+// Design: 256 bytes = 32 64-bit words = four cache lines, 64-byte aligned.
 // Fixed offsets let a megaflow subtable hash and compare only the words its
 // mask touches (most masks touch 2..4 words). The first line holds L2, IPv4,
-// ARP, L4 and MPLS; the second line holds the IPv6 addresses and ND target,
-// which are zero for every non-IPv6 packet. Fields that are absent in a
-// packet are zero, so "field == 0 under mask" is well defined for every key.
+// ARP, L4 and MPLS; the second line holds the IPv6 addresses and ND target
+// (zero for every non-IPv6 packet) and the recirculation / conntrack word
+// pair (zero on a packet's first pass). Words 16..31 hold the conntrack
+// label and the tunnel metadata: they are zero unless ext_words is non-zero,
+// which only decapsulation and conntrack set, so the hit path compares,
+// hashes and clears only the first two lines for plain traffic. Fields that
+// are absent in a packet are zero, so "field == 0 under mask" is well
+// defined for every key.
 // Encoding follows Open vSwitch's struct flow:
 //  - vlan_tci: the TCI with the CFI/DEI bit (0x1000) forced on when a tag is
 //    present, so "untagged" (0) differs from "VID 0, PCP 0" (0x1000).
@@ -21,6 +26,14 @@
 //  - ND (ICMPv6 135/136): nd_target, arp_sha = SLL option, arp_tha = TLL.
 //  - nw_frag: kFragAny for any fragment, plus kFragLater for offset != 0;
 //    later fragments carry no L4 fields.
+//  - Tunnel metadata (after tnl_pop) follows OVS's struct flow_tnl: tun_id is
+//    the VNI / GRE key as a 64-bit network-order integer (VXLAN VNI 42 is
+//    tun_id 0x2a); IPv4 and IPv6 outer addresses have separate fields (the
+//    other family's stay zero); tun_flags are FLOW_TNL_F_* (kTunFlag*).
+//    Geneve options: the datapath key holds them raw (tun_opts, tun_opts_len
+//    bytes, as on the wire; OVS's "udpif" form); the OpenFlow flow that
+//    xlate builds from it holds them mapped through the TLV table
+//    (tun_metadataN at its table offset in tun_opts, tun_md_present bit N).
 // The hash used by the EMC and the miss ring is computed once at extraction
 // (CRC32C over the fields that vary between microflows) and stored beside
 // the key, never inside it.
@@ -39,7 +52,9 @@
 
 namespace dps::datapath {
 
-inline constexpr unsigned kFlowWords = 16;
+inline constexpr unsigned kFlowWords = 32;
+// Words 0..kBaseWords-1 are the whole key when ext_words == 0.
+inline constexpr unsigned kBaseWords = 16;
 
 struct alignas(64) FlowKey {
   // word 0
@@ -70,11 +85,34 @@ struct alignas(64) FlowKey {
   uint16_t ipv6_exthdr;   // OpenFlow 1.3 OFPIEH_* bits, host order
   uint8_t pad0;           // pad0 + pad1 fill words 6-7 to 16 bytes
   uint8_t pad1;
-  // words 8-15: IPv6 only
+  // words 8-13: IPv6 only
   uint8_t ipv6_src[16];
   uint8_t ipv6_dst[16];
   uint8_t nd_target[16];
-  uint8_t pad2[16];
+  // word 14: recirculation (0 on a packet's first pass)
+  uint32_t recirc_id;     // host order; 0 = as received
+  uint32_t dp_hash;       // host order; set before a recirculation that needs it
+  // word 15: connection tracking, and the marker for words 16..31
+  uint32_t ct_mark;       // host order
+  uint16_t ct_zone;       // host order
+  uint8_t ct_state;       // CS_* bits (conntrack)
+  uint8_t ext_words;      // extracted keys: 0 = words 16..31 all zero. Never in a mask.
+  // words 16-17
+  uint8_t ct_label[16];
+  // words 18-31: tunnel metadata, zero unless received through a tunnel
+  uint64_t tun_id;        // network order (VNI / GRE key, low bits)
+  uint32_t tun_ipv4_src;  // outer IPv4 source, network order
+  uint32_t tun_ipv4_dst;  // outer IPv4 destination (our endpoint), network order
+  uint8_t tun_ipv6_src[16];
+  uint8_t tun_ipv6_dst[16];
+  uint16_t tun_flags;     // host order, kTunFlag*
+  uint8_t tun_tos;        // outer TOS / traffic class
+  uint8_t tun_ttl;        // outer TTL / hop limit
+  uint16_t tun_tp_dst;    // outer UDP destination port, network order (0 for GRE)
+  uint8_t tun_opts_len;   // datapath form: bytes of raw Geneve options in tun_opts
+  uint8_t tun_pad;
+  uint64_t tun_md_present;  // OpenFlow form: bit N = tun_metadataN present
+  uint8_t tun_opts[48];   // Geneve options: raw (datapath) or TLV-mapped (OpenFlow)
 
   // Word view of the key. FlowWord is may_alias: word-wise and field-wise
   // accesses to one key must not be reordered under strict aliasing (they
@@ -91,6 +129,11 @@ static_assert(offsetof(FlowKey, tp_src) == 32);
 static_assert(offsetof(FlowKey, mpls_lse) == 40);
 static_assert(offsetof(FlowKey, arp_sha) == 48);
 static_assert(offsetof(FlowKey, ipv6_src) == 64);
+static_assert(offsetof(FlowKey, recirc_id) == 112);
+static_assert(offsetof(FlowKey, ct_label) == 128);
+static_assert(offsetof(FlowKey, tun_id) == 144);
+static_assert(offsetof(FlowKey, tun_flags) == 192);
+static_assert(offsetof(FlowKey, tun_opts) == 208);
 
 // A mask has the key's layout; 1 bits are significant.
 using FlowMask = FlowKey;
@@ -109,6 +152,16 @@ inline constexpr uint16_t kEthTypeMplsMcast = 0x8848;
 inline constexpr uint16_t kEthTypeNotEthII = 0x05ff;
 inline constexpr uint16_t kVlanCfi = 0x1000;
 
+// FlowKey::tun_flags (OVS FLOW_TNL_F_*); only kTunFlagOam is an OpenFlow
+// field bit (NXM tun_flags), the others describe the outer header.
+inline constexpr uint16_t kTunFlagOam = 1 << 0;
+inline constexpr uint16_t kTunFlagDontFrag = 1 << 1;
+inline constexpr uint16_t kTunFlagCsum = 1 << 2;
+inline constexpr uint16_t kTunFlagKey = 1 << 3;
+// Capacity of FlowKey::tun_opts (Geneve option bytes a key can carry; the
+// TLV table's total option length is limited to it).
+inline constexpr unsigned kTunOptsMax = 48;
+
 // OpenFlow 1.3 OFPIEH_* flags for ipv6_exthdr.
 enum Ipv6ExtHdrFlag : uint16_t {
   kIehNoNext = 1 << 0,
@@ -122,7 +175,9 @@ enum Ipv6ExtHdrFlag : uint16_t {
   kIehUnseq = 1 << 8,
 };
 
-// Exact equality of two keys (all 128 bytes).
+// Exact equality of two keys (all 32 words: masked keys have ext_words 0
+// and may still differ in words 16..31). The EMC has its own compare that
+// skips words 16..31 of extracted keys with ext_words == 0.
 inline bool flow_key_equal(const FlowKey& a, const FlowKey& b) {
   const FlowKey::FlowWord* x = a.words();
   const FlowKey::FlowWord* y = b.words();

@@ -334,6 +334,15 @@ class Ctx {
     if (ref_atom[0] == "named-uuid") id.insert(id.begin(), '@');
     return id;
   }
+  // The rows of `table` a reference column points to, as (name, id) sorted
+  // by name (stable output whatever the UUIDs).
+  std::vector<std::pair<std::string, std::string>> by_name(const json& refs,
+                                                           const std::string& table) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& r : set_atoms(refs)) out.emplace_back(name_of(table, id_of(r)), id_of(r));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 
   // Parses one atom in ovs-vsctl's text syntax.
   json parse_atom(const std::string& text, const BaseT& b, const std::string& what) {
@@ -761,10 +770,7 @@ void cmd_show(Ctx& c, const Args&, const CmdOptions&) {
   c.out << rid << "\n";
   auto str = [](const json& d) { return set_atoms(d); };
   for (auto& m : str(root["manager_options"])) c.out << "    Manager " << json(c.rows["Manager"][c.id_of(m)]["target"]).dump() << "\n";
-  std::vector<std::pair<std::string, std::string>> brs;
-  for (auto& b : str(root["bridges"])) brs.emplace_back(c.name_of("Bridge", c.id_of(b)), c.id_of(b));
-  std::sort(brs.begin(), brs.end());
-  for (auto& [bname, bid] : brs) {
+  for (auto& [bname, bid] : c.by_name(root["bridges"], "Bridge")) {
     auto& br = c.rows["Bridge"][bid];
     c.out << "    Bridge " << atom_text(bname) << "\n";
     std::vector<std::pair<std::string, std::string>> ctls;  // sorted by target: stable output
@@ -777,10 +783,7 @@ void cmd_show(Ctx& c, const Args&, const CmdOptions&) {
     }
     for (auto& fm : str(br["fail_mode"])) c.out << "        fail_mode: " << fm.get<std::string>() << "\n";
     if (br.value("datapath_type", "") != "") c.out << "        datapath_type: " << br["datapath_type"].get<std::string>() << "\n";
-    std::vector<std::pair<std::string, std::string>> ports;
-    for (auto& p : str(br["ports"])) ports.emplace_back(c.name_of("Port", c.id_of(p)), c.id_of(p));
-    std::sort(ports.begin(), ports.end());
-    for (auto& [pname, pid] : ports) {
+    for (auto& [pname, pid] : c.by_name(br["ports"], "Port")) {
       auto& pr = c.rows["Port"][pid];
       c.out << "        Port " << atom_text(pname) << "\n";
       for (auto& tg : str(pr["tag"])) c.out << "            tag: " << tg.dump() << "\n";
@@ -885,6 +888,20 @@ const std::vector<CommandDef>& table() {
       {"list-bridges", "", "the daemon's bridges and their OpenFlow ports", 0, 0, {}, "ofproto/list-bridges", pass_args()},
       {"port-stats", "[PORT]", "port counters", 0, 1, {}, "netdev/port-stats", pass_args()},
       {"port-xstats", "PORT", "extended (driver) port counters", 1, 1, {}, "netdev/port-xstats", pass_args()},
+      // Native tunneling, named as ovs-appctl's tnl/* commands.
+      {"tnl/route-add", "IP/PLEN BRIDGE [GW]", "add a tunnel route: IP/PLEN leaves through BRIDGE (via GW)", 2, 3, {},
+       "tnl/route-add", pass_args()},
+      {"tnl/route-del", "IP/PLEN", "delete a tunnel route added by tnl/route-add", 1, 1, {}, "tnl/route-del", pass_args()},
+      {"tnl/route-show", "", "tunnel routes (User: added; Cached: internal ports' addresses)", 0, 0, {}, "tnl/route-show",
+       pass_args()},
+      {"tnl/neigh-show", "", "the tunnel neighbour (ARP/ND) cache", 0, 0, {}, "tnl/neigh-show", pass_args()},
+      {"tnl/neigh-flush", "[BRIDGE]", "empty the tunnel neighbour cache (of BRIDGE)", 0, 1, {}, "tnl/neigh-flush",
+       pass_args()},
+      {"tnl/neigh-set", "BRIDGE IP MAC", "add a static tunnel neighbour entry", 3, 3, {}, "tnl/neigh-set", pass_args()},
+      {"tnl/ports-show", "", "tunnel ports: type, UDP port, local/remote endpoints, keys", 0, 0, {}, "tnl/ports-show",
+       pass_args()},
+      {"tnl/stats-show", "", "native tunneling counters (drops by reason, neighbour requests)", 0, 0, {},
+       "tnl/stats-show", pass_args()},
       {"log-level", "LEVEL", "set the daemon's log level", 1, 1, {}, "vlog/set", pass_args()},
       {"version", "", "the daemon's version", 0, 0, {}, "version", pass_args()},
       {"list-commands", "", "every method the daemon answers", 0, 0, {}, "list-commands", pass_args()},

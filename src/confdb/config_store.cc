@@ -156,6 +156,7 @@ json ConfigStore::interface_row(const InterfaceState& st, bool with_ofport_error
   if (st.admin_state) row["admin_state"] = *st.admin_state;
   if (st.mac_in_use) row["mac_in_use"] = *st.mac_in_use;
   if (st.mtu) row["mtu"] = *st.mtu;
+  if (st.ifindex) row["ifindex"] = *st.ifindex;
   if (!st.statistics.empty()) row["statistics"] = map(st.statistics);
   if (!st.status.empty()) row["status"] = map(st.status);
   return row;

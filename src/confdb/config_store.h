@@ -66,6 +66,7 @@ class ConfigStore {
     std::optional<std::string> admin_state;
     std::optional<std::string> mac_in_use;
     std::optional<int64_t> mtu;
+    std::optional<int64_t> ifindex;          // a kernel device's (internal ports)
     std::map<std::string, int64_t> statistics;  // replaces the column when non-empty
     std::map<std::string, std::string> status;  // replaces the column when non-empty
   };

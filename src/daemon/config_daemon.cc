@@ -23,16 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-json empty_set() { return json::array({"set", json::array()}); }
-
-// An OVSDB map column value: ["map", [[k, v], ...]].
-template <typename Map>
-json map_value(const Map& m) {
-  json pairs = json::array();
-  for (auto& [k, v] : m) pairs.push_back(json::array({k, v}));
-  return json::array({"map", pairs});
-}
-
 std::shared_ptr<const confdb::DatabaseSchema> embedded_schema() {
   return std::make_shared<const confdb::DatabaseSchema>(
       confdb::DatabaseSchema::from_json(json::parse(kVswitchSchemaJson)));
@@ -99,13 +89,16 @@ void ConfigDaemon::initialize(const DaemonConfig& cfg) {
                                  {"row",
                                   {{"dpdk_initialized", true},
                                    {"dpdk_version", rte_version()},
-                                   {"ovs_version", version()}}}}}));
+                                   {"ovs_version", version()},
+                                   {"datapath_types", json::array({"set", json::array({"netdev"})})},
+                                   {"iface_types", json::array({"set", supported_iface_types()})}}}}}));
 
   // The first reconciliation, synchronously (the RPC thread is not running
   // yet, so this thread may use the store).
   DesiredConfig d = read_desired_config(*store_);
   WriteBack wb = rec_.apply(d);
   write_back(wb, true);
+  other_config_ = d.other_config;
   last_sent_ = std::move(d);
 }
 
@@ -231,17 +224,11 @@ void ConfigDaemon::snapshot() {
 void ConfigDaemon::write_back(const WriteBack& wb, bool with_state) {
   json ops = json::array();
   for (const InterfaceReport& r : wb.interfaces) {
-    json row = json::object();
-    if (with_state) {
-      row["ofport"] = r.ofport ? json(*r.ofport) : empty_set();
-      row["error"] = r.error ? json(*r.error) : empty_set();
-    }
-    if (r.link_state) row["link_state"] = *r.link_state;
-    if (r.admin_state) row["admin_state"] = *r.admin_state;
-    if (r.mac_in_use) row["mac_in_use"] = *r.mac_in_use;
-    if (r.mtu) row["mtu"] = *r.mtu;
-    if (!r.statistics.empty()) row["statistics"] = map_value(r.statistics);
-    if (!r.status.empty()) row["status"] = map_value(r.status);
+    const confdb::ConfigStore::InterfaceState st{
+        .ofport = r.ofport, .error = r.error, .link_state = r.link_state,
+        .admin_state = r.admin_state, .mac_in_use = r.mac_in_use, .mtu = r.mtu,
+        .ifindex = r.ifindex, .statistics = r.statistics, .status = r.status};
+    json row = confdb::ConfigStore::interface_row(st, with_state);
     if (row.empty()) continue;
     ops.push_back({{"op", "update"},
                    {"table", "Interface"},
@@ -269,6 +256,8 @@ void ConfigDaemon::reconcile() {
   }
   if (!d) return;
   WriteBack wb = rec_.apply(*d);
+  other_config_ = d->other_config;
+  if (other_config_hook_) other_config_hook_(other_config_);
   boost::asio::post(io_, [this, wb = std::move(wb)] { write_back(wb, true); });
 }
 

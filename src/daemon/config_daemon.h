@@ -39,6 +39,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,6 +79,13 @@ class ConfigDaemon {
   unsigned run();
 
   bool enabled() const { return store_ != nullptr; }
+  // Called with Open_vSwitch other_config now and after each reconciliation
+  // (control thread); the metrics endpoint follows its key this way.
+  using OtherConfigHook = std::function<void(const std::map<std::string, std::string>&)>;
+  void set_other_config_hook(OtherConfigHook h) {
+    other_config_hook_ = std::move(h);
+    other_config_hook_(other_config_);
+  }
   Reconciler& reconciler() { return rec_; }
   static std::string version();
 
@@ -116,6 +125,8 @@ class ConfigDaemon {
 
   // Control thread only.
   std::chrono::steady_clock::time_point next_stats_;
+  std::map<std::string, std::string> other_config_;  // as last applied
+  OtherConfigHook other_config_hook_;
 };
 
 }  // namespace dps::daemon

@@ -5,6 +5,8 @@
 
 #include "ofproto.h"
 #include "config_daemon.h"
+#include "metrics_server.h"
+#include "metrics_text.h"
 #include "openflow_channels.h"
 #include "run_summary.h"
 
@@ -19,10 +21,13 @@ nlohmann::json run_control_loop(const DaemonConfig& cfg, datapath::Datapath& dp,
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   RunRecorder recorder(cfg, dp);
+  MetricsServer metrics([&dp] { return metrics_text(dp); });
+  attach_metrics(metrics, cfg, confd);
   while (!stop.load()) {
     unsigned work = backer.run();  // every bridge's round
     work += confd.run();
     work += channels.run();
+    work += metrics.run();
     if (!recorder.tick(now_s(), backer)) break;
     if (!work) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }

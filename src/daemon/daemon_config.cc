@@ -57,6 +57,8 @@ options:
                        (repeatable; default punix:/var/run/dpswitch/db.sock)
   --db FILE            config store file (default /var/lib/dpswitch/conf.db)
   --no-db              run without the config store (no ovs-vsctl/dpsctl, nothing persisted)
+  --metrics-listen ADDR  Prometheus endpoint GET /metrics on IP:PORT, [IPv6]:PORT or PORT
+                       (127.0.0.1); beats other_config:metrics-listen (default: off)
   -h, --help           this text
 )";
 }
@@ -157,6 +159,7 @@ const OptionDef kOptions[] = {
      }},
     {"--db", true, [](CliState& s, const CliArg& a) { s.cfg.db_path = a.value; }},
     {"--no-db", false, [](CliState& s, const CliArg&) { s.cfg.no_db = true; }},
+    {"--metrics-listen", true, [](CliState& s, const CliArg& a) { s.cfg.metrics_listen = a.value; }},
     {"-h", false, [](CliState&, const CliArg&) { throw ConfigError(""); }},
     {"--help", false, [](CliState&, const CliArg&) { throw ConfigError(""); }},
 };

@@ -52,6 +52,7 @@ struct DaemonConfig {
   std::string db_path;                   // --db FILE
   bool no_db = false;                    // --no-db: run without the config store
   std::vector<std::string> cli_options;  // options given after "--" (they beat the store at start)
+  std::string metrics_listen;            // --metrics-listen: Prometheus endpoint (beats other_config)
 };
 
 inline constexpr const char* kDefaultRemote = "punix:/var/run/dpswitch/db.sock";

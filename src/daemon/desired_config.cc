@@ -146,6 +146,11 @@ void port_interfaces(const json& port, const std::string& bridge, const RowsByUu
 
 }  // namespace
 
+const std::vector<std::string>& supported_iface_types() {
+  static const std::vector<std::string> types = {"dpdk", "geneve", "gre", "internal", "patch", "ring", "vxlan"};
+  return types;
+}
+
 DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   json r = store.transact_or_throw(json::array({select_all("Open_vSwitch"), select_all("Bridge"),
                                                 select_all("Port"), select_all("Interface"),
@@ -281,7 +286,7 @@ void import_first_start(confdb::ConfigStore& store, const DaemonConfig& cfg, con
                    {"other_config", str_map(startup_other_config(cfg))},
                    {"ovs_version", version},
                    {"datapath_types", json::array({"set", json::array({"netdev"})})},
-                   {"iface_types", json::array({"set", json::array({"dpdk", "internal", "ring"})})}}}});
+                   {"iface_types", json::array({"set", supported_iface_types()})}}}});
   ops.push_back(comment_op("dpswitchd: imported the start-up configuration"));
   store.transact_or_throw(ops);
 }

@@ -67,6 +67,9 @@ struct DesiredConfig {
   bool operator==(const DesiredConfig&) const = default;
 };
 
+// The Interface types dpswitchd supports (Open_vSwitch.iface_types), sorted.
+const std::vector<std::string>& supported_iface_types();
+
 // One select transaction over the tables above. Throws confdb::OvsdbError.
 DesiredConfig read_desired_config(confdb::ConfigStore& store);
 

@@ -23,6 +23,11 @@ uint32_t DatapathPorts::add_port(const netdev::PortConfig& cfg, uint32_t port_no
 
 void DatapathPorts::del_port(uint32_t port_no) { dp_.del_port(port_no); }
 
+std::string DatapathPorts::set_port_mtu(uint32_t port_no, uint32_t mtu) {
+  netdev::Netdev* p = dp_.port(port_no);
+  return p ? p->set_mtu(mtu) : "no datapath port " + std::to_string(port_no);
+}
+
 std::vector<unsigned> DatapathPorts::pmd_lcores() const { return dp_.pmd_lcores(); }
 
 std::vector<unsigned> DatapathPorts::default_pmd_lcores() const { return eal_worker_lcores(); }

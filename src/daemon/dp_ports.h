@@ -35,6 +35,8 @@ class DpPorts {
   virtual const netdev::Netdev* port(uint32_t port_no) const = 0;
   virtual uint32_t add_port(const netdev::PortConfig& cfg, uint32_t port_no) = 0;
   virtual void del_port(uint32_t port_no) = 0;
+  // Netdev::set_mtu of an open port: "" when done, else the reason.
+  virtual std::string set_port_mtu(uint32_t port_no, uint32_t mtu) = 0;
   // PMD cores: the current ones, the default (every EAL worker lcore), why a
   // set cannot be used ("" when it can), and moving the PMDs.
   virtual std::vector<unsigned> pmd_lcores() const = 0;
@@ -50,6 +52,7 @@ class DatapathPorts final : public DpPorts {
   const netdev::Netdev* port(uint32_t port_no) const override;
   uint32_t add_port(const netdev::PortConfig& cfg, uint32_t port_no) override;
   void del_port(uint32_t port_no) override;
+  std::string set_port_mtu(uint32_t port_no, uint32_t mtu) override;
   std::vector<unsigned> pmd_lcores() const override;
   std::vector<unsigned> default_pmd_lcores() const override;
   std::string check_pmd_lcores(const std::vector<unsigned>& lcores) const override;

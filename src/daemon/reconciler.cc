@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <variant>
 
 #include "../datapath/datapath.h"
 #include "ofproto.h"
@@ -51,6 +52,29 @@ bool option_desc(const InterfaceWant& w, const char* key, uint16_t* out, std::st
   return true;
 }
 
+// mtu_request, when given, in 68..65535; false with *error otherwise.
+bool check_mtu_request(const InterfaceWant& w, std::string* error) {
+  if (w.mtu_request && (*w.mtu_request < 68 || *w.mtu_request > 65535)) {
+    *error = "mtu_request=" + std::to_string(*w.mtu_request) + " is outside 68..65535";
+    return false;
+  }
+  return true;
+}
+
+// A vxlan/geneve/gre interface: its parsed options, or the error.
+void tunnel_want(const InterfaceWant& w, PortWant* x) {
+  auto parsed = ofproto::parse_tunnel_options(w.name, ofproto::tunnel_type_from_name(w.type), w.options);
+  if (auto* e = std::get_if<std::string>(&parsed)) {
+    x->error = *e;
+    return;
+  }
+  x->tunnel = std::make_shared<const ofproto::TunnelConfig>(std::get<ofproto::TunnelConfig>(parsed));
+  x->kind = PortWant::Kind::kTunnel;
+  x->pc = netdev::PortConfig{};
+  x->pc->name = w.name;
+  x->pc->type = "tunnel";
+}
+
 std::string format_mac(const std::array<uint8_t, 6>& a) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -65,7 +89,7 @@ InterfaceReport error_report(const std::string& name, const std::string& error) 
   return r;
 }
 
-// A port with no device behind it (internal, patch): always up.
+// A port with no device behind it (patch): always up.
 InterfaceReport up_report(const std::string& name, int64_t ofport) {
   InterfaceReport r;
   r.name = name;
@@ -75,11 +99,14 @@ InterfaceReport up_report(const std::string& name, int64_t ofport) {
   return r;
 }
 
+// Interface.ofport of an OpenFlow port number (LOCAL is 65534, as in OVS).
+int64_t ofport_value(uint32_t of_port) { return of_port == ofproto::kPortLocal ? kOfppLocal : of_port; }
+
 // What every report of an open port says: name, number, link and admin state.
 InterfaceReport port_report(const std::string& name, uint32_t of_port, const netdev::Netdev& nd) {
   InterfaceReport r;
   r.name = name;
-  r.ofport = of_port;
+  r.ofport = ofport_value(of_port);
   r.link_state = nd.link_up() ? "up" : "down";
   r.admin_state = nd.admin_up() ? "up" : "down";
   return r;
@@ -155,14 +182,42 @@ std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w
   pc.n_txq = static_cast<uint16_t>(v);
   if (!option_desc(w, "n_rxq_desc", &pc.rx_desc, error)) return std::nullopt;
   if (!option_desc(w, "n_txq_desc", &pc.tx_desc, error)) return std::nullopt;
-  if (w.mtu_request) {
-    if (*w.mtu_request < 68 || *w.mtu_request > 65535) {
-      *error = "mtu_request=" + std::to_string(*w.mtu_request) + " is outside 68..65535";
-      return std::nullopt;
-    }
-    pc.mtu = static_cast<uint32_t>(*w.mtu_request);
-  }
+  if (!check_mtu_request(w, error)) return std::nullopt;
+  if (w.mtu_request) pc.mtu = static_cast<uint32_t>(*w.mtu_request);
   return pc;
+}
+
+PortWant Reconciler::classify_one(const InterfaceWant& w,
+                                  const std::map<std::string, const BridgeWant*>& bridges,
+                                  bool have_bridges) {
+  PortWant x;
+  x.w = &w;
+  const auto& types = supported_iface_types();
+  if (w.bridge.empty() || !bridges.count(w.bridge)) {
+    x.error = "interface " + w.name + ": bridge " + (w.bridge.empty() ? "(none)" : w.bridge) +
+              " does not exist";
+  } else if (!w.config_error.empty()) {
+    x.error = w.config_error;
+  } else if (!w.type.empty() && std::find(types.begin(), types.end(), w.type) == types.end()) {
+    std::string list;
+    for (auto& t : types) list += (list.empty() ? "" : ", ") + t;
+    x.error = "interface " + w.name + ": type '" + w.type + "' is not supported (supported: " + list + ")";
+  } else if (w.type == "internal") {
+    if (check_mtu_request(w, &x.error)) {
+      x.kind = PortWant::Kind::kInternal;
+      x.pc = netdev::PortConfig{};
+      x.pc->name = w.name;
+      x.pc->type = "internal";
+    }
+  } else if (ofproto::tunnel_type_from_name(w.type) != datapath::TunnelType::kNone) {
+    tunnel_want(w, &x);
+  } else if (w.type == "patch") {
+    if (have_bridges) x.kind = PortWant::Kind::kPatch;
+    else x.error = "patch port " + w.name + ": this daemon runs no OpenFlow bridge";
+  } else if ((x.pc = port_config(w, &x.error))) {
+    x.kind = PortWant::Kind::kDevice;
+  }
+  return x;
 }
 
 ofproto::Ofproto* Reconciler::ofproto(const std::string& bridge) const {
@@ -199,6 +254,8 @@ void Reconciler::remove_patch(const std::string& name) {
 
 uint32_t Reconciler::choose_of_port(ofproto::Ofproto* ofp, const InterfaceWant& w,
                                     uint32_t dp_port) const {
+  // The bridge's own internal port is OpenFlow port LOCAL, as in OVS.
+  if (w.type == "internal" && w.name == w.bridge) return ofproto::kPortLocal;
   if (!ofp) return dp_port;
   const auto& ports = ofp->bridge().ports;
   if (w.ofport_request) {
@@ -342,27 +399,13 @@ std::map<std::string, PortWant> Reconciler::classify(
   std::map<std::string, PortWant> out;
   std::map<std::string, std::string> devargs_owner;
   for (const InterfaceWant& w : want.interfaces) {
-    PortWant x;
-    x.w = &w;
-    if (w.bridge.empty() || !bridges.count(w.bridge)) {
-      x.error = "interface " + w.name + ": bridge " + (w.bridge.empty() ? "(none)" : w.bridge) +
-                " does not exist";
-    } else if (!w.config_error.empty()) {
-      x.error = w.config_error;
-    } else if (w.type == "internal") {
-      x.kind = PortWant::Kind::kInternal;
-    } else if (w.type == "patch") {
-      if (bridges_) x.kind = PortWant::Kind::kPatch;
-      else x.error = "patch port " + w.name + ": this daemon runs no OpenFlow bridge";
-    } else if ((x.pc = port_config(w, &x.error))) {
-      x.kind = PortWant::Kind::kDevice;
-      if (!x.pc->devargs.empty()) {
-        auto [it, fresh] = devargs_owner.emplace(x.pc->devargs, w.name);
-        if (!fresh) {
-          x.error = "dpdk-devargs " + x.pc->devargs + " is already used by interface " + it->second;
-          x.pc.reset();
-          x.kind = PortWant::Kind::kError;
-        }
+    PortWant x = classify_one(w, bridges, bridges_ != nullptr);
+    if (x.kind == PortWant::Kind::kDevice && !x.pc->devargs.empty()) {
+      auto [it, fresh] = devargs_owner.emplace(x.pc->devargs, w.name);
+      if (!fresh) {
+        x.error = "dpdk-devargs " + x.pc->devargs + " is already used by interface " + it->second;
+        x.pc.reset();
+        x.kind = PortWant::Kind::kError;
       }
     }
     out[w.name] = std::move(x);
@@ -371,7 +414,8 @@ std::map<std::string, PortWant> Reconciler::classify(
 }
 
 bool Reconciler::must_close(const Open& o, const PortWant* x) const {
-  if (!x || x->kind != PortWant::Kind::kDevice || x->w->bridge != o.bridge) return true;
+  if (!x || x->kind != o.kind || x->w->bridge != o.bridge) return true;
+  if (o.of_port == ofproto::kPortLocal) return !same_shape(*x->pc, o.pc);  // LOCAL keeps its number
   const std::optional<int64_t>& req = x->w->ofport_request;
   // Re-number only when the requested number is free in the bridge;
   // otherwise the port keeps its number (no flapping on every
@@ -406,7 +450,7 @@ ReconcilePlan Reconciler::plan(const DesiredConfig& want) const {
   });
   std::set<std::string> closing(p.ports_to_close.begin(), p.ports_to_close.end());
   p.ports_to_open = names_where(p.ports, [&](const std::string& name, const PortWant& x) {
-    return x.kind == PortWant::Kind::kDevice && (!open_.count(name) || closing.count(name));
+    return x.opens_port() && (!open_.count(name) || closing.count(name));
   });
   return p;
 }
@@ -466,35 +510,75 @@ void Reconciler::add_bridges(const ReconcilePlan& plan) {
 
 // Opens what is missing (the datapath number of ofport_request when it is
 // free, the OpenFlow number of ofport_request when it is free in the
-// bridge), pushes VLAN settings, and reports every non-patch interface.
+// bridge), replaces changed tunnel configs, pushes VLAN settings, sets the
+// internal ports' MTUs, and reports every non-patch interface.
 void Reconciler::open_ports(const ReconcilePlan& plan, WriteBack* wb,
                             std::set<std::string>* vlan_bridges) {
+  std::map<std::string, InterfaceReport> failed;
   for (const auto& [name, x] : plan.ports) {
-    if (x.kind == PortWant::Kind::kPatch) continue;  // apply_patches()
-    if (x.kind == PortWant::Kind::kInternal) {
-      InterfaceReport rep = up_report(name, kOfppLocal);
-      rep.status["driver_name"] = "internal (no datapath device)";
-      wb->interfaces.push_back(std::move(rep));
-      continue;
-    }
-    if (x.kind == PortWant::Kind::kError) {
-      wb->interfaces.push_back(error_report(name, x.error));
-      continue;
-    }
+    if (!x.opens_port()) continue;
     auto oit = open_.find(name);
     if (oit == open_.end()) {
-      InterfaceReport failed;
-      if (!open_port(name, x, &failed)) {
-        wb->interfaces.push_back(std::move(failed));
+      InterfaceReport rep;
+      if (!open_port(name, x, &rep)) {
+        failed.emplace(name, std::move(rep));
         continue;
       }
       oit = open_.find(name);
       vlan_bridges->insert(x.w->bridge);
+    } else if (x.kind == PortWant::Kind::kTunnel && *oit->second.tunnel != *x.tunnel) {
+      retunnel(name, oit->second, x);
     }
     Open& o = oit->second;
     if (update_vlan(ofproto(o.bridge), o.of_port, Vlan::of(*x.w), &o.vlan, false))
       vlan_bridges->insert(o.bridge);
-    wb->interfaces.push_back(report(name, o));
+  }
+  apply_internal_mtus(plan);
+  for (const auto& [name, x] : plan.ports) {
+    if (x.kind == PortWant::Kind::kPatch) continue;  // apply_patches()
+    if (x.kind == PortWant::Kind::kError) {
+      wb->interfaces.push_back(error_report(name, x.error));
+    } else if (auto f = failed.find(name); f != failed.end()) {
+      wb->interfaces.push_back(std::move(f->second));
+    } else {
+      wb->interfaces.push_back(report(name, open_.at(name)));
+    }
+  }
+}
+
+void Reconciler::retunnel(const std::string& name, Open& o, const PortWant& x) {
+  o.tunnel = x.tunnel;
+  if (ofproto::Ofproto* ofp = ofproto(o.bridge)) ofp->add_tunnel_port(o.of_port, o.port_no, name, o.tunnel);
+  spdlog::info("reconfigure: tunnel port {} of bridge {}: options changed", name, o.bridge);
+}
+
+uint32_t Reconciler::internal_mtu(const InterfaceWant& w) const {
+  if (w.mtu_request) return static_cast<uint32_t>(*w.mtu_request);
+  std::optional<uint32_t> lowest;
+  for (const auto& [name, o] : open_) {
+    if (o.kind != PortWant::Kind::kDevice || o.bridge != w.bridge) continue;
+    const netdev::Netdev* nd = dp_.port(o.port_no);
+    std::optional<uint32_t> mtu = nd ? nd->info().mtu : std::nullopt;
+    if (mtu && (!lowest || *mtu < *lowest)) lowest = mtu;
+  }
+  return lowest.value_or(1500);
+}
+
+// Internal ports follow mtu_request, else their bridge's MTU, in place (the
+// device and the addresses on it stay).
+void Reconciler::apply_internal_mtus(const ReconcilePlan& plan) {
+  for (auto& [name, o] : open_) {
+    auto x = plan.ports.find(name);
+    if (o.kind != PortWant::Kind::kInternal || x == plan.ports.end()) continue;
+    uint32_t want = internal_mtu(*x->second.w);
+    if (want == o.mtu) continue;
+    o.mtu_error = dp_.set_port_mtu(o.port_no, want);
+    if (o.mtu_error.empty()) {
+      spdlog::info("reconfigure: internal port {}: MTU {}", name, want);
+      o.mtu = want;
+    } else {
+      spdlog::error("reconfigure: internal port {}: {}", name, o.mtu_error);
+    }
   }
 }
 
@@ -513,17 +597,23 @@ bool Reconciler::open_port(const std::string& name, const PortWant& x, Interface
   Open o;
   o.pc = *x.pc;
   o.bridge = w.bridge;
+  o.kind = x.kind;
+  o.tunnel = x.tunnel;
+  netdev::PortConfig opening = o.pc;
+  if (o.kind == PortWant::Kind::kInternal) opening.mtu = o.mtu = internal_mtu(w);
   try {
-    o.port_no = dp_.add_port(o.pc, req);
+    o.port_no = dp_.add_port(opening, req);
   } catch (const std::exception& e) {
     *failed = error_report(name, e.what());
     spdlog::error("reconfigure: {}", e.what());
     return false;
   }
   o.of_port = choose_of_port(ofp, w, o.port_no);
-  if (ofp) ofp->add_port(o.of_port, o.port_no, name);
-  spdlog::info("reconfigure: opened port {} ({}) as OpenFlow port {} of bridge {} (datapath port {})",
-               name, o.pc.devargs, o.of_port, w.bridge, o.port_no);
+  if (ofp && o.kind == PortWant::Kind::kTunnel) ofp->add_tunnel_port(o.of_port, o.port_no, name, o.tunnel);
+  else if (ofp) ofp->add_port(o.of_port, o.port_no, name);
+  spdlog::info("reconfigure: opened {} port {}{} as OpenFlow port {} of bridge {} (datapath port {})",
+               o.pc.type, name, o.pc.devargs.empty() ? "" : " (" + o.pc.devargs + ")",
+               o.of_port == ofproto::kPortLocal ? "LOCAL" : std::to_string(o.of_port), w.bridge, o.port_no);
   open_.emplace(name, std::move(o));
   return true;
 }
@@ -625,15 +715,19 @@ InterfaceReport Reconciler::report(const std::string& name, const Open& o) const
   if (!nd) {
     InterfaceReport r;
     r.name = name;
-    r.ofport = o.of_port;
+    r.ofport = ofport_value(o.of_port);
     return r;
   }
   InterfaceReport r = port_report(name, o.of_port, *nd);
-  r.status["n_rxq"] = std::to_string(nd->n_rxq());
-  r.status["n_txq"] = std::to_string(nd->n_txq());
+  if (o.kind != PortWant::Kind::kTunnel) {
+    r.status["n_rxq"] = std::to_string(nd->n_rxq());
+    r.status["n_txq"] = std::to_string(nd->n_txq());
+  }
+  if (!o.mtu_error.empty()) r.error = o.mtu_error;
   netdev::NetdevInfo info = nd->info();
   if (info.hw_addr) r.mac_in_use = format_mac(*info.hw_addr);
   if (info.mtu) r.mtu = *info.mtu;
+  if (info.ifindex) r.ifindex = info.ifindex;
   if (!info.driver_name.empty()) r.status["driver_name"] = info.driver_name;
   if (info.device_id) r.status["port_id"] = std::to_string(*info.device_id);
   return r;
@@ -652,6 +746,18 @@ std::vector<InterfaceReport> Reconciler::collect_stats() const {
                     {"rx_dropped", i64(s.rx_dropped)}, {"tx_dropped", i64(s.tx_dropped)},
                     {"rx_errors", i64(s.rx_errors)},   {"tx_errors", i64(s.tx_errors)}};
     out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<InternalPortInfo> Reconciler::internal_ports(bool with_kernel) const {
+  std::vector<InternalPortInfo> out;
+  for (auto& [name, o] : open_) {
+    if (o.kind != PortWant::Kind::kInternal) continue;
+    InternalPortInfo& i = out.emplace_back(InternalPortInfo{name, o.bridge, o.of_port, o.port_no, {}, {}});
+    if (!with_kernel) continue;
+    i.kernel = netdev::kernel_if_state(name);
+    if (i.kernel) i.addrs = netdev::kernel_if_addrs(name);
   }
   return out;
 }

@@ -13,10 +13,20 @@
 //   bridge, applies Open_vSwitch other_config:max-idle / flow-limit /
 //   pmd-cpu-mask, and hands each Bridge's controller / fail_mode /
 //   protocols to the OpenFlow hook (with the bridge's Ofproto; null before
-//   the bridge goes). It returns the write-back: per Interface ofport (or
-//   -1 and error, with the reason), link_state, admin_state, mac_in_use,
-//   mtu, status, and the cfg to publish as cur_cfg. collect_stats() gives
-//   the periodic statistics write-back.
+//   the bridge goes). Internal ports (type=internal, and the bridge's own
+//   port named after it, which is OpenFlow port LOCAL) are kernel tap
+//   devices named after the Interface (netdev type "internal"), with
+//   mtu_request or else the bridge's MTU (the smallest MTU of its device
+//   ports, 1500 without any), changed in place when it changes. Tunnel
+//   ports (type=vxlan/geneve/gre) are datapath ports with no device (netdev
+//   type "tunnel") whose BridgePort carries the TunnelConfig parsed from
+//   options (Ofproto::add_tunnel_port); an option change replaces the config
+//   in place, a bad option is the Interface's error (the port is not
+//   created, or is removed) while the rest of the round is applied. It
+//   returns the write-back: per Interface ofport (or -1 and error, with the
+//   reason), link_state, admin_state, mac_in_use, mtu, status, and the cfg
+//   to publish as cur_cfg. collect_stats() gives the periodic statistics
+//   write-back.
 // Design: first plan() computes the difference between the desired and the
 //   running state (ReconcilePlan) without changing anything; apply() then
 //   carries it out in stages, removals before additions, so a number or a
@@ -51,14 +61,17 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "../netdev/kernel_if.h"
 #include "../netdev/netdev.h"
 #include "desired_config.h"
 #include "dp_ports.h"
+#include "tunnel_config.h"
 
 namespace dps::ofproto {
 struct Bridge;
@@ -79,6 +92,7 @@ struct InterfaceReport {
   std::optional<std::string> admin_state;
   std::optional<std::string> mac_in_use;
   std::optional<int64_t> mtu;
+  std::optional<int64_t> ifindex;      // a kernel device's (internal ports)
   std::map<std::string, int64_t> statistics;
   std::map<std::string, std::string> status;
 };
@@ -95,11 +109,26 @@ using OpenFlowHook = std::function<void(const BridgeWant& bridge, ofproto::Ofpro
 
 // One desired Interface as the reconciler classifies it.
 struct PortWant {
-  enum class Kind { kDevice, kInternal, kPatch, kError };
+  enum class Kind { kDevice, kInternal, kTunnel, kPatch, kError };
   const InterfaceWant* w = nullptr;
   Kind kind = Kind::kError;
-  std::optional<netdev::PortConfig> pc;  // kDevice: the port it asks for
+  std::optional<netdev::PortConfig> pc;  // kDevice/kInternal/kTunnel: the datapath port it asks for
+  std::shared_ptr<const ofproto::TunnelConfig> tunnel;  // kTunnel: its parsed options
   std::string error;                     // kError: why it cannot be had
+  // Kinds that are a datapath port.
+  bool opens_port() const { return kind == Kind::kDevice || kind == Kind::kInternal || kind == Kind::kTunnel; }
+};
+
+// An open internal port (Reconciler::internal_ports()): its kernel device
+// is named `name`; the kernel's view of it is read at the call.
+struct InternalPortInfo {
+  std::string name;      // = the kernel device's name
+  std::string bridge;
+  uint32_t of_port = 0;  // ofproto::kPortLocal for the bridge's own port
+  uint32_t dp_port = 0;
+  // With kernel details (else empty): the device as the kernel has it now.
+  std::optional<netdev::KernelIfState> kernel;  // ifindex, up/running, MTU, MAC
+  std::vector<netdev::KernelIfAddr> addrs;      // what `ip addr add` put on it
 };
 
 // The difference between the desired and the running state, computed before
@@ -113,7 +142,7 @@ struct ReconcilePlan {
   // changed shape / number (the last two are re-opened).
   std::vector<std::string> ports_to_close;
   std::vector<std::string> patches_to_remove;  // gone, failed or moved
-  std::vector<std::string> ports_to_open;      // wanted devices not open after the closes
+  std::vector<std::string> ports_to_open;      // wanted datapath ports (devices, internal, tunnel) not open after the closes
   std::map<std::string, PortWant> ports;       // every wanted interface
 };
 
@@ -150,6 +179,9 @@ class Reconciler {
   ofproto::BridgeSet* bridges() const { return bridges_; }
   // Interface name -> datapath port number of the open ports.
   std::map<std::string, uint32_t> open_ports() const;
+  // The open internal ports, by name; with_kernel: also each device's
+  // state and addresses (a few syscalls per port: control plane only).
+  std::vector<InternalPortInfo> internal_ports(bool with_kernel = true) const;
   uint64_t reconfigurations() const { return reconfigurations_; }
 
  private:
@@ -165,8 +197,12 @@ class Reconciler {
     uint32_t port_no = 0;  // datapath
     uint32_t of_port = 0;  // in `bridge`
     std::string bridge;
-    netdev::PortConfig pc;
+    netdev::PortConfig pc;  // the shape (an internal port's MTU is not part of it)
     Vlan vlan;
+    PortWant::Kind kind = PortWant::Kind::kDevice;
+    std::shared_ptr<const ofproto::TunnelConfig> tunnel;  // kTunnel
+    uint32_t mtu = 0;        // kInternal: the MTU last set
+    std::string mtu_error;   // kInternal: why it could not be set
   };
   // A patch port as added to its bridge.
   struct Patch {
@@ -179,6 +215,9 @@ class Reconciler {
   };
   // The PortConfig an Interface asks for, or the reason it cannot be had.
   static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, std::string* error);
+  // One interface as classified, before devargs conflicts are known.
+  static PortWant classify_one(const InterfaceWant& w, const std::map<std::string, const BridgeWant*>& bridges,
+                               bool have_bridges);
 
   // plan() parts.
   std::map<std::string, PortWant> classify(const DesiredConfig& want,
@@ -192,6 +231,7 @@ class Reconciler {
   void remove_bridges(const std::vector<std::string>& names);
   void add_bridges(const ReconcilePlan& plan);
   void open_ports(const ReconcilePlan& plan, WriteBack* wb, std::set<std::string>* vlan_bridges);
+  void apply_internal_mtus(const ReconcilePlan& plan);
   void apply_patches(const DesiredConfig& want, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void revalidate(const std::set<std::string>& vlan_bridges);
   void apply_other_config(const std::map<std::string, std::string>& oc);
@@ -200,8 +240,12 @@ class Reconciler {
 
   // Helpers of the stages.
   ofproto::Ofproto* ofproto(const std::string& bridge) const;
-  // Opens a wanted device port; false with *rep set to the error.
+  // Opens a wanted datapath port; false with *rep set to the error.
   bool open_port(const std::string& name, const PortWant& x, InterfaceReport* rep);
+  // A tunnel port's options changed: its BridgePort takes the new config.
+  void retunnel(const std::string& name, Open& o, const PortWant& x);
+  // mtu_request, else the bridge's MTU (its device ports' smallest, 1500).
+  uint32_t internal_mtu(const InterfaceWant& w) const;
   // The OpenFlow number for a new port of `bridge`.
   uint32_t choose_of_port(ofproto::Ofproto* ofp, const InterfaceWant& w, uint32_t dp_port) const;
   // Pushes `want`'s VLAN settings when they differ from *cur; true if so.

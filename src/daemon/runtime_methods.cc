@@ -9,6 +9,7 @@
 #include "../datapath/dp_flow_text.h"
 #include "ofproto.h"
 #include "pmd_stats_format.h"
+#include "tunnel_context.h"
 #include "pmd_totals.h"
 #include "reconciler.h"
 
@@ -280,6 +281,103 @@ json port_xstats(RuntimeTargets& t, const json& params) {
   return out;
 }
 
+// ---- native tunneling (ovs-appctl tnl/* and ovs-router/*) -----------------
+
+ofproto::TunnelContext& tunnels(RuntimeTargets& t) {
+  if (!t.bridges) throw std::invalid_argument("no OpenFlow bridge in this daemon");
+  return t.bridges->backer().tunnels();
+}
+
+json ok_or_throw(const std::optional<std::string>& err) {
+  if (err) throw std::invalid_argument(*err);
+  return "OK";
+}
+
+json tnl_route_add(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 3, "tnl/route-add");
+  std::string gw = params.size() > 2 ? string_param(params, 2, "gateway") : std::string();
+  return ok_or_throw(tunnels(t).route_add(string_param(params, 0, "IP/PLEN"), string_param(params, 1, "bridge"), gw));
+}
+
+json tnl_route_del(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "tnl/route-del");
+  return ok_or_throw(tunnels(t).route_del(string_param(params, 0, "IP/PLEN")));
+}
+
+// ovs-router/show: user routes ("User") and the internal ports' connected
+// routes ("Cached", as OVS calls the routes it read from the kernel), in
+// lookup order.
+json tnl_route_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "tnl/route-show");
+  json out = json::array();
+  for (const ofproto::TnlRoute& r : tunnels(t).router().routes())
+    out.push_back({{"type", r.user ? "User" : "Cached"},
+                   {"prefix", r.prefix.str() + "/" + std::to_string(r.plen)},
+                   {"bridge", r.bridge},
+                   {"gw", r.gw.is_zero() ? json() : json(r.gw.str())},
+                   {"src", r.user ? json() : json(r.src.str())}});
+  return out;
+}
+
+json tnl_neigh_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "tnl/neigh-show");
+  int64_t now = t.bridges ? t.bridges->backer().now_ms() : 0;
+  json out = json::array();
+  for (const ofproto::NeighEntry& e : tunnels(t).neigh().entries()) {
+    json expires = e.is_static ? json() : json(std::max<int64_t>(0, e.expires_ms - now) / 1000.0);
+    out.push_back({{"ip", e.ip.str()},
+                   {"mac", ofproto::mac_to_string(e.mac)},
+                   {"bridge", e.bridge},
+                   {"state", e.is_static ? "static" : e.expires_ms <= now ? "STALE" : "learned"},
+                   {"expires_s", expires}});
+  }
+  return out;
+}
+
+json tnl_neigh_flush(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "tnl/neigh-flush");
+  std::string br = params.empty() ? std::string() : string_param(params, 0, "bridge");
+  if (!br.empty()) find_bridge(t, br);
+  return json{{"flushed", tunnels(t).neigh().flush(br)}};
+}
+
+json tnl_neigh_set(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 3, "tnl/neigh-set");
+  return ok_or_throw(tunnels(t).neigh_set(string_param(params, 0, "bridge"), string_param(params, 1, "IP"),
+                                          string_param(params, 2, "MAC")));
+}
+
+std::string flow_or(bool flow, const std::string& v) { return flow ? "flow" : v; }
+
+json tnl_ports_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "tnl/ports-show");
+  json out = json::array();
+  for (const ofproto::TnlPortRef& r : tunnels(t).ports().all()) {
+    const ofproto::TunnelConfig& c = *r.cfg;
+    out.push_back({{"port", r.name},
+                   {"bridge", r.bridge->name},
+                   {"ofport", r.of_port},
+                   {"dp_port", r.dp_port},
+                   {"type", ofproto::tunnel_type_name(c.type)},
+                   {"dst_port", c.udp_dst_port()},
+                   {"local", flow_or(c.local_ip_flow, c.local_ip.is_zero() ? "any" : c.local_ip.str())},
+                   {"remote", flow_or(c.remote_ip_flow, c.remote_ip.str())},
+                   {"in_key", flow_or(c.in_key_flow, std::to_string(c.in_key))},
+                   {"out_key", flow_or(c.out_key_flow, std::to_string(c.out_key))}});
+  }
+  return out;
+}
+
+json tnl_stats_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "tnl/stats-show");
+  const ofproto::TnlStats& s = tunnels(t).stats();
+  return json{{"decap_flows", s.decap_flows},       {"encap_flows", s.encap_flows},
+              {"rx_no_port", s.rx_no_port},         {"rx_bad_options", s.rx_bad_options},
+              {"tx_no_remote", s.tx_no_remote},     {"tx_no_route", s.tx_no_route},
+              {"tx_no_neigh", s.tx_no_neigh},       {"tx_errors", s.tx_errors},
+              {"neigh_requests", s.neigh_requests}, {"neigh_snooped", s.neigh_snooped}};
+}
+
 constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
@@ -297,6 +395,14 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"ofproto/list-bridges", "[] -> [{bridge, rules, ports}]: the bridges and their OpenFlow ports", false, list_bridges},
     {"netdev/port-stats", "[PORT?] -> [{port, port_no, link, rx_*, tx_*}]: port counters", false, port_stats},
     {"netdev/port-xstats", "[PORT] -> {name: value}: the driver's extended counters", false, port_xstats},
+    {"tnl/route-add", "[IP/PLEN, BRIDGE, GW?] -> OK: add a tunnel route through BRIDGE (via GW)", true, tnl_route_add},
+    {"tnl/route-del", "[IP/PLEN] -> OK: delete a tunnel route added by tnl/route-add", true, tnl_route_del},
+    {"tnl/route-show", "[] -> [{type, prefix, bridge, gw, src}]: the tunnel routes in lookup order (User: tnl/route-add; Cached: internal ports' addresses)", false, tnl_route_show},
+    {"tnl/neigh-show", "[] -> [{ip, mac, bridge, state, expires_s}]: the tunnel neighbour (ARP/ND) cache", false, tnl_neigh_show},
+    {"tnl/neigh-flush", "[BRIDGE?] -> {flushed}: empty the tunnel neighbour cache (of BRIDGE)", true, tnl_neigh_flush},
+    {"tnl/neigh-set", "[BRIDGE, IP, MAC] -> OK: a static tunnel neighbour entry", true, tnl_neigh_set},
+    {"tnl/ports-show", "[] -> [{port, bridge, ofport, dp_port, type, dst_port, local, remote, in_key, out_key}]: the tunnel ports", false, tnl_ports_show},
+    {"tnl/stats-show", "[] -> {decap_flows, encap_flows, rx_no_port, ...}: native tunneling counters (drops by reason)", false, tnl_stats_show},
 };
 
 }  // namespace

@@ -6,7 +6,10 @@
 //   dpif/dump-flows, dpif/add-flow, dpif/del-flow, ofproto/trace, fdb/show,
 //   ofproto/dump-flows, ofproto/add-flows, ofproto/del-flows,
 //   ofproto/list-bridges, netdev/port-stats, netdev/port-xstats (the
-//   bridge methods find the bridge by name among the daemon's bridges) (names from docs/jsonrpc.md;
+//   bridge methods find the bridge by name among the daemon's bridges),
+//   tnl/route-add, tnl/route-del, tnl/route-show, tnl/neigh-show,
+//   tnl/neigh-flush, tnl/neigh-set, tnl/ports-show, tnl/stats-show (the
+//   backer's TunnelContext; ovs-appctl's tnl/* and ovs-router/*) (names from docs/jsonrpc.md;
 //   version, vlog/set and list-commands are confdb built-ins).
 // Design: every handler here runs on the control (ofproto) thread, because
 //   it reads or changes the Datapath / Ofproto, which only that thread may

@@ -146,45 +146,56 @@ struct L3 {
   bool v6_final_dst_elsewhere;  // IPv6 routing header with segments left
 };
 
-bool locate_ipv4(rte_mbuf* m, L3* l3) {
+// Where locate_ip() found the IP header: bytes from it to the end of the
+// first segment and of the packet.
+struct IpAt {
+  uint8_t* ip;
+  uint32_t size;
+  uint32_t total;
+};
+
+// The IP header of version 4 or 6 behind ethertype eth_type, its fixed
+// part (fixed_len bytes) in the first segment: sets l3->ip, with no L4 yet.
+bool locate_ip(rte_mbuf* m, uint16_t eth_type, unsigned version, uint32_t fixed_len, IpAt* at,
+               L3* l3) {
   L2 l2;
-  if (!locate_l2(m, &l2) || l2.type != be16(kEthTypeIpv4)) return false;
-  uint8_t* ip = l2.data + l2.l3;
-  const uint32_t size = l2.size - l2.l3;
-  if (size < 20 || (ip[0] >> 4) != 4) return false;
-  const uint32_t ihl = (ip[0] & 0x0f) * 4u;
-  const uint32_t tot_len = be16(load16(ip + 2));
-  if (ihl < 20 || ihl > size || tot_len < ihl || tot_len > l2.total - l2.l3) return false;
-  l3->ip = ip;
-  l3->proto = ip[9];
-  l3->v6_final_dst_elsewhere = false;
+  if (!locate_l2(m, &l2) || l2.type != be16(eth_type)) return false;
+  *at = {l2.data + l2.l3, l2.size - l2.l3, l2.total - l2.l3};
+  if (at->size < fixed_len || (at->ip[0] >> 4) != version) return false;
+  l3->ip = at->ip;
   l3->l4 = nullptr;
   l3->l4_len = 0;
+  l3->l4_total = 0;
+  l3->v6_final_dst_elsewhere = false;
+  return true;
+}
+
+bool locate_ipv4(rte_mbuf* m, L3* l3) {
+  IpAt at;
+  if (!locate_ip(m, kEthTypeIpv4, 4, 20, &at, l3)) return false;
+  uint8_t* ip = at.ip;
+  const uint32_t ihl = (ip[0] & 0x0f) * 4u;
+  const uint32_t tot_len = be16(load16(ip + 2));
+  if (ihl < 20 || ihl > at.size || tot_len < ihl || tot_len > at.total) return false;
+  l3->proto = ip[9];
   l3->l4_total = tot_len - ihl;
   if ((load16(ip + 6) & be16(0x1fff)) == 0) {  // not a later fragment
     l3->l4 = ip + ihl;
-    l3->l4_len = std::min(tot_len, size) - ihl;
+    l3->l4_len = std::min(tot_len, at.size) - ihl;
   }
   return true;
 }
 
 bool locate_ipv6(rte_mbuf* m, L3* l3) {
-  L2 l2;
-  if (!locate_l2(m, &l2) || l2.type != be16(kEthTypeIpv6)) return false;
-  uint8_t* ip = l2.data + l2.l3;
-  const uint32_t size = l2.size - l2.l3;
-  if (size < 40 || (ip[0] >> 4) != 6) return false;
+  IpAt at;
+  if (!locate_ip(m, kEthTypeIpv6, 6, 40, &at, l3)) return false;
+  uint8_t* ip = at.ip;
   const uint32_t plen = be16(load16(ip + 4));
-  if (plen > l2.total - l2.l3 - 40) return false;
-  l3->ip = ip;
-  l3->l4 = nullptr;
-  l3->l4_len = 0;
-  l3->l4_total = 0;
-  l3->v6_final_dst_elsewhere = false;
+  if (plen > at.total - 40) return false;
   uint8_t nh = ip[6];
   uint32_t off = 40;
   const uint32_t end = 40 + plen;
-  const uint32_t avail = std::min(end, size);
+  const uint32_t avail = std::min(end, at.size);
   for (;;) {
     if (nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 44) {
       if (off + 8 > avail) break;
@@ -456,6 +467,23 @@ DpAction act_set_tp_src(uint16_t port_be) { return make(ActType::kSetTpSrc, port
 DpAction act_set_tp_dst(uint16_t port_be) { return make(ActType::kSetTpDst, port_be); }
 DpAction act_set_vlan_vid(uint16_t vid) { return make(ActType::kSetVlanVid, vid & 0x0fff); }
 DpAction act_set_vlan_pcp(uint8_t pcp) { return make(ActType::kSetVlanPcp, pcp & 7); }
+DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
+  return make(ActType::kTnlPop, static_cast<uint16_t>(type), tunnel_port);
+}
+DpAction act_recirc(uint32_t recirc_id) { return make(ActType::kRecirc, 0, recirc_id); }
+
+bool add_tnl_push(DpActions* actions, const TnlPushInfo& info, const uint8_t* header,
+                  uint16_t header_len, uint32_t out_port) {
+  DpAction push = make(ActType::kTnlPush, header_len, out_port);
+  std::memcpy(push.data, &info, sizeof info);
+  unsigned slots = action_slots(push);
+  if (header_len > kTnlHeaderMax || actions->n + slots > kMaxDpActions) return false;
+  actions->acts[actions->n] = push;
+  std::memset(&actions->acts[actions->n + 1], 0, (slots - 1) * sizeof(DpAction));
+  std::memcpy(&actions->acts[actions->n + 1], header, header_len);
+  actions->n = static_cast<uint8_t>(actions->n + slots);
+  return true;
+}
 
 std::string format_actions(const DpActions& actions) {
   if (actions.n == 0) return "drop";

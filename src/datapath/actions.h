@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tunnel_header.h"
+
 struct rte_mbuf;
 
 namespace dps::datapath {
@@ -43,6 +45,17 @@ enum class ActType : uint8_t {
   kSetVlanPcp,   // arg16 = PCP
   kUserspace,    // to the ofproto thread (controller, sampling); arg32 = cookie
   kMeter,        // arg32 = datapath meter id: the PMD's token buckets may drop or remark (meter.h)
+  // Native tunneling and recirculation (tunnel_header.h). A recirculated
+  // packet is classified again, in the same PMD iteration, with the key's
+  // in_port / recirc_id / tunnel metadata as the action set them; actions
+  // after a recirculating action do not run on that packet.
+  kTnlPop,       // arg16 = TunnelType, arg32 = tunnel port: strip the outer headers (validated;
+                 // bad ones are dropped and counted), tunnel metadata into the key,
+                 // in_port = arg32, recirculate
+  kTnlPush,      // arg16 = header bytes, arg32 = output (underlay) port, data = TnlPushInfo;
+                 // the header's raw bytes fill the next ceil(arg16 / 24) slots whole
+                 // (no type byte: every walker steps with action_slots())
+  kRecirc,       // arg32 = recirc_id: classify again with recirc_id set
 };
 
 struct DpAction {
@@ -74,6 +87,11 @@ struct DpActions {
   bool operator==(const DpActions& o) const;
 };
 
+// Slots the action at `a` occupies (1, or 1 + its header slots for kTnlPush).
+inline unsigned action_slots(const DpAction& a) {
+  return a.type == ActType::kTnlPush ? 1 + (a.arg16 + sizeof(DpAction) - 1) / sizeof(DpAction) : 1;
+}
+
 // Convenience constructors (control plane). Unused argument bytes are zero,
 // so equal actions compare equal.
 DpAction act_output(uint32_t port);
@@ -94,6 +112,12 @@ DpAction act_set_tp_src(uint16_t port_be);
 DpAction act_set_tp_dst(uint16_t port_be);
 DpAction act_set_vlan_vid(uint16_t vid);
 DpAction act_set_vlan_pcp(uint8_t pcp);
+DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);
+DpAction act_recirc(uint32_t recirc_id);
+// Appends kTnlPush and its header slots; false (actions unchanged) when the
+// header is longer than kTnlHeaderMax or the list has no room for it.
+bool add_tnl_push(DpActions* actions, const TnlPushInfo& info, const uint8_t* header,
+                  uint16_t header_len, uint32_t out_port);
 
 // Header rewrites on one packet. Each returns false when the packet does not
 // have the header the action needs (then the packet is left unchanged);

@@ -253,16 +253,9 @@ int Datapath::modify_flow(uint64_t ufid, const DpActions& actions) {
 }
 
 int Datapath::del_flow(uint64_t ufid) {
-  auto it = flows_.find(ufid);
-  if (it == flows_.end()) return -ENOENT;
-  for (auto& [p, f] : it->second.instances) {
-    PmdCommand* cmd = channel_.make(PmdCmdType::kRemove);
-    cmd->flow = f;
-    if (channel_.call(p, cmd)->result == 0) channel_.retire_flow(p, f);
-    channel_.release(p, cmd);
-  }
-  flows_.erase(it);
-  return 0;
+  int rc = post_remove(ufid);
+  if (rc == 0) sync();  // every PMD has removed it (and the flows are retired)
+  return rc;
 }
 
 void Datapath::flush_flows() {

@@ -26,6 +26,9 @@
 #pragma once
 
 #include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
 
 #include <cstdint>
 #include <cstring>
@@ -35,11 +38,14 @@
 
 namespace dps::dpsbench {
 
-inline constexpr unsigned kEthHdrLen = 14;
-inline constexpr unsigned kVlanHdrLen = 4;
-inline constexpr unsigned kIpv4HdrLen = 20;
-inline constexpr unsigned kIpv6HdrLen = 40;
-inline constexpr unsigned kUdpHdrLen = 8;
+// Header sizes as DPDK defines them (IPv4 without options).
+inline constexpr unsigned kEthHdrLen = sizeof(rte_ether_hdr);
+inline constexpr unsigned kVlanHdrLen = sizeof(rte_vlan_hdr);
+inline constexpr unsigned kIpv4HdrLen = sizeof(rte_ipv4_hdr);
+inline constexpr unsigned kIpv6HdrLen = sizeof(rte_ipv6_hdr);
+inline constexpr unsigned kUdpHdrLen = sizeof(rte_udp_hdr);
+static_assert(kEthHdrLen == 14 && kVlanHdrLen == 4 && kIpv4HdrLen == 20 && kIpv6HdrLen == 40 &&
+              kUdpHdrLen == 8);
 inline constexpr unsigned kTagLen = 14;
 inline constexpr uint16_t kTagMagic = 0xD5B7;
 // Largest headers + tag: 14 + 2*4 + 40 + 8 + 14 = 84, rounded up to whole

@@ -3,7 +3,9 @@
 // What: a Netdev is one switch port: rx queues polled by PMD threads, tx
 // queues written by PMD threads, link state and counters read by the control
 // plane. Implementations: DpdkNetdev (any ethdev: PCI NIC or vdev, created from
-// a devargs string) and RingNetdev (two rte_rings; tests and patch ports).
+// a devargs string), RingNetdev (two rte_rings; tests), TapNetdev (an
+// internal port: a kernel tap device) and VirtualNetdev (a tunnel port: no
+// device, no queues).
 //
 // Design: one virtual call per burst, never per packet. Queue ids are dense
 // (0..n_rxq-1, 0..n_txq-1). Transmit takes a "tx slot" (the PMD's index); the
@@ -61,6 +63,10 @@ struct NetdevInfo {
   bool link_up = false;
   uint32_t link_speed_mbps = 0;       // 0: unknown / no link
   bool full_duplex = false;
+  // A port backed by a kernel network interface (an internal port's tap):
+  // its name there and its ifindex; empty / 0 otherwise.
+  std::string kernel_name;
+  int ifindex = 0;
 };
 
 class Netdev {
@@ -89,6 +95,12 @@ class Netdev {
   virtual PortStats stats() const = 0;
   virtual void clear_stats() {}
   virtual std::vector<std::pair<std::string, uint64_t>> xstats() const { return {}; }
+  // Changes the MTU without re-opening the port (control thread); "" when
+  // done, else the reason. Ports that must be re-opened for it say so.
+  virtual std::string set_mtu(uint32_t mtu) {
+    return "port " + name_ + " (" + type() + ") cannot change its MTU (" + std::to_string(mtu) +
+           ") in place";
+  }
   // Administrative state: a port that is down is not polled and sends
   // nothing (OpenFlow OFPPC_PORT_DOWN). Any thread; PMDs read it per burst.
   void set_admin_up(bool up) { admin_up_.store(up, std::memory_order_relaxed); }

@@ -2,6 +2,8 @@
 
 #include "dpdk_netdev.h"
 #include "ring_netdev.h"
+#include "tap_netdev.h"
+#include "virtual_netdev.h"
 
 namespace dps::netdev {
 
@@ -41,6 +43,12 @@ NetdevPtr make_dpdk(const PortConfig& cfg, rte_mempool* pool, unsigned n_tx_slot
 NetdevPtr make_ring(const PortConfig& cfg, rte_mempool*, unsigned) {
   return std::make_unique<RingNetdev>(cfg.name);
 }
+NetdevPtr make_internal(const PortConfig& cfg, rte_mempool* pool, unsigned) {
+  return TapNetdev::open(cfg, pool);
+}
+NetdevPtr make_tunnel(const PortConfig& cfg, rte_mempool*, unsigned) {
+  return std::make_unique<VirtualNetdev>(cfg.name);
+}
 
 }  // namespace
 
@@ -48,5 +56,7 @@ NetdevPtr make_ring(const PortConfig& cfg, rte_mempool*, unsigned) {
 // drops them (nothing else references those objects' registrars).
 DPS_REGISTER_NETDEV("dpdk", make_dpdk);
 DPS_REGISTER_NETDEV("ring", make_ring);
+DPS_REGISTER_NETDEV("internal", make_internal);  // a kernel tap device (internal port)
+DPS_REGISTER_NETDEV("tunnel", make_tunnel);      // no device (vxlan/geneve/gre port)
 
 }  // namespace dps::netdev

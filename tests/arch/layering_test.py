@@ -10,7 +10,7 @@ issue #12 removed stay removed.
    meson dependency ever points upwards.
 2. Leaks: no rte_eth_* call and no netdev::DpdkNetdev outside src/netdev
    (dpsbench aside); no nlohmann/json in src/datapath; no dynamic_cast in
-   the daemon.
+   the daemon; no DPDK and no switch layer in src/export (base only).
 
 Usage: layering_test.py SOURCE_ROOT BUILD_ROOT
 """
@@ -30,14 +30,18 @@ LAYERS = [
     ("ofp_wire", "ofproto/wire"),
     ("ofp_syntax", "ofproto/syntax"),
     ("ofp_model", "ofproto/model"),
+    ("ofp_tunnel", "ofproto/tunnel"),
     ("ofp_xlate", "ofproto/xlate"),
     ("ofp_misspath", "ofproto/misspath"),
     ("ofp_switch", "ofproto/switch"),
     ("ofp_channel", "ofproto/channel"),
+    ("export", "export"),
 ]
 # Layers that are not below one another: neither may include the other.
 UNRELATED = [("ofp_wire", "datapath"), ("ofp_syntax", "datapath"),
              ("ofp_wire", "netdev"), ("ofp_syntax", "netdev"), ("netdev", "base")]
+# export (sFlow/IPFIX/NetFlow/Prometheus formats) sees base only.
+UNRELATED += [("export", name) for name, _ in LAYERS if name not in ("base", "export")]
 
 failures = []
 
@@ -119,6 +123,8 @@ def check_leaks(src_root):
     check(not hits, "no rte_eth_* / DpdkNetdev outside src/netdev and src/dpsbench %s" % hits[:5])
     hits = grep(src_root, r"nlohmann", ["datapath"])
     check(not hits, "no nlohmann/json in src/datapath %s" % hits[:5])
+    hits = grep(src_root, r"\brte_|#include <rte_|#include \"(\.\./)?(netdev|datapath|ofproto)/", ["export"])
+    check(not hits, "no DPDK, netdev, datapath or ofproto in src/export %s" % hits[:5])
     hits = grep(src_root, r"dynamic_cast", ["daemon"])
     check(not hits, "no dynamic_cast in src/daemon %s" % hits[:5])
 

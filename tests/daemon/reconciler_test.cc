@@ -46,6 +46,12 @@ class FakeNetdev final : public netdev::Netdev {
     return s;
   }
   const netdev::PortConfig& config() const { return pc_; }
+  // An MTU above 9000 is refused (to see the error path).
+  std::string set_mtu(uint32_t mtu) override {
+    if (mtu > 9000) return "fake: MTU " + std::to_string(mtu) + " is too large";
+    info_.mtu = mtu;
+    return "";
+  }
 
  private:
   netdev::PortConfig pc_;
@@ -69,8 +75,9 @@ class FakePorts final : public DpPorts {
   uint32_t add_port(const netdev::PortConfig& pc, uint32_t no) override {
     if (pc.devargs == "fail") throw std::runtime_error("port " + pc.name + ": device probe failed");
     for (auto& [n, p] : ports)
-      if (p->config().devargs == pc.devargs)
+      if (!pc.devargs.empty() && p->config().devargs == pc.devargs)
         throw std::runtime_error("port " + pc.name + ": device " + pc.devargs + " is in use");
+    if (pc.name == "taken") throw std::runtime_error("internal port taken: a kernel interface named taken already exists");
     if (!no || ports.count(no))
       for (no = 1; ports.count(no);) no++;
     netdev::NetdevInfo info;
@@ -86,6 +93,10 @@ class FakePorts final : public DpPorts {
   void del_port(uint32_t no) override {
     event("del " + ports.at(no)->name());
     ports.erase(no);
+  }
+  std::string set_port_mtu(uint32_t no, uint32_t mtu) override {
+    event("mtu " + ports.at(no)->name() + " " + std::to_string(mtu));
+    return ports.at(no)->set_mtu(mtu);
   }
   std::vector<unsigned> pmd_lcores() const override { return lcores; }
   std::vector<unsigned> default_pmd_lcores() const override { return {1, 2, 3}; }
@@ -137,23 +148,35 @@ netdev::PortConfig device(const std::string& name, const std::string& devargs) {
   return pc;
 }
 
-InterfaceWant iface(const std::string& name, const std::string& bridge, const std::string& devargs) {
+InterfaceWant want(const std::string& name, const std::string& bridge, const std::string& type) {
   InterfaceWant w;
   w.name = name;
   w.port = name;
   w.bridge = bridge;
-  w.type = "dpdk";
+  w.type = type;
+  return w;
+}
+
+InterfaceWant iface(const std::string& name, const std::string& bridge, const std::string& devargs) {
+  InterfaceWant w = want(name, bridge, "dpdk");
   w.options["dpdk-devargs"] = devargs;
   return w;
 }
 
 InterfaceWant patch(const std::string& name, const std::string& bridge, const std::string& peer) {
-  InterfaceWant w;
-  w.name = name;
-  w.port = name;
-  w.bridge = bridge;
-  w.type = "patch";
+  InterfaceWant w = want(name, bridge, "patch");
   if (!peer.empty()) w.options["peer"] = peer;
+  return w;
+}
+
+InterfaceWant internal(const std::string& name, const std::string& bridge) {
+  return want(name, bridge, "internal");
+}
+
+InterfaceWant tunnel(const std::string& name, const std::string& bridge, const std::string& type,
+                     std::map<std::string, std::string> options) {
+  InterfaceWant w = want(name, bridge, type);
+  w.options = std::move(options);
   return w;
 }
 
@@ -192,12 +215,7 @@ struct Rig {
     DesiredConfig d;
     d.next_cfg = 1;
     d.bridges = {bridge("br0")};
-    InterfaceWant local;
-    local.name = "br0";
-    local.port = "br0";
-    local.bridge = "br0";
-    local.type = "internal";
-    d.interfaces = {local, iface("p1", "br0", "net_null0"), iface("p2", "br0", "net_null1")};
+    d.interfaces = {internal("br0", "br0"), iface("p1", "br0", "net_null0"), iface("p2", "br0", "net_null1")};
     return d;
   }
 
@@ -216,25 +234,41 @@ size_t index_of(const std::vector<std::string>& log, const std::string& what) {
   return static_cast<size_t>(it - log.begin());
 }
 
+// The interface of that name in d.
+InterfaceWant& want_of(DesiredConfig& d, const std::string& name) {
+  for (auto& w : d.interfaces)
+    if (w.name == name) return w;
+  FAIL("no interface " << name);
+  throw std::logic_error("unreachable");
+}
+
+void drop(DesiredConfig& d, const std::string& name) {
+  std::erase_if(d.interfaces, [&](const InterfaceWant& w) { return w.name == name; });
+}
+
 using Kind = PortWant::Kind;
 using Names = std::vector<std::string>;
 
 }  // namespace
 
-TEST_CASE("the start-up state, asked for again, changes nothing", "[daemon][reconciler]") {
+TEST_CASE("the start-up state: the bridge's internal port opens, then nothing changes",
+          "[daemon][reconciler]") {
   Rig rig;
   DesiredConfig d = Rig::startup_config();
   ReconcilePlan plan = rig.rec->plan(d);
   CHECK(plan.bridges_to_remove.empty());
   CHECK(plan.bridges_to_add.empty());
   CHECK(plan.ports_to_close.empty());
-  CHECK(plan.ports_to_open.empty());
+  CHECK(plan.ports_to_open == Names{"br0"});
   REQUIRE(plan.ports.size() == 3);
   CHECK(plan.ports.at("br0").kind == Kind::kInternal);
+  CHECK(plan.ports.at("br0").pc->type == "internal");
   CHECK(plan.ports.at("p1").kind == Kind::kDevice);
 
   WriteBack wb = rig.rec->apply(d);
-  CHECK(rig.ports.log == Names{"hook br0:up"});  // first apply: the bridge's OpenFlow settings
+  // First apply: the internal port (a tap in the real datapath), then the
+  // bridge's OpenFlow settings.
+  CHECK(rig.ports.log == Names{"add br0", "hook br0:up"});
   CHECK(wb.cur_cfg == 1);
   REQUIRE(wb.interfaces.size() == 3);
   CHECK(find(wb, "br0")->ofport == kOfppLocal);
@@ -284,7 +318,7 @@ TEST_CASE("plan: the difference between desired and running state, without chang
   // Nothing happened: no port opened or closed, no bridge added or removed.
   CHECK(rig.ports.log.empty());
   CHECK(rig.bridges->names() == Names{"br0", "old"});
-  CHECK(rig.ports.ports.size() == 2);
+  CHECK(rig.ports.ports.size() == 3);  // p1, p2 and br0
 }
 
 TEST_CASE("apply: removals before additions, bridges around their ports", "[daemon][reconciler]") {
@@ -379,7 +413,7 @@ TEST_CASE("ports that cannot be had are reported with the reason", "[daemon][rec
   CHECK(*find(wb, "p3")->error == "port p3: device probe failed");
   CHECK(*find(wb, "p4")->error == "interface p4: options:dpdk-devargs is required for type dpdk");
   CHECK(*find(wb, "p5")->error == "mtu_request=20 is outside 68..65535");
-  CHECK(rig.rec->open_ports().size() == 2);
+  CHECK(rig.rec->open_ports().size() == 3);  // p1, p2, br0
 }
 
 TEST_CASE("write-back: device details come from Netdev::info()", "[daemon][reconciler]") {
@@ -404,9 +438,9 @@ TEST_CASE("write-back: device details come from Netdev::info()", "[daemon][recon
   CHECK(p1->link_state == "down");
 
   std::vector<InterfaceReport> stats = rig.rec->collect_stats();
-  REQUIRE(stats.size() == 2);
-  CHECK(stats[0].name == "p1");
-  CHECK(stats[0].statistics.at("rx_packets") == 7);
+  REQUIRE(stats.size() == 3);  // br0, p1, p2
+  CHECK(stats[1].name == "p1");
+  CHECK(stats[1].statistics.at("rx_packets") == 7);
 }
 
 TEST_CASE("patch ports join their peer, or report why not", "[daemon][reconciler]") {
@@ -431,7 +465,7 @@ TEST_CASE("patch ports join their peer, or report why not", "[daemon][reconciler
   CHECK(bp->peer_port == 1);
   CHECK(*find(wb, "y0")->error == "patch port y0: peer nope does not exist");
   CHECK(*find(wb, "z0")->error == "patch port z0: options:peer is required");
-  CHECK(rig.ports.ports.size() == 2);  // no datapath port for a patch port
+  CHECK(rig.ports.ports.size() == 3);  // p1, p2, br0: no datapath port for a patch port
 
   // The peer goes: x0 leaves its bridge and reports the error.
   d.interfaces.pop_back();
@@ -477,4 +511,159 @@ TEST_CASE("pmd-cpu-mask moves the PMDs; a bad mask leaves them", "[daemon][recon
   d.other_config.erase("pmd-cpu-mask");  // back to the default
   rig.rec->apply(d);
   CHECK(rig.ports.lcores == std::vector<unsigned>{1, 2, 3});
+}
+
+TEST_CASE("internal ports: LOCAL for the bridge's own, MTU from mtu_request or the bridge, in place",
+          "[daemon][reconciler][internal]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.interfaces.push_back(internal("int1", "br0"));
+  WriteBack wb = rig.rec->apply(d);
+  uint32_t br0_dp = rig.rec->open_ports().at("br0");
+  const ofproto::BridgePort* local = rig.br("br0")->bridge().port(ofproto::kPortLocal);
+  REQUIRE(local);
+  CHECK(local->dp_port == br0_dp);
+  CHECK(local->name == "br0");
+  CHECK(find(wb, "br0")->ofport == kOfppLocal);
+  CHECK(find(wb, "br0")->mtu == 1500);  // p1 and p2 say 1500
+  int64_t int1_of = *find(wb, "int1")->ofport;
+  CHECK(int1_of >= 3);
+  CHECK(int1_of < 65280);
+  REQUIRE(rig.br("br0")->bridge().port(static_cast<uint32_t>(int1_of)));
+  CHECK(rig.ports.ports.at(br0_dp)->config().type == "internal");
+  CHECK(rig.ports.ports.at(br0_dp)->config().mtu == 1500);  // opened with the bridge MTU
+  std::vector<InternalPortInfo> ints = rig.rec->internal_ports(false);
+  REQUIRE(ints.size() == 2);
+  CHECK(ints[0].name == "br0");
+  CHECK(ints[0].of_port == ofproto::kPortLocal);
+  CHECK_FALSE(ints[0].kernel);  // without kernel details
+  CHECK(ints[1].name == "int1");
+
+  SECTION("the bridge MTU is the smallest of its device ports'") {
+    want_of(d, "p1").mtu_request = 9000;  // p1: re-opened; p2 still 1500
+    rig.ports.log.clear();
+    rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"del p1", "add p1"});
+    want_of(d, "p2").mtu_request = 9000;  // p2 too: the bridge MTU is now 9000
+    rig.ports.log.clear();
+    wb = rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"del p2", "add p2", "mtu br0 9000", "mtu int1 9000"});
+    CHECK(find(wb, "br0")->mtu == 9000);
+    CHECK(rig.rec->open_ports().at("br0") == br0_dp);  // not re-opened
+  }
+  SECTION("mtu_request changes the MTU in place; a refused one is the error, the port stays") {
+    want_of(d, "int1").mtu_request = 1400;
+    rig.ports.log.clear();
+    wb = rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"mtu int1 1400"});
+    CHECK(find(wb, "int1")->mtu == 1400);
+    CHECK_FALSE(find(wb, "int1")->error);
+    want_of(d, "int1").mtu_request = 9100;
+    rig.ports.log.clear();
+    wb = rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"mtu int1 9100"});
+    CHECK(*find(wb, "int1")->error == "fake: MTU 9100 is too large");
+    CHECK(find(wb, "int1")->ofport == int1_of);
+    CHECK(find(wb, "int1")->mtu == 1400);
+    want_of(d, "int1").mtu_request.reset();  // back to the bridge's
+    rig.ports.log.clear();
+    wb = rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"mtu int1 1500"});
+    CHECK_FALSE(find(wb, "int1")->error);
+  }
+  SECTION("removing the port or its bridge closes the device") {
+    d.bridges.push_back(bridge("br1"));
+    d.interfaces.push_back(internal("br1", "br1"));
+    rig.rec->apply(d);
+    REQUIRE(rig.br("br1"));
+    CHECK(rig.br("br1")->bridge().port(ofproto::kPortLocal));
+    drop(d, "int1");
+    rig.ports.log.clear();
+    rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"del int1"});
+    d.bridges.pop_back();
+    drop(d, "br1");
+    rig.ports.log.clear();
+    rig.rec->apply(d);
+    CHECK(rig.ports.log == Names{"hook br1:down", "del br1"});
+    CHECK(rig.br("br1") == nullptr);
+    CHECK(rig.rec->internal_ports(false).size() == 1);
+  }
+  SECTION("a device that cannot be created is the interface's error; the rest is applied") {
+    d.interfaces.push_back(internal("taken", "br0"));
+    d.interfaces.push_back(iface("p3", "br0", "net_null3"));
+    wb = rig.rec->apply(d);
+    CHECK(*find(wb, "taken")->error == "internal port taken: a kernel interface named taken already exists");
+    CHECK(find(wb, "taken")->ofport == -1);
+    CHECK_FALSE(find(wb, "p3")->error);
+  }
+}
+
+TEST_CASE("tunnel ports: a device-less datapath port whose BridgePort carries the options",
+          "[daemon][reconciler][tunnel]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.interfaces.push_back(tunnel("vx0", "br0", "vxlan", {{"remote_ip", "172.16.1.2"}, {"key", "5000"}}));
+  d.interfaces.push_back(tunnel("vx1", "br0", "vxlan", {{"remote_ip", "notanip"}}));
+  WriteBack wb = rig.rec->apply(d);
+  REQUIRE(find(wb, "vx0"));
+  CHECK_FALSE(find(wb, "vx0")->error);
+  int64_t of = *find(wb, "vx0")->ofport;
+  CHECK(of >= 1);
+  CHECK(of < 65280);
+  CHECK(find(wb, "vx0")->link_state == "up");
+  uint32_t dp = rig.rec->open_ports().at("vx0");
+  CHECK(rig.ports.ports.at(dp)->config().type == "tunnel");
+  const ofproto::BridgePort* bp = rig.br("br0")->bridge().port(static_cast<uint32_t>(of));
+  REQUIRE(bp);
+  REQUIRE(bp->is_tunnel());
+  CHECK(bp->dp_port == dp);
+  CHECK(bp->tunnel->type == datapath::TunnelType::kVxlan);
+  CHECK(bp->tunnel->remote_ip.str() == "172.16.1.2");
+  CHECK(bp->tunnel->in_key == 5000);
+  CHECK(bp->tunnel->out_key == 5000);
+  CHECK(rig.br("br0")->bridge().port_by_dp(dp) == bp);
+  // The bad one: precise error, no port, the rest of the round applied.
+  CHECK(*find(wb, "vx1")->error == "vx1: options:remote_ip: 'notanip' is not an IPv4 or IPv6 address (nor 'flow')");
+  CHECK(find(wb, "vx1")->ofport == -1);
+  CHECK(rig.rec->open_ports().count("vx1") == 0);
+
+  SECTION("an option change replaces the config in place") {
+    auto before = bp->tunnel;
+    want_of(d, "vx0").options["key"] = "flow";
+    want_of(d, "vx0").options["dst_port"] = "8472";
+    rig.ports.log.clear();
+    wb = rig.rec->apply(d);
+    CHECK(rig.ports.log.empty());  // no datapath port closed or opened
+    bp = rig.br("br0")->bridge().port(static_cast<uint32_t>(of));
+    REQUIRE(bp);
+    CHECK(bp->tunnel != before);
+    CHECK(bp->tunnel->in_key_flow);
+    CHECK(bp->tunnel->out_key_flow);
+    CHECK(bp->tunnel->udp_dst_port() == 8472);
+    CHECK(find(wb, "vx0")->ofport == of);
+    // The same options again: the very same config stays.
+    auto same = bp->tunnel;
+    rig.rec->apply(d);
+    CHECK(rig.br("br0")->bridge().port(static_cast<uint32_t>(of))->tunnel == same);
+  }
+  SECTION("a type change keeps the datapath port; a bad option removes the port") {
+    want_of(d, "vx0").type = "geneve";
+    rig.ports.log.clear();
+    rig.rec->apply(d);
+    CHECK(rig.ports.log.empty());
+    CHECK(rig.br("br0")->bridge().port(static_cast<uint32_t>(of))->tunnel->type == datapath::TunnelType::kGeneve);
+    want_of(d, "vx0").options["key"] = "16777216";
+    wb = rig.rec->apply(d);
+    CHECK(*find(wb, "vx0")->error ==
+          "vx0: options:key: 16777216 is out of range (a 24-bit Geneve VNI: 0..16777215, or 'flow')");
+    CHECK(rig.ports.log == Names{"del vx0"});
+    CHECK(rig.br("br0")->bridge().port(static_cast<uint32_t>(of)) == nullptr);
+  }
+  SECTION("an unsupported interface type is an error") {
+    d.interfaces.push_back(tunnel("sys0", "br0", "system", {}));
+    wb = rig.rec->apply(d);
+    CHECK(*find(wb, "sys0")->error ==
+          "interface sys0: type 'system' is not supported (supported: dpdk, geneve, gre, internal, patch, ring, vxlan)");
+  }
 }

@@ -69,6 +69,11 @@ const char* kSamples[] = {
     "priority=7,send_flow_rem,udp,tp_dst=53,actions=set_field:8.8.8.8->ip_dst,output:1",
     "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=FLOOD",
     "mplsm,mpls_tc=3,actions=drop",
+    // Tunnel fields (tun_metadata placed in order, as ovs-ofctl does without a table).
+    "tun_id=0x5/0xff,tun_src=1.0.0.0/8,tun_dst=2.2.2.2,tun_flags=+oam,actions=set_field:10.0.0.1->tun_dst,set_field:0x2a->tun_id,output:1",
+    "tcp,tun_ipv6_src=2001:db8::1,tun_ipv6_dst=fe80::/10,tp_dst=80,actions=load:0x2a->NXM_NX_TUN_ID[],output:1",
+    "tun_metadata0=0x1234,tun_metadata2=0x5/0xff,tun_flags=-oam,actions=set_field:0x77->tun_metadata1,output:2",
+    "tun_metadata3=0/0,in_port=2,actions=load:0x01020304->NXM_NX_TUN_IPV4_DST[],output:1",
 };
 
 }  // namespace

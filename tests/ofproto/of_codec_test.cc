@@ -15,6 +15,7 @@
 //    mod-port, packet-out and the dump commands): what it sends decodes,
 //    and what we answer is printed back as expected.
 #include <arpa/inet.h>
+#include <endian.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -192,6 +193,41 @@ FlowStats flow_stats(uint16_t priority) {
       .instructions = Instructions{.apply = ActionList{ActOutput{2, 0}}, .goto_table = 2}};
 }
 
+// tun_metadata0: 4 bytes at 0, tun_metadata1: 8 bytes at 4: the placement
+// a decoder without a TLV table gives them too (in order, wire lengths).
+TunMetadataLayout tunnel_layout() {
+  TunMetadataLayout l;
+  l.loc[0] = {0, 4};
+  l.loc[1] = {4, 8};
+  return l;
+}
+
+FlowMod tunnel_flow_mod() {
+  const TunMetadataLayout tlv = tunnel_layout();
+  FlowMod fm;
+  MaybeError e = parse_flow(
+      "priority=300,tun_id=0x2a/0xffff,tun_src=10.0.0.0/8,tun_dst=192.168.1.1,"
+      "tun_ipv6_src=2001:db8::1,tun_flags=+oam,tun_metadata0=0x1234,tun_metadata1=0x50000/0xff0000,"
+      "ip actions=set_field:10.1.1.1->tun_dst,set_field:0x7->tun_id,set_field:0xabcd->tun_metadata0,"
+      "output:2",
+      &fm, FlowParseMode::kAdd, false, &tlv);
+  if (e) FAIL(e->message);
+  return fm;
+}
+
+OfMatch tunnel_packet_in_match() {
+  const TunMetadataLayout tlv = tunnel_layout();
+  dps::datapath::FlowKey f{};
+  f.tun_id = htobe64(0x2a);
+  f.tun_ipv4_src = htonl(0x0a000001);
+  f.tun_ipv4_dst = htonl(0x0a000002);
+  f.tun_opts[3] = 0x99;
+  f.tun_md_present = 1;
+  OfMatch m = must_match({{OxmField::kInPort, 3, 0}});
+  m.add_tunnel_metadata(f, &tlv);
+  return m;
+}
+
 GroupBucket bucket(uint16_t weight, uint32_t out) {
   GroupBucket b;
   b.weight = weight;
@@ -261,6 +297,15 @@ std::vector<OfMessage> sample_messages() {
   add(PacketOut{.in_port = 1, .actions = {ActCopyTtlOut{}, ActCopyTtlIn{}, ActOutput{2, 0}}});
   add(PortMod{7, {0x02, 0, 0, 0, 0, 7}, kPortConfigDown, kPortConfigDown, 0});
   add(TableMod{3, 0});
+  // Tunnel fields (NXM_1 OXMs) and the Nicira TLV-table messages.
+  add(FlowModMsg{tunnel_flow_mod()});
+  add(PacketIn{.buffer_id = kOfpNoBuffer, .total_len = 60, .reason = PacketInReason::kAction,
+               .table_id = 0, .cookie = 7, .match = tunnel_packet_in_match(), .data = frame()});
+  add(TlvTableMod{TlvTableCommand::kAdd, {{0xffff, 0, 4, 0}, {0x0102, 0x80, 8, 1}}});
+  add(TlvTableMod{TlvTableCommand::kDelete, {{0xffff, 0, 4, 0}}});
+  add(TlvTableMod{TlvTableCommand::kClear, {}});
+  add(TlvTableRequest{});
+  add(TlvTableReply{48, 64, {{0xffff, 0, 4, 0}, {0x0102, 0x80, 8, 1}}});
   mreq(DescRequest{});
   {
     FlowStatsRequest f{.table_id = 1, .out_port = 2, .cookie = 5, .cookie_mask = 0xff,
@@ -814,9 +859,11 @@ TEST_CASE("header errors carry the spec codes", "[ofproto][codec]") {
   Bytes role = encode(OfMessage{kOfpVersion13, 5, RoleRequest{ControllerRole::kMaster, 1}});
   role[11] = 4;
   CHECK_OFERR(role, kRoleRequestFailed, RoleRequestFailedCode::kBadRole);
+  CHECK(decode_error(role).message.find("controller role 4 is unknown") != std::string::npos);
   Bytes fm = raw_flow_mod({}, {});
   fm[8 + 17] = 5;
   CHECK_OFERR(fm, kFlowModFailed, FlowModFailedCode::kBadCommand);
+  CHECK(decode_error(fm).message.find("flow-mod command 5 is unknown") != std::string::npos);
   {
     Bytes f2 = encode(OfMessage{kOfpVersion13, 1, FlowModMsg{}});
     f2[8 + 36] = 0x01;  // flags high byte: bit 8, unknown
@@ -841,6 +888,7 @@ TEST_CASE("header errors carry the spec codes", "[ofproto][codec]") {
   mb = encode(OfMessage{kOfpVersion13, 1, mm});
   mb[9] = 9;
   CHECK_OFERR(mb, kMeterModFailed, MeterModFailedCode::kBadCommand);
+  CHECK(decode_error(mb).message.find("meter-mod command 9 is unknown") != std::string::npos);
   PacketOut po;
   po.in_port = 0;
   CHECK_OFERR(encode(OfMessage{kOfpVersion13, 1, po}), kBadRequest, BadRequestCode::kBadPort);
@@ -924,8 +972,10 @@ TEST_CASE("bad actions and instructions get bad_action / bad_instruction codes",
   CHECK_OFERR(fm(apply(pbb)), kBadAction, BadActionCode::kBadType);
   Bytes unknown = {0, 99, 0, 8, 0, 0, 0, 0};
   CHECK_OFERR(fm(apply(unknown)), kBadAction, BadActionCode::kBadType);
-  Bytes exp = {0xff, 0xff, 0, 8, 0, 0, 0x23, 0x20};
+  Bytes exp = {0xff, 0xff, 0, 8, 0, 0, 0xab, 0xcd};
   CHECK_OFERR(fm(apply(exp)), kBadAction, BadActionCode::kBadExperimenter);
+  Bytes nx_short = {0xff, 0xff, 0, 8, 0, 0, 0x23, 0x20};  // a Nicira action is >= 16 bytes
+  CHECK_OFERR(fm(apply(nx_short)), kBadAction, BadActionCode::kBadLen);
   // set_field: unknown class, masked, wrong OXM length, wrong padding, bad value.
   auto set_field = [](uint16_t cls, unsigned field, bool hasmask, Bytes value, int len = -1) {
     Bytes o = oxm(cls, field, hasmask, std::move(value));
@@ -1147,6 +1197,37 @@ TEST_CASE("ovs-ofctl prints the contents we put in", "[ofproto][codec][ovs]") {
   // ("udp" and the addresses: the frame itself was parsed.)
   check_has(s, {"OFPT_PACKET_IN", "total_len=60", "in_port=4", "table_id=3", "cookie=0x99",
                 "in_port=4 (via no_match)", "udp", "nw_src=10.0.0.1,nw_dst=10.0.0.2"});
+
+  // Tunnel fields and the TLV table, as ovs-ofctl prints them.
+  {
+    FlowStats fs = flow_stats(100);
+    fs.match = tunnel_flow_mod().match;
+    fs.instructions = tunnel_flow_mod().instructions;
+    s = print(MultipartReply{0, FlowStatsReply{{fs}}});
+    check_has(s, {"priority=100,ip,tun_id=0x2a/0xffff,tun_src=10.0.0.0/8,tun_dst=192.168.1.1,"
+                  "tun_ipv6_src=2001:db8::1,tun_flags=+oam,tun_metadata0=0x1234,tun_metadata1=0x50000/0xff0000",
+                  "actions=set_field:10.1.1.1->tun_dst,set_field:0x7->tun_id,"
+                  "set_field:0xabcd->tun_metadata0,output:2"});
+    s = print(PacketIn{.buffer_id = kOfpNoBuffer, .total_len = 60, .reason = PacketInReason::kAction,
+                       .table_id = 0, .cookie = 7, .match = tunnel_packet_in_match(), .data = frame()});
+    check_has(s, {"OFPT_PACKET_IN", "tun_id=0x2a", "tun_src=10.0.0.1", "tun_dst=10.0.0.2",
+                  "tun_metadata0=0x99", "in_port=3"});
+    s = print(TlvTableReply{48, 64, {{0xffff, 0, 4, 0}, {0x0102, 0x80, 8, 1}}});
+    check_has(s, {"NXT_TLV_TABLE_REPLY", "max option space=48 max fields=64", "allocated option space=12",
+                  "tun_metadata0", "tun_metadata1"});
+    s = print(TlvTableMod{TlvTableCommand::kAdd, {{0xffff, 0, 4, 0}}});
+    check_has(s, {"NXT_TLV_TABLE_MOD", "ADD", "tun_metadata0"});
+    FlowModMsg probe;
+    Bytes req = encode(OfMessage{kOfpVersion13, 0x42, probe});
+    for (auto [code, name] : {std::pair{NxErrorCode::kTtmDupEntry, "NXTTMFC_DUP_ENTRY"},
+                              std::pair{NxErrorCode::kTtmInvalidTlvDel, "NXTTMFC_INVALID_TLV_DEL"},
+                              std::pair{NxErrorCode::kInvalidTlvField, "NXFMFC_INVALID_TLV_FIELD"},
+                              std::pair{NxErrorCode::kTtmTableFull, "NXTTMFC_TABLE_FULL"}}) {
+      std::string out = ofp_print(encode(make_error_reply(OfError::nx(code, ""), req)));
+      INFO(out);
+      CHECK(out.find(name) != std::string::npos);
+    }
+  }
 
   // Asynchronous and reply messages from the sample set.
   struct Expect {

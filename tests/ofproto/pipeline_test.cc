@@ -309,3 +309,37 @@ TEST_CASE("groups: select is stable and weighted, fast-failover follows liveness
   down = {2};
   for (uint32_t i = 0; i < 100; i++) CHECK(g.select_bucket(*sel, i * 977u) == 0);
 }
+
+TEST_CASE("a rule's flow-stats entry and flow-removed message describe it alike", "[ofproto]") {
+  Rule r;
+  r.table_id = 3;
+  r.priority = 70;
+  r.match = fm("priority=70,in_port=1,actions=drop").match;
+  r.cookie = 0xc0ffee;
+  r.idle_timeout = 10;
+  r.hard_timeout = 20;
+  r.flags = kFlagSendFlowRem;
+  r.created_ms = 1000;
+  r.packet_count = 5;
+  r.byte_count = 320;
+  const FlowStats s = rule_flow_stats(r, 3250);
+  CHECK(s.table_id == 3);
+  CHECK(s.duration_sec == 2);
+  CHECK(s.duration_nsec == 250000000u);
+  CHECK(s.flags == kFlagSendFlowRem);
+  const FlowRemoved fr = rule_flow_removed(r, RemovedReason::kIdleTimeout, 3250);
+  CHECK(fr.reason == RemovedReason::kIdleTimeout);
+  CHECK(fr.table_id == s.table_id);
+  CHECK(fr.duration_sec == s.duration_sec);
+  CHECK(fr.duration_nsec == s.duration_nsec);
+  CHECK(fr.priority == 70);
+  CHECK(fr.cookie == 0xc0ffee);
+  CHECK(fr.idle_timeout == 10);
+  CHECK(fr.hard_timeout == 20);
+  CHECK(fr.packet_count == 5);
+  CHECK(fr.byte_count == 320);
+  CHECK(fr.match == r.match);
+  // A clock behind the rule's creation reads as age 0.
+  CHECK(rule_flow_stats(r, 500).duration_sec == 0);
+  CHECK(rule_flow_stats(r, 500).duration_nsec == 0);
+}

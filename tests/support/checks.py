@@ -65,13 +65,15 @@ class Switch:
     _count = 0  # instances in this process: each gets its own --file-prefix
 
     def __init__(self, dpswitchd, vdevs=(), openflow=(), args=(), db=False,
-                 lcores=("-l", "0,1"), mem_mb=1024, name="dps", tmp=None, ready=None):
+                 lcores=("-l", "0,1"), mem_mb=1024, name="dps", tmp=None, ready=None,
+                 netns=None):
         """dpswitchd: the binary; vdevs: --vdev values; openflow: --openflow
         targets; args: further daemon options (after `--`); db: run the
         config store (else --no-db); lcores: the EAL core options; name: the
         prefix of the file prefix and the temporary directory; tmp: use this
         directory (kept) instead of a new one (removed by cleanup());
-        ready: an extra readiness test, a callable returning True when up."""
+        ready: an extra readiness test, a callable returning True when up;
+        netns: run it inside this network namespace (ip netns exec)."""
         Switch._count += 1
         self.dpswitchd = dpswitchd
         self.vdevs = list(vdevs)
@@ -81,6 +83,7 @@ class Switch:
         self.lcores = list(lcores)
         self.mem_mb = mem_mb
         self.ready = ready
+        self.netns = netns
         self.file_prefix = "%s-%d-%d" % (name, os.getpid(), Switch._count)
         self._own_tmp = tmp is None
         self.tmp = tmp or tempfile.mkdtemp(prefix=name + "-")
@@ -94,7 +97,8 @@ class Switch:
         return self.proc.pid if self.proc else None
 
     def command(self):
-        cmd = [self.dpswitchd, *self.lcores, "--no-huge", "-m", str(self.mem_mb), "--no-pci",
+        cmd = ["ip", "netns", "exec", self.netns] if self.netns else []
+        cmd += [self.dpswitchd, *self.lcores, "--no-huge", "-m", str(self.mem_mb), "--no-pci",
                "--file-prefix", self.file_prefix]
         for v in self.vdevs:
             cmd += ["--vdev", v]

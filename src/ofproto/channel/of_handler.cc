@@ -22,12 +22,6 @@ OfError is_slave_error(const char* what) {
              std::string(what) + " is not allowed from a controller in the slave role");
 }
 
-void split_ms(int64_t ms, uint32_t* sec, uint32_t* nsec) {
-  if (ms < 0) ms = 0;
-  *sec = static_cast<uint32_t>(ms / 1000);
-  *nsec = static_cast<uint32_t>((ms % 1000) * 1'000'000);
-}
-
 // OFPAT_* numbers of the actions this switch executes.
 constexpr uint32_t kActionTypes[] = {0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25};
 // OFPIT_* numbers: goto_table, write_metadata, write/apply/clear actions, meter.
@@ -133,7 +127,9 @@ void OfHandler::handle(ChannelState& ch, std::span<const uint8_t> raw) {
   ch.rx_messages++;
   stats_.messages++;
   OfMessage m;
-  if (MaybeError e = decode(raw, &m)) {
+  DecodeOptions opts;
+  opts.tlv = &ofp_.tlv_table().layout();  // tun_metadataN must be mapped
+  if (MaybeError e = decode(raw, &m, opts)) {
     // A HELLO that does not decode still ends the negotiation.
     if (!ch.hello_done) ch.closing = true;
     send_error(ch, *e, raw);
@@ -174,7 +170,8 @@ namespace {
 bool master_only(const OfBody& body) {
   return std::holds_alternative<PacketOut>(body) || std::holds_alternative<FlowModMsg>(body) ||
          std::holds_alternative<GroupModMsg>(body) || std::holds_alternative<PortMod>(body) ||
-         std::holds_alternative<TableMod>(body) || std::holds_alternative<MeterMod>(body);
+         std::holds_alternative<TableMod>(body) || std::holds_alternative<MeterMod>(body) ||
+         std::holds_alternative<TlvTableMod>(body);
 }
 
 // Switch-to-controller messages: a controller sending one gets bad_type.
@@ -183,7 +180,8 @@ constexpr bool kSentBySwitches =
     std::is_same_v<T, FeaturesReply> || std::is_same_v<T, GetConfigReply> ||
     std::is_same_v<T, PacketIn> || std::is_same_v<T, FlowRemoved> || std::is_same_v<T, PortStatus> ||
     std::is_same_v<T, MultipartReply> || std::is_same_v<T, BarrierReply> ||
-    std::is_same_v<T, RoleReply> || std::is_same_v<T, GetAsyncReply>;
+    std::is_same_v<T, RoleReply> || std::is_same_v<T, GetAsyncReply> ||
+    std::is_same_v<T, TlvTableReply>;
 
 }  // namespace
 
@@ -242,6 +240,11 @@ MaybeError OfHandler::dispatch(ChannelState& ch, const OfMessage& m, std::span<c
             ch.async = s.config;
             return std::nullopt;
           },
+          [&](const TlvTableMod& t) -> MaybeError { return on_tlv_table_mod(t); },
+          [&](const TlvTableRequest&) -> MaybeError {
+            send(ch, xid, ofp_.tlv_table().reply());
+            return std::nullopt;
+          },
           [&](const auto& body) -> MaybeError {
             static_assert(kSentBySwitches<std::decay_t<decltype(body)>>,
                           "a controller-to-switch message without a handler");
@@ -280,6 +283,16 @@ MaybeError OfHandler::on_table_mod(const TableMod& tm) {
                "table_mod: config 0x" + fmt::format("{:x}", tm.config) +
                    " (OpenFlow 1.3 defines no table config bits)");
   return std::nullopt;  // table-miss behaviour is a rule in 1.3: nothing to change
+}
+
+// NXT_TLV_TABLE_MOD: all-or-nothing (TlvTable::apply); megaflows that
+// mapped Geneve options under the old table are translated again.
+MaybeError OfHandler::on_tlv_table_mod(const TlvTableMod& mod) {
+  if (MaybeError e = ofp_.tlv_table().apply(mod)) return e;
+  ofp_.revalidator().revalidate_all(ofp_.now_ms());
+  spdlog::info("openflow: {} TLV table now has {} mappings", ofp_.bridge().name,
+               ofp_.tlv_table().mappings().size());
+  return std::nullopt;
 }
 
 MaybeError OfHandler::on_role(ChannelState& ch, uint32_t xid, const RoleRequest& r) {
@@ -581,6 +594,8 @@ void OfHandler::publish_async(bool check_ports) {
         pi.cookie = ev.cookie;
         pi.total_len = static_cast<uint16_t>(std::min<uint32_t>(ev.total_len, 0xffff));
         pi.match.set_u64(OxmField::kInPort, ev.in_port);
+        // Tunnel metadata travels in the packet-in's match, as in OVS.
+        pi.match.add_tunnel_metadata(ev.tunnel, &ofp_.tlv_table().layout());
         size_t cut = std::min<size_t>(ev.data.size(), kMaxPacketInData);
         if (len != kControllerNoBuffer) cut = std::min<size_t>(cut, len);
         if (cut < ev.data.size()) pi.buffer_id = buffers_.store(ev.in_port, ev.data);
@@ -596,17 +611,7 @@ void OfHandler::publish_async(bool check_ports) {
   for (RemovedRule& rr : ofp_.take_removed_rules(kPacketInsPerRound)) {
     const Rule& r = *rr.rule;
     if (!(r.flags & kFlagSendFlowRem)) continue;
-    FlowRemoved fr;
-    fr.cookie = r.cookie;
-    fr.priority = r.priority;
-    fr.reason = rr.reason;
-    fr.table_id = r.table_id;
-    split_ms(now - r.created_ms, &fr.duration_sec, &fr.duration_nsec);
-    fr.idle_timeout = r.idle_timeout;
-    fr.hard_timeout = r.hard_timeout;
-    fr.packet_count = r.packet_count;
-    fr.byte_count = r.byte_count;
-    fr.match = r.match;
+    const FlowRemoved fr = rule_flow_removed(r, rr.reason, now);
     const uint32_t bit = 1u << static_cast<uint8_t>(rr.reason);
     deliver([&](ChannelState& ch) { return (ch.async.flow_removed_mask[ch.is_slave() ? 1 : 0] & bit) != 0; },
             fr, false, &stats_.flow_removed);

@@ -161,6 +161,7 @@ class OfHandler {
   MaybeError on_packet_out(const PacketOut& po);
   MaybeError on_set_config(ChannelState& ch, const SetConfig& c);
   MaybeError on_table_mod(const TableMod& tm);
+  MaybeError on_tlv_table_mod(const TlvTableMod& mod);
   FeaturesReply features() const;
 
   // --- Multipart: one request in, the reply body out ---

@@ -24,11 +24,12 @@ DpBacker::DpBacker(datapath::Datapath& dp, BackerConfig cfg)
 }
 
 DpBacker::DpBacker(std::unique_ptr<DpInterface> dp, BackerConfig cfg)
-    : cfg_(std::move(cfg)), dp_(std::move(dp)) {
+    : cfg_(std::move(cfg)), dp_(std::move(dp)), tnl_(std::make_unique<TunnelContext>(bridges_)) {
   UpcallConfig uc = cfg_.upcall;
   uc.flow_limit = cfg_.flow_limit;
   handler_ = std::make_unique<UpcallHandler>(bridges_, ukeys_, *dp_, events_, uc);
   revalidator_ = std::make_unique<Revalidator>(bridges_, ukeys_, *dp_, events_, cfg_.flow_idle_ms);
+  revalidator_->set_tunnels(tnl_.get());
 }
 
 DpBacker::~DpBacker() = default;
@@ -39,6 +40,8 @@ void DpBacker::attach(BackerBridge& ofp) {
   if (std::find(ofprotos_.begin(), ofprotos_.end(), &ofp) != ofprotos_.end()) return;
   ofprotos_.push_back(&ofp);
   bridges_.add_bridge(&ofp.bridge());
+  ofp.bridge().tnl = tnl_.get();
+  tnl_->ports_changed();
 }
 
 void DpBacker::detach(BackerBridge& ofp) {
@@ -51,6 +54,9 @@ void DpBacker::detach(BackerBridge& ofp) {
   handler_->drop_packet_ins(&b);
   bridges_.remove_bridge(&b);
   ofprotos_.erase(it);
+  b.tnl = nullptr;
+  tnl_->neigh().flush(b.name);
+  tnl_->ports_changed();
   // Other bridges' patch ports into this one lose their peer: remove them
   // (each re-translates what is left).
   for (BackerBridge* o : ofprotos_) {
@@ -65,10 +71,14 @@ void DpBacker::detach(BackerBridge& ofp) {
   if (n) spdlog::info("{}: removed {} megaflow(s) with the bridge", b.name, n);
 }
 
-void DpBacker::map_port(uint32_t dp_port, BackerBridge& ofp) { bridges_.set_port(dp_port, &ofp.bridge()); }
+void DpBacker::map_port(uint32_t dp_port, BackerBridge& ofp) {
+  bridges_.set_port(dp_port, &ofp.bridge());
+  tnl_->ports_changed();
+}
 
 void DpBacker::unmap_port(uint32_t dp_port, const BackerBridge& ofp) {
   bridges_.erase_port(dp_port, &ofp.bridge());
+  tnl_->ports_changed();
 }
 
 BackerBridge* DpBacker::ofproto_of(const Bridge* b) const {
@@ -91,12 +101,36 @@ unsigned DpBacker::run() {
     if (u && u->pmd == f.pmd) ukeys_.erase(u);  // the datapath already forgot it
   }
   for (BackerBridge* o : ofprotos_) work += o->run_bridge(now);
+  work += run_tunnels(now);
   if (!pass_running_ && now >= next_pass_ms_) {
     pass_running_ = true;
     next_pass_ms_ = now + std::clamp<int64_t>(revalidator_->idle_ms() / 4, 1, 1000);
   }
   if (pass_running_ && revalidator_->sweep(now)) pass_running_ = false;
   return work;
+}
+
+unsigned DpBacker::run_tunnels(int64_t now) {
+  tnl_->run(now);
+  if (!tnl_->has_work()) return 0;
+  unsigned work = 0;
+  TnlChanges c = tnl_->take_changes();
+  if (!c.empty()) work += 1 + static_cast<unsigned>(revalidator_->on_tunnel_changes(c, now));
+  for (const TnlRequest& r : tnl_->take_requests()) {
+    send_request(r);
+    work++;
+  }
+  return work;
+}
+
+void DpBacker::send_request(const TnlRequest& r) {
+  for (BackerBridge* o : ofprotos_) {
+    if (o->bridge().name != r.bridge) continue;
+    MaybeError e = o->packet_out(r.of_in_port, r.frame, ActionList{ActOutput{kPortTable}});
+    if (e && (request_errors_++ < 16 || request_errors_ % 10000 == 0))
+      spdlog::warn("{}: neighbour request not sent: {}", r.bridge, e->message);
+    return;
+  }
 }
 
 void DpBacker::set_flow_idle_ms(int64_t ms) {

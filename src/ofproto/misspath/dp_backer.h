@@ -20,12 +20,22 @@
 // and the patch ports of other bridges that point into it. An Ofproto built
 // the one-bridge way (Ofproto(dp, cfg)) owns a private backer.
 //
+// Native tunneling: the backer owns the TunnelContext (tunnel_context.h)
+// of its datapath; every attached bridge points at it (Bridge::tnl). A
+// backer round also runs it: re-reads internal ports' addresses when they
+// changed, ages neighbours, re-translates what tunnel changes affect
+// (Revalidator::on_tunnel_changes) and sends the ARP / ND requests
+// translation queued, each as a packet-out (output:TABLE) of the underlay
+// bridge from its internal port. Port changes (map_port, attach, ...)
+// have the context's port index and addresses refreshed.
+//
 // Thread-safety: the ofproto (control) thread only, like everything it owns.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "bridge.h"
@@ -48,6 +58,10 @@ class BackerBridge {
   virtual unsigned run_bridge(int64_t now_ms) = 0;
   // Removes an OpenFlow port (a patch port whose peer bridge went away).
   virtual void remove_port(uint32_t of_port) = 0;
+  // OFPT_PACKET_OUT semantics (Ofproto::packet_out): the tunnel code sends
+  // its ARP / ND requests this way.
+  virtual MaybeError packet_out(uint32_t of_in_port, std::span<const uint8_t> frame,
+                                const ActionList& actions) = 0;
 
  protected:
   ~BackerBridge() = default;
@@ -100,12 +114,19 @@ class DpBacker {
   const UpcallHandler& handler() const { return *handler_; }
   Revalidator& revalidator() { return *revalidator_; }
   const Revalidator& revalidator() const { return *revalidator_; }
+  TunnelContext& tunnels() { return *tnl_; }
+  const TunnelContext& tunnels() const { return *tnl_; }
 
  private:
+  // The tunnel part of a round. Returns the work done.
+  unsigned run_tunnels(int64_t now);
+  void send_request(const TnlRequest& r);
+
   BackerConfig cfg_;
   datapath::Datapath* real_dp_ = nullptr;
   std::unique_ptr<DpInterface> dp_;
   BridgeMap bridges_;
+  std::unique_ptr<TunnelContext> tnl_;  // reads bridges_
   std::vector<BackerBridge*> ofprotos_;  // attach order (the first is br0 in dpswitchd)
   UkeyTable ukeys_;
   ControllerEventTable events_;
@@ -113,6 +134,7 @@ class DpBacker {
   std::unique_ptr<Revalidator> revalidator_;
   int64_t next_pass_ms_ = 0;
   bool pass_running_ = false;
+  uint64_t request_errors_ = 0;
 };
 
 }  // namespace dps::ofproto

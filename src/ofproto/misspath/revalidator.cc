@@ -2,12 +2,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 
 #include "xlate.h"
 
 namespace dps::ofproto {
 
 namespace {
+
+// Geneve options are raw in a megaflow and TLV-mapped in a rule's match:
+// those words (tun_md_present, tun_opts) cannot be compared, and count as
+// overlapping.
+constexpr unsigned kTunOptsWord0 = offsetof(datapath::FlowKey, tun_md_present) / 8;
+static_assert(offsetof(datapath::FlowKey, tun_opts) / 8 == kTunOptsWord0 + 1);
 
 uint64_t elapsed_ns(std::chrono::steady_clock::time_point t0) {
   return static_cast<uint64_t>(
@@ -44,13 +51,13 @@ bool Revalidator::affected_by_add(const Bridge& b, const Ukey& u, const Rule& r)
     k.pipe.in_phy_port = in->of_port;
     OfMask m;
     m.flow = u.mask;
-    m.pipe.metadata = m.pipe.tunnel_id = ~uint64_t{0};
+    m.pipe.metadata = ~uint64_t{0};
     m.pipe.pbb_isid = m.pipe.in_phy_port = ~uint32_t{0};
     const OfKey& rv = r.match.value();
     const OfMask& rm = r.match.mask();
     bool disjoint = false;
     for (unsigned w = 0; w < OfKey::kWords && !disjoint; w++)
-      disjoint = ((k.word(w) ^ rv.word(w)) & m.word(w) & rm.word(w)) != 0;
+      disjoint = w < kTunOptsWord0 && ((k.word(w) ^ rv.word(w)) & m.word(w) & rm.word(w)) != 0;
     if (!disjoint) return true;
   }
   return false;
@@ -144,13 +151,19 @@ size_t Revalidator::on_flow_mod(const Bridge& bridge, const FlowModResult& res, 
   return n;
 }
 
-size_t Revalidator::on_groups_changed(const std::vector<uint32_t>& group_ids, int64_t now_ms) {
+size_t Revalidator::revalidate_deps(const std::vector<uint64_t>& deps, int64_t now_ms) {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<Ukey*> set;
-  for (uint32_t g : group_ids) ukeys_.for_dep(dep_group(nullptr, g), [&](Ukey* u) { set.push_back(u); });
+  for (uint64_t d : deps) ukeys_.for_dep(d, [&](Ukey* u) { set.push_back(u); });
   size_t n = set.empty() ? 0 : revalidate(set, now_ms);
   note_change(elapsed_ns(t0));
   return n;
+}
+
+size_t Revalidator::on_groups_changed(const std::vector<uint32_t>& group_ids, int64_t now_ms) {
+  std::vector<uint64_t> deps;
+  for (uint32_t g : group_ids) deps.push_back(dep_group(nullptr, g));
+  return revalidate_deps(deps, now_ms);
 }
 
 size_t Revalidator::on_mac_changes(const Bridge& bridge, const std::vector<MacChange>& changes,
@@ -172,12 +185,18 @@ size_t Revalidator::on_mac_changes(const Bridge& bridge, const std::vector<MacCh
 
 size_t Revalidator::revalidate_all(int64_t now_ms) {
   auto t0 = std::chrono::steady_clock::now();
+  if (tnl_) tnl_->ports().invalidate();
   std::vector<Ukey*> set;
   set.reserve(ukeys_.size());
   for (size_t i = 0; i < ukeys_.size(); i++) set.push_back(ukeys_.at(i));
   size_t n = set.empty() ? 0 : revalidate(set, now_ms);
   note_change(elapsed_ns(t0));
   return n;
+}
+
+size_t Revalidator::on_tunnel_changes(const TnlChanges& changes, int64_t now_ms) {
+  if (changes.all) return revalidate_all(now_ms);
+  return changes.deps.empty() ? 0 : revalidate_deps(changes.deps, now_ms);
 }
 
 bool Revalidator::sweep(int64_t now_ms, size_t budget) {

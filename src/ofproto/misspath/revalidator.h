@@ -25,7 +25,14 @@
 //     affected (conservative);
 //   - group changed: the ukeys that executed (or referenced) it;
 //   - MAC entry (mac, vlan) changed: the ukeys NORMAL looked it up for;
-//   - anything else (ports, table config): revalidate_all().
+//   - tunnel state (on_tunnel_changes, from TunnelContext::take_changes):
+//     a route or internal-port address change, the ukeys that routed an
+//     encapsulation or checked an internal port for decapsulation; a
+//     neighbour (bridge, IP) learned / changed / expired / flushed (or
+//     still missing: the periodic retry), the ukeys that looked it up; the
+//     TLV table, everything;
+//   - anything else (ports, table config): revalidate_all() (which also
+//     has the tunnel port index rebuilt before re-translating).
 // A ukey is re-translated from its entry bridge (the owner of its in_port,
 // BridgeMap); one whose entry bridge is gone is deleted. Rule, table and
 // MAC changes name the bridge they happened in.
@@ -43,6 +50,7 @@
 #include "bridge.h"
 #include "dp_interface.h"
 #include "pipeline.h"
+#include "tunnel_context.h"
 #include "ukey.h"
 
 namespace dps::ofproto {
@@ -79,6 +87,10 @@ class Revalidator {
   size_t on_mac_changes(const Bridge& bridge, const std::vector<MacChange>& changes, bool overflow,
                         int64_t now_ms);
   size_t revalidate_all(int64_t now_ms);
+  size_t on_tunnel_changes(const TnlChanges& changes, int64_t now_ms);
+  // The tunnel state translations use (its port index is invalidated by
+  // revalidate_all: ports changed). Null: none.
+  void set_tunnels(TunnelContext* t) { tnl_ = t; }
   // Removes the megaflows that entered through `bridge` or went through it
   // (tables, MAC entries): before the bridge is destroyed. Returns how many.
   size_t forget_bridge(const Bridge& bridge, int64_t now_ms);
@@ -104,6 +116,8 @@ class Revalidator {
   };
   bool affected_by_add(const Bridge& b, const Ukey& u, const Rule& r) const;
   size_t revalidate(std::vector<Ukey*>& set, int64_t now_ms);
+  // The ukeys that recorded any of deps.
+  size_t revalidate_deps(const std::vector<uint64_t>& deps, int64_t now_ms);
   Verdict revalidate_one(Ukey* u, int64_t now_ms);
   // Reads u's datapath counters; false when its flow is gone.
   bool roll_up(Ukey* u, int64_t now_ms);
@@ -114,6 +128,7 @@ class Revalidator {
   UkeyTable& ukeys_;
   DpInterface& dp_;
   ControllerEventTable& events_;
+  TunnelContext* tnl_ = nullptr;
   int64_t idle_ms_;
   size_t cursor_ = 0;
   RevalidatorStats stats_;

@@ -83,7 +83,8 @@ uint32_t ControllerEventTable::intern(const ControllerEvent& e) {
 
 void ControllerEventTable::rewrite(datapath::DpActions* actions,
                                    const std::vector<ControllerEvent>& events) {
-  for (unsigned i = 0; i < actions->n; i++) {
+  // Step over kTnlPush header slots: their bytes are not actions.
+  for (unsigned i = 0; i < actions->n; i += datapath::action_slots(actions->acts[i])) {
     datapath::DpAction& a = actions->acts[i];
     if (a.type != datapath::ActType::kUserspace) continue;
     a.arg32 = a.arg32 < events.size() ? intern(events[a.arg32]) : kNoEvent;
@@ -271,6 +272,7 @@ void UkeyTable::index_deps(Ukey* u, const XlateResult& r) {
   for (uint32_t g : r.groups) d.push_back(dep_group(nullptr, g));
   for (const TableVisit& v : r.visits) d.push_back(dep_table(v.bridge, v.table));
   for (const MacDep& m : r.macs) d.push_back(dep_mac(m.bridge, m.mac, m.vlan));
+  d.insert(d.end(), r.tnl_deps.begin(), r.tnl_deps.end());  // tunnel_context.h tnl_dep_*
   std::sort(d.begin(), d.end());
   d.erase(std::unique(d.begin(), d.end()), d.end());
   u->deps.clear();

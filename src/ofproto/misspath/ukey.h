@@ -12,7 +12,8 @@
 //  - by covering: find_covering(pmd, key) probes each distinct mask in use
 //    (tuple-space search on the control side), to skip translation of a
 //    packet whose megaflow is already being installed;
-//  - by dependency: a change to a rule, group, table or MAC entry names a
+//  - by dependency: a change to a rule, group, table or MAC entry (or to
+//    tunnel state: a route, a neighbour; XlateResult::tnl_deps) names a
 //    64-bit dependency key; for_dep() visits the ukeys that recorded it.
 //
 // Design: dependency keys are hashes of (kind, owner, id). Two different

@@ -271,6 +271,7 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
     pi.total_len = rte_pktmbuf_pkt_len(m);
     pi.max_len = e->max_len;
     pi.use_miss_send_len = e->use_miss_send_len;
+    if (u.key.ext_words) pi.tunnel = u.key;
     // The whole frame (all segments): the channel sends max_len of it and
     // buffers it for a PACKET_OUT/FLOW_MOD naming the buffer id.
     pi.data.resize(pi.total_len);

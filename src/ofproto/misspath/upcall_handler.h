@@ -64,6 +64,10 @@ struct PacketInEvent {
   std::vector<uint8_t> data;  // the whole frame: the channel cuts it and buffers it
   uint16_t max_len = kControllerNoBuffer;  // output:CONTROLLER max_len (xlate.h ControllerEvent)
   bool use_miss_send_len = false;          // no action: the channel's miss_send_len applies
+  // The packet's flow key for its tunnel metadata (words 18..31; tun_metadata
+  // in the OpenFlow, TLV-mapped form): the packet-in's match carries it.
+  // All zero for a packet that did not arrive through a tunnel.
+  datapath::FlowKey tunnel{};
 };
 
 struct UpcallConfig {

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -32,8 +33,12 @@
 
 #include "mac_learning.h"
 #include "pipeline.h"
+#include "tlv_table.h"
+#include "tunnel_config.h"
 
 namespace dps::ofproto {
+
+class TunnelContext;  // ofproto/tunnel/tunnel_context.h
 
 enum class VlanMode : uint8_t { kTrunk, kAccess };
 
@@ -58,6 +63,11 @@ struct BridgePort {
   struct Bridge* peer_bridge = nullptr;
   uint32_t peer_port = 0;
   bool is_patch() const { return peer_bridge != nullptr; }
+  // Tunnel port (vxlan/geneve/gre): a datapath port with no device; output
+  // encapsulates (xlate builds tnl_push), and decapsulated packets arrive on
+  // dp_port with the tunnel metadata in the key.
+  std::shared_ptr<const TunnelConfig> tunnel;
+  bool is_tunnel() const { return tunnel != nullptr; }
 
   bool carries_vlan(uint16_t vlan) const {
     if (vlan_mode == VlanMode::kAccess) return vlan == tag;
@@ -71,6 +81,13 @@ struct Bridge {
   MacLearning mac;
   std::map<uint32_t, BridgePort> ports;          // by OpenFlow number (ordered: floods are stable)
   std::unordered_map<uint32_t, uint32_t> of_by_dp;  // datapath number -> OpenFlow number
+  // The switch's Geneve TLV table (shared by the bridges of a BridgeSet;
+  // Ofproto sets it): xlate maps Geneve options to tun_metadataN with it.
+  std::shared_ptr<TlvTable> tlv_table;
+  // Native tunneling state shared by the bridges of one datapath (routes,
+  // neighbours, tunnel ports); set while attached to a backer. Null: tunnel
+  // output drops and nothing is decapsulated.
+  TunnelContext* tnl = nullptr;
 
   void add_port(const BridgePort& p) {
     ports[p.of_port] = p;

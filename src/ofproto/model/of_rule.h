@@ -64,24 +64,37 @@ struct Rule : std::enable_shared_from_this<Rule> {
 };
 using RulePtr = std::shared_ptr<Rule>;
 
+// What a flow-stats entry and a flow-removed message both say of a rule
+// at now_ms: where it is, its age, timeouts, cookie, raw counters and match.
+template <typename Msg>
+Msg describe_rule(const Rule& r, int64_t now_ms) {
+  Msg m;
+  m.table_id = r.table_id;
+  split_ms(now_ms - r.created_ms, &m.duration_sec, &m.duration_nsec);
+  m.priority = r.priority;
+  m.idle_timeout = r.idle_timeout;
+  m.hard_timeout = r.hard_timeout;
+  m.cookie = r.cookie;
+  m.packet_count = r.packet_count;
+  m.byte_count = r.byte_count;
+  m.match = r.match;
+  return m;
+}
+
 // The flow-stats entry of a rule at now_ms, with its raw counters (the
 // OpenFlow reply replaces counters the rule does not keep by all-ones).
 inline FlowStats rule_flow_stats(const Rule& r, int64_t now_ms) {
-  FlowStats s;
-  s.table_id = r.table_id;
-  const int64_t age = std::max<int64_t>(0, now_ms - r.created_ms);
-  s.duration_sec = static_cast<uint32_t>(age / 1000);
-  s.duration_nsec = static_cast<uint32_t>(age % 1000) * 1000000u;
-  s.priority = r.priority;
-  s.idle_timeout = r.idle_timeout;
-  s.hard_timeout = r.hard_timeout;
+  FlowStats s = describe_rule<FlowStats>(r, now_ms);
   s.flags = r.flags;
-  s.cookie = r.cookie;
-  s.packet_count = r.packet_count;
-  s.byte_count = r.byte_count;
-  s.match = r.match;
   s.instructions = r.instructions;
   return s;
+}
+
+// The flow-removed message of a rule that left its table for `reason`.
+inline FlowRemoved rule_flow_removed(const Rule& r, RemovedReason reason, int64_t now_ms) {
+  FlowRemoved fr = describe_rule<FlowRemoved>(r, now_ms);
+  fr.reason = reason;
+  return fr;
 }
 
 }  // namespace dps::ofproto

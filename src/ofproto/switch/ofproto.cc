@@ -56,6 +56,9 @@ Ofproto::Ofproto(DpBacker& backer, OfprotoConfig cfg) : cfg_(std::move(cfg)), ba
 void Ofproto::init() {
   real_dp_ = backer_->real_dp();
   bridge_.name = cfg_.bridge;
+  // The TLV table: the BridgeSet's (shared by its bridges), or our own.
+  bridge_.tlv_table = cfg_.tlv_table ? cfg_.tlv_table : std::make_shared<TlvTable>();
+  bridge_.tlv_table->attach(&bridge_);
   bridge_.mac.set_idle_ms(cfg_.mac_idle_ms);
   bridge_.mac.set_max_entries(cfg_.mac_max_entries);
   bridge_.pipeline.groups().port_live = [this](uint32_t p) {
@@ -66,6 +69,7 @@ void Ofproto::init() {
 }
 
 Ofproto::~Ofproto() {
+  bridge_.tlv_table->detach(&bridge_);
   // A private backer goes with the bridge (no datapath commands: the
   // datapath may be gone already); a shared one forgets the bridge.
   if (!own_backer_) backer_->detach(*this);
@@ -83,6 +87,24 @@ void Ofproto::add_port(uint32_t of_port, uint32_t dp_port, const std::string& na
   bridge_.add_port(p);
   backer_->map_port(dp_port, *this);
   // Floods and NORMAL decisions depend on the port set.
+  backer_->revalidator().revalidate_all(now_ms());
+}
+
+void Ofproto::add_tunnel_port(uint32_t of_port, uint32_t dp_port, const std::string& name,
+                              std::shared_ptr<const TunnelConfig> tunnel) {
+  auto it = bridge_.ports.find(of_port);
+  if (it != bridge_.ports.end() && it->second.is_tunnel() && it->second.dp_port == dp_port) {
+    it->second.tunnel = std::move(tunnel);  // an option change: the port stays
+  } else {
+    if (it != bridge_.ports.end() && !it->second.is_patch()) backer_->unmap_port(it->second.dp_port, *this);
+    BridgePort p;
+    p.of_port = of_port;
+    p.dp_port = dp_port;
+    p.name = name;
+    p.tunnel = std::move(tunnel);
+    bridge_.add_port(p);
+    backer_->map_port(dp_port, *this);
+  }
   backer_->revalidator().revalidate_all(now_ms());
 }
 
@@ -168,7 +190,7 @@ MaybeError Ofproto::group_mod(const GroupMod& gm) {
 
 MaybeError Ofproto::add_flows(std::string_view text) {
   std::vector<FlowMod> fms;
-  if (MaybeError e = parse_flows(text, &fms)) return e;
+  if (MaybeError e = parse_flows(text, &fms, FlowParseMode::kAdd, &tlv_table().layout())) return e;
   std::vector<FlowMod> undo;
   for (size_t i = 0; i < fms.size(); i++) {
     if (MaybeError e = flow_mod(fms[i])) {
@@ -188,13 +210,13 @@ MaybeError Ofproto::add_flows(std::string_view text) {
 
 MaybeError Ofproto::mod_flows(std::string_view text, bool strict) {
   FlowMod fm;
-  if (MaybeError e = parse_flow(text, &fm, FlowParseMode::kModify, strict)) return e;
+  if (MaybeError e = parse_flow(text, &fm, FlowParseMode::kModify, strict, &tlv_table().layout())) return e;
   return flow_mod(fm);
 }
 
 MaybeError Ofproto::del_flows(std::string_view text, bool strict) {
   FlowMod fm;
-  if (MaybeError e = parse_flow(text, &fm, FlowParseMode::kDelete, strict)) return e;
+  if (MaybeError e = parse_flow(text, &fm, FlowParseMode::kDelete, strict, &tlv_table().layout())) return e;
   return flow_mod(fm);
 }
 
@@ -252,9 +274,7 @@ std::vector<MeterStats> Ofproto::meter_stats(uint32_t meter_id) {
     MeterStats s;
     s.meter_id = id;
     s.flow_count = bridge_.pipeline.meter_flow_count(id);
-    const int64_t age = std::max<int64_t>(0, now - m.created_ms);
-    s.duration_sec = static_cast<uint32_t>(age / 1000);
-    s.duration_nsec = static_cast<uint32_t>(age % 1000) * 1000000u;
+    split_ms(now - m.created_ms, &s.duration_sec, &s.duration_nsec);
     std::optional<datapath::DpMeterStats> dp = backer_->dp().meter_stats(m.dp_id);
     if (dp) {
       s.packet_in_count = dp->packets;
@@ -450,21 +470,12 @@ std::vector<PortDesc> Ofproto::port_descs() const {
 std::optional<PortStats> Ofproto::port_stats(uint32_t of_port) const {
   const BridgePort* bp = bridge_.port(of_port);
   if (!bp) return std::nullopt;
-  PortStats ps;
-  ps.port_no = of_port;
   const netdev::Netdev* nd = (real_dp_ && !bp->is_patch()) ? real_dp_->port(bp->dp_port) : nullptr;
-  if (nd) {
-    netdev::PortStats s = nd->stats();
-    ps.rx_packets = s.rx_packets;
-    ps.tx_packets = s.tx_packets;
-    ps.rx_bytes = s.rx_bytes;
-    ps.tx_bytes = s.tx_bytes;
-    ps.rx_dropped = s.rx_dropped;
-    ps.tx_dropped = s.tx_dropped;
-    ps.rx_errors = s.rx_errors;
-    ps.tx_errors = s.tx_errors;
-  }
-  return ps;
+  // The same counters by the same names (a patch port has none).
+  const netdev::PortStats s = nd ? nd->stats() : netdev::PortStats{};
+  return PortStats{.port_no = of_port, .rx_packets = s.rx_packets, .tx_packets = s.tx_packets,
+                   .rx_bytes = s.rx_bytes, .tx_bytes = s.tx_bytes, .rx_dropped = s.rx_dropped,
+                   .tx_dropped = s.tx_dropped, .rx_errors = s.rx_errors, .tx_errors = s.tx_errors};
 }
 
 MaybeError Ofproto::port_mod(const PortMod& pm) {

@@ -54,6 +54,7 @@
 #include "of_messages.h"
 #include "pipeline.h"
 #include "revalidator.h"
+#include "tlv_table.h"
 #include "ukey.h"
 #include "upcall_handler.h"
 
@@ -75,6 +76,9 @@ struct OfprotoConfig {
   // PACKET_OUT buffers: an mbuf whose data_len is len; null = the real
   // datapath's pool (tests over a fake datapath give their own).
   std::function<rte_mbuf*(uint32_t len)> packet_alloc;
+  // The switch's Geneve TLV table; null = the bridge makes its own.
+  // BridgeSet puts one table here for all its bridges.
+  std::shared_ptr<TlvTable> tlv_table;
 };
 
 // The cookie of the fail-open rule (standalone fail mode, no controller):
@@ -116,6 +120,13 @@ class Ofproto final : public BackerBridge {
   // A patch port: output to it continues in `peer`'s pipeline as received
   // on peer_port (no datapath port).
   void add_patch_port(uint32_t of_port, const std::string& name, Bridge& peer, uint32_t peer_port);
+  // A tunnel port (vxlan/geneve/gre): datapath port dp_port (a port with
+  // no device: decapsulated packets arrive on it) carrying its parsed
+  // options. Called again for the same of_port and dp_port it replaces the
+  // config only (the port's flags and VLAN settings stay). Either way every
+  // megaflow is re-translated.
+  void add_tunnel_port(uint32_t of_port, uint32_t dp_port, const std::string& name,
+                       std::shared_ptr<const TunnelConfig> tunnel);
   void remove_port(uint32_t of_port) override;
   // Makes every port of the datapath that no bridge owns an OpenFlow port
   // with its number.
@@ -219,6 +230,9 @@ class Ofproto final : public BackerBridge {
   Bridge& bridge() override { return bridge_; }
   const Bridge& bridge() const override { return bridge_; }
   DpBacker& backer() { return *backer_; }
+  // The Geneve TLV table (add-tlv-map): the same object as bridge().tlv_table.
+  TlvTable& tlv_table() { return *bridge_.tlv_table; }
+  const TlvTable& tlv_table() const { return *bridge_.tlv_table; }
   UkeyTable& ukeys() { return backer_->ukeys(); }
   Revalidator& revalidator() { return backer_->revalidator(); }
   int64_t now_ms() const { return backer_->now_ms(); }
@@ -258,7 +272,10 @@ class Ofproto final : public BackerBridge {
 class BridgeSet {
  public:
   // `defaults` is the template of every new bridge's OfprotoConfig.
-  BridgeSet(DpBacker& backer, OfprotoConfig defaults = {}) : backer_(backer), defaults_(std::move(defaults)) {}
+  // Every bridge gets defaults.tlv_table (one is made when it is null).
+  BridgeSet(DpBacker& backer, OfprotoConfig defaults = {}) : backer_(backer), defaults_(std::move(defaults)) {
+    if (!defaults_.tlv_table) defaults_.tlv_table = std::make_shared<TlvTable>();
+  }
   // Bridges go before the backer (their megaflows with them).
   ~BridgeSet() { clear(); }
   Ofproto* find(const std::string& name) const;

@@ -18,6 +18,7 @@ namespace {
 // mod_vlan_vid's implicit push).
 struct ActState {
   OfMatch match;
+  const TunMetadataLayout* tlv = nullptr;  // the switch's TLV table, or none
   bool vlan_present() const {
     return match.has(OxmField::kVlanVid) &&
            (match.mask_of(OxmField::kVlanVid).to_u64(2) & kOfpVidPresent) &&
@@ -96,8 +97,49 @@ MaybeError parse_set_field(std::string_view arg, ActState& st, ActionList* out, 
     e->message = what + ": " + e->message;
     return e;
   }
+  if (MaybeError e = check_set_field_tlv(ActSetField{f, v}, st.tlv)) {
+    e->message = what + ": " + e->message;
+    return e;
+  }
   out->push_back(ActSetField{f, v});
   if (f == OxmField::kVlanVid && !st.vlan_present()) st.tagged();
+  return std::nullopt;
+}
+
+// load:VALUE->DST: a whole-field load is set_field (as OVS encodes it);
+// loads into part of a field are not supported.
+MaybeError parse_load(std::string_view arg, ActState& st, ActionList* out, const std::string& what) {
+  size_t arrow = arg.find("->");
+  if (arrow == std::string_view::npos)
+    return perr(what + ": expected VALUE->DST, got '" + std::string(arg) + "'");
+  OxmField f;
+  bool whole = false;
+  if (MaybeError e = parse_subfield(arg.substr(arrow + 2), context_of(st.match), &f, &whole)) {
+    e->message = what + ": " + e->message;
+    return e;
+  }
+  const OxmFieldInfo& fi = oxm_field_info(f);
+  if (!whole)
+    return perr(what + ": loading into part of " + fi.name +
+                " is not supported (load whole fields, FIELD[], or use set_field)");
+  // The value is a number (right-aligned); fixed fields take its last
+  // `width` bytes, which must hold all of it.
+  FieldValue n;
+  if (!parse_hex_bytes(trim(arg.substr(0, arrow)), &n))
+    return perr(what + ": bad value '" + std::string(trim(arg.substr(0, arrow))) + "'");
+  ActSetField s{f, n};
+  if (!is_tun_metadata(f)) {
+    if (field_value_len(tun_metadata_field(0), n) > fi.width)
+      return perr(what + ": value does not fit in " + fi.name);
+    s.value = FieldValue::from_bytes(n.bytes.data() + kFieldValueMax - fi.width, fi.width);
+    OfMatch probe;  // range (vlan_pcp, tun_flags, ...)
+    if (MaybeError e = probe.set(f, s.value)) return perr(what + ": " + e->message);
+  }
+  if (MaybeError e = check_set_field_tlv(s, st.tlv)) {
+    e->message = what + ": " + e->message;
+    return e;
+  }
+  out->push_back(s);
   return std::nullopt;
 }
 
@@ -257,6 +299,16 @@ MaybeError act_set_field(const ActionTok& t, ActionSink& s) {
   return parse_set_field(t.arg, s.st, s.apply, "set_field:" + std::string(t.arg));
 }
 
+MaybeError act_load(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  return parse_load(t.arg, s.st, s.apply, "load:" + std::string(t.arg));
+}
+
+MaybeError act_move(const ActionTok& t, ActionSink&) {
+  return perr("move:" + std::string(t.arg) +
+              ": move (copy between fields) is not supported; use set_field or load with a value");
+}
+
 // OpenFlow 1.0 style rewrites (mod_dl_src:V, ...), as ovs-ofctl turns them
 // into set_field: the target field is in the rewrite's table entry.
 const char* rewrite_target(const std::string& name);
@@ -318,6 +370,8 @@ constexpr ActionSyntax kActionSyntax[] = {
     {"copy_ttl_out", kRankApply, act_plain<ActCopyTtlOut>},
     {"copy_ttl_in", kRankApply, act_plain<ActCopyTtlIn>},
     {"set_field", kRankApply, act_set_field},
+    {"load", kRankApply, act_load},
+    {"move", kRankApply, act_move},
     // OpenFlow 1.0 rewrites: set_field on the named field.
     {"mod_dl_src", kRankApply, act_rewrite, "eth_src"},
     {"mod_dl_dst", kRankApply, act_rewrite, "eth_dst"},
@@ -381,15 +435,17 @@ MaybeError parse_action_list(std::string_view text, ActState& st, ActionList* ou
 
 }  // namespace
 
-MaybeError parse_actions(std::string_view text, const OfMatch& match, ActionList* out) {
-  ActState st{match};
+MaybeError parse_actions(std::string_view text, const OfMatch& match, ActionList* out,
+                         const TunMetadataLayout* tlv) {
+  ActState st{match, tlv};
   out->clear();
   return parse_action_list(text, st, out, nullptr, nullptr);
 }
 
-MaybeError parse_instructions(std::string_view text, const OfMatch& match, Instructions* out) {
+MaybeError parse_instructions(std::string_view text, const OfMatch& match, Instructions* out,
+                              const TunMetadataLayout* tlv) {
   *out = Instructions{};
-  ActState st{match};
+  ActState st{match, tlv};
   ActionList apply;
   int last_rank = -1;
   if (MaybeError e = parse_action_list(text, st, &apply, out, &last_rank)) return e;

@@ -2,6 +2,7 @@
 // entries and groups, so that what is printed parses back to the same rule.
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flow_parser.h"
@@ -41,6 +42,8 @@ std::string join(const std::vector<std::string>& parts) {
 // value[/mask]: addresses with a CIDR mask as a prefix length, numbers with
 // a mask in hex.
 std::string format_value_mask(OxmField f, const OfMatch& m) {
+  if (f == OxmField::kTunFlags)
+    return format_tun_flags(m.value_of(f).to_u64(2), m.mask_of(f).to_u64(2));
   FieldValue v = m.value_of(f);
   std::string s = format_field_value(f, v);
   if (m.is_exact(f)) return s;
@@ -53,6 +56,31 @@ std::string format_value_mask(OxmField f, const OfMatch& m) {
   }
   if (k == Kind::kNum) return hex(v.to_u64(fi.width)) + "/" + hex(mk.to_u64(fi.width));
   return s + "/" + format_field_value(f, mk);
+}
+
+// The tunnel fields, first after the protocol shorthand as ovs-ofctl prints
+// them: tun_id, tun_src, tun_dst, tun_ipv6_src/dst, tun_flags, then
+// tun_metadataN in index order (a zero mask, "option present", bare).
+void format_tunnel_fields(const OfMatch& m, std::vector<std::string>* parts) {
+  static constexpr std::pair<const char*, OxmField> kTun[] = {
+      {"tun_id", OxmField::kTunnelId},         {"tun_src", OxmField::kTunIpv4Src},
+      {"tun_dst", OxmField::kTunIpv4Dst},      {"tun_ipv6_src", OxmField::kTunIpv6Src},
+      {"tun_ipv6_dst", OxmField::kTunIpv6Dst}, {"tun_flags", OxmField::kTunFlags},
+  };
+  for (const auto& [name, f] : kTun)
+    if (m.has(f)) parts->push_back(std::string(name) + "=" + format_value_mask(f, m));
+  for (unsigned n = 0; n < kNumTunMetadata; n++) {
+    const OxmField f = tun_metadata_field(n);
+    if (!m.has(f)) continue;
+    const std::string name = oxm_field_info(f).name;
+    if (field_value_len(f, m.mask_of(f)) == 0) {
+      parts->push_back(name);
+      continue;
+    }
+    std::string s = name + "=" + format_field_value(f, m.value_of(f));
+    if (!m.is_exact(f)) s += "/" + format_field_value(f, m.mask_of(f));
+    parts->push_back(s);
+  }
 }
 
 // What the protocol shorthand ("tcp", "ip", ...) at the front already says.
@@ -134,7 +162,7 @@ constexpr PrintedField kPrintOrder[] = {
     {"arp_sha", F::kArpSha}, {"arp_tha", F::kArpTha}, {"ipv6_src", F::kIpv6Src}, {"ipv6_dst", F::kIpv6Dst},
     {"ipv6_label", F::kIpv6Flabel}, {"nd_target", F::kIpv6NdTarget}, {"nd_sll", F::kIpv6NdSll},
     {"nd_tll", F::kIpv6NdTll}, {"mpls_label", F::kMplsLabel}, {"mpls_tc", F::kMplsTc},
-    {"mpls_bos", F::kMplsBos}, {"pbb_isid", F::kPbbIsid}, {"tun_id", F::kTunnelId},
+    {"mpls_bos", F::kMplsBos}, {"pbb_isid", F::kPbbIsid},
     {"ipv6_exthdr", F::kIpv6Exthdr}, {"metadata", F::kMetadata},
 };
 
@@ -161,11 +189,22 @@ void format_field(const PrintedField& pf, const OfMatch& m, ShorthandDone done,
   parts->push_back(name + "=" + format_value_mask(pf.field, m));
 }
 
+// set_field:VALUE->FIELD; tunnel fields by their OVS names and values
+// (tun_id, +oam).
+std::string format_set_field(const ActSetField& s) {
+  std::string value = s.field == OxmField::kTunFlags
+                          ? format_tun_flags(s.value.to_u64(2), datapath::kTunFlagOam)
+                          : format_field_value(s.field, s.value);
+  const char* name = s.field == OxmField::kTunnelId ? "tun_id" : oxm_field_info(s.field).name;
+  return "set_field:" + value + "->" + name;
+}
+
 }  // namespace
 
 std::string format_match(const OfMatch& m) {
   std::vector<std::string> parts;
   const ShorthandDone done = format_shorthand(m, &parts);
+  format_tunnel_fields(m, &parts);
   for (const PrintedField& pf : kPrintOrder) format_field(pf, m, done, &parts);
   return join(parts);
 }
@@ -183,9 +222,7 @@ std::string format_actions(const ActionList& actions) {
               return "output:" + std::to_string(o.port);
             },
             [](const ActGroup& g) -> std::string { return "group:" + std::to_string(g.group_id); },
-            [](const ActSetField& s) -> std::string {
-              return "set_field:" + format_field_value(s.field, s.value) + "->" + oxm_field_info(s.field).name;
-            },
+            [](const ActSetField& s) -> std::string { return format_set_field(s); },
             [](const ActPushVlan& p) -> std::string { return "push_vlan:" + hex(p.ethertype); },
             [](const ActPopVlan&) -> std::string { return "pop_vlan"; },
             [](const ActPushMpls& p) -> std::string {

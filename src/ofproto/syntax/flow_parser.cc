@@ -232,13 +232,19 @@ MaybeError apply_shorthand(const std::string& key, OfMatch* m) {
   return std::nullopt;
 }
 
+// A bare "tun_metadataN" (no value) matches "option present", as OVS prints it.
+bool is_bare_tun_metadata(const MatchTok& t) {
+  auto f = oxm_field_by_name(t.key);
+  return !t.has_value && f && is_tun_metadata(*f);
+}
+
 // Pass 0, in token order: flow keywords, and protocol shorthands (the
 // other tokens without a value).
 MaybeError apply_keywords(const std::vector<MatchTok>& toks, FlowParseMode mode, FlowMod* fm) {
   for (const MatchTok& t : toks) {
     if (const FlowKeyword* kw = find_named(kFlowKeywords, t.key)) {
       if (MaybeError e = kw->apply(t, mode, *kw, fm)) return e;
-    } else if (!t.has_value) {
+    } else if (!t.has_value && !is_bare_tun_metadata(t)) {
       if (MaybeError e = apply_shorthand(t.key, &fm->match)) return e;
     }
   }
@@ -310,11 +316,11 @@ constexpr SpecialField kSpecialFields[] = {
     {"vlan_tci", fld_vlan_tci}, {"nw_tos", fld_nw_tos},
 };
 
-MaybeError apply_field(const MatchTok& t, OfMatch* m, VlanNotes* vlan) {
+MaybeError apply_field(const MatchTok& t, OfMatch* m, VlanNotes* vlan, const TunMetadataLayout* tlv) {
   if (const SpecialField* sf = find_named(kSpecialFields, t.key)) return sf->apply(t.value, m, vlan);
   OxmField f;
   if (MaybeError e = resolve_field(t.key, context_of(*m), &f)) return e;
-  return set_match_field(m, f, t.value, t.key);
+  return set_match_field(m, f, t.value, t.key, tlv);
 }
 
 // Fields resolve in three passes so that names depending on the protocol
@@ -325,12 +331,17 @@ int field_pass(const std::string& key) {
   return 3;
 }
 
-MaybeError apply_fields(const std::vector<MatchTok>& toks, OfMatch* m, VlanNotes* vlan) {
+MaybeError apply_fields(const std::vector<MatchTok>& toks, OfMatch* m, VlanNotes* vlan,
+                        const TunMetadataLayout* tlv) {
   for (int pass = 1; pass <= 3; pass++) {
     for (const MatchTok& t : toks) {
+      if (is_bare_tun_metadata(t) && pass == 3) {
+        if (MaybeError e = apply_field({t.key, "0/0", true}, m, vlan, tlv)) return e;
+        continue;
+      }
       if (!t.has_value || field_pass(t.key) != pass) continue;
       if (const FlowKeyword* kw = find_named(kFlowKeywords, t.key); kw && kw->valued) continue;
-      if (MaybeError e = apply_field(t, m, vlan)) return e;
+      if (MaybeError e = apply_field(t, m, vlan, tlv)) return e;
     }
   }
   return std::nullopt;
@@ -348,25 +359,27 @@ MaybeError finish_match(const VlanNotes& vlan, OfMatch* m) {
 
 }  // namespace
 
-MaybeError parse_flow(std::string_view text, FlowMod* out, FlowParseMode mode, bool strict) {
+MaybeError parse_flow(std::string_view text, FlowMod* out, FlowParseMode mode, bool strict,
+                      const TunMetadataLayout* tlv) {
   RuleText rule;
   if (MaybeError e = split_rule(text, mode, &rule)) return e;
   FlowMod fm = empty_flow_mod(mode, strict);
   const std::vector<MatchTok> toks = tokenize(rule.match);
   if (MaybeError e = apply_keywords(toks, mode, &fm)) return e;
   VlanNotes vlan;
-  if (MaybeError e = apply_fields(toks, &fm.match, &vlan)) return e;
+  if (MaybeError e = apply_fields(toks, &fm.match, &vlan, tlv)) return e;
   if (MaybeError e = finish_match(vlan, &fm.match)) return e;
   if (rule.have_actions) {
     std::string_view a = trim(rule.actions);
     if (a.empty()) return perr("actions= is empty (use actions=drop)");
-    if (MaybeError e = parse_instructions(a, fm.match, &fm.instructions)) return e;
+    if (MaybeError e = parse_instructions(a, fm.match, &fm.instructions, tlv)) return e;
   }
   *out = std::move(fm);
   return std::nullopt;
 }
 
-MaybeError parse_flows(std::string_view text, std::vector<FlowMod>* out, FlowParseMode mode) {
+MaybeError parse_flows(std::string_view text, std::vector<FlowMod>* out, FlowParseMode mode,
+                       const TunMetadataLayout* tlv) {
   out->clear();
   size_t line_no = 0;
   while (!text.empty()) {
@@ -377,7 +390,7 @@ MaybeError parse_flows(std::string_view text, std::vector<FlowMod>* out, FlowPar
     line = trim(line);
     if (line.empty() || line[0] == '#') continue;
     FlowMod fm;
-    if (MaybeError e = parse_flow(line, &fm, mode)) {
+    if (MaybeError e = parse_flow(line, &fm, mode, false, tlv)) {
       e->message = "line " + std::to_string(line_no) + ": " + e->message;
       return e;
     }

@@ -15,11 +15,17 @@
 // `arp`; tp_dst is tcp_dst, udp_dst or sctp_dst after the protocol;
 // icmp_type is icmpv4_type or icmpv6_type. Both OVS names (dl_src,
 // nw_dst, tp_src, tun_id, ...) and OXM names (eth_src, ipv4_dst, ...)
-// are accepted. Differences from ovs-ofctl, on purpose:
+// are accepted. Tunnel fields are OVS's: tun_id, tun_src, tun_dst,
+// tun_ipv6_src, tun_ipv6_dst, tun_flags=+oam/-oam, tun_metadataN=0x..[/..]
+// (a bare tun_metadataN: the option is present), printed first after the
+// protocol shorthand as ovs-ofctl does; load:V->FIELD[] (a whole field) is a
+// set_field. Differences from ovs-ofctl, on purpose:
 //  - a field whose prerequisite is missing (tp_dst without a protocol) is an
 //    error naming the field and the prerequisite, where ovs-ofctl silently
 //    drops the field;
-//  - table=255 is an error for add (ovs-ofctl quietly uses table 0).
+//  - table=255 is an error for add (ovs-ofctl quietly uses table 0);
+//  - load into part of a field and move are errors (no register or
+//    copy-field action here); set_field takes no mask.
 // Like ovs-ofctl, values are ANDed with their masks (nw_src=1.2.3.4/16 is
 // 1.2.0.0/16), instructions must come in OpenFlow order (meter, apply
 // actions, clear_actions, write_actions, write_metadata, goto_table), and
@@ -53,15 +59,22 @@ enum class FlowParseMode : uint8_t {
 // message names the token, e.g. "unknown field 'foo'",
 // "nw_dst: bad IPv4 address '10.0.0.300'", "tp_dst requires tcp, udp or
 // sctp in the match (ip_proto=6, 17 or 132)", "table 300 out of range 0..254".
+// tlv: the switch's TLV table; tun_metadataN in the match and in set_field
+// must be mapped there (NXFMFC_INVALID_TLV_FIELD). Without one (null),
+// tun_metadata fields are placed in the order written, as ovs-ofctl does.
 MaybeError parse_flow(std::string_view text, FlowMod* out,
-                      FlowParseMode mode = FlowParseMode::kAdd, bool strict = false);
+                      FlowParseMode mode = FlowParseMode::kAdd, bool strict = false,
+                      const TunMetadataLayout* tlv = nullptr);
 // A file of rules, one per line.
 MaybeError parse_flows(std::string_view text, std::vector<FlowMod>* out,
-                       FlowParseMode mode = FlowParseMode::kAdd);
+                       FlowParseMode mode = FlowParseMode::kAdd,
+                       const TunMetadataLayout* tlv = nullptr);
 // The ActionList / Instructions parsers on their own (for packet-out and
 // group buckets), against the match the actions will run under.
-MaybeError parse_actions(std::string_view text, const OfMatch& match, ActionList* out);
-MaybeError parse_instructions(std::string_view text, const OfMatch& match, Instructions* out);
+MaybeError parse_actions(std::string_view text, const OfMatch& match, ActionList* out,
+                         const TunMetadataLayout* tlv = nullptr);
+MaybeError parse_instructions(std::string_view text, const OfMatch& match, Instructions* out,
+                              const TunMetadataLayout* tlv = nullptr);
 
 // `ovs-ofctl add-group` syntax: group_id=N,type=all|select|indirect|ff,
 // bucket=[weight:W,][watch_port:P,][watch_group:G,]actions=...  (repeated).

@@ -1,30 +1,13 @@
 #include "match_fields.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <utility>
 
 #include "syntax_text.h"
 
 namespace dps::ofproto::syntax {
-
-Kind kind_of(OxmField f) {
-  switch (f) {
-    case OxmField::kEthDst:
-    case OxmField::kEthSrc:
-    case OxmField::kArpSha:
-    case OxmField::kArpTha:
-    case OxmField::kIpv6NdSll:
-    case OxmField::kIpv6NdTll: return Kind::kMac;
-    case OxmField::kIpv4Src:
-    case OxmField::kIpv4Dst:
-    case OxmField::kArpSpa:
-    case OxmField::kArpTpa: return Kind::kIpv4;
-    case OxmField::kIpv6Src:
-    case OxmField::kIpv6Dst:
-    case OxmField::kIpv6NdTarget: return Kind::kIpv6;
-    default: return Kind::kNum;
-  }
-}
 
 namespace {
 
@@ -109,6 +92,50 @@ MaybeError parse_num_value(OxmField f, const ValueText& t, FieldValue* value,
   return std::nullopt;
 }
 
+// A byte string right-aligned in a FieldValue: "0x" and up to
+// 2 * kFieldValueMax hex digits, or a decimal number.
+bool hex_bytes_value(std::string_view t, FieldValue* out) {
+  *out = FieldValue{};
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    std::string_view d = t.substr(2);
+    if (d.size() > 2 * kFieldValueMax) return false;
+    for (size_t i = 0; i < d.size(); i++) {
+      char c = static_cast<char>(std::tolower(static_cast<unsigned char>(d[d.size() - 1 - i])));
+      int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (v < 0) return false;
+      out->bytes[kFieldValueMax - 1 - i / 2] |= static_cast<uint8_t>(v << (4 * (i % 2)));
+    }
+    return true;
+  }
+  auto n = parse_uint(t);
+  if (!n) return false;
+  *out = FieldValue::from_u64(*n, kFieldValueMax);
+  return true;
+}
+
+MaybeError parse_hex_value(const ValueText& t, FieldValue* value, std::optional<FieldValue>* mask) {
+  if (!hex_bytes_value(t.value, value)) return t.bad("value", t.value);
+  if (t.mask) {
+    FieldValue m;
+    if (!hex_bytes_value(*t.mask, &m)) return t.bad("mask", *t.mask);
+    *mask = m;
+  }
+  return std::nullopt;
+}
+
+// tun_flags: "+oam", "-oam", "oam", or a number 0..1 [/mask].
+MaybeError parse_tun_flags_value(const ValueText& t, FieldValue* value, std::optional<FieldValue>* mask) {
+  if (t.value == "+oam" || t.value == "oam" || t.value == "-oam") {
+    if (t.mask) return t.bad("value", std::string(t.value) + "/" + std::string(*t.mask));
+    *value = FieldValue::from_u64(t.value == "-oam" ? 0 : datapath::kTunFlagOam, 2);
+    return std::nullopt;
+  }
+  if (!t.value.empty() && (t.value[0] == '+' || t.value[0] == '-'))
+    return perr(t.name + ": unknown tunnel flag '" + std::string(t.value.substr(1)) +
+                "' (only oam is an OpenFlow tunnel flag)");
+  return parse_num_value(OxmField::kTunFlags, t, value, mask);
+}
+
 // The protocol-dependent names: tp_src/tp_dst and icmp_type/icmp_code.
 MaybeError resolve_l4_field(const std::string& name, const Ctx& c, bool v6, OxmField* out) {
   if (name == "tp_src" || name == "tp_dst") {
@@ -142,6 +169,8 @@ MaybeError parse_field_value(OxmField f, std::string_view text, const std::strin
     case Kind::kIpv4: return parse_ipv4_value(t, value, mask);
     case Kind::kIpv6: return parse_ipv6_value(t, value, mask);
     case Kind::kNum: return parse_num_value(f, t, value, mask);
+    case Kind::kHex: return parse_hex_value(t, value, mask);
+    case Kind::kTunFlags: return parse_tun_flags_value(t, value, mask);
   }
   return std::nullopt;
 }
@@ -196,15 +225,72 @@ MaybeError resolve_field(const std::string& name, const Ctx& c, OxmField* out) {
   return perr("unknown field '" + name + "'");
 }
 
-MaybeError set_match_field(OfMatch* m, OxmField f, std::string_view text, const std::string& name) {
+namespace {
+
+// ovs-ofctl's placement of tun_metadata without a TLV table: after the
+// match's other tun_metadata fields, as long as the value (or mask) written.
+TunMetadataLayout dynamic_layout(const OfMatch& m, OxmField f, const FieldValue& v,
+                                 const std::optional<FieldValue>& mask) {
+  TunMetadataLayout l;
+  unsigned end = 0;
+  for (unsigned n = 0; n < kNumTunMetadata; n++) {
+    l.loc[n] = m.loc_of(tun_metadata_field(n));
+    if (l.loc[n].len) end = std::max(end, unsigned{l.loc[n].offset} + l.loc[n].len);
+  }
+  unsigned len = std::max({1u, field_value_len(f, v), mask ? field_value_len(f, *mask) : 0u});
+  if (end + len <= datapath::kTunOptsMax)
+    l.loc[tun_metadata_index(f)] = {static_cast<uint8_t>(end), static_cast<uint8_t>(len)};
+  return l;
+}
+
+}  // namespace
+
+MaybeError set_match_field(OfMatch* m, OxmField f, std::string_view text, const std::string& name,
+                           const TunMetadataLayout* tlv) {
   FieldValue v;
   std::optional<FieldValue> mask;
   if (MaybeError e = parse_field_value(f, text, name, &v, &mask)) return e;
   if (mask)
-    for (unsigned i = 0; i < 16; i++) v.bytes[i] &= mask->bytes[i];
-  MaybeError e = m->set(f, v, mask ? &*mask : nullptr);
+    for (unsigned i = 0; i < kFieldValueMax; i++) v.bytes[i] &= mask->bytes[i];
+  TunMetadataLayout dyn;
+  if (is_tun_metadata(f) && !tlv) {
+    dyn = dynamic_layout(*m, f, v, mask);
+    tlv = &dyn;
+  }
+  MaybeError e = m->set(f, v, mask ? &*mask : nullptr, tlv);
   if (e) e->message = name + "=" + std::string(text) + ": " + e->message;
   return e;
+}
+
+MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bool* whole) {
+  std::string_view name = trim(text), range;
+  size_t lb = name.find('[');
+  if (lb != std::string_view::npos) {
+    if (name.back() != ']') return perr(std::string(name) + ": missing ']'");
+    range = name.substr(lb + 1, name.size() - lb - 2);
+    name = trim(name.substr(0, lb));
+  }
+  if (auto f = oxm_field_by_nxm_name(name)) {
+    *out = *f;
+  } else if (MaybeError e = resolve_field(lower(name), c, out)) {
+    return e;
+  }
+  *whole = true;
+  if (range.empty()) return std::nullopt;
+  const unsigned bits = is_tun_metadata(*out) ? 0 : oxm_field_info(*out).width * 8u;
+  size_t dots = range.find("..");
+  auto lo = parse_uint(dots == std::string_view::npos ? range : range.substr(0, dots));
+  auto hi = dots == std::string_view::npos ? lo : parse_uint(range.substr(dots + 2));
+  if (!lo || !hi || *hi < *lo) return perr(std::string(trim(text)) + ": bad bit range [" + std::string(range) + "]");
+  *whole = *lo == 0 && *hi + 1 == bits;
+  return std::nullopt;
+}
+
+bool parse_hex_bytes(std::string_view text, FieldValue* out) { return hex_bytes_value(text, out); }
+
+std::string format_tun_flags(uint64_t value, uint64_t mask) {
+  if (!(mask & datapath::kTunFlagOam)) return "0";
+  return (value & datapath::kTunFlagOam) ? "+oam" : "-oam";
 }
 
 }  // namespace dps::ofproto::syntax

@@ -25,9 +25,9 @@
 
 namespace dps::ofproto::syntax {
 
-// How a field's value is written.
-enum class Kind { kMac, kIpv4, kIpv6, kNum };
-Kind kind_of(OxmField f);
+// How a field's value is written (of_match.h OxmValueKind).
+using Kind = OxmValueKind;
+inline Kind kind_of(OxmField f) { return oxm_value_kind(f); }
 
 // Parses "value[/mask]" for field f. `name` is what the user wrote.
 MaybeError parse_field_value(OxmField f, std::string_view text, const std::string& name,
@@ -45,7 +45,23 @@ Ctx context_of(const OfMatch& m);
 MaybeError resolve_field(const std::string& name, const Ctx& c, OxmField* out);
 
 // Sets field f from text into m; values are ANDed with their masks.
-MaybeError set_match_field(OfMatch* m, OxmField f, std::string_view text, const std::string& name);
+// tun_metadataN is placed by tlv (not mapped there: NXFMFC_INVALID_TLV_FIELD);
+// without a table it is placed after the match's other tun_metadata fields
+// with its written length, as ovs-ofctl does.
+MaybeError set_match_field(OfMatch* m, OxmField f, std::string_view text, const std::string& name,
+                           const TunMetadataLayout* tlv = nullptr);
+
+// The field of an NXM name or a field name with an optional bit range, as
+// load/move write it: "NXM_NX_TUN_ID[]", "tun_dst", "NXM_NX_TUN_ID[0..31]".
+// *whole is false when the range is not the whole field.
+MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bool* whole);
+
+// A number as load writes it, right-aligned in a FieldValue: "0x" and up
+// to 2 * kFieldValueMax hex digits, or decimal.
+bool parse_hex_bytes(std::string_view text, FieldValue* out);
+
+// "+oam" / "-oam" as ovs-ofctl prints tun_flags (value, mask of the oam bit).
+std::string format_tun_flags(uint64_t value, uint64_t mask);
 
 struct Shorthand {
   const char* name;

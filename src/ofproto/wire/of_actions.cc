@@ -84,6 +84,9 @@ class ActionChecker {
         s.field == OxmField::kInPort)
       return fail(BadActionCode::kBadSetType,
                   std::string("field ") + oxm_field_info(s.field).name + " cannot be set");
+    // tun_metadata values were checked against the TLV table when decoded
+    // or parsed (this check has no table); tunnel fields need no header.
+    if (is_tun_metadata(s.field)) return std::nullopt;
     OfMatch probe;
     FieldValue v = s.value;
     if (s.field == OxmField::kVlanVid) {
@@ -286,6 +289,21 @@ MaybeError validate_instructions(const Instructions& insts, const OfMatch& match
       return e;
     }
   }
+  return std::nullopt;
+}
+
+MaybeError check_set_field_tlv(const ActSetField& s, const TunMetadataLayout* tlv) {
+  if (!tlv || !is_tun_metadata(s.field)) return std::nullopt;
+  const char* name = oxm_field_info(s.field).name;
+  const unsigned idx = tun_metadata_index(s.field);
+  if (!tlv->mapped(idx))
+    return OfError::nx(NxErrorCode::kInvalidTlvField,
+                       std::string("set_field: ") + name +
+                           " is not mapped to a Geneve option in the TLV table (ovs-ofctl add-tlv-map)");
+  if (field_value_len(s.field, s.value) > tlv->loc[idx].len)
+    return bad_action(BadActionCode::kBadSetArgument,
+                      std::string("set_field ") + name + " value " + format_field_value(s.field, s.value) +
+                          " is wider than the " + std::to_string(tlv->loc[idx].len) + " bytes of its TLV mapping");
   return std::nullopt;
 }
 

@@ -201,6 +201,11 @@ MaybeError validate_actions(const ActionList& actions, const OfMatch& match,
 MaybeError validate_instructions(const Instructions& insts, const OfMatch& match,
                                  uint8_t table_id, const ValidationContext& ctx);
 
+// A set_field on tun_metadataN against the switch's TLV table: not mapped
+// is NXFMFC_INVALID_TLV_FIELD, a value wider than the mapping
+// bad_action/bad_set_argument. No table (null), or another field: accepted.
+MaybeError check_set_field_tlv(const ActSetField& s, const TunMetadataLayout* tlv);
+
 // "output", "group", "set_field", ... for messages.
 const char* action_name(const OfAction& a);
 

@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "of_codec_io.h"
@@ -178,7 +179,82 @@ MaybeError decode_error(Reader& r, OfBody* out, const DecodeOptions&) {
   return std::nullopt;
 }
 
+// ---- Nicira TLV-table messages (after the experimenter id and subtype) ----------
+
+OfError ttm_error(NxErrorCode c, std::string m) { return OfError::nx(c, std::move(m)); }
+
+// nx_tlv_map entries to the end of r, checked as OVS's
+// decode_tlv_table_mappings() does: option length a multiple of 4 up to
+// 124 (NXTTMFC_BAD_OPT_LEN), index below max_fields (NXTTMFC_BAD_FIELD_IDX).
+MaybeError decode_tlv_maps(Reader& r, unsigned max_fields, std::vector<TlvMap>* out) {
+  if (r.left() % 8)
+    return bad_len("TLV table mappings of " + std::to_string(r.left()) +
+                   " bytes are not a multiple of 8" + at(r.offset()));
+  while (!r.empty()) {
+    const size_t off = r.offset();
+    TlvMap m;
+    m.opt_class = r.u16();
+    m.opt_type = r.u8();
+    m.opt_len = r.u8();
+    m.index = r.u16();
+    r.skip(2);
+    if (m.opt_len % 4 || m.opt_len > 124)
+      return ttm_error(NxErrorCode::kTtmBadOptLen, "TLV option length " + std::to_string(m.opt_len) +
+                                                       " is not a multiple of 4 up to 124" + at(off));
+    if (m.index >= max_fields)
+      return ttm_error(NxErrorCode::kTtmBadFieldIdx, "TLV field index " + std::to_string(m.index) +
+                                                         " is above tun_metadata" +
+                                                         std::to_string(max_fields - 1) + at(off));
+    out->push_back(m);
+  }
+  return std::nullopt;
+}
+
+MaybeError decode_tlv_table_mod(Reader& r, OfBody* out) {
+  if (r.left() < 8) return bad_len("NXT_TLV_TABLE_MOD is shorter than its 24-byte minimum");
+  TlvTableMod m;
+  const uint16_t command = r.u16();
+  r.skip(6);
+  if (command > static_cast<uint16_t>(TlvTableCommand::kClear))
+    return ttm_error(NxErrorCode::kTtmBadCommand,
+                     "TLV table command " + std::to_string(command) + " is not add (0), delete (1) or clear (2)");
+  m.command = static_cast<TlvTableCommand>(command);
+  OF_TRY(decode_tlv_maps(r, kNumTunMetadata, &m.maps));
+  *out = std::move(m);
+  return std::nullopt;
+}
+
+MaybeError decode_tlv_table_reply(Reader& r, OfBody* out) {
+  if (r.left() < 16) return bad_len("NXT_TLV_TABLE_REPLY is shorter than its 32-byte minimum");
+  TlvTableReply m;
+  m.max_option_space = r.u32();
+  m.max_fields = r.u16();
+  r.skip(10);
+  OF_TRY(decode_tlv_maps(r, m.max_fields, &m.maps));
+  *out = std::move(m);
+  return std::nullopt;
+}
+
+// The Nicira messages this codec knows (the TLV-table ones); *handled false
+// for any other experimenter message.
+MaybeError decode_nicira(Reader& r, OfBody* out, bool* handled) {
+  Reader h = r;
+  const uint32_t vendor = h.u32();
+  const uint32_t subtype = h.u32();
+  *handled = vendor == kNxVendorId &&
+             (subtype == kNxtTlvTableMod || subtype == kNxtTlvTableRequest || subtype == kNxtTlvTableReply);
+  if (!*handled) return std::nullopt;
+  if (subtype == kNxtTlvTableMod) return decode_tlv_table_mod(h, out);
+  if (subtype == kNxtTlvTableReply) return decode_tlv_table_reply(h, out);
+  if (!h.empty()) return bad_len("NXT_TLV_TABLE_REQUEST has a body");
+  *out = TlvTableRequest{};
+  return std::nullopt;
+}
+
 MaybeError decode_experimenter(Reader& r, OfBody* out, const DecodeOptions& opt) {
+  bool handled = false;
+  OF_TRY(decode_nicira(r, out, &handled));
+  if (handled) return std::nullopt;
   if (!opt.accept_experimenter) {
     Reader id = r;
     return err(OfErrorType::kBadRequest, BadRequestCode::kBadExperimenter,
@@ -198,13 +274,22 @@ MaybeError decode_config(Reader& r, OfBody* out, const DecodeOptions&) {
   return std::nullopt;
 }
 
+// The error for an enum read off the wire beyond `last`, the highest value
+// this switch knows ("<what> N is unknown"); nullopt when it is known.
+template <typename E, typename Code>
+MaybeError check_known(E value, E last, OfErrorType type, Code code, const char* what) {
+  using U = std::underlying_type_t<E>;
+  if (static_cast<U>(value) <= static_cast<U>(last)) return std::nullopt;
+  return err(type, code,
+             std::string(what) + " " + std::to_string(static_cast<uint32_t>(value)) +
+                 " is unknown");
+}
+
 template <class T>
 MaybeError decode_role(Reader& r, OfBody* out, const DecodeOptions&) {
   T role = read_layout<T>(r);
-  if (static_cast<uint32_t>(role.role) > static_cast<uint32_t>(ControllerRole::kSlave))
-    return err(OfErrorType::kRoleRequestFailed, RoleRequestFailedCode::kBadRole,
-               "controller role " + std::to_string(static_cast<uint32_t>(role.role)) +
-                   " is unknown");
+  OF_TRY(check_known(role.role, ControllerRole::kSlave, OfErrorType::kRoleRequestFailed,
+                     RoleRequestFailedCode::kBadRole, "controller role"));
   *out = role;
   return std::nullopt;
 }
@@ -256,10 +341,8 @@ MaybeError decode_flow_mod(Reader& r, OfBody* out, const DecodeOptions&) {
   Get io(r);
   io(m);
   FlowMod& fm = m.mod;
-  if (static_cast<uint8_t>(fm.command) > static_cast<uint8_t>(FlowModCommand::kDeleteStrict))
-    return err(OfErrorType::kFlowModFailed, FlowModFailedCode::kBadCommand,
-               "flow-mod command " + std::to_string(static_cast<uint8_t>(fm.command)) +
-                   " is unknown");
+  OF_TRY(check_known(fm.command, FlowModCommand::kDeleteStrict, OfErrorType::kFlowModFailed,
+                     FlowModFailedCode::kBadCommand, "flow-mod command"));
   constexpr uint16_t kKnownFlags = kFlagSendFlowRem | kFlagCheckOverlap | kFlagResetCounts |
                                    kFlagNoPktCounts | kFlagNoBytCounts;
   if (fm.flags & ~kKnownFlags)
@@ -292,10 +375,8 @@ MaybeError decode_group_mod(Reader& r, OfBody* out, const DecodeOptions&) {
 
 MaybeError decode_meter_mod(Reader& r, OfBody* out, const DecodeOptions&) {
   MeterMod m = read_layout<MeterMod>(r);
-  if (static_cast<uint16_t>(m.command) > static_cast<uint16_t>(MeterModCommand::kDelete))
-    return err(OfErrorType::kMeterModFailed, MeterModFailedCode::kBadCommand,
-               "meter-mod command " + std::to_string(static_cast<uint16_t>(m.command)) +
-                   " is unknown");
+  OF_TRY(check_known(m.command, MeterModCommand::kDelete, OfErrorType::kMeterModFailed,
+                     MeterModFailedCode::kBadCommand, "meter-mod command"));
   constexpr uint16_t kKnownFlags =
       kMeterFlagKbps | kMeterFlagPktps | kMeterFlagBurst | kMeterFlagStats;
   if (m.flags & ~kKnownFlags)
@@ -456,6 +537,34 @@ void encode_body(const MeterMod& m, Writer& w) {
   write_layout(w, m);
   encode_bands(m.bands, w);
 }
+void encode_tlv_maps(const std::vector<TlvMap>& maps, Writer& w) {
+  for (const TlvMap& m : maps) {
+    w.u16(m.opt_class);
+    w.u8(m.opt_type);
+    w.u8(m.opt_len);
+    w.u16(m.index);
+    w.zeros(2);
+  }
+}
+void encode_body(const TlvTableMod& m, Writer& w) {
+  w.u32(kNxVendorId);
+  w.u32(kNxtTlvTableMod);
+  w.u16(static_cast<uint16_t>(m.command));
+  w.zeros(6);
+  encode_tlv_maps(m.maps, w);
+}
+void encode_body(const TlvTableRequest&, Writer& w) {
+  w.u32(kNxVendorId);
+  w.u32(kNxtTlvTableRequest);
+}
+void encode_body(const TlvTableReply& m, Writer& w) {
+  w.u32(kNxVendorId);
+  w.u32(kNxtTlvTableReply);
+  w.u32(m.max_option_space);
+  w.u16(m.max_fields);
+  w.zeros(10);
+  encode_tlv_maps(m.maps, w);
+}
 template <class M>
   requires IsAny<M, MultipartRequest, MultipartReply>
 void encode_body(const M& m, Writer& w) {
@@ -472,21 +581,6 @@ void encode_body(const M& m, Writer& w) {
 
 namespace dps::ofproto {
 
-bool FlowModMsg::operator==(const FlowModMsg& o) const {
-  const FlowMod& a = mod;
-  const FlowMod& b = o.mod;
-  return buffer_id == o.buffer_id && a.command == b.command && a.table_id == b.table_id &&
-         a.priority == b.priority && a.match == b.match && a.cookie == b.cookie &&
-         a.cookie_mask == b.cookie_mask && a.idle_timeout == b.idle_timeout &&
-         a.hard_timeout == b.hard_timeout && a.flags == b.flags && a.out_port == b.out_port &&
-         a.out_group == b.out_group && a.instructions == b.instructions;
-}
-
-bool GroupModMsg::operator==(const GroupModMsg& o) const {
-  return mod.command == o.mod.command && mod.type == o.mod.type &&
-         mod.group_id == o.mod.group_id && mod.buckets == o.mod.buckets;
-}
-
 OfpType message_type(const OfBody& body) {
   static constexpr OfpType kTypes[] = {
       OfpType::kHello,          OfpType::kError,           OfpType::kEchoRequest,
@@ -498,7 +592,8 @@ OfpType message_type(const OfBody& body) {
       OfpType::kMultipartRequest, OfpType::kMultipartReply, OfpType::kBarrierRequest,
       OfpType::kBarrierReply,   OfpType::kRoleRequest,     OfpType::kRoleReply,
       OfpType::kGetAsyncRequest, OfpType::kGetAsyncReply,  OfpType::kSetAsync,
-      OfpType::kMeterMod,
+      OfpType::kMeterMod,       OfpType::kExperimenter,    OfpType::kExperimenter,
+      OfpType::kExperimenter,
   };
   static_assert(std::size(kTypes) == std::variant_size_v<OfBody>);
   return kTypes[body.index()];
@@ -526,7 +621,7 @@ MaybeError decode(std::span<const uint8_t> bytes, OfMessage* out, const DecodeOp
   if (bytes.size() < kOfpHeaderLen)
     return bad_len("message of " + std::to_string(bytes.size()) +
                    " bytes is shorter than the 8-byte OpenFlow header");
-  Reader r(bytes, 0);
+  Reader r(bytes, 0, options.tlv);
   uint8_t version = r.u8();
   uint8_t type = r.u8();
   uint16_t length = r.u16();
@@ -572,6 +667,7 @@ OfMessage make_error_reply(const OfError& error, std::span<const uint8_t> offend
   ErrorMsg e;
   e.type = error.type;
   e.code = error.code;
+  if (error.type == OfErrorType::kExperimenter) e.experimenter = error.experimenter;
   if (error.type == OfErrorType::kHelloFailed) {
     e.data.assign(error.message.begin(), error.message.end());
   } else {

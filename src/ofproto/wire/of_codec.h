@@ -51,6 +51,11 @@ struct DecodeOptions {
   // experimenter extension) they are rejected with
   // bad_request/bad_experimenter, as the spec asks.
   bool accept_experimenter = false;
+  // The switch's TLV table: tun_metadataN in matches and set_fields must be
+  // mapped there (NXFMFC_INVALID_TLV_FIELD otherwise) and is placed at its
+  // mapping. Null (a controller decoding a switch's messages): placed in
+  // the order they come, with their wire lengths.
+  const TunMetadataLayout* tlv = nullptr;
 };
 
 // Decodes exactly one message: bytes.size() must equal the header length.
@@ -72,9 +77,12 @@ Bytes encode(const OfMessage& msg);
 void encode_match(const OfMatch& match, Bytes* out);  // ofp_match, padded to 8
 void encode_actions(const ActionList& actions, Bytes* out);
 void encode_instructions(const Instructions& insts, Bytes* out);
-MaybeError decode_match(std::span<const uint8_t> bytes, OfMatch* out, size_t* consumed);
-MaybeError decode_actions(std::span<const uint8_t> bytes, ActionList* out);
-MaybeError decode_instructions(std::span<const uint8_t> bytes, Instructions* out);
+MaybeError decode_match(std::span<const uint8_t> bytes, OfMatch* out, size_t* consumed,
+                        const TunMetadataLayout* tlv = nullptr);
+MaybeError decode_actions(std::span<const uint8_t> bytes, ActionList* out,
+                          const TunMetadataLayout* tlv = nullptr);
+MaybeError decode_instructions(std::span<const uint8_t> bytes, Instructions* out,
+                               const TunMetadataLayout* tlv = nullptr);
 
 // The OFPT_ERROR answering `offending` (a framed message, possibly
 // malformed): same xid (0 when fewer than 8 bytes), version 0x04, data =

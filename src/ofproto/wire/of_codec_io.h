@@ -91,7 +91,13 @@ inline std::string at(size_t off) { return " at byte " + std::to_string(off); }
 class Reader {
  public:
   Reader() = default;
-  Reader(std::span<const uint8_t> b, size_t base) : b_(b), base_(base) {}
+  Reader(std::span<const uint8_t> b, size_t base, const TunMetadataLayout* tlv = nullptr)
+      : b_(b), base_(base), tlv_(tlv) {}
+
+  // The TLV table the matches and set_fields of this message are decoded
+  // against (sub-readers inherit it); null = none: tun_metadata fields are
+  // placed as they come, the way ovs-ofctl decodes a switch's replies.
+  const TunMetadataLayout* tlv() const { return tlv_; }
 
   size_t left() const { return b_.size() - pos_; }
   size_t offset() const { return base_ + pos_; }  // absolute, in the message
@@ -129,7 +135,7 @@ class Reader {
   // A reader over the next n bytes (n <= left() checked by the caller).
   Reader sub(size_t n) {
     n = std::min(n, left());
-    Reader r(b_.subspan(pos_, n), offset());
+    Reader r(b_.subspan(pos_, n), offset(), tlv_);
     pos_ += n;
     return r;
   }
@@ -150,6 +156,7 @@ class Reader {
   std::span<const uint8_t> b_;
   size_t base_ = 0;
   size_t pos_ = 0;
+  const TunMetadataLayout* tlv_ = nullptr;
 };
 
 // ---- writing -----------------------------------------------------------------

@@ -5,7 +5,10 @@
 // Actions are table-driven: kActionWire gives each OfAction alternative its
 // OFPAT_* type, length and name; its fields are its layout(), so one table
 // and one layout serve both directions.
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <utility>
 
 #include "of_codec.h"
@@ -69,13 +72,19 @@ constexpr ElementRule kBandRule = element_rule("meter band", kMeterBandLen, 2, f
 // ---- OXM / match ---------------------------------------------------------------
 
 uint32_t oxm_header(OxmField f, bool hasmask, unsigned len) {
-  return uint32_t{kOxmClassOpenflowBasic} << 16 | uint32_t{static_cast<uint8_t>(f)} << 9 |
-         uint32_t{hasmask} << 8 | len;
+  const OxmFieldInfo& fi = oxm_field_info(f);
+  return uint32_t{fi.oxm_class} << 16 | uint32_t{fi.oxm_field} << 9 | uint32_t{hasmask} << 8 | len;
 }
 
-void put_value(Writer& w, const FieldValue& v, unsigned width) {
-  w.bytes(std::span<const uint8_t>(v.bytes.data(), width));
+// The wire bytes of a value: the first `width` bytes, or for tun_metadata
+// (right-aligned) the last `width`.
+void put_value(Writer& w, OxmField f, const FieldValue& v, unsigned width) {
+  const size_t from = is_tun_metadata(f) ? kFieldValueMax - width : 0;
+  w.bytes(std::span<const uint8_t>(v.bytes.data() + from, width));
 }
+
+// Longest tun_metadata value on the wire (OVS's TLV_MAX_OPT_SIZE).
+constexpr unsigned kTlvMaxOptSize = 124;
 
 // An OXM TLV header (class, field, hasmask, length).
 struct OxmHeader {
@@ -115,8 +124,85 @@ MaybeError check_match_header(const Reader& r) {
   return std::nullopt;
 }
 
+// The field an OXM header names: an OpenFlow basic field, or one of the
+// NXM_1 tunnel fields ovs-ofctl puts in OpenFlow 1.3 messages.
+std::optional<OxmField> field_of(uint16_t cls, unsigned field) {
+  if (cls != kOxmClassOpenflowBasic && cls != kOxmClassNxm1) return std::nullopt;
+  if (cls == kOxmClassOpenflowBasic && field >= kNumOxmFields) return std::nullopt;
+  return oxm_field_by_wire(cls, static_cast<uint8_t>(field));
+}
+
+std::string unknown_field_text(uint16_t cls, unsigned field) {
+  if (cls == kOxmClassOpenflowBasic) return "unknown OXM field " + std::to_string(field);
+  if (cls == kOxmClassNxm1) return "NXM_1 field " + std::to_string(field) + " is not supported";
+  return "OXM class 0x" + hex4(cls) +
+         " is not supported (only OFPXMC_OPENFLOW_BASIC and the NXM_1 tunnel fields)";
+}
+
+// A variable-length (tun_metadata) value of `width` wire bytes, right-aligned
+// into a FieldValue; false when it has non-zero bytes beyond kFieldValueMax.
+bool read_var_value(Reader& m, unsigned width, FieldValue* out) {
+  auto b = m.bytes(width);
+  *out = FieldValue{};
+  const unsigned skip = width > kFieldValueMax ? width - kFieldValueMax : 0;
+  for (unsigned i = 0; i < skip; i++)
+    if (b[i]) return false;
+  std::memcpy(out->bytes.data() + kFieldValueMax - (width - skip), b.data() + skip, width - skip);
+  return true;
+}
+
+// Without a TLV table (decoding a switch's replies) the tun_metadata fields
+// of a match are placed one after the other in index order, each with its
+// wire length (OVS's decoder places them as they come; index order makes
+// the result canonical: a match re-encodes to the same bytes). Fields that
+// do not fit in the option bytes of a flow stay unplaced (an error when
+// decoded). m: a reader over the match's OXMs.
+void place_dynamic(Reader m, TunMetadataLayout* dyn) {
+  std::array<uint8_t, kNumTunMetadata> want{};
+  while (m.left() >= 4) {
+    const auto [cls, field, hasmask, olen] = split_oxm_header(m.u32());
+    if (olen > m.left()) break;
+    m.skip(olen);
+    const std::optional<OxmField> f = field_of(cls, field);
+    if (!f || !is_tun_metadata(*f) || want[tun_metadata_index(*f)]) continue;
+    want[tun_metadata_index(*f)] =
+        static_cast<uint8_t>(std::clamp(hasmask ? olen / 2 : olen, 1u, unsigned{kFieldValueMax}));
+  }
+  unsigned end = 0;
+  for (unsigned n = 0; n < kNumTunMetadata; n++) {
+    if (!want[n] || end + want[n] > datapath::kTunOptsMax) continue;
+    dyn->loc[n] = {static_cast<uint8_t>(end), want[n]};
+    end += want[n];
+  }
+}
+
+MaybeError decode_tun_metadata_oxm(Reader& m, OfMatch* match, OxmField f, bool hasmask,
+                                   unsigned olen, size_t off, TunMetadataLayout* dyn) {
+  const char* name = oxm_field_info(f).name;
+  if ((hasmask && olen % 2) || (hasmask ? olen / 2 : olen) > kTlvMaxOptSize)
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               std::string(name) + " OXM length " + std::to_string(olen) + " is invalid (at most " +
+                   std::to_string(kTlvMaxOptSize) + " bytes" + (hasmask ? ", twice with a mask)" : ")") + at(off));
+  const unsigned width = hasmask ? olen / 2 : olen;
+  FieldValue value, mask;
+  if (!read_var_value(m, width, &value) || (hasmask && !read_var_value(m, width, &mask)))
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadValue,
+               std::string(name) + " is wider than the " + std::to_string(kFieldValueMax) +
+                   " option bytes a flow holds" + at(off));
+  const TunMetadataLayout* tlv = m.tlv() ? m.tlv() : dyn;
+  if (!m.tlv() && !dyn->mapped(tun_metadata_index(f)))
+    return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
+               "tun_metadata fields of the match exceed the " + std::to_string(datapath::kTunOptsMax) +
+                   " option bytes a flow holds" + at(off));
+  if (MaybeError e = match->set(f, value, hasmask ? &mask : nullptr, tlv)) {
+    e->message += at(off);
+    return e;
+  }
+  return std::nullopt;
+}
+
 // One OXM TLV of a match into *match.
-MaybeError decode_oxm(Reader& m, OfMatch* match) {
+MaybeError decode_oxm(Reader& m, OfMatch* match, TunMetadataLayout* dyn) {
   const size_t off = m.offset();
   if (m.left() < 4)
     return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
@@ -126,14 +212,10 @@ MaybeError decode_oxm(Reader& m, OfMatch* match) {
     return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
                "OXM length " + std::to_string(olen) + " exceeds the " +
                    std::to_string(m.left()) + " bytes left in the match" + at(off));
-  if (cls != kOxmClassOpenflowBasic)
-    return err(OfErrorType::kBadMatch, BadMatchCode::kBadField,
-               "OXM class 0x" + hex4(cls) + " is not supported (only OFPXMC_OPENFLOW_BASIC)" +
-                   at(off));
-  if (field >= kNumOxmFields)
-    return err(OfErrorType::kBadMatch, BadMatchCode::kBadField,
-               "unknown OXM field " + std::to_string(field) + at(off));
-  OxmField f = static_cast<OxmField>(field);
+  const std::optional<OxmField> of = field_of(cls, field);
+  if (!of) return err(OfErrorType::kBadMatch, BadMatchCode::kBadField, unknown_field_text(cls, field) + at(off));
+  const OxmField f = *of;
+  if (is_tun_metadata(f)) return decode_tun_metadata_oxm(m, match, f, hasmask, olen, off, dyn);
   const OxmFieldInfo& fi = oxm_field_info(f);
   if (olen != fi.width * (hasmask ? 2u : 1u))
     return err(OfErrorType::kBadMatch, BadMatchCode::kBadLen,
@@ -194,34 +276,108 @@ MaybeError check_decoded(const ActOutput& o) {
 }
 MaybeError check_decoded(const auto&) { return std::nullopt; }
 
+// The value of a set_field (or whole-field load) on f: in range for the
+// field (tun_metadata: against the TLV table).
+MaybeError check_set_value(const Reader& a, const ActSetField& s) {
+  if (is_tun_metadata(s.field)) return check_set_field_tlv(s, a.tlv());
+  OfMatch probe;  // value range check only
+  if (MaybeError e = probe.set(s.field, s.value))
+    return action_error(BadActionCode::kBadSetArgument, "set_field: " + e->message);
+  return std::nullopt;
+}
+
 // The OXM of a set_field action (its 4-byte action header read), len the
-// action's length.
-MaybeError decode_set_field(Reader& a, uint16_t len, ActionList* out) {
+// action's length. Tunnel fields come as NXM_1 OXMs; tun_metadata values
+// have any length up to 124 (ovs-ofctl drops leading zero bytes). hdr_len:
+// the action's bytes before the OXM (4; 10 in NXAST_REG_LOAD2).
+MaybeError decode_set_field(Reader& a, uint16_t len, ActionList* out, unsigned hdr_len = 4) {
   const auto [cls, field, hasmask, olen] = split_oxm_header(a.u32());
-  if (cls != kOxmClassOpenflowBasic || field >= kNumOxmFields)
+  const std::optional<OxmField> of = field_of(cls, field);
+  if (!of)
     return action_error(BadActionCode::kBadSetType, "set_field of unsupported OXM class " +
                                                         std::to_string(cls) + " field " +
                                                         std::to_string(field));
-  OxmField f = static_cast<OxmField>(field);
+  const OxmField f = *of;
   const OxmFieldInfo& fi = oxm_field_info(f);
   auto bad = [&](BadActionCode c, const std::string& m) {
     return action_error(c, std::string("set_field ") + fi.name + m);
   };
   if (hasmask) return bad(BadActionCode::kBadSetArgument, " carries a mask");
-  if (olen != fi.width)
+  const bool var = is_tun_metadata(f);
+  if (var ? olen > kTlvMaxOptSize : olen != fi.width)
     return bad(BadActionCode::kBadSetLen, " OXM length " + std::to_string(olen) + " should be " +
-                                              std::to_string(fi.width));
-  if (len != pad8(8 + olen))
+                                              (var ? "at most " + std::to_string(kTlvMaxOptSize)
+                                                   : std::to_string(fi.width)));
+  if (len != pad8(hdr_len + 4 + olen))
     return bad(BadActionCode::kBadSetLen, " action length " + std::to_string(len) +
-                                              " should be " + std::to_string(pad8(8 + olen)));
+                                              " should be " + std::to_string(pad8(hdr_len + 4 + olen)));
   ActSetField s;
   s.field = f;
-  s.value = FieldValue::from_bytes(a.bytes(olen).data(), olen);
-  OfMatch probe;  // value range check only
-  if (MaybeError e = probe.set(f, s.value))
-    return action_error(BadActionCode::kBadSetArgument, "set_field: " + e->message);
+  if (!var) s.value = FieldValue::from_bytes(a.bytes(olen).data(), olen);
+  else if (!read_var_value(a, olen, &s.value))
+    return bad(BadActionCode::kBadSetArgument,
+               " value is wider than the " + std::to_string(kFieldValueMax) + " option bytes a flow holds");
+  OF_TRY(check_set_value(a, s));
   out->push_back(s);
   return std::nullopt;
+}
+
+// Nicira actions (OFPAT_EXPERIMENTER, NX_VENDOR_ID) ovs-ofctl sends for
+// `load`: NXAST_REG_LOAD and NXAST_REG_LOAD2. A load of a whole field is a
+// set_field; a load into part of a field is not supported.
+constexpr uint16_t kNxastRegLoad = 7;
+constexpr uint16_t kNxastRegLoad2 = 33;
+
+MaybeError decode_reg_load(Reader& a, uint16_t len, ActionList* out) {
+  if (len != 24)
+    return action_error(BadActionCode::kBadLen, "NXAST_REG_LOAD length " + std::to_string(len) + " should be 24");
+  const uint16_t ofs_nbits = a.u16();
+  const auto [cls, field, hasmask, width] = split_oxm_header(a.u32());
+  const uint64_t value = a.u64();
+  const std::optional<OxmField> of = field_of(cls, field);
+  if (!of || hasmask || is_tun_metadata(*of) || width != oxm_field_info(*of).width)
+    return action_error(BadActionCode::kBadArgument,
+                        "load: destination NXM class " + std::to_string(cls) + " field " +
+                            std::to_string(field) + " is not supported");
+  const unsigned ofs = ofs_nbits >> 6, nbits = (ofs_nbits & 0x3f) + 1u;
+  const char* name = oxm_field_info(*of).name;
+  if (ofs != 0 || nbits != width * 8)
+    return action_error(BadActionCode::kBadArgument,
+                        std::string("load: into bits ") + std::to_string(ofs) + ".." +
+                            std::to_string(ofs + nbits - 1) + " of " + name +
+                            " is not supported (only whole fields; use set_field)");
+  if (nbits < 64 && (value >> nbits))
+    return action_error(BadActionCode::kBadArgument,
+                        std::string("load: value does not fit in ") + std::to_string(nbits) + " bits of " + name);
+  ActSetField s{*of, FieldValue::from_u64(value, width)};
+  OF_TRY(check_set_value(a, s));
+  out->push_back(s);
+  return std::nullopt;
+}
+
+MaybeError decode_reg_load2(Reader& a, uint16_t len, ActionList* out) {
+  const uint32_t hdr = uint32_t{a.peek16(0)} << 16 | a.peek16(2);
+  const auto [cls, field, hasmask, olen] = split_oxm_header(hdr);
+  if (!hasmask) return decode_set_field(a, len, out, 10);
+  return action_error(BadActionCode::kBadArgument,
+                      "load: a masked NXAST_REG_LOAD2 (into part of a field) is not supported (class " +
+                          std::to_string(cls) + " field " + std::to_string(field) + ", " +
+                          std::to_string(olen) + " bytes); load whole fields or use set_field");
+}
+
+MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) {
+  const uint32_t experimenter = a.u32();
+  if (experimenter != kNxVendorId)
+    return action_error(BadActionCode::kBadExperimenter,
+                        "experimenter action " + std::to_string(experimenter) + " is not supported");
+  if (len < 16)
+    return action_error(BadActionCode::kBadLen, "Nicira action length " + std::to_string(len) + " is below 16");
+  const uint16_t subtype = a.u16();
+  if (subtype == kNxastRegLoad) return decode_reg_load(a, len, out);
+  if (subtype == kNxastRegLoad2) return decode_reg_load2(a, len, out);
+  return action_error(BadActionCode::kBadExpType,
+                      "Nicira action subtype " + std::to_string(subtype) +
+                          " is not supported (of the Nicira actions only load is)");
 }
 
 template <class A>
@@ -249,9 +405,7 @@ constexpr auto kActionDecoders =
 MaybeError decode_action(Reader& a, ActionList* out) {
   const uint16_t type = a.u16();
   const uint16_t len = a.u16();
-  if (type == kAtExperimenter)
-    return action_error(BadActionCode::kBadExperimenter,
-                        "experimenter action " + std::to_string(a.u32()) + " is not supported");
+  if (type == kAtExperimenter) return decode_experimenter_action(a, len, out);
   const int index = type < kActionIndexByType.size() ? kActionIndexByType[type] : -1;
   if (index < 0)
     return action_error(BadActionCode::kBadType,
@@ -267,12 +421,13 @@ MaybeError decode_action(Reader& a, ActionList* out) {
 }
 
 void encode_action_as(const ActSetField& s, Writer& w) {
-  const OxmFieldInfo& fi = oxm_field_info(s.field);
+  // tun_metadata: without its leading zero bytes, as OVS sends it.
+  const unsigned width = field_value_len(s.field, s.value);
   size_t start = w.size();
   w.u16(kAtSetField);
-  w.u16(static_cast<uint16_t>(pad8(8 + fi.width)));
-  w.u32(oxm_header(s.field, false, fi.width));
-  put_value(w, s.value, fi.width);
+  w.u16(static_cast<uint16_t>(pad8(8 + width)));
+  w.u32(oxm_header(s.field, false, width));
+  put_value(w, s.field, s.value, width);
   w.pad_to8(start);
 }
 template <class A>
@@ -393,7 +548,9 @@ MaybeError decode_match_at(Reader& r, OfMatch* out) {
   r.skip(pad8(len) - len);
   m.skip(4);
   OfMatch match;
-  while (!m.empty()) OF_TRY(decode_oxm(m, &match));
+  TunMetadataLayout dyn;  // tun_metadata placement when r has no TLV table
+  if (!r.tlv()) place_dynamic(m, &dyn);
+  while (!m.empty()) OF_TRY(decode_oxm(m, &match, &dyn));
   if (MaybeError e = match.check_prerequisites()) return e;
   *out = std::move(match);
   return std::nullopt;
@@ -403,14 +560,15 @@ void encode_match_w(const OfMatch& m, Writer& w) {
   size_t start = w.size();
   w.u16(kOfpmtOxm);
   w.u16(0);
-  for (unsigned i = 0; i < kNumOxmFields; i++) {
+  for (unsigned i = 0; i < kNumMatchFields; i++) {
     OxmField f = static_cast<OxmField>(i);
     if (!m.has(f)) continue;
-    const OxmFieldInfo& fi = oxm_field_info(f);
+    // tun_metadata: the length of its TLV mapping (as OVS encodes a match).
+    const unsigned width = is_tun_metadata(f) ? m.loc_of(f).len : oxm_field_info(f).width;
     bool exact = m.is_exact(f);
-    w.u32(oxm_header(f, !exact, exact ? fi.width : 2u * fi.width));
-    put_value(w, m.value_of(f), fi.width);
-    if (!exact) put_value(w, m.mask_of(f), fi.width);
+    w.u32(oxm_header(f, !exact, exact ? width : 2u * width));
+    put_value(w, f, m.value_of(f), width);
+    if (!exact) put_value(w, f, m.mask_of(f), width);
   }
   w.patch16(start + 2, w.size() - start, "match");
   w.pad_to8(start);
@@ -534,18 +692,21 @@ void encode_instructions(const Instructions& insts, Bytes* out) {
   wire::Writer w(out);
   wire::encode_instructions_w(insts, w);
 }
-MaybeError decode_match(std::span<const uint8_t> bytes, OfMatch* out, size_t* consumed) {
-  wire::Reader r(bytes, 0);
+MaybeError decode_match(std::span<const uint8_t> bytes, OfMatch* out, size_t* consumed,
+                        const TunMetadataLayout* tlv) {
+  wire::Reader r(bytes, 0, tlv);
   OF_TRY(wire::decode_match_at(r, out));
   if (consumed) *consumed = bytes.size() - r.left();
   return std::nullopt;
 }
-MaybeError decode_actions(std::span<const uint8_t> bytes, ActionList* out) {
-  wire::Reader r(bytes, 0);
+MaybeError decode_actions(std::span<const uint8_t> bytes, ActionList* out,
+                          const TunMetadataLayout* tlv) {
+  wire::Reader r(bytes, 0, tlv);
   return wire::decode_actions_at(r, out);
 }
-MaybeError decode_instructions(std::span<const uint8_t> bytes, Instructions* out) {
-  wire::Reader r(bytes, 0);
+MaybeError decode_instructions(std::span<const uint8_t> bytes, Instructions* out,
+                               const TunMetadataLayout* tlv) {
+  wire::Reader r(bytes, 0, tlv);
   return wire::decode_instructions_at(r, out);
 }
 

@@ -106,14 +106,35 @@ enum class TableFeaturesFailedCode : uint16_t {
   kBadTable = 0, kBadMetadata = 1, kBadType = 2, kBadLen = 3, kBadArgument = 4, kEperm = 5,
 };
 
+// Open vSwitch's (Nicira's) errors in OpenFlow 1.2+: OFPET_EXPERIMENTER,
+// experimenter NX_VENDOR_ID, exp_code as below ("NX1.2+(N)" in OVS's
+// lib/ofp-errors.h). The TLV-table ones (NXTTMFC_*) answer
+// NXT_TLV_TABLE_MOD; kInvalidTlvField answers a match or set_field on a
+// tun_metadataN that the TLV table does not map.
+inline constexpr uint32_t kNxVendorId = 0x00002320;
+enum class NxErrorCode : uint16_t {
+  kTtmBadCommand = 16,      // NXTTMFC_BAD_COMMAND
+  kTtmBadOptLen = 17,       // NXTTMFC_BAD_OPT_LEN
+  kTtmBadFieldIdx = 18,     // NXTTMFC_BAD_FIELD_IDX
+  kTtmTableFull = 19,       // NXTTMFC_TABLE_FULL
+  kTtmAlreadyMapped = 20,   // NXTTMFC_ALREADY_MAPPED
+  kTtmDupEntry = 21,        // NXTTMFC_DUP_ENTRY
+  kInvalidTlvField = 37,    // NXFMFC_INVALID_TLV_FIELD
+  kTtmInvalidTlvDel = 38,   // NXTTMFC_INVALID_TLV_DEL
+};
+
 struct OfError {
   OfErrorType type = OfErrorType::kBadRequest;
   uint16_t code = 0;
   std::string message;  // what is wrong and where, e.g. "tcp_dst requires ip_proto=6"
+  uint32_t experimenter = 0;  // type kExperimenter: whose code (kNxVendorId)
 
   template <typename Code>
   static OfError make(OfErrorType t, Code c, std::string msg) {
     return OfError{t, static_cast<uint16_t>(c), std::move(msg)};
+  }
+  static OfError nx(NxErrorCode c, std::string msg) {
+    return OfError{OfErrorType::kExperimenter, static_cast<uint16_t>(c), std::move(msg), kNxVendorId};
   }
 };
 
@@ -121,7 +142,8 @@ struct OfError {
 // change nothing when they fail.
 using MaybeError = std::optional<OfError>;
 
-// "bad_match/bad_prereq" style names, for logs and tests.
+// "bad_match/bad_prereq" style names, for logs and tests; Nicira errors by
+// their OVS names ("NXTTMFC_DUP_ENTRY").
 std::string of_error_name(OfErrorType type, uint16_t code);
 
 }  // namespace dps::ofproto

@@ -59,6 +59,7 @@ struct FlowMod {
   uint32_t out_port = kPortAny;    // delete: only rules that output to this port
   uint32_t out_group = kGroupAny;  // delete: only rules that output to this group
   Instructions instructions;
+  bool operator==(const FlowMod&) const = default;
 };
 
 }  // namespace dps::ofproto

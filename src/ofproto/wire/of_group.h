@@ -48,6 +48,7 @@ struct GroupMod {
   GroupType type = GroupType::kAll;
   uint32_t group_id = 0;  // kGroupAll allowed for delete
   std::vector<GroupBucket> buckets;
+  bool operator==(const GroupMod&) const = default;
 };
 
 }  // namespace dps::ofproto

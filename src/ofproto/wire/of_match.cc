@@ -1,7 +1,9 @@
 #include "of_match.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace dps::ofproto {
@@ -15,57 +17,94 @@ using datapath::kEthTypeMpls;
 using datapath::kEthTypeMplsMcast;
 inline constexpr uint16_t kEthTypePbb = 0x88e7;
 
-// Name, wire width, significant bits, maskable. Maskability follows
-// OpenFlow 1.3 table 11 plus the L4 ports, which OVS also accepts masked.
-constexpr OxmFieldInfo kFields[kNumOxmFields] = {
-    {OxmField::kInPort, "in_port", 4, 32, false},
-    {OxmField::kInPhyPort, "in_phy_port", 4, 32, false},
-    {OxmField::kMetadata, "metadata", 8, 64, true},
-    {OxmField::kEthDst, "eth_dst", 6, 48, true},
-    {OxmField::kEthSrc, "eth_src", 6, 48, true},
-    {OxmField::kEthType, "eth_type", 2, 16, false},
-    {OxmField::kVlanVid, "vlan_vid", 2, 13, true},
-    {OxmField::kVlanPcp, "vlan_pcp", 1, 3, false},
-    {OxmField::kIpDscp, "ip_dscp", 1, 6, false},
-    {OxmField::kIpEcn, "ip_ecn", 1, 2, false},
-    {OxmField::kIpProto, "ip_proto", 1, 8, false},
-    {OxmField::kIpv4Src, "ipv4_src", 4, 32, true},
-    {OxmField::kIpv4Dst, "ipv4_dst", 4, 32, true},
-    {OxmField::kTcpSrc, "tcp_src", 2, 16, true},
-    {OxmField::kTcpDst, "tcp_dst", 2, 16, true},
-    {OxmField::kUdpSrc, "udp_src", 2, 16, true},
-    {OxmField::kUdpDst, "udp_dst", 2, 16, true},
-    {OxmField::kSctpSrc, "sctp_src", 2, 16, true},
-    {OxmField::kSctpDst, "sctp_dst", 2, 16, true},
-    {OxmField::kIcmpv4Type, "icmpv4_type", 1, 8, false},
-    {OxmField::kIcmpv4Code, "icmpv4_code", 1, 8, false},
-    {OxmField::kArpOp, "arp_op", 2, 16, false},
-    {OxmField::kArpSpa, "arp_spa", 4, 32, true},
-    {OxmField::kArpTpa, "arp_tpa", 4, 32, true},
-    {OxmField::kArpSha, "arp_sha", 6, 48, true},
-    {OxmField::kArpTha, "arp_tha", 6, 48, true},
-    {OxmField::kIpv6Src, "ipv6_src", 16, 128, true},
-    {OxmField::kIpv6Dst, "ipv6_dst", 16, 128, true},
-    {OxmField::kIpv6Flabel, "ipv6_label", 4, 20, true},
-    {OxmField::kIcmpv6Type, "icmpv6_type", 1, 8, false},
-    {OxmField::kIcmpv6Code, "icmpv6_code", 1, 8, false},
-    {OxmField::kIpv6NdTarget, "nd_target", 16, 128, false},
-    {OxmField::kIpv6NdSll, "nd_sll", 6, 48, false},
-    {OxmField::kIpv6NdTll, "nd_tll", 6, 48, false},
-    {OxmField::kMplsLabel, "mpls_label", 4, 20, false},
-    {OxmField::kMplsTc, "mpls_tc", 1, 3, false},
-    {OxmField::kMplsBos, "mpls_bos", 1, 1, false},
-    {OxmField::kPbbIsid, "pbb_isid", 3, 24, true},
-    {OxmField::kTunnelId, "tunnel_id", 8, 64, true},
-    {OxmField::kIpv6Exthdr, "ipv6_exthdr", 2, 9, true},
+constexpr uint16_t kB = kOxmClassOpenflowBasic;
+constexpr uint16_t kN = kOxmClassNxm1;
+
+// Name, wire width, significant bits, maskable, OXM class and number, NXM
+// name. Maskability follows OpenFlow 1.3 table 11 plus the L4 ports, which
+// OVS also accepts masked. The tunnel fields are OVS's NXM_1 fields
+// (meta-flow.xml: tun_src NXM 31, tun_dst 32, tun_flags 104, tun_ipv6_src
+// 109, tun_ipv6_dst 110, tun_metadata0..63 40..103).
+// flat table
+constexpr OxmFieldInfo kFixedFields[] = {
+    {OxmField::kInPort, "in_port", 4, 32, false, kB, 0, nullptr},
+    {OxmField::kInPhyPort, "in_phy_port", 4, 32, false, kB, 1, nullptr},
+    {OxmField::kMetadata, "metadata", 8, 64, true, kB, 2, "OXM_OF_METADATA"},
+    {OxmField::kEthDst, "eth_dst", 6, 48, true, kB, 3, "NXM_OF_ETH_DST"},
+    {OxmField::kEthSrc, "eth_src", 6, 48, true, kB, 4, "NXM_OF_ETH_SRC"},
+    {OxmField::kEthType, "eth_type", 2, 16, false, kB, 5, "NXM_OF_ETH_TYPE"},
+    {OxmField::kVlanVid, "vlan_vid", 2, 13, true, kB, 6, nullptr},
+    {OxmField::kVlanPcp, "vlan_pcp", 1, 3, false, kB, 7, nullptr},
+    {OxmField::kIpDscp, "ip_dscp", 1, 6, false, kB, 8, nullptr},
+    {OxmField::kIpEcn, "ip_ecn", 1, 2, false, kB, 9, nullptr},
+    {OxmField::kIpProto, "ip_proto", 1, 8, false, kB, 10, "NXM_OF_IP_PROTO"},
+    {OxmField::kIpv4Src, "ipv4_src", 4, 32, true, kB, 11, "NXM_OF_IP_SRC"},
+    {OxmField::kIpv4Dst, "ipv4_dst", 4, 32, true, kB, 12, "NXM_OF_IP_DST"},
+    {OxmField::kTcpSrc, "tcp_src", 2, 16, true, kB, 13, "NXM_OF_TCP_SRC"},
+    {OxmField::kTcpDst, "tcp_dst", 2, 16, true, kB, 14, "NXM_OF_TCP_DST"},
+    {OxmField::kUdpSrc, "udp_src", 2, 16, true, kB, 15, "NXM_OF_UDP_SRC"},
+    {OxmField::kUdpDst, "udp_dst", 2, 16, true, kB, 16, "NXM_OF_UDP_DST"},
+    {OxmField::kSctpSrc, "sctp_src", 2, 16, true, kB, 17, nullptr},
+    {OxmField::kSctpDst, "sctp_dst", 2, 16, true, kB, 18, nullptr},
+    {OxmField::kIcmpv4Type, "icmpv4_type", 1, 8, false, kB, 19, "NXM_OF_ICMP_TYPE"},
+    {OxmField::kIcmpv4Code, "icmpv4_code", 1, 8, false, kB, 20, "NXM_OF_ICMP_CODE"},
+    {OxmField::kArpOp, "arp_op", 2, 16, false, kB, 21, "NXM_OF_ARP_OP"},
+    {OxmField::kArpSpa, "arp_spa", 4, 32, true, kB, 22, "NXM_OF_ARP_SPA"},
+    {OxmField::kArpTpa, "arp_tpa", 4, 32, true, kB, 23, "NXM_OF_ARP_TPA"},
+    {OxmField::kArpSha, "arp_sha", 6, 48, true, kB, 24, "NXM_NX_ARP_SHA"},
+    {OxmField::kArpTha, "arp_tha", 6, 48, true, kB, 25, "NXM_NX_ARP_THA"},
+    {OxmField::kIpv6Src, "ipv6_src", 16, 128, true, kB, 26, "NXM_NX_IPV6_SRC"},
+    {OxmField::kIpv6Dst, "ipv6_dst", 16, 128, true, kB, 27, "NXM_NX_IPV6_DST"},
+    {OxmField::kIpv6Flabel, "ipv6_label", 4, 20, true, kB, 28, "NXM_NX_IPV6_LABEL"},
+    {OxmField::kIcmpv6Type, "icmpv6_type", 1, 8, false, kB, 29, "NXM_NX_ICMPV6_TYPE"},
+    {OxmField::kIcmpv6Code, "icmpv6_code", 1, 8, false, kB, 30, "NXM_NX_ICMPV6_CODE"},
+    {OxmField::kIpv6NdTarget, "nd_target", 16, 128, false, kB, 31, "NXM_NX_ND_TARGET"},
+    {OxmField::kIpv6NdSll, "nd_sll", 6, 48, false, kB, 32, "NXM_NX_ND_SLL"},
+    {OxmField::kIpv6NdTll, "nd_tll", 6, 48, false, kB, 33, "NXM_NX_ND_TLL"},
+    {OxmField::kMplsLabel, "mpls_label", 4, 20, false, kB, 34, nullptr},
+    {OxmField::kMplsTc, "mpls_tc", 1, 3, false, kB, 35, nullptr},
+    {OxmField::kMplsBos, "mpls_bos", 1, 1, false, kB, 36, nullptr},
+    {OxmField::kPbbIsid, "pbb_isid", 3, 24, true, kB, 37, nullptr},
+    {OxmField::kTunnelId, "tunnel_id", 8, 64, true, kB, 38, "NXM_NX_TUN_ID"},
+    {OxmField::kIpv6Exthdr, "ipv6_exthdr", 2, 9, true, kB, 39, nullptr},
+    {OxmField::kTunIpv4Src, "tun_src", 4, 32, true, kN, 31, "NXM_NX_TUN_IPV4_SRC"},
+    {OxmField::kTunIpv4Dst, "tun_dst", 4, 32, true, kN, 32, "NXM_NX_TUN_IPV4_DST"},
+    {OxmField::kTunIpv6Src, "tun_ipv6_src", 16, 128, true, kN, 109, "NXM_NX_TUN_IPV6_SRC"},
+    {OxmField::kTunIpv6Dst, "tun_ipv6_dst", 16, 128, true, kN, 110, "NXM_NX_TUN_IPV6_DST"},
+    {OxmField::kTunFlags, "tun_flags", 2, 1, true, kN, 104, "NXM_NX_TUN_FLAGS"},
 };
+constexpr unsigned kNumFixedFields = std::size(kFixedFields);
+static_assert(kNumFixedFields == static_cast<unsigned>(OxmField::kTunMetadata0));
+constexpr uint8_t kNxmTunMetadata0 = 40;  // NXM_NX_TUN_METADATA0
+constexpr uint8_t kNxmTunId = 16;         // NXM_NX_TUN_ID (same field as OXM_OF_TUNNEL_ID)
 
 constexpr bool table_in_order() {
-  for (unsigned i = 0; i < kNumOxmFields; i++)
-    if (static_cast<unsigned>(kFields[i].field) != i) return false;
+  for (unsigned i = 0; i < kNumFixedFields; i++)
+    if (static_cast<unsigned>(kFixedFields[i].field) != i) return false;
   return true;
 }
 static_assert(table_in_order());
+
+// Every field: the fixed ones, then tun_metadata0..63 (names built once).
+struct FieldTable {
+  std::array<OxmFieldInfo, kNumMatchFields> info{};
+  std::array<std::array<char, 16>, kNumTunMetadata> names{};
+  std::array<std::array<char, 24>, kNumTunMetadata> nxm_names{};
+  FieldTable() {
+    for (unsigned i = 0; i < kNumFixedFields; i++) info[i] = kFixedFields[i];
+    for (unsigned n = 0; n < kNumTunMetadata; n++) {
+      std::snprintf(names[n].data(), names[n].size(), "tun_metadata%u", n);
+      std::snprintf(nxm_names[n].data(), nxm_names[n].size(), "NXM_NX_TUN_METADATA%u", n);
+      info[kNumFixedFields + n] = {tun_metadata_field(n), names[n].data(), kFieldValueMax,
+                                   kFieldValueMax * 8, true, kN,
+                                   static_cast<uint8_t>(kNxmTunMetadata0 + n), nxm_names[n].data()};
+    }
+  }
+};
+const FieldTable& fields() {
+  static const FieldTable t;
+  return t;
+}
 
 uint16_t ld16(uint16_t be) { return ntohs(be); }
 uint16_t st16(uint16_t host) { return htons(host); }
@@ -75,7 +114,7 @@ uint32_t st32(uint32_t host) { return htonl(host); }
 
 bool value_fits(const FieldValue& v, const OxmFieldInfo& fi) {
   // The bytes beyond width must be zero, and the leading bits beyond bits.
-  for (unsigned i = fi.width; i < 16; i++)
+  for (unsigned i = fi.width; i < kFieldValueMax; i++)
     if (v.bytes[i]) return false;
   unsigned extra = fi.width * 8u - fi.bits;  // leading bits that must be zero
   for (unsigned i = 0; i < fi.width && extra; i++) {
@@ -145,11 +184,29 @@ std::string hex(uint64_t v, int digits = 0) {
 
 }  // namespace
 
-const OxmFieldInfo& oxm_field_info(OxmField f) { return kFields[static_cast<unsigned>(f)]; }
+const OxmFieldInfo& oxm_field_info(OxmField f) {
+  const unsigned i = static_cast<unsigned>(f);
+  return i < kNumFixedFields ? kFixedFields[i] : fields().info[i];  // the miss path asks often
+}
 
 std::optional<OxmField> oxm_field_by_name(std::string_view name) {
-  for (const auto& fi : kFields)
+  for (const auto& fi : fields().info)
     if (name == fi.name) return fi.field;
+  return std::nullopt;
+}
+
+std::optional<OxmField> oxm_field_by_wire(uint16_t oxm_class, uint8_t oxm_field) {
+  if (oxm_class == kN && oxm_field == kNxmTunId) return OxmField::kTunnelId;
+  if (oxm_class == kN && oxm_field >= kNxmTunMetadata0 && oxm_field < kNxmTunMetadata0 + kNumTunMetadata)
+    return tun_metadata_field(oxm_field - kNxmTunMetadata0);
+  for (const auto& fi : kFixedFields)
+    if (fi.oxm_class == oxm_class && fi.oxm_field == oxm_field) return fi.field;
+  return std::nullopt;
+}
+
+std::optional<OxmField> oxm_field_by_nxm_name(std::string_view name) {
+  for (const auto& fi : fields().info)
+    if (fi.nxm_name && name == fi.nxm_name) return fi.field;
   return std::nullopt;
 }
 
@@ -191,19 +248,17 @@ void of_key_and(const OfKey& key, const OfMask& mask, OfKey* out) {
 void of_mask_or(OfMask* acc, const OfMask& mask) {
   for (unsigned i = 0; i < datapath::kFlowWords; i++) acc->flow.words()[i] |= mask.flow.words()[i];
   acc->pipe.metadata |= mask.pipe.metadata;
-  acc->pipe.tunnel_id |= mask.pipe.tunnel_id;
   acc->pipe.pbb_isid |= mask.pipe.pbb_isid;
   acc->pipe.in_phy_port |= mask.pipe.in_phy_port;
 }
 
 bool of_key_matches(const OfKey& key, const OfMask& mask, const OfKey& value) {
   uint64_t diff = 0;
-  const uint64_t* k = key.flow.words();
-  const uint64_t* m = mask.flow.words();
-  const uint64_t* v = value.flow.words();
+  const FlowKey::FlowWord* k = key.flow.words();
+  const FlowKey::FlowWord* m = mask.flow.words();
+  const FlowKey::FlowWord* v = value.flow.words();
   for (unsigned i = 0; i < datapath::kFlowWords; i++) diff |= (k[i] & m[i]) ^ v[i];
   diff |= (key.pipe.metadata & mask.pipe.metadata) ^ value.pipe.metadata;
-  diff |= (key.pipe.tunnel_id & mask.pipe.tunnel_id) ^ value.pipe.tunnel_id;
   diff |= (key.pipe.pbb_isid & mask.pipe.pbb_isid) ^ value.pipe.pbb_isid;
   diff |= (key.pipe.in_phy_port & mask.pipe.in_phy_port) ^ value.pipe.in_phy_port;
   return diff == 0;
@@ -236,8 +291,47 @@ bool of_mask_is_zero(const OfMask& m) {
   return true;
 }
 
-void put_field(OfKey* key, OxmField f, const FieldValue& v) {
+namespace {
+
+// The tunnel fields of put_field().
+void put_tunnel_field(FlowKey& k, OxmField f, const FieldValue& v, TunMetadataLoc loc) {
+  switch (f) {
+    case OxmField::kTunIpv4Src: k.tun_ipv4_src = st32(static_cast<uint32_t>(v.to_u64(4))); return;
+    case OxmField::kTunIpv4Dst: k.tun_ipv4_dst = st32(static_cast<uint32_t>(v.to_u64(4))); return;
+    case OxmField::kTunIpv6Src: std::memcpy(k.tun_ipv6_src, v.bytes.data(), 16); return;
+    case OxmField::kTunIpv6Dst: std::memcpy(k.tun_ipv6_dst, v.bytes.data(), 16); return;
+    case OxmField::kTunFlags:
+      k.tun_flags = static_cast<uint16_t>((k.tun_flags & ~datapath::kTunFlagOam) |
+                                          (v.to_u64(2) & datapath::kTunFlagOam));
+      return;
+    default: break;
+  }
+  if (!is_tun_metadata(f) || !loc.len || loc.offset + loc.len > datapath::kTunOptsMax) return;
+  std::memcpy(k.tun_opts + loc.offset, v.bytes.data() + kFieldValueMax - loc.len, loc.len);
+  k.tun_md_present |= uint64_t{1} << tun_metadata_index(f);
+}
+
+FieldValue get_tunnel_field(const FlowKey& k, OxmField f, TunMetadataLoc loc) {
+  switch (f) {
+    case OxmField::kTunIpv4Src: return FieldValue::from_u64(ld32(k.tun_ipv4_src), 4);
+    case OxmField::kTunIpv4Dst: return FieldValue::from_u64(ld32(k.tun_ipv4_dst), 4);
+    case OxmField::kTunIpv6Src: return FieldValue::from_bytes(k.tun_ipv6_src, 16);
+    case OxmField::kTunIpv6Dst: return FieldValue::from_bytes(k.tun_ipv6_dst, 16);
+    case OxmField::kTunFlags: return FieldValue::from_u64(k.tun_flags & datapath::kTunFlagOam, 2);
+    default: break;
+  }
+  FieldValue r;
+  if (is_tun_metadata(f) && loc.len && loc.offset + loc.len <= datapath::kTunOptsMax)
+    std::memcpy(r.bytes.data() + kFieldValueMax - loc.len, k.tun_opts + loc.offset, loc.len);
+  return r;
+}
+
+}  // namespace
+
+void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc) {
   FlowKey& k = key->flow;
+  if (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src))
+    return put_tunnel_field(k, f, v, loc);
   const OxmFieldInfo& fi = oxm_field_info(f);
   uint64_t n = v.to_u64(fi.width > 8 ? 8 : fi.width);
   switch (f) {
@@ -289,13 +383,16 @@ void put_field(OfKey* key, OxmField f, const FieldValue& v) {
       k.mpls_lse = st32(static_cast<uint32_t>((ld32(k.mpls_lse) & ~0x100u) | ((n & 1) << 8)));
       break;
     case OxmField::kPbbIsid: key->pipe.pbb_isid = static_cast<uint32_t>(n & 0xffffff); break;
-    case OxmField::kTunnelId: key->pipe.tunnel_id = n; break;
+    case OxmField::kTunnelId: k.tun_id = htobe64(n); break;
     case OxmField::kIpv6Exthdr: k.ipv6_exthdr = static_cast<uint16_t>(n & 0x1ff); break;
+    default: break;
   }
 }
 
-FieldValue get_field(const OfKey& key, OxmField f) {
+FieldValue get_field(const OfKey& key, OxmField f, TunMetadataLoc loc) {
   const FlowKey& k = key.flow;
+  if (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src))
+    return get_tunnel_field(k, f, loc);
   const OxmFieldInfo& fi = oxm_field_info(f);
   auto num = [&](uint64_t n) { return FieldValue::from_u64(n, fi.width); };
   switch (f) {
@@ -337,13 +434,16 @@ FieldValue get_field(const OfKey& key, OxmField f) {
     case OxmField::kMplsTc: return num((ld32(k.mpls_lse) >> 9) & 7);
     case OxmField::kMplsBos: return num((ld32(k.mpls_lse) >> 8) & 1);
     case OxmField::kPbbIsid: return num(key.pipe.pbb_isid & 0xffffff);
-    case OxmField::kTunnelId: return num(key.pipe.tunnel_id);
+    case OxmField::kTunnelId: return num(be64toh(k.tun_id));
     case OxmField::kIpv6Exthdr: return num(k.ipv6_exthdr & 0x1ff);
+    default: break;
   }
   return {};
 }
 
-MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* mask) {
+MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* mask,
+                        const TunMetadataLayout* tlv) {
+  if (is_tun_metadata(f)) return set_tun_metadata(f, value, mask, tlv);
   const OxmFieldInfo& fi = oxm_field_info(f);
   const std::string name = fi.name;
   if (has(f))
@@ -358,6 +458,12 @@ MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* m
                          "arp_op " + std::to_string(value.to_u64(2)) +
                              " is not supported (only opcodes 0..255 are matched)");
   FieldValue m = FieldValue::exact(f);
+  FieldValue clipped;
+  if (mask && f == OxmField::kTunFlags) {
+    // Only the oam bit is an OpenFlow tun_flags bit (OVS clips the mask too).
+    clipped = FieldValue::from_u64(mask->to_u64(2) & datapath::kTunFlagOam, 2);
+    mask = &clipped;
+  }
   if (mask && *mask != m) {
     if (!fi.maskable)
       return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadMask,
@@ -368,7 +474,7 @@ MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* m
                                std::to_string(fi.bits) + " bits");
     m = *mask;
   }
-  for (unsigned i = 0; i < 16; i++)
+  for (unsigned i = 0; i < kFieldValueMax; i++)
     if (value.bytes[i] & ~m.bytes[i])
       return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadWildcards,
                            name + " value " + format_field_value(f, value) +
@@ -390,7 +496,63 @@ MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* m
   // A zero mask is a wildcard: the field is then simply absent.
   bool zero = true;
   for (unsigned i = 0; i < fi.width; i++) zero &= m.bytes[i] == 0;
-  if (!zero) fields_ |= 1ull << static_cast<unsigned>(f);
+  if (!zero) mark(f);
+  return std::nullopt;
+}
+
+namespace {
+
+// Leading bytes of a right-aligned value that a mapping of len bytes cannot hold.
+bool wider_than(const FieldValue& v, unsigned len) {
+  for (unsigned i = 0; i + len < kFieldValueMax; i++)
+    if (v.bytes[i]) return true;
+  return false;
+}
+
+}  // namespace
+
+MaybeError OfMatch::set_tun_metadata(OxmField f, const FieldValue& value, const FieldValue* mask,
+                                     const TunMetadataLayout* tlv) {
+  const unsigned idx = tun_metadata_index(f);
+  const std::string name = oxm_field_info(f).name;
+  if (has(f))
+    return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kDupField,
+                         name + " appears more than once in the match");
+  if (!tlv || !tlv->mapped(idx))
+    return OfError::nx(NxErrorCode::kInvalidTlvField,
+                       name + " is not mapped to a Geneve option in the TLV table "
+                              "(ovs-ofctl add-tlv-map)");
+  const TunMetadataLoc loc = tlv->loc[idx];
+  if (loc.offset + loc.len > datapath::kTunOptsMax)
+    return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadField,
+                         name + " is mapped beyond the option bytes a flow holds");
+  const std::string len_text = std::to_string(loc.len) + " bytes of its TLV mapping";
+  if (wider_than(value, loc.len))
+    return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadValue,
+                         name + " value " + format_field_value(f, value) + " is wider than the " + len_text);
+  FieldValue m;
+  for (unsigned i = kFieldValueMax - loc.len; i < kFieldValueMax; i++) m.bytes[i] = 0xff;
+  if (mask) {
+    if (wider_than(*mask, loc.len))
+      return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadMask,
+                           name + " mask " + format_field_value(f, *mask) + " is wider than the " + len_text);
+    m = *mask;
+  }
+  for (unsigned i = 0; i < kFieldValueMax; i++)
+    if (value.bytes[i] & ~m.bytes[i])
+      return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadWildcards,
+                           name + " value " + format_field_value(f, value) +
+                               " has bits outside its mask " + format_field_value(f, m));
+  for (unsigned i = 0; i < loc.len; i++)
+    if (mask_.flow.tun_opts[loc.offset + i])
+      return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kDupField,
+                           name + " shares option bytes with another tun_metadata field of the match");
+  // Value and mask both carry the present bit: a packet without the option
+  // never matches, even a zero mask (OVS's "tun_metadataN" alone).
+  put_field(&value_, f, value, loc);
+  put_field(&mask_, f, m, loc);
+  md_loc_[idx] = loc;
+  mark(f);
   return std::nullopt;
 }
 
@@ -406,16 +568,26 @@ MaybeError OfMatch::set_u64_masked(OxmField f, uint64_t value, uint64_t mask) {
 
 void OfMatch::clear(OxmField f) {
   if (!has(f)) return;
-  put_field(&value_, f, FieldValue{});
-  put_field(&mask_, f, FieldValue{});
-  fields_ &= ~(1ull << static_cast<unsigned>(f));
+  if (is_tun_metadata(f)) {
+    const TunMetadataLoc loc = loc_of(f);
+    for (OfKey* k : {&value_, &mask_}) {
+      std::memset(k->flow.tun_opts + loc.offset, 0, loc.len);
+      k->flow.tun_md_present &= ~(uint64_t{1} << tun_metadata_index(f));
+    }
+    md_loc_[tun_metadata_index(f)] = {};
+  } else {
+    put_field(&value_, f, FieldValue{});
+    put_field(&mask_, f, FieldValue{});
+  }
+  unmark(f);
 }
 
 void OfMatch::force(OxmField f, const FieldValue& value) {
+  if (is_tun_metadata(f)) return;  // no placement here; nothing shares its bits
   OfKey probe{};
   put_field(&probe, f, FieldValue::exact(f));
   // Forget every field that shares bits with f.
-  for (unsigned i = 0; i < kNumOxmFields; i++) {
+  for (unsigned i = 0; i < kNumFixedFields; i++) {
     OxmField g = static_cast<OxmField>(i);
     if (!has(g)) continue;
     OfKey pg{};
@@ -426,10 +598,30 @@ void OfMatch::force(OxmField f, const FieldValue& value) {
   }
   put_field(&value_, f, value);
   put_field(&mask_, f, FieldValue::exact(f));
-  fields_ |= 1ull << static_cast<unsigned>(f);
+  mark(f);
+}
+
+bool OfMatch::has_tunnel_fields() const {
+  if (has(OxmField::kTunnelId)) return true;
+  for (unsigned i = static_cast<unsigned>(OxmField::kTunIpv4Src); i < kNumMatchFields; i++)
+    if (has(static_cast<OxmField>(i))) return true;
+  return false;
+}
+
+uint64_t OfMatch::tun_metadata_set() const {
+  uint64_t out = 0;
+  for (unsigned n = 0; n < kNumTunMetadata; n++)
+    if (has(tun_metadata_field(n))) out |= uint64_t{1} << n;
+  return out;
 }
 
 bool OfMatch::is_exact(OxmField f) const {
+  if (is_tun_metadata(f)) {
+    const TunMetadataLoc loc = loc_of(f);
+    for (unsigned i = 0; i < loc.len; i++)
+      if (mask_.flow.tun_opts[loc.offset + i] != 0xff) return false;
+    return true;
+  }
   // Exact as far as the key can hold it (arp_op keeps only its low byte).
   OfKey full{};
   put_field(&full, f, FieldValue::exact(f));
@@ -541,11 +733,52 @@ bool OfMatch::to_flow(FlowKey* value, FlowMask* mask) const {
   *value = value_.flow;
   *mask = mask_.flow;
   const PipelineFields& p = mask_.pipe;
-  return !(p.metadata || p.tunnel_id || p.pbb_isid || p.in_phy_port);
+  return !(p.metadata || p.pbb_isid || p.in_phy_port);
+}
+
+namespace {
+
+// Clears the tunnel-word bits of a mask that no OpenFlow field covers: the
+// outer TOS/TTL/port, the datapath-only flags, the raw option length, and
+// option bytes / present bits of fields tlv does not map.
+void drop_uncovered_tunnel_bits(FlowKey& mf, const TunMetadataLayout* tlv) {
+  mf.tun_flags &= datapath::kTunFlagOam;
+  mf.tun_tos = mf.tun_ttl = 0;
+  mf.tun_tp_dst = 0;
+  mf.tun_opts_len = mf.tun_pad = 0;
+  uint8_t keep[datapath::kTunOptsMax] = {};
+  uint64_t present = 0;
+  for (unsigned n = 0; n < kNumTunMetadata && tlv; n++) {
+    if (!((mf.tun_md_present >> n) & 1) || !tlv->mapped(n)) continue;
+    const TunMetadataLoc loc = tlv->loc[n];
+    if (loc.offset + loc.len > datapath::kTunOptsMax) continue;
+    present |= uint64_t{1} << n;
+    std::memset(keep + loc.offset, 0xff, loc.len);
+  }
+  mf.tun_md_present = present;
+  for (unsigned i = 0; i < datapath::kTunOptsMax; i++) mf.tun_opts[i] &= keep[i];
+}
+
+}  // namespace
+
+void OfMatch::mark_tunnel_fields(const FlowKey& mf, const TunMetadataLayout* tlv) {
+  auto nz = [](const uint8_t* b, size_t n) { return std::any_of(b, b + n, [](uint8_t x) { return x != 0; }); };
+  if (mf.tun_id) mark(OxmField::kTunnelId);
+  if (mf.tun_ipv4_src) mark(OxmField::kTunIpv4Src);
+  if (mf.tun_ipv4_dst) mark(OxmField::kTunIpv4Dst);
+  if (nz(mf.tun_ipv6_src, 16)) mark(OxmField::kTunIpv6Src);
+  if (nz(mf.tun_ipv6_dst, 16)) mark(OxmField::kTunIpv6Dst);
+  if (mf.tun_flags) mark(OxmField::kTunFlags);
+  for (unsigned n = 0; n < kNumTunMetadata && tlv; n++) {
+    if (!((mf.tun_md_present >> n) & 1)) continue;
+    md_loc_[n] = tlv->loc[n];
+    mark(tun_metadata_field(n));
+  }
 }
 
 OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
-                           const PipelineFields* pipe_value, const PipelineFields* pipe_mask) {
+                           const PipelineFields* pipe_value, const PipelineFields* pipe_mask,
+                           const TunMetadataLayout* tlv) {
   OfKey v{}, m{};
   v.flow = value;
   m.flow = mask;
@@ -564,11 +797,14 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   mf.ipv6_exthdr &= 0x1ff;
   mf.pad0 = 0;
   mf.pad1 = 0;
-  std::memset(mf.pad2, 0, sizeof mf.pad2);
+  // Recirculation and conntrack words (14..17): no OpenFlow field yet.
+  for (unsigned w = 14; w < 18; w++) mf.words()[w] = 0;
+  drop_uncovered_tunnel_bits(mf, tlv);
   m.pipe.pbb_isid &= 0xffffff;
   OfMatch r;
   of_key_and(v, m, &r.value_);
   r.mask_ = m;
+  r.mark_tunnel_fields(mf, tlv);
 
   const FlowKey& rv = r.value_.flow;
   const bool et_exact = mf.eth_type == 0xffff;
@@ -576,7 +812,7 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   const bool proto_exact = mf.nw_proto == 0xff;
   const uint8_t proto = proto_exact ? rv.nw_proto : 0;
   auto mark = [&](OxmField f, bool present) {
-    if (present) r.fields_ |= 1ull << static_cast<unsigned>(f);
+    if (present) r.mark(f);
   };
   auto nz = [](const void* p, size_t n) {
     const uint8_t* b = static_cast<const uint8_t*>(p);
@@ -616,9 +852,28 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   mark(OxmField::kMplsTc, (ld32(mf.mpls_lse) & 0xe00) != 0);
   mark(OxmField::kMplsBos, (ld32(mf.mpls_lse) & 0x100) != 0);
   mark(OxmField::kPbbIsid, m.pipe.pbb_isid != 0);
-  mark(OxmField::kTunnelId, m.pipe.tunnel_id != 0);
   mark(OxmField::kIpv6Exthdr, mf.ipv6_exthdr != 0);
   return r;
+}
+
+void OfMatch::add_tunnel_metadata(const FlowKey& flow, const TunMetadataLayout* tlv) {
+  OfKey k{};
+  k.flow = flow;
+  auto add = [&](OxmField f, bool present) {
+    if (present && !has(f)) (void)set(f, get_field(k, f));
+  };
+  auto nz = [](const uint8_t* b) { return std::any_of(b, b + 16, [](uint8_t x) { return x != 0; }); };
+  add(OxmField::kTunnelId, flow.tun_id != 0);
+  add(OxmField::kTunIpv4Src, flow.tun_ipv4_src != 0);
+  add(OxmField::kTunIpv4Dst, flow.tun_ipv4_dst != 0);
+  add(OxmField::kTunIpv6Src, nz(flow.tun_ipv6_src));
+  add(OxmField::kTunIpv6Dst, nz(flow.tun_ipv6_dst));
+  add(OxmField::kTunFlags, (flow.tun_flags & datapath::kTunFlagOam) != 0);
+  for (unsigned n = 0; n < kNumTunMetadata && tlv; n++) {
+    const OxmField f = tun_metadata_field(n);
+    if (((flow.tun_md_present >> n) & 1) && tlv->mapped(n) && !has(f))
+      (void)set(f, get_field(k, f, tlv->loc[n]), nullptr, tlv);
+  }
 }
 
 bool OfMatch::overlaps(const OfMatch& o) const {
@@ -638,30 +893,71 @@ bool OfMatch::subsumed_by(const OfMatch& o) const {
   return true;
 }
 
-std::string format_field_value(OxmField f, const FieldValue& v) {
-  const OxmFieldInfo& fi = oxm_field_info(f);
-  char buf[64];
+unsigned field_value_len(OxmField f, const FieldValue& v) {
+  if (!is_tun_metadata(f)) return oxm_field_info(f).width;
+  unsigned i = 0;
+  while (i < kFieldValueMax && !v.bytes[i]) i++;
+  return kFieldValueMax - i;
+}
+
+namespace {
+
+// OVS's ds_put_hex(): "0x" and the bytes without leading zeros, "0" for zero.
+std::string hex_bytes(const FieldValue& v) {
+  std::string out;
+  char b[4];
+  for (unsigned i = kFieldValueMax - field_value_len(OxmField::kTunMetadata0, v); i < kFieldValueMax; i++) {
+    std::snprintf(b, sizeof b, out.empty() ? "%x" : "%02x", v.bytes[i]);
+    out += out.empty() ? std::string("0x") + b : std::string(b);
+  }
+  return out.empty() ? "0" : out;
+}
+
+}  // namespace
+
+OxmValueKind oxm_value_kind(OxmField f) {
   switch (f) {
     case OxmField::kEthDst:
     case OxmField::kEthSrc:
     case OxmField::kArpSha:
     case OxmField::kArpTha:
     case OxmField::kIpv6NdSll:
-    case OxmField::kIpv6NdTll:
-      std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", v.bytes[0], v.bytes[1],
-                    v.bytes[2], v.bytes[3], v.bytes[4], v.bytes[5]);
-      return buf;
+    case OxmField::kIpv6NdTll: return OxmValueKind::kMac;
     case OxmField::kIpv4Src:
     case OxmField::kIpv4Dst:
     case OxmField::kArpSpa:
     case OxmField::kArpTpa:
-      std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", v.bytes[0], v.bytes[1], v.bytes[2], v.bytes[3]);
-      return buf;
+    case OxmField::kTunIpv4Src:
+    case OxmField::kTunIpv4Dst: return OxmValueKind::kIpv4;
     case OxmField::kIpv6Src:
     case OxmField::kIpv6Dst:
     case OxmField::kIpv6NdTarget:
+    case OxmField::kTunIpv6Src:
+    case OxmField::kTunIpv6Dst: return OxmValueKind::kIpv6;
+    case OxmField::kTunFlags: return OxmValueKind::kTunFlags;
+    default: return is_tun_metadata(f) ? OxmValueKind::kHex : OxmValueKind::kNum;
+  }
+}
+
+std::string format_field_value(OxmField f, const FieldValue& v) {
+  const OxmFieldInfo& fi = oxm_field_info(f);
+  char buf[64];
+  switch (oxm_value_kind(f)) {
+    case OxmValueKind::kHex: return hex_bytes(v);
+    case OxmValueKind::kMac:
+      std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", v.bytes[0], v.bytes[1],
+                    v.bytes[2], v.bytes[3], v.bytes[4], v.bytes[5]);
+      return buf;
+    case OxmValueKind::kIpv4:
+      std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", v.bytes[0], v.bytes[1], v.bytes[2], v.bytes[3]);
+      return buf;
+    case OxmValueKind::kIpv6:
       inet_ntop(AF_INET6, v.bytes.data(), buf, sizeof buf);
       return buf;
+    case OxmValueKind::kTunFlags: return hex(v.to_u64(2));
+    case OxmValueKind::kNum: break;
+  }
+  switch (f) {
     case OxmField::kEthType: return hex(v.to_u64(2), 4);
     case OxmField::kMetadata:
     case OxmField::kTunnelId:
@@ -675,7 +971,7 @@ std::string format_field_value(OxmField f, const FieldValue& v) {
 
 std::string OfMatch::to_string() const {
   std::string out;
-  for (unsigned i = 0; i < kNumOxmFields; i++) {
+  for (unsigned i = 0; i < kNumMatchFields; i++) {
     OxmField f = static_cast<OxmField>(i);
     if (!has(f)) continue;
     if (!out.empty()) out += ',';
@@ -707,7 +1003,19 @@ std::string of_error_name(OfErrorType type, uint16_t code) {
     case OfErrorType::kRoleRequestFailed: t = "role_request_failed"; break;
     case OfErrorType::kMeterModFailed: t = "meter_mod_failed"; break;
     case OfErrorType::kTableFeaturesFailed: t = "table_features_failed"; break;
-    case OfErrorType::kExperimenter: t = "experimenter"; break;
+    case OfErrorType::kExperimenter:
+      switch (static_cast<NxErrorCode>(code)) {
+        case NxErrorCode::kTtmBadCommand: return "NXTTMFC_BAD_COMMAND";
+        case NxErrorCode::kTtmBadOptLen: return "NXTTMFC_BAD_OPT_LEN";
+        case NxErrorCode::kTtmBadFieldIdx: return "NXTTMFC_BAD_FIELD_IDX";
+        case NxErrorCode::kTtmTableFull: return "NXTTMFC_TABLE_FULL";
+        case NxErrorCode::kTtmAlreadyMapped: return "NXTTMFC_ALREADY_MAPPED";
+        case NxErrorCode::kTtmDupEntry: return "NXTTMFC_DUP_ENTRY";
+        case NxErrorCode::kInvalidTlvField: return "NXFMFC_INVALID_TLV_FIELD";
+        case NxErrorCode::kTtmInvalidTlvDel: return "NXTTMFC_INVALID_TLV_DEL";
+      }
+      t = "experimenter";
+      break;
   }
   return std::string(t) + "/" + std::to_string(code);
 }

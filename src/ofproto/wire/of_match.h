@@ -1,13 +1,15 @@
-// of_match.h - the OpenFlow 1.3 match: value + mask over every OXM field.
+// of_match.h - the OpenFlow 1.3 match: value + mask over every OXM field,
+// plus the Nicira (NXM_1 class) tunnel fields ovs-ofctl sends inside OXM.
 //
 // What: OfKey is what the OpenFlow pipeline looks up: the datapath FlowKey
 // plus the pipeline-only fields that a datapath packet does not carry
-// (metadata, tunnel_id, pbb_isid, in_phy_port). OfMatch is a match over the
-// OXM fields of OpenFlow 1.3 (OFPXMT_OFB_*), stored as value/mask in OfKey
-// layout, with the set of OXM fields it was built from. It checks OpenFlow
-// prerequisites with errors that name the field and the missing
-// prerequisite, converts to and from FlowKey/FlowMask, and matches an OfKey
-// while recording the bits it looked at (for megaflow wildcards).
+// (metadata, pbb_isid, in_phy_port). OfMatch is a match over the OXM fields
+// of OpenFlow 1.3 (OFPXMT_OFB_*) and the tunnel fields of Open vSwitch
+// (tun_src/tun_dst, tun_ipv6_src/dst, tun_flags, tun_metadata0..63), stored
+// as value/mask in OfKey layout, with the set of fields it was built from.
+// It checks OpenFlow prerequisites with errors that name the field and the
+// missing prerequisite, converts to and from FlowKey/FlowMask, and matches
+// an OfKey while recording the bits it looked at (for megaflow wildcards).
 //
 // Design:
 //  - Value/mask live in key space (OfKey layout, network byte order for the
@@ -24,15 +26,28 @@
 //      tcp/udp/sctp ports, icmpv4/v6 type/code -> tp_src/tp_dst
 //      arp_sha/tha and ipv6_nd_sll/tll -> arp_sha/arp_tha
 //      mpls_label/tc/bos -> bits of mpls_lse
+//      tunnel_id (tun_id) -> tun_id (64-bit network order, OVS semantics)
+//      tun_src/dst, tun_ipv6_src/dst -> tun_ipv4_*/tun_ipv6_*
+//      tun_flags -> tun_flags & kTunFlagOam (the only OpenFlow-visible bit)
+//      tun_metadataN -> tun_opts[loc.offset .. +loc.len) and bit N of
+//                   tun_md_present (value and mask: a match on the field
+//                   also requires the option to be present, as in OVS)
 //    Fields that share key bits are told apart by their prerequisites
 //    (eth_type, ip_proto), which is why prerequisites are checked.
+//  - tun_metadataN is variable-length: where it lives in tun_opts, and how
+//    long it is, is the TLV table's mapping (TunMetadataLayout, kept by the
+//    model's TlvTable). A FieldValue holds it right-aligned (the last
+//    loc.len bytes of its kFieldValueMax), like OVS's mf_value; OfMatch
+//    remembers the placement of each tun_metadata field it has, so it
+//    encodes and prints itself without the table.
 //  - in_port in an OfKey/OfMatch is the OpenFlow port number. The datapath
 //    FlowKey carries the datapath port number; translating between the two
 //    is the caller's (xlate's) job: it is a 1:1 map per bridge, so the mask
 //    carries over unchanged.
-//  - Key bits that no OXM field covers (nw_frag, nw_ttl, tcp_flags,
-//    vlan_tci2, the MPLS TTL) are never set in an OfMatch mask; from_flow()
-//    drops them.
+//  - Key bits that no field covers (nw_frag, nw_ttl, tcp_flags, vlan_tci2,
+//    the MPLS TTL, recirculation and conntrack words, tun_tos/ttl/tp_dst,
+//    the datapath-only tun_flags bits) are never set in an OfMatch mask;
+//    from_flow() drops them.
 //  - Equality of two matches is equality of value and mask; the field set is
 //    bookkeeping for prerequisites and formatting.
 //
@@ -97,28 +112,71 @@ enum class OxmField : uint8_t {
   kPbbIsid = 37,
   kTunnelId = 38,
   kIpv6Exthdr = 39,
+  // Open vSwitch's tunnel fields (NXM_1 class inside OXM); not OFB numbers.
+  kTunIpv4Src = 40,
+  kTunIpv4Dst = 41,
+  kTunIpv6Src = 42,
+  kTunIpv6Dst = 43,
+  kTunFlags = 44,
+  kTunMetadata0 = 45,  // .. kTunMetadata0 + 63
 };
-inline constexpr unsigned kNumOxmFields = 40;            // OFPXMT_OFB_* of OpenFlow 1.3
+// OFPXMT_OFB_* of OpenFlow 1.3: fields 0..kNumOxmFields-1 (loops over the
+// header-rewriting fields use this bound).
+inline constexpr unsigned kNumOxmFields = 40;
+inline constexpr unsigned kNumTunMetadata = 64;
+// Every match field: the OFB ones, then the tunnel ones.
+inline constexpr unsigned kNumMatchFields = 45 + kNumTunMetadata;
+inline constexpr OxmField tun_metadata_field(unsigned index) {
+  return static_cast<OxmField>(static_cast<unsigned>(OxmField::kTunMetadata0) + index);
+}
+inline constexpr bool is_tun_metadata(OxmField f) {
+  return static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunMetadata0) &&
+         static_cast<unsigned>(f) < kNumMatchFields;
+}
+inline constexpr unsigned tun_metadata_index(OxmField f) {
+  return static_cast<unsigned>(f) - static_cast<unsigned>(OxmField::kTunMetadata0);
+}
+// True for the fields that live in the tunnel words of the key.
+inline constexpr bool is_tunnel_field(OxmField f) {
+  return f == OxmField::kTunnelId || static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src);
+}
 inline constexpr uint16_t kOxmClassOpenflowBasic = 0x8000;  // OFPXMC_OPENFLOW_BASIC
+inline constexpr uint16_t kOxmClassNxm1 = 0x0001;           // OFPXMC_NXM_1 (Nicira)
 inline constexpr uint16_t kOfpVidPresent = 0x1000;        // OFPVID_PRESENT
 inline constexpr uint16_t kOfpVidNone = 0x0000;           // OFPVID_NONE
 
-// Static description of one OXM field.
+// Bytes a FieldValue holds: the widest field (tun_metadataN can be as wide
+// as FlowKey::tun_opts).
+inline constexpr unsigned kFieldValueMax = datapath::kTunOptsMax;
+
+// Static description of one match field.
 struct OxmFieldInfo {
   OxmField field;
-  const char* name;       // OXM name as ovs-ofctl prints it: "eth_src", "ipv4_dst"
-  uint8_t width;          // bytes on the wire (oxm_length without mask)
-  uint8_t bits;           // significant bits (vlan_vid 13, ip_dscp 6, ...)
+  const char* name;       // OXM name as ovs-ofctl prints it: "eth_src", "ipv4_dst", "tun_src"
+  uint8_t width;          // bytes on the wire (oxm_length without mask); tun_metadata:
+                          // kFieldValueMax (its wire length varies)
+  uint16_t bits;          // significant bits (vlan_vid 13, ip_dscp 6, ...)
   bool maskable;          // OpenFlow 1.3 allows a mask (plus OVS's L4 ports)
+  uint16_t oxm_class;     // OFPXMC_OPENFLOW_BASIC or OFPXMC_NXM_1
+  uint8_t oxm_field;      // field number within the class
+  const char* nxm_name;   // "NXM_NX_TUN_ID" (load/move subfields), or null
 };
 
+// Any match field (f < kNumMatchFields).
 const OxmFieldInfo& oxm_field_info(OxmField f);
-// Accepts the OXM names above; nullopt for anything else.
+// Accepts the names above ("tun_metadata5" too); nullopt for anything else.
 std::optional<OxmField> oxm_field_by_name(std::string_view name);
+// The field of an OXM class/field number (both OXM_OF_TUNNEL_ID and
+// NXM_NX_TUN_ID give kTunnelId); nullopt when unknown.
+std::optional<OxmField> oxm_field_by_wire(uint16_t oxm_class, uint8_t oxm_field);
+// The field of an NXM name as load/move write it ("NXM_NX_TUN_IPV4_SRC",
+// "NXM_NX_TUN_METADATA3", "NXM_OF_ETH_DST"); nullopt when unknown.
+std::optional<OxmField> oxm_field_by_nxm_name(std::string_view name);
 
 // A field value or mask as on the wire: big-endian in bytes[0..width).
+// tun_metadataN values are right-aligned: bytes[kFieldValueMax - len ..).
 struct FieldValue {
-  std::array<uint8_t, 16> bytes{};
+  std::array<uint8_t, kFieldValueMax> bytes{};
 
   static FieldValue from_u64(uint64_t v, unsigned width);
   static FieldValue from_bytes(const uint8_t* p, unsigned width);
@@ -128,10 +186,24 @@ struct FieldValue {
   bool operator==(const FieldValue&) const = default;
 };
 
+// Where tun_metadataN lives in FlowKey::tun_opts of an OpenFlow flow: the
+// TLV table's mapping. len 0 = not mapped.
+struct TunMetadataLoc {
+  uint8_t offset = 0;
+  uint8_t len = 0;
+  bool operator==(const TunMetadataLoc&) const = default;
+};
+// The placement of every tun_metadataN (the TLV table as the wire and
+// syntax layers see it; model/tlv_table.h keeps it).
+struct TunMetadataLayout {
+  std::array<TunMetadataLoc, kNumTunMetadata> loc{};
+  bool mapped(unsigned index) const { return index < kNumTunMetadata && loc[index].len != 0; }
+  bool operator==(const TunMetadataLayout&) const = default;
+};
+
 // Pipeline fields that are not part of the datapath key. Host byte order.
 struct PipelineFields {
   uint64_t metadata = 0;
-  uint64_t tunnel_id = 0;
   uint32_t pbb_isid = 0;     // low 24 bits
   uint32_t in_phy_port = 0;  // OpenFlow port number
 };
@@ -142,9 +214,9 @@ struct OfKey {
   FlowKey flow{};
   PipelineFields pipe{};
 
-  static constexpr unsigned kPipeWords = 3;
+  static constexpr unsigned kPipeWords = 2;
   static constexpr unsigned kWords = datapath::kFlowWords + kPipeWords;
-  // Word view: words 0..15 = flow, 16..18 = pipe.
+  // Word view: words 0..31 = flow, 32..33 = pipe.
   uint64_t word(unsigned i) const;
   void set_word(unsigned i, uint64_t v);
 
@@ -184,9 +256,11 @@ bool of_mask_covers(const OfMask& a, const OfMask& b);
 bool of_mask_is_zero(const OfMask& m);
 
 // Writes field f of key (value or mask) from/to wire form. put_field() does
-// not check ranges; OfMatch::set() does.
-void put_field(OfKey* key, OxmField f, const FieldValue& v);
-FieldValue get_field(const OfKey& key, OxmField f);
+// not check ranges; OfMatch::set() does. tun_metadata fields need their
+// placement (loc; without it they write / read nothing); put_field() also
+// sets the field's tun_md_present bit, get_field() ignores it.
+void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc = {});
+FieldValue get_field(const OfKey& key, OxmField f, TunMetadataLoc loc = {});
 
 class OfMatch {
  public:
@@ -202,7 +276,12 @@ class OfMatch {
   //  - bad_match/bad_wildcards: value has bits outside the mask.
   // Prerequisites are not checked here (fields arrive in any order); call
   // check_prerequisites() once the match is complete.
-  MaybeError set(OxmField f, const FieldValue& value, const FieldValue* mask = nullptr);
+  // tun_metadataN takes its placement from tlv: not mapped there is
+  // NXFMFC_INVALID_TLV_FIELD (as OVS answers); a value or mask wider than
+  // the mapping is bad_match/bad_value / bad_mask. A zero mask on it still
+  // matches "option present" (OVS prints it as a bare "tun_metadataN").
+  MaybeError set(OxmField f, const FieldValue& value, const FieldValue* mask = nullptr,
+                 const TunMetadataLayout* tlv = nullptr);
   // Convenience for numeric fields.
   MaybeError set_u64(OxmField f, uint64_t value);
   MaybeError set_u64_masked(OxmField f, uint64_t value, uint64_t mask);
@@ -212,11 +291,23 @@ class OfMatch {
   // the packet (push_vlan, push_mpls) when validating set_field prerequisites.
   void force(OxmField f, const FieldValue& value);
 
-  bool has(OxmField f) const { return (fields_ >> static_cast<unsigned>(f)) & 1; }
-  uint64_t field_set() const { return fields_; }
-  // Wire value/mask of a field that has() is true for.
-  FieldValue value_of(OxmField f) const { return get_field(value_, f); }
-  FieldValue mask_of(OxmField f) const { return get_field(mask_, f); }
+  bool has(OxmField f) const {
+    unsigned i = static_cast<unsigned>(f);
+    return (fields_[i / 64] >> (i % 64)) & 1;
+  }
+  // True when the match has any tunnel field.
+  bool has_tunnel_fields() const;
+  // Wire value/mask of a field that has() is true for (tun_metadata:
+  // right-aligned, its mapping's length).
+  FieldValue value_of(OxmField f) const { return get_field(value_, f, loc_of(f)); }
+  FieldValue mask_of(OxmField f) const { return get_field(mask_, f, loc_of(f)); }
+  // The placement of a tun_metadata field this match has (len 0 otherwise).
+  TunMetadataLoc loc_of(OxmField f) const {
+    return is_tun_metadata(f) ? md_loc_[tun_metadata_index(f)] : TunMetadataLoc{};
+  }
+  // The tun_metadata placements this match uses (for "is the mapping in
+  // use" before the TLV table deletes one): bit N = tun_metadataN.
+  uint64_t tun_metadata_set() const;
   // True when f's mask covers all of the field's bits.
   bool is_exact(OxmField f) const;
 
@@ -252,16 +343,24 @@ class OfMatch {
 
   // Datapath view: the FlowKey part (in_port still the OpenFlow number).
   // Returns false when the match also constrains pipeline-only fields
-  // (metadata, tunnel_id, pbb_isid, in_phy_port), which a datapath flow
+  // (metadata, pbb_isid, in_phy_port), which a datapath flow
   // cannot express; *value/*mask are filled either way.
   bool to_flow(FlowKey* value, FlowMask* mask) const;
   // Builds a match from key-space value/mask (e.g. a megaflow), deriving the
   // OXM field set from the mask and, for shared bits, from eth_type/ip_proto
   // (nw_src under eth_type=0x0806 is arp_spa, otherwise ipv4_src, ...).
   // Bits no OXM field covers are dropped. value is ANDed with mask.
+  // tun_metadata bits are kept for the fields tlv maps (dropped without it).
   static OfMatch from_flow(const FlowKey& value, const FlowMask& mask,
                            const PipelineFields* pipe_value = nullptr,
-                           const PipelineFields* pipe_mask = nullptr);
+                           const PipelineFields* pipe_mask = nullptr,
+                           const TunMetadataLayout* tlv = nullptr);
+  // Adds the tunnel metadata of a packet's OpenFlow flow (mapped form) as
+  // exact fields, the way OVS fills a packet-in's match: tun_id, tun_src,
+  // tun_dst, tun_ipv6_src/dst when non-zero, tun_flags when oam is set,
+  // each tun_metadataN that is present and mapped in tlv. Fields already
+  // in the match are left alone.
+  void add_tunnel_metadata(const FlowKey& flow, const TunMetadataLayout* tlv);
 
   // Value/mask equality.
   bool operator==(const OfMatch& o) const { return value_ == o.value_ && mask_ == o.mask_; }
@@ -276,13 +375,37 @@ class OfMatch {
   std::string to_string() const;
 
  private:
+  void mark(OxmField f) {
+    unsigned i = static_cast<unsigned>(f);
+    fields_[i / 64] |= 1ull << (i % 64);
+  }
+  void unmark(OxmField f) {
+    unsigned i = static_cast<unsigned>(f);
+    fields_[i / 64] &= ~(1ull << (i % 64));
+  }
+  MaybeError set_tun_metadata(OxmField f, const FieldValue& value, const FieldValue* mask,
+                              const TunMetadataLayout* tlv);
+  void mark_tunnel_fields(const FlowKey& mf, const TunMetadataLayout* tlv);
+
   OfKey value_{};
   OfMask mask_{};
-  uint64_t fields_ = 0;  // bit f = OxmField f present
+  std::array<uint64_t, 2> fields_{};  // bit f = OxmField f present
+  std::array<TunMetadataLoc, kNumTunMetadata> md_loc_{};  // tun_metadata fields present
 };
 
+
 // Formats a wire value of field f: decimal for small integers, hex for
-// eth_type/metadata/tunnel_id, xx:xx:.. for MACs, dotted quad, IPv6 text.
+// eth_type/metadata/tunnel_id, xx:xx:.. for MACs, dotted quad, IPv6 text;
+// tun_metadata as OVS prints it: hex without leading zero bytes ("0x1234",
+// "0").
 std::string format_field_value(OxmField f, const FieldValue& v);
+// How a field's value is written as text: a MAC address, an IPv4 or IPv6
+// address, a number, a byte string of any length (tun_metadataN: "0x1234"),
+// tunnel flags (+oam); the printer here and the ovs-ofctl syntax share it.
+enum class OxmValueKind : uint8_t { kMac, kIpv4, kIpv6, kNum, kHex, kTunFlags };
+OxmValueKind oxm_value_kind(OxmField f);
+// OVS's byte length of a variable-length value: without its leading zero
+// bytes (0 for zero). Fixed-width fields: their width.
+unsigned field_value_len(OxmField f, const FieldValue& v);
 
 }  // namespace dps::ofproto

@@ -248,6 +248,14 @@ struct PacketIn {
   bool operator==(const PacketIn&) const = default;
 };
 
+// An age in milliseconds as the duration_sec / duration_nsec pair of the
+// flow-removed and statistics messages (a negative age counts as 0).
+inline void split_ms(int64_t ms, uint32_t* sec, uint32_t* nsec) {
+  if (ms < 0) ms = 0;
+  *sec = static_cast<uint32_t>(ms / 1000);
+  *nsec = static_cast<uint32_t>((ms % 1000) * 1'000'000);
+}
+
 struct FlowRemoved {
   uint64_t cookie = 0;
   uint16_t priority = 0;
@@ -297,12 +305,12 @@ struct PacketOut {
 struct FlowModMsg {
   FlowMod mod;
   uint32_t buffer_id = kOfpNoBuffer;
-  bool operator==(const FlowModMsg& o) const;
+  bool operator==(const FlowModMsg&) const = default;
 };
 
 struct GroupModMsg {
   GroupMod mod;
-  bool operator==(const GroupModMsg& o) const;
+  bool operator==(const GroupModMsg&) const = default;
 };
 
 struct PortMod {
@@ -672,12 +680,47 @@ struct MultipartReply {
   bool operator==(const MultipartReply&) const = default;
 };
 
+// ---- Nicira TLV-table messages --------------------------------------------------
+// OFPT_EXPERIMENTER with experimenter NX_VENDOR_ID and these subtypes
+// (OVS include/openflow/nicira-ext.h): ovs-ofctl add-tlv-map / del-tlv-map
+// send TLV_TABLE_MOD, dump-tlv-map sends TLV_TABLE_REQUEST.
+inline constexpr uint32_t kNxtTlvTableMod = 24;
+inline constexpr uint32_t kNxtTlvTableRequest = 25;
+inline constexpr uint32_t kNxtTlvTableReply = 26;
+
+// nx_tlv_map: Geneve option (class, type, length) <-> tun_metadata<index>.
+struct TlvMap {
+  uint16_t opt_class = 0;
+  uint8_t opt_type = 0;
+  uint8_t opt_len = 0;  // option data bytes: a multiple of 4, at most 124
+  uint16_t index = 0;   // N of tun_metadataN, below 64
+  bool operator==(const TlvMap&) const = default;
+};
+
+enum class TlvTableCommand : uint16_t { kAdd = 0, kDelete = 1, kClear = 2 };  // NXTTMC_*
+
+struct TlvTableMod {
+  TlvTableCommand command = TlvTableCommand::kAdd;
+  std::vector<TlvMap> maps;  // none for kClear
+  bool operator==(const TlvTableMod&) const = default;
+};
+struct TlvTableRequest {
+  bool operator==(const TlvTableRequest&) const = default;
+};
+struct TlvTableReply {
+  uint32_t max_option_space = 0;  // bytes of option data the switch can map
+  uint16_t max_fields = 0;        // tun_metadata fields (64)
+  std::vector<TlvMap> maps;
+  bool operator==(const TlvTableReply&) const = default;
+};
+
 using OfBody =
     std::variant<Hello, ErrorMsg, EchoRequest, EchoReply, ExperimenterMsg, FeaturesRequest,
                  FeaturesReply, GetConfigRequest, GetConfigReply, SetConfig, PacketIn,
                  FlowRemoved, PortStatus, PacketOut, FlowModMsg, GroupModMsg, PortMod, TableMod,
                  MultipartRequest, MultipartReply, BarrierRequest, BarrierReply, RoleRequest,
-                 RoleReply, GetAsyncRequest, GetAsyncReply, SetAsync, MeterMod>;
+                 RoleReply, GetAsyncRequest, GetAsyncReply, SetAsync, MeterMod, TlvTableMod,
+                 TlvTableRequest, TlvTableReply>;
 
 struct OfMessage {
   uint8_t version = kOfpVersion13;  // HELLO may carry another version

@@ -1,10 +1,17 @@
 #include "xlate.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
+#include <iterator>
+#include <optional>
 
 #include "flow_parser.h"
+#include "tnl_header.h"
+#include "tunnel_context.h"
 
 namespace dps::ofproto {
 
@@ -36,6 +43,47 @@ MacAddr mac_of(const uint8_t* p) {
   return m;
 }
 
+// The key's tunnel metadata words (tun_id .. tun_opts).
+constexpr unsigned kTunWord0 = offsetof(FlowKey, tun_id) / 8;
+constexpr unsigned kTunWords = datapath::kFlowWords - kTunWord0;
+static_assert(offsetof(FlowKey, tun_id) % 8 == 0);
+
+struct TunWords {
+  uint64_t w[kTunWords];
+};
+
+TunWords tun_words(const FlowKey& k) {
+  TunWords t;
+  for (unsigned i = 0; i < kTunWords; i++) t.w[i] = k.words()[kTunWord0 + i];
+  return t;
+}
+
+void set_tun_words(FlowKey* k, const TunWords& t) {
+  for (unsigned i = 0; i < kTunWords; i++) k->words()[kTunWord0 + i] = t.w[i];
+}
+
+bool any_byte(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i]) return true;
+  return false;
+}
+
+// Where an encapsulated packet goes: the state tunnel output gathers.
+struct TnlSend {
+  IpAddr remote, local;  // local zero: the route's source
+  uint64_t key = 0;
+  uint8_t tos = 0, ttl = 64;
+  uint8_t opts[datapath::kTunOptsMax] = {};
+  uint8_t opts_len = 0;
+};
+
+struct TnlNext {
+  Bridge* bridge = nullptr;         // the underlay bridge
+  const LocalPort* port = nullptr;  // its internal port (the source)
+  IpAddr src, next_hop;
+  MacAddr dmac{};
+};
+
 class Xlator {
  public:
   Xlator(Bridge& br, const FlowKey& key, uint32_t of_in_port, const XlateOptions& opts)
@@ -52,9 +100,42 @@ class Xlator {
     res_.mask.in_port = 0xffffffffu;  // megaflows are per input port
     // Bits no datapath key carries stay zero in the mask.
     res_.mask.pad0 = res_.mask.pad1 = 0;
-    std::memset(res_.mask.pad2, 0, sizeof res_.mask.pad2);
+    res_.mask.ext_words = 0;
+    finish_tunnel_mask(&res_.mask);
     if (failed_) res_.actions.n = 0;
     return std::move(res_);
+  }
+
+  // Bits of wildcards found outside this translator (tunnel receive).
+  void add_wildcards(const datapath::FlowMask& m) {
+    for (unsigned w = 0; w < datapath::kFlowWords; w++) wc_.flow.words()[w] |= m.words()[w];
+  }
+
+  // A packet decapsulated on tunnel port r: maps its raw Geneve options
+  // through the TLV table. False: dropped (bad options).
+  bool tunnel_receive(const TnlPortRef& r) {
+    FlowKey& f = flow_.flow;
+    rx_tunnel_ = true;
+    rx_opts_len_ = std::min<uint8_t>(f.tun_opts_len, datapath::kTunOptsMax);
+    TRACE("tunnel port " + r.name + " (" + tunnel_type_name(r.cfg->type) + ") receives: tun_id=0x" +
+          hex(be64toh(f.tun_id)) + " " + tun_addr(false).str() + "->" + tun_addr(true).str());
+    uint8_t raw[datapath::kTunOptsMax];
+    std::memcpy(raw, f.tun_opts, rx_opts_len_);
+    GeneveOptsError e = geneve_opts_to_mapped(bp_->tnl->tlv(), raw, rx_opts_len_, &f);
+    if (e != GeneveOptsError::kNone) {
+      tnl_drop(geneve_opts_error_name(e), &TnlStats::rx_bad_options);
+      return false;
+    }
+    base_ = flow_;
+    orig_ = flow_;
+    return true;
+  }
+
+  // No tunnel port takes a decapsulated packet (or other tunnel trouble):
+  // a counted drop, traced.
+  void tnl_drop(const std::string& why, uint64_t TnlStats::*counter) {
+    TRACE("tunnel: " + why + ": dropped");
+    if (opts_.account && bp_->tnl) bp_->tnl->stats().*counter += 1;
   }
 
   void run_pipeline(uint8_t table) {
@@ -246,6 +327,7 @@ class Xlator {
       TRACE(std::string("set_field ") + oxm_field_info(s.field).name + ": header not present, skipped");
       return;
     }
+    if (set_tunnel_field(s)) return;
     switch (s.field) {
       case OxmField::kVlanVid: {
         wc_.flow.vlan_tci = 0xffff;  // commit compares the new tag with the packet's
@@ -265,8 +347,8 @@ class Xlator {
         flow_.pipe.metadata = v.to_u64(8);
         return;
       case OxmField::kTunnelId:
-        flow_.pipe.tunnel_id = v.to_u64(8);
-        TRACE("set_field tunnel_id: no tunnels, affects later matches only");
+        put_field(&flow_, s.field, v);  // FlowKey::tun_id: later matches see it
+        tun_set_.tun_id = ~uint64_t{0};
         return;
       case OxmField::kEthSrc:
       case OxmField::kEthDst:
@@ -290,6 +372,32 @@ class Xlator {
     put_field(&flow_, s.field, v);
     dirty_ |= bit(s.field);
     touched_ |= bit(s.field);
+  }
+
+  // set_field on a field the key stores in its tunnel words (tun_id,
+  // tun_src / tun_dst, tun_metadataN, ...): no datapath action, it only
+  // changes what a later tunnel output encapsulates with. The bits it wrote
+  // are constants of the translation from then on (never pinned).
+  bool set_tunnel_field(const ActSetField& s) {
+    // OpenFlow 1.3's basic fields (OFPXMT_OFB_* 0..39): only tunnel_id can
+    // live there; the others need no probe.
+    if (static_cast<unsigned>(s.field) < 40 && s.field != OxmField::kTunnelId) return false;
+    TunMetadataLoc loc{};
+    if (is_tun_metadata(s.field) && bp_->tlv_table)
+      loc = bp_->tlv_table->layout().loc[tun_metadata_index(s.field)];
+    OfKey probe{};
+    put_field(&probe, s.field, FieldValue::exact(s.field), loc);
+    bool tun = false;
+    for (unsigned w = 0; w < OfKey::kWords; w++) {
+      if (!probe.word(w)) continue;
+      if (w < kTunWord0 || w >= datapath::kFlowWords) return false;
+      tun = true;
+    }
+    if (!tun) return false;
+    put_field(&flow_, s.field, s.value, loc);
+    for (unsigned w = kTunWord0; w < datapath::kFlowWords; w++) tun_set_.words()[w] |= probe.flow.words()[w];
+    TRACE(std::string("set_field ") + oxm_field_info(s.field).name + " (tunnel metadata)");
+    return true;
   }
 
   void set_nw_ttl(uint8_t ttl) {
@@ -396,6 +504,7 @@ class Xlator {
   template <class Fn>
   void clone(Fn&& fn) {
     OfKey saved = flow_;
+    TunWords saved_tun_set = tun_words(tun_set_);
     uint64_t saved_touched = touched_;
     uint64_t saved_dirty = dirty_;
     bool saved_ttl = ttl_dirty_;
@@ -433,6 +542,8 @@ class Xlator {
     flow_.flow.vlan_tci2 = saved.flow.vlan_tci2;
     flow_.flow.nw_ttl = saved.flow.nw_ttl;
     flow_.pipe = saved.pipe;
+    set_tun_words(&flow_.flow, tun_words(saved.flow));  // tunnel fields set inside stay inside
+    set_tun_words(&tun_set_, saved_tun_set);
     if (flow_.flow.nw_ttl != base_.flow.nw_ttl) ttl_dirty_ = true;
     else ttl_dirty_ = saved_ttl;
     dirty_ |= saved_dirty;
@@ -483,9 +594,17 @@ class Xlator {
     }
     if (p->no_fwd || (!allow_in_port && of_port == in_of_port_)) return;
     if (p->is_patch()) return patch(*p);
+    port_output(*p);
+  }
+
+  // Output to a datapath port: a tunnel port encapsulates, an internal
+  // port that is a local tunnel endpoint for the packet decapsulates.
+  void port_output(const BridgePort& p) {
+    if (p.is_tunnel()) return tunnel_output(p);
     commit();
-    emit(datapath::act_output(p->dp_port));
-    TRACE("output:" + format_port(of_port) + " (datapath port " + std::to_string(p->dp_port) + ")");
+    if (terminate_tunnel(p)) return;
+    emit(datapath::act_output(p.dp_port));
+    TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
   }
 
   // Continues in the peer bridge, then restores this bridge's context. The
@@ -514,7 +633,17 @@ class Xlator {
     flow_.pipe = PipelineFields{};
     flow_.pipe.in_phy_port = p.peer_port;
     aset_ = ActionSet{};
+    // The peer sees no tunnel metadata (as OVS): zero constants there,
+    // so nothing the peer reads of them is a dependency of the megaflow.
+    const TunWords tun_flow = tun_words(flow_.flow), tun_wc = tun_words(wc_.flow), tun_set = tun_words(tun_set_);
+    set_tun_words(&flow_.flow, TunWords{});
+    TunWords ones;
+    std::fill(std::begin(ones.w), std::end(ones.w), ~uint64_t{0});
+    set_tun_words(&tun_set_, ones);
     walk(0);
+    set_tun_words(&flow_.flow, tun_flow);
+    set_tun_words(&wc_.flow, tun_wc);
+    set_tun_words(&tun_set_, tun_set);
     bp_ = saved_br;
     in_of_port_ = saved_in;
     flow_.flow.in_port = saved_in;
@@ -665,14 +794,298 @@ class Xlator {
   void out_vlan(const BridgePort& p, uint16_t vlan, uint16_t in_tci) {
     uint16_t saved = flow_.flow.vlan_tci;
     flow_.flow.vlan_tci = htons(want_tci(p, vlan, in_tci));
-    if (p.is_patch()) {
-      patch(p);
-    } else {
-      commit();
-      emit(datapath::act_output(p.dp_port));
-      TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
-    }
+    if (p.is_patch()) patch(p);
+    else port_output(p);
     flow_.flow.vlan_tci = saved;
+  }
+
+  // ---- native tunneling ----
+  static std::string hex(uint64_t v) {
+    char b[20];
+    std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
+    return b;
+  }
+
+  // The flow's tunnel source or destination address (not pinned).
+  IpAddr tun_addr(bool dst) const {
+    const FlowKey& f = flow_.flow;
+    const uint8_t* v6 = dst ? f.tun_ipv6_dst : f.tun_ipv6_src;
+    if (any_byte(v6, 16)) return ip_from_v6(v6);
+    return ip_from_v4(dst ? f.tun_ipv4_dst : f.tun_ipv4_src);
+  }
+
+  // Pins n bytes of the flow at field p (a tunnel field read by an
+  // encapsulation), except the bits an action set.
+  void pin_tun(const void* p, size_t n) {
+    size_t off = static_cast<size_t>(static_cast<const uint8_t*>(p) - reinterpret_cast<const uint8_t*>(&flow_.flow));
+    auto* wc = reinterpret_cast<uint8_t*>(&wc_.flow);
+    const auto* set = reinterpret_cast<const uint8_t*>(&tun_set_);
+    for (size_t i = off; i < off + n; i++) wc[i] |= static_cast<uint8_t>(~set[i]);
+  }
+
+  // The megaflow is over the datapath key: Geneve options raw there,
+  // mapped in the flow the tables saw. Any use of the mapped options, and
+  // any received tunnel packet, pins the raw option length; a received
+  // packet's raw options are pinned whole (their validation decided).
+  void finish_tunnel_mask(datapath::FlowMask* m) const {
+    bool mapped = m->tun_md_present || any_byte(m->tun_opts, sizeof m->tun_opts);
+    m->tun_md_present = 0;
+    m->tun_pad = 0;
+    std::memset(m->tun_opts, 0, sizeof m->tun_opts);
+    if (mapped || rx_tunnel_) m->tun_opts_len = 0xff;
+    std::memset(m->tun_opts, 0xff, rx_opts_len_);
+  }
+
+  // Output to internal port p whose device has the packet's IP destination,
+  // UDP to a tunnel port's port or GRE: decapsulate instead (OVS
+  // terminate_native_tunnel). Otherwise ARP / ND to it is snooped.
+  bool terminate_tunnel(const BridgePort& p) {
+    TunnelContext* t = bp_->tnl;
+    const LocalPort* lp = t ? t->router().local_port(p.dp_port) : nullptr;
+    if (!lp) return false;
+    res_.tnl_deps.push_back(tnl_dep_route());  // its addresses decide
+    if (lp->addrs.empty()) return false;
+    const TnlPortRef* r = tunnel_listener(*lp);
+    if (!r) {
+      snoop(*lp);
+      return false;
+    }
+    emit(datapath::act_tnl_pop(r->cfg->type, r->dp_port));
+    TRACE("output:" + format_port(p.of_port) + " is a local tunnel endpoint: tnl_pop(" +
+          tunnel_type_name(r->cfg->type) + ", port " + r->name + " = datapath port " + std::to_string(r->dp_port) + ")");
+    if (opts_.account) t->stats().decap_flows++;
+    // The sender's MAC answers for its address (OVS tnl_neigh_set; a side
+    // effect only: not pinned).
+    const FlowKey& f = flow_.flow;
+    if (opts_.may_learn && f.eth_type == htons(datapath::kEthTypeIpv4))
+      t->neigh().learn(lp->bridge, ip_from_v4(f.nw_src), mac_of(f.dl_src), opts_.now_ms);
+    else if (opts_.may_learn)
+      t->neigh().learn(lp->bridge, ip_from_v6(f.ipv6_src), mac_of(f.dl_src), opts_.now_ms);
+    return true;
+  }
+
+  const TnlPortRef* tunnel_listener(const LocalPort& lp) {
+    const FlowKey& f = flow_.flow;
+    IpAddr dst;
+    if (is_ipv4()) {
+      wc_.flow.nw_dst = 0xffffffffu;
+      dst = ip_from_v4(f.nw_dst);
+    } else if (is_ipv6()) {
+      std::memset(wc_.flow.ipv6_dst, 0xff, 16);
+      dst = ip_from_v6(f.ipv6_dst);
+    } else {
+      return nullptr;
+    }
+    if (!lp.has_addr(dst)) return nullptr;
+    if (lp.mac != MacAddr{}) {
+      unwildcard(OxmField::kEthDst);
+      if (mac_of(f.dl_dst) != lp.mac) return nullptr;
+    }
+    wc_.flow.nw_frag = 0xff;
+    if (f.nw_frag) return nullptr;
+    unwildcard(OxmField::kIpProto);
+    if (f.nw_proto == 17) wc_.flow.tp_dst = 0xffff;
+    return bp_->tnl->ports().listener(f.nw_proto, f.tp_dst, dst);
+  }
+
+  void snoop(const LocalPort& lp) {
+    std::optional<NeighObservation> o = snoop_neighbor(flow_.flow, &wc_.flow);
+    if (!o) return;
+    TRACE("neighbour " + o->ip.str() + " is at " + mac_to_string(o->mac) + " (seen on " + lp.name + ")");
+    if (opts_.may_learn) bp_->tnl->snooped(lp, *o, opts_.now_ms);
+  }
+
+  // Output to a tunnel port (OVS native_tunnel_output): the outer header
+  // from the port's config and the flow, the route and the neighbour; the
+  // outer packet goes through the underlay bridge as received on its
+  // internal port, each of its outputs a tnl_push(header, port).
+  void tunnel_output(const BridgePort& p) {
+    if (!bp_->tnl) {
+      TRACE("output:" + format_port(p.of_port) + ": tunnel port without tunnel support, dropped");
+      return;
+    }
+    if (tnl_depth_ >= kMaxPatchDepth)
+      return fail("tunnel output nested more than " + std::to_string(kMaxPatchDepth) + " times");
+    TRACE("output:" + format_port(p.of_port) + " -> tunnel port " + p.name + " (" + tunnel_type_name(p.tunnel->type) + ")");
+    TnlSend s;
+    TnlNext nh;
+    TnlHeader h;
+    if (!tunnel_send(*p.tunnel, &s) || !tunnel_route(s, &nh) || !tunnel_header(*p.tunnel, s, nh, &h)) return;
+    commit();
+    underlay(nh, h);
+  }
+
+  // remote / local / key (OVS tnl_port_send), then tos / ttl and options.
+  bool tunnel_send(const TunnelConfig& c, TnlSend* s) {
+    FlowKey& f = flow_.flow;
+    s->remote = c.remote_ip;
+    if (c.remote_ip_flow) {
+      pin_tun(f.tun_ipv6_dst, 16);
+      pin_tun(&f.tun_ipv4_dst, 4);
+      s->remote = tun_addr(true);
+      if (s->remote.is_zero()) {
+        tnl_drop("remote_ip=flow and the flow has no tun_dst", &TnlStats::tx_no_remote);
+        return false;
+      }
+    }
+    s->local = c.local_ip;
+    if (c.local_ip_flow) {
+      pin_tun(f.tun_ipv6_src, 16);
+      pin_tun(&f.tun_ipv4_src, 4);
+      s->local = tun_addr(false);
+    }
+    s->key = c.out_key;
+    if (c.out_key_flow) {
+      pin_tun(&f.tun_id, sizeof f.tun_id);
+      s->key = be64toh(f.tun_id);
+    }
+    tunnel_tos_ttl(c, s);
+    return c.type != datapath::TunnelType::kGeneve || tunnel_options(s);
+  }
+
+  void tunnel_tos_ttl(const TunnelConfig& c, TnlSend* s) {
+    const FlowKey& f = flow_.flow;
+    s->tos = c.tos;
+    s->ttl = c.ttl;
+    if (!is_ipv4() && !is_ipv6()) return;
+    if (c.tos_inherit) {
+      wc_.flow.nw_tos |= 0xfc;
+      s->tos = f.nw_tos & 0xfc;
+    }
+    // ECN is always inherited; CE goes out as ECT(0) (RFC 6040 / OVS).
+    wc_.flow.nw_tos |= 0x03;
+    uint8_t ecn = f.nw_tos & 0x03;
+    s->tos = static_cast<uint8_t>((s->tos & 0xfc) | (ecn == 0x03 ? 0x02 : ecn));
+    if (c.ttl_inherit) {
+      wc_.flow.nw_ttl = 0xff;
+      s->ttl = f.nw_ttl;
+    }
+  }
+
+  // Geneve options from the flow's mapped tun_metadata (pinned as read).
+  bool tunnel_options(TnlSend* s) {
+    FlowKey& f = flow_.flow;
+    const TlvTable* tlv = bp_->tnl->tlv();
+    pin_tun(&f.tun_md_present, sizeof f.tun_md_present);
+    for (unsigned i = 0; i < TlvTable::kMaxFields; i++)
+      if (f.tun_md_present >> i & 1)
+        if (const TlvMapping* m = tlv_by_index(tlv, i)) pin_tun(f.tun_opts + m->offset, m->opt_len);
+    int n = geneve_opts_from_mapped(tlv, f, s->opts, sizeof s->opts);
+    if (n < 0) {
+      tnl_drop("Geneve options longer than " + std::to_string(sizeof s->opts) + " bytes", &TnlStats::tx_errors);
+      return false;
+    }
+    s->opts_len = static_cast<uint8_t>(n);
+    return true;
+  }
+
+  // Route, source and next hop's MAC (OVS tnl_route_lookup_flow and
+  // tnl_neigh_lookup). An unknown neighbour queues an ARP / ND request.
+  bool tunnel_route(const TnlSend& s, TnlNext* nh) {
+    TunnelContext& t = *bp_->tnl;
+    res_.tnl_deps.push_back(tnl_dep_route());
+    if (t.router().port_with_addr(s.remote)) {
+      tnl_drop("not tunneling to our own address " + s.remote.str(), &TnlStats::tx_errors);
+      return false;
+    }
+    std::string why;
+    std::optional<RouteResult> rt = t.router().lookup(s.remote, &why);
+    if (!rt) {
+      tnl_drop("native tunnel routing failed: " + why, &TnlStats::tx_no_route);
+      return false;
+    }
+    nh->bridge = t.bridge_by_name(rt->route->bridge);
+    nh->port = rt->port;
+    nh->src = s.local.is_zero() ? rt->src : s.local;
+    nh->next_hop = rt->next_hop;
+    std::string bad = !nh->bridge ? "the route's bridge " + rt->route->bridge + " does not exist"
+                      : nh->src.v6 != s.remote.v6 ? "local_ip " + nh->src.str() + " is not of the remote's family"
+                      : nh->port->mac == MacAddr{} ? "internal port " + nh->port->name + " has no Ethernet address"
+                                                   : "";
+    if (!bad.empty()) {
+      tnl_drop(bad, &TnlStats::tx_errors);
+      return false;
+    }
+    TRACE("tunneling to " + s.remote.str() + " via bridge " + nh->bridge->name + " port " + nh->port->name +
+          ", source " + nh->src.str() + ", next hop " + nh->next_hop.str());
+    res_.tnl_deps.push_back(tnl_dep_neigh(nh->port->bridge, nh->next_hop));
+    std::optional<MacAddr> mac = t.neigh().lookup(nh->port->bridge, nh->next_hop, opts_.now_ms);
+    if (!mac) {
+      t.request_neigh(*nh->port, nh->src, nh->next_hop, opts_.now_ms);
+      tnl_drop("neighbour " + nh->next_hop.str() + " on " + nh->port->bridge + " unknown, " +
+                   (nh->next_hop.v6 ? "ND" : "ARP") + " request sent",
+               &TnlStats::tx_no_neigh);
+      return false;
+    }
+    nh->dmac = *mac;
+    return true;
+  }
+
+  bool tunnel_header(const TunnelConfig& c, const TnlSend& s, const TnlNext& nh, TnlHeader* h) {
+    if (c.packet_type_l3) {
+      tnl_drop("packet_type=legacy_l3 is not supported by native tunneling", &TnlStats::tx_errors);
+      return false;
+    }
+    TnlHeaderParams hp{.type = c.type, .eth_src = nh.port->mac, .eth_dst = nh.dmac, .src = nh.src,
+                       .dst = s.remote, .tos = s.tos, .ttl = s.ttl, .df = c.df_default, .csum = c.csum,
+                       .key = s.key, .gre_key = c.gre_key_present || c.out_key_flow,
+                       .udp_dst = c.udp_dst_port(), .opts = s.opts, .opts_len = s.opts_len,
+                       .mtu = nh.port->mtu};
+    if (std::optional<std::string> e = build_tnl_header(hp, h)) {
+      tnl_drop("outer header: " + *e, &TnlStats::tx_errors);
+      return false;
+    }
+    return true;
+  }
+
+  // The outer packet through the underlay bridge, from its internal port,
+  // without learning; its outputs become tnl_push (its VLAN and Ethernet
+  // rewrites folded into the header); anything else it does cannot be
+  // done to a template, and drops the packet (counted).
+  void underlay(const TnlNext& nh, const TnlHeader& h) {
+    FlowKey outer = tnl_outer_key(h, nh.port->dp_port);
+    XlateOptions uo = opts_;
+    uo.may_learn = false;
+    Xlator sub(*nh.bridge, outer, nh.port->of_port, uo);
+    sub.tnl_depth_ = tnl_depth_ + 1;
+    sub.indent_ = indent_ + 1;
+    sub.run_pipeline(0);
+    XlateResult ur = sub.finish();
+    merge_underlay(&ur);
+    if (!ur.error.empty()) return tnl_drop("underlay translation failed: " + ur.error, &TnlStats::tx_errors);
+    const datapath::DpActions& a = ur.actions;
+    TnlHeader probe = h;
+    for (unsigned i = 0; i < a.n; i += datapath::action_slots(a.acts[i]))
+      if (a.acts[i].type != datapath::ActType::kOutput && !tnl_header_apply(a.acts[i], &probe))
+        return tnl_drop("the underlay's actions (" + datapath::format_actions(a) + ") cannot apply to an outer header",
+                        &TnlStats::tx_errors);
+    TnlHeader cur = h;
+    unsigned pushed = 0;
+    for (unsigned i = 0; i < a.n && !failed_; i += datapath::action_slots(a.acts[i])) {
+      if (a.acts[i].type != datapath::ActType::kOutput) {
+        tnl_header_apply(a.acts[i], &cur);
+        continue;
+      }
+      if (!datapath::add_tnl_push(&res_.actions, cur.info, cur.bytes, cur.len, a.acts[i].arg32))
+        return fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath action slots");
+      TRACE("tnl_push(" + std::to_string(cur.len) + " header bytes) -> datapath port " + std::to_string(a.acts[i].arg32));
+      pushed++;
+    }
+    if (pushed && opts_.account) bp_->tnl->stats().encap_flows++;
+    if (!pushed) TRACE("the underlay bridge dropped the encapsulated packet");
+  }
+
+  // The underlay translation's dependencies are this megaflow's (its table
+  // lookups were of the outer packet: "rewritten" for the revalidator).
+  void merge_underlay(XlateResult* ur) {
+    for (RulePtr& r : ur->rules) res_.rules.push_back(std::move(r));
+    for (TableVisit v : ur->visits) {
+      v.rewritten = true;
+      res_.visits.push_back(v);
+    }
+    res_.macs.insert(res_.macs.end(), ur->macs.begin(), ur->macs.end());
+    res_.groups.insert(res_.groups.end(), ur->groups.begin(), ur->groups.end());
+    res_.tnl_deps.insert(res_.tnl_deps.end(), ur->tnl_deps.begin(), ur->tnl_deps.end());
   }
 
   Bridge* bp_;  // the bridge being translated (changes across patch ports)
@@ -691,14 +1104,46 @@ class Xlator {
   bool cur_miss_ = false;  // the current rule is a table-miss flow entry
   int indent_ = 0;
   int patch_depth_ = 0;
+  int tnl_depth_ = 0;       // underlay translations this one is nested in
+  FlowKey tun_set_{};       // tunnel bits set by actions (constants: never pinned)
+  bool rx_tunnel_ = false;  // a decapsulated packet
+  uint8_t rx_opts_len_ = 0; // its raw Geneve option bytes
   bool failed_ = false;
   XlateResult res_;
 };
 
 }  // namespace
 
+namespace {
+
+// A decapsulated packet (in_port = a tunnel port of some class): the port
+// that accepts its tunnel metadata receives it, in that port's bridge.
+XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey& key,
+                            const XlateOptions& opts) {
+  datapath::FlowMask wc{};
+  const TnlPortRef* r = bridge.tnl->ports().receive(key, &wc);
+  Bridge& br = r ? *r->bridge : bridge;
+  const BridgePort* in = r ? br.port(r->of_port) : &rep;
+  Xlator x(br, key, in->of_port, opts);
+  x.add_wildcards(wc);
+  if (!r) {
+    x.tnl_drop("no tunnel port accepts the decapsulated packet", &TnlStats::rx_no_port);
+    return x.finish();
+  }
+  if (!x.tunnel_receive(*r)) return x.finish();
+  if (in->no_recv) {
+    if (opts.trace) opts.trace->append("port " + std::to_string(in->of_port) + " has no_recv: dropped\n");
+    return x.finish();
+  }
+  x.run_pipeline(0);
+  return x.finish();
+}
+
+}  // namespace
+
 XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
   const BridgePort* in = bridge.port_by_dp(key.in_port);
+  if (in && in->is_tunnel() && bridge.tnl) return xlate_tunnel_rx(bridge, *in, key, opts);
   if (!in) {
     XlateResult r;
     r.mask.in_port = 0xffffffffu;

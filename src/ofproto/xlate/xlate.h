@@ -42,6 +42,36 @@
 //    pipeline at table 0 with in_port = the peer port, fresh metadata and
 //    action set, and the header changes made so far; outputs there are
 //    datapath ports of the same datapath. The megaflow covers both bridges.
+//  - Native tunneling (bridge.tnl, ofproto/tunnel/; OVS
+//    ofproto-dpif-xlate.c native_tunnel_output / terminate_native_tunnel):
+//     * receive: a key whose in_port is a tunnel port (a decapsulated
+//       packet) is given to the tunnel port that accepts its tunnel
+//       metadata (TnlPorts::receive: key, remote, local), whose bridge
+//       translates it with that port as in_port; raw Geneve options are
+//       mapped through the TLV table first (an unknown critical option,
+//       a length that differs from its mapping or a malformed list drops
+//       the packet, counted). The megaflow pins the tunnel addresses and
+//       tun_id, tun_opts_len, and the raw options exactly.
+//     * decapsulation: output to an internal port whose kernel device has
+//       the packet's IP destination, UDP to a tunnel port's port or GRE,
+//       unfragmented (and to the device's MAC) becomes tnl_pop(type,
+//       the class's port) instead; the mask covers what decided it. ARP
+//       replies / gratuitous ARPs and ND advertisements output to an
+//       internal port teach the neighbour cache (miss path only).
+//     * encapsulation: output to a tunnel port takes remote / key / local
+//       from the port's config or, for =flow, from the flow's tunnel
+//       fields (set_field), tos / ttl from config or inherited (ECN always
+//       inherited), Geneve options from the flow's mapped tun_metadata;
+//       then the route, the neighbour (unknown: an ARP / ND request is
+//       queued and the packet dropped), the header; the outer packet is
+//       translated through the route's bridge as received on its internal
+//       port (no learning), and each output there becomes tnl_push(header,
+//       port), with VLAN / Ethernet rewrites folded into the header. Tunnel
+//       fields the flow carried into the decision are pinned in the mask
+//       unless an action set them. The translation records tnl_deps (route,
+//       neighbour) for the revalidator.
+//     * set_field on a tunnel field changes only what a later tunnel output
+//       uses; crossing a patch port clears the tunnel fields (as OVS).
 //  - Limits: goto-table only goes forward, group chains are bounded
 //    (kMaxGroupDepth); a translation needing more than kMaxDpActions
 //    datapath actions, or a rewrite the datapath cannot do (e.g. set_field
@@ -129,6 +159,7 @@ struct XlateResult {
   std::vector<uint32_t> groups;  // groups executed (or referenced and missing)
   std::vector<TableVisit> visits;  // every table lookup, in order
   std::vector<MacDep> macs;        // MAC entries NORMAL depended on
+  std::vector<uint64_t> tnl_deps;  // tunnel state it used (tnl_dep_route / tnl_dep_neigh)
   bool learned = false;          // NORMAL changed the MAC table
   std::string error;             // non-empty: translation failed, actions = drop
 };

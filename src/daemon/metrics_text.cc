@@ -1,0 +1,152 @@
+#include "metrics_text.h"
+
+#include <rte_cycles.h>
+
+#include <array>
+
+#include "../datapath/datapath.h"
+#include "config_daemon.h"
+#include "pmd_totals.h"
+#include "prom_text.h"
+
+namespace dps::daemon {
+namespace {
+
+using exporter::PromLabels;
+using exporter::PromText;
+using namespace datapath;
+
+struct PortCounterDef {
+  const char* name;
+  const char* help;
+  uint64_t netdev::PortStats::*field;
+};
+
+// flat table
+constexpr PortCounterDef kPortCounters[] = {
+    {"dpswitch_port_rx_packets_total", "Packets received by the port.", &netdev::PortStats::rx_packets},
+    {"dpswitch_port_rx_bytes_total", "Bytes received by the port.", &netdev::PortStats::rx_bytes},
+    {"dpswitch_port_rx_dropped_total", "Packets the device dropped on receive (no mbuf, queue full).",
+     &netdev::PortStats::rx_dropped},
+    {"dpswitch_port_rx_errors_total", "Receive errors reported by the device.", &netdev::PortStats::rx_errors},
+    {"dpswitch_port_tx_packets_total", "Packets sent by the port.", &netdev::PortStats::tx_packets},
+    {"dpswitch_port_tx_bytes_total", "Bytes sent by the port.", &netdev::PortStats::tx_bytes},
+    {"dpswitch_port_tx_dropped_total", "Packets not sent: the tx ring was full.", &netdev::PortStats::tx_dropped},
+    {"dpswitch_port_tx_errors_total", "Transmit errors reported by the device.", &netdev::PortStats::tx_errors},
+};
+
+// A PMD counter's metric: a family of its own (label == nullptr; the help
+// is the counter's, from pmd_counters.h) or one label value of a shared
+// family (with the family's help).
+struct PmdCounterDef {
+  PmdCounter counter;
+  const char* name;
+  const char* label;
+  const char* value;
+  const char* family_help;
+};
+
+// flat table
+constexpr PmdCounterDef kPmdCounters[] = {
+    {kRxPackets, "dpswitch_pmd_rx_packets_total", nullptr, nullptr, nullptr},
+    {kTrainHits, "dpswitch_pmd_hits_total", "cache", "train",
+     "Packets resolved without a miss, by cache: train (same header as the previous packet), emc, smc, megaflow."},
+    {kEmcHits, "dpswitch_pmd_hits_total", "cache", "emc", nullptr},
+    {kSmcHits, "dpswitch_pmd_hits_total", "cache", "smc", nullptr},
+    {kMegaflowHits, "dpswitch_pmd_hits_total", "cache", "megaflow", nullptr},
+    {kUpcalls, "dpswitch_pmd_upcalls_total", nullptr, nullptr, nullptr},
+    {kLostUpcalls, "dpswitch_pmd_lost_upcalls_total", nullptr, nullptr, nullptr},
+    {kSubtableLookups, "dpswitch_pmd_subtable_lookups_total", nullptr, nullptr, nullptr},
+    {kTxPackets, "dpswitch_pmd_tx_packets_total", nullptr, nullptr, nullptr},
+    {kTxDropped, "dpswitch_pmd_tx_dropped_total", nullptr, nullptr, nullptr},
+    {kDropped, "dpswitch_pmd_action_drops_total", nullptr, nullptr, nullptr},
+    {kBusyCycles, "dpswitch_pmd_cycles_total", "state", "busy",
+     "TSC cycles of the PMD's poll loop: busy (iterations that received packets) and idle."},
+    {kIdleCycles, "dpswitch_pmd_cycles_total", "state", "idle", nullptr},
+    {kIterations, "dpswitch_pmd_iterations_total", nullptr, nullptr, nullptr},
+    {kCommands, "dpswitch_pmd_commands_total", nullptr, nullptr, nullptr},
+};
+
+// Every PMD counter exactly once, so a new counter cannot go unexported.
+constexpr bool covers_every_counter() {
+  std::array<int, kNumPmdCounters> seen{};
+  for (const PmdCounterDef& d : kPmdCounters) seen[d.counter]++;
+  for (int n : seen)
+    if (n != 1) return false;
+  return true;
+}
+static_assert(covers_every_counter(), "kPmdCounters must list every PmdCounter once");
+
+void add_ports(PromText& p, const Datapath& dp) {
+  std::array<PromText::Family, std::size(kPortCounters)> fam;
+  for (size_t i = 0; i < fam.size(); i++) fam[i] = p.counter(kPortCounters[i].name, kPortCounters[i].help);
+  auto link = p.gauge("dpswitch_port_link_up", "1 when the port's link is up.");
+  auto admin = p.gauge("dpswitch_port_admin_up", "1 when the port is administratively up (polled, may send).");
+  for (uint32_t no : dp.port_numbers()) {
+    const netdev::Netdev* nd = dp.port(no);
+    if (!nd) continue;
+    netdev::PortStats s = nd->stats();
+    PromLabels l{{"port", nd->name()}, {"port_no", std::to_string(no)}};
+    for (size_t i = 0; i < fam.size(); i++) p.add(fam[i], l, s.*kPortCounters[i].field);
+    p.add(link, l, nd->link_up() ? 1.0 : 0.0);
+    p.add(admin, l, nd->admin_up() ? 1.0 : 0.0);
+  }
+}
+
+// The PMD counters' families, declared in table order (a shared family once).
+std::array<PromText::Family, std::size(kPmdCounters)> pmd_counter_families(PromText& p) {
+  std::array<PromText::Family, std::size(kPmdCounters)> fam{};
+  for (size_t i = 0; i < fam.size(); i++) {
+    const PmdCounterDef& d = kPmdCounters[i];
+    if (i > 0 && d.label && kPmdCounters[i - 1].label && std::string_view(kPmdCounters[i - 1].name) == d.name) {
+      fam[i] = fam[i - 1];
+      continue;
+    }
+    fam[i] = p.counter(d.name, d.family_help ? std::string_view(d.family_help) : kPmdCounterInfo[d.counter].help);
+  }
+  return fam;
+}
+
+void add_pmds(PromText& p, const Datapath& dp) {
+  auto fam = pmd_counter_families(p);
+  auto busy = p.gauge("dpswitch_pmd_busy_ratio",
+                      "Busy cycles / all cycles since the last pmd-stats-clear (pmd-stats-show busy %, as a ratio).");
+  auto cpp = p.gauge("dpswitch_pmd_cycles_per_packet",
+                     "Busy cycles per received packet since the last pmd-stats-clear (pmd-stats-show).");
+  auto flows = p.gauge("dpswitch_pmd_datapath_flows", "Megaflows installed in the PMD.");
+  auto masks = p.gauge("dpswitch_pmd_megaflow_masks", "Megaflow subtables (masks) of the PMD.");
+  auto emc = p.gauge("dpswitch_pmd_emc_active", "1 while the PMD probes its EMC (0: bypassed, low hit rate).");
+  for (const PmdStatsView& v : dp.pmd_stats()) {
+    PromLabels l{{"pmd", std::to_string(v.pmd)}, {"lcore", std::to_string(v.lcore)}};
+    for (size_t i = 0; i < fam.size(); i++) {
+      const PmdCounterDef& d = kPmdCounters[i];
+      PromLabels li = l;
+      if (d.label) li.push_back({d.label, d.value});
+      p.add(fam[i], li, v.counters[d.counter]);
+    }
+    PmdTotals t = PmdTotals::of(v);
+    p.add(busy, l, t.busy_pct() / 100);
+    p.add(cpp, l, t.processing_cycles_per_pkt());
+    p.add(flows, l, uint64_t{v.flows});
+    p.add(masks, l, uint64_t{v.subtables});
+    p.add(emc, l, v.emc_active ? 1.0 : 0.0);
+  }
+}
+
+}  // namespace
+
+std::string metrics_text(const Datapath& dp) {
+  PromText p;
+  auto info = p.gauge("dpswitch_build_info", "dpswitchd's version (value 1).");
+  p.add(info, {{"version", ConfigDaemon::version()}}, 1.0);
+  add_ports(p, dp);
+  add_pmds(p, dp);
+  p.add(p.gauge("dpswitch_datapath_flows", "Megaflows installed, summed over the PMDs (dpif/flow-count)."), {},
+        dp.installed_flows());
+  p.add(p.gauge("dpswitch_pmds", "PMD threads."), {}, uint64_t{dp.n_pmds()});
+  p.add(p.gauge("dpswitch_tsc_hertz", "TSC frequency: cycles per second, to turn the cycle counters into seconds."),
+        {}, static_cast<double>(rte_get_tsc_hz()));
+  return p.text();
+}
+
+}  // namespace dps::daemon

@@ -1,0 +1,41 @@
+#include <catch2/catch.hpp>
+
+#include "endpoint.h"
+
+using namespace dps::exporter;
+
+TEST_CASE("endpoint: IPv4 and bracketed IPv6") {
+  std::string err;
+  auto a = parse_endpoint("127.0.0.1:9477", &err);
+  REQUIRE(a);
+  CHECK_FALSE(a->addr.v6);
+  CHECK(a->addr.v4_host() == 0x7f000001);
+  CHECK(a->port == 9477);
+  CHECK(a->str() == "127.0.0.1:9477");
+  auto b = parse_endpoint("[2001:db8::1]:6343", &err);
+  REQUIRE(b);
+  CHECK(b->addr.v6);
+  CHECK(b->addr.b[0] == 0x20);
+  CHECK(b->addr.b[15] == 1);
+  CHECK(b->str() == "[2001:db8::1]:6343");
+  CHECK(parse_endpoint("0.0.0.0:0", &err, true)->addr.is_unspecified());
+  CHECK(IpAddress::v4(0xc0000201).str() == "192.0.2.1");
+}
+
+TEST_CASE("endpoint: errors name the problem") {
+  std::string err;
+  CHECK_FALSE(parse_endpoint("127.0.0.1", &err));
+  CHECK(err == "\"127.0.0.1\": expected IP:PORT");
+  CHECK_FALSE(parse_endpoint("localhost:80", &err));
+  CHECK(err == "\"localhost:80\": \"localhost\" is not an IPv4 or IPv6 address");
+  CHECK_FALSE(parse_endpoint("1.2.3.4:70000", &err));
+  CHECK(err == "\"1.2.3.4:70000\": port \"70000\" is not a number from 1 to 65535");
+  CHECK_FALSE(parse_endpoint("1.2.3.4:0", &err));
+  CHECK_FALSE(parse_endpoint("1.2.3.4:", &err));
+  CHECK_FALSE(parse_endpoint("::1:80", &err));
+  CHECK(err == "\"::1:80\": an IPv6 address needs brackets: [IP]:PORT");
+  CHECK_FALSE(parse_endpoint("[::1:80", &err));
+  CHECK(err == "\"[::1:80\": missing ']' after the IPv6 address");
+  CHECK_FALSE(parse_endpoint("[1.2.3.4]:80", &err));
+  CHECK(err == "\"[1.2.3.4]:80\": brackets are for IPv6 addresses only");
+}

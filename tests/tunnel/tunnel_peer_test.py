@@ -1,0 +1,245 @@
+"""Overlays between dpswitchd and a peer switch: OVS-DPDK's userspace tunnels
+(Geneve, GRE, VXLAN: this kernel has no geneve or gretap module) or a second
+dpswitchd. Both ends are configured with ovs-vsctl alone, the way an OVS
+user builds a host:
+
+   ns VMA: vma 10.8.0.1 ---veth--- va  [A: br-int]  t0 (type, remote 172.31.8.2)
+                                        [A: br-phy]  ua ---veth--- ub  [B: br-phy]
+                                 internal br-phy 172.31.8.1          br-phy 172.31.8.2
+   ns VMB: vmb 10.8.0.2 ---veth--- vb  [B: br-int]  t0 (type, remote 172.31.8.1)
+
+Each switch runs in its own network namespace (both name their internal
+port br-phy). For every tunnel type (and the IPv6 underlay for one of them):
+ping both ways and a TCP transfer through the overlay; tshark decodes the
+underlay with no malformed packets and sees the expected encapsulation and
+key. Usage: tunnel_peer_test.py DPSWITCHD DPSCTL [ovs|dpswitch]. Needs root;
+the ovs peer needs openvswitch-switch-dpdk (scripts/bootstrap.sh).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import Switch, check, failures  # noqa: E402
+
+DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
+PEER = sys.argv[3] if len(sys.argv) > 3 else "ovs"
+OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+TAG = "%x" % (os.getpid() & 0xffff)
+NS = {k: "dpst%s%s" % (k, TAG) for k in ("A", "B", "VMA", "VMB")}
+UNDERLAY = {"A": ("172.31.8.1", "fd31:8::1"), "B": ("172.31.8.2", "fd31:8::2")}
+# (type, key, IPv6 underlay, tshark protocol, tshark key field)
+CASES = [("geneve", "77", False, "geneve", "geneve.vni"),
+         ("gre", "78", False, "gre", "gre.key"),
+         ("vxlan", "79", False, "vxlan", "vxlan.vni"),
+         ("vxlan", "80", True, "vxlan", "vxlan.vni")]
+
+
+def run(cmd, ns=None, check_rc=True, timeout=60, env=None):
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + list(cmd)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return r
+
+
+def veth(a, a_ns, b, b_ns):
+    run(["ip", "link", "add", a, "netns", a_ns, "type", "veth", "peer", "name", b, "netns", b_ns])
+    for dev, ns in ((a, a_ns), (b, b_ns)):
+        run(["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev], ns=ns, check_rc=False)
+        run(["ip", "link", "set", dev, "up"], ns=ns)
+
+
+def topology():
+    for ns in NS.values():
+        run(["ip", "netns", "add", ns])
+        run(["ip", "link", "set", "lo", "up"], ns=ns)
+    veth("ua", NS["A"], "ub", NS["B"])
+    veth("va", NS["A"], "vma", NS["VMA"])
+    veth("vb", NS["B"], "vmb", NS["VMB"])
+    for vm, ip in (("VMA", "10.8.0.1"), ("VMB", "10.8.0.2")):
+        run(["ip", "addr", "add", ip + "/24", "dev", "vm" + vm[-1].lower()], ns=NS[vm])
+        run(["ip", "link", "set", "vm" + vm[-1].lower(), "mtu", "1400"], ns=NS[vm])
+
+
+def teardown():
+    for ns in NS.values():
+        run(["ip", "netns", "del", ns], check_rc=False)
+
+
+class DpsEnd:
+    """dpswitchd in namespace ns, configured through its store with ovs-vsctl."""
+
+    def __init__(self, side, tmp):
+        self.side, self.ns = side, NS[side]
+        self.sw = Switch(DPSWITCHD, db=True, name="dpst" + side, tmp=tmp, netns=self.ns,
+                         args=["--mbufs", "16384"])
+        self.sw.start(timeout=60)
+
+    def vsctl(self, *args):
+        return run(["ovs-vsctl", "--db=unix:" + self.sw.sock, "--timeout=30"] + list(args)).stdout
+
+    def stop(self):
+        self.sw.stop()
+        return self.sw.log_tail()
+
+
+class OvsEnd:
+    """OVS-DPDK (userspace datapath, 512 MB of hugepages) in namespace ns."""
+
+    def __init__(self, side, tmp):
+        self.side, self.ns, self.dir = side, NS[side], tmp
+        self.env = dict(os.environ, OVS_RUNDIR=tmp, OVS_LOGDIR=tmp, OVS_DBDIR=tmp)
+        self.procs = []
+        run(["ovsdb-tool", "create", tmp + "/conf.db", OVS_SCHEMA])
+        self.spawn(["ovsdb-server", "--remote=punix:%s/db.sock" % tmp, tmp + "/conf.db",
+                    "--unixctl=%s/ovsdb.ctl" % tmp, "--log-file=%s/ovsdb.log" % tmp])
+        self.wait(tmp + "/db.sock")
+        self.vsctl("--no-wait", "init")
+        self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
+                   'other_config:dpdk-extra="--no-pci --file-prefix ovst%s"' % TAG,
+                   "other_config:dpdk-socket-mem=512", "other_config:dpdk-socket-limit=1024",
+                   "other_config:pmd-cpu-mask=0x2", "other_config:dpdk-lcore-mask=0x1")
+        self.spawn([OVS_VSWITCHD, "unix:%s/db.sock" % tmp, "--unixctl=%s/vswitchd.ctl" % tmp,
+                    "--log-file=%s/vswitchd.log" % tmp])
+        self.wait(tmp + "/vswitchd.ctl", 60)
+
+    def spawn(self, cmd):
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns] + cmd, env=self.env,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def wait(self, path, timeout=20):
+        deadline = time.time() + timeout
+        while not os.path.exists(path):
+            if time.time() > deadline:
+                raise RuntimeError("timeout waiting for " + path)
+            time.sleep(0.1)
+
+    def vsctl(self, *args):
+        return run(["ovs-vsctl", "--db=unix:%s/db.sock" % self.dir, "--timeout=60"] + list(args),
+                   env=self.env).stdout
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        try:
+            return open(self.dir + "/vswitchd.log").read()[-3000:]
+        except OSError:
+            return ""
+
+
+def bridges(end):
+    s, ns = end.side, end.ns
+    u, v = ("ua", "va") if s == "A" else ("ub", "vb")
+    end.vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+              "--", "add-port", "br-phy", u, "--", "set", "Interface", u, "type=dpdk",
+              "options:dpdk-devargs=net_af_packet0,iface=%s" % u)
+    end.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+              "--", "add-port", "br-int", v, "--", "set", "Interface", v, "type=dpdk",
+              "options:dpdk-devargs=net_af_packet1,iface=%s" % v)
+    v4, addr6 = UNDERLAY[s]
+    run(["ip", "addr", "add", v4 + "/24", "dev", "br-phy"], ns=ns)
+    run(["ip", "addr", "add", addr6 + "/64", "dev", "br-phy", "nodad"], ns=ns)
+    run(["ip", "link", "set", "br-phy", "up"], ns=ns)
+
+
+def tunnel(end, kind, key, v6):
+    other = "B" if end.side == "A" else "A"
+    remote = UNDERLAY[other][1 if v6 else 0]
+    args = ["--", "--if-exists", "del-port", "br-int", "t0",
+            "--", "add-port", "br-int", "t0", "--", "set", "Interface", "t0", "type=" + kind,
+            "options:remote_ip=" + remote, "options:key=" + key]
+    end.vsctl(*args)
+    err = end.vsctl("get", "Interface", "t0", "error").strip()
+    check(err in ("[]", ""), "%s: %s t0 configured" % (end.side, kind), err)
+
+
+def ping(src, dst):
+    run(["ping", "-c", "2", "-W", "1", dst], ns=NS[src], check_rc=False)  # resolve neighbours
+    r = run(["ping", "-c", "3", "-W", "2", dst], ns=NS[src], check_rc=False)
+    return r.returncode == 0, r.stdout[-300:] + r.stderr
+
+
+def tcp(server, server_ip, client):
+    srv = subprocess.Popen(["ip", "netns", "exec", NS[server], "iperf3", "-s", "-1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        r = run(["iperf3", "-c", server_ip, "-t", "2", "-J"], ns=NS[client], check_rc=False)
+        return json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"] if r.returncode == 0 else 0
+    except (ValueError, KeyError):
+        return 0
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def wire(tmp, name, proto, keyfield, key):
+    pcap = os.path.join(tmp, name.replace(" ", "_") + ".pcap")
+    cap = subprocess.Popen(["ip", "netns", "exec", NS["A"], "tshark", "-q", "-i", "ua", "-w", pcap,
+                            "-a", "duration:4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    run(["ping", "-c", "3", "-i", "0.3", "10.8.0.2"], ns=NS["VMA"], check_rc=False)
+    cap.wait(timeout=30)
+    fields = lambda f, flt: run(["tshark", "-r", pcap, "-Y", flt, "-T", "fields", "-e", f]).stdout.split()
+    bad = fields("frame.number", "_ws.malformed || _ws.expert.severity >= error")
+    keys = set(fields(keyfield, proto + " && icmp"))
+    check(not bad, "%s: tshark finds no malformed underlay packets" % name, bad[:5])
+    check(keys == {key}, "%s: the underlay carries %s with key %s" % (name, proto, key), keys)
+
+
+def main():
+    if os.geteuid() != 0:
+        print("FAIL: needs root")
+        return 1
+    if PEER == "ovs" and not os.path.exists(OVS_VSWITCHD):
+        print("FAIL: %s missing (apt-get install openvswitch-switch-dpdk)" % OVS_VSWITCHD)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="dps-tpeer-")
+    ends = []
+    try:
+        teardown()
+        topology()
+        ends.append(DpsEnd("A", os.path.join(tmp, "A")))
+        os.makedirs(os.path.join(tmp, "B"))
+        ends.append((OvsEnd if PEER == "ovs" else DpsEnd)("B", os.path.join(tmp, "B")))
+        for e in ends:
+            bridges(e)
+        time.sleep(1)
+        for kind, key, v6, proto, keyfield in CASES:
+            name = kind + (" over IPv6" if v6 else "")
+            for e in ends:
+                tunnel(e, kind, key, v6)
+            time.sleep(0.5)
+            ok, out = ping("VMA", "10.8.0.2")
+            check(ok, "%s: dpswitch side pings the %s side" % (name, PEER), out)
+            ok, out = ping("VMB", "10.8.0.1")
+            check(ok, "%s: the %s side pings back" % (name, PEER), out)
+            bps = tcp("VMB", "10.8.0.2", "VMA")
+            check(bps > 1e6, "%s: TCP through the overlay, %.1f Mbit/s" % (name, bps / 1e6))
+            wire(tmp, name, proto, keyfield, key)
+    except Exception as e:  # noqa: BLE001 - report, clean up, fail
+        check(False, "no exception", repr(e))
+    finally:
+        for e in ends:
+            tail = e.stop()
+            if failures:
+                print("--- %s log tail ---\n%s" % (e.side, tail[-2000:] if isinstance(tail, str) else ""))
+        teardown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
