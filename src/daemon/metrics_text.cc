@@ -65,6 +65,11 @@ constexpr PmdCounterDef kPmdCounters[] = {
     {kIdleCycles, "dpswitch_pmd_cycles_total", "state", "idle", nullptr},
     {kIterations, "dpswitch_pmd_iterations_total", nullptr, nullptr, nullptr},
     {kCommands, "dpswitch_pmd_commands_total", nullptr, nullptr, nullptr},
+    {kRecirculated, "dpswitch_pmd_recirculated_total", nullptr, nullptr, nullptr},
+    {kRecircDropped, "dpswitch_pmd_recirc_drops_total", nullptr, nullptr, nullptr},
+    {kTnlPopErrors, "dpswitch_pmd_tunnel_drops_total", "direction", "decap",
+     "Tunnel packets dropped: decap (bad outer headers), encap (over the underlay MTU, or no headroom)."},
+    {kTnlPushErrors, "dpswitch_pmd_tunnel_drops_total", "direction", "encap", nullptr},
 };
 
 // Every PMD counter exactly once, so a new counter cannot go unexported.

@@ -396,6 +396,8 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kOutput:
     case ActType::kUserspace:
     case ActType::kMeter:
+    case ActType::kTnlPop:  // the PMD's own (tunnel_actions.h)
+    case ActType::kTnlPush:
       return false;
   }
   return false;
@@ -420,16 +422,10 @@ bool action_remark_dscp(rte_mbuf* m, uint8_t prec_level) {
   return false;
 }
 
+// Byte-wise: DpAction has no implicit padding, and a kTnlPush's header
+// slots are raw bytes in every field.
 bool DpActions::operator==(const DpActions& o) const {
-  if (n != o.n) return false;
-  for (unsigned i = 0; i < n; i++) {
-    const DpAction& x = acts[i];
-    const DpAction& y = o.acts[i];
-    if (x.type != y.type || x.arg16 != y.arg16 || x.arg32 != y.arg32 ||
-        std::memcmp(x.data, y.data, sizeof x.data) != 0)
-      return false;
-  }
-  return true;
+  return n == o.n && std::memcmp(acts, o.acts, n * sizeof(DpAction)) == 0;
 }
 
 namespace {
@@ -470,7 +466,6 @@ DpAction act_set_vlan_pcp(uint8_t pcp) { return make(ActType::kSetVlanPcp, pcp &
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
   return make(ActType::kTnlPop, static_cast<uint16_t>(type), tunnel_port);
 }
-DpAction act_recirc(uint32_t recirc_id) { return make(ActType::kRecirc, 0, recirc_id); }
 
 bool add_tnl_push(DpActions* actions, const TnlPushInfo& info, const uint8_t* header,
                   uint16_t header_len, uint32_t out_port) {
@@ -484,6 +479,22 @@ bool add_tnl_push(DpActions* actions, const TnlPushInfo& info, const uint8_t* he
   actions->n = static_cast<uint8_t>(actions->n + slots);
   return true;
 }
+
+namespace {
+
+// tnl_push(vxlan,header=50,ipv4,udp_src=32768-61000,mtu=1500,out=2)
+std::string format_tnl_push(const DpAction& a) {
+  TnlPushInfo info;
+  std::memcpy(&info, a.data, sizeof info);
+  std::string s = "tnl_push(" + std::string(tunnel_type_str(info.type)) + ",header=" + std::to_string(a.arg16) +
+                  (info.flags & kTnlOuterIpv6 ? ",ipv6" : ",ipv4");
+  if (info.flags & (kTnlUdpCsum | kTnlGreCsum)) s += ",csum";
+  if (info.type != TunnelType::kGre)
+    s += ",udp_src=" + std::to_string(info.udp_src_min) + "-" + std::to_string(info.udp_src_max);
+  return s + ",mtu=" + std::to_string(info.mtu) + ",out=" + std::to_string(a.arg32) + ")";
+}
+
+}  // namespace
 
 std::string format_actions(const DpActions& actions) {
   if (actions.n == 0) return "drop";
@@ -504,7 +515,7 @@ std::string format_actions(const DpActions& actions) {
     inet_ntop(AF_INET6, a, b, sizeof b);
     return std::string(b);
   };
-  for (unsigned i = 0; i < actions.n; i++) {
+  for (unsigned i = 0; i < actions.n; i += action_slots(actions.acts[i])) {
     const DpAction& a = actions.acts[i];
     if (i) out += ',';
     switch (a.type) {
@@ -531,6 +542,11 @@ std::string format_actions(const DpActions& actions) {
       case ActType::kPopVlan: out += "pop_vlan"; break;
       case ActType::kSetVlanVid: out += "set_vlan_vid(" + std::to_string(a.arg16) + ")"; break;
       case ActType::kSetVlanPcp: out += "set_vlan_pcp(" + std::to_string(a.arg16) + ")"; break;
+      case ActType::kTnlPop:
+        out += "tnl_pop(" + std::string(tunnel_type_str(static_cast<TunnelType>(a.arg16))) + ",port=" +
+               std::to_string(a.arg32) + ")";
+        break;
+      case ActType::kTnlPush: out += format_tnl_push(a); break;
       default:
         std::snprintf(buf, sizeof buf, "unknown(type=%u)", static_cast<unsigned>(a.type));
         out += buf;

@@ -45,17 +45,16 @@ enum class ActType : uint8_t {
   kSetVlanPcp,   // arg16 = PCP
   kUserspace,    // to the ofproto thread (controller, sampling); arg32 = cookie
   kMeter,        // arg32 = datapath meter id: the PMD's token buckets may drop or remark (meter.h)
-  // Native tunneling and recirculation (tunnel_header.h). A recirculated
-  // packet is classified again, in the same PMD iteration, with the key's
-  // in_port / recirc_id / tunnel metadata as the action set them; actions
-  // after a recirculating action do not run on that packet.
+  // Native tunneling (tunnel_header.h, tunnel_actions.h). kTnlPop ends the
+  // list for the packet: the inner packet is classified again (the PMD's
+  // recirculation queue) with in_port = arg32 and the tunnel metadata in
+  // its key; actions after it do not run on that packet.
   kTnlPop,       // arg16 = TunnelType, arg32 = tunnel port: strip the outer headers (validated;
                  // bad ones are dropped and counted), tunnel metadata into the key,
-                 // in_port = arg32, recirculate
+                 // in_port = arg32, classify again
   kTnlPush,      // arg16 = header bytes, arg32 = output (underlay) port, data = TnlPushInfo;
                  // the header's raw bytes fill the next ceil(arg16 / 24) slots whole
                  // (no type byte: every walker steps with action_slots())
-  kRecirc,       // arg32 = recirc_id: classify again with recirc_id set
 };
 
 struct DpAction {
@@ -113,7 +112,6 @@ DpAction act_set_tp_dst(uint16_t port_be);
 DpAction act_set_vlan_vid(uint16_t vid);
 DpAction act_set_vlan_pcp(uint8_t pcp);
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);
-DpAction act_recirc(uint32_t recirc_id);
 // Appends kTnlPush and its header slots; false (actions unchanged) when the
 // header is longer than kTnlHeaderMax or the list has no room for it.
 bool add_tnl_push(DpActions* actions, const TnlPushInfo& info, const uint8_t* header,

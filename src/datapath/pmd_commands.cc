@@ -57,6 +57,7 @@ void PmdThread::cmd_install(PmdCommand* cmd) {
     // flow: the slow path accounted them to the rules.
     execute_actions(cmd->flow->actions, cmd->pkts, cmd->n_pkts, cmd->in_port);
     cmd->n_pkts = 0;
+    drain_recirc();
   }
 }
 
@@ -78,6 +79,7 @@ void PmdThread::cmd_execute(PmdCommand* cmd) {
   const DpActions acts = cmd->actions;
   execute_actions(acts, cmd->pkts, cmd->n_pkts, cmd->in_port);
   cmd->n_pkts = 0;
+  drain_recirc();
 }
 
 // New rx queue list (swapped: the old one goes back to be freed by the

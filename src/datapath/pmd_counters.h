@@ -35,7 +35,11 @@ namespace dps::datapath {
   X(kBusyCycles, "busy_cycles", "TSC cycles of iterations that received packets") \
   X(kIdleCycles, "idle_cycles", "TSC cycles of iterations that received nothing")  \
   X(kIterations, "iterations", "poll loop iterations")                             \
-  X(kCommands, "commands", "commands applied from the command ring")
+  X(kCommands, "commands", "commands applied from the command ring")               \
+  X(kRecirculated, "recirculated", "packets classified again after tnl_pop")        \
+  X(kRecircDropped, "recirc_dropped", "recirculations dropped: queue full or too deep") \
+  X(kTnlPopErrors, "tnl_pop_errors", "tunnel packets dropped: bad outer headers")   \
+  X(kTnlPushErrors, "tnl_push_errors", "encapsulations dropped: over the MTU or no headroom")
 
 enum PmdCounter : unsigned {
 #define DPS_X(id, name, help) id,

@@ -14,6 +14,7 @@
 
 #include "flow_key.h"
 #include "pmd_stages.h"
+#include "tunnel_actions.h"
 
 namespace dps::datapath {
 namespace {
@@ -43,6 +44,7 @@ PmdThread::PmdThread(const PmdConfig& cfg)
       arena_(cfg.max_flows),
       out_(cfg.index, &counters_),
       rxq_stats_(new RxqStats[kMaxRxqsPerPmd]),
+      recirc_(new RecircQueue[2]),
       emc_stage_(kEmcMinHitPermille, kMinSample, kProbeEvery),
       train_stage_(kTrainMinHitPermille, kMinSample, kProbeEvery) {
   emc_.set_insert_inv_prob(cfg.emc_insert_inv_prob);
@@ -134,6 +136,7 @@ void PmdThread::process_batch(uint32_t in_port, rte_mbuf** pkts, unsigned n) {
   const uint32_t miss = classify(in, b, m);
   if (DPS_UNLIKELY(miss)) upcall_misses(in, b, m.train, miss);
   if (const uint32_t hits = m.all & ~miss) execute(in, b, m, hits);
+  drain_recirc();
 }
 
 // Stage 3. A train packet carries its head's key (keys[i] of a train packet
@@ -220,28 +223,40 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
                                                       unsigned n, uint32_t in_port) {
   // `later_modifies[k]`: some action after k rewrites the packet, so an
   // output at k must send a copy; otherwise it shares the mbuf (refcnt).
+  // Actions start at the slots in `starts` (a kTnlPush spans several).
   bool later_modifies[kMaxDpActions];
+  unsigned starts[kMaxDpActions];
+  unsigned n_starts = 0;
+  for (unsigned k = 0; k < acts.n; k += action_slots(acts.acts[k])) starts[n_starts++] = k;
   bool mod = false;
-  for (int k = acts.n - 1; k >= 0; k--) {
-    later_modifies[k] = mod;
-    mod = mod || modifies_packet(acts.acts[k].type);
+  for (unsigned j = n_starts; j-- > 0;) {
+    later_modifies[starts[j]] = mod;
+    mod = mod || modifies_packet(acts.acts[starts[j]].type);
   }
   rte_mbuf* live[netdev::kMaxBurst];
   unsigned n_live = n;
   for (unsigned i = 0; i < n; i++) live[i] = pkts[i];
-  for (unsigned k = 0; k < acts.n && n_live; k++) {
-    const DpAction& a = acts.acts[k];
-    const bool last = k + 1 == acts.n;
+  for (unsigned j = 0; j < n_starts && n_live; j++) {
+    const DpAction& a = acts.acts[starts[j]];
+    const bool last = j + 1 == n_starts;
     switch (a.type) {
       case ActType::kOutput:
         if (last) {
           out_.add_bulk(a.arg32, live, n_live);
           return;
         }
-        output_copies(a.arg32, live, n_live, later_modifies[k]);
+        output_copies(a.arg32, live, n_live, later_modifies[starts[j]]);
         break;
       case ActType::kUserspace:
         upcall_userspace(a, live, n_live, in_port, !last);
+        if (last) return;
+        break;
+      case ActType::kTnlPop:
+        run_tnl_pop(a, live, n_live, !last);
+        if (last) return;
+        break;
+      case ActType::kTnlPush:
+        run_tnl_push(&a, live, n_live, !last);
         if (last) return;
         break;
       case ActType::kDecTtl: n_live = dec_ttl(live, n_live); break;
@@ -287,12 +302,103 @@ void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned 
     Upcall& u = ups[k++];
     u.hash = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
                               in_port, &u.key);
+    if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkts[i], &u.key);
     u.pkt = m;
     u.cookie = act.arg32;
     u.pmd = static_cast<uint16_t>(cfg_.index);
     u.reason = UpcallReason::kUserspace;
   }
   send_upcalls(ups, k);
+}
+
+// --- Native tunneling and recirculation -------------------------------------------
+
+namespace {
+rte_mbuf* own_or_copy(rte_mbuf* m, bool keep) {
+  return keep ? rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX) : m;
+}
+}  // namespace
+
+// Each packet stripped and queued with its inner key (in_port = the tunnel
+// port, the tunnel metadata in words 18..31).
+void PmdThread::run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep) {
+  RecircQueue& q = recirc_[recirc_fill_];
+  const auto type = static_cast<TunnelType>(a.arg16);
+  for (unsigned i = 0; i < n; i++) {
+    rte_mbuf* m = own_or_copy(pkts[i], keep);
+    if (!m) {
+      counters_.add(kDropped, 1);
+      continue;
+    }
+    TnlMd md;
+    uint32_t hdr_len = 0;
+    const bool ok = tnl_pop_parse(m, type, &hdr_len, &md) == TnlPopError::kNone;
+    if (DPS_UNLIKELY(!ok || q.n == netdev::kMaxBurst)) {
+      rte_pktmbuf_free(m);
+      counters_.add(ok ? kRecircDropped : kTnlPopErrors, 1);
+      continue;
+    }
+    tnl_pop_strip(m, hdr_len, md.inner_len);
+    FlowKey* k = &q.b.keys[q.n];
+    const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), a.arg32, k);
+    q.b.hashes[q.n] = tnl_md_to_key(md, k, h);
+    q.pkts[q.n++] = m;
+  }
+}
+
+void PmdThread::run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep) {
+  for (unsigned i = 0; i < n; i++) {
+    rte_mbuf* m = own_or_copy(pkts[i], keep);
+    if (!m) {
+      counters_.add(kDropped, 1);
+    } else if (DPS_LIKELY(tnl_push(m, a, &tnl_ip_id_) == TnlPushError::kNone)) {
+      out_.add(a->arg32, m);
+    } else {
+      rte_pktmbuf_free(m);
+      counters_.add(kTnlPushErrors, 1);
+    }
+  }
+}
+
+// A decapsulated packet's upcall key keeps its tunnel metadata (words
+// 16..31 of the key it was classified with).
+void PmdThread::keep_tunnel_words(const rte_mbuf* pkt, FlowKey* key) const {
+  const RecircQueue& q = *classifying_;
+  for (unsigned i = 0; i < q.n; i++) {
+    if (q.pkts[i] != pkt) continue;
+    for (unsigned w = kBaseWords; w < kFlowWords; w++) key->words()[w] = q.b.keys[i].words()[w];
+    key->ext_words = q.b.keys[i].ext_words;
+    return;
+  }
+}
+
+// Queue A is classified while its actions fill queue B, then B, and so on.
+void PmdThread::drain_recirc_slow() {
+  for (unsigned depth = 0; recirc_[recirc_fill_].n; depth++) {
+    RecircQueue& q = recirc_[recirc_fill_];
+    recirc_fill_ ^= 1;
+    if (depth < kMaxRecircDepth) {
+      classify_recirc(q);
+    } else {
+      rte_pktmbuf_free_bulk(q.pkts, q.n);
+      counters_.add(kRecircDropped, q.n);
+    }
+    q.n = 0;
+  }
+}
+
+// A burst whose keys are made: no trains, no EMC (tunnel keys differ from
+// plain ones only past word 15, which the EMC does not compare).
+void PmdThread::classify_recirc(RecircQueue& q) {
+  const Burst in{q.pkts, q.n, 0};
+  const uint32_t all = pmd_detail::low_mask(q.n);
+  const BatchMasks m{all, 0, all};
+  counters_.add(kRecirculated, q.n);
+  const uint32_t miss = all & ~megaflow_lookup(in, q.b, all, false);
+  if (miss) upcall_misses(in, q.b, 0, miss);
+  classifying_ = &q;
+  if (const uint32_t hits = all & ~miss) execute(in, q.b, m, hits);
+  classifying_ = nullptr;
 }
 
 // --- Meters -------------------------------------------------------------------

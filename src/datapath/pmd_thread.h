@@ -16,6 +16,12 @@
 //        execute   the whole burst on one flow at once, single-output flows
 //                  packet by packet, the others grouped by flow (actions run
 //                  once per group), into per-port tx batches;
+//      A packet whose actions end in tnl_pop (tunnel_actions.h) is
+//      stripped, its inner key extracted with the tunnel metadata and put
+//      in the recirculation queue; after the burst, the queue is classified
+//      and executed like a burst (SMC -> megaflow; the EMC never holds
+//      tunnel keys: it compares words 0..15 only), up to kMaxRecircDepth
+//      passes (tunnel in tunnel);
 //   3. flush the tx batches;
 //   4. every kHousekeepingInterval iterations: re-rank subtables, sweep
 //      the EMC, decide whether the EMC and the train check are worth
@@ -71,6 +77,9 @@ inline constexpr unsigned kCommandsBusyMax = 256;
 inline constexpr unsigned kCommandsBusyUs = 20;
 inline constexpr unsigned kCommandsIdleMax = 1024;
 inline constexpr unsigned kCommandsIdleUs = 200;
+// Passes through the recirculation queue after one burst (OVS
+// MAX_RECIRC_DEPTH): packets still recirculating after that are dropped.
+inline constexpr unsigned kMaxRecircDepth = 6;
 
 struct PmdConfig {
   unsigned index = 0;        // 0..n_pmds-1; also its tx slot on every port
@@ -102,6 +111,13 @@ struct BatchMasks {
   uint32_t all;    // the n packets
   uint32_t train;  // same headers as packet i-1: keys[i] not written
   uint32_t todo;   // all & ~train: the packets classify looks up
+};
+
+// Packets waiting to be classified again (after tnl_pop), with their keys.
+struct RecircQueue {
+  PmdBatch b;
+  rte_mbuf* pkts[netdev::kMaxBurst];
+  unsigned n = 0;
 };
 
 struct RxqStats {
@@ -183,6 +199,17 @@ class PmdThread {
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
                                  uint32_t in_port, bool keep);
   void send_upcalls(const Upcall* ups, unsigned n);
+  // Native tunneling (tunnel_actions.h); keep = later actions still need
+  // the packets (the action works on copies).
+  void run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep);
+  void run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep);
+  // Classifies and executes the recirculation queue until it stays empty.
+  void drain_recirc() {
+    if (DPS_UNLIKELY(recirc_[recirc_fill_].n)) drain_recirc_slow();
+  }
+  DPS_COLD void drain_recirc_slow();
+  void classify_recirc(RecircQueue& q);
+  void keep_tunnel_words(const rte_mbuf* pkt, FlowKey* key) const;
 
   // Commands (pmd_commands.cc): the budgeted loop, then one function each.
   void apply_commands();
@@ -213,6 +240,10 @@ class PmdThread {
   uint64_t cmd_busy_cycles_ = 0;  // kCommandsBusyUs in TSC cycles
   uint64_t cmd_idle_cycles_ = 0;  // kCommandsIdleUs in TSC cycles
   uint32_t batch_stamp_ = 0;
+  std::unique_ptr<RecircQueue[]> recirc_;  // two: one classified, one filled by its actions
+  unsigned recirc_fill_ = 0;               // the one tnl_pop appends to
+  const RecircQueue* classifying_ = nullptr;  // the queue whose hits are executing
+  uint16_t tnl_ip_id_ = 0;                 // IPv4 identification of encapsulated packets (DF clear)
   AdaptiveStage emc_stage_;    // probe the EMC at all (kEmcMinHitPermille)
   AdaptiveStage train_stage_;  // look for burst trains (kTrainMinHitPermille)
 

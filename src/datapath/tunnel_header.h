@@ -23,6 +23,15 @@ namespace dps::datapath {
 
 enum class TunnelType : uint8_t { kNone = 0, kVxlan = 1, kGeneve = 2, kGre = 3 };
 
+inline const char* tunnel_type_str(TunnelType type) {
+  switch (type) {
+    case TunnelType::kVxlan: return "vxlan";
+    case TunnelType::kGeneve: return "geneve";
+    case TunnelType::kGre: return "gre";
+    default: return "none";
+  }
+}
+
 inline constexpr uint16_t kVxlanPort = 4789;
 inline constexpr uint16_t kGenevePort = 6081;
 inline constexpr uint8_t kIpProtoGre = 47;

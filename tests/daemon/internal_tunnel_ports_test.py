@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, failures, free_port  # noqa: E402
+from checks import Switch, check, failures, free_port, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 VSCTL, OFCTL = shutil.which("ovs-vsctl"), shutil.which("ovs-ofctl")
@@ -61,18 +61,6 @@ def link_mtu(name):
     return int(out[out.index("mtu") + 1]) if "mtu" in out else None
 
 
-# The veth's transmit checksum offload would hand af_packet frames with
-# unfinished checksums (and TSO super-frames): switch it off (ethtool's
-# ETHTOOL_STXCSUM, without needing ethtool installed).
-TX_CSUM_OFF = """
-import ctypes, fcntl, socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-val = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)    # ETHTOOL_STXCSUM, off
-ifr = struct.pack("16sQ16x", sys.argv[1].encode(), ctypes.addressof(val))
-fcntl.ioctl(s.fileno(), 0x8946, ifr)                                 # SIOCETHTOOL
-"""
-
-
 def setup_namespace():
     run(["ip", "netns", "add", NS])
     run(["ip", "link", "add", VSW, "type", "veth", "peer", "name", VNS])
@@ -81,8 +69,8 @@ def setup_namespace():
     run(nx + ["ip", "link", "set", "lo", "up"])
     run(nx + ["ip", "addr", "add", NS_IP + "/24", "dev", VNS])
     run(nx + ["ip", "link", "set", VNS, "up"])
-    run(nx + [sys.executable, "-c", TX_CSUM_OFF, VNS])
-    run([sys.executable, "-c", TX_CSUM_OFF, VSW])
+    tx_csum_off(VNS, ns=NS)
+    tx_csum_off(VSW)
     run(["ip", "link", "set", VSW, "up"])
 
 

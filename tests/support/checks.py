@@ -40,6 +40,26 @@ def check(cond, what, detail=""):
             print("     " + str(detail).replace("\n", "\n     "), flush=True)
 
 
+# A veth's transmit checksum offload hands af_packet frames with unfinished
+# checksums (only the pseudo-header sum in the field) and TSO super-frames,
+# which a switch must not forward as they are: tests switch it off (ethtool's
+# ETHTOOL_STXCSUM, which takes TSO with it, without ethtool installed).
+_TX_CSUM_OFF = """
+import ctypes, fcntl, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+val = ctypes.create_string_buffer(struct.pack("II", 0x17, 0), 8)    # ETHTOOL_STXCSUM, off
+ifr = struct.pack("16sQ16x", sys.argv[1].encode(), ctypes.addressof(val))
+fcntl.ioctl(s.fileno(), 0x8946, ifr)                                 # SIOCETHTOOL
+"""
+
+
+def tx_csum_off(dev, ns=None):
+    """Switches off dev's transmit checksum offload (in namespace ns)."""
+    import sys
+    cmd = [sys.executable, "-c", _TX_CSUM_OFF, dev]
+    subprocess.run((["ip", "netns", "exec", ns] if ns else []) + cmd, check=True)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

@@ -56,14 +56,7 @@ TunnelType tunnel_type_from_name(const std::string& type) {
   return TunnelType::kNone;
 }
 
-const char* tunnel_type_name(TunnelType type) {
-  switch (type) {
-    case TunnelType::kVxlan: return "vxlan";
-    case TunnelType::kGeneve: return "geneve";
-    case TunnelType::kGre: return "gre";
-    default: return "none";
-  }
-}
+const char* tunnel_type_name(TunnelType type) { return datapath::tunnel_type_str(type); }
 
 namespace {
 
