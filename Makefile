@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all build test demo demo-pcap bench perf clean bootstrap asan
+.PHONY: all build test demo demo-pcap bench perf clean bootstrap asan interop
 
 all: build
 
@@ -43,6 +43,11 @@ demo-pcap: build
 
 bench: build
 	@scripts/bench.sh $(BUILD)
+
+# Slow interoperability suites (namespaces, veths, real peers: the kernel's
+# vxlan, OVS-DPDK, a second dpswitchd); not part of `make test`.
+interop: build
+	@scripts/interop.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -116,6 +116,7 @@ InterfaceWant interface_want(const json& ir, const json& port, const std::string
   w.other_config = map_of(ir.value("other_config", json()));
   w.ofport_request = opt_int(ir.value("ofport_request", json()));
   w.mtu_request = opt_int(ir.value("mtu_request", json()));
+  w.mac = opt_string(ir.value("mac", json()));
   w.tag = opt_int(port.value("tag", json()));
   for (auto& t : set_elems(port.value("trunks", json())))
     if (t.is_number_integer()) w.trunks.push_back(t.get<int64_t>());
@@ -165,10 +166,15 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   std::set<std::string> claimed;  // interfaces reached from some bridge
   for (auto& b : r[1]["rows"]) {
     d.bridges.push_back(bridge_want(b, controllers));
+    const BridgeWant& bw = d.bridges.back();
+    const size_t first = d.interfaces.size();
     for (auto& pu : set_elems(b.value("ports", json()))) {
       auto pit = ports.find(uuid_text(pu));
-      if (pit != ports.end()) port_interfaces(*pit->second, d.bridges.back().name, ifaces, &claimed, &d.interfaces);
+      if (pit != ports.end()) port_interfaces(*pit->second, bw.name, ifaces, &claimed, &d.interfaces);
     }
+    auto hwaddr = bw.other_config.find("hwaddr");
+    for (size_t i = first; i < d.interfaces.size() && hwaddr != bw.other_config.end(); i++)
+      if (d.interfaces[i].name == bw.name) d.interfaces[i].mac = hwaddr->second;
   }
   std::sort(d.bridges.begin(), d.bridges.end(),
             [](const BridgeWant& a, const BridgeWant& b) { return a.name < b.name; });

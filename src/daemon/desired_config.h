@@ -40,6 +40,9 @@ struct InterfaceWant {
   std::map<std::string, std::string> other_config;
   std::optional<int64_t> ofport_request;
   std::optional<int64_t> mtu_request;
+  // Interface.mac (internal ports); for a bridge's own internal port, the
+  // Bridge's other_config:hwaddr when set (as OVS).
+  std::string mac;
   // From the owning Port row.
   std::optional<int64_t> tag;
   std::vector<int64_t> trunks;

@@ -61,6 +61,27 @@ bool check_mtu_request(const InterfaceWant& w, std::string* error) {
   return true;
 }
 
+// An internal port's MAC ("" = the kernel's choice): xx:xx:xx:xx:xx:xx,
+// unicast.
+std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s) {
+  std::array<uint8_t, 6> m{};
+  unsigned v[6];
+  char end;
+  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
+    return std::nullopt;
+  for (int i = 0; i < 6; i++) m[i] = static_cast<uint8_t>(v[i]);
+  return m;
+}
+
+bool check_internal_mac(const InterfaceWant& w, std::string* error) {
+  if (w.mac.empty()) return true;
+  std::optional<std::array<uint8_t, 6>> m = parse_mac(w.mac);
+  if (m && !((*m)[0] & 1) && *m != std::array<uint8_t, 6>{}) return true;
+  *error = "interface " + w.name + ": mac \"" + w.mac + "\" is not a unicast Ethernet address (xx:xx:xx:xx:xx:xx)" +
+           (w.name == w.bridge ? " (Bridge other_config:hwaddr)" : "");
+  return false;
+}
+
 // A vxlan/geneve/gre interface: its parsed options, or the error.
 void tunnel_want(const InterfaceWant& w, PortWant* x) {
   auto parsed = ofproto::parse_tunnel_options(w.name, ofproto::tunnel_type_from_name(w.type), w.options);
@@ -203,7 +224,7 @@ PortWant Reconciler::classify_one(const InterfaceWant& w,
     for (auto& t : types) list += (list.empty() ? "" : ", ") + t;
     x.error = "interface " + w.name + ": type '" + w.type + "' is not supported (supported: " + list + ")";
   } else if (w.type == "internal") {
-    if (check_mtu_request(w, &x.error)) {
+    if (check_mtu_request(w, &x.error) && check_internal_mac(w, &x.error)) {
       x.kind = PortWant::Kind::kInternal;
       x.pc = netdev::PortConfig{};
       x.pc->name = w.name;
@@ -564,12 +585,13 @@ uint32_t Reconciler::internal_mtu(const InterfaceWant& w) const {
   return lowest.value_or(1500);
 }
 
-// Internal ports follow mtu_request, else their bridge's MTU, in place (the
-// device and the addresses on it stay).
+// Internal ports follow mtu_request, else their bridge's MTU, and their
+// mac, in place (the device and the addresses on it stay).
 void Reconciler::apply_internal_mtus(const ReconcilePlan& plan) {
   for (auto& [name, o] : open_) {
     auto x = plan.ports.find(name);
     if (o.kind != PortWant::Kind::kInternal || x == plan.ports.end()) continue;
+    apply_internal_mac(name, *x->second.w, &o);
     uint32_t want = internal_mtu(*x->second.w);
     if (want == o.mtu) continue;
     o.mtu_error = dp_.set_port_mtu(o.port_no, want);
@@ -580,6 +602,18 @@ void Reconciler::apply_internal_mtus(const ReconcilePlan& plan) {
       spdlog::error("reconfigure: internal port {}: {}", name, o.mtu_error);
     }
   }
+}
+
+void Reconciler::apply_internal_mac(const std::string& name, const InterfaceWant& w, Open* o) {
+  if (w.mac == o->mac) return;
+  o->mac = w.mac;
+  o->mac_error.clear();
+  if (w.mac.empty()) return;  // the device keeps the address it has
+  o->mac_error = netdev::set_kernel_if_mac(name, *parse_mac(w.mac));
+  if (o->mac_error.empty())
+    spdlog::info("reconfigure: internal port {}: MAC {}", name, w.mac);
+  else
+    spdlog::error("reconfigure: internal port {}: {}", name, o->mac_error);
 }
 
 bool Reconciler::open_port(const std::string& name, const PortWant& x, InterfaceReport* failed) {
@@ -724,6 +758,7 @@ InterfaceReport Reconciler::report(const std::string& name, const Open& o) const
     r.status["n_txq"] = std::to_string(nd->n_txq());
   }
   if (!o.mtu_error.empty()) r.error = o.mtu_error;
+  if (!o.mac_error.empty()) r.error = o.mac_error;
   netdev::NetdevInfo info = nd->info();
   if (info.hw_addr) r.mac_in_use = format_mac(*info.hw_addr);
   if (info.mtu) r.mtu = *info.mtu;

@@ -203,6 +203,8 @@ class Reconciler {
     std::shared_ptr<const ofproto::TunnelConfig> tunnel;  // kTunnel
     uint32_t mtu = 0;        // kInternal: the MTU last set
     std::string mtu_error;   // kInternal: why it could not be set
+    std::string mac;         // kInternal: the mac last applied ("" = the kernel's)
+    std::string mac_error;   // kInternal: why it could not be set
   };
   // A patch port as added to its bridge.
   struct Patch {
@@ -232,6 +234,7 @@ class Reconciler {
   void add_bridges(const ReconcilePlan& plan);
   void open_ports(const ReconcilePlan& plan, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void apply_internal_mtus(const ReconcilePlan& plan);
+  void apply_internal_mac(const std::string& name, const InterfaceWant& w, Open* o);
   void apply_patches(const DesiredConfig& want, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void revalidate(const std::set<std::string>& vlan_bridges);
   void apply_other_config(const std::map<std::string, std::string>& oc);

@@ -622,10 +622,8 @@ std::string hex16(uint16_t be) {
 
 }  // namespace
 
-std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
-  std::string out;
-  // A field is shown when its mask is non-zero (or, without a mask, when its
-  // value is non-zero); a partial mask is shown as value/mask, as ovs-dpctl.
+// A field is shown when its mask is non-zero (or, without a mask, when its
+// value is non-zero); a partial mask is shown as value/mask, as ovs-dpctl.
 #define DPS_FIELD(field) \
   (mask ? any(&mask->field, sizeof key.field) : any(&key.field, sizeof key.field))
 #define DPS_PARTIAL(field) (mask && !all_ones(&mask->field, sizeof key.field))
@@ -635,6 +633,42 @@ std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
     if (DPS_PARTIAL(field)) out.append("/").append(fmt(mask->field)); \
   }
 
+namespace {
+
+std::string hex64(uint64_t be) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(__builtin_bswap64(be)));
+  return buf;
+}
+
+// Words 14..31: recirculation and tunnel metadata (ovs-dpctl's names).
+void format_ext(const FlowKey& key, const FlowMask* mask, std::string& out) {
+  if (DPS_FIELD(recirc_id)) append(&out, "recirc_id=%u", key.recirc_id);
+  if (DPS_FIELD(dp_hash)) append(&out, "dp_hash=0x%08x", key.dp_hash);
+  DPS_MASKED(tun_id, hex64);
+  DPS_MASKED(tun_ipv4_src, ip4_str);
+  DPS_MASKED(tun_ipv4_dst, ip4_str);
+  DPS_MASKED(tun_ipv6_src, ip6_str);
+  DPS_MASKED(tun_ipv6_dst, ip6_str);
+  if (DPS_FIELD(tun_flags)) append(&out, "tun_flags=0x%x", key.tun_flags);
+  if (DPS_FIELD(tun_tos)) append(&out, "tun_tos=%u", key.tun_tos);
+  if (DPS_FIELD(tun_ttl)) append(&out, "tun_ttl=%u", key.tun_ttl);
+  if (DPS_FIELD(tun_tp_dst)) append(&out, "tun_tp_dst=%u", be16(key.tun_tp_dst));
+  if (DPS_FIELD(tun_opts_len)) {
+    std::string opts;
+    char b[4];
+    for (unsigned i = 0; i < key.tun_opts_len && i < kTunOptsMax; i++) {
+      std::snprintf(b, sizeof b, "%02x", key.tun_opts[i]);
+      opts += b;
+    }
+    append(&out, "tun_opts=%s", opts.empty() ? "none" : opts.c_str());
+  }
+}
+
+}  // namespace
+
+std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
+  std::string out;
   if (DPS_FIELD(in_port)) append(&out, "in_port=%u", key.in_port);
   DPS_MASKED(eth_type, hex16);
   DPS_MASKED(vlan_tci, hex16);
@@ -663,10 +697,11 @@ std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
   if (DPS_FIELD(tp_dst)) append(&out, "tp_dst=%u", be16(key.tp_dst));
   if (DPS_FIELD(tcp_flags)) append(&out, "tcp_flags=0x%03x", be16(key.tcp_flags));
   if (DPS_FIELD(nd_target)) append(&out, "nd_target=%s", ip6_str(key.nd_target).c_str());
+  format_ext(key, mask, out);
+  return out;
+}
 #undef DPS_FIELD
 #undef DPS_PARTIAL
 #undef DPS_MASKED
-  return out;
-}
 
 }  // namespace dps::datapath

@@ -128,6 +128,13 @@ std::string set_kernel_if_mtu(const std::string& name, uint32_t mtu) {
   return err;
 }
 
+std::string set_kernel_if_mac(const std::string& name, const std::array<uint8_t, 6>& mac) {
+  ifreq ifr = request_for(name);
+  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  std::memcpy(ifr.ifr_hwaddr.sa_data, mac.data(), 6);
+  return ifreq_ioctl(SIOCSIFHWADDR, &ifr, "cannot set the MAC address");
+}
+
 std::string set_kernel_if_up(const std::string& name, bool up) {
   ifreq ifr = request_for(name);
   if (std::string err = ifreq_ioctl(SIOCGIFFLAGS, &ifr, "cannot read the flags"); !err.empty())

@@ -47,6 +47,7 @@ struct KernelIfState {
 std::optional<KernelIfState> kernel_if_state(const std::string& name);
 std::string set_kernel_if_mtu(const std::string& name, uint32_t mtu);
 std::string set_kernel_if_up(const std::string& name, bool up);
+std::string set_kernel_if_mac(const std::string& name, const std::array<uint8_t, 6>& mac);
 
 // One address of an interface (IPv4 or IPv6, network order).
 struct KernelIfAddr {

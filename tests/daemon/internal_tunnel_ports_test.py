@@ -167,7 +167,22 @@ def internal_port_tests(vsctl, get):
     vsctl("clear", "Interface", BR, "mtu_request")
     check(link_mtu(BR) == 1500, "without mtu_request the bridge MTU is back (%s)" % link_mtu(BR))
 
-    r = vsctl("add-port", BR, INT, "--", "set", "Interface", INT, "type=internal")
+    vsctl("set", "Bridge", BR, "other-config:hwaddr=02:00:00:00:aa:01")
+    check("02:00:00:00:aa:01" in run(["ip", "-o", "link", "show", BR]).stdout
+          and get("Interface", BR, "mac_in_use") == '"02:00:00:00:aa:01"',
+          "Bridge other_config:hwaddr sets the tap's MAC and mac_in_use")
+    check(HOST_IP in run(["ip", "-o", "addr", "show", BR]).stdout, "the address stays across the MAC change")
+    vsctl("set", "Bridge", BR, "other-config:hwaddr=01:00:5e:00:00:01")
+    err = get("Interface", BR, "error")
+    check("is not a unicast Ethernet address" in err and "hwaddr" in err,
+          "a multicast hwaddr: a precise Interface.error", err)
+    vsctl("remove", "Bridge", BR, "other-config", "hwaddr")
+    check(get("Interface", BR, "error") in ("[]", "") and get("Interface", BR, "ofport") == "65534",
+          "without hwaddr the port is back, no error")
+
+    r = vsctl("add-port", BR, INT, "--", "set", "Interface", INT, "type=internal", "mac=\"02:00:00:00:bb:02\"")
+    check("02:00:00:00:bb:02" in run(["ip", "-o", "link", "show", INT]).stdout,
+          "Interface.mac sets a type=internal port's MAC")
     of = get("Interface", INT, "ofport")
     check(r.returncode == 0 and of.isdigit() and of != "65534" and link_exists(INT),
           "a type=internal port is a tap with an OpenFlow number (%s)" % of)

@@ -376,6 +376,9 @@ TEST_CASE("PMD: tnl_pop, the inner flow chosen by tun_id on the tunnel port, mis
   CHECK(ups[0].key.tun_id == __builtin_bswap64(44));
   CHECK(ups[0].key.tun_ipv4_src == inet_addr("192.168.1.1"));
   CHECK(ups[0].key.nw_dst == inet_addr("10.1.0.2"));
+  const std::string text = flow_key_format(ups[0].key);
+  CHECK_THAT(text, Catch::Contains("in_port=5") && Catch::Contains("tun_id=0x2c") &&
+                       Catch::Contains("tun_ipv4_src=192.168.1.1") && Catch::Contains("tun_tp_dst=4789"));
 
   SECTION("tnl_push: the underlay port gets a frame that pops back") {
     DpFlow* enc = rig.make_flow("in_port=2", "drop");

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, failures  # noqa: E402
+from checks import Switch, check, failures, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 PEER = sys.argv[3] if len(sys.argv) > 3 else "ovs"
@@ -54,6 +54,7 @@ def veth(a, a_ns, b, b_ns):
     for dev, ns in ((a, a_ns), (b, b_ns)):
         run(["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev], ns=ns, check_rc=False)
         run(["ip", "link", "set", dev, "up"], ns=ns)
+        tx_csum_off(dev, ns=ns)
 
 
 def topology():
@@ -78,6 +79,7 @@ class DpsEnd:
 
     def __init__(self, side, tmp):
         self.side, self.ns = side, NS[side]
+        os.makedirs(tmp, exist_ok=True)
         self.sw = Switch(DPSWITCHD, db=True, name="dpst" + side, tmp=tmp, netns=self.ns,
                          args=["--mbufs", "16384"])
         self.sw.start(timeout=60)
@@ -193,7 +195,7 @@ def wire(tmp, name, proto, keyfield, key):
     cap.wait(timeout=30)
     fields = lambda f, flt: run(["tshark", "-r", pcap, "-Y", flt, "-T", "fields", "-e", f]).stdout.split()
     bad = fields("frame.number", "_ws.malformed || _ws.expert.severity >= error")
-    keys = set(fields(keyfield, proto + " && icmp"))
+    keys = {str(int(k, 0)) for k in fields(keyfield, proto + " && icmp")}  # tshark: VXLAN decimal, Geneve/GRE hex
     check(not bad, "%s: tshark finds no malformed underlay packets" % name, bad[:5])
     check(keys == {key}, "%s: the underlay carries %s with key %s" % (name, proto, key), keys)
 
@@ -211,7 +213,7 @@ def main():
         teardown()
         topology()
         ends.append(DpsEnd("A", os.path.join(tmp, "A")))
-        os.makedirs(os.path.join(tmp, "B"))
+        os.makedirs(os.path.join(tmp, "B"), exist_ok=True)
         ends.append((OvsEnd if PEER == "ovs" else DpsEnd)("B", os.path.join(tmp, "B")))
         for e in ends:
             bridges(e)
