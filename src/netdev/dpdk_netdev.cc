@@ -21,9 +21,9 @@ std::string errstr(int err) { return rte_strerror(err < 0 ? -err : err); }
 
 }  // namespace
 
-DpdkNetdev::DpdkNetdev(const PortConfig& cfg, uint16_t port_id, bool probed)
+DpdkNetdev::DpdkNetdev(const PortConfig& cfg, uint16_t port_id)
     : Netdev(cfg.name), devargs_(cfg.devargs), dev_name_(dev_name_of(cfg.devargs)),
-      port_id_(port_id), probed_(probed) {}
+      port_id_(port_id) {}
 
 std::unique_ptr<DpdkNetdev> DpdkNetdev::open(const PortConfig& cfg, rte_mempool* pool,
                                              unsigned n_tx_slots) {
@@ -33,15 +33,13 @@ std::unique_ptr<DpdkNetdev> DpdkNetdev::open(const PortConfig& cfg, rte_mempool*
   if (cfg.devargs.empty()) throw fail("no devargs given");
   std::string name = dev_name_of(cfg.devargs);
   uint16_t port_id;
-  bool probed = false;
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
     int rc = rte_dev_probe(cfg.devargs.c_str());
     if (rc < 0) throw fail("device probe failed: " + errstr(rc));
-    probed = true;
     if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0)
       throw fail("probe succeeded but no ethernet port named '" + name + "' appeared");
   }
-  std::unique_ptr<DpdkNetdev> dev(new DpdkNetdev(cfg, port_id, probed));
+  std::unique_ptr<DpdkNetdev> dev(new DpdkNetdev(cfg, port_id));
   try {
     dev->configure(cfg, pool, n_tx_slots);
   } catch (const std::exception& e) {
@@ -126,8 +124,15 @@ DpdkNetdev::~DpdkNetdev() {
   rte_eth_dev_info info{};
   rte_device* dev = rte_eth_dev_info_get(port_id_, &info) == 0 ? info.device : nullptr;
   rte_eth_dev_close(port_id_);  // releases the queues and every mbuf they hold
-  if (probed_ && dev) {
-    int rc = rte_dev_remove(dev);  // hot-unplug what we hot-plugged
+  // Hot-unplug the device once it has no ethdev port left: hot-plugged by
+  // us, or given to the EAL (--vdev, a PCI address) alike. A closed port's
+  // device would otherwise stay probed with no port, and opening the same
+  // devargs again (a port moved to another bridge) could not bring it back.
+  uint16_t other = 0;
+  bool siblings = false;
+  if (dev) RTE_ETH_FOREACH_DEV_OF(other, dev) siblings = true;
+  if (dev && !siblings) {
+    int rc = rte_dev_remove(dev);
     if (rc != 0) spdlog::warn("port {}: hot-unplug failed: {}", name(), errstr(rc));
   }
 }

@@ -4,8 +4,10 @@
 //
 // What: opening probes the device (hot-plug) unless the EAL already created
 // it from --vdev/-a arguments, configures rx/tx queues against the device's
-// limits, and starts it. Closing stops and closes it and, if we probed it,
-// hot-unplugs it; every mbuf held by its queues goes back to the pool.
+// limits, and starts it. Closing stops and closes it and hot-unplugs the
+// device when no other port of it remains (so the same devargs can be
+// opened again, e.g. a port moved between bridges); every mbuf held by its
+// queues goes back to the pool.
 //
 // Design: tx slots (one per PMD, plus the control slot) map onto the device's
 // tx queues. With at least as many queues as slots each slot owns a queue and
@@ -64,7 +66,7 @@ class DpdkNetdev final : public Netdev {
   bool txq_shared(uint16_t q) const { return txqs_[q].shared; }
 
  private:
-  DpdkNetdev(const PortConfig& cfg, uint16_t port_id, bool probed);
+  DpdkNetdev(const PortConfig& cfg, uint16_t port_id);
   void configure(const PortConfig& cfg, rte_mempool* pool, unsigned n_tx_slots);
 
   struct alignas(kCacheLine) TxQueue {
@@ -78,7 +80,6 @@ class DpdkNetdev final : public Netdev {
   std::string devargs_;
   std::string dev_name_;
   uint16_t port_id_;
-  bool probed_;  // we hot-plugged it, so we hot-unplug it
   bool started_ = false;
   uint16_t n_rxq_ = 0;
   uint16_t n_txq_ = 0;

@@ -146,6 +146,16 @@ try:
     vsctl("del-port", "null5")
     check("null5" not in port_stats(), "del-port closed the datapath port")
 
+    # --- an EAL --vdev port moved to another bridge and back -------------------------
+    devargs = "options:dpdk-devargs=net_null0"
+    vsctl("del-port", "br0", "p1")
+    vsctl("add-br", "br1", "--", "add-port", "br1", "p1", "--", "set", "Interface", "p1", "type=dpdk", devargs)
+    check(get("Interface", "p1", "ofport").isdigit() and get("Interface", "p1", "error") in ("[]", ""),
+          "a --vdev port closed on one bridge opens on another (%s)" % get("Interface", "p1", "error"))
+    vsctl("del-br", "br1")
+    vsctl("add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dpdk", devargs, "ofport_request=1")
+    check(get("Interface", "p1", "ofport") == "1", "... and back on br0 as port 1")
+
     # --- the same through dpsctl --------------------------------------------------
     r = dpsctl("add-port", "br0", "null7", "--", "set", "Interface", "null7", "type=dpdk",
                "options:dpdk-devargs=net_null7")
