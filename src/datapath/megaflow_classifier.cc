@@ -145,7 +145,7 @@ uint32_t MegaflowClassifier::lookup_batch(const FlowKey* keys, const uint32_t* h
   uint32_t remaining = todo;
   // With one subtable an SMC probe costs as much as the subtable probe it
   // would save (measured), so the SMC is consulted from two subtables up.
-  const bool use_smc = smc_on_ && hashes != nullptr && subtables_.size() >= kSmcMinSubtables;
+  const bool use_smc = hashes != nullptr && smc_in_use();
   if (use_smc && remaining) {
     found = smc_lookup(keys, hashes, remaining, flows);
     remaining &= ~found;
@@ -175,7 +175,13 @@ uint32_t MegaflowClassifier::lookup_batch(const FlowKey* keys, const uint32_t* h
 void MegaflowClassifier::rerank() {
   std::stable_sort(subtables_.begin(), subtables_.end(),
                    [](const auto& a, const auto& b) { return a->hits > b->hits; });
-  for (auto& st : subtables_) st->hits = 0;
+  uint64_t total = 0, probes = 0;
+  for (size_t r = 0; r < subtables_.size(); r++) {
+    total += subtables_[r]->hits;
+    probes += (r + 1) * subtables_[r]->hits;
+    subtables_[r]->hits = 0;
+  }
+  if (total) smc_pays_ = static_cast<double>(probes) >= kSmcMinProbes * static_cast<double>(total);
 }
 
 void MegaflowClassifier::set_smc_enabled(bool on, uint32_t entries) {

@@ -11,7 +11,11 @@
 // before the next (hash every still-unmatched key, prefetch, compare), so the
 // subtable's mask and buckets stay in L1 and memory latency overlaps across
 // packets. rerank() (PMD housekeeping) sorts subtables by the hits they got
-// since the last rerank, so the busiest masks are probed first.
+// since the last rerank, so the busiest masks are probed first, and works
+// out from those hits how many subtables a hit probes in that order: below
+// kSmcMinProbes the SMC (a random cache line, a slot and a verify) costs
+// more than it saves and is skipped. (While the SMC answers, only its
+// misses count: an interval without subtable hits keeps the decision.)
 // Optional signature match cache (SignatureMatchCache, off by default as in
 // OVS): when enabled, lookup_batch() first tries the SMC with the packet
 // hashes; a verified SMC hit costs one masked compare instead of probing the
@@ -43,6 +47,9 @@ namespace dps::datapath {
 // Below this many subtables lookup_batch() skips the SMC even when enabled:
 // one subtable probe is as cheap as the SMC probe (classifier_bench).
 inline constexpr size_t kSmcMinSubtables = 2;
+// The SMC is consulted while a hit would otherwise probe at least this many
+// subtables on average (in rank order, over the last rerank interval).
+inline constexpr double kSmcMinProbes = 2.0;
 
 struct ClassifierStats {
   uint64_t lookups = 0;          // keys looked up (bits set in todo)
@@ -103,6 +110,8 @@ class MegaflowClassifier {
   // the SMC.
   void set_smc_enabled(bool on, uint32_t entries = kSmcEntries);
   bool smc_enabled() const { return smc_on_; }
+  // Whether lookups consult the SMC now (enabled, and it pays: rerank()).
+  bool smc_in_use() const { return smc_on_ && smc_pays_ && subtables_.size() >= kSmcMinSubtables; }
   const SignatureMatchCache* smc() const { return smc_.get(); }
 
   uint32_t size() const { return nflows_; }
@@ -129,6 +138,7 @@ class MegaflowClassifier {
   std::vector<Slot> by_index_;
   std::unique_ptr<SignatureMatchCache> smc_;
   bool smc_on_ = false;
+  bool smc_pays_ = true;  // rerank(): expected subtable probes per hit >= kSmcMinProbes
   uint32_t nflows_ = 0;
   ClassifierStats stats_;
 };

@@ -319,34 +319,45 @@ rte_mbuf* own_or_copy(rte_mbuf* m, bool keep) {
 }
 }  // namespace
 
-// Each packet stripped and queued with its inner key (in_port = the tunnel
-// port, the tunnel metadata in words 18..31).
+// Each packet stripped and queued; then the inner keys of all of them in
+// one flow_key_extract_batch (in_port = the tunnel port) and the metadata
+// into words 18..31.
 void PmdThread::run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep) {
   RecircQueue& q = recirc_[recirc_fill_];
   const auto type = static_cast<TunnelType>(a.arg16);
+  const unsigned first = q.n;
+  TnlMd md[netdev::kMaxBurst];
   for (unsigned i = 0; i < n; i++) {
     rte_mbuf* m = own_or_copy(pkts[i], keep);
     if (!m) {
       counters_.add(kDropped, 1);
       continue;
     }
-    TnlMd md;
+    TnlMd& d = md[q.n - first];
     uint32_t hdr_len = 0;
-    const bool ok = tnl_pop_parse(m, type, &hdr_len, &md) == TnlPopError::kNone;
-    if (DPS_UNLIKELY(!ok || q.n == netdev::kMaxBurst)) {
+    const bool room = q.n < netdev::kMaxBurst;
+    if (DPS_UNLIKELY(!room || tnl_pop_parse(m, type, &hdr_len, &d) != TnlPopError::kNone)) {
       rte_pktmbuf_free(m);
-      counters_.add(ok ? kRecircDropped : kTnlPopErrors, 1);
+      counters_.add(room ? kTnlPopErrors : kRecircDropped, 1);
       continue;
     }
-    tnl_pop_strip(m, hdr_len, md.inner_len);
-    FlowKey* k = &q.b.keys[q.n];
-    const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), a.arg32, k);
-    q.b.hashes[q.n] = tnl_md_to_key(md, k, h);
+    tnl_pop_strip(m, hdr_len, d.inner_len);
     q.pkts[q.n++] = m;
   }
+  if (q.n == first) return;
+  flow_key_extract_batch(q.pkts + first, q.n - first, a.arg32, q.b.keys + first, q.b.hashes + first, false);
+  for (unsigned k = first; k < q.n; k++) q.b.hashes[k] = tnl_md_to_key(md[k - first], &q.b.keys[k], q.b.hashes[k]);
 }
 
 void PmdThread::run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep) {
+  // The header goes into headroom nobody has touched since the mbuf was
+  // last used: ask for those lines (for writing) before filling any.
+  if (!keep)
+    for (unsigned i = 0; i < n; i++) {
+      const char* d = rte_pktmbuf_mtod(pkts[i], const char*);
+      __builtin_prefetch(d - a->arg16, 1);
+      __builtin_prefetch(d - 1, 1);
+    }
   for (unsigned i = 0; i < n; i++) {
     rte_mbuf* m = own_or_copy(pkts[i], keep);
     if (!m) {

@@ -203,11 +203,12 @@ class PmdThread {
   // the packets (the action works on copies).
   void run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep);
   void run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep);
-  // Classifies and executes the recirculation queue until it stays empty.
+  // Classifies and executes the recirculation queue until it stays empty
+  // (out of line: a burst of plain traffic pays one test).
   void drain_recirc() {
-    if (DPS_UNLIKELY(recirc_[recirc_fill_].n)) drain_recirc_slow();
+    if (recirc_[recirc_fill_].n) drain_recirc_slow();
   }
-  DPS_COLD void drain_recirc_slow();
+  void drain_recirc_slow();
   void classify_recirc(RecircQueue& q);
   void keep_tunnel_words(const rte_mbuf* pkt, FlowKey* key) const;
 

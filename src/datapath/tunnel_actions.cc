@@ -201,6 +201,7 @@ const char* tnl_pop_error_name(TnlPopError e) {
 }
 
 TnlPopError tnl_pop_parse(rte_mbuf* m, TunnelType type, uint32_t* hdr_len, TnlMd* md) {
+  *md = TnlMd{};
   Outer o;
   if (!outer_l2(m, &o)) return TnlPopError::kTruncated;
   OuterIp ip;
@@ -312,10 +313,16 @@ TnlPushError tnl_push(rte_mbuf* m, const DpAction* push, uint16_t* ip_id) {
   if (info.flags & kTnlOuterIpv6) {
     wr16(ip + 4, total - info.l3_ofs - 40);
   } else {
-    wr16(ip + 2, total - info.l3_ofs);
-    if (!(ip[6] & 0x40)) wr16(ip + 4, (*ip_id)++);  // DF clear: a real identification
-    ip[10] = ip[11] = 0;
-    const uint16_t c = rte_ipv4_cksum(reinterpret_cast<rte_ipv4_hdr*>(ip));
+    // The template's checksum covers a zero length and identification:
+    // add the real ones (RFC 1624 eqn. 3 with m = 0), from the action's
+    // copy, without reading back the header just written.
+    const uint8_t* tpl = reinterpret_cast<const uint8_t*>(push + 1) + info.l3_ofs;
+    const uint16_t tot = __builtin_bswap16(static_cast<uint16_t>(total - info.l3_ofs));
+    uint16_t id = load<uint16_t>(tpl + 4);
+    if (!(tpl[6] & 0x40)) id = __builtin_bswap16((*ip_id)++);  // DF clear: a real identification
+    const uint16_t c = static_cast<uint16_t>(~fold(static_cast<uint16_t>(~load<uint16_t>(tpl + 10)) + uint32_t{tot} + id));
+    std::memcpy(ip + 2, &tot, 2);
+    std::memcpy(ip + 4, &id, 2);
     std::memcpy(ip + 10, &c, 2);
   }
   if (info.type != TunnelType::kGre) {

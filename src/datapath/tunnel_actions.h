@@ -47,21 +47,23 @@ enum class TnlPopError : uint8_t {
 };
 const char* tnl_pop_error_name(TnlPopError e);
 
-// Tunnel metadata of one received packet (FlowKey's tun_* fields).
+// Tunnel metadata of one received packet (FlowKey's tun_* fields). No
+// default member initializers: the PMD keeps a burst's worth on its stack
+// and tnl_pop_parse() writes every field.
 struct TnlMd {
-  uint64_t tun_id = 0;  // network order
-  uint32_t ipv4_src = 0, ipv4_dst = 0;  // network order
-  uint8_t ipv6_src[16] = {}, ipv6_dst[16] = {};
-  uint16_t flags = 0;   // kTunFlag*
-  uint8_t tos = 0, ttl = 0;
-  uint16_t tp_dst = 0;  // network order
-  uint8_t opts_len = 0;
-  const uint8_t* opts = nullptr;  // raw Geneve options inside the packet
-  uint32_t inner_len = 0;         // bytes of the inner frame
+  uint64_t tun_id;  // network order
+  uint32_t ipv4_src, ipv4_dst;  // network order
+  uint8_t ipv6_src[16], ipv6_dst[16];
+  uint16_t flags;   // kTunFlag*
+  uint8_t tos, ttl;
+  uint16_t tp_dst;  // network order
+  uint8_t opts_len;
+  const uint8_t* opts;  // raw Geneve options inside the packet
+  uint32_t inner_len;   // bytes of the inner frame
 };
 
 // Parses the outer headers of m as tunnel `type`; on success *hdr_len is
-// their length and *md the metadata (opts points into m).
+// their length and *md the metadata (every field written; opts points into m).
 TnlPopError tnl_pop_parse(rte_mbuf* m, TunnelType type, uint32_t* hdr_len, TnlMd* md);
 // Strips hdr_len bytes, and the outer frame's padding after the inner frame.
 void tnl_pop_strip(rte_mbuf* m, uint32_t hdr_len, uint32_t inner_len);

@@ -10,7 +10,9 @@
 // Design: like OVS's ovs_action_push_tnl: the header is complete except for
 // the per-packet fields (IP total/payload length, IPv4 identification and
 // checksum, UDP length, source port and checksum, GRE checksum), so the
-// PMD does one copy and a few stores. The UDP source port is taken from the
+// PMD does one copy and a few stores. An IPv4 template has total length
+// and identification 0 and its header checksum computed over those zeros:
+// the PMD adds the real values to it. The UDP source port is taken from the
 // inner flow's hash in [udp_src_min, udp_src_max] (ECMP entropy, as in
 // OVS: 32768..61000 by default).
 //

@@ -92,11 +92,10 @@ TEST_CASE("tunnel options: 'flow' values and the key directions", "[tunnel][opti
   c = ok(TunnelType::kVxlan, {{"remote_ip", "1.1.1.1"}, {"in_key", "9"}, {"out_key", "10"}});
   CHECK(c.in_key == 9);
   CHECK(c.out_key == 10);
-  // GRE: 32-bit keys; any key option puts the K bit on the wire; legacy_l3.
-  c = ok(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"key", "4294967295"}, {"packet_type", "legacy_l3"}});
+  // GRE: 32-bit keys; any key option puts the K bit on the wire.
+  c = ok(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"key", "4294967295"}, {"packet_type", "legacy_l2"}});
   CHECK(c.out_key == 0xffffffffu);
   CHECK(c.gre_key_present);
-  CHECK(c.packet_type_l3);
   CHECK_FALSE(ok(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}}).gre_key_present);
   CHECK(ok(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"in_key", "flow"}}).gre_key_present);
   // remote_ip=flow with a fixed local_ip of either family.
@@ -139,9 +138,14 @@ TEST_CASE("tunnel options: each bad value gets a precise error", "[tunnel][optio
   CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"df_default", ""}}) ==
         "t0: options:df_default: '' is not 'true' or 'false'");
   CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"packet_type", "legacy_l3"}}) ==
-        "t0: options:packet_type: 'legacy_l3' is not supported for a vxlan port (legacy_l2 only)");
+        "t0: options:packet_type: 'legacy_l3' is not supported for a vxlan port by dpswitchd (tunnels carry "
+        "Ethernet frames: legacy_l2)");
+  CHECK(error(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"packet_type", "legacy_l3"}}) ==
+        "t0: options:packet_type: 'legacy_l3' is not supported for a gre port by dpswitchd (tunnels carry "
+        "Ethernet frames: legacy_l2)");
   CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"packet_type", "ptap"}}) ==
-        "t0: options:packet_type: 'ptap' is not supported for a vxlan port (legacy_l2 only)");
+        "t0: options:packet_type: 'ptap' is not supported for a vxlan port by dpswitchd (tunnels carry "
+        "Ethernet frames: legacy_l2)");
   CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"packet_type", "l2"}}) ==
         "t0: options:packet_type: 'l2' is not a packet type (legacy_l2, legacy_l3)");
   CHECK(error(vx, {{"remote_ip", "2001:db8::2"}, {"local_ip", "10.0.0.1"}}) ==

@@ -15,14 +15,6 @@ namespace {
 
 constexpr const char* kTo10 = "in_port=1,eth_type=0x0800,nw_dst=10.0.0.0/8";
 
-rte_mbuf* pool_packet(const std::vector<uint8_t>& frame) {
-  rte_mbuf* m = rte_pktmbuf_alloc(test_pool());
-  REQUIRE(m != nullptr);
-  char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
-  REQUIRE(p != nullptr);
-  std::memcpy(p, frame.data(), frame.size());
-  return m;
-}
 
 std::vector<uint8_t> ttl_frame(const char* dst, uint8_t ttl) {
   Ipv4Opts o;
@@ -57,15 +49,15 @@ TEST_CASE("execute with pool mbufs: drop, copy before rewrite, shared outputs, d
     PmdRig rig;
     SECTION("a drop flow frees its packets and counts them") {
       rig.install(kTo10, "drop");
-      std::vector<rte_mbuf*> pkts = {pool_packet(frame_to("10.0.0.1")),
-                                     pool_packet(frame_to("10.0.0.2"))};
+      std::vector<rte_mbuf*> pkts = {make_mbuf(frame_to("10.0.0.1")),
+                                     make_mbuf(frame_to("10.0.0.2"))};
       run_burst(rig, pkts);
       CHECK(rig.counter(kDropped) == 2);
       CHECK(rte_mempool_avail_count(test_pool()) == avail);
     }
     SECTION("an output before a rewrite sends a copy of the packet as it was") {
       rig.install(kTo10, "output:2,set_tp_src:7,output:3");
-      std::vector<rte_mbuf*> pkts = {pool_packet(frame_to("10.0.0.1", 5))};
+      std::vector<rte_mbuf*> pkts = {make_mbuf(frame_to("10.0.0.1", 5))};
       run_burst(rig, pkts);
       REQUIRE(rig.port(2).sent.size() == 1);
       REQUIRE(rig.port(3).sent.size() == 1);
@@ -76,7 +68,7 @@ TEST_CASE("execute with pool mbufs: drop, copy before rewrite, shared outputs, d
     }
     SECTION("two outputs share one mbuf") {
       rig.install(kTo10, "output:2,output:3");
-      std::vector<rte_mbuf*> pkts = {pool_packet(frame_to("10.0.0.1"))};
+      std::vector<rte_mbuf*> pkts = {make_mbuf(frame_to("10.0.0.1"))};
       run_burst(rig, pkts);
       REQUIRE(rig.port(2).sent.size() == 1);
       CHECK(rig.port(2).sent[0] == pkts[0]);
@@ -85,9 +77,9 @@ TEST_CASE("execute with pool mbufs: drop, copy before rewrite, shared outputs, d
     }
     SECTION("dec_ttl drops the packets whose TTL runs out") {
       rig.install(kTo10, "dec_ttl,output:2");
-      std::vector<rte_mbuf*> pkts = {pool_packet(ttl_frame("10.0.0.1", 64)),
-                                     pool_packet(ttl_frame("10.0.0.2", 1)),
-                                     pool_packet(ttl_frame("10.0.0.3", 2))};
+      std::vector<rte_mbuf*> pkts = {make_mbuf(ttl_frame("10.0.0.1", 64)),
+                                     make_mbuf(ttl_frame("10.0.0.2", 1)),
+                                     make_mbuf(ttl_frame("10.0.0.3", 2))};
       run_burst(rig, pkts);
       CHECK(rig.port(2).sent == std::vector<rte_mbuf*>{pkts[0], pkts[2]});
       CHECK(key_of(pkts[0]).nw_ttl == 63);

@@ -26,7 +26,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, SwitchError, check, failures, free_port  # noqa: E402
+from checks import Switch, check, failures, free_port  # noqa: E402
 
 DPSWITCHD = os.environ.get("DPSWITCHD") or (sys.argv[1] if len(sys.argv) > 1 else "")
 OFCTL = shutil.which("ovs-ofctl")
@@ -73,14 +73,7 @@ def tlv_map():
 daemon = Switch(DPSWITCHD, vdevs=["net_null0,no-rx=1", "net_null1,no-rx=1"],
                 openflow=["ptcp:%d:127.0.0.1" % PORT], name="dps-tunof", tmp=tmp)
 try:
-    try:
-        daemon.start()
-        why = ""
-    except SwitchError as e:
-        why = str(e)
-    check(daemon.alive(), "dpswitchd is up on ptcp:%d" % PORT, why)
-    if not daemon.alive():
-        raise SystemExit(1)
+    daemon.start_or_exit("dpswitchd is up on ptcp:%d" % PORT)
 
     # --- the TLV table ----------------------------------------------------------------
     out = tlv_map()

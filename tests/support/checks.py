@@ -168,6 +168,19 @@ class Switch:
         raise SwitchError("dpswitchd did not become ready in %ds; log:\n%s"
                           % (timeout, self.log_tail()))
 
+    def start_or_exit(self, what, timeout=30):
+        """start(), recorded as the check `what`; a switch that does not
+        come up ends the test (exit 1) with its log as the detail."""
+        why = ""
+        try:
+            self.start(timeout=timeout)
+        except SwitchError as e:
+            why = str(e)
+        check(self.alive(), what, why)
+        if not self.alive():
+            raise SystemExit(1)
+        return self
+
     def stop(self, timeout=30):
         """SIGTERM by PID, SIGKILL after timeout; returns the exit status
         (None when it was not started)."""

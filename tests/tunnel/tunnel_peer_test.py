@@ -172,12 +172,13 @@ def ping(src, dst):
     return r.returncode == 0, r.stdout[-300:] + r.stderr
 
 
-def tcp(server, server_ip, client):
+def tcp(server, server_ip, client, reverse=False):
     srv = subprocess.Popen(["ip", "netns", "exec", NS[server], "iperf3", "-s", "-1"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
-        r = run(["iperf3", "-c", server_ip, "-t", "2", "-J"], ns=NS[client], check_rc=False)
+        r = run(["iperf3", "-c", server_ip, "-t", "2", "-J"] + (["-R"] if reverse else []),
+                ns=NS[client], check_rc=False)
         return json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"] if r.returncode == 0 else 0
     except (ValueError, KeyError):
         return 0
@@ -227,8 +228,10 @@ def main():
             check(ok, "%s: dpswitch side pings the %s side" % (name, PEER), out)
             ok, out = ping("VMB", "10.8.0.1")
             check(ok, "%s: the %s side pings back" % (name, PEER), out)
-            bps = tcp("VMB", "10.8.0.2", "VMA")
-            check(bps > 1e6, "%s: TCP through the overlay, %.1f Mbit/s" % (name, bps / 1e6))
+            for rev in (False, True):
+                bps = tcp("VMB", "10.8.0.2", "VMA", reverse=rev)
+                check(bps > 1e6, "%s: TCP %s through the overlay, %.1f Mbit/s"
+                      % (name, "%s -> dpswitch" % PEER if rev else "dpswitch -> " + PEER, bps / 1e6))
             wire(tmp, name, proto, keyfield, key)
     except Exception as e:  # noqa: BLE001 - report, clean up, fail
         check(False, "no exception", repr(e))

@@ -190,17 +190,12 @@ const std::map<std::string, OptionHandler>& option_handlers() {
       {"df_default", [](ParseState& st, const std::string& v) { return parse_flag(v, &st.cfg.df_default); }},
       {"csum", [](ParseState& st, const std::string& v) { return parse_flag(v, &st.cfg.csum); }},
       {"packet_type", [](ParseState& st, const std::string& v) -> std::string {
-         if (v == "legacy_l2") {
-           st.cfg.packet_type_l3 = false;
-           return "";
-         }
-         if (v == "legacy_l3" && st.type == TunnelType::kGre) {
-           st.cfg.packet_type_l3 = true;
-           return "";
-         }
+         if (v == "legacy_l2") return "";
+         // IP over GRE (legacy_l3) and ptap would need L3 packets in the
+         // pipeline: refused here rather than dropped per packet later.
          if (v == "legacy_l3" || v == "ptap")
-           return quoted(v) + " is not supported for a " + tunnel_type_name(st.type) + " port (" +
-                  (st.type == TunnelType::kGre ? "legacy_l2 or legacy_l3" : "legacy_l2 only") + ")";
+           return quoted(v) + " is not supported for a " + tunnel_type_name(st.type) +
+                  " port by dpswitchd (tunnels carry Ethernet frames: legacy_l2)";
          return quoted(v) + " is not a packet type (legacy_l2, legacy_l3)";
        }},
   };

@@ -55,7 +55,6 @@ struct TunnelConfig {
   bool ttl_inherit = false;
   bool df_default = true;
   bool csum = false;
-  bool packet_type_l3 = false;  // packet_type=legacy_l3 (GRE only)
 
   uint16_t udp_dst_port() const;  // dst_port or the type's default; 0 for GRE
   bool operator==(const TunnelConfig&) const = default;

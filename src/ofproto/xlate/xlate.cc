@@ -1022,10 +1022,6 @@ class Xlator {
   }
 
   bool tunnel_header(const TunnelConfig& c, const TnlSend& s, const TnlNext& nh, TnlHeader* h) {
-    if (c.packet_type_l3) {
-      tnl_drop("packet_type=legacy_l3 is not supported by native tunneling", &TnlStats::tx_errors);
-      return false;
-    }
     TnlHeaderParams hp{.type = c.type, .eth_src = nh.port->mac, .eth_dst = nh.dmac, .src = nh.src,
                        .dst = s.remote, .tos = s.tos, .ttl = s.ttl, .df = c.df_default, .csum = c.csum,
                        .key = s.key, .gre_key = c.gre_key_present || c.out_key_flow,
