@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../datapath/dp_flow_text.h"
+#include "dp_flow_text.h"
 #include "ofproto.h"
 #include "pmd_stats_format.h"
 #include "tunnel_context.h"

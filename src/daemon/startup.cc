@@ -13,7 +13,7 @@
 
 #include <sys/resource.h>
 
-#include "../datapath/dp_flow_text.h"
+#include "dp_flow_text.h"
 #include "ofproto.h"
 #include "dp_ports.h"
 

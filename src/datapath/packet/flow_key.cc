@@ -22,7 +22,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "../netdev/compiler.h"
+#include "compiler.h"
 
 namespace dps::datapath {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../netdev/compiler.h"
+#include "compiler.h"
 
 namespace dps::datapath {
 

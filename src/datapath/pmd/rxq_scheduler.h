@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "../netdev/netdev.h"
+#include "netdev.h"
 #include "pmd_channel.h"
 #include "pmd_thread.h"
 

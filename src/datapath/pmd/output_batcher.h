@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "../netdev/netdev.h"
-#include "../netdev/packet_batch.h"
+#include "netdev.h"
+#include "packet_batch.h"
 #include "command_ring.h"
 #include "pmd_counters.h"
 

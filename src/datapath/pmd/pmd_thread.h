@@ -46,7 +46,7 @@
 #include <memory>
 #include <vector>
 
-#include "../netdev/compiler.h"
+#include "compiler.h"
 #include "adaptive_stage.h"
 #include "command_ring.h"
 #include "exact_match_cache.h"

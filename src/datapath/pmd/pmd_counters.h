@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "../netdev/compiler.h"
+#include "compiler.h"
 
 namespace dps::datapath {
 

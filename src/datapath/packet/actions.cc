@@ -28,7 +28,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../netdev/compiler.h"
+#include "compiler.h"
 #include "flow_key.h"
 #include "meter.h"
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "../netdev/packet_batch.h"
+#include "packet_batch.h"
 #include "actions.h"
 #include "local_ring.h"
 

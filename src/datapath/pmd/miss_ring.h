@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../netdev/compiler.h"
+#include "compiler.h"
 #include "local_ring.h"
 #include "upcall.h"
 
