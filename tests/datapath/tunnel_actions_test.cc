@@ -287,3 +287,45 @@ TEST_CASE("PMD: tnl_pop, the inner flow chosen by tun_id on the tunnel port, mis
     CHECK(r.md.tun_id == __builtin_bswap64(42));
   }
 }
+
+TEST_CASE("tnl_pop_ecn: RFC 6040 decapsulation of an outer CE", "[datapath][tunnel]") {
+  auto v4 = [](uint8_t tos) {
+    Ipv4Opts o;
+    o.tos = tos;
+    return PacketBuilder().eth().ipv4("10.1.0.1", "10.1.0.2", o).udp(1, 2).payload(8).build();
+  };
+  auto tos_after = [](std::vector<uint8_t> f, uint8_t outer, TnlPopError* e) {
+    FakeMbuf m(f);
+    *e = tnl_pop_ecn(&m.m, outer);
+    return m.bytes();
+  };
+  TnlPopError e;
+  SECTION("outer CE over ECT(0): inner CE, IPv4 checksum still right") {
+    std::vector<uint8_t> out = tos_after(v4(0x2a), 0x03, &e);
+    CHECK(e == TnlPopError::kNone);
+    CHECK(out[15] == 0x2b);
+    const uint16_t c = ipv4_header_checksum(out.data() + 14, 20);
+    CHECK(out[24] == (c >> 8));
+    CHECK(out[25] == (c & 0xff));
+  }
+  SECTION("outer CE over Not-ECT: undeliverable") {
+    tos_after(v4(0x28), 0x03, &e);
+    CHECK(e == TnlPopError::kEcnNotEct);
+  }
+  SECTION("outer ECT without CE, or inner CE already: unchanged") {
+    CHECK(tos_after(v4(0x00), 0x02, &e) == v4(0x00));
+    CHECK(e == TnlPopError::kNone);
+    CHECK(tos_after(v4(0x03), 0x03, &e) == v4(0x03));
+  }
+  SECTION("IPv6 ECT(1) under CE becomes CE; non-IP passes") {
+    Ipv6Opts o;
+    o.tclass = 0x01;
+    std::vector<uint8_t> f = PacketBuilder().eth().ipv6("fd00::1", "fd00::2", o).udp(1, 2).build();
+    std::vector<uint8_t> out = tos_after(f, 0x03, &e);
+    CHECK(e == TnlPopError::kNone);
+    CHECK(((out[14] & 0x0f) << 4 | out[15] >> 4) == 0x03);
+    std::vector<uint8_t> arp = PacketBuilder().eth().ethertype(0x0806).payload(28).build();
+    CHECK(tos_after(arp, 0x03, &e) == arp);
+    CHECK(e == TnlPopError::kNone);
+  }
+}

@@ -196,6 +196,7 @@ const char* tnl_pop_error_name(TnlPopError e) {
     case TnlPopError::kBadChecksum: return "bad checksum";
     case TnlPopError::kBadTunnel: return "bad tunnel header";
     case TnlPopError::kTooManyOpts: return "too many Geneve options";
+    case TnlPopError::kEcnNotEct: return "outer ECN CE over a Not-ECT inner packet";
   }
   return "?";
 }
@@ -224,6 +225,28 @@ void tnl_pop_strip(rte_mbuf* m, uint32_t hdr_len, uint32_t inner_len) {
   if (len > inner_len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - inner_len));
   // What the NIC said was of the outer packet.
   m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_RSS_HASH);
+}
+
+TnlPopError tnl_pop_ecn(rte_mbuf* m, uint8_t outer_tos) {
+  if ((outer_tos & 3) != 3) return TnlPopError::kNone;
+  Outer o;
+  if (!outer_l2(m, &o)) return TnlPopError::kNone;  // not IP: nothing to mark
+  uint8_t* ip = o.p + o.l3;
+  if (o.type == kEthTypeIpv4 && o.l3 + 20 <= o.size && ip[0] >> 4 == 4) {
+    if ((ip[1] & 3) == 0) return TnlPopError::kEcnNotEct;
+    const uint16_t old_word = load<uint16_t>(ip);
+    ip[1] |= 3;
+    const uint16_t new_word = load<uint16_t>(ip);
+    // RFC 1624 eqn. 3 on the 16-bit word that holds the TOS byte.
+    const uint32_t sum = static_cast<uint16_t>(~load<uint16_t>(ip + 10)) +
+                         static_cast<uint32_t>(static_cast<uint16_t>(~old_word)) + new_word;
+    const uint16_t c = static_cast<uint16_t>(~fold(sum));
+    std::memcpy(ip + 10, &c, 2);
+  } else if (o.type == kEthTypeIpv6 && o.l3 + 40 <= o.size && ip[0] >> 4 == 6) {
+    if ((ip[1] & 0x30) == 0) return TnlPopError::kEcnNotEct;  // ECN: bits 4..5 of byte 1
+    ip[1] |= 0x30;
+  }
+  return TnlPopError::kNone;
 }
 
 uint32_t tnl_md_to_key(const TnlMd& md, FlowKey* key, uint32_t inner_hash) {

@@ -11,6 +11,7 @@
 //    flags (RFC 7348: I set, reserved bits 0), Geneve version 0 and
 //    protocol 0x6558 (RFC 8926), GRE version 0 without routing and
 //    protocol 0x6558 (RFC 2784/2890: gretap).
+//  - tnl_pop_ecn(): RFC 6040's decapsulation of an outer CE mark.
 //  - tnl_md_to_key(): the metadata into a freshly extracted key of the
 //    inner packet (words 18..31, ext_words = 1).
 //  - tnl_push(): prepends the pre-built outer header of a kTnlPush action
@@ -44,6 +45,7 @@ enum class TnlPopError : uint8_t {
   kBadChecksum,  // IPv4 header, UDP or GRE checksum wrong
   kBadTunnel,    // VXLAN / Geneve / GRE header not as the standard says, or not this type
   kTooManyOpts,  // Geneve options longer than the key holds (kTunOptsMax)
+  kEcnNotEct,    // outer ECN CE over a Not-ECT inner IP packet (RFC 6040: drop)
 };
 const char* tnl_pop_error_name(TnlPopError e);
 
@@ -67,6 +69,10 @@ struct TnlMd {
 TnlPopError tnl_pop_parse(rte_mbuf* m, TunnelType type, uint32_t* hdr_len, TnlMd* md);
 // Strips hdr_len bytes, and the outer frame's padding after the inner frame.
 void tnl_pop_strip(rte_mbuf* m, uint32_t hdr_len, uint32_t inner_len);
+// RFC 6040 decapsulation (as OVS): an outer CE (outer_tos & 3 == 3) marks an
+// ECN-capable inner IPv4/IPv6 packet CE (IPv4 checksum updated) and makes a
+// Not-ECT one undeliverable (kEcnNotEct); otherwise nothing changes.
+TnlPopError tnl_pop_ecn(rte_mbuf* m, uint8_t outer_tos);
 // Writes md into key (extracted from the inner packet) and returns its hash
 // with the tunnel fields mixed in.
 uint32_t tnl_md_to_key(const TnlMd& md, FlowKey* key, uint32_t inner_hash);

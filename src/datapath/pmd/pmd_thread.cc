@@ -342,6 +342,11 @@ void PmdThread::run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool
       continue;
     }
     tnl_pop_strip(m, hdr_len, d.inner_len);
+    if (DPS_UNLIKELY(tnl_pop_ecn(m, d.tos) != TnlPopError::kNone)) {
+      rte_pktmbuf_free(m);
+      counters_.add(kTnlPopErrors, 1);
+      continue;
+    }
     q.pkts[q.n++] = m;
   }
   if (q.n == first) return;
