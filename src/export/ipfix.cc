@@ -1,5 +1,6 @@
 #include "ipfix.h"
 
+#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -10,24 +11,18 @@ namespace {
 
 using namespace ie;
 
-// flat table
-constexpr IpfixFieldSpec kIpv4Fields[] = {
-    {kSourceMacAddress, 6}, {kDestinationMacAddress, 6}, {kEthernetType, 2}, {kVlanId, 2},
-    {kSourceIpv4Address, 4}, {kDestinationIpv4Address, 4},
-    {kProtocolIdentifier, 1}, {kIpClassOfService, 1}, {kTcpControlBits, 2},
-    {kSourceTransportPort, 2}, {kDestinationTransportPort, 2},
-    {kIngressInterface, 4}, {kEgressInterface, 4}, {kPacketDeltaCount, 8}, {kOctetDeltaCount, 8},
-    {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
-};
-// flat table
-constexpr IpfixFieldSpec kIpv6Fields[] = {
-    {kSourceMacAddress, 6}, {kDestinationMacAddress, 6}, {kEthernetType, 2}, {kVlanId, 2},
-    {kSourceIpv6Address, 16}, {kDestinationIpv6Address, 16},
-    {kProtocolIdentifier, 1}, {kIpClassOfService, 1}, {kTcpControlBits, 2},
-    {kSourceTransportPort, 2}, {kDestinationTransportPort, 2},
-    {kIngressInterface, 4}, {kEgressInterface, 4}, {kPacketDeltaCount, 8}, {kOctetDeltaCount, 8},
-    {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
-};
+// The IPv4 and IPv6 templates differ only in their address elements.
+constexpr std::array<IpfixFieldSpec, 18> ip_fields(uint16_t src, uint16_t dst, uint16_t len) {
+  return {{
+      {kSourceMacAddress, 6}, {kDestinationMacAddress, 6}, {kEthernetType, 2}, {kVlanId, 2},
+      {src, len}, {dst, len}, {kProtocolIdentifier, 1}, {kIpClassOfService, 1}, {kTcpControlBits, 2},
+      {kSourceTransportPort, 2}, {kDestinationTransportPort, 2},
+      {kIngressInterface, 4}, {kEgressInterface, 4}, {kPacketDeltaCount, 8}, {kOctetDeltaCount, 8},
+      {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
+  }};
+}
+constexpr auto kIpv4Fields = ip_fields(kSourceIpv4Address, kDestinationIpv4Address, 4);
+constexpr auto kIpv6Fields = ip_fields(kSourceIpv6Address, kDestinationIpv6Address, 16);
 constexpr IpfixFieldSpec kL2Fields[] = {
     {kSourceMacAddress, 6}, {kDestinationMacAddress, 6}, {kEthernetType, 2}, {kVlanId, 2},
     {kIngressInterface, 4}, {kEgressInterface, 4}, {kPacketDeltaCount, 8}, {kOctetDeltaCount, 8},

@@ -112,42 +112,56 @@ TEST_CASE("tunnel options: each bad value gets a precise error", "[tunnel][optio
   CHECK(error(vx, {{"remote_ip", "239.1.1.1"}}) ==
         "t0: options:remote_ip: 239.1.1.1 is a multicast address (not supported)");
   CHECK(error(vx, {{"remote_ip", "ff02::1"}}) == "t0: options:remote_ip: ff02::1 is a multicast address (not supported)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"key", "16777216"}}) ==
-        "t0: options:key: 16777216 is out of range (a 24-bit VXLAN VNI: 0..16777215, or 'flow')");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"in_key", "-1"}}) ==
-        "t0: options:in_key: '-1' is not a number (a 24-bit VXLAN VNI: 0..16777215, or 'flow')");
-  CHECK(error(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"out_key", "4294967296"}}) ==
-        "t0: options:out_key: 4294967296 is out of range (a 32-bit GRE key: 0..4294967295, or 'flow')");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"dst_port", "70000"}}) ==
-        "t0: options:dst_port: '70000' is not a UDP port (1..65535)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"dst_port", "0"}}) ==
-        "t0: options:dst_port: '0' is not a UDP port (1..65535)");
-  CHECK(error(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"dst_port", "4789"}}) ==
-        "t0: options:dst_port is not supported for a gre port (supported: csum, df_default, in_key, key, "
-        "local_ip, out_key, packet_type, remote_ip, tos, ttl)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"bogus", "1"}}) ==
-        "t0: options:bogus is not supported for a vxlan port (supported: csum, df_default, dst_port, in_key, "
-        "key, local_ip, out_key, packet_type, remote_ip, tos, ttl)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"tos", "1"}}) ==
-        "t0: options:tos: 1 sets ECN bits (a DSCP value << 2 is expected: a multiple of 4 in 0..252)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"tos", "256"}}) ==
-        "t0: options:tos: '256' is not a number in 0..255 (nor 'inherit')");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"ttl", "0"}}) ==
-        "t0: options:ttl: '0' is not a number in 1..255 (nor 'inherit')");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"csum", "yes"}}) == "t0: options:csum: 'yes' is not 'true' or 'false'");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"df_default", ""}}) ==
-        "t0: options:df_default: '' is not 'true' or 'false'");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"packet_type", "legacy_l3"}}) ==
-        "t0: options:packet_type: 'legacy_l3' is not supported for a vxlan port by dpswitchd (tunnels carry "
-        "Ethernet frames: legacy_l2)");
-  CHECK(error(TunnelType::kGre, {{"remote_ip", "1.1.1.1"}, {"packet_type", "legacy_l3"}}) ==
-        "t0: options:packet_type: 'legacy_l3' is not supported for a gre port by dpswitchd (tunnels carry "
-        "Ethernet frames: legacy_l2)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"packet_type", "ptap"}}) ==
-        "t0: options:packet_type: 'ptap' is not supported for a vxlan port by dpswitchd (tunnels carry "
-        "Ethernet frames: legacy_l2)");
-  CHECK(error(vx, {{"remote_ip", "1.1.1.1"}, {"packet_type", "l2"}}) ==
-        "t0: options:packet_type: 'l2' is not a packet type (legacy_l2, legacy_l3)");
+  // One option beside a valid remote_ip.
+  struct Bad {
+    TunnelType type;
+    const char* key;
+    const char* value;
+    const char* want;
+  };
+  const Bad kBad[] = {
+      {TunnelType::kVxlan, "key", "16777216",
+       "t0: options:key: 16777216 is out of range (a 24-bit VXLAN VNI: 0..16777215, or 'flow')"},
+      {TunnelType::kVxlan, "in_key", "-1",
+       "t0: options:in_key: '-1' is not a number (a 24-bit VXLAN VNI: 0..16777215, or 'flow')"},
+      {TunnelType::kGre, "out_key", "4294967296",
+       "t0: options:out_key: 4294967296 is out of range (a 32-bit GRE key: 0..4294967295, or 'flow')"},
+      {TunnelType::kVxlan, "dst_port", "70000",
+       "t0: options:dst_port: '70000' is not a UDP port (1..65535)"},
+      {TunnelType::kVxlan, "dst_port", "0",
+       "t0: options:dst_port: '0' is not a UDP port (1..65535)"},
+      {TunnelType::kGre, "dst_port", "4789",
+       "t0: options:dst_port is not supported for a gre port (supported: csum, df_default, in_key, key, "
+         "local_ip, out_key, packet_type, remote_ip, tos, ttl)"},
+      {TunnelType::kVxlan, "bogus", "1",
+       "t0: options:bogus is not supported for a vxlan port (supported: csum, df_default, dst_port, in_key, "
+         "key, local_ip, out_key, packet_type, remote_ip, tos, ttl)"},
+      {TunnelType::kVxlan, "tos", "1",
+       "t0: options:tos: 1 sets ECN bits (a DSCP value << 2 is expected: a multiple of 4 in 0..252)"},
+      {TunnelType::kVxlan, "tos", "256",
+       "t0: options:tos: '256' is not a number in 0..255 (nor 'inherit')"},
+      {TunnelType::kVxlan, "ttl", "0",
+       "t0: options:ttl: '0' is not a number in 1..255 (nor 'inherit')"},
+      {TunnelType::kVxlan, "csum", "yes",
+       "t0: options:csum: 'yes' is not 'true' or 'false'"},
+      {TunnelType::kVxlan, "df_default", "",
+       "t0: options:df_default: '' is not 'true' or 'false'"},
+      {TunnelType::kVxlan, "packet_type", "legacy_l3",
+       "t0: options:packet_type: 'legacy_l3' is not supported for a vxlan port by dpswitchd (tunnels carry "
+         "Ethernet frames: legacy_l2)"},
+      {TunnelType::kGre, "packet_type", "legacy_l3",
+       "t0: options:packet_type: 'legacy_l3' is not supported for a gre port by dpswitchd (tunnels carry "
+         "Ethernet frames: legacy_l2)"},
+      {TunnelType::kVxlan, "packet_type", "ptap",
+       "t0: options:packet_type: 'ptap' is not supported for a vxlan port by dpswitchd (tunnels carry "
+         "Ethernet frames: legacy_l2)"},
+      {TunnelType::kVxlan, "packet_type", "l2",
+       "t0: options:packet_type: 'l2' is not a packet type (legacy_l2, legacy_l3)"},
+  };
+  for (const Bad& b : kBad) {
+    INFO(b.key << "=" << b.value);
+    CHECK(error(b.type, {{"remote_ip", "1.1.1.1"}, {b.key, b.value}}) == b.want);
+  }
   CHECK(error(vx, {{"remote_ip", "2001:db8::2"}, {"local_ip", "10.0.0.1"}}) ==
         "t0: options:local_ip: 10.0.0.1 is IPv4 but remote_ip 2001:db8::2 is IPv6");
   CHECK(error(TunnelType::kNone, {{"remote_ip", "1.1.1.1"}}) == "t0: not a tunnel type");

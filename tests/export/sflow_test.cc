@@ -23,6 +23,15 @@ std::vector<uint8_t> frame(size_t n) {
   return f;
 }
 
+// A sample of `pkt` (which must outlive it) from data source 1.
+SflowFlowSample sample_of(const std::vector<uint8_t>& pkt, uint32_t frame_length) {
+  SflowFlowSample s;
+  s.source_index = 1;
+  s.frame_length = frame_length;
+  s.header = pkt;
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("sflow: a flow sample with raw header and extended switch, byte by byte") {
@@ -83,10 +92,7 @@ TEST_CASE("sflow: header cut to header_bytes and padded to 4; no extended switch
   c.header_bytes = 61;
   SflowEncoder enc(c);
   std::vector<uint8_t> pkt = frame(200);
-  SflowFlowSample s;
-  s.source_index = 1;
-  s.frame_length = 1500;
-  s.header = pkt;
+  SflowFlowSample s = sample_of(pkt, 1500);
   s.output = sflow_if_multiple(3);
   REQUIRE(enc.add_flow_sample(s));
   auto d = enc.take(0).at(0);
@@ -144,10 +150,7 @@ TEST_CASE("sflow: generic interface counters, byte by byte") {
 TEST_CASE("sflow: sequence numbers per datagram, per source and per sample kind") {
   SflowEncoder enc(agent());
   std::vector<uint8_t> pkt = frame(64);
-  SflowFlowSample s;
-  s.frame_length = 64;
-  s.header = pkt;
-  s.source_index = 1;
+  SflowFlowSample s = sample_of(pkt, 64);
   enc.add_flow_sample(s);
   enc.add_flow_sample(s);
   s.source_index = 2;
@@ -179,9 +182,7 @@ TEST_CASE("sflow: many samples split into datagrams under max_datagram") {
   c.max_datagram = 512;
   SflowEncoder enc(c);
   std::vector<uint8_t> pkt = frame(128);
-  SflowFlowSample s;
-  s.frame_length = 128;
-  s.header = pkt;
+  SflowFlowSample s = sample_of(pkt, 128);
   for (int i = 0; i < 10; i++) REQUIRE(enc.add_flow_sample(s));
   auto dgs = enc.take(0);
   uint32_t samples = 0, seq = 0;

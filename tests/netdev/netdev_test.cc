@@ -16,6 +16,17 @@
 
 using namespace dps::netdev;
 
+namespace {
+
+PortConfig vdev_port(const char* name, const char* devargs) {
+  PortConfig cfg;
+  cfg.name = name;
+  cfg.devargs = devargs;
+  return cfg;
+}
+
+}  // namespace
+
 TEST_CASE("PacketBatch is a POD of at most one burst", "[netdev]") {
   PacketBatch b;
   b.clear();
@@ -55,9 +66,7 @@ TEST_CASE("DpdkNetdev opens a vdev from devargs, shares tx queues when short, an
           "[netdev][eal]") {
   dps::test::ensure_eal();
   MbufPool pool("nd_pool1", 8192, SOCKET_ID_ANY);
-  PortConfig cfg;
-  cfg.name = "null-a";
-  cfg.devargs = "net_null7,size=64";
+  PortConfig cfg = vdev_port("null-a", "net_null7,size=64");
   cfg.rx_desc = 256;
   cfg.tx_desc = 256;
 
@@ -89,9 +98,7 @@ TEST_CASE("bad devargs give an error naming the port, the devargs and DPDK's rea
           "[netdev][eal]") {
   dps::test::ensure_eal();
   MbufPool pool("nd_pool2", 4096, SOCKET_ID_ANY);
-  PortConfig cfg;
-  cfg.name = "broken";
-  cfg.devargs = "net_doesnotexist0,foo=1";
+  PortConfig cfg = vdev_port("broken", "net_doesnotexist0,foo=1");
   try {
     DpdkNetdev::open(cfg, pool.get(), 1);
     FAIL("open succeeded");

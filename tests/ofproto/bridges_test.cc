@@ -44,6 +44,7 @@ struct Rig {
     br0->add_port(2, 2, "a2");
     br1->add_port(1, 3, "b1");
     br1->add_port(2, 4, "b2");
+    backer->run();  // the tunnel context's first pass (its TLV table was set)
   }
   // br0 and br1 joined by the patch pair, with these rules.
   Rig(const std::string& br0_rules, const std::string& br1_rules) : Rig() {
@@ -210,4 +211,16 @@ TEST_CASE("removing a bridge removes its megaflows and the patch ports into it",
   r.dp->miss(0, 1, udp("10.0.0.1"));
   r.backer->run();
   CHECK(r.install_from(1)->spec.actions.n == 0);
+}
+
+TEST_CASE("every bridge and the backer's tunnels share one TLV table", "[ofproto][bridges][tunnel]") {
+  Rig r;
+  const TlvTable* shared = r.br0->bridge().tlv_table.get();
+  REQUIRE(shared != nullptr);
+  CHECK(r.br1->bridge().tlv_table.get() == shared);
+  // Geneve options are mapped (decap) and built (encap) through the
+  // backer's tunnel context: the table add-tlv-map changes.
+  CHECK(r.backer->tunnels().tlv() == shared);
+  r.bridges.reset();
+  CHECK(r.backer->tunnels().tlv() == nullptr);
 }

@@ -88,17 +88,15 @@ try:
           and re.search(r"0xffff\s+0\s+4\s+tun_metadata0", out) is not None
           and re.search(r"0x102\s+0x80\s+8\s+tun_metadata1", out) is not None,
           "add-tlv-map: dump-tlv-map lists both mappings", out)
-    rejected("add-tlv-map of a mapped index", ["add-tlv-map", TARGET, "{class=0x1,type=1,len=4}->tun_metadata0"],
-             "NXTTMFC_ALREADY_MAPPED")
-    rejected("add-tlv-map of a mapped option", ["add-tlv-map", TARGET, "{class=0xffff,type=0,len=8}->tun_metadata5"],
-             "NXTTMFC_DUP_ENTRY")
-    rejected("add-tlv-map with a length not a multiple of 4",
-             ["add-tlv-map", TARGET, "{class=0x1,type=1,len=6}->tun_metadata5"], "NXTTMFC_BAD_OPT_LEN")
-    rejected("add-tlv-map of tun_metadata64", ["add-tlv-map", TARGET, "{class=0x1,type=1,len=4}->tun_metadata64"],
-             "NXTTMFC_BAD_FIELD_IDX")
-    rejected("add-tlv-map beyond 48 bytes of options",
-             ["add-tlv-map", TARGET, "{class=0x1,type=1,len=4}->tun_metadata2,{class=0x1,type=2,len=40}->tun_metadata3"],
-             "NXTTMFC_TABLE_FULL")
+    for what, spec, error in [
+            ("a mapped index", "{class=0x1,type=1,len=4}->tun_metadata0", "NXTTMFC_ALREADY_MAPPED"),
+            ("a mapped option", "{class=0xffff,type=0,len=8}->tun_metadata5", "NXTTMFC_DUP_ENTRY"),
+            ("a length not a multiple of 4", "{class=0x1,type=1,len=6}->tun_metadata5", "NXTTMFC_BAD_OPT_LEN"),
+            ("tun_metadata64", "{class=0x1,type=1,len=4}->tun_metadata64", "NXTTMFC_BAD_FIELD_IDX"),
+            ("beyond 48 bytes of options",
+             "{class=0x1,type=1,len=4}->tun_metadata2,{class=0x1,type=2,len=40}->tun_metadata3", "NXTTMFC_TABLE_FULL"),
+    ]:
+        rejected("add-tlv-map of " + what, ["add-tlv-map", TARGET, spec], error)
     check("allocated option space=12" in tlv_map(), "failed adds changed nothing (all-or-nothing)")
 
     # --- flows on tunnel fields -------------------------------------------------------------
@@ -121,16 +119,16 @@ try:
     out = ofctl("dump-flows", "--no-stats", TARGET, "tun_id=0x2a").stdout
     check("priority=100" in out and "priority=90" not in out, "dump-flows filtered on tun_id", out)
 
-    rejected("a match on unmapped tun_metadata2", ["add-flow", TARGET, "tun_metadata2=0x1,actions=drop"],
-             "NXFMFC_INVALID_TLV_FIELD")
-    rejected("set_field to unmapped tun_metadata3", ["add-flow", TARGET, "actions=set_field:0x1->tun_metadata3"],
-             "NXFMFC_INVALID_TLV_FIELD")
-    rejected("tun_metadata0 wider than its 4-byte mapping",
-             ["add-flow", TARGET, "tun_metadata0=0x123456789,actions=drop"], "OFPBMC_BAD_VALUE")
-    rejected("set_field wider than the mapping",
-             ["add-flow", TARGET, "actions=set_field:0x123456789->tun_metadata0"], "OFPBAC_BAD_SET_ARGUMENT")
-    rejected("a load into part of tun_id", ["add-flow", TARGET, "actions=load:0x3->NXM_NX_TUN_ID[0..7]"],
-             "OFPBAC_BAD_ARGUMENT")
+    for what, flow, error in [
+            ("a match on unmapped tun_metadata2", "tun_metadata2=0x1,actions=drop", "NXFMFC_INVALID_TLV_FIELD"),
+            ("set_field to unmapped tun_metadata3", "actions=set_field:0x1->tun_metadata3", "NXFMFC_INVALID_TLV_FIELD"),
+            ("tun_metadata0 wider than its 4-byte mapping", "tun_metadata0=0x123456789,actions=drop",
+             "OFPBMC_BAD_VALUE"),
+            ("set_field wider than the mapping", "actions=set_field:0x123456789->tun_metadata0",
+             "OFPBAC_BAD_SET_ARGUMENT"),
+            ("a load into part of tun_id", "actions=load:0x3->NXM_NX_TUN_ID[0..7]", "OFPBAC_BAD_ARGUMENT"),
+    ]:
+        rejected(what, ["add-flow", TARGET, flow], error)
     r = ofctl("add-flow", TARGET, "actions=move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[]", ok=False)
     check(r.returncode != 0 and "OFPT_ERROR" in r.stderr, "move is rejected with an OpenFlow error", r.stderr)
     check(len(flows()) == 5, "the rejected rules were not added")

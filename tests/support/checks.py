@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 failures = []
@@ -38,6 +39,54 @@ def check(cond, what, detail=""):
         failures.append(what)
         if detail:
             print("     " + str(detail).replace("\n", "\n     "), flush=True)
+
+
+def run_scenario(prefix, teardown, body):
+    """Runs body(tmp, stops) in a fresh temporary directory between two
+    teardown() calls. body appends a callable to `stops` for each process it
+    starts; they run in reverse order whatever happens, each returning its
+    log tail, printed when a check failed. An exception is a failure.
+    Prints "N failed" and returns the exit status."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    stops = []
+    try:
+        teardown()
+        body(tmp, stops)
+    except Exception as e:  # noqa: BLE001 - report, clean up, fail
+        check(False, "no exception", repr(e))
+    finally:
+        for stop in reversed(stops):
+            tail = stop()
+            if failures and isinstance(tail, str):
+                print("--- log tail ---\n" + tail[-2000:])
+        teardown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
+def start_capture(dev, path, ns=None, limit=60):
+    """tshark writing what `dev` (in namespace ns) sees to `path`; returns
+    the process once tshark says the capture has started (a loaded host can
+    take seconds to get there). stop_capture() ends it; `limit` seconds is
+    only a safety net."""
+    cmd = ["tshark", "-q", "-i", dev, "-w", path, "-a", "duration:%d" % limit]
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "Capture started" in line:
+            break
+    threading.Thread(target=p.stderr.read, daemon=True).start()
+    return p
+
+
+def stop_capture(p, timeout=30):
+    """Ends a start_capture() (SIGINT: tshark writes what it has and exits)."""
+    time.sleep(0.3)  # the last frames of the traffic just sent
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+    p.wait(timeout=timeout)
 
 
 # A veth's transmit checksum offload hands af_packet frames with unfinished

@@ -9,22 +9,22 @@ user builds a host:
    ns VMB: vmb 10.8.0.2 ---veth--- vb  [B: br-int]  t0 (type, remote 172.31.8.1)
 
 Each switch runs in its own network namespace (both name their internal
-port br-phy). For every tunnel type (and the IPv6 underlay for one of them):
+port br-phy). For every tunnel type, over an IPv4 and an IPv6 underlay:
 ping both ways and a TCP transfer through the overlay; tshark decodes the
 underlay with no malformed packets and sees the expected encapsulation and
-key. Usage: tunnel_peer_test.py DPSWITCHD DPSCTL [ovs|dpswitch]. Needs root;
+key. Then Geneve options: both ends map one through the TLV table
+(add-tlv-map), set it with set_field:...->tun_metadata0 and forward only
+what carries the other end's value; the option is checked on the wire. Usage: tunnel_peer_test.py DPSWITCHD DPSCTL [ovs|dpswitch]. Needs root;
 the ovs peer needs openvswitch-switch-dpdk (scripts/bootstrap.sh).
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, failures, tx_csum_off  # noqa: E402
+from checks import Switch, check, run_scenario, start_capture, stop_capture, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 PEER = sys.argv[3] if len(sys.argv) > 3 else "ovs"
@@ -37,7 +37,14 @@ UNDERLAY = {"A": ("172.31.8.1", "fd31:8::1"), "B": ("172.31.8.2", "fd31:8::2")}
 CASES = [("geneve", "77", False, "geneve", "geneve.vni"),
          ("gre", "78", False, "gre", "gre.key"),
          ("vxlan", "79", False, "vxlan", "vxlan.vni"),
-         ("vxlan", "80", True, "vxlan", "vxlan.vni")]
+         ("vxlan", "80", True, "vxlan", "vxlan.vni"),
+         ("geneve", "81", True, "geneve", "geneve.vni"),
+         ("gre", "82", True, "gre", "gre.key")]
+# Geneve options through the TLV table: both ends map class 0xffff type 0
+# to tun_metadata0; each tags what it sends with its own value and forwards
+# from the tunnel only what carries the other end's.
+TLV_MAP = "{class=0xffff,type=0,len=4}->tun_metadata0"
+METADATA = {"A": "0xa1a2a3a4", "B": "0xb1b2b3b4"}
 
 
 def run(cmd, ns=None, check_rc=True, timeout=60, env=None):
@@ -87,6 +94,15 @@ class DpsEnd:
     def vsctl(self, *args):
         return run(["ovs-vsctl", "--db=unix:" + self.sw.sock, "--timeout=30"] + list(args)).stdout
 
+    def ofctl(self, cmd, *args):
+        """ovs-ofctl against br-int, through a passive controller target on
+        the namespace's loopback."""
+        if not getattr(self, "of_ready", False):
+            self.vsctl("set-controller", "br-int", "ptcp:6653:127.0.0.1")
+            time.sleep(0.5)
+            self.of_ready = True
+        return run(["ovs-ofctl", "-O", "OpenFlow13", cmd, "tcp:127.0.0.1:6653"] + list(args), ns=self.ns).stdout
+
     def stop(self):
         self.sw.stop()
         return self.sw.log_tail()
@@ -125,6 +141,10 @@ class OvsEnd:
 
     def vsctl(self, *args):
         return run(["ovs-vsctl", "--db=unix:%s/db.sock" % self.dir, "--timeout=60"] + list(args),
+                   env=self.env).stdout
+
+    def ofctl(self, cmd, *args):
+        return run(["ovs-ofctl", "-O", "OpenFlow13", cmd, "unix:%s/br-int.mgmt" % self.dir] + list(args),
                    env=self.env).stdout
 
     def stop(self):
@@ -187,18 +207,61 @@ def tcp(server, server_ip, client, reverse=False):
         srv.wait()
 
 
-def wire(tmp, name, proto, keyfield, key):
-    pcap = os.path.join(tmp, name.replace(" ", "_") + ".pcap")
-    cap = subprocess.Popen(["ip", "netns", "exec", NS["A"], "tshark", "-q", "-i", "ua", "-w", pcap,
-                            "-a", "duration:4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+def capture(tmp, name):
+    """Captures both ends of the underlay veth while VMA pings VMB; returns
+    a reader (tshark field, display filter) -> the values in the captures.
+    Each end sees only what it receives: net_af_packet transmits past the
+    kernel's packet taps (qdisc bypass), so what A sends is captured at B."""
+    base = os.path.join(tmp, name.replace(" ", "_"))
+    caps = [start_capture(dev, "%s.%s.pcap" % (base, dev), NS[side]) for side, dev in (("A", "ua"), ("B", "ub"))]
     run(["ping", "-c", "3", "-i", "0.3", "10.8.0.2"], ns=NS["VMA"], check_rc=False)
-    cap.wait(timeout=30)
-    fields = lambda f, flt: run(["tshark", "-r", pcap, "-Y", flt, "-T", "fields", "-e", f]).stdout.split()
+    for c in caps:
+        stop_capture(c)
+    return lambda f, flt: [v for dev in ("ua", "ub") for v in run(
+        ["tshark", "-r", "%s.%s.pcap" % (base, dev), "-Y", flt, "-T", "fields", "-e", f]).stdout.split()]
+
+
+def wire(tmp, name, proto, keyfield, key):
+    fields = capture(tmp, name)
     bad = fields("frame.number", "_ws.malformed || _ws.expert.severity >= error")
     keys = {str(int(k, 0)) for k in fields(keyfield, proto + " && icmp")}  # tshark: VXLAN decimal, Geneve/GRE hex
     check(not bad, "%s: tshark finds no malformed underlay packets" % name, bad[:5])
     check(keys == {key}, "%s: the underlay carries %s with key %s" % (name, proto, key), keys)
+    n = len(fields("frame.number", proto + " && icmp"))
+    check(n >= 6, "%s: both directions captured (%d ICMP frames in the tunnel)" % (name, n))
+
+
+def metadata_flows(end, other, expect):
+    vm = "va" if end.side == "A" else "vb"
+    end.ofctl("del-flows")
+    for rule in ["priority=10,in_port=%s,actions=set_field:%s->tun_metadata0,output:t0" % (vm, METADATA[end.side]),
+                 "priority=10,in_port=t0,tun_metadata0=%s,actions=output:%s" % (expect, vm),
+                 "priority=0,actions=drop"]:
+        end.ofctl("add-flow", rule)
+
+
+def geneve_metadata(tmp, a, b):
+    """Geneve option metadata end to end: set_field on one end, a match on
+    the other, the option on the wire; a wrong value stops the traffic."""
+    for e in (a, b):
+        tunnel(e, "geneve", "77", False)
+        e.ofctl("add-tlv-map", TLV_MAP)
+    for e, other in ((a, b), (b, a)):
+        metadata_flows(e, other, METADATA[other.side])
+    time.sleep(0.5)
+    ok, out = ping("VMA", "10.8.0.2")
+    check(ok, "geneve tun_metadata0: ping through set_field and match on both ends", out)
+    fields = capture(tmp, "geneve metadata")
+    data = {d.replace(":", "") for d in fields("geneve.option.unknown.data", "geneve && icmp")}
+    classes = set(fields("geneve.option.class", "geneve && icmp"))
+    check(data == {"a1a2a3a4", "b1b2b3b4"} and classes == {"0xffff"},
+          "geneve tun_metadata0: the underlay carries each end's option (class 0xffff)", (data, classes))
+    metadata_flows(a, b, "0x1")
+    ok, out = ping("VMA", "10.8.0.2")
+    check(not ok, "geneve tun_metadata0: a match on another value stops the traffic", out)
+    for e in (a, b):
+        e.ofctl("del-flows")
+        e.ofctl("add-flow", "priority=0,actions=NORMAL")
 
 
 def main():
@@ -208,43 +271,34 @@ def main():
     if PEER == "ovs" and not os.path.exists(OVS_VSWITCHD):
         print("FAIL: %s missing (apt-get install openvswitch-switch-dpdk)" % OVS_VSWITCHD)
         return 1
-    tmp = tempfile.mkdtemp(prefix="dps-tpeer-")
-    ends = []
-    try:
-        teardown()
-        topology()
-        ends.append(DpsEnd("A", os.path.join(tmp, "A")))
-        os.makedirs(os.path.join(tmp, "B"), exist_ok=True)
-        ends.append((OvsEnd if PEER == "ovs" else DpsEnd)("B", os.path.join(tmp, "B")))
-        for e in ends:
-            bridges(e)
-        time.sleep(1)
-        for kind, key, v6, proto, keyfield in CASES:
-            name = kind + (" over IPv6" if v6 else "")
-            for e in ends:
-                tunnel(e, kind, key, v6)
-            time.sleep(0.5)
-            ok, out = ping("VMA", "10.8.0.2")
-            check(ok, "%s: dpswitch side pings the %s side" % (name, PEER), out)
-            ok, out = ping("VMB", "10.8.0.1")
-            check(ok, "%s: the %s side pings back" % (name, PEER), out)
-            for rev in (False, True):
-                bps = tcp("VMB", "10.8.0.2", "VMA", reverse=rev)
-                check(bps > 1e6, "%s: TCP %s through the overlay, %.1f Mbit/s"
-                      % (name, "%s -> dpswitch" % PEER if rev else "dpswitch -> " + PEER, bps / 1e6))
-            wire(tmp, name, proto, keyfield, key)
-    except Exception as e:  # noqa: BLE001 - report, clean up, fail
-        check(False, "no exception", repr(e))
-    finally:
-        for e in ends:
-            tail = e.stop()
-            if failures:
-                print("--- %s log tail ---\n%s" % (e.side, tail[-2000:] if isinstance(tail, str) else ""))
-        teardown()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failed" % len(failures))
-    return 1 if failures else 0
+    return run_scenario("dps-tpeer-", teardown, scenario)
 
+
+def scenario(tmp, stops):
+    topology()
+    a = DpsEnd("A", os.path.join(tmp, "A"))
+    stops.append(a.stop)
+    os.makedirs(os.path.join(tmp, "B"), exist_ok=True)
+    b = (OvsEnd if PEER == "ovs" else DpsEnd)("B", os.path.join(tmp, "B"))
+    stops.append(b.stop)
+    for e in (a, b):
+        bridges(e)
+    time.sleep(1)
+    for kind, key, v6, proto, keyfield in CASES:
+        name = kind + (" over IPv6" if v6 else "")
+        for e in (a, b):
+            tunnel(e, kind, key, v6)
+        time.sleep(0.5)
+        ok, out = ping("VMA", "10.8.0.2")
+        check(ok, "%s: dpswitch side pings the %s side" % (name, PEER), out)
+        ok, out = ping("VMB", "10.8.0.1")
+        check(ok, "%s: the %s side pings back" % (name, PEER), out)
+        for rev in (False, True):
+            bps = tcp("VMB", "10.8.0.2", "VMA", reverse=rev)
+            check(bps > 1e6, "%s: TCP %s through the overlay, %.1f Mbit/s"
+                  % (name, "%s -> dpswitch" % PEER if rev else "dpswitch -> " + PEER, bps / 1e6))
+        wire(tmp, name, proto, keyfield, key)
+    geneve_metadata(tmp, a, b)
 
 if __name__ == "__main__":
     sys.exit(main())

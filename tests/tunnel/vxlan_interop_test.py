@@ -28,11 +28,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, failures, free_port, tx_csum_off  # noqa: E402
+from checks import Switch, check, free_port, run_scenario, start_capture, stop_capture, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -144,13 +143,6 @@ def tcp_transfer(server_ns, server_ip, client_ns, reverse=False):
         srv.wait()
 
 
-def capture(ns, dev, path, seconds):
-    cmd = ["tshark", "-q", "-i", dev, "-w", path, "-a", "duration:%d" % seconds]
-    if ns:
-        cmd = ["ip", "netns", "exec", ns] + cmd
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def tshark_fields(path, fields, filt):
     cmd = ["tshark", "-r", path, "-Y", filt, "-T", "fields"]
     for f in fields:
@@ -161,12 +153,13 @@ def tshark_fields(path, fields, filt):
 def check_wire(tmp):
     """Underlay capture decodes cleanly; inner frames arrive byte-identical."""
     under, inner_sent, inner_got = (os.path.join(tmp, n) for n in ("u.pcap", "vm.pcap", "vxk.pcap"))
-    caps = [capture(None, UH, under, 6), capture(NS_VM, VM, inner_sent, 6),
-            capture(NS_REM, "vxk", inner_got, 6)]
-    time.sleep(1.5)
+    # The underlay at the kernel's end (U): it sees both directions, while
+    # net_af_packet's transmissions pass the packet taps of UH by.
+    caps = [start_capture(U, under, NS_REM), start_capture(VM, inner_sent, NS_VM),
+            start_capture("vxk", inner_got, NS_REM)]
     run(["ping", "-c", "3", "-i", "0.3", "-s", "200", "10.9.0.2"], check_rc=False, ns=NS_VM)
     for c in caps:
-        c.wait(timeout=30)
+        stop_capture(c)
     bad = tshark_fields(under, ["frame.number"], "_ws.malformed || _ws.expert.severity >= error")
     vnis = {v[0] for v in tshark_fields(under, ["vxlan.vni"], "vxlan")}
     check(not bad, "tshark: underlay capture has no malformed packets", bad[:5])
@@ -226,42 +219,36 @@ def main():
     if os.geteuid() != 0:
         print("FAIL: needs root (namespaces, veths, af_packet)")
         return 1
-    tmp = tempfile.mkdtemp(prefix="dps-vxlan-")
-    sw = None
-    try:
-        teardown()
-        setup_namespaces()
-        sw = Switch(DPSWITCHD, db=True, name="dps-vxlan", tmp=tmp, args=["--mbufs", "16384"])
-        sw.start(timeout=60)
-        cfg = Cfg(sw)
-        build_overlay(cfg)
-        time.sleep(1)
-        ok, out = ping(NS_VM, "10.9.0.2")
-        check(ok, "VM pings the kernel vxlan host through dpswitchd (key %d)" % VNI, out)
-        ok2, out = ping(NS_REM, "10.9.0.1")
-        check(ok2, "the kernel vxlan host pings VM back", out)
-        if not (ok and ok2):
-            diagnose(cfg)
-        for rev in (False, True):
-            bps = tcp_transfer(NS_REM, "10.9.0.2", NS_VM, reverse=rev)
-            check(bps is not None and bps > 1e6, "TCP %s through the overlay: %.1f Mbit/s"
-                  % ("REM->VM" if rev else "VM->REM", (bps or 0) / 1e6))
-        check_wire(tmp)
-        check_tables(cfg)
-        key_flow(cfg)
-        check(sw.alive(), "dpswitchd still running", sw.log_tail())
-    except Exception as e:  # noqa: BLE001 - report, clean up, fail
-        check(False, "no exception", repr(e))
-        if sw:
-            print(sw.log_tail())
-    finally:
-        if sw:
-            sw.stop()
-        teardown()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failed" % len(failures))
-    return 1 if failures else 0
+    return run_scenario("dps-vxlan-", teardown, scenario)
 
+
+def scenario(tmp, stops):
+    setup_namespaces()
+    sw = Switch(DPSWITCHD, db=True, name="dps-vxlan", tmp=tmp, args=["--mbufs", "16384"])
+
+    def stop():
+        sw.stop()
+        return sw.log_tail()
+
+    stops.append(stop)
+    sw.start(timeout=60)
+    cfg = Cfg(sw)
+    build_overlay(cfg)
+    time.sleep(1)
+    ok, out = ping(NS_VM, "10.9.0.2")
+    check(ok, "VM pings the kernel vxlan host through dpswitchd (key %d)" % VNI, out)
+    ok2, out = ping(NS_REM, "10.9.0.1")
+    check(ok2, "the kernel vxlan host pings VM back", out)
+    if not (ok and ok2):
+        diagnose(cfg)
+    for rev in (False, True):
+        bps = tcp_transfer(NS_REM, "10.9.0.2", NS_VM, reverse=rev)
+        check(bps is not None and bps > 1e6, "TCP %s through the overlay: %.1f Mbit/s"
+              % ("REM->VM" if rev else "VM->REM", (bps or 0) / 1e6))
+    check_wire(tmp)
+    check_tables(cfg)
+    key_flow(cfg)
+    check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
 if __name__ == "__main__":
     sys.exit(main())

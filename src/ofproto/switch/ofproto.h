@@ -272,12 +272,18 @@ class Ofproto final : public BackerBridge {
 class BridgeSet {
  public:
   // `defaults` is the template of every new bridge's OfprotoConfig.
-  // Every bridge gets defaults.tlv_table (one is made when it is null).
+  // Every bridge gets defaults.tlv_table (one is made when it is null), and
+  // so does the backer's tunnel context: the Geneve options a tunnel port
+  // receives and sends are mapped through the same table the flows use.
   BridgeSet(DpBacker& backer, OfprotoConfig defaults = {}) : backer_(backer), defaults_(std::move(defaults)) {
     if (!defaults_.tlv_table) defaults_.tlv_table = std::make_shared<TlvTable>();
+    backer_.tunnels().set_tlv_table(defaults_.tlv_table.get());
   }
   // Bridges go before the backer (their megaflows with them).
-  ~BridgeSet() { clear(); }
+  ~BridgeSet() {
+    clear();
+    backer_.tunnels().set_tlv_table(nullptr);
+  }
   Ofproto* find(const std::string& name) const;
   // Creates the bridge (or returns the existing one).
   Ofproto& add(const std::string& name);

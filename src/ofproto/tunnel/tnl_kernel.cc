@@ -1,75 +1,33 @@
 #include "tnl_kernel.h"
 
-#include <ifaddrs.h>
-#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <map>
 
+#include "kernel_if.h"
 #include "of_actions.h"
 
 namespace dps::ofproto {
 
 namespace {
 
-struct KernelIf {
-  MacAddr mac{};
-  std::vector<LocalAddr> addrs;
-};
-
-uint8_t prefix_len(const sockaddr* mask) {
-  if (!mask) return 0;
-  const uint8_t* p;
-  size_t n;
-  if (mask->sa_family == AF_INET) {
-    p = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(mask)->sin_addr);
-    n = 4;
-  } else {
-    p = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(mask)->sin6_addr);
-    n = 16;
+// The device's addresses as tunnel endpoints: IPv6 link-local ones make
+// none.
+std::vector<LocalAddr> endpoint_addrs(const std::string& dev) {
+  std::vector<LocalAddr> out;
+  for (const netdev::KernelIfAddr& k : netdev::kernel_if_addrs(dev)) {
+    if (k.v6 && k.addr[0] == 0xfe && (k.addr[1] & 0xc0) == 0x80) continue;
+    LocalAddr a;
+    a.ip.v6 = k.v6;
+    a.ip.b = k.addr;
+    a.plen = k.prefix_len;
+    out.push_back(a);
   }
-  unsigned len = 0;
-  for (size_t i = 0; i < n; i++) len += static_cast<unsigned>(__builtin_popcount(p[i]));
-  return static_cast<uint8_t>(len);
-}
-
-void add_ifaddr(const ifaddrs* ifa, KernelIf* k) {
-  const sockaddr* sa = ifa->ifa_addr;
-  if (sa->sa_family == AF_PACKET) {
-    const auto* ll = reinterpret_cast<const sockaddr_ll*>(sa);
-    if (ll->sll_halen == 6) std::memcpy(k->mac.data(), ll->sll_addr, 6);
-    return;
-  }
-  LocalAddr a;
-  if (sa->sa_family == AF_INET) {
-    std::memcpy(a.ip.b.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
-  } else if (sa->sa_family == AF_INET6) {
-    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr)) return;
-    a.ip.v6 = true;
-    std::memcpy(a.ip.b.data(), &s6->sin6_addr, 16);
-  } else {
-    return;
-  }
-  a.plen = prefix_len(ifa->ifa_netmask);
-  k->addrs.push_back(a);
-}
-
-std::map<std::string, KernelIf> kernel_interfaces() {
-  std::map<std::string, KernelIf> out;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
-  for (const ifaddrs* ifa = list; ifa; ifa = ifa->ifa_next)
-    if (ifa->ifa_name && ifa->ifa_addr) add_ifaddr(ifa, &out[ifa->ifa_name]);
-  freeifaddrs(list);
   return out;
 }
 
@@ -77,36 +35,23 @@ bool sys_exists(const std::string& name, const char* attr) {
   return access(("/sys/class/net/" + name + "/" + attr).c_str(), F_OK) == 0;
 }
 
-uint16_t sys_mtu(const std::string& name) {
-  std::ifstream f("/sys/class/net/" + name + "/mtu");
-  unsigned mtu = 0;
-  if (f >> mtu && mtu >= 68 && mtu <= 65535) return static_cast<uint16_t>(mtu);
-  return 1500;
-}
-
 }  // namespace
 
 std::vector<LocalPort> kernel_local_ports(const BridgeMap& bridges) {
   std::vector<LocalPort> out;
-  std::map<std::string, KernelIf> ifs;
-  bool read = false;
   for (const Bridge* b : bridges.bridges())
     for (const auto& [no, p] : b->ports) {
       if (p.is_patch() || p.is_tunnel() || p.name.empty() || p.name.size() >= IFNAMSIZ) continue;
       if (no != kPortLocal && p.name != b->name && !sys_exists(p.name, "tun_flags")) continue;
-      if (!read) {
-        ifs = kernel_interfaces();
-        read = true;
-      }
       LocalPort lp;
       lp.bridge = b->name;
       lp.name = p.name;
       lp.of_port = no;
       lp.dp_port = p.dp_port;
-      if (auto it = ifs.find(p.name); it != ifs.end()) {
-        lp.mac = it->second.mac;
-        lp.addrs = it->second.addrs;
-        lp.mtu = sys_mtu(p.name);
+      if (auto st = netdev::kernel_if_state(p.name)) {
+        lp.mac = st->mac;
+        lp.addrs = endpoint_addrs(p.name);
+        if (st->mtu >= 68 && st->mtu <= 65535) lp.mtu = static_cast<uint16_t>(st->mtu);
       }
       out.push_back(std::move(lp));
     }

@@ -35,6 +35,7 @@
 #include <variant>
 #include <vector>
 
+#include "byte_writer.h"
 #include "of_error.h"
 #include "of_messages.h"
 
@@ -161,40 +162,23 @@ class Reader {
 
 // ---- writing -----------------------------------------------------------------
 
-class Writer {
+// The OpenFlow codec's writer: base's big-endian ByteWriter plus what
+// OpenFlow structures need (NUL-padded fixed-width strings, 8-byte
+// alignment, 16-bit length patches that refuse to overflow).
+class Writer : public ByteWriter {
  public:
-  explicit Writer(Bytes* out) : o_(out) {}
-  size_t size() const { return o_->size(); }
-  void u8(uint8_t v) { o_->push_back(v); }
-  void u16(uint16_t v) {
-    u8(static_cast<uint8_t>(v >> 8));
-    u8(static_cast<uint8_t>(v));
-  }
-  void u32(uint32_t v) {
-    u16(static_cast<uint16_t>(v >> 16));
-    u16(static_cast<uint16_t>(v));
-  }
-  void u64(uint64_t v) {
-    u32(static_cast<uint32_t>(v >> 32));
-    u32(static_cast<uint32_t>(v));
-  }
-  void zeros(size_t n) { o_->insert(o_->end(), n, 0); }
+  explicit Writer(Bytes* out) : ByteWriter(*out) {}
   void pad_to8(size_t start) { zeros(pad8(size() - start) - (size() - start)); }
-  void bytes(std::span<const uint8_t> b) { o_->insert(o_->end(), b.begin(), b.end()); }
   void str(const std::string& s, size_t field) {
     size_t n = std::min(s.size(), field - 1);  // always NUL-terminated
-    o_->insert(o_->end(), s.begin(), s.begin() + static_cast<ptrdiff_t>(n));
+    out_.insert(out_.end(), s.begin(), s.begin() + static_cast<ptrdiff_t>(n));
     zeros(field - n);
   }
   // Writes a 16-bit length at `at`, checking it fits.
   void patch16(size_t at, size_t v, const char* what) {
     if (v > 0xffff) throw std::length_error(std::string(what) + " longer than 65535 bytes");
-    (*o_)[at] = static_cast<uint8_t>(v >> 8);
-    (*o_)[at + 1] = static_cast<uint8_t>(v);
+    put_u16_at(at, static_cast<uint16_t>(v));
   }
-
- private:
-  Bytes* o_;
 };
 
 // ---- variants ------------------------------------------------------------------

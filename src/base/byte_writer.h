@@ -2,10 +2,12 @@
 //
 // What: ByteWriter appends integers in network byte order, raw bytes and
 //   XDR padding to a std::vector<uint8_t>, and patches a length field once
-//   the bytes it covers are written. Every encoder of this library
-//   (sFlow, IPFIX, NetFlow v5) writes through it.
+//   the bytes it covers are written. The export encoders (sFlow,
+//   IPFIX, NetFlow v5) and the OpenFlow codec write through it.
 // Design: a thin wrapper over one vector the caller owns; positions are
 //   offsets (never pointers), so patching stays valid when the vector grows.
+//   The OpenFlow codec's Writer (ofproto/wire/of_codec_io.h) extends it with
+//   fixed-width strings and checked length patches.
 // Thread-safety: none; one writer per vector.
 #pragma once
 
@@ -14,7 +16,7 @@
 #include <span>
 #include <vector>
 
-namespace dps::exporter {
+namespace dps {
 
 class ByteWriter {
  public:
@@ -49,8 +51,8 @@ class ByteWriter {
     put_u16_at(at + 2, static_cast<uint16_t>(v));
   }
 
- private:
+ protected:
   std::vector<uint8_t>& out_;
 };
 
-}  // namespace dps::exporter
+}  // namespace dps
