@@ -9,6 +9,7 @@
 
 #include "../datapath/datapath.h"
 #include "ofproto.h"
+#include "vhost_ports.h"
 
 namespace dps::daemon {
 namespace {
@@ -182,18 +183,11 @@ Reconciler::Reconciler(DpPorts& dp, ofproto::BridgeSet* bridges,
   }
 }
 
-std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w, std::string* error) {
+std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w, const std::string& vhost_dir,
+                                                          std::string* error) {
   netdev::PortConfig pc;
   pc.name = w.name;
   pc.type = norm_type(w.type);
-  if (pc.type == "dpdk") {
-    auto it = w.options.find("dpdk-devargs");
-    if (it == w.options.end() || it->second.empty()) {
-      *error = "interface " + w.name + ": options:dpdk-devargs is required for type dpdk";
-      return std::nullopt;
-    }
-    pc.devargs = it->second;
-  }
   int64_t v = pc.n_rxq;
   // 1024 queues: DPDK's RTE_MAX_QUEUES_PER_PORT; the PMD table is the real bound.
   if (!option_int(w, "n_rxq", 1, 1024, &v, error)) return std::nullopt;
@@ -205,12 +199,25 @@ std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w
   if (!option_desc(w, "n_txq_desc", &pc.tx_desc, error)) return std::nullopt;
   if (!check_mtu_request(w, error)) return std::nullopt;
   if (w.mtu_request) pc.mtu = static_cast<uint32_t>(*w.mtu_request);
+  if (pc.type == "dpdk") {
+    auto it = w.options.find("dpdk-devargs");
+    if (it == w.options.end() || it->second.empty()) {
+      *error = "interface " + w.name + ": options:dpdk-devargs is required for type dpdk";
+      return std::nullopt;
+    }
+    pc.devargs = it->second;
+  } else if (is_vhost_type(pc.type)) {
+    std::optional<std::string> devargs = vhost_devargs(w, vhost_dir, pc.n_rxq, error);
+    if (!devargs) return std::nullopt;
+    pc.type = "dpdk";  // a DPDK ethdev over the net_vhost vdev
+    pc.devargs = *devargs;
+  }
   return pc;
 }
 
 PortWant Reconciler::classify_one(const InterfaceWant& w,
                                   const std::map<std::string, const BridgeWant*>& bridges,
-                                  bool have_bridges) {
+                                  bool have_bridges, const std::string& vhost_dir) {
   PortWant x;
   x.w = &w;
   const auto& types = supported_iface_types();
@@ -235,7 +242,7 @@ PortWant Reconciler::classify_one(const InterfaceWant& w,
   } else if (w.type == "patch") {
     if (have_bridges) x.kind = PortWant::Kind::kPatch;
     else x.error = "patch port " + w.name + ": this daemon runs no OpenFlow bridge";
-  } else if ((x.pc = port_config(w, &x.error))) {
+  } else if ((x.pc = port_config(w, vhost_dir, &x.error))) {
     x.kind = PortWant::Kind::kDevice;
   }
   return x;
@@ -419,8 +426,9 @@ std::map<std::string, PortWant> Reconciler::classify(
     const DesiredConfig& want, const std::map<std::string, const BridgeWant*>& bridges) const {
   std::map<std::string, PortWant> out;
   std::map<std::string, std::string> devargs_owner;
+  const std::string vhost_dir = vhost_sock_dir(want.other_config);
   for (const InterfaceWant& w : want.interfaces) {
-    PortWant x = classify_one(w, bridges, bridges_ != nullptr);
+    PortWant x = classify_one(w, bridges, bridges_ != nullptr, vhost_dir);
     if (x.kind == PortWant::Kind::kDevice && !x.pc->devargs.empty()) {
       auto [it, fresh] = devargs_owner.emplace(x.pc->devargs, w.name);
       if (!fresh) {
@@ -635,6 +643,7 @@ bool Reconciler::open_port(const std::string& name, const PortWant& x, Interface
   o.tunnel = x.tunnel;
   netdev::PortConfig opening = o.pc;
   if (o.kind == PortWant::Kind::kInternal) opening.mtu = o.mtu = internal_mtu(w);
+  if (w.type == "dpdkvhostuser") remove_stale_vhost_socket(opening.devargs);
   try {
     o.port_no = dp_.add_port(opening, req);
   } catch (const std::exception& e) {

@@ -216,10 +216,11 @@ class Reconciler {
     Vlan vlan;
   };
   // The PortConfig an Interface asks for, or the reason it cannot be had.
-  static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, std::string* error);
+  static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, const std::string& vhost_dir,
+                                                       std::string* error);
   // One interface as classified, before devargs conflicts are known.
   static PortWant classify_one(const InterfaceWant& w, const std::map<std::string, const BridgeWant*>& bridges,
-                               bool have_bridges);
+                               bool have_bridges, const std::string& vhost_dir);
 
   // plan() parts.
   std::map<std::string, PortWant> classify(const DesiredConfig& want,

@@ -10,7 +10,13 @@
 // Netdev::info().
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +26,7 @@
 
 #include "daemon/dp_ports.h"
 #include "daemon/reconciler.h"
+#include "daemon/vhost_ports.h"
 #include "dp_backer.h"
 #include "dp_interface.h"
 #include "ofproto.h"
@@ -664,6 +671,77 @@ TEST_CASE("tunnel ports: a device-less datapath port whose BridgePort carries th
     d.interfaces.push_back(tunnel("sys0", "br0", "system", {}));
     wb = rig.rec->apply(d);
     CHECK(*find(wb, "sys0")->error ==
-          "interface sys0: type 'system' is not supported (supported: dpdk, geneve, gre, internal, patch, ring, vxlan)");
+          "interface sys0: type 'system' is not supported (supported: dpdk, dpdkvhostuser, dpdkvhostuserclient, geneve, gre, internal, patch, ring, vxlan)");
   }
+}
+
+TEST_CASE("vhost-user interfaces open net_vhost devices as OVS users configure them",
+          "[daemon][reconciler][vhost]") {
+  Rig rig;
+  DesiredConfig d = Rig::startup_config();
+  d.other_config["vhost-sock-dir"] = "/tmp/dps-vhost";
+  InterfaceWant server = tunnel("vh0", "br0", "dpdkvhostuser", {{"n_rxq", "2"}});
+  InterfaceWant client = tunnel("vh1", "br0", "dpdkvhostuserclient", {{"vhost-server-path", "/tmp/vm1.sock"}});
+  InterfaceWant no_path = tunnel("vh2", "br0", "dpdkvhostuserclient", {});
+  InterfaceWant comma = tunnel("vh3", "br0", "dpdkvhostuserclient", {{"vhost-server-path", "/tmp/a,b"}});
+  d.interfaces.insert(d.interfaces.end(), {server, client, no_path, comma});
+  WriteBack wb = rig.rec->apply(d);
+  auto devargs_of = [&](const std::string& name) -> std::string {
+    for (auto& [no, p] : rig.ports.ports)
+      if (p->name() == name) return p->config().devargs + " " + p->config().type;
+    return "(not open)";
+  };
+  CHECK(devargs_of("vh0") == "net_vhost_vh0,iface=/tmp/dps-vhost/vh0,queues=2 dpdk");
+  CHECK(devargs_of("vh1") == "net_vhost_vh1,iface=/tmp/vm1.sock,queues=1,client=1 dpdk");
+  CHECK(find(wb, "vh0")->ofport > 0);
+  CHECK(*find(wb, "vh2")->error ==
+        "interface vh2: options:vhost-server-path is required for type dpdkvhostuserclient");
+  CHECK(*find(wb, "vh3")->error ==
+        "interface vh3: vhost-user socket /tmp/a,b contains a comma (not allowed in DPDK devargs)");
+  CHECK(devargs_of("vh2") == "(not open)");
+  // The same configuration again changes nothing; another socket
+  // directory reopens the server port only.
+  rig.ports.log.clear();
+  rig.rec->apply(d);
+  CHECK(rig.ports.log.empty());
+  d.other_config["vhost-sock-dir"] = "/tmp/dps-vhost2";
+  rig.rec->apply(d);
+  CHECK(rig.ports.log == Names{"del vh0", "add vh0"});
+  CHECK(devargs_of("vh0") == "net_vhost_vh0,iface=/tmp/dps-vhost2/vh0,queues=2 dpdk");
+}
+
+TEST_CASE("vhost-sock-dir: absolute, or relative to the run directory", "[daemon][vhost]") {
+  ::setenv("DPS_RUNDIR", "/run/dps-test", 1);
+  CHECK(vhost_sock_dir({}) == "/run/dps-test");
+  CHECK(vhost_sock_dir({{"vhost-sock-dir", "vhost"}}) == "/run/dps-test/vhost");
+  CHECK(vhost_sock_dir({{"vhost-sock-dir", "/srv/vhost"}}) == "/srv/vhost");
+  ::unsetenv("DPS_RUNDIR");
+  CHECK(vhost_sock_dir({}) == "/var/run/dpswitch");
+  InterfaceWant w = want(std::string(104, 'v'), "br0", "dpdkvhostuser");  // "/tmp/" + 104 = 109 bytes
+  std::string error;
+  CHECK_FALSE(vhost_devargs(w, "/tmp", 1, &error));
+  CHECK(error.find("is longer than a Unix socket path (107 bytes)") != std::string::npos);
+}
+
+TEST_CASE("a stale vhost-user server socket is removed, a live one is not", "[daemon][vhost]") {
+  std::string path = "/tmp/dps-vhost-stale-" + std::to_string(::getpid());
+  std::string devargs = "net_vhost_x,iface=" + path + ",queues=1";
+  auto make_socket = [&](bool listen) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    if (listen) REQUIRE(::listen(fd, 1) == 0);
+    return fd;
+  };
+  ::close(make_socket(false));  // what a crashed server leaves behind
+  CHECK(remove_stale_vhost_socket(devargs));
+  CHECK(::access(path.c_str(), F_OK) != 0);
+  int live = make_socket(true);
+  CHECK_FALSE(remove_stale_vhost_socket(devargs));
+  CHECK(::access(path.c_str(), F_OK) == 0);
+  ::close(live);
+  ::unlink(path.c_str());
+  CHECK_FALSE(remove_stale_vhost_socket("net_vhost_x,iface=/nonexistent/sock"));
 }
