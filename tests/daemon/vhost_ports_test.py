@@ -68,12 +68,7 @@ def scenario(tmp, stops):
     sock_dir = os.path.join(tmp, "vhost")
     os.makedirs(sock_dir)
     sw = Switch(DPSWITCHD, db=True, name="dps-vhost", tmp=tmp, args=["--mbufs", "16384"])
-
-    def stop_switch():
-        sw.stop()
-        return sw.log_tail()
-
-    stops.append(stop_switch)
+    stops.append(sw.stop_and_tail)
     sw.start(timeout=60)
 
     def vsctl(*args):

@@ -244,6 +244,11 @@ class Switch:
                 self.proc.wait()
         return self.proc.returncode
 
+    def stop_and_tail(self):
+        """stop(), then the log's tail (a run_scenario stop)."""
+        self.stop()
+        return self.log_tail()
+
     def log_tail(self, lines=40):
         try:
             with open(self.log_path) as f:

@@ -104,8 +104,7 @@ class DpsEnd:
         return run(["ovs-ofctl", "-O", "OpenFlow13", cmd, "tcp:127.0.0.1:6653"] + list(args), ns=self.ns).stdout
 
     def stop(self):
-        self.sw.stop()
-        return self.sw.log_tail()
+        return self.sw.stop_and_tail()
 
 
 class OvsEnd:

@@ -225,12 +225,7 @@ def main():
 def scenario(tmp, stops):
     setup_namespaces()
     sw = Switch(DPSWITCHD, db=True, name="dps-vxlan", tmp=tmp, args=["--mbufs", "16384"])
-
-    def stop():
-        sw.stop()
-        return sw.log_tail()
-
-    stops.append(stop)
+    stops.append(sw.stop_and_tail)
     sw.start(timeout=60)
     cfg = Cfg(sw)
     build_overlay(cfg)
