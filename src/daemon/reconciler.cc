@@ -316,6 +316,18 @@ bool Reconciler::update_vlan(ofproto::Ofproto* ofp, uint32_t of_port, const Vlan
   return true;
 }
 
+// Open_vSwitch other_config:flow-restore-wait (as OVS): "true" holds
+// forwarding while a controller restores the flows after a restart.
+void Reconciler::apply_flow_restore_wait(const std::map<std::string, std::string>& oc) {
+  auto it = oc.find("flow-restore-wait");
+  bool on = it != oc.end() && it->second == "true";
+  if (!bridges_ || on == flow_restore_wait_) return;
+  flow_restore_wait_ = on;
+  bridges_->backer().set_flow_restore_wait(on);
+  spdlog::info("reconfigure: flow-restore-wait = {}{}", on,
+               on ? " (misses dropped, nothing installed until it is cleared)" : "");
+}
+
 void Reconciler::apply_other_config(const std::map<std::string, std::string>& oc) {
   if (other_config_applied_ && oc == applied_other_config_) return;
   bool first = !other_config_applied_;
@@ -491,6 +503,7 @@ WriteBack Reconciler::apply(const DesiredConfig& want) {
   const ReconcilePlan plan = this->plan(want);
   WriteBack wb;
   wb.cur_cfg = want.next_cfg;
+  apply_flow_restore_wait(want.other_config);  // before any port opens
   disconnect_bridges(plan.bridges_to_remove);
   for (const std::string& name : plan.ports_to_close) close_port(name);
   for (const std::string& name : plan.patches_to_remove) remove_patch(name);

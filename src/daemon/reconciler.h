@@ -31,6 +31,7 @@
 //   running state (ReconcilePlan) without changing anything; apply() then
 //   carries it out in stages, removals before additions, so a number or a
 //   device freed by a removal can be reused in the same round:
+//     0. flow-restore-wait (before any port can send a miss);
 //     1. removed bridges lose their OpenFlow connections (the hook, null);
 //     2. ports that are gone, failed validation, moved to another bridge,
 //        or changed shape / number are closed;
@@ -238,6 +239,7 @@ class Reconciler {
   void apply_internal_mac(const std::string& name, const InterfaceWant& w, Open* o);
   void apply_patches(const DesiredConfig& want, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void revalidate(const std::set<std::string>& vlan_bridges);
+  void apply_flow_restore_wait(const std::map<std::string, std::string>& oc);
   void apply_other_config(const std::map<std::string, std::string>& oc);
   void apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc);
   void apply_bridge_settings(const ReconcilePlan& plan);
@@ -267,6 +269,7 @@ class Reconciler {
   std::map<std::string, BridgeWant> applied_bridges_;
   std::map<std::string, std::string> applied_other_config_;
   bool other_config_applied_ = false;
+  bool flow_restore_wait_ = false;
   std::set<std::string> startup_overrides_;
   OpenFlowHook openflow_hook_;
   uint64_t reconfigurations_ = 0;

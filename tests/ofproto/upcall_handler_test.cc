@@ -107,6 +107,26 @@ TEST_CASE("the flow limit refuses installs but still forwards", "[ofproto][upcal
   CHECK(r.dp->live() == 0);
 }
 
+TEST_CASE("flow-restore-wait: misses dropped untranslated, nothing installed, until cleared",
+          "[ofproto][upcall]") {
+  Rig r;
+  r.ofp->backer().set_flow_restore_wait(true);
+  r.rules("priority=10,ip,actions=output:2");  // flow-mods are accepted meanwhile
+  for (int i = 0; i < 3; i++) r.dp->miss(0, 1, udp("192.168.0.1", "10.1.2.3"));
+  r.ofp->run();
+  CHECK(r.dp->installs.empty());
+  CHECK(r.ofp->stats().upcall.xlates == 0);
+  CHECK(r.ofp->stats().upcall.restore_wait_drops == 3);
+  CHECK(r.dp->execs.empty());  // dropped here, not executed
+  CHECK(r.dp->live() == 0);    // and freed
+  r.ofp->backer().set_flow_restore_wait(false);
+  r.dp->miss(0, 1, udp("192.168.0.1", "10.1.2.3"));
+  r.ofp->run();
+  REQUIRE(r.dp->installs.size() == 1);
+  CHECK(datapath::format_actions(r.dp->installs[0].spec.actions) == "output:2");
+  CHECK(r.ofp->stats().upcall.restore_wait_drops == 3);
+}
+
 TEST_CASE("a refused install drops its ukey", "[ofproto][upcall]") {
   Rig r;
   r.rules("priority=10,ip,actions=output:2");

@@ -104,6 +104,7 @@ class DpBacker {
   // --- Settings and parts ----------------------------------------------------------
   void set_flow_idle_ms(int64_t ms);
   void set_flow_limit(size_t n) { handler_->set_flow_limit(n); }
+  void set_flow_restore_wait(bool on) { handler_->set_flow_restore_wait(on); }
   int64_t now_ms() const;
   DpInterface& dp() { return *dp_; }
   datapath::Datapath* real_dp() const { return real_dp_; }

@@ -138,6 +138,11 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
   uint64_t bytes = 0;
   for (uint32_t i = g.first; i != UINT32_MAX; i = next_[i]) bytes += rte_pktmbuf_pkt_len(ups_[i].pkt);
 
+  if (restore_wait_) {
+    stats_.restore_wait_drops += g.n;
+    execute(g, DpActions{});
+    return;
+  }
   // A megaflow for this key is already on its way to the PMD (the PMD
   // missed again before applying the install): no translation, no install.
   if (Ukey* uk = ukeys_.find_covering(u.pmd, u.key)) {

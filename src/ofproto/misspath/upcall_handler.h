@@ -90,6 +90,7 @@ struct UpcallStats {
   uint64_t install_failures = 0;
   uint64_t execute_failures = 0; // command ring full: packets dropped
   uint64_t xlate_errors = 0;
+  uint64_t restore_wait_drops = 0;  // packets dropped untranslated under flow-restore-wait
   uint64_t userspace = 0;
   uint64_t packet_ins = 0;
   uint64_t packet_ins_rate_dropped = 0;
@@ -115,6 +116,12 @@ class UpcallHandler {
 
   const UpcallStats& stats() const { return stats_; }
   void set_flow_limit(size_t n) { cfg_.flow_limit = n; }
+  // Open_vSwitch other_config:flow-restore-wait (as OVS): while set, misses
+  // are dropped (counted) without translation and no megaflow is installed,
+  // so nothing forwards through a pipeline the controller is still
+  // restoring; flow-mods are accepted meanwhile.
+  void set_flow_restore_wait(bool on) { restore_wait_ = on; }
+  bool flow_restore_wait() const { return restore_wait_; }
   size_t flow_limit() const { return cfg_.flow_limit; }
   const UpcallConfig& config() const { return cfg_; }
 
@@ -141,6 +148,7 @@ class UpcallHandler {
   DpInterface& dp_;
   ControllerEventTable& events_;
   UpcallConfig cfg_;
+  bool restore_wait_ = false;
   UpcallStats stats_;
   uint64_t next_ufid_;
 
