@@ -8,8 +8,8 @@
 
 ovs-vsctl configures both ports. Checked: the server-mode socket appears in
 vhost-sock-dir (a stale socket file left there is replaced); VM0's frames come out at VM1; VM0 is killed and restarted
-RESTARTS times and each time vh0 reconnects by itself and forwards again,
-while dpswitchd stays up; deleting the ports removes the server socket; no
+RESTARTS times and each time vh0's link goes down, then it reconnects by
+itself and forwards again, while dpswitchd stays up; deleting the ports removes the server socket; no
 mbuf is left out of the pool when dpswitchd stops.
 Usage: vhost_ports_test.py DPSWITCHD DPSCTL. Needs ovs-vsctl and dpdk-testpmd.
 """
@@ -75,11 +75,22 @@ def scenario(tmp, stops):
         return subprocess.run(["ovs-vsctl", "--db=unix:" + sw.sock, "--timeout=30"] + list(args),
                               capture_output=True, text=True, timeout=60)
 
-    def tx_rx(name):
+    def port(name):
         r = subprocess.run([DPSCTL, "--db=unix:" + sw.sock, "--format=json", "port-stats"],
                            capture_output=True, text=True, timeout=30)
-        p = {s["port"]: s for s in json.loads(r.stdout)}.get(name, {})
+        return {s["port"]: s for s in json.loads(r.stdout)}.get(name, {})
+
+    def tx_rx(name):
+        p = port(name)
         return p.get("tx_packets", 0), p.get("rx_packets", 0)
+
+    def link_becomes(name, state, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if port(name).get("link") == state:
+                return True
+            time.sleep(0.2)
+        return False
 
     def moving(name, field, timeout=15):
         """True once port `name`'s counter (0 tx, 1 rx) grows."""
@@ -121,14 +132,17 @@ def scenario(tmp, stops):
         time.sleep(0.5)
     check(vm1.rx_packets() > 0, "VM1 receives VM0's frames (%d)" % vm1.rx_packets())
 
-    back = 0
+    back = down = up = 0
     for i in range(RESTARTS):
         vm0.stop()
-        time.sleep(0.5)
+        down += link_becomes("vh0", "down")
         vm0.start()
         back += moving("vh0", 1, timeout=20)
+        up += link_becomes("vh0", "up")
     check(back == RESTARTS, "VM0 killed and restarted %d times: vh0 reconnected and forwarded %d times"
           % (RESTARTS, back))
+    check(down == RESTARTS and up == RESTARTS,
+          "vh0's link follows the VM: down %d times, up again %d times" % (down, up))
     check(sw.alive(), "dpswitchd still running")
 
     vm0.stop()
