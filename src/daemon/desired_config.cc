@@ -148,7 +148,7 @@ void port_interfaces(const json& port, const std::string& bridge, const RowsByUu
 }  // namespace
 
 const std::vector<std::string>& supported_iface_types() {
-  static const std::vector<std::string> types = {"dpdk",  "dpdkvhostuser", "dpdkvhostuserclient", "geneve", "gre",
+  static const std::vector<std::string> types = {"dpdk", "dpdkvhostuser", "dpdkvhostuserclient", "geneve", "gre",
                                                  "internal", "patch", "ring", "vxlan"};
   return types;
 }
