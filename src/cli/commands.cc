@@ -885,6 +885,8 @@ const std::vector<CommandDef>& table() {
       {"dump-flows", "BRIDGE", "OpenFlow rules of BRIDGE (ovs-ofctl syntax)", 1, 1, {}, "ofproto/dump-flows", pass_args()},
       {"add-flow", "BRIDGE FLOW", "add an OpenFlow rule to BRIDGE (ovs-ofctl syntax)", 2, 2, {}, "ofproto/add-flows", pass_args()},
       {"del-flows", "BRIDGE [MATCH]", "delete BRIDGE's OpenFlow rules (MATCH: those it covers)", 1, 2, {}, "ofproto/del-flows", pass_args()},
+      {"mirror/show", "[BRIDGE]", "mirrors: applied or the error, output, tx counters", 0, 1, {}, "mirror/show",
+       pass_args()},
       {"list-bridges", "", "the daemon's bridges and their OpenFlow ports", 0, 0, {}, "ofproto/list-bridges", pass_args()},
       {"port-stats", "[PORT]", "port counters", 0, 1, {}, "netdev/port-stats", pass_args()},
       {"port-xstats", "PORT", "extended (driver) port counters", 1, 1, {}, "netdev/port-xstats", pass_args()},

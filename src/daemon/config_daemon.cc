@@ -235,6 +235,14 @@ void ConfigDaemon::write_back(const WriteBack& wb, bool with_state) {
                    {"where", json::array({json::array({"name", "==", r.name})})},
                    {"row", row}});
   }
+  for (const MirrorReport& m : wb.mirrors) {
+    json stats = json::array();
+    for (const auto& [k, v] : m.statistics) stats.push_back(json::array({k, v}));
+    ops.push_back({{"op", "update"},
+                   {"table", "Mirror"},
+                   {"where", json::array({json::array({"_uuid", "==", json::array({"uuid", m.uuid})})})},
+                   {"row", {{"statistics", json::array({"map", stats})}}}});
+  }
   if (wb.cur_cfg)
     ops.push_back({{"op", "update"}, {"table", "Open_vSwitch"}, {"where", json::array()},
                    {"row", {{"cur_cfg", *wb.cur_cfg}}}});
@@ -269,7 +277,8 @@ unsigned ConfigDaemon::run() {
     next_stats_ = now + std::chrono::milliseconds(kStatsIntervalMs);
     WriteBack wb;
     wb.interfaces = rec_.collect_stats();
-    if (!wb.interfaces.empty())
+    wb.mirrors = rec_.collect_mirror_stats();
+    if (!wb.interfaces.empty() || !wb.mirrors.empty())
       boost::asio::post(io_, [this, wb = std::move(wb)] { write_back(wb, false); });
     work++;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "config_store.h"
 
@@ -89,6 +90,57 @@ RowsByUuid by_uuid(const json& rows) {
   return out;
 }
 
+// Port UUID -> the name of the interface the daemon uses for it (the first
+// of its interfaces that exists, as port_interfaces() takes them).
+std::map<std::string, std::string> port_iface_names(const RowsByUuid& ports, const RowsByUuid& ifaces) {
+  std::map<std::string, std::string> out;
+  for (const auto& [uuid, port] : ports)
+    for (auto& iu : set_elems(port->value("interfaces", json())))
+      if (auto it = ifaces.find(uuid_text(iu)); it != ifaces.end()) {
+        out[uuid] = (*it->second)["name"].get<std::string>();
+        break;
+      }
+  return out;
+}
+
+std::vector<std::string> port_names(const json& refs, const std::map<std::string, std::string>& names) {
+  std::vector<std::string> out;
+  for (auto& r : set_elems(refs))
+    if (auto it = names.find(uuid_text(r)); it != names.end()) out.push_back(it->second);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+ofproto::MirrorConfig mirror_want(const json& m, const std::map<std::string, std::string>& port_names_by_uuid) {
+  ofproto::MirrorConfig c;
+  c.uuid = uuid_text(m["_uuid"]);
+  c.name = m.value("name", json("")).get<std::string>();
+  c.select_all = m.value("select_all", json(false)).get<bool>();
+  c.select_src_port = port_names(m.value("select_src_port", json()), port_names_by_uuid);
+  c.select_dst_port = port_names(m.value("select_dst_port", json()), port_names_by_uuid);
+  for (auto& v : set_elems(m.value("select_vlan", json())))
+    if (v.is_number_integer()) c.select_vlan.push_back(static_cast<uint16_t>(v.get<int64_t>()));
+  std::sort(c.select_vlan.begin(), c.select_vlan.end());
+  std::vector<std::string> out = port_names(m.value("output_port", json()), port_names_by_uuid);
+  if (!out.empty()) c.output_port = out[0];
+  if (auto v = opt_int(m.value("output_vlan", json()))) c.output_vlan = static_cast<uint16_t>(*v);
+  c.snaplen = opt_int(m.value("snaplen", json()));
+  return c;
+}
+
+// Bridge.mirrors as plain values, sorted by name (then UUID).
+std::vector<ofproto::MirrorConfig> bridge_mirrors(const json& b, const RowsByUuid& mirrors,
+                                                  const std::map<std::string, std::string>& port_names_by_uuid) {
+  std::vector<ofproto::MirrorConfig> out;
+  for (auto& mu : set_elems(b.value("mirrors", json())))
+    if (auto it = mirrors.find(uuid_text(mu)); it != mirrors.end())
+      out.push_back(mirror_want(*it->second, port_names_by_uuid));
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.name, x.uuid) < std::tie(y.name, y.uuid);
+  });
+  return out;
+}
+
 BridgeWant bridge_want(const json& b, const RowsByUuid& controllers) {
   BridgeWant bw;
   bw.name = b["name"].get<std::string>();
@@ -156,7 +208,7 @@ const std::vector<std::string>& supported_iface_types() {
 DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   json r = store.transact_or_throw(json::array({select_all("Open_vSwitch"), select_all("Bridge"),
                                                 select_all("Port"), select_all("Interface"),
-                                                select_all("Controller")}));
+                                                select_all("Controller"), select_all("Mirror")}));
   DesiredConfig d;
   const json& root_rows = r[0]["rows"];
   if (!root_rows.empty()) {
@@ -164,9 +216,12 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
     d.other_config = map_of(root_rows[0].value("other_config", json()));
   }
   RowsByUuid ports = by_uuid(r[2]["rows"]), ifaces = by_uuid(r[3]["rows"]), controllers = by_uuid(r[4]["rows"]);
+  RowsByUuid mirrors = by_uuid(r[5]["rows"]);
+  const std::map<std::string, std::string> iface_of_port = port_iface_names(ports, ifaces);
   std::set<std::string> claimed;  // interfaces reached from some bridge
   for (auto& b : r[1]["rows"]) {
     d.bridges.push_back(bridge_want(b, controllers));
+    d.bridges.back().mirrors = bridge_mirrors(b, mirrors, iface_of_port);
     const BridgeWant& bw = d.bridges.back();
     const size_t first = d.interfaces.size();
     for (auto& pu : set_elems(b.value("ports", json()))) {

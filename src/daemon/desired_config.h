@@ -3,7 +3,7 @@
 //
 // What: DesiredConfig is a snapshot of the columns the reconciler acts on
 //   (Open_vSwitch.next_cfg / other_config, Bridge, Port, Interface,
-//   Controller), read from the store in one select transaction. It is a
+//   Controller, Mirror), read from the store in one select transaction. It is a
 //   value: the RPC thread builds it, the control thread applies it.
 //   import_startup_config() fills an empty store from the daemon's start-up
 //   configuration (JSON file + --vdev ports) and, on later starts, records
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "daemon_config.h"
+#include "mirror.h"
 
 namespace dps::confdb {
 class ConfigStore;
@@ -59,6 +60,11 @@ struct BridgeWant {
   std::vector<std::string> controllers;   // Controller.target, sorted
   std::string datapath_type;
   std::map<std::string, std::string> other_config;
+  // Bridge.mirrors, sorted by name; ports named by the interface the daemon
+  // uses for the referenced Port (its first interface; a Port's name when
+  // ovs-vsctl add-port made it). References to Port rows that are gone are
+  // dropped (they are weak).
+  std::vector<ofproto::MirrorConfig> mirrors;
   bool operator==(const BridgeWant&) const = default;
 };
 

@@ -512,6 +512,7 @@ WriteBack Reconciler::apply(const DesiredConfig& want) {
   std::set<std::string> vlan_bridges;  // bridges whose port set or VLANs changed
   open_ports(plan, &wb, &vlan_bridges);
   apply_patches(want, &wb, &vlan_bridges);
+  apply_mirrors(plan);
   revalidate(vlan_bridges);
   apply_other_config(want.other_config);
   apply_bridge_settings(plan);
@@ -681,6 +682,28 @@ void Reconciler::revalidate(const std::set<std::string>& vlan_bridges) {
     bridges_->backer().revalidator().revalidate_all(bridges_->backer().now_ms());
 }
 
+// Mirrors after the ports they name. Errors are logged when they change
+// (a port arriving later may fix one); dpsctl mirror/show lists them.
+void Reconciler::apply_mirrors(const ReconcilePlan& plan) {
+  for (const auto& [name, bw] : plan.bridges) {
+    ofproto::Ofproto* ofp = ofproto(name);
+    if (!ofp) continue;
+    if (ofp->set_mirrors(bw->mirrors))
+      for (const ofproto::MirrorConfig& c : bw->mirrors)
+        if (c.snaplen)
+          spdlog::warn("reconfigure: bridge {}: mirror {}: snaplen {} is recorded, not applied "
+                       "(the datapath does not truncate)", name, c.name, *c.snaplen);
+    const std::vector<std::string>& errors = ofp->bridge().mirrors.errors();
+    std::vector<std::string>& logged = mirror_errors_[name];
+    if (errors == logged) continue;
+    for (size_t i = 0; i < errors.size(); i++) {
+      if (!errors[i].empty()) spdlog::error("reconfigure: bridge {}: {}; mirror not applied", name, errors[i]);
+      else spdlog::info("reconfigure: bridge {}: mirror {} applied", name, bw->mirrors[i].name);
+    }
+    logged = errors;
+  }
+}
+
 void Reconciler::apply_bridge_settings(const ReconcilePlan& plan) {
   for (const auto& [name, bw] : plan.bridges) {
     auto it = applied_bridges_.find(name);
@@ -804,6 +827,17 @@ std::vector<InterfaceReport> Reconciler::collect_stats() const {
                     {"rx_errors", i64(s.rx_errors)},   {"tx_errors", i64(s.tx_errors)}};
     out.push_back(std::move(r));
   }
+  return out;
+}
+
+std::vector<MirrorReport> Reconciler::collect_mirror_stats() const {
+  std::vector<MirrorReport> out;
+  if (!bridges_) return out;
+  for (const auto& [name, ofp] : bridges_->all())
+    for (const ofproto::MirrorStatus& s : ofp->bridge().mirrors.status())
+      if (!s.uuid.empty())
+        out.push_back({s.uuid, {{"tx_packets", static_cast<int64_t>(s.tx_packets)},
+                                {"tx_bytes", static_cast<int64_t>(s.tx_bytes)}}});
   return out;
 }
 

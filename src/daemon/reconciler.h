@@ -41,7 +41,9 @@
 //        NORMAL, as in OVS);
 //     6. missing ports are opened, VLAN settings pushed;
 //     7. patch ports are joined;
-//     8. if a port set or VLAN changed, the megaflows are re-translated;
+//     8. each bridge's mirrors are set (a bad one is logged with its
+//        reason and left out; a change re-translates the megaflows); if a
+//        port set or VLAN changed, the megaflows are re-translated;
 //     9. Open_vSwitch other_config, then each bridge's OpenFlow settings.
 //   A port is identified by its Interface name. Its "shape" (the PortConfig
 //   derived from type/options/mtu_request plus a differing ofport_request)
@@ -98,9 +100,17 @@ struct InterfaceReport {
   std::map<std::string, std::string> status;
 };
 
+// Mirror.statistics of one row (tx_packets / tx_bytes: what the datapath
+// flows that copy to the mirror carried, ofproto/model/mirror.h).
+struct MirrorReport {
+  std::string uuid;
+  std::map<std::string, int64_t> statistics;
+};
+
 struct WriteBack {
   std::optional<int64_t> cur_cfg;  // set when a snapshot was applied
   std::vector<InterfaceReport> interfaces;
+  std::vector<MirrorReport> mirrors;
 };
 
 // What the reconciler hands to the OpenFlow channel: a bridge's controller
@@ -166,6 +176,8 @@ class Reconciler {
   ReconcilePlan plan(const DesiredConfig& want) const;
   // Statistics, link state and MAC of every open port.
   std::vector<InterfaceReport> collect_stats() const;
+  // Mirror statistics of every bridge's mirrors (rows with a UUID).
+  std::vector<MirrorReport> collect_mirror_stats() const;
 
   void set_openflow_hook(OpenFlowHook h) { openflow_hook_ = std::move(h); }
   // The bridges as last applied (empty before the first apply), so a hook
@@ -240,6 +252,7 @@ class Reconciler {
   void apply_patches(const DesiredConfig& want, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void revalidate(const std::set<std::string>& vlan_bridges);
   void apply_flow_restore_wait(const std::map<std::string, std::string>& oc);
+  void apply_mirrors(const ReconcilePlan& plan);
   void apply_other_config(const std::map<std::string, std::string>& oc);
   void apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc);
   void apply_bridge_settings(const ReconcilePlan& plan);
@@ -267,6 +280,7 @@ class Reconciler {
   std::map<std::string, Open> open_;     // by Interface name
   std::map<std::string, Patch> patches_;  // by Interface name
   std::map<std::string, BridgeWant> applied_bridges_;
+  std::map<std::string, std::vector<std::string>> mirror_errors_;  // by bridge: the errors last logged
   std::map<std::string, std::string> applied_other_config_;
   bool other_config_applied_ = false;
   bool flow_restore_wait_ = false;

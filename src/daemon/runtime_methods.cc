@@ -378,6 +378,31 @@ json tnl_stats_show(RuntimeTargets& t, const json& params) {
               {"neigh_requests", s.neigh_requests}, {"neigh_snooped", s.neigh_snooped}};
 }
 
+// Every bridge's mirrors (of BRIDGE): applied or the reason not, counters.
+json mirror_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "mirror/show");
+  std::string only = params.size() > 0 ? string_param(params, 0, "bridge") : std::string();
+  if (!only.empty()) find_bridge(t, only);
+  json out = json::array();
+  if (!t.bridges) return out;
+  for (const auto& [name, ofp] : t.bridges->all()) {
+    if (!only.empty() && name != only) continue;
+    const ofproto::MirrorSet& ms = ofp->bridge().mirrors;
+    std::vector<ofproto::MirrorStatus> st = ms.status();
+    for (size_t i = 0; i < st.size(); i++) {
+      const ofproto::MirrorConfig& c = ms.configs()[i];
+      json m = {{"bridge", name}, {"mirror", c.name}, {"status", st[i].error.empty() ? "applied" : "error"},
+                {"tx_packets", st[i].tx_packets}, {"tx_bytes", st[i].tx_bytes}};
+      if (!c.output_port.empty()) m["output_port"] = c.output_port;
+      if (c.output_vlan) m["output_vlan"] = *c.output_vlan;
+      if (!st[i].error.empty()) m["error"] = st[i].error;
+      if (c.snaplen) m["snaplen"] = std::to_string(*c.snaplen) + " (not applied)";
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
 constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
@@ -392,6 +417,7 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"ofproto/dump-flows", "[BRIDGE] -> text: the bridge's OpenFlow rules (ovs-ofctl syntax, with counters)", false, of_dump_flows},
     {"ofproto/add-flows", "[BRIDGE, FLOWS] -> {rules}: add rules in ovs-ofctl add-flows syntax (one per line)", true, of_add_flows},
     {"ofproto/del-flows", "[BRIDGE, MATCH?] -> {rules}: delete the rules MATCH covers (all without one)", true, of_del_flows},
+    {"mirror/show", "[BRIDGE?] -> [{bridge, mirror, status, error?, output_port?, output_vlan?, tx_packets, tx_bytes}]: the mirrors (of BRIDGE), applied or why not, with their counters", false, mirror_show},
     {"ofproto/list-bridges", "[] -> [{bridge, rules, ports}]: the bridges and their OpenFlow ports", false, list_bridges},
     {"netdev/port-stats", "[PORT?] -> [{port, port_no, link, rx_*, tx_*}]: port counters", false, port_stats},
     {"netdev/port-xstats", "[PORT] -> {name: value}: the driver's extended counters", false, port_xstats},

@@ -171,3 +171,46 @@ TEST_CASE("read_desired_config decodes VLANs and reports bonds", "[daemon]") {
   CHECK(err.find("bond") != std::string::npos);
   CHECK(err.find("bond0") != std::string::npos);
 }
+
+TEST_CASE("read_desired_config reads a bridge's mirrors with port names", "[daemon][mirror]") {
+  auto store = memory_store();
+  auto ref = [](const char* n) { return json::array({"named-uuid", n}); };
+  auto set = [](json elems) { return json::array({"set", std::move(elems)}); };
+  store->transact_or_throw(json::array({
+      {{"op", "insert"}, {"table", "Interface"}, {"row", {{"name", "if1"}}}, {"uuid-name", "i1"}},
+      {{"op", "insert"}, {"table", "Interface"}, {"row", {{"name", "if2"}}}, {"uuid-name", "i2"}},
+      {{"op", "insert"}, {"table", "Port"}, {"row", {{"name", "p1"}, {"interfaces", ref("i1")}}}, {"uuid-name", "p1"}},
+      {{"op", "insert"}, {"table", "Port"}, {"row", {{"name", "p2"}, {"interfaces", ref("i2")}}}, {"uuid-name", "p2"}},
+      {{"op", "insert"}, {"table", "Mirror"},
+       {"row", {{"name", "m1"}, {"select_src_port", ref("p1")}, {"select_dst_port", set(json::array({ref("p1"), ref("p2")}))},
+                {"select_vlan", set(json::array({20, 10}))}, {"output_port", ref("p2")}, {"snaplen", 128}}},
+       {"uuid-name", "m1"}},
+      {{"op", "insert"}, {"table", "Mirror"}, {"row", {{"name", "m0"}, {"select_all", true}, {"output_vlan", 300}}},
+       {"uuid-name", "m0"}},
+      {{"op", "insert"}, {"table", "Bridge"},
+       {"row", {{"name", "br0"}, {"ports", set(json::array({ref("p1"), ref("p2")}))},
+                {"mirrors", set(json::array({ref("m1"), ref("m0")}))}}},
+       {"uuid-name", "br"}},
+      {{"op", "insert"}, {"table", "Open_vSwitch"}, {"row", {{"bridges", ref("br")}}}},
+  }));
+  DesiredConfig d = read_desired_config(*store);
+  REQUIRE(d.bridges.size() == 1);
+  const auto& ms = d.bridges[0].mirrors;
+  REQUIRE(ms.size() == 2);
+  CHECK(ms[0].name == "m0");
+  CHECK(ms[0].select_all);
+  CHECK(ms[0].output_vlan == 300);
+  CHECK(ms[0].output_port.empty());
+  CHECK(ms[1].name == "m1");
+  CHECK(ms[1].select_src_port == std::vector<std::string>{"if1"});  // the Port's interface
+  CHECK(ms[1].select_dst_port == std::vector<std::string>{"if1", "if2"});
+  CHECK(ms[1].select_vlan == std::vector<uint16_t>{10, 20});
+  CHECK(ms[1].output_port == "if2");
+  CHECK(ms[1].snaplen == 128);
+  CHECK(ms[1].uuid.size() == 36);
+  // A mirror's statistics are not configuration: writing them changes nothing.
+  store->transact_or_throw(json::array({{{"op", "update"}, {"table", "Mirror"},
+                                         {"where", json::array({json::array({"name", "==", "m1"})})},
+                                         {"row", {{"statistics", json::array({"map", json::array({json::array({"tx_packets", 5})})})}}}}}));
+  CHECK(read_desired_config(*store) == d);
+}

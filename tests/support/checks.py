@@ -102,6 +102,33 @@ fcntl.ioctl(s.fileno(), 0x8946, ifr)                                 # SIOCETHTO
 """
 
 
+def run(cmd, check_rc=True, timeout=60, ns=None):
+    """Runs cmd (inside network namespace ns), capturing its output as
+    text; a non-zero exit raises RuntimeError unless check_rc is False."""
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return r
+
+
+def guarded(body, cleanup, on_error=None):
+    """Runs body(); an exception is one failed check (then on_error());
+    cleanup() always runs. Prints the summary line and returns the exit
+    status: 1 when any check failed, else 0."""
+    try:
+        body()
+    except Exception as e:  # noqa: BLE001 - report, clean up, fail
+        check(False, "no exception", repr(e))
+        if on_error:
+            on_error()
+    finally:
+        cleanup()
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
 def tx_csum_off(dev, ns=None):
     """Switches off dev's transmit checksum offload (in namespace ns)."""
     import sys

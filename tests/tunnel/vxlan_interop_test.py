@@ -31,22 +31,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, free_port, run_scenario, start_capture, stop_capture, tx_csum_off  # noqa: E402
+from checks import (Switch, check, free_port, run, run_scenario, start_capture, stop_capture,  # noqa: E402
+                    tx_csum_off)
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
 NS_VM, NS_REM = "dpsvxvm" + TAG, "dpsvxre" + TAG
 VMH, VM, UH, U = "dpsvh" + TAG, "dpsvm" + TAG, "dpsuh" + TAG, "dpsu" + TAG
 VNI = 5000
-
-
-def run(cmd, check_rc=True, timeout=60, ns=None):
-    if ns:
-        cmd = ["ip", "netns", "exec", ns] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check_rc and r.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
-    return r
 
 
 def veth_into(ns, host_end, ns_end, addr, mtu=1500):

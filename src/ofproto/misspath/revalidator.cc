@@ -71,6 +71,7 @@ bool Revalidator::roll_up(Ukey* u, int64_t now_ms) {
     uint64_t db = st->bytes > u->bytes_seen ? st->bytes - u->bytes_seen : 0;
     for (const RulePtr& r : u->rules) r->account(dp, db, now_ms);
     account_visits(u->visits, dp);  // TABLE stats (ukeys only name live bridges)
+    account_mirrors(u->mirrors, dp, db);
     u->packets_seen = st->packets;
     u->bytes_seen = st->bytes;
     u->used_ms = now_ms;

@@ -337,6 +337,7 @@ void UkeyTable::set_deps(Ukey* u, XlateResult&& r) {
   u->visits = std::move(r.visits);
   u->macs = std::move(r.macs);
   u->controller = std::move(r.controller);
+  u->mirrors = std::move(r.mirrors);
 }
 
 void UkeyTable::erase(Ukey* u) {

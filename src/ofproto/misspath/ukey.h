@@ -105,6 +105,7 @@ struct Ukey {
   std::vector<TableVisit> visits;
   std::vector<MacDep> macs;
   std::vector<ControllerEvent> controller;  // index = kUserspace cookie
+  MirrorCounterRefs mirrors;  // the mirrors its actions copy to (statistics)
   // Dependency keys indexed for it: (key, dependency list, position in it).
   struct DepRef {
     uint64_t dep;

@@ -149,6 +149,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
     stats_.covered++;
     for (const RulePtr& r : uk->rules) r->account(g.n, bytes, now_ms);
     account_visits(uk->visits, g.n);  // ukeys only name live bridges
+    account_mirrors(uk->mirrors, g.n, bytes);
     execute(g, uk->actions);
     return;
   }

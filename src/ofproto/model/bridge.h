@@ -15,6 +15,9 @@
 // (each side names the peer bridge and port); a packet crossing one is
 // translated through the peer's tables in the same translation.
 //
+// Mirrors (mirror.h) name ports by BridgePort::name; they are resolved to
+// OpenFlow numbers again whenever a port comes or goes.
+//
 // BridgeMap: several bridges share one datapath (one DpBacker); it maps a
 // datapath port number to the bridge that owns the port, so a miss is
 // translated from the bridge of its in_port.
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "mac_learning.h"
+#include "mirror.h"
 #include "pipeline.h"
 #include "tlv_table.h"
 #include "tunnel_config.h"
@@ -88,10 +92,12 @@ struct Bridge {
   // neighbours, tunnel ports); set while attached to a backer. Null: tunnel
   // output drops and nothing is decapsulated.
   TunnelContext* tnl = nullptr;
+  MirrorSet mirrors;
 
   void add_port(const BridgePort& p) {
     ports[p.of_port] = p;
     if (!p.is_patch()) of_by_dp[p.dp_port] = p.of_port;
+    if (!mirrors.configs().empty()) mirrors.resolve(port_names());
   }
   void remove_port(uint32_t of_port) {
     auto it = ports.find(of_port);
@@ -99,6 +105,21 @@ struct Bridge {
     if (!it->second.is_patch()) of_by_dp.erase(it->second.dp_port);
     ports.erase(it);
     mac.flush_port(of_port);
+    if (!mirrors.configs().empty()) mirrors.resolve(port_names());
+  }
+  // Replaces the mirrors; false when they are the ones already set. The
+  // output ports' learned MACs go (a mirror output port learns nothing).
+  bool set_mirrors(std::vector<MirrorConfig> cfgs) {
+    if (!mirrors.configure(std::move(cfgs), port_names())) return false;
+    for (uint32_t p : mirrors.output_ports()) mac.flush_port(p);
+    return true;
+  }
+  // Port name -> OpenFlow number (mirrors name ports).
+  std::map<std::string, uint32_t> port_names() const {
+    std::map<std::string, uint32_t> out;
+    for (const auto& [no, p] : ports)
+      if (!p.name.empty()) out.emplace(p.name, no);
+    return out;
   }
   const BridgePort* port(uint32_t of_port) const {
     auto it = ports.find(of_port);

@@ -129,6 +129,12 @@ void Ofproto::remove_port(uint32_t of_port) {
   backer_->revalidator().revalidate_all(now_ms());
 }
 
+bool Ofproto::set_mirrors(std::vector<MirrorConfig> cfgs) {
+  if (!bridge_.set_mirrors(std::move(cfgs))) return false;
+  backer_->revalidator().revalidate_all(now_ms());
+  return true;
+}
+
 void Ofproto::sync_ports() {
   if (!real_dp_) return;
   for (uint32_t no : real_dp_->port_numbers())

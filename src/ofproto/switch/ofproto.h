@@ -152,6 +152,10 @@ class Ofproto final : public BackerBridge {
   MaybeError load_rules_file(const std::string& path);
   // The learning-switch rule set: priority=0,actions=NORMAL.
   void install_default_normal();
+  // Replaces the bridge's mirrors (Bridge::set_mirrors) and re-translates
+  // every megaflow when they changed; false when nothing changed. Invalid
+  // mirrors are left out: bridge().mirrors.errors() says why.
+  bool set_mirrors(std::vector<MirrorConfig> cfgs);
 
   // --- Meters (OpenFlow 1.3 METER_MOD and meter multiparts) --------------------
   // OFPT_METER_MOD: validates (MeterTable::apply lists the errors), puts

@@ -4,6 +4,7 @@
 #include <endian.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdio>
 #include <iterator>
@@ -102,7 +103,10 @@ class Xlator {
     res_.mask.pad0 = res_.mask.pad1 = 0;
     res_.mask.ext_words = 0;
     finish_tunnel_mask(&res_.mask);
-    if (failed_) res_.actions.n = 0;
+    if (failed_) {
+      res_.actions.n = 0;
+      res_.mirrors.clear();
+    }
     return std::move(res_);
   }
 
@@ -143,6 +147,15 @@ class Xlator {
   }
 
   void run_actions(const ActionList& actions) { do_actions(actions, 0); }
+
+  // Ingress mirroring (OVS mirror_ingress_packet): the packet as received,
+  // before the pipeline, to the mirrors selecting the input port.
+  void mirror_ingress() {
+    if (bp_->mirrors.empty()) return;
+    const PortMirrors* pm = bp_->mirrors.port(in_of_port_);
+    const BridgePort* in = bp_->port(in_of_port_);
+    if (pm && pm->src && in) mirror(*in, pm->src);
+  }
 
   // Trace lines are built only when tracing (TRACE below): never on the
   // normal miss path.
@@ -605,6 +618,7 @@ class Xlator {
     if (terminate_tunnel(p)) return;
     emit(datapath::act_output(p.dp_port));
     TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
+    mirror_egress(p);
   }
 
   // Continues in the peer bridge, then restores this bridge's context. The
@@ -633,6 +647,9 @@ class Xlator {
     flow_.pipe = PipelineFields{};
     flow_.pipe.in_phy_port = p.peer_port;
     aset_ = ActionSet{};
+    const MirrorMask saved_mirrored = mirrored_;  // the peer's mirrors are other bits
+    mirrored_ = 0;
+    mirror_ingress();
     // The peer sees no tunnel metadata (as OVS): zero constants there,
     // so nothing the peer reads of them is a dependency of the megaflow.
     const TunWords tun_flow = tun_words(flow_.flow), tun_wc = tun_words(wc_.flow), tun_set = tun_words(tun_set_);
@@ -649,6 +666,7 @@ class Xlator {
     flow_.flow.in_port = saved_in;
     flow_.pipe = saved_pipe;
     aset_ = std::move(saved_set);
+    mirrored_ = saved_mirrored;
     cur_table_ = saved_table;
     cur_cookie_ = saved_cookie;
     cur_miss_ = saved_miss;
@@ -728,24 +746,19 @@ class Xlator {
       TRACE("NORMAL: no input port, dropped");
       return;
     }
+    if (bp_->mirrors.is_output(in_of_port_)) {
+      TRACE("NORMAL: port " + std::to_string(in_of_port_) + " is reserved for mirror output, dropped");
+      return;
+    }
     wc_.flow.vlan_tci |= htons(0x1fff);
     uint16_t tci = ntohs(flow_.flow.vlan_tci);
-    bool tagged = tci & kCfi;
-    uint16_t vid = tci & 0xfff;
-    uint16_t vlan;
-    if (in->vlan_mode == VlanMode::kAccess) {
-      if (tagged && vid != 0) {
-        TRACE("NORMAL: tagged frame (VLAN " + std::to_string(vid) + ") on access port, dropped");
-        return;
-      }
-      vlan = in->tag;
-    } else {
-      vlan = tagged ? vid : 0;
-      if (!in->carries_vlan(vlan)) {
-        TRACE("NORMAL: VLAN " + std::to_string(vlan) + " not trunked on the input port, dropped");
-        return;
-      }
+    std::string why;
+    std::optional<uint16_t> in_vlan = input_vlan(*in, tci, opts_.trace ? &why : nullptr);
+    if (!in_vlan) {
+      TRACE("NORMAL: " + why + ", dropped");
+      return;
     }
+    const uint16_t vlan = *in_vlan;
     unwildcard(OxmField::kEthSrc);
     unwildcard(OxmField::kEthDst);
     MacAddr src = mac_of(flow_.flow.dl_src), dst = mac_of(flow_.flow.dl_dst);
@@ -767,7 +780,7 @@ class Xlator {
           return;
         }
         const BridgePort* op = bp_->port(*p);
-        if (op && op->carries_vlan(vlan) && !op->no_fwd) {
+        if (op && op->carries_vlan(vlan) && !op->no_fwd && !bp_->mirrors.is_output(*p)) {
           TRACE("NORMAL: " + mac_to_string(dst) + " -> port " + std::to_string(*p));
           out_vlan(*op, vlan, tci);
           return;
@@ -779,10 +792,29 @@ class Xlator {
     const uint16_t start_tci = ntohs(base_.flow.vlan_tci);
     for (int pass = 0; pass < 2; pass++)
       for (const auto& [num, p] : bp_->ports) {
-        if (num == in_of_port_ || !p.live || p.no_flood || p.no_fwd || !p.carries_vlan(vlan)) continue;
+        if (num == in_of_port_ || !p.live || p.no_flood || p.no_fwd || !p.carries_vlan(vlan) ||
+            bp_->mirrors.is_output(num))
+          continue;
         bool same = want_tci(p, vlan, tci) == start_tci;
         if (same == (pass == 0)) out_vlan(p, vlan, tci);
       }
+  }
+
+  // The VLAN a frame with TCI `tci` belongs to as received on `in` (OVS
+  // xvlan_input_translate), or nullopt (with *why when given) when the port
+  // does not accept it.
+  static std::optional<uint16_t> input_vlan(const BridgePort& in, uint16_t tci, std::string* why) {
+    const bool tagged = tci & kCfi;
+    const uint16_t vid = tci & 0xfff;
+    if (in.vlan_mode == VlanMode::kAccess) {
+      if (!tagged || vid == 0) return in.tag;
+      if (why) *why = "tagged frame (VLAN " + std::to_string(vid) + ") on access port";
+      return std::nullopt;
+    }
+    const uint16_t vlan = tagged ? vid : 0;
+    if (in.carries_vlan(vlan)) return vlan;
+    if (why) *why = "VLAN " + std::to_string(vlan) + " not trunked on the input port";
+    return std::nullopt;
   }
 
   static uint16_t want_tci(const BridgePort& p, uint16_t vlan, uint16_t in_tci) {
@@ -797,6 +829,66 @@ class Xlator {
     if (p.is_patch()) patch(p);
     else port_output(p);
     flow_.flow.vlan_tci = saved;
+  }
+
+  // ---- mirrors (OVS mirror_packet) ----
+  // Egress mirroring: the packet as just output to p.
+  void mirror_egress(const BridgePort& p) {
+    if (bp_->mirrors.empty()) return;
+    const PortMirrors* pm = bp_->mirrors.port(p.of_port);
+    if (pm && pm->dst) mirror(p, pm->dst);
+  }
+
+  // Copies the packet, as the datapath has it now, to the destination of
+  // each mirror in `mask` (mirrors selecting port `on`) that selects its
+  // VLAN (as `on` classifies it) and whose destination has not had this
+  // packet yet. The VLAN decides, so its VID and CFI are pinned.
+  void mirror(const BridgePort& on, MirrorMask mask) {
+    mask &= ~mirrored_;
+    if (!mask || failed_) return;
+    wc_.flow.vlan_tci |= htons(0x1fff);
+    const uint16_t tci = ntohs(flow_.flow.vlan_tci);
+    const std::optional<uint16_t> vlan = input_vlan(on, tci, nullptr);
+    if (!vlan) return;
+    while (mask && !failed_) {
+      const unsigned b = static_cast<unsigned>(std::countr_zero(mask));
+      mask &= mask - 1;
+      const Mirror& m = bp_->mirrors.mirror(b);
+      if (!m.vlans.empty() && !m.vlans.count(*vlan)) continue;
+      // Served now, before the copy's own output can mirror again.
+      mirrored_ |= m.dups;
+      mirror_to(m, *vlan, tci);
+      mask &= ~mirrored_;
+    }
+  }
+
+  // One mirror's copy: to its output port (tagged as that port carries
+  // `vlan`), or RSPAN: tagged output_vlan on every port carrying that VLAN
+  // except the input port and mirror output ports (unless the packet is
+  // already in that VLAN).
+  void mirror_to(const Mirror& m, uint16_t vlan, uint16_t tci) {
+    const MirrorConfig& c = bp_->mirrors.configs()[m.cfg];
+    TRACE("mirror " + c.name + (m.out_port ? " -> port " + format_port(m.out_port)
+                                           : " -> VLAN " + std::to_string(m.out_vlan)) +
+          (c.snaplen ? " (snaplen " + std::to_string(*c.snaplen) + " not applied: no datapath truncation)" : ""));
+    const unsigned before = res_.actions.n;
+    indent_++;
+    if (m.out_port) {
+      const BridgePort* p = bp_->port(m.out_port);
+      if (p && !p->no_fwd) out_vlan(*p, vlan, tci);
+    } else if (vlan != m.out_vlan) {
+      for (const auto& [num, p] : bp_->ports)
+        if (num != in_of_port_ && p.live && !p.no_fwd && p.carries_vlan(m.out_vlan) && !bp_->mirrors.is_output(num))
+          out_vlan(p, m.out_vlan, tci);
+    }
+    indent_--;
+    if (res_.actions.n == before) return;
+    if (std::find(res_.mirrors.begin(), res_.mirrors.end(), m.counters) == res_.mirrors.end())
+      res_.mirrors.push_back(m.counters);
+    if (opts_.account) {
+      m.counters->tx_packets += opts_.packets;
+      m.counters->tx_bytes += opts_.bytes;
+    }
   }
 
   // ---- native tunneling ----
@@ -1104,6 +1196,7 @@ class Xlator {
   FlowKey tun_set_{};       // tunnel bits set by actions (constants: never pinned)
   bool rx_tunnel_ = false;  // a decapsulated packet
   uint8_t rx_opts_len_ = 0; // its raw Geneve option bytes
+  MirrorMask mirrored_ = 0; // mirrors of bp_ this packet has reached (OVS ctx->mirrors)
   bool failed_ = false;
   XlateResult res_;
 };
@@ -1131,6 +1224,7 @@ XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey
     if (opts.trace) opts.trace->append("port " + std::to_string(in->of_port) + " has no_recv: dropped\n");
     return x.finish();
   }
+  x.mirror_ingress();
   x.run_pipeline(0);
   return x.finish();
 }
@@ -1154,6 +1248,7 @@ XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) 
       opts.trace->append("port " + std::to_string(in->of_port) + " has no_recv: dropped\n");
     return x.finish();
   }
+  x.mirror_ingress();
   x.run_pipeline(0);
   return x.finish();
 }

@@ -72,6 +72,18 @@
 //       neighbour) for the revalidator.
 //     * set_field on a tunnel field changes only what a later tunnel output
 //       uses; crossing a patch port clears the tunnel fields (as OVS).
+//  - Mirrors (bridge.mirrors, OVS mirror_packet): before the pipeline the
+//    packet as received goes to the mirrors selecting its input port
+//    (select_src_port / select_all); after each output to a datapath port,
+//    the packet as output goes to the mirrors selecting that port
+//    (select_dst_port / select_all). select_vlan filters on the VLAN as the
+//    selected port classifies the packet (VID and CFI pinned). A copy goes
+//    to the output port as NORMAL would send that VLAN there, or (RSPAN,
+//    output_vlan) tagged to every port carrying the VLAN but the input
+//    port. A mirror's destination gets one copy per packet (dup masks); a
+//    patch crossing mirrors again with the peer bridge's mirrors. NORMAL
+//    drops what a mirror output port receives, never learns there and
+//    never forwards or floods to it. snaplen is not applied.
 //  - Limits: goto-table only goes forward, group chains are bounded
 //    (kMaxGroupDepth); a translation needing more than kMaxDpActions
 //    datapath actions, or a rewrite the datapath cannot do (e.g. set_field
@@ -160,6 +172,7 @@ struct XlateResult {
   std::vector<TableVisit> visits;  // every table lookup, in order
   std::vector<MacDep> macs;        // MAC entries NORMAL depended on
   std::vector<uint64_t> tnl_deps;  // tunnel state it used (tnl_dep_route / tnl_dep_neigh)
+  MirrorCounterRefs mirrors;       // counters of the mirrors it copies to (each once)
   bool learned = false;          // NORMAL changed the MAC table
   std::string error;             // non-empty: translation failed, actions = drop
 };
