@@ -32,37 +32,6 @@ using namespace dps::test;
 
 namespace {
 
-constexpr uint16_t kHeadroom = 128;
-
-// Applies one action to a copy of frame; returns the result (and whether the
-// action reported that it applied).
-std::vector<uint8_t> rewrite(const std::vector<uint8_t>& frame, const DpAction& a,
-                             bool* applied = nullptr) {
-  FakeMbuf fm(frame, kHeadroom);
-  bool ok = action_set_field(&fm.m, a);
-  if (applied) *applied = ok;
-  CHECK(fm.m.pkt_len == fm.m.data_len);
-  return fm.bytes();
-}
-
-std::string hex_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  if (a.size() != b.size()) return "sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
-  std::string s;
-  char buf[40];
-  for (size_t i = 0; i < a.size(); i++)
-    if (a[i] != b[i]) {
-      std::snprintf(buf, sizeof buf, " [%zu] %02x!=%02x", i, a[i], b[i]);
-      s += buf;
-    }
-  return s;
-}
-
-#define CHECK_FRAME(got, want)                       \
-  do {                                               \
-    INFO("diff:" << hex_diff(got, want));            \
-    CHECK((got) == (want));                          \
-  } while (0)
-
 // The fields a shape is built from; rewrites change one of them.
 struct P {
   std::string src4 = "10.0.0.1", dst4 = "10.0.0.2";

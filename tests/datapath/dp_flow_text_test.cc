@@ -141,3 +141,31 @@ TEST_CASE("bad match values are rejected with the reason", "[datapath][flow_text
     CHECK_THROWS_WITH(parse_flow_match(c.text, &k, &m), c.error);
   }
 }
+
+TEST_CASE("datapath set-field actions parse into the constructors' actions", "[datapath][flow_text][setfield]") {
+  const uint8_t mac[6] = {0x0e, 1, 2, 3, 4, 5};
+  uint8_t v6[16];
+  REQUIRE(inet_pton(AF_INET6, "fe80::9", v6) == 1);
+  DpActions want;
+  for (const DpAction& a :
+       {act_set_ip_ecn(3), act_set_ipv6_dscp(46), act_set_ipv6_flabel(0x12345), act_set_ipv6_hlim(7),
+        act_set_icmp_type(false, 8), act_set_icmp_code(false, 1), act_set_icmp_type(true, 129),
+        act_set_icmp_code(true, 4), act_set_arp_op(2), act_set_arp_spa(htonl(0x01020304)),
+        act_set_arp_tpa(htonl(0x05060708)), act_set_arp_sha(mac), act_set_arp_tha(mac),
+        act_set_nd_target(v6), act_set_nd_sll(mac), act_set_nd_tll(mac), act_set_ipv4_tos(10),
+        act_dec_ttl(), act_set_tp_src(htons(99))})
+    REQUIRE(want.add(a));
+  const DpActions got = parse_dp_actions(
+      "set_ip_ecn:3,set_ipv6_dscp:46,set_ipv6_flabel:0x12345,set_ipv6_hlim:7,set_icmpv4_type:8,"
+      "set_icmpv4_code:1,set_icmpv6_type:129,set_icmpv6_code:4,set_arp_op:2,set_arp_spa:1.2.3.4,"
+      "set_arp_tpa:5.6.7.8,set_arp_sha:0e:01:02:03:04:05,set_arp_tha:0e:01:02:03:04:05,"
+      "set_nd_target:fe80::9,set_nd_sll:0e:01:02:03:04:05,set_nd_tll:0e:01:02:03:04:05,"
+      "set_ipv4_tos:10,dec_ttl,set_tp_src:99");
+  INFO(format_actions(got));
+  CHECK(got == want);
+  CHECK_THROWS_WITH(parse_dp_actions("set_ip_ecn:4"), Catch::Contains("larger than 3"));
+  CHECK_THROWS_WITH(parse_dp_actions("set_ipv6_flabel:0x100000"), Catch::Contains("larger than 1048575"));
+  CHECK_THROWS_WITH(parse_dp_actions("set_arp_spa:1.2.3"), Catch::Contains("not an IPv4 address"));
+  CHECK_THROWS_WITH(parse_dp_actions("dec_ttl:1"), Catch::Contains("takes no argument"));
+  CHECK_THROWS_WITH(parse_dp_actions("set_nd_sll"), Catch::Contains("takes 1 argument"));
+}

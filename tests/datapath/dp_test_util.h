@@ -1,15 +1,18 @@
 // dp_test_util.h - small pieces the datapath unit tests share: an mbuf
-// header over a heap buffer (no pool, no EAL) and a flow from an arena.
+// header over a heap buffer (no pool, no EAL), one set-field applied to a
+// frame and the frame comparison, and a flow from an arena.
 #pragma once
 
 #include <rte_mbuf.h>
 
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "actions.h"
 #include "dp_flow.h"
 #include "flow_arena.h"
 #include "flow_key.h"
@@ -45,6 +48,38 @@ struct FakeMbuf {
     return std::vector<uint8_t>(p, p + m.data_len);
   }
 };
+
+inline constexpr uint16_t kHeadroom = 128;
+
+// Applies one action to a copy of frame (FakeMbuf, kHeadroom); returns the
+// result (and whether the action reported that it applied).
+inline std::vector<uint8_t> rewrite(const std::vector<uint8_t>& frame, const datapath::DpAction& a,
+                                    bool* applied = nullptr) {
+  FakeMbuf fm(frame, kHeadroom);
+  bool ok = datapath::action_set_field(&fm.m, a);
+  if (applied) *applied = ok;
+  CHECK(fm.m.pkt_len == fm.m.data_len);
+  return fm.bytes();
+}
+
+// " [i] got!=want" for each differing byte, or the sizes.
+inline std::string hex_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  if (a.size() != b.size()) return "sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  std::string s;
+  char buf[40];
+  for (size_t i = 0; i < a.size(); i++)
+    if (a[i] != b[i]) {
+      std::snprintf(buf, sizeof buf, " [%zu] %02x!=%02x", i, a[i], b[i]);
+      s += buf;
+    }
+  return s;
+}
+
+#define CHECK_FRAME(got, want)                       \
+  do {                                               \
+    INFO("diff:" << dps::test::hex_diff(got, want)); \
+    CHECK((got) == (want));                          \
+  } while (0)
 
 // A fresh flow of `arena` with mask and key & mask (not installed).
 inline datapath::DpFlow* make_flow(datapath::FlowArena& arena, const datapath::FlowKey& key,

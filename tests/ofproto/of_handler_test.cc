@@ -14,6 +14,7 @@
 // masks, never to channels before HELLO, dropped when congested).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <list>
 #include <optional>
 
@@ -484,4 +485,167 @@ TEST_CASE("of_handler: flow-removed for SEND_FLOW_REM rules, filtered by role an
   r.handler.publish_async(false);
   CHECK(r.received<FlowRemoved>() == std::vector<size_t>{1, 0, 1});
   CHECK(r.handler.stats().flow_removed == 3);
+}
+
+namespace {
+
+// What the datapath cannot execute, and the error OpenFlow 1.3.5 names for
+// it: an unsupported set_field type is bad_action/bad_set_type, an
+// unsupported action bad_action/bad_type.
+struct Refused {
+  const char* what;
+  OfAction action;
+  BadActionCode code;
+};
+
+ActSetField set_zero(OxmField f) {
+  return ActSetField{f, FieldValue::from_u64(0, oxm_field_info(f).width)};
+}
+
+std::vector<Refused> refused_actions() {
+  auto set = [](OxmField f, uint64_t v) {
+    return ActSetField{f, FieldValue::from_u64(v, oxm_field_info(f).width)};
+  };
+  constexpr BadActionCode kSet = BadActionCode::kBadSetType, kType = BadActionCode::kBadType;
+  return {
+      {"set_field eth_type", set(OxmField::kEthType, 0x0800), kSet},
+      {"set_field ip_proto", set(OxmField::kIpProto, 6), kSet},
+      {"set_field mpls_label", set(OxmField::kMplsLabel, 5), kSet},
+      {"set_field mpls_tc", set(OxmField::kMplsTc, 1), kSet},
+      {"set_field mpls_bos", set(OxmField::kMplsBos, 1), kSet},
+      {"set_field pbb_isid", set(OxmField::kPbbIsid, 7), kSet},
+      {"push_mpls", ActPushMpls{0x8847}, kType},
+      {"pop_mpls", ActPopMpls{0x0800}, kType},
+      {"set_mpls_ttl", ActSetMplsTtl{5}, kType},
+      {"dec_mpls_ttl", ActDecMplsTtl{}, kType},
+      {"copy_ttl_in", ActCopyTtlIn{}, kType},
+      {"copy_ttl_out", ActCopyTtlOut{}, kType},
+  };
+}
+
+// (priority, instructions) of every rule in table 0.
+std::vector<std::pair<uint16_t, Instructions>> table0(HandlerRig& r) {
+  std::vector<std::pair<uint16_t, Instructions>> v;
+  r.ofp->bridge().pipeline.table(0).for_each(
+      [&](const RulePtr& x) { v.emplace_back(x->priority, x->instructions); });
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return v;
+}
+
+// Sends body; the answer must be one OFPT_ERROR bad_action/code carrying
+// the whole request.
+void expect_refused(HandlerRig& r, ChannelState& ch, const OfBody& body, uint32_t xid,
+                    BadActionCode code) {
+  const Bytes raw = encode(OfMessage{kOfpVersion13, xid, body});
+  r.handler.handle(ch, raw);
+  ErrorMsg e = r.only<ErrorMsg>(ch, xid);
+  INFO("error " << of_error_name(e.type, e.code));
+  CHECK(e.type == OfErrorType::kBadAction);
+  CHECK(e.code == static_cast<uint16_t>(code));
+  CHECK(e.data == raw);
+}
+
+// The ids of property `type` of table 0 in the table-features reply.
+std::vector<uint32_t> table_feature_ids(HandlerRig& r, ChannelState& ch, TableFeaturePropType type) {
+  r.send(ch, MultipartRequest{0, TableFeaturesRequest{}}, 77);
+  for (const OfMessage& m : r.take(ch)) {
+    const auto* mp = std::get_if<MultipartReply>(&m.body);
+    REQUIRE(mp);
+    const auto* tf = std::get_if<TableFeaturesReply>(&mp->body);
+    REQUIRE(tf);
+    for (const TableFeatures& t : tf->tables)
+      if (t.table_id == 0)
+        for (const TableFeatureProp& p : t.properties)
+          if (p.type == type) return p.ids;
+  }
+  FAIL("no such property");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("of_handler: flow-mods and group-mods the datapath cannot execute are refused, "
+          "nothing installed",
+          "[ofproto][of_handler][setfield]") {
+  HandlerRig r;
+  ChannelState& ch = r.open();
+  r.send(ch, FlowModMsg{add_rule(5, 1, 2)}, 1);
+  REQUIRE(ch.outbox.empty());
+  const auto before = table0(r);
+  REQUIRE(before.size() == 1);
+  uint32_t xid = 10;
+  for (const Refused& x : refused_actions()) {
+    INFO(x.what);
+    FlowMod apply = add_rule(9, 1, 2);
+    apply.instructions.apply = ActionList{x.action, ActOutput{2}};
+    expect_refused(r, ch, FlowModMsg{apply}, ++xid, x.code);
+    FlowMod write = add_rule(9, 1, 2);
+    write.instructions.write = ActionList{x.action};
+    expect_refused(r, ch, FlowModMsg{write}, ++xid, x.code);
+    FlowMod modify = apply;
+    modify.command = FlowModCommand::kModify;
+    expect_refused(r, ch, FlowModMsg{modify}, ++xid, x.code);
+    GroupMod gm;
+    gm.group_id = 3;
+    gm.buckets = {GroupBucket{}};
+    gm.buckets[0].actions = {x.action, ActOutput{2}};
+    expect_refused(r, ch, GroupModMsg{gm}, ++xid, x.code);
+    PacketOut po;
+    po.in_port = 1;
+    po.actions = {x.action, ActOutput{2}};
+    po.data = dps::test::udp_frame();
+    expect_refused(r, ch, po, ++xid, x.code);
+    CHECK(r.dp->execs.empty());
+    CHECK(table0(r) == before);
+    CHECK(r.ofp->stats().rules == 1);
+    CHECK(r.ofp->bridge().pipeline.groups().size() == 0);
+  }
+  // The same actions with the datapath's fields and actions are accepted.
+  FlowMod ok = add_rule(9, 1, 2);
+  ok.match.set_u64(OxmField::kEthType, 0x86dd);
+  ok.instructions.apply = ActionList{ActSetField{OxmField::kIpEcn, FieldValue::from_u64(1, 1)},
+                                     ActSetNwTtl{7}, ActOutput{2}};
+  r.send(ch, FlowModMsg{ok}, ++xid);
+  CHECK(ch.outbox.empty());
+  CHECK(r.ofp->stats().rules == 2);
+}
+
+TEST_CASE("of_handler: table-features advertise exactly what validation accepts",
+          "[ofproto][of_handler][setfield]") {
+  HandlerRig r;
+  ChannelState& ch = r.open();
+  const std::vector<uint32_t> set_ids = table_feature_ids(r, ch, TableFeaturePropType::kApplySetfield);
+  const std::vector<uint32_t> act_ids = table_feature_ids(r, ch, TableFeaturePropType::kApplyActions);
+  CHECK(set_ids == table_feature_ids(r, ch, TableFeaturePropType::kWriteSetfield));
+  CHECK(act_ids == table_feature_ids(r, ch, TableFeaturePropType::kWriteActions));
+  // Every OpenFlow-basic field: a group bucket setting it (no prerequisites
+  // in buckets) is accepted exactly when the field is advertised.
+  uint32_t xid = 100;
+  unsigned accepted = 0;
+  for (unsigned i = 0; i < kNumOxmFields; i++) {
+    const OxmField f = static_cast<OxmField>(i);
+    INFO(oxm_field_info(f).name);
+    const uint32_t header = (uint32_t{kOxmClassOpenflowBasic} << 16) | (i << 9) | oxm_field_info(f).width;
+    const bool advertised = std::find(set_ids.begin(), set_ids.end(), header) != set_ids.end();
+    GroupMod gm;
+    gm.group_id = 1000 + i;
+    gm.buckets = {GroupBucket{}};
+    gm.buckets[0].actions = {set_zero(f), ActOutput{2}};
+    if (advertised) {
+      r.send(ch, GroupModMsg{gm}, ++xid);
+      CHECK(ch.outbox.empty());
+      accepted++;
+    } else {
+      expect_refused(r, ch, GroupModMsg{gm}, ++xid, BadActionCode::kBadSetType);
+    }
+  }
+  // 40 OFB fields less in_port, in_phy_port, eth_type, ip_proto, the three
+  // MPLS fields, pbb_isid and ipv6_exthdr.
+  CHECK(accepted == 31);
+  // No MPLS, copy-TTL or PBB action is advertised; set_field and the VLAN
+  // and TTL actions are.
+  for (uint32_t a : {11u, 12u, 15u, 16u, 19u, 20u, 26u, 27u})
+    CHECK(std::find(act_ids.begin(), act_ids.end(), a) == act_ids.end());
+  for (uint32_t a : {0u, 17u, 18u, 22u, 23u, 24u, 25u})
+    CHECK(std::find(act_ids.begin(), act_ids.end(), a) != act_ids.end());
 }

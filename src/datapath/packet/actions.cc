@@ -25,6 +25,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 
@@ -50,10 +51,16 @@ inline uint32_t load32(const uint8_t* p) {
 }
 inline void store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 
+constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr uint8_t kProtoSctp = 132;
+constexpr uint32_t kArpLen = 28;       // Ethernet/IPv4 ARP, the only one the key parser reads
+constexpr uint32_t kIcmpHeaderLen = 8;  // as the key parser: type, code, checksum, 4 bytes
+constexpr uint32_t kNdFixedLen = 24;    // ICMPv6 header + 16-byte target
+constexpr uint8_t kNdSolicit = 135;
+constexpr uint8_t kNdAdvert = 136;
 
 // --- RFC 1624 incremental checksum ----------------------------------------
 
@@ -71,6 +78,14 @@ inline uint16_t csum_replace2(uint16_t csum, uint16_t old16, uint16_t new16) {
 }
 inline uint16_t csum_replace4(uint16_t csum, uint32_t old32, uint32_t new32) {
   return csum_finish(static_cast<uint16_t>(~csum) + csum_delta32(old32, new32));
+}
+// n bytes (even) that start at an even offset of the checksummed data.
+inline uint16_t csum_replace_bytes(uint16_t csum, const uint8_t* old_bytes, const uint8_t* new_bytes,
+                                   unsigned n) {
+  uint32_t sum = static_cast<uint16_t>(~csum);
+  for (unsigned i = 0; i < n; i += 2)
+    sum += static_cast<uint16_t>(~load16(old_bytes + i)) + uint32_t{load16(new_bytes + i)};
+  return csum_finish(sum);
 }
 inline uint16_t csum_replace16(uint16_t csum, const uint8_t* old_addr, const uint8_t* new_addr) {
   uint32_t sum = static_cast<uint16_t>(~csum);
@@ -314,6 +329,142 @@ bool set_tp_port(rte_mbuf* m, uint16_t new_port, unsigned offset) {
   return true;
 }
 
+// Writes the bits of the IPv6 traffic class not in keep_mask (the class
+// spans the low nibble of byte 0 and the high nibble of byte 1). No
+// checksum covers it.
+void set_ipv6_tclass(uint8_t* ip, uint8_t value, uint8_t keep_mask) {
+  const uint8_t tc = static_cast<uint8_t>((ip[0] & 0x0f) << 4 | ip[1] >> 4);
+  const uint8_t ntc = static_cast<uint8_t>((tc & keep_mask) | (value & ~keep_mask));
+  ip[0] = static_cast<uint8_t>((ip[0] & 0xf0) | ntc >> 4);
+  ip[1] = static_cast<uint8_t>((ip[1] & 0x0f) | (ntc & 0x0f) << 4);
+}
+
+// ECN on either IP version: the IPv4 TOS (header checksum fixed) or the
+// IPv6 traffic class.
+bool set_ip_ecn(rte_mbuf* m, uint8_t ecn) {
+  L3 l3;
+  if (locate_ipv4(m, &l3)) return set_ipv4_byte(m, 1, ecn & 0x03, 0xfc);
+  if (!locate_ipv6(m, &l3)) return false;
+  set_ipv6_tclass(l3.ip, ecn & 0x03, 0xfc);
+  return true;
+}
+
+bool set_ipv6_fixed(rte_mbuf* m, const DpAction& a) {
+  L3 l3;
+  if (!locate_ipv6(m, &l3)) return false;
+  switch (a.type) {
+    case ActType::kSetIpv6Dscp: set_ipv6_tclass(l3.ip, static_cast<uint8_t>(a.arg16), 0x03); break;
+    case ActType::kSetIpv6Flabel:
+      store32(l3.ip, (load32(l3.ip) & htonl(0xfff00000u)) | htonl(a.arg32 & 0xfffff));
+      break;
+    default: l3.ip[7] = static_cast<uint8_t>(a.arg16); break;  // kSetIpv6Hlim
+  }
+  return true;
+}
+
+// ICMP type (offset 0) or code (1) of ICMPv4 over IPv4 (v6 false) or
+// ICMPv6 over IPv6. The checksum is fixed over the word holding the byte;
+// ICMPv6's pseudo-header does not contain it.
+bool set_icmp_byte(rte_mbuf* m, bool v6, unsigned offset, uint8_t value) {
+  L3 l3;
+  if (!(v6 ? locate_ipv6(m, &l3) : locate_ipv4(m, &l3))) return false;
+  if (!l3.l4 || l3.proto != (v6 ? kProtoIcmpv6 : kProtoIcmp) || l3.l4_len < kIcmpHeaderLen)
+    return false;
+  const uint16_t old16 = load16(l3.l4);
+  l3.l4[offset] = value;
+  const uint16_t new16 = load16(l3.l4);
+  update_csum_at(l3.l4 + 2, [&](uint16_t c) { return csum_replace2(c, old16, new16); });
+  // RFC 1624's equation yields 0x0000 both for a sum of 0xffff (right) and
+  // for all-zero data (wrong: 0xffff). Only ICMPv4 has no pseudo-header to
+  // make its data non-zero: settle a 0 by summing the message (rare).
+  if (!v6 && load16(l3.l4 + 2) == 0 && l3.l4_len == l3.l4_total) {
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i + 1 < l3.l4_len; i += 2) sum += load16(l3.l4 + i);
+    if (l3.l4_len & 1) sum += load16(std::array<uint8_t, 2>{l3.l4[l3.l4_len - 1], 0}.data());
+    store16(l3.l4 + 2, csum_finish(sum));
+  }
+  return true;
+}
+
+// The Ethernet/IPv4 ARP header, validated as the key parser does; null
+// when absent. ARP has no checksum.
+uint8_t* locate_arp(rte_mbuf* m) {
+  L2 l2;
+  if (!locate_l2(m, &l2) || l2.type != be16(kEthTypeArp) || l2.size - l2.l3 < kArpLen) return nullptr;
+  uint8_t* p = l2.data + l2.l3;
+  if (load16(p) != be16(1) || load16(p + 2) != be16(kEthTypeIpv4) || p[4] != 6 || p[5] != 4)
+    return nullptr;
+  return p;
+}
+
+bool set_arp(rte_mbuf* m, const DpAction& a) {
+  uint8_t* p = locate_arp(m);
+  if (!p) return false;
+  switch (a.type) {
+    case ActType::kSetArpOp: store16(p + 6, be16(a.arg16)); break;
+    case ActType::kSetArpSha: std::memcpy(p + 8, a.data, 6); break;
+    case ActType::kSetArpSpa: store32(p + 14, a.arg32); break;
+    case ActType::kSetArpTha: std::memcpy(p + 18, a.data, 6); break;
+    default: store32(p + 24, a.arg32); break;  // kSetArpTpa
+  }
+  return true;
+}
+
+// A Neighbor Solicitation / Advertisement (code 0) in the first segment:
+// its ICMPv6 header, or null.
+uint8_t* locate_nd(rte_mbuf* m, uint32_t* len) {
+  L3 l3;
+  if (!locate_ipv6(m, &l3) || !l3.l4 || l3.proto != kProtoIcmpv6 || l3.l4_len < kNdFixedLen)
+    return nullptr;
+  if (l3.l4[1] != 0 || (l3.l4[0] != kNdSolicit && l3.l4[0] != kNdAdvert)) return nullptr;
+  *len = l3.l4_len;
+  return l3.l4;
+}
+
+// The link-layer address of ND option `type` (1 = source, 2 = target), null
+// when the option is absent or the options are malformed or repeat it (the
+// key parser then has no ND fields either).
+uint8_t* nd_option_lladdr(uint8_t* icmp, uint32_t len, uint8_t type) {
+  uint8_t* found = nullptr;
+  uint32_t off = kNdFixedLen;
+  while (len - off >= 8) {
+    const uint32_t opt_len = icmp[off + 1] * 8u;
+    if (opt_len == 0 || opt_len > len - off) return nullptr;
+    if (opt_len == 8 && icmp[off] == type) {
+      if (found) return nullptr;
+      found = icmp + off + 2;
+    }
+    off += opt_len;
+  }
+  return found;
+}
+
+// Rewrites n bytes at field inside the ICMPv6 message at icmp (at an even
+// offset of it) and fixes its checksum.
+void icmpv6_rewrite(uint8_t* icmp, uint8_t* field, const uint8_t* value, unsigned n) {
+  uint8_t old[16];
+  std::memcpy(old, field, n);
+  std::memcpy(field, value, n);
+  update_csum_at(icmp + 2, [&](uint16_t c) { return csum_replace_bytes(c, old, value, n); });
+}
+
+bool set_nd(rte_mbuf* m, const DpAction& a) {
+  uint32_t len = 0;
+  uint8_t* icmp = locate_nd(m, &len);
+  if (!icmp) return false;
+  if (a.type == ActType::kSetNdTarget) {
+    icmpv6_rewrite(icmp, icmp + 8, a.data, 16);
+    return true;
+  }
+  // SLL is the solicitation's option, TLL the advertisement's (as OVS).
+  const bool sll = a.type == ActType::kSetNdSll;
+  if (icmp[0] != (sll ? kNdSolicit : kNdAdvert)) return false;
+  uint8_t* mac = nd_option_lladdr(icmp, len, sll ? 1 : 2);
+  if (!mac) return false;
+  icmpv6_rewrite(icmp, mac, a.data, 6);
+  return true;
+}
+
 // Outer tag's TCI position, or null when untagged.
 uint8_t* outer_tci(rte_mbuf* m) {
   if (rte_pktmbuf_data_len(m) < 18) return nullptr;
@@ -393,6 +544,22 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
       store16(tci, be16(static_cast<uint16_t>((be16(load16(tci)) & 0x1fff) | (a.arg16 & 7) << 13)));
       return true;
     }
+    case ActType::kSetIpEcn: return set_ip_ecn(m, static_cast<uint8_t>(a.arg16));
+    case ActType::kSetIpv6Dscp:
+    case ActType::kSetIpv6Flabel:
+    case ActType::kSetIpv6Hlim: return set_ipv6_fixed(m, a);
+    case ActType::kSetIcmpType:
+    case ActType::kSetIcmpCode:
+      return set_icmp_byte(m, a.arg32 == 6, a.type == ActType::kSetIcmpCode,
+                           static_cast<uint8_t>(a.arg16));
+    case ActType::kSetArpOp:
+    case ActType::kSetArpSpa:
+    case ActType::kSetArpTpa:
+    case ActType::kSetArpSha:
+    case ActType::kSetArpTha: return set_arp(m, a);
+    case ActType::kSetNdTarget:
+    case ActType::kSetNdSll:
+    case ActType::kSetNdTll: return set_nd(m, a);
     case ActType::kOutput:
     case ActType::kUserspace:
     case ActType::kMeter:
@@ -413,10 +580,7 @@ bool action_remark_dscp(rte_mbuf* m, uint8_t prec_level) {
   }
   if (locate_ipv6(m, &l3)) {  // traffic class: low nibble of byte 0, high nibble of byte 1
     const uint8_t tc = static_cast<uint8_t>((l3.ip[0] & 0x0f) << 4 | l3.ip[1] >> 4);
-    const uint8_t want = meter_remark_dscp(tc >> 2, prec_level);
-    const uint8_t ntc = static_cast<uint8_t>(want << 2 | (tc & 0x03));
-    l3.ip[0] = static_cast<uint8_t>((l3.ip[0] & 0xf0) | ntc >> 4);
-    l3.ip[1] = static_cast<uint8_t>((l3.ip[1] & 0x0f) | (ntc & 0x0f) << 4);
+    set_ipv6_tclass(l3.ip, static_cast<uint8_t>(meter_remark_dscp(tc >> 2, prec_level) << 2), 0x03);
     return true;
   }
   return false;
@@ -463,6 +627,22 @@ DpAction act_set_tp_src(uint16_t port_be) { return make(ActType::kSetTpSrc, port
 DpAction act_set_tp_dst(uint16_t port_be) { return make(ActType::kSetTpDst, port_be); }
 DpAction act_set_vlan_vid(uint16_t vid) { return make(ActType::kSetVlanVid, vid & 0x0fff); }
 DpAction act_set_vlan_pcp(uint8_t pcp) { return make(ActType::kSetVlanPcp, pcp & 7); }
+DpAction act_set_ip_ecn(uint8_t ecn) { return make(ActType::kSetIpEcn, ecn & 3); }
+DpAction act_set_ipv6_dscp(uint8_t dscp) {
+  return make(ActType::kSetIpv6Dscp, static_cast<uint16_t>((dscp & 0x3f) << 2));
+}
+DpAction act_set_ipv6_flabel(uint32_t label) { return make(ActType::kSetIpv6Flabel, 0, label & 0xfffff); }
+DpAction act_set_ipv6_hlim(uint8_t hlim) { return make(ActType::kSetIpv6Hlim, hlim); }
+DpAction act_set_icmp_type(bool v6, uint8_t type) { return make(ActType::kSetIcmpType, type, v6 ? 6 : 4); }
+DpAction act_set_icmp_code(bool v6, uint8_t code) { return make(ActType::kSetIcmpCode, code, v6 ? 6 : 4); }
+DpAction act_set_arp_op(uint16_t op) { return make(ActType::kSetArpOp, op); }
+DpAction act_set_arp_spa(uint32_t addr_be) { return make(ActType::kSetArpSpa, 0, addr_be); }
+DpAction act_set_arp_tpa(uint32_t addr_be) { return make(ActType::kSetArpTpa, 0, addr_be); }
+DpAction act_set_arp_sha(const uint8_t mac[6]) { return make_data(ActType::kSetArpSha, mac, 6); }
+DpAction act_set_arp_tha(const uint8_t mac[6]) { return make_data(ActType::kSetArpTha, mac, 6); }
+DpAction act_set_nd_target(const uint8_t addr[16]) { return make_data(ActType::kSetNdTarget, addr, 16); }
+DpAction act_set_nd_sll(const uint8_t mac[6]) { return make_data(ActType::kSetNdSll, mac, 6); }
+DpAction act_set_nd_tll(const uint8_t mac[6]) { return make_data(ActType::kSetNdTll, mac, 6); }
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
   return make(ActType::kTnlPop, static_cast<uint16_t>(type), tunnel_port);
 }
@@ -494,27 +674,36 @@ std::string format_tnl_push(const DpAction& a) {
   return s + ",mtu=" + std::to_string(info.mtu) + ",out=" + std::to_string(a.arg32) + ")";
 }
 
+// The OpenFlow 1.3 set-fields added after the first set (kSetIpEcn ..
+// kSetNdTll); "" for any other type.
+std::string format_set_field_ext(const DpAction& a) {
+  const std::string n16 = std::to_string(a.arg16);
+  const std::string icmp = a.arg32 == 6 ? "icmpv6" : "icmpv4";
+  switch (a.type) {
+    case ActType::kSetIpEcn: return "set_ip_ecn(" + n16 + ")";
+    case ActType::kSetIpv6Dscp: return "set_ipv6_dscp(dscp=" + std::to_string(a.arg16 >> 2) + ")";
+    case ActType::kSetIpv6Flabel: return "set_ipv6_flabel(" + std::to_string(a.arg32) + ")";
+    case ActType::kSetIpv6Hlim: return "set_ipv6_hlim(" + n16 + ")";
+    case ActType::kSetIcmpType: return "set_" + icmp + "_type(" + n16 + ")";
+    case ActType::kSetIcmpCode: return "set_" + icmp + "_code(" + n16 + ")";
+    case ActType::kSetArpOp: return "set_arp_op(" + n16 + ")";
+    case ActType::kSetArpSpa: return "set_arp_spa(" + ip4_str(a.arg32) + ")";
+    case ActType::kSetArpTpa: return "set_arp_tpa(" + ip4_str(a.arg32) + ")";
+    case ActType::kSetArpSha: return "set_arp_sha(" + mac_str(a.data) + ")";
+    case ActType::kSetArpTha: return "set_arp_tha(" + mac_str(a.data) + ")";
+    case ActType::kSetNdTarget: return "set_nd_target(" + ip6_str(a.data) + ")";
+    case ActType::kSetNdSll: return "set_nd_sll(" + mac_str(a.data) + ")";
+    case ActType::kSetNdTll: return "set_nd_tll(" + mac_str(a.data) + ")";
+    default: return "";
+  }
+}
+
 }  // namespace
 
 std::string format_actions(const DpActions& actions) {
   if (actions.n == 0) return "drop";
   std::string out;
   char buf[96];
-  auto mac = [&](const uint8_t* m) {
-    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-                  m[5]);
-    return std::string(buf);
-  };
-  auto ip4 = [&](uint32_t be) {
-    char b[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &be, b, sizeof b);
-    return std::string(b);
-  };
-  auto ip6 = [&](const uint8_t* a) {
-    char b[INET6_ADDRSTRLEN];
-    inet_ntop(AF_INET6, a, b, sizeof b);
-    return std::string(b);
-  };
   for (unsigned i = 0; i < actions.n; i += action_slots(actions.acts[i])) {
     const DpAction& a = actions.acts[i];
     if (i) out += ',';
@@ -522,17 +711,17 @@ std::string format_actions(const DpActions& actions) {
       case ActType::kOutput: out += "output:" + std::to_string(a.arg32); break;
       case ActType::kUserspace: out += "userspace(cookie=" + std::to_string(a.arg32) + ")"; break;
       case ActType::kMeter: out += "meter(" + std::to_string(a.arg32) + ")"; break;
-      case ActType::kSetEthSrc: out += "set_eth_src(" + mac(a.data) + ")"; break;
-      case ActType::kSetEthDst: out += "set_eth_dst(" + mac(a.data) + ")"; break;
-      case ActType::kSetIpv4Src: out += "set_ipv4_src(" + ip4(a.arg32) + ")"; break;
-      case ActType::kSetIpv4Dst: out += "set_ipv4_dst(" + ip4(a.arg32) + ")"; break;
+      case ActType::kSetEthSrc: out += "set_eth_src(" + mac_str(a.data) + ")"; break;
+      case ActType::kSetEthDst: out += "set_eth_dst(" + mac_str(a.data) + ")"; break;
+      case ActType::kSetIpv4Src: out += "set_ipv4_src(" + ip4_str(a.arg32) + ")"; break;
+      case ActType::kSetIpv4Dst: out += "set_ipv4_dst(" + ip4_str(a.arg32) + ")"; break;
       case ActType::kSetIpv4Tos:
         out += "set_ipv4_tos(dscp=" + std::to_string((a.arg16 & 0xff) >> 2) + ")";
         break;
       case ActType::kSetIpv4Ttl: out += "set_ipv4_ttl(" + std::to_string(a.arg16 & 0xff) + ")"; break;
       case ActType::kDecTtl: out += "dec_ttl"; break;
-      case ActType::kSetIpv6Src: out += "set_ipv6_src(" + ip6(a.data) + ")"; break;
-      case ActType::kSetIpv6Dst: out += "set_ipv6_dst(" + ip6(a.data) + ")"; break;
+      case ActType::kSetIpv6Src: out += "set_ipv6_src(" + ip6_str(a.data) + ")"; break;
+      case ActType::kSetIpv6Dst: out += "set_ipv6_dst(" + ip6_str(a.data) + ")"; break;
       case ActType::kSetTpSrc: out += "set_tp_src(" + std::to_string(be16(a.arg16)) + ")"; break;
       case ActType::kSetTpDst: out += "set_tp_dst(" + std::to_string(be16(a.arg16)) + ")"; break;
       case ActType::kPushVlan:
@@ -548,6 +737,10 @@ std::string format_actions(const DpActions& actions) {
         break;
       case ActType::kTnlPush: out += format_tnl_push(a); break;
       default:
+        if (std::string ext = format_set_field_ext(a); !ext.empty()) {
+          out += ext;
+          break;
+        }
         std::snprintf(buf, sizeof buf, "unknown(type=%u)", static_cast<unsigned>(a.type));
         out += buf;
         break;

@@ -7,8 +7,8 @@
 //
 // Design: a DpAction is 24 bytes: a type, a 16-bit and a 32-bit argument and
 // 16 bytes of data (an address). Set-field actions rewrite the header in
-// place and fix the IPv4 header checksum and the L4 checksum incrementally
-// (RFC 1624). push/pop VLAN move the MAC addresses with a 4-byte
+// place and fix the IPv4 header checksum and the L4 (TCP, UDP, ICMP,
+// ICMPv6) checksum incrementally (RFC 1624); SCTP's CRC32C is recomputed. push/pop VLAN move the MAC addresses with a 4-byte
 // prepend/adj. Output does not send: it appends to the PMD's per-port tx
 // batch. When an output is followed by more actions, the packet is copied
 // first so that later rewrites cannot change what was already queued.
@@ -55,6 +55,22 @@ enum class ActType : uint8_t {
   kTnlPush,      // arg16 = header bytes, arg32 = output (underlay) port, data = TnlPushInfo;
                  // the header's raw bytes fill the next ceil(arg16 / 24) slots whole
                  // (no type byte: every walker steps with action_slots())
+  // OpenFlow 1.3 set-fields beyond the ones above. Each is a no-op (false)
+  // on a packet without its header, as every set-field.
+  kSetIpEcn,       // arg16 = ECN 0..3: IPv4 TOS (header checksum fixed) or IPv6 traffic class
+  kSetIpv6Dscp,    // arg16 = DSCP<<2: IPv6 traffic class (ECN bits kept)
+  kSetIpv6Flabel,  // arg32 = flow label (host order, 20 bits)
+  kSetIpv6Hlim,    // arg16 = hop limit
+  kSetIcmpType,    // arg16 = type, arg32 = 4 (ICMP over IPv4) or 6 (ICMPv6 over IPv6); checksum fixed
+  kSetIcmpCode,    // arg16 = code, arg32 as kSetIcmpType
+  kSetArpOp,       // arg16 = opcode (host order)
+  kSetArpSpa,      // arg32 (network order)
+  kSetArpTpa,      // arg32 (network order)
+  kSetArpSha,      // data[0..5]
+  kSetArpTha,      // data[0..5]
+  kSetNdTarget,    // data[0..15]: NS/NA target (ICMPv6 checksum fixed)
+  kSetNdSll,       // data[0..5]: NS source link-layer option, when present
+  kSetNdTll,       // data[0..5]: NA target link-layer option, when present
 };
 
 struct DpAction {
@@ -111,6 +127,20 @@ DpAction act_set_tp_src(uint16_t port_be);
 DpAction act_set_tp_dst(uint16_t port_be);
 DpAction act_set_vlan_vid(uint16_t vid);
 DpAction act_set_vlan_pcp(uint8_t pcp);
+DpAction act_set_ip_ecn(uint8_t ecn);
+DpAction act_set_ipv6_dscp(uint8_t dscp);  // DSCP value 0..63 (stored as DSCP<<2)
+DpAction act_set_ipv6_flabel(uint32_t label);
+DpAction act_set_ipv6_hlim(uint8_t hlim);
+DpAction act_set_icmp_type(bool v6, uint8_t type);
+DpAction act_set_icmp_code(bool v6, uint8_t code);
+DpAction act_set_arp_op(uint16_t op);
+DpAction act_set_arp_spa(uint32_t addr_be);
+DpAction act_set_arp_tpa(uint32_t addr_be);
+DpAction act_set_arp_sha(const uint8_t mac[6]);
+DpAction act_set_arp_tha(const uint8_t mac[6]);
+DpAction act_set_nd_target(const uint8_t addr[16]);
+DpAction act_set_nd_sll(const uint8_t mac[6]);
+DpAction act_set_nd_tll(const uint8_t mac[6]);
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);
 // Appends kTnlPush and its header slots; false (actions unchanged) when the
 // header is longer than kTnlHeaderMax or the list has no room for it.

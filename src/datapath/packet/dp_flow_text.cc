@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cctype>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -227,77 +229,140 @@ void parse_flow_match(const std::string& text, FlowKey* key, FlowMask* mask) {
     if (!tok.empty()) parse_field(tok, key, mask);
 }
 
+namespace {
+
+// --- Actions -----------------------------------------------------------------------
+// The rewrites that take one value (or none): name, type, and how the
+// value is read and stored.
+enum class ArgKind {
+  kNone,
+  kUint16,  // arg16 = value << shift (host order)
+  kBe16,    // arg16 = value, network order
+  kUint32,  // arg32 = value (host order)
+  kMac,     // data[0..5]
+  kIp4,     // arg32, network order
+  kIp6,     // data[0..15]
+};
+
+struct RewriteSyntax {
+  const char* name;
+  ActType type;
+  ArgKind arg;
+  uint32_t max = 0;     // kUint16 / kBe16 / kUint32: largest value
+  uint8_t shift = 0;    // kUint16: stored shifted left (DSCP << 2)
+  uint32_t arg32 = 0;   // a constant arg32 (the ICMP version)
+};
+
+constexpr RewriteSyntax kRewrites[] = {
+    {"dec_ttl", ActType::kDecTtl, ArgKind::kNone},
+    {"set_vlan_vid", ActType::kSetVlanVid, ArgKind::kUint16, 4095},
+    {"set_vlan_pcp", ActType::kSetVlanPcp, ArgKind::kUint16, 7},
+    {"set_eth_src", ActType::kSetEthSrc, ArgKind::kMac},
+    {"set_eth_dst", ActType::kSetEthDst, ArgKind::kMac},
+    {"set_ipv4_src", ActType::kSetIpv4Src, ArgKind::kIp4},
+    {"set_ipv4_dst", ActType::kSetIpv4Dst, ArgKind::kIp4},
+    {"set_ipv6_src", ActType::kSetIpv6Src, ArgKind::kIp6},
+    {"set_ipv6_dst", ActType::kSetIpv6Dst, ArgKind::kIp6},
+    {"set_ipv4_tos", ActType::kSetIpv4Tos, ArgKind::kUint16, 63, 2},
+    {"set_ipv4_ttl", ActType::kSetIpv4Ttl, ArgKind::kUint16, 255},
+    {"set_tp_src", ActType::kSetTpSrc, ArgKind::kBe16, 0xffff},
+    {"set_tp_dst", ActType::kSetTpDst, ArgKind::kBe16, 0xffff},
+    {"set_ip_ecn", ActType::kSetIpEcn, ArgKind::kUint16, 3},
+    {"set_ipv6_dscp", ActType::kSetIpv6Dscp, ArgKind::kUint16, 63, 2},
+    {"set_ipv6_flabel", ActType::kSetIpv6Flabel, ArgKind::kUint32, 0xfffff},
+    {"set_ipv6_hlim", ActType::kSetIpv6Hlim, ArgKind::kUint16, 255},
+    {"set_icmpv4_type", ActType::kSetIcmpType, ArgKind::kUint16, 255, 0, 4},
+    {"set_icmpv4_code", ActType::kSetIcmpCode, ArgKind::kUint16, 255, 0, 4},
+    {"set_icmpv6_type", ActType::kSetIcmpType, ArgKind::kUint16, 255, 0, 6},
+    {"set_icmpv6_code", ActType::kSetIcmpCode, ArgKind::kUint16, 255, 0, 6},
+    {"set_arp_op", ActType::kSetArpOp, ArgKind::kUint16, 0xffff},
+    {"set_arp_spa", ActType::kSetArpSpa, ArgKind::kIp4},
+    {"set_arp_tpa", ActType::kSetArpTpa, ArgKind::kIp4},
+    {"set_arp_sha", ActType::kSetArpSha, ArgKind::kMac},
+    {"set_arp_tha", ActType::kSetArpTha, ArgKind::kMac},
+    {"set_nd_target", ActType::kSetNdTarget, ArgKind::kIp6},
+    {"set_nd_sll", ActType::kSetNdSll, ArgKind::kMac},
+    {"set_nd_tll", ActType::kSetNdTll, ArgKind::kMac},
+};
+
+// One kRewrites action; v is everything after the first ':' (MAC and IPv6
+// values contain ':').
+DpAction parse_rewrite(const std::string& tok, const RewriteSyntax& r, const std::string& v,
+                       bool has_value) {
+  if (has_value != (r.arg != ArgKind::kNone))
+    bad(tok, std::string(r.name) + (has_value ? " takes no argument" : " takes 1 argument(s)"));
+  DpAction a{};
+  a.type = r.type;
+  a.arg32 = r.arg32;
+  switch (r.arg) {
+    case ArgKind::kNone: break;
+    case ArgKind::kUint16:
+      a.arg16 = static_cast<uint16_t>(parse_uint(tok, v, r.max) << r.shift);
+      break;
+    case ArgKind::kBe16: a.arg16 = htons(static_cast<uint16_t>(parse_uint(tok, v, r.max))); break;
+    case ArgKind::kUint32: a.arg32 = static_cast<uint32_t>(parse_uint(tok, v, r.max)); break;
+    case ArgKind::kMac: parse_mac(tok, v, a.data); break;
+    case ArgKind::kIp4: a.arg32 = parse_ip4(tok, v); break;
+    case ArgKind::kIp6: parse_ip6(tok, v, a.data); break;
+  }
+  return a;
+}
+
+// The actions outside kRewrites: output, push/pop_vlan, userspace, meter.
+DpAction parse_other_action(const std::string& tok, const std::string& name,
+                            const std::vector<std::string>& args) {
+  auto need = [&](size_t lo, size_t hi) {
+    if (args.size() < lo || args.size() > hi)
+      bad(tok, name + " takes " + std::to_string(lo) + (hi > lo ? ".." + std::to_string(hi) : "") +
+                   " argument(s)");
+  };
+  if (std::isdigit(static_cast<unsigned char>(name[0])) && args.empty())
+    return act_output(static_cast<uint32_t>(parse_uint(tok, name, 0xffffffffu)));
+  if (name == "output") {
+    need(1, 1);
+    return act_output(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+  }
+  if (name == "push_vlan") {
+    need(1, 3);
+    uint16_t vid = static_cast<uint16_t>(parse_uint(tok, args[0], 4095));
+    uint16_t pcp = args.size() > 1 ? static_cast<uint16_t>(parse_uint(tok, args[1], 7)) : 0;
+    uint16_t tpid = args.size() > 2 ? static_cast<uint16_t>(parse_uint(tok, args[2], 0xffff))
+                                    : kEthTypeVlan;
+    return act_push_vlan(tpid, static_cast<uint16_t>(pcp << 13 | vid));
+  }
+  if (name == "pop_vlan" || name == "strip_vlan") {
+    need(0, 0);
+    return act_pop_vlan();
+  }
+  if (name == "userspace") {
+    need(0, 1);
+    return act_userspace(args.empty() ? 0 : static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+  }
+  if (name == "meter") {
+    need(1, 1);
+    return act_meter(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+  }
+  bad(tok, "unknown action '" + name + "'");
+}
+
+}  // namespace
+
 DpActions parse_dp_actions(const std::string& text) {
   DpActions acts;
   for (const std::string& tok : split(text, ',')) {
     if (tok.empty() || tok == "drop") continue;
-    size_t colon = tok.find(':');
-    std::string name = tok.substr(0, colon);
-    std::vector<std::string> args;
-    if (colon != std::string::npos) args = split(tok.substr(colon + 1), ':');
-    auto need = [&](size_t lo, size_t hi) {
-      if (args.size() < lo || args.size() > hi)
-        bad(tok, name + " takes " + std::to_string(lo) +
-                     (hi > lo ? ".." + std::to_string(hi) : "") + " argument(s)");
-    };
+    const size_t colon = tok.find(':');
+    const std::string name = tok.substr(0, colon);
+    const RewriteSyntax* r = std::find_if(std::begin(kRewrites), std::end(kRewrites),
+                                          [&](const RewriteSyntax& x) { return name == x.name; });
     DpAction a{};
-    if (std::isdigit(static_cast<unsigned char>(name[0])) && args.empty()) {
-      a = act_output(static_cast<uint32_t>(parse_uint(tok, name, 0xffffffffu)));
-    } else if (name == "output") {
-      need(1, 1);
-      a = act_output(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
-    } else if (name == "push_vlan") {
-      need(1, 3);
-      uint16_t vid = static_cast<uint16_t>(parse_uint(tok, args[0], 4095));
-      uint16_t pcp = args.size() > 1 ? static_cast<uint16_t>(parse_uint(tok, args[1], 7)) : 0;
-      uint16_t tpid = args.size() > 2 ? static_cast<uint16_t>(parse_uint(tok, args[2], 0xffff))
-                                      : kEthTypeVlan;
-      a = act_push_vlan(tpid, static_cast<uint16_t>(pcp << 13 | vid));
-    } else if (name == "pop_vlan" || name == "strip_vlan") {
-      need(0, 0);
-      a = act_pop_vlan();
-    } else if (name == "dec_ttl") {
-      need(0, 0);
-      a.type = ActType::kDecTtl;
-    } else if (name == "set_vlan_vid") {
-      need(1, 1);
-      a.type = ActType::kSetVlanVid;
-      a.arg16 = static_cast<uint16_t>(parse_uint(tok, args[0], 4095));
-    } else if (name == "set_vlan_pcp") {
-      need(1, 1);
-      a.type = ActType::kSetVlanPcp;
-      a.arg16 = static_cast<uint16_t>(parse_uint(tok, args[0], 7));
-    } else if (name == "set_eth_src" || name == "set_eth_dst") {
-      // MAC addresses contain ':', so take the rest of the token.
-      a.type = name == "set_eth_src" ? ActType::kSetEthSrc : ActType::kSetEthDst;
-      parse_mac(tok, tok.substr(colon + 1), a.data);
-    } else if (name == "set_ipv4_src" || name == "set_ipv4_dst") {
-      need(1, 1);
-      a.type = name == "set_ipv4_src" ? ActType::kSetIpv4Src : ActType::kSetIpv4Dst;
-      a.arg32 = parse_ip4(tok, args[0]);
-    } else if (name == "set_ipv6_src" || name == "set_ipv6_dst") {
-      a.type = name == "set_ipv6_src" ? ActType::kSetIpv6Src : ActType::kSetIpv6Dst;
-      parse_ip6(tok, tok.substr(colon + 1), a.data);
-    } else if (name == "set_ipv4_tos") {
-      need(1, 1);
-      a.type = ActType::kSetIpv4Tos;
-      a.arg16 = static_cast<uint16_t>(parse_uint(tok, args[0], 63) << 2);
-    } else if (name == "set_ipv4_ttl") {
-      need(1, 1);
-      a.type = ActType::kSetIpv4Ttl;
-      a.arg16 = static_cast<uint16_t>(parse_uint(tok, args[0], 255));
-    } else if (name == "set_tp_src" || name == "set_tp_dst") {
-      need(1, 1);
-      a.type = name == "set_tp_src" ? ActType::kSetTpSrc : ActType::kSetTpDst;
-      a.arg16 = htons(static_cast<uint16_t>(parse_uint(tok, args[0], 0xffff)));
-    } else if (name == "userspace") {
-      need(0, 1);
-      a = act_userspace(args.empty() ? 0 : static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
-    } else if (name == "meter") {
-      need(1, 1);
-      a = act_meter(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+    if (r != std::end(kRewrites)) {
+      a = parse_rewrite(tok, *r, colon == std::string::npos ? "" : tok.substr(colon + 1),
+                        colon != std::string::npos);
     } else {
-      bad(tok, "unknown action '" + name + "'");
+      std::vector<std::string> args;
+      if (colon != std::string::npos) args = split(tok.substr(colon + 1), ':');
+      a = parse_other_action(tok, name, args);
     }
     if (!acts.add(a))
       bad(tok, "more than " + std::to_string(kMaxDpActions) + " actions in one flow");

@@ -14,6 +14,10 @@
 //   set_vlan_vid:VID, set_vlan_pcp:PCP, set_eth_src:MAC, set_eth_dst:MAC,
 //   set_ipv4_src:IP, set_ipv4_dst:IP, set_ipv4_tos:DSCP, set_ipv4_ttl:N,
 //   dec_ttl, set_ipv6_src:IP6, set_ipv6_dst:IP6, set_tp_src:N, set_tp_dst:N,
+//   set_ip_ecn:N, set_ipv6_dscp:DSCP, set_ipv6_flabel:N, set_ipv6_hlim:N,
+//   set_icmpv4_type:N, set_icmpv4_code:N, set_icmpv6_type:N, set_icmpv6_code:N,
+//   set_arp_op:N, set_arp_spa:IP, set_arp_tpa:IP, set_arp_sha:MAC,
+//   set_arp_tha:MAC, set_nd_target:IP6, set_nd_sll:MAC, set_nd_tll:MAC,
 //   userspace:COOKIE, meter:ID (datapath meter id, Datapath::set_meter)
 //
 // Errors: std::invalid_argument naming the offending token and why.

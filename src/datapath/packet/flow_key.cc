@@ -595,6 +595,14 @@ bool all_ones(const void* p, size_t n) {
   return true;
 }
 
+std::string hex16(uint16_t be) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%04x", be16(be));
+  return buf;
+}
+
+}  // namespace
+
 std::string mac_str(const uint8_t* m) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
@@ -613,14 +621,6 @@ std::string ip6_str(const uint8_t* a) {
   inet_ntop(AF_INET6, a, buf, sizeof buf);
   return buf;
 }
-
-std::string hex16(uint16_t be) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%04x", be16(be));
-  return buf;
-}
-
-}  // namespace
 
 // A field is shown when its mask is non-zero (or, without a mask, when its
 // value is non-zero); a partial mask is shown as value/mask, as ovs-dpctl.

@@ -50,5 +50,10 @@ uint32_t flow_key_hash_masked(const FlowKey& key, const FlowMask& mask);
 // the fields that are non-zero in mask (all non-zero fields when mask is null),
 // in the style of ovs-dpctl dump-flows. Cold; for logs, dumps and tests.
 std::string flow_key_format(const FlowKey& key, const FlowMask* mask = nullptr);
+// "02:00:00:00:00:0b", "10.0.0.1" (network order), "2001:db8::1": the
+// address forms of the text above (and of format_actions()).
+std::string mac_str(const uint8_t* m);
+std::string ip4_str(uint32_t be);
+std::string ip6_str(const uint8_t* a);
 
 }  // namespace dps::datapath

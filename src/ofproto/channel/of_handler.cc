@@ -22,19 +22,10 @@ OfError is_slave_error(const char* what) {
              std::string(what) + " is not allowed from a controller in the slave role");
 }
 
-// OFPAT_* numbers of the actions this switch executes.
-constexpr uint32_t kActionTypes[] = {0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25};
 // OFPIT_* numbers: goto_table, write_metadata, write/apply/clear actions, meter.
 constexpr uint32_t kInstructionTypes[] = {1, 2, 3, 4, 5, 6};
-// Fields set_field can rewrite in the datapath (ARP and MPLS fields are not).
-constexpr OxmField kSettable[] = {
-    OxmField::kEthDst,     OxmField::kEthSrc,      OxmField::kVlanVid,    OxmField::kVlanPcp,
-    OxmField::kIpDscp,     OxmField::kIpEcn,       OxmField::kIpv4Src,    OxmField::kIpv4Dst,
-    OxmField::kTcpSrc,     OxmField::kTcpDst,      OxmField::kUdpSrc,     OxmField::kUdpDst,
-    OxmField::kSctpSrc,    OxmField::kSctpDst,     OxmField::kIcmpv4Type, OxmField::kIcmpv4Code,
-    OxmField::kIpv6Src,    OxmField::kIpv6Dst,     OxmField::kIpv6Flabel, OxmField::kIcmpv6Type,
-    OxmField::kIcmpv6Code,
-};
+// The actions and set-field fields advertised are the datapath's
+// (kDpActionTypes, kDpSettableFields in of_actions.h): what validation accepts.
 
 GroupFeaturesReply group_features() {
   GroupFeaturesReply out;
@@ -42,7 +33,7 @@ GroupFeaturesReply group_features() {
   out.capabilities = kGroupCapSelectWeight | kGroupCapSelectLiveness | kGroupCapChaining |
                      kGroupCapChainingChecks;
   uint32_t acts = 0;
-  for (uint32_t a : kActionTypes) acts |= 1u << a;
+  for (uint32_t a : kDpActionTypes) acts |= 1u << a;
   out.max_groups = {65535, 65535, 65535, 65535};
   out.actions = {acts, acts, acts, acts};
   return out;
@@ -377,9 +368,9 @@ MaybeError OfHandler::flow_filter(const FlowStatsRequest& f, std::vector<RulePtr
 }
 
 TableFeaturesReply OfHandler::table_features() const {
-  std::vector<uint32_t> match_ids, set_ids, actions(std::begin(kActionTypes), std::end(kActionTypes));
+  std::vector<uint32_t> match_ids, set_ids, actions(std::begin(kDpActionTypes), std::end(kDpActionTypes));
   for (unsigned f = 0; f < kNumOxmFields; f++) match_ids.push_back(oxm_header(static_cast<OxmField>(f)));
-  for (OxmField f : kSettable) set_ids.push_back(oxm_header(f));
+  for (OxmField f : kDpSettableFields) set_ids.push_back(oxm_header(f));
   TableFeaturesReply r;
   for (unsigned t = 0; t < kNumTables; t++) {
     TableFeatures tf;

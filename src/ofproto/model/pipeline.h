@@ -78,6 +78,9 @@ class Pipeline {
   uint64_t version() const { return version_; }
   // Ports and meters known to the bridge, for validation (null = accept any).
   ValidationContext& validation() { return validation_; }
+  // validation() with the groups and meters that exist: what flow-mods are
+  // checked with (packet-outs too).
+  ValidationContext context() const;
 
  private:
   bool cookie_ok(const FlowMod& fm, const Rule& r) const {
@@ -86,7 +89,6 @@ class Pipeline {
   bool out_ok(const FlowMod& fm, const Rule& r) const;
   void remove_rule(const RulePtr& r, RemovedReason why, FlowModResult* res);
   MaybeError add(const FlowMod& fm, int64_t now_ms, FlowModResult* res);
-  ValidationContext context() const;
 
   std::vector<FlowTable> tables_;
   GroupTable groups_;

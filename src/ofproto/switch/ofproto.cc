@@ -542,6 +542,16 @@ MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> fra
     return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kBadPacket,
                          "packet_out: a frame of " + std::to_string(frame.size()) +
                              " bytes (14.." + std::to_string(kMaxPacketOutBytes) + " accepted)");
+  // The actions as a flow-mod's (what the datapath cannot execute is
+  // refused); set_field prerequisites are the packet's (xlate skips a
+  // set_field whose header is absent).
+  ValidationContext vc = bridge_.pipeline.context();
+  vc.packet_out = true;
+  vc.set_field_prereqs = false;
+  if (MaybeError e = validate_actions(actions, OfMatch{}, vc)) {
+    e->message = "packet_out: " + e->message;
+    return e;
+  }
   uint32_t dp_in = bp && !bp->is_patch() ? bp->dp_port : 0;
   datapath::FlowKey key{};
   datapath::flow_key_extract(frame.data(), static_cast<uint32_t>(frame.size()), dp_in, &key);

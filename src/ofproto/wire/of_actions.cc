@@ -1,34 +1,41 @@
 #include "of_actions.h"
 
-#include "overloaded.h"
-
 #include <algorithm>
+#include <iterator>
+#include <type_traits>
 
 namespace dps::ofproto {
 
 namespace {
 
+// Per OfAction alternative, in variant order: its name (messages), its
+// OFPAT_* number and its execution rank in the action set (OpenFlow 1.3.5
+// section 5.10).
+struct ActionInfo {
+  const char* name;
+  uint16_t ofpat;
+  int set_rank;
+};
+constexpr ActionInfo kActionInfo[] = {
+    {"output", 0, 9},         // ActOutput
+    {"group", 22, 8},         // ActGroup
+    {"set_field", 25, 6},     // ActSetField
+    {"push_vlan", 17, 3},     // ActPushVlan
+    {"pop_vlan", 18, 1},      // ActPopVlan
+    {"push_mpls", 19, 2},     // ActPushMpls
+    {"pop_mpls", 20, 1},      // ActPopMpls
+    {"set_mpls_ttl", 15, 6},  // ActSetMplsTtl
+    {"dec_mpls_ttl", 16, 5},  // ActDecMplsTtl
+    {"set_nw_ttl", 23, 6},    // ActSetNwTtl
+    {"dec_ttl", 24, 5},       // ActDecNwTtl
+    {"copy_ttl_out", 11, 4},  // ActCopyTtlOut
+    {"copy_ttl_in", 12, 0},   // ActCopyTtlIn
+    {"set_queue", 21, 7},     // ActSetQueue
+};
+static_assert(std::size(kActionInfo) == std::variant_size_v<OfAction>);
+static_assert(std::is_same_v<std::variant_alternative_t<13, OfAction>, ActSetQueue>);
 
-// Execution rank in the action set (OpenFlow 1.3.5 section 5.10).
-int set_rank(const OfAction& a) {
-  return std::visit(Overloaded{
-                        [](const ActCopyTtlIn&) { return 0; },
-                        [](const ActPopVlan&) { return 1; },
-                        [](const ActPopMpls&) { return 1; },
-                        [](const ActPushMpls&) { return 2; },
-                        [](const ActPushVlan&) { return 3; },
-                        [](const ActCopyTtlOut&) { return 4; },
-                        [](const ActDecMplsTtl&) { return 5; },
-                        [](const ActDecNwTtl&) { return 5; },
-                        [](const ActSetMplsTtl&) { return 6; },
-                        [](const ActSetNwTtl&) { return 6; },
-                        [](const ActSetField&) { return 6; },
-                        [](const ActSetQueue&) { return 7; },
-                        [](const ActGroup&) { return 8; },
-                        [](const ActOutput&) { return 9; },
-                    },
-                    a);
-}
+int set_rank(const OfAction& a) { return kActionInfo[a.index()].set_rank; }
 
 bool same_slot(const OfAction& a, const OfAction& b) {
   if (a.index() != b.index()) return false;
@@ -51,6 +58,8 @@ class ActionChecker {
   MaybeError check(const OfAction& a) {
     action_ = &a;
     index_++;
+    if (ctx_.datapath_check && !std::holds_alternative<ActSetField>(a) && !dp_executes(a))
+      return fail(BadActionCode::kBadType, "not supported by the datapath");
     return std::visit(*this, a);
   }
 
@@ -84,6 +93,9 @@ class ActionChecker {
         s.field == OxmField::kInPort)
       return fail(BadActionCode::kBadSetType,
                   std::string("field ") + oxm_field_info(s.field).name + " cannot be set");
+    if (ctx_.datapath_check && !dp_executes(s))
+      return fail(BadActionCode::kBadSetType,
+                  std::string("field ") + oxm_field_info(s.field).name + " is not supported by the datapath");
     // tun_metadata values were checked against the TLV table when decoded
     // or parsed (this check has no table); tunnel fields need no header.
     if (is_tun_metadata(s.field)) return std::nullopt;
@@ -179,24 +191,15 @@ class ActionChecker {
 
 }  // namespace
 
-const char* action_name(const OfAction& a) {
-  return std::visit(Overloaded{
-                        [](const ActOutput&) { return "output"; },
-                        [](const ActGroup&) { return "group"; },
-                        [](const ActSetField&) { return "set_field"; },
-                        [](const ActPushVlan&) { return "push_vlan"; },
-                        [](const ActPopVlan&) { return "pop_vlan"; },
-                        [](const ActPushMpls&) { return "push_mpls"; },
-                        [](const ActPopMpls&) { return "pop_mpls"; },
-                        [](const ActSetMplsTtl&) { return "set_mpls_ttl"; },
-                        [](const ActDecMplsTtl&) { return "dec_mpls_ttl"; },
-                        [](const ActSetNwTtl&) { return "set_nw_ttl"; },
-                        [](const ActDecNwTtl&) { return "dec_ttl"; },
-                        [](const ActCopyTtlOut&) { return "copy_ttl_out"; },
-                        [](const ActCopyTtlIn&) { return "copy_ttl_in"; },
-                        [](const ActSetQueue&) { return "set_queue"; },
-                    },
-                    a);
+const char* action_name(const OfAction& a) { return kActionInfo[a.index()].name; }
+
+uint16_t action_type(const OfAction& a) { return kActionInfo[a.index()].ofpat; }
+
+bool dp_executes(const OfAction& a) {
+  if (std::ranges::find(kDpActionTypes, action_type(a)) == std::end(kDpActionTypes)) return false;
+  const auto* s = std::get_if<ActSetField>(&a);
+  return !s || is_tunnel_field(s->field) ||
+         std::ranges::find(kDpSettableFields, s->field) != std::end(kDpSettableFields);
 }
 
 void ActionSet::write(const ActionList& actions) {

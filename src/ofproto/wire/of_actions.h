@@ -188,7 +188,39 @@ struct ValidationContext {
   // off: a group serves many flows, so (as in OVS) a set_field whose header
   // is absent is skipped per packet at translation instead.
   bool set_field_prereqs = true;
+  // Refuse what the datapath cannot execute (dp_executes()): bad_action /
+  // bad_type, or bad_set_type for a set_field. Off only where the OpenFlow
+  // semantics alone are checked (the text parser's tests).
+  bool datapath_check = true;
 };
+
+// What the datapath executes: the one table behind flow-mod, group-mod and
+// packet-out validation (validate_actions with datapath_check) and the
+// table-features and group-features replies. Everything else is refused
+// when the controller sends it, never installed and then dropped per packet.
+//
+// OFPAT_* numbers: output, push/pop_vlan, set_queue (accepted, no QoS
+// queues: ignored), group, set_nw_ttl, dec_nw_ttl, set_field. Not the MPLS
+// actions (push/pop_mpls, set/dec_mpls_ttl), copy_ttl_in/out, PBB.
+inline constexpr uint16_t kDpActionTypes[] = {0, 17, 18, 21, 22, 23, 24, 25};
+// The OpenFlow-basic fields set_field writes. Not eth_type, ip_proto,
+// in_port/in_phy_port, mpls_label/tc/bos, pbb_isid, ipv6_exthdr. (The
+// NXM tunnel fields, tun_metadataN among them, are settable as well.)
+inline constexpr OxmField kDpSettableFields[] = {
+    OxmField::kMetadata,    OxmField::kEthDst,      OxmField::kEthSrc,       OxmField::kVlanVid,
+    OxmField::kVlanPcp,     OxmField::kIpDscp,      OxmField::kIpEcn,        OxmField::kIpv4Src,
+    OxmField::kIpv4Dst,     OxmField::kTcpSrc,      OxmField::kTcpDst,       OxmField::kUdpSrc,
+    OxmField::kUdpDst,      OxmField::kSctpSrc,     OxmField::kSctpDst,      OxmField::kIcmpv4Type,
+    OxmField::kIcmpv4Code,  OxmField::kArpOp,       OxmField::kArpSpa,       OxmField::kArpTpa,
+    OxmField::kArpSha,      OxmField::kArpTha,      OxmField::kIpv6Src,      OxmField::kIpv6Dst,
+    OxmField::kIpv6Flabel,  OxmField::kIcmpv6Type,  OxmField::kIcmpv6Code,   OxmField::kIpv6NdTarget,
+    OxmField::kIpv6NdSll,   OxmField::kIpv6NdTll,   OxmField::kTunnelId,
+};
+// OFPAT_* number of an action.
+uint16_t action_type(const OfAction& a);
+// True when the datapath executes a (kDpActionTypes; for set_field, the
+// field is in kDpSettableFields or is a tunnel field).
+bool dp_executes(const OfAction& a);
 
 // Checks one action list as it would run on packets matching `match`
 // (set_field prerequisites must be guaranteed by the match or by earlier

@@ -309,17 +309,39 @@ class Xlator {
       uint16_t e = ntohs(flow_.flow.eth_type);
       return e == a || (b2 && e == b2);
     };
-    auto proto = [&](uint8_t p) {
-      if (!et(datapath::kEthTypeIpv4, datapath::kEthTypeIpv6)) return false;
+    auto proto = [&](uint8_t p, uint16_t e1 = datapath::kEthTypeIpv4, uint16_t e2 = datapath::kEthTypeIpv6) {
+      if (!et(e1, e2)) return false;
       unwildcard(OxmField::kIpProto);
       return flow_.flow.nw_proto == p;
     };
+    // ND fields: an NS (135) or NA (136) with code 0, as the key parser.
+    auto nd = [&](uint8_t t1, uint8_t t2) {
+      if (!proto(58, datapath::kEthTypeIpv6)) return false;
+      unwildcard(OxmField::kIcmpv6Type);
+      unwildcard(OxmField::kIcmpv6Code);
+      const uint16_t t = ntohs(flow_.flow.tp_src);
+      return flow_.flow.tp_dst == 0 && (t == t1 || t == t2);
+    };
     switch (f) {
       case OxmField::kIpv4Src:
-      case OxmField::kIpv4Dst:
-      case OxmField::kIpDscp: return et(datapath::kEthTypeIpv4);
+      case OxmField::kIpv4Dst: return et(datapath::kEthTypeIpv4);
+      case OxmField::kIpDscp:
+      case OxmField::kIpEcn: return et(datapath::kEthTypeIpv4, datapath::kEthTypeIpv6);
       case OxmField::kIpv6Src:
-      case OxmField::kIpv6Dst: return et(datapath::kEthTypeIpv6);
+      case OxmField::kIpv6Dst:
+      case OxmField::kIpv6Flabel: return et(datapath::kEthTypeIpv6);
+      case OxmField::kIcmpv4Type:
+      case OxmField::kIcmpv4Code: return proto(1, datapath::kEthTypeIpv4, 0);
+      case OxmField::kIcmpv6Type:
+      case OxmField::kIcmpv6Code: return proto(58, datapath::kEthTypeIpv6, 0);
+      case OxmField::kArpOp:
+      case OxmField::kArpSpa:
+      case OxmField::kArpTpa:
+      case OxmField::kArpSha:
+      case OxmField::kArpTha: return et(datapath::kEthTypeArp);
+      case OxmField::kIpv6NdTarget: return nd(135, 136);
+      case OxmField::kIpv6NdSll: return nd(135, 135);
+      case OxmField::kIpv6NdTll: return nd(136, 136);
       case OxmField::kTcpSrc:
       case OxmField::kTcpDst: return proto(6);
       case OxmField::kUdpSrc:
@@ -375,8 +397,21 @@ class Xlator {
       case OxmField::kSctpDst:
       case OxmField::kIpv6Src:
       case OxmField::kIpv6Dst:
-        break;
-      case OxmField::kIpDscp:  // header_present() checked IPv4
+      case OxmField::kIpDscp:  // header_present() checked the family: commit() reads it
+      case OxmField::kIpEcn:
+      case OxmField::kIpv6Flabel:
+      case OxmField::kIcmpv4Type:
+      case OxmField::kIcmpv4Code:
+      case OxmField::kIcmpv6Type:
+      case OxmField::kIcmpv6Code:
+      case OxmField::kArpOp:
+      case OxmField::kArpSpa:
+      case OxmField::kArpTpa:
+      case OxmField::kArpSha:
+      case OxmField::kArpTha:
+      case OxmField::kIpv6NdTarget:
+      case OxmField::kIpv6NdSll:
+      case OxmField::kIpv6NdTll:
         break;
       default:
         return fail(std::string("set_field ") + oxm_field_info(s.field).name +
@@ -413,8 +448,13 @@ class Xlator {
     return true;
   }
 
+  // IPv4 TTL or IPv6 hop limit; commit() picks the action by eth_type
+  // (pinned here). Not IP: nothing to set (as OVS).
   void set_nw_ttl(uint8_t ttl) {
-    if (!is_ipv4()) return fail("set_nw_ttl is only supported on IPv4 by the datapath");
+    if (!is_ipv4() && !is_ipv6()) {
+      TRACE("set_nw_ttl: not IP, ignored");
+      return;
+    }
     flow_.flow.nw_ttl = ttl;
     ttl_dirty_ = true;
   }
@@ -455,34 +495,61 @@ class Xlator {
   void commit() {
     vlan_to(ntohs(flow_.flow.vlan_tci));
     if (ttl_dirty_) {
-      emit(datapath::act_set_ipv4_ttl(flow_.flow.nw_ttl));
+      emit(v6() ? datapath::act_set_ipv6_hlim(flow_.flow.nw_ttl) : datapath::act_set_ipv4_ttl(flow_.flow.nw_ttl));
       base_.flow.nw_ttl = flow_.flow.nw_ttl;
       ttl_dirty_ = false;
     }
     if (!dirty_) return;
-    const FlowKey& f = flow_.flow;
     for (unsigned i = 0; i < kNumOxmFields && !failed_; i++) {
       OxmField fld = static_cast<OxmField>(i);
       if (!(dirty_ & bit(fld))) continue;
-      switch (fld) {
-        case OxmField::kEthSrc: emit(datapath::act_set_eth_src(f.dl_src)); break;
-        case OxmField::kEthDst: emit(datapath::act_set_eth_dst(f.dl_dst)); break;
-        case OxmField::kIpv4Src: emit(datapath::act_set_ipv4_src(f.nw_src)); break;
-        case OxmField::kIpv4Dst: emit(datapath::act_set_ipv4_dst(f.nw_dst)); break;
-        case OxmField::kIpDscp: emit(datapath::act_set_ipv4_tos(static_cast<uint8_t>(f.nw_tos >> 2))); break;
-        case OxmField::kTcpSrc:
-        case OxmField::kUdpSrc:
-        case OxmField::kSctpSrc: emit(datapath::act_set_tp_src(f.tp_src)); break;
-        case OxmField::kTcpDst:
-        case OxmField::kUdpDst:
-        case OxmField::kSctpDst: emit(datapath::act_set_tp_dst(f.tp_dst)); break;
-        case OxmField::kIpv6Src: emit(datapath::act_set_ipv6_src(f.ipv6_src)); break;
-        case OxmField::kIpv6Dst: emit(datapath::act_set_ipv6_dst(f.ipv6_dst)); break;
-        default: break;
-      }
+      if (std::optional<DpAction> a = set_action(fld)) emit(*a);
       put_field(&base_, fld, get_field(flow_, fld));
     }
     dirty_ = 0;
+  }
+
+  // The key's eth_type is IPv6 (set_field and set_nw_ttl pinned it).
+  bool v6() const { return flow_.flow.eth_type == htons(datapath::kEthTypeIpv6); }
+
+  // The datapath action that writes field fld of flow_ into the packet.
+  std::optional<DpAction> set_action(OxmField fld) const {
+    namespace dp = datapath;
+    const FlowKey& f = flow_.flow;
+    const auto u8 = [](uint16_t be) { return static_cast<uint8_t>(ntohs(be)); };
+    switch (fld) {
+      case OxmField::kEthSrc: return dp::act_set_eth_src(f.dl_src);
+      case OxmField::kEthDst: return dp::act_set_eth_dst(f.dl_dst);
+      case OxmField::kIpv4Src: return dp::act_set_ipv4_src(f.nw_src);
+      case OxmField::kIpv4Dst: return dp::act_set_ipv4_dst(f.nw_dst);
+      case OxmField::kIpDscp: {
+        const uint8_t dscp = static_cast<uint8_t>(f.nw_tos >> 2);
+        return v6() ? dp::act_set_ipv6_dscp(dscp) : dp::act_set_ipv4_tos(dscp);
+      }
+      case OxmField::kIpEcn: return dp::act_set_ip_ecn(f.nw_tos & 3);
+      case OxmField::kTcpSrc:
+      case OxmField::kUdpSrc:
+      case OxmField::kSctpSrc: return dp::act_set_tp_src(f.tp_src);
+      case OxmField::kTcpDst:
+      case OxmField::kUdpDst:
+      case OxmField::kSctpDst: return dp::act_set_tp_dst(f.tp_dst);
+      case OxmField::kIcmpv4Type: return dp::act_set_icmp_type(false, u8(f.tp_src));
+      case OxmField::kIcmpv4Code: return dp::act_set_icmp_code(false, u8(f.tp_dst));
+      case OxmField::kIcmpv6Type: return dp::act_set_icmp_type(true, u8(f.tp_src));
+      case OxmField::kIcmpv6Code: return dp::act_set_icmp_code(true, u8(f.tp_dst));
+      case OxmField::kArpOp: return dp::act_set_arp_op(f.nw_proto);
+      case OxmField::kArpSpa: return dp::act_set_arp_spa(f.nw_src);
+      case OxmField::kArpTpa: return dp::act_set_arp_tpa(f.nw_dst);
+      case OxmField::kArpSha: return dp::act_set_arp_sha(f.arp_sha);
+      case OxmField::kArpTha: return dp::act_set_arp_tha(f.arp_tha);
+      case OxmField::kIpv6Src: return dp::act_set_ipv6_src(f.ipv6_src);
+      case OxmField::kIpv6Dst: return dp::act_set_ipv6_dst(f.ipv6_dst);
+      case OxmField::kIpv6Flabel: return dp::act_set_ipv6_flabel(ntohl(f.ipv6_label));
+      case OxmField::kIpv6NdTarget: return dp::act_set_nd_target(f.nd_target);
+      case OxmField::kIpv6NdSll: return dp::act_set_nd_sll(f.arp_sha);
+      case OxmField::kIpv6NdTll: return dp::act_set_nd_tll(f.arp_tha);
+      default: return std::nullopt;
+    }
   }
 
   void push_vlan(uint16_t tpid) {
