@@ -236,7 +236,8 @@ TEST_CASE("txonly -> dpswitchd -> rxonly over memif", "[dpsbench][eal][memif][sw
   Proc sw = spawn({dpswitchd, "--lcores", "0@0,1@" + pmd_cpu, "--main-lcore", "0", "--no-pci", "--no-huge", "-m",
                    "1024", "--file-prefix", "dpsb-sw-" + std::to_string(getpid()), "--vdev",
                    "net_memif0,role=server,id=0,socket=" + sock, "--vdev", "net_memif1,role=server,id=1,socket=" + sock,
-                   "--", "--config", dir.path + "/switch.json", "--pmd-cores", "1", "--duration", "120",
+                   "--", "--config", dir.path + "/switch.json", "--db", dir.path + "/conf.db",
+                   "--remote", "punix:" + dir.path + "/db.sock", "--pmd-cores", "1", "--duration", "120",
                    "--log-level", "warn"},
                   dir.path + "/switch.log");
   // Low rate: three busy pollers share two CPUs here.
