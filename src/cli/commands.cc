@@ -875,6 +875,10 @@ const std::vector<CommandDef>& table() {
        "line of the window's totals over all PMDs (packets, duration_s, cycles_per_pkt, cache hits, upcalls, "
        "datapath_flows, ...; the benchmark harness's --stats-cmd)", 1, 1, {}, "", no_params(), bench_stats_method, true},
       {"pmd-rxq-show", "", "rx queue to PMD assignment and load", 0, 0, {}, "dpif/pmd-rxq-show", pass_args()},
+      {"dpif-netdev/pmd-rxq-show", "", "rx queue to PMD assignment and each queue's PMD usage (as ovs-appctl)", 0, 0,
+       {}, "dpif/pmd-rxq-show", pass_args()},
+      {"dpif-netdev/pmd-rxq-rebalance", "", "place every rx queue again by its measured load", 0, 0, {},
+       "dpif/pmd-rxq-rebalance", pass_args()},
       {"dump-dp-flows", "[BRIDGE]", "datapath (megaflow) flows", 0, 1, {}, "dpif/dump-flows", pass_args()},
       {"count-dp-flows", "", "the number of datapath (megaflow) flows over all PMDs (quick)", 0, 0, {}, "dpif/flow-count",
        pass_args()},

@@ -37,5 +37,6 @@ std::string DatapathPorts::check_pmd_lcores(const std::vector<unsigned>& lcores)
 }
 
 void DatapathPorts::set_pmd_lcores(const std::vector<unsigned>& lcores) { dp_.set_pmd_lcores(lcores); }
+void DatapathPorts::set_rxq_policy(const datapath::RxqPolicy& policy) { dp_.set_rxq_policy(policy, true); }
 
 }  // namespace dps::daemon

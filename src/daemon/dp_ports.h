@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../netdev/netdev.h"
+#include "rxq_scheduler.h"
 
 namespace dps::datapath {
 class Datapath;
@@ -43,6 +44,8 @@ class DpPorts {
   virtual std::vector<unsigned> default_pmd_lcores() const = 0;
   virtual std::string check_pmd_lcores(const std::vector<unsigned>& lcores) const = 0;
   virtual void set_pmd_lcores(const std::vector<unsigned>& lcores) = 0;
+  // Rx queue placement policy; the queues are placed again under it.
+  virtual void set_rxq_policy(const datapath::RxqPolicy& policy) = 0;
 };
 
 class DatapathPorts final : public DpPorts {
@@ -57,6 +60,7 @@ class DatapathPorts final : public DpPorts {
   std::vector<unsigned> default_pmd_lcores() const override;
   std::string check_pmd_lcores(const std::vector<unsigned>& lcores) const override;
   void set_pmd_lcores(const std::vector<unsigned>& lcores) override;
+  void set_rxq_policy(const datapath::RxqPolicy& policy) override;
 
  private:
   datapath::Datapath& dp_;

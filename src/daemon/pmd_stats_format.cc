@@ -83,23 +83,27 @@ std::string pmd_stats_text(const Datapath& dp) {
   return s;
 }
 
+// As ovs-appctl dpif-netdev/pmd-rxq-show: per queue its PMD and the share
+// of that PMD's cycles it took over the load history (the figure the
+// cycles and group placements use).
 json pmd_rxq_json(const Datapath& dp) {
   json out = json::array();
-  auto stats = dp.pmd_stats();
-  for (const RxqAssignment& a : dp.rxq_assignment()) {
-    uint64_t pmd_busy = stats[a.pmd].counters[kBusyCycles];
+  const auto& lcores = dp.pmd_lcores();
+  for (const RxqAssignment& a : dp.rxq_assignment())
     out.push_back({{"port", a.port}, {"port_no", a.port_no}, {"queue", a.queue}, {"pmd", a.pmd},
-                   {"packets", a.packets}, {"cycles", a.cycles},
-                   {"pmd_usage_pct", pmd_busy ? 100.0 * a.cycles / pmd_busy : 0.0}});
-  }
+                   {"lcore", a.pmd < lcores.size() ? lcores[a.pmd] : 0}, {"pinned", a.pinned},
+                   {"isolated", a.isolated_pmd}, {"packets", a.packets}, {"cycles", a.cycles},
+                   {"pmd_usage_pct", a.usage_pct}});
   return out;
 }
 
 std::string pmd_rxq_text(const Datapath& dp) {
   std::string s;
   for (const auto& j : pmd_rxq_json(dp))
-    append(s, "pmd %u: port %-12s queue %u  packets %llu  pmd usage %5.1f%%\n", j["pmd"].get<unsigned>(),
-           j["port"].get<std::string>().c_str(), j["queue"].get<unsigned>(),
+    append(s, "pmd %u (core %u%s): port %-12s queue %u%s  packets %llu  pmd usage %5.1f%%\n",
+           j["pmd"].get<unsigned>(), j["lcore"].get<unsigned>(),
+           j["isolated"].get<bool>() ? ", isolated" : "", j["port"].get<std::string>().c_str(),
+           j["queue"].get<unsigned>(), j["pinned"].get<bool>() ? " (pinned)" : "",
            ull(j["packets"].get<uint64_t>()), j["pmd_usage_pct"].get<double>());
   return s;
 }

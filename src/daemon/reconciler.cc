@@ -1,5 +1,7 @@
 #include "reconciler.h"
 
+#include "rxq_policy.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -366,7 +368,7 @@ void Reconciler::apply_other_config(const std::map<std::string, std::string>& oc
     spdlog::info("reconfigure: flow-limit = {}", v);
   }
   if (changed("pmd-cpu-mask")) apply_pmd_cpu_mask(oc);
-  for (const char* key : {"pmd-rxq-assign", "pmd-rxq-isolate", "emc-insert-inv-prob",
+  for (const char* key : {"emc-insert-inv-prob",
                           "smc-enable", "dpdk-extra", "dpdk-lcore-mask", "dpdk-socket-mem"})
     if (changed(key) && !first)
       spdlog::warn("reconfigure: other_config:{} changed; it is a start-up setting in this version "
@@ -399,6 +401,29 @@ std::optional<std::vector<unsigned>> parse_cpu_mask(const std::string& text, std
   if (cores.empty()) *error = "selects no core";
   if (cores.empty()) return std::nullopt;
   return cores;
+}
+
+// Rx queue placement: Open_vSwitch other_config and each open interface's
+// pmd-rxq-affinity. A changed policy places every queue again.
+void Reconciler::apply_rxq_policy(const DesiredConfig& want) {
+  std::vector<IfaceRxqConfig> ifaces;
+  for (const InterfaceWant& w : want.interfaces) {
+    auto o = open_.find(w.name);
+    auto a = w.other_config.find("pmd-rxq-affinity");
+    if (o != open_.end() && a != w.other_config.end())
+      ifaces.push_back({w.name, o->second.port_no, a->second});
+  }
+  std::vector<std::string> errors;
+  datapath::RxqPolicy p = rxq_policy(want.other_config, ifaces, &errors);
+  if (errors != rxq_policy_errors_)
+    for (const std::string& e : errors) spdlog::warn("reconfigure: {}", e);
+  rxq_policy_errors_ = errors;
+  if (rxq_policy_ && *rxq_policy_ == p) return;
+  dp_.set_rxq_policy(p);
+  spdlog::info("reconfigure: pmd-rxq-assign={}{}, auto load balance {}; rx queues placed again",
+               datapath::rxq_assign_name(p.placement.mode),
+               p.affinity.empty() ? "" : " with pmd-rxq-affinity", p.auto_lb ? "on" : "off");
+  rxq_policy_ = p;
 }
 
 void Reconciler::apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc) {
@@ -515,6 +540,7 @@ WriteBack Reconciler::apply(const DesiredConfig& want) {
   apply_mirrors(plan);
   revalidate(vlan_bridges);
   apply_other_config(want.other_config);
+  apply_rxq_policy(want);
   apply_bridge_settings(plan);
   return wb;
 }

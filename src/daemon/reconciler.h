@@ -255,6 +255,7 @@ class Reconciler {
   void apply_mirrors(const ReconcilePlan& plan);
   void apply_other_config(const std::map<std::string, std::string>& oc);
   void apply_pmd_cpu_mask(const std::map<std::string, std::string>& oc);
+  void apply_rxq_policy(const DesiredConfig& want);
   void apply_bridge_settings(const ReconcilePlan& plan);
 
   // Helpers of the stages.
@@ -284,6 +285,8 @@ class Reconciler {
   std::map<std::string, std::string> applied_other_config_;
   bool other_config_applied_ = false;
   bool flow_restore_wait_ = false;
+  std::optional<datapath::RxqPolicy> rxq_policy_;     // as last given to the datapath
+  std::vector<std::string> rxq_policy_errors_;       // as last logged
   std::set<std::string> startup_overrides_;
   OpenFlowHook openflow_hook_;
   uint64_t reconfigurations_ = 0;

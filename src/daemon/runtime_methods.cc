@@ -135,6 +135,15 @@ json pmd_rxq_show(RuntimeTargets& t, const json& params) {
   return pmd_rxq_json(t.dp);
 }
 
+// As ovs-appctl dpif-netdev/pmd-rxq-rebalance: every queue placed again by
+// its measured load, whatever the improvement.
+json pmd_rxq_rebalance(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpif/pmd-rxq-rebalance");
+  const datapath::RebalanceResult r = t.dp.rebalance_rxqs();
+  return {{"moved", r.moved}, {"queues_moved", r.queues_moved}, {"variance_gain_pct", r.gain_pct},
+          {"mode", datapath::rxq_assign_name(t.dp.rxq_policy().placement.mode)}, {"reason", r.reason}};
+}
+
 json dump_flows(RuntimeTargets& t, const json& params) {
   no_more_params(params, 1, "dpif/dump-flows");
   // With a bridge: the megaflows whose in_port is one of its ports.
@@ -408,7 +417,8 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
     {"dpif/pmd-stats-total", "[] -> {packets, duration_s, cycles_per_pkt, emc_hits, ..., datapath_flows, tsc_ghz}: the PMD counters summed over all PMDs since the last clear, with OVS's derived figures", false, pmd_stats_total},
     {"dpif/flow-count", "[] -> N: datapath flows (megaflows) summed over the PMDs", false, flow_count},
-    {"dpif/pmd-rxq-show", "[] -> [{port, queue, pmd, packets, pmd_usage_pct}]: rx queue assignment and load", false, pmd_rxq_show},
+    {"dpif/pmd-rxq-show", "[] -> [{port, queue, pmd, lcore, pinned, isolated, packets, cycles, pmd_usage_pct}]: rx queue assignment and each queue's share of its PMD over the load history", false, pmd_rxq_show},
+    {"dpif/pmd-rxq-rebalance", "[] -> {moved, queues_moved, variance_gain_pct, mode, reason}: place every rx queue again by its measured load", true, pmd_rxq_rebalance},
     {"dpif/dump-flows", "[BRIDGE?] -> [{ufid, match, packets, bytes, used_s, pmds, actions}]: datapath flows (of the bridge's ports)", false, dump_flows},
     {"dpif/add-flow", "[FLOW, ACTIONS] -> {ufid, match}: install a datapath flow on every PMD (debugging)", true, add_flow},
     {"dpif/del-flow", "[FLOW] -> {deleted, match}: remove the datapath flow with exactly this match", true, del_flow},

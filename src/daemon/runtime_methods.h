@@ -2,7 +2,7 @@
 // one table of name, parameter doc, mutates flag and handler.
 //
 // What: dpif/pmd-stats-show, dpif/pmd-stats-total, dpif/pmd-stats-clear,
-//   dpif/flow-count, dpif/pmd-rxq-show,
+//   dpif/flow-count, dpif/pmd-rxq-show, dpif/pmd-rxq-rebalance,
 //   dpif/dump-flows, dpif/add-flow, dpif/del-flow, ofproto/trace, fdb/show,
 //   ofproto/dump-flows, ofproto/add-flows, ofproto/del-flows,
 //   ofproto/list-bridges, netdev/port-stats, netdev/port-xstats (the

@@ -43,6 +43,7 @@ PmdConfig Datapath::pmd_config() const {
 void Datapath::create_pmds() {
   pmds_ = RxqScheduler::make_pmds(cfg_.pmd_lcores, pmd_config());
   channel_.reset();
+  rxqs_.reset_pmds();
   stats_base_.assign(pmds_.size(), {});
   stats_cleared_tsc_ = rte_get_tsc_cycles();
 }
@@ -132,7 +133,18 @@ void Datapath::on_every_pmd(PmdCmdType type, Fill each, Done done) {
 
 // --- Commands (PmdChannel) ----------------------------------------------------------
 
-unsigned Datapath::poll() { return channel_.poll(); }
+unsigned Datapath::poll() {
+  const unsigned n = channel_.poll();
+  if (started_) rxqs_.tick(ports_);
+  return n;
+}
+
+void Datapath::set_rxq_policy(const RxqPolicy& policy, bool reassign) {
+  rxqs_.set_policy(policy);
+  if (reassign) rxqs_.assign(ports_);
+}
+
+RebalanceResult Datapath::rebalance_rxqs() { return rxqs_.rebalance(ports_, true); }
 void Datapath::sync() { channel_.sync(); }
 void Datapath::barrier() { channel_.barrier(); }
 void Datapath::apply_pending(unsigned pmd) { channel_.apply_pending(pmd); }

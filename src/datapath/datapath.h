@@ -104,7 +104,7 @@ class Datapath {
   static std::string check_pmd_lcores(const std::vector<unsigned>& lcores);
   // Replaces the PMD threads by one per lcore of `lcores` (pmd-cpu-mask at
   // run time). The PMDs are stopped, their flows flushed and the threads
-  // rebuilt; rx queues are reassigned round-robin, flows put on every PMD
+  // rebuilt; rx queues are placed again by the rxq policy, flows put on every PMD
   // (put_flow with pmd < 0: config file, dpctl) and meters are re-installed,
   // and the PMDs restart if they were running. Flows the miss path
   // installed are gone (flush the slow path's records first). Returns false
@@ -126,6 +126,16 @@ class Datapath {
   std::optional<uint32_t> port_no(const std::string& name) const;
   std::vector<uint32_t> port_numbers() const;
   std::vector<RxqAssignment> rxq_assignment() const;
+  // pmd-rxq-assign / -isolate / -affinity and auto load balance; with
+  // `reassign` the queues are placed again under it at once.
+  void set_rxq_policy(const RxqPolicy& policy, bool reassign);
+  const RxqPolicy& rxq_policy() const { return rxqs_.policy(); }
+  // pmd-rxq-rebalance: places every queue again by its measured load.
+  RebalanceResult rebalance_rxqs();
+  // History slots closed so far, as each PMD's busy % (oldest first).
+  std::vector<std::vector<double>> pmd_load_history() const { return rxqs_.pmd_load_history(); }
+  // Closes the open load-history slot now (tests; poll() does it on time).
+  void end_rxq_slot() { rxqs_.end_slot(); }
 
   // --- Flows (synchronous) -------------------------------------------------
   // Installs on `pmd`, or on every PMD when pmd < 0. Returns 0, -EEXIST

@@ -176,6 +176,7 @@ bool DpdkNetdev::link_up() const {
 NetdevInfo DpdkNetdev::info() const {
   NetdevInfo out;
   out.device_id = port_id_;
+  out.numa_node = rte_eth_dev_socket_id(port_id_);
   rte_ether_addr mac{};
   if (rte_eth_macaddr_get(port_id_, &mac) == 0) {
     out.hw_addr.emplace();

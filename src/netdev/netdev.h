@@ -67,6 +67,7 @@ struct NetdevInfo {
   // its name there and its ifindex; empty / 0 otherwise.
   std::string kernel_name;
   int ifindex = 0;
+  int numa_node = -1;  // the device's NUMA node, -1: unknown / any
 };
 
 class Netdev {

@@ -105,6 +105,31 @@ def get(table, rec, col):
     return vsctl("get", table, rec, col).stdout.strip()
 
 
+def rxq_placement():
+    """pmd-rxq-affinity pins and isolates, a bad pmd-rxq-assign is reported
+    and changes nothing, pmd-rxq-rebalance answers; p1 -> p2 keeps going."""
+    vsctl("set", "Interface", "p1", "other_config:pmd-rxq-affinity=0:2")
+    rxqs = dpsctl_json("dpif-netdev/pmd-rxq-show") or []
+    p1 = [q for q in rxqs if q["port"] == "p1"]
+    others = [q for q in rxqs if q["port"] != "p1"]
+    check(len(p1) == 1 and p1[0]["lcore"] == 2 and p1[0]["pinned"] and p1[0]["isolated"],
+          "pmd-rxq-affinity=0:2: p1's queue on the PMD of core 2, pinned and isolated (%s)" % p1)
+    check(others and all(q["lcore"] == 1 for q in others),
+          "the other queues leave the isolated PMD (%s)" % sorted({q["lcore"] for q in others}))
+    vsctl("set", "Open_vSwitch", ".", "other_config:pmd-rxq-assign=sideways")
+    check('pmd-rxq-assign="sideways" is not roundrobin, cycles or group' in
+          open(os.path.join(tmp, "dpswitchd.log")).read(), "a bad pmd-rxq-assign is reported precisely")
+    r = dpsctl_json("dpif-netdev/pmd-rxq-rebalance") or {}
+    check(r.get("mode") == "cycles" and "moved" in r, "pmd-rxq-rebalance answers under cycles (%s)" % r)
+    t0 = port_stats()["p2"]["tx_packets"]
+    time.sleep(0.3)
+    check(port_stats()["p2"]["tx_packets"] > t0, "p2 forwards with p1 pinned")
+    vsctl("remove", "Interface", "p1", "other_config", "pmd-rxq-affinity")
+    vsctl("remove", "Open_vSwitch", ".", "other_config", "pmd-rxq-assign")
+    rxqs = dpsctl_json("pmd-rxq-show") or []
+    check(not any(q["pinned"] or q["isolated"] for q in rxqs), "unpinned again")
+
+
 try:
     daemon = start()
 
@@ -231,6 +256,7 @@ try:
     t0 = port_stats()["p2"]["tx_packets"]
     time.sleep(0.5)
     check(port_stats()["p2"]["tx_packets"] > t0, "p2 forwards after the PMD change")
+    rxq_placement()
     vsctl("set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0xc")
     pmds = dpsctl_json("pmd-stats-show") or []
     check(sorted(p["lcore"] for p in pmds) == [1, 2] and

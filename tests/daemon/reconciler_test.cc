@@ -114,6 +114,11 @@ class FakePorts final : public DpPorts {
     lcores = l;
     event("pmds");
   }
+  // Recorded, not logged: the log is the order of port changes.
+  void set_rxq_policy(const datapath::RxqPolicy& p) override {
+    rxq_policy = p;
+    rxq_policy_sets++;
+  }
 
   void event(const std::string& what) {
     log.push_back(what);
@@ -122,6 +127,8 @@ class FakePorts final : public DpPorts {
 
   std::map<uint32_t, std::unique_ptr<FakeNetdev>> ports;
   std::vector<unsigned> lcores{1};
+  datapath::RxqPolicy rxq_policy;
+  unsigned rxq_policy_sets = 0;
   std::vector<std::string> log;
   std::function<void(const std::string&)> on_event;
 };
