@@ -123,6 +123,23 @@ InterfaceReport up_report(const std::string& name, int64_t ofport) {
   return r;
 }
 
+// A vhost-user port's Interface.status, with OVS's keys (mode, socket,
+// status, numa, num_of_vrings, tx_retries) and the guest's enabled queues.
+void add_vhost_status(const netdev::VhostInfo& v, const netdev::PortConfig& pc,
+                      std::map<std::string, std::string>* st) {
+  const bool client = pc.devargs.find(",client=1") != std::string::npos;
+  const size_t at = pc.devargs.find(",iface=");
+  (*st)["mode"] = client ? "client" : "server";
+  if (at != std::string::npos) (*st)["socket"] = pc.devargs.substr(at + 7, pc.devargs.find(',', at + 7) - (at + 7));
+  (*st)["status"] = v.connected ? "connected" : "disconnected";
+  (*st)["tx_retries"] = std::to_string(pc.tx_retries);
+  if (!v.connected) return;
+  (*st)["numa"] = std::to_string(v.numa_node);
+  (*st)["num_of_vrings"] = std::to_string(v.vrings);
+  (*st)["n_rxq_enabled"] = std::to_string(v.rxq_enabled);
+  (*st)["n_txq_enabled"] = std::to_string(v.txq_enabled);
+}
+
 // Interface.ofport of an OpenFlow port number (LOCAL is 65534, as in OVS).
 int64_t ofport_value(uint32_t of_port) { return of_port == ofproto::kPortLocal ? kOfppLocal : of_port; }
 
@@ -185,7 +202,7 @@ Reconciler::Reconciler(DpPorts& dp, ofproto::BridgeSet* bridges,
   }
 }
 
-std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w, const std::string& vhost_dir,
+std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w, const VhostGlobals& vhost,
                                                           std::string* error) {
   netdev::PortConfig pc;
   pc.name = w.name;
@@ -209,8 +226,11 @@ std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w
     }
     pc.devargs = it->second;
   } else if (is_vhost_type(pc.type)) {
-    std::optional<std::string> devargs = vhost_devargs(w, vhost_dir, pc.n_rxq, error);
+    std::optional<std::string> devargs = vhost_devargs(w, vhost, pc.n_rxq, error);
     if (!devargs) return std::nullopt;
+    v = 8;  // OVS's default; 32 at most, as OVS
+    if (!option_int(w, "tx-retries-max", 0, 32, &v, error)) return std::nullopt;
+    pc.tx_retries = static_cast<uint8_t>(v);
     pc.type = "dpdk";  // a DPDK ethdev over the net_vhost vdev
     pc.devargs = *devargs;
   }
@@ -219,7 +239,7 @@ std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w
 
 PortWant Reconciler::classify_one(const InterfaceWant& w,
                                   const std::map<std::string, const BridgeWant*>& bridges,
-                                  bool have_bridges, const std::string& vhost_dir) {
+                                  bool have_bridges, const VhostGlobals& vhost) {
   PortWant x;
   x.w = &w;
   const auto& types = supported_iface_types();
@@ -244,7 +264,7 @@ PortWant Reconciler::classify_one(const InterfaceWant& w,
   } else if (w.type == "patch") {
     if (have_bridges) x.kind = PortWant::Kind::kPatch;
     else x.error = "patch port " + w.name + ": this daemon runs no OpenFlow bridge";
-  } else if ((x.pc = port_config(w, vhost_dir, &x.error))) {
+  } else if ((x.pc = port_config(w, vhost, &x.error))) {
     x.kind = PortWant::Kind::kDevice;
   }
   return x;
@@ -463,9 +483,9 @@ std::map<std::string, PortWant> Reconciler::classify(
     const DesiredConfig& want, const std::map<std::string, const BridgeWant*>& bridges) const {
   std::map<std::string, PortWant> out;
   std::map<std::string, std::string> devargs_owner;
-  const std::string vhost_dir = vhost_sock_dir(want.other_config);
+  const VhostGlobals vhost = vhost_globals(want.other_config);
   for (const InterfaceWant& w : want.interfaces) {
-    PortWant x = classify_one(w, bridges, bridges_ != nullptr, vhost_dir);
+    PortWant x = classify_one(w, bridges, bridges_ != nullptr, vhost);
     if (x.kind == PortWant::Kind::kDevice && !x.pc->devargs.empty()) {
       auto [it, fresh] = devargs_owner.emplace(x.pc->devargs, w.name);
       if (!fresh) {
@@ -836,6 +856,7 @@ InterfaceReport Reconciler::report(const std::string& name, const Open& o) const
   if (info.ifindex) r.ifindex = info.ifindex;
   if (!info.driver_name.empty()) r.status["driver_name"] = info.driver_name;
   if (info.device_id) r.status["port_id"] = std::to_string(*info.device_id);
+  if (info.vhost) add_vhost_status(*info.vhost, o.pc, &r.status);
   return r;
 }
 
@@ -851,6 +872,8 @@ std::vector<InterfaceReport> Reconciler::collect_stats() const {
                     {"rx_bytes", i64(s.rx_bytes)},     {"tx_bytes", i64(s.tx_bytes)},
                     {"rx_dropped", i64(s.rx_dropped)}, {"tx_dropped", i64(s.tx_dropped)},
                     {"rx_errors", i64(s.rx_errors)},   {"tx_errors", i64(s.tx_errors)}};
+    if (o.pc.tx_retries) r.statistics["ovs_tx_retries"] = i64(s.tx_retries);  // OVS's name
+    if (o.pc.devargs.starts_with("net_vhost_")) r.status = report(name, o).status;  // the guest comes and goes
     out.push_back(std::move(r));
   }
   return out;

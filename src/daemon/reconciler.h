@@ -75,6 +75,7 @@
 #include "desired_config.h"
 #include "dp_ports.h"
 #include "tunnel_config.h"
+#include "vhost_ports.h"
 
 namespace dps::ofproto {
 struct Bridge;
@@ -229,11 +230,11 @@ class Reconciler {
     Vlan vlan;
   };
   // The PortConfig an Interface asks for, or the reason it cannot be had.
-  static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, const std::string& vhost_dir,
+  static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, const VhostGlobals& vhost,
                                                        std::string* error);
   // One interface as classified, before devargs conflicts are known.
   static PortWant classify_one(const InterfaceWant& w, const std::map<std::string, const BridgeWant*>& bridges,
-                               bool have_bridges, const std::string& vhost_dir);
+                               bool have_bridges, const VhostGlobals& vhost);
 
   // plan() parts.
   std::map<std::string, PortWant> classify(const DesiredConfig& want,

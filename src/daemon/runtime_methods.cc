@@ -276,7 +276,12 @@ json port_stats(RuntimeTargets& t, const json& params) {
                    {"tx_packets", s.tx_packets},
                    {"tx_bytes", s.tx_bytes},
                    {"tx_dropped", s.tx_dropped},
-                   {"tx_errors", s.tx_errors}});
+                   {"tx_errors", s.tx_errors},
+                   {"tx_retries", s.tx_retries}});
+    if (auto v = nd->info().vhost)
+      out.back()["vhost"] = {{"connected", v->connected}, {"numa", v->numa_node}, {"vrings", v->vrings},
+                             {"rxq_enabled", v->rxq_enabled}, {"txq_enabled", v->txq_enabled},
+                             {"txq_remaps", v->txq_remaps}};
   }
   return out;
 }

@@ -40,7 +40,12 @@ std::string vhost_sock_dir(const std::map<std::string, std::string>& ovs_other_c
   return run_dir + "/" + it->second;
 }
 
-std::optional<std::string> vhost_devargs(const InterfaceWant& w, const std::string& sock_dir,
+VhostGlobals vhost_globals(const std::map<std::string, std::string>& ovs_other_config) {
+  auto it = ovs_other_config.find("vhost-postcopy-support");
+  return {vhost_sock_dir(ovs_other_config), it != ovs_other_config.end() && it->second == "true"};
+}
+
+std::optional<std::string> vhost_devargs(const InterfaceWant& w, const VhostGlobals& g,
                                          uint16_t queues, std::string* error) {
   bool client = w.type == "dpdkvhostuserclient";
   std::string path;
@@ -52,7 +57,7 @@ std::optional<std::string> vhost_devargs(const InterfaceWant& w, const std::stri
     }
     path = it->second;
   } else {
-    path = sock_dir + "/" + w.name;
+    path = g.sock_dir + "/" + w.name;
   }
   if (w.name.find_first_of(",= ") != std::string::npos) {
     *error = "interface " + w.name + ": a vhost-user interface name cannot contain ',', '=' or ' '";
@@ -65,7 +70,7 @@ std::optional<std::string> vhost_devargs(const InterfaceWant& w, const std::stri
   // The vdev is named after the interface: one device per port, and the
   // name shows in DPDK's logs.
   return "net_vhost_" + w.name + ",iface=" + path + ",queues=" + std::to_string(queues) +
-         (client ? ",client=1" : "");
+         (client ? ",client=1" : "") + (g.postcopy ? ",postcopy-support=1" : "");
 }
 
 bool remove_stale_vhost_socket(const std::string& devargs) {

@@ -111,12 +111,19 @@ void DpdkNetdev::configure(const PortConfig& cfg, rte_mempool* pool, unsigned n_
   if (rc != 0) throw std::runtime_error("rte_eth_dev_start failed: " + errstr(rc));
   started_ = true;
   rte_eth_promiscuous_enable(port_id_);  // a switch port sees every frame
+  tx_retries_ = cfg.tx_retries;
+  if (rte_eth_dev_info dev{}; rte_eth_dev_info_get(port_id_, &dev) == 0 && dev.driver_name &&
+                              std::string_view(dev.driver_name) == "net_vhost") {
+    vhost_ = std::make_unique<VhostState>(name(), port_id_, n_rxq_, n_txq_, slot_queue_.size());
+    for (uint16_t q = 0; q < n_txq_; q++) txqs_[q].shared = true;  // slots follow the guest's queues
+  }
   spdlog::info("port {}: dpdk port {} '{}' started, {} rxq, {} txq ({}), {} rx / {} tx descriptors",
                name(), port_id_, devargs_, n_rxq_, n_txq_,
                n_txq_ > n_tx_slots ? "one per PMD" : "shared, locked", nb_rxd, nb_txd);
 }
 
 DpdkNetdev::~DpdkNetdev() {
+  vhost_.reset();  // no callback into this port from here on
   if (started_) {
     int rc = rte_eth_dev_stop(port_id_);
     if (rc != 0) spdlog::warn("port {}: stop failed: {}", name(), errstr(rc));
@@ -145,24 +152,33 @@ uint16_t DpdkNetdev::txq_of_slot(unsigned slot) const {
   return slot_queue_[std::min<size_t>(slot, slot_queue_.size() - 1)];
 }
 
+uint16_t DpdkNetdev::send(uint16_t q, rte_mbuf** pkts, uint16_t n) {
+  TxQueue& txq = txqs_[q];
+  if (!txq.shared) return rte_eth_tx_burst(port_id_, q, pkts, n);
+  rte_spinlock_lock(&txq.lock);
+  const uint16_t sent = rte_eth_tx_burst(port_id_, q, pkts, n);
+  rte_spinlock_unlock(&txq.lock);
+  return sent;
+}
+
 uint16_t DpdkNetdev::tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) {
   unsigned s = std::min<size_t>(slot, slot_queue_.size() - 1);
-  uint16_t q = slot_queue_[s];
-  TxQueue& txq = txqs_[q];
-  uint16_t sent;
   if (DPS_UNLIKELY(!admin_up())) {
-    sent = 0;
-  } else if (txq.shared) {
-    rte_spinlock_lock(&txq.lock);
-    sent = rte_eth_tx_burst(port_id_, q, pkts, n);
-    rte_spinlock_unlock(&txq.lock);
-  } else {
-    sent = rte_eth_tx_burst(port_id_, q, pkts, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+    slot_counters_[s].tx_dropped.store(slot_counters_[s].tx_dropped.load(std::memory_order_relaxed) + n,
+                                       std::memory_order_relaxed);
+    return 0;
   }
+  const uint16_t q = vhost_ ? vhost_->queue_of_slot(s) : slot_queue_[s];
+  uint16_t sent = send(q, pkts, n);
+  unsigned tries = 0;
+  for (; DPS_UNLIKELY(sent < n) && tries < tx_retries_; tries++) sent += send(q, pkts + sent, n - sent);
+  SlotCounters& c = slot_counters_[s];
+  if (DPS_UNLIKELY(tries))
+    c.tx_retries.store(c.tx_retries.load(std::memory_order_relaxed) + tries, std::memory_order_relaxed);
   if (DPS_UNLIKELY(sent < n)) {
     rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-    auto& c = slot_counters_[s].tx_dropped;
-    c.store(c.load(std::memory_order_relaxed) + (n - sent), std::memory_order_relaxed);
+    c.tx_dropped.store(c.tx_dropped.load(std::memory_order_relaxed) + (n - sent), std::memory_order_relaxed);
   }
   return sent;
 }
@@ -193,6 +209,7 @@ NetdevInfo DpdkNetdev::info() const {
       out.link_speed_mbps = link.link_speed;
     out.full_duplex = link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX;
   }
+  if (vhost_) out.vhost = vhost_->info();
   return out;
 }
 
@@ -208,8 +225,10 @@ PortStats DpdkNetdev::stats() const {
     s.rx_errors = st.ierrors;
     s.tx_errors = st.oerrors;
   }
-  for (size_t i = 0; i < slot_queue_.size(); i++)
+  for (size_t i = 0; i < slot_queue_.size(); i++) {
     s.tx_dropped += slot_counters_[i].tx_dropped.load(std::memory_order_relaxed);
+    s.tx_retries += slot_counters_[i].tx_retries.load(std::memory_order_relaxed);
+  }
   // Devices whose counters cannot be reset (some vdevs) are rebased instead.
   s.rx_packets -= std::min(s.rx_packets, base_.rx_packets);
   s.tx_packets -= std::min(s.tx_packets, base_.tx_packets);
@@ -219,6 +238,7 @@ PortStats DpdkNetdev::stats() const {
   s.tx_dropped -= std::min(s.tx_dropped, base_.tx_dropped);
   s.rx_errors -= std::min(s.rx_errors, base_.rx_errors);
   s.tx_errors -= std::min(s.tx_errors, base_.tx_errors);
+  s.tx_retries -= std::min(s.tx_retries, base_.tx_retries);
   return s;
 }
 

@@ -13,7 +13,11 @@
 // tx queues. With at least as many queues as slots each slot owns a queue and
 // transmits without a lock; otherwise slots share queues round-robin and a
 // shared queue takes its spinlock once per burst (a vhost-user port with one
-// queue pair and two PMDs). Tx drops are counted per slot (no shared atomics).
+// queue pair and two PMDs). A vhost-user port follows its guest (VhostState:
+// slots remapped onto the queues the guest enabled, so every vhost queue
+// takes the lock) and retries a burst the guest's ring did not take
+// (PortConfig::tx_retries). Tx drops and retries are counted per slot (no
+// shared atomics).
 //
 // Thread-safety: see netdev.h. open()/destruction on the control thread only.
 #pragma once
@@ -27,6 +31,7 @@
 
 #include "compiler.h"
 #include "netdev.h"
+#include "vhost_state.h"
 
 struct rte_mempool;
 
@@ -75,7 +80,9 @@ class DpdkNetdev final : public Netdev {
   };
   struct alignas(kCacheLine) SlotCounters {
     std::atomic<uint64_t> tx_dropped{0};  // written by the slot's owner only (relaxed)
+    std::atomic<uint64_t> tx_retries{0};
   };
+  uint16_t send(uint16_t q, rte_mbuf** pkts, uint16_t n);
 
   std::string devargs_;
   std::string dev_name_;
@@ -86,6 +93,8 @@ class DpdkNetdev final : public Netdev {
   std::vector<uint16_t> slot_queue_;  // index: slot (last = control slot)
   std::unique_ptr<TxQueue[]> txqs_;
   std::unique_ptr<SlotCounters[]> slot_counters_;
+  uint8_t tx_retries_ = 0;
+  std::unique_ptr<VhostState> vhost_;  // net_vhost ports: the guest's queues
   PortStats base_{};  // counters at the last clear_stats()
 };
 

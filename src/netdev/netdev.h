@@ -50,6 +50,20 @@ struct PortConfig {
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
   uint32_t mtu = 0;        // 0: leave the device default
+  // Further tx_burst attempts when the device takes less than offered
+  // (vhost-user: options:tx-retries-max, 8 by default as OVS).
+  uint8_t tx_retries = 0;
+};
+
+// A vhost-user port's view of its guest (Interface.status as OVS shows it).
+struct VhostInfo {
+  bool connected = false;
+  int numa_node = -1;        // the guest memory's node, -1: unknown
+  unsigned vrings = 0;       // vrings the guest set up
+  unsigned rxq_enabled = 0;  // our rx queues the guest enabled (its tx vrings)
+  unsigned txq_enabled = 0;  // our tx queues the guest enabled (its rx vrings)
+  uint64_t txq_remaps = 0;   // times the slots were remapped onto enabled queues
+  std::string socket;        // the vhost-user socket path
 };
 
 // What the control plane shows about a port (OVSDB Interface columns, OpenFlow
@@ -68,6 +82,7 @@ struct NetdevInfo {
   std::string kernel_name;
   int ifindex = 0;
   int numa_node = -1;  // the device's NUMA node, -1: unknown / any
+  std::optional<VhostInfo> vhost;  // net_vhost ports
 };
 
 class Netdev {

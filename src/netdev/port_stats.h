@@ -14,6 +14,7 @@ struct PortStats {
   uint64_t tx_dropped = 0;  // tx ring full: freed by us, never sent
   uint64_t rx_errors = 0;
   uint64_t tx_errors = 0;
+  uint64_t tx_retries = 0;  // extra tx_burst attempts (PortConfig::tx_retries)
 };
 
 }  // namespace dps::netdev

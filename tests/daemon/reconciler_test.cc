@@ -715,6 +715,11 @@ TEST_CASE("vhost-user interfaces open net_vhost devices as OVS users configure t
   rig.rec->apply(d);
   CHECK(rig.ports.log == Names{"del vh0", "add vh0"});
   CHECK(devargs_of("vh0") == "net_vhost_vh0,iface=/tmp/dps-vhost2/vh0,queues=2 dpdk");
+  // vhost-postcopy-support (global, as OVS) reopens every vhost port with it.
+  d.other_config["vhost-postcopy-support"] = "true";
+  rig.rec->apply(d);
+  CHECK(devargs_of("vh0") == "net_vhost_vh0,iface=/tmp/dps-vhost2/vh0,queues=2,postcopy-support=1 dpdk");
+  CHECK(devargs_of("vh1") == "net_vhost_vh1,iface=/tmp/vm1.sock,queues=1,client=1,postcopy-support=1 dpdk");
 }
 
 TEST_CASE("vhost-sock-dir: absolute, or relative to the run directory", "[daemon][vhost]") {
@@ -726,7 +731,7 @@ TEST_CASE("vhost-sock-dir: absolute, or relative to the run directory", "[daemon
   CHECK(vhost_sock_dir({}) == "/var/run/dpswitch");
   InterfaceWant w = want(std::string(104, 'v'), "br0", "dpdkvhostuser");  // "/tmp/" + 104 = 109 bytes
   std::string error;
-  CHECK_FALSE(vhost_devargs(w, "/tmp", 1, &error));
+  CHECK_FALSE(vhost_devargs(w, {"/tmp"}, 1, &error));
   CHECK(error.find("is longer than a Unix socket path (107 bytes)") != std::string::npos);
 }
 
