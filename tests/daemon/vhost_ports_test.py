@@ -33,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, run_scenario  # noqa: E402
+from checks import Switch, check, run_scenario, wait_for  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TESTPMD = shutil.which("dpdk-testpmd")
@@ -101,12 +101,7 @@ def scenario(tmp, stops):
         return p.get("tx_packets", 0), p.get("rx_packets", 0)
 
     def link_becomes(name, state, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if port(name).get("link") == state:
-                return True
-            time.sleep(0.2)
-        return False
+        return wait_for(lambda: port(name).get("link") == state, timeout, 0.2)
 
     def moving(name, field, timeout=15):
         """True once port `name`'s counter (0 tx, 1 rx) grows."""
@@ -143,9 +138,7 @@ def scenario(tmp, stops):
     vm1.start()
     check(moving("vh0", 1), "vh0 (client mode) receives VM0's frames")
     check(moving("vh1", 0), "vh1 (server mode) sends them on to VM1")
-    deadline = time.time() + 15
-    while time.time() < deadline and vm1.rx_packets() == 0:
-        time.sleep(0.5)
+    wait_for(lambda: vm1.rx_packets() > 0, 15, 0.5)
     check(vm1.rx_packets() > 0, "VM1 receives VM0's frames (%d)" % vm1.rx_packets())
 
     multiqueue(tmp, stops, vsctl, port)
@@ -191,15 +184,6 @@ def other_port(vsctl):
     return ok
 
 
-def wait_for(cond, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def multiqueue(tmp, stops, vsctl, port):
     """vh2: two queue pairs negotiated; vh3: the guest enables one of two."""
     vms = {}
@@ -213,14 +197,14 @@ def multiqueue(tmp, stops, vsctl, port):
                   "type=dpdkvhostuserclient", "options:vhost-server-path=" + sock, "options:n_rxq=2")
         check(r.returncode == 0, "vh%s: a client port with n_rxq=2" % name[-1], r.stderr)
     vh2 = lambda: port("vh2").get("vhost", {})  # noqa: E731
-    check(wait_for(lambda: vh2().get("txq_enabled") == 2 and vh2().get("rxq_enabled") == 2),
+    check(wait_for(lambda: vh2().get("txq_enabled") == 2 and vh2().get("rxq_enabled") == 2, 15, 0.3),
           "vh2: the guest enabled both queue pairs (%s)" % vh2())
     status = lambda: vsctl("get", "Interface", "vh2", "status").stdout.strip()  # noqa: E731
     check(wait_for(lambda: "status=connected" in status() and 'n_txq_enabled="2"' in status(), 10) and
           "mode=client" in status() and "socket=" in status() and 'tx_retries="8"' in status(),
           "vh2's Interface.status follows the guest: connected, queues, mode, socket, tx_retries (%s)"
           % status())
-    check(wait_for(lambda: all(q["packets"] > 0 for q in rxqs() if q["port"] == "vh2")),
+    check(wait_for(lambda: all(q["packets"] > 0 for q in rxqs() if q["port"] == "vh2"), 15, 0.3),
           "vh2 receives on both of its rx queues (%s)" % [q for q in rxqs() if q["port"] == "vh2"])
     # Only vh0's frames now (VM2 stops), flooded to vh3 by the second PMD,
     # whose static queue (1) the guest never enables: only the remap
@@ -228,7 +212,7 @@ def multiqueue(tmp, stops, vsctl, port):
     vms["vm2"].stop()
     vsctl("set", "Interface", "vh0", "other_config:pmd-rxq-affinity=0:2")
     vh3 = lambda: port("vh3").get("vhost", {})  # noqa: E731
-    check(wait_for(lambda: vh3().get("txq_enabled") == 1 and vh3().get("txq_remaps", 0) >= 1),
+    check(wait_for(lambda: vh3().get("txq_enabled") == 1 and vh3().get("txq_remaps", 0) >= 1, 15, 0.3),
           "vh3: one tx queue of two enabled by the guest, the slots remapped (%s)" % vh3())
     before, rx0 = port("vh3"), vms["vm3"].rx_packets()
     time.sleep(3)

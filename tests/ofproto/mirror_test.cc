@@ -20,8 +20,6 @@
 #include "xlate.h"
 
 using namespace dps::ofproto;
-using dps::datapath::DpActions;
-using dps::datapath::FlowKey;
 namespace dp = dps::datapath;
 
 namespace {
@@ -34,20 +32,20 @@ void add(Bridge& b, const std::string& text) {
   REQUIRE_FALSE(b.pipeline.flow_mod(fm, 0));
 }
 
-FlowKey key(uint32_t dp_in, uint8_t src, uint8_t dst, uint16_t tci = 0) {
-  FlowKey k = dps::test::tcp_key(dp_in, src, dst);
+dp::FlowKey key(uint32_t dp_in, uint8_t src, uint8_t dst, uint16_t tci = 0) {
+  dp::FlowKey k = dps::test::tcp_key(dp_in, src, dst);
   k.vlan_tci = htons(tci);
   return k;
 }
 
-XlateResult run(Bridge& b, const FlowKey& k, bool learn = false) {
+XlateResult run(Bridge& b, const dp::FlowKey& k, bool learn = false) {
   XlateOptions o;
   o.may_learn = learn;
   return xlate(b, k, o);
 }
 
-DpActions acts(std::initializer_list<dp::DpAction> l) {
-  DpActions a;
+dp::DpActions acts(std::initializer_list<dp::DpAction> l) {
+  dp::DpActions a;
   for (const auto& x : l) a.add(x);
   return a;
 }

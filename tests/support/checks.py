@@ -41,6 +41,16 @@ def check(cond, what, detail=""):
             print("     " + str(detail).replace("\n", "\n     "), flush=True)
 
 
+def wait_for(cond, timeout=10, step=0.1):
+    """True as soon as cond() holds, else cond() once more after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
 def run_scenario(prefix, teardown, body):
     """Runs body(tmp, stops) in a fresh temporary directory between two
     teardown() calls. body appends a callable to `stops` for each process it
