@@ -910,6 +910,8 @@ const std::vector<CommandDef>& table() {
        "tnl/stats-show", pass_args()},
       {"log-level", "LEVEL", "set the daemon's log level", 1, 1, {}, "vlog/set", pass_args()},
       {"version", "", "the daemon's version", 0, 0, {}, "version", pass_args()},
+      {"memory/show", "", "packet buffers in the pool and in use, datapath flows, ports", 0, 0, {}, "memory/show",
+       pass_args()},
       {"list-commands", "", "every method the daemon answers", 0, 0, {}, "list-commands", pass_args()},
       {"call", "METHOD [JSON]...", "call any JSON-RPC method with JSON parameters", 1, -1, {}, "", {}},
   };

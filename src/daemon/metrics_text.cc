@@ -149,6 +149,9 @@ std::string metrics_text(const Datapath& dp) {
   p.add(p.gauge("dpswitch_datapath_flows", "Megaflows installed, summed over the PMDs (dpif/flow-count)."), {},
         dp.installed_flows());
   p.add(p.gauge("dpswitch_pmds", "PMD threads."), {}, uint64_t{dp.n_pmds()});
+  p.add(p.gauge("dpswitch_mbufs", "Packet buffers in the datapath's pool."), {}, uint64_t{dp.pool().size()});
+  p.add(p.gauge("dpswitch_mbufs_in_use", "Packet buffers out of the pool: in rx rings, in flight, queued."), {},
+        uint64_t{dp.pool().in_use()});
   p.add(p.gauge("dpswitch_tsc_hertz", "TSC frequency: cycles per second, to turn the cycle counters into seconds."),
         {}, static_cast<double>(rte_get_tsc_hz()));
   return p.text();

@@ -130,6 +130,13 @@ json flow_count(RuntimeTargets& t, const json& params) {
   return t.dp.installed_flows();
 }
 
+// As ovs-appctl memory/show: what the datapath holds.
+json memory_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "memory/show");
+  return {{"mbufs", t.dp.pool().size()}, {"mbufs_in_use", t.dp.pool().in_use()},
+          {"datapath_flows", t.dp.installed_flows()}, {"ports", t.dp.port_numbers().size()}};
+}
+
 json pmd_rxq_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 0, "dpif/pmd-rxq-show");
   return pmd_rxq_json(t.dp);
@@ -422,6 +429,7 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
     {"dpif/pmd-stats-total", "[] -> {packets, duration_s, cycles_per_pkt, emc_hits, ..., datapath_flows, tsc_ghz}: the PMD counters summed over all PMDs since the last clear, with OVS's derived figures", false, pmd_stats_total},
     {"dpif/flow-count", "[] -> N: datapath flows (megaflows) summed over the PMDs", false, flow_count},
+    {"memory/show", "[] -> {mbufs, mbufs_in_use, datapath_flows, ports}: what the datapath holds", false, memory_show},
     {"dpif/pmd-rxq-show", "[] -> [{port, queue, pmd, lcore, pinned, isolated, packets, cycles, pmd_usage_pct}]: rx queue assignment and each queue's share of its PMD over the load history", false, pmd_rxq_show},
     {"dpif/pmd-rxq-rebalance", "[] -> {moved, queues_moved, variance_gain_pct, mode, reason}: place every rx queue again by its measured load", true, pmd_rxq_rebalance},
     {"dpif/dump-flows", "[BRIDGE?] -> [{ufid, match, packets, bytes, used_s, pmds, actions}]: datapath flows (of the bridge's ports)", false, dump_flows},

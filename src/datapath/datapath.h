@@ -112,6 +112,7 @@ class Datapath {
   // check_pmd_lcores()'s reason.
   bool set_pmd_lcores(const std::vector<unsigned>& lcores);
   netdev::MbufPool& pool() { return *pool_; }
+  const netdev::MbufPool& pool() const { return *pool_; }
 
   // --- Ports -------------------------------------------------------------
   // Opens a port and gives its rx queues to PMDs. port_no 0 picks the lowest
