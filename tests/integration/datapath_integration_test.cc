@@ -241,3 +241,37 @@ TEST_CASE("auto load balance moves queues by itself when a PMD stays overloaded"
   rig.finish();
   CHECK(rig.delivered == rig.accepted);
 }
+
+// Not in `make test` (hidden tag): the figures docs/performance.md quotes
+// for PMD auto load balance, with OVS's history (six slots) at 1 s a slot.
+//   build/tests/integration/integration_test "[.rxq-bench]"
+TEST_CASE("auto load balance: time from skew to balance, packets lost", "[.rxq-bench]") {
+  SkewRig rig;
+  const auto t0 = std::chrono::steady_clock::now();
+  RxqPolicy lb;
+  lb.placement.mode = RxqAssignMode::kGroup;
+  // The traffic thread shares two cores with both PMDs: it loads the
+  // skewed PMD to about 40%, not to OVS's 95%.
+  lb.auto_lb_load_threshold = 20;
+  lb.slot_ms = 1000;
+  lb.auto_lb_interval_ms = 0;
+  rig.dp->set_rxq_policy(lb, false);
+  while (rig.pmd_of(1) == rig.pmd_of(3) && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30)) {
+    rig.dp->poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(rig.pmd_of(1) != rig.pmd_of(3));
+  const auto before = rig.dp->pmd_load_history();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  rig.dp->end_rxq_slot();
+  rig.finish();
+  const auto hist = rig.dp->pmd_load_history();
+  std::printf("rxq-bench: skew to balance %.2f s (6 slots of 1 s); frames %llu accepted, %llu delivered, "
+              "%lld lost; PMD busy before the move %.1f%% / %.1f%%, after %.1f%% / %.1f%%\n",
+              secs, static_cast<unsigned long long>(rig.accepted),
+              static_cast<unsigned long long>(rig.delivered),
+              static_cast<long long>(rig.accepted - rig.delivered), before.at(0).back(), before.at(1).back(),
+              hist.at(0).back(), hist.at(1).back());
+  CHECK(rig.delivered == rig.accepted);
+}
