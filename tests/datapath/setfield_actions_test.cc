@@ -345,3 +345,37 @@ TEST_CASE("set-fields: format_actions", "[datapath][actions][setfield]") {
         "set_arp_tpa(5.6.7.8),set_arp_sha(00:01:02:03:04:05),set_arp_tha(00:01:02:03:04:05),"
         "set_nd_target(fe80::1),set_nd_sll(00:01:02:03:04:05),set_nd_tll(00:01:02:03:04:05)");
 }
+
+TEST_CASE("set-fields: eth_type after the tags, ip_proto on both IP versions", "[datapath][actions][setfield]") {
+  // The innermost ethertype, behind an 802.1ad and an 802.1Q tag.
+  auto q = PacketBuilder().eth().vlan(100, 0x88a8).vlan(200).ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).build();
+  REQUIRE(q[20] == 0x08);
+  auto want = q;
+  want[20] = 0x86;
+  want[21] = 0xdd;
+  bool ok = false;
+  CHECK(rewrite(q, act_set_eth_type(0x86dd), &ok) == want);
+  CHECK(ok);
+  // IPv4: the protocol byte and the header checksum (recomputed in full
+  // by checksum_errors, which does not know the L4 is no longer UDP).
+  auto v4 = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).build();
+  auto out = rewrite(v4, act_set_ip_proto(200), &ok);
+  CHECK(ok);
+  CHECK(out[14 + 9] == 200);
+  uint32_t sum = 0;
+  for (unsigned i = 14; i < 34; i += 2) sum += static_cast<uint32_t>(out[i] << 8 | out[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  CHECK(sum == 0xffff);
+  for (unsigned i = 0; i < out.size(); i++)
+    if (i != 14 + 9 && i != 14 + 10 && i != 14 + 11) CHECK(out[i] == v4[i]);
+  // IPv6: the fixed header's next header, nothing else.
+  auto v6 = PacketBuilder().eth().ipv6("::1", "::2").udp(1, 2).build();
+  want = v6;
+  want[14 + 6] = 59;
+  CHECK(rewrite(v6, act_set_ip_proto(59), &ok) == want);
+  CHECK(ok);
+  // No IP header: nothing to write.
+  auto arp = PacketBuilder().eth().arp(1, kMacA, "10.0.0.1", kMacB, "10.0.0.2").build();
+  CHECK(rewrite(arp, act_set_ip_proto(6), &ok) == arp);
+  CHECK_FALSE(ok);
+}

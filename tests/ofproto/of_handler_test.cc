@@ -508,8 +508,6 @@ std::vector<Refused> refused_actions() {
   };
   constexpr BadActionCode kSet = BadActionCode::kBadSetType, kType = BadActionCode::kBadType;
   return {
-      {"set_field eth_type", set(OxmField::kEthType, 0x0800), kSet},
-      {"set_field ip_proto", set(OxmField::kIpProto, 6), kSet},
       {"set_field mpls_label", set(OxmField::kMplsLabel, 5), kSet},
       {"set_field mpls_tc", set(OxmField::kMplsTc, 1), kSet},
       {"set_field mpls_bos", set(OxmField::kMplsBos, 1), kSet},
@@ -639,9 +637,9 @@ TEST_CASE("of_handler: table-features advertise exactly what validation accepts"
       expect_refused(r, ch, GroupModMsg{gm}, ++xid, BadActionCode::kBadSetType);
     }
   }
-  // 40 OFB fields less in_port, in_phy_port, eth_type, ip_proto, the three
-  // MPLS fields, pbb_isid and ipv6_exthdr.
-  CHECK(accepted == 31);
+  // 40 OFB fields less in_port, in_phy_port, the three MPLS fields,
+  // pbb_isid and ipv6_exthdr.
+  CHECK(accepted == 33);
   // No MPLS, copy-TTL or PBB action is advertised; set_field and the VLAN
   // and TTL actions are.
   for (uint32_t a : {11u, 12u, 15u, 16u, 19u, 20u, 26u, 27u})

@@ -668,6 +668,9 @@ const uint8_t kNdTarget[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 std::vector<SetFieldCase> set_field_cases() {
   return {
       {"ip", "set_field:3->ip_ecn", "ipv4", dp::act_set_ip_ecn(3)},
+      {"ip", "set_field:47->ip_proto", "ipv4", dp::act_set_ip_proto(47)},
+      {"ipv6", "set_field:59->ip_proto", "ipv6", dp::act_set_ip_proto(59)},
+      {"ip", "set_field:0x88b5->eth_type", "ipv4", dp::act_set_eth_type(0x88b5)},
       {"ipv6", "set_field:1->ip_ecn", "ipv6", dp::act_set_ip_ecn(1)},
       {"ipv6", "set_field:46->ip_dscp", "ipv6", dp::act_set_ipv6_dscp(46)},
       {"ip", "set_field:46->ip_dscp", "ipv4", dp::act_set_ipv4_tos(46)},

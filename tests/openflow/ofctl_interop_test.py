@@ -53,6 +53,35 @@ def ofctl(*args, ok=True, timeout=20):
     return r
 
 
+# Every set_field ovs-ofctl can send beyond addresses and ports (ip_proto
+# and eth_type it calls read-only): added, then dumped back exactly as
+# ovs-ofctl itself parses the flow.
+SET_FIELD_FLOWS = [
+    "ip,actions=set_field:3->ip_ecn,output:2",
+    "ipv6,actions=set_field:1->ip_ecn,set_field:46->ip_dscp,set_field:0x12345->ipv6_label,output:2",
+    "ipv6,actions=mod_nw_ttl:9,output:2",
+    "icmp,actions=set_field:0->icmp_type,set_field:3->icmp_code,output:2",
+    "icmp6,actions=set_field:129->icmpv6_type,set_field:1->icmpv6_code,output:2",
+    "arp,actions=set_field:2->arp_op,set_field:1.2.3.4->arp_spa,set_field:5.6.7.8->arp_tpa,"
+    "set_field:0e:00:00:00:00:01->arp_sha,set_field:0e:00:00:00:00:02->arp_tha,output:2",
+    "icmp6,icmp_type=135,icmp_code=0,actions=set_field:fe80::9->nd_target,"
+    "set_field:0e:00:00:00:00:01->nd_sll,output:2",
+    "icmp6,icmp_type=136,icmp_code=0,actions=set_field:0e:00:00:00:00:02->nd_tll,output:2",
+    "sctp,actions=set_field:99->sctp_src,set_field:100->sctp_dst,output:2",
+]
+
+
+def set_field_round_trip():
+    for i, f in enumerate(SET_FIELD_FLOWS):
+        flow = "priority=%d,%s" % (100 + i, f)
+        parsed = ofctl("parse-flow", flow).stdout
+        want = parsed[parsed.index(" actions=") + 1:].strip() if " actions=" in parsed else "?"
+        ofctl("add-flow", TARGET, flow)
+        got = [l[l.index("actions="):] for l in flows() if "priority=%d," % (100 + i) in l]
+        check(got == [want], "set_field round trip: %s" % want, "dumped: %s" % got)
+    ofctl("del-flows", TARGET, "cookie=0/-1")
+
+
 def flows():
     out = ofctl("dump-flows", TARGET).stdout
     return [l.strip() for l in out.splitlines() if "priority=" in l]
@@ -121,6 +150,8 @@ try:
     check(len(fl) == 3 and not any("in_port=2" in l for l in fl), "del-flows --strict", "\n".join(fl))
     ofctl("del-flows", TARGET, "cookie=0x42/-1")
     check(len(flows()) == 2, "del-flows by cookie")
+
+    set_field_round_trip()
 
     # --- errors (the connection stays usable: each ovs-ofctl reports it) --------
     r = ofctl("add-flow", TARGET, "table=0,priority=1,actions=group:99", ok=False)

@@ -339,6 +339,24 @@ void set_ipv6_tclass(uint8_t* ip, uint8_t value, uint8_t keep_mask) {
   ip[1] = static_cast<uint8_t>((ip[1] & 0x0f) | (ntc & 0x0f) << 4);
 }
 
+// The innermost ethertype (after at most two VLAN tags).
+bool set_eth_type(rte_mbuf* m, uint16_t eth_type) {
+  L2 l2;
+  if (!locate_l2(m, &l2)) return false;
+  store16(l2.data + l2.l3 - 2, be16(eth_type));
+  return true;
+}
+
+// IPv4's protocol (header checksum fixed) or the IPv6 fixed header's next
+// header (no checksum covers it).
+bool set_ip_proto(rte_mbuf* m, uint8_t proto) {
+  L3 l3;
+  if (locate_ipv4(m, &l3)) return set_ipv4_byte(m, 9, proto, 0x00);
+  if (!locate_ipv6(m, &l3)) return false;
+  l3.ip[6] = proto;
+  return true;
+}
+
 // ECN on either IP version: the IPv4 TOS (header checksum fixed) or the
 // IPv6 traffic class.
 bool set_ip_ecn(rte_mbuf* m, uint8_t ecn) {
@@ -560,6 +578,8 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kSetNdTarget:
     case ActType::kSetNdSll:
     case ActType::kSetNdTll: return set_nd(m, a);
+    case ActType::kSetEthType: return set_eth_type(m, a.arg16);
+    case ActType::kSetIpProto: return set_ip_proto(m, static_cast<uint8_t>(a.arg16));
     case ActType::kOutput:
     case ActType::kUserspace:
     case ActType::kMeter:
@@ -643,6 +663,8 @@ DpAction act_set_arp_tha(const uint8_t mac[6]) { return make_data(ActType::kSetA
 DpAction act_set_nd_target(const uint8_t addr[16]) { return make_data(ActType::kSetNdTarget, addr, 16); }
 DpAction act_set_nd_sll(const uint8_t mac[6]) { return make_data(ActType::kSetNdSll, mac, 6); }
 DpAction act_set_nd_tll(const uint8_t mac[6]) { return make_data(ActType::kSetNdTll, mac, 6); }
+DpAction act_set_eth_type(uint16_t eth_type) { return make(ActType::kSetEthType, eth_type); }
+DpAction act_set_ip_proto(uint8_t proto) { return make(ActType::kSetIpProto, proto); }
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
   return make(ActType::kTnlPop, static_cast<uint16_t>(type), tunnel_port);
 }
@@ -694,6 +716,8 @@ std::string format_set_field_ext(const DpAction& a) {
     case ActType::kSetNdTarget: return "set_nd_target(" + ip6_str(a.data) + ")";
     case ActType::kSetNdSll: return "set_nd_sll(" + mac_str(a.data) + ")";
     case ActType::kSetNdTll: return "set_nd_tll(" + mac_str(a.data) + ")";
+    case ActType::kSetEthType: return "set_eth_type(" + n16 + ")";
+    case ActType::kSetIpProto: return "set_ip_proto(" + n16 + ")";
     default: return "";
   }
 }

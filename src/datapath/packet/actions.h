@@ -71,6 +71,8 @@ enum class ActType : uint8_t {
   kSetNdTarget,    // data[0..15]: NS/NA target (ICMPv6 checksum fixed)
   kSetNdSll,       // data[0..5]: NS source link-layer option, when present
   kSetNdTll,       // data[0..5]: NA target link-layer option, when present
+  kSetEthType,     // arg16 = ethertype (host order): the innermost one, after the VLAN tags
+  kSetIpProto,     // arg16 = IPv4 protocol (header checksum fixed) / IPv6 next header (fixed header)
 };
 
 struct DpAction {
@@ -141,6 +143,8 @@ DpAction act_set_arp_tha(const uint8_t mac[6]);
 DpAction act_set_nd_target(const uint8_t addr[16]);
 DpAction act_set_nd_sll(const uint8_t mac[6]);
 DpAction act_set_nd_tll(const uint8_t mac[6]);
+DpAction act_set_eth_type(uint16_t eth_type);
+DpAction act_set_ip_proto(uint8_t proto);
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);
 // Appends kTnlPush and its header slots; false (actions unchanged) when the
 // header is longer than kTnlHeaderMax or the list has no room for it.

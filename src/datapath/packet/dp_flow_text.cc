@@ -283,6 +283,8 @@ constexpr RewriteSyntax kRewrites[] = {
     {"set_nd_target", ActType::kSetNdTarget, ArgKind::kIp6},
     {"set_nd_sll", ActType::kSetNdSll, ArgKind::kMac},
     {"set_nd_tll", ActType::kSetNdTll, ArgKind::kMac},
+    {"set_eth_type", ActType::kSetEthType, ArgKind::kUint16, 0xffff},
+    {"set_ip_proto", ActType::kSetIpProto, ArgKind::kUint16, 0xff},
 };
 
 // One kRewrites action; v is everything after the first ':' (MAC and IPv6

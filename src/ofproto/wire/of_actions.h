@@ -203,18 +203,19 @@ struct ValidationContext {
 // queues: ignored), group, set_nw_ttl, dec_nw_ttl, set_field. Not the MPLS
 // actions (push/pop_mpls, set/dec_mpls_ttl), copy_ttl_in/out, PBB.
 inline constexpr uint16_t kDpActionTypes[] = {0, 17, 18, 21, 22, 23, 24, 25};
-// The OpenFlow-basic fields set_field writes. Not eth_type, ip_proto,
-// in_port/in_phy_port, mpls_label/tc/bos, pbb_isid, ipv6_exthdr. (The
+// The OpenFlow-basic fields set_field writes. Not in_port/in_phy_port,
+// mpls_label/tc/bos, pbb_isid, ipv6_exthdr. (The
 // NXM tunnel fields, tun_metadataN among them, are settable as well.)
 inline constexpr OxmField kDpSettableFields[] = {
-    OxmField::kMetadata,    OxmField::kEthDst,      OxmField::kEthSrc,       OxmField::kVlanVid,
-    OxmField::kVlanPcp,     OxmField::kIpDscp,      OxmField::kIpEcn,        OxmField::kIpv4Src,
-    OxmField::kIpv4Dst,     OxmField::kTcpSrc,      OxmField::kTcpDst,       OxmField::kUdpSrc,
-    OxmField::kUdpDst,      OxmField::kSctpSrc,     OxmField::kSctpDst,      OxmField::kIcmpv4Type,
-    OxmField::kIcmpv4Code,  OxmField::kArpOp,       OxmField::kArpSpa,       OxmField::kArpTpa,
-    OxmField::kArpSha,      OxmField::kArpTha,      OxmField::kIpv6Src,      OxmField::kIpv6Dst,
-    OxmField::kIpv6Flabel,  OxmField::kIcmpv6Type,  OxmField::kIcmpv6Code,   OxmField::kIpv6NdTarget,
-    OxmField::kIpv6NdSll,   OxmField::kIpv6NdTll,   OxmField::kTunnelId,
+    OxmField::kMetadata,     OxmField::kEthDst,       OxmField::kEthSrc,       OxmField::kEthType,
+    OxmField::kVlanVid,      OxmField::kVlanPcp,      OxmField::kIpDscp,       OxmField::kIpEcn,
+    OxmField::kIpProto,      OxmField::kIpv4Src,      OxmField::kIpv4Dst,      OxmField::kTcpSrc,
+    OxmField::kTcpDst,       OxmField::kUdpSrc,       OxmField::kUdpDst,       OxmField::kSctpSrc,
+    OxmField::kSctpDst,      OxmField::kIcmpv4Type,   OxmField::kIcmpv4Code,   OxmField::kArpOp,
+    OxmField::kArpSpa,       OxmField::kArpTpa,       OxmField::kArpSha,       OxmField::kArpTha,
+    OxmField::kIpv6Src,      OxmField::kIpv6Dst,      OxmField::kIpv6Flabel,   OxmField::kIcmpv6Type,
+    OxmField::kIcmpv6Code,   OxmField::kIpv6NdTarget, OxmField::kIpv6NdSll,    OxmField::kIpv6NdTll,
+    OxmField::kTunnelId,
 };
 // OFPAT_* number of an action.
 uint16_t action_type(const OfAction& a);

@@ -326,7 +326,8 @@ class Xlator {
       case OxmField::kIpv4Src:
       case OxmField::kIpv4Dst: return et(datapath::kEthTypeIpv4);
       case OxmField::kIpDscp:
-      case OxmField::kIpEcn: return et(datapath::kEthTypeIpv4, datapath::kEthTypeIpv6);
+      case OxmField::kIpEcn:
+      case OxmField::kIpProto: return et(datapath::kEthTypeIpv4, datapath::kEthTypeIpv6);
       case OxmField::kIpv6Src:
       case OxmField::kIpv6Dst:
       case OxmField::kIpv6Flabel: return et(datapath::kEthTypeIpv6);
@@ -387,6 +388,8 @@ class Xlator {
         return;
       case OxmField::kEthSrc:
       case OxmField::kEthDst:
+      case OxmField::kEthType:
+      case OxmField::kIpProto:
       case OxmField::kIpv4Src:
       case OxmField::kIpv4Dst:
       case OxmField::kTcpSrc:
@@ -500,12 +503,17 @@ class Xlator {
       ttl_dirty_ = false;
     }
     if (!dirty_) return;
-    for (unsigned i = 0; i < kNumOxmFields && !failed_; i++) {
-      OxmField fld = static_cast<OxmField>(i);
-      if (!(dirty_ & bit(fld))) continue;
+    // eth_type last: every other field is written under the packet's
+    // ethertype as it was (the datapath finds the headers by it).
+    auto write = [&](OxmField fld) {
       if (std::optional<DpAction> a = set_action(fld)) emit(*a);
       put_field(&base_, fld, get_field(flow_, fld));
+    };
+    for (unsigned i = 0; i < kNumOxmFields && !failed_; i++) {
+      OxmField fld = static_cast<OxmField>(i);
+      if (fld != OxmField::kEthType && (dirty_ & bit(fld))) write(fld);
     }
+    if (!failed_ && (dirty_ & bit(OxmField::kEthType))) write(OxmField::kEthType);
     dirty_ = 0;
   }
 
@@ -527,6 +535,8 @@ class Xlator {
         return v6() ? dp::act_set_ipv6_dscp(dscp) : dp::act_set_ipv4_tos(dscp);
       }
       case OxmField::kIpEcn: return dp::act_set_ip_ecn(f.nw_tos & 3);
+      case OxmField::kEthType: return dp::act_set_eth_type(ntohs(f.eth_type));
+      case OxmField::kIpProto: return dp::act_set_ip_proto(f.nw_proto);
       case OxmField::kTcpSrc:
       case OxmField::kUdpSrc:
       case OxmField::kSctpSrc: return dp::act_set_tp_src(f.tp_src);
