@@ -36,12 +36,16 @@ LAYERS = [
     ("ofp_switch", "ofproto/switch"),
     ("ofp_channel", "ofproto/channel"),
     ("export", "export"),
+    ("conntrack", "conntrack"),
 ]
 # Layers that are not below one another: neither may include the other.
 UNRELATED = [("ofp_wire", "datapath"), ("ofp_syntax", "datapath"),
              ("ofp_wire", "netdev"), ("ofp_syntax", "netdev"), ("netdev", "base")]
 # export (sFlow/IPFIX/NetFlow/Prometheus formats) sees base only.
 UNRELATED += [("export", name) for name, _ in LAYERS if name not in ("base", "export")]
+# conntrack (the connection table) sees base only; nothing includes it yet.
+UNRELATED += [("conntrack", name) for name, _ in LAYERS if name not in ("base", "conntrack")]
+UNRELATED += [(name, "conntrack") for name, _ in LAYERS if name != "conntrack"]
 
 failures = []
 
@@ -125,6 +129,9 @@ def check_leaks(src_root):
     check(not hits, "no nlohmann/json in src/datapath %s" % hits[:5])
     hits = grep(src_root, r"\brte_|#include <rte_|#include \"(\.\./)?(netdev|datapath|ofproto)/", ["export"])
     check(not hits, "no DPDK, netdev, datapath or ofproto in src/export %s" % hits[:5])
+    hits = grep(src_root, r"\brte_|#include <rte_|#include \"(\.\./)?(netdev|datapath|ofproto)/",
+                ["conntrack"])
+    check(not hits, "no DPDK, netdev, datapath or ofproto in src/conntrack %s" % hits[:5])
     hits = grep(src_root, r"dynamic_cast", ["daemon"])
     check(not hits, "no dynamic_cast in src/daemon %s" % hits[:5])
 
