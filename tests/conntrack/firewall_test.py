@@ -23,6 +23,7 @@ lets A open connections to B (committed) while B may only answer. Checked:
 Usage: firewall_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and
 ovs-ofctl (skipped, exit 77, without them).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -167,6 +168,29 @@ def build(env, tmp, of_port):
     return port
 
 
+def pmd_counters(env):
+    """upcalls and recirculated, summed over the PMDs."""
+    r = run([DPSCTL, "--db=unix:" + env.sw.sock, "--timeout=10", "--format=json", "pmd-stats-show"],
+            check_rc=False)
+    try:
+        rows = json.loads(r.stdout)
+        return sum(x.get("upcalls", 0) for x in rows), sum(x.get("recirculated", 0) for x in rows)
+    except (ValueError, AttributeError, TypeError):
+        return None, None
+
+
+def fast_path(env):
+    """A second UDP exchange A->B (new ports, a new connection) takes the
+    megaflows of both passes: no upcall, two more recirculations."""
+    up0, rc0 = pmd_counters(env)
+    ok, out = client("udp", "a", "b", 8080)
+    up1, rc1 = pmd_counters(env)
+    check(ok, "a second UDP exchange A->B", out)
+    check(up0 is not None and up1 == up0 and rc1 >= rc0 + 2,
+          "it is recirculated through the fast path: upcalls %s -> %s, recirculated %s -> %s"
+          % (up0, up1, rc0, rc1))
+
+
 def conntrack_checks(env):
     dump = env.dpsctl("dpctl/dump-conntrack")
     tcp = "tcp,orig=(src=%s,dst=%s," % (IP["a"], IP["b"])
@@ -222,6 +246,7 @@ def main():
         check(not ok, "a new TCP connection B->A is dropped", out)
         ok, out = client("udp", "b", "a", 9090)
         check(not ok, "a new UDP flow B->A is dropped", out)
+        fast_path(env)
         conntrack_checks(env)
         maxconns(env)
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
