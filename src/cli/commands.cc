@@ -837,6 +837,7 @@ struct CommandDef {
   bool json_line = false;
 };
 
+// flat table
 const std::vector<CommandDef>& table() {
   static const std::vector<CommandDef> kCommands = {
       // name, synopsis, help, min, max, config handler, runtime method, params
@@ -908,6 +909,16 @@ const std::vector<CommandDef>& table() {
        pass_args()},
       {"tnl/stats-show", "", "native tunneling counters (drops by reason, neighbour requests)", 0, 0, {},
        "tnl/stats-show", pass_args()},
+      // Connection tracking, named as ovs-appctl's dpctl/* commands.
+      {"dpctl/dump-conntrack", "[zone=N]", "tracked connections (of zone N), OVS's format", 0, 1, {},
+       "dpctl/dump-conntrack", pass_args()},
+      {"dpctl/flush-conntrack", "[zone=N]", "remove the tracked connections (of zone N)", 0, 1, {},
+       "dpctl/flush-conntrack", pass_args()},
+      {"dpctl/ct-stats-show", "", "connections by protocol, tracker counters", 0, 0, {}, "dpctl/ct-stats-show",
+       pass_args()},
+      {"dpctl/ct-get-nconns", "", "number of tracked connections", 0, 0, {}, "dpctl/ct-get-nconns", pass_args()},
+      {"dpctl/ct-get-maxconns", "", "the connection limit", 0, 0, {}, "dpctl/ct-get-maxconns", pass_args()},
+      {"dpctl/ct-set-maxconns", "N", "set the connection limit", 1, 1, {}, "dpctl/ct-set-maxconns", pass_args()},
       {"log-level", "LEVEL", "set the daemon's log level", 1, 1, {}, "vlog/set", pass_args()},
       {"version", "", "the daemon's version", 0, 0, {}, "version", pass_args()},
       {"memory/show", "", "packet buffers in the pool and in use, datapath flows, ports", 0, 0, {}, "memory/show",

@@ -2,6 +2,8 @@
 
 #include <rte_cycles.h>
 
+#include <cstdlib>
+#include <optional>
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -424,6 +426,71 @@ json mirror_show(RuntimeTargets& t, const json& params) {
   return out;
 }
 
+// ---- connection tracking (ovs-appctl dpctl/*-conntrack, ct-*) ----
+
+// "zone=N" (dump-conntrack, flush-conntrack).
+std::optional<uint16_t> zone_param(const json& params, const char* method) {
+  no_more_params(params, 1, method);
+  if (params.empty()) return std::nullopt;
+  const std::string z = string_param(params, 0, "zone=N");
+  char* end = nullptr;
+  const unsigned long v = z.rfind("zone=", 0) == 0 ? std::strtoul(z.c_str() + 5, &end, 10) : 0;
+  if (!end || *end || z.size() == 5 || v > 0xffff)
+    throw std::invalid_argument(std::string(method) + ": expected zone=N (0..65535), got '" + z + "'");
+  return static_cast<uint16_t>(v);
+}
+
+json ct_dump(RuntimeTargets& t, const json& params) {
+  const std::optional<uint16_t> zone = zone_param(params, "dpctl/dump-conntrack");
+  std::vector<conntrack::CtEntry> es = t.dp.conntrack().dump(zone);
+  std::vector<std::string> lines;
+  for (const conntrack::CtEntry& e : es) lines.push_back(conntrack::ct_entry_format(e));
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
+
+json ct_flush(RuntimeTargets& t, const json& params) {
+  const std::optional<uint16_t> zone = zone_param(params, "dpctl/flush-conntrack");
+  return json{{"flushed", t.dp.conntrack().flush(zone)}};
+}
+
+json ct_stats_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpctl/ct-stats-show");
+  const conntrack::CtStats s = t.dp.conntrack().stats();
+  std::string out = "Connections Stats:\n    Total: " + std::to_string(s.n_conns) + "\n";
+  const std::pair<const char*, uint64_t> protos[] = {
+      {"TCP", s.by_proto_tcp}, {"UDP", s.by_proto_udp}, {"ICMP", s.by_proto_icmp}, {"OTHER", s.by_proto_other}};
+  for (const auto& [name, n] : protos)
+    if (n) out += std::string("    ") + name + ": " + std::to_string(n) + "\n";
+  out += "Tracker counters:\n";
+  for (unsigned c = 0; c < conntrack::kCtCounterCount; c++)
+    out += std::string("    ") + conntrack::ct_counter_name(c) + ": " + std::to_string(s.counters[c]) + "\n";
+  return out;
+}
+
+json ct_get_nconns(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpctl/ct-get-nconns");
+  return t.dp.conntrack().n_conns();
+}
+
+json ct_get_maxconns(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpctl/ct-get-maxconns");
+  return t.dp.conntrack().max_conns();
+}
+
+json ct_set_maxconns(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "dpctl/ct-set-maxconns");
+  const std::string n = string_param(params, 0, "maxconns");
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(n.c_str(), &end, 10);
+  if (n.empty() || *end || v > UINT32_MAX)
+    throw std::invalid_argument("dpctl/ct-set-maxconns: maxconns must be a number 0..4294967295, got '" + n + "'");
+  t.dp.conntrack().set_max_conns(static_cast<uint32_t>(v));
+  return "setting maxconns successful";
+}
+
 constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
@@ -452,6 +519,12 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"tnl/neigh-set", "[BRIDGE, IP, MAC] -> OK: a static tunnel neighbour entry", true, tnl_neigh_set},
     {"tnl/ports-show", "[] -> [{port, bridge, ofport, dp_port, type, dst_port, local, remote, in_key, out_key}]: the tunnel ports", false, tnl_ports_show},
     {"tnl/stats-show", "[] -> {decap_flows, encap_flows, rx_no_port, ...}: native tunneling counters (drops by reason)", false, tnl_stats_show},
+    {"dpctl/dump-conntrack", "[zone=N?] -> text: the tracked connections (of zone N), one per line in OVS's format", false, ct_dump},
+    {"dpctl/flush-conntrack", "[zone=N?] -> {flushed}: remove every tracked connection (of zone N)", true, ct_flush},
+    {"dpctl/ct-stats-show", "[] -> text: connections by protocol and the tracker's counters", false, ct_stats_show},
+    {"dpctl/ct-get-nconns", "[] -> N: tracked connections", false, ct_get_nconns},
+    {"dpctl/ct-get-maxconns", "[] -> N: the connection limit", false, ct_get_maxconns},
+    {"dpctl/ct-set-maxconns", "[N] -> text: set the connection limit (commits over it are counted as conntrack_full)", true, ct_set_maxconns},
 };
 
 }  // namespace

@@ -15,6 +15,7 @@ namespace dps::datapath {
 
 Datapath::Datapath(const DatapathConfig& cfg)
     : cfg_(cfg),
+      ct_(std::make_unique<conntrack::Conntrack>()),
       channel_(pmds_, [this](unsigned p, DpFlow* f, int r) { install_failed(p, f, r); }),
       rxqs_(pmds_, channel_) {
   if (cfg_.pmd_lcores.empty()) throw std::invalid_argument("datapath needs at least one PMD core");
@@ -37,6 +38,7 @@ PmdConfig Datapath::pmd_config() const {
   pc.max_flows = cfg_.max_flows_per_pmd;
   pc.emc_insert_inv_prob = cfg_.emc_insert_inv_prob;
   pc.smc_enabled = cfg_.smc_enabled;
+  pc.ct = ct_.get();
   return pc;
 }
 
@@ -134,6 +136,7 @@ void Datapath::on_every_pmd(PmdCmdType type, Fill each, Done done) {
 // --- Commands (PmdChannel) ----------------------------------------------------------
 
 unsigned Datapath::poll() {
+  ct_sweep();
   const unsigned n = channel_.poll();
   if (started_) rxqs_.tick(ports_);
   return n;
@@ -145,6 +148,18 @@ void Datapath::set_rxq_policy(const RxqPolicy& policy, bool reassign) {
 }
 
 RebalanceResult Datapath::rebalance_rxqs() { return rxqs_.rebalance(ports_, true); }
+
+int64_t Datapath::ct_now_ms() const {
+  return static_cast<int64_t>(rte_get_tsc_cycles() / std::max<uint64_t>(rte_get_tsc_hz() / 1000, 1));
+}
+
+// 1024 buckets per 10 ms: the default table (131072 buckets) in 1.3 s.
+void Datapath::ct_sweep() {
+  const uint64_t now = rte_get_tsc_cycles();
+  if (now - ct_sweep_tsc_ < rte_get_tsc_hz() / 100) return;
+  ct_sweep_tsc_ = now;
+  ct_->sweep(ct_now_ms(), 1024);
+}
 void Datapath::sync() { channel_.sync(); }
 void Datapath::barrier() { channel_.barrier(); }
 void Datapath::apply_pending(unsigned pmd) { channel_.apply_pending(pmd); }

@@ -35,6 +35,7 @@
 
 #include "../netdev/mbuf_pool.h"
 #include "../netdev/netdev.h"
+#include "conntrack.h"
 #include "dp_flow.h"
 #include "flow_record.h"
 #include "meter.h"
@@ -211,6 +212,13 @@ class Datapath {
   // creation): the start of the measurement window (OVS pmd-perf-show's).
   uint64_t stats_cleared_tsc() const { return stats_cleared_tsc_; }
 
+  // --- Connection tracking (conntrack.h) -------------------------------------
+  // The connection table the PMDs' ct actions share. The control thread
+  // reads and flushes it; poll() expires a slice of it every 10 ms.
+  conntrack::Conntrack& conntrack() { return *ct_; }
+  // Milliseconds on the PMDs' conntrack clock (the TSC).
+  int64_t ct_now_ms() const;
+
  private:
   PmdConfig pmd_config() const;  // cfg_ as a PMD's (index and lcore aside)
   void create_pmds();            // one per cfg_.pmd_lcores
@@ -228,7 +236,11 @@ class Datapath {
   template <typename Fill, typename Done>
   void on_every_pmd(PmdCmdType type, Fill each, Done done);
 
+  void ct_sweep();  // from poll(): a slice of the table every 10 ms
+
   DatapathConfig cfg_;
+  std::unique_ptr<conntrack::Conntrack> ct_;  // before pmds_: they hold a handle on it
+  uint64_t ct_sweep_tsc_ = 0;
   std::unique_ptr<netdev::MbufPool> pool_;
   std::vector<std::unique_ptr<PmdThread>> pmds_;
   PmdChannel channel_;    // talks to pmds_

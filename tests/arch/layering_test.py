@@ -25,6 +25,7 @@ import sys
 # Lowest first. (name, folder relative to src/).
 LAYERS = [
     ("base", "base"),
+    ("conntrack", "conntrack"),
     ("netdev", "netdev"),
     ("datapath", "datapath"),
     ("ofp_wire", "ofproto/wire"),
@@ -42,6 +43,9 @@ UNRELATED = [("ofp_wire", "datapath"), ("ofp_syntax", "datapath"),
              ("ofp_wire", "netdev"), ("ofp_syntax", "netdev"), ("netdev", "base")]
 # export (sFlow/IPFIX/NetFlow/Prometheus formats) sees base only.
 UNRELATED += [("export", name) for name, _ in LAYERS if name not in ("base", "export")]
+# conntrack (the connection table) sees base only; the datapath and what is
+# above it see conntrack, netdev and the OpenFlow wire/syntax layers do not.
+UNRELATED += [("netdev", "conntrack"), ("ofp_wire", "conntrack"), ("ofp_syntax", "conntrack")]
 
 failures = []
 
@@ -125,6 +129,9 @@ def check_leaks(src_root):
     check(not hits, "no nlohmann/json in src/datapath %s" % hits[:5])
     hits = grep(src_root, r"\brte_|#include <rte_|#include \"(\.\./)?(netdev|datapath|ofproto)/", ["export"])
     check(not hits, "no DPDK, netdev, datapath or ofproto in src/export %s" % hits[:5])
+    hits = grep(src_root, r"\brte_|#include <rte_|#include \"(\.\./)?(netdev|datapath|ofproto)/",
+                ["conntrack"])
+    check(not hits, "no DPDK, netdev, datapath or ofproto in src/conntrack %s" % hits[:5])
     hits = grep(src_root, r"dynamic_cast", ["daemon"])
     check(not hits, "no dynamic_cast in src/daemon %s" % hits[:5])
 

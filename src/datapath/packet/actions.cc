@@ -585,6 +585,7 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kMeter:
     case ActType::kTnlPop:  // the PMD's own (tunnel_actions.h)
     case ActType::kTnlPush:
+    case ActType::kCt:
       return false;
   }
   return false;
@@ -724,6 +725,70 @@ std::string format_set_field_ext(const DpAction& a) {
 
 }  // namespace
 
+bool add_ct_action(DpActions* acts, const DpCtArgs& ct) {
+  const unsigned slots = (ct.flags & kCtFlagLabel) ? 3 : 1;
+  if (acts->n + slots > kMaxDpActions) return false;
+  DpAction a{};
+  a.type = ActType::kCt;
+  a.arg16 = ct.zone;
+  a.arg32 = ct.recirc_id;
+  a.data[0] = ct.flags;
+  std::memcpy(a.data + 4, &ct.mark, 4);
+  std::memcpy(a.data + 8, &ct.mark_mask, 4);
+  acts->acts[acts->n++] = a;
+  if (slots == 1) return true;
+  uint8_t raw[2 * sizeof(DpAction)] = {};
+  std::memcpy(raw, ct.label, 16);
+  std::memcpy(raw + 16, ct.label_mask, 16);
+  std::memcpy(&acts->acts[acts->n], raw, sizeof raw);
+  acts->n += 2;
+  return true;
+}
+
+DpCtArgs ct_action_args(const DpAction* a) {
+  DpCtArgs ct;
+  ct.zone = a->arg16;
+  ct.recirc_id = a->arg32;
+  ct.flags = a->data[0];
+  std::memcpy(&ct.mark, a->data + 4, 4);
+  std::memcpy(&ct.mark_mask, a->data + 8, 4);
+  if (ct.flags & kCtFlagLabel) {
+    const uint8_t* raw = reinterpret_cast<const uint8_t*>(a + 1);
+    std::memcpy(ct.label, raw, 16);
+    std::memcpy(ct.label_mask, raw + 16, 16);
+  }
+  return ct;
+}
+
+namespace {
+
+// "ct(commit,force,zone=5,mark=0x1/0xff,label=0x../0x..,recirc=0x..)".
+std::string format_ct(const DpAction* a) {
+  const DpCtArgs ct = ct_action_args(a);
+  std::string s = "ct(";
+  char buf[80];
+  if (ct.flags & kCtFlagCommit) s += "commit,";
+  if (ct.flags & kCtFlagForce) s += "force,";
+  s += "zone=" + std::to_string(ct.zone);
+  if (ct.flags & kCtFlagMark) {
+    std::snprintf(buf, sizeof buf, ",mark=0x%x/0x%x", ct.mark, ct.mark_mask);
+    s += buf;
+  }
+  if (ct.flags & kCtFlagLabel) {
+    s += ",label=0x";
+    for (uint8_t b : ct.label) s += (std::snprintf(buf, sizeof buf, "%02x", b), buf);
+    s += "/0x";
+    for (uint8_t b : ct.label_mask) s += (std::snprintf(buf, sizeof buf, "%02x", b), buf);
+  }
+  if (ct.recirc_id) {
+    std::snprintf(buf, sizeof buf, ",recirc=0x%x", ct.recirc_id);
+    s += buf;
+  }
+  return s + ")";
+}
+
+}  // namespace
+
 std::string format_actions(const DpActions& actions) {
   if (actions.n == 0) return "drop";
   std::string out;
@@ -760,6 +825,7 @@ std::string format_actions(const DpActions& actions) {
                std::to_string(a.arg32) + ")";
         break;
       case ActType::kTnlPush: out += format_tnl_push(a); break;
+      case ActType::kCt: out += format_ct(&a); break;
       default:
         if (std::string ext = format_set_field_ext(a); !ext.empty()) {
           out += ext;

@@ -73,7 +73,19 @@ enum class ActType : uint8_t {
   kSetNdTll,       // data[0..5]: NA target link-layer option, when present
   kSetEthType,     // arg16 = ethertype (host order): the innermost one, after the VLAN tags
   kSetIpProto,     // arg16 = IPv4 protocol (header checksum fixed) / IPv6 next header (fixed header)
+  // Connection tracking (conntrack.h): the packet goes through the shared
+  // connection table. arg16 = zone, arg32 = recirculation id (0: none, the
+  // list goes on; else the packet is classified again with that recirc_id
+  // and the ct fields in its key; a copy when actions follow), data[0] =
+  // kCtFlag*, data[4..7] / data[8..11] = mark / mark mask (host order).
+  // With kCtFlagLabel the next 2 slots hold the label and its mask (16 + 16
+  // bytes, network order; every walker steps with action_slots()).
+  kCt,
 };
+inline constexpr uint8_t kCtFlagCommit = 1;
+inline constexpr uint8_t kCtFlagForce = 2;
+inline constexpr uint8_t kCtFlagMark = 4;
+inline constexpr uint8_t kCtFlagLabel = 8;
 
 struct DpAction {
   ActType type;
@@ -106,8 +118,22 @@ struct DpActions {
 
 // Slots the action at `a` occupies (1, or 1 + its header slots for kTnlPush).
 inline unsigned action_slots(const DpAction& a) {
+  if (a.type == ActType::kCt) return (a.data[0] & kCtFlagLabel) ? 3 : 1;
   return a.type == ActType::kTnlPush ? 1 + (a.arg16 + sizeof(DpAction) - 1) / sizeof(DpAction) : 1;
 }
+
+// The ct action's arguments (kCt above).
+struct DpCtArgs {
+  uint16_t zone = 0;
+  uint32_t recirc_id = 0;
+  uint8_t flags = 0;  // kCtFlag*
+  uint32_t mark = 0, mark_mask = 0;
+  uint8_t label[16] = {}, label_mask[16] = {};
+};
+// Appends kCt (and its label slots); false (nothing added) when it does not fit.
+bool add_ct_action(DpActions* acts, const DpCtArgs& ct);
+// The arguments of the kCt at `a` (its following slots too).
+DpCtArgs ct_action_args(const DpAction* a);
 
 // Convenience constructors (control plane). Unused argument bytes are zero,
 // so equal actions compare equal.

@@ -643,7 +643,17 @@ std::string hex64(uint64_t be) {
 
 // Words 14..31: recirculation and tunnel metadata (ovs-dpctl's names).
 void format_ext(const FlowKey& key, const FlowMask* mask, std::string& out) {
-  if (DPS_FIELD(recirc_id)) append(&out, "recirc_id=%u", key.recirc_id);
+  // recirc_id is exact in every megaflow: shown when not 0 (a recirculated pass).
+  if (key.recirc_id) append(&out, "recirc_id=0x%x", key.recirc_id);
+  if (DPS_FIELD(ct_state)) append(&out, "ct_state=0x%x", key.ct_state);
+  if (DPS_FIELD(ct_zone)) append(&out, "ct_zone=%u", key.ct_zone);
+  if (DPS_FIELD(ct_mark)) append(&out, "ct_mark=0x%x", key.ct_mark);
+  if (DPS_FIELD(ct_label)) {
+    std::string l;
+    char b[4];
+    for (uint8_t x : key.ct_label) l += (std::snprintf(b, sizeof b, "%02x", x), b);
+    append(&out, "ct_label=0x%s", l.c_str());
+  }
   if (DPS_FIELD(dp_hash)) append(&out, "dp_hash=0x%08x", key.dp_hash);
   DPS_MASKED(tun_id, hex64);
   DPS_MASKED(tun_ipv4_src, ip4_str);

@@ -52,9 +52,14 @@ PmdThread::PmdThread(const PmdConfig& cfg)
   rxqs_.reserve(kMaxRxqsPerPmd);
   cmd_busy_cycles_ = rte_get_tsc_hz() / 1'000'000 * kCommandsBusyUs;
   cmd_idle_cycles_ = rte_get_tsc_hz() / 1'000'000 * kCommandsIdleUs;
+  tsc_per_ms_ = std::max<uint64_t>(rte_get_tsc_hz() / 1000, 1);
+  if (cfg.ct) ct_thread_ = cfg.ct->register_thread();
 }
 
-PmdThread::~PmdThread() { stop(); }
+PmdThread::~PmdThread() {
+  stop();
+  if (ct_thread_) cfg_.ct->unregister_thread(ct_thread_);
+}
 
 int PmdThread::launch(void* arg) {
   static_cast<PmdThread*>(arg)->run();
@@ -93,6 +98,7 @@ void PmdThread::run_once() {
   // "used" time stamp of the flows hit in that burst.
   const uint64_t start = rte_rdtsc();
   now_tsc_ = start;
+  if (ct_thread_) ct_thread_->quiesce();  // no connection pointer is held between iterations
   apply_commands();
   unsigned rx = 0;
   for (unsigned i = 0; i < rxqs_.size(); i++) rx += poll_rxq(i);
@@ -259,6 +265,10 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
         run_tnl_push(&a, live, n_live, !last);
         if (last) return;
         break;
+      case ActType::kCt:
+        run_ct(&a, live, n_live, !last, in_port);
+        if (last && a.arg32) return;  // all recirculated
+        break;
       case ActType::kDecTtl: n_live = dec_ttl(live, n_live); break;
       case ActType::kPushVlan:
         for (unsigned i = 0; i < n_live; i++)
@@ -415,6 +425,83 @@ void PmdThread::classify_recirc(RecircQueue& q) {
   classifying_ = &q;
   if (const uint32_t hits = all & ~miss) execute(in, q.b, m, hits);
   classifying_ = nullptr;
+}
+
+// --- Connection tracking --------------------------------------------------------
+
+namespace {
+
+// The IP header of an Ethernet frame (after up to two VLAN tags).
+bool locate_l3(const rte_mbuf* m, const uint8_t** l3, size_t* len) {
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  const size_t n = rte_pktmbuf_data_len(m);
+  for (size_t off = 12; off + 2 <= n && off <= 20; off += 4) {
+    const uint16_t t = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
+    if (t == kEthTypeVlan || t == kEthTypeQinQ) continue;
+    if (t != kEthTypeIpv4 && t != kEthTypeIpv6) return false;
+    *l3 = p + off + 2;
+    *len = n - off - 2;
+    return true;
+  }
+  return false;
+}
+
+conntrack::CtAction ct_action_of(const DpCtArgs& a) {
+  conntrack::CtAction c;
+  c.zone = a.zone;
+  c.commit = a.flags & kCtFlagCommit;
+  c.force = a.flags & kCtFlagForce;
+  c.set_mark = a.flags & kCtFlagMark;
+  c.mark = a.mark;
+  c.mark_mask = a.mark_mask;
+  c.set_label = a.flags & kCtFlagLabel;
+  std::memcpy(c.label, a.label, 16);
+  std::memcpy(c.label_mask, a.label_mask, 16);
+  return c;
+}
+
+void ct_result_to_key(const conntrack::CtResult& r, uint32_t recirc_id, FlowKey* k) {
+  k->recirc_id = recirc_id;
+  k->ct_state = r.state;
+  k->ct_zone = r.zone;
+  k->ct_mark = r.mark;
+  std::memcpy(k->ct_label, r.label, 16);
+  for (uint8_t b : r.label) k->ext_words |= b ? 1 : 0;
+}
+
+}  // namespace
+
+void PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {
+  const DpCtArgs args = ct_action_args(a);
+  const conntrack::CtAction act = ct_action_of(args);
+  const int64_t now_ms = static_cast<int64_t>(now_tsc_ / tsc_per_ms_);
+  RecircQueue& q = recirc_[recirc_fill_];
+  for (unsigned i = 0; i < n; i++) {
+    conntrack::CtResult r;
+    r.zone = args.zone;
+    r.state = conntrack::kCsTracked | conntrack::kCsInvalid;
+    const uint8_t* l3;
+    size_t len;
+    if (ct_thread_ && locate_l3(pkts[i], &l3, &len)) r = cfg_.ct->process(ct_thread_, l3, len, act, now_ms);
+    if (!args.recirc_id) continue;
+    if (DPS_UNLIKELY(q.n >= netdev::kMaxBurst)) {
+      if (!keep) rte_pktmbuf_free(pkts[i]);
+      counters_.add(kRecircDropped, 1);
+      continue;
+    }
+    rte_mbuf* m = own_or_copy(pkts[i], keep);
+    if (!m) {
+      counters_.add(kDropped, 1);
+      continue;
+    }
+    FlowKey& k = q.b.keys[q.n];
+    const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
+                                        in_port, &k);
+    if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkts[i], &k);
+    ct_result_to_key(r, args.recirc_id, &k);
+    q.b.hashes[q.n] = h ^ (args.recirc_id * 0x9e3779b1u);
+    q.pkts[q.n++] = m;
+  }
 }
 
 // --- Meters -------------------------------------------------------------------

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "compiler.h"
+#include "conntrack.h"
 #include "adaptive_stage.h"
 #include "command_ring.h"
 #include "exact_match_cache.h"
@@ -87,6 +88,7 @@ struct PmdConfig {
   uint32_t max_flows = kFlowArenaDefaultMax;
   uint32_t emc_insert_inv_prob = 100;  // 1 in N classifier hits goes into the EMC
   bool smc_enabled = true;
+  conntrack::Conntrack* ct = nullptr;  // the shared connection table (kCt), or none
 };
 
 // One rx burst, as the stages read it. Passed by value: it stays in
@@ -202,6 +204,10 @@ class PmdThread {
   // Native tunneling (tunnel_actions.h); keep = later actions still need
   // the packets (the action works on copies).
   void run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep);
+  // kCt: each packet through the connection table; with a recirculation
+  // id, into the recirculation queue with the ct fields in its key (a copy
+  // when keep).
+  void run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
   void run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep);
   // Classifies and executes the recirculation queue until it stays empty
   // (out of line: a burst of plain traffic pays one test).
@@ -244,6 +250,8 @@ class PmdThread {
   std::unique_ptr<RecircQueue[]> recirc_;  // two: one classified, one filled by its actions
   unsigned recirc_fill_ = 0;               // the one tnl_pop appends to
   const RecircQueue* classifying_ = nullptr;  // the queue whose hits are executing
+  conntrack::CtThread* ct_thread_ = nullptr;  // this PMD's handle on cfg_.ct (quiesces per iteration)
+  uint64_t tsc_per_ms_ = 1;                  // conntrack's clock: TSC / tsc_per_ms_ = ms
   uint16_t tnl_ip_id_ = 0;                 // IPv4 identification of encapsulated packets (DF clear)
   AdaptiveStage emc_stage_;    // probe the EMC at all (kEmcMinHitPermille)
   AdaptiveStage train_stage_;  // look for burst trains (kTrainMinHitPermille)

@@ -336,6 +336,112 @@ MaybeError act_mod_vlan_vid(const ActionTok& t, ActionSink& s) {
   return parse_set_field(std::to_string(v | kOfpVidPresent) + "->vlan_vid", s.st, s.apply, t.what);
 }
 
+// --- Connection tracking ------------------------------------------------------------
+
+// A set_field mask over contiguous bits (at most 64): the load ovs-ofctl
+// sends for it (NXAST_REG_LOAD of value >> ofs into [ofs, ofs + n)).
+MaybeError ct_mask_to_load(const std::string& what, const FieldValue& mask, CtExec* x) {
+  const unsigned bytes = oxm_field_info(x->field).width;
+  auto bit = [&](const FieldValue& v, unsigned b) { return (v.bytes[bytes - 1 - b / 8] >> (b % 8)) & 1; };
+  unsigned lo = 0;
+  while (lo < bytes * 8 && !bit(mask, lo)) lo++;
+  unsigned hi = lo;
+  while (hi < bytes * 8 && bit(mask, hi)) hi++;
+  for (unsigned b = hi; b < bytes * 8; b++)
+    if (bit(mask, b)) return perr(what + ": only a mask of contiguous bits is supported");
+  if (hi == lo || hi - lo > 64) return perr(what + ": a mask of 1 to 64 contiguous bits is supported");
+  uint64_t v = 0;
+  for (unsigned b = hi; b-- > lo;) v = v << 1 | bit(x->value, b);
+  x->load = true;
+  x->ofs = static_cast<uint8_t>(lo);
+  x->nbits = static_cast<uint8_t>(hi - lo);
+  x->value = FieldValue::from_u64(v, 8);
+  return std::nullopt;
+}
+
+// One exec() item: set_field:V[/M]->ct_mark|ct_label (a mask of contiguous
+// bits becomes a load, as ovs-ofctl encodes it) or load:V->FIELD[a..b].
+MaybeError parse_ct_exec_item(std::string_view tok, ActState& st, ActCt* ct) {
+  ActionTok t;
+  if (MaybeError e = split_action(tok, &t)) return e;
+  const std::string what = "ct: exec(" + t.what + ")";
+  size_t arrow = t.arg.find("->");
+  if ((t.name != "set_field" && t.name != "load") || arrow == std::string_view::npos)
+    return perr("ct action doesn't support nested action " + t.name);
+  std::string_view vtext = trim(t.arg.substr(0, arrow));
+  CtExec x;
+  if (t.name == "load") {
+    unsigned ofs = 0, nbits = 0;
+    bool whole;
+    if (MaybeError e = parse_subfield(t.arg.substr(arrow + 2), context_of(st.match), &x.field, &whole, &ofs, &nbits))
+      return perr(what + ": " + e->message);
+    FieldValue n;
+    if (!parse_hex_bytes(vtext, &n) || field_value_len(tun_metadata_field(0), n) > 8)
+      return perr(what + ": bad value '" + std::string(vtext) + "' (at most 64 bits)");
+    x.load = true;
+    x.ofs = static_cast<uint8_t>(ofs);
+    x.nbits = static_cast<uint8_t>(nbits);
+    x.value = FieldValue::from_bytes(n.bytes.data() + kFieldValueMax - 8, 8);
+    if (nbits > 64 || (nbits < 64 && (x.value.to_u64(8) >> nbits)))
+      return perr(what + ": the value does not fit in " + std::to_string(nbits) + " bits (loads of at most 64)");
+  } else {
+    std::string fname = lower(trim(t.arg.substr(arrow + 2)));
+    if (MaybeError e = resolve_field(fname, context_of(st.match), &x.field)) return perr(what + ": " + e->message);
+    std::optional<FieldValue> mask;
+    if (MaybeError e = parse_field_value(x.field, vtext, fname, &x.value, &mask)) return perr(what + ": " + e->message);
+    if (mask && (x.field == OxmField::kCtMark || x.field == OxmField::kCtLabel)) {
+      if (MaybeError e = ct_mask_to_load(what, *mask, &x)) return e;
+    }
+  }
+  if (x.field != OxmField::kCtMark && x.field != OxmField::kCtLabel)
+    return perr(std::string(oxm_field_info(x.field).name) + " is read-only");
+  ct->exec.push_back(x);
+  return std::nullopt;
+}
+
+MaybeError parse_ct_arg(std::string_view tok, ActState& st, ActCt* ct) {
+  ActionTok t;
+  if (MaybeError e = split_action(tok, &t)) return e;
+  if (t.name == "commit") {
+    ct->commit = true;
+  } else if (t.name == "force") {
+    ct->force = true;
+  } else if (t.name.rfind("zone=", 0) == 0) {
+    auto z = parse_uint_max(std::string_view(t.name).substr(5), 0xffff);
+    if (!z) return perr("ct: zone=" + t.name.substr(5) + ": a zone is a number 0..65535 (zones from a field are not supported)");
+    ct->zone = static_cast<uint16_t>(*z);
+  } else if (t.name.rfind("table=", 0) == 0) {
+    auto n = parse_uint_max(std::string_view(t.name).substr(6), kNumTables - 1);
+    if (!n) return perr("ct: invalid table " + t.name.substr(6));
+    ct->table = static_cast<uint8_t>(*n);
+  } else if (t.name == "exec" && t.paren) {
+    std::vector<std::string_view> items;
+    if (MaybeError e = split_top(t.arg, &items)) return e;
+    for (std::string_view i : items)
+      if (MaybeError e = parse_ct_exec_item(i, st, ct)) return e;
+  } else if (t.name.rfind("alg=", 0) == 0) {
+    return perr("ct: " + t.what + ": application-layer gateways (alg=) are not supported");
+  } else if (t.name == "nat") {
+    return perr("ct: nat is not supported");
+  } else {
+    return perr("ct: unknown argument '" + t.what + "'");
+  }
+  return std::nullopt;
+}
+
+MaybeError act_ct(const ActionTok& t, ActionSink& s) {
+  ActCt ct;
+  std::vector<std::string_view> args;
+  if (!t.arg.empty())
+    if (MaybeError e = split_top(t.arg, &args)) return e;
+  for (std::string_view a : args)
+    if (MaybeError e = parse_ct_arg(a, s.st, &ct)) return e;
+  if (!ct.exec.empty() && !ct.commit)
+    return perr("ct: exec() requires commit (as OVS: \"CT action requires commit flag if actions other than NAT without arguments are specified\")");
+  s.apply->push_back(ct);
+  return std::nullopt;
+}
+
 // --- The table ----------------------------------------------------------------------
 
 // Instruction ranks: instructions come in this order, each at most once
@@ -383,6 +489,8 @@ constexpr ActionSyntax kActionSyntax[] = {
     {"mod_nw_ecn", kRankApply, act_rewrite, "ip_ecn"},
     {"mod_nw_tos", kRankApply, act_mod_nw_tos},
     {"mod_vlan_vid", kRankApply, act_mod_vlan_vid},
+    {"ct", kRankApply, act_ct},
+    {"ct_clear", kRankApply, act_plain<ActCtClear>},
 };
 
 const char* rewrite_target(const std::string& name) { return find_named(kActionSyntax, name)->field; }

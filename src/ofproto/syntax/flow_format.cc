@@ -44,6 +44,7 @@ std::string join(const std::vector<std::string>& parts) {
 std::string format_value_mask(OxmField f, const OfMatch& m) {
   if (f == OxmField::kTunFlags)
     return format_tun_flags(m.value_of(f).to_u64(2), m.mask_of(f).to_u64(2));
+  if (f == OxmField::kCtState) return format_ct_state(m.value_of(f).to_u64(4), m.mask_of(f).to_u64(4));
   FieldValue v = m.value_of(f);
   std::string s = format_field_value(f, v);
   if (m.is_exact(f)) return s;
@@ -199,10 +200,43 @@ std::string format_set_field(const ActSetField& s) {
   return "set_field:" + value + "->" + name;
 }
 
+// ct(commit,force,table=T,zone=Z,exec(...)) in ovs-ofctl's order.
+std::string format_ct(const ActCt& c) {
+  std::vector<std::string> parts;
+  if (c.commit) parts.push_back("commit");
+  if (c.force) parts.push_back("force");
+  if (c.table != kCtNoTable) parts.push_back("table=" + std::to_string(c.table));
+  if (c.zone) parts.push_back("zone=" + std::to_string(c.zone));
+  if (!c.exec.empty()) {
+    std::vector<std::string> ex;
+    for (const CtExec& x : c.exec) {
+      if (!x.load) {
+        ex.push_back(format_set_field(ActSetField{x.field, x.value}));
+        continue;
+      }
+      const unsigned bits = oxm_field_info(x.field).width * 8u;
+      std::string range = x.ofs == 0 && x.nbits == bits ? "[]"
+                          : x.nbits == 1 ? "[" + std::to_string(x.ofs) + "]"
+                          : "[" + std::to_string(x.ofs) + ".." + std::to_string(x.ofs + x.nbits - 1) + "]";
+      ex.push_back("load:" + hex(x.value.to_u64(8)) + "->" + oxm_field_info(x.field).nxm_name + range);
+    }
+    parts.push_back("exec(" + join(ex) + ")");
+  }
+  return "ct(" + join(parts) + ")";
+}
+
+// The conntrack fields, first as ovs-ofctl prints them (before the
+// protocol shorthand): ct_state, ct_zone, ct_mark, ct_label.
+void format_ct_fields(const OfMatch& m, std::vector<std::string>* parts) {
+  for (OxmField f : {OxmField::kCtState, OxmField::kCtZone, OxmField::kCtMark, OxmField::kCtLabel})
+    if (m.has(f)) parts->push_back(std::string(oxm_field_info(f).name) + "=" + format_value_mask(f, m));
+}
+
 }  // namespace
 
 std::string format_match(const OfMatch& m) {
   std::vector<std::string> parts;
+  format_ct_fields(m, &parts);
   const ShorthandDone done = format_shorthand(m, &parts);
   format_tunnel_fields(m, &parts);
   for (const PrintedField& pf : kPrintOrder) format_field(pf, m, done, &parts);
@@ -242,6 +276,8 @@ std::string format_actions(const ActionList& actions) {
             [](const ActCopyTtlOut&) -> std::string { return "copy_ttl_out"; },
             [](const ActCopyTtlIn&) -> std::string { return "copy_ttl_in"; },
             [](const ActSetQueue& q) -> std::string { return "set_queue:" + std::to_string(q.queue_id); },
+            [](const ActCt& c) -> std::string { return format_ct(c); },
+            [](const ActCtClear&) -> std::string { return "ct_clear"; },
         },
         a);
   }

@@ -136,6 +136,47 @@ MaybeError parse_tun_flags_value(const ValueText& t, FieldValue* value, std::opt
   return parse_num_value(OxmField::kTunFlags, t, value, mask);
 }
 
+// ct_state: "+trk+new", "-trk" (value and mask of the named bits), or a
+// number [/mask].
+MaybeError parse_ct_state_value(const ValueText& t, FieldValue* value, std::optional<FieldValue>* mask) {
+  if (t.value.empty() || (t.value[0] != '+' && t.value[0] != '-'))
+    return parse_num_value(OxmField::kCtState, t, value, mask);
+  if (t.mask) return t.bad("value", std::string(t.value) + "/" + std::string(*t.mask));
+  uint8_t v = 0, m = 0;
+  std::string_view rest = t.value;
+  while (!rest.empty()) {
+    const bool plus = rest[0] == '+';
+    if (!plus && rest[0] != '-') return t.bad("ct_state flags", t.value);
+    size_t end = rest.find_first_of("+-", 1);
+    std::string_view name = rest.substr(1, end == std::string_view::npos ? end : end - 1);
+    std::optional<uint8_t> bit = ct_state_bit(name);
+    if (!bit) return perr(t.name + ": unknown ct_state flag '" + std::string(name) +
+                          "' (new, est, rel, rpl, inv, trk, snat, dnat)");
+    if (m & *bit) return perr(t.name + ": ct_state flag '" + std::string(name) + "' given twice");
+    m |= *bit;
+    if (plus) v |= *bit;
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  }
+  *value = FieldValue::from_u64(v, 4);
+  *mask = FieldValue::from_u64(m, 4);
+  return std::nullopt;
+}
+
+// ct_label: a 128-bit number [/mask], left-aligned in the FieldValue.
+MaybeError parse_ct_label_value(const ValueText& t, FieldValue* value, std::optional<FieldValue>* mask) {
+  if (MaybeError e = parse_hex_value(t, value, mask)) return e;
+  auto left = [&](FieldValue* v, std::string_view text, const char* what) -> MaybeError {
+    for (unsigned i = 0; i < kFieldValueMax - 16; i++)
+      if (v->bytes[i]) return t.bad(what, text);
+    FieldValue r = FieldValue::from_bytes(v->bytes.data() + kFieldValueMax - 16, 16);
+    *v = r;
+    return std::nullopt;
+  };
+  if (MaybeError e = left(value, t.value, "value (over 128 bits)")) return e;
+  if (*mask) return left(&**mask, *t.mask, "mask (over 128 bits)");
+  return std::nullopt;
+}
+
 // The protocol-dependent names: tp_src/tp_dst and icmp_type/icmp_code.
 MaybeError resolve_l4_field(const std::string& name, const Ctx& c, bool v6, OxmField* out) {
   if (name == "tp_src" || name == "tp_dst") {
@@ -169,8 +210,11 @@ MaybeError parse_field_value(OxmField f, std::string_view text, const std::strin
     case Kind::kIpv4: return parse_ipv4_value(t, value, mask);
     case Kind::kIpv6: return parse_ipv6_value(t, value, mask);
     case Kind::kNum: return parse_num_value(f, t, value, mask);
-    case Kind::kHex: return parse_hex_value(t, value, mask);
+    case Kind::kHex:
+      if (f == OxmField::kCtLabel) return parse_ct_label_value(t, value, mask);
+      return parse_hex_value(t, value, mask);
     case Kind::kTunFlags: return parse_tun_flags_value(t, value, mask);
+    case Kind::kCtState: return parse_ct_state_value(t, value, mask);
   }
   return std::nullopt;
 }
@@ -262,7 +306,8 @@ MaybeError set_match_field(OfMatch* m, OxmField f, std::string_view text, const 
   return e;
 }
 
-MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bool* whole) {
+MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bool* whole,
+                          unsigned* ofs, unsigned* nbits) {
   std::string_view name = trim(text), range;
   size_t lb = name.find('[');
   if (lb != std::string_view::npos) {
@@ -276,13 +321,18 @@ MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bo
     return e;
   }
   *whole = true;
-  if (range.empty()) return std::nullopt;
   const unsigned bits = is_tun_metadata(*out) ? 0 : oxm_field_info(*out).width * 8u;
+  if (ofs) *ofs = 0;
+  if (nbits) *nbits = bits;
+  if (range.empty()) return std::nullopt;
   size_t dots = range.find("..");
   auto lo = parse_uint(dots == std::string_view::npos ? range : range.substr(0, dots));
   auto hi = dots == std::string_view::npos ? lo : parse_uint(range.substr(dots + 2));
   if (!lo || !hi || *hi < *lo) return perr(std::string(trim(text)) + ": bad bit range [" + std::string(range) + "]");
+  if (*hi >= bits && bits) return perr(std::string(trim(text)) + ": bit range [" + std::string(range) + "] past the field's " + std::to_string(bits) + " bits");
   *whole = *lo == 0 && *hi + 1 == bits;
+  if (ofs) *ofs = static_cast<unsigned>(*lo);
+  if (nbits) *nbits = static_cast<unsigned>(*hi - *lo + 1);
   return std::nullopt;
 }
 

@@ -54,7 +54,9 @@ MaybeError set_match_field(OfMatch* m, OxmField f, std::string_view text, const 
 // The field of an NXM name or a field name with an optional bit range, as
 // load/move write it: "NXM_NX_TUN_ID[]", "tun_dst", "NXM_NX_TUN_ID[0..31]".
 // *whole is false when the range is not the whole field.
-MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bool* whole);
+// ofs/nbits (when given) receive the bit range (the whole field: 0, width * 8).
+MaybeError parse_subfield(std::string_view text, const Ctx& c, OxmField* out, bool* whole,
+                          unsigned* ofs = nullptr, unsigned* nbits = nullptr);
 
 // A number as load writes it, right-aligned in a FieldValue: "0x" and up
 // to 2 * kFieldValueMax hex digits, or decimal.

@@ -1,6 +1,7 @@
 #include "of_actions.h"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <type_traits>
 
@@ -31,6 +32,8 @@ constexpr ActionInfo kActionInfo[] = {
     {"copy_ttl_out", 11, 4},  // ActCopyTtlOut
     {"copy_ttl_in", 12, 0},   // ActCopyTtlIn
     {"set_queue", 21, 7},     // ActSetQueue
+    {"ct", 0xffff, 6},        // ActCt (NXAST_CT)
+    {"ct_clear", 0xffff, 6},  // ActCtClear (NXAST_CT_CLEAR)
 };
 static_assert(std::size(kActionInfo) == std::variant_size_v<OfAction>);
 static_assert(std::is_same_v<std::variant_alternative_t<13, OfAction>, ActSetQueue>);
@@ -148,7 +151,20 @@ class ActionChecker {
     return std::nullopt;
   }
 
-  // TTL actions, copy TTL, set_queue: nothing to check.
+  // ct needs an IP packet; exec() only on a commit, as OVS.
+  MaybeError operator()(const ActCt& c) {
+    const bool ip = state_.has(OxmField::kEthType) && state_.is_exact(OxmField::kEthType) &&
+                    (state_.value_of(OxmField::kEthType).to_u64(2) == 0x0800 ||
+                     state_.value_of(OxmField::kEthType).to_u64(2) == 0x86dd);
+    if (!ip) return fail(BadActionCode::kMatchInconsistent, "ct requires ip or ipv6 in the match");
+    if (!c.exec.empty() && !c.commit)
+      return fail(BadActionCode::kBadArgument, "exec() requires commit");
+    if (c.table != kCtNoTable && c.table >= kNumTables)
+      return fail(BadActionCode::kBadArgument, "invalid table " + std::to_string(c.table));
+    return std::nullopt;
+  }
+
+  // TTL actions, copy TTL, set_queue, ct_clear: nothing to check.
   template <class A>
   MaybeError operator()(const A&) {
     return std::nullopt;
@@ -196,10 +212,50 @@ const char* action_name(const OfAction& a) { return kActionInfo[a.index()].name;
 uint16_t action_type(const OfAction& a) { return kActionInfo[a.index()].ofpat; }
 
 bool dp_executes(const OfAction& a) {
+  if (std::holds_alternative<ActCt>(a) || std::holds_alternative<ActCtClear>(a)) return true;
   if (std::ranges::find(kDpActionTypes, action_type(a)) == std::end(kDpActionTypes)) return false;
   const auto* s = std::get_if<ActSetField>(&a);
   return !s || is_tunnel_field(s->field) ||
          std::ranges::find(kDpSettableFields, s->field) != std::end(kDpSettableFields);
+}
+
+namespace {
+
+// Writes bits [ofs, ofs + n) of a big-endian field of `bytes` bytes.
+void put_bits(uint8_t* v, uint8_t* m, unsigned bytes, unsigned ofs, unsigned n, uint64_t bits) {
+  for (unsigned i = 0; i < n; i++) {
+    const unsigned b = ofs + i;
+    if (b >= bytes * 8) break;
+    uint8_t& vb = v[bytes - 1 - b / 8];
+    uint8_t& mb = m[bytes - 1 - b / 8];
+    const uint8_t bit = static_cast<uint8_t>(1u << (b % 8));
+    mb |= bit;
+    vb = static_cast<uint8_t>((bits >> i) & 1 ? vb | bit : vb & ~bit);
+  }
+}
+
+}  // namespace
+
+CtExecEffect ct_exec_effect(const ActCt& ct) {
+  CtExecEffect e;
+  uint8_t mark[4] = {}, mark_mask[4] = {};
+  for (const CtExec& x : ct.exec) {
+    const bool label = x.field == OxmField::kCtLabel;
+    uint8_t* v = label ? e.label : mark;
+    uint8_t* m = label ? e.label_mask : mark_mask;
+    const unsigned bytes = label ? 16 : 4;
+    if (x.load) {
+      put_bits(v, m, bytes, x.ofs, x.nbits, x.value.to_u64(8));
+    } else {
+      std::memcpy(v, x.value.bytes.data(), bytes);
+      std::memset(m, 0xff, bytes);
+    }
+  }
+  for (unsigned i = 0; i < 4; i++) {
+    e.mark = e.mark << 8 | mark[i];
+    e.mark_mask = e.mark_mask << 8 | mark_mask[i];
+  }
+  return e;
 }
 
 void ActionSet::write(const ActionList& actions) {

@@ -122,10 +122,45 @@ struct ActSetQueue {
   bool operator==(const ActSetQueue&) const = default;
 };
 
+// Connection tracking (Nicira NXAST_CT / NXAST_CT_CLEAR, as ovs-ofctl
+// sends them): ct(commit, force, zone=N, table=T, exec(...)) and ct_clear.
+// exec() holds what OVS allows there on a commit: set_field (OFPAT_SET_FIELD)
+// or load (NXAST_REG_LOAD, bits ofs..ofs+nbits-1) on ct_mark or ct_label;
+// each is kept in the form it came in, so it prints back as it was written.
+// Not supported (refused with an OpenFlow error, never ignored): a zone from
+// a field, alg=, nat, other nested actions.
+inline constexpr uint8_t kCtNoTable = 0xff;  // NX_CT_RECIRC_NONE
+struct CtExec {
+  OxmField field = OxmField::kCtMark;  // kCtMark or kCtLabel
+  bool load = false;                   // NXAST_REG_LOAD, else OFPAT_SET_FIELD
+  uint8_t ofs = 0;                     // load: first bit (from the least significant)
+  uint8_t nbits = 0;                   // load: 1..64 bits
+  FieldValue value;                    // set_field: the field's value; load: from_u64(bits, 8)
+  bool operator==(const CtExec&) const = default;
+};
+struct ActCt {
+  bool commit = false;
+  bool force = false;
+  uint16_t zone = 0;
+  uint8_t table = kCtNoTable;  // recirculate into this table with the ct fields set
+  std::vector<CtExec> exec;
+  bool operator==(const ActCt&) const = default;
+};
+struct ActCtClear {
+  bool operator==(const ActCtClear&) const = default;
+};
+// What exec() does to the connection: mark and label value under mask
+// (label in wire byte order).
+struct CtExecEffect {
+  uint32_t mark = 0, mark_mask = 0;
+  uint8_t label[16] = {}, label_mask[16] = {};
+};
+CtExecEffect ct_exec_effect(const ActCt& ct);
+
 using OfAction = std::variant<ActOutput, ActGroup, ActSetField, ActPushVlan, ActPopVlan,
                               ActPushMpls, ActPopMpls, ActSetMplsTtl, ActDecMplsTtl,
                               ActSetNwTtl, ActDecNwTtl, ActCopyTtlOut, ActCopyTtlIn,
-                              ActSetQueue>;
+                              ActSetQueue, ActCt, ActCtClear>;
 using ActionList = std::vector<OfAction>;
 
 // The action set (OpenFlow 1.3 section 5.10): at most one action of each

@@ -248,6 +248,7 @@ constexpr ActionWire kActionWire[] = {
     {kAtDecMplsTtl, 8, "dec_mpls_ttl"}, {kAtSetNwTtl, 8, "set_nw_ttl"},
     {kAtDecNwTtl, 8, "dec_nw_ttl"},     {kAtCopyTtlOut, 8, "copy_ttl_out"},
     {kAtCopyTtlIn, 8, "copy_ttl_in"},   {kAtSetQueue, 8, "set_queue"},
+    {kAtExperimenter, 0, "ct"},         {kAtExperimenter, 16, "ct_clear"},  // Nicira
 };
 static_assert(std::size(kActionWire) == std::variant_size_v<OfAction>);
 
@@ -256,7 +257,7 @@ constexpr auto kActionIndexByType = [] {
   std::array<int8_t, kAtPopPbb + 1> t{};
   t.fill(-1);
   for (size_t i = 0; i < std::size(kActionWire); i++)
-    t[kActionWire[i].type] = static_cast<int8_t>(i);
+    if (kActionWire[i].type < t.size()) t[kActionWire[i].type] = static_cast<int8_t>(i);
   return t;
 }();
 
@@ -365,6 +366,105 @@ MaybeError decode_reg_load2(Reader& a, uint16_t len, ActionList* out) {
                           std::to_string(olen) + " bytes); load whole fields or use set_field");
 }
 
+// ---- connection tracking: NXAST_CT (35) and NXAST_CT_CLEAR (43) ----
+// nx_action_conntrack: flags, zone_src, zone (or ofs_nbits), recirc_table,
+// pad[3], alg, then nested actions (exec): OFPAT_SET_FIELD and
+// NXAST_REG_LOAD on ct_mark / ct_label.
+constexpr uint16_t kNxastCt = 35;
+constexpr uint16_t kNxastNat = 36;
+constexpr uint16_t kNxastCtClear = 43;
+constexpr uint16_t kNxCtFlagCommit = 1;
+constexpr uint16_t kNxCtFlagForce = 2;
+
+bool ct_exec_field(OxmField f) { return f == OxmField::kCtMark || f == OxmField::kCtLabel; }
+
+// One NXAST_REG_LOAD inside exec() (its experimenter header read).
+MaybeError decode_ct_load(Reader& a, uint16_t len, CtExec* x) {
+  if (len != 24) return action_error(BadActionCode::kBadLen, "ct: NXAST_REG_LOAD length should be 24");
+  const uint16_t ofs_nbits = a.u16();
+  const auto [cls, field, hasmask, width] = split_oxm_header(a.u32());
+  const std::optional<OxmField> f = field_of(cls, field);
+  if (!f || hasmask || !ct_exec_field(*f) || width != oxm_field_info(*f).width)
+    return action_error(BadActionCode::kBadArgument, "ct: exec() may only load into ct_mark or ct_label");
+  x->field = *f;
+  x->load = true;
+  x->ofs = static_cast<uint8_t>(ofs_nbits >> 6);
+  x->nbits = static_cast<uint8_t>((ofs_nbits & 0x3f) + 1);
+  const uint64_t v = a.u64();
+  if (x->ofs + x->nbits > width * 8u || (x->nbits < 64 && (v >> x->nbits)))
+    return action_error(BadActionCode::kBadArgument, "ct: exec() load out of the field's bits");
+  x->value = FieldValue::from_u64(v, 8);
+  return std::nullopt;
+}
+
+// One nested action of exec().
+MaybeError decode_ct_nested(Reader& n, ActCt* ct) {
+  const uint16_t type = n.u16(), len = n.u16();
+  CtExec x;
+  if (type == kAtSetField) {
+    ActionList tmp;
+    OF_TRY(decode_set_field(n, len, &tmp));
+    const ActSetField& s = std::get<ActSetField>(tmp[0]);
+    if (!ct_exec_field(s.field))
+      return action_error(BadActionCode::kBadArgument,
+                          std::string("ct: exec() may only set ct_mark or ct_label, not ") +
+                              oxm_field_info(s.field).name);
+    x.field = s.field;
+    x.value = s.value;
+  } else if (type == kAtExperimenter && len >= 16 && n.u32() == kNxVendorId) {
+    const uint16_t sub = n.u16();
+    if (sub == kNxastNat)
+      return action_error(BadActionCode::kBadExpType, "ct: nat is not supported");
+    if (sub != kNxastRegLoad)
+      return action_error(BadActionCode::kBadArgument,
+                          "ct: nested Nicira action " + std::to_string(sub) + " is not allowed in exec()");
+    OF_TRY(decode_ct_load(n, len, &x));
+  } else {
+    return action_error(BadActionCode::kBadArgument,
+                        "ct: nested action type " + std::to_string(type) + " is not allowed in exec()");
+  }
+  ct->exec.push_back(x);
+  return std::nullopt;
+}
+
+MaybeError decode_ct(Reader& a, uint16_t len, ActionList* out) {
+  if (len < 24 || len % 8)
+    return action_error(BadActionCode::kBadLen, "NXAST_CT length " + std::to_string(len) +
+                                                    " should be 24 or more, a multiple of 8");
+  ActCt ct;
+  const uint16_t flags = a.u16();
+  const uint32_t zone_src = a.u32();
+  ct.zone = a.u16();
+  ct.table = a.u8();
+  a.skip(3);
+  const uint16_t alg = a.u16();
+  if (flags & ~(kNxCtFlagCommit | kNxCtFlagForce))
+    return action_error(BadActionCode::kBadArgument, "ct: unknown flags " + std::to_string(flags));
+  if (zone_src)
+    return action_error(BadActionCode::kBadArgument, "ct: a zone taken from a field is not supported");
+  if (alg) return action_error(BadActionCode::kBadArgument, "ct: alg= is not supported");
+  ct.commit = flags & kNxCtFlagCommit;
+  ct.force = flags & kNxCtFlagForce;
+  while (!a.empty()) {
+    const uint16_t nlen = a.peek16(2);
+    if (nlen < 8 || nlen % 8 || nlen > a.left())
+      return action_error(BadActionCode::kBadLen, "ct: nested action length " + std::to_string(nlen));
+    Reader n = a.sub(nlen);
+    OF_TRY(decode_ct_nested(n, &ct));
+  }
+  if (!ct.exec.empty() && !ct.commit)
+    return action_error(BadActionCode::kBadArgument, "ct: exec() requires commit");
+  out->push_back(ct);
+  return std::nullopt;
+}
+
+void encode_nx_header(Writer& w, uint16_t len, uint16_t subtype) {
+  w.u16(kAtExperimenter);
+  w.u16(len);
+  w.u32(kNxVendorId);
+  w.u16(subtype);
+}
+
 MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) {
   const uint32_t experimenter = a.u32();
   if (experimenter != kNxVendorId)
@@ -375,6 +475,14 @@ MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) 
   const uint16_t subtype = a.u16();
   if (subtype == kNxastRegLoad) return decode_reg_load(a, len, out);
   if (subtype == kNxastRegLoad2) return decode_reg_load2(a, len, out);
+  if (subtype == kNxastCt) return decode_ct(a, len, out);
+  if (subtype == kNxastCtClear) {
+    if (len != 16) return action_error(BadActionCode::kBadLen, "NXAST_CT_CLEAR length should be 16");
+    out->push_back(ActCtClear{});
+    return std::nullopt;
+  }
+  if (subtype == kNxastNat)
+    return action_error(BadActionCode::kBadExpType, "nat outside ct() is not supported");
   return action_error(BadActionCode::kBadExpType,
                       "Nicira action subtype " + std::to_string(subtype) +
                           " is not supported (of the Nicira actions only load is)");
@@ -384,6 +492,8 @@ template <class A>
 MaybeError decode_action_as(Reader& a, uint16_t len, ActionList* out) {
   if constexpr (std::is_same_v<A, ActSetField>) {
     return decode_set_field(a, len, out);
+  } else if constexpr (std::is_same_v<A, ActCt> || std::is_same_v<A, ActCtClear>) {
+    return decode_experimenter_action(a, len, out);  // (reached through OFPAT_EXPERIMENTER only)
   } else {
     A act = read_layout<A>(a);
     OF_TRY(check_decoded(act));
@@ -430,6 +540,33 @@ void encode_action_as(const ActSetField& s, Writer& w) {
   put_value(w, s.field, s.value, width);
   w.pad_to8(start);
 }
+void encode_action_as(const ActCtClear&, Writer& w) {
+  encode_nx_header(w, 16, kNxastCtClear);
+  w.zeros(6);
+}
+
+void encode_action_as(const ActCt& ct, Writer& w) {
+  const size_t start = w.size();
+  encode_nx_header(w, 0, kNxastCt);
+  w.u16(static_cast<uint16_t>((ct.commit ? kNxCtFlagCommit : 0) | (ct.force ? kNxCtFlagForce : 0)));
+  w.u32(0);  // zone_src: an immediate zone
+  w.u16(ct.zone);
+  w.u8(ct.table);
+  w.zeros(3);
+  w.u16(0);  // alg
+  for (const CtExec& x : ct.exec) {
+    if (!x.load) {
+      encode_action_as(ActSetField{x.field, x.value}, w);
+      continue;
+    }
+    encode_nx_header(w, 24, kNxastRegLoad);
+    w.u16(static_cast<uint16_t>(x.ofs << 6 | (x.nbits - 1)));
+    w.u32(oxm_header(x.field, false, oxm_field_info(x.field).width));
+    w.u64(x.value.to_u64(8));
+  }
+  w.patch16(start + 2, w.size() - start, "ct action");
+}
+
 template <class A>
 void encode_action_as(const A& a, Writer& w) {
   const ActionWire& wire = kActionWire[kIndexIn<A, OfAction>];

@@ -74,6 +74,15 @@ constexpr OxmFieldInfo kFixedFields[] = {
     {OxmField::kTunFlags, "tun_flags", 2, 1, true, kN, 104, "NXM_NX_TUN_FLAGS"},
 };
 constexpr unsigned kNumFixedFields = std::size(kFixedFields);
+// OVS's conntrack fields (meta-flow.xml: NXM_NX_CT_STATE 105, CT_ZONE 106,
+// CT_MARK 107, CT_LABEL 108), after tun_metadata0..63.
+// flat table
+constexpr OxmFieldInfo kCtFields[] = {
+    {OxmField::kCtState, "ct_state", 4, 8, true, kN, 105, "NXM_NX_CT_STATE"},
+    {OxmField::kCtZone, "ct_zone", 2, 16, false, kN, 106, "NXM_NX_CT_ZONE"},
+    {OxmField::kCtMark, "ct_mark", 4, 32, true, kN, 107, "NXM_NX_CT_MARK"},
+    {OxmField::kCtLabel, "ct_label", 16, 128, true, kN, 108, "NXM_NX_CT_LABEL"},
+};
 static_assert(kNumFixedFields == static_cast<unsigned>(OxmField::kTunMetadata0));
 constexpr uint8_t kNxmTunMetadata0 = 40;  // NXM_NX_TUN_METADATA0
 constexpr uint8_t kNxmTunId = 16;         // NXM_NX_TUN_ID (same field as OXM_OF_TUNNEL_ID)
@@ -99,6 +108,7 @@ struct FieldTable {
                                    kFieldValueMax * 8, true, kN,
                                    static_cast<uint8_t>(kNxmTunMetadata0 + n), nxm_names[n].data()};
     }
+    for (const OxmFieldInfo& fi : kCtFields) info[static_cast<unsigned>(fi.field)] = fi;
   }
 };
 const FieldTable& fields() {
@@ -200,6 +210,8 @@ std::optional<OxmField> oxm_field_by_wire(uint16_t oxm_class, uint8_t oxm_field)
   if (oxm_class == kN && oxm_field >= kNxmTunMetadata0 && oxm_field < kNxmTunMetadata0 + kNumTunMetadata)
     return tun_metadata_field(oxm_field - kNxmTunMetadata0);
   for (const auto& fi : kFixedFields)
+    if (fi.oxm_class == oxm_class && fi.oxm_field == oxm_field) return fi.field;
+  for (const auto& fi : kCtFields)
     if (fi.oxm_class == oxm_class && fi.oxm_field == oxm_field) return fi.field;
   return std::nullopt;
 }
@@ -326,10 +338,30 @@ FieldValue get_tunnel_field(const FlowKey& k, OxmField f, TunMetadataLoc loc) {
   return r;
 }
 
+// The conntrack fields (host-order numbers, the label as on the wire).
+void put_ct_field(FlowKey& k, OxmField f, const FieldValue& v) {
+  switch (f) {
+    case OxmField::kCtState: k.ct_state = static_cast<uint8_t>(v.to_u64(4)); return;
+    case OxmField::kCtZone: k.ct_zone = static_cast<uint16_t>(v.to_u64(2)); return;
+    case OxmField::kCtMark: k.ct_mark = static_cast<uint32_t>(v.to_u64(4)); return;
+    default: std::memcpy(k.ct_label, v.bytes.data(), 16); return;
+  }
+}
+
+FieldValue get_ct_field(const FlowKey& k, OxmField f) {
+  switch (f) {
+    case OxmField::kCtState: return FieldValue::from_u64(k.ct_state, 4);
+    case OxmField::kCtZone: return FieldValue::from_u64(k.ct_zone, 2);
+    case OxmField::kCtMark: return FieldValue::from_u64(k.ct_mark, 4);
+    default: return FieldValue::from_bytes(k.ct_label, 16);
+  }
+}
+
 }  // namespace
 
 void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc) {
   FlowKey& k = key->flow;
+  if (is_ct_field(f)) return put_ct_field(k, f, v);
   if (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src))
     return put_tunnel_field(k, f, v, loc);
   const OxmFieldInfo& fi = oxm_field_info(f);
@@ -391,6 +423,7 @@ void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc) 
 
 FieldValue get_field(const OfKey& key, OxmField f, TunMetadataLoc loc) {
   const FlowKey& k = key.flow;
+  if (is_ct_field(f)) return get_ct_field(k, f);
   if (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src))
     return get_tunnel_field(k, f, loc);
   const OxmFieldInfo& fi = oxm_field_info(f);
@@ -604,7 +637,7 @@ void OfMatch::force(OxmField f, const FieldValue& value) {
 bool OfMatch::has_tunnel_fields() const {
   if (has(OxmField::kTunnelId)) return true;
   for (unsigned i = static_cast<unsigned>(OxmField::kTunIpv4Src); i < kNumMatchFields; i++)
-    if (has(static_cast<OxmField>(i))) return true;
+    if (is_tunnel_field(static_cast<OxmField>(i)) && has(static_cast<OxmField>(i))) return true;
   return false;
 }
 
@@ -797,8 +830,9 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   mf.ipv6_exthdr &= 0x1ff;
   mf.pad0 = 0;
   mf.pad1 = 0;
-  // Recirculation and conntrack words (14..17): no OpenFlow field yet.
-  for (unsigned w = 14; w < 18; w++) mf.words()[w] = 0;
+  // Recirculation (word 14): no OpenFlow field; conntrack (15..17) is.
+  mf.words()[14] = 0;
+  mf.ext_words = 0;
   drop_uncovered_tunnel_bits(mf, tlv);
   m.pipe.pbb_isid &= 0xffffff;
   OfMatch r;
@@ -853,6 +887,8 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   mark(OxmField::kMplsBos, (ld32(mf.mpls_lse) & 0x100) != 0);
   mark(OxmField::kPbbIsid, m.pipe.pbb_isid != 0);
   mark(OxmField::kIpv6Exthdr, mf.ipv6_exthdr != 0);
+  for (OxmField f : {OxmField::kCtState, OxmField::kCtZone, OxmField::kCtMark, OxmField::kCtLabel})
+    mark(f, !(get_ct_field(mf, f) == FieldValue{}));
   return r;
 }
 
@@ -913,7 +949,32 @@ std::string hex_bytes(const FieldValue& v) {
   return out.empty() ? "0" : out;
 }
 
+// ct_label is left-aligned in a FieldValue (16 bytes, as on the wire).
+FieldValue right_aligned_label(const FieldValue& v) {
+  FieldValue r;
+  std::memcpy(r.bytes.data() + kFieldValueMax - 16, v.bytes.data(), 16);
+  return r;
+}
+
+constexpr const char* kCtStateNames[8] = {"new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"};
+
 }  // namespace
+
+std::string format_ct_state(uint64_t value, uint64_t mask) {
+  std::string out;
+  for (unsigned b = 0; b < 8; b++) {
+    if (!((mask >> b) & 1)) continue;
+    out += ((value >> b) & 1) ? '+' : '-';
+    out += kCtStateNames[b];
+  }
+  return out.empty() ? "0" : out;
+}
+
+std::optional<uint8_t> ct_state_bit(std::string_view name) {
+  for (unsigned b = 0; b < 8; b++)
+    if (name == kCtStateNames[b]) return static_cast<uint8_t>(1u << b);
+  return std::nullopt;
+}
 
 OxmValueKind oxm_value_kind(OxmField f) {
   switch (f) {
@@ -935,6 +996,8 @@ OxmValueKind oxm_value_kind(OxmField f) {
     case OxmField::kTunIpv6Src:
     case OxmField::kTunIpv6Dst: return OxmValueKind::kIpv6;
     case OxmField::kTunFlags: return OxmValueKind::kTunFlags;
+    case OxmField::kCtState: return OxmValueKind::kCtState;
+    case OxmField::kCtLabel: return OxmValueKind::kHex;
     default: return is_tun_metadata(f) ? OxmValueKind::kHex : OxmValueKind::kNum;
   }
 }
@@ -943,7 +1006,7 @@ std::string format_field_value(OxmField f, const FieldValue& v) {
   const OxmFieldInfo& fi = oxm_field_info(f);
   char buf[64];
   switch (oxm_value_kind(f)) {
-    case OxmValueKind::kHex: return hex_bytes(v);
+    case OxmValueKind::kHex: return hex_bytes(f == OxmField::kCtLabel ? right_aligned_label(v) : v);
     case OxmValueKind::kMac:
       std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", v.bytes[0], v.bytes[1],
                     v.bytes[2], v.bytes[3], v.bytes[4], v.bytes[5]);
@@ -955,6 +1018,7 @@ std::string format_field_value(OxmField f, const FieldValue& v) {
       inet_ntop(AF_INET6, v.bytes.data(), buf, sizeof buf);
       return buf;
     case OxmValueKind::kTunFlags: return hex(v.to_u64(2));
+    case OxmValueKind::kCtState: return format_ct_state(v.to_u64(4), 0xff);
     case OxmValueKind::kNum: break;
   }
   switch (f) {
@@ -964,6 +1028,7 @@ std::string format_field_value(OxmField f, const FieldValue& v) {
     case OxmField::kIpv6Flabel:
     case OxmField::kPbbIsid:
     case OxmField::kIpv6Exthdr:
+    case OxmField::kCtMark:
     case OxmField::kVlanVid: return hex(v.to_u64(fi.width));
     default: return std::to_string(v.to_u64(fi.width));
   }

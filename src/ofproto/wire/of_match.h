@@ -119,18 +119,28 @@ enum class OxmField : uint8_t {
   kTunIpv6Dst = 43,
   kTunFlags = 44,
   kTunMetadata0 = 45,  // .. kTunMetadata0 + 63
+  // Open vSwitch's connection-tracking fields (NXM_1 class inside OXM).
+  kCtState = 109,
+  kCtZone = 110,
+  kCtMark = 111,
+  kCtLabel = 112,
 };
 // OFPXMT_OFB_* of OpenFlow 1.3: fields 0..kNumOxmFields-1 (loops over the
 // header-rewriting fields use this bound).
 inline constexpr unsigned kNumOxmFields = 40;
 inline constexpr unsigned kNumTunMetadata = 64;
-// Every match field: the OFB ones, then the tunnel ones.
-inline constexpr unsigned kNumMatchFields = 45 + kNumTunMetadata;
+// Every match field: the OFB ones, the tunnel ones, the conntrack ones.
+inline constexpr unsigned kNumMatchFields = 45 + kNumTunMetadata + 4;
 inline constexpr OxmField tun_metadata_field(unsigned index) {
   return static_cast<OxmField>(static_cast<unsigned>(OxmField::kTunMetadata0) + index);
 }
 inline constexpr bool is_tun_metadata(OxmField f) {
   return static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunMetadata0) &&
+         static_cast<unsigned>(f) < static_cast<unsigned>(OxmField::kCtState);
+}
+// ct_state, ct_zone, ct_mark, ct_label: FlowKey words 15..17.
+inline constexpr bool is_ct_field(OxmField f) {
+  return static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kCtState) &&
          static_cast<unsigned>(f) < kNumMatchFields;
 }
 inline constexpr unsigned tun_metadata_index(OxmField f) {
@@ -138,7 +148,8 @@ inline constexpr unsigned tun_metadata_index(OxmField f) {
 }
 // True for the fields that live in the tunnel words of the key.
 inline constexpr bool is_tunnel_field(OxmField f) {
-  return f == OxmField::kTunnelId || static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src);
+  return f == OxmField::kTunnelId ||
+         (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src) && !is_ct_field(f));
 }
 inline constexpr uint16_t kOxmClassOpenflowBasic = 0x8000;  // OFPXMC_OPENFLOW_BASIC
 inline constexpr uint16_t kOxmClassNxm1 = 0x0001;           // OFPXMC_NXM_1 (Nicira)
@@ -402,8 +413,13 @@ std::string format_field_value(OxmField f, const FieldValue& v);
 // How a field's value is written as text: a MAC address, an IPv4 or IPv6
 // address, a number, a byte string of any length (tun_metadataN: "0x1234"),
 // tunnel flags (+oam); the printer here and the ovs-ofctl syntax share it.
-enum class OxmValueKind : uint8_t { kMac, kIpv4, kIpv6, kNum, kHex, kTunFlags };
+enum class OxmValueKind : uint8_t { kMac, kIpv4, kIpv6, kNum, kHex, kTunFlags, kCtState };
 OxmValueKind oxm_value_kind(OxmField f);
+// ct_state as ovs-ofctl prints it: "+new+trk", "-trk" (the mask's bits,
+// lowest first: new est rel rpl inv trk snat dnat); "0" for no bits.
+std::string format_ct_state(uint64_t value, uint64_t mask);
+// The bit of one ct_state flag name ("new", "trk", ...).
+std::optional<uint8_t> ct_state_bit(std::string_view name);
 // OVS's byte length of a variable-length value: without its leading zero
 // bytes (0 for zero). Fixed-width fields: their width.
 unsigned field_value_len(OxmField f, const FieldValue& v);

@@ -13,6 +13,7 @@
 #include "flow_parser.h"
 #include "tnl_header.h"
 #include "tunnel_context.h"
+#include "xlate_ct.h"
 
 namespace dps::ofproto {
 
@@ -99,6 +100,7 @@ class Xlator {
   XlateResult finish() {
     res_.mask = wc_.flow;
     res_.mask.in_port = 0xffffffffu;  // megaflows are per input port
+    res_.mask.recirc_id = 0xffffffffu;  // and per pass (xlate_ct.h)
     // Bits no datapath key carries stay zero in the mask.
     res_.mask.pad0 = res_.mask.pad1 = 0;
     res_.mask.ext_words = 0;
@@ -144,6 +146,19 @@ class Xlator {
 
   void run_pipeline(uint8_t table) {
     walk(table);
+  }
+
+  // A packet as received (recirc_id 0): ingress mirrors, then table 0. A
+  // recirculated one (ct(table=T)) continues in table T.
+  void run_from(uint32_t recirc_id) {
+    if (!recirc_id) {
+      mirror_ingress();
+      return run_pipeline(0);
+    }
+    std::optional<uint8_t> t = ct_recirc_table(recirc_id);
+    if (!t) return fail("unknown recirculation id 0x" + hex(recirc_id));
+    TRACE("recirculation id 0x" + hex(recirc_id) + ": ct continues in table " + std::to_string(*t));
+    run_pipeline(*t);
   }
 
   void run_actions(const ActionList& actions) { do_actions(actions, 0); }
@@ -286,6 +301,8 @@ class Xlator {
                    [&](const ActCopyTtlOut&) { fail("copy_ttl_out is not supported by the datapath"); },
                    [&](const ActCopyTtlIn&) { fail("copy_ttl_in is not supported by the datapath"); },
                    [&](const ActSetQueue& q) { TRACE("set_queue:" + std::to_string(q.queue_id) + " (no QoS queues: ignored)"); },
+                   [&](const ActCt& c) { ct(c); },
+                   [&](const ActCtClear&) { ct_clear_fields(&flow_.flow); },
                },
                a);
   }
@@ -572,6 +589,19 @@ class Xlator {
       k->flow.vlan_tci2 = k->flow.vlan_tci;
       k->flow.vlan_tci = htons(static_cast<uint16_t>(tci | kCfi));
     }
+  }
+
+  // ct(): the datapath's kCt (xlate_ct.h). Later actions see the packet's
+  // ct fields as they were (as OVS); table=T continues in the recirculated
+  // translation, which must start in this bridge.
+  void ct(const ActCt& c) {
+    if (failed_) return;
+    if (c.table != kCtNoTable && bp_ != entry_bp_)
+      return fail("ct(table=" + std::to_string(c.table) + ") in a bridge reached through a patch port is not supported");
+    TRACE("ct: zone " + std::to_string(c.zone) + (c.commit ? ", commit" : "") +
+          (c.table != kCtNoTable ? ", then table " + std::to_string(c.table) + " (recirculated)" : ""));
+    if (!datapath::add_ct_action(&res_.actions, ct_dp_args(c)))
+      fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
   }
 
   void pop_vlan() {
@@ -1254,6 +1284,7 @@ class Xlator {
   }
 
   Bridge* bp_;  // the bridge being translated (changes across patch ports)
+  Bridge* entry_bp_ = bp_;  // the bridge translation started in
   const XlateOptions& opts_;
   uint32_t in_of_port_;
   OfKey flow_;
@@ -1301,8 +1332,7 @@ XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey
     if (opts.trace) opts.trace->append("port " + std::to_string(in->of_port) + " has no_recv: dropped\n");
     return x.finish();
   }
-  x.mirror_ingress();
-  x.run_pipeline(0);
+  x.run_from(key.recirc_id);
   return x.finish();
 }
 
@@ -1325,8 +1355,7 @@ XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) 
       opts.trace->append("port " + std::to_string(in->of_port) + " has no_recv: dropped\n");
     return x.finish();
   }
-  x.mirror_ingress();
-  x.run_pipeline(0);
+  x.run_from(key.recirc_id);
   return x.finish();
 }
 

@@ -1,0 +1,484 @@
+#include "conntrack.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+
+namespace dps::conntrack {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+class Spin {
+ public:
+  void lock() {
+    while (f_.test_and_set(std::memory_order_acquire)) {
+      while (f_.test(std::memory_order_relaxed)) cpu_relax();
+    }
+  }
+  void unlock() { f_.clear(std::memory_order_release); }
+
+ private:
+  std::atomic_flag f_ = ATOMIC_FLAG_INIT;
+};
+
+// UDP / other IP (OVS OTHERS_*) and ICMP (ICMPS_*) connection states.
+enum OtherState : uint8_t { kFirst, kMultiple, kBidir };
+
+uint32_t pow2_at_least(uint32_t n) {
+  uint32_t p = 16;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+
+struct Node {
+  Node* next = nullptr;
+  CtTuple key{};
+  uint32_t hash = 0;
+  uint8_t dir = 0;  // 0 original, 1 reply
+  Conntrack::Conn* conn = nullptr;
+};
+
+struct Conntrack::Conn {
+  Node node[2];
+  std::atomic<int64_t> expiration{0};  // ms; <= now: dead
+  Spin lock;                           // guards what follows
+  uint32_t mark = 0;
+  uint8_t label[16] = {};
+  uint8_t other_state = kFirst;
+  TcpConn tcp;
+  // Owned by the shard locks / the control thread.
+  bool linked = false;
+  uint64_t retire_epoch = 0;
+  Conn* free_next = nullptr;
+  Shard* home = nullptr;
+};
+
+struct Conntrack::Shard {
+  Spin lock;
+  std::vector<Node*> buckets;
+  Conn* free_list = nullptr;
+  std::vector<std::unique_ptr<Conn[]>> chunks;
+
+  Node*& bucket(uint32_t hash) { return buckets[(hash / kShards) & (buckets.size() - 1)]; }
+  Conn* alloc() {
+    if (!free_list) {
+      chunks.push_back(std::make_unique<Conn[]>(kChunk));
+      for (unsigned i = 0; i < kChunk; i++) {
+        chunks.back()[i].free_next = free_list;
+        free_list = &chunks.back()[i];
+      }
+    }
+    Conn* c = free_list;
+    free_list = c->free_next;
+    return c;
+  }
+  void unlink(Node* n) {
+    for (Node** pp = &bucket(n->hash); *pp; pp = &(*pp)->next) {
+      if (*pp == n) {
+        *pp = n->next;
+        return;
+      }
+    }
+  }
+};
+
+namespace {
+
+// Locks the shards of a connection's two tuples, lowest first.
+class PairLock {
+ public:
+  PairLock(Conntrack::Shard* a, Conntrack::Shard* b) : a_(std::min(a, b)), b_(std::max(a, b)) {
+    a_->lock.lock();
+    if (b_ != a_) b_->lock.lock();
+  }
+  ~PairLock() {
+    if (b_ != a_) b_->lock.unlock();
+    a_->lock.unlock();
+  }
+
+ private:
+  Conntrack::Shard* a_;
+  Conntrack::Shard* b_;
+};
+
+const char* const kCounterNames[] = {
+#define DPS_CT_NAME(e, n) n,
+    DPS_CT_COUNTERS(DPS_CT_NAME)
+#undef DPS_CT_NAME
+};
+
+bool valid_new(const CtPacket& p) {
+  switch (p.tuple.proto) {
+    case kProtoTcp: return tcp_valid_new(p);
+    case kProtoIcmp:
+    case kProtoIcmpv6: return ct_icmp_is_request(p.tuple.family, p.tuple.icmp_type);
+    default: return true;
+  }
+}
+
+void masked_set(uint8_t* dst, const uint8_t* v, const uint8_t* m, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = static_cast<uint8_t>((dst[i] & ~m[i]) | (v[i] & m[i]));
+}
+
+}  // namespace
+
+const char* ct_counter_name(unsigned c) { return c < kCtCounterCount ? kCounterNames[c] : "?"; }
+
+void CtThread::quiesce() { epoch_.store(ct_->epoch_.load()); }
+
+Conntrack::Conntrack(CtConfig cfg)
+    : cfg_(cfg),
+      max_conns_(cfg.max_conns),
+      liberal_(cfg.tcp_liberal),
+      zone_count_(new std::atomic<uint32_t>[65536]),
+      zone_limit_(new std::atomic<uint32_t>[65536]),
+      threads_(new CtThread[kMaxThreads]) {
+  for (unsigned z = 0; z < 65536; z++) {
+    zone_count_[z].store(0);
+    zone_limit_[z].store(0);
+  }
+  uint32_t per_shard = pow2_at_least(std::max<uint32_t>(cfg.expected_conns, 1) * 2 / kShards);
+  for (unsigned i = 0; i < kShards; i++) {
+    shards_.push_back(std::make_unique<Shard>());
+    shards_.back()->buckets.assign(per_shard, nullptr);
+  }
+  for (unsigned i = 0; i < kMaxThreads; i++) threads_[i].ct_ = this;
+}
+
+Conntrack::~Conntrack() = default;
+
+CtThread* Conntrack::register_thread() {
+  for (unsigned i = 0; i < kMaxThreads; i++) {
+    bool expected = false;
+    if (threads_[i].active_.compare_exchange_strong(expected, true)) {
+      threads_[i].quiesce();
+      return &threads_[i];
+    }
+  }
+  return nullptr;
+}
+
+void Conntrack::unregister_thread(CtThread* t) { t->active_.store(false); }
+
+uint64_t Conntrack::min_thread_epoch() const {
+  uint64_t m = UINT64_MAX;
+  for (unsigned i = 0; i < kMaxThreads; i++) {
+    if (threads_[i].active_.load()) m = std::min(m, threads_[i].epoch_.load());
+  }
+  return m;
+}
+
+void Conntrack::set_zone_limit(uint16_t zone, uint32_t limit) { zone_limit_[zone].store(limit); }
+uint32_t Conntrack::zone_limit(uint16_t zone) const { return zone_limit_[zone].load(); }
+uint32_t Conntrack::zone_count(uint16_t zone) const { return zone_count_[zone].load(); }
+
+Conntrack::Conn* Conntrack::lookup(const CtTuple& key, uint32_t hash, int64_t now, bool* reply) {
+  Shard& s = shard_of(hash);
+  std::lock_guard<Spin> g(s.lock);
+  for (Node* n = s.bucket(hash); n; n = n->next) {
+    if (n->hash == hash && n->key == key &&
+        n->conn->expiration.load(std::memory_order_relaxed) > now) {
+      *reply = n->dir == 1;
+      return n->conn;
+    }
+  }
+  return nullptr;
+}
+
+bool Conntrack::commit_allowed(CtThread* t, uint16_t zone) {
+  uint32_t zl = zone_limit_[zone].load(std::memory_order_relaxed);
+  if (zl && zone_count_[zone].fetch_add(1) >= zl) {
+    zone_count_[zone].fetch_sub(1);
+    t->bump(kZoneFull);
+    return false;
+  }
+  if (!zl) zone_count_[zone].fetch_add(1);
+  if (n_conns_.fetch_add(1) >= max_conns_.load(std::memory_order_relaxed)) {
+    n_conns_.fetch_sub(1);
+    zone_count_[zone].fetch_sub(1);
+    t->bump(kFull);
+    return false;
+  }
+  return true;
+}
+
+// Creates the connection (commit_allowed() reserved its place); if another
+// thread created it meanwhile, returns that one (*reply from its nodes).
+Conntrack::Conn* Conntrack::insert(CtThread* t, const CtPacket& p, int64_t now, bool* reply) {
+  const CtTuple& orig = p.tuple;
+  CtTuple rep = ct_tuple_reverse(orig);
+  uint32_t ho = ct_tuple_hash(orig), hr = ct_tuple_hash(rep);
+  Shard& so = shard_of(ho);
+  Shard& sr = shard_of(hr);
+  PairLock g(&so, &sr);
+  for (Node* n = so.bucket(ho); n; n = n->next) {
+    if (n->hash == ho && n->key == orig && n->conn->expiration.load() > now) {
+      n_conns_.fetch_sub(1);
+      zone_count_[orig.zone].fetch_sub(1);
+      *reply = n->dir == 1;
+      return n->conn;
+    }
+  }
+  Conn* c = so.alloc();
+  c->home = &so;
+  c->node[0] = Node{so.bucket(ho), orig, ho, 0, c};
+  so.bucket(ho) = &c->node[0];
+  c->node[1] = Node{sr.bucket(hr), rep, hr, 1, c};
+  sr.bucket(hr) = &c->node[1];
+  c->mark = 0;
+  std::fill(std::begin(c->label), std::end(c->label), 0);
+  c->other_state = kFirst;
+  int64_t timeout = cfg_.timeouts.other_first;
+  if (orig.proto == kProtoTcp) {
+    timeout = tcp_new_conn(p, cfg_.timeouts, &c->tcp);
+  } else if (orig.proto == kProtoIcmp || orig.proto == kProtoIcmpv6) {
+    timeout = cfg_.timeouts.icmp_first;
+  }
+  c->expiration.store(now + timeout);
+  c->linked = true;
+  t->bump(kCreated);
+  *reply = false;
+  return c;
+}
+
+namespace {
+
+CtUpdate other_update(uint8_t* state, bool icmp, bool reply, const CtTimeouts& tm,
+                      int64_t* timeout) {
+  if (reply) {
+    *state = kBidir;
+  } else if (*state == kFirst) {
+    *state = kMultiple;
+  }
+  if (icmp) {
+    *timeout = *state == kBidir ? tm.icmp_reply : tm.icmp_first;
+  } else {
+    *timeout = *state == kBidir ? tm.other_bidir : tm.other_multiple;
+  }
+  return *state == kBidir ? CtUpdate::kValid : CtUpdate::kValidNew;
+}
+
+}  // namespace
+
+void Conntrack::classify_existing(CtThread* t, Conn* c, const CtPacket& p, bool reply,
+                                  int64_t now, CtResult* r) {
+  int64_t timeout = -1;
+  CtUpdate u;
+  {
+    std::lock_guard<Spin> g(c->lock);
+    if (p.tuple.proto == kProtoTcp) {
+      u = tcp_conn_update(&c->tcp, p, reply, liberal_.load(std::memory_order_relaxed),
+                          cfg_.timeouts, &timeout);
+    } else {
+      bool icmp = p.tuple.proto == kProtoIcmp || p.tuple.proto == kProtoIcmpv6;
+      u = other_update(&c->other_state, icmp, reply, cfg_.timeouts, &timeout);
+    }
+    if (timeout >= 0) c->expiration.store(now + timeout, std::memory_order_relaxed);
+  }
+  switch (u) {
+    case CtUpdate::kValid: r->state |= kCsEstablished | (reply ? kCsReplyDir : 0); break;
+    case CtUpdate::kValidNew: r->state |= kCsNew; break;
+    case CtUpdate::kInvalid:
+      r->state |= kCsInvalid;
+      t->bump(kTcpInvalidWindow);
+      break;
+    case CtUpdate::kNew: c->expiration.store(0); break;  // the caller creates anew
+  }
+}
+
+CtResult Conntrack::process(CtThread* t, const uint8_t* l3, size_t len, const CtAction& a,
+                            int64_t now) {
+  t->bump(kPackets);
+  CtResult r;
+  r.zone = a.zone;
+  r.state = kCsTracked;
+  CtPacket p;
+  CtParse pr = ct_parse(l3, len, &p);
+  if (pr != CtParse::kOk) {
+    t->bump(pr == CtParse::kTruncated ? kTruncated
+            : pr == CtParse::kFragment ? kFragments : kMalformed);
+    t->bump(kInvalid);
+    r.state |= kCsInvalid;
+    return r;
+  }
+  p.tuple.zone = a.zone;
+  bool reply = false;
+  Conn* c = lookup(p.tuple, ct_tuple_hash(p.tuple), now, &reply);
+  if (p.icmp_error) {
+    if (!c) {
+      t->bump(kInvalid);
+      r.state |= kCsInvalid;
+      return r;
+    }
+    t->bump(kRelated);
+    r.state |= kCsRelated | (reply ? kCsReplyDir : 0);
+  } else {
+    if (c && a.force && reply) {
+      c->expiration.store(0);
+      c = nullptr;
+    }
+    if (c) {
+      classify_existing(t, c, p, reply, now, &r);
+      if (c->expiration.load() == 0) {
+        c = nullptr;  // a closed TCP connection's tuple reused by a new SYN
+        r.state = kCsTracked;
+      }
+    }
+    if (!c) {
+      if (!valid_new(p)) {
+        t->bump(kInvalid);
+        r.state |= kCsInvalid;
+        return r;
+      }
+      r.state |= kCsNew;
+      if (!a.commit || !commit_allowed(t, a.zone)) return r;
+      c = insert(t, p, now, &reply);
+      if (reply) {  // created meanwhile by another thread, this is its reply
+        r.state = kCsTracked;
+        classify_existing(t, c, p, reply, now, &r);
+      }
+    }
+  }
+  std::lock_guard<Spin> g(c->lock);
+  if (a.commit && a.set_mark) c->mark = (c->mark & ~a.mark_mask) | (a.mark & a.mark_mask);
+  if (a.commit && a.set_label) masked_set(c->label, a.label, a.label_mask, 16);
+  r.mark = c->mark;
+  std::copy(std::begin(c->label), std::end(c->label), r.label);
+  r.has_orig = true;
+  r.orig = c->node[0].key;
+  return r;
+}
+
+void Conntrack::unlink_and_retire(Conn* c) {
+  {
+    PairLock g(&shard_of(c->node[0].hash), &shard_of(c->node[1].hash));
+    if (!c->linked) return;
+    shard_of(c->node[0].hash).unlink(&c->node[0]);
+    shard_of(c->node[1].hash).unlink(&c->node[1]);
+    c->linked = false;
+  }
+  n_conns_.fetch_sub(1);
+  zone_count_[c->node[0].key.zone].fetch_sub(1);
+  c->retire_epoch = epoch_.fetch_add(1) + 1;
+  retired_.push_back(c);
+}
+
+void Conntrack::reclaim() {
+  uint64_t safe = min_thread_epoch();
+  auto keep = std::partition(retired_.begin(), retired_.end(),
+                             [safe](Conn* c) { return c->retire_epoch > safe; });
+  for (auto it = keep; it != retired_.end(); ++it) {
+    Conn* c = *it;
+    std::lock_guard<Spin> g(c->home->lock);
+    c->free_next = c->home->free_list;
+    c->home->free_list = c;
+  }
+  retired_.erase(keep, retired_.end());
+}
+
+size_t Conntrack::sweep(int64_t now, size_t budget) {
+  size_t per_shard = shards_[0]->buckets.size();
+  size_t total = per_shard * kShards;
+  std::vector<Conn*> doomed;
+  for (size_t i = 0; i < budget && i < total; i++) {
+    size_t idx = sweep_cursor_++ % total;
+    Shard& s = *shards_[idx / per_shard];
+    std::lock_guard<Spin> g(s.lock);
+    for (Node* n = s.buckets[idx % per_shard]; n; n = n->next) {
+      if (n->dir == 0 && n->conn->expiration.load() <= now) doomed.push_back(n->conn);
+    }
+  }
+  for (Conn* c : doomed) unlink_and_retire(c);
+  reclaim();
+  return doomed.size();
+}
+
+size_t Conntrack::flush(std::optional<uint16_t> zone) {
+  std::vector<Conn*> doomed;
+  for (auto& sp : shards_) {
+    std::lock_guard<Spin> g(sp->lock);
+    for (Node* head : sp->buckets) {
+      for (Node* n = head; n; n = n->next) {
+        if (n->dir == 0 && (!zone || n->key.zone == *zone)) doomed.push_back(n->conn);
+      }
+    }
+  }
+  for (Conn* c : doomed) unlink_and_retire(c);
+  reclaim();
+  return doomed.size();
+}
+
+std::vector<CtEntry> Conntrack::dump(std::optional<uint16_t> zone) const {
+  std::vector<CtEntry> out;
+  for (auto& sp : shards_) {
+    std::lock_guard<Spin> g(sp->lock);
+    for (Node* head : sp->buckets) {
+      for (Node* n = head; n; n = n->next) {
+        if (n->dir != 0 || (zone && n->key.zone != *zone)) continue;
+        Conn* c = n->conn;
+        CtEntry e;
+        e.orig = c->node[0].key;
+        e.reply = c->node[1].key;
+        e.expiration_ms = c->expiration.load();
+        std::lock_guard<Spin> cg(c->lock);
+        e.mark = c->mark;
+        std::copy(std::begin(c->label), std::end(c->label), e.label);
+        e.tcp = e.orig.proto == kProtoTcp;
+        if (e.tcp) e.tcp_state = tcp_display_state(c->tcp);
+        out.push_back(e);
+      }
+    }
+  }
+  return out;
+}
+
+CtStats Conntrack::stats() const {
+  CtStats s;
+  s.n_conns = n_conns();
+  for (unsigned i = 0; i < kMaxThreads; i++) {
+    for (unsigned c = 0; c < kCtCounterCount; c++) s.counters[c] += threads_[i].counter(c);
+  }
+  for (const CtEntry& e : dump()) {
+    switch (e.orig.proto) {
+      case kProtoTcp: s.by_proto_tcp++; break;
+      case kProtoUdp: s.by_proto_udp++; break;
+      case kProtoIcmp:
+      case kProtoIcmpv6: s.by_proto_icmp++; break;
+      default: s.by_proto_other++; break;
+    }
+  }
+  return s;
+}
+
+std::string ct_entry_format(const CtEntry& e) {
+  std::string s = ct_proto_name(e.orig.proto) + ",orig=(" + ct_tuple_format(e.orig) +
+                  "),reply=(" + ct_tuple_format(e.reply) + ")";
+  char buf[80];
+  if (e.orig.zone) s += ",zone=" + std::to_string(e.orig.zone);
+  if (e.mark) s += ",mark=" + std::to_string(e.mark);
+  bool label = std::any_of(std::begin(e.label), std::end(e.label), [](uint8_t b) { return b; });
+  if (label) {
+    s += ",labels=0x";
+    size_t i = 0;
+    while (i < 15 && e.label[i] == 0) i++;  // no leading zeros, as OVS
+    std::snprintf(buf, sizeof buf, "%x", e.label[i]);
+    s += buf;
+    for (i++; i < 16; i++) {
+      std::snprintf(buf, sizeof buf, "%02x", e.label[i]);
+      s += buf;
+    }
+  }
+  if (e.tcp) s += std::string(",protoinfo=(state=") + tcp_state_name(e.tcp_state) + ")";
+  return s;
+}
+
+}  // namespace dps::conntrack

@@ -1,0 +1,211 @@
+// conntrack.h - the connection table shared by all PMD threads.
+//
+// What: Conntrack tracks connections (IPv4/IPv6; TCP with window checks,
+//   UDP and other IP, ICMP/ICMPv6 queries; ICMP errors are +rel to the
+//   connection they quote) per zone, each with a 32-bit mark and a 128-bit
+//   label. process() is the ct() action: it classifies one packet
+//   (ct_state bits), creates the connection on commit, sets mark and label
+//   from exec(), and returns what the flow key's ct fields become.
+//   Connections expire by protocol state (OVS's default timeouts); the
+//   number of connections is limited globally and per zone (a commit over
+//   a limit leaves the packet +new, uncommitted, and is counted).
+//
+// Design:
+//   - The table is kShards shards, each with its own spinlock, a fixed
+//     bucket array of intrusive chains, and a free list of connection
+//     objects. A connection has two nodes, one per direction (original
+//     and reply tuple), each chained in the shard its own hash picks, so a
+//     packet of either direction is found with one hash, one shard lock,
+//     one chain walk. There is no global lock: lookup takes one shard
+//     lock, insert takes the (one or two) shards of its two tuples in
+//     index order. Counters are per thread (CtThread).
+//   - A connection's mutable state (protocol state, mark, label) is guarded
+//     by its own spinlock; its expiry time is an atomic.
+//   - Only the sweeper removes connections: sweep() (control thread) walks
+//     a budget of buckets per call, unlinks connections past their expiry,
+//     and retires them. A PMD never waits on it longer than one shard's
+//     critical section. A TCP connection reopened after close, or dropped
+//     by ct(force), is only marked expired by the PMD and skipped by
+//     lookups until the sweeper unlinks it.
+//   - Retired connections are reused only after every registered thread
+//     passed a quiescent point (CtThread::quiesce(), once per PMD loop
+//     iteration): epoch-based reclamation, so a PMD may keep using a
+//     connection pointer it found under a shard lock after releasing it.
+//   - Memory: connection objects are allocated in chunks of kChunk per
+//     shard (the only allocation, one per kChunk new connections of that
+//     shard) and never freed while the table lives; buckets are fixed at
+//     construction (chains grow beyond the expected size, they never
+//     rehash, so no PMD ever stalls on a resize).
+//
+// Thread-safety: process() from any number of registered threads at once
+//   (each with its own CtThread). sweep(), flush(), dump(), set_* and the
+//   stats readers from one control thread, concurrently with process().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ct_packet.h"
+#include "ct_tcp.h"
+#include "ct_tuple.h"
+
+namespace dps::conntrack {
+
+struct CtConfig {
+  uint32_t max_conns = 3000000;    // OVS's default global limit
+  uint32_t expected_conns = 65536; // sizes the bucket arrays
+  bool tcp_liberal = false;        // skip TCP window checks
+  CtTimeouts timeouts;
+};
+
+// The ct() action's parameters that the tracker needs.
+struct CtAction {
+  uint16_t zone = 0;
+  bool commit = false;
+  bool force = false;
+  bool set_mark = false;
+  uint32_t mark = 0, mark_mask = 0;
+  bool set_label = false;
+  uint8_t label[16] = {}, label_mask[16] = {};
+};
+
+// What the packet's ct fields become.
+struct CtResult {
+  uint8_t state = 0;     // CtState bits, always kCsTracked
+  uint16_t zone = 0;
+  uint32_t mark = 0;
+  uint8_t label[16] = {};
+  bool has_orig = false; // orig is the connection's original tuple
+  CtTuple orig{};
+};
+
+// Per-thread counters (one writer, read relaxed by the control thread).
+#define DPS_CT_COUNTERS(X)                                                  \
+  X(kPackets, "packets")                                                    \
+  X(kCreated, "conns_created")                                              \
+  X(kInvalid, "invalid")                                                    \
+  X(kTruncated, "truncated_headers")                                        \
+  X(kMalformed, "malformed_headers")                                        \
+  X(kFragments, "fragments")                                                \
+  X(kRelated, "related")                                                    \
+  X(kFull, "conntrack_full")                                                \
+  X(kZoneFull, "conntrack_zone_full")                                       \
+  X(kTcpInvalidWindow, "tcp_invalid")
+
+enum CtCounter : unsigned {
+#define DPS_CT_ENUM(e, n) e,
+  DPS_CT_COUNTERS(DPS_CT_ENUM)
+#undef DPS_CT_ENUM
+  kCtCounterCount
+};
+const char* ct_counter_name(unsigned c);
+
+class Conntrack;
+
+// One thread's handle: its quiescent-state slot and its counters.
+class alignas(64) CtThread {
+ public:
+  // Announces that this thread holds no connection pointer now.
+  void quiesce();
+  uint64_t counter(unsigned c) const { return ctr_[c].load(std::memory_order_relaxed); }
+
+ private:
+  friend class Conntrack;
+  void bump(unsigned c) {
+    ctr_[c].store(ctr_[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  Conntrack* ct_ = nullptr;
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<bool> active_{false};
+  std::atomic<uint64_t> ctr_[kCtCounterCount] = {};
+};
+
+// One connection as dump-conntrack shows it.
+struct CtEntry {
+  CtTuple orig, reply;
+  uint32_t mark = 0;
+  uint8_t label[16] = {};
+  int64_t expiration_ms = 0;
+  bool tcp = false;
+  uint8_t tcp_state = 0;  // tcp_display_state
+};
+// OVS's dump-conntrack line: "tcp,orig=(...),reply=(...),zone=N,mark=M,
+// labels=0x..,protoinfo=(state=ESTABLISHED)".
+std::string ct_entry_format(const CtEntry& e);
+
+struct CtStats {
+  uint64_t n_conns = 0;
+  uint64_t counters[kCtCounterCount] = {};
+  uint64_t by_proto_tcp = 0, by_proto_udp = 0, by_proto_icmp = 0, by_proto_other = 0;
+};
+
+class Conntrack {
+ public:
+  static constexpr unsigned kShards = 64;
+  static constexpr unsigned kMaxThreads = 128;
+  static constexpr unsigned kChunk = 1024;
+
+  explicit Conntrack(CtConfig cfg = {});
+  ~Conntrack();
+  Conntrack(const Conntrack&) = delete;
+  Conntrack& operator=(const Conntrack&) = delete;
+
+  // Registers the calling thread; nullptr when kMaxThreads are registered.
+  // The handle lives as long as the Conntrack.
+  CtThread* register_thread();
+  void unregister_thread(CtThread* t);
+
+  // The ct() action on one packet (l3: its IP header, len readable bytes).
+  CtResult process(CtThread* t, const uint8_t* l3, size_t len, const CtAction& a, int64_t now_ms);
+
+  // Control thread. Visits up to `buckets` buckets from where the last call
+  // stopped, removing expired connections; frees what no thread can still
+  // see. Returns the number removed.
+  size_t sweep(int64_t now_ms, size_t buckets);
+  // Removes every connection (of one zone).
+  size_t flush(std::optional<uint16_t> zone = std::nullopt);
+  std::vector<CtEntry> dump(std::optional<uint16_t> zone = std::nullopt) const;
+  CtStats stats() const;
+
+  uint32_t n_conns() const { return n_conns_.load(std::memory_order_relaxed); }
+  uint32_t max_conns() const { return max_conns_.load(std::memory_order_relaxed); }
+  void set_max_conns(uint32_t n) { max_conns_.store(n, std::memory_order_relaxed); }
+  // 0 = no limit for the zone.
+  void set_zone_limit(uint16_t zone, uint32_t limit);
+  uint32_t zone_limit(uint16_t zone) const;
+  uint32_t zone_count(uint16_t zone) const;
+  void set_tcp_liberal(bool on) { liberal_.store(on, std::memory_order_relaxed); }
+
+  struct Conn;
+  struct Shard;
+
+ private:
+  friend class CtThread;
+  Shard& shard_of(uint32_t hash) { return *shards_[hash % kShards]; }
+  Conn* lookup(const CtTuple& key, uint32_t hash, int64_t now, bool* reply);
+  Conn* insert(CtThread* t, const CtPacket& p, int64_t now, bool* reply);
+  void classify_existing(CtThread* t, Conn* c, const CtPacket& p, bool reply, int64_t now,
+                         CtResult* r);
+  bool commit_allowed(CtThread* t, uint16_t zone);
+  void unlink_and_retire(Conn* c);
+  void reclaim();
+  uint64_t min_thread_epoch() const;
+
+  CtConfig cfg_;
+  std::atomic<uint32_t> max_conns_;
+  std::atomic<bool> liberal_;
+  std::atomic<uint32_t> n_conns_{0};
+  std::unique_ptr<std::atomic<uint32_t>[]> zone_count_;
+  std::unique_ptr<std::atomic<uint32_t>[]> zone_limit_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<CtThread[]> threads_;
+  std::atomic<uint64_t> epoch_{1};
+  std::vector<Conn*> retired_;  // control thread only
+  size_t sweep_cursor_ = 0;     // control thread only
+};
+
+}  // namespace dps::conntrack

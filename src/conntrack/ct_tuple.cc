@@ -1,0 +1,95 @@
+#include "ct_tuple.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace dps::conntrack {
+
+namespace {
+
+struct IcmpPair {
+  uint8_t request, reply;
+};
+constexpr IcmpPair kIcmp4Pairs[] = {{8, 0}, {13, 14}, {15, 16}, {17, 18}};
+constexpr IcmpPair kIcmp6Pairs[] = {{128, 129}};
+
+template <size_t N>
+uint8_t reverse_in(const IcmpPair (&pairs)[N], uint8_t type) {
+  for (const IcmpPair& p : pairs) {
+    if (p.request == type) return p.reply;
+    if (p.reply == type) return p.request;
+  }
+  return 0xff;
+}
+
+std::string addr_text(const CtTuple& t, const uint8_t* a) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(t.family == 6 ? AF_INET6 : AF_INET, a, buf, sizeof buf);
+  return buf;
+}
+
+bool is_icmp(uint8_t proto) { return proto == kProtoIcmp || proto == kProtoIcmpv6; }
+
+}  // namespace
+
+uint8_t ct_icmp_reverse_type(uint8_t family, uint8_t type) {
+  return family == 6 ? reverse_in(kIcmp6Pairs, type) : reverse_in(kIcmp4Pairs, type);
+}
+
+bool ct_icmp_is_request(uint8_t family, uint8_t type) {
+  if (family == 6) return type == 128;
+  return std::any_of(std::begin(kIcmp4Pairs), std::end(kIcmp4Pairs),
+                     [type](const IcmpPair& p) { return p.request == type; });
+}
+
+CtTuple ct_tuple_reverse(const CtTuple& t) {
+  CtTuple r = t;
+  std::memcpy(r.src, t.dst, 16);
+  std::memcpy(r.dst, t.src, 16);
+  r.sport = t.dport;
+  r.dport = t.sport;
+  if (is_icmp(t.proto)) r.icmp_type = ct_icmp_reverse_type(t.family, t.icmp_type);
+  return r;
+}
+
+uint32_t ct_tuple_hash(const CtTuple& t) {
+  uint32_t w[sizeof(CtTuple) / 4];
+  std::memcpy(w, &t, sizeof w);
+  uint64_t h = 0x9e3779b97f4a7c15ULL;
+  for (uint32_t x : w) {
+    h ^= x;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 32;
+  }
+  return static_cast<uint32_t>(h ^ (h >> 29));
+}
+
+std::string ct_proto_name(uint8_t proto) {
+  switch (proto) {
+    case kProtoTcp: return "tcp";
+    case kProtoUdp: return "udp";
+    case kProtoIcmp: return "icmp";
+    case kProtoIcmpv6: return "icmpv6";
+    case 132: return "sctp";
+    case 136: return "udplite";
+    case 33: return "dccp";
+    default: return std::to_string(proto);
+  }
+}
+
+std::string ct_tuple_format(const CtTuple& t) {
+  std::string s = "src=" + addr_text(t, t.src) + ",dst=" + addr_text(t, t.dst);
+  char buf[64];
+  if (is_icmp(t.proto)) {
+    std::snprintf(buf, sizeof buf, ",id=%u,type=%u,code=%u", t.sport, t.icmp_type, t.icmp_code);
+  } else if (t.sport || t.dport) {
+    std::snprintf(buf, sizeof buf, ",sport=%u,dport=%u", t.sport, t.dport);
+  } else {
+    buf[0] = 0;
+  }
+  return s + buf;
+}
+
+}  // namespace dps::conntrack

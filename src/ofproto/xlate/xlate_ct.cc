@@ -1,0 +1,36 @@
+#include "xlate_ct.h"
+
+#include <cstring>
+
+namespace dps::ofproto {
+
+datapath::DpCtArgs ct_dp_args(const ActCt& ct) {
+  datapath::DpCtArgs a;
+  a.zone = ct.zone;
+  if (ct.commit) a.flags |= datapath::kCtFlagCommit;
+  if (ct.force) a.flags |= datapath::kCtFlagForce;
+  if (ct.table != kCtNoTable) a.recirc_id = ct_recirc_id(ct.table);
+  const CtExecEffect e = ct_exec_effect(ct);
+  if (e.mark_mask) {
+    a.flags |= datapath::kCtFlagMark;
+    a.mark = e.mark;
+    a.mark_mask = e.mark_mask;
+  }
+  for (uint8_t b : e.label_mask) {
+    if (!b) continue;
+    a.flags |= datapath::kCtFlagLabel;
+    std::memcpy(a.label, e.label, 16);
+    std::memcpy(a.label_mask, e.label_mask, 16);
+    break;
+  }
+  return a;
+}
+
+void ct_clear_fields(datapath::FlowKey* key) {
+  key->ct_state = 0;
+  key->ct_zone = 0;
+  key->ct_mark = 0;
+  std::memset(key->ct_label, 0, sizeof key->ct_label);
+}
+
+}  // namespace dps::ofproto

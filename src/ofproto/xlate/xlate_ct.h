@@ -1,0 +1,39 @@
+// xlate_ct.h - translation of the connection-tracking actions.
+//
+// What: ct(...) becomes the datapath's kCt action (zone, commit/force, the
+//   mark and label exec() sets); ct(table=T) also gives it a recirculation
+//   id, and the recirculated packet's miss is translated from table T of
+//   the bridge that owns its in_port, with the ct fields in its key.
+// Design: the recirculation id names the table and nothing else
+//   (kCtRecircBase | T), so no table of ids is kept and a megaflow of a
+//   recirculated packet is valid as long as the rules it looked at; the
+//   pipeline state a frozen OVS translation would carry across (metadata,
+//   the action set) starts empty in table T. Every megaflow matches
+//   recirc_id exactly, so a recirculated packet never hits a first-pass
+//   megaflow.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "actions.h"
+#include "flow_key.h"
+#include "of_actions.h"
+
+namespace dps::ofproto {
+
+inline constexpr uint32_t kCtRecircBase = 0xc7000000u;
+inline uint32_t ct_recirc_id(uint8_t table) { return kCtRecircBase | table; }
+// The table a recirculation id continues in; nullopt when it is not ct's.
+inline std::optional<uint8_t> ct_recirc_table(uint32_t id) {
+  if ((id & 0xffffff00u) != kCtRecircBase) return std::nullopt;
+  return static_cast<uint8_t>(id & 0xff);
+}
+
+// The datapath arguments of ct().
+datapath::DpCtArgs ct_dp_args(const ActCt& ct);
+// ct_clear: the packet is untracked again.
+void ct_clear_fields(datapath::FlowKey* key);
+
+}  // namespace dps::ofproto

@@ -1,0 +1,217 @@
+// ct_fields_test.cc - the conntrack match fields (ct_state, ct_zone,
+// ct_mark, ct_label): NXM_1 encodings as ovs-ofctl -O OpenFlow13 sends them
+// (bytes from `ovs-ofctl parse-flow`'s dump), where they land in the flow
+// key, and the text syntax as ovs-ofctl prints it.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "flow_parser.h"
+#include "of_codec.h"
+
+using namespace dps::ofproto;
+
+namespace {
+
+std::string hex(const Bytes& b) {
+  std::string s;
+  char x[4];
+  for (uint8_t c : b) {
+    std::snprintf(x, sizeof x, "%02x", c);
+    s += x;
+  }
+  return s;
+}
+
+Bytes unhex(const std::string& s) {
+  Bytes b;
+  for (size_t i = 0; i + 1 < s.size(); i += 2)
+    b.push_back(static_cast<uint8_t>(std::stoul(s.substr(i, 2), nullptr, 16)));
+  return b;
+}
+
+FlowMod parse_ok(const std::string& text) {
+  FlowMod f;
+  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
+  INFO("'" << text << "': " << (e ? e->message : std::string("ok")));
+  REQUIRE_FALSE(e);
+  return f;
+}
+
+std::string parse_error(const std::string& text) {
+  FlowMod f;
+  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
+  return e ? e->message : std::string("no error");
+}
+
+// Parses as printed, prints back identically, and survives the wire.
+void round_trip(const char* t) {
+  FlowMod f = parse_ok(t);
+  CHECK(format_flow_mod(f) == t);
+  OfMessage m;
+  MaybeError e = decode(encode(OfMessage{kOfpVersion13, 1, FlowModMsg{f, kOfpNoBuffer}}), &m,
+                        DecodeOptions{});
+  INFO(t << ": " << (e ? e->message : std::string()));
+  REQUIRE_FALSE(e);
+  CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) == t);
+}
+
+}  // namespace
+
+TEST_CASE("ct fields: OVS names and NXM_1 numbers", "[ofproto][ct]") {
+  struct {
+    OxmField f;
+    const char* name;
+    uint8_t nxm;
+    unsigned width;
+    bool maskable;
+  } want[] = {
+      {OxmField::kCtState, "ct_state", 105, 4, true},
+      {OxmField::kCtZone, "ct_zone", 106, 2, false},
+      {OxmField::kCtMark, "ct_mark", 107, 4, true},
+      {OxmField::kCtLabel, "ct_label", 108, 16, true},
+  };
+  for (const auto& w : want) {
+    const OxmFieldInfo& fi = oxm_field_info(w.f);
+    CHECK(std::string(fi.name) == w.name);
+    CHECK(fi.oxm_class == kOxmClassNxm1);
+    CHECK(fi.oxm_field == w.nxm);
+    CHECK(fi.width == w.width);
+    CHECK(fi.maskable == w.maskable);
+    CHECK(oxm_field_by_wire(kOxmClassNxm1, w.nxm) == w.f);
+    CHECK(oxm_field_by_name(w.name) == w.f);
+    CHECK_FALSE(is_tunnel_field(w.f));
+    CHECK_FALSE(is_tun_metadata(w.f));
+  }
+}
+
+TEST_CASE("ct fields land on the flow key's conntrack words", "[ofproto][ct]") {
+  FlowMod f = parse_ok("ct_state=+trk+est-new,ct_zone=7,ct_mark=0x12/0xff,ct_label=0x0102,actions=drop");
+  const dps::datapath::FlowKey& v = f.match.value().flow;
+  const dps::datapath::FlowKey& m = f.match.mask().flow;
+  CHECK(v.ct_state == 0x22);
+  CHECK(m.ct_state == 0x23);
+  CHECK(v.ct_zone == 7);
+  CHECK(m.ct_zone == 0xffff);
+  CHECK(v.ct_mark == 0x12);
+  CHECK(m.ct_mark == 0xff);
+  CHECK(v.ct_label[14] == 1);
+  CHECK(v.ct_label[15] == 2);
+  CHECK(m.ct_label[0] == 0xff);
+  // from_flow (a megaflow back to a match) keeps them, drops recirc_id.
+  dps::datapath::FlowKey mk = m;
+  mk.recirc_id = ~0u;
+  OfMatch back = OfMatch::from_flow(v, mk);
+  CHECK(back.has(OxmField::kCtState));
+  CHECK(back.has(OxmField::kCtLabel));
+  CHECK(back.mask().flow.recirc_id == 0);
+  CHECK(back.value() == f.match.value());
+}
+
+TEST_CASE("ovs-ofctl's NXM_1 ct OXMs decode and encode byte for byte", "[ofproto][ct][codec]") {
+  // ovs-ofctl -O OpenFlow13 parse-flow
+  //   "tcp,ct_state=+trk+new,ct_zone=5,ct_mark=0x1/0xff,ct_label=0x1,actions=drop"
+  const Bytes fm = unhex(
+      "040e007800000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff0000"
+      "00000001004180000a02080080001401060001d30800000021000000210001d40200050001d70800000001000000ff0001d8100000000000000000000000000000000100000000000000");
+  OfMessage m;
+  MaybeError e = decode(fm, &m, DecodeOptions{});
+  INFO((e ? e->message : std::string()));
+  REQUIRE_FALSE(e);
+  CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) ==
+        "ct_state=+new+trk,ct_zone=5,ct_mark=0x1/0xff,ct_label=0x1,tcp actions=drop");
+  CHECK(hex(encode(m)) == hex(fm));
+}
+
+TEST_CASE("ct fields print as ovs-ofctl prints them and parse back", "[ofproto][ct][syntax]") {
+  // Texts as `ovs-ofctl -O OpenFlow13 parse-flow` prints them.
+  const char* texts[] = {
+      "ct_state=+new+trk,ct_zone=5,ct_mark=0x1/0xff,ct_label=0x1,tcp actions=drop",
+      "ct_state=-trk,ip actions=drop",
+      "ct_state=+est+trk,ct_mark=0x1 actions=output:2",
+      "ct_state=+rel+rpl+inv+trk-snat+dnat actions=drop",
+      "ct_label=0x1000000000000000000000000000000f/0xf000000000000000000000000000000f actions=drop",
+  };
+  for (const char* t : texts) round_trip(t);
+  CHECK(format_flow_mod(parse_ok("ct_state=0x21/0x21,ct_mark=1,actions=drop")) ==
+        "ct_state=+new+trk,ct_mark=0x1 actions=drop");
+  CHECK(parse_error("ct_state=+trk+bogus,actions=drop").find("unknown ct_state flag 'bogus'") !=
+        std::string::npos);
+  CHECK(parse_error("ct_state=+trk-trk,actions=drop").find("given twice") != std::string::npos);
+  CHECK(parse_error("ct_label=0x1" + std::string(33, '0') + ",actions=drop").find("128 bits") !=
+        std::string::npos);
+}
+
+TEST_CASE("ovs-ofctl's NXAST_CT and NXAST_CT_CLEAR decode and encode byte for byte", "[ofproto][ct][codec]") {
+  // ovs-ofctl -O OpenFlow13 parse-flow "ip,actions=ct(commit,zone=5,table=2),ct_clear,
+  //   ct(commit,force,table=3,zone=7,exec(set_field:0x1->ct_mark,set_field:0x2/0xff->ct_label))"
+  const Bytes fm = unhex(
+      "040e00b000000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff000000000001000a80000a0208000000000000000004007000000000ffff00180000232000230001000000000005020000000000ffff001000002320002b000000000000ffff00400000232000230003000000000007030000000000001900100001d6040000000100000000ffff001800002320000700070001d8100000000000000002");
+  OfMessage m;
+  MaybeError e = decode(fm, &m, DecodeOptions{});
+  INFO((e ? e->message : std::string()));
+  REQUIRE_FALSE(e);
+  const FlowMod& f = std::get<FlowModMsg>(m.body).mod;
+  CHECK(format_flow_mod(f) ==
+        "ip actions=ct(commit,table=2,zone=5),ct_clear,"
+        "ct(commit,force,table=3,zone=7,exec(set_field:0x1->ct_mark,load:0x2->NXM_NX_CT_LABEL[0..7]))");
+  CHECK(hex(encode(m)) == hex(fm));
+  // What the exec() does to the connection.
+  const ActCt& ct = std::get<ActCt>(f.instructions.apply->at(2));
+  CtExecEffect fx = ct_exec_effect(ct);
+  CHECK(fx.mark == 1);
+  CHECK(fx.mark_mask == 0xffffffffu);
+  CHECK(fx.label[15] == 2);
+  CHECK(fx.label_mask[15] == 0xff);
+  CHECK(fx.label_mask[14] == 0);
+  // ct(exec(...)) without commit: OVS's OFPBAC_BAD_ARGUMENT.
+  Bytes bad = unhex(
+      "040e007000000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff0000"
+      "00000001000a80000a0208000000000000000004003000000000ffff00280000232000230000000000000000ff0000000000001900100001d6040000000100000000");
+  e = decode(bad, &m, DecodeOptions{});
+  REQUIRE(e);
+  CHECK(e->type == OfErrorType::kBadAction);
+  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kBadArgument));
+}
+
+TEST_CASE("ct actions print as ovs-ofctl prints them and parse back", "[ofproto][ct][syntax]") {
+  // Texts as `ovs-ofctl -O OpenFlow13 parse-flow` prints them.
+  const char* texts[] = {
+      "ip actions=ct(commit,table=2,zone=5),ct_clear",
+      "ip actions=ct()",
+      "ip actions=ct(table=0)",
+      "ip actions=ct(zone=65535)",
+      "tcp actions=ct(commit,force,table=4,zone=3,exec(load:0x1->NXM_NX_CT_LABEL[116..119],load:0x1->NXM_NX_CT_MARK[0..1]))",
+      "ip actions=ct(commit,exec(load:0x1->NXM_NX_CT_MARK[]))",
+      "ip actions=ct(commit,exec(set_field:0xf0->ct_label)),output:2",
+      "ct_state=-trk,ip actions=ct(table=1)",
+  };
+  for (const char* t : texts) round_trip(t);
+  // Input spellings that print in OVS's form.
+  CHECK(format_flow_mod(parse_ok("ip,actions=ct")) == "ip actions=ct()");
+  CHECK(format_flow_mod(parse_ok("ip,actions=ct(commit,table=1,zone=2,force)")) ==
+        "ip actions=ct(commit,force,table=1,zone=2)");
+  CHECK(format_flow_mod(parse_ok("ip,actions=ct(commit,exec(set_field:0xf0/0xf0->ct_mark))")) ==
+        "ip actions=ct(commit,exec(load:0xf->NXM_NX_CT_MARK[4..7]))");
+  // Refused, never ignored.
+  CHECK(parse_error("ip,actions=ct(exec(set_field:1->ct_mark))").find("requires commit") != std::string::npos);
+  CHECK(parse_error("ip,actions=ct(commit,exec(set_field:1->ct_zone))").find("ct_zone is read-only") !=
+        std::string::npos);
+  CHECK(parse_error("ip,actions=ct(commit,exec(output:1))").find("doesn't support nested action output") !=
+        std::string::npos);
+  CHECK(parse_error("tcp,actions=ct(commit,alg=ftp)").find("alg") != std::string::npos);
+  CHECK(parse_error("ip,actions=ct(commit,nat(src=10.0.0.1))").find("nat is not supported") !=
+        std::string::npos);
+  CHECK(parse_error("ip,actions=ct(zone=70000)").find("zone") != std::string::npos);
+  CHECK(parse_error("ip,actions=ct(table=255)").find("invalid table") != std::string::npos);
+  CHECK(parse_error("ip,actions=ct(zone=NXM_NX_REG0[0..15])").find("zone") != std::string::npos);
+}
+
+TEST_CASE("ct needs an IP match: OFPBAC_MATCH_INCONSISTENT, as OVS", "[ofproto][ct]") {
+  FlowMod f;
+  MaybeError e = parse_flow("actions=ct(table=1)", &f, FlowParseMode::kAdd, false, nullptr);
+  if (!e) e = validate_instructions(f.instructions, f.match, f.table_id, ValidationContext{});
+  REQUIRE(e);
+  CHECK(e->type == OfErrorType::kBadAction);
+  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kMatchInconsistent));
+  CHECK(e->message.find("ct requires ip or ipv6") != std::string::npos);
+}
