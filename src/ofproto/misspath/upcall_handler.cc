@@ -92,6 +92,10 @@ void UpcallHandler::group_misses(unsigned n, int64_t now_ms) {
       handle_userspace(u, now_ms);
       continue;
     }
+    if (u.reason == UpcallReason::kSample) {
+      handle_sample(u);
+      continue;
+    }
     next_[i] = UINT32_MAX;
     uint32_t s = (u.hash ^ (uint32_t{u.pmd} * 0x9e3779b1u)) & (kGroupSlots - 1);
     for (;;) {
@@ -288,6 +292,31 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   }
   rte_mbuf* pkt = u.pkt;
   dp_.free_packets(&pkt, 1);
+}
+
+void UpcallHandler::handle_sample(const Upcall& u) {
+  if (samples_.size() >= cfg_.sample_queue) {
+    stats_.samples_dropped++;
+  } else {
+    SampleEvent& e = samples_.emplace_back();
+    e.slot = static_cast<uint16_t>(u.cookie);
+    e.cookie = u.sample;
+    e.in_port = u.key.in_port;
+    e.frame_len = rte_pktmbuf_pkt_len(u.pkt);
+    e.header.resize(std::min(e.frame_len, kSampleHeaderMax));
+    const void* d = rte_pktmbuf_read(u.pkt, 0, static_cast<uint32_t>(e.header.size()), e.header.data());
+    if (d && d != e.header.data()) std::memcpy(e.header.data(), d, e.header.size());
+    e.key = u.key;
+    stats_.samples++;
+  }
+  rte_mbuf* pkt = u.pkt;
+  dp_.free_packets(&pkt, 1);
+}
+
+std::vector<SampleEvent> UpcallHandler::take_samples() {
+  std::vector<SampleEvent> out;
+  out.swap(samples_);
+  return out;
 }
 
 std::vector<PacketInEvent> UpcallHandler::take_packet_ins(const Bridge* b, size_t max) {
