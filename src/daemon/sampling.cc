@@ -1,0 +1,350 @@
+#include "sampling.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+
+#include "config_daemon.h"
+#include "datapath.h"
+#include "ofproto.h"
+
+namespace dps::daemon {
+namespace {
+
+using exporter::IpAddress;
+
+IpAddress from_sockaddr(const sockaddr* sa) {
+  IpAddress a;
+  if (sa->sa_family == AF_INET6) {
+    a.v6 = true;
+    std::memcpy(a.b.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
+  } else {
+    std::memcpy(a.b.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+  }
+  return a;
+}
+
+// The first IPv4 (else IPv6) address of network device `name`.
+std::optional<IpAddress> device_address(const std::string& name) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<IpAddress> v4, v6;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || name != i->ifa_name) continue;
+    if (i->ifa_addr->sa_family == AF_INET && !v4) v4 = from_sockaddr(i->ifa_addr);
+    if (i->ifa_addr->sa_family == AF_INET6 && !v6) v6 = from_sockaddr(i->ifa_addr);
+  }
+  freeifaddrs(list);
+  return v4 ? v4 : v6;
+}
+
+// The source address the kernel picks towards `to` (a connected UDP socket
+// sends nothing).
+std::optional<IpAddress> source_towards(const exporter::Endpoint& to) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (to.addr.v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(to.port);
+    std::memcpy(&s6->sin6_addr, to.addr.b.data(), 16);
+    len = sizeof *s6;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(to.port);
+    std::memcpy(&s4->sin_addr, to.addr.b.data(), 4);
+    len = sizeof *s4;
+  }
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  std::optional<IpAddress> out;
+  sockaddr_storage local{};
+  socklen_t llen = sizeof local;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
+    out = from_sockaddr(reinterpret_cast<sockaddr*>(&local));
+  close(fd);
+  return out;
+}
+
+// "IP" and "[IP6]" get the default port; then parse_endpoint's rules.
+std::optional<exporter::Endpoint> parse_target(std::string t, uint16_t default_port, std::string* error) {
+  if (IpAddress::parse(t)) {
+    t = (t.find(':') != std::string::npos ? "[" + t + "]" : t) + ":" + std::to_string(default_port);
+  } else if (!t.empty() && t.front() == '[' && t.back() == ']') {
+    t += ":" + std::to_string(default_port);
+  }
+  return exporter::parse_endpoint(t, error);
+}
+
+std::nullopt_t fail(std::string* error, const std::string& what) {
+  *error = "sFlow: " + what;
+  return std::nullopt;
+}
+
+bool check_range(std::string* error, const char* column, int64_t v, int64_t lo, int64_t hi, const char* unit) {
+  if (v >= lo && v <= hi) return true;
+  fail(error, std::string(column) + "=" + std::to_string(v) + ": must be " + std::to_string(lo) + ".." +
+                  std::to_string(hi) + unit);
+  return false;
+}
+
+// The sFlow output field of a sample's cookie.
+uint32_t sflow_output(uint32_t out) {
+  if (out == datapath::kSampleOutNone) return exporter::sflow_if_discard(256);  // 256: unknown reason
+  if (out & datapath::kSampleOutMultiple) return exporter::sflow_if_multiple(out & ~datapath::kSampleOutMultiple);
+  return exporter::sflow_if_index(out);
+}
+
+}  // namespace
+
+std::optional<SflowSettings> sflow_settings(const SflowWant& w, std::string* error) {
+  SflowSettings s;
+  const int64_t sampling = w.sampling.value_or(kSflowDefaultSampling);
+  const int64_t polling = w.polling.value_or(kSflowDefaultPolling);
+  const int64_t header = w.header.value_or(kSflowDefaultHeader);
+  if (!check_range(error, "sampling", sampling, 1, UINT32_MAX, "") ||
+      !check_range(error, "polling", polling, 0, 86400, " seconds") ||
+      !check_range(error, "header", header, 4, 256, " bytes"))
+    return std::nullopt;
+  s.sampling = static_cast<uint32_t>(sampling);
+  s.polling_s = static_cast<uint32_t>(polling);
+  s.header = static_cast<uint32_t>(header);
+  std::vector<exporter::Endpoint> eps;
+  for (const std::string& t : w.targets) {
+    std::string why;
+    auto ep = parse_target(t, exporter::kSflowPort, &why);
+    if (!ep) return fail(error, "targets=\"" + t + "\": " + why);
+    eps.push_back(*ep);
+    s.targets.push_back(ep->str());
+  }
+  if (eps.empty()) return fail(error, "targets: none given");
+  if (!w.agent.empty()) {
+    auto a = IpAddress::parse(w.agent);
+    if (!a) a = device_address(w.agent);
+    if (!a) return fail(error, "agent=\"" + w.agent + "\": not an IP address nor a network device with one");
+    s.agent = *a;
+  } else {
+    auto a = source_towards(eps.front());
+    if (!a) return fail(error, "agent: no route to " + eps.front().str() + " to take an agent address from");
+    s.agent = *a;
+  }
+  return s;
+}
+
+// ---- SflowAgent -----------------------------------------------------------------
+
+SflowAgent::SflowAgent(const SflowSettings& s, uint16_t slot, datapath::Datapath& dp)
+    : s_(s), slot_(slot), dp_(dp), base_(dp.sample_counters(slot)),
+      enc_({.agent = s.agent, .sub_agent_id = 0, .max_datagram = 1400, .header_bytes = s.header}) {
+  std::string error;
+  if (!out_.set_collectors(s.targets, &error)) throw std::invalid_argument("sFlow: " + error);
+}
+
+datapath::SampleCounters SflowAgent::counters() const {
+  datapath::SampleCounters c = dp_.sample_counters(slot_);
+  c.pool -= std::min(c.pool, base_.pool);
+  c.sampled -= std::min(c.sampled, base_.sampled);
+  c.lost -= std::min(c.lost, base_.lost);
+  return c;
+}
+
+void SflowAgent::add_sample(const ofproto::SampleEvent& e) {
+  const datapath::SampleCounters c = counters();
+  exporter::SflowFlowSample fs;
+  fs.source_index = 0;  // the bridge (OVS: one sampler per bridge)
+  fs.sampling_rate = s_.sampling;
+  fs.sample_pool = static_cast<uint32_t>(c.pool);
+  fs.drops = static_cast<uint32_t>(c.lost);
+  fs.input = exporter::sflow_if_index(e.in_port);
+  fs.output = sflow_output(e.cookie.out);
+  fs.frame_length = e.frame_len;
+  fs.header = std::span<const uint8_t>(e.header.data(), e.header.size());
+  if (enc_.add_flow_sample(fs)) flow_samples_++;
+}
+
+void SflowAgent::poll(const ofproto::Ofproto& ofp, int64_t now_ms) {
+  if (start_ms_ < 0) {
+    start_ms_ = last_flush_ms_ = now_ms;
+    next_poll_ms_ = now_ms + int64_t{s_.polling_s} * 1000;
+  }
+  if (!s_.polling_s || now_ms < next_poll_ms_) return;
+  next_poll_ms_ = now_ms + int64_t{s_.polling_s} * 1000;
+  for (const auto& [no, bp] : ofp.bridge().ports) {
+    if (bp.is_patch() || bp.is_tunnel()) continue;
+    const netdev::Netdev* nd = dp_.port(bp.dp_port);
+    if (!nd) continue;
+    const netdev::PortStats st = nd->stats();
+    const netdev::NetdevInfo info = nd->info();
+    exporter::SflowCounterSample cs;
+    cs.source_index = bp.dp_port;
+    exporter::SflowIfCounters& c = cs.ifc;
+    c.if_index = bp.dp_port;
+    c.if_speed = uint64_t{info.link_speed_mbps} * 1'000'000;
+    c.if_direction = info.link_speed_mbps ? (info.full_duplex ? 1 : 2) : 0;
+    c.admin_up = nd->admin_up();
+    c.oper_up = info.link_up;
+    c.in_octets = st.rx_bytes;
+    c.in_ucast = static_cast<uint32_t>(st.rx_packets);  // the datapath does not split by cast
+    c.in_discards = static_cast<uint32_t>(st.rx_dropped);
+    c.in_errors = static_cast<uint32_t>(st.rx_errors);
+    c.out_octets = st.tx_bytes;
+    c.out_ucast = static_cast<uint32_t>(st.tx_packets);
+    c.out_discards = static_cast<uint32_t>(st.tx_dropped);
+    c.out_errors = static_cast<uint32_t>(st.tx_errors);
+    if (enc_.add_counter_sample(cs)) counter_samples_++;
+  }
+}
+
+unsigned SflowAgent::flush(int64_t now_ms, bool force) {
+  if (!enc_.pending() || (!force && now_ms - last_flush_ms_ < kFlushMs)) return 0;
+  last_flush_ms_ = now_ms;
+  const auto uptime = static_cast<uint32_t>(now_ms - (start_ms_ < 0 ? now_ms : start_ms_));
+  unsigned n = 0;
+  for (const auto& d : enc_.take(uptime)) {
+    out_.send(d);
+    n++;
+  }
+  return n;
+}
+
+nlohmann::json SflowAgent::show() const {
+  const datapath::SampleCounters c = counters();
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& col : out_.collectors())
+    targets.push_back({{"target", col.target.str()}, {"sent", col.sent}, {"send_errors", col.send_errors},
+                       {"last_error", col.last_error}});
+  return {{"agent", s_.agent.str()},         {"sampling", s_.sampling},
+          {"polling", s_.polling_s},         {"header", s_.header},
+          {"slot", slot_},                   {"sample_pool", c.pool},
+          {"sampled", c.sampled},            {"lost", c.lost},
+          {"flow_samples", flow_samples_},   {"counter_samples", counter_samples_},
+          {"datagrams", enc_.datagrams()},   {"targets", targets}};
+}
+
+// ---- SamplingAgents ------------------------------------------------------------
+
+SamplingAgents::SamplingAgents(datapath::Datapath& dp, ofproto::BridgeSet& bridges)
+    : dp_(dp), bridges_(bridges), slot_used_(datapath::kMaxSampleSlots, false) {}
+
+SamplingAgents::~SamplingAgents() = default;
+
+std::optional<uint16_t> SamplingAgents::take_slot() {
+  for (uint16_t i = 0; i < slot_used_.size(); i++)
+    if (!slot_used_[i]) {
+      slot_used_[i] = true;
+      return i;
+    }
+  return std::nullopt;
+}
+
+void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
+  auto it = by_bridge_.find(b.name);
+  if (!ofp) {  // the bridge goes, and its megaflows with it
+    if (it == by_bridge_.end()) return;
+    if (it->second.sflow) {
+      slot_used_[it->second.sflow->slot()] = false;
+      sflow_by_slot_.erase(it->second.sflow->slot());
+    }
+    by_bridge_.erase(it);
+    return;
+  }
+  PerBridge& pb = by_bridge_[b.name];
+  if (pb.sflow_want != b.sflow) apply_sflow(b.name, pb, b.sflow, *ofp);
+}
+
+void SamplingAgents::apply_sflow(const std::string& name, PerBridge& pb, const std::optional<SflowWant>& w,
+                                 ofproto::Ofproto& ofp) {
+  pb.sflow_want = w;
+  ofproto::BridgeSampling bs = ofp.bridge().sampling;
+  if (!w) {
+    pb.sflow_error.clear();
+    if (!pb.sflow) return;
+    slot_used_[pb.sflow->slot()] = false;
+    sflow_by_slot_.erase(pb.sflow->slot());
+    pb.sflow.reset();
+    bs.sflow = {};
+    ofp.set_sampling(bs);
+    spdlog::info("reconfigure: bridge {}: sFlow off", name);
+    return;
+  }
+  std::string error;
+  std::optional<SflowSettings> s = sflow_settings(*w, &error);
+  std::optional<uint16_t> slot = pb.sflow ? std::optional<uint16_t>(pb.sflow->slot()) : std::nullopt;
+  if (s && !slot && !(slot = take_slot())) error = "sFlow: no free datapath sampler (all in use)";
+  std::unique_ptr<SflowAgent> agent;
+  if (s && slot) {
+    try {
+      agent = std::make_unique<SflowAgent>(*s, *slot, dp_);
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+      if (!pb.sflow) slot_used_[*slot] = false;
+    }
+  }
+  if (!agent) {
+    pb.sflow_error = error;
+    spdlog::error("reconfigure: bridge {}: {}; sFlow {}", name, error, pb.sflow ? "left as it was" : "off");
+    return;
+  }
+  pb.sflow_error.clear();
+  pb.sflow = std::move(agent);
+  sflow_by_slot_[*slot] = pb.sflow.get();
+  bs.sflow = {s->sampling, *slot, 0, 0};
+  ofp.set_sampling(bs);
+  std::string targets;
+  for (const std::string& t : s->targets) targets += (targets.empty() ? "" : ",") + t;
+  spdlog::info("reconfigure: bridge {}: sFlow to {} at 1 in {}, polling {} s, header {} bytes, agent {}",
+               name, targets, s->sampling, s->polling_s, s->header, s->agent.str());
+}
+
+unsigned SamplingAgents::run(int64_t now_ms) {
+  if (by_bridge_.empty()) return 0;
+  std::vector<ofproto::SampleEvent> events = bridges_.backer().handler().take_samples();
+  for (const ofproto::SampleEvent& e : events) {
+    auto it = sflow_by_slot_.find(e.slot);
+    if (e.cookie.kind == datapath::SampleKind::kSflow && it != sflow_by_slot_.end()) it->second->add_sample(e);
+    else unclaimed_++;
+  }
+  unsigned work = static_cast<unsigned>(events.size());
+  for (auto& [name, pb] : by_bridge_) {
+    if (!pb.sflow) continue;
+    if (const ofproto::Ofproto* ofp = bridges_.find(name)) pb.sflow->poll(*ofp, now_ms);
+    work += pb.sflow->flush(now_ms);
+  }
+  return work;
+}
+
+nlohmann::json SamplingAgents::show() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, pb] : by_bridge_) {
+    if (!pb.sflow_want) continue;
+    nlohmann::json j = {{"bridge", name}, {"status", pb.sflow ? "on" : "error"}};
+    if (!pb.sflow_error.empty()) j["error"] = pb.sflow_error;
+    if (pb.sflow) j.update(pb.sflow->show());
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void attach_sampling(SamplingAgents& s, ofproto::BridgeSet& bridges, ConfigDaemon& confd) {
+  if (!confd.enabled()) return;
+  for (const auto& [name, b] : confd.reconciler().applied_bridges())
+    if (auto* o = bridges.find(name)) s.apply(b, o);
+  confd.reconciler().set_sampling_hook([&s](const BridgeWant& b, ofproto::Ofproto* o) { s.apply(b, o); });
+}
+
+void detach_sampling(ConfigDaemon& confd) {
+  if (confd.enabled()) confd.reconciler().set_sampling_hook(nullptr);
+}
+
+}  // namespace dps::daemon
