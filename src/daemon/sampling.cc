@@ -9,12 +9,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <span>
 #include <stdexcept>
 
 #include "config_daemon.h"
 #include "datapath.h"
+#include "flow_key_fields.h"
 #include "ofproto.h"
 
 namespace dps::daemon {
@@ -104,6 +106,20 @@ uint32_t sflow_output(uint32_t out) {
   if (out == datapath::kSampleOutNone) return exporter::sflow_if_discard(256);  // 256: unknown reason
   if (out & datapath::kSampleOutMultiple) return exporter::sflow_if_multiple(out & ~datapath::kSampleOutMultiple);
   return exporter::sflow_if_index(out);
+}
+
+nlohmann::json collectors_json(const exporter::UdpExporter& out) {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& col : out.collectors())
+    targets.push_back({{"target", col.target.str()}, {"sent", col.sent}, {"send_errors", col.send_errors},
+                       {"last_error", col.last_error}});
+  return targets;
+}
+
+uint64_t epoch_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 }  // namespace
@@ -220,16 +236,94 @@ unsigned SflowAgent::flush(int64_t now_ms, bool force) {
 
 nlohmann::json SflowAgent::show() const {
   const datapath::SampleCounters c = counters();
-  nlohmann::json targets = nlohmann::json::array();
-  for (const auto& col : out_.collectors())
-    targets.push_back({{"target", col.target.str()}, {"sent", col.sent}, {"send_errors", col.send_errors},
-                       {"last_error", col.last_error}});
   return {{"agent", s_.agent.str()},         {"sampling", s_.sampling},
           {"polling", s_.polling_s},         {"header", s_.header},
           {"slot", slot_},                   {"sample_pool", c.pool},
           {"sampled", c.sampled},            {"lost", c.lost},
           {"flow_samples", flow_samples_},   {"counter_samples", counter_samples_},
-          {"datagrams", enc_.datagrams()},   {"targets", targets}};
+          {"datagrams", enc_.datagrams()},   {"targets", collectors_json(out_)}};
+}
+
+// ---- IPFIX ----------------------------------------------------------------------
+
+std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* error) {
+  IpfixSettings s;
+  auto bad = [error](const std::string& what) {
+    *error = "IPFIX: " + what;
+    return std::nullopt;
+  };
+  // The schema bounds sampling (>= 1), the ids and cache_active_timeout.
+  s.sampling = static_cast<uint32_t>(w.sampling.value_or(kIpfixDefaultSampling));
+  s.obs_domain = static_cast<uint32_t>(w.obs_domain_id.value_or(0));
+  s.obs_point = static_cast<uint32_t>(w.obs_point_id.value_or(0));
+  s.cache_active_timeout_s = static_cast<uint32_t>(w.cache_active_timeout.value_or(0));
+  s.cache_max_flows = static_cast<uint32_t>(std::min<int64_t>(w.cache_max_flows.value_or(0), 1 << 22));
+  for (const std::string& t : w.targets) {
+    std::string why;
+    auto ep = parse_target(t, exporter::kIpfixPort, &why);
+    if (!ep) return bad("targets=\"" + t + "\": " + why);
+    s.targets.push_back(ep->str());
+  }
+  if (s.targets.empty()) return bad("targets: none given");
+  return s;
+}
+
+IpfixAgent::IpfixAgent(const IpfixSettings& s, uint16_t slot)
+    : s_(s), slot_(slot), enc_({.observation_domain = s.obs_domain, .max_message = 1400, .template_refresh_s = 600}) {
+  if (s.caching())
+    cache_ = std::make_unique<exporter::FlowCache>(exporter::FlowCacheConfig{
+        .active_timeout_ms = uint64_t{s.cache_active_timeout_s} * 1000,
+        .inactive_timeout_ms = uint64_t{s.cache_active_timeout_s} * 1000,
+        .capacity = s.cache_max_flows,
+        .scale = s.sampling,
+        .tcp_end = true});
+  std::string error;
+  if (!out_.set_collectors(s.targets, &error)) throw std::invalid_argument("IPFIX: " + error);
+}
+
+IpfixAgent::~IpfixAgent() {
+  if (!cache_) return;
+  cache_->flush(&pending_);  // what the cache holds goes out (flowEndReason 4)
+  flush(epoch_ms(), true);
+}
+
+void IpfixAgent::add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms) {
+  samples_++;
+  exporter::FlowFields f = exporter::flow_fields_from_key(e.key);
+  const uint32_t out = e.cookie.out;
+  f.out_if = (out == datapath::kSampleOutNone || (out & datapath::kSampleOutMultiple)) ? 0 : out;
+  if (cache_) {
+    cache_->add(f, e.frame_len, now_epoch_ms, &pending_);
+    return;
+  }
+  exporter::FlowRecord r;
+  r.f = f;
+  r.packets = s_.sampling;
+  r.bytes = uint64_t{e.frame_len} * s_.sampling;
+  r.start_ms = r.end_ms = now_epoch_ms;
+  r.reason = exporter::FlowEndReason::kActiveTimeout;
+  pending_.push_back(r);
+}
+
+unsigned IpfixAgent::flush(uint64_t now_epoch_ms, bool force) {
+  if (cache_ && !force) cache_->expire(now_epoch_ms, &pending_);
+  if (pending_.empty() || (!force && now_epoch_ms < last_flush_ms_ + uint64_t{kFlushMs})) return 0;
+  last_flush_ms_ = now_epoch_ms;
+  unsigned n = 0;
+  for (const auto& m : enc_.encode(pending_, static_cast<uint32_t>(now_epoch_ms / 1000))) {
+    out_.send(m);
+    n++;
+  }
+  records_ += pending_.size();
+  pending_.clear();
+  return n;
+}
+
+nlohmann::json IpfixAgent::show() const {
+  return {{"sampling", s_.sampling},      {"obs_domain_id", s_.obs_domain}, {"obs_point_id", s_.obs_point},
+          {"cache_active_timeout", s_.cache_active_timeout_s}, {"cache_max_flows", s_.cache_max_flows},
+          {"slot", slot_},                {"samples", samples_},            {"records", records_},
+          {"messages", enc_.messages()},  {"targets", collectors_json(out_)}};
 }
 
 // ---- SamplingAgents ------------------------------------------------------------
@@ -248,93 +342,126 @@ std::optional<uint16_t> SamplingAgents::take_slot() {
   return std::nullopt;
 }
 
+void SamplingAgents::release(uint16_t slot) {
+  slot_used_[slot] = false;
+  by_slot_.erase(slot);
+}
+
 void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
   auto it = by_bridge_.find(b.name);
   if (!ofp) {  // the bridge goes, and its megaflows with it
     if (it == by_bridge_.end()) return;
-    if (it->second.sflow) {
-      slot_used_[it->second.sflow->slot()] = false;
-      sflow_by_slot_.erase(it->second.sflow->slot());
-    }
+    if (it->second.sflow.agent) release(it->second.sflow.agent->slot());
+    if (it->second.ipfix.agent) release(it->second.ipfix.agent->slot());
     by_bridge_.erase(it);
     return;
   }
   PerBridge& pb = by_bridge_[b.name];
-  if (pb.sflow_want != b.sflow) apply_sflow(b.name, pb, b.sflow, *ofp);
+  if (pb.sflow_want != b.sflow) {
+    pb.sflow_want = b.sflow;
+    std::string error;
+    std::optional<SflowSettings> s;
+    if (b.sflow) s = sflow_settings(*b.sflow, &error);
+    reconfigure(b.name, "sFlow", pb.sflow, b.sflow.has_value(), error,
+                [&](uint16_t slot) { return std::make_unique<SflowAgent>(*s, slot, dp_); },
+                {s ? s->sampling : 0, 0, 0, 0}, &ofproto::BridgeSampling::sflow, *ofp, &pb);
+  }
+  if (pb.ipfix_want != b.ipfix) {
+    pb.ipfix_want = b.ipfix;
+    std::string error;
+    std::optional<IpfixSettings> s;
+    if (b.ipfix) s = ipfix_settings(*b.ipfix, &error);
+    reconfigure(b.name, "IPFIX", pb.ipfix, b.ipfix.has_value(), error,
+                [&](uint16_t slot) { return std::make_unique<IpfixAgent>(*s, slot); },
+                {s ? s->sampling : 0, 0, s ? s->obs_domain : 0, s ? s->obs_point : 0},
+                &ofproto::BridgeSampling::ipfix, *ofp, &pb);
+  }
 }
 
-void SamplingAgents::apply_sflow(const std::string& name, PerBridge& pb, const std::optional<SflowWant>& w,
-                                 ofproto::Ofproto& ofp) {
-  pb.sflow_want = w;
+template <typename Agent, typename Make>
+void SamplingAgents::reconfigure(const std::string& bridge, const char* what, Slotted<Agent>& sl, bool on,
+                                 std::string error, Make make, ofproto::BridgeSampler sampler,
+                                 ofproto::BridgeSampler ofproto::BridgeSampling::*field, ofproto::Ofproto& ofp,
+                                 PerBridge* pb) {
   ofproto::BridgeSampling bs = ofp.bridge().sampling;
-  if (!w) {
-    pb.sflow_error.clear();
-    if (!pb.sflow) return;
-    slot_used_[pb.sflow->slot()] = false;
-    sflow_by_slot_.erase(pb.sflow->slot());
-    pb.sflow.reset();
-    bs.sflow = {};
+  if (!on) {
+    sl.error.clear();
+    if (!sl.agent) return;
+    release(sl.agent->slot());
+    sl.agent.reset();
+    bs.*field = {};
     ofp.set_sampling(bs);
-    spdlog::info("reconfigure: bridge {}: sFlow off", name);
+    spdlog::info("reconfigure: bridge {}: {} off", bridge, what);
     return;
   }
-  std::string error;
-  std::optional<SflowSettings> s = sflow_settings(*w, &error);
-  std::optional<uint16_t> slot = pb.sflow ? std::optional<uint16_t>(pb.sflow->slot()) : std::nullopt;
-  if (s && !slot && !(slot = take_slot())) error = "sFlow: no free datapath sampler (all in use)";
-  std::unique_ptr<SflowAgent> agent;
-  if (s && slot) {
+  std::optional<uint16_t> slot = sl.agent ? std::optional<uint16_t>(sl.agent->slot()) : std::nullopt;
+  if (error.empty() && !slot && !(slot = take_slot()))
+    error = std::string(what) + ": no free datapath sampler (all in use)";
+  std::unique_ptr<Agent> agent;
+  if (error.empty()) {
     try {
-      agent = std::make_unique<SflowAgent>(*s, *slot, dp_);
+      agent = make(*slot);
     } catch (const std::invalid_argument& e) {
       error = e.what();
-      if (!pb.sflow) slot_used_[*slot] = false;
+      if (!sl.agent) slot_used_[*slot] = false;
     }
   }
   if (!agent) {
-    pb.sflow_error = error;
-    spdlog::error("reconfigure: bridge {}: {}; sFlow {}", name, error, pb.sflow ? "left as it was" : "off");
+    sl.error = error;
+    spdlog::error("reconfigure: bridge {}: {}; {} {}", bridge, error, what, sl.agent ? "left as it was" : "off");
     return;
   }
-  pb.sflow_error.clear();
-  pb.sflow = std::move(agent);
-  sflow_by_slot_[*slot] = pb.sflow.get();
-  bs.sflow = {s->sampling, *slot, 0, 0};
+  sl.error.clear();
+  sl.agent = std::move(agent);  // the old one (same slot) flushes what it holds
+  by_slot_[*slot] = pb;
+  sampler.slot = *slot;
+  bs.*field = sampler;
   ofp.set_sampling(bs);
-  std::string targets;
-  for (const std::string& t : s->targets) targets += (targets.empty() ? "" : ",") + t;
-  spdlog::info("reconfigure: bridge {}: sFlow to {} at 1 in {}, polling {} s, header {} bytes, agent {}",
-               name, targets, s->sampling, s->polling_s, s->header, s->agent.str());
+  spdlog::info("reconfigure: bridge {}: {} at 1 in {} (datapath sampler {})", bridge, what, sampler.rate, *slot);
 }
 
 unsigned SamplingAgents::run(int64_t now_ms) {
   if (by_bridge_.empty()) return 0;
   std::vector<ofproto::SampleEvent> events = bridges_.backer().handler().take_samples();
+  const uint64_t now_epoch = epoch_ms();
   for (const ofproto::SampleEvent& e : events) {
-    auto it = sflow_by_slot_.find(e.slot);
-    if (e.cookie.kind == datapath::SampleKind::kSflow && it != sflow_by_slot_.end()) it->second->add_sample(e);
+    auto it = by_slot_.find(e.slot);
+    PerBridge* pb = it == by_slot_.end() ? nullptr : it->second;
+    SflowAgent* sf = pb ? pb->sflow.agent.get() : nullptr;
+    IpfixAgent* ip = pb ? pb->ipfix.agent.get() : nullptr;
+    if (e.cookie.kind == datapath::SampleKind::kSflow && sf && sf->slot() == e.slot) sf->add_sample(e);
+    else if (e.cookie.kind == datapath::SampleKind::kIpfixBridge && ip && ip->slot() == e.slot)
+      ip->add_sample(e, now_epoch);
     else unclaimed_++;
   }
   unsigned work = static_cast<unsigned>(events.size());
   for (auto& [name, pb] : by_bridge_) {
-    if (!pb.sflow) continue;
-    if (const ofproto::Ofproto* ofp = bridges_.find(name)) pb.sflow->poll(*ofp, now_ms);
-    work += pb.sflow->flush(now_ms);
+    if (pb.sflow.agent) {
+      if (const ofproto::Ofproto* ofp = bridges_.find(name)) pb.sflow.agent->poll(*ofp, now_ms);
+      work += pb.sflow.agent->flush(now_ms);
+    }
+    if (pb.ipfix.agent) work += pb.ipfix.agent->flush(now_epoch);
   }
   return work;
 }
 
-nlohmann::json SamplingAgents::show() const {
+template <typename Agent, typename Want>
+nlohmann::json SamplingAgents::show_kind(const std::optional<Want> PerBridge::*want,
+                                         const Slotted<Agent> PerBridge::*sampler) const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [name, pb] : by_bridge_) {
-    if (!pb.sflow_want) continue;
-    nlohmann::json j = {{"bridge", name}, {"status", pb.sflow ? "on" : "error"}};
-    if (!pb.sflow_error.empty()) j["error"] = pb.sflow_error;
-    if (pb.sflow) j.update(pb.sflow->show());
+    if (!(pb.*want)) continue;
+    const Slotted<Agent>& sl = pb.*sampler;
+    nlohmann::json j = {{"bridge", name}, {"status", sl.agent ? "on" : "error"}};
+    if (!sl.error.empty()) j["error"] = sl.error;
+    if (sl.agent) j.update(sl.agent->show());
     out.push_back(std::move(j));
   }
   return out;
 }
+
+nlohmann::json SamplingAgents::show_sflow() const { return show_kind(&PerBridge::sflow_want, &PerBridge::sflow); }
+nlohmann::json SamplingAgents::show_ipfix() const { return show_kind(&PerBridge::ipfix_want, &PerBridge::ipfix); }
 
 void attach_sampling(SamplingAgents& s, ofproto::BridgeSet& bridges, ConfigDaemon& confd) {
   if (!confd.enabled()) return;

@@ -1,8 +1,9 @@
-// sampling.h - the bridges' sFlow agents: Bridge.sflow rows in, sFlow v5
-// datagrams to the collectors out (docs/visibility.md).
+// sampling.h - the bridges' sFlow agents and IPFIX exporters: Bridge.sflow /
+// Bridge.ipfix rows in, sFlow v5 datagrams and IPFIX messages to the
+// collectors out (docs/visibility.md).
 //
 // What: SamplingAgents keeps one SflowAgent per bridge whose sflow column
-//   names a valid sFlow row. Configuring one checks the row (sflow_settings:
+//   names a valid sFlow row, and one IpfixAgent per valid IPFIX row. Configuring one checks the row (sflow_settings:
 //   a bad value is logged with the column, the value and the reason, and
 //   that bridge's sampling stays as it was), gives the sampler a datapath
 //   slot and sets the bridge's BridgeSampler (Ofproto::set_sampling: the
@@ -34,6 +35,8 @@
 #include <nlohmann/json.hpp>
 
 #include "desired_config.h"
+#include "flow_cache.h"
+#include "ipfix.h"
 #include "sflow.h"
 #include "udp_exporter.h"
 #include "upcall_handler.h"
@@ -52,6 +55,7 @@ inline constexpr int64_t kSflowDefaultSampling = 400;
 inline constexpr int64_t kSflowDefaultPolling = 30;
 inline constexpr int64_t kSflowDefaultHeader = 128;
 inline constexpr int64_t kFlushMs = 100;
+inline constexpr int64_t kIpfixDefaultSampling = 400;
 
 // An sFlow row, checked.
 struct SflowSettings {
@@ -96,6 +100,43 @@ class SflowAgent {
   uint64_t counter_samples_ = 0;
 };
 
+// An IPFIX row, checked.
+struct IpfixSettings {
+  std::vector<std::string> targets;  // "IP:PORT"
+  uint32_t sampling = kIpfixDefaultSampling;
+  uint32_t obs_domain = 0, obs_point = 0;
+  uint32_t cache_active_timeout_s = 0;  // with cache_max_flows: 0 = no cache
+  uint32_t cache_max_flows = 0;
+  bool caching() const { return cache_active_timeout_s && cache_max_flows; }
+};
+
+// nullopt with *error ("IPFIX: <column>=<value>: <reason>").
+std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* error);
+
+// The bridge's IPFIX exporter: each sample a record at once (no cache, as
+// OVS without cache_active_timeout / cache_max_flows), or aggregated in the
+// flow cache (active timeout, max flows) and exported as flows end. Counts
+// are scaled by the sampling rate (records estimate the traffic).
+class IpfixAgent {
+ public:
+  IpfixAgent(const IpfixSettings& s, uint16_t slot);
+  ~IpfixAgent();
+  void add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms);
+  unsigned flush(uint64_t now_epoch_ms, bool force = false);
+  nlohmann::json show() const;
+  uint16_t slot() const { return slot_; }
+
+ private:
+  IpfixSettings s_;
+  uint16_t slot_;
+  std::unique_ptr<exporter::FlowCache> cache_;
+  exporter::IpfixEncoder enc_;
+  exporter::UdpExporter out_;
+  std::vector<exporter::FlowRecord> pending_;
+  uint64_t last_flush_ms_ = 0;
+  uint64_t samples_ = 0, records_ = 0;
+};
+
 class SamplingAgents {
  public:
   SamplingAgents(datapath::Datapath& dp, ofproto::BridgeSet& bridges);
@@ -106,24 +147,39 @@ class SamplingAgents {
   void apply(const BridgeWant& b, ofproto::Ofproto* ofp);
   // One control-loop round: samples, polling, sends. Returns work done.
   unsigned run(int64_t now_ms);
-  // dpsctl sflow/show: each bridge's agent (or its error) and counters.
-  nlohmann::json show() const;
+  // dpsctl sflow/show, ipfix/show: each bridge's agent (or its error) and counters.
+  nlohmann::json show_sflow() const;
+  nlohmann::json show_ipfix() const;
 
  private:
+  template <typename Agent>
+  struct Slotted {
+    std::unique_ptr<Agent> agent;
+    std::string error;
+  };
   struct PerBridge {
     std::optional<SflowWant> sflow_want;  // as last applied
-    std::unique_ptr<SflowAgent> sflow;
-    std::string sflow_error;
+    Slotted<SflowAgent> sflow;
+    std::optional<IpfixWant> ipfix_want;
+    Slotted<IpfixAgent> ipfix;
   };
-  void apply_sflow(const std::string& name, PerBridge& pb, const std::optional<SflowWant>& w,
-                   ofproto::Ofproto& ofp);
+  // One sampler of one bridge: off (!on), or a new agent from make(slot)
+  // (which may throw std::invalid_argument), or an error (settings: `error`
+  // non-empty) logged with nothing changed.
+  template <typename Agent, typename Make>
+  void reconfigure(const std::string& bridge, const char* what, Slotted<Agent>& sl, bool on, std::string error,
+                   Make make, ofproto::BridgeSampler sampler, ofproto::BridgeSampler ofproto::BridgeSampling::*field,
+                   ofproto::Ofproto& ofp, PerBridge* pb);
+  template <typename Agent, typename Want>
+  nlohmann::json show_kind(const std::optional<Want> PerBridge::*want, const Slotted<Agent> PerBridge::*sampler) const;
+  void release(uint16_t slot);
   std::optional<uint16_t> take_slot();
 
   datapath::Datapath& dp_;
   ofproto::BridgeSet& bridges_;
   std::map<std::string, PerBridge> by_bridge_;
   std::vector<bool> slot_used_;
-  std::map<uint16_t, SflowAgent*> sflow_by_slot_;
+  std::map<uint16_t, PerBridge*> by_slot_;
   uint64_t unclaimed_ = 0;  // samples of no agent (a sampler removed in flight)
 };
 

@@ -53,10 +53,11 @@ TEST_CASE("sampling: kSample first, with the output port", "[ofproto][sample]") 
 }
 
 TEST_CASE("sampling: a list with no room left is not sampled", "[ofproto][sample]") {
-  Bridge b = make_bridge(40);
-  add(b, "in_port=1 actions=FLOOD");  // 39 outputs: more than fit
+  Bridge b = make_bridge(33);
+  add(b, "in_port=1 actions=FLOOD");  // 32 outputs: the list is full
   XlateOptions o;
   XlateResult r = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  REQUIRE(r.actions.n == dp::kMaxDpActions);
   b.sampling.sflow = {64, 0, 0, 0};
   XlateResult s = xlate(b, dps::test::tcp_key(11, 1, 2), o);
   CHECK(s.actions == r.actions);

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""sFlow (the OVSDB sFlow table) through dpswitchd, decoded by tshark.
+"""sFlow and IPFIX (the OVSDB sFlow and IPFIX tables) through dpswitchd,
+decoded by tshark.
 
 Topology (made and removed by this script; names carry a per-run tag):
 
@@ -23,8 +24,14 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
     the ports' counters (dpsctl port-stats) once the traffic stopped;
   - a bad value (header=1000) is refused with a precise error in the log,
     and sampling goes on as it was;
-  - `ovs-vsctl clear bridge BR sflow`: no more flow samples.
-Usage: sflow_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and tshark
+  - `ovs-vsctl clear bridge BR sflow`: no more flow samples;
+  - IPFIX with sampling=1, a flow cache (cache_active_timeout=1,
+    cache_max_flows=100), obs_domain_id=42: tshark (-d udp.port==PORT,cflow)
+    decodes version 10 messages of domain 42 with the templates, none
+    malformed; the records of the 4 flows sum to exactly the 2000 frames
+    and 2000 x 200 bytes, 500 each, with A's and B's ports as ingress and
+    egress interfaces; `clear bridge BR ipfix` stops them.
+Usage: sampling_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and tshark
 (skipped, exit 77, without them).
 """
 import json
@@ -203,9 +210,10 @@ def decode(pcap, port, since=0.0, until=1e12):
     return rows
 
 
-def tshark_problems(pcap, port):
+def tshark_problems(pcap, port, since, until):
     r = run(["tshark", "-r", pcap, "-d", "udp.port==%d,sflow" % port, "-Y",
-             "_ws.malformed || _ws.expert.severity >= 0x00600000", "-T", "fields", "-e", "frame.number",
+             "frame.time_epoch >= %f && frame.time_epoch < %f && (_ws.malformed || _ws.expert.severity >= 0x00600000)"
+             % (since, until), "-T", "fields", "-e", "frame.number",
              "-e", "_ws.expert.message"])
     return r.stdout.strip()
 
@@ -251,7 +259,7 @@ def sampling_phase(cfg, cap, port, ports):
     cap.flush()
     rows = decode(cap.pcap, port, since, until)
     check(len(rows) > 0, "tshark decodes %d sFlow datagrams" % len(rows))
-    problems = tshark_problems(cap.pcap, port)
+    problems = tshark_problems(cap.pcap, port, since, until)
     check(problems == "", "no datagram malformed, no expert warning", problems[:2000])
     check(all(r["sflow_245.version"] == ["5"] for r in rows), "all datagrams are sFlow v5")
     check(all(r["sflow_245.agent"] == ["127.0.0.1"] for r in rows), "agent address 127.0.0.1 (agent=lo)",
@@ -329,6 +337,63 @@ def cleared(cfg, cap, port):
     check(left == "", "the unreferenced sFlow row is gone", left)
 
 
+IPFIX_FIELDS = ["frame.time_epoch", "cflow.version", "cflow.od_id", "cflow.template_id", "cflow.srcport",
+                "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.inputint", "cflow.outputint"]
+
+
+def ipfix_phase(cfg, cap, port, ports):
+    since = time.time()
+    cfg.vsctl("--", "--id=@i", "create", "ipfix", 'targets="127.0.0.1:%d"' % port, "sampling=1",
+              "obs_domain_id=42", "obs_point_id=7", "cache_active_timeout=1", "cache_max_flows=100",
+              "--", "set", "bridge", BR, "ipfix=@i")
+    time.sleep(0.3)
+    send("a", [frame(seq, seq % FLOWS) for seq in range(FRAMES)])
+    time.sleep(2.5)  # active timeout 1 s, then the export
+    cap.flush()
+    cmd = ["tshark", "-r", cap.pcap, "-d", "udp.port==%d,cflow" % port, "-Y", "cflow", "-T", "fields",
+           "-E", "occurrence=a", "-E", "aggregator=|", "-E", "separator=\t"]
+    for f in IPFIX_FIELDS:
+        cmd += ["-e", f]
+    rows = []
+    for line in run(cmd).stdout.splitlines():
+        row = {f: (c.split("|") if c else []) for f, c in zip(IPFIX_FIELDS, line.split("\t"))}
+        if float(row["frame.time_epoch"][0]) >= since:
+            rows.append(row)
+    check(len(rows) > 0, "tshark decodes %d IPFIX messages" % len(rows))
+    r = run(["tshark", "-r", cap.pcap, "-d", "udp.port==%d,cflow" % port, "-Y",
+             "frame.time_epoch >= %f && (_ws.malformed || _ws.expert.severity >= 0x00600000)" % since,
+             "-T", "fields", "-e", "frame.number",
+             "-e", "_ws.expert.message"])
+    check(r.stdout.strip() == "", "no IPFIX message malformed, no expert warning", r.stdout[:2000])
+    check(all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["42"] for x in rows),
+          "IPFIX version 10, observation domain 42", [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
+    check(any("256" in x["cflow.template_id"] for x in rows), "the IPv4 template (256) is sent")
+    per_flow, octets, ifs = {}, 0, set()
+    for x in rows:
+        n = len(x["cflow.packets"])
+        for i in range(n):
+            sp, dp = int(x["cflow.srcport"][i]), int(x["cflow.dstport"][i])
+            if dp != 6000 or not 5000 <= sp < 5000 + FLOWS:
+                continue
+            per_flow[sp] = per_flow.get(sp, 0) + int(x["cflow.packets"][i])
+            octets += int(x["cflow.octets"][i])
+            ifs.add((int(x["cflow.inputint"][i]), int(x["cflow.outputint"][i])))
+    check(sum(per_flow.values()) == FRAMES and octets == FRAMES * FRAME_LEN,
+          "the records sum to the %d frames and %d bytes (%d, %d)" % (FRAMES, FRAMES * FRAME_LEN,
+                                                                    sum(per_flow.values()), octets))
+    check(per_flow == {5000 + f: FRAMES // FLOWS for f in range(FLOWS)}, "%d per flow" % (FRAMES // FLOWS), per_flow)
+    check(ifs == {(ports["a"], ports["b"])}, "ingress A's port, egress B's port", ifs)
+    cfg.vsctl("clear", "bridge", BR, "ipfix")
+    time.sleep(0.3)
+    since = time.time()
+    send("a", [frame(seq, seq % FLOWS) for seq in range(200)])
+    time.sleep(1.5)
+    cap.flush()
+    later = run(["tshark", "-r", cap.pcap, "-d", "udp.port==%d,cflow" % port, "-Y",
+                 "cflow.packets && frame.time_epoch >= %f" % since, "-T", "fields", "-e", "frame.number"]).stdout.strip()
+    check(later == "", "no IPFIX records once IPFIX is cleared", later)
+
+
 def main():
     if os.geteuid() != 0 or not shutil.which("ovs-vsctl") or not shutil.which("tshark"):
         print("SKIP: needs root, ovs-vsctl and tshark")
@@ -351,6 +416,7 @@ def main():
             sampling_phase(cfg, cap, port, ports)
             bad_value(cfg, cap, port)
             cleared(cfg, cap, port)
+            ipfix_phase(cfg, cap, port, ports)
         print("phases took %.1f s" % (time.time() - t0))
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
