@@ -468,9 +468,11 @@ void attach_sampling(SamplingAgents& s, ofproto::BridgeSet& bridges, ConfigDaemo
   for (const auto& [name, b] : confd.reconciler().applied_bridges())
     if (auto* o = bridges.find(name)) s.apply(b, o);
   confd.reconciler().set_sampling_hook([&s](const BridgeWant& b, ofproto::Ofproto* o) { s.apply(b, o); });
+  confd.set_sampling(&s);
 }
 
 void detach_sampling(ConfigDaemon& confd) {
+  confd.set_sampling(nullptr);
   if (confd.enabled()) confd.reconciler().set_sampling_hook(nullptr);
 }
 

@@ -315,6 +315,10 @@ def bad_value(cfg, cap, port):
         time.sleep(0.25)
     check(want in open(cfg.sw.log_path).read(), "a bad header is refused with a precise error in the log",
           cfg.sw.log_tail(10))
+    shown = cfg.dpsctl("sflow/show")
+    check(isinstance(shown, list) and len(shown) == 1 and shown[0].get("error") == want and
+          shown[0].get("status") == "on" and shown[0].get("header") == HEADER,
+          "dpsctl sflow/show: the error, and the agent still on with header %d" % HEADER, shown)
     # Sampling goes on as it was: samples still come.
     got = count_flow_samples(cap, port)
     check(got > 0, "sampling goes on with the previous settings (%d flow samples)" % got)
@@ -383,6 +387,11 @@ def ipfix_phase(cfg, cap, port, ports):
                                                                     sum(per_flow.values()), octets))
     check(per_flow == {5000 + f: FRAMES // FLOWS for f in range(FLOWS)}, "%d per flow" % (FRAMES // FLOWS), per_flow)
     check(ifs == {(ports["a"], ports["b"])}, "ingress A's port, egress B's port", ifs)
+    shown = cfg.dpsctl("ipfix/show", BR)
+    ok = isinstance(shown, list) and len(shown) == 1
+    check(ok and shown[0].get("status") == "on" and shown[0].get("obs_domain_id") == 42 and
+          shown[0].get("samples", 0) >= FRAMES and shown[0].get("records", 0) >= FLOWS,
+          "dpsctl ipfix/show: on, domain 42, the %d samples, the records" % FRAMES, shown)
     cfg.vsctl("clear", "bridge", BR, "ipfix")
     time.sleep(0.3)
     since = time.time()
