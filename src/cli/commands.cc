@@ -889,6 +889,8 @@ const std::vector<CommandDef>& table() {
        pass_args()},
       {"ipfix/show", "[BRIDGE]", "bridge IPFIX exporters: on or the error, settings, records", 0, 1, {}, "ipfix/show",
        pass_args()},
+      {"netflow/show", "[BRIDGE]", "NetFlow exporters: on or the error, settings, flows, records", 0, 1, {},
+       "netflow/show", pass_args()},
       {"mirror/show", "[BRIDGE]", "mirrors: applied or the error, output, tx counters", 0, 1, {}, "mirror/show",
        pass_args()},
       {"list-bridges", "", "the daemon's bridges and their OpenFlow ports", 0, 0, {}, "ofproto/list-bridges", pass_args()},

@@ -326,12 +326,140 @@ nlohmann::json IpfixAgent::show() const {
           {"messages", enc_.messages()},  {"targets", collectors_json(out_)}};
 }
 
+// ---- NetFlow ----------------------------------------------------------------------
+
+std::optional<NetflowSettings> netflow_settings(const NetflowWant& w, std::string* error) {
+  NetflowSettings s;
+  for (const std::string& t : w.targets) {
+    std::string why;
+    auto ep = exporter::parse_endpoint(t, &why);  // OVS wants the port
+    if (!ep) {
+      *error = "NetFlow: targets=\"" + t + "\": " + why;
+      return std::nullopt;
+    }
+    s.targets.push_back(ep->str());
+  }
+  if (s.targets.empty()) {
+    *error = "NetFlow: targets: none given";
+    return std::nullopt;
+  }
+  s.engine_type = static_cast<uint8_t>(w.engine_type.value_or(0));  // the schema bounds both
+  s.engine_id = static_cast<uint8_t>(w.engine_id.value_or(0));
+  s.active_timeout_s = w.active_timeout == 0 ? kNetflowDefaultActiveTimeout : w.active_timeout;
+  if (w.add_id_to_interface) spdlog::warn("NetFlow: add_id_to_interface is recorded, not applied");
+  return s;
+}
+
+NetflowAgent::NetflowAgent(const NetflowSettings& s, uint64_t now_epoch_ms)
+    : s_(s), enc_({.engine_type = s.engine_type, .engine_id = s.engine_id, .sampling_interval = 0,
+                   .boot_ms = now_epoch_ms}) {
+  std::string error;
+  if (!out_.set_collectors(s.targets, &error)) throw std::invalid_argument("NetFlow: " + error);
+}
+
+void NetflowAgent::account(const datapath::FlowKey& key, const datapath::DpActions& actions, uint64_t packets,
+                           uint64_t bytes, uint64_t now_epoch_ms) {
+  exporter::FlowFields f = exporter::flow_fields_from_key(key);
+  if (!f.is_ipv4() || !packets) return;  // NetFlow v5 is IPv4 only
+  unsigned outputs = 0;
+  for (unsigned i = 0; i < actions.n; i += datapath::action_slots(actions.acts[i]))
+    if (actions.acts[i].type == datapath::ActType::kOutput && outputs++ == 0) f.out_if = actions.acts[i].arg32;
+  if (outputs != 1) f.out_if = 0;  // dropped or several: as OVS, no single output
+  Flow& fl = flows_[Key{f.in_if, f.out_if, f.src.v4_host(), f.dst.v4_host(), f.proto, f.tos, f.src_port,
+                        f.dst_port}];
+  if (!fl.rec.packets) {
+    fl.rec.f = f;
+    fl.rec.start_ms = now_epoch_ms;
+    if (!fl.window_ms) fl.window_ms = now_epoch_ms;
+  }
+  fl.rec.f.tcp_flags |= f.tcp_flags;
+  fl.rec.packets += packets;
+  fl.rec.bytes += bytes;
+  fl.rec.end_ms = now_epoch_ms;
+}
+
+unsigned NetflowAgent::flush(uint64_t now_epoch_ms) {
+  if (now_epoch_ms < last_flush_ms_ + uint64_t{kFlushMs}) return 0;
+  last_flush_ms_ = now_epoch_ms;
+  const uint64_t active_ms = s_.active_timeout_s > 0 ? uint64_t(s_.active_timeout_s) * 1000 : 0;
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    Flow& fl = it->second;
+    const bool idle = now_epoch_ms >= fl.rec.end_ms + kNetflowIdleMs;
+    const bool active = active_ms && now_epoch_ms >= fl.window_ms + active_ms;
+    if ((idle || active) && fl.rec.packets) {
+      fl.rec.reason = idle ? exporter::FlowEndReason::kIdleTimeout : exporter::FlowEndReason::kActiveTimeout;
+      pending_.push_back(fl.rec);
+      fl.rec.packets = fl.rec.bytes = 0;
+      fl.rec.f.tcp_flags = 0;
+    }
+    if (active) fl.window_ms = now_epoch_ms;
+    it = idle ? flows_.erase(it) : std::next(it);
+  }
+  if (pending_.empty()) return 0;
+  unsigned n = 0;
+  for (const auto& d : enc_.encode(pending_, now_epoch_ms)) {
+    out_.send(d);
+    n++;
+  }
+  records_ += pending_.size();
+  datagrams_ += n;
+  pending_.clear();
+  return n;
+}
+
+nlohmann::json NetflowAgent::show() const {
+  return {{"engine_type", s_.engine_type}, {"engine_id", s_.engine_id}, {"active_timeout", s_.active_timeout_s},
+          {"flows", flows_.size()},        {"records", records_},        {"datagrams", datagrams_},
+          {"targets", collectors_json(out_)}};
+}
+
 // ---- SamplingAgents ------------------------------------------------------------
 
 SamplingAgents::SamplingAgents(datapath::Datapath& dp, ofproto::BridgeSet& bridges)
-    : dp_(dp), bridges_(bridges), slot_used_(datapath::kMaxSampleSlots, false) {}
+    : dp_(dp), bridges_(bridges), slot_used_(datapath::kMaxSampleSlots, false) {
+  bridges_.backer().set_flow_stats_hook(
+      [this](const datapath::FlowKey& k, const datapath::DpActions& a, uint64_t p, uint64_t b, int64_t) {
+        account(k, a, p, b);
+      });
+}
 
-SamplingAgents::~SamplingAgents() = default;
+SamplingAgents::~SamplingAgents() { bridges_.backer().set_flow_stats_hook(nullptr); }
+
+void SamplingAgents::account(const datapath::FlowKey& key, const datapath::DpActions& actions, uint64_t packets,
+                             uint64_t bytes) {
+  if (!netflow_agents_) return;
+  const ofproto::Bridge* b = bridges_.backer().bridges().owner(key.in_port);
+  auto it = b ? by_bridge_.find(b->name) : by_bridge_.end();
+  if (it != by_bridge_.end() && it->second.netflow.agent)
+    it->second.netflow.agent->account(key, actions, packets, bytes, epoch_ms());
+}
+
+void SamplingAgents::apply_netflow(const std::string& bridge, PerBridge& pb, const std::optional<NetflowWant>& w,
+                                   ofproto::Ofproto& ofp) {
+  pb.netflow_want = w;
+  ofproto::BridgeSampling bs = ofp.bridge().sampling;
+  std::string error;
+  std::optional<NetflowSettings> s;
+  std::unique_ptr<NetflowAgent> agent;
+  if (w && (s = netflow_settings(*w, &error))) {
+    try {
+      agent = std::make_unique<NetflowAgent>(*s, epoch_ms());
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+    }
+  }
+  if (w && !agent) {
+    pb.netflow.error = error;
+    spdlog::error("reconfigure: bridge {}: {}; NetFlow {}", bridge, error, pb.netflow.agent ? "left as it was" : "off");
+    return;
+  }
+  pb.netflow.error.clear();
+  netflow_agents_ += (agent ? 1 : 0) - (pb.netflow.agent ? 1 : 0);
+  pb.netflow.agent = std::move(agent);
+  bs.netflow = pb.netflow.agent != nullptr;
+  if (ofp.set_sampling(bs))
+    spdlog::info("reconfigure: bridge {}: NetFlow {}", bridge, bs.netflow ? "on" : "off");
+}
 
 std::optional<uint16_t> SamplingAgents::take_slot() {
   for (uint16_t i = 0; i < slot_used_.size(); i++)
@@ -353,6 +481,7 @@ void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
     if (it == by_bridge_.end()) return;
     if (it->second.sflow.agent) release(it->second.sflow.agent->slot());
     if (it->second.ipfix.agent) release(it->second.ipfix.agent->slot());
+    if (it->second.netflow.agent) netflow_agents_--;
     by_bridge_.erase(it);
     return;
   }
@@ -376,6 +505,7 @@ void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
                 {s ? s->sampling : 0, 0, s ? s->obs_domain : 0, s ? s->obs_point : 0},
                 &ofproto::BridgeSampling::ipfix, *ofp, &pb);
   }
+  if (pb.netflow_want != b.netflow) apply_netflow(b.name, pb, b.netflow, *ofp);
 }
 
 template <typename Agent, typename Make>
@@ -441,6 +571,7 @@ unsigned SamplingAgents::run(int64_t now_ms) {
       work += pb.sflow.agent->flush(now_ms);
     }
     if (pb.ipfix.agent) work += pb.ipfix.agent->flush(now_epoch);
+    if (pb.netflow.agent) work += pb.netflow.agent->flush(now_epoch);
   }
   return work;
 }
@@ -462,6 +593,9 @@ nlohmann::json SamplingAgents::show_kind(const std::optional<Want> PerBridge::*w
 
 nlohmann::json SamplingAgents::show_sflow() const { return show_kind(&PerBridge::sflow_want, &PerBridge::sflow); }
 nlohmann::json SamplingAgents::show_ipfix() const { return show_kind(&PerBridge::ipfix_want, &PerBridge::ipfix); }
+nlohmann::json SamplingAgents::show_netflow() const {
+  return show_kind(&PerBridge::netflow_want, &PerBridge::netflow);
+}
 
 void attach_sampling(SamplingAgents& s, ofproto::BridgeSet& bridges, ConfigDaemon& confd) {
   if (!confd.enabled()) return;

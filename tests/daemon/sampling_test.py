@@ -30,7 +30,11 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
     decodes version 10 messages of domain 42 with the templates, none
     malformed; the records of the 4 flows sum to exactly the 2000 frames
     and 2000 x 200 bytes, 500 each, with A's and B's ports as ingress and
-    egress interfaces; `clear bridge BR ipfix` stops them.
+    egress interfaces; `clear bridge BR ipfix` stops them;
+  - NetFlow (not sampled: every megaflow's counters) with active_timeout=1:
+    tshark decodes NetFlow v5 records, none malformed, whose 4 flows sum
+    to exactly the 2000 frames (500 each) and 2000 x 200 bytes, with the
+    ports as input and output interfaces.
 Usage: sampling_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and tshark
 (skipped, exit 77, without them).
 """
@@ -199,11 +203,12 @@ def decode(pcap, port, since=0.0, until=1e12):
     return rows
 
 
-def tshark_problems(pcap, port, since, until):
-    r = run(["tshark", "-r", pcap, "-d", "udp.port==%d,sflow" % port, "-Y",
+def tshark_problems(pcap, port, proto, since, until=1e12):
+    """Frames captured in [since, until) that tshark decoding UDP port
+    `port` as `proto` flags as malformed or with an expert warning."""
+    r = run(["tshark", "-r", pcap, "-d", "udp.port==%d,%s" % (port, proto), "-Y",
              "frame.time_epoch >= %f && frame.time_epoch < %f && (_ws.malformed || _ws.expert.severity >= 0x00600000)"
-             % (since, until), "-T", "fields", "-e", "frame.number",
-             "-e", "_ws.expert.message"])
+             % (since, until), "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"])
     return r.stdout.strip()
 
 
@@ -248,7 +253,7 @@ def sampling_phase(cfg, cap, port, ports):
     cap.flush()
     rows = decode(cap.pcap, port, since, until)
     check(len(rows) > 0, "tshark decodes %d sFlow datagrams" % len(rows))
-    problems = tshark_problems(cap.pcap, port, since, until)
+    problems = tshark_problems(cap.pcap, port, "sflow", since, until)
     check(problems == "", "no datagram malformed, no expert warning", problems[:2000])
     check(all(r["sflow_245.version"] == ["5"] for r in rows), "all datagrams are sFlow v5")
     check(all(r["sflow_245.agent"] == ["127.0.0.1"] for r in rows), "agent address 127.0.0.1 (agent=lo)",
@@ -343,39 +348,14 @@ def ipfix_phase(cfg, cap, port, ports):
     send("a", [frame(seq, seq % FLOWS) for seq in range(FRAMES)])
     time.sleep(2.5)  # active timeout 1 s, then the export
     cap.flush()
-    cmd = ["tshark", "-r", cap.pcap, "-d", "udp.port==%d,cflow" % port, "-Y", "cflow", "-T", "fields",
-           "-E", "occurrence=a", "-E", "aggregator=|", "-E", "separator=\t"]
-    for f in IPFIX_FIELDS:
-        cmd += ["-e", f]
-    rows = []
-    for line in run(cmd).stdout.splitlines():
-        row = {f: (c.split("|") if c else []) for f, c in zip(IPFIX_FIELDS, line.split("\t"))}
-        if float(row["frame.time_epoch"][0]) >= since:
-            rows.append(row)
+    rows = decode_cflow(cap, port, IPFIX_FIELDS, since)
     check(len(rows) > 0, "tshark decodes %d IPFIX messages" % len(rows))
-    r = run(["tshark", "-r", cap.pcap, "-d", "udp.port==%d,cflow" % port, "-Y",
-             "frame.time_epoch >= %f && (_ws.malformed || _ws.expert.severity >= 0x00600000)" % since,
-             "-T", "fields", "-e", "frame.number",
-             "-e", "_ws.expert.message"])
-    check(r.stdout.strip() == "", "no IPFIX message malformed, no expert warning", r.stdout[:2000])
+    problems = tshark_problems(cap.pcap, port, "cflow", since)
+    check(problems == "", "no IPFIX message malformed, no expert warning", problems[:2000])
     check(all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["42"] for x in rows),
           "IPFIX version 10, observation domain 42", [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
     check(any("256" in x["cflow.template_id"] for x in rows), "the IPv4 template (256) is sent")
-    per_flow, octets, ifs = {}, 0, set()
-    for x in rows:
-        n = len(x["cflow.packets"])
-        for i in range(n):
-            sp, dp = int(x["cflow.srcport"][i]), int(x["cflow.dstport"][i])
-            if dp != 6000 or not 5000 <= sp < 5000 + FLOWS:
-                continue
-            per_flow[sp] = per_flow.get(sp, 0) + int(x["cflow.packets"][i])
-            octets += int(x["cflow.octets"][i])
-            ifs.add((int(x["cflow.inputint"][i]), int(x["cflow.outputint"][i])))
-    check(sum(per_flow.values()) == FRAMES and octets == FRAMES * FRAME_LEN,
-          "the records sum to the %d frames and %d bytes (%d, %d)" % (FRAMES, FRAMES * FRAME_LEN,
-                                                                    sum(per_flow.values()), octets))
-    check(per_flow == {5000 + f: FRAMES // FLOWS for f in range(FLOWS)}, "%d per flow" % (FRAMES // FLOWS), per_flow)
-    check(ifs == {(ports["a"], ports["b"])}, "ingress A's port, egress B's port", ifs)
+    check_flow_records(rows, ports, "IPFIX")
     shown = cfg.dpsctl("ipfix/show", BR)
     ok = isinstance(shown, list) and len(shown) == 1
     check(ok and shown[0].get("status") == "on" and shown[0].get("obs_domain_id") == 42 and
@@ -392,12 +372,69 @@ def ipfix_phase(cfg, cap, port, ports):
     check(later == "", "no IPFIX records once IPFIX is cleared", later)
 
 
+NETFLOW_FIELDS = ["frame.time_epoch", "cflow.version", "cflow.srcport", "cflow.dstport", "cflow.packets",
+                  "cflow.octets", "cflow.inputint", "cflow.outputint"]
+
+
+def decode_cflow(cap, port, fields, since):
+    cmd = ["tshark", "-r", cap.pcap, "-d", "udp.port==%d,cflow" % port, "-Y", "cflow", "-T", "fields",
+           "-E", "occurrence=a", "-E", "aggregator=|", "-E", "separator=\t"]
+    for f in fields:
+        cmd += ["-e", f]
+    rows = []
+    for line in run(cmd).stdout.splitlines():
+        row = {f: (c.split("|") if c else []) for f, c in zip(fields, line.split("\t"))}
+        if float(row["frame.time_epoch"][0]) >= since:
+            rows.append(row)
+    return rows
+
+
+def check_flow_records(rows, ports, what):
+    """The records (IPFIX or NetFlow, as tshark's cflow fields) of the 4
+    flows add up exactly to the frames sent, with A's and B's ports."""
+    per_flow, octets, ifs = {}, 0, set()
+    for x in rows:
+        for i in range(len(x["cflow.packets"])):
+            sp, dp = int(x["cflow.srcport"][i]), int(x["cflow.dstport"][i])
+            if dp != 6000 or not 5000 <= sp < 5000 + FLOWS:
+                continue
+            per_flow[sp] = per_flow.get(sp, 0) + int(x["cflow.packets"][i])
+            octets += int(x["cflow.octets"][i])
+            ifs.add((int(x["cflow.inputint"][i]), int(x["cflow.outputint"][i])))
+    check(sum(per_flow.values()) == FRAMES and octets == FRAMES * FRAME_LEN,
+          "the %s records sum to the %d frames and %d bytes (%d, %d)" % (
+              what, FRAMES, FRAMES * FRAME_LEN, sum(per_flow.values()), octets))
+    check(per_flow == {5000 + f: FRAMES // FLOWS for f in range(FLOWS)}, "%d per flow" % (FRAMES // FLOWS), per_flow)
+    check(ifs == {(ports["a"], ports["b"])}, "input / ingress A's port, output / egress B's port", ifs)
+
+
+def netflow_phase(cfg, cap, port, ports):
+    since = time.time()
+    cfg.vsctl("--", "--id=@n", "create", "netflow", 'targets="127.0.0.1:%d"' % port, "active_timeout=1",
+              "engine_id=5", "--", "set", "bridge", BR, "netflow=@n")
+    time.sleep(0.3)
+    send("a", [frame(seq, seq % FLOWS) for seq in range(FRAMES)])
+    time.sleep(4)  # the revalidator's roll-up (about a second), then the 1 s active timeout
+    cap.flush()
+    rows = decode_cflow(cap, port, NETFLOW_FIELDS, since)
+    check(len(rows) > 0 and all(x["cflow.version"] == ["5"] for x in rows),
+          "tshark decodes %d NetFlow v5 datagrams" % len(rows))
+    problems = tshark_problems(cap.pcap, port, "cflow", since)
+    check(problems == "", "no NetFlow datagram malformed, no expert warning", problems[:2000])
+    check_flow_records(rows, ports, "NetFlow")
+    shown = cfg.dpsctl("netflow/show", BR)
+    check(isinstance(shown, list) and len(shown) == 1 and shown[0].get("status") == "on" and
+          shown[0].get("engine_id") == 5 and shown[0].get("records", 0) >= FLOWS,
+          "dpsctl netflow/show: on, engine 5, the records", shown)
+    cfg.vsctl("clear", "bridge", BR, "netflow")
+
+
 def main():
     if os.geteuid() != 0 or not shutil.which("ovs-vsctl") or not shutil.which("tshark"):
         print("SKIP: needs root, ovs-vsctl and tshark")
         return 77
-    tmp = tempfile.mkdtemp(prefix="sm-sflow-")
-    sw = Switch(DPSWITCHD, db=True, name="sm-sflow", tmp=tmp)
+    tmp = tempfile.mkdtemp(prefix="sm-sampling-")
+    sw = Switch(DPSWITCHD, db=True, name="sm-sampling", tmp=tmp)
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
@@ -415,6 +452,7 @@ def main():
             bad_value(cfg, cap, port)
             cleared(cfg, cap, port)
             ipfix_phase(cfg, cap, port, ports)
+            netflow_phase(cfg, cap, port, ports)
         print("phases took %.1f s" % (time.time() - t0))
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 

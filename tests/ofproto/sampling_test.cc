@@ -8,6 +8,8 @@
 // megaflows (and not when unchanged); kSample upcalls queued as
 // SampleEvents (header cut, length, in_port, cookie) and a full queue
 // counted as drops.
+#include <arpa/inet.h>
+
 #include <catch2/catch.hpp>
 
 #include "bridge_fixtures.h"
@@ -101,4 +103,56 @@ TEST_CASE("sampling: kSample upcalls become SampleEvents; a full queue drops", "
   CHECK(r.dp->live() == 0);  // every copy freed
   CHECK(r.ofp->backer().handler().take_samples().empty());
   CHECK(r.dp->installs.empty());  // a sample is not a miss
+}
+
+TEST_CASE("netflow: IPv4 megaflows pin the NetFlow key only while it is on", "[ofproto][sample][netflow]") {
+  Bridge b = make_bridge();
+  add(b, "in_port=1 actions=output:2");
+  XlateOptions o;
+  XlateResult off = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  CHECK(off.mask.nw_src == 0);
+  CHECK(off.mask.tp_src == 0);
+  b.sampling.netflow = true;
+  XlateResult on = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  CHECK(on.mask.eth_type == 0xffff);
+  CHECK(on.mask.nw_src == 0xffffffffu);
+  CHECK(on.mask.nw_dst == 0xffffffffu);
+  CHECK(on.mask.nw_proto == 0xff);
+  CHECK(on.mask.nw_tos == 0xff);
+  CHECK(on.mask.tp_src == 0xffff);
+  CHECK(on.mask.tp_dst == 0xffff);
+  CHECK(dp::format_actions(on.actions) == "output:12");  // no sample action: NetFlow is not sampled
+  dp::FlowKey arp = dps::test::tcp_key(11, 1, 2);
+  arp.eth_type = htons(0x0806);
+  CHECK(xlate(b, arp, o).mask.nw_src == 0);  // not IPv4: eth_type alone
+}
+
+TEST_CASE("netflow: the flow stats hook gets the first packets and the rolled-up deltas",
+          "[ofproto][sample][netflow]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 2, .n_pmds = 1});
+  r.rules("in_port=1,actions=output:2");
+  uint64_t packets = 0, bytes = 0;
+  std::string acts;
+  r.ofp->backer().set_flow_stats_hook(
+      [&](const dp::FlowKey& k, const dp::DpActions& a, uint64_t p, uint64_t by, int64_t) {
+        CHECK(k.in_port == 1);
+        acts = dp::format_actions(a);
+        packets += p;
+        bytes += by;
+      });
+  auto f = dps::test::udp_frame();
+  for (int i = 0; i < 3; i++) r.dp->miss(0, 1, f);
+  r.ofp->run();
+  CHECK(packets == 3);
+  CHECK(bytes == 3 * f.size());
+  CHECK(acts == "output:2");
+  REQUIRE(r.dp->flows.size() == 1);
+  r.dp->flows.begin()->second.stats.packets = 10;
+  r.dp->flows.begin()->second.stats.bytes = 10 * f.size();
+  r.ofp->roll_up_rule_counters();
+  CHECK(packets == 13);
+  CHECK(bytes == 13 * f.size());
+  r.ofp->roll_up_rule_counters();  // no new traffic: no call
+  CHECK(packets == 13);
+  r.ofp->backer().set_flow_stats_hook(nullptr);
 }

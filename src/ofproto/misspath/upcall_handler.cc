@@ -154,6 +154,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
     for (const RulePtr& r : uk->rules) r->account(g.n, bytes, now_ms);
     account_visits(uk->visits, g.n);  // ukeys only name live bridges
     account_mirrors(uk->mirrors, g.n, bytes);
+    if (stats_hook_) stats_hook_(u.key, uk->actions, g.n, bytes, now_ms);
     execute(g, uk->actions);
     return;
   }
@@ -179,6 +180,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
                    datapath::flow_key_format(u.key), r.error);
   }
   events_.rewrite(&r.actions, r.controller);
+  if (stats_hook_) stats_hook_(u.key, r.actions, g.n, bytes, now_ms);  // not counted by the megaflow
 
   alignas(64) FlowKey masked;
   datapath::flow_key_apply_mask(u.key, r.mask, &masked);

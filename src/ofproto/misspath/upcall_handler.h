@@ -140,6 +140,7 @@ class UpcallHandler {
   void set_flow_restore_wait(bool on) { restore_wait_ = on; }
   bool flow_restore_wait() const { return restore_wait_; }
   size_t flow_limit() const { return cfg_.flow_limit; }
+  void set_flow_stats_hook(FlowStatsHook h) { stats_hook_ = std::move(h); }
   const UpcallConfig& config() const { return cfg_; }
 
  private:
@@ -178,6 +179,7 @@ class UpcallHandler {
 
   std::deque<PacketInEvent> packet_ins_;
   std::vector<SampleEvent> samples_;
+  FlowStatsHook stats_hook_;
   double tokens_;
   int64_t tokens_ms_ = 0;
 };

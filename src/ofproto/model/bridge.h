@@ -94,6 +94,9 @@ struct BridgeSampler {
 struct BridgeSampling {
   BridgeSampler sflow;
   BridgeSampler ipfix;
+  // NetFlow (Bridge.netflow): IPv4 megaflows pin the NetFlow key (addresses,
+  // protocol, TOS, ports), so each megaflow's counters are one flow's.
+  bool netflow = false;
   bool operator==(const BridgeSampling&) const = default;
 };
 

@@ -1360,6 +1360,14 @@ XlateResult xlate_received(Bridge& bridge, const FlowKey& key, const XlateOption
 XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
   XlateResult r = xlate_received(bridge, key, opts);
   add_bridge_samples(bridge, &r);
+  if (bridge.sampling.netflow) {  // as OVS's netflow_mask_wc
+    r.mask.eth_type = 0xffff;
+    if (key.eth_type == htons(0x0800)) {
+      r.mask.nw_src = r.mask.nw_dst = 0xffffffffu;
+      r.mask.nw_proto = r.mask.nw_tos = 0xff;
+      r.mask.tp_src = r.mask.tp_dst = 0xffff;
+    }
+  }
   return r;
 }
 
