@@ -87,6 +87,8 @@ class ConfigDaemon {
     other_config_hook_(other_config_);
   }
   Reconciler& reconciler() { return rec_; }
+  // sflow/show and ipfix/show read these (null: none).
+  void set_sampling(SamplingAgents* s) { targets_.sampling = s; }
   static std::string version();
 
  private:

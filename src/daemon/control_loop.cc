@@ -9,6 +9,7 @@
 #include "metrics_text.h"
 #include "openflow_channels.h"
 #include "run_summary.h"
+#include "sampling.h"
 
 namespace dps::daemon {
 
@@ -23,14 +24,18 @@ nlohmann::json run_control_loop(const DaemonConfig& cfg, datapath::Datapath& dp,
   RunRecorder recorder(cfg, dp);
   MetricsServer metrics([&dp] { return metrics_text(dp); });
   attach_metrics(metrics, cfg, confd);
+  SamplingAgents sampling(dp, bridges);
+  attach_sampling(sampling, bridges, confd);
   while (!stop.load()) {
     unsigned work = backer.run();  // every bridge's round
+    work += sampling.run(backer.now_ms());
     work += confd.run();
     work += channels.run();
     work += metrics.run();
     if (!recorder.tick(now_s(), backer)) break;
     if (!work) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
+  detach_sampling(confd);
   return recorder.summary(now_s(), bridges, backer);
 }
 

@@ -141,6 +141,52 @@ std::vector<ofproto::MirrorConfig> bridge_mirrors(const json& b, const RowsByUui
   return out;
 }
 
+std::vector<std::string> sorted_strings(const json& v) {
+  std::vector<std::string> out;
+  for (auto& e : set_elems(v)) out.push_back(atom_text(e));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The row a Bridge column (a 0..1 reference) names, or null.
+const json* referenced(const json& b, const char* column, const RowsByUuid& rows) {
+  std::vector<json> refs = set_elems(b.value(column, json()));
+  if (refs.empty()) return nullptr;
+  auto it = rows.find(uuid_text(refs[0]));
+  return it == rows.end() ? nullptr : it->second;
+}
+
+// Bridge.sflow / ipfix / netflow as plain values.
+void bridge_samplers(const json& b, const RowsByUuid& sflow, const RowsByUuid& ipfix,
+                     const RowsByUuid& netflow, BridgeWant* bw) {
+  if (const json* r = referenced(b, "sflow", sflow)) {
+    SflowWant& w = bw->sflow.emplace();
+    w.targets = sorted_strings(r->value("targets", json()));
+    w.sampling = opt_int(r->value("sampling", json()));
+    w.polling = opt_int(r->value("polling", json()));
+    w.header = opt_int(r->value("header", json()));
+    w.agent = opt_string(r->value("agent", json()));
+  }
+  if (const json* r = referenced(b, "ipfix", ipfix)) {
+    IpfixWant& w = bw->ipfix.emplace();
+    w.targets = sorted_strings(r->value("targets", json()));
+    w.sampling = opt_int(r->value("sampling", json()));
+    w.obs_domain_id = opt_int(r->value("obs_domain_id", json()));
+    w.obs_point_id = opt_int(r->value("obs_point_id", json()));
+    w.cache_active_timeout = opt_int(r->value("cache_active_timeout", json()));
+    w.cache_max_flows = opt_int(r->value("cache_max_flows", json()));
+    w.other_config = map_of(r->value("other_config", json()));
+  }
+  if (const json* r = referenced(b, "netflow", netflow)) {
+    NetflowWant& w = bw->netflow.emplace();
+    w.targets = sorted_strings(r->value("targets", json()));
+    w.engine_type = opt_int(r->value("engine_type", json()));
+    w.engine_id = opt_int(r->value("engine_id", json()));
+    w.add_id_to_interface = r->value("add_id_to_interface", json(false)).get<bool>();
+    w.active_timeout = r->value("active_timeout", json(0)).get<int64_t>();
+  }
+}
+
 BridgeWant bridge_want(const json& b, const RowsByUuid& controllers) {
   BridgeWant bw;
   bw.name = b["name"].get<std::string>();
@@ -208,7 +254,8 @@ const std::vector<std::string>& supported_iface_types() {
 DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   json r = store.transact_or_throw(json::array({select_all("Open_vSwitch"), select_all("Bridge"),
                                                 select_all("Port"), select_all("Interface"),
-                                                select_all("Controller"), select_all("Mirror")}));
+                                                select_all("Controller"), select_all("Mirror"),
+                                                select_all("sFlow"), select_all("IPFIX"), select_all("NetFlow")}));
   DesiredConfig d;
   const json& root_rows = r[0]["rows"];
   if (!root_rows.empty()) {
@@ -217,11 +264,13 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   }
   RowsByUuid ports = by_uuid(r[2]["rows"]), ifaces = by_uuid(r[3]["rows"]), controllers = by_uuid(r[4]["rows"]);
   RowsByUuid mirrors = by_uuid(r[5]["rows"]);
+  RowsByUuid sflow = by_uuid(r[6]["rows"]), ipfix = by_uuid(r[7]["rows"]), netflow = by_uuid(r[8]["rows"]);
   const std::map<std::string, std::string> iface_of_port = port_iface_names(ports, ifaces);
   std::set<std::string> claimed;  // interfaces reached from some bridge
   for (auto& b : r[1]["rows"]) {
     d.bridges.push_back(bridge_want(b, controllers));
     d.bridges.back().mirrors = bridge_mirrors(b, mirrors, iface_of_port);
+    bridge_samplers(b, sflow, ipfix, netflow, &d.bridges.back());
     const BridgeWant& bw = d.bridges.back();
     const size_t first = d.interfaces.size();
     for (auto& pu : set_elems(b.value("ports", json()))) {

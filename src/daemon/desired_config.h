@@ -3,7 +3,7 @@
 //
 // What: DesiredConfig is a snapshot of the columns the reconciler acts on
 //   (Open_vSwitch.next_cfg / other_config, Bridge, Port, Interface,
-//   Controller, Mirror), read from the store in one select transaction. It is a
+//   Controller, Mirror, sFlow, IPFIX, NetFlow), read from the store in one select transaction. It is a
 //   value: the RPC thread builds it, the control thread applies it.
 //   import_startup_config() fills an empty store from the daemon's start-up
 //   configuration (JSON file + --vdev ports) and, on later starts, records
@@ -53,6 +53,28 @@ struct InterfaceWant {
   bool operator==(const InterfaceWant&) const = default;
 };
 
+// The sFlow / IPFIX / NetFlow rows a Bridge points to, as stored (checked
+// by the sampling agents, sampling.h, which log and show what is wrong).
+struct SflowWant {
+  std::vector<std::string> targets;  // sorted
+  std::optional<int64_t> sampling, polling, header;
+  std::string agent;
+  bool operator==(const SflowWant&) const = default;
+};
+struct IpfixWant {
+  std::vector<std::string> targets;  // sorted
+  std::optional<int64_t> sampling, obs_domain_id, obs_point_id, cache_active_timeout, cache_max_flows;
+  std::map<std::string, std::string> other_config;
+  bool operator==(const IpfixWant&) const = default;
+};
+struct NetflowWant {
+  std::vector<std::string> targets;  // sorted
+  std::optional<int64_t> engine_type, engine_id;
+  bool add_id_to_interface = false;
+  int64_t active_timeout = 0;
+  bool operator==(const NetflowWant&) const = default;
+};
+
 struct BridgeWant {
   std::string name;
   std::string fail_mode;                  // "", "standalone" or "secure"
@@ -65,6 +87,10 @@ struct BridgeWant {
   // ovs-vsctl add-port made it). References to Port rows that are gone are
   // dropped (they are weak).
   std::vector<ofproto::MirrorConfig> mirrors;
+  // Bridge.sflow / ipfix / netflow (absent: off).
+  std::optional<SflowWant> sflow;
+  std::optional<IpfixWant> ipfix;
+  std::optional<NetflowWant> netflow;
   bool operator==(const BridgeWant&) const = default;
 };
 

@@ -572,6 +572,7 @@ void Reconciler::disconnect_bridges(const std::vector<std::string>& names) {
     BridgeWant bw;
     bw.name = name;
     if (openflow_hook_) openflow_hook_(it != applied_bridges_.end() ? it->second : bw, nullptr);
+    if (sampling_hook_) sampling_hook_(it != applied_bridges_.end() ? it->second : bw, nullptr);
     applied_bridges_.erase(name);
   }
 }
@@ -755,6 +756,7 @@ void Reconciler::apply_bridge_settings(const ReconcilePlan& plan) {
     auto it = applied_bridges_.find(name);
     if (it != applied_bridges_.end() && it->second == *bw) continue;
     applied_bridges_[name] = *bw;
+    if (sampling_hook_) sampling_hook_(*bw, ofproto(name));
     if (openflow_hook_) {
       openflow_hook_(*bw, ofproto(name));
     } else if (!bw->controllers.empty() || !bw->fail_mode.empty()) {

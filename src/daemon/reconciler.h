@@ -181,6 +181,8 @@ class Reconciler {
   std::vector<MirrorReport> collect_mirror_stats() const;
 
   void set_openflow_hook(OpenFlowHook h) { openflow_hook_ = std::move(h); }
+  // The same calls for the bridges' samplers (sampling.h: Bridge.sflow).
+  void set_sampling_hook(OpenFlowHook h) { sampling_hook_ = std::move(h); }
   // The bridges as last applied (empty before the first apply), so a hook
   // installed after the first apply can catch up.
   const std::map<std::string, BridgeWant>& applied_bridges() const { return applied_bridges_; }
@@ -282,6 +284,7 @@ class Reconciler {
   std::map<std::string, Open> open_;     // by Interface name
   std::map<std::string, Patch> patches_;  // by Interface name
   std::map<std::string, BridgeWant> applied_bridges_;
+  OpenFlowHook sampling_hook_;
   std::map<std::string, std::vector<std::string>> mirror_errors_;  // by bridge: the errors last logged
   std::map<std::string, std::string> applied_other_config_;
   bool other_config_applied_ = false;

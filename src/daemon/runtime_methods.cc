@@ -14,6 +14,7 @@
 #include "tunnel_context.h"
 #include "pmd_totals.h"
 #include "reconciler.h"
+#include "sampling.h"
 
 namespace dps::daemon {
 namespace {
@@ -491,6 +492,28 @@ json ct_set_maxconns(RuntimeTargets& t, const json& params) {
   return "setting maxconns successful";
 }
 
+// Every bridge's sFlow agent / IPFIX exporter (of BRIDGE): on, or the error
+// of its row, with settings and counters (sampling.h).
+json sampler_show(RuntimeTargets& t, const json& params, const char* method, json (SamplingAgents::*show)() const) {
+  no_more_params(params, 1, method);
+  std::string only = params.size() > 0 ? string_param(params, 0, "bridge") : std::string();
+  if (!only.empty()) find_bridge(t, only);
+  json out = json::array();
+  if (!t.sampling) return out;
+  for (json& j : (t.sampling->*show)())
+    if (only.empty() || j["bridge"] == only) out.push_back(std::move(j));
+  return out;
+}
+json sflow_show(RuntimeTargets& t, const json& params) {
+  return sampler_show(t, params, "sflow/show", &SamplingAgents::show_sflow);
+}
+json ipfix_show(RuntimeTargets& t, const json& params) {
+  return sampler_show(t, params, "ipfix/show", &SamplingAgents::show_ipfix);
+}
+json netflow_show(RuntimeTargets& t, const json& params) {
+  return sampler_show(t, params, "netflow/show", &SamplingAgents::show_netflow);
+}
+
 constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
@@ -507,6 +530,9 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"ofproto/dump-flows", "[BRIDGE] -> text: the bridge's OpenFlow rules (ovs-ofctl syntax, with counters)", false, of_dump_flows},
     {"ofproto/add-flows", "[BRIDGE, FLOWS] -> {rules}: add rules in ovs-ofctl add-flows syntax (one per line)", true, of_add_flows},
     {"ofproto/del-flows", "[BRIDGE, MATCH?] -> {rules}: delete the rules MATCH covers (all without one)", true, of_del_flows},
+    {"sflow/show", "[BRIDGE?] -> [{bridge, status, error?, agent, sampling, polling, header, sample_pool, sampled, lost, flow_samples, counter_samples, datagrams, targets}]: the sFlow agents (of BRIDGE)", false, sflow_show},
+    {"ipfix/show", "[BRIDGE?] -> [{bridge, status, error?, sampling, obs_domain_id, obs_point_id, cache_active_timeout, cache_max_flows, samples, records, messages, targets}]: the bridge IPFIX exporters (of BRIDGE)", false, ipfix_show},
+    {"netflow/show", "[BRIDGE?] -> [{bridge, status, error?, engine_type, engine_id, active_timeout, flows, records, datagrams, targets}]: the NetFlow exporters (of BRIDGE)", false, netflow_show},
     {"mirror/show", "[BRIDGE?] -> [{bridge, mirror, status, error?, output_port?, output_vlan?, tx_packets, tx_bytes}]: the mirrors (of BRIDGE), applied or why not, with their counters", false, mirror_show},
     {"ofproto/list-bridges", "[] -> [{bridge, rules, ports}]: the bridges and their OpenFlow ports", false, list_bridges},
     {"netdev/port-stats", "[PORT?] -> [{port, port_no, link, rx_*, tx_*}]: port counters", false, port_stats},

@@ -35,6 +35,7 @@ class BridgeSet;
 namespace dps::daemon {
 
 class Reconciler;
+class SamplingAgents;
 
 // Debug datapath flows (dpif/add-flow) get ufids from here: above the
 // config file's static flows (1, 2, ...) and below the miss path's (2^40).
@@ -44,6 +45,7 @@ struct RuntimeTargets {
   datapath::Datapath& dp;
   ofproto::BridgeSet* bridges;  // null: no OpenFlow bridge (trace / fdb fail)
   Reconciler& rec;
+  SamplingAgents* sampling = nullptr;  // the control loop's sFlow / IPFIX agents, while it runs
   uint64_t next_debug_ufid = kDebugFlowUfidBase;
 };
 

@@ -487,6 +487,12 @@ std::vector<PmdStatsView> Datapath::pmd_stats() const {
   return out;
 }
 
+SampleCounters Datapath::sample_counters(unsigned slot) const {
+  SampleCounters c;
+  for (const auto& p : pmds_) p->add_sample_counters(slot, &c);
+  return c;
+}
+
 uint64_t Datapath::installed_flows() const {
   uint64_t n = 0;
   for (const auto& t : pmds_) n += t->n_flows();

@@ -202,6 +202,11 @@ class Datapath {
   // Counters summed over the PMDs; nullopt when id is not set.
   std::optional<DpMeterStats> meter_stats(uint32_t id) const;
 
+  // --- Sampling (kSample, sample_slots.h) -------------------------------------
+  // A slot's counters summed over the PMDs (relaxed loads; any thread).
+  // They survive set_pmd_lcores only as far as the PMDs do.
+  SampleCounters sample_counters(unsigned slot) const;
+
   // --- Statistics -----------------------------------------------------------
   std::vector<PmdStatsView> pmd_stats() const;  // relative to the last clear
   // Megaflows installed in the PMDs' classifiers right now, summed over the

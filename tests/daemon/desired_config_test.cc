@@ -214,3 +214,57 @@ TEST_CASE("read_desired_config reads a bridge's mirrors with port names", "[daem
                                          {"row", {{"statistics", json::array({"map", json::array({json::array({"tx_packets", 5})})})}}}}}));
   CHECK(read_desired_config(*store) == d);
 }
+
+TEST_CASE("read_desired_config reads a bridge's sFlow, IPFIX and NetFlow rows", "[daemon][sampling]") {
+  auto store = memory_store();
+  auto ref = [](const char* n) { return json::array({"named-uuid", n}); };
+  auto set = [](json elems) { return json::array({"set", std::move(elems)}); };
+  store->transact_or_throw(json::array({
+      {{"op", "insert"}, {"table", "sFlow"},
+       {"row", {{"targets", set(json::array({"127.0.0.1:6343", "10.0.0.1"}))}, {"sampling", 64}, {"polling", 1},
+                {"header", 128}, {"agent", "lo"}}},
+       {"uuid-name", "s"}},
+      {{"op", "insert"}, {"table", "IPFIX"},
+       {"row", {{"targets", "127.0.0.1:4739"}, {"sampling", 1}, {"obs_domain_id", 7}, {"obs_point_id", 9},
+                {"cache_active_timeout", 10}, {"cache_max_flows", 100}}},
+       {"uuid-name", "i"}},
+      {{"op", "insert"}, {"table", "NetFlow"},
+       {"row", {{"targets", "127.0.0.1:2055"}, {"engine_id", 3}, {"active_timeout", 30}}},
+       {"uuid-name", "n"}},
+      {{"op", "insert"}, {"table", "Bridge"},
+       {"row", {{"name", "br0"}, {"sflow", ref("s")}, {"ipfix", ref("i")}, {"netflow", ref("n")}}},
+       {"uuid-name", "br"}},
+      {{"op", "insert"}, {"table", "Bridge"}, {"row", {{"name", "br1"}}}, {"uuid-name", "br1"}},
+      {{"op", "insert"}, {"table", "Open_vSwitch"}, {"row", {{"bridges", set(json::array({ref("br"), ref("br1")}))}}}},
+  }));
+  DesiredConfig d = read_desired_config(*store);
+  REQUIRE(d.bridges.size() == 2);
+  const BridgeWant& b = d.bridges[0];
+  REQUIRE(b.sflow);
+  CHECK(b.sflow->targets == std::vector<std::string>{"10.0.0.1", "127.0.0.1:6343"});
+  CHECK(b.sflow->sampling == 64);
+  CHECK(b.sflow->polling == 1);
+  CHECK(b.sflow->header == 128);
+  CHECK(b.sflow->agent == "lo");
+  REQUIRE(b.ipfix);
+  CHECK(b.ipfix->targets == std::vector<std::string>{"127.0.0.1:4739"});
+  CHECK(b.ipfix->sampling == 1);
+  CHECK(b.ipfix->obs_domain_id == 7);
+  CHECK(b.ipfix->obs_point_id == 9);
+  CHECK(b.ipfix->cache_active_timeout == 10);
+  CHECK(b.ipfix->cache_max_flows == 100);
+  REQUIRE(b.netflow);
+  CHECK(b.netflow->engine_id == 3);
+  CHECK_FALSE(b.netflow->engine_type);
+  CHECK(b.netflow->active_timeout == 30);
+  CHECK_FALSE(d.bridges[1].sflow);
+  CHECK_FALSE(d.bridges[1].ipfix);
+  CHECK_FALSE(d.bridges[1].netflow);
+  // The schema's ranges are OVS's: out-of-range values never reach the daemon.
+  CHECK_THROWS(store->transact_or_throw(json::array(
+      {{{"op", "insert"}, {"table", "IPFIX"}, {"row", {{"sampling", 0}}}}})));
+  CHECK_THROWS(store->transact_or_throw(json::array(
+      {{{"op", "insert"}, {"table", "NetFlow"}, {"row", {{"targets", "x"}, {"engine_id", 256}}}}})));
+  CHECK_THROWS(store->transact_or_throw(json::array(
+      {{{"op", "insert"}, {"table", "IPFIX"}, {"row", {{"cache_active_timeout", 4201}}}}})));
+}

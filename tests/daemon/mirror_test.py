@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, guarded, run, tx_csum_off  # noqa: E402
+from checks import Switch, check, guarded, run, veth_in_netns  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -51,20 +51,7 @@ PINGS = 5
 
 def setup():
     for k in ("a", "b", "m"):
-        ns, host = NS[k], HOST[k]
-        run(["ip", "netns", "add", ns])
-        run(["ip", "link", "add", host, "type", "veth", "peer", "name", DEV[k]])
-        run(["ip", "link", "set", DEV[k], "netns", ns])
-        run(["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % host], check_rc=False)
-        run(["ip", "link", "set", host, "up"])
-        run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns, check_rc=False)
-        run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"], ns=ns, check_rc=False)
-        run(["ip", "link", "set", DEV[k], "address", MAC[k]], ns=ns)
-        if k in IP:
-            run(["ip", "addr", "add", IP[k] + "/24", "dev", DEV[k]], ns=ns)
-        run(["ip", "link", "set", DEV[k], "up"], ns=ns)
-        tx_csum_off(DEV[k], ns=ns)
-        tx_csum_off(host)
+        veth_in_netns(NS[k], HOST[k], DEV[k], MAC[k], IP[k] + "/24" if k in IP else None)
     for k, other in (("a", "b"), ("b", "a")):
         run(["ip", "neigh", "replace", IP[other], "lladdr", MAC[other], "nud", "permanent", "dev", DEV[k]], ns=NS[k])
 

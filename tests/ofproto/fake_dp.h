@@ -68,6 +68,14 @@ class FakeDp final : public ofproto::DpInterface {
     queues_[pmd].back().reason = datapath::UpcallReason::kUserspace;
     queues_[pmd].back().cookie = cookie;
   }
+  // A kSample action's copy of a packet (slot, cookie).
+  void sample(unsigned pmd, uint32_t in_port, const std::vector<uint8_t>& frame, uint16_t slot,
+              const datapath::DpSampleCookie& cookie) {
+    miss(pmd, in_port, frame);
+    queues_[pmd].back().reason = datapath::UpcallReason::kSample;
+    queues_[pmd].back().cookie = slot;
+    queues_[pmd].back().sample = cookie;
+  }
   // What a PMD does with `copies` packets executed by execs[exec] when its
   // actions send to the controller: hands them up with the userspace
   // action's cookie. False (nothing queued) when there is no such action.

@@ -146,6 +146,26 @@ def tx_csum_off(dev, ns=None):
     subprocess.run((["ip", "netns", "exec", ns] if ns else []) + cmd, check=True)
 
 
+def veth_in_netns(ns, host, dev, mac, addr=None):
+    """A new namespace ns holding the veth end dev (MAC mac, address addr
+    when given, up, IPv6 off) whose peer host stays in the root namespace
+    (up, IPv6 off); transmit checksum offload off on both ends, so af_packet
+    ports get finished frames."""
+    run(["ip", "netns", "add", ns])
+    run(["ip", "link", "add", host, "type", "veth", "peer", "name", dev])
+    run(["ip", "link", "set", dev, "netns", ns])
+    run(["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % host], check_rc=False)
+    run(["ip", "link", "set", host, "up"])
+    run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns, check_rc=False)
+    run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"], ns=ns, check_rc=False)
+    run(["ip", "link", "set", dev, "address", mac], ns=ns)
+    if addr:
+        run(["ip", "addr", "add", addr, "dev", dev], ns=ns)
+    run(["ip", "link", "set", dev, "up"], ns=ns)
+    tx_csum_off(dev, ns=ns)
+    tx_csum_off(host)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

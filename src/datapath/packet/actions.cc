@@ -583,6 +583,7 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kOutput:
     case ActType::kUserspace:
     case ActType::kMeter:
+    case ActType::kSample:
     case ActType::kTnlPop:  // the PMD's own (tunnel_actions.h)
     case ActType::kTnlPush:
     case ActType::kCt:
@@ -631,6 +632,16 @@ DpAction make_data(ActType t, const uint8_t* p, size_t n) {
 DpAction act_output(uint32_t port) { return make(ActType::kOutput, 0, port); }
 DpAction act_userspace(uint32_t cookie) { return make(ActType::kUserspace, 0, cookie); }
 DpAction act_meter(uint32_t meter_id) { return make(ActType::kMeter, 0, meter_id); }
+DpAction act_sample(uint16_t slot, uint32_t rate, const DpSampleCookie& cookie) {
+  DpAction a = make(ActType::kSample, slot, rate);
+  std::memcpy(a.data, &cookie, sizeof cookie);
+  return a;
+}
+DpSampleCookie sample_cookie(const DpAction& a) {
+  DpSampleCookie c;
+  std::memcpy(&c, a.data, sizeof c);
+  return c;
+}
 DpAction act_push_vlan(uint16_t tpid, uint16_t tci) { return make(ActType::kPushVlan, tpid, tci); }
 DpAction act_pop_vlan() { return make(ActType::kPopVlan); }
 DpAction act_set_eth_src(const uint8_t mac[6]) { return make_data(ActType::kSetEthSrc, mac, 6); }
@@ -787,6 +798,18 @@ std::string format_ct(const DpAction* a) {
   return s + ")";
 }
 
+// sample(slot=S,rate=N,sflow,out=P) / out=none / out=multiple:N; ipfix with obs ids.
+std::string format_sample(const DpAction& a) {
+  const DpSampleCookie c = sample_cookie(a);
+  std::string out = "sample(slot=" + std::to_string(a.arg16) + ",rate=" + std::to_string(a.arg32);
+  out += c.kind == SampleKind::kSflow ? ",sflow" : c.kind == SampleKind::kIpfixBridge ? ",ipfix" : ",?";
+  if (c.out == kSampleOutNone) out += ",out=none";
+  else if (c.out & kSampleOutMultiple) out += ",out=multiple:" + std::to_string(c.out & ~kSampleOutMultiple);
+  else out += ",out=" + std::to_string(c.out);
+  if (c.obs_domain || c.obs_point)
+    out += ",obs_domain=" + std::to_string(c.obs_domain) + ",obs_point=" + std::to_string(c.obs_point);
+  return out + ")";
+}
 }  // namespace
 
 std::string format_actions(const DpActions& actions) {
@@ -800,6 +823,7 @@ std::string format_actions(const DpActions& actions) {
       case ActType::kOutput: out += "output:" + std::to_string(a.arg32); break;
       case ActType::kUserspace: out += "userspace(cookie=" + std::to_string(a.arg32) + ")"; break;
       case ActType::kMeter: out += "meter(" + std::to_string(a.arg32) + ")"; break;
+      case ActType::kSample: out += format_sample(a); break;
       case ActType::kSetEthSrc: out += "set_eth_src(" + mac_str(a.data) + ")"; break;
       case ActType::kSetEthDst: out += "set_eth_dst(" + mac_str(a.data) + ")"; break;
       case ActType::kSetIpv4Src: out += "set_ipv4_src(" + ip4_str(a.arg32) + ")"; break;

@@ -81,6 +81,11 @@ enum class ActType : uint8_t {
   // With kCtFlagLabel the next 2 slots hold the label and its mask (16 + 16
   // bytes, network order; every walker steps with action_slots()).
   kCt,
+  // Sampling (sample_slots.h): arg16 = sampler slot, arg32 = N; every Nth
+  // packet the PMD runs through the slot is copied, as it is at this point,
+  // to the ofproto thread (Upcall kSample) with data = DpSampleCookie. A
+  // full miss ring drops the copy (counted); the packet itself goes on.
+  kSample,
 };
 inline constexpr uint8_t kCtFlagCommit = 1;
 inline constexpr uint8_t kCtFlagForce = 2;
@@ -95,6 +100,24 @@ struct DpAction {
   uint8_t data[16];
 };
 static_assert(sizeof(DpAction) == 24);
+
+// What a sample tells the slow path besides the packet (kSample's data;
+// copied into the Upcall). Integers in host order.
+enum class SampleKind : uint8_t {
+  kSflow = 1,        // a bridge's sFlow sampler
+  kIpfixBridge = 2,  // a bridge's IPFIX sampler
+};
+inline constexpr uint32_t kSampleOutNone = 0xffffffffu;      // dropped: no output
+inline constexpr uint32_t kSampleOutMultiple = 0x80000000u;  // | number of outputs (> 1)
+struct DpSampleCookie {
+  SampleKind kind;
+  uint8_t pad[3];
+  uint32_t out;          // the datapath output port, kSampleOutNone or kSampleOutMultiple | n
+  uint32_t obs_domain;   // IPFIX observation domain / point ids (0 when none)
+  uint32_t obs_point;
+  bool operator==(const DpSampleCookie&) const = default;
+};
+static_assert(sizeof(DpSampleCookie) == 16);
 
 // 32 = a NORMAL/FLOOD flood to 30 ports plus a VLAN rewrite or two (768 B
 // inline in each flow); translations needing more fail with a precise error.
@@ -140,6 +163,8 @@ DpCtArgs ct_action_args(const DpAction* a);
 DpAction act_output(uint32_t port);
 DpAction act_userspace(uint32_t cookie);
 DpAction act_meter(uint32_t meter_id);
+DpAction act_sample(uint16_t slot, uint32_t rate, const DpSampleCookie& cookie);
+DpSampleCookie sample_cookie(const DpAction& a);
 DpAction act_push_vlan(uint16_t tpid, uint16_t tci);
 DpAction act_pop_vlan();
 DpAction act_set_eth_src(const uint8_t mac[6]);

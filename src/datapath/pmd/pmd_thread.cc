@@ -32,7 +32,7 @@ constexpr uint64_t kMinSample = 4096;
 constexpr uint64_t kTrainMinHitPermille = 100;
 
 bool modifies_packet(ActType t) {
-  return t != ActType::kOutput && t != ActType::kUserspace;
+  return t != ActType::kOutput && t != ActType::kUserspace && t != ActType::kSample;
 }
 
 }  // namespace
@@ -257,6 +257,9 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
         upcall_userspace(a, live, n_live, in_port, !last);
         if (last) return;
         break;
+      case ActType::kSample:
+        run_sample(a, live, n_live, in_port);
+        break;
       case ActType::kTnlPop:
         run_tnl_pop(a, live, n_live, !last);
         if (last) return;
@@ -319,6 +322,33 @@ void PmdThread::upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned 
     u.reason = UpcallReason::kUserspace;
   }
   send_upcalls(ups, k);
+}
+
+// Every Nth packet of the slot (sample_slots.h) copied to the miss ring
+// with the action's cookie; the packets themselves go on unchanged.
+void PmdThread::run_sample(const DpAction& a, rte_mbuf* const* pkts, unsigned n, uint32_t in_port) {
+  uint8_t pos[netdev::kMaxBurst];
+  const unsigned k = samples_.pick(a.arg16, a.arg32 ? a.arg32 : 1, n, pos);
+  if (DPS_LIKELY(k == 0)) return;
+  Upcall ups[netdev::kMaxBurst];
+  unsigned m = 0;
+  for (unsigned i = 0; i < k; i++) {
+    rte_mbuf* pkt = pkts[pos[i]];
+    rte_mbuf* c = rte_pktmbuf_copy(pkt, pkt->pool, 0, UINT32_MAX);
+    if (!c) continue;
+    Upcall& u = ups[m++];
+    u.hash = flow_key_extract(rte_pktmbuf_mtod(c, const uint8_t*), rte_pktmbuf_data_len(c), in_port,
+                              &u.key);
+    if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkt, &u.key);
+    u.pkt = c;
+    u.cookie = a.arg16;
+    u.sample = sample_cookie(a);
+    u.pmd = static_cast<uint16_t>(cfg_.index);
+    u.reason = UpcallReason::kSample;
+  }
+  const unsigned done = misses_.enqueue_burst(ups, m);
+  for (unsigned i = done; i < m; i++) rte_pktmbuf_free(ups[i].pkt);
+  samples_.count(a.arg16, done, k - done);
 }
 
 // --- Native tunneling and recirculation -------------------------------------------

@@ -57,6 +57,7 @@
 #include "miss_ring.h"
 #include "output_batcher.h"
 #include "pmd_counters.h"
+#include "sample_slots.h"
 
 struct rte_mbuf;
 
@@ -154,6 +155,8 @@ class PmdThread {
   uint32_t n_flows() const { return n_flows_.load(std::memory_order_relaxed); }
   uint32_t n_subtables() const { return n_subtables_.load(std::memory_order_relaxed); }
   bool emc_active() const { return emc_active_pub_.load(std::memory_order_relaxed); }
+  // kSample counters of one slot (relaxed loads), added to *out.
+  void add_sample_counters(unsigned slot, SampleCounters* out) const { samples_.add_to(slot, out); }
 
   // Runs the loop on the calling thread until stop() (tests use it directly).
   void run();
@@ -201,6 +204,7 @@ class PmdThread {
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
                                  uint32_t in_port, bool keep);
   void send_upcalls(const Upcall* ups, unsigned n);
+  DPS_COLD void run_sample(const DpAction& a, rte_mbuf* const* pkts, unsigned n, uint32_t in_port);
   // Native tunneling (tunnel_actions.h); keep = later actions still need
   // the packets (the action works on copies).
   void run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep);
@@ -238,6 +242,7 @@ class PmdThread {
   MegaflowClassifier cls_;
   OutputBatcher out_;
   PmdMeters meters_;
+  SampleSlots samples_;  // kSample countdowns and counters
 
   std::vector<RxqRef> rxqs_;
   std::unique_ptr<RxqStats[]> rxq_stats_;

@@ -105,6 +105,11 @@ class DpBacker {
   void set_flow_idle_ms(int64_t ms);
   void set_flow_limit(size_t n) { handler_->set_flow_limit(n); }
   void set_flow_restore_wait(bool on) { handler_->set_flow_restore_wait(on); }
+  // NetFlow's accounting (FlowStatsHook): the miss path and the revalidator.
+  void set_flow_stats_hook(const FlowStatsHook& h) {
+    handler_->set_flow_stats_hook(h);
+    revalidator_->set_flow_stats_hook(h);
+  }
   int64_t now_ms() const;
   DpInterface& dp() { return *dp_; }
   datapath::Datapath* real_dp() const { return real_dp_; }

@@ -72,6 +72,7 @@ bool Revalidator::roll_up(Ukey* u, int64_t now_ms) {
     for (const RulePtr& r : u->rules) r->account(dp, db, now_ms);
     account_visits(u->visits, dp);  // TABLE stats (ukeys only name live bridges)
     account_mirrors(u->mirrors, dp, db);
+    if (stats_hook_) stats_hook_(u->key, u->actions, dp, db, now_ms);
     u->packets_seen = st->packets;
     u->bytes_seen = st->bytes;
     u->used_ms = now_ms;

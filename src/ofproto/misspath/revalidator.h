@@ -91,6 +91,8 @@ class Revalidator {
   // The tunnel state translations use (its port index is invalidated by
   // revalidate_all: ports changed). Null: none.
   void set_tunnels(TunnelContext* t) { tnl_ = t; }
+  // Called with each megaflow's counter deltas as they are rolled up.
+  void set_flow_stats_hook(FlowStatsHook h) { stats_hook_ = std::move(h); }
   // Removes the megaflows that entered through `bridge` or went through it
   // (tables, MAC entries): before the bridge is destroyed. Returns how many.
   size_t forget_bridge(const Bridge& bridge, int64_t now_ms);
@@ -132,6 +134,7 @@ class Revalidator {
   int64_t idle_ms_;
   size_t cursor_ = 0;
   RevalidatorStats stats_;
+  FlowStatsHook stats_hook_;
 };
 
 }  // namespace dps::ofproto

@@ -46,6 +46,13 @@
 
 namespace dps::ofproto {
 
+// Megaflow traffic for flow accounting (NetFlow, set by the daemon): the
+// key of the megaflow's first packet, its actions, and the packets / bytes
+// since the last call: the miss path's first packets, then the datapath
+// counter deltas the revalidator rolls up.
+using FlowStatsHook = std::function<void(const datapath::FlowKey& key, const datapath::DpActions& actions,
+                                         uint64_t packets, uint64_t bytes, int64_t now_ms)>;
+
 // A megaflow's datapath actions at their used length: up to
 // kUkeyInlineActions inline, longer lists on the heap. A full DpActions is
 // ~770 bytes, more than the rest of a ukey together, and the miss path

@@ -92,6 +92,10 @@ void UpcallHandler::group_misses(unsigned n, int64_t now_ms) {
       handle_userspace(u, now_ms);
       continue;
     }
+    if (u.reason == UpcallReason::kSample) {
+      handle_sample(u);
+      continue;
+    }
     next_[i] = UINT32_MAX;
     uint32_t s = (u.hash ^ (uint32_t{u.pmd} * 0x9e3779b1u)) & (kGroupSlots - 1);
     for (;;) {
@@ -150,6 +154,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
     for (const RulePtr& r : uk->rules) r->account(g.n, bytes, now_ms);
     account_visits(uk->visits, g.n);  // ukeys only name live bridges
     account_mirrors(uk->mirrors, g.n, bytes);
+    if (stats_hook_) stats_hook_(u.key, uk->actions, g.n, bytes, now_ms);
     execute(g, uk->actions);
     return;
   }
@@ -175,6 +180,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
                    datapath::flow_key_format(u.key), r.error);
   }
   events_.rewrite(&r.actions, r.controller);
+  if (stats_hook_) stats_hook_(u.key, r.actions, g.n, bytes, now_ms);  // not counted by the megaflow
 
   alignas(64) FlowKey masked;
   datapath::flow_key_apply_mask(u.key, r.mask, &masked);
@@ -288,6 +294,31 @@ void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   }
   rte_mbuf* pkt = u.pkt;
   dp_.free_packets(&pkt, 1);
+}
+
+void UpcallHandler::handle_sample(const Upcall& u) {
+  if (samples_.size() >= cfg_.sample_queue) {
+    stats_.samples_dropped++;
+  } else {
+    SampleEvent& e = samples_.emplace_back();
+    e.slot = static_cast<uint16_t>(u.cookie);
+    e.cookie = u.sample;
+    e.in_port = u.key.in_port;
+    e.frame_len = rte_pktmbuf_pkt_len(u.pkt);
+    e.header.resize(std::min(e.frame_len, kSampleHeaderMax));
+    const void* d = rte_pktmbuf_read(u.pkt, 0, static_cast<uint32_t>(e.header.size()), e.header.data());
+    if (d && d != e.header.data()) std::memcpy(e.header.data(), d, e.header.size());
+    e.key = u.key;
+    stats_.samples++;
+  }
+  rte_mbuf* pkt = u.pkt;
+  dp_.free_packets(&pkt, 1);
+}
+
+std::vector<SampleEvent> UpcallHandler::take_samples() {
+  std::vector<SampleEvent> out;
+  out.swap(samples_);
+  return out;
 }
 
 std::vector<PacketInEvent> UpcallHandler::take_packet_ins(const Bridge* b, size_t max) {

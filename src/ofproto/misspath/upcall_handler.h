@@ -70,6 +70,18 @@ struct PacketInEvent {
   datapath::FlowKey tunnel{};
 };
 
+// A packet a kSample action picked (sample_slots.h), queued until the
+// daemon's sampling agents take it (take_samples).
+inline constexpr uint32_t kSampleHeaderMax = 256;  // bytes of the packet kept
+struct SampleEvent {
+  uint16_t slot = 0;               // the sampler (BridgeSampler::slot)
+  datapath::DpSampleCookie cookie{};
+  uint32_t in_port = 0;            // datapath port it arrived on
+  uint32_t frame_len = 0;          // the packet's length
+  std::vector<uint8_t> header;     // its first min(frame_len, kSampleHeaderMax) bytes
+  datapath::FlowKey key{};         // as the PMD extracted it
+};
+
 struct UpcallConfig {
   size_t flow_limit = kDefaultFlowLimit;
   // Packet-ins: token bucket (OVS controller_rate_limit / burst_limit) and
@@ -78,6 +90,7 @@ struct UpcallConfig {
   double packet_in_rate = 1000;  // per second
   double packet_in_burst = 100;
   size_t packet_in_queue = 1024;
+  size_t sample_queue = 4096;    // samples waiting for take_samples; beyond, dropped and counted
 };
 
 struct UpcallStats {
@@ -95,6 +108,8 @@ struct UpcallStats {
   uint64_t packet_ins = 0;
   uint64_t packet_ins_rate_dropped = 0;
   uint64_t packet_ins_queue_dropped = 0;
+  uint64_t samples = 0;          // kSample upcalls queued
+  uint64_t samples_dropped = 0;  // kSample upcalls dropped: sample queue full
   uint64_t busy_ns = 0;          // time spent handling drained upcalls (wall clock)
   uint64_t cpu_ns = 0;           // the same, CPU time of the ofproto thread (less
                                  // than busy_ns when the core is shared)
@@ -113,6 +128,8 @@ class UpcallHandler {
   // Drops the queued packet-ins of b (the bridge is being removed).
   void drop_packet_ins(const Bridge* b);
   size_t pending_packet_ins() const { return packet_ins_.size(); }
+  // The queued samples, oldest first (all of them; the queue is bounded).
+  std::vector<SampleEvent> take_samples();
 
   const UpcallStats& stats() const { return stats_; }
   void set_flow_limit(size_t n) { cfg_.flow_limit = n; }
@@ -123,6 +140,7 @@ class UpcallHandler {
   void set_flow_restore_wait(bool on) { restore_wait_ = on; }
   bool flow_restore_wait() const { return restore_wait_; }
   size_t flow_limit() const { return cfg_.flow_limit; }
+  void set_flow_stats_hook(FlowStatsHook h) { stats_hook_ = std::move(h); }
   const UpcallConfig& config() const { return cfg_; }
 
  private:
@@ -134,6 +152,7 @@ class UpcallHandler {
   void group_misses(unsigned n, int64_t now_ms);
   void handle_miss(const Group& g, int64_t now_ms);
   void handle_userspace(const datapath::Upcall& u, int64_t now_ms);
+  void handle_sample(const datapath::Upcall& u);
   // Executes the group's packets from index `from` on (default: all).
   void execute(const Group& g, const datapath::DpActions& actions) {
     execute(g, actions, g.first);
@@ -159,6 +178,8 @@ class UpcallHandler {
   std::vector<uint32_t> used_slots_;
 
   std::deque<PacketInEvent> packet_ins_;
+  std::vector<SampleEvent> samples_;
+  FlowStatsHook stats_hook_;
   double tokens_;
   int64_t tokens_ms_ = 0;
 };

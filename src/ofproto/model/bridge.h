@@ -79,6 +79,27 @@ struct BridgePort {
   }
 };
 
+// Bridge-level sampling (OVS Bridge.sflow / Bridge.ipfix; the daemon's
+// agents set it): translation puts kSample(slot, 1 in rate) first in every
+// megaflow the bridge translates from its ports, so only a sampling
+// bridge's flows pay. rate 0 = off. The slot names the sampler in the
+// datapath (sample_slots.h) and in the samples that come back.
+struct BridgeSampler {
+  uint32_t rate = 0;
+  uint16_t slot = 0;
+  uint32_t obs_domain = 0;  // IPFIX observation domain / point ids
+  uint32_t obs_point = 0;
+  bool operator==(const BridgeSampler&) const = default;
+};
+struct BridgeSampling {
+  BridgeSampler sflow;
+  BridgeSampler ipfix;
+  // NetFlow (Bridge.netflow): IPv4 megaflows pin the NetFlow key (addresses,
+  // protocol, TOS, ports), so each megaflow's counters are one flow's.
+  bool netflow = false;
+  bool operator==(const BridgeSampling&) const = default;
+};
+
 struct Bridge {
   std::string name;
   Pipeline pipeline;
@@ -93,6 +114,7 @@ struct Bridge {
   // output drops and nothing is decapsulated.
   TunnelContext* tnl = nullptr;
   MirrorSet mirrors;
+  BridgeSampling sampling;
 
   void add_port(const BridgePort& p) {
     ports[p.of_port] = p;

@@ -135,6 +135,13 @@ bool Ofproto::set_mirrors(std::vector<MirrorConfig> cfgs) {
   return true;
 }
 
+bool Ofproto::set_sampling(const BridgeSampling& s) {
+  if (bridge_.sampling == s) return false;
+  bridge_.sampling = s;
+  backer_->revalidator().revalidate_all(now_ms());
+  return true;
+}
+
 void Ofproto::sync_ports() {
   if (!real_dp_) return;
   for (uint32_t no : real_dp_->port_numbers())

@@ -156,6 +156,9 @@ class Ofproto final : public BackerBridge {
   // every megaflow when they changed; false when nothing changed. Invalid
   // mirrors are left out: bridge().mirrors.errors() says why.
   bool set_mirrors(std::vector<MirrorConfig> cfgs);
+  // Replaces the bridge's samplers (Bridge::sampling) and re-translates
+  // every megaflow when they changed; false when nothing changed.
+  bool set_sampling(const BridgeSampling& s);
 
   // --- Meters (OpenFlow 1.3 METER_MOD and meter multiparts) --------------------
   // OFPT_METER_MOD: validates (MeterTable::apply lists the errors), puts

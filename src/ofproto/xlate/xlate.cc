@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <iterator>
 #include <optional>
 
@@ -1336,9 +1337,43 @@ XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey
   return x.finish();
 }
 
-}  // namespace
 
-XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
+// The sFlow output field of a sampled packet: the one datapath port the
+// actions send it to, kSampleOutNone (dropped) or kSampleOutMultiple | n.
+uint32_t sample_output(const datapath::DpActions& acts) {
+  uint32_t n = 0, port = datapath::kSampleOutNone;
+  for (unsigned i = 0; i < acts.n; i += datapath::action_slots(acts.acts[i])) {
+    const datapath::DpAction& a = acts.acts[i];
+    if (a.type == datapath::ActType::kOutput || a.type == datapath::ActType::kTnlPush ||
+        a.type == datapath::ActType::kTnlPop) {
+      n++;
+      port = a.arg32;
+    }
+  }
+  return n <= 1 ? port : datapath::kSampleOutMultiple | n;
+}
+
+// Bridge-level samplers (bridge.sampling): kSample first, so the sample is
+// the packet as received, with the output the rest of the list decided.
+// A list with no room left is not sampled.
+void add_bridge_samples(const Bridge& b, XlateResult* r) {
+  const BridgeSampling& s = b.sampling;
+  if (!s.sflow.rate && !s.ipfix.rate) return;
+  datapath::DpActions acts;
+  const uint32_t out = sample_output(r->actions);
+  if (s.sflow.rate)
+    acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate, {datapath::SampleKind::kSflow, {}, out, 0, 0}));
+  if (s.ipfix.rate)
+    acts.add(datapath::act_sample(s.ipfix.slot, s.ipfix.rate,
+                                  {datapath::SampleKind::kIpfixBridge, {}, out, s.ipfix.obs_domain,
+                                   s.ipfix.obs_point}));
+  if (acts.n + r->actions.n > datapath::kMaxDpActions) return;
+  std::memcpy(acts.acts + acts.n, r->actions.acts, r->actions.n * sizeof(datapath::DpAction));
+  acts.n = static_cast<uint8_t>(acts.n + r->actions.n);
+  r->actions = acts;
+}
+
+XlateResult xlate_received(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
   const BridgePort* in = bridge.port_by_dp(key.in_port);
   if (in && in->is_tunnel() && bridge.tnl) return xlate_tunnel_rx(bridge, *in, key, opts);
   if (!in) {
@@ -1357,6 +1392,22 @@ XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) 
   }
   x.run_from(key.recirc_id);
   return x.finish();
+}
+
+}  // namespace
+
+XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
+  XlateResult r = xlate_received(bridge, key, opts);
+  add_bridge_samples(bridge, &r);
+  if (bridge.sampling.netflow) {  // as OVS's netflow_mask_wc
+    r.mask.eth_type = 0xffff;
+    if (key.eth_type == htons(0x0800)) {
+      r.mask.nw_src = r.mask.nw_dst = 0xffffffffu;
+      r.mask.nw_proto = r.mask.nw_tos = 0xff;
+      r.mask.tp_src = r.mask.tp_dst = 0xffff;
+    }
+  }
+  return r;
 }
 
 void account_visits(const std::vector<TableVisit>& visits, uint64_t packets, const Bridge* only) {

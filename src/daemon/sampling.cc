@@ -1,0 +1,613 @@
+#include "sampling.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+
+#include "config_daemon.h"
+#include "datapath.h"
+#include "flow_key_fields.h"
+#include "ofproto.h"
+
+namespace dps::daemon {
+namespace {
+
+using exporter::IpAddress;
+
+IpAddress from_sockaddr(const sockaddr* sa) {
+  IpAddress a;
+  if (sa->sa_family == AF_INET6) {
+    a.v6 = true;
+    std::memcpy(a.b.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
+  } else {
+    std::memcpy(a.b.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+  }
+  return a;
+}
+
+// The first IPv4 (else IPv6) address of network device `name`.
+std::optional<IpAddress> device_address(const std::string& name) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<IpAddress> v4, v6;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || name != i->ifa_name) continue;
+    if (i->ifa_addr->sa_family == AF_INET && !v4) v4 = from_sockaddr(i->ifa_addr);
+    if (i->ifa_addr->sa_family == AF_INET6 && !v6) v6 = from_sockaddr(i->ifa_addr);
+  }
+  freeifaddrs(list);
+  return v4 ? v4 : v6;
+}
+
+// The source address the kernel picks towards `to` (a connected UDP socket
+// sends nothing).
+std::optional<IpAddress> source_towards(const exporter::Endpoint& to) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (to.addr.v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(to.port);
+    std::memcpy(&s6->sin6_addr, to.addr.b.data(), 16);
+    len = sizeof *s6;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(to.port);
+    std::memcpy(&s4->sin_addr, to.addr.b.data(), 4);
+    len = sizeof *s4;
+  }
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  std::optional<IpAddress> out;
+  sockaddr_storage local{};
+  socklen_t llen = sizeof local;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
+    out = from_sockaddr(reinterpret_cast<sockaddr*>(&local));
+  close(fd);
+  return out;
+}
+
+// "IP" and "[IP6]" get the default port; then parse_endpoint's rules.
+std::optional<exporter::Endpoint> parse_target(std::string t, uint16_t default_port, std::string* error) {
+  if (IpAddress::parse(t)) {
+    t = (t.find(':') != std::string::npos ? "[" + t + "]" : t) + ":" + std::to_string(default_port);
+  } else if (!t.empty() && t.front() == '[' && t.back() == ']') {
+    t += ":" + std::to_string(default_port);
+  }
+  return exporter::parse_endpoint(t, error);
+}
+
+std::nullopt_t fail(std::string* error, const std::string& what) {
+  *error = "sFlow: " + what;
+  return std::nullopt;
+}
+
+bool check_range(std::string* error, const char* column, int64_t v, int64_t lo, int64_t hi, const char* unit) {
+  if (v >= lo && v <= hi) return true;
+  fail(error, std::string(column) + "=" + std::to_string(v) + ": must be " + std::to_string(lo) + ".." +
+                  std::to_string(hi) + unit);
+  return false;
+}
+
+// The sFlow output field of a sample's cookie.
+uint32_t sflow_output(uint32_t out) {
+  if (out == datapath::kSampleOutNone) return exporter::sflow_if_discard(256);  // 256: unknown reason
+  if (out & datapath::kSampleOutMultiple) return exporter::sflow_if_multiple(out & ~datapath::kSampleOutMultiple);
+  return exporter::sflow_if_index(out);
+}
+
+nlohmann::json collectors_json(const exporter::UdpExporter& out) {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& col : out.collectors())
+    targets.push_back({{"target", col.target.str()}, {"sent", col.sent}, {"send_errors", col.send_errors},
+                       {"last_error", col.last_error}});
+  return targets;
+}
+
+uint64_t epoch_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+std::optional<SflowSettings> sflow_settings(const SflowWant& w, std::string* error) {
+  SflowSettings s;
+  const int64_t sampling = w.sampling.value_or(kSflowDefaultSampling);
+  const int64_t polling = w.polling.value_or(kSflowDefaultPolling);
+  const int64_t header = w.header.value_or(kSflowDefaultHeader);
+  if (!check_range(error, "sampling", sampling, 1, UINT32_MAX, "") ||
+      !check_range(error, "polling", polling, 0, 86400, " seconds") ||
+      !check_range(error, "header", header, 4, 256, " bytes"))
+    return std::nullopt;
+  s.sampling = static_cast<uint32_t>(sampling);
+  s.polling_s = static_cast<uint32_t>(polling);
+  s.header = static_cast<uint32_t>(header);
+  std::vector<exporter::Endpoint> eps;
+  for (const std::string& t : w.targets) {
+    std::string why;
+    auto ep = parse_target(t, exporter::kSflowPort, &why);
+    if (!ep) return fail(error, "targets=\"" + t + "\": " + why);
+    eps.push_back(*ep);
+    s.targets.push_back(ep->str());
+  }
+  if (eps.empty()) return fail(error, "targets: none given");
+  if (!w.agent.empty()) {
+    auto a = IpAddress::parse(w.agent);
+    if (!a) a = device_address(w.agent);
+    if (!a) return fail(error, "agent=\"" + w.agent + "\": not an IP address nor a network device with one");
+    s.agent = *a;
+  } else {
+    auto a = source_towards(eps.front());
+    if (!a) return fail(error, "agent: no route to " + eps.front().str() + " to take an agent address from");
+    s.agent = *a;
+  }
+  return s;
+}
+
+// ---- SflowAgent -----------------------------------------------------------------
+
+SflowAgent::SflowAgent(const SflowSettings& s, uint16_t slot, datapath::Datapath& dp)
+    : s_(s), slot_(slot), dp_(dp), base_(dp.sample_counters(slot)),
+      enc_({.agent = s.agent, .sub_agent_id = 0, .max_datagram = 1400, .header_bytes = s.header}) {
+  std::string error;
+  if (!out_.set_collectors(s.targets, &error)) throw std::invalid_argument("sFlow: " + error);
+}
+
+datapath::SampleCounters SflowAgent::counters() const {
+  datapath::SampleCounters c = dp_.sample_counters(slot_);
+  c.pool -= std::min(c.pool, base_.pool);
+  c.sampled -= std::min(c.sampled, base_.sampled);
+  c.lost -= std::min(c.lost, base_.lost);
+  return c;
+}
+
+void SflowAgent::add_sample(const ofproto::SampleEvent& e) {
+  const datapath::SampleCounters c = counters();
+  exporter::SflowFlowSample fs;
+  fs.source_index = 0;  // the bridge (OVS: one sampler per bridge)
+  fs.sampling_rate = s_.sampling;
+  fs.sample_pool = static_cast<uint32_t>(c.pool);
+  fs.drops = static_cast<uint32_t>(c.lost);
+  fs.input = exporter::sflow_if_index(e.in_port);
+  fs.output = sflow_output(e.cookie.out);
+  fs.frame_length = e.frame_len;
+  fs.header = std::span<const uint8_t>(e.header.data(), e.header.size());
+  if (enc_.add_flow_sample(fs)) flow_samples_++;
+}
+
+void SflowAgent::poll(const ofproto::Ofproto& ofp, int64_t now_ms) {
+  if (start_ms_ < 0) {
+    start_ms_ = last_flush_ms_ = now_ms;
+    next_poll_ms_ = now_ms + int64_t{s_.polling_s} * 1000;
+  }
+  if (!s_.polling_s || now_ms < next_poll_ms_) return;
+  next_poll_ms_ = now_ms + int64_t{s_.polling_s} * 1000;
+  for (const auto& [no, bp] : ofp.bridge().ports) {
+    if (bp.is_patch() || bp.is_tunnel()) continue;
+    const netdev::Netdev* nd = dp_.port(bp.dp_port);
+    if (!nd) continue;
+    const netdev::PortStats st = nd->stats();
+    const netdev::NetdevInfo info = nd->info();
+    exporter::SflowCounterSample cs;
+    cs.source_index = bp.dp_port;
+    exporter::SflowIfCounters& c = cs.ifc;
+    c.if_index = bp.dp_port;
+    c.if_speed = uint64_t{info.link_speed_mbps} * 1'000'000;
+    c.if_direction = info.link_speed_mbps ? (info.full_duplex ? 1 : 2) : 0;
+    c.admin_up = nd->admin_up();
+    c.oper_up = info.link_up;
+    c.in_octets = st.rx_bytes;
+    c.in_ucast = static_cast<uint32_t>(st.rx_packets);  // the datapath does not split by cast
+    c.in_discards = static_cast<uint32_t>(st.rx_dropped);
+    c.in_errors = static_cast<uint32_t>(st.rx_errors);
+    c.out_octets = st.tx_bytes;
+    c.out_ucast = static_cast<uint32_t>(st.tx_packets);
+    c.out_discards = static_cast<uint32_t>(st.tx_dropped);
+    c.out_errors = static_cast<uint32_t>(st.tx_errors);
+    if (enc_.add_counter_sample(cs)) counter_samples_++;
+  }
+}
+
+unsigned SflowAgent::flush(int64_t now_ms, bool force) {
+  if (!enc_.pending() || (!force && now_ms - last_flush_ms_ < kFlushMs)) return 0;
+  last_flush_ms_ = now_ms;
+  const auto uptime = static_cast<uint32_t>(now_ms - (start_ms_ < 0 ? now_ms : start_ms_));
+  unsigned n = 0;
+  for (const auto& d : enc_.take(uptime)) {
+    out_.send(d);
+    n++;
+  }
+  return n;
+}
+
+nlohmann::json SflowAgent::show() const {
+  const datapath::SampleCounters c = counters();
+  return {{"agent", s_.agent.str()},         {"sampling", s_.sampling},
+          {"polling", s_.polling_s},         {"header", s_.header},
+          {"slot", slot_},                   {"sample_pool", c.pool},
+          {"sampled", c.sampled},            {"lost", c.lost},
+          {"flow_samples", flow_samples_},   {"counter_samples", counter_samples_},
+          {"datagrams", enc_.datagrams()},   {"targets", collectors_json(out_)}};
+}
+
+// ---- IPFIX ----------------------------------------------------------------------
+
+std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* error) {
+  IpfixSettings s;
+  auto bad = [error](const std::string& what) {
+    *error = "IPFIX: " + what;
+    return std::nullopt;
+  };
+  // The schema bounds sampling (>= 1), the ids and cache_active_timeout.
+  s.sampling = static_cast<uint32_t>(w.sampling.value_or(kIpfixDefaultSampling));
+  s.obs_domain = static_cast<uint32_t>(w.obs_domain_id.value_or(0));
+  s.obs_point = static_cast<uint32_t>(w.obs_point_id.value_or(0));
+  s.cache_active_timeout_s = static_cast<uint32_t>(w.cache_active_timeout.value_or(0));
+  s.cache_max_flows = static_cast<uint32_t>(std::min<int64_t>(w.cache_max_flows.value_or(0), 1 << 22));
+  for (const std::string& t : w.targets) {
+    std::string why;
+    auto ep = parse_target(t, exporter::kIpfixPort, &why);
+    if (!ep) return bad("targets=\"" + t + "\": " + why);
+    s.targets.push_back(ep->str());
+  }
+  if (s.targets.empty()) return bad("targets: none given");
+  return s;
+}
+
+IpfixAgent::IpfixAgent(const IpfixSettings& s, uint16_t slot)
+    : s_(s), slot_(slot), enc_({.observation_domain = s.obs_domain, .max_message = 1400, .template_refresh_s = 600}) {
+  if (s.caching())
+    cache_ = std::make_unique<exporter::FlowCache>(exporter::FlowCacheConfig{
+        .active_timeout_ms = uint64_t{s.cache_active_timeout_s} * 1000,
+        .inactive_timeout_ms = uint64_t{s.cache_active_timeout_s} * 1000,
+        .capacity = s.cache_max_flows,
+        .scale = s.sampling,
+        .tcp_end = true});
+  std::string error;
+  if (!out_.set_collectors(s.targets, &error)) throw std::invalid_argument("IPFIX: " + error);
+}
+
+IpfixAgent::~IpfixAgent() {
+  if (!cache_) return;
+  cache_->flush(&pending_);  // what the cache holds goes out (flowEndReason 4)
+  flush(epoch_ms(), true);
+}
+
+void IpfixAgent::add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms) {
+  samples_++;
+  exporter::FlowFields f = exporter::flow_fields_from_key(e.key);
+  const uint32_t out = e.cookie.out;
+  f.out_if = (out == datapath::kSampleOutNone || (out & datapath::kSampleOutMultiple)) ? 0 : out;
+  if (cache_) {
+    cache_->add(f, e.frame_len, now_epoch_ms, &pending_);
+    return;
+  }
+  exporter::FlowRecord r;
+  r.f = f;
+  r.packets = s_.sampling;
+  r.bytes = uint64_t{e.frame_len} * s_.sampling;
+  r.start_ms = r.end_ms = now_epoch_ms;
+  r.reason = exporter::FlowEndReason::kActiveTimeout;
+  pending_.push_back(r);
+}
+
+unsigned IpfixAgent::flush(uint64_t now_epoch_ms, bool force) {
+  if (cache_ && !force) cache_->expire(now_epoch_ms, &pending_);
+  if (pending_.empty() || (!force && now_epoch_ms < last_flush_ms_ + uint64_t{kFlushMs})) return 0;
+  last_flush_ms_ = now_epoch_ms;
+  unsigned n = 0;
+  for (const auto& m : enc_.encode(pending_, static_cast<uint32_t>(now_epoch_ms / 1000))) {
+    out_.send(m);
+    n++;
+  }
+  records_ += pending_.size();
+  pending_.clear();
+  return n;
+}
+
+nlohmann::json IpfixAgent::show() const {
+  return {{"sampling", s_.sampling},      {"obs_domain_id", s_.obs_domain}, {"obs_point_id", s_.obs_point},
+          {"cache_active_timeout", s_.cache_active_timeout_s}, {"cache_max_flows", s_.cache_max_flows},
+          {"slot", slot_},                {"samples", samples_},            {"records", records_},
+          {"messages", enc_.messages()},  {"targets", collectors_json(out_)}};
+}
+
+// ---- NetFlow ----------------------------------------------------------------------
+
+std::optional<NetflowSettings> netflow_settings(const NetflowWant& w, std::string* error) {
+  NetflowSettings s;
+  for (const std::string& t : w.targets) {
+    std::string why;
+    auto ep = exporter::parse_endpoint(t, &why);  // OVS wants the port
+    if (!ep) {
+      *error = "NetFlow: targets=\"" + t + "\": " + why;
+      return std::nullopt;
+    }
+    s.targets.push_back(ep->str());
+  }
+  if (s.targets.empty()) {
+    *error = "NetFlow: targets: none given";
+    return std::nullopt;
+  }
+  s.engine_type = static_cast<uint8_t>(w.engine_type.value_or(0));  // the schema bounds both
+  s.engine_id = static_cast<uint8_t>(w.engine_id.value_or(0));
+  s.active_timeout_s = w.active_timeout == 0 ? kNetflowDefaultActiveTimeout : w.active_timeout;
+  if (w.add_id_to_interface) spdlog::warn("NetFlow: add_id_to_interface is recorded, not applied");
+  return s;
+}
+
+NetflowAgent::NetflowAgent(const NetflowSettings& s, uint64_t now_epoch_ms)
+    : s_(s), enc_({.engine_type = s.engine_type, .engine_id = s.engine_id, .sampling_interval = 0,
+                   .boot_ms = now_epoch_ms}) {
+  std::string error;
+  if (!out_.set_collectors(s.targets, &error)) throw std::invalid_argument("NetFlow: " + error);
+}
+
+void NetflowAgent::account(const datapath::FlowKey& key, const datapath::DpActions& actions, uint64_t packets,
+                           uint64_t bytes, uint64_t now_epoch_ms) {
+  exporter::FlowFields f = exporter::flow_fields_from_key(key);
+  if (!f.is_ipv4() || !packets) return;  // NetFlow v5 is IPv4 only
+  unsigned outputs = 0;
+  for (unsigned i = 0; i < actions.n; i += datapath::action_slots(actions.acts[i]))
+    if (actions.acts[i].type == datapath::ActType::kOutput && outputs++ == 0) f.out_if = actions.acts[i].arg32;
+  if (outputs != 1) f.out_if = 0;  // dropped or several: as OVS, no single output
+  Flow& fl = flows_[Key{f.in_if, f.out_if, f.src.v4_host(), f.dst.v4_host(), f.proto, f.tos, f.src_port,
+                        f.dst_port}];
+  if (!fl.rec.packets) {
+    fl.rec.f = f;
+    fl.rec.start_ms = now_epoch_ms;
+    if (!fl.window_ms) fl.window_ms = now_epoch_ms;
+  }
+  fl.rec.f.tcp_flags |= f.tcp_flags;
+  fl.rec.packets += packets;
+  fl.rec.bytes += bytes;
+  fl.rec.end_ms = now_epoch_ms;
+}
+
+unsigned NetflowAgent::flush(uint64_t now_epoch_ms) {
+  if (now_epoch_ms < last_flush_ms_ + uint64_t{kFlushMs}) return 0;
+  last_flush_ms_ = now_epoch_ms;
+  const uint64_t active_ms = s_.active_timeout_s > 0 ? uint64_t(s_.active_timeout_s) * 1000 : 0;
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    Flow& fl = it->second;
+    const bool idle = now_epoch_ms >= fl.rec.end_ms + kNetflowIdleMs;
+    const bool active = active_ms && now_epoch_ms >= fl.window_ms + active_ms;
+    if ((idle || active) && fl.rec.packets) {
+      fl.rec.reason = idle ? exporter::FlowEndReason::kIdleTimeout : exporter::FlowEndReason::kActiveTimeout;
+      pending_.push_back(fl.rec);
+      fl.rec.packets = fl.rec.bytes = 0;
+      fl.rec.f.tcp_flags = 0;
+    }
+    if (active) fl.window_ms = now_epoch_ms;
+    it = idle ? flows_.erase(it) : std::next(it);
+  }
+  if (pending_.empty()) return 0;
+  unsigned n = 0;
+  for (const auto& d : enc_.encode(pending_, now_epoch_ms)) {
+    out_.send(d);
+    n++;
+  }
+  records_ += pending_.size();
+  datagrams_ += n;
+  pending_.clear();
+  return n;
+}
+
+nlohmann::json NetflowAgent::show() const {
+  return {{"engine_type", s_.engine_type}, {"engine_id", s_.engine_id}, {"active_timeout", s_.active_timeout_s},
+          {"flows", flows_.size()},        {"records", records_},        {"datagrams", datagrams_},
+          {"targets", collectors_json(out_)}};
+}
+
+// ---- SamplingAgents ------------------------------------------------------------
+
+SamplingAgents::SamplingAgents(datapath::Datapath& dp, ofproto::BridgeSet& bridges)
+    : dp_(dp), bridges_(bridges), slot_used_(datapath::kMaxSampleSlots, false) {
+  bridges_.backer().set_flow_stats_hook(
+      [this](const datapath::FlowKey& k, const datapath::DpActions& a, uint64_t p, uint64_t b, int64_t) {
+        account(k, a, p, b);
+      });
+}
+
+SamplingAgents::~SamplingAgents() { bridges_.backer().set_flow_stats_hook(nullptr); }
+
+void SamplingAgents::account(const datapath::FlowKey& key, const datapath::DpActions& actions, uint64_t packets,
+                             uint64_t bytes) {
+  if (!netflow_agents_) return;
+  const ofproto::Bridge* b = bridges_.backer().bridges().owner(key.in_port);
+  auto it = b ? by_bridge_.find(b->name) : by_bridge_.end();
+  if (it != by_bridge_.end() && it->second.netflow.agent)
+    it->second.netflow.agent->account(key, actions, packets, bytes, epoch_ms());
+}
+
+void SamplingAgents::apply_netflow(const std::string& bridge, PerBridge& pb, const std::optional<NetflowWant>& w,
+                                   ofproto::Ofproto& ofp) {
+  pb.netflow_want = w;
+  ofproto::BridgeSampling bs = ofp.bridge().sampling;
+  std::string error;
+  std::optional<NetflowSettings> s;
+  std::unique_ptr<NetflowAgent> agent;
+  if (w && (s = netflow_settings(*w, &error))) {
+    try {
+      agent = std::make_unique<NetflowAgent>(*s, epoch_ms());
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+    }
+  }
+  if (w && !agent) {
+    pb.netflow.error = error;
+    spdlog::error("reconfigure: bridge {}: {}; NetFlow {}", bridge, error, pb.netflow.agent ? "left as it was" : "off");
+    return;
+  }
+  pb.netflow.error.clear();
+  netflow_agents_ += (agent ? 1 : 0) - (pb.netflow.agent ? 1 : 0);
+  pb.netflow.agent = std::move(agent);
+  bs.netflow = pb.netflow.agent != nullptr;
+  if (ofp.set_sampling(bs))
+    spdlog::info("reconfigure: bridge {}: NetFlow {}", bridge, bs.netflow ? "on" : "off");
+}
+
+std::optional<uint16_t> SamplingAgents::take_slot() {
+  for (uint16_t i = 0; i < slot_used_.size(); i++)
+    if (!slot_used_[i]) {
+      slot_used_[i] = true;
+      return i;
+    }
+  return std::nullopt;
+}
+
+void SamplingAgents::release(uint16_t slot) {
+  slot_used_[slot] = false;
+  by_slot_.erase(slot);
+}
+
+void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
+  auto it = by_bridge_.find(b.name);
+  if (!ofp) {  // the bridge goes, and its megaflows with it
+    if (it == by_bridge_.end()) return;
+    if (it->second.sflow.agent) release(it->second.sflow.agent->slot());
+    if (it->second.ipfix.agent) release(it->second.ipfix.agent->slot());
+    if (it->second.netflow.agent) netflow_agents_--;
+    by_bridge_.erase(it);
+    return;
+  }
+  PerBridge& pb = by_bridge_[b.name];
+  if (pb.sflow_want != b.sflow) {
+    pb.sflow_want = b.sflow;
+    std::string error;
+    std::optional<SflowSettings> s;
+    if (b.sflow) s = sflow_settings(*b.sflow, &error);
+    reconfigure(b.name, "sFlow", pb.sflow, b.sflow.has_value(), error,
+                [&](uint16_t slot) { return std::make_unique<SflowAgent>(*s, slot, dp_); },
+                {s ? s->sampling : 0, 0, 0, 0}, &ofproto::BridgeSampling::sflow, *ofp, &pb);
+  }
+  if (pb.ipfix_want != b.ipfix) {
+    pb.ipfix_want = b.ipfix;
+    std::string error;
+    std::optional<IpfixSettings> s;
+    if (b.ipfix) s = ipfix_settings(*b.ipfix, &error);
+    reconfigure(b.name, "IPFIX", pb.ipfix, b.ipfix.has_value(), error,
+                [&](uint16_t slot) { return std::make_unique<IpfixAgent>(*s, slot); },
+                {s ? s->sampling : 0, 0, s ? s->obs_domain : 0, s ? s->obs_point : 0},
+                &ofproto::BridgeSampling::ipfix, *ofp, &pb);
+  }
+  if (pb.netflow_want != b.netflow) apply_netflow(b.name, pb, b.netflow, *ofp);
+}
+
+template <typename Agent, typename Make>
+void SamplingAgents::reconfigure(const std::string& bridge, const char* what, Slotted<Agent>& sl, bool on,
+                                 std::string error, Make make, ofproto::BridgeSampler sampler,
+                                 ofproto::BridgeSampler ofproto::BridgeSampling::*field, ofproto::Ofproto& ofp,
+                                 PerBridge* pb) {
+  ofproto::BridgeSampling bs = ofp.bridge().sampling;
+  if (!on) {
+    sl.error.clear();
+    if (!sl.agent) return;
+    release(sl.agent->slot());
+    sl.agent.reset();
+    bs.*field = {};
+    ofp.set_sampling(bs);
+    spdlog::info("reconfigure: bridge {}: {} off", bridge, what);
+    return;
+  }
+  std::optional<uint16_t> slot = sl.agent ? std::optional<uint16_t>(sl.agent->slot()) : std::nullopt;
+  if (error.empty() && !slot && !(slot = take_slot()))
+    error = std::string(what) + ": no free datapath sampler (all in use)";
+  std::unique_ptr<Agent> agent;
+  if (error.empty()) {
+    try {
+      agent = make(*slot);
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+      if (!sl.agent) slot_used_[*slot] = false;
+    }
+  }
+  if (!agent) {
+    sl.error = error;
+    spdlog::error("reconfigure: bridge {}: {}; {} {}", bridge, error, what, sl.agent ? "left as it was" : "off");
+    return;
+  }
+  sl.error.clear();
+  sl.agent = std::move(agent);  // the old one (same slot) flushes what it holds
+  by_slot_[*slot] = pb;
+  sampler.slot = *slot;
+  bs.*field = sampler;
+  ofp.set_sampling(bs);
+  spdlog::info("reconfigure: bridge {}: {} at 1 in {} (datapath sampler {})", bridge, what, sampler.rate, *slot);
+}
+
+unsigned SamplingAgents::run(int64_t now_ms) {
+  if (by_bridge_.empty()) return 0;
+  std::vector<ofproto::SampleEvent> events = bridges_.backer().handler().take_samples();
+  const uint64_t now_epoch = epoch_ms();
+  for (const ofproto::SampleEvent& e : events) {
+    auto it = by_slot_.find(e.slot);
+    PerBridge* pb = it == by_slot_.end() ? nullptr : it->second;
+    SflowAgent* sf = pb ? pb->sflow.agent.get() : nullptr;
+    IpfixAgent* ip = pb ? pb->ipfix.agent.get() : nullptr;
+    if (e.cookie.kind == datapath::SampleKind::kSflow && sf && sf->slot() == e.slot) sf->add_sample(e);
+    else if (e.cookie.kind == datapath::SampleKind::kIpfixBridge && ip && ip->slot() == e.slot)
+      ip->add_sample(e, now_epoch);
+    else unclaimed_++;
+  }
+  unsigned work = static_cast<unsigned>(events.size());
+  for (auto& [name, pb] : by_bridge_) {
+    if (pb.sflow.agent) {
+      if (const ofproto::Ofproto* ofp = bridges_.find(name)) pb.sflow.agent->poll(*ofp, now_ms);
+      work += pb.sflow.agent->flush(now_ms);
+    }
+    if (pb.ipfix.agent) work += pb.ipfix.agent->flush(now_epoch);
+    if (pb.netflow.agent) work += pb.netflow.agent->flush(now_epoch);
+  }
+  return work;
+}
+
+template <typename Agent, typename Want>
+nlohmann::json SamplingAgents::show_kind(const std::optional<Want> PerBridge::*want,
+                                         const Slotted<Agent> PerBridge::*sampler) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, pb] : by_bridge_) {
+    if (!(pb.*want)) continue;
+    const Slotted<Agent>& sl = pb.*sampler;
+    nlohmann::json j = {{"bridge", name}, {"status", sl.agent ? "on" : "error"}};
+    if (!sl.error.empty()) j["error"] = sl.error;
+    if (sl.agent) j.update(sl.agent->show());
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::json SamplingAgents::show_sflow() const { return show_kind(&PerBridge::sflow_want, &PerBridge::sflow); }
+nlohmann::json SamplingAgents::show_ipfix() const { return show_kind(&PerBridge::ipfix_want, &PerBridge::ipfix); }
+nlohmann::json SamplingAgents::show_netflow() const {
+  return show_kind(&PerBridge::netflow_want, &PerBridge::netflow);
+}
+
+void attach_sampling(SamplingAgents& s, ofproto::BridgeSet& bridges, ConfigDaemon& confd) {
+  if (!confd.enabled()) return;
+  for (const auto& [name, b] : confd.reconciler().applied_bridges())
+    if (auto* o = bridges.find(name)) s.apply(b, o);
+  confd.reconciler().set_sampling_hook([&s](const BridgeWant& b, ofproto::Ofproto* o) { s.apply(b, o); });
+  confd.set_sampling(&s);
+}
+
+void detach_sampling(ConfigDaemon& confd) {
+  confd.set_sampling(nullptr);
+  if (confd.enabled()) confd.reconciler().set_sampling_hook(nullptr);
+}
+
+}  // namespace dps::daemon

@@ -1,0 +1,158 @@
+// sampling_test.cc - bridge-level sampling in translation and the miss
+// path's sample queue.
+//
+// Coverage goal: kSample first in the megaflow of a sampling bridge (sFlow,
+// IPFIX with its observation ids, both), the output field (one port, a
+// drop, a flood to several), no sample action without sampling, a list
+// without room left unsampled; set_sampling re-translating installed
+// megaflows (and not when unchanged); kSample upcalls queued as
+// SampleEvents (header cut, length, in_port, cookie) and a full queue
+// counted as drops.
+#include <arpa/inet.h>
+
+#include <catch2/catch.hpp>
+
+#include "bridge_fixtures.h"
+#include "flow_parser.h"
+#include "ofproto_rig.h"
+#include "packet_builder.h"
+#include "xlate.h"
+
+using namespace dps::ofproto;
+namespace dp = dps::datapath;
+
+namespace {
+
+using dps::test::make_bridge;
+
+void add(Bridge& b, const std::string& text) {
+  FlowMod fm;
+  REQUIRE_FALSE(parse_flow(text, &fm));
+  REQUIRE_FALSE(b.pipeline.flow_mod(fm, 0));
+}
+
+std::string xlate_text(Bridge& b, uint32_t dp_in) {
+  XlateOptions o;
+  XlateResult r = xlate(b, dps::test::tcp_key(dp_in, 1, 2), o);
+  return dp::format_actions(r.actions);
+}
+
+}  // namespace
+
+TEST_CASE("sampling: kSample first, with the output port", "[ofproto][sample]") {
+  Bridge b = make_bridge();  // OpenFlow port N = datapath port 10 + N
+  add(b, "in_port=1 actions=output:2");
+  add(b, "in_port=2 actions=drop");
+  add(b, "in_port=3 actions=output:1,output:2,output:4");
+  CHECK(xlate_text(b, 11) == "output:12");  // no sampling: nothing added
+  b.sampling.sflow = {64, 3, 0, 0};
+  CHECK(xlate_text(b, 11) == "sample(slot=3,rate=64,sflow,out=12),output:12");
+  CHECK(xlate_text(b, 12) == "sample(slot=3,rate=64,sflow,out=none)");
+  CHECK(xlate_text(b, 13) == "sample(slot=3,rate=64,sflow,out=multiple:3),output:11,output:12,output:14");
+  b.sampling.ipfix = {1, 4, 7, 9};
+  CHECK(xlate_text(b, 11) ==
+        "sample(slot=3,rate=64,sflow,out=12),sample(slot=4,rate=1,ipfix,out=12,obs_domain=7,obs_point=9),output:12");
+}
+
+TEST_CASE("sampling: a list with no room left is not sampled", "[ofproto][sample]") {
+  Bridge b = make_bridge(33);
+  add(b, "in_port=1 actions=FLOOD");  // 32 outputs: the list is full
+  XlateOptions o;
+  XlateResult r = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  REQUIRE(r.actions.n == dp::kMaxDpActions);
+  b.sampling.sflow = {64, 0, 0, 0};
+  XlateResult s = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  CHECK(s.actions == r.actions);
+}
+
+TEST_CASE("sampling: set_sampling re-translates installed megaflows", "[ofproto][sample]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 2, .n_pmds = 1});
+  r.rules("in_port=1,actions=output:2");
+  auto f = dps::test::udp_frame();
+  r.dp->miss(0, 1, f);
+  r.ofp->run();
+  REQUIRE(r.dp->installs.size() == 1);
+  BridgeSampling s;
+  s.sflow = {100, 5, 0, 0};
+  CHECK(r.ofp->set_sampling(s));
+  CHECK_FALSE(r.ofp->set_sampling(s));
+  r.ofp->run();
+  const auto& flow = r.dp->flows.begin()->second;
+  CHECK(dp::format_actions(flow.spec.actions) == "sample(slot=5,rate=100,sflow,out=2),output:2");
+}
+
+TEST_CASE("sampling: kSample upcalls become SampleEvents; a full queue drops", "[ofproto][sample]") {
+  UpcallConfig ucfg;
+  ucfg.sample_queue = 2;
+  OfprotoConfig cfg;
+  cfg.upcall = ucfg;
+  dps::test::OfprotoRig r(cfg, {.n_ports = 2, .n_pmds = 1});
+  auto f = dps::test::udp_frame({.payload = 400});
+  const dp::DpSampleCookie c{dp::SampleKind::kSflow, {}, 2, 0, 0};
+  for (int i = 0; i < 3; i++) r.dp->sample(0, 1, f, 7, c);
+  r.ofp->run();
+  std::vector<SampleEvent> ev = r.ofp->backer().handler().take_samples();
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].slot == 7);
+  CHECK(ev[0].cookie == c);
+  CHECK(ev[0].in_port == 1);
+  CHECK(ev[0].frame_len == f.size());
+  CHECK(ev[0].header == std::vector<uint8_t>(f.begin(), f.begin() + kSampleHeaderMax));
+  CHECK(r.ofp->backer().handler().stats().samples == 2);
+  CHECK(r.ofp->backer().handler().stats().samples_dropped == 1);
+  CHECK(r.dp->live() == 0);  // every copy freed
+  CHECK(r.ofp->backer().handler().take_samples().empty());
+  CHECK(r.dp->installs.empty());  // a sample is not a miss
+}
+
+TEST_CASE("netflow: IPv4 megaflows pin the NetFlow key only while it is on", "[ofproto][sample][netflow]") {
+  Bridge b = make_bridge();
+  add(b, "in_port=1 actions=output:2");
+  XlateOptions o;
+  XlateResult off = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  CHECK(off.mask.nw_src == 0);
+  CHECK(off.mask.tp_src == 0);
+  b.sampling.netflow = true;
+  XlateResult on = xlate(b, dps::test::tcp_key(11, 1, 2), o);
+  CHECK(on.mask.eth_type == 0xffff);
+  CHECK(on.mask.nw_src == 0xffffffffu);
+  CHECK(on.mask.nw_dst == 0xffffffffu);
+  CHECK(on.mask.nw_proto == 0xff);
+  CHECK(on.mask.nw_tos == 0xff);
+  CHECK(on.mask.tp_src == 0xffff);
+  CHECK(on.mask.tp_dst == 0xffff);
+  CHECK(dp::format_actions(on.actions) == "output:12");  // no sample action: NetFlow is not sampled
+  dp::FlowKey arp = dps::test::tcp_key(11, 1, 2);
+  arp.eth_type = htons(0x0806);
+  CHECK(xlate(b, arp, o).mask.nw_src == 0);  // not IPv4: eth_type alone
+}
+
+TEST_CASE("netflow: the flow stats hook gets the first packets and the rolled-up deltas",
+          "[ofproto][sample][netflow]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 2, .n_pmds = 1});
+  r.rules("in_port=1,actions=output:2");
+  uint64_t packets = 0, bytes = 0;
+  std::string acts;
+  r.ofp->backer().set_flow_stats_hook(
+      [&](const dp::FlowKey& k, const dp::DpActions& a, uint64_t p, uint64_t by, int64_t) {
+        CHECK(k.in_port == 1);
+        acts = dp::format_actions(a);
+        packets += p;
+        bytes += by;
+      });
+  auto f = dps::test::udp_frame();
+  for (int i = 0; i < 3; i++) r.dp->miss(0, 1, f);
+  r.ofp->run();
+  CHECK(packets == 3);
+  CHECK(bytes == 3 * f.size());
+  CHECK(acts == "output:2");
+  REQUIRE(r.dp->flows.size() == 1);
+  r.dp->flows.begin()->second.stats.packets = 10;
+  r.dp->flows.begin()->second.stats.bytes = 10 * f.size();
+  r.ofp->roll_up_rule_counters();
+  CHECK(packets == 13);
+  CHECK(bytes == 13 * f.size());
+  r.ofp->roll_up_rule_counters();  // no new traffic: no call
+  CHECK(packets == 13);
+  r.ofp->backer().set_flow_stats_hook(nullptr);
+}
