@@ -32,7 +32,7 @@ constexpr uint64_t kMinSample = 4096;
 constexpr uint64_t kTrainMinHitPermille = 100;
 
 bool modifies_packet(ActType t) {
-  return t != ActType::kOutput && t != ActType::kUserspace;
+  return t != ActType::kOutput && t != ActType::kUserspace && t != ActType::kBondOutput;
 }
 
 }  // namespace
@@ -201,6 +201,32 @@ DPS_ALWAYS_INLINE void PmdThread::output_copies(uint32_t port_no, rte_mbuf* cons
   }
 }
 
+// Each packet to the member its bucket names; a bond that is not set, or
+// a bucket without a member, drops (counted by the batcher as tx drops).
+DPS_ALWAYS_INLINE void PmdThread::bond_output(uint32_t id, rte_mbuf* const* pkts, unsigned n,
+                                              bool keep, bool copy) {
+  DpBond* b = bonds_.get(id);
+  for (unsigned i = 0; i < n; i++) {
+    rte_mbuf* m = pkts[i];
+    if (keep && copy) {
+      m = rte_pktmbuf_copy(pkts[i], pkts[i]->pool, 0, UINT32_MAX);
+      if (!m) {
+        counters_.add(kTxDropped, 1);
+        continue;
+      }
+    } else if (keep) {
+      rte_mbuf_refcnt_update(m, 1);
+    }
+    if (DPS_UNLIKELY(!b)) {
+      out_.add(kMaxPorts, m);  // no such port: freed and counted
+      continue;
+    }
+    const unsigned k = b->bucket(m);
+    b->count(k);
+    out_.add(b->cfg.buckets[k], m);
+  }
+}
+
 // Drops the packets whose TTL / hop limit runs out; returns those left
 // (compacted in order).
 DPS_ALWAYS_INLINE unsigned PmdThread::dec_ttl(rte_mbuf** pkts, unsigned n) {
@@ -246,6 +272,10 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
           return;
         }
         output_copies(a.arg32, live, n_live, later_modifies[starts[j]]);
+        break;
+      case ActType::kBondOutput:
+        bond_output(a.arg32, live, n_live, !last, later_modifies[starts[j]]);
+        if (last) return;
         break;
       case ActType::kUserspace:
         upcall_userspace(a, live, n_live, in_port, !last);
