@@ -91,15 +91,21 @@ RowsByUuid by_uuid(const json& rows) {
 }
 
 // Port UUID -> the name of the interface the daemon uses for it (the first
-// of its interfaces that exists, as port_interfaces() takes them).
+// of its interfaces that exists, as port_interfaces() takes them; a bond's
+// is the Port's own name).
 std::map<std::string, std::string> port_iface_names(const RowsByUuid& ports, const RowsByUuid& ifaces) {
   std::map<std::string, std::string> out;
-  for (const auto& [uuid, port] : ports)
+  for (const auto& [uuid, port] : ports) {
+    if (set_elems(port->value("interfaces", json())).size() > 1) {
+      out[uuid] = (*port)["name"].get<std::string>();
+      continue;
+    }
     for (auto& iu : set_elems(port->value("interfaces", json())))
       if (auto it = ifaces.find(uuid_text(iu)); it != ifaces.end()) {
         out[uuid] = (*it->second)["name"].get<std::string>();
         break;
       }
+  }
   return out;
 }
 
@@ -223,22 +229,43 @@ InterfaceWant interface_want(const json& ir, const json& port, const std::string
   return w;
 }
 
-// The interfaces of one Port row; each interface counts once (`claimed`),
-// and a bond's second and later members carry an error.
+// A Port row's bonding columns (as OVS: a port with several interfaces,
+// or with LACP on, is a bond).
+ofproto::BondColumns bond_columns(const json& port) {
+  ofproto::BondColumns c;
+  c.port = port["name"].get<std::string>();
+  c.bond_mode = opt_string(port.value("bond_mode", json()));
+  c.lacp = opt_string(port.value("lacp", json()));
+  if (auto v = port.value("bond_updelay", json()); v.is_number_integer() && v.get<int64_t>() != 0)
+    c.updelay = v.get<int64_t>();
+  if (auto v = port.value("bond_downdelay", json()); v.is_number_integer() && v.get<int64_t>() != 0)
+    c.downdelay = v.get<int64_t>();
+  c.other_config = map_of(port.value("other_config", json()));
+  return c;
+}
+
+// The interfaces of one Port row; each interface counts once (`claimed`).
+// A bond's members carry the member list and the Port's bonding columns.
 void port_interfaces(const json& port, const std::string& bridge, const RowsByUuid& ifaces,
                      std::set<std::string>* claimed, std::vector<InterfaceWant>* out) {
-  std::vector<json> members = set_elems(port.value("interfaces", json()));
-  bool first = true;
-  for (auto& iu : members) {
+  std::vector<const json*> rows;
+  for (auto& iu : set_elems(port.value("interfaces", json()))) {
     auto iit = ifaces.find(uuid_text(iu));
     if (iit == ifaces.end()) continue;
     if (!claimed->insert((*iit->second)["name"].get<std::string>()).second) continue;
-    InterfaceWant w = interface_want(*iit->second, port, bridge);
-    if (!first)
-      w.config_error = "port " + w.port + " has " + std::to_string(members.size()) +
-                       " interfaces: bonds are not supported by dpswitchd (only the first, "
-                       "by UUID order, is used)";
-    first = false;
+    rows.push_back(iit->second);
+  }
+  const ofproto::BondColumns bond = bond_columns(port);
+  const bool is_bond = rows.size() > 1 || bond.lacp == "active" || bond.lacp == "passive";
+  std::vector<std::string> names;
+  for (const json* r : rows) names.push_back((*r)["name"].get<std::string>());
+  std::sort(names.begin(), names.end());
+  for (const json* r : rows) {
+    InterfaceWant w = interface_want(*r, port, bridge);
+    if (is_bond) {
+      w.bond_members = names;
+      w.bond = bond;
+    }
     out->push_back(std::move(w));
   }
 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "daemon_config.h"
+#include "bonding.h"
 #include "mirror.h"
 
 namespace dps::confdb {
@@ -48,7 +49,13 @@ struct InterfaceWant {
   std::optional<int64_t> tag;
   std::vector<int64_t> trunks;
   std::string vlan_mode;
-  // A problem found while reading (e.g. the second interface of a bond).
+  // A bond member (its Port has several interfaces, or lacp=active/passive):
+  // every member's name (sorted) and the Port's bonding columns; empty
+  // for a plain port.
+  std::vector<std::string> bond_members;
+  ofproto::BondColumns bond;
+  bool is_bond_member() const { return !bond_members.empty(); }
+  // A problem found while reading.
   std::string config_error;
   bool operator==(const InterfaceWant&) const = default;
 };

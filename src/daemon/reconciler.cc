@@ -237,6 +237,23 @@ std::optional<netdev::PortConfig> Reconciler::port_config(const InterfaceWant& w
   return pc;
 }
 
+void Reconciler::bond_want(const InterfaceWant& w, PortWant* x) {
+  const std::string& t = w.type;
+  if (t == "internal" || t == "patch" || ofproto::tunnel_type_from_name(t) != datapath::TunnelType::kNone) {
+    x->error = "port " + w.port + ": interface " + w.name + " of type " + t +
+               " cannot be a bond member (devices only: dpdk, dpdkvhostuser, dpdkvhostuserclient, ring)";
+    return;
+  }
+  std::string warning;
+  auto parsed = ofproto::parse_bond_config(w.bond, &warning);
+  if (auto* e = std::get_if<std::string>(&parsed)) {
+    x->error = *e;
+    return;
+  }
+  x->bond = std::make_shared<const ofproto::BondConfig>(std::get<ofproto::BondConfig>(parsed));
+  x->bond_warning = warning;
+}
+
 PortWant Reconciler::classify_one(const InterfaceWant& w,
                                   const std::map<std::string, const BridgeWant*>& bridges,
                                   bool have_bridges, const VhostGlobals& vhost) {
@@ -248,6 +265,8 @@ PortWant Reconciler::classify_one(const InterfaceWant& w,
               " does not exist";
   } else if (!w.config_error.empty()) {
     x.error = w.config_error;
+  } else if (w.is_bond_member() && (bond_want(w, &x), !x.error.empty())) {
+    // x.error says why
   } else if (!w.type.empty() && std::find(types.begin(), types.end(), w.type) == types.end()) {
     std::string list;
     for (auto& t : types) list += (list.empty() ? "" : ", ") + t;
@@ -279,8 +298,12 @@ void Reconciler::close_port(const std::string& name) {
   if (it == open_.end()) return;
   uint32_t no = it->second.port_no;
   // The bridge first: its megaflows stop outputting to the port before the
-  // PMDs drop it from their tables.
-  if (ofproto::Ofproto* ofp = ofproto(it->second.bridge)) {
+  // PMDs drop it from their tables (a bond member's buckets move first).
+  auto bond = bonds_.find(it->second.bond);
+  if (!it->second.bond.empty()) {
+    ofproto::Ofproto* ofp = ofproto(it->second.bridge);
+    if (ofp && bond != bonds_.end()) ofp->bond_drop_member(bond->second.of_port, no);
+  } else if (ofproto::Ofproto* ofp = ofproto(it->second.bridge)) {
     auto bp = ofp->bridge().ports.find(it->second.of_port);
     if (bp != ofp->bridge().ports.end() && !bp->second.is_patch() && bp->second.dp_port == no)
       ofp->remove_port(it->second.of_port);
@@ -501,6 +524,8 @@ std::map<std::string, PortWant> Reconciler::classify(
 
 bool Reconciler::must_close(const Open& o, const PortWant* x) const {
   if (!x || x->kind != o.kind || x->w->bridge != o.bridge) return true;
+  if (o.bond != (x->w->is_bond_member() ? x->w->port : std::string())) return true;
+  if (!o.bond.empty()) return !same_shape(*x->pc, o.pc);  // the bond has the number
   if (o.of_port == ofproto::kPortLocal) return !same_shape(*x->pc, o.pc);  // LOCAL keeps its number
   const std::optional<int64_t>& req = x->w->ofport_request;
   // Re-number only when the requested number is free in the bridge;
@@ -583,6 +608,7 @@ void Reconciler::remove_bridges(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     for (auto it = patches_.begin(); it != patches_.end();)
       it = it->second.bridge == name ? patches_.erase(it) : std::next(it);
+    std::erase_if(bonds_, [&](const auto& kv) { return kv.second.bridge == name; });
     bridges_->remove(name);
     spdlog::info("reconfigure: bridge {} removed", name);
   }
@@ -624,6 +650,7 @@ void Reconciler::open_ports(const ReconcilePlan& plan, WriteBack* wb,
       vlan_bridges->insert(o.bridge);
   }
   apply_internal_mtus(plan);
+  apply_bonds(plan, vlan_bridges);
   for (const auto& [name, x] : plan.ports) {
     if (x.kind == PortWant::Kind::kPatch) continue;  // apply_patches()
     if (x.kind == PortWant::Kind::kError) {
@@ -634,6 +661,64 @@ void Reconciler::open_ports(const ReconcilePlan& plan, WriteBack* wb,
       wb->interfaces.push_back(report(name, open_.at(name)));
     }
   }
+}
+
+// ---- bonds ------------------------------------------------------------------
+
+void Reconciler::apply_bonds(const ReconcilePlan& plan, std::set<std::string>* vlan_bridges) {
+  struct Want {
+    std::string bridge;
+    const PortWant* x = nullptr;
+    std::vector<std::pair<std::string, uint32_t>> members;
+    uint32_t lowest = 0;
+  };
+  std::map<std::string, Want> want;
+  for (const auto& [name, o] : open_) {
+    auto x = plan.ports.find(name);
+    if (o.bond.empty() || x == plan.ports.end() || !x->second.bond) continue;
+    Want& b = want[o.bond];
+    b.bridge = o.bridge;
+    if (!b.x) b.x = &x->second;
+    b.members.emplace_back(name, o.port_no);
+    if (!b.lowest || o.port_no < b.lowest) b.lowest = o.port_no;
+  }
+  std::vector<std::string> gone;
+  for (const auto& [port, bo] : bonds_)
+    if (auto w = want.find(port); w == want.end() || w->second.bridge != bo.bridge) gone.push_back(port);
+  for (const std::string& port : gone) remove_bond(port);
+  for (auto& [port, b] : want) {
+    ofproto::Ofproto* ofp = ofproto(b.bridge);
+    if (!ofp) continue;
+    auto cur = bonds_.find(port);
+    const bool fresh = cur == bonds_.end();
+    const uint32_t of_port = fresh ? choose_of_port(ofp, *b.x->w, b.lowest) : cur->second.of_port;
+    if (std::string e = ofp->set_bond(of_port, port, *b.x->bond, b.members); !e.empty()) {
+      spdlog::error("reconfigure: {}", e);
+      continue;
+    }
+    BondOpen& bo = bonds_[port];
+    if (fresh || bo.cfg != *b.x->bond) {
+      std::string names;
+      for (auto& [n, no] : b.members) names += (names.empty() ? "" : ",") + n;
+      spdlog::info("reconfigure: bond {} is OpenFlow port {} of bridge {}: {}, lacp {}, members {}", port, of_port,
+                   b.bridge, ofproto::bond_mode_name(b.x->bond->mode), ofproto::lacp_mode_name(b.x->bond->lacp),
+                   names);
+      if (!b.x->bond_warning.empty()) spdlog::warn("reconfigure: {}", b.x->bond_warning);
+    }
+    bo.bridge = b.bridge;
+    bo.of_port = of_port;
+    bo.cfg = *b.x->bond;
+    if (update_vlan(ofp, of_port, Vlan::of(*b.x->w), &bo.vlan, fresh)) vlan_bridges->insert(b.bridge);
+    for (auto& [n, no] : b.members) open_.at(n).of_port = of_port;
+  }
+}
+
+void Reconciler::remove_bond(const std::string& port) {
+  auto it = bonds_.find(port);
+  if (it == bonds_.end()) return;
+  if (ofproto::Ofproto* ofp = ofproto(it->second.bridge)) ofp->remove_port(it->second.of_port);
+  spdlog::info("reconfigure: bond {} of bridge {} removed", port, it->second.bridge);
+  bonds_.erase(it);
 }
 
 void Reconciler::retunnel(const std::string& name, Open& o, const PortWant& x) {
@@ -711,6 +796,14 @@ bool Reconciler::open_port(const std::string& name, const PortWant& x, Interface
     *failed = error_report(name, e.what());
     spdlog::error("reconfigure: {}", e.what());
     return false;
+  }
+  if (w.is_bond_member()) {
+    o.bond = w.port;  // apply_bonds() makes it a member of its bond
+    spdlog::info("reconfigure: opened {} port {}{} as a member of bond {} of bridge {} (datapath port {})",
+                 o.pc.type, name, o.pc.devargs.empty() ? "" : " (" + o.pc.devargs + ")", w.port, w.bridge,
+                 o.port_no);
+    open_.emplace(name, std::move(o));
+    return true;
   }
   o.of_port = choose_of_port(ofp, w, o.port_no);
   if (ofp && o.kind == PortWant::Kind::kTunnel) ofp->add_tunnel_port(o.of_port, o.port_no, name, o.tunnel);

@@ -39,7 +39,11 @@
 //     4. removed bridges go (their megaflows and rules with them);
 //     5. new bridges are added (without controllers: a learning switch,
 //        NORMAL, as in OVS);
-//     6. missing ports are opened, VLAN settings pushed;
+//     6. missing ports are opened, VLAN settings pushed; bond members
+//        (the Interfaces of a Port with several, or with LACP on) are
+//        datapath ports that become one OpenFlow port per bond
+//        (Ofproto::set_bond), whose members come and go without
+//        disturbing the others;
 //     7. patch ports are joined;
 //     8. each bridge's mirrors are set (a bad one is logged with its
 //        reason and left out; a change re-translates the megaflows); if a
@@ -127,6 +131,10 @@ struct PortWant {
   std::optional<netdev::PortConfig> pc;  // kDevice/kInternal/kTunnel: the datapath port it asks for
   std::shared_ptr<const ofproto::TunnelConfig> tunnel;  // kTunnel: its parsed options
   std::string error;                     // kError: why it cannot be had
+  // A bond member (kDevice): its Port's parsed bonding configuration and
+  // the warning it gave ("" none).
+  std::shared_ptr<const ofproto::BondConfig> bond;
+  std::string bond_warning;
   // Kinds that are a datapath port.
   bool opens_port() const { return kind == Kind::kDevice || kind == Kind::kInternal || kind == Kind::kTunnel; }
 };
@@ -221,6 +229,14 @@ class Reconciler {
     std::string mtu_error;   // kInternal: why it could not be set
     std::string mac;         // kInternal: the mac last applied ("" = the kernel's)
     std::string mac_error;   // kInternal: why it could not be set
+    std::string bond;        // a bond member: its Port (of_port is the bond's)
+  };
+  // A bond as given to its bridge (Ofproto::set_bond), by Port name.
+  struct BondOpen {
+    std::string bridge;
+    uint32_t of_port = 0;
+    ofproto::BondConfig cfg;
+    Vlan vlan;
   };
   // A patch port as added to its bridge.
   struct Patch {
@@ -234,6 +250,8 @@ class Reconciler {
   // The PortConfig an Interface asks for, or the reason it cannot be had.
   static std::optional<netdev::PortConfig> port_config(const InterfaceWant& w, const VhostGlobals& vhost,
                                                        std::string* error);
+  // A bond member's bonding configuration, or the error.
+  static void bond_want(const InterfaceWant& w, PortWant* x);
   // One interface as classified, before devargs conflicts are known.
   static PortWant classify_one(const InterfaceWant& w, const std::map<std::string, const BridgeWant*>& bridges,
                                bool have_bridges, const VhostGlobals& vhost);
@@ -251,6 +269,10 @@ class Reconciler {
   void add_bridges(const ReconcilePlan& plan);
   void open_ports(const ReconcilePlan& plan, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void apply_internal_mtus(const ReconcilePlan& plan);
+  // Groups the open bond members by Port into their bridges' bond ports
+  // (created, updated, removed); members report the bond's number.
+  void apply_bonds(const ReconcilePlan& plan, std::set<std::string>* vlan_bridges);
+  void remove_bond(const std::string& port);
   void apply_internal_mac(const std::string& name, const InterfaceWant& w, Open* o);
   void apply_patches(const DesiredConfig& want, WriteBack* wb, std::set<std::string>* vlan_bridges);
   void revalidate(const std::set<std::string>& vlan_bridges);
@@ -283,6 +305,7 @@ class Reconciler {
   std::string bridge_;
   std::map<std::string, Open> open_;     // by Interface name
   std::map<std::string, Patch> patches_;  // by Interface name
+  std::map<std::string, BondOpen> bonds_;  // by Port name
   std::map<std::string, BridgeWant> applied_bridges_;
   OpenFlowHook sampling_hook_;
   std::map<std::string, std::vector<std::string>> mirror_errors_;  // by bridge: the errors last logged

@@ -69,6 +69,9 @@ void Datapath::drop_meter_instances() {
   for (auto& [id, inst] : meters_)
     for (DpMeter* m : inst) delete m;
   meters_.clear();
+  for (auto& [id, inst] : bonds_)
+    for (DpBond* b : inst) delete b;
+  bonds_.clear();
 }
 
 bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
@@ -94,6 +97,9 @@ bool Datapath::set_pmd_lcores(const std::vector<unsigned>& lcores) {
   auto cfgs = std::move(meter_cfgs_);
   meter_cfgs_.clear();
   for (auto& [id, mc] : cfgs) set_meter(id, mc);
+  auto bcfgs = std::move(bond_cfgs_);
+  bond_cfgs_.clear();
+  for (auto& [id, bc] : bcfgs) set_bond(id, bc);
   return true;
 }
 
@@ -465,6 +471,44 @@ std::optional<DpMeterStats> Datapath::meter_stats(uint32_t id) const {
     }
   }
   return sum;
+}
+
+// --- Bonds -------------------------------------------------------------------------
+
+int Datapath::set_bond(uint32_t id, const DpBondConfig& cfg) {
+  if (id >= kMaxBonds) return -EINVAL;
+  std::vector<DpBond*> inst(pmds_.size());
+  on_every_pmd(
+      PmdCmdType::kBondSet,
+      [&](unsigned p, PmdCommand* cmd) {
+        inst[p] = new DpBond(cfg);
+        cmd->bond = inst[p];
+        cmd->bond_id = id;
+      },
+      [](unsigned, PmdCommand* cmd) { delete cmd->bond; });  // the one replaced
+  bonds_[id] = std::move(inst);
+  bond_cfgs_[id] = cfg;
+  return 0;
+}
+
+int Datapath::del_bond(uint32_t id) {
+  auto it = bonds_.find(id);
+  if (it == bonds_.end()) return -ENOENT;
+  on_every_pmd(
+      PmdCmdType::kBondDel, [&](unsigned, PmdCommand* cmd) { cmd->bond_id = id; },
+      [](unsigned, PmdCommand* cmd) { delete cmd->bond; });
+  bonds_.erase(it);
+  bond_cfgs_.erase(id);
+  return 0;
+}
+
+std::vector<uint64_t> Datapath::bond_bucket_tx(uint32_t id) const {
+  auto it = bonds_.find(id);
+  if (it == bonds_.end()) return {};
+  std::vector<uint64_t> out(kBondBuckets, 0);
+  for (const DpBond* b : it->second)
+    for (unsigned k = 0; k < kBondBuckets; k++) out[k] += b->tx[k].load(std::memory_order_relaxed);
+  return out;
 }
 
 // --- Statistics -------------------------------------------------------------------

@@ -38,6 +38,7 @@
 #include "conntrack.h"
 #include "dp_flow.h"
 #include "flow_record.h"
+#include "dp_bond.h"
 #include "meter.h"
 #include "pmd_channel.h"
 #include "pmd_thread.h"
@@ -206,6 +207,14 @@ class Datapath {
   // A slot's counters summed over the PMDs (relaxed loads; any thread).
   // They survive set_pmd_lcores only as far as the PMDs do.
   SampleCounters sample_counters(unsigned slot) const;
+  // --- Bonds (synchronous; dp_bond.h) -------------------------------------------
+  // Installs or replaces bond id (0..kMaxBonds-1) on every PMD (a replaced
+  // bond's bucket counters carry over). Returns 0 or -EINVAL.
+  int set_bond(uint32_t id, const DpBondConfig& cfg);
+  // Removes bond id from every PMD (its megaflows drop). 0 or -ENOENT.
+  int del_bond(uint32_t id);
+  // Packets sent per bucket, summed over the PMDs (empty when id is not set).
+  std::vector<uint64_t> bond_bucket_tx(uint32_t id) const;
 
   // --- Statistics -----------------------------------------------------------
   std::vector<PmdStatsView> pmd_stats() const;  // relative to the last clear
@@ -254,6 +263,8 @@ class Datapath {
   std::unordered_map<uint64_t, FlowRecord> flows_;
   std::map<uint32_t, DpMeterConfig> meter_cfgs_;  // for set_pmd_lcores
   std::map<uint32_t, std::vector<DpMeter*>> meters_;  // id -> instance per PMD (PMD-owned while set)
+  std::map<uint32_t, DpBondConfig> bond_cfgs_;       // for set_pmd_lcores
+  std::map<uint32_t, std::vector<DpBond*>> bonds_;   // id -> instance per PMD (PMD-owned while set)
   std::vector<std::array<uint64_t, kNumPmdCounters>> stats_base_;
   uint64_t stats_cleared_tsc_ = 0;
   std::vector<InstallFailure> failed_installs_;

@@ -1,5 +1,7 @@
 #include "dpdk_netdev.h"
 
+#include "kernel_if.h"
+
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
@@ -19,11 +21,21 @@ std::string dev_name_of(const std::string& devargs) {
 
 std::string errstr(int err) { return rte_strerror(err < 0 ? -err : err); }
 
+// The kernel interface behind a net_af_packet device ("iface=NAME" in its
+// devargs), "" for other devices.
+std::string af_packet_iface(const std::string& devargs) {
+  if (devargs.rfind("net_af_packet", 0) != 0 && devargs.rfind("eth_af_packet", 0) != 0) return "";
+  size_t k = devargs.find("iface=");
+  if (k == std::string::npos) return "";
+  k += 6;
+  return devargs.substr(k, devargs.find(',', k) - k);
+}
+
 }  // namespace
 
 DpdkNetdev::DpdkNetdev(const PortConfig& cfg, uint16_t port_id)
     : Netdev(cfg.name), devargs_(cfg.devargs), dev_name_(dev_name_of(cfg.devargs)),
-      port_id_(port_id) {}
+      kernel_iface_(af_packet_iface(cfg.devargs)), port_id_(port_id) {}
 
 std::unique_ptr<DpdkNetdev> DpdkNetdev::open(const PortConfig& cfg, rte_mempool* pool,
                                              unsigned n_tx_slots) {
@@ -184,6 +196,12 @@ uint16_t DpdkNetdev::tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) {
 }
 
 bool DpdkNetdev::link_up() const {
+  // net_af_packet always says "up": the kernel interface knows (bonds
+  // depend on it for failover).
+  if (!kernel_iface_.empty()) {
+    std::optional<KernelIfState> k = kernel_if_state(kernel_iface_);
+    return k && k->up && k->running;
+  }
   rte_eth_link link{};
   if (rte_eth_link_get_nowait(port_id_, &link) != 0) return false;
   return link.link_status == RTE_ETH_LINK_UP;

@@ -61,6 +61,8 @@ class DpdkNetdev final : public Netdev {
   uint16_t rx_burst(uint16_t q, rte_mbuf** pkts, uint16_t n) override;
   uint16_t tx_burst(unsigned slot, rte_mbuf** pkts, uint16_t n) override;
 
+  // The ethdev's link status; for net_af_packet the kernel interface's
+  // (IFF_UP and IFF_RUNNING: one ioctl), which the vdev does not report.
   bool link_up() const override;
   NetdevInfo info() const override;
   PortStats stats() const override;
@@ -86,6 +88,7 @@ class DpdkNetdev final : public Netdev {
 
   std::string devargs_;
   std::string dev_name_;
+  std::string kernel_iface_;  // net_af_packet: the kernel interface (its carrier is the link state)
   uint16_t port_id_;
   bool started_ = false;
   uint16_t n_rxq_ = 0;

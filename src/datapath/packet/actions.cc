@@ -584,6 +584,7 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kUserspace:
     case ActType::kMeter:
     case ActType::kSample:
+    case ActType::kBondOutput:
     case ActType::kTnlPop:  // the PMD's own (tunnel_actions.h)
     case ActType::kTnlPush:
     case ActType::kCt:
@@ -642,6 +643,7 @@ DpSampleCookie sample_cookie(const DpAction& a) {
   std::memcpy(&c, a.data, sizeof c);
   return c;
 }
+DpAction act_bond_output(uint32_t bond_id) { return make(ActType::kBondOutput, 0, bond_id); }
 DpAction act_push_vlan(uint16_t tpid, uint16_t tci) { return make(ActType::kPushVlan, tpid, tci); }
 DpAction act_pop_vlan() { return make(ActType::kPopVlan); }
 DpAction act_set_eth_src(const uint8_t mac[6]) { return make_data(ActType::kSetEthSrc, mac, 6); }
@@ -824,6 +826,7 @@ std::string format_actions(const DpActions& actions) {
       case ActType::kUserspace: out += "userspace(cookie=" + std::to_string(a.arg32) + ")"; break;
       case ActType::kMeter: out += "meter(" + std::to_string(a.arg32) + ")"; break;
       case ActType::kSample: out += format_sample(a); break;
+      case ActType::kBondOutput: out += "bond(" + std::to_string(a.arg32) + ")"; break;
       case ActType::kSetEthSrc: out += "set_eth_src(" + mac_str(a.data) + ")"; break;
       case ActType::kSetEthDst: out += "set_eth_dst(" + mac_str(a.data) + ")"; break;
       case ActType::kSetIpv4Src: out += "set_ipv4_src(" + ip4_str(a.arg32) + ")"; break;

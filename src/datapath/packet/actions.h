@@ -45,6 +45,7 @@ enum class ActType : uint8_t {
   kSetVlanPcp,   // arg16 = PCP
   kUserspace,    // to the ofproto thread (controller, sampling); arg32 = cookie
   kMeter,        // arg32 = datapath meter id: the PMD's token buckets may drop or remark (meter.h)
+  kBondOutput,   // arg32 = datapath bond id: each packet to the member its bucket names (dp_bond.h)
   // Native tunneling (tunnel_header.h, tunnel_actions.h). kTnlPop ends the
   // list for the packet: the inner packet is classified again (the PMD's
   // recirculation queue) with in_port = arg32 and the tunnel metadata in
@@ -165,6 +166,7 @@ DpAction act_userspace(uint32_t cookie);
 DpAction act_meter(uint32_t meter_id);
 DpAction act_sample(uint16_t slot, uint32_t rate, const DpSampleCookie& cookie);
 DpSampleCookie sample_cookie(const DpAction& a);
+DpAction act_bond_output(uint32_t bond_id);
 DpAction act_push_vlan(uint16_t tpid, uint16_t tci);
 DpAction act_pop_vlan();
 DpAction act_set_eth_src(const uint8_t mac[6]);

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "dp_bond.h"
+
 namespace dps::datapath {
 namespace {
 
@@ -310,7 +312,7 @@ DpAction parse_rewrite(const std::string& tok, const RewriteSyntax& r, const std
   return a;
 }
 
-// The actions outside kRewrites: output, push/pop_vlan, userspace, meter.
+// The actions outside kRewrites: output, push/pop_vlan, userspace, meter, bond.
 DpAction parse_other_action(const std::string& tok, const std::string& name,
                             const std::vector<std::string>& args) {
   auto need = [&](size_t lo, size_t hi) {
@@ -339,6 +341,10 @@ DpAction parse_other_action(const std::string& tok, const std::string& name,
   if (name == "userspace") {
     need(0, 1);
     return act_userspace(args.empty() ? 0 : static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+  }
+  if (name == "bond") {
+    need(1, 1);
+    return act_bond_output(static_cast<uint32_t>(parse_uint(tok, args[0], kMaxBonds - 1)));
   }
   if (name == "meter") {
     need(1, 1);

@@ -36,6 +36,7 @@ namespace dps::datapath {
 
 struct DpFlow;
 class DpMeter;
+struct DpBond;
 
 // A PMD's view of one rx queue it polls.
 struct RxqRef {
@@ -61,6 +62,8 @@ enum class PmdCmdType : uint8_t {
   kSync,      // nothing: completes once everything before it is applied
   kMeterSet,  // meter: install `meter` as meter_id; the one it replaces comes back in `meter`
   kMeterDel,  // meter: remove meter_id; the removed one comes back in `meter`
+  kBondSet,   // bond: install `bond` as bond_id; the one it replaces comes back in `bond`
+  kBondDel,   // bond: remove bond_id; the removed one comes back in `bond`
 };
 
 struct PmdCommand {
@@ -77,6 +80,8 @@ struct PmdCommand {
   std::vector<DpFlow*> flows;      // kFlush: the flows removed (pre-reserved by control)
   DpMeter* meter = nullptr;        // kMeterSet / kMeterDel (built and freed by control)
   uint32_t meter_id = 0;           // kMeterSet / kMeterDel: datapath meter id
+  DpBond* bond = nullptr;          // kBondSet / kBondDel (built and freed by control)
+  uint32_t bond_id = 0;            // kBondSet / kBondDel: datapath bond id
 };
 
 // 4096 outstanding commands per PMD: a whole upcall round (1024 misses, one

@@ -189,6 +189,10 @@ void PmdChannel::complete(unsigned pmd, PmdCommand* cmd) {
     case PmdCmdType::kMeterDel:
       delete cmd->meter;  // the meter the PMD let go of
       break;
+    case PmdCmdType::kBondSet:
+    case PmdCmdType::kBondDel:
+      delete cmd->bond;  // the bond the PMD let go of
+      break;
     default:
       break;
   }

@@ -42,6 +42,8 @@ void PmdThread::apply(PmdCommand* cmd) {
     case PmdCmdType::kSync: break;
     case PmdCmdType::kMeterSet:
     case PmdCmdType::kMeterDel: cmd_meter(cmd); break;
+    case PmdCmdType::kBondSet:
+    case PmdCmdType::kBondDel: cmd_bond(cmd); break;
   }
 }
 
@@ -105,6 +107,18 @@ void PmdThread::cmd_meter(PmdCommand* cmd) {
   DpMeter* old = meters_.swap(cmd->meter_id, in);
   cmd->result = cmd->type == PmdCmdType::kMeterDel && !old ? -ENOENT : 0;
   cmd->meter = old;
+}
+
+// kBondSet / kBondDel: as meters, the bond let go of comes back in cmd->bond.
+void PmdThread::cmd_bond(PmdCommand* cmd) {
+  if (cmd->bond_id >= kMaxBonds) {
+    cmd->result = -EINVAL;
+    return;
+  }
+  DpBond* in = cmd->type == PmdCmdType::kBondSet ? cmd->bond : nullptr;
+  DpBond* old = bonds_.swap(cmd->bond_id, in);
+  cmd->result = cmd->type == PmdCmdType::kBondDel && !old ? -ENOENT : 0;
+  cmd->bond = old;
 }
 
 }  // namespace dps::datapath

@@ -32,7 +32,8 @@ constexpr uint64_t kMinSample = 4096;
 constexpr uint64_t kTrainMinHitPermille = 100;
 
 bool modifies_packet(ActType t) {
-  return t != ActType::kOutput && t != ActType::kUserspace && t != ActType::kSample;
+  return t != ActType::kOutput && t != ActType::kUserspace && t != ActType::kSample &&
+         t != ActType::kBondOutput;
 }
 
 }  // namespace
@@ -93,9 +94,9 @@ void PmdThread::run() {
 }
 
 void PmdThread::run_once() {
-  // TSC reads cost ~40 cycles on some CPUs: one per iteration plus one per
-  // busy rx queue, each doubling as the next queue's start time and as the
-  // "used" time stamp of the flows hit in that burst.
+  // TSC reads cost ~40 cycles on some CPUs: one per iteration plus two per
+  // busy rx queue (its burst's start and end), doubling as the "used" time
+  // stamp of the flows hit in that burst.
   const uint64_t start = rte_rdtsc();
   now_tsc_ = start;
   if (ct_thread_) ct_thread_->quiesce();  // no connection pointer is held between iterations
@@ -123,12 +124,16 @@ unsigned PmdThread::poll_rxq(unsigned i) {
   rte_mbuf* pkts[netdev::kMaxBurst];
   uint16_t n = q.port->rx_burst(q.queue, pkts, netdev::kMaxBurst);
   if (n == 0) return 0;
+  // The queue's load is its bursts' processing alone: not the empty polls,
+  // commands or preemption since the iteration began (a light queue polled
+  // first would carry them all, and the cycles placement would follow).
+  const uint64_t t0 = rte_rdtsc();
+  now_tsc_ = t0;
   process_batch(q.port_no, pkts, n);
-  uint64_t now = rte_rdtsc();
+  const uint64_t now = rte_rdtsc();
   RxqStats& st = rxq_stats_[i];
   st.packets.store(st.packets.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  st.cycles.store(st.cycles.load(std::memory_order_relaxed) + (now - now_tsc_),
-                  std::memory_order_relaxed);
+  st.cycles.store(st.cycles.load(std::memory_order_relaxed) + (now - t0), std::memory_order_relaxed);
   now_tsc_ = now;
   return n;
 }
@@ -207,6 +212,32 @@ DPS_ALWAYS_INLINE void PmdThread::output_copies(uint32_t port_no, rte_mbuf* cons
   }
 }
 
+// Each packet to the member its bucket names; a bond that is not set, or
+// a bucket without a member, drops (counted by the batcher as tx drops).
+DPS_ALWAYS_INLINE void PmdThread::bond_output(uint32_t id, rte_mbuf* const* pkts, unsigned n,
+                                              bool keep, bool copy) {
+  DpBond* b = bonds_.get(id);
+  for (unsigned i = 0; i < n; i++) {
+    rte_mbuf* m = pkts[i];
+    if (keep && copy) {
+      m = rte_pktmbuf_copy(pkts[i], pkts[i]->pool, 0, UINT32_MAX);
+      if (!m) {
+        counters_.add(kTxDropped, 1);
+        continue;
+      }
+    } else if (keep) {
+      rte_mbuf_refcnt_update(m, 1);
+    }
+    if (DPS_UNLIKELY(!b)) {
+      out_.add(kMaxPorts, m);  // no such port: freed and counted
+      continue;
+    }
+    const unsigned k = b->bucket(m);
+    b->count(k);
+    out_.add(b->cfg.buckets[k], m);
+  }
+}
+
 // Drops the packets whose TTL / hop limit runs out; returns those left
 // (compacted in order).
 DPS_ALWAYS_INLINE unsigned PmdThread::dec_ttl(rte_mbuf** pkts, unsigned n) {
@@ -252,6 +283,10 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
           return;
         }
         output_copies(a.arg32, live, n_live, later_modifies[starts[j]]);
+        break;
+      case ActType::kBondOutput:
+        bond_output(a.arg32, live, n_live, !last, later_modifies[starts[j]]);
+        if (last) return;
         break;
       case ActType::kUserspace:
         upcall_userspace(a, live, n_live, in_port, !last);

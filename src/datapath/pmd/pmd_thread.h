@@ -53,6 +53,7 @@
 #include "exact_match_cache.h"
 #include "flow_arena.h"
 #include "megaflow_classifier.h"
+#include "dp_bond.h"
 #include "meter.h"
 #include "miss_ring.h"
 #include "output_batcher.h"
@@ -201,6 +202,10 @@ class PmdThread {
   inline unsigned dec_ttl(rte_mbuf** pkts, unsigned n);
   // Meters (meter.h): kMeter runs the group through meters_[id].
   unsigned run_meter(uint32_t id, rte_mbuf** pkts, unsigned n);
+  // Bonds (dp_bond.h): kBondOutput sends each packet to its bucket's member;
+  // keep = later actions still need the packets (a reference or, with
+  // copy, a copy goes out).
+  inline void bond_output(uint32_t id, rte_mbuf* const* pkts, unsigned n, bool keep, bool copy);
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
                                  uint32_t in_port, bool keep);
   void send_upcalls(const Upcall* ups, unsigned n);
@@ -232,6 +237,7 @@ class PmdThread {
   void cmd_execute(PmdCommand* cmd);
   void cmd_set_ports(PmdCommand* cmd);
   void cmd_meter(PmdCommand* cmd);
+  void cmd_bond(PmdCommand* cmd);
 
   PmdConfig cfg_;
   PmdCounters counters_;
@@ -243,6 +249,7 @@ class PmdThread {
   OutputBatcher out_;
   PmdMeters meters_;
   SampleSlots samples_;  // kSample countdowns and counters
+  PmdBonds bonds_;
 
   std::vector<RxqRef> rxqs_;
   std::unique_ptr<RxqStats[]> rxq_stats_;

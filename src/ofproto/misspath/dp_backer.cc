@@ -30,6 +30,22 @@ DpBacker::DpBacker(std::unique_ptr<DpInterface> dp, BackerConfig cfg)
   handler_ = std::make_unique<UpcallHandler>(bridges_, ukeys_, *dp_, events_, uc);
   revalidator_ = std::make_unique<Revalidator>(bridges_, ukeys_, *dp_, events_, cfg_.flow_idle_ms);
   revalidator_->set_tunnels(tnl_.get());
+  handler_->set_slow_protocol_rx([this](uint32_t dp_port, std::span<const uint8_t> frame) {
+    if (BackerBridge* b = ofproto_of_port(dp_port)) b->slow_protocol_rx(dp_port, frame);
+  });
+}
+
+int DpBacker::alloc_bond_id() {
+  for (uint32_t i = 0; i < bond_ids_.size(); i++)
+    if (!bond_ids_[i]) {
+      bond_ids_[i] = true;
+      return static_cast<int>(i);
+    }
+  return -1;
+}
+
+void DpBacker::free_bond_id(uint32_t id) {
+  if (id < bond_ids_.size()) bond_ids_[id] = false;
 }
 
 DpBacker::~DpBacker() = default;

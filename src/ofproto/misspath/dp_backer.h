@@ -62,6 +62,9 @@ class BackerBridge {
   // its ARP / ND requests this way.
   virtual MaybeError packet_out(uint32_t of_in_port, std::span<const uint8_t> frame,
                                 const ActionList& actions) = 0;
+  // A slow-protocol frame (LACP) received on datapath port dp_port, a bond
+  // member of this bridge.
+  virtual void slow_protocol_rx(uint32_t /*dp_port*/, std::span<const uint8_t> /*frame*/) {}
 
  protected:
   ~BackerBridge() = default;
@@ -96,6 +99,10 @@ class DpBacker {
   BackerBridge* ofproto_of(const Bridge* b) const;
   const std::vector<BackerBridge*>& ofprotos() const { return ofprotos_; }
   const BridgeMap& bridges() const { return bridges_; }
+  // Datapath bond ids (dp_bond.h), shared by the bridges: the lowest free
+  // one, or -1 when all datapath::kMaxBonds are taken.
+  int alloc_bond_id();
+  void free_bond_id(uint32_t id);
 
   // --- Control loop ----------------------------------------------------------------
   // One non-blocking round for every bridge. Returns the work done.
@@ -141,6 +148,7 @@ class DpBacker {
   int64_t next_pass_ms_ = 0;
   bool pass_running_ = false;
   uint64_t request_errors_ = 0;
+  std::vector<bool> bond_ids_ = std::vector<bool>(datapath::kMaxBonds, false);
 };
 
 }  // namespace dps::ofproto

@@ -49,6 +49,11 @@ class DpInterface {
   virtual int set_meter(uint32_t id, const datapath::DpMeterConfig& cfg) = 0;
   virtual int del_meter(uint32_t id) = 0;
   virtual std::optional<datapath::DpMeterStats> meter_stats(uint32_t id) const = 0;
+  // Bonds (Datapath::set_bond / del_bond / bond_bucket_tx; synchronous).
+  // A datapath without bonds (test fakes) accepts and counts nothing.
+  virtual int set_bond(uint32_t, const datapath::DpBondConfig&) { return 0; }
+  virtual int del_bond(uint32_t) { return 0; }
+  virtual std::vector<uint64_t> bond_bucket_tx(uint32_t) const { return {}; }
 };
 
 class DatapathDp final : public DpInterface {
@@ -89,6 +94,9 @@ class DatapathDp final : public DpInterface {
   std::optional<datapath::DpMeterStats> meter_stats(uint32_t id) const override {
     return dp_.meter_stats(id);
   }
+  int set_bond(uint32_t id, const datapath::DpBondConfig& cfg) override { return dp_.set_bond(id, cfg); }
+  int del_bond(uint32_t id) override { return dp_.del_bond(id); }
+  std::vector<uint64_t> bond_bucket_tx(uint32_t id) const override { return dp_.bond_bucket_tx(id); }
 
  private:
   datapath::Datapath& dp_;

@@ -86,7 +86,7 @@ void ControllerEventTable::rewrite(datapath::DpActions* actions,
   // Step over kTnlPush header slots: their bytes are not actions.
   for (unsigned i = 0; i < actions->n; i += datapath::action_slots(actions->acts[i])) {
     datapath::DpAction& a = actions->acts[i];
-    if (a.type != datapath::ActType::kUserspace) continue;
+    if (a.type != datapath::ActType::kUserspace || a.arg32 == kSlowProtocol) continue;
     a.arg32 = a.arg32 < events.size() ? intern(events[a.arg32]) : kNoEvent;
   }
 }

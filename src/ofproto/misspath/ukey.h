@@ -163,6 +163,9 @@ inline constexpr size_t kMaxCoverMasks = 32;
 class ControllerEventTable {
  public:
   static constexpr uint32_t kNoEvent = 0xffffffffu;
+  // The cookie of slow-protocol frames (LACP) on bond members: not an
+  // event; the upcall handler gives them to the bridge's slow path.
+  static constexpr uint32_t kSlowProtocol = kSlowProtocolCookie;  // bonding.h
   static constexpr size_t kMaxEvents = 1u << 20;  // 1M events: far above any rule set
   uint32_t intern(const ControllerEvent& e);
   const ControllerEvent* get(uint32_t id) const {

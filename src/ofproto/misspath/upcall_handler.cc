@@ -266,6 +266,7 @@ bool UpcallHandler::admit_packet_in(int64_t now_ms) {
 
 void UpcallHandler::handle_userspace(const Upcall& u, int64_t now_ms) {
   stats_.userspace++;
+  if (u.cookie == ControllerEventTable::kSlowProtocol) return slow_protocol(u);
   const ControllerEvent* e = events_.get(u.cookie);
   const Bridge* entry = bridges_.owner(u.key.in_port);
   const BridgePort* in = entry ? entry->port_by_dp(u.key.in_port) : nullptr;
@@ -311,6 +312,18 @@ void UpcallHandler::handle_sample(const Upcall& u) {
     e.key = u.key;
     stats_.samples++;
   }
+  rte_mbuf* pkt = u.pkt;
+  dp_.free_packets(&pkt, 1);
+}
+
+// LACP on a bond member: to the bridge's slow path, never to a controller.
+void UpcallHandler::slow_protocol(const Upcall& u) {
+  stats_.slow_protocol++;
+  const rte_mbuf* m = u.pkt;
+  std::vector<uint8_t> frame(rte_pktmbuf_pkt_len(m));
+  const void* d = rte_pktmbuf_read(m, 0, static_cast<uint32_t>(frame.size()), frame.data());
+  if (d && d != frame.data()) std::memcpy(frame.data(), d, frame.size());
+  if (d && slow_rx_) slow_rx_(u.key.in_port, frame);
   rte_mbuf* pkt = u.pkt;
   dp_.free_packets(&pkt, 1);
 }

@@ -35,6 +35,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <span>
 #include <memory>
 #include <string>
 #include <vector>
@@ -105,6 +107,7 @@ struct UpcallStats {
   uint64_t xlate_errors = 0;
   uint64_t restore_wait_drops = 0;  // packets dropped untranslated under flow-restore-wait
   uint64_t userspace = 0;
+  uint64_t slow_protocol = 0;    // slow-protocol frames (LACP) given to the slow path
   uint64_t packet_ins = 0;
   uint64_t packet_ins_rate_dropped = 0;
   uint64_t packet_ins_queue_dropped = 0;
@@ -132,6 +135,10 @@ class UpcallHandler {
   std::vector<SampleEvent> take_samples();
 
   const UpcallStats& stats() const { return stats_; }
+  // Where slow-protocol frames (ControllerEventTable::kSlowProtocol: LACP
+  // on bond members) go: (datapath in_port, frame). Unset: dropped.
+  using SlowProtocolRx = std::function<void(uint32_t dp_port, std::span<const uint8_t> frame)>;
+  void set_slow_protocol_rx(SlowProtocolRx f) { slow_rx_ = std::move(f); }
   void set_flow_limit(size_t n) { cfg_.flow_limit = n; }
   // Open_vSwitch other_config:flow-restore-wait (as OVS): while set, misses
   // are dropped (counted) without translation and no megaflow is installed,
@@ -153,6 +160,7 @@ class UpcallHandler {
   void handle_miss(const Group& g, int64_t now_ms);
   void handle_userspace(const datapath::Upcall& u, int64_t now_ms);
   void handle_sample(const datapath::Upcall& u);
+  void slow_protocol(const datapath::Upcall& u);
   // Executes the group's packets from index `from` on (default: all).
   void execute(const Group& g, const datapath::DpActions& actions) {
     execute(g, actions, g.first);
@@ -168,6 +176,7 @@ class UpcallHandler {
   ControllerEventTable& events_;
   UpcallConfig cfg_;
   bool restore_wait_ = false;
+  SlowProtocolRx slow_rx_;
   UpcallStats stats_;
   uint64_t next_ufid_;
 

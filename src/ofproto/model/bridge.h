@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bonding.h"
 #include "mac_learning.h"
 #include "mirror.h"
 #include "pipeline.h"
@@ -72,6 +73,20 @@ struct BridgePort {
   // dp_port with the tunnel metadata in the key.
   std::shared_ptr<const TunnelConfig> tunnel;
   bool is_tunnel() const { return tunnel != nullptr; }
+  // Bond (bonding.h): one OpenFlow port over its members' datapath ports;
+  // dp_port is the first member's (port details), output hashes over the
+  // members in the datapath (kBondOutput), every member maps to of_port.
+  std::shared_ptr<Bond> bond;
+  bool is_bond() const { return bond != nullptr; }
+  // The datapath ports that map to this port: a bond's members, else
+  // dp_port (none for a patch port).
+  std::vector<uint32_t> dp_ports() const {
+    if (is_patch()) return {};
+    if (!bond) return {dp_port};
+    std::vector<uint32_t> out;
+    for (const auto& [no, m] : bond->members()) out.push_back(no);
+    return out;
+  }
 
   bool carries_vlan(uint16_t vlan) const {
     if (vlan_mode == VlanMode::kAccess) return vlan == tag;
@@ -118,13 +133,20 @@ struct Bridge {
 
   void add_port(const BridgePort& p) {
     ports[p.of_port] = p;
-    if (!p.is_patch()) of_by_dp[p.dp_port] = p.of_port;
+    remap(p.of_port);
     if (!mirrors.configs().empty()) mirrors.resolve(port_names());
+  }
+  // of_by_dp again for one port (a bond's member set changed).
+  void remap(uint32_t of_port) {
+    std::erase_if(of_by_dp, [of_port](const auto& kv) { return kv.second == of_port; });
+    if (const BridgePort* p = port(of_port))
+      for (uint32_t d : p->dp_ports()) of_by_dp[d] = of_port;
   }
   void remove_port(uint32_t of_port) {
     auto it = ports.find(of_port);
     if (it == ports.end()) return;
-    if (!it->second.is_patch()) of_by_dp.erase(it->second.dp_port);
+    for (uint32_t d : it->second.dp_ports())
+      if (auto m = of_by_dp.find(d); m != of_by_dp.end() && m->second == of_port) of_by_dp.erase(m);
     ports.erase(it);
     mac.flush_port(of_port);
     if (!mirrors.configs().empty()) mirrors.resolve(port_names());

@@ -72,14 +72,19 @@ Ofproto::~Ofproto() {
   bridge_.tlv_table->detach(&bridge_);
   // A private backer goes with the bridge (no datapath commands: the
   // datapath may be gone already); a shared one forgets the bridge.
-  if (!own_backer_) backer_->detach(*this);
+  if (!own_backer_) {
+    for (auto& [no, rt] : bonds_) {
+      backer_->dp().del_bond(rt.bond->dp_id());
+      backer_->free_bond_id(rt.bond->dp_id());
+    }
+    backer_->detach(*this);
+  }
 }
 
 // --- Ports ----------------------------------------------------------------------
 
 void Ofproto::add_port(uint32_t of_port, uint32_t dp_port, const std::string& name) {
-  if (auto it = bridge_.ports.find(of_port); it != bridge_.ports.end() && !it->second.is_patch())
-    backer_->unmap_port(it->second.dp_port, *this);
+  release_port(of_port);
   BridgePort p;
   p.of_port = of_port;
   p.dp_port = dp_port;
@@ -96,7 +101,7 @@ void Ofproto::add_tunnel_port(uint32_t of_port, uint32_t dp_port, const std::str
   if (it != bridge_.ports.end() && it->second.is_tunnel() && it->second.dp_port == dp_port) {
     it->second.tunnel = std::move(tunnel);  // an option change: the port stays
   } else {
-    if (it != bridge_.ports.end() && !it->second.is_patch()) backer_->unmap_port(it->second.dp_port, *this);
+    release_port(of_port);
     BridgePort p;
     p.of_port = of_port;
     p.dp_port = dp_port;
@@ -110,8 +115,7 @@ void Ofproto::add_tunnel_port(uint32_t of_port, uint32_t dp_port, const std::str
 
 void Ofproto::add_patch_port(uint32_t of_port, const std::string& name, Bridge& peer,
                              uint32_t peer_port) {
-  if (auto it = bridge_.ports.find(of_port); it != bridge_.ports.end() && !it->second.is_patch())
-    backer_->unmap_port(it->second.dp_port, *this);
+  release_port(of_port);
   BridgePort p;
   p.of_port = of_port;
   p.name = name;
@@ -122,9 +126,8 @@ void Ofproto::add_patch_port(uint32_t of_port, const std::string& name, Bridge& 
 }
 
 void Ofproto::remove_port(uint32_t of_port) {
-  auto it = bridge_.ports.find(of_port);
-  if (it == bridge_.ports.end()) return;
-  if (!it->second.is_patch()) backer_->unmap_port(it->second.dp_port, *this);
+  if (!bridge_.ports.count(of_port)) return;
+  release_port(of_port);
   bridge_.remove_port(of_port);
   backer_->revalidator().revalidate_all(now_ms());
 }
@@ -350,6 +353,7 @@ unsigned Ofproto::run_bridge(int64_t now) {
     bridge_.mac.expire(now);  // changes are handled next round
   }
   if (churn_rate_ > 0) churn(now);
+  if (!bonds_.empty()) work += run_bonds(now);
   return work;
 }
 
@@ -531,6 +535,27 @@ MaybeError Ofproto::port_mod(const PortMod& pm) {
   return std::nullopt;
 }
 
+rte_mbuf* Ofproto::frame_mbuf(std::span<const uint8_t> frame) {
+  rte_mbuf* m = nullptr;
+  if (cfg_.packet_alloc) {
+    m = cfg_.packet_alloc(static_cast<uint32_t>(frame.size()));
+  } else if (real_dp_) {
+    m = rte_pktmbuf_alloc(real_dp_->pool().get());
+    if (m && rte_pktmbuf_tailroom(m) < frame.size()) {
+      rte_pktmbuf_free(m);
+      m = nullptr;
+    }
+  }
+  if (!m) return nullptr;
+  if (cfg_.packet_alloc) {  // comes with data_len = frame.size()
+    std::memcpy(rte_pktmbuf_mtod(m, char*), frame.data(), frame.size());
+  } else {
+    char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+    std::memcpy(p, frame.data(), frame.size());
+  }
+  return m;
+}
+
 MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> frame,
                                const ActionList& actions) {
   const BridgePort* bp = nullptr;
@@ -574,25 +599,10 @@ MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> fra
                          "packet_out: " + r.error);
   if (r.actions.n == 0) return std::nullopt;  // dropped: nothing to execute
   backer_->events().rewrite(&r.actions, r.controller);
-  rte_mbuf* m = nullptr;
-  if (cfg_.packet_alloc) {
-    m = cfg_.packet_alloc(static_cast<uint32_t>(frame.size()));
-  } else if (real_dp_) {
-    m = rte_pktmbuf_alloc(real_dp_->pool().get());
-    if (m && rte_pktmbuf_tailroom(m) < frame.size()) {
-      rte_pktmbuf_free(m);
-      m = nullptr;
-    }
-  }
+  rte_mbuf* m = frame_mbuf(frame);
   if (!m)
     return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kEperm,
                          "packet_out: no packet buffer free");
-  if (cfg_.packet_alloc) {  // comes with data_len = frame.size()
-    std::memcpy(rte_pktmbuf_mtod(m, char*), frame.data(), frame.size());
-  } else {
-    char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
-    std::memcpy(p, frame.data(), frame.size());
-  }
   if (!backer_->dp().post_execute(0, dp_in, &m, 1, r.actions))
     return OfError::make(OfErrorType::kBadRequest, BadRequestCode::kEperm,
                          "packet_out: the PMD's command ring is full");

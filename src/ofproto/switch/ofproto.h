@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "bridge.h"
+#include "lacp.h"
 #include "dp_backer.h"
 #include "dp_interface.h"
 #include "of_messages.h"
@@ -128,6 +129,37 @@ class Ofproto final : public BackerBridge {
   void add_tunnel_port(uint32_t of_port, uint32_t dp_port, const std::string& name,
                        std::shared_ptr<const TunnelConfig> tunnel);
   void remove_port(uint32_t of_port) override;
+
+  // --- Bonds (ofproto_bonds.cc; bonding.h, lacp.h) ----------------------------
+  // Creates or updates bond port of_port: its configuration and members
+  // (interface name, datapath port). Members that stay keep their state and
+  // their buckets, so their traffic is not disturbed. "" or the reason the
+  // bond cannot be had (no free datapath bond id).
+  std::string set_bond(uint32_t of_port, const std::string& name, const BondConfig& cfg,
+                       const std::vector<std::pair<std::string, uint32_t>>& members);
+  // Member dp_port is about to close: its buckets move to the others now.
+  void bond_drop_member(uint32_t of_port, uint32_t dp_port);
+  // One bond's slow-path state, for bond/show and lacp/show.
+  struct BondRt {
+    std::shared_ptr<Bond> bond;
+    std::unique_ptr<Lacp> lacp;        // lacp=active/passive
+    int64_t next_poll_ms = 0;          // carrier readings
+    int64_t next_rebalance_ms = 0;
+    std::vector<uint64_t> tx_at_rebalance;  // bucket counters at the last rebalance
+    uint64_t carrier_changes = 0;
+    uint64_t rebalanced_buckets = 0;
+    uint64_t lacp_rx_ignored = 0;      // LACPDUs on a bond with lacp=off
+    uint64_t learning_packets = 0;     // sent to the new active member
+    uint32_t published_active = 0;     // the active member last announced
+  };
+  const std::map<uint32_t, BondRt>& bonds() const { return bonds_; }
+  // Packets sent per bucket (datapath counters).
+  std::vector<uint64_t> bond_bucket_tx(const Bond& b) const { return backer_->dp().bond_bucket_tx(b.dp_id()); }
+  // dpsctl bond/set-active-member, bond/enable-member, bond/disable-member:
+  // "" or the error.
+  std::string bond_set_active(const std::string& port, const std::string& member);
+  std::string bond_set_enabled(const std::string& port, const std::string& member, bool enabled);
+  void slow_protocol_rx(uint32_t dp_port, std::span<const uint8_t> frame) override;
   // Makes every port of the datapath that no bridge owns an OpenFlow port
   // with its number.
   void sync_ports();
@@ -253,6 +285,21 @@ class Ofproto final : public BackerBridge {
   // Counts a flow/group mod as applied or failed; returns e.
   MaybeError counted(MaybeError e);
   void churn(int64_t now);
+  // A copy of frame in a packet buffer; null when none is free.
+  rte_mbuf* frame_mbuf(std::span<const uint8_t> frame);
+  // Forgets the datapath ports of_port maps (its bond, when it is one).
+  void release_port(uint32_t of_port);
+  // Bonds.
+  unsigned run_bonds(int64_t now);
+  bool member_link_up(uint32_t dp_port) const;
+  void configure_lacp(uint32_t of_port, BondRt& rt);
+  BondChange lacp_verdicts(BondRt& rt, int64_t now);
+  void send_lacpdus(BondRt& rt, int64_t now);
+  BondChange rebalance(BondRt& rt, int64_t now);
+  void publish(uint32_t of_port, BondRt& rt, BondChange ch);
+  void send_learning_packets(BondRt& rt);
+  bool send_frame(uint32_t dp_port, std::span<const uint8_t> frame);
+  BondRt* bond_by_name(const std::string& port, uint32_t* of_port);
 
   OfprotoConfig cfg_;
   // Declared before bridge_: a private backer outlives the bridge.
@@ -271,6 +318,7 @@ class Ofproto final : public BackerBridge {
   uint64_t churn_seq_ = 0;
   // OpenFlow channel
   bool fail_open_ = false;
+  std::map<uint32_t, BondRt> bonds_;  // by OpenFlow port
 };
 
 // The bridges of one daemon over one backer, by name (dpswitchd: the

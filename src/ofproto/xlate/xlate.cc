@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "flow_parser.h"
+#include "lacp.h"
 #include "tnl_header.h"
 #include "tunnel_context.h"
 #include "xlate_ct.h"
@@ -111,6 +112,27 @@ class Xlator {
       res_.mirrors.clear();
     }
     return std::move(res_);
+  }
+
+  // A packet arriving on member dp_in of bond `in`: slow-protocol frames
+  // (LACP) go to the slow path and nowhere else; the bond's receive policy
+  // (bonding.h: inactive members, SLB floods) may drop it. False: the
+  // translation ends here.
+  bool bond_receive(const BridgePort& in, uint32_t dp_in) {
+    unwildcard(OxmField::kEthType);
+    if (flow_.flow.eth_type == htons(kEthTypeSlow)) {
+      emit(datapath::act_userspace(kSlowProtocolCookie));
+      TRACE("bond " + in.name + ": slow protocol frame (LACP) -> slow path");
+      return false;
+    }
+    const Bond& b = *in.bond;
+    const bool multicast = flow_.flow.dl_dst[0] & 1;
+    if (b.rx_depends_on_multicast()) wc_.flow.dl_dst[0] |= 1;
+    if (b.may_receive(dp_in, multicast)) return true;
+    const BondMember* m = b.member(dp_in);
+    TRACE("bond " + in.name + ": member " + (m ? m->name : std::to_string(dp_in)) +
+          (m && m->enabled ? " is not the active member" : " is disabled") + ", dropped");
+    return false;
   }
 
   // Bits of wildcards found outside this translator (tunnel receive).
@@ -723,6 +745,14 @@ class Xlator {
   void port_output(const BridgePort& p) {
     if (p.is_tunnel()) return tunnel_output(p);
     commit();
+    if (p.is_bond()) {
+      // The member is chosen per packet in the datapath (dp_bond.h).
+      emit(datapath::act_bond_output(p.bond->dp_id()));
+      TRACE("output:" + format_port(p.of_port) + " (bond " + p.name + ", datapath bond " +
+            std::to_string(p.bond->dp_id()) + ")");
+      mirror_egress(p);
+      return;
+    }
     if (terminate_tunnel(p)) return;
     emit(datapath::act_output(p.dp_port));
     TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
@@ -1384,6 +1414,7 @@ XlateResult xlate_received(Bridge& bridge, const FlowKey& key, const XlateOption
     return r;
   }
   Xlator x(bridge, key, in->of_port, opts);
+  if (in->is_bond() && !x.bond_receive(*in, key.in_port)) return x.finish();
   if (in->no_recv) {
     // OFPPC_NO_RECV: drop before any table. The mask is in_port alone.
     if (opts.trace)
