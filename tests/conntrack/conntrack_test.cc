@@ -9,10 +9,6 @@ using namespace dps::test;
 
 namespace {
 
-constexpr uint8_t kNewTrk = kCsNew | kCsTracked;
-constexpr uint8_t kEstTrk = kCsEstablished | kCsTracked;
-constexpr uint8_t kEstRpl = kCsEstablished | kCsReplyDir | kCsTracked;
-constexpr uint8_t kInvTrk = kCsInvalid | kCsTracked;
 
 auto a2b() { return udp4("10.0.0.1", "10.0.0.2", 5000, 53); }
 auto b2a() { return udp4("10.0.0.2", "10.0.0.1", 53, 5000); }

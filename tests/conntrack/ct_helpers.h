@@ -65,4 +65,10 @@ struct CtRig {
   conntrack::CtResult last;
 };
 
+// The ct_state combinations the tests expect most.
+inline constexpr uint8_t kNewTrk = conntrack::kCsNew | conntrack::kCsTracked;
+inline constexpr uint8_t kEstTrk = conntrack::kCsEstablished | conntrack::kCsTracked;
+inline constexpr uint8_t kEstRpl = conntrack::kCsEstablished | conntrack::kCsReplyDir | conntrack::kCsTracked;
+inline constexpr uint8_t kInvTrk = conntrack::kCsInvalid | conntrack::kCsTracked;
+
 }  // namespace dps::test

@@ -7,10 +7,6 @@ using namespace dps::test;
 
 namespace {
 
-constexpr uint8_t kNewTrk = kCsNew | kCsTracked;
-constexpr uint8_t kEstTrk = kCsEstablished | kCsTracked;
-constexpr uint8_t kEstRpl = kCsEstablished | kCsReplyDir | kCsTracked;
-constexpr uint8_t kInvTrk = kCsInvalid | kCsTracked;
 
 // A -> B segments and B -> A segments of one connection.
 std::vector<uint8_t> ab(uint8_t flags, uint32_t seq, uint32_t ack, size_t len = 0) {

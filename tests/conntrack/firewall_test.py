@@ -32,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, free_port, guarded, run, tx_csum_off  # noqa: E402
+from checks import Switch, check, free_port, guarded_switch, run, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -251,15 +251,12 @@ def main():
         maxconns(env)
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
-    def cleanup():
+    def kill_servers():
         for p in servers:
             p.kill()
             p.wait()
-        sw.stop()
-        teardown()
-        shutil.rmtree(tmp, ignore_errors=True)
 
-    return guarded(body, cleanup, on_error=lambda: print(sw.log_tail()))
+    return guarded_switch(sw, tmp, teardown, body, before=kill_servers)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ sockets inside the namespaces: no capture tool needed). Checked:
 Usage: mirror_test.py DPSWITCHD DPSCTL. Needs root and ovs-vsctl (skipped,
 exit 77, without them).
 """
-import json
 import os
 import shutil
 import signal
@@ -36,7 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, guarded, run, veth_in_netns  # noqa: E402
+from checks import Ctl, Switch, check, guarded_switch, run, veth_in_netns  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -122,23 +121,12 @@ def phase(tmp, name):
     return r.returncode == 0, frames, r.stdout + r.stderr
 
 
-class Cfg:
+class Cfg(Ctl):
     def __init__(self, sw):
-        self.sw = sw
-
-    def vsctl(self, *args, check_rc=True):
-        return run(["ovs-vsctl", "--db=unix:" + self.sw.sock, "--timeout=30"] + list(args), check_rc=check_rc)
-
-    def dpsctl(self, *args):
-        return run([DPSCTL, "--db=unix:" + self.sw.sock, "--timeout=10", "--format=json"] + list(args),
-                   check_rc=False)
+        super().__init__(sw, DPSCTL)
 
     def mirrors(self):
-        r = self.dpsctl("mirror/show")
-        try:
-            return json.loads(r.stdout)
-        except ValueError:
-            return r.stdout + r.stderr
+        return self.dpsctl("mirror/show")
 
 
 def build(cfg):
@@ -235,12 +223,7 @@ def main():
         cleared(cfg, tmp)
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
-    def cleanup():
-        sw.stop()
-        teardown()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    return guarded(body, cleanup, on_error=lambda: print(sw.log_tail()))
+    return guarded_switch(sw, tmp, teardown, body)
 
 
 if __name__ == "__main__":

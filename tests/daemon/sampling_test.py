@@ -38,7 +38,6 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
 Usage: sampling_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and tshark
 (skipped, exit 77, without them).
 """
-import json
 import os
 import shutil
 import socket
@@ -49,7 +48,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, guarded, run, veth_in_netns  # noqa: E402
+from checks import Ctl, Switch, check, guarded_switch, run, veth_in_netns  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -144,22 +143,6 @@ class Collector:
             self.proc.send_signal(2)
         self.proc.wait(timeout=30)
         self.sink.close()
-
-
-class Cfg:
-    def __init__(self, sw):
-        self.sw = sw
-
-    def vsctl(self, *args, check_rc=True):
-        return run(["ovs-vsctl", "--db=unix:" + self.sw.sock, "--timeout=30"] + list(args), check_rc=check_rc)
-
-    def dpsctl(self, *args):
-        r = run([DPSCTL, "--db=unix:" + self.sw.sock, "--timeout=10", "--format=json"] + list(args),
-                check_rc=False)
-        try:
-            return json.loads(r.stdout)
-        except ValueError:
-            return r.stdout + r.stderr
 
 
 def build(cfg):
@@ -444,7 +427,7 @@ def main():
         teardown()
         setup()
         sw.start(timeout=60)
-        cfg = Cfg(sw)
+        cfg = Ctl(sw, DPSCTL)
         ports = build(cfg)
         t0 = time.time()
         with Collector(tmp, port) as cap:
@@ -456,12 +439,7 @@ def main():
         print("phases took %.1f s" % (time.time() - t0))
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
-    def cleanup():
-        sw.stop()
-        teardown()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    return guarded(body, cleanup, on_error=lambda: print(sw.log_tail()))
+    return guarded_switch(sw, tmp, teardown, body)
 
 
 if __name__ == "__main__":

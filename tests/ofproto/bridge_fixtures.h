@@ -10,8 +10,18 @@
 
 #include "bridge.h"
 #include "flow_key.h"
+#include "flow_parser.h"
 
 namespace dps::test {
+
+// Adds the rule in ovs-ofctl syntax to b's pipeline: "" when done, else the
+// parser's or the pipeline's error (tests: CHECK(add_rule(...) == "")).
+inline std::string add_rule(ofproto::Bridge& b, const std::string& text) {
+  ofproto::FlowMod fm;
+  if (auto e = ofproto::parse_flow(text, &fm)) return "parse: " + e->message;
+  if (auto e = b.pipeline.flow_mod(fm, 0)) return "flow_mod: " + e->message;
+  return "";
+}
 
 // OpenFlow port of_port (named "p<of_port>") on datapath port dp_port.
 inline void add_bridge_port(ofproto::Bridge& b, uint32_t of_port, uint32_t dp_port) {

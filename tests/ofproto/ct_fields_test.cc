@@ -6,28 +6,15 @@
 #include <string>
 
 #include "flow_parser.h"
+#include "hex_bytes.h"
 #include "of_codec.h"
 
 using namespace dps::ofproto;
 
 namespace {
 
-std::string hex(const Bytes& b) {
-  std::string s;
-  char x[4];
-  for (uint8_t c : b) {
-    std::snprintf(x, sizeof x, "%02x", c);
-    s += x;
-  }
-  return s;
-}
-
-Bytes unhex(const std::string& s) {
-  Bytes b;
-  for (size_t i = 0; i + 1 < s.size(); i += 2)
-    b.push_back(static_cast<uint8_t>(std::stoul(s.substr(i, 2), nullptr, 16)));
-  return b;
-}
+using dps::test::hex;
+using dps::test::unhex;
 
 FlowMod parse_ok(const std::string& text) {
   FlowMod f;

@@ -26,11 +26,7 @@ namespace {
 
 using dps::test::make_bridge;
 
-void add(Bridge& b, const std::string& text) {
-  FlowMod fm;
-  REQUIRE_FALSE(parse_flow(text, &fm));
-  REQUIRE_FALSE(b.pipeline.flow_mod(fm, 0));
-}
+void add(Bridge& b, const std::string& text) { REQUIRE(dps::test::add_rule(b, text) == ""); }
 
 dp::FlowKey key(uint32_t dp_in, uint8_t src, uint8_t dst, uint16_t tci = 0) {
   dp::FlowKey k = dps::test::tcp_key(dp_in, src, dst);

@@ -25,11 +25,7 @@ namespace {
 
 using dps::test::make_bridge;
 
-void add(Bridge& b, const std::string& text) {
-  FlowMod fm;
-  REQUIRE_FALSE(parse_flow(text, &fm));
-  REQUIRE_FALSE(b.pipeline.flow_mod(fm, 0));
-}
+void add(Bridge& b, const std::string& text) { REQUIRE(dps::test::add_rule(b, text) == ""); }
 
 std::string xlate_text(Bridge& b, uint32_t dp_in) {
   XlateOptions o;

@@ -13,6 +13,7 @@
 
 #include "bridge.h"
 #include "flow_parser.h"
+#include "hex_bytes.h"
 #include "of_codec.h"
 #include "tlv_table.h"
 
@@ -21,21 +22,8 @@ using dps::datapath::FlowKey;
 
 namespace {
 
-std::string hex(const Bytes& b) {
-  std::string s;
-  char x[4];
-  for (uint8_t c : b) {
-    std::snprintf(x, sizeof x, "%02x", c);
-    s += x;
-  }
-  return s;
-}
-
-Bytes unhex(const std::string& s) {
-  Bytes b;
-  for (size_t i = 0; i + 1 < s.size(); i += 2) b.push_back(static_cast<uint8_t>(std::stoul(s.substr(i, 2), nullptr, 16)));
-  return b;
-}
+using dps::test::hex;
+using dps::test::unhex;
 
 // tun_metadata0: 4 bytes at offset 8, tun_metadata1: 8 bytes at 0,
 // tun_metadata5: 4 bytes at 12 (not in index order on purpose).

@@ -21,6 +21,7 @@ accepts a connection; with neither, once it has stayed up for a moment.
 The same Switch can be started again after stop() (same store file, same
 file prefix): what a restart test needs.
 """
+import json
 import os
 import shutil
 import signal
@@ -137,6 +138,40 @@ def guarded(body, cleanup, on_error=None):
         cleanup()
     print("%d failed" % len(failures))
     return 1 if failures else 0
+
+
+class Ctl:
+    """ovs-vsctl and dpsctl (JSON answers parsed) against a running Switch's
+    store socket."""
+
+    def __init__(self, sw, dpsctl):
+        self.sw, self.dpsctl_bin = sw, dpsctl
+
+    def vsctl(self, *args, check_rc=True):
+        return run(["ovs-vsctl", "--db=unix:" + self.sw.sock, "--timeout=30"] + list(args), check_rc=check_rc)
+
+    def dpsctl(self, *args):
+        """The command's JSON answer, or its output as text when it is not JSON."""
+        r = run([self.dpsctl_bin, "--db=unix:" + self.sw.sock, "--timeout=10", "--format=json"] + list(args),
+                check_rc=False)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            return r.stdout + r.stderr
+
+
+def guarded_switch(sw, tmp, teardown, body, before=None):
+    """guarded() for a test around one Switch working in tmp: on the way out
+    before() when given, then the switch, teardown() and tmp go; on an
+    error the switch's log tail is printed first."""
+    def cleanup():
+        if before:
+            before()
+        sw.stop()
+        teardown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    return guarded(body, cleanup, on_error=lambda: print(sw.log_tail()))
 
 
 def tx_csum_off(dev, ns=None):
