@@ -25,23 +25,14 @@ The switch under test is dpswitchd built in ./build.
 import argparse
 import json
 import os
-import shutil
 import statistics
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import zlib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-WORK = os.environ.get("PERF_WORK") or tempfile.mkdtemp(prefix="perf-tunnel-")
-if not os.path.exists(os.path.join(WORK, "ovs_bench.py")):
-    shutil.copytree(os.path.join(ROOT, "..", "shared", "perf"), WORK, dirs_exist_ok=True)
-sys.path.insert(0, WORK)
-import mkpcap  # noqa: E402
-import ovs_bench as ob  # noqa: E402
+from perf_harness import ROOT, WORK, dps_backend, ob, vsctl_of
+import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 VTEP_MAC, REMOTE_MAC = "02:00:00:00:aa:01", "02:00:00:00:aa:02"
 VTEP_IP, REMOTE_IP = "172.31.1.1", "172.31.1.2"
@@ -134,7 +125,7 @@ class OvsTunnel(Overlay, ob.OvsDpdkBackend):
 
     def start(self, wl):
         super().start(wl)
-        self.build(wl, lambda *a: self.vsctl(*a), self.ns.name,
+        self.build(wl, vsctl_of(self), self.ns.name,
                    lambda br, ip, mac: self.appctl("tnl/arp/set", br, ip, mac),
                    "ptcp:%d:127.0.0.1" % BR_INT_OF_PORT)
 
@@ -143,21 +134,10 @@ class DpsTunnel(Overlay, ob.CommandBackend):
     def start(self, wl):
         super().start(wl)
         db = "--db=unix:%s/ctl" % self.dir
-
-        def vsctl(*a):
-            return ob.run(["ovs-vsctl", db, "--timeout=60"] + list(a))
-
         dpsctl = os.path.join(ROOT, "build", "src", "cli", "dpsctl")
-        self.build(wl, vsctl, self.ns.name,
+        self.build(wl, vsctl_of(self), self.ns.name,
                    lambda br, ip, mac: ob.run([dpsctl, db, "tnl/neigh-set", br, ip, mac]),
                    "ptcp:%d:127.0.0.1" % BR_INT_OF_PORT)
-
-
-def dps_backend(hp):
-    tpl = [ln.replace("build/", os.path.join(ROOT, "build") + "/", 1)
-           for ln in open(os.path.join(ROOT, "tests", "perf", "switch-cmd.txt")).read().splitlines()]
-    return DpsTunnel(hp, tpl[0], name="dpswitch", stats_cmd=tpl[1], flows_cmd=tpl[2],
-                     socket_mem=1024)
 
 
 def one(results, key, fn):
@@ -200,7 +180,7 @@ def main():
         for name in a.workloads:
             wl = write_workload(name, a.flows)
             sides = {"ovs": lambda: ob.run_throughput(OvsTunnel(hp), wl, a.warmup, a.duration),
-                     "dps": lambda: ob.run_throughput(dps_backend(hp), wl, a.warmup, a.duration),
+                     "dps": lambda: ob.run_throughput(dps_backend(DpsTunnel, hp), wl, a.warmup, a.duration),
                      "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
             for _ in range(a.runs):
                 for side in a.only.split(","):

@@ -162,6 +162,31 @@ const json* referenced(const json& b, const char* column, const RowsByUuid& rows
   return it == rows.end() ? nullptr : it->second;
 }
 
+IpfixWant ipfix_want(const json& r) {
+  IpfixWant w;
+  w.targets = sorted_strings(r.value("targets", json()));
+  w.sampling = opt_int(r.value("sampling", json()));
+  w.obs_domain_id = opt_int(r.value("obs_domain_id", json()));
+  w.obs_point_id = opt_int(r.value("obs_point_id", json()));
+  w.cache_active_timeout = opt_int(r.value("cache_active_timeout", json()));
+  w.cache_max_flows = opt_int(r.value("cache_max_flows", json()));
+  w.other_config = map_of(r.value("other_config", json()));
+  return w;
+}
+
+// The Flow_Sample_Collector_Set rows whose bridge is `b` and that name an
+// IPFIX row.
+std::map<uint32_t, IpfixWant> flow_sample_sets(const json& b, const json& sets, const RowsByUuid& ipfix) {
+  std::map<uint32_t, IpfixWant> out;
+  const std::string me = uuid_text(b["_uuid"]);
+  for (auto& row : sets) {
+    if (uuid_text(row.value("bridge", json())) != me) continue;
+    if (const json* r = referenced(row, "ipfix", ipfix))
+      out[static_cast<uint32_t>(row.value("id", json(0)).get<int64_t>())] = ipfix_want(*r);
+  }
+  return out;
+}
+
 // Bridge.sflow / ipfix / netflow as plain values.
 void bridge_samplers(const json& b, const RowsByUuid& sflow, const RowsByUuid& ipfix,
                      const RowsByUuid& netflow, BridgeWant* bw) {
@@ -173,16 +198,7 @@ void bridge_samplers(const json& b, const RowsByUuid& sflow, const RowsByUuid& i
     w.header = opt_int(r->value("header", json()));
     w.agent = opt_string(r->value("agent", json()));
   }
-  if (const json* r = referenced(b, "ipfix", ipfix)) {
-    IpfixWant& w = bw->ipfix.emplace();
-    w.targets = sorted_strings(r->value("targets", json()));
-    w.sampling = opt_int(r->value("sampling", json()));
-    w.obs_domain_id = opt_int(r->value("obs_domain_id", json()));
-    w.obs_point_id = opt_int(r->value("obs_point_id", json()));
-    w.cache_active_timeout = opt_int(r->value("cache_active_timeout", json()));
-    w.cache_max_flows = opt_int(r->value("cache_max_flows", json()));
-    w.other_config = map_of(r->value("other_config", json()));
-  }
+  if (const json* r = referenced(b, "ipfix", ipfix)) bw->ipfix = ipfix_want(*r);
   if (const json* r = referenced(b, "netflow", netflow)) {
     NetflowWant& w = bw->netflow.emplace();
     w.targets = sorted_strings(r->value("targets", json()));
@@ -282,7 +298,8 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
   json r = store.transact_or_throw(json::array({select_all("Open_vSwitch"), select_all("Bridge"),
                                                 select_all("Port"), select_all("Interface"),
                                                 select_all("Controller"), select_all("Mirror"),
-                                                select_all("sFlow"), select_all("IPFIX"), select_all("NetFlow")}));
+                                                select_all("sFlow"), select_all("IPFIX"), select_all("NetFlow"),
+                                                select_all("Flow_Sample_Collector_Set")}));
   DesiredConfig d;
   const json& root_rows = r[0]["rows"];
   if (!root_rows.empty()) {
@@ -298,6 +315,7 @@ DesiredConfig read_desired_config(confdb::ConfigStore& store) {
     d.bridges.push_back(bridge_want(b, controllers));
     d.bridges.back().mirrors = bridge_mirrors(b, mirrors, iface_of_port);
     bridge_samplers(b, sflow, ipfix, netflow, &d.bridges.back());
+    d.bridges.back().flow_sample_sets = flow_sample_sets(b, r[9]["rows"], ipfix);
     const BridgeWant& bw = d.bridges.back();
     const size_t first = d.interfaces.size();
     for (auto& pu : set_elems(b.value("ports", json()))) {

@@ -98,6 +98,10 @@ struct BridgeWant {
   std::optional<SflowWant> sflow;
   std::optional<IpfixWant> ipfix;
   std::optional<NetflowWant> netflow;
+  // Flow_Sample_Collector_Set rows of this bridge that name an IPFIX row:
+  // id -> that row (the exporter of sample() actions with that
+  // collector_set_id).
+  std::map<uint32_t, IpfixWant> flow_sample_sets;
   bool operator==(const BridgeWant&) const = default;
 };
 

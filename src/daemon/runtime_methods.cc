@@ -531,7 +531,7 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"ofproto/add-flows", "[BRIDGE, FLOWS] -> {rules}: add rules in ovs-ofctl add-flows syntax (one per line)", true, of_add_flows},
     {"ofproto/del-flows", "[BRIDGE, MATCH?] -> {rules}: delete the rules MATCH covers (all without one)", true, of_del_flows},
     {"sflow/show", "[BRIDGE?] -> [{bridge, status, error?, agent, sampling, polling, header, sample_pool, sampled, lost, flow_samples, counter_samples, datagrams, targets}]: the sFlow agents (of BRIDGE)", false, sflow_show},
-    {"ipfix/show", "[BRIDGE?] -> [{bridge, status, error?, sampling, obs_domain_id, obs_point_id, cache_active_timeout, cache_max_flows, samples, records, messages, targets}]: the bridge IPFIX exporters (of BRIDGE)", false, ipfix_show},
+    {"ipfix/show", "[BRIDGE?] -> [{bridge, status, error?, sampling, obs_domain_id, obs_point_id, cache_active_timeout, cache_max_flows, samples, records, messages, targets}]: the bridge IPFIX exporters (of BRIDGE), then the Flow_Sample_Collector_Set exporters {bridge, collector_set_id, status, error?, samples, records, messages, targets}", false, ipfix_show},
     {"netflow/show", "[BRIDGE?] -> [{bridge, status, error?, engine_type, engine_id, active_timeout, flows, records, datagrams, targets}]: the NetFlow exporters (of BRIDGE)", false, netflow_show},
     {"mirror/show", "[BRIDGE?] -> [{bridge, mirror, status, error?, output_port?, output_vlan?, tx_packets, tx_bytes}]: the mirrors (of BRIDGE), applied or why not, with their counters", false, mirror_show},
     {"ofproto/list-bridges", "[] -> [{bridge, rules, ports}]: the bridges and their OpenFlow ports", false, list_bridges},

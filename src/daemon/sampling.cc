@@ -268,9 +268,9 @@ std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* err
   return s;
 }
 
-IpfixAgent::IpfixAgent(const IpfixSettings& s, uint16_t slot)
-    : s_(s), slot_(slot), enc_({.observation_domain = s.obs_domain, .max_message = 1400, .template_refresh_s = 600}) {
-  if (s.caching())
+IpfixAgent::IpfixAgent(const IpfixSettings& s, uint16_t slot, bool per_flow)
+    : s_(s), slot_(slot), per_flow_(per_flow) {
+  if (s.caching() && !per_flow)
     cache_ = std::make_unique<exporter::FlowCache>(exporter::FlowCacheConfig{
         .active_timeout_ms = uint64_t{s.cache_active_timeout_s} * 1000,
         .inactive_timeout_ms = uint64_t{s.cache_active_timeout_s} * 1000,
@@ -283,7 +283,7 @@ IpfixAgent::IpfixAgent(const IpfixSettings& s, uint16_t slot)
 
 IpfixAgent::~IpfixAgent() {
   if (!cache_) return;
-  cache_->flush(&pending_);  // what the cache holds goes out (flowEndReason 4)
+  cache_->flush(&pending_[s_.obs_domain]);  // what the cache holds goes out (flowEndReason 4)
   flush(epoch_ms(), true);
 }
 
@@ -293,37 +293,56 @@ void IpfixAgent::add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms
   const uint32_t out = e.cookie.out;
   f.out_if = (out == datapath::kSampleOutNone || (out & datapath::kSampleOutMultiple)) ? 0 : out;
   if (cache_) {
-    cache_->add(f, e.frame_len, now_epoch_ms, &pending_);
+    cache_->add(f, e.frame_len, now_epoch_ms, &pending_[s_.obs_domain]);
     return;
   }
+  // A sample() action's sample carries its own rate and observation domain.
+  const uint32_t scale = per_flow_ ? std::max<uint32_t>(1, e.cookie.rate) : s_.sampling;
   exporter::FlowRecord r;
   r.f = f;
-  r.packets = s_.sampling;
-  r.bytes = uint64_t{e.frame_len} * s_.sampling;
+  r.packets = scale;
+  r.bytes = uint64_t{e.frame_len} * scale;
   r.start_ms = r.end_ms = now_epoch_ms;
   r.reason = exporter::FlowEndReason::kActiveTimeout;
-  pending_.push_back(r);
+  pending_[per_flow_ ? e.cookie.obs_domain : s_.obs_domain].push_back(r);
+}
+
+// One encoder (template state, sequence) per observation domain, as RFC
+// 7011 keeps them.
+exporter::IpfixEncoder& IpfixAgent::encoder(uint32_t domain) {
+  auto it = enc_.find(domain);
+  if (it == enc_.end())
+    it = enc_.emplace(domain, exporter::IpfixConfig{.observation_domain = domain, .max_message = 1400,
+                                                    .template_refresh_s = 600})
+             .first;
+  return it->second;
 }
 
 unsigned IpfixAgent::flush(uint64_t now_epoch_ms, bool force) {
-  if (cache_ && !force) cache_->expire(now_epoch_ms, &pending_);
-  if (pending_.empty() || (!force && now_epoch_ms < last_flush_ms_ + uint64_t{kFlushMs})) return 0;
+  if (cache_ && !force) cache_->expire(now_epoch_ms, &pending_[s_.obs_domain]);
+  if (!force && now_epoch_ms < last_flush_ms_ + uint64_t{kFlushMs}) return 0;
   last_flush_ms_ = now_epoch_ms;
   unsigned n = 0;
-  for (const auto& m : enc_.encode(pending_, static_cast<uint32_t>(now_epoch_ms / 1000))) {
-    out_.send(m);
-    n++;
+  for (auto& [domain, records] : pending_) {
+    for (const auto& m : encoder(domain).encode(records, static_cast<uint32_t>(now_epoch_ms / 1000))) {
+      out_.send(m);
+      n++;
+    }
+    records_ += records.size();
   }
-  records_ += pending_.size();
   pending_.clear();
   return n;
 }
 
 nlohmann::json IpfixAgent::show() const {
-  return {{"sampling", s_.sampling},      {"obs_domain_id", s_.obs_domain}, {"obs_point_id", s_.obs_point},
-          {"cache_active_timeout", s_.cache_active_timeout_s}, {"cache_max_flows", s_.cache_max_flows},
-          {"slot", slot_},                {"samples", samples_},            {"records", records_},
-          {"messages", enc_.messages()},  {"targets", collectors_json(out_)}};
+  uint64_t messages = 0;
+  for (const auto& [domain, e] : enc_) messages += e.messages();
+  nlohmann::json j = {{"slot", slot_}, {"samples", samples_}, {"records", records_},
+                      {"messages", messages}, {"targets", collectors_json(out_)}};
+  if (per_flow_) return j;  // rate and ids come with each sample() action
+  j.update({{"sampling", s_.sampling}, {"obs_domain_id", s_.obs_domain}, {"obs_point_id", s_.obs_point},
+            {"cache_active_timeout", s_.cache_active_timeout_s}, {"cache_max_flows", s_.cache_max_flows}});
+  return j;
 }
 
 // ---- NetFlow ----------------------------------------------------------------------
@@ -461,6 +480,12 @@ void SamplingAgents::apply_netflow(const std::string& bridge, PerBridge& pb, con
     spdlog::info("reconfigure: bridge {}: NetFlow {}", bridge, bs.netflow ? "on" : "off");
 }
 
+IpfixAgent* SamplingAgents::set_agent(const PerBridge& pb, uint16_t slot) {
+  for (const auto& [id, sl] : pb.sets)
+    if (sl.agent && sl.agent->slot() == slot) return sl.agent.get();
+  return nullptr;
+}
+
 std::optional<uint16_t> SamplingAgents::take_slot() {
   for (uint16_t i = 0; i < slot_used_.size(); i++)
     if (!slot_used_[i]) {
@@ -482,6 +507,8 @@ void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
     if (it->second.sflow.agent) release(it->second.sflow.agent->slot());
     if (it->second.ipfix.agent) release(it->second.ipfix.agent->slot());
     if (it->second.netflow.agent) netflow_agents_--;
+    for (const auto& [id, sl] : it->second.sets)
+      if (sl.agent) release(sl.agent->slot());
     by_bridge_.erase(it);
     return;
   }
@@ -506,6 +533,33 @@ void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
                 &ofproto::BridgeSampling::ipfix, *ofp, &pb);
   }
   if (pb.netflow_want != b.netflow) apply_netflow(b.name, pb, b.netflow, *ofp);
+  apply_flow_sets(b.name, pb, b.flow_sample_sets, *ofp);
+}
+
+template <typename Agent, typename Make>
+bool SamplingAgents::replace_agent(const std::string& bridge, const std::string& what, Slotted<Agent>& sl,
+                                   std::string error, Make make, PerBridge* pb) {
+  std::optional<uint16_t> slot = sl.agent ? std::optional<uint16_t>(sl.agent->slot()) : std::nullopt;
+  if (error.empty() && !slot && !(slot = take_slot()))
+    error = what + ": no free datapath sampler (all in use)";
+  std::unique_ptr<Agent> agent;
+  if (error.empty()) {
+    try {
+      agent = make(*slot);
+    } catch (const std::invalid_argument& e) {
+      error = e.what();
+      if (!sl.agent) slot_used_[*slot] = false;
+    }
+  }
+  if (!agent) {
+    sl.error = error;
+    spdlog::error("reconfigure: bridge {}: {}; {} {}", bridge, error, what, sl.agent ? "left as it was" : "off");
+    return false;
+  }
+  sl.error.clear();
+  sl.agent = std::move(agent);  // the old one (same slot) flushes what it holds
+  by_slot_[*slot] = pb;
+  return true;
 }
 
 template <typename Agent, typename Make>
@@ -524,30 +578,45 @@ void SamplingAgents::reconfigure(const std::string& bridge, const char* what, Sl
     spdlog::info("reconfigure: bridge {}: {} off", bridge, what);
     return;
   }
-  std::optional<uint16_t> slot = sl.agent ? std::optional<uint16_t>(sl.agent->slot()) : std::nullopt;
-  if (error.empty() && !slot && !(slot = take_slot()))
-    error = std::string(what) + ": no free datapath sampler (all in use)";
-  std::unique_ptr<Agent> agent;
-  if (error.empty()) {
-    try {
-      agent = make(*slot);
-    } catch (const std::invalid_argument& e) {
-      error = e.what();
-      if (!sl.agent) slot_used_[*slot] = false;
-    }
-  }
-  if (!agent) {
-    sl.error = error;
-    spdlog::error("reconfigure: bridge {}: {}; {} {}", bridge, error, what, sl.agent ? "left as it was" : "off");
-    return;
-  }
-  sl.error.clear();
-  sl.agent = std::move(agent);  // the old one (same slot) flushes what it holds
-  by_slot_[*slot] = pb;
-  sampler.slot = *slot;
+  if (!replace_agent(bridge, what, sl, std::move(error), make, pb)) return;
+  sampler.slot = sl.agent->slot();
   bs.*field = sampler;
   ofp.set_sampling(bs);
-  spdlog::info("reconfigure: bridge {}: {} at 1 in {} (datapath sampler {})", bridge, what, sampler.rate, *slot);
+  spdlog::info("reconfigure: bridge {}: {} at 1 in {} (datapath sampler {})", bridge, what, sampler.rate,
+               sampler.slot);
+}
+
+// Flow_Sample_Collector_Set rows: one per-flow IPFIX agent each; the
+// bridge's flow_sets name their slots for sample() actions.
+void SamplingAgents::apply_flow_sets(const std::string& bridge, PerBridge& pb,
+                                     const std::map<uint32_t, IpfixWant>& wants, ofproto::Ofproto& ofp) {
+  if (pb.set_wants == wants) return;
+  for (auto it = pb.sets.begin(); it != pb.sets.end();) {  // gone first: their slots are free again
+    if (wants.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.agent) release(it->second.agent->slot());
+    spdlog::info("reconfigure: bridge {}: Flow_Sample_Collector_Set {} off", bridge, it->first);
+    it = pb.sets.erase(it);
+  }
+  for (const auto& [id, w] : wants) {
+    auto was = pb.set_wants.find(id);
+    if (was != pb.set_wants.end() && was->second == w) continue;
+    std::string error;
+    std::optional<IpfixSettings> s = ipfix_settings(w, &error);
+    const std::string what = "Flow_Sample_Collector_Set " + std::to_string(id);
+    if (replace_agent(bridge, what, pb.sets[id], error,
+                      [&](uint16_t slot) { return std::make_unique<IpfixAgent>(*s, slot, true); }, &pb))
+      spdlog::info("reconfigure: bridge {}: {} exports sample() actions (datapath sampler {})", bridge, what,
+                   pb.sets[id].agent->slot());
+  }
+  pb.set_wants = wants;
+  ofproto::BridgeSampling bs = ofp.bridge().sampling;
+  bs.flow_sets.clear();
+  for (const auto& [id, sl] : pb.sets)
+    if (sl.agent) bs.flow_sets[id] = sl.agent->slot();
+  ofp.set_sampling(bs);
 }
 
 unsigned SamplingAgents::run(int64_t now_ms) {
@@ -562,6 +631,8 @@ unsigned SamplingAgents::run(int64_t now_ms) {
     if (e.cookie.kind == datapath::SampleKind::kSflow && sf && sf->slot() == e.slot) sf->add_sample(e);
     else if (e.cookie.kind == datapath::SampleKind::kIpfixBridge && ip && ip->slot() == e.slot)
       ip->add_sample(e, now_epoch);
+    else if (IpfixAgent* fs = e.cookie.kind == datapath::SampleKind::kIpfixFlow && pb ? set_agent(*pb, e.slot) : nullptr)
+      fs->add_sample(e, now_epoch);
     else unclaimed_++;
   }
   unsigned work = static_cast<unsigned>(events.size());
@@ -571,9 +642,20 @@ unsigned SamplingAgents::run(int64_t now_ms) {
       work += pb.sflow.agent->flush(now_ms);
     }
     if (pb.ipfix.agent) work += pb.ipfix.agent->flush(now_epoch);
+    for (auto& [id, sl] : pb.sets)
+      if (sl.agent) work += sl.agent->flush(now_epoch);
     if (pb.netflow.agent) work += pb.netflow.agent->flush(now_epoch);
   }
   return work;
+}
+
+// {bridge, status: on|error, error?, the agent's figures}.
+template <typename Agent>
+nlohmann::json SamplingAgents::slotted_json(const std::string& bridge, const Slotted<Agent>& sl) {
+  nlohmann::json j = {{"bridge", bridge}, {"status", sl.agent ? "on" : "error"}};
+  if (!sl.error.empty()) j["error"] = sl.error;
+  if (sl.agent) j.update(sl.agent->show());
+  return j;
 }
 
 template <typename Agent, typename Want>
@@ -582,17 +664,22 @@ nlohmann::json SamplingAgents::show_kind(const std::optional<Want> PerBridge::*w
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [name, pb] : by_bridge_) {
     if (!(pb.*want)) continue;
-    const Slotted<Agent>& sl = pb.*sampler;
-    nlohmann::json j = {{"bridge", name}, {"status", sl.agent ? "on" : "error"}};
-    if (!sl.error.empty()) j["error"] = sl.error;
-    if (sl.agent) j.update(sl.agent->show());
-    out.push_back(std::move(j));
+    out.push_back(slotted_json(name, pb.*sampler));
   }
   return out;
 }
 
 nlohmann::json SamplingAgents::show_sflow() const { return show_kind(&PerBridge::sflow_want, &PerBridge::sflow); }
-nlohmann::json SamplingAgents::show_ipfix() const { return show_kind(&PerBridge::ipfix_want, &PerBridge::ipfix); }
+// The bridges' IPFIX rows, then their Flow_Sample_Collector_Sets.
+nlohmann::json SamplingAgents::show_ipfix() const {
+  nlohmann::json out = show_kind(&PerBridge::ipfix_want, &PerBridge::ipfix);
+  for (const auto& [name, pb] : by_bridge_)
+    for (const auto& [id, sl] : pb.sets) {
+      out.push_back(slotted_json(name, sl));
+      out.back()["collector_set_id"] = id;
+    }
+  return out;
+}
 nlohmann::json SamplingAgents::show_netflow() const {
   return show_kind(&PerBridge::netflow_want, &PerBridge::netflow);
 }

@@ -116,13 +116,17 @@ struct IpfixSettings {
 // nullopt with *error ("IPFIX: <column>=<value>: <reason>").
 std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* error);
 
-// The bridge's IPFIX exporter: each sample a record at once (no cache, as
-// OVS without cache_active_timeout / cache_max_flows), or aggregated in the
-// flow cache (active timeout, max flows) and exported as flows end. Counts
-// are scaled by the sampling rate (records estimate the traffic).
+// An IPFIX exporter. The bridge's (Bridge.ipfix): each sample a record at
+// once (no cache, as OVS without cache_active_timeout / cache_max_flows), or
+// aggregated in the flow cache (active timeout, max flows) and exported as
+// flows end; counts are scaled by the sampling rate (records estimate the
+// traffic). A Flow_Sample_Collector_Set's (per_flow: OpenFlow sample()
+// actions): each sample a record scaled by its action's rate, in messages
+// of the action's observation domain; the row's sampling, ids and cache
+// settings are the bridge sampler's and do not apply (as OVS).
 class IpfixAgent {
  public:
-  IpfixAgent(const IpfixSettings& s, uint16_t slot);
+  IpfixAgent(const IpfixSettings& s, uint16_t slot, bool per_flow = false);
   ~IpfixAgent();
   void add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms);
   unsigned flush(uint64_t now_epoch_ms, bool force = false);
@@ -130,12 +134,15 @@ class IpfixAgent {
   uint16_t slot() const { return slot_; }
 
  private:
+  exporter::IpfixEncoder& encoder(uint32_t domain);
+
   IpfixSettings s_;
   uint16_t slot_;
+  bool per_flow_;
   std::unique_ptr<exporter::FlowCache> cache_;
-  exporter::IpfixEncoder enc_;
+  std::map<uint32_t, exporter::IpfixEncoder> enc_;  // by observation domain
   exporter::UdpExporter out_;
-  std::vector<exporter::FlowRecord> pending_;
+  std::map<uint32_t, std::vector<exporter::FlowRecord>> pending_;  // by observation domain
   uint64_t last_flush_ms_ = 0;
   uint64_t samples_ = 0, records_ = 0;
 };
@@ -212,22 +219,34 @@ class SamplingAgents {
     Slotted<IpfixAgent> ipfix;
     std::optional<NetflowWant> netflow_want;
     Slotted<NetflowAgent> netflow;
+    std::map<uint32_t, IpfixWant> set_wants;           // Flow_Sample_Collector_Set, as last applied
+    std::map<uint32_t, Slotted<IpfixAgent>> sets;      // by collector_set_id
   };
+  void apply_flow_sets(const std::string& bridge, PerBridge& pb, const std::map<uint32_t, IpfixWant>& wants,
+                       ofproto::Ofproto& ofp);
   void apply_netflow(const std::string& bridge, PerBridge& pb, const std::optional<NetflowWant>& w,
                      ofproto::Ofproto& ofp);
   void account(const datapath::FlowKey& key, const datapath::DpActions& actions, uint64_t packets,
                uint64_t bytes);
-  // One sampler of one bridge: off (!on), or a new agent from make(slot)
-  // (which may throw std::invalid_argument), or an error (settings: `error`
-  // non-empty) logged with nothing changed.
+  // A new agent in sl from make(slot) (its slot kept, else a free one;
+  // make may throw std::invalid_argument), or an error (settings: `error`
+  // non-empty) logged with sl as it was. Returns whether sl has a new agent.
+  template <typename Agent, typename Make>
+  bool replace_agent(const std::string& bridge, const std::string& what, Slotted<Agent>& sl, std::string error,
+                     Make make, PerBridge* pb);
+  // One sampler of one bridge: off (!on), or replace_agent() and the
+  // bridge's sampler set from it.
   template <typename Agent, typename Make>
   void reconfigure(const std::string& bridge, const char* what, Slotted<Agent>& sl, bool on, std::string error,
                    Make make, ofproto::BridgeSampler sampler, ofproto::BridgeSampler ofproto::BridgeSampling::*field,
                    ofproto::Ofproto& ofp, PerBridge* pb);
+  template <typename Agent>
+  static nlohmann::json slotted_json(const std::string& bridge, const Slotted<Agent>& sl);
   template <typename Agent, typename Want>
   nlohmann::json show_kind(const std::optional<Want> PerBridge::*want, const Slotted<Agent> PerBridge::*sampler) const;
   void release(uint16_t slot);
   std::optional<uint16_t> take_slot();
+  static IpfixAgent* set_agent(const PerBridge& pb, uint16_t slot);  // the set sampling into slot
 
   datapath::Datapath& dp_;
   ofproto::BridgeSet& bridges_;

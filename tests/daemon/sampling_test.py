@@ -31,6 +31,10 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
     malformed; the records of the 4 flows sum to exactly the 2000 frames
     and 2000 x 200 bytes, 500 each, with A's and B's ports as ingress and
     egress interfaces; `clear bridge BR ipfix` stops them;
+  - an OpenFlow sample() action (probability 65535, collector set 9,
+    obs_domain_id 77) with a Flow_Sample_Collector_Set naming an IPFIX row:
+    records in domain 77 summing to the 2000 frames, 500 per flow, with
+    the ports; destroying the set stops them;
   - NetFlow (not sampled: every megaflow's counters) with active_timeout=1:
     tshark decodes NetFlow v5 records, none malformed, whose 4 flows sum
     to exactly the 2000 frames (500 each) and 2000 x 200 bytes, with the
@@ -355,6 +359,41 @@ def ipfix_phase(cfg, cap, port, ports):
     check(later == "", "no IPFIX records once IPFIX is cleared", later)
 
 
+def flow_sample_phase(cfg, cap, port, ports):
+    """sample() actions into a Flow_Sample_Collector_Set's IPFIX exporter:
+    records in the action's observation domain, one per sampled frame."""
+    flow = ("priority=100,udp,actions=sample(probability=65535,collector_set_id=9,obs_domain_id=77,"
+            "obs_point_id=5),NORMAL")
+    out = cfg.dpsctl("add-flow", BR, flow)
+    check("error" not in str(out).lower(), "dpsctl add-flow with sample()", out)
+    since = time.time()
+    cfg.vsctl("--", "--id=@br", "get", "bridge", BR, "--", "--id=@i", "create", "ipfix",
+              'targets="127.0.0.1:%d"' % port, "--", "create", "Flow_Sample_Collector_Set", "id=9",
+              "bridge=@br", "ipfix=@i")
+    time.sleep(0.3)
+    send("a", [frame(seq, seq % FLOWS) for seq in range(FRAMES)])
+    time.sleep(1)
+    cap.flush()
+    rows = decode_cflow(cap, port, IPFIX_FIELDS, since)
+    problems = tshark_problems(cap.pcap, port, "cflow", since)
+    check(problems == "", "no per-flow IPFIX message malformed, no expert warning", problems[:2000])
+    check(len(rows) > 0 and all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["77"] for x in rows),
+          "per-flow IPFIX: version 10, the action's observation domain 77",
+          [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
+    check_flow_records(rows, ports, "per-flow IPFIX")
+    shown = [x for x in cfg.dpsctl("ipfix/show", BR) if x.get("collector_set_id") == 9]
+    check(len(shown) == 1 and shown[0].get("status") == "on" and shown[0].get("samples", 0) >= FRAMES,
+          "dpsctl ipfix/show: collector set 9 on, the %d samples" % FRAMES, shown)
+    cfg.vsctl("--", "--all", "destroy", "Flow_Sample_Collector_Set")
+    time.sleep(0.3)
+    since = time.time()
+    send("a", [frame(seq, seq % FLOWS) for seq in range(200)])
+    time.sleep(1)
+    cap.flush()
+    check(decode_cflow(cap, port, IPFIX_FIELDS, since) == [], "no records once the collector set is gone")
+    cfg.dpsctl("del-flows", BR, "udp")  # the sample() rule; the bridge's NORMAL rule stays
+
+
 NETFLOW_FIELDS = ["frame.time_epoch", "cflow.version", "cflow.srcport", "cflow.dstport", "cflow.packets",
                   "cflow.octets", "cflow.inputint", "cflow.outputint"]
 
@@ -435,6 +474,7 @@ def main():
             bad_value(cfg, cap, port)
             cleared(cfg, cap, port)
             ipfix_phase(cfg, cap, port, ports)
+            flow_sample_phase(cfg, cap, port, ports)
             netflow_phase(cfg, cap, port, ports)
         print("phases took %.1f s" % (time.time() - t0))
         check(sw.alive(), "dpswitchd still running", sw.log_tail())

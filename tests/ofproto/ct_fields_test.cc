@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "flow_parser.h"
+#include "flow_text.h"
 #include "hex_bytes.h"
 #include "of_codec.h"
 
@@ -15,20 +15,8 @@ namespace {
 
 using dps::test::hex;
 using dps::test::unhex;
-
-FlowMod parse_ok(const std::string& text) {
-  FlowMod f;
-  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
-  INFO("'" << text << "': " << (e ? e->message : std::string("ok")));
-  REQUIRE_FALSE(e);
-  return f;
-}
-
-std::string parse_error(const std::string& text) {
-  FlowMod f;
-  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
-  return e ? e->message : std::string("no error");
-}
+using dps::test::parse_error;
+using dps::test::parse_ok;
 
 // Parses as printed, prints back identically, and survives the wire.
 void round_trip(const char* t) {

@@ -13,7 +13,9 @@
 #include <catch2/catch.hpp>
 
 #include "bridge_fixtures.h"
-#include "flow_parser.h"
+#include "flow_text.h"
+#include "hex_bytes.h"
+#include "of_codec.h"
 #include "ofproto_rig.h"
 #include "packet_builder.h"
 #include "xlate.h"
@@ -23,7 +25,10 @@ namespace dp = dps::datapath;
 
 namespace {
 
+using dps::test::hex;
 using dps::test::make_bridge;
+using dps::test::parse_error;
+using dps::test::parse_ok;
 
 void add(Bridge& b, const std::string& text) { REQUIRE(dps::test::add_rule(b, text) == ""); }
 
@@ -84,7 +89,7 @@ TEST_CASE("sampling: kSample upcalls become SampleEvents; a full queue drops", "
   cfg.upcall = ucfg;
   dps::test::OfprotoRig r(cfg, {.n_ports = 2, .n_pmds = 1});
   auto f = dps::test::udp_frame({.payload = 400});
-  const dp::DpSampleCookie c{dp::SampleKind::kSflow, {}, 2, 0, 0};
+  const dp::DpSampleCookie c{dp::SampleKind::kSflow, 0, 0, 2, 0, 0};
   for (int i = 0; i < 3; i++) r.dp->sample(0, 1, f, 7, c);
   r.ofp->run();
   std::vector<SampleEvent> ev = r.ofp->backer().handler().take_samples();
@@ -151,4 +156,66 @@ TEST_CASE("netflow: the flow stats hook gets the first packets and the rolled-up
   r.ofp->roll_up_rule_counters();  // no new traffic: no call
   CHECK(packets == 13);
   r.ofp->backer().set_flow_stats_hook(nullptr);
+}
+
+TEST_CASE("sample(): ovs-ofctl's NXAST_SAMPLE, SAMPLE2 and SAMPLE3 byte for byte", "[ofproto][sample][codec]") {
+  // The actions of `ovs-ofctl -O OpenFlow13 add-flow` (captured on the wire).
+  const struct {
+    const char* hex;
+    const char* text;
+  } forms[] = {
+      {"ffff001800002320001d03e8000000010000000200000003",
+       "sample(probability=1000,collector_set_id=1,obs_domain_id=2,obs_point_id=3)"},
+      {"ffff0020000023200026ffff0000000100000002000000030005000000000000",
+       "sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=5)"},
+      {"ffff0020000023200029ffff000000010000000200000003ffff010000000000",
+       "sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3,ingress)"},
+      {"ffff0020000023200029ffff0000000100000002000000030005020000000000",
+       "sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3,sampling_port=5,egress)"},
+  };
+  for (const auto& f : forms) {
+    FlowMod fm = parse_ok(std::string("actions=") + f.text);
+    CHECK(format_flow_mod(fm) == std::string("actions=") + f.text);
+    const Bytes wire = encode(OfMessage{kOfpVersion13, 1, FlowModMsg{fm, kOfpNoBuffer}});
+    // The apply-actions instruction's one action is the message's tail.
+    CHECK(hex(wire).substr(hex(wire).size() - std::string(f.hex).size()) == f.hex);
+    OfMessage m;
+    MaybeError e = decode(wire, &m, DecodeOptions{});
+    INFO(f.text << ": " << (e ? e->message : std::string()));
+    REQUIRE_FALSE(e);
+    CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) == std::string("actions=") + f.text);
+  }
+  // probability 0 on the wire: OFPBAC_BAD_ARGUMENT, as OVS.
+  FlowMod fm = parse_ok("actions=sample(probability=1,collector_set_id=1,obs_domain_id=2,obs_point_id=3)");
+  Bytes wire = encode(OfMessage{kOfpVersion13, 1, FlowModMsg{fm, kOfpNoBuffer}});
+  wire[wire.size() - 13] = 0;  // the probability's low byte
+  OfMessage m;
+  MaybeError e = decode(wire, &m, DecodeOptions{});
+  REQUIRE(e);
+  CHECK(e->type == OfErrorType::kBadAction);
+  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kBadArgument));
+}
+
+TEST_CASE("sample(): ovs-ofctl's text errors", "[ofproto][sample][syntax]") {
+  CHECK(parse_error("actions=sample(collector_set_id=1)").find("non-zero \"probability\" must be specified") !=
+        std::string::npos);
+  CHECK(parse_error("actions=sample(probability=0)").find("invalid probability value \"0\"") != std::string::npos);
+  CHECK(parse_error("actions=sample(probability=70000)").find("invalid probability") != std::string::npos);
+  CHECK(parse_error("actions=sample(probability=1,foo=2)").find("invalid key \"foo\" in \"sample\" argument") !=
+        std::string::npos);
+}
+
+TEST_CASE("sample(): kSample where the action is, into its collector set's slot", "[ofproto][sample]") {
+  Bridge b = make_bridge();
+  add(b, "in_port=1 actions=sample(probability=6554,collector_set_id=1,obs_domain_id=7,obs_point_id=9),output:2");
+  add(b, "ip,in_port=2 actions=set_field:10.9.9.9->ip_dst,sample(probability=65535,collector_set_id=2,"
+         "obs_domain_id=1,obs_point_id=2),output:1,output:3");
+  // No Flow_Sample_Collector_Set with that id: not sampled.
+  CHECK(xlate_text(b, 11) == "output:12");
+  b.sampling.flow_sets = {{1, 6}, {2, 8}};
+  // 65535 / 6554 rounds to 10; the output is the list's.
+  CHECK(xlate_text(b, 11) == "sample(slot=6,rate=10,flow,out=12,obs_domain=7,obs_point=9),output:12");
+  // The packet as the actions before it made it; two outputs.
+  CHECK(xlate_text(b, 12) ==
+        "set_ipv4_dst(10.9.9.9),sample(slot=8,rate=1,flow,out=multiple:2,obs_domain=1,obs_point=2),output:11,output:13");
 }

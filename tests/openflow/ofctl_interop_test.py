@@ -54,8 +54,8 @@ def ofctl(*args, ok=True, timeout=20):
 
 
 # Every set_field ovs-ofctl can send beyond addresses and ports (ip_proto
-# and eth_type it calls read-only): added, then dumped back exactly as
-# ovs-ofctl itself parses the flow.
+# and eth_type it calls read-only), and sample(): added, then dumped back
+# exactly as ovs-ofctl itself parses the flow.
 SET_FIELD_FLOWS = [
     "ip,actions=set_field:3->ip_ecn,output:2",
     "ipv6,actions=set_field:1->ip_ecn,set_field:46->ip_dscp,set_field:0x12345->ipv6_label,output:2",
@@ -68,6 +68,10 @@ SET_FIELD_FLOWS = [
     "set_field:0e:00:00:00:00:01->nd_sll,output:2",
     "icmp6,icmp_type=136,icmp_code=0,actions=set_field:0e:00:00:00:00:02->nd_tll,output:2",
     "sctp,actions=set_field:99->sctp_src,set_field:100->sctp_dst,output:2",
+    # and sample() in its three wire forms (NXAST_SAMPLE, SAMPLE2, SAMPLE3)
+    "udp,actions=sample(probability=1000,collector_set_id=1,obs_domain_id=2,obs_point_id=3),output:2",
+    "ip,actions=sample(probability=65535,collector_set_id=4,obs_domain_id=5,obs_point_id=6,sampling_port=2)",
+    "ipv6,actions=sample(probability=9,collector_set_id=1,obs_domain_id=2,obs_point_id=3,egress),output:1",
 ]
 
 

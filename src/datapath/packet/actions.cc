@@ -800,11 +800,15 @@ std::string format_ct(const DpAction* a) {
   return s + ")";
 }
 
-// sample(slot=S,rate=N,sflow,out=P) / out=none / out=multiple:N; ipfix with obs ids.
+// sample(slot=S,rate=N,sflow,out=P) / out=none / out=multiple:N; ipfix (a
+// bridge's) and flow (a sample() action's) with obs ids.
 std::string format_sample(const DpAction& a) {
   const DpSampleCookie c = sample_cookie(a);
   std::string out = "sample(slot=" + std::to_string(a.arg16) + ",rate=" + std::to_string(a.arg32);
-  out += c.kind == SampleKind::kSflow ? ",sflow" : c.kind == SampleKind::kIpfixBridge ? ",ipfix" : ",?";
+  out += c.kind == SampleKind::kSflow         ? ",sflow"
+         : c.kind == SampleKind::kIpfixBridge ? ",ipfix"
+         : c.kind == SampleKind::kIpfixFlow   ? ",flow"
+                                              : ",?";
   if (c.out == kSampleOutNone) out += ",out=none";
   else if (c.out & kSampleOutMultiple) out += ",out=multiple:" + std::to_string(c.out & ~kSampleOutMultiple);
   else out += ",out=" + std::to_string(c.out);

@@ -107,12 +107,14 @@ static_assert(sizeof(DpAction) == 24);
 enum class SampleKind : uint8_t {
   kSflow = 1,        // a bridge's sFlow sampler
   kIpfixBridge = 2,  // a bridge's IPFIX sampler
+  kIpfixFlow = 3,    // an OpenFlow sample() action: a Flow_Sample_Collector_Set's exporter
 };
 inline constexpr uint32_t kSampleOutNone = 0xffffffffu;      // dropped: no output
 inline constexpr uint32_t kSampleOutMultiple = 0x80000000u;  // | number of outputs (> 1)
 struct DpSampleCookie {
   SampleKind kind;
-  uint8_t pad[3];
+  uint8_t pad;
+  uint16_t rate;         // kIpfixFlow: 1 in how many (the action's); else 0 (the sampler's)
   uint32_t out;          // the datapath output port, kSampleOutNone or kSampleOutMultiple | n
   uint32_t obs_domain;   // IPFIX observation domain / point ids (0 when none)
   uint32_t obs_point;

@@ -112,6 +112,10 @@ struct BridgeSampling {
   // NetFlow (Bridge.netflow): IPv4 megaflows pin the NetFlow key (addresses,
   // protocol, TOS, ports), so each megaflow's counters are one flow's.
   bool netflow = false;
+  // Flow_Sample_Collector_Set rows of this bridge: id -> datapath sampler
+  // slot. An OpenFlow sample() names its set by id; a set not here is not
+  // sampled (the translation says so in a trace).
+  std::map<uint32_t, uint16_t> flow_sets;
   bool operator==(const BridgeSampling&) const = default;
 };
 

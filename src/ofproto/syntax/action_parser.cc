@@ -442,6 +442,49 @@ MaybeError act_ct(const ActionTok& t, ActionSink& s) {
   return std::nullopt;
 }
 
+// sample(probability=P,collector_set_id=C,obs_domain_id=D,obs_point_id=O
+// [,sampling_port=N][,ingress|egress]), with OVS's errors.
+MaybeError parse_sample_arg(std::string_view item, ActSample* a) {
+  const size_t eq = item.find('=');
+  const std::string key(item.substr(0, eq));
+  const std::string_view val = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+  if (eq == std::string_view::npos) {
+    if (key == "ingress") a->direction = SampleDirection::kIngress;
+    else if (key == "egress") a->direction = SampleDirection::kEgress;
+    else return perr("invalid key \"" + key + "\" in \"sample\" argument");
+    return std::nullopt;
+  }
+  std::optional<uint64_t> n = parse_uint_max(val, key == "probability" || key == "sampling_port" ? 0xffff : 0xffffffffull);
+  if (!n) return perr("sample: invalid " + key + " \"" + std::string(val) + "\"");
+  if (key == "probability") {
+    if (!*n) return perr("invalid probability value \"" + std::string(val) + "\"");
+    a->probability = static_cast<uint16_t>(*n);
+  } else if (key == "collector_set_id") {
+    a->collector_set_id = static_cast<uint32_t>(*n);
+  } else if (key == "obs_domain_id") {
+    a->obs_domain_id = static_cast<uint32_t>(*n);
+  } else if (key == "obs_point_id") {
+    a->obs_point_id = static_cast<uint32_t>(*n);
+  } else if (key == "sampling_port") {
+    a->sampling_port = static_cast<uint16_t>(*n);
+  } else {
+    return perr("invalid key \"" + key + "\" in \"sample\" argument");
+  }
+  return std::nullopt;
+}
+
+MaybeError act_sample(const ActionTok& t, ActionSink& s) {
+  ActSample a;
+  std::vector<std::string_view> args;
+  if (!t.arg.empty())
+    if (MaybeError e = split_top(t.arg, &args)) return e;
+  for (std::string_view item : args)
+    if (MaybeError e = parse_sample_arg(item, &a)) return e;
+  if (!a.probability) return perr("non-zero \"probability\" must be specified on sample");
+  s.apply->push_back(a);
+  return std::nullopt;
+}
+
 // --- The table ----------------------------------------------------------------------
 
 // Instruction ranks: instructions come in this order, each at most once
@@ -491,6 +534,7 @@ constexpr ActionSyntax kActionSyntax[] = {
     {"mod_vlan_vid", kRankApply, act_mod_vlan_vid},
     {"ct", kRankApply, act_ct},
     {"ct_clear", kRankApply, act_plain<ActCtClear>},
+    {"sample", kRankApply, act_sample},
 };
 
 const char* rewrite_target(const std::string& name) { return find_named(kActionSyntax, name)->field; }

@@ -200,6 +200,18 @@ std::string format_set_field(const ActSetField& s) {
   return "set_field:" + value + "->" + name;
 }
 
+// As OVS's format_SAMPLE.
+std::string format_sample(const ActSample& s) {
+  std::string out = "sample(probability=" + std::to_string(s.probability) +
+                    ",collector_set_id=" + std::to_string(s.collector_set_id) +
+                    ",obs_domain_id=" + std::to_string(s.obs_domain_id) +
+                    ",obs_point_id=" + std::to_string(s.obs_point_id);
+  if (s.sampling_port != kSamplePortNone) out += ",sampling_port=" + std::to_string(s.sampling_port);
+  if (s.direction == SampleDirection::kIngress) out += ",ingress";
+  if (s.direction == SampleDirection::kEgress) out += ",egress";
+  return out + ")";
+}
+
 // ct(commit,force,table=T,zone=Z,exec(...)) in ovs-ofctl's order.
 std::string format_ct(const ActCt& c) {
   std::vector<std::string> parts;
@@ -278,6 +290,7 @@ std::string format_actions(const ActionList& actions) {
             [](const ActSetQueue& q) -> std::string { return "set_queue:" + std::to_string(q.queue_id); },
             [](const ActCt& c) -> std::string { return format_ct(c); },
             [](const ActCtClear&) -> std::string { return "ct_clear"; },
+            [](const ActSample& s) -> std::string { return format_sample(s); },
         },
         a);
   }

@@ -34,6 +34,7 @@ constexpr ActionInfo kActionInfo[] = {
     {"set_queue", 21, 7},     // ActSetQueue
     {"ct", 0xffff, 6},        // ActCt (NXAST_CT)
     {"ct_clear", 0xffff, 6},  // ActCtClear (NXAST_CT_CLEAR)
+    {"sample", 0xffff, 6},    // ActSample (NXAST_SAMPLE, SAMPLE2, SAMPLE3)
 };
 static_assert(std::size(kActionInfo) == std::variant_size_v<OfAction>);
 static_assert(std::is_same_v<std::variant_alternative_t<13, OfAction>, ActSetQueue>);
@@ -212,7 +213,9 @@ const char* action_name(const OfAction& a) { return kActionInfo[a.index()].name;
 uint16_t action_type(const OfAction& a) { return kActionInfo[a.index()].ofpat; }
 
 bool dp_executes(const OfAction& a) {
-  if (std::holds_alternative<ActCt>(a) || std::holds_alternative<ActCtClear>(a)) return true;
+  if (std::holds_alternative<ActCt>(a) || std::holds_alternative<ActCtClear>(a) ||
+      std::holds_alternative<ActSample>(a))
+    return true;
   if (std::ranges::find(kDpActionTypes, action_type(a)) == std::end(kDpActionTypes)) return false;
   const auto* s = std::get_if<ActSetField>(&a);
   return !s || is_tunnel_field(s->field) ||

@@ -149,6 +149,27 @@ struct ActCt {
 struct ActCtClear {
   bool operator==(const ActCtClear&) const = default;
 };
+// Per-flow sampling (Nicira NXAST_SAMPLE / SAMPLE2 / SAMPLE3, as ovs-ofctl
+// sends them): sample(probability=P, collector_set_id=C, obs_domain_id=D,
+// obs_point_id=O[, sampling_port=N][, ingress|egress]) copies P/65535 of
+// the packets to the bridge's Flow_Sample_Collector_Set C (an IPFIX
+// exporter). The datapath samples deterministically 1 in round(65535/P).
+inline constexpr uint16_t kSamplePortNone = 0xffff;  // OFPP_NONE (16-bit, as on the wire)
+enum class SampleDirection : uint8_t { kDefault = 0, kIngress = 1, kEgress = 2 };
+struct ActSample {
+  uint16_t probability = 0;  // 1..65535 (0 is refused)
+  uint32_t collector_set_id = 0;
+  uint32_t obs_domain_id = 0;
+  uint32_t obs_point_id = 0;
+  uint16_t sampling_port = kSamplePortNone;
+  SampleDirection direction = SampleDirection::kDefault;
+  bool operator==(const ActSample&) const = default;
+};
+// 1 in how many packets a sample() samples.
+inline uint32_t sample_rate(uint16_t probability) {
+  return probability ? (65535u + probability / 2) / probability : 0;
+}
+
 // What exec() does to the connection: mark and label value under mask
 // (label in wire byte order).
 struct CtExecEffect {
@@ -160,7 +181,7 @@ CtExecEffect ct_exec_effect(const ActCt& ct);
 using OfAction = std::variant<ActOutput, ActGroup, ActSetField, ActPushVlan, ActPopVlan,
                               ActPushMpls, ActPopMpls, ActSetMplsTtl, ActDecMplsTtl,
                               ActSetNwTtl, ActDecNwTtl, ActCopyTtlOut, ActCopyTtlIn,
-                              ActSetQueue, ActCt, ActCtClear>;
+                              ActSetQueue, ActCt, ActCtClear, ActSample>;
 using ActionList = std::vector<OfAction>;
 
 // The action set (OpenFlow 1.3 section 5.10): at most one action of each

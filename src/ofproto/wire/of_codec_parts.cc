@@ -249,6 +249,7 @@ constexpr ActionWire kActionWire[] = {
     {kAtDecNwTtl, 8, "dec_nw_ttl"},     {kAtCopyTtlOut, 8, "copy_ttl_out"},
     {kAtCopyTtlIn, 8, "copy_ttl_in"},   {kAtSetQueue, 8, "set_queue"},
     {kAtExperimenter, 0, "ct"},         {kAtExperimenter, 16, "ct_clear"},  // Nicira
+    {kAtExperimenter, 0, "sample"},
 };
 static_assert(std::size(kActionWire) == std::variant_size_v<OfAction>);
 
@@ -458,6 +459,38 @@ MaybeError decode_ct(Reader& a, uint16_t len, ActionList* out) {
   return std::nullopt;
 }
 
+// ---- per-flow sampling: NXAST_SAMPLE (29), SAMPLE2 (38), SAMPLE3 (41) ----
+// SAMPLE: probability, collector_set_id, obs_domain_id, obs_point_id (24
+// bytes); SAMPLE2 adds sampling_port (16-bit) and 6 pad bytes (32); SAMPLE3
+// a direction byte in the first of them. ovs-ofctl sends the shortest form
+// that holds the action.
+constexpr uint16_t kNxastSample = 29;
+constexpr uint16_t kNxastSample2 = 38;
+constexpr uint16_t kNxastSample3 = 41;
+
+MaybeError decode_sample(Reader& a, uint16_t subtype, uint16_t len, ActionList* out) {
+  const uint16_t want = subtype == kNxastSample ? 24 : 32;
+  const char* name = subtype == kNxastSample ? "NXAST_SAMPLE" : subtype == kNxastSample2 ? "NXAST_SAMPLE2" : "NXAST_SAMPLE3";
+  if (len != want)
+    return action_error(BadActionCode::kBadLen, std::string(name) + " length " + std::to_string(len) +
+                                                    " should be " + std::to_string(want));
+  ActSample s;
+  s.probability = a.u16();
+  s.collector_set_id = a.u32();
+  s.obs_domain_id = a.u32();
+  s.obs_point_id = a.u32();
+  if (subtype != kNxastSample) s.sampling_port = a.u16();
+  if (subtype == kNxastSample3) {
+    const uint8_t d = a.u8();
+    if (d > static_cast<uint8_t>(SampleDirection::kEgress))
+      return action_error(BadActionCode::kBadArgument, "sample: direction " + std::to_string(d) + " is not 0, 1 or 2");
+    s.direction = static_cast<SampleDirection>(d);
+  }
+  if (!s.probability) return action_error(BadActionCode::kBadArgument, "sample: probability 0");
+  out->push_back(s);
+  return std::nullopt;
+}
+
 void encode_nx_header(Writer& w, uint16_t len, uint16_t subtype) {
   w.u16(kAtExperimenter);
   w.u16(len);
@@ -476,6 +509,8 @@ MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) 
   if (subtype == kNxastRegLoad) return decode_reg_load(a, len, out);
   if (subtype == kNxastRegLoad2) return decode_reg_load2(a, len, out);
   if (subtype == kNxastCt) return decode_ct(a, len, out);
+  if (subtype == kNxastSample || subtype == kNxastSample2 || subtype == kNxastSample3)
+    return decode_sample(a, subtype, len, out);
   if (subtype == kNxastCtClear) {
     if (len != 16) return action_error(BadActionCode::kBadLen, "NXAST_CT_CLEAR length should be 16");
     out->push_back(ActCtClear{});
@@ -492,7 +527,8 @@ template <class A>
 MaybeError decode_action_as(Reader& a, uint16_t len, ActionList* out) {
   if constexpr (std::is_same_v<A, ActSetField>) {
     return decode_set_field(a, len, out);
-  } else if constexpr (std::is_same_v<A, ActCt> || std::is_same_v<A, ActCtClear>) {
+  } else if constexpr (std::is_same_v<A, ActCt> || std::is_same_v<A, ActCtClear> ||
+                       std::is_same_v<A, ActSample>) {
     return decode_experimenter_action(a, len, out);  // (reached through OFPAT_EXPERIMENTER only)
   } else {
     A act = read_layout<A>(a);
@@ -543,6 +579,20 @@ void encode_action_as(const ActSetField& s, Writer& w) {
 void encode_action_as(const ActCtClear&, Writer& w) {
   encode_nx_header(w, 16, kNxastCtClear);
   w.zeros(6);
+}
+
+void encode_action_as(const ActSample& s, Writer& w) {
+  const bool has_dir = s.direction != SampleDirection::kDefault;
+  const bool long_form = has_dir || s.sampling_port != kSamplePortNone;
+  encode_nx_header(w, long_form ? 32 : 24, has_dir ? kNxastSample3 : long_form ? kNxastSample2 : kNxastSample);
+  w.u16(s.probability);
+  w.u32(s.collector_set_id);
+  w.u32(s.obs_domain_id);
+  w.u32(s.obs_point_id);
+  if (!long_form) return;
+  w.u16(s.sampling_port);
+  w.u8(static_cast<uint8_t>(s.direction));
+  w.zeros(5);
 }
 
 void encode_action_as(const ActCt& ct, Writer& w) {

@@ -326,6 +326,7 @@ class Xlator {
                    [&](const ActSetQueue& q) { TRACE("set_queue:" + std::to_string(q.queue_id) + " (no QoS queues: ignored)"); },
                    [&](const ActCt& c) { ct(c); },
                    [&](const ActCtClear&) { ct_clear_fields(&flow_.flow); },
+                   [&](const ActSample& s) { sample(s); },
                },
                a);
   }
@@ -625,6 +626,25 @@ class Xlator {
           (c.table != kCtNoTable ? ", then table " + std::to_string(c.table) + " (recirculated)" : ""));
     if (!datapath::add_ct_action(&res_.actions, ct_dp_args(c)))
       fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
+  }
+
+  // sample(): kSample here (the packet as the actions so far made it), 1 in
+  // round(65535 / probability), into the datapath slot of the bridge's
+  // collector set. The sample's output port is the list's, filled in at the
+  // end (xlate: set_flow_sample_outputs).
+  void sample(const ActSample& s) {
+    auto it = bp_->sampling.flow_sets.find(s.collector_set_id);
+    if (it == bp_->sampling.flow_sets.end()) {
+      TRACE("sample: no Flow_Sample_Collector_Set " + std::to_string(s.collector_set_id) +
+            " on bridge " + bp_->name + ": not sampled");
+      return;
+    }
+    commit();
+    const uint32_t rate = sample_rate(s.probability);
+    TRACE("sample: 1 in " + std::to_string(rate) + " to collector set " + std::to_string(s.collector_set_id));
+    emit(datapath::act_sample(it->second, rate,
+                              {datapath::SampleKind::kIpfixFlow, 0, static_cast<uint16_t>(rate),
+                               datapath::kSampleOutNone, s.obs_domain_id, s.obs_point_id}));
   }
 
   void pop_vlan() {
@@ -1392,10 +1412,10 @@ void add_bridge_samples(const Bridge& b, XlateResult* r) {
   datapath::DpActions acts;
   const uint32_t out = sample_output(r->actions);
   if (s.sflow.rate)
-    acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate, {datapath::SampleKind::kSflow, {}, out, 0, 0}));
+    acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate, {datapath::SampleKind::kSflow, 0, 0, out, 0, 0}));
   if (s.ipfix.rate)
     acts.add(datapath::act_sample(s.ipfix.slot, s.ipfix.rate,
-                                  {datapath::SampleKind::kIpfixBridge, {}, out, s.ipfix.obs_domain,
+                                  {datapath::SampleKind::kIpfixBridge, 0, 0, out, s.ipfix.obs_domain,
                                    s.ipfix.obs_point}));
   if (acts.n + r->actions.n > datapath::kMaxDpActions) return;
   std::memcpy(acts.acts + acts.n, r->actions.acts, r->actions.n * sizeof(datapath::DpAction));
@@ -1427,8 +1447,22 @@ XlateResult xlate_received(Bridge& bridge, const FlowKey& key, const XlateOption
 
 }  // namespace
 
+// The output port of the list in every sample() action's cookie.
+void set_flow_sample_outputs(XlateResult* r) {
+  const uint32_t out = sample_output(r->actions);
+  for (unsigned i = 0; i < r->actions.n; i += datapath::action_slots(r->actions.acts[i])) {
+    datapath::DpAction& a = r->actions.acts[i];
+    if (a.type != datapath::ActType::kSample) continue;
+    datapath::DpSampleCookie c = datapath::sample_cookie(a);
+    if (c.kind != datapath::SampleKind::kIpfixFlow) continue;
+    c.out = out;
+    a = datapath::act_sample(a.arg16, a.arg32, c);
+  }
+}
+
 XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
   XlateResult r = xlate_received(bridge, key, opts);
+  set_flow_sample_outputs(&r);
   add_bridge_samples(bridge, &r);
   if (bridge.sampling.netflow) {  // as OVS's netflow_mask_wc
     r.mask.eth_type = 0xffff;

@@ -1,0 +1,33 @@
+"""The ../shared/perf harness for the project's side-by-side perf scripts
+(perf-tunnel.py, perf-vm.py, perf-visibility.py): a writable copy of it
+(PERF_WORK=DIR reuses one), its ovs_bench module as `ob`, dpswitchd as its
+CommandBackend (tests/perf/switch-cmd.txt) and ovs-vsctl against either
+switch's store."""
+import os
+import shutil
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.environ.get("PERF_WORK") or tempfile.mkdtemp(prefix="perf-")
+if not os.path.exists(os.path.join(WORK, "ovs_bench.py")):
+    shutil.copytree(os.path.join(ROOT, "..", "shared", "perf"), WORK, dirs_exist_ok=True)
+sys.path.insert(0, WORK)
+import ovs_bench as ob  # noqa: E402
+
+
+def dps_backend(cls, hp):
+    """dpswitchd as the harness starts any switch: `cls` is a subclass of
+    ob.CommandBackend (adding the workload's own set-up)."""
+    tpl = [ln.replace("build/", os.path.join(ROOT, "build") + "/", 1)
+           for ln in open(os.path.join(ROOT, "tests", "perf", "switch-cmd.txt")).read().splitlines()]
+    return cls(hp, tpl[0], name="dpswitch", stats_cmd=tpl[1], flows_cmd=tpl[2], socket_mem=1024)
+
+
+def vsctl_of(backend):
+    """ovs-vsctl ARGS... against the started backend's store (OVS-DPDK's
+    db.sock, or dpswitchd's --remote)."""
+    if isinstance(backend, ob.OvsDpdkBackend):
+        return lambda *a: backend.vsctl(*a)
+    db = "--db=unix:%s/ctl" % backend.dir
+    return lambda *a: ob.run(["ovs-vsctl", db, "--timeout=60"] + list(a))
