@@ -441,12 +441,13 @@ std::vector<CtEntry> Conntrack::dump(std::optional<uint16_t> zone) const {
   return out;
 }
 
-CtStats Conntrack::stats() const {
+CtStats Conntrack::stats(bool by_proto) const {
   CtStats s;
   s.n_conns = n_conns();
   for (unsigned i = 0; i < kMaxThreads; i++) {
     for (unsigned c = 0; c < kCtCounterCount; c++) s.counters[c] += threads_[i].counter(c);
   }
+  if (!by_proto) return s;
   for (const CtEntry& e : dump()) {
     switch (e.orig.proto) {
       case kProtoTcp: s.by_proto_tcp++; break;

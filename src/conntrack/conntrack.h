@@ -169,7 +169,8 @@ class Conntrack {
   // Removes every connection (of one zone).
   size_t flush(std::optional<uint16_t> zone = std::nullopt);
   std::vector<CtEntry> dump(std::optional<uint16_t> zone = std::nullopt) const;
-  CtStats stats() const;
+  // by_proto: also count the connections by protocol (a walk of the table).
+  CtStats stats(bool by_proto = true) const;
 
   uint32_t n_conns() const { return n_conns_.load(std::memory_order_relaxed); }
   uint32_t max_conns() const { return max_conns_.load(std::memory_order_relaxed); }

@@ -138,6 +138,24 @@ void add_pmds(PromText& p, const Datapath& dp) {
   }
 }
 
+// The connection tracker: its size and limit, and its counters summed over
+// the threads (no walk of the table: a scrape stays cheap at any size).
+void add_conntrack(PromText& p, const conntrack::Conntrack& ct) {
+  const conntrack::CtStats s = ct.stats(false);
+  p.add(p.gauge("dpswitch_conntrack_connections", "Connections tracked (dpctl/ct-stats-show)."), {},
+        s.n_conns);
+  p.add(p.gauge("dpswitch_conntrack_connections_max", "The connection limit (dpctl/ct-set-maxconns)."), {},
+        uint64_t{ct.max_conns()});
+  p.add(p.counter("dpswitch_conntrack_packets_total", "Packets through a ct() action."), {},
+        s.counters[conntrack::kPackets]);
+  auto ev = p.counter("dpswitch_conntrack_events_total",
+                      "Conntrack events, by kind: conns_created, invalid, truncated or malformed headers, "
+                      "fragments, related, conntrack_full / conntrack_zone_full (a connection refused at "
+                      "the limit), tcp_invalid (outside the TCP window).");
+  for (unsigned c = 0; c < conntrack::kCtCounterCount; c++)
+    if (c != conntrack::kPackets) p.add(ev, {{"event", conntrack::ct_counter_name(c)}}, s.counters[c]);
+}
+
 }  // namespace
 
 std::string metrics_text(const Datapath& dp) {
@@ -146,6 +164,7 @@ std::string metrics_text(const Datapath& dp) {
   p.add(info, {{"version", ConfigDaemon::version()}}, 1.0);
   add_ports(p, dp);
   add_pmds(p, dp);
+  add_conntrack(p, dp.conntrack());
   p.add(p.gauge("dpswitch_datapath_flows", "Megaflows installed, summed over the PMDs (dpif/flow-count)."), {},
         dp.installed_flows());
   p.add(p.gauge("dpswitch_pmds", "PMD threads."), {}, uint64_t{dp.n_pmds()});

@@ -230,6 +230,7 @@ class Datapath {
   // The connection table the PMDs' ct actions share. The control thread
   // reads and flushes it; poll() expires a slice of it every 10 ms.
   conntrack::Conntrack& conntrack() { return *ct_; }
+  const conntrack::Conntrack& conntrack() const { return *ct_; }
   // Milliseconds on the PMDs' conntrack clock (the TSC).
   int64_t ct_now_ms() const;
 

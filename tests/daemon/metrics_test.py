@@ -135,6 +135,10 @@ EXPECTED = {  # family: (type, labels every sample has)
     "dpswitch_pmd_datapath_flows": ("gauge", {"pmd", "lcore"}),
     "dpswitch_datapath_flows": ("gauge", set()),
     "dpswitch_tsc_hertz": ("gauge", set()),
+    "dpswitch_conntrack_connections": ("gauge", set()),
+    "dpswitch_conntrack_connections_max": ("gauge", set()),
+    "dpswitch_conntrack_packets_total": ("counter", set()),
+    "dpswitch_conntrack_events_total": ("counter", {"event"}),
 }
 
 
@@ -183,6 +187,10 @@ def check_figures(port):
     split = sum(value(b, n) or 0 for n in ("dpswitch_pmd_hits_total", "dpswitch_pmd_upcalls_total",
                                           "dpswitch_pmd_lost_upcalls_total"))
     check(rx and abs(split - rx) <= 0.01 * rx, "hits + upcalls + lost upcalls = received packets (%s vs %s)" % (split, rx))
+    run([DPSCTL, "--db=unix:" + sw.sock, "--timeout=10", "dpctl/ct-set-maxconns", "12345"])
+    _, _, _, c, _ = scrape(port)
+    check(value(c, "dpswitch_conntrack_connections_max") == 12345,
+          "dpswitch_conntrack_connections_max follows dpctl/ct-set-maxconns", value(c, "dpswitch_conntrack_connections_max"))
     busy = value(b, "dpswitch_pmd_busy_ratio")
     check(busy is not None and 0 < busy <= 1, "busy ratio in (0, 1] (%s)" % busy)
 
