@@ -186,6 +186,11 @@ void SflowAgent::add_sample(const ofproto::SampleEvent& e) {
   fs.output = sflow_output(e.cookie.out);
   fs.frame_length = e.frame_len;
   fs.header = std::span<const uint8_t>(e.header.data(), e.header.size());
+  // Extended switch data: the VLAN and priority in (the key) and out (the
+  // translation's, in the cookie); untagged is VLAN 0, as OVS.
+  const uint16_t in = ntohs(e.key.vlan_tci), out = e.cookie.arg;
+  fs.ext_switch = exporter::SflowExtendedSwitch{.src_vlan = in & 0xfffu, .src_priority = in >> 13u,
+                                                .dst_vlan = out & 0xfffu, .dst_priority = out >> 13u};
   if (enc_.add_flow_sample(fs)) flow_samples_++;
 }
 
@@ -297,7 +302,7 @@ void IpfixAgent::add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms
     return;
   }
   // A sample() action's sample carries its own rate and observation domain.
-  const uint32_t scale = per_flow_ ? std::max<uint32_t>(1, e.cookie.rate) : s_.sampling;
+  const uint32_t scale = per_flow_ ? std::max<uint32_t>(1, e.cookie.arg) : s_.sampling;
   exporter::FlowRecord r;
   r.f = f;
   r.packets = scale;

@@ -19,7 +19,8 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
     countdown: within a few of 2000/64), each header byte-identical to the
     first 128 bytes of the frame it names, frame_length = length + 4 and
     4 bytes stripped (the FCS, as OVS), sampling rate 64, input = A's port,
-    output = B's port, sample pool growing to the frames the bridge saw;
+    output = B's port, sample pool growing to the frames the bridge saw,
+    extended switch data (VLAN and priority in and out: 0, untagged);
   - counter samples every second for both ports, whose last values equal
     the ports' counters (dpsctl port-stats) once the traffic stopped;
   - a bad value (header=1000) is refused with a precise error in the log,
@@ -170,7 +171,8 @@ FIELDS = ["frame.time_epoch", "sflow.flow_sample.sampling_rate", "sflow.flow_sam
           "sflow.flow_sample.output_interface_value", "sflow_245.header.frame_length",
           "sflow_245.header.payload_stripped", "sflow_245.header", "sflow_245.ifindex",
           "sflow_245.ifinpkt", "sflow_245.ifinoct", "sflow_245.ifoutpkt", "sflow_245.ifoutoct",
-          "sflow_245.version", "sflow_245.agent"]
+          "sflow_245.version", "sflow_245.agent", "sflow_245.vlan.in", "sflow_245.vlan.out",
+          "sflow_245.pri.in", "sflow_245.pri.out"]
 
 
 def decode(pcap, port, since=0.0, until=1e12):
@@ -209,7 +211,9 @@ def flow_samples(rows):
                 ("input", "sflow.flow_sample.input_interface"),
                 ("output", "sflow.flow_sample.output_interface_value"),
                 ("frame_length", "sflow_245.header.frame_length"),
-                ("stripped", "sflow_245.header.payload_stripped"), ("header", "sflow_245.header"))})
+                ("stripped", "sflow_245.header.payload_stripped"), ("header", "sflow_245.header"),
+                ("vlan_in", "sflow_245.vlan.in"), ("vlan_out", "sflow_245.vlan.out"),
+                ("pri_in", "sflow_245.pri.in"), ("pri_out", "sflow_245.pri.out"))})
     return out
 
 
@@ -262,6 +266,9 @@ def sampling_phase(cfg, cap, port, ports):
           "frame_length = %d + 4, 4 bytes stripped (FCS, as OVS)" % FRAME_LEN,
           [(s["frame_length"], s["stripped"]) for s in ours[:3]])
     check(all(s["rate"] == str(RATE) for s in fs), "sampling rate %d in every flow sample" % RATE)
+    check(all((s["vlan_in"], s["vlan_out"], s["pri_in"], s["pri_out"]) == ("0", "0", "0", "0") for s in ours),
+          "extended switch data in every flow sample: VLAN 0 and priority 0 in and out (untagged)",
+          [(s["vlan_in"], s["vlan_out"]) for s in ours[:3]])
     check(all(s["input"] == str(ports["a"]) and s["output"] == str(ports["b"]) for s in ours),
           "input = A's port %d, output = B's port %d" % (ports["a"], ports["b"]),
           [(s["input"], s["output"]) for s in ours[:3]])

@@ -219,3 +219,13 @@ TEST_CASE("sample(): kSample where the action is, into its collector set's slot"
   CHECK(xlate_text(b, 12) ==
         "set_ipv4_dst(10.9.9.9),sample(slot=8,rate=1,flow,out=multiple:2,obs_domain=1,obs_point=2),output:11,output:13");
 }
+
+TEST_CASE("sampling: the sFlow sample carries the VLAN the packet leaves with", "[ofproto][sample]") {
+  Bridge b = make_bridge();
+  add(b, "in_port=1 actions=push_vlan:0x8100,set_field:4196->vlan_vid,set_field:5->vlan_pcp,output:2");
+  add(b, "in_port=2 actions=output:1");
+  b.sampling.sflow = {64, 3, 0, 0};
+  // VID 100 (4196 = 0x1000 | 100), PCP 5: TCI 0xb064 with CFI.
+  CHECK(xlate_text(b, 11).find("sample(slot=3,rate=64,sflow,out=12,out_tci=" + std::to_string(0xb064) + ")") == 0);
+  CHECK(xlate_text(b, 12) == "sample(slot=3,rate=64,sflow,out=11),output:11");  // untagged: no out_tci
+}

@@ -812,6 +812,7 @@ std::string format_sample(const DpAction& a) {
   if (c.out == kSampleOutNone) out += ",out=none";
   else if (c.out & kSampleOutMultiple) out += ",out=multiple:" + std::to_string(c.out & ~kSampleOutMultiple);
   else out += ",out=" + std::to_string(c.out);
+  if (c.kind == SampleKind::kSflow && c.arg) out += ",out_tci=" + std::to_string(c.arg);
   if (c.obs_domain || c.obs_point)
     out += ",obs_domain=" + std::to_string(c.obs_domain) + ",obs_point=" + std::to_string(c.obs_point);
   return out + ")";

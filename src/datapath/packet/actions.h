@@ -114,7 +114,8 @@ inline constexpr uint32_t kSampleOutMultiple = 0x80000000u;  // | number of outp
 struct DpSampleCookie {
   SampleKind kind;
   uint8_t pad;
-  uint16_t rate;         // kIpfixFlow: 1 in how many (the action's); else 0 (the sampler's)
+  uint16_t arg;          // kIpfixFlow: 1 in how many (the action's rate); kSflow: the VLAN TCI
+                         // the packet leaves with (host order, CFI set when tagged; 0: untagged)
   uint32_t out;          // the datapath output port, kSampleOutNone or kSampleOutMultiple | n
   uint32_t obs_domain;   // IPFIX observation domain / point ids (0 when none)
   uint32_t obs_point;

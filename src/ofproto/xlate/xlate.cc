@@ -1403,16 +1403,46 @@ uint32_t sample_output(const datapath::DpActions& acts) {
   return n <= 1 ? port : datapath::kSampleOutMultiple | n;
 }
 
+// The VLAN TCI (host order, CFI set; 0 untagged) the packet has at the
+// list's first output: the key's, through the VLAN actions before it
+// (sFlow's extended switch data).
+uint16_t output_tci(const FlowKey& key, const datapath::DpActions& acts) {
+  uint16_t tci = ntohs(key.vlan_tci), inner = ntohs(key.vlan_tci2);
+  for (unsigned i = 0; i < acts.n; i += datapath::action_slots(acts.acts[i])) {
+    const datapath::DpAction& a = acts.acts[i];
+    switch (a.type) {
+      case datapath::ActType::kOutput:
+      case datapath::ActType::kTnlPush:
+      case datapath::ActType::kBondOutput: return tci;
+      case datapath::ActType::kPushVlan:
+        inner = tci;
+        tci = static_cast<uint16_t>(a.arg32 | kCfi);
+        break;
+      case datapath::ActType::kPopVlan:
+        tci = inner;
+        inner = 0;
+        break;
+      case datapath::ActType::kSetVlanVid: tci = static_cast<uint16_t>((tci & 0xf000) | a.arg16 | kCfi); break;
+      case datapath::ActType::kSetVlanPcp:
+        tci = static_cast<uint16_t>((tci & 0x0fff) | a.arg16 << 13 | kCfi);
+        break;
+      default: break;
+    }
+  }
+  return tci;
+}
+
 // Bridge-level samplers (bridge.sampling): kSample first, so the sample is
 // the packet as received, with the output the rest of the list decided.
 // A list with no room left is not sampled.
-void add_bridge_samples(const Bridge& b, XlateResult* r) {
+void add_bridge_samples(const Bridge& b, const FlowKey& key, XlateResult* r) {
   const BridgeSampling& s = b.sampling;
   if (!s.sflow.rate && !s.ipfix.rate) return;
   datapath::DpActions acts;
   const uint32_t out = sample_output(r->actions);
   if (s.sflow.rate)
-    acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate, {datapath::SampleKind::kSflow, 0, 0, out, 0, 0}));
+    acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate,
+                                  {datapath::SampleKind::kSflow, 0, output_tci(key, r->actions), out, 0, 0}));
   if (s.ipfix.rate)
     acts.add(datapath::act_sample(s.ipfix.slot, s.ipfix.rate,
                                   {datapath::SampleKind::kIpfixBridge, 0, 0, out, s.ipfix.obs_domain,
@@ -1463,7 +1493,7 @@ void set_flow_sample_outputs(XlateResult* r) {
 XlateResult xlate(Bridge& bridge, const FlowKey& key, const XlateOptions& opts) {
   XlateResult r = xlate_received(bridge, key, opts);
   set_flow_sample_outputs(&r);
-  add_bridge_samples(bridge, &r);
+  add_bridge_samples(bridge, key, &r);
   if (bridge.sampling.netflow) {  // as OVS's netflow_mask_wc
     r.mask.eth_type = 0xffff;
     if (key.eth_type == htons(0x0800)) {
