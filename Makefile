@@ -6,6 +6,9 @@ ASAN_BUILD ?= build-asan
 # these make its cache valid across checkouts in different directories.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
+# The test executables compile with a precompiled header (meson cpp_pch,
+# -fpch-preprocess): ccache caches those only with this sloppiness.
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 .PHONY: all build test demo demo-pcap bench perf clean bootstrap asan interop
 
