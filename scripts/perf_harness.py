@@ -16,12 +16,13 @@ sys.path.insert(0, WORK)
 import ovs_bench as ob  # noqa: E402
 
 
-def dps_backend(cls, hp):
+def dps_backend(cls, hp, socket_mem=1024):
     """dpswitchd as the harness starts any switch: `cls` is a subclass of
-    ob.CommandBackend (adding the workload's own set-up)."""
+    ob.CommandBackend (adding the workload's own set-up); socket_mem MB of
+    hugepages (the pcaps' resident mbufs must fit)."""
     tpl = [ln.replace("build/", os.path.join(ROOT, "build") + "/", 1)
            for ln in open(os.path.join(ROOT, "tests", "perf", "switch-cmd.txt")).read().splitlines()]
-    return cls(hp, tpl[0], name="dpswitch", stats_cmd=tpl[1], flows_cmd=tpl[2], socket_mem=1024)
+    return cls(hp, tpl[0], name="dpswitch", stats_cmd=tpl[1], flows_cmd=tpl[2], socket_mem=socket_mem)
 
 
 def vsctl_of(backend):

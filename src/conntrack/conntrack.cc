@@ -1,6 +1,7 @@
 #include "conntrack.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <mutex>
 
@@ -156,6 +157,8 @@ Conntrack::Conntrack(CtConfig cfg)
 
 Conntrack::~Conntrack() = default;
 
+size_t Conntrack::n_buckets() const { return shards_.size() * shards_[0]->buckets.size(); }
+
 CtThread* Conntrack::register_thread() {
   for (unsigned i = 0; i < kMaxThreads; i++) {
     bool expected = false;
@@ -192,6 +195,27 @@ Conntrack::Conn* Conntrack::lookup(const CtTuple& key, uint32_t hash, int64_t no
     }
   }
   return nullptr;
+}
+
+void Conntrack::prefetch(const uint8_t* const* l3, const size_t* len, unsigned n, uint16_t zone) {
+  Node** slot[kPrefetchMax];
+  unsigned k = 0;
+  for (unsigned i = 0; i < n && k < kPrefetchMax; i++) {
+    CtPacket p;
+    if (!l3[i] || ct_parse(l3[i], len[i], &p) != CtParse::kOk) continue;
+    p.tuple.zone = zone;
+    const uint32_t h = ct_tuple_hash(p.tuple);
+    slot[k] = &shard_of(h).bucket(h);
+    __builtin_prefetch(slot[k++]);
+  }
+  for (unsigned i = 0; i < k; i++) {
+    const Node* head = __atomic_load_n(slot[i], __ATOMIC_RELAXED);
+    if (!head) continue;
+    __builtin_prefetch(head);
+    // The connection's expiration, wherever in it the node is (node[0] or node[1]).
+    __builtin_prefetch(reinterpret_cast<const char*>(head) + offsetof(Conn, expiration));
+    __builtin_prefetch(reinterpret_cast<const char*>(head) + offsetof(Conn, expiration) - sizeof(Node));
+  }
 }
 
 bool Conntrack::commit_allowed(CtThread* t, uint16_t zone) {

@@ -57,7 +57,7 @@ namespace dps::conntrack {
 
 struct CtConfig {
   uint32_t max_conns = 3000000;    // OVS's default global limit
-  uint32_t expected_conns = 65536; // sizes the bucket arrays
+  uint32_t expected_conns = 65536;  // sizes the bucket arrays (2 buckets per connection)
   bool tcp_liberal = false;        // skip TCP window checks
   CtTimeouts timeouts;
 };
@@ -161,6 +161,15 @@ class Conntrack {
 
   // The ct() action on one packet (l3: its IP header, len readable bytes).
   CtResult process(CtThread* t, const uint8_t* l3, size_t len, const CtAction& a, int64_t now_ms);
+  // Before process() on a batch of n (<= kPrefetchMax) packets in `zone`
+  // (l3[i] null: not IP, skipped):
+  // brings each one's bucket, then its chain head's node and connection,
+  // toward the cache, so the lookups that follow overlap their misses
+  // instead of taking three in a row each. Takes no lock and changes
+  // nothing (a head read while another thread relinks is only a wasted
+  // prefetch: connections live in chunks never freed while the table does).
+  static constexpr unsigned kPrefetchMax = 64;
+  void prefetch(const uint8_t* const* l3, const size_t* len, unsigned n, uint16_t zone);
 
   // Control thread. Visits up to `buckets` buckets from where the last call
   // stopped, removing expired connections; frees what no thread can still
@@ -174,6 +183,7 @@ class Conntrack {
 
   uint32_t n_conns() const { return n_conns_.load(std::memory_order_relaxed); }
   uint32_t max_conns() const { return max_conns_.load(std::memory_order_relaxed); }
+  size_t n_buckets() const;  // over all shards (what a full sweep visits)
   void set_max_conns(uint32_t n) { max_conns_.store(n, std::memory_order_relaxed); }
   // 0 = no limit for the zone.
   void set_zone_limit(uint16_t zone, uint32_t limit);

@@ -1,6 +1,9 @@
 #include "ct_tuple.h"
 
 #include <arpa/inet.h>
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -54,7 +57,23 @@ CtTuple ct_tuple_reverse(const CtTuple& t) {
   return r;
 }
 
+// CRC32-C over the tuple in two independent chains (the instruction's
+// latency overlaps), about 20 cycles; a multiply-xor fold without SSE 4.2.
 uint32_t ct_tuple_hash(const CtTuple& t) {
+#if defined(__SSE4_2__)
+  uint64_t w[5];
+  uint32_t tail;
+  std::memcpy(w, &t, sizeof w);
+  std::memcpy(&tail, reinterpret_cast<const uint8_t*>(&t) + sizeof w, sizeof tail);
+  static_assert(sizeof w + sizeof tail == sizeof(CtTuple));
+  uint64_t a = _mm_crc32_u64(0x9e3779b9u, w[0]), b = _mm_crc32_u64(0x7f4a7c15u, w[1]);
+  a = _mm_crc32_u64(a, w[2]);
+  b = _mm_crc32_u64(b, w[3]);
+  a = _mm_crc32_u64(a, w[4]);
+  b = _mm_crc32_u32(static_cast<uint32_t>(b), tail);
+  const uint64_t h = (a << 32 | b) * 0xff51afd7ed558ccdULL;  // mixes both chains into every bit
+  return static_cast<uint32_t>(h >> 32);
+#else
   uint32_t w[sizeof(CtTuple) / 4];
   std::memcpy(w, &t, sizeof w);
   uint64_t h = 0x9e3779b97f4a7c15ULL;
@@ -64,6 +83,7 @@ uint32_t ct_tuple_hash(const CtTuple& t) {
     h ^= h >> 32;
   }
   return static_cast<uint32_t>(h ^ (h >> 29));
+#endif
 }
 
 std::string ct_proto_name(uint8_t proto) {

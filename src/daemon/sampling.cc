@@ -188,9 +188,9 @@ void SflowAgent::add_sample(const ofproto::SampleEvent& e) {
   fs.header = std::span<const uint8_t>(e.header.data(), e.header.size());
   // Extended switch data: the VLAN and priority in (the key) and out (the
   // translation's, in the cookie); untagged is VLAN 0, as OVS.
-  const uint16_t in = ntohs(e.key.vlan_tci), out = e.cookie.arg;
-  fs.ext_switch = exporter::SflowExtendedSwitch{.src_vlan = in & 0xfffu, .src_priority = in >> 13u,
-                                                .dst_vlan = out & 0xfffu, .dst_priority = out >> 13u};
+  const uint32_t in = ntohs(e.key.vlan_tci), out = e.cookie.arg;
+  fs.ext_switch = exporter::SflowExtendedSwitch{.src_vlan = in & 0xfffu, .src_priority = in >> 13,
+                                                .dst_vlan = out & 0xfffu, .dst_priority = out >> 13};
   if (enc_.add_flow_sample(fs)) flow_samples_++;
 }
 

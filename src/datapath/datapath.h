@@ -47,6 +47,11 @@
 
 namespace dps::datapath {
 
+// The connection tracker's bucket arrays are sized for this many
+// connections (2M buckets, 16 MiB): chains stay short up to about 1M and
+// the PMDs' lookups find the bucket in one miss.
+inline constexpr uint32_t kCtExpectedConns = 1u << 20;
+
 struct DatapathConfig {
   std::vector<unsigned> pmd_lcores = {1};  // one PMD per lcore, pinned
   unsigned n_mbufs = netdev::kMinMbufs;    // pool size (rounded up to 2^k - 1)

@@ -541,13 +541,19 @@ void PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep
   const conntrack::CtAction act = ct_action_of(args);
   const int64_t now_ms = static_cast<int64_t>(now_tsc_ / tsc_per_ms_);
   RecircQueue& q = recirc_[recirc_fill_];
+  static_assert(netdev::kMaxBurst <= conntrack::Conntrack::kPrefetchMax);
+  const uint8_t* l3[netdev::kMaxBurst];
+  size_t len[netdev::kMaxBurst];
+  unsigned n_ip = 0;
+  for (unsigned i = 0; i < n; i++)
+    if (ct_thread_ && locate_l3(pkts[i], &l3[i], &len[i])) n_ip++;
+    else l3[i] = nullptr;
+  if (n_ip > 1) cfg_.ct->prefetch(l3, len, n, args.zone);
   for (unsigned i = 0; i < n; i++) {
     conntrack::CtResult r;
     r.zone = args.zone;
     r.state = conntrack::kCsTracked | conntrack::kCsInvalid;
-    const uint8_t* l3;
-    size_t len;
-    if (ct_thread_ && locate_l3(pkts[i], &l3, &len)) r = cfg_.ct->process(ct_thread_, l3, len, act, now_ms);
+    if (l3[i]) r = cfg_.ct->process(ct_thread_, l3[i], len[i], act, now_ms);
     if (!args.recirc_id) continue;
     if (DPS_UNLIKELY(q.n >= netdev::kMaxBurst)) {
       if (!keep) rte_pktmbuf_free(pkts[i]);
