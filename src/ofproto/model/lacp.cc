@@ -166,10 +166,12 @@ bool Lacp::run(int64_t now_ms) {
     if (m.status == LacpRxStatus::kCurrent) {
       // One more interval at the short rate before the partner is forgotten.
       m.status = LacpRxStatus::kExpired;
+      m.expired++;
       m.partner.state |= kLacpTimeout;
       m.rx_deadline = now_ms + kRxMultiplier * kFastMs;
     } else {
       m.status = LacpRxStatus::kDefaulted;
+      m.defaulted++;
       m.partner = LacpInfo{};
       m.partner_view = LacpInfo{};
       m.rx_deadline = -1;
