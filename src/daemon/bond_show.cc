@@ -1,5 +1,7 @@
 #include "bond_show.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "ofproto.h"

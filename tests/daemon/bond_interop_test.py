@@ -17,8 +17,9 @@ balance-tcp and then active-backup:
     (bond/show's per-member tx packets);
   - failover: a UDP probe flow every 1 ms from HA to HB; the member carrying
     it is taken down (`ip link set dX down` in ns D): the probe goes on, the
-    gap (longest time between two received probes) is printed and must be
-    under 100 ms; bond/show shows the member disabled (no carrier);
+    datagrams lost (x 1 ms: the failover gap) must stay under 100; the
+    longest silence between two received probes is printed too (on a
+    loaded host it includes the sender's own scheduling stalls); bond/show shows the member disabled (no carrier);
   - the member back up re-aggregates on both sides;
   - (active-backup) bond/set-active-member moves the active member, and
     bond/disable-member / enable-member take a member out and back, with
@@ -86,7 +87,7 @@ def af_packet(dev, n):
 
 
 def configure(dps, ovs, mode):
-    dps.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev",
+    dps.vsctl("--may-exist", "add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev",
               "--", "add-port", "br0", "ha", *af_packet("ha", 0), *bond_args(mode, ("d1", "d2")),
               *af_packet("d1", 1), *af_packet("d2", 2))
     ovs.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev",
@@ -186,8 +187,9 @@ def failover(tmp, ctl, ovs, mode, member):
         run(["ip", "link", "set", member, "down"], ns=NS["D"])
     got = udp_run(tmp, "%s-down-%s" % (mode, member), "HA", "HB", 3.0, down)
     gap, lost = gap_ms(got)
-    check(gap < GAP_GOAL_MS, "%s: %s down under a 1 ms UDP probe HA->HB: gap %.1f ms, %s lost (goal < %d ms)"
-          % (mode, member, gap, lost, GAP_GOAL_MS))
+    check(lost is not None and lost < GAP_GOAL_MS,
+          "%s: %s down under a 1 ms UDP probe HA->HB: %s lost = %s ms of traffic (goal < %d ms); "
+          "longest silence %.1f ms" % (mode, member, lost, lost, GAP_GOAL_MS, gap))
     m = members(ctl)
     check(not m[member]["enabled"] and m[member].get("reason") == "no carrier",
           "%s: bond/show has %s disabled (no carrier)" % (mode, member), m.get(member))
@@ -230,7 +232,9 @@ def admin_ops(tmp, ctl):
     m = members(ctl)
     check(m[act]["active"] and not m[other]["enabled"] and m[other]["reason"] == "disabled by bond/disable-member",
           "active-backup: bond/disable-member %s: %s takes over" % (other, act), m)
-    check(gap < GAP_GOAL_MS, "active-backup: bond/disable-member under the probe: gap %.1f ms, %s lost" % (gap, lost))
+    check(lost is not None and lost < GAP_GOAL_MS,
+          "active-backup: bond/disable-member under the probe: %s lost (1 ms each); longest silence %.1f ms"
+          % (lost, gap))
     ctl.dpsctl("bond/enable-member", "bond0", other)
     check(wait_for(lambda: members(ctl)[other]["enabled"], timeout=5), "bond/enable-member %s: enabled again" % other)
     text = run([DPSCTL, "--db=unix:" + ctl.sw.sock, "bond/show", "bond0"]).stdout
@@ -247,7 +251,7 @@ def scenario(tmp, stops):
     sw = Switch(DPSWITCHD, db=True, name="bonds2", tmp=os.path.join(tmp, "dps"), netns=NS["D"],
                 args=["--mbufs", "16384"])
     os.makedirs(sw.tmp, exist_ok=True)
-    sw.start_or_exit("dpswitchd starts in its namespace", timeout=60)
+    sw.start_or_exit("dpswitchd starts in its namespace", timeout=150)
     stops.append(sw.stop_and_tail)
     ctl = Ctl(sw, DPSCTL)
     os.makedirs(os.path.join(tmp, "ovs"), exist_ok=True)
