@@ -267,6 +267,13 @@ TEST_CASE("lacp: 3 missed intervals expire, then default; the member leaves", "[
   CHECK(l.members().at(2).defaulted == 0);
 }
 
+TEST_CASE("lacp: a defaulted member transmits at our own fast rate (a partner without carrier)", "[lacp]") {
+  Lacp l = two_member_lacp(true);
+  CHECK(l.take_tx(0).size() == 2);  // nobody answered: both defaulted
+  CHECK(l.take_tx(999).empty());
+  CHECK(l.take_tx(1000).size() == 2);  // lacp-time=fast: every second, not 30 s
+}
+
 TEST_CASE("lacp: a member whose partner is another aggregator stays out", "[lacp]") {
   Lacp l = two_member_lacp(false);
   l.rx_pdu(1, partner_pdu(kSysB, 33, 1, kInSync), 0);
