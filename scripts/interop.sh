@@ -1,7 +1,8 @@
 #!/bin/bash
 # The interoperability suites behind `make interop` (root; minutes, not
 # seconds): overlays against the kernel's vxlan, OVS-DPDK (Geneve, GRE,
-# VXLAN, VXLAN over IPv6) and a second dpswitchd. Prints each suite's
+# VXLAN, VXLAN over IPv6) and a second dpswitchd; a LACP bond against
+# OVS-DPDK's (balance-tcp and active-backup failover). Prints each suite's
 # checks and one closing line "N passed, N failed" (suites).
 set -u
 BUILD=${1:-build}
@@ -15,5 +16,6 @@ suite() {
 suite tests/tunnel/vxlan_interop_test.py "$D" "$C"
 suite tests/tunnel/tunnel_peer_test.py "$D" "$C" ovs
 suite tests/tunnel/tunnel_peer_test.py "$D" "$C" dpswitch
+suite tests/daemon/bond_interop_test.py "$D" "$C"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

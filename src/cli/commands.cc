@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "bond_text.h"
 #include "jsonrpc_client.h"
 #include "output_format.h"
 
@@ -835,6 +836,8 @@ struct CommandDef {
   // Print the result as one line of JSON whatever --format says (for scripts
   // that parse it, like the benchmark harness).
   bool json_line = false;
+  // Text output of its own (instead of format_text) unless --format json.
+  std::string (*text)(const json&) = nullptr;
 };
 
 // flat table
@@ -898,6 +901,17 @@ const std::vector<CommandDef>& table() {
        "netflow/show", pass_args()},
       {"mirror/show", "[BRIDGE]", "mirrors: applied or the error, output, tx counters", 0, 1, {}, "mirror/show",
        pass_args()},
+      // Bonds, named as ovs-appctl's bond/* and lacp/show.
+      {"bond/show", "[PORT]", "bonds: mode, LACP status, active member, members enabled or why not, hash buckets "
+       "and their load", 0, 1, {}, "bond/show", pass_args(), nullptr, false, bond_show_text},
+      {"lacp/show", "[PORT]", "LACP of the bonds: our system, per member the actor and partner (system id, key, "
+       "port, state bits) and LACPDU counters", 0, 1, {}, "lacp/show", pass_args(), nullptr, false, lacp_show_text},
+      {"bond/set-active-member", "PORT MEMBER", "make MEMBER (enabled) the active member of bond PORT", 2, 2, {},
+       "bond/set-active-member", pass_args()},
+      {"bond/enable-member", "PORT MEMBER", "let MEMBER of bond PORT carry traffic again", 2, 2, {},
+       "bond/enable-member", pass_args()},
+      {"bond/disable-member", "PORT MEMBER", "take MEMBER out of bond PORT administratively", 2, 2, {},
+       "bond/disable-member", pass_args()},
       {"list-bridges", "", "the daemon's bridges and their OpenFlow ports", 0, 0, {}, "ofproto/list-bridges", pass_args()},
       {"port-stats", "[PORT]", "port counters", 0, 1, {}, "netdev/port-stats", pass_args()},
       {"port-xstats", "PORT", "extended (driver) port counters", 1, 1, {}, "netdev/port-xstats", pass_args()},
@@ -1068,7 +1082,8 @@ int run_runtime(JsonRpcClient& rpc, const Invocation& inv, const Options& opt, s
     cmd_fail(msg);
   }
   if (inv.def->json_line) out << r["result"].dump() << "\n";
-  else out << (opt.format == "json" ? format_json(r["result"]) : format_text(r["result"]));
+  else if (opt.format == "json") out << format_json(r["result"]);
+  else out << (inv.def->text ? inv.def->text(r["result"]) : format_text(r["result"]));
   return kExitOk;
 }
 

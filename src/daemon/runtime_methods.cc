@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bond_show.h"
 #include "dp_flow_text.h"
 #include "ofproto.h"
 #include "pmd_stats_format.h"
@@ -514,6 +515,48 @@ json netflow_show(RuntimeTargets& t, const json& params) {
   return sampler_show(t, params, "netflow/show", &SamplingAgents::show_netflow);
 }
 
+// ---- bonds (ovs-appctl bond/* and lacp/show) ----------------------------------
+
+BridgeList bridge_list(RuntimeTargets& t) {
+  BridgeList out;
+  if (t.bridges)
+    for (const auto& [name, ofp] : t.bridges->all()) out.emplace_back(name, ofp.get());
+  return out;
+}
+
+json bond_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "bond/show");
+  return bond_show_json(bridge_list(t), params.empty() ? std::string() : string_param(params, 0, "port"));
+}
+
+json lacp_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 1, "lacp/show");
+  return lacp_show_json(bridge_list(t), params.empty() ? std::string() : string_param(params, 0, "port"));
+}
+
+// The bridge holding bond `port` (an error naming the bonds there are).
+ofproto::Ofproto& bond_bridge(RuntimeTargets& t, const std::string& port) {
+  if (t.bridges)
+    for (const auto& [name, ofp] : t.bridges->all())
+      for (const auto& [no, rt] : ofp->bonds())
+        if (rt.bond->name() == port) return *ofp;
+  bond_show_json(bridge_list(t), port);  // throws: no bond named port (bonds: ...)
+  throw std::invalid_argument("no bond named " + port);
+}
+
+json bond_member_op(RuntimeTargets& t, const json& params, const char* method, int op) {
+  no_more_params(params, 2, method);
+  const std::string port = string_param(params, 0, "port");
+  const std::string member = string_param(params, 1, "member");
+  ofproto::Ofproto& ofp = bond_bridge(t, port);
+  const std::string err = op == 0 ? ofp.bond_set_active(port, member) : ofp.bond_set_enabled(port, member, op > 0);
+  if (!err.empty()) throw std::invalid_argument(err);
+  return op == 0 ? "done" : op > 0 ? "enabled" : "disabled";
+}
+json bond_set_active(RuntimeTargets& t, const json& p) { return bond_member_op(t, p, "bond/set-active-member", 0); }
+json bond_enable(RuntimeTargets& t, const json& p) { return bond_member_op(t, p, "bond/enable-member", 1); }
+json bond_disable(RuntimeTargets& t, const json& p) { return bond_member_op(t, p, "bond/disable-member", -1); }
+
 constexpr RuntimeMethodDef kMethods[] = {
     {"dpif/pmd-stats-show", "[] -> [{pmd, lcore, counters...}]: per-PMD packet, cache and cycle counters", false, pmd_stats_show},
     {"dpif/pmd-stats-clear", "[] -> {cleared_pmds}: reset the PMD counters", true, pmd_stats_clear},
@@ -534,6 +577,11 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"ipfix/show", "[BRIDGE?] -> [{bridge, status, error?, sampling, obs_domain_id, obs_point_id, cache_active_timeout, cache_max_flows, samples, records, messages, targets}]: the bridge IPFIX exporters (of BRIDGE), then the Flow_Sample_Collector_Set exporters {bridge, collector_set_id, status, error?, samples, records, messages, targets}", false, ipfix_show},
     {"netflow/show", "[BRIDGE?] -> [{bridge, status, error?, engine_type, engine_id, active_timeout, flows, records, datagrams, targets}]: the NetFlow exporters (of BRIDGE)", false, netflow_show},
     {"mirror/show", "[BRIDGE?] -> [{bridge, mirror, status, error?, output_port?, output_vlan?, tx_packets, tx_bytes}]: the mirrors (of BRIDGE), applied or why not, with their counters", false, mirror_show},
+    {"bond/show", "[PORT?] -> [{bridge, bond, bond_mode, lacp_status, updelay_ms, downdelay_ms, next_rebalance_ms, active_member, members: [{member, enabled, carrier, admin_enabled, lacp_ok, active, reason?, buckets, tx_packets, load_packets, hashes}]}]: the bonds (bond PORT)", false, bond_show},
+    {"lacp/show", "[PORT?] -> [{bridge, bond, status, sys_id, sys_priority, aggregation_key, lacp_time, members: [{member, status, attached, may_enable, actor, partner, rx_pdus, tx_pdus, rx_bad_pdus, link_expired, link_defaulted}]}]: LACP of the bonds (bond PORT)", false, lacp_show},
+    {"bond/set-active-member", "[PORT, MEMBER] -> text: make the enabled MEMBER the bond's active member", true, bond_set_active},
+    {"bond/enable-member", "[PORT, MEMBER] -> text: let MEMBER carry traffic again (as its carrier and LACP allow)", true, bond_enable},
+    {"bond/disable-member", "[PORT, MEMBER] -> text: take MEMBER out of the bond administratively", true, bond_disable},
     {"ofproto/list-bridges", "[] -> [{bridge, rules, ports}]: the bridges and their OpenFlow ports", false, list_bridges},
     {"netdev/port-stats", "[PORT?] -> [{port, port_no, link, rx_*, tx_*}]: port counters", false, port_stats},
     {"netdev/port-xstats", "[PORT] -> {name: value}: the driver's extended counters", false, port_xstats},

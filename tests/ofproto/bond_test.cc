@@ -260,6 +260,18 @@ TEST_CASE("lacp: 3 missed intervals expire, then default; the member leaves", "[
   CHECK_FALSE(l.may_enable(1));
   CHECK(l.may_enable(2));  // member 2 heard at 2500: expires at 5500 only
   CHECK(l.members().at(2).status == LacpRxStatus::kExpired);
+  // lacp/show's counters: member 1 expired once and was defaulted once.
+  CHECK(l.members().at(1).expired == 1);
+  CHECK(l.members().at(1).defaulted == 1);
+  CHECK(l.members().at(2).expired == 1);
+  CHECK(l.members().at(2).defaulted == 0);
+}
+
+TEST_CASE("lacp: a defaulted member transmits at our own fast rate (a partner without carrier)", "[lacp]") {
+  Lacp l = two_member_lacp(true);
+  CHECK(l.take_tx(0).size() == 2);  // nobody answered: both defaulted
+  CHECK(l.take_tx(999).empty());
+  CHECK(l.take_tx(1000).size() == 2);  // lacp-time=fast: every second, not 30 s
 }
 
 TEST_CASE("lacp: a member whose partner is another aggregator stays out", "[lacp]") {

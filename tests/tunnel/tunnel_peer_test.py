@@ -25,14 +25,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from checks import Switch, check, run_scenario, start_capture, stop_capture, tx_csum_off  # noqa: E402
+from ovs_peer import OVS_VSWITCHD, OvsDpdk  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 PEER = sys.argv[3] if len(sys.argv) > 3 else "ovs"
 # "quick" (make test): one case of each tunnel type, one of them over IPv6;
 # make interop runs all six.
 QUICK = sys.argv[4:5] == ["quick"]
-OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
-OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 TAG = "%x" % (os.getpid() & 0xffff)
 NS = {k: "dpst%s%s" % (k, TAG) for k in ("A", "B", "VMA", "VMB")}
 UNDERLAY = {"A": ("172.31.8.1", "fd31:8::1"), "B": ("172.31.8.2", "fd31:8::2")}
@@ -111,56 +110,15 @@ class DpsEnd:
         return self.sw.stop_and_tail()
 
 
-class OvsEnd:
-    """OVS-DPDK (userspace datapath, 512 MB of hugepages) in namespace ns."""
+class OvsEnd(OvsDpdk):
+    """OVS-DPDK (userspace datapath, 512 MB of hugepages) in namespace NS[side]."""
 
     def __init__(self, side, tmp):
-        self.side, self.ns, self.dir = side, NS[side], tmp
-        self.env = dict(os.environ, OVS_RUNDIR=tmp, OVS_LOGDIR=tmp, OVS_DBDIR=tmp)
-        self.procs = []
-        run(["ovsdb-tool", "create", tmp + "/conf.db", OVS_SCHEMA])
-        self.spawn(["ovsdb-server", "--remote=punix:%s/db.sock" % tmp, tmp + "/conf.db",
-                    "--unixctl=%s/ovsdb.ctl" % tmp, "--log-file=%s/ovsdb.log" % tmp])
-        self.wait(tmp + "/db.sock")
-        self.vsctl("--no-wait", "init")
-        self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
-                   'other_config:dpdk-extra="--no-pci --file-prefix ovst%s"' % TAG,
-                   "other_config:dpdk-socket-mem=512", "other_config:dpdk-socket-limit=1024",
-                   "other_config:pmd-cpu-mask=0x2", "other_config:dpdk-lcore-mask=0x1")
-        self.spawn([OVS_VSWITCHD, "unix:%s/db.sock" % tmp, "--unixctl=%s/vswitchd.ctl" % tmp,
-                    "--log-file=%s/vswitchd.log" % tmp])
-        self.wait(tmp + "/vswitchd.ctl", 60)
-
-    def spawn(self, cmd):
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns] + cmd, env=self.env,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
-    def wait(self, path, timeout=20):
-        deadline = time.time() + timeout
-        while not os.path.exists(path):
-            if time.time() > deadline:
-                raise RuntimeError("timeout waiting for " + path)
-            time.sleep(0.1)
-
-    def vsctl(self, *args):
-        return run(["ovs-vsctl", "--db=unix:%s/db.sock" % self.dir, "--timeout=60"] + list(args),
-                   env=self.env).stdout
+        self.side = side
+        super().__init__(NS[side], tmp, "ovst" + TAG)
 
     def ofctl(self, cmd, *args):
-        return run(["ovs-ofctl", "-O", "OpenFlow13", cmd, "unix:%s/br-int.mgmt" % self.dir] + list(args),
-                   env=self.env).stdout
-
-    def stop(self):
-        for p in reversed(self.procs):
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        try:
-            return open(self.dir + "/vswitchd.log").read()[-3000:]
-        except OSError:
-            return ""
+        return OvsDpdk.ofctl(self, cmd, "br-int", *args)
 
 
 def bridges(end):

@@ -166,10 +166,12 @@ bool Lacp::run(int64_t now_ms) {
     if (m.status == LacpRxStatus::kCurrent) {
       // One more interval at the short rate before the partner is forgotten.
       m.status = LacpRxStatus::kExpired;
+      m.expired++;
       m.partner.state |= kLacpTimeout;
       m.rx_deadline = now_ms + kRxMultiplier * kFastMs;
     } else {
       m.status = LacpRxStatus::kDefaulted;
+      m.defaulted++;
       m.partner = LacpInfo{};
       m.partner_view = LacpInfo{};
       m.rx_deadline = -1;
@@ -213,7 +215,11 @@ std::vector<std::pair<uint32_t, std::vector<uint8_t>>> Lacp::take_tx(int64_t now
     out.emplace_back(id, build_lacpdu(m.mac, pdu));
     m.ntt = false;
     m.tx_pdus++;
-    m.next_tx = now_ms + ((m.partner.state & kLacpTimeout) ? kFastMs : kSlowMs);
+    // The partner's requested rate; with no partner (defaulted) our own, so
+    // that a link coming back to a partner that cannot see carrier either
+    // (OVS-DPDK's af_packet) re-aggregates within a fast interval, not 30 s.
+    const bool fast = (m.partner.state & kLacpTimeout) || (m.status == LacpRxStatus::kDefaulted && s_.fast);
+    m.next_tx = now_ms + (fast ? kFastMs : kSlowMs);
   }
   return out;
 }

@@ -105,6 +105,7 @@ struct LacpMemberState {
   int64_t rx_deadline = -1;          // ms: the status ages at this time
   int64_t next_tx = 0;               // ms: the next periodic LACPDU
   uint64_t rx_pdus = 0, tx_pdus = 0, rx_bad = 0;
+  uint64_t expired = 0, defaulted = 0;  // times the partner information expired / was forgotten
 };
 
 class Lacp {
