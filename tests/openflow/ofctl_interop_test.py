@@ -68,6 +68,12 @@ SET_FIELD_FLOWS = [
     "set_field:0e:00:00:00:00:01->nd_sll,output:2",
     "icmp6,icmp_type=136,icmp_code=0,actions=set_field:0e:00:00:00:00:02->nd_tll,output:2",
     "sctp,actions=set_field:99->sctp_src,set_field:100->sctp_dst,output:2",
+    # MPLS and QinQ (issue 18).
+    "ip,actions=push_mpls:0x8847,set_field:100->mpls_label,set_field:3->mpls_tc,set_mpls_ttl:9,output:2",
+    "mpls,mpls_label=5,mpls_bos=0,actions=pop_mpls:0x8847,dec_mpls_ttl,output:2",
+    "mplsm,mpls_tc=2,mpls_bos=1,actions=push_mpls:0x8848,set_field:0->mpls_bos,output:2",
+    "mpls,mpls_bos=1,actions=pop_mpls:0x0800,dec_ttl,output:2",
+    "ip,actions=push_vlan:0x88a8,set_field:4101->vlan_vid,output:2",
 ]
 
 
