@@ -295,8 +295,8 @@ TEST_CASE("parser rejects what OVS rejects for OpenFlow 1.3 actions", "[ofproto]
   CHECK_FALSE(validate_instructions(f.instructions, f.match, 0, {}));
   f = parse_ok("actions=push_vlan:0x8100,set_field:0x1005->vlan_vid");
   CHECK_FALSE(validate_instructions(f.instructions, f.match, 0, {}));
-  // set_field after push_mpls: IP fields are gone (OpenFlow semantics alone:
-  // the datapath, which has no MPLS, refuses push_mpls itself).
+  // set_field after push_mpls: IP fields are gone (OpenFlow semantics alone,
+  // without the datapath check).
   f = parse_ok("ip actions=push_mpls:0x8847,set_field:1.2.3.4->ip_dst");
   ValidationContext of_only;
   of_only.datapath_check = false;

@@ -18,6 +18,7 @@
 #include "bridge_fixtures.h"
 #include "flow_parser.h"
 #include "xlate.h"
+#include "xlate_ct.h"
 
 using namespace dps::ofproto;
 using dps::datapath::DpActions;
@@ -760,4 +761,91 @@ TEST_CASE("xlate: DSCP and ECN set together on IPv6 leave nw_tos wildcarded", "[
   CHECK(r.mask.nw_tos == 0);
   CHECK(r.mask.ipv6_label == 0);
   CHECK(r.mask.nw_ttl == 0);
+}
+
+namespace {
+
+// An MPLS packet in on datapath port dp_in: top entry `lse` (host order).
+FlowKey mpls_key(uint32_t dp_in, uint32_t lse, uint16_t eth_type = 0x8847) {
+  FlowKey k = eth_key(dp_in, 1, 2);
+  k.eth_type = htons(eth_type);
+  k.nw_src = k.nw_dst = 0;
+  k.tp_src = k.tp_dst = 0;
+  k.nw_proto = k.nw_ttl = k.nw_tos = 0;
+  k.tcp_flags = 0;
+  k.mpls_lse = htonl(lse);
+  return k;
+}
+
+constexpr uint32_t lse(uint32_t label, uint32_t tc, bool bos, uint32_t ttl) {
+  return label << 12 | tc << 9 | (bos ? 0x100u : 0u) | ttl;
+}
+
+}  // namespace
+
+TEST_CASE("xlate: push_mpls onto IP and onto a label stack, the megaflow pins what it copies",
+          "[ofproto][mpls]") {
+  Bridge b = bridge_with({"in_port=1,ip actions=push_mpls:0x8847,set_field:100->mpls_label,output:2",
+                          "in_port=2,mpls actions=push_mpls:0x8848,set_mpls_ttl:9,output:1"});
+  FlowKey k = eth_key(11, 1, 2);
+  k.nw_tos = 0x28;  // DSCP 10: TC = its low 3 bits (as OVS)
+  k.nw_ttl = 20;
+  XlateResult r = run(b, k);
+  CHECK_ACTS(r, acts({dp::act_push_mpls(0x8847, lse(0, 2, true, 20)),
+                      dp::act_set_mpls_lse(lse(100, 0, false, 0), 0xfffff000u), dp::act_output(12)}));
+  CHECK(r.mask.nw_ttl == 0xff);
+  CHECK(r.mask.nw_tos == 0xfc);
+  r = run(b, mpls_key(12, lse(200, 3, true, 7)));
+  CHECK_ACTS(r, acts({dp::act_push_mpls(0x8848, lse(200, 3, false, 7)), dp::act_set_mpls_lse(9, 0xff),
+                      dp::act_output(11)}));
+  CHECK(r.mask.mpls_lse == 0xffffffffu);
+}
+
+TEST_CASE("xlate: dec_mpls_ttl pins the TTL; an expiring one goes to the controller",
+          "[ofproto][mpls]") {
+  Bridge b = bridge_with({"in_port=1,mpls,mpls_label=5 actions=dec_mpls_ttl,output:2"});
+  XlateResult r = run(b, mpls_key(11, lse(5, 0, true, 9)));
+  CHECK_ACTS(r, acts({dp::act_set_mpls_lse(8, 0xff), dp::act_output(12)}));
+  CHECK(r.mask.mpls_lse == htonl(0xfffff0ffu));  // label by the match, TTL by the action
+  r = run(b, mpls_key(11, lse(5, 0, true, 1)));
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kInvalidTtl);
+  CHECK(r.actions.n == 1);  // the packet-in only: no output
+}
+
+TEST_CASE("xlate: pop_mpls of a stacked label, and to IP with a recirculation for the next table",
+          "[ofproto][mpls]") {
+  Bridge b = bridge_with({"in_port=1,mpls,mpls_bos=0 actions=pop_mpls:0x8847,output:2",
+                          "in_port=1,mpls,mpls_bos=1 actions=pop_mpls:0x0800,goto_table:1",
+                          "in_port=2,mpls,mpls_bos=1 actions=pop_mpls:0x0800,output:1",
+                          "in_port=3,mpls actions=pop_mpls:0x8847,dec_mpls_ttl,output:1",
+                          "table=1,ip,nw_dst=10.0.0.2 actions=output:3"});
+  XlateResult r = run(b, mpls_key(11, lse(1, 0, false, 5)));
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x8847), dp::act_output(12)}));
+  CHECK(r.mask.mpls_lse & htonl(0x100));
+  r = run(b, mpls_key(12, lse(1, 0, true, 5)));
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x0800), dp::act_output(11)}));
+  // The next table needs the inner header: the packet is classified again.
+  r = run(b, mpls_key(11, lse(1, 0, true, 5)));
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x0800), dp::act_recirc(mpls_recirc_id(1))}));
+  FlowKey again = eth_key(11, 1, 2);
+  again.recirc_id = mpls_recirc_id(1);
+  CHECK_ACTS(run(b, again), acts({dp::act_output(13)}));
+  // The second entry of a received stack is not in the key: refused.
+  r = run(b, mpls_key(13, lse(1, 0, false, 5)));
+  CHECK(r.actions.n == 0);
+  CHECK(r.error.find("dec_mpls_ttl") != std::string::npos);
+}
+
+TEST_CASE("xlate: copy_ttl_out from the IP header pushed onto, copy_ttl_in by the datapath",
+          "[ofproto][mpls]") {
+  Bridge b = bridge_with({"in_port=1,ip actions=push_mpls:0x8847,set_mpls_ttl:1,copy_ttl_out,output:2",
+                          "in_port=2,mpls actions=copy_ttl_in,pop_mpls:0x0800,output:1"});
+  FlowKey k = eth_key(11, 1, 2);
+  k.nw_ttl = 33;
+  XlateResult r = run(b, k);
+  CHECK_ACTS(r, acts({dp::act_push_mpls(0x8847, lse(0, 0, true, 33)), dp::act_set_mpls_lse(33, 0xff),
+                      dp::act_output(12)}));
+  r = run(b, mpls_key(12, lse(1, 0, true, 5)));
+  CHECK_ACTS(r, acts({dp::act_copy_ttl_in(), dp::act_pop_mpls(0x0800), dp::act_output(11)}));
 }

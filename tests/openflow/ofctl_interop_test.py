@@ -72,6 +72,12 @@ SET_FIELD_FLOWS = [
     "udp,actions=sample(probability=1000,collector_set_id=1,obs_domain_id=2,obs_point_id=3),output:2",
     "ip,actions=sample(probability=65535,collector_set_id=4,obs_domain_id=5,obs_point_id=6,sampling_port=2)",
     "ipv6,actions=sample(probability=9,collector_set_id=1,obs_domain_id=2,obs_point_id=3,egress),output:1",
+    # MPLS and QinQ (issue 18).
+    "ip,actions=push_mpls:0x8847,set_field:100->mpls_label,set_field:3->mpls_tc,set_mpls_ttl:9,output:2",
+    "mpls,mpls_label=5,mpls_bos=0,actions=pop_mpls:0x8847,dec_mpls_ttl,output:2",
+    "mplsm,mpls_tc=2,mpls_bos=1,actions=push_mpls:0x8848,output:2",  # ovs-ofctl: mpls_bos read-only
+    "mpls,mpls_bos=1,actions=pop_mpls:0x0800,dec_ttl,output:2",
+    "ip,actions=push_vlan:0x88a8,set_field:4101->vlan_vid,output:2",
 ]
 
 

@@ -509,7 +509,8 @@ inline std::string l4_errors(const uint8_t* l4, size_t n, uint8_t proto, uint32_
 
 // "" when the IPv4 header checksum and the TCP/UDP/ICMP/ICMPv6/SCTP checksum
 // of the frame are valid (or absent: non-IP frames, UDP checksum 0 over
-// IPv4, fragments); otherwise what is wrong.
+// IPv4, fragments); otherwise what is wrong. Under an MPLS label stack the
+// payload is IP by its version nibble (4 or 6).
 inline std::string checksum_errors(const uint8_t* p, size_t len) {
   using detail::rd16;
   if (len < 14) return "";
@@ -520,6 +521,12 @@ inline std::string checksum_errors(const uint8_t* p, size_t len) {
     type = rd16(p + off);
   }
   off += 2;
+  if (type == 0x8847 || type == 0x8848) {  // a label stack: the IP version after its bottom
+    while (off + 4 <= len && !(p[off + 2] & 1)) off += 4;
+    off += 4;
+    if (off >= len) return "";
+    type = (p[off] >> 4) == 4 ? 0x0800 : (p[off] >> 4) == 6 ? 0x86dd : 0;
+  }
   const uint8_t* ip = p + off;
   const size_t n = len - off;
   char msg[160];

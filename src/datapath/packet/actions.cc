@@ -532,6 +532,102 @@ bool action_dec_ttl(rte_mbuf* m) {
   return true;  // not IP: nothing to decrement, not dropped (as OVS)
 }
 
+namespace {
+
+constexpr uint32_t kLseBos = 0x100;
+
+// The top label stack entry of an MPLS frame, or null (not MPLS, truncated).
+uint8_t* locate_mpls(rte_mbuf* m, L2* l2) {
+  if (!locate_l2(m, l2)) return nullptr;
+  if (l2->type != be16(kEthTypeMpls) && l2->type != be16(kEthTypeMplsMcast)) return nullptr;
+  return l2->size >= l2->l3 + 4 ? l2->data + l2->l3 : nullptr;
+}
+
+bool push_mpls(rte_mbuf* m, uint16_t ethertype, uint32_t lse) {
+  L2 l2;
+  if (!locate_l2(m, &l2)) return false;
+  const uint32_t hdr = l2.l3 - 2;  // addresses and tags: they move, the ethertype is rewritten
+  uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
+  if (!p) return false;  // no headroom
+  std::memmove(p, p + 4, hdr);
+  store16(p + hdr, be16(ethertype));
+  store32(p + hdr + 2, __builtin_bswap32(lse));
+  return true;
+}
+
+bool pop_mpls(rte_mbuf* m, uint16_t ethertype) {
+  L2 l2;
+  if (!locate_mpls(m, &l2)) return false;
+  const uint32_t hdr = l2.l3 - 2;
+  std::memmove(l2.data + 4, l2.data, hdr);
+  rte_pktmbuf_adj(m, 4);
+  store16(l2.data + 4 + hdr, be16(ethertype));
+  return true;
+}
+
+// The IP header right after the bottom of the stack at `lse` (IPv4 or IPv6
+// by its version nibble), or null.
+uint8_t* ip_after_bos(const L2& l2, uint8_t* lse, uint32_t min_len) {
+  uint8_t* ip = lse + 4;
+  if (ip + min_len > l2.data + l2.size) return nullptr;
+  const unsigned v = ip[0] >> 4;
+  if (v == 4 && ip + 20 <= l2.data + l2.size) return ip;
+  if (v == 6 && ip + 40 <= l2.data + l2.size) return ip;
+  return nullptr;
+}
+
+// copy_ttl_out (out = true) / copy_ttl_in between the top LSE and the next
+// header: the second LSE, or the IP header under the bottom of the stack.
+bool copy_ttl(rte_mbuf* m, bool out) {
+  L2 l2;
+  uint8_t* lse = locate_mpls(m, &l2);
+  if (!lse) return false;
+  const uint32_t top = __builtin_bswap32(load32(lse));
+  if (!(top & kLseBos)) {
+    if (lse + 8 > l2.data + l2.size) return false;
+    uint8_t* next_ttl = lse + 7;
+    if (out) lse[3] = *next_ttl;
+    else *next_ttl = lse[3];
+    return true;
+  }
+  uint8_t* ip = ip_after_bos(l2, lse, 1);
+  if (!ip) return false;
+  uint8_t* ttl = (ip[0] >> 4) == 4 ? ip + 8 : ip + 7;
+  if (out) {
+    lse[3] = *ttl;
+  } else if ((ip[0] >> 4) == 4) {
+    const uint16_t old16 = load16(ip + 8);
+    ip[8] = lse[3];
+    const uint16_t new16 = load16(ip + 8);
+    update_csum_at(ip + 10, [&](uint16_t c) { return csum_replace2(c, old16, new16); });
+  } else {
+    *ttl = lse[3];
+  }
+  return true;
+}
+
+}  // namespace
+
+bool action_mpls(rte_mbuf* m, const DpAction& a) {
+  switch (a.type) {
+    case ActType::kPushMpls: return push_mpls(m, a.arg16, a.arg32);
+    case ActType::kPopMpls: return pop_mpls(m, a.arg16);
+    case ActType::kSetMplsLse: {
+      L2 l2;
+      uint8_t* lse = locate_mpls(m, &l2);
+      if (!lse) return false;
+      uint32_t mask;
+      std::memcpy(&mask, a.data, 4);
+      const uint32_t v = (__builtin_bswap32(load32(lse)) & ~mask) | (a.arg32 & mask);
+      store32(lse, __builtin_bswap32(v));
+      return true;
+    }
+    case ActType::kCopyTtlOut: return copy_ttl(m, true);
+    case ActType::kCopyTtlIn: return copy_ttl(m, false);
+    default: return false;
+  }
+}
+
 bool action_set_field(rte_mbuf* m, const DpAction& a) {
   switch (a.type) {
     case ActType::kSetEthSrc: return set_eth(m, a, 6);
@@ -587,7 +683,13 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kBondOutput:
     case ActType::kTnlPop:  // the PMD's own (tunnel_actions.h)
     case ActType::kTnlPush:
+    case ActType::kPushMpls:
+    case ActType::kPopMpls:
+    case ActType::kSetMplsLse:
+    case ActType::kCopyTtlOut:
+    case ActType::kCopyTtlIn: return action_mpls(m, a);
     case ActType::kCt:
+    case ActType::kRecirc:
       return false;
   }
   return false;
@@ -679,6 +781,16 @@ DpAction act_set_nd_sll(const uint8_t mac[6]) { return make_data(ActType::kSetNd
 DpAction act_set_nd_tll(const uint8_t mac[6]) { return make_data(ActType::kSetNdTll, mac, 6); }
 DpAction act_set_eth_type(uint16_t eth_type) { return make(ActType::kSetEthType, eth_type); }
 DpAction act_set_ip_proto(uint8_t proto) { return make(ActType::kSetIpProto, proto); }
+DpAction act_push_mpls(uint16_t ethertype, uint32_t lse) { return make(ActType::kPushMpls, ethertype, lse); }
+DpAction act_pop_mpls(uint16_t ethertype) { return make(ActType::kPopMpls, ethertype); }
+DpAction act_set_mpls_lse(uint32_t value, uint32_t mask) {
+  DpAction a = make(ActType::kSetMplsLse, 0, value & mask);
+  std::memcpy(a.data, &mask, 4);
+  return a;
+}
+DpAction act_copy_ttl_out() { return make(ActType::kCopyTtlOut); }
+DpAction act_copy_ttl_in() { return make(ActType::kCopyTtlIn); }
+DpAction act_recirc(uint32_t recirc_id) { return make(ActType::kRecirc, 0, recirc_id); }
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
   return make(ActType::kTnlPop, static_cast<uint16_t>(type), tunnel_port);
 }
@@ -712,6 +824,12 @@ std::string format_tnl_push(const DpAction& a) {
 
 // The OpenFlow 1.3 set-fields added after the first set (kSetIpEcn ..
 // kSetNdTll); "" for any other type.
+std::string hex(uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%x", v);
+  return b;
+}
+
 std::string format_set_field_ext(const DpAction& a) {
   const std::string n16 = std::to_string(a.arg16);
   const std::string icmp = a.arg32 == 6 ? "icmpv6" : "icmpv4";
@@ -732,6 +850,16 @@ std::string format_set_field_ext(const DpAction& a) {
     case ActType::kSetNdTll: return "set_nd_tll(" + mac_str(a.data) + ")";
     case ActType::kSetEthType: return "set_eth_type(" + n16 + ")";
     case ActType::kSetIpProto: return "set_ip_proto(" + n16 + ")";
+    case ActType::kPushMpls: return "push_mpls(eth_type=" + hex(a.arg16) + ",lse=" + hex(a.arg32) + ")";
+    case ActType::kPopMpls: return "pop_mpls(eth_type=" + hex(a.arg16) + ")";
+    case ActType::kSetMplsLse: {
+      uint32_t mask;
+      std::memcpy(&mask, a.data, 4);
+      return "set_mpls(lse=" + hex(a.arg32) + "/" + hex(mask) + ")";
+    }
+    case ActType::kCopyTtlOut: return "copy_ttl_out";
+    case ActType::kCopyTtlIn: return "copy_ttl_in";
+    case ActType::kRecirc: return "recirc(" + hex(a.arg32) + ")";
     default: return "";
   }
 }

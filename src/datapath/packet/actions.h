@@ -87,6 +87,16 @@ enum class ActType : uint8_t {
   // to the ofproto thread (Upcall kSample) with data = DpSampleCookie. A
   // full miss ring drops the copy (counted); the packet itself goes on.
   kSample,
+  // MPLS (RFC 3032), after the VLAN tags as OVS. Each is a no-op (false) on
+  // a packet that is not MPLS (push: none).
+  kPushMpls,     // arg16 = ethertype (0x8847/0x8848), arg32 = the new LSE (host order)
+  kPopMpls,      // arg16 = the ethertype left in the frame
+  kSetMplsLse,   // arg32 = value, data[0..3] = mask (host order): top LSE = (lse & ~mask) | value
+  kCopyTtlOut,   // TTL of the next-to-outermost header (LSE or IP) into the top LSE
+  kCopyTtlIn,    // top LSE's TTL into the next-to-outermost header (LSE, or IP: checksum fixed)
+  // Classify the packet again (a copy when actions follow), its key parsed
+  // anew with recirc_id = arg32 (pop_mpls to IP: the inner header).
+  kRecirc,
 };
 inline constexpr uint8_t kCtFlagCommit = 1;
 inline constexpr uint8_t kCtFlagForce = 2;
@@ -201,6 +211,12 @@ DpAction act_set_nd_sll(const uint8_t mac[6]);
 DpAction act_set_nd_tll(const uint8_t mac[6]);
 DpAction act_set_eth_type(uint16_t eth_type);
 DpAction act_set_ip_proto(uint8_t proto);
+DpAction act_push_mpls(uint16_t ethertype, uint32_t lse);
+DpAction act_pop_mpls(uint16_t ethertype);
+DpAction act_set_mpls_lse(uint32_t value, uint32_t mask);
+DpAction act_copy_ttl_out();
+DpAction act_copy_ttl_in();
+DpAction act_recirc(uint32_t recirc_id);
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);
 // Appends kTnlPush and its header slots; false (actions unchanged) when the
 // header is longer than kTnlHeaderMax or the list has no room for it.
@@ -213,6 +229,9 @@ bool add_tnl_push(DpActions* actions, const TnlPushInfo& info, const uint8_t* he
 bool action_set_field(rte_mbuf* m, const DpAction& a);
 bool action_push_vlan(rte_mbuf* m, uint16_t tpid, uint16_t tci);
 bool action_pop_vlan(rte_mbuf* m);
+// The MPLS actions above (kPushMpls .. kCopyTtlIn); false when the packet
+// has no label stack (push: no headroom or no Ethernet header).
+bool action_mpls(rte_mbuf* m, const DpAction& a);
 // Returns false when the TTL/hop limit would reach 0 (caller drops it).
 bool action_dec_ttl(rte_mbuf* m);
 // Meter dscp_remark band: adds prec_level to the drop precedence of an

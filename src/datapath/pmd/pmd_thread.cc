@@ -307,6 +307,10 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
         run_ct(&a, live, n_live, !last, in_port);
         if (last && a.arg32) return;  // all recirculated
         break;
+      case ActType::kRecirc:
+        run_recirc(a, live, n_live, !last, in_port);
+        if (last) return;
+        break;
       case ActType::kDecTtl: n_live = dec_ttl(live, n_live); break;
       case ActType::kPushVlan:
         for (unsigned i = 0; i < n_live; i++)
@@ -571,6 +575,29 @@ void PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep
     if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkts[i], &k);
     ct_result_to_key(r, args.recirc_id, &k);
     q.b.hashes[q.n] = h ^ (args.recirc_id * 0x9e3779b1u);
+    q.pkts[q.n++] = m;
+  }
+}
+
+void PmdThread::run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {
+  RecircQueue& q = recirc_[recirc_fill_];
+  for (unsigned i = 0; i < n; i++) {
+    if (DPS_UNLIKELY(q.n >= netdev::kMaxBurst)) {
+      if (!keep) rte_pktmbuf_free(pkts[i]);
+      counters_.add(kRecircDropped, 1);
+      continue;
+    }
+    rte_mbuf* m = own_or_copy(pkts[i], keep);
+    if (!m) {
+      counters_.add(kDropped, 1);
+      continue;
+    }
+    FlowKey& k = q.b.keys[q.n];
+    const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
+                                        in_port, &k);
+    if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkts[i], &k);
+    k.recirc_id = a.arg32;
+    q.b.hashes[q.n] = h ^ (a.arg32 * 0x9e3779b1u);
     q.pkts[q.n++] = m;
   }
 }

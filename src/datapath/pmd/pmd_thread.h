@@ -217,6 +217,9 @@ class PmdThread {
   // id, into the recirculation queue with the ct fields in its key (a copy
   // when keep).
   void run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
+  // kRecirc: each packet (a copy when keep) into the recirculation queue,
+  // its key parsed anew with recirc_id = a.arg32.
+  void run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
   void run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep);
   // Classifies and executes the recirculation queue until it stays empty
   // (out of line: a burst of plain traffic pays one test).

@@ -255,12 +255,12 @@ struct ValidationContext {
 // table-features and group-features replies. Everything else is refused
 // when the controller sends it, never installed and then dropped per packet.
 //
-// OFPAT_* numbers: output, push/pop_vlan, set_queue (accepted, no QoS
-// queues: ignored), group, set_nw_ttl, dec_nw_ttl, set_field. Not the MPLS
-// actions (push/pop_mpls, set/dec_mpls_ttl), copy_ttl_in/out, PBB.
-inline constexpr uint16_t kDpActionTypes[] = {0, 17, 18, 21, 22, 23, 24, 25};
+// OFPAT_* numbers: output, copy_ttl_out/in, set/dec_mpls_ttl, push/pop_vlan,
+// push/pop_mpls, set_queue (accepted, no QoS queues: ignored), group,
+// set_nw_ttl, dec_nw_ttl, set_field. Not PBB (push/pop_pbb).
+inline constexpr uint16_t kDpActionTypes[] = {0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25};
 // The OpenFlow-basic fields set_field writes. Not in_port/in_phy_port,
-// mpls_label/tc/bos, pbb_isid, ipv6_exthdr. (The
+// pbb_isid, ipv6_exthdr. (The
 // NXM tunnel fields, tun_metadataN among them, are settable as well.)
 inline constexpr OxmField kDpSettableFields[] = {
     OxmField::kMetadata,     OxmField::kEthDst,       OxmField::kEthSrc,       OxmField::kEthType,
@@ -271,7 +271,7 @@ inline constexpr OxmField kDpSettableFields[] = {
     OxmField::kArpSpa,       OxmField::kArpTpa,       OxmField::kArpSha,       OxmField::kArpTha,
     OxmField::kIpv6Src,      OxmField::kIpv6Dst,      OxmField::kIpv6Flabel,   OxmField::kIcmpv6Type,
     OxmField::kIcmpv6Code,   OxmField::kIpv6NdTarget, OxmField::kIpv6NdSll,    OxmField::kIpv6NdTll,
-    OxmField::kTunnelId,
+    OxmField::kMplsLabel,    OxmField::kMplsTc,       OxmField::kMplsBos,      OxmField::kTunnelId,
 };
 // OFPAT_* number of an action.
 uint16_t action_type(const OfAction& a);

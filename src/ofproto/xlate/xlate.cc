@@ -32,6 +32,7 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr uint16_t kCfi = 0x1000;
+constexpr uint32_t kLseBos = 0x100;  // MPLS label stack entry: bottom of stack
 
 // Builds and appends a trace line only when a trace was asked for.
 #define TRACE(expr)              \
@@ -178,6 +179,11 @@ class Xlator {
       mirror_ingress();
       return run_pipeline(0);
     }
+    if (std::optional<uint8_t> mt = mpls_recirc_table(recirc_id)) {
+      TRACE("recirculation id 0x" + hex(recirc_id) + ": after pop_mpls, continues in table " +
+            std::to_string(*mt));
+      return run_pipeline(*mt);
+    }
     std::optional<uint8_t> t = ct_recirc_table(recirc_id);
     if (!t) return fail("unknown recirculation id 0x" + hex(recirc_id));
     TRACE("recirculation id 0x" + hex(recirc_id) + ": ct continues in table " + std::to_string(*t));
@@ -216,6 +222,8 @@ class Xlator {
 
   void emit(const DpAction& a) {
     if (failed_) return;
+    if (clone_encap_changed_)
+      return fail("a group bucket pushed or popped MPLS and more actions follow: not supported");
     if (!res_.actions.add(a))
       fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
   }
@@ -224,7 +232,8 @@ class Xlator {
 
   // ---- pipeline ----
   void walk(uint8_t table) {
-    while (!failed_) {
+    while (!failed_ && !halted_) {
+      if (inner_unknown() && !recirc_into(table)) return;
       FlowTable& t = bp_->pipeline.table(table);
       Rule* r = t.lookup(flow_, &wc_);
       res_.visits.push_back(TableVisit{bp_, table, r ? int32_t{r->priority} : -1,
@@ -279,7 +288,7 @@ class Xlator {
       }
       break;
     }
-    if (!failed_ && !aset_.empty()) {
+    if (!failed_ && !halted_ && !aset_.empty()) {
       ActionList set = aset_.ordered();
       aset_.clear();
       TRACE("action set: " + format_actions(set));
@@ -303,7 +312,7 @@ class Xlator {
   // ---- actions ----
   void do_actions(const ActionList& actions, int gdepth) {
     for (const OfAction& a : actions) {
-      if (failed_) return;
+      if (failed_ || halted_) return;
       do_action(a, gdepth);
     }
   }
@@ -315,14 +324,14 @@ class Xlator {
                    [&](const ActSetField& s) { set_field(s); },
                    [&](const ActPushVlan& p) { push_vlan(p.ethertype); },
                    [&](const ActPopVlan&) { pop_vlan(); },
-                   [&](const ActPushMpls&) { fail("push_mpls is not supported by the datapath"); },
-                   [&](const ActPopMpls&) { fail("pop_mpls is not supported by the datapath"); },
-                   [&](const ActSetMplsTtl&) { fail("set_mpls_ttl is not supported by the datapath"); },
-                   [&](const ActDecMplsTtl&) { fail("dec_mpls_ttl is not supported by the datapath"); },
+                   [&](const ActPushMpls& p) { push_mpls(p.ethertype); },
+                   [&](const ActPopMpls& p) { pop_mpls(p.ethertype); },
+                   [&](const ActSetMplsTtl& t) { set_mpls_bits(0xff, t.ttl); },
+                   [&](const ActDecMplsTtl&) { dec_mpls_ttl(); },
                    [&](const ActSetNwTtl& t) { set_nw_ttl(t.ttl); },
                    [&](const ActDecNwTtl&) { dec_ttl(); },
-                   [&](const ActCopyTtlOut&) { fail("copy_ttl_out is not supported by the datapath"); },
-                   [&](const ActCopyTtlIn&) { fail("copy_ttl_in is not supported by the datapath"); },
+                   [&](const ActCopyTtlOut&) { copy_ttl(true); },
+                   [&](const ActCopyTtlIn&) { copy_ttl(false); },
                    [&](const ActSetQueue& q) { TRACE("set_queue:" + std::to_string(q.queue_id) + " (no QoS queues: ignored)"); },
                    [&](const ActCt& c) { ct(c); },
                    [&](const ActCtClear&) { ct_clear_fields(&flow_.flow); },
@@ -398,8 +407,33 @@ class Xlator {
     }
   }
 
+  // Fields a set_field writes without reading any header past L2.5.
+  static bool outer_field(OxmField f) {
+    switch (f) {
+      case OxmField::kEthSrc:
+      case OxmField::kEthDst:
+      case OxmField::kEthType:
+      case OxmField::kVlanVid:
+      case OxmField::kVlanPcp:
+      case OxmField::kMetadata:
+      case OxmField::kMplsLabel:
+      case OxmField::kMplsTc:
+      case OxmField::kMplsBos: return true;
+      default: return static_cast<unsigned>(f) >= 40 || f == OxmField::kTunnelId;
+    }
+  }
+
   void set_field(const ActSetField& s) {
     FieldValue v = s.value;
+    if (l3_unknown_ && !outer_field(s.field))
+      return fail(std::string("set_field ") + oxm_field_info(s.field).name +
+                  " after pop_mpls: the inner header is not parsed in this pass");
+    switch (s.field) {
+      case OxmField::kMplsLabel: return set_mpls_bits(0xfffff000u, static_cast<uint32_t>(v.to_u64(4) << 12));
+      case OxmField::kMplsTc: return set_mpls_bits(0xe00u, static_cast<uint32_t>((v.to_u64(1) & 7) << 9));
+      case OxmField::kMplsBos: return set_mpls_bits(kLseBos, static_cast<uint32_t>((v.to_u64(1) & 1) << 8));
+      default: break;
+    }
     if (!header_present(s.field)) {
       TRACE(std::string("set_field ") + oxm_field_info(s.field).name + ": header not present, skipped");
       return;
@@ -499,6 +533,7 @@ class Xlator {
       TRACE("set_nw_ttl: not IP, ignored");
       return;
     }
+    nw_ttl_unknown_ = false;
     flow_.flow.nw_ttl = ttl;
     ttl_dirty_ = true;
   }
@@ -538,6 +573,11 @@ class Xlator {
 
   void commit() {
     vlan_to(ntohs(flow_.flow.vlan_tci));
+    if (mpls_dirty_) {
+      emit(datapath::act_set_mpls_lse(lse(), mpls_dirty_));
+      base_.flow.mpls_lse = flow_.flow.mpls_lse;
+      mpls_dirty_ = 0;
+    }
     if (ttl_dirty_) {
       emit(v6() ? datapath::act_set_ipv6_hlim(flow_.flow.nw_ttl) : datapath::act_set_ipv4_ttl(flow_.flow.nw_ttl));
       base_.flow.nw_ttl = flow_.flow.nw_ttl;
@@ -662,6 +702,178 @@ class Xlator {
     }
   }
 
+
+  // ---- MPLS ----
+  // flow_.mpls_lse is the top label stack entry (pinned whenever read: a
+  // pin on an entry this translation pushed is a pin on the packet's own
+  // value, narrower but exact); mpls_below_ the entries
+  // under it that this translation pushed (known), inner_type_ the payload's
+  // ethertype when this translation pushed the first label onto it (flow_'s
+  // L3 fields still describe it). Popping past what is known leaves the top
+  // LSE (mpls_unknown_) or the L3 header (l3_unknown_) unknown: a table
+  // lookup then recirculates (OVS does the same), other readers refuse.
+  static bool mpls_type(uint16_t et) { return et == datapath::kEthTypeMpls || et == datapath::kEthTypeMplsMcast; }
+  bool is_mpls() {
+    unwildcard(OxmField::kEthType);
+    return mpls_type(ntohs(flow_.flow.eth_type));
+  }
+  bool inner_unknown() const { return l3_unknown_ || mpls_unknown_; }
+  uint32_t lse() const { return ntohl(flow_.flow.mpls_lse); }
+
+  // Bits of the top LSE written with constants (set_mpls_ttl, set_field
+  // mpls_label/tc/bos): one masked datapath write at commit, nothing pinned.
+  void set_mpls_bits(uint32_t mask, uint32_t value) {
+    if (!is_mpls()) {
+      TRACE("set MPLS field: packet is not MPLS, ignored");
+      return;
+    }
+    flow_.flow.mpls_lse = htonl((lse() & ~mask) | (value & mask));
+    mpls_dirty_ |= mask;
+    if (mask & 0xff) mpls_ttl_unknown_ = false;
+  }
+
+  // As OVS: the TTL is read (pinned) here; an expiring packet goes to the
+  // controller (reason invalid_ttl) and its translation stops.
+  void dec_mpls_ttl() {
+    if (!is_mpls()) {
+      TRACE("dec_mpls_ttl: packet is not MPLS, ignored");
+      return;
+    }
+    if (mpls_unknown_ || mpls_ttl_unknown_)
+      return fail("dec_mpls_ttl: the MPLS TTL is not known here (after pop_mpls of a stacked label or copy_ttl_out)");
+    wc_.flow.mpls_lse |= htonl(0xff);  // pins the packet's own entry too when the top is ours: exact
+    const uint8_t ttl = static_cast<uint8_t>(lse() & 0xff);
+    if (ttl <= 1) {
+      TRACE("dec_mpls_ttl: TTL " + std::to_string(ttl) + " expires -> controller (invalid_ttl)");
+      controller(PacketInReason::kInvalidTtl, cur_table_, cur_cookie_, kControllerNoBuffer, true);
+      halted_ = true;
+      return;
+    }
+    set_mpls_bits(0xff, ttl - 1u);
+  }
+
+  void push_mpls(uint16_t et) {
+    commit();
+    const uint16_t cur = ntohs(flow_.flow.eth_type);
+    unwildcard(OxmField::kEthType);
+    uint32_t top;
+    if (mpls_type(cur)) {
+      if (mpls_unknown_ || mpls_ttl_unknown_)
+        return fail("push_mpls: the label under it is not known here (after pop_mpls of a stacked label or copy_ttl_out)");
+      wc_.flow.mpls_lse = 0xffffffffu;  // the new entry copies the top one
+      top = lse() & ~kLseBos;
+      mpls_below_.push_back(lse());
+    } else {
+      if (l3_unknown_ || nw_ttl_unknown_)
+        return fail("push_mpls: the IP header under it is not known here (after pop_mpls or copy_ttl_in)");
+      uint32_t label = cur == datapath::kEthTypeIpv6 ? 2 : 0;  // explicit null, as OVS
+      uint32_t tc = 0, ttl = 64;
+      if (cur == datapath::kEthTypeIpv4 || cur == datapath::kEthTypeIpv6) {
+        wc_.flow.nw_tos |= 0xfc;
+        wc_.flow.nw_ttl = 0xff;
+        tc = (flow_.flow.nw_tos >> 2) & 7;
+        if (flow_.flow.nw_ttl) ttl = flow_.flow.nw_ttl;
+      }
+      top = label << 12 | tc << 9 | kLseBos | ttl;
+      inner_type_ = cur;
+      mpls_below_.clear();
+    }
+    emit(datapath::act_push_mpls(et, top));
+    for (OfKey* k : {&flow_, &base_}) {
+      k->flow.eth_type = htons(et);
+      k->flow.mpls_lse = htonl(top);
+    }
+    mpls_ops_++;
+  }
+
+  void pop_mpls(uint16_t et) {
+    if (!is_mpls()) {
+      TRACE("pop_mpls: packet is not MPLS, ignored");
+      return;
+    }
+    commit();
+    if (mpls_unknown_) return fail("pop_mpls: the top label is not known here (after pop_mpls of a stacked label)");
+    wc_.flow.mpls_lse |= htonl(kLseBos);
+    const bool bos = lse() & kLseBos;
+    emit(datapath::act_pop_mpls(et));
+    uint32_t next = 0;
+    if (mpls_type(et)) {
+      // Another label follows (or, under the bottom, the payload is not one:
+      // either way the key does not know it unless this translation pushed it).
+      if (!bos && !mpls_below_.empty()) {
+        next = mpls_below_.back();
+        mpls_below_.pop_back();
+      } else {
+        mpls_unknown_ = true;
+      }
+    } else {
+      mpls_unknown_ = false;
+      l3_unknown_ = l3_unknown_ || !bos || inner_type_ != et;
+    }
+    if (bos) inner_type_ = 0;
+    for (OfKey* k : {&flow_, &base_}) {
+      k->flow.eth_type = htons(et);
+      k->flow.mpls_lse = htonl(next);
+    }
+    mpls_ttl_unknown_ = mpls_unknown_below_ttl_ && mpls_type(et);
+    mpls_unknown_below_ttl_ = false;
+    mpls_ops_++;
+  }
+
+  // copy_ttl_out / copy_ttl_in between the top LSE and the next header
+  // (the second LSE, or the IP header under the bottom). copy_ttl_out from a
+  // header this translation knows (one it pushed onto, pinned) is a set of
+  // the top TTL; otherwise, and for copy_ttl_in, the datapath copies on the
+  // packet's own headers and the TTL written is unknown here from then on.
+  void copy_ttl(bool out) {
+    const char* name = out ? "copy_ttl_out" : "copy_ttl_in";
+    if (!is_mpls()) {
+      TRACE(std::string(name) + ": packet is not MPLS, ignored");
+      return;
+    }
+    if (mpls_unknown_) return fail(std::string(name) + ": the top label is not known here (after pop_mpls of a stacked label)");
+    wc_.flow.mpls_lse |= htonl(kLseBos);
+    const bool bos = lse() & kLseBos;
+    const bool ip_known = bos && !l3_unknown_ && !nw_ttl_unknown_ &&
+                          (inner_type_ == datapath::kEthTypeIpv4 || inner_type_ == datapath::kEthTypeIpv6);
+    if (out && !bos && !mpls_below_.empty()) return set_mpls_bits(0xff, mpls_below_.back() & 0xff);
+    if (out && ip_known) {
+      wc_.flow.nw_ttl = 0xff;
+      return set_mpls_bits(0xff, flow_.flow.nw_ttl);
+    }
+    commit();
+    emit(out ? datapath::act_copy_ttl_out() : datapath::act_copy_ttl_in());
+    if (out) {
+      mpls_ttl_unknown_ = true;
+    } else if (!bos && !mpls_below_.empty()) {
+      if (mpls_ttl_unknown_) mpls_unknown_below_ttl_ = true;
+      mpls_below_.back() = (mpls_below_.back() & ~0xffu) | (lse() & 0xff);
+    } else {
+      nw_ttl_unknown_ = true;
+    }
+  }
+
+  // After pop_mpls to a payload whose headers the key does not hold, the
+  // next table sees the packet parsed anew: a recirculation into `table`
+  // (OVS recirculates too). What that pass cannot carry is refused.
+  bool recirc_into(uint8_t table) {
+    const char* why = !aset_.empty()          ? "it would lose the action set"
+                      : flow_.pipe.metadata   ? "it would lose the metadata"
+                      : bp_ != entry_bp_      ? "the packet crossed a patch port"
+                      : flow_.flow.recirc_id  ? "the packet was already recirculated"
+                      : clone_depth_          ? "inside a group bucket"
+                                              : nullptr;
+    if (why) {
+      fail(std::string("a table lookup after pop_mpls needs a recirculation, not supported here: ") + why);
+      return false;
+    }
+    commit();
+    TRACE("table " + std::to_string(table) + ": after pop_mpls, recirculated (id 0x" + hex(mpls_recirc_id(table)) + ")");
+    emit(datapath::act_recirc(mpls_recirc_id(table)));
+    halted_ = true;
+    return false;
+  }
+
   // Runs fn on a clone of the packet state: header changes made inside do
   // not leak out (group buckets, per-port NORMAL variants).
   template <class Fn>
@@ -671,8 +883,16 @@ class Xlator {
     uint64_t saved_touched = touched_;
     uint64_t saved_dirty = dirty_;
     bool saved_ttl = ttl_dirty_;
+    const unsigned saved_mpls_ops = mpls_ops_;
     touched_ = 0;
+    clone_depth_++;
     fn();
+    clone_depth_--;
+    if (mpls_ops_ != saved_mpls_ops) {
+      // The datapath packet keeps the new encapsulation: nothing may follow.
+      clone_encap_changed_ = true;
+      return;
+    }
     // The tag count may have changed inside (push/pop): restore it on the
     // datapath packet; commit() then fixes the outer tag's VID/PCP.
     auto tags = [](const OfKey& k) {
@@ -1357,6 +1577,19 @@ class Xlator {
   uint8_t rx_opts_len_ = 0; // its raw Geneve option bytes
   MirrorMask mirrored_ = 0; // mirrors of bp_ this packet has reached (OVS ctx->mirrors)
   bool failed_ = false;
+  bool halted_ = false;        // translation ends here (invalid TTL, recirculation)
+  // MPLS state (push_mpls above).
+  uint32_t mpls_dirty_ = 0;    // top LSE bits set, not yet committed
+  std::vector<uint32_t> mpls_below_;
+  uint16_t inner_type_ = 0;
+  bool mpls_unknown_ = false;
+  bool mpls_ttl_unknown_ = false;
+  bool mpls_unknown_below_ttl_ = false;  // copy_ttl_in of an unknown TTL into mpls_below_
+  bool nw_ttl_unknown_ = false;
+  bool l3_unknown_ = false;
+  unsigned mpls_ops_ = 0;
+  int clone_depth_ = 0;
+  bool clone_encap_changed_ = false;
   XlateResult res_;
 };
 

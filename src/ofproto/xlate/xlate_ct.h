@@ -31,6 +31,16 @@ inline std::optional<uint8_t> ct_recirc_table(uint32_t id) {
   return static_cast<uint8_t>(id & 0xff);
 }
 
+// pop_mpls to a payload the key did not parse: the packet is classified
+// again from table T (kMplsRecircBase | T), its key parsed anew; the same
+// stateless naming as ct's.
+inline constexpr uint32_t kMplsRecircBase = 0xc8000000u;
+inline uint32_t mpls_recirc_id(uint8_t table) { return kMplsRecircBase | table; }
+inline std::optional<uint8_t> mpls_recirc_table(uint32_t id) {
+  if ((id & 0xffffff00u) != kMplsRecircBase) return std::nullopt;
+  return static_cast<uint8_t>(id & 0xff);
+}
+
 // The datapath arguments of ct().
 datapath::DpCtArgs ct_dp_args(const ActCt& ct);
 // ct_clear: the packet is untracked again.
