@@ -65,6 +65,7 @@ constexpr CounterField<UpcallStats> kUpcallFields[] = {
     {"install_failures", &UpcallStats::install_failures},
     {"execute_failures", &UpcallStats::execute_failures},
     {"xlate_errors", &UpcallStats::xlate_errors},
+    {"xlate_limit_drops", &UpcallStats::xlate_limit_drops},
     {"restore_wait_drops", &UpcallStats::restore_wait_drops},
     {"packet_ins", &UpcallStats::packet_ins},
 };

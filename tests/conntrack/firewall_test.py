@@ -20,7 +20,13 @@ lets A open connections to B (committed) while B may only answer. Checked:
   - ct-set-maxconns 0: a new connection is not committed (counted as
     conntrack_full), so B's answer is +new and dropped: TCP A->B fails;
     back to the default, it works again.
-Usage: firewall_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and
+With --regs the same firewall is written the way stateful pipelines (OVN,
+OpenStack) write it: table 0 classifies the input port into reg6 and the
+zone into reg5, resubmit(,5) sends the packet on, ct(table=1,
+zone=NXM_NX_REG5[0..15]) tracks it in zone 9 and table 1 decides on reg6,
+which must survive the recirculation (frozen with it); dump-conntrack
+zone=9 then shows the connections.
+Usage: firewall_test.py DPSWITCHD DPSCTL [--regs]. Needs root, ovs-vsctl and
 ovs-ofctl (skipped, exit 77, without them).
 """
 import json
@@ -35,6 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from checks import Switch, check, free_port, guarded_switch, run, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
+REGS = "--regs" in sys.argv[3:]
 TAG = "%x" % (os.getpid() & 0xffff)
 NS = {"a": "ctA" + TAG, "b": "ctB" + TAG}
 HOST = {"a": "cta" + TAG, "b": "ctb" + TAG}
@@ -85,6 +92,20 @@ table=1,priority=100,ip,in_port={a},ct_state=+trk+est,actions=output:{b}
 table=1,priority=100,ip,in_port={b},ct_state=+trk+new,actions=drop
 table=1,priority=100,ip,in_port={b},ct_state=+trk+est,actions=output:{a}
 """
+
+
+# The same firewall through registers, resubmit and a zone from a register.
+FLOWS_REGS = """table=0,priority=1,actions=drop
+table=0,priority=10,arp,actions=NORMAL
+table=0,priority=100,ip,in_port={a},actions=load:0x5->NXM_NX_REG6[],load:0x9->NXM_NX_REG5[0..15],resubmit(,5)
+table=0,priority=100,ip,in_port={b},actions=load:0x6->NXM_NX_REG6[],load:0x9->NXM_NX_REG5[0..15],resubmit(,5)
+table=5,priority=100,ip,ct_state=-trk,actions=note:01.02,ct(table=1,zone=NXM_NX_REG5[0..15])
+table=1,priority=100,ip,reg6=0x5,ct_state=+trk+new,actions=ct(commit,zone=NXM_NX_REG5[0..15]),output:{b}
+table=1,priority=100,ip,reg6=0x5,ct_state=+trk+est,actions=output:{b}
+table=1,priority=100,ip,reg6=0x6,ct_state=+trk+new,actions=drop
+table=1,priority=100,ip,reg6=0x6,ct_state=+trk+est,actions=output:{a}
+"""
+ZONE = "9" if REGS else "0"
 
 
 def setup():
@@ -151,7 +172,7 @@ def build(env, tmp, of_port):
     port = {k: env.vsctl("get", "Interface", HOST[k], "ofport").stdout.strip() for k in ("a", "b")}
     path = os.path.join(tmp, "flows.txt")
     with open(path, "w") as f:
-        f.write(FLOWS.format(**port))
+        f.write((FLOWS_REGS if REGS else FLOWS).format(**port))
     for _ in range(50):
         if env.ofctl("show", env.of, check_rc=False).returncode == 0:
             break
@@ -160,9 +181,13 @@ def build(env, tmp, of_port):
     r = env.ofctl("add-flows", env.of, path, check_rc=False)
     check(r.returncode == 0, "ovs-ofctl -O OpenFlow13 add-flows loads the tutorial firewall", r.stderr)
     dump = env.ofctl("dump-flows", env.of, "--no-stats", check_rc=False).stdout
-    want = ["priority=100,ct_state=-trk,ip actions=ct(table=1)",
+    want = (["table=5, priority=100,ct_state=-trk,ip actions=note:01.02.00.00.00.00,ct(table=1,zone=NXM_NX_REG5[0..15])",
+             "priority=100,ip,in_port=%s actions=load:0x5->NXM_NX_REG6[],load:0x9->NXM_NX_REG5[0..15],resubmit(,5)" % port["a"],
+             "table=1, priority=100,ct_state=+est+trk,ip,reg6=0x6 actions=output:%s" % port["a"]]
+            if REGS else
+            ["priority=100,ct_state=-trk,ip actions=ct(table=1)",
             "table=1, priority=100,ct_state=+new+trk,ip,in_port=%s actions=ct(commit),output:%s" % (port["a"], port["b"]),
-            "table=1, priority=100,ct_state=+est+trk,ip,in_port=%s actions=output:%s" % (port["b"], port["a"])]
+            "table=1, priority=100,ct_state=+est+trk,ip,in_port=%s actions=output:%s" % (port["b"], port["a"])])
     for w in want:
         check(w in dump, "ovs-ofctl dump-flows prints '%s'" % w, dump)
     return port
@@ -192,7 +217,7 @@ def fast_path(env):
 
 
 def conntrack_checks(env):
-    dump = env.dpsctl("dpctl/dump-conntrack")
+    dump = env.dpsctl("dpctl/dump-conntrack", "zone=" + ZONE)
     tcp = "tcp,orig=(src=%s,dst=%s," % (IP["a"], IP["b"])
     check(tcp in dump and "dport=8080),reply=(src=%s,dst=%s,sport=8080," % (IP["b"], IP["a"]) in dump
           and "protoinfo=(state=" in dump, "dump-conntrack shows the TCP connection A->B", dump)
@@ -200,7 +225,8 @@ def conntrack_checks(env):
           "dump-conntrack shows the UDP connection A->B", dump)
     check(not [l for l in dump.splitlines() if "orig=(src=%s," % IP["b"] in l],
           "no connection originated by B was committed", dump)
-    check(env.dpsctl("dpctl/dump-conntrack", "zone=9") == "", "zone=9 has no connections")
+    other = "0" if REGS else "9"
+    check(env.dpsctl("dpctl/dump-conntrack", "zone=" + other) == "", "zone=%s has no connections" % other)
     n = env.dpsctl("dpctl/ct-get-nconns")
     check(n.isdigit() and int(n) >= 2, "ct-get-nconns counts them (%s)" % n)
     stats = env.dpsctl("dpctl/ct-stats-show")

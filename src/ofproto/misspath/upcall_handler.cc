@@ -172,6 +172,7 @@ void UpcallHandler::handle_miss(const Group& g, int64_t now_ms) {
   o.bytes = bytes;
   XlateResult r = xlate(*bridge, u.key, o);
   stats_.xlates++;
+  if (r.limit_drop) stats_.xlate_limit_drops += g.n;
   if (!r.error.empty()) {
     // Installed as a drop megaflow, so that the flow's packets stop
     // reaching the slow path; the error is logged (rate-limited by count).

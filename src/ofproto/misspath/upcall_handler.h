@@ -105,6 +105,7 @@ struct UpcallStats {
   uint64_t install_failures = 0;
   uint64_t execute_failures = 0; // command ring full: packets dropped
   uint64_t xlate_errors = 0;
+  uint64_t xlate_limit_drops = 0;  // packets dropped: resubmit depth/count, frozen states full
   uint64_t restore_wait_drops = 0;  // packets dropped untranslated under flow-restore-wait
   uint64_t userspace = 0;
   uint64_t slow_protocol = 0;    // slow-protocol frames (LACP) given to the slow path

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "bonding.h"
+#include "frozen_state.h"
 #include "mac_learning.h"
 #include "mirror.h"
 #include "pipeline.h"
@@ -134,6 +135,8 @@ struct Bridge {
   TunnelContext* tnl = nullptr;
   MirrorSet mirrors;
   BridgeSampling sampling;
+  // Registers and metadata frozen across ct(table=T) recirculations.
+  FrozenStates frozen;
 
   void add_port(const BridgePort& p) {
     ports[p.of_port] = p;

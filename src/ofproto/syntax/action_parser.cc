@@ -77,6 +77,30 @@ MaybeError split_action(std::string_view tok, ActionTok* t) {
 MaybeError parse_action_list(std::string_view text, ActState& st, ActionList* out,
                              Instructions* insts, int* last_rank);
 
+// The contiguous run of one bits of a mask: [*lo, *lo + *n); false when the
+// mask is zero or its ones are not contiguous.
+bool mask_run(uint64_t m, unsigned* lo, unsigned* n) {
+  if (!m) return false;
+  *lo = static_cast<unsigned>(__builtin_ctzll(m));
+  const uint64_t run = m >> *lo;
+  if (run & (run + 1)) return false;
+  *n = run == ~uint64_t{0} ? 64u : static_cast<unsigned>(__builtin_ctzll(~run));
+  return true;
+}
+
+// set_field:V/M->regN: ovs-ofctl sends a load of the mask's bits.
+MaybeError parse_reg_set_masked(OxmField f, std::string_view vtext, ActionList* out, const std::string& what) {
+  const size_t slash = vtext.find('/');
+  const unsigned bits = oxm_field_info(f).bits;
+  auto v = parse_uint_max(trim(vtext.substr(0, slash)), bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1);
+  auto m = parse_uint_max(trim(vtext.substr(slash + 1)), bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1);
+  unsigned lo = 0, n = 0;
+  if (!v || !m) return perr(what + ": bad value or mask for " + oxm_field_info(f).name);
+  if (!mask_run(*m, &lo, &n)) return perr(what + ": only a mask of contiguous bits is supported");
+  out->push_back(ActRegLoad{f, static_cast<uint8_t>(lo), static_cast<uint8_t>(n), (*v & *m) >> lo});
+  return std::nullopt;
+}
+
 // "VALUE->FIELD": one set_field action (no mask in OpenFlow 1.3).
 MaybeError parse_set_field(std::string_view arg, ActState& st, ActionList* out, const std::string& what) {
   size_t arrow = arg.find("->");
@@ -89,6 +113,7 @@ MaybeError parse_set_field(std::string_view arg, ActState& st, ActionList* out, 
     e->message = what + ": " + e->message;
     return e;
   }
+  if (vtext.find('/') != std::string_view::npos && is_register(f)) return parse_reg_set_masked(f, vtext, out, what);
   if (vtext.find('/') != std::string_view::npos)
     return perr(what + ": OpenFlow 1.3 set_field takes no mask ('" + std::string(vtext) + "')");
   FieldValue v;
@@ -114,11 +139,19 @@ MaybeError parse_load(std::string_view arg, ActState& st, ActionList* out, const
     return perr(what + ": expected VALUE->DST, got '" + std::string(arg) + "'");
   OxmField f;
   bool whole = false;
-  if (MaybeError e = parse_subfield(arg.substr(arrow + 2), context_of(st.match), &f, &whole)) {
+  unsigned ofs = 0, nbits = 0;
+  if (MaybeError e = parse_subfield(arg.substr(arrow + 2), context_of(st.match), &f, &whole, &ofs, &nbits)) {
     e->message = what + ": " + e->message;
     return e;
   }
   const OxmFieldInfo& fi = oxm_field_info(f);
+  if (is_register(f)) {  // NXAST_REG_LOAD of any bits
+    auto v = parse_uint_max(trim(arg.substr(0, arrow)), nbits >= 64 ? ~uint64_t{0} : (uint64_t{1} << nbits) - 1);
+    if (!v) return perr(what + ": bad value '" + std::string(trim(arg.substr(0, arrow))) + "' for " +
+                        std::to_string(nbits) + " bits");
+    out->push_back(ActRegLoad{f, static_cast<uint8_t>(ofs), static_cast<uint8_t>(nbits), *v});
+    return std::nullopt;
+  }
   if (!whole)
     return perr(what + ": loading into part of " + fi.name +
                 " is not supported (load whole fields, FIELD[], or use set_field)");
@@ -304,9 +337,81 @@ MaybeError act_load(const ActionTok& t, ActionSink& s) {
   return parse_load(t.arg, s.st, s.apply, "load:" + std::string(t.arg));
 }
 
-MaybeError act_move(const ActionTok& t, ActionSink&) {
-  return perr("move:" + std::string(t.arg) +
-              ": move (copy between fields) is not supported; use set_field or load with a value");
+// move:SRC[a..b]->DST[c..d] (both ranges of the same width).
+MaybeError act_move(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  const std::string what = "move:" + std::string(t.arg);
+  const size_t arrow = t.arg.find("->");
+  if (arrow == std::string_view::npos) return perr(what + ": expected SRC->DST");
+  ActRegMove m;
+  unsigned so = 0, sn = 0, dofs = 0, dn = 0;
+  bool whole;
+  const Ctx c = context_of(s.st.match);
+  if (MaybeError e = parse_subfield(trim(t.arg.substr(0, arrow)), c, &m.src, &whole, &so, &sn))
+    return perr(what + ": " + e->message);
+  if (MaybeError e = parse_subfield(trim(t.arg.substr(arrow + 2)), c, &m.dst, &whole, &dofs, &dn))
+    return perr(what + ": " + e->message);
+  if (sn != dn)
+    return perr(what + ": source field is " + std::to_string(sn) + " bits wide but destination is " +
+                std::to_string(dn) + " bits wide");
+  m.src_ofs = static_cast<uint16_t>(so);
+  m.dst_ofs = static_cast<uint16_t>(dofs);
+  m.nbits = static_cast<uint16_t>(sn);
+  s.apply->push_back(m);
+  return std::nullopt;
+}
+
+// resubmit:PORT, resubmit([PORT],[TABLE]).
+MaybeError act_resubmit(const ActionTok& t, ActionSink& s) {
+  if (MaybeError e = t.need_arg()) return e;
+  ActResubmit r;
+  std::string_view port = t.arg, table;
+  if (t.paren) {
+    const size_t comma = t.arg.find(',');
+    if (comma == std::string_view::npos) return perr("resubmit(" + std::string(t.arg) + "): expected (PORT,TABLE)");
+    port = trim(t.arg.substr(0, comma));
+    table = trim(t.arg.substr(comma + 1));
+    if (table.find(',') != std::string_view::npos)
+      return perr("resubmit(" + std::string(t.arg) + "): ',ct' (resubmit with the conntrack tuple) is not supported");
+  }
+  if (!port.empty()) {
+    auto p = parse_port(port);
+    if (!p || *p == kPortAny || *p == 0 || (*p > kPortMax && *p != kPortInPort && *p != kPortLocal))
+      return perr("resubmit: bad port '" + std::string(port) + "'");
+    r.in_port = *p;
+  }
+  if (!table.empty()) {
+    auto n = parse_uint_max(table, kNumTables - 1);
+    if (!n) return perr("resubmit: bad table '" + std::string(table) + "' (0.." + std::to_string(kNumTables - 1) + ")");
+    r.table = static_cast<uint8_t>(*n);
+  }
+  if (port.empty() && table.empty()) return perr("resubmit: at least one of port and table is required");
+  s.apply->push_back(r);
+  return std::nullopt;
+}
+
+// note:XX.XX.XX (hex bytes, '.' separators optional), padded as on the wire.
+MaybeError act_note(const ActionTok& t, ActionSink& s) {
+  ActNote n;
+  std::string_view a = t.arg;
+  while (!a.empty()) {
+    if (a.front() == '.') {
+      a.remove_prefix(1);
+      continue;
+    }
+    auto hexv = [](char ch) -> int {
+      if (ch >= '0' && ch <= '9') return ch - '0';
+      ch = static_cast<char>(ch | 0x20);
+      return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    };
+    if (a.size() < 2 || hexv(a[0]) < 0 || hexv(a[1]) < 0)
+      return perr("note:" + std::string(t.arg) + ": expected hex bytes (XX.XX...)");
+    n.bytes.push_back(static_cast<uint8_t>(hexv(a[0]) << 4 | hexv(a[1])));
+    a.remove_prefix(2);
+  }
+  n.bytes.resize((n.bytes.size() + 10 + 7) / 8 * 8 - 10);
+  s.apply->push_back(n);
+  return std::nullopt;
 }
 
 // OpenFlow 1.0 style rewrites (mod_dl_src:V, ...), as ovs-ofctl turns them
@@ -407,9 +512,20 @@ MaybeError parse_ct_arg(std::string_view tok, ActState& st, ActCt* ct) {
   } else if (t.name == "force") {
     ct->force = true;
   } else if (t.name.rfind("zone=", 0) == 0) {
-    auto z = parse_uint_max(std::string_view(t.name).substr(5), 0xffff);
-    if (!z) return perr("ct: zone=" + t.name.substr(5) + ": a zone is a number 0..65535 (zones from a field are not supported)");
-    ct->zone = static_cast<uint16_t>(*z);
+    const std::string_view ztext = std::string_view(t.what).substr(t.what.find('=') + 1);
+    if (auto z = parse_uint_max(ztext, 0xffff)) {
+      ct->zone = static_cast<uint16_t>(*z);
+      return std::nullopt;
+    }
+    OxmField f;
+    bool whole;
+    unsigned ofs = 0, nbits = 0;
+    if (parse_subfield(trim(ztext), context_of(st.match), &f, &whole, &ofs, &nbits) || !is_register(f) ||
+        nbits != 16)
+      return perr("ct: zone=" + std::string(ztext) +
+                  ": a zone is a number 0..65535 or 16 bits of a register (NXM_NX_REGn[a..a+15])");
+    ct->zone_src = f;
+    ct->zone_ofs = static_cast<uint8_t>(ofs);
   } else if (t.name.rfind("table=", 0) == 0) {
     auto n = parse_uint_max(std::string_view(t.name).substr(6), kNumTables - 1);
     if (!n) return perr("ct: invalid table " + t.name.substr(6));
@@ -521,6 +637,8 @@ constexpr ActionSyntax kActionSyntax[] = {
     {"set_field", kRankApply, act_set_field},
     {"load", kRankApply, act_load},
     {"move", kRankApply, act_move},
+    {"resubmit", kRankApply, act_resubmit},
+    {"note", kRankApply, act_note},
     // OpenFlow 1.0 rewrites: set_field on the named field.
     {"mod_dl_src", kRankApply, act_rewrite, "eth_src"},
     {"mod_dl_dst", kRankApply, act_rewrite, "eth_dst"},

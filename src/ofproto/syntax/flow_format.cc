@@ -212,13 +212,43 @@ std::string format_sample(const ActSample& s) {
   return out + ")";
 }
 
+// FIELD[], FIELD[n] or FIELD[a..b] by the field's NXM name.
+std::string format_subfield(OxmField f, unsigned ofs, unsigned nbits) {
+  const OxmFieldInfo& fi = oxm_field_info(f);
+  std::string s = fi.nxm_name ? fi.nxm_name : fi.name;
+  if (ofs == 0 && nbits == fi.width * 8u) return s + "[]";
+  if (nbits == 1) return s + "[" + std::to_string(ofs) + "]";
+  return s + "[" + std::to_string(ofs) + ".." + std::to_string(ofs + nbits - 1) + "]";
+}
+
+std::string format_resubmit(const ActResubmit& r) {
+  if (r.in_port != kPortInPort && r.table == kResubmitCurrentTable) return "resubmit:" + format_port(r.in_port);
+  std::string s = "resubmit(";
+  if (r.in_port != kPortInPort) s += format_port(r.in_port);
+  s += ',';
+  if (r.table != kResubmitCurrentTable) s += std::to_string(r.table);
+  return s + ")";
+}
+
+std::string format_note(const ActNote& n) {
+  std::string s = "note:";
+  char b[4];
+  for (size_t i = 0; i < n.bytes.size(); i++) {
+    std::snprintf(b, sizeof b, "%02x", n.bytes[i]);
+    if (i) s += '.';
+    s += b;
+  }
+  return s;
+}
+
 // ct(commit,force,table=T,zone=Z,exec(...)) in ovs-ofctl's order.
 std::string format_ct(const ActCt& c) {
   std::vector<std::string> parts;
   if (c.commit) parts.push_back("commit");
   if (c.force) parts.push_back("force");
   if (c.table != kCtNoTable) parts.push_back("table=" + std::to_string(c.table));
-  if (c.zone) parts.push_back("zone=" + std::to_string(c.zone));
+  if (c.zone_src) parts.push_back("zone=" + format_subfield(*c.zone_src, c.zone_ofs, 16));
+  else if (c.zone) parts.push_back("zone=" + std::to_string(c.zone));
   if (!c.exec.empty()) {
     std::vector<std::string> ex;
     for (const CtExec& x : c.exec) {
@@ -244,12 +274,28 @@ void format_ct_fields(const OfMatch& m, std::vector<std::string>* parts) {
     if (m.has(f)) parts->push_back(std::string(oxm_field_info(f).name) + "=" + format_value_mask(f, m));
 }
 
+// %#x as OVS prints registers: "0" for zero, "0x5" otherwise.
+std::string hex_c(uint64_t v) { return v ? hex(v) : std::string("0"); }
+
+// reg0..15 after the protocol shorthand, as ovs-ofctl prints them
+// (xregN arrives split into its two registers).
+void format_regs(const OfMatch& m, std::vector<std::string>* parts) {
+  for (unsigned n = 0; n < kNumRegs; n++) {
+    const OxmField f = reg_field(n);
+    if (!m.has(f)) continue;
+    std::string s = std::string(oxm_field_info(f).name) + "=" + hex_c(m.value_of(f).to_u64(4));
+    if (!m.is_exact(f)) s += "/" + hex_c(m.mask_of(f).to_u64(4));
+    parts->push_back(s);
+  }
+}
+
 }  // namespace
 
 std::string format_match(const OfMatch& m) {
   std::vector<std::string> parts;
   format_ct_fields(m, &parts);
   const ShorthandDone done = format_shorthand(m, &parts);
+  format_regs(m, &parts);
   format_tunnel_fields(m, &parts);
   for (const PrintedField& pf : kPrintOrder) format_field(pf, m, done, &parts);
   return join(parts);
@@ -290,6 +336,16 @@ std::string format_actions(const ActionList& actions) {
             [](const ActSetQueue& q) -> std::string { return "set_queue:" + std::to_string(q.queue_id); },
             [](const ActCt& c) -> std::string { return format_ct(c); },
             [](const ActCtClear&) -> std::string { return "ct_clear"; },
+            [](const ActResubmit& r) -> std::string { return format_resubmit(r); },
+            [](const ActRegLoad& l) -> std::string {
+              return "load:" + (l.value ? hex(l.value) : std::string("0")) + "->" +
+                     format_subfield(l.dst, l.ofs, l.nbits);
+            },
+            [](const ActRegMove& m) -> std::string {
+              return "move:" + format_subfield(m.src, m.src_ofs, m.nbits) + "->" +
+                     format_subfield(m.dst, m.dst_ofs, m.nbits);
+            },
+            [](const ActNote& n) -> std::string { return format_note(n); },
             [](const ActSample& s) -> std::string { return format_sample(s); },
         },
         a);

@@ -34,6 +34,10 @@ constexpr ActionInfo kActionInfo[] = {
     {"set_queue", 21, 7},     // ActSetQueue
     {"ct", 0xffff, 6},        // ActCt (NXAST_CT)
     {"ct_clear", 0xffff, 6},  // ActCtClear (NXAST_CT_CLEAR)
+    {"resubmit", 0xffff, 6},  // ActResubmit (NXAST_RESUBMIT[_TABLE]); not in an action set
+    {"load", 0xffff, 6},      // ActRegLoad (NXAST_REG_LOAD)
+    {"move", 0xffff, 6},      // ActRegMove (NXAST_REG_MOVE)
+    {"note", 0xffff, 6},      // ActNote (NXAST_NOTE); not in an action set
     {"sample", 0xffff, 6},    // ActSample (NXAST_SAMPLE, SAMPLE2, SAMPLE3)
 };
 static_assert(std::size(kActionInfo) == std::variant_size_v<OfAction>);
@@ -55,6 +59,18 @@ MaybeError bad_action(BadActionCode code, std::string msg) {
 // Checks the actions of one list in order, keeping track of what the packet
 // is known to look like after each (state_: the match, then push/pop).
 // Errors start with where(): "push_vlan (action 2): ...".
+#define OF_CHECK(expr)                      \
+  do {                                      \
+    if (MaybeError e_ = (expr)) return e_;  \
+  } while (0)
+
+// Where move may write: registers, metadata, the datapath's set_field fields.
+bool move_dst_ok(OxmField f) {
+  if (is_register(f) || f == OxmField::kMetadata) return true;
+  return f != OxmField::kTunnelId &&
+         std::ranges::find(kDpSettableFields, f) != std::end(kDpSettableFields);
+}
+
 class ActionChecker {
  public:
   ActionChecker(const OfMatch& match, const ValidationContext& ctx) : state_(match), ctx_(ctx) {}
@@ -162,10 +178,47 @@ class ActionChecker {
       return fail(BadActionCode::kBadArgument, "exec() requires commit");
     if (c.table != kCtNoTable && c.table >= kNumTables)
       return fail(BadActionCode::kBadArgument, "invalid table " + std::to_string(c.table));
+    if (c.zone_src && (!is_register(*c.zone_src) || c.zone_ofs + 16u > oxm_field_info(*c.zone_src).bits))
+      return fail(BadActionCode::kBadArgument, "zone= takes 16 bits of a register");
     return std::nullopt;
   }
 
-  // TTL actions, copy TTL, set_queue, ct_clear: nothing to check.
+  MaybeError operator()(const ActResubmit& r) {
+    if (r.in_port != kPortInPort && (r.in_port == 0 || (r.in_port > kPortMax && r.in_port != kPortLocal)))
+      return fail(BadActionCode::kBadArgument, "in_port " + std::to_string(r.in_port) + " is not a valid port");
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActRegLoad& l) {
+    if (!is_register(l.dst))
+      return fail(BadActionCode::kBadArgument, std::string("load into ") + oxm_field_info(l.dst).name +
+                                                   " bits is not supported (registers only)");
+    const unsigned bits = oxm_field_info(l.dst).bits;
+    if (l.nbits < 1 || l.nbits > 64 || l.ofs + l.nbits > bits)
+      return fail(BadActionCode::kBadArgument, "bits " + std::to_string(l.ofs) + ".." +
+                                                   std::to_string(l.ofs + l.nbits - 1) + " are outside " +
+                                                   oxm_field_info(l.dst).name);
+    if (l.nbits < 64 && (l.value >> l.nbits))
+      return fail(BadActionCode::kBadArgument, "value does not fit in " + std::to_string(l.nbits) + " bits");
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActRegMove& m) {
+    const OxmFieldInfo& si = oxm_field_info(m.src);
+    const OxmFieldInfo& di = oxm_field_info(m.dst);
+    if (is_tun_metadata(m.src) || is_tun_metadata(m.dst))
+      return fail(BadActionCode::kBadArgument, "tun_metadata fields cannot be moved");
+    if (!move_dst_ok(m.dst))
+      return fail(BadActionCode::kBadSetType, std::string("field ") + di.name + " cannot be a move destination");
+    if (m.nbits < 1 || m.src_ofs + m.nbits > si.width * 8u || m.dst_ofs + m.nbits > di.width * 8u)
+      return fail(BadActionCode::kBadArgument, std::to_string(m.nbits) + " bits do not fit " + si.name +
+                                                   " or " + di.name);
+    for (OxmField f : {m.src, m.dst})
+      if (!is_register(f) && f != OxmField::kMetadata) OF_CHECK(check_prerequisites(f));
+    return std::nullopt;
+  }
+
+  // TTL actions, copy TTL, set_queue, ct_clear, note: nothing to check.
   template <class A>
   MaybeError operator()(const A&) {
     return std::nullopt;
@@ -213,12 +266,10 @@ const char* action_name(const OfAction& a) { return kActionInfo[a.index()].name;
 uint16_t action_type(const OfAction& a) { return kActionInfo[a.index()].ofpat; }
 
 bool dp_executes(const OfAction& a) {
-  if (std::holds_alternative<ActCt>(a) || std::holds_alternative<ActCtClear>(a) ||
-      std::holds_alternative<ActSample>(a))
-    return true;
+  if (action_type(a) == 0xffff) return true;  // Nicira: ct, ct_clear, resubmit, load, move, note
   if (std::ranges::find(kDpActionTypes, action_type(a)) == std::end(kDpActionTypes)) return false;
   const auto* s = std::get_if<ActSetField>(&a);
-  return !s || is_tunnel_field(s->field) ||
+  return !s || is_tunnel_field(s->field) || is_register(s->field) ||
          std::ranges::find(kDpSettableFields, s->field) != std::end(kDpSettableFields);
 }
 
@@ -238,6 +289,25 @@ void put_bits(uint8_t* v, uint8_t* m, unsigned bytes, unsigned ofs, unsigned n, 
 }
 
 }  // namespace
+
+FieldValue field_bits(const FieldValue& v, unsigned width, unsigned ofs, unsigned nbits) {
+  FieldValue out;
+  for (unsigned i = 0; i < nbits && ofs + i < width * 8; i++) {
+    const unsigned b = ofs + i;
+    if ((v.bytes[width - 1 - b / 8] >> (b % 8)) & 1) out.bytes[15 - i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+  }
+  return out;
+}
+
+void set_field_bits(FieldValue* v, unsigned width, unsigned ofs, unsigned nbits, const FieldValue& bits) {
+  for (unsigned i = 0; i < nbits && ofs + i < width * 8; i++) {
+    const unsigned b = ofs + i;
+    const bool on = (bits.bytes[15 - i / 8] >> (i % 8)) & 1;
+    uint8_t& byte = v->bytes[width - 1 - b / 8];
+    const uint8_t bit = static_cast<uint8_t>(1u << (b % 8));
+    byte = static_cast<uint8_t>(on ? byte | bit : byte & ~bit);
+  }
+}
 
 CtExecEffect ct_exec_effect(const ActCt& ct) {
   CtExecEffect e;
@@ -344,6 +414,11 @@ MaybeError validate_instructions(const Instructions& insts, const OfMatch& match
       return e;
     }
   if (insts.write) {
+    for (const OfAction& a : *insts.write)
+      if (std::holds_alternative<ActResubmit>(a) || std::holds_alternative<ActNote>(a) ||
+          std::holds_alternative<ActRegLoad>(a) || std::holds_alternative<ActRegMove>(a))
+        return bad_action(BadActionCode::kUnsupportedOrder,
+                          std::string("write_actions: ") + action_name(a) + " cannot be in an action set");
     // Action-set actions run after all apply-actions; validate them against
     // the match (conservative: the packet may have been rewritten).
     if (MaybeError e = validate_actions(*insts.write, match, ctx)) {

@@ -122,13 +122,60 @@ struct ActSetQueue {
   bool operator==(const ActSetQueue&) const = default;
 };
 
+// Nicira actions of stateful pipelines, as ovs-ofctl sends them.
+// resubmit([port],[table]) (NXAST_RESUBMIT / NXAST_RESUBMIT_TABLE): looks
+// the packet up again in `table` (kResubmitCurrentTable: the table of the
+// rule running it) with in_port = `in_port` (kPortInPort: unchanged), runs
+// the rule found, and continues with the next action. OpenFlow 1.3 port
+// numbers (the wire's 16-bit OpenFlow 1.0 numbers converted).
+inline constexpr uint8_t kResubmitCurrentTable = 0xff;
+struct ActResubmit {
+  uint32_t in_port = kPortInPort;
+  uint8_t table = kResubmitCurrentTable;
+  bool operator==(const ActResubmit&) const = default;
+};
+// load:VALUE->FIELD[ofs..ofs+nbits-1] (NXAST_REG_LOAD) on a register
+// (reg0..15, xreg0..7); a masked set_field on a register arrives as this
+// too, as ovs-ofctl encodes it. A whole-field load on any other field is a
+// set_field (ActSetField).
+struct ActRegLoad {
+  OxmField dst = OxmField::kReg0;
+  uint8_t ofs = 0;
+  uint8_t nbits = 32;  // 1..64
+  uint64_t value = 0;
+  bool operator==(const ActRegLoad&) const = default;
+};
+// move:SRC[a..b]->DST[c..d] (NXAST_REG_MOVE): copies nbits bits. SRC is
+// any match field but tun_metadata; DST a register, metadata, or a field
+// set_field writes in the datapath (kDpSettableFields, not tunnel ones).
+struct ActRegMove {
+  OxmField src = OxmField::kReg0;
+  OxmField dst = OxmField::kReg0;
+  uint16_t src_ofs = 0, dst_ofs = 0;
+  uint16_t nbits = 32;  // 1..128
+  bool operator==(const ActRegMove&) const = default;
+};
+// note:XX.XX... (NXAST_NOTE): opaque bytes, no effect. Kept with the
+// padding the wire gives them (length 6 + 8k), so it prints as OVS prints it.
+struct ActNote {
+  std::vector<uint8_t> bytes;
+  bool operator==(const ActNote&) const = default;
+};
+// The bits [ofs, ofs + nbits) of a field value of `width` bytes (bit 0 the
+// least significant), right-aligned in 16 bytes (nbits <= 128), and
+// writing such bits into a value.
+FieldValue field_bits(const FieldValue& v, unsigned width, unsigned ofs, unsigned nbits);
+void set_field_bits(FieldValue* v, unsigned width, unsigned ofs, unsigned nbits, const FieldValue& bits);
+
 // Connection tracking (Nicira NXAST_CT / NXAST_CT_CLEAR, as ovs-ofctl
 // sends them): ct(commit, force, zone=N, table=T, exec(...)) and ct_clear.
 // exec() holds what OVS allows there on a commit: set_field (OFPAT_SET_FIELD)
 // or load (NXAST_REG_LOAD, bits ofs..ofs+nbits-1) on ct_mark or ct_label;
 // each is kept in the form it came in, so it prints back as it was written.
-// Not supported (refused with an OpenFlow error, never ignored): a zone from
-// a field, alg=, nat, other nested actions.
+// zone=NXM_NX_REGn[a..b] (zone_src set) takes the zone from those bits of
+// a register at translation time (a 16-bit range, as OVS requires).
+// Not supported (refused with an OpenFlow error, never ignored): alg=, nat,
+// other nested actions.
 inline constexpr uint8_t kCtNoTable = 0xff;  // NX_CT_RECIRC_NONE
 struct CtExec {
   OxmField field = OxmField::kCtMark;  // kCtMark or kCtLabel
@@ -142,6 +189,8 @@ struct ActCt {
   bool commit = false;
   bool force = false;
   uint16_t zone = 0;
+  std::optional<OxmField> zone_src;  // zone from a register's bits
+  uint8_t zone_ofs = 0;              // zone_src: first bit (16 bits)
   uint8_t table = kCtNoTable;  // recirculate into this table with the ct fields set
   std::vector<CtExec> exec;
   bool operator==(const ActCt&) const = default;
@@ -181,7 +230,8 @@ CtExecEffect ct_exec_effect(const ActCt& ct);
 using OfAction = std::variant<ActOutput, ActGroup, ActSetField, ActPushVlan, ActPopVlan,
                               ActPushMpls, ActPopMpls, ActSetMplsTtl, ActDecMplsTtl,
                               ActSetNwTtl, ActDecNwTtl, ActCopyTtlOut, ActCopyTtlIn,
-                              ActSetQueue, ActCt, ActCtClear, ActSample>;
+                              ActSetQueue, ActCt, ActCtClear, ActResubmit, ActRegLoad,
+                              ActRegMove, ActNote, ActSample>;
 using ActionList = std::vector<OfAction>;
 
 // The action set (OpenFlow 1.3 section 5.10): at most one action of each

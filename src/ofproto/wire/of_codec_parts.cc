@@ -127,7 +127,7 @@ MaybeError check_match_header(const Reader& r) {
 // The field an OXM header names: an OpenFlow basic field, or one of the
 // NXM_1 tunnel fields ovs-ofctl puts in OpenFlow 1.3 messages.
 std::optional<OxmField> field_of(uint16_t cls, unsigned field) {
-  if (cls != kOxmClassOpenflowBasic && cls != kOxmClassNxm1) return std::nullopt;
+  if (cls != kOxmClassOpenflowBasic && cls != kOxmClassNxm1 && cls != kOxmClassPacketRegs) return std::nullopt;
   if (cls == kOxmClassOpenflowBasic && field >= kNumOxmFields) return std::nullopt;
   return oxm_field_by_wire(cls, static_cast<uint8_t>(field));
 }
@@ -249,6 +249,8 @@ constexpr ActionWire kActionWire[] = {
     {kAtDecNwTtl, 8, "dec_nw_ttl"},     {kAtCopyTtlOut, 8, "copy_ttl_out"},
     {kAtCopyTtlIn, 8, "copy_ttl_in"},   {kAtSetQueue, 8, "set_queue"},
     {kAtExperimenter, 0, "ct"},         {kAtExperimenter, 16, "ct_clear"},  // Nicira
+    {kAtExperimenter, 16, "resubmit"},  {kAtExperimenter, 24, "load"},
+    {kAtExperimenter, 24, "move"},      {kAtExperimenter, 0, "note"},
     {kAtExperimenter, 0, "sample"},
 };
 static_assert(std::size(kActionWire) == std::variant_size_v<OfAction>);
@@ -343,6 +345,14 @@ MaybeError decode_reg_load(Reader& a, uint16_t len, ActionList* out) {
                             std::to_string(field) + " is not supported");
   const unsigned ofs = ofs_nbits >> 6, nbits = (ofs_nbits & 0x3f) + 1u;
   const char* name = oxm_field_info(*of).name;
+  if (is_register(*of)) {
+    if (ofs + nbits > width * 8u || (nbits < 64 && (value >> nbits)))
+      return action_error(BadActionCode::kBadArgument,
+                          std::string("load: bits ") + std::to_string(ofs) + ".." +
+                              std::to_string(ofs + nbits - 1) + " or the value do not fit " + name);
+    out->push_back(ActRegLoad{*of, static_cast<uint8_t>(ofs), static_cast<uint8_t>(nbits), value});
+    return std::nullopt;
+  }
   if (ofs != 0 || nbits != width * 8)
     return action_error(BadActionCode::kBadArgument,
                         std::string("load: into bits ") + std::to_string(ofs) + ".." +
@@ -436,13 +446,23 @@ MaybeError decode_ct(Reader& a, uint16_t len, ActionList* out) {
   const uint16_t flags = a.u16();
   const uint32_t zone_src = a.u32();
   ct.zone = a.u16();
+  if (zone_src) {
+    const auto [zcls, zfield, zmask, zlen] = split_oxm_header(zone_src);
+    const std::optional<OxmField> zf = field_of(zcls, zfield);
+    const unsigned ofs = ct.zone >> 6, nbits = (ct.zone & 0x3f) + 1u;
+    if (!zf || zmask || !is_register(*zf) || zlen != oxm_field_info(*zf).width || nbits != 16 ||
+        ofs + nbits > zlen * 8u)
+      return action_error(BadActionCode::kBadArgument,
+                          "ct: zone= from a field takes 16 bits of a register (reg0..15, xreg0..7)");
+    ct.zone_src = *zf;
+    ct.zone_ofs = static_cast<uint8_t>(ofs);
+    ct.zone = 0;
+  }
   ct.table = a.u8();
   a.skip(3);
   const uint16_t alg = a.u16();
   if (flags & ~(kNxCtFlagCommit | kNxCtFlagForce))
     return action_error(BadActionCode::kBadArgument, "ct: unknown flags " + std::to_string(flags));
-  if (zone_src)
-    return action_error(BadActionCode::kBadArgument, "ct: a zone taken from a field is not supported");
   if (alg) return action_error(BadActionCode::kBadArgument, "ct: alg= is not supported");
   ct.commit = flags & kNxCtFlagCommit;
   ct.force = flags & kNxCtFlagForce;
@@ -498,6 +518,81 @@ void encode_nx_header(Writer& w, uint16_t len, uint16_t subtype) {
   w.u16(subtype);
 }
 
+// ---- resubmit, move, note --------------------------------------------------
+constexpr uint16_t kNxastResubmit = 1;
+constexpr uint16_t kNxastRegMove = 6;
+constexpr uint16_t kNxastNote = 8;
+constexpr uint16_t kNxastResubmitTable = 14;
+
+// OpenFlow 1.0 port numbers (resubmit's in_port) to and from OpenFlow 1.3's.
+uint32_t port_from_of10(uint16_t p) { return p >= 0xff00 ? 0xffff0000u | p : p; }
+uint16_t port_to_of10(uint32_t p) { return static_cast<uint16_t>(p >= kPortMax ? p & 0xffff : p); }
+
+// nx_action_resubmit: in_port, table (NXAST_RESUBMIT: ignored, 255), pad[3].
+MaybeError decode_resubmit(Reader& a, uint16_t len, uint16_t subtype, ActionList* out) {
+  if (len != 16) return action_error(BadActionCode::kBadLen, "resubmit action length should be 16");
+  ActResubmit r;
+  r.in_port = port_from_of10(a.u16());
+  const uint8_t table = a.u8();
+  r.table = subtype == kNxastResubmitTable ? table : kResubmitCurrentTable;
+  if (subtype == kNxastResubmitTable && (a.u8() | a.u8() | a.u8()))
+    return action_error(BadActionCode::kBadArgument, "resubmit: padding must be zero");
+  if (r.in_port != kPortInPort && r.in_port != kPortLocal && (r.in_port == 0 || r.in_port > kPortMax))
+    return action_error(BadActionCode::kBadOutPort, "resubmit: invalid in_port " + std::to_string(r.in_port));
+  out->push_back(r);
+  return std::nullopt;
+}
+
+// nx_action_reg_move: n_bits, src_ofs, dst_ofs, src, dst (NXM headers).
+MaybeError decode_reg_move(Reader& a, uint16_t len, ActionList* out) {
+  if (len != 24) return action_error(BadActionCode::kBadLen, "NXAST_REG_MOVE length should be 24");
+  ActRegMove m;
+  m.nbits = a.u16();
+  m.src_ofs = a.u16();
+  m.dst_ofs = a.u16();
+  OxmField* ends[2] = {&m.src, &m.dst};
+  for (OxmField* e : ends) {
+    const auto [cls, field, hasmask, width] = split_oxm_header(a.u32());
+    const std::optional<OxmField> f = field_of(cls, field);
+    if (!f || hasmask || is_tun_metadata(*f) || width != oxm_field_info(*f).width)
+      return action_error(BadActionCode::kBadArgument, "move: NXM class " + std::to_string(cls) +
+                                                           " field " + std::to_string(field) + " is not supported");
+    *e = *f;
+  }
+  if (m.nbits == 0 || m.src_ofs + m.nbits > oxm_field_info(m.src).width * 8u ||
+      m.dst_ofs + m.nbits > oxm_field_info(m.dst).width * 8u)
+    return action_error(BadActionCode::kBadArgument, "move: bit range outside its field");
+  out->push_back(m);
+  return std::nullopt;
+}
+
+void encode_action_as(const ActResubmit& r, Writer& w) {
+  encode_nx_header(w, 16, kNxastResubmitTable);  // as ovs-ofctl, also for resubmit:PORT
+  w.u16(port_to_of10(r.in_port));
+  w.u8(r.table);
+  w.zeros(3);
+}
+void encode_action_as(const ActRegLoad& l, Writer& w) {
+  encode_nx_header(w, 24, kNxastRegLoad);
+  w.u16(static_cast<uint16_t>(l.ofs << 6 | (l.nbits - 1)));
+  w.u32(oxm_header(l.dst, false, oxm_field_info(l.dst).width));
+  w.u64(l.value);
+}
+void encode_action_as(const ActRegMove& m, Writer& w) {
+  encode_nx_header(w, 24, kNxastRegMove);
+  w.u16(m.nbits);
+  w.u16(m.src_ofs);
+  w.u16(m.dst_ofs);
+  w.u32(oxm_header(m.src, false, oxm_field_info(m.src).width));
+  w.u32(oxm_header(m.dst, false, oxm_field_info(m.dst).width));
+}
+void encode_action_as(const ActNote& n, Writer& w) {
+  const size_t start = w.size();
+  encode_nx_header(w, static_cast<uint16_t>(pad8(10 + n.bytes.size())), kNxastNote);
+  w.bytes(std::span<const uint8_t>(n.bytes.data(), n.bytes.size()));
+  w.pad_to8(start);
+}
+
 MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) {
   const uint32_t experimenter = a.u32();
   if (experimenter != kNxVendorId)
@@ -508,6 +603,13 @@ MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) 
   const uint16_t subtype = a.u16();
   if (subtype == kNxastRegLoad) return decode_reg_load(a, len, out);
   if (subtype == kNxastRegLoad2) return decode_reg_load2(a, len, out);
+  if (subtype == kNxastResubmit || subtype == kNxastResubmitTable) return decode_resubmit(a, len, subtype, out);
+  if (subtype == kNxastRegMove) return decode_reg_move(a, len, out);
+  if (subtype == kNxastNote) {
+    auto b = a.bytes(len - 10u);
+    out->push_back(ActNote{std::vector<uint8_t>(b.begin(), b.end())});
+    return std::nullopt;
+  }
   if (subtype == kNxastCt) return decode_ct(a, len, out);
   if (subtype == kNxastSample || subtype == kNxastSample2 || subtype == kNxastSample3)
     return decode_sample(a, subtype, len, out);
@@ -520,7 +622,7 @@ MaybeError decode_experimenter_action(Reader& a, uint16_t len, ActionList* out) 
     return action_error(BadActionCode::kBadExpType, "nat outside ct() is not supported");
   return action_error(BadActionCode::kBadExpType,
                       "Nicira action subtype " + std::to_string(subtype) +
-                          " is not supported (of the Nicira actions only load is)");
+                          " is not supported (of the Nicira actions: load, move, resubmit, note, ct, ct_clear)");
 }
 
 template <class A>
@@ -528,6 +630,8 @@ MaybeError decode_action_as(Reader& a, uint16_t len, ActionList* out) {
   if constexpr (std::is_same_v<A, ActSetField>) {
     return decode_set_field(a, len, out);
   } else if constexpr (std::is_same_v<A, ActCt> || std::is_same_v<A, ActCtClear> ||
+                       std::is_same_v<A, ActResubmit> || std::is_same_v<A, ActRegLoad> ||
+                       std::is_same_v<A, ActRegMove> || std::is_same_v<A, ActNote> ||
                        std::is_same_v<A, ActSample>) {
     return decode_experimenter_action(a, len, out);  // (reached through OFPAT_EXPERIMENTER only)
   } else {
@@ -599,8 +703,13 @@ void encode_action_as(const ActCt& ct, Writer& w) {
   const size_t start = w.size();
   encode_nx_header(w, 0, kNxastCt);
   w.u16(static_cast<uint16_t>((ct.commit ? kNxCtFlagCommit : 0) | (ct.force ? kNxCtFlagForce : 0)));
-  w.u32(0);  // zone_src: an immediate zone
-  w.u16(ct.zone);
+  if (ct.zone_src) {  // zone from 16 bits of a register: ofs_nbits
+    w.u32(oxm_header(*ct.zone_src, false, oxm_field_info(*ct.zone_src).width));
+    w.u16(static_cast<uint16_t>(ct.zone_ofs << 6 | 15));
+  } else {
+    w.u32(0);  // zone_src: an immediate zone
+    w.u16(ct.zone);
+  }
   w.u8(ct.table);
   w.zeros(3);
   w.u16(0);  // alg
@@ -747,8 +856,19 @@ void encode_match_w(const OfMatch& m, Writer& w) {
   size_t start = w.size();
   w.u16(kOfpmtOxm);
   w.u16(0);
-  for (unsigned i = 0; i < kNumMatchFields; i++) {
-    OxmField f = static_cast<OxmField>(i);
+  // OVS's order: registers before the conntrack fields.
+  static const auto kOrder = [] {
+    std::array<OxmField, kNumMatchFields> o{};
+    unsigned n = 0;
+    for (unsigned i = 0; i < kNumMatchFields; i++)
+      if (!is_ct_field(static_cast<OxmField>(i)) && !is_register(static_cast<OxmField>(i)))
+        o[n++] = static_cast<OxmField>(i);
+    for (unsigned i = 0; i < kNumRegs; i++) o[n++] = reg_field(i);
+    for (unsigned i = 0; i < kNumXregs; i++) o[n++] = xreg_field(i);
+    for (OxmField f : {OxmField::kCtState, OxmField::kCtZone, OxmField::kCtMark, OxmField::kCtLabel}) o[n++] = f;
+    return o;
+  }();
+  for (OxmField f : kOrder) {
     if (!m.has(f)) continue;
     // tun_metadata: the length of its TLV mapping (as OVS encodes a match).
     const unsigned width = is_tun_metadata(f) ? m.loc_of(f).len : oxm_field_info(f).width;

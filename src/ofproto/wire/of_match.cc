@@ -99,6 +99,10 @@ struct FieldTable {
   std::array<OxmFieldInfo, kNumMatchFields> info{};
   std::array<std::array<char, 16>, kNumTunMetadata> names{};
   std::array<std::array<char, 24>, kNumTunMetadata> nxm_names{};
+  std::array<std::array<char, 8>, kNumRegs> reg_names{};
+  std::array<std::array<char, 16>, kNumRegs> reg_nxm_names{};
+  std::array<std::array<char, 8>, kNumXregs> xreg_names{};
+  std::array<std::array<char, 20>, kNumXregs> xreg_nxm_names{};
   FieldTable() {
     for (unsigned i = 0; i < kNumFixedFields; i++) info[i] = kFixedFields[i];
     for (unsigned n = 0; n < kNumTunMetadata; n++) {
@@ -109,6 +113,21 @@ struct FieldTable {
                                    static_cast<uint8_t>(kNxmTunMetadata0 + n), nxm_names[n].data()};
     }
     for (const OxmFieldInfo& fi : kCtFields) info[static_cast<unsigned>(fi.field)] = fi;
+    // reg0..15: NXM_NX_REG0..15 (NXM_1 fields 0..15); xreg0..7:
+    // OXM_OF_PKT_REG0..7 (OFPXMC_PACKET_REGS fields 0..7).
+    for (unsigned n = 0; n < kNumRegs; n++) {
+      std::snprintf(reg_names[n].data(), reg_names[n].size(), "reg%u", n);
+      std::snprintf(reg_nxm_names[n].data(), reg_nxm_names[n].size(), "NXM_NX_REG%u", n);
+      info[static_cast<unsigned>(reg_field(n))] = {reg_field(n), reg_names[n].data(), 4, 32, true, kN,
+                                                  static_cast<uint8_t>(n), reg_nxm_names[n].data()};
+    }
+    for (unsigned n = 0; n < kNumXregs; n++) {
+      std::snprintf(xreg_names[n].data(), xreg_names[n].size(), "xreg%u", n);
+      std::snprintf(xreg_nxm_names[n].data(), xreg_nxm_names[n].size(), "OXM_OF_PKT_REG%u", n);
+      info[static_cast<unsigned>(xreg_field(n))] = {xreg_field(n), xreg_names[n].data(), 8, 64, true,
+                                                   kOxmClassPacketRegs, static_cast<uint8_t>(n),
+                                                   xreg_nxm_names[n].data()};
+    }
   }
 };
 const FieldTable& fields() {
@@ -213,6 +232,8 @@ std::optional<OxmField> oxm_field_by_wire(uint16_t oxm_class, uint8_t oxm_field)
     if (fi.oxm_class == oxm_class && fi.oxm_field == oxm_field) return fi.field;
   for (const auto& fi : kCtFields)
     if (fi.oxm_class == oxm_class && fi.oxm_field == oxm_field) return fi.field;
+  if (oxm_class == kN && oxm_field < kNumRegs) return reg_field(oxm_field);
+  if (oxm_class == kOxmClassPacketRegs && oxm_field < kNumXregs) return xreg_field(oxm_field);
   return std::nullopt;
 }
 
@@ -262,6 +283,7 @@ void of_mask_or(OfMask* acc, const OfMask& mask) {
   acc->pipe.metadata |= mask.pipe.metadata;
   acc->pipe.pbb_isid |= mask.pipe.pbb_isid;
   acc->pipe.in_phy_port |= mask.pipe.in_phy_port;
+  for (unsigned i = 0; i < kNumRegs; i++) acc->pipe.regs[i] |= mask.pipe.regs[i];
 }
 
 bool of_key_matches(const OfKey& key, const OfMask& mask, const OfKey& value) {
@@ -273,6 +295,8 @@ bool of_key_matches(const OfKey& key, const OfMask& mask, const OfKey& value) {
   diff |= (key.pipe.metadata & mask.pipe.metadata) ^ value.pipe.metadata;
   diff |= (key.pipe.pbb_isid & mask.pipe.pbb_isid) ^ value.pipe.pbb_isid;
   diff |= (key.pipe.in_phy_port & mask.pipe.in_phy_port) ^ value.pipe.in_phy_port;
+  for (unsigned i = 0; i < kNumRegs; i++)
+    diff |= (key.pipe.regs[i] & mask.pipe.regs[i]) ^ value.pipe.regs[i];
   return diff == 0;
 }
 
@@ -361,6 +385,16 @@ FieldValue get_ct_field(const FlowKey& k, OxmField f) {
 
 void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc) {
   FlowKey& k = key->flow;
+  if (is_reg(f)) {
+    key->pipe.regs[reg_index(f)] = static_cast<uint32_t>(v.to_u64(4));
+    return;
+  }
+  if (is_xreg(f)) {
+    const uint64_t x = v.to_u64(8);
+    key->pipe.regs[2 * reg_index(f)] = static_cast<uint32_t>(x >> 32);
+    key->pipe.regs[2 * reg_index(f) + 1] = static_cast<uint32_t>(x);
+    return;
+  }
   if (is_ct_field(f)) return put_ct_field(k, f, v);
   if (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src))
     return put_tunnel_field(k, f, v, loc);
@@ -423,6 +457,11 @@ void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc) 
 
 FieldValue get_field(const OfKey& key, OxmField f, TunMetadataLoc loc) {
   const FlowKey& k = key.flow;
+  if (is_reg(f)) return FieldValue::from_u64(key.pipe.regs[reg_index(f)], 4);
+  if (is_xreg(f)) {
+    const unsigned n = 2 * reg_index(f);
+    return FieldValue::from_u64(uint64_t{key.pipe.regs[n]} << 32 | key.pipe.regs[n + 1], 8);
+  }
   if (is_ct_field(f)) return get_ct_field(k, f);
   if (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src))
     return get_tunnel_field(k, f, loc);
@@ -477,6 +516,7 @@ FieldValue get_field(const OfKey& key, OxmField f, TunMetadataLoc loc) {
 MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* mask,
                         const TunMetadataLayout* tlv) {
   if (is_tun_metadata(f)) return set_tun_metadata(f, value, mask, tlv);
+  if (is_xreg(f)) return set_xreg(f, value, mask);
   const OxmFieldInfo& fi = oxm_field_info(f);
   const std::string name = fi.name;
   if (has(f))
@@ -530,6 +570,26 @@ MaybeError OfMatch::set(OxmField f, const FieldValue& value, const FieldValue* m
   bool zero = true;
   for (unsigned i = 0; i < fi.width; i++) zero &= m.bytes[i] == 0;
   if (!zero) mark(f);
+  return std::nullopt;
+}
+
+// xregN is the pair reg2N (upper half), reg2N+1 (lower half): each half
+// with a non-zero mask becomes that register's match, as ovs-ofctl encodes
+// and prints it ("xreg1=5" is "reg2=0,reg3=0x5").
+MaybeError OfMatch::set_xreg(OxmField f, const FieldValue& value, const FieldValue* mask) {
+  const uint64_t v = value.to_u64(8), m = mask ? mask->to_u64(8) : ~uint64_t{0};
+  const std::string name = oxm_field_info(f).name;
+  if (v & ~m)
+    return OfError::make(OfErrorType::kBadMatch, BadMatchCode::kBadWildcards,
+                         name + " value " + hex(v) + " has bits outside its mask " + hex(m));
+  const unsigned n = 2 * reg_index(f);
+  for (unsigned half = 0; half < 2; half++) {
+    const unsigned shift = half ? 0 : 32;
+    const uint32_t hv = static_cast<uint32_t>(v >> shift), hm = static_cast<uint32_t>(m >> shift);
+    if (!hm) continue;
+    const FieldValue fm = FieldValue::from_u64(hm, 4);
+    if (MaybeError e = set(reg_field(n + half), FieldValue::from_u64(hv, 4), &fm)) return e;
+  }
   return std::nullopt;
 }
 
@@ -766,7 +826,9 @@ bool OfMatch::to_flow(FlowKey* value, FlowMask* mask) const {
   *value = value_.flow;
   *mask = mask_.flow;
   const PipelineFields& p = mask_.pipe;
-  return !(p.metadata || p.pbb_isid || p.in_phy_port);
+  bool regs = false;
+  for (uint32_t r : p.regs) regs |= r != 0;
+  return !(p.metadata || p.pbb_isid || p.in_phy_port || regs);
 }
 
 namespace {
@@ -889,6 +951,7 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   mark(OxmField::kIpv6Exthdr, mf.ipv6_exthdr != 0);
   for (OxmField f : {OxmField::kCtState, OxmField::kCtZone, OxmField::kCtMark, OxmField::kCtLabel})
     mark(f, !(get_ct_field(mf, f) == FieldValue{}));
+  for (unsigned n = 0; n < kNumRegs; n++) mark(reg_field(n), m.pipe.regs[n] != 0);
   return r;
 }
 
@@ -1028,8 +1091,13 @@ std::string format_field_value(OxmField f, const FieldValue& v) {
     case OxmField::kIpv6Flabel:
     case OxmField::kPbbIsid:
     case OxmField::kIpv6Exthdr:
-    case OxmField::kCtMark:
+    case OxmField::kCtMark: return v.to_u64(fi.width) ? hex(v.to_u64(fi.width)) : "0";  // as OVS
     case OxmField::kVlanVid: return hex(v.to_u64(fi.width));
+    default:
+      if (is_register(f)) return v.to_u64(fi.width) ? hex(v.to_u64(fi.width)) : "0";
+      break;
+  }
+  switch (f) {
     default: return std::to_string(v.to_u64(fi.width));
   }
 }

@@ -124,13 +124,41 @@ enum class OxmField : uint8_t {
   kCtZone = 110,
   kCtMark = 111,
   kCtLabel = 112,
+  // Open vSwitch's registers: reg0..15 (NXM_1 fields 0..15, 32 bits) and
+  // xreg0..7 (OFPXMC_PACKET_REGS 0x8001 fields 0..7, 64 bits: xregN is
+  // reg2N in its upper half and reg2N+1 in its lower half, as in OVS).
+  // Pipeline state, never in the datapath key (PipelineFields::regs).
+  kReg0 = 113,   // .. kReg0 + 15
+  kXreg0 = 129,  // .. kXreg0 + 7
 };
 // OFPXMT_OFB_* of OpenFlow 1.3: fields 0..kNumOxmFields-1 (loops over the
 // header-rewriting fields use this bound).
 inline constexpr unsigned kNumOxmFields = 40;
 inline constexpr unsigned kNumTunMetadata = 64;
-// Every match field: the OFB ones, the tunnel ones, the conntrack ones.
-inline constexpr unsigned kNumMatchFields = 45 + kNumTunMetadata + 4;
+inline constexpr unsigned kNumRegs = 16;
+inline constexpr unsigned kNumXregs = 8;
+// Every match field: the OFB ones, the tunnel ones, the conntrack ones,
+// the registers.
+inline constexpr unsigned kNumMatchFields = 45 + kNumTunMetadata + 4 + kNumRegs + kNumXregs;
+inline constexpr OxmField reg_field(unsigned n) {
+  return static_cast<OxmField>(static_cast<unsigned>(OxmField::kReg0) + n);
+}
+inline constexpr OxmField xreg_field(unsigned n) {
+  return static_cast<OxmField>(static_cast<unsigned>(OxmField::kXreg0) + n);
+}
+inline constexpr bool is_reg(OxmField f) {
+  return static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kReg0) &&
+         static_cast<unsigned>(f) < static_cast<unsigned>(OxmField::kReg0) + kNumRegs;
+}
+inline constexpr bool is_xreg(OxmField f) {
+  return static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kXreg0) &&
+         static_cast<unsigned>(f) < static_cast<unsigned>(OxmField::kXreg0) + kNumXregs;
+}
+// reg0..15 or xreg0..7: pipeline registers.
+inline constexpr bool is_register(OxmField f) { return is_reg(f) || is_xreg(f); }
+inline constexpr unsigned reg_index(OxmField f) {
+  return static_cast<unsigned>(f) - static_cast<unsigned>(is_reg(f) ? OxmField::kReg0 : OxmField::kXreg0);
+}
 inline constexpr OxmField tun_metadata_field(unsigned index) {
   return static_cast<OxmField>(static_cast<unsigned>(OxmField::kTunMetadata0) + index);
 }
@@ -141,7 +169,7 @@ inline constexpr bool is_tun_metadata(OxmField f) {
 // ct_state, ct_zone, ct_mark, ct_label: FlowKey words 15..17.
 inline constexpr bool is_ct_field(OxmField f) {
   return static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kCtState) &&
-         static_cast<unsigned>(f) < kNumMatchFields;
+         static_cast<unsigned>(f) <= static_cast<unsigned>(OxmField::kCtLabel);
 }
 inline constexpr unsigned tun_metadata_index(OxmField f) {
   return static_cast<unsigned>(f) - static_cast<unsigned>(OxmField::kTunMetadata0);
@@ -149,10 +177,12 @@ inline constexpr unsigned tun_metadata_index(OxmField f) {
 // True for the fields that live in the tunnel words of the key.
 inline constexpr bool is_tunnel_field(OxmField f) {
   return f == OxmField::kTunnelId ||
-         (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src) && !is_ct_field(f));
+         (static_cast<unsigned>(f) >= static_cast<unsigned>(OxmField::kTunIpv4Src) &&
+          static_cast<unsigned>(f) < static_cast<unsigned>(OxmField::kCtState));
 }
 inline constexpr uint16_t kOxmClassOpenflowBasic = 0x8000;  // OFPXMC_OPENFLOW_BASIC
 inline constexpr uint16_t kOxmClassNxm1 = 0x0001;           // OFPXMC_NXM_1 (Nicira)
+inline constexpr uint16_t kOxmClassPacketRegs = 0x8001;     // OFPXMC_PACKET_REGS (xregN)
 inline constexpr uint16_t kOfpVidPresent = 0x1000;        // OFPVID_PRESENT
 inline constexpr uint16_t kOfpVidNone = 0x0000;           // OFPVID_NONE
 
@@ -213,10 +243,13 @@ struct TunMetadataLayout {
 };
 
 // Pipeline fields that are not part of the datapath key. Host byte order.
+// regs: reg0..15, zero when the pipeline starts (as in OVS), carried
+// across ct(table=T) recirculation in the frozen state (xlate_ct.h).
 struct PipelineFields {
   uint64_t metadata = 0;
   uint32_t pbb_isid = 0;     // low 24 bits
   uint32_t in_phy_port = 0;  // OpenFlow port number
+  uint32_t regs[kNumRegs] = {};
 };
 
 // What the OpenFlow tables look up: the datapath key (in_port = OpenFlow port
@@ -225,9 +258,9 @@ struct OfKey {
   FlowKey flow{};
   PipelineFields pipe{};
 
-  static constexpr unsigned kPipeWords = 2;
+  static constexpr unsigned kPipeWords = 2 + kNumRegs / 2;
   static constexpr unsigned kWords = datapath::kFlowWords + kPipeWords;
-  // Word view: words 0..31 = flow, 32..33 = pipe.
+  // Word view: words 0..kFlowWords-1 = flow, then pipe.
   uint64_t word(unsigned i) const;
   void set_word(unsigned i, uint64_t v);
 
@@ -394,13 +427,14 @@ class OfMatch {
     unsigned i = static_cast<unsigned>(f);
     fields_[i / 64] &= ~(1ull << (i % 64));
   }
+  MaybeError set_xreg(OxmField f, const FieldValue& value, const FieldValue* mask);
   MaybeError set_tun_metadata(OxmField f, const FieldValue& value, const FieldValue* mask,
                               const TunMetadataLayout* tlv);
   void mark_tunnel_fields(const FlowKey& mf, const TunMetadataLayout* tlv);
 
   OfKey value_{};
   OfMask mask_{};
-  std::array<uint64_t, 2> fields_{};  // bit f = OxmField f present
+  std::array<uint64_t, 3> fields_{};  // bit f = OxmField f present
   std::array<TunMetadataLoc, kNumTunMetadata> md_loc_{};  // tun_metadata fields present
 };
 

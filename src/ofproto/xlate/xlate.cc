@@ -185,7 +185,16 @@ class Xlator {
       return run_pipeline(*mt);
     }
     std::optional<uint8_t> t = ct_recirc_table(recirc_id);
-    if (!t) return fail("unknown recirculation id 0x" + hex(recirc_id));
+    if (!t) {
+      const FrozenState* fs = bp_->frozen.find(recirc_id);
+      if (!fs) return fail("unknown recirculation id 0x" + hex(recirc_id));
+      t = fs->table;
+      flow_.pipe.metadata = fs->metadata;
+      std::memcpy(flow_.pipe.regs, fs->regs, sizeof fs->regs);
+      base_ = flow_;
+      orig_ = flow_;
+      TRACE("recirculation id 0x" + hex(recirc_id) + ": frozen metadata and registers restored");
+    }
     TRACE("recirculation id 0x" + hex(recirc_id) + ": ct continues in table " + std::to_string(*t));
     run_pipeline(*t);
   }
@@ -231,7 +240,22 @@ class Xlator {
   void unwildcard(OxmField f) { put_field(&wc_, f, FieldValue::exact(f)); }
 
   // ---- pipeline ----
+  // The tables from `table` on, then the action set.
   void walk(uint8_t table) {
+    walk_tables(table, true);
+    if (!failed_ && !halted_ && !aset_.empty()) {
+      ActionList set = aset_.ordered();
+      aset_.clear();
+      TRACE("action set: " + format_actions(set));
+      indent_++;
+      do_actions(set, 0);
+      indent_--;
+    }
+  }
+
+  // Table lookups from `table` along goto-table; honor_miss false (a
+  // resubmit): a miss does nothing, whatever the table's miss config.
+  void walk_tables(uint8_t table, bool honor_miss) {
     while (!failed_ && !halted_) {
       if (inner_unknown() && !recirc_into(table)) return;
       FlowTable& t = bp_->pipeline.table(table);
@@ -239,6 +263,10 @@ class Xlator {
       res_.visits.push_back(TableVisit{bp_, table, r ? int32_t{r->priority} : -1,
                                        !(flow_ == orig_)});
       if (opts_.account) t.count_lookup(opts_.packets, r != nullptr);
+      if (!r && !honor_miss) {
+        TRACE("table " + std::to_string(table) + ": no match (resubmit: nothing done)");
+        return;
+      }
       if (!r) {
         switch (t.miss) {
           case TableMiss::kDrop:
@@ -288,14 +316,64 @@ class Xlator {
       }
       break;
     }
-    if (!failed_ && !halted_ && !aset_.empty()) {
-      ActionList set = aset_.ordered();
-      aset_.clear();
-      TRACE("action set: " + format_actions(set));
-      indent_++;
-      do_actions(set, 0);
-      indent_--;
+  }
+
+  // resubmit([port],[table]): one more lookup, its rule's instructions, then
+  // back to the next action (OVS xlate_table_action). Depth and count are
+  // bounded as in OVS; past them the translation fails (a counted drop).
+  void resubmit(const ActResubmit& a) {
+    if (resubmit_depth_ >= kMaxResubmitDepth || resubmits_ >= kMaxResubmits) {
+      res_.limit_drop = true;
+      return fail(resubmit_depth_ >= kMaxResubmitDepth
+                      ? "resubmit: over max translation depth " + std::to_string(kMaxResubmitDepth)
+                      : "resubmit: over " + std::to_string(kMaxResubmits) + " resubmits");
     }
+    resubmits_++;
+    const uint8_t table = a.table == kResubmitCurrentTable ? cur_table_ : a.table;
+    const uint32_t saved_in = flow_.flow.in_port;
+    if (a.in_port != kPortInPort) flow_.flow.in_port = a.in_port;
+    const uint8_t saved_table = cur_table_;
+    const uint64_t saved_cookie = cur_cookie_;
+    const bool saved_miss = cur_miss_;
+    TRACE("resubmit -> table " + std::to_string(table) +
+          (a.in_port != kPortInPort ? " with in_port " + format_port(a.in_port) : ""));
+    resubmit_depth_++;
+    indent_++;
+    walk_tables(table, false);
+    indent_--;
+    resubmit_depth_--;
+    flow_.flow.in_port = saved_in;
+    cur_table_ = saved_table;
+    cur_cookie_ = saved_cookie;
+    cur_miss_ = saved_miss;
+  }
+
+  // load:V->REG[a..b]: registers are translation state (no datapath action).
+  void reg_load(const ActRegLoad& l) {
+    FieldValue v = get_field(flow_, l.dst);
+    set_field_bits(&v, oxm_field_info(l.dst).width, l.ofs, l.nbits, FieldValue::from_u64(l.value, 16));
+    put_field(&flow_, l.dst, v);
+  }
+
+  // move:SRC[..]->DST[..]: the source bits it reads are pinned in the
+  // megaflow; a packet-field destination becomes a set_field of the whole
+  // field (its other bits, the packet's own, pinned too).
+  void reg_move(const ActRegMove& m) {
+    const unsigned sw = oxm_field_info(m.src).width, dw = oxm_field_info(m.dst).width;
+    FieldValue ones;
+    std::fill(ones.bytes.begin(), ones.bytes.begin() + 16, 0xff);
+    FieldValue wsrc = get_field(wc_, m.src);
+    set_field_bits(&wsrc, sw, m.src_ofs, m.nbits, ones);
+    put_field(&wc_, m.src, wsrc);
+    const FieldValue bits = field_bits(get_field(flow_, m.src), sw, m.src_ofs, m.nbits);
+    FieldValue v = get_field(flow_, m.dst);
+    set_field_bits(&v, dw, m.dst_ofs, m.nbits, bits);
+    if (is_register(m.dst) || m.dst == OxmField::kMetadata) {
+      put_field(&flow_, m.dst, v);
+      return;
+    }
+    if (m.nbits != dw * 8u) unwildcard(m.dst);
+    set_field(ActSetField{m.dst, v});
   }
 
   // Meter instruction: the datapath meter action at this point of the
@@ -335,6 +413,10 @@ class Xlator {
                    [&](const ActSetQueue& q) { TRACE("set_queue:" + std::to_string(q.queue_id) + " (no QoS queues: ignored)"); },
                    [&](const ActCt& c) { ct(c); },
                    [&](const ActCtClear&) { ct_clear_fields(&flow_.flow); },
+                   [&](const ActResubmit& r) { resubmit(r); },
+                   [&](const ActRegLoad& l) { reg_load(l); },
+                   [&](const ActRegMove& m) { reg_move(m); },
+                   [&](const ActNote&) {},
                    [&](const ActSample& s) { sample(s); },
                },
                a);
@@ -436,6 +518,10 @@ class Xlator {
     }
     if (!header_present(s.field)) {
       TRACE(std::string("set_field ") + oxm_field_info(s.field).name + ": header not present, skipped");
+      return;
+    }
+    if (is_register(s.field)) {
+      put_field(&flow_, s.field, v);
       return;
     }
     if (set_tunnel_field(s)) return;
@@ -662,9 +748,31 @@ class Xlator {
     if (failed_) return;
     if (c.table != kCtNoTable && bp_ != entry_bp_)
       return fail("ct(table=" + std::to_string(c.table) + ") in a bridge reached through a patch port is not supported");
-    TRACE("ct: zone " + std::to_string(c.zone) + (c.commit ? ", commit" : "") +
-          (c.table != kCtNoTable ? ", then table " + std::to_string(c.table) + " (recirculated)" : ""));
-    if (!datapath::add_ct_action(&res_.actions, ct_dp_args(c)))
+    uint16_t zone = c.zone;
+    if (c.zone_src)
+      zone = static_cast<uint16_t>(field_bits(get_field(flow_, *c.zone_src), oxm_field_info(*c.zone_src).width,
+                                              c.zone_ofs, 16).bytes[14] << 8 |
+                                   field_bits(get_field(flow_, *c.zone_src), oxm_field_info(*c.zone_src).width,
+                                              c.zone_ofs, 16).bytes[15]);
+    uint32_t recirc = 0;
+    if (c.table != kCtNoTable) {
+      FrozenState fs;
+      fs.table = c.table;
+      fs.metadata = flow_.pipe.metadata;
+      std::memcpy(fs.regs, flow_.pipe.regs, sizeof fs.regs);
+      if (!fs.metadata && std::all_of(std::begin(fs.regs), std::end(fs.regs), [](uint32_t r) { return r == 0; })) {
+        recirc = ct_recirc_id(c.table);
+      } else if (std::optional<uint32_t> id = bp_->frozen.intern(fs)) {
+        recirc = *id;
+      } else {
+        res_.limit_drop = true;
+        return fail("ct: more than " + std::to_string(kMaxFrozen) + " frozen recirculation states");
+      }
+    }
+    TRACE("ct: zone " + std::to_string(zone) + (c.commit ? ", commit" : "") +
+          (c.table != kCtNoTable ? ", then table " + std::to_string(c.table) + " (recirculated, id 0x" +
+                                       hex(recirc) + ")" : ""));
+    if (!datapath::add_ct_action(&res_.actions, ct_dp_args(c, zone, recirc)))
       fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
   }
 
@@ -1571,6 +1679,8 @@ class Xlator {
   bool cur_miss_ = false;  // the current rule is a table-miss flow entry
   int indent_ = 0;
   int patch_depth_ = 0;
+  int resubmit_depth_ = 0;  // nested resubmits now
+  int resubmits_ = 0;       // resubmits in this translation
   int tnl_depth_ = 0;       // underlay translations this one is nested in
   FlowKey tun_set_{};       // tunnel bits set by actions (constants: never pinned)
   bool rx_tunnel_ = false;  // a decapsulated packet

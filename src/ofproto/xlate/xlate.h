@@ -110,6 +110,10 @@ inline constexpr int kMaxGroupDepth = 16;
 // Patch-port crossings per translation; more means a loop of patch ports
 // (e.g. two bridges flooding into each other), which fails the translation.
 inline constexpr int kMaxPatchDepth = 8;
+// resubmit nesting and total per translation, as OVS (MAX_DEPTH 64,
+// MAX_RESUBMITS 64 * 64).
+inline constexpr int kMaxResubmitDepth = 64;
+inline constexpr int kMaxResubmits = 64 * 64;
 
 // ofp_packet_in_reason: packet_in_reason.h
 
@@ -175,6 +179,9 @@ struct XlateResult {
   MirrorCounterRefs mirrors;       // counters of the mirrors it copies to (each once)
   bool learned = false;          // NORMAL changed the MAC table
   std::string error;             // non-empty: translation failed, actions = drop
+  // The failure was a translation limit (resubmit depth or count, frozen
+  // recirculation states): the miss path counts these drops.
+  bool limit_drop = false;
 };
 
 // Adds `packets` to the lookup (and, for a matched visit, matched) count

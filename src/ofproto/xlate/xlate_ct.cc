@@ -4,12 +4,12 @@
 
 namespace dps::ofproto {
 
-datapath::DpCtArgs ct_dp_args(const ActCt& ct) {
+datapath::DpCtArgs ct_dp_args(const ActCt& ct, uint16_t zone, uint32_t recirc_id) {
   datapath::DpCtArgs a;
-  a.zone = ct.zone;
+  a.zone = zone;
   if (ct.commit) a.flags |= datapath::kCtFlagCommit;
   if (ct.force) a.flags |= datapath::kCtFlagForce;
-  if (ct.table != kCtNoTable) a.recirc_id = ct_recirc_id(ct.table);
+  a.recirc_id = recirc_id;
   const CtExecEffect e = ct_exec_effect(ct);
   if (e.mark_mask) {
     a.flags |= datapath::kCtFlagMark;

@@ -4,13 +4,13 @@
 //   mark and label exec() sets); ct(table=T) also gives it a recirculation
 //   id, and the recirculated packet's miss is translated from table T of
 //   the bridge that owns its in_port, with the ct fields in its key.
-// Design: the recirculation id names the table and nothing else
-//   (kCtRecircBase | T), so no table of ids is kept and a megaflow of a
-//   recirculated packet is valid as long as the rules it looked at; the
-//   pipeline state a frozen OVS translation would carry across (metadata,
-//   the action set) starts empty in table T. Every megaflow matches
-//   recirc_id exactly, so a recirculated packet never hits a first-pass
-//   megaflow.
+// Design: with zero metadata and registers the recirculation id names the
+//   table and nothing else (kCtRecircBase | T). Otherwise the metadata and
+//   registers are frozen with the table in the bridge's FrozenStates
+//   (model/frozen_state.h) and the id names that entry, so table T sees
+//   them again, as OVS's frozen state. The action set starts empty in
+//   table T. Every megaflow matches recirc_id exactly, so a recirculated
+//   packet never hits a first-pass megaflow.
 // Thread-safety: pure functions.
 #pragma once
 
@@ -41,8 +41,9 @@ inline std::optional<uint8_t> mpls_recirc_table(uint32_t id) {
   return static_cast<uint8_t>(id & 0xff);
 }
 
-// The datapath arguments of ct().
-datapath::DpCtArgs ct_dp_args(const ActCt& ct);
+// The datapath arguments of ct(), with the zone and recirculation id the
+// translation resolved (zone_src, frozen state).
+datapath::DpCtArgs ct_dp_args(const ActCt& ct, uint16_t zone, uint32_t recirc_id);
 // ct_clear: the packet is untracked again.
 void ct_clear_fields(datapath::FlowKey* key);
 
