@@ -152,6 +152,12 @@ json lacp_json(const std::string& br, const Ofproto::BondRt& rt) {
 
 }  // namespace
 
+BridgeList bridge_list(const ofproto::BridgeSet& bridges) {
+  BridgeList out;
+  for (const auto& [name, ofp] : bridges.all()) out.emplace_back(name, ofp.get());
+  return out;
+}
+
 json bond_show_json(const BridgeList& bridges, const std::string& only) {
   json out = json::array();
   each_bond(bridges, only, [&](const std::string& br, const Ofproto& ofp, const Ofproto::BondRt& rt) {

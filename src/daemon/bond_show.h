@@ -23,12 +23,16 @@
 #include <vector>
 
 namespace dps::ofproto {
+class BridgeSet;
 class Ofproto;
 }
 
 namespace dps::daemon {
 
 using BridgeList = std::vector<std::pair<std::string, const ofproto::Ofproto*>>;
+
+// Every bridge of the set, by name.
+BridgeList bridge_list(const ofproto::BridgeSet& bridges);
 
 // Throws std::invalid_argument when `only` names no bond.
 nlohmann::json bond_show_json(const BridgeList& bridges, const std::string& only);

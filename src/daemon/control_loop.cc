@@ -22,7 +22,7 @@ nlohmann::json run_control_loop(const DaemonConfig& cfg, datapath::Datapath& dp,
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   RunRecorder recorder(cfg, dp);
-  MetricsServer metrics([&dp] { return metrics_text(dp); });
+  MetricsServer metrics([&dp, &bridges] { return metrics_text(dp, bridge_list(bridges)); });
   attach_metrics(metrics, cfg, confd);
   SamplingAgents sampling(dp, bridges);
   attach_sampling(sampling, bridges, confd);

@@ -156,15 +156,49 @@ void add_conntrack(PromText& p, const conntrack::Conntrack& ct) {
     if (c != conntrack::kPackets) p.add(ev, {{"event", conntrack::ct_counter_name(c)}}, s.counters[c]);
 }
 
+std::string str(const nlohmann::json& j) { return j.get<std::string>(); }
+
+// Per bond member, from bond/show and lacp/show's views (one source).
+void add_bonds(PromText& p, const BridgeList& bridges) {
+  const nlohmann::json bonds = bond_show_json(bridges, ""), lacp = lacp_show_json(bridges, "");
+  if (bonds.empty()) return;
+  auto enabled = p.gauge("dpswitch_bond_member_enabled", "1 while the bond may send on the member (bond/show).");
+  auto active = p.gauge("dpswitch_bond_member_active", "1 for the bond's active member (active-backup, SLB primary).");
+  auto carrier = p.gauge("dpswitch_bond_member_carrier", "The member's carrier as the bond sees it.");
+  auto tx = p.counter("dpswitch_bond_member_tx_packets_total",
+                      "Packets the datapath sent on the member through the bond's hash buckets.");
+  for (const auto& b : bonds)
+    for (const auto& m : b["members"]) {
+      PromLabels l{{"bridge", str(b["bridge"])}, {"bond", str(b["bond"])}, {"member", str(m["member"])}};
+      uint64_t packets = 0;
+      for (const auto& h : m.value("hashes", nlohmann::json::array())) packets += h["tx_packets"].get<uint64_t>();
+      p.add(enabled, l, m["enabled"].get<bool>() ? 1.0 : 0.0);
+      p.add(active, l, m["active"].get<bool>() ? 1.0 : 0.0);
+      p.add(carrier, l, m["carrier"].get<bool>() ? 1.0 : 0.0);
+      p.add(tx, l, packets);
+    }
+  if (lacp.empty()) return;
+  auto negotiated = p.gauge("dpswitch_lacp_negotiated", "1 while LACP is negotiated on the bond (lacp/show).");
+  auto pdus = p.counter("dpswitch_lacp_pdus_total", "LACPDUs by member and kind: rx, tx, rx_bad (malformed).");
+  for (const auto& b : lacp) {
+    p.add(negotiated, {{"bridge", str(b["bridge"])}, {"bond", str(b["bond"])}}, b["negotiated"].get<bool>() ? 1.0 : 0.0);
+    for (const auto& m : b["members"])
+      for (const auto& [kind, key] : {std::pair{"rx", "rx_pdus"}, {"tx", "tx_pdus"}, {"rx_bad", "rx_bad_pdus"}})
+        p.add(pdus, {{"bridge", str(b["bridge"])}, {"bond", str(b["bond"])}, {"member", str(m["member"])}, {"kind", kind}},
+              m[key].get<uint64_t>());
+  }
+}
+
 }  // namespace
 
-std::string metrics_text(const Datapath& dp) {
+std::string metrics_text(const Datapath& dp, const BridgeList& bridges) {
   PromText p;
   auto info = p.gauge("dpswitch_build_info", "dpswitchd's version (value 1).");
   p.add(info, {{"version", ConfigDaemon::version()}}, 1.0);
   add_ports(p, dp);
   add_pmds(p, dp);
   add_conntrack(p, dp.conntrack());
+  add_bonds(p, bridges);
   p.add(p.gauge("dpswitch_datapath_flows", "Megaflows installed, summed over the PMDs (dpif/flow-count)."), {},
         dp.installed_flows());
   p.add(p.gauge("dpswitch_pmds", "PMD threads."), {}, uint64_t{dp.n_pmds()});

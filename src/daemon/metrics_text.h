@@ -12,7 +12,12 @@
 //     cycles per packet (PmdTotals, the definitions pmd-stats-show uses),
 //     datapath flows, megaflow masks, EMC active;
 //   - datapath flows summed over the PMDs, the TSC frequency (to turn
-//     cycles into seconds), dpswitchd's version (build_info).
+//     cycles into seconds), dpswitchd's version (build_info);
+//   - the connection tracker (connections, limit, packets, events);
+//   - per bond member (labels bridge, bond, member; only when bonds exist):
+//     enabled, active, carrier, LACP negotiated (per bond), tx packets by
+//     the bond's hash buckets, LACPDUs received / sent / malformed - from
+//     the views dpsctl bond/show and lacp/show print.
 // Design: the figures come from where dpsctl's methods take them
 //   (Datapath::pmd_stats() through PmdTotals, Netdev::stats()); this file
 //   only names them. One flat table maps every PMD counter to its metric,
@@ -26,6 +31,8 @@
 
 #include <string>
 
+#include "bond_show.h"
+
 namespace dps::datapath {
 class Datapath;
 }
@@ -35,6 +42,7 @@ namespace dps::daemon {
 // The Content-Type of metrics_text()'s output.
 inline constexpr const char* kPromContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-std::string metrics_text(const datapath::Datapath& dp);
+// bridges: the bridges whose bonds are reported (none: no bond figures).
+std::string metrics_text(const datapath::Datapath& dp, const BridgeList& bridges = {});
 
 }  // namespace dps::daemon

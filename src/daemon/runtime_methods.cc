@@ -517,12 +517,7 @@ json netflow_show(RuntimeTargets& t, const json& params) {
 
 // ---- bonds (ovs-appctl bond/* and lacp/show) ----------------------------------
 
-BridgeList bridge_list(RuntimeTargets& t) {
-  BridgeList out;
-  if (t.bridges)
-    for (const auto& [name, ofp] : t.bridges->all()) out.emplace_back(name, ofp.get());
-  return out;
-}
+BridgeList bridge_list(RuntimeTargets& t) { return t.bridges ? bridge_list(*t.bridges) : BridgeList{}; }
 
 json bond_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 1, "bond/show");

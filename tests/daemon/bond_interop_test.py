@@ -31,6 +31,7 @@ balance-tcp only, one failover. Needs root and openvswitch-switch-dpdk.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -214,6 +215,34 @@ def spread(ctl):
           "balance-tcp: 64 UDP flows spread over both members %s" % after, after)
 
 
+def bond_metrics(ctl):
+    """The metrics endpoint's bond figures agree with bond/show and lacp/show."""
+    ctl.vsctl("set", "Open_vSwitch", ".", "other_config:metrics-listen=127.0.0.1:9477")
+    got = {}
+
+    def scrape():
+        r = run(["curl", "-s", "--max-time", "2", "http://127.0.0.1:9477/metrics"], ns=NS["D"], check_rc=False)
+        got["text"] = r.stdout
+        return "dpswitch_lacp_negotiated" in r.stdout
+    check(wait_for(scrape, timeout=10), "metrics endpoint lists the bond's figures", got.get("text", "")[-500:])
+    fam = {}
+    for line in got.get("text", "").splitlines():
+        m = re.match(r'(dpswitch_(?:bond|lacp)_\w+)\{([^}]*)\} (\S+)$', line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+            fam[(m.group(1), labels.get("member", ""), labels.get("kind", ""))] = float(m.group(3))
+    shown = members(ctl)
+    check(fam.get(("dpswitch_lacp_negotiated", "", "")) == 1, "dpswitch_lacp_negotiated 1", fam)
+    for name, m in shown.items():
+        check(fam.get(("dpswitch_bond_member_enabled", name, "")) == (1 if m["enabled"] else 0) and
+              fam.get(("dpswitch_lacp_pdus_total", name, "rx"), 0) > 0,
+              "member %s: enabled as bond/show says, LACPDUs received" % name, fam)
+    tx = sum(v for (f, _, _), v in fam.items() if f == "dpswitch_bond_member_tx_packets_total")
+    want = sum(m["tx_packets"] for m in shown.values())  # read just after the scrape
+    check(want > 0 and 0.95 * want <= tx <= want,
+          "dpswitch_bond_member_tx_packets_total matches bond/show's tx packets (%d, %d)" % (tx, want))
+
+
 def admin_ops(tmp, ctl):
     m = members(ctl)
     act = next(k for k, x in m.items() if x["active"])
@@ -264,6 +293,7 @@ def scenario(tmp, stops):
     ok, out = ping("HB", IP["HA"])
     check(ok, "balance-tcp: HB pings HA", out)
     spread(ctl)
+    bond_metrics(ctl)
     failover(tmp, ctl, ovs, "balance-tcp", carrier_of_probe(ctl, NS["HA"], "HB"))
     if QUICK:
         return
