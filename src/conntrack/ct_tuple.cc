@@ -1,7 +1,7 @@
 #include "ct_tuple.h"
 
 #include <arpa/inet.h>
-#if defined(__SSE4_2__)
+#ifdef __SSE4_2__
 #include <nmmintrin.h>
 #endif
 
@@ -60,7 +60,7 @@ CtTuple ct_tuple_reverse(const CtTuple& t) {
 // CRC32-C over the tuple in two independent chains (the instruction's
 // latency overlaps), about 20 cycles; a multiply-xor fold without SSE 4.2.
 uint32_t ct_tuple_hash(const CtTuple& t) {
-#if defined(__SSE4_2__)
+#ifdef __SSE4_2__
   uint64_t w[5];
   uint32_t tail;
   std::memcpy(w, &t, sizeof w);

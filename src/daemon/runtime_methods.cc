@@ -517,7 +517,7 @@ json netflow_show(RuntimeTargets& t, const json& params) {
 
 // ---- bonds (ovs-appctl bond/* and lacp/show) ----------------------------------
 
-BridgeList bridge_list(RuntimeTargets& t) { return t.bridges ? bridge_list(*t.bridges) : BridgeList{}; }
+BridgeList bridge_list(RuntimeTargets& t) { return t.bridges ? dps::daemon::bridge_list(*t.bridges) : BridgeList{}; }
 
 json bond_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 1, "bond/show");

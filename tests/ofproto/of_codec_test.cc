@@ -912,7 +912,7 @@ TEST_CASE("bad OXM matches get bad_match codes", "[ofproto][codec]") {
   CHECK(std::get<FlowModMsg>(ok.body).mod.match.has(OxmField::kIpProto));
 
   CHECK_OFERR(raw_flow_mod(in_port, {}, 0), kBadMatch, BadMatchCode::kBadType);
-  CHECK_OFERR(raw_flow_mod(oxm(0x0001, 0, false, {0, 0}), {}), kBadMatch, BadMatchCode::kBadField);
+  CHECK_OFERR(raw_flow_mod(oxm(0x0001, 127, false, {0, 0}), {}), kBadMatch, BadMatchCode::kBadField);
   CHECK_OFERR(raw_flow_mod(oxm(0xffff, 0, false, {0, 0, 0, 0}), {}), kBadMatch,
               BadMatchCode::kBadField);
   CHECK_OFERR(raw_flow_mod(oxm(0x8000, 45, false, {0, 0}), {}), kBadMatch, BadMatchCode::kBadField);
@@ -988,7 +988,7 @@ TEST_CASE("bad actions and instructions get bad_action / bad_instruction codes",
     return a;
   };
   REQUIRE_FALSE(decode(fm(apply(set_field(0x8000, 3, false, {2, 0, 0, 0, 0, 1}))), &ok));
-  CHECK_OFERR(fm(apply(set_field(0x0001, 3, false, {2, 0, 0, 0, 0, 1}))), kBadAction,
+  CHECK_OFERR(fm(apply(set_field(0x0001, 127, false, {2, 0, 0, 0, 0, 1}))), kBadAction,
               BadActionCode::kBadSetType);
   CHECK_OFERR(fm(apply(set_field(0x8000, 47, false, {0, 0}))), kBadAction,
               BadActionCode::kBadSetType);

@@ -833,6 +833,22 @@ bool OfMatch::to_flow(FlowKey* value, FlowMask* mask) const {
 
 namespace {
 
+// Clears the mask bits no OXM field covers.
+void drop_uncovered_bits(FlowKey& mf) {
+  mf.nw_frag = 0;
+  mf.nw_ttl = 0;
+  mf.tcp_flags = 0;
+  mf.vlan_tci2 = 0;
+  mf.mpls_lse &= st32(0xffffff00u);
+  mf.ipv6_label &= st32(0xfffffu);
+  mf.ipv6_exthdr &= 0x1ff;
+  mf.pad0 = 0;
+  mf.pad1 = 0;
+  // Recirculation (word 14): no OpenFlow field; conntrack (15..17) is.
+  mf.words()[14] = 0;
+  mf.ext_words = 0;
+}
+
 // Clears the tunnel-word bits of a mask that no OpenFlow field covers: the
 // outer TOS/TTL/port, the datapath-only flags, the raw option length, and
 // option bytes / present bits of fields tlv does not map.
@@ -881,20 +897,8 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
     v.pipe = *pipe_value;
     m.pipe = *pipe_mask;
   }
-  // Drop the bits no OXM field covers.
   FlowKey& mf = m.flow;
-  mf.nw_frag = 0;
-  mf.nw_ttl = 0;
-  mf.tcp_flags = 0;
-  mf.vlan_tci2 = 0;
-  mf.mpls_lse &= st32(0xffffff00u);
-  mf.ipv6_label &= st32(0xfffffu);
-  mf.ipv6_exthdr &= 0x1ff;
-  mf.pad0 = 0;
-  mf.pad1 = 0;
-  // Recirculation (word 14): no OpenFlow field; conntrack (15..17) is.
-  mf.words()[14] = 0;
-  mf.ext_words = 0;
+  drop_uncovered_bits(mf);
   drop_uncovered_tunnel_bits(mf, tlv);
   m.pipe.pbb_isid &= 0xffffff;
   OfMatch r;

@@ -242,8 +242,7 @@ class Xlator {
   // ---- pipeline ----
   // The tables from `table` on, then the action set.
   void walk(uint8_t table) {
-    walk_tables(table, true);
-    if (!failed_ && !halted_ && !aset_.empty()) {
+    if (walk_tables(table, true) && !failed_ && !halted_ && !aset_.empty()) {
       ActionList set = aset_.ordered();
       aset_.clear();
       TRACE("action set: " + format_actions(set));
@@ -255,9 +254,11 @@ class Xlator {
 
   // Table lookups from `table` along goto-table; honor_miss false (a
   // resubmit): a miss does nothing, whatever the table's miss config.
-  void walk_tables(uint8_t table, bool honor_miss) {
+  // False when a table miss (drop, controller, past the last table) or a
+  // recirculation ended the pipeline: the action set is not executed.
+  bool walk_tables(uint8_t table, bool honor_miss) {
     while (!failed_ && !halted_) {
-      if (inner_unknown() && !recirc_into(table)) return;
+      if (inner_unknown() && !recirc_into(table)) return false;
       FlowTable& t = bp_->pipeline.table(table);
       Rule* r = t.lookup(flow_, &wc_);
       res_.visits.push_back(TableVisit{bp_, table, r ? int32_t{r->priority} : -1,
@@ -265,20 +266,20 @@ class Xlator {
       if (opts_.account) t.count_lookup(opts_.packets, r != nullptr);
       if (!r && !honor_miss) {
         TRACE("table " + std::to_string(table) + ": no match (resubmit: nothing done)");
-        return;
+        return true;
       }
       if (!r) {
         switch (t.miss) {
           case TableMiss::kDrop:
             TRACE("table " + std::to_string(table) + ": no match -> drop");
-            return;
+            return false;
           case TableMiss::kController:
             TRACE("table " + std::to_string(table) + ": no match -> controller");
             controller(PacketInReason::kNoMatch, table, ~0ull, kControllerNoBuffer, true);
-            return;
+            return false;
           case TableMiss::kContinue:
             TRACE("table " + std::to_string(table) + ": no match -> next table");
-            if (table + 1u >= kNumTables) return;
+            if (table + 1u >= kNumTables) return false;
             table++;
             continue;
         }
@@ -316,6 +317,7 @@ class Xlator {
       }
       break;
     }
+    return true;
   }
 
   // resubmit([port],[table]): one more lookup, its rule's instructions, then
