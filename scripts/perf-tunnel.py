@@ -25,13 +25,12 @@ The switch under test is dpswitchd built in ./build.
 import argparse
 import json
 import os
-import statistics
 import struct
 import sys
 import time
 import zlib
 
-from perf_harness import ROOT, WORK, dps_backend, ob, vsctl_of
+from perf_harness import ROOT, WORK, dps_backend, ob, one, side_by_side, vsctl_of
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 VTEP_MAC, REMOTE_MAC = "02:00:00:00:aa:01", "02:00:00:00:aa:02"
@@ -140,29 +139,6 @@ class DpsTunnel(Overlay, ob.CommandBackend):
                    "ptcp:%d:127.0.0.1" % BR_INT_OF_PORT)
 
 
-def one(results, key, fn):
-    try:
-        r = fn()
-        results.setdefault(key, []).append(r)
-        ob.log("%s: %.3f Mpps, %s cycles/pkt, checks %s"
-               % (key, r.get("mpps", 0), r.get("cycles_per_pkt"), r.get("checks")))
-    except Exception as e:  # noqa: BLE001 - a failed run is reported, the others go on
-        ob.log("%s failed: %s" % (key, e))
-
-
-def table(res, names):
-    med = lambda k: statistics.median([r["mpps"] for r in res.get(k, [])] or [0])
-    cyc = lambda k: statistics.median([r.get("cycles_per_pkt") or 0 for r in res.get(k, [])] or [0])
-    out = ["| workload | OVS-DPDK Mpps | dpswitch Mpps | testpmd limit Mpps | dpswitch / limit "
-           "| × OVS | cycles/pkt OVS / dpswitch |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for n in names:
-        o, d, lim = med((n, "ovs")), med((n, "dps")), med((n, "limit"))
-        out.append("| %s | %.2f | %.2f | %.2f | %.3f | %.1f× | %.0f / %.0f |" % (
-            n, o, d, lim, d / lim if lim else 0, d / o if o else 0, cyc((n, "ovs")),
-            cyc((n, "dps"))))
-    return "\n".join(out)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=1)
@@ -187,7 +163,7 @@ def main():
                     one(res, (name, side), sides[side])
     finally:
         hp.restore()
-    md = table(res, a.workloads)
+    md = side_by_side(res, a.workloads)
     print(md)
     with open(os.path.join(a.out, "tunnel.md"), "w") as f:
         f.write(md + "\n")

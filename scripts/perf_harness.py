@@ -1,10 +1,11 @@
 """The ../shared/perf harness for the project's side-by-side perf scripts
-(perf-tunnel.py, perf-vm.py, perf-visibility.py): a writable copy of it
+(perf-tunnel.py, perf-vm.py, perf-visibility.py, perf-mpls.py): a writable copy of it
 (PERF_WORK=DIR reuses one), its ovs_bench module as `ob`, dpswitchd as its
 CommandBackend (tests/perf/switch-cmd.txt) and ovs-vsctl against either
 switch's store."""
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 
@@ -32,3 +33,28 @@ def vsctl_of(backend):
         return lambda *a: backend.vsctl(*a)
     db = "--db=unix:%s/ctl" % backend.dir
     return lambda *a: ob.run(["ovs-vsctl", db, "--timeout=60"] + list(a))
+
+
+def one(results, key, fn):
+    """Runs fn() for results[key]; a failed run is logged and the others go on."""
+    try:
+        r = fn()
+        results.setdefault(key, []).append(r)
+        ob.log("%s: %.3f Mpps, %s cycles/pkt, checks %s"
+               % (key, r.get("mpps", 0), r.get("cycles_per_pkt"), r.get("checks")))
+    except Exception as e:  # noqa: BLE001 - a failed run is reported, the others go on
+        ob.log("%s failed: %s" % (key, e))
+
+
+def side_by_side(res, names):
+    """The markdown table of per-workload medians: OVS, dpswitch, the limit."""
+    med = lambda k: statistics.median([r["mpps"] for r in res.get(k, [])] or [0])
+    cyc = lambda k: statistics.median([r.get("cycles_per_pkt") or 0 for r in res.get(k, [])] or [0])
+    out = ["| workload | OVS-DPDK Mpps | dpswitch Mpps | testpmd limit Mpps | dpswitch / limit "
+           "| × OVS | cycles/pkt OVS / dpswitch |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for n in names:
+        o, d, lim = med((n, "ovs")), med((n, "dps")), med((n, "limit"))
+        out.append("| %s | %.2f | %.2f | %.2f | %.3f | %.1f× | %.0f / %.0f |" % (
+            n, o, d, lim, d / lim if lim else 0, d / o if o else 0, cyc((n, "ovs")),
+            cyc((n, "dps"))))
+    return "\n".join(out)

@@ -2,8 +2,9 @@
 // packet is marked as a train packet only if parsing it on its own gives
 // exactly the key of the packet it follows (oracle: flow_key_extract of its
 // own bytes), checked on hand-made cases and on random byte mutations of
-// UDP/TCP, tagged and untagged frames; and packets differing only in bytes
-// outside the key (IP ID/checksum, TCP seq/ack/window, payload) are marked.
+// UDP/TCP and MPLS, tagged and untagged frames; and packets differing only
+// in bytes outside the key (IP ID/checksum, TCP seq/ack/window, payload, and
+// for MPLS everything below the top label) are marked.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -33,6 +34,13 @@ std::vector<uint8_t> tcp(uint32_t seq) {
                .build();
   for (int i = 0; i < 4; i++) f[38 + i] = static_cast<uint8_t>(seq >> (24 - 8 * i));
   return f;
+}
+
+std::vector<uint8_t> mpls(uint32_t label, uint16_t sport, bool vlan = false, uint8_t ttl = 64) {
+  PacketBuilder b;
+  b.eth(dps::test::mac("02:00:00:00:00:02"), dps::test::mac("02:00:00:00:00:01"));
+  if (vlan) b.vlan(100);
+  return b.mpls(label, 0, true, ttl).ipv4("10.0.0.1", "10.0.0.2").udp(sport, 53).payload(18).build();
 }
 
 // Runs a batch and checks the oracle; returns the train mask.
@@ -78,10 +86,20 @@ TEST_CASE("packets differing only outside the key form a train", "[datapath][flo
   CHECK(run({a, shorter}) == 0u);  // lengths differ: parsed
 }
 
+TEST_CASE("MPLS packets with the same top label entry form a train", "[datapath][flow_key][eal]") {
+  dps::test::ensure_eal();
+  // The payload below the label (here the inner UDP port) is not in the key.
+  CHECK(run({mpls(100, 1), mpls(100, 2), mpls(100, 3)}) == 0b110u);
+  CHECK(run({mpls(100, 1, true), mpls(100, 2, true), mpls(100, 1)}) == 0b010u);
+  // A different label or TTL (both in the label entry) breaks the train.
+  CHECK(run({mpls(100, 1), mpls(101, 1), mpls(101, 1, false, 63)}) == 0u);
+  CHECK(run({udp(1), mpls(100, 1), udp(1)}) == 0u);
+}
+
 TEST_CASE("random mutations never mark a packet whose key differs", "[datapath][flow_key][eal]") {
   dps::test::ensure_eal();
   std::mt19937 rng(42);
-  std::vector<std::vector<uint8_t>> bases = {udp(5), udp(5, true), tcp(7)};
+  std::vector<std::vector<uint8_t>> bases = {udp(5), udp(5, true), tcp(7), mpls(77, 5), mpls(77, 5, true)};
   unsigned marked = 0;
   for (int round = 0; round < 300; round++) {
     std::vector<std::vector<uint8_t>> frames;

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""MPLS push / swap / pop throughput: OVS-DPDK, dpswitch and the testpmd io
+limit, side by side in one session on the same vdevs and inputs (issue #18).
+
+The ../shared/perf harness starts each switch as it starts it for the shared
+workloads (p1 = the source replaying the pcap, p2 = the sink); the rules are
+the ones an LER / LSR controller would write, in OpenFlow 1.3 as ovs-ofctl
+takes them, identical for both switches:
+
+    mpls-push: IPv4/UDP in  -> push_mpls:0x8847, set_field:<label>->mpls_label, output:2
+    mpls-swap: MPLS in      -> set_field:<label'>->mpls_label, dec_mpls_ttl, output:2
+    mpls-pop:  MPLS in      -> pop_mpls:0x0800, output:2
+
+--flows distinct UDP 5-tuples (64-byte IPv4 frames; the MPLS inputs carry
+one label, bottom of stack, TTL 64, so 68 bytes), spread over --labels
+labels with one rule per label (mpls-push: per UDP destination port), plus
+the table-miss drop: a packet no rule names would show up as missing.
+
+Usage: scripts/perf-mpls.py [--runs N] [--flows N] [--labels N] [--out DIR] [workload...]
+(root, hugepages, ../shared/perf; PERF_WORK=DIR reuses a writable copy of it).
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+from perf_harness import WORK, dps_backend, ob, one, side_by_side
+import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
+
+WORKLOADS = ("mpls-push", "mpls-swap", "mpls-pop")
+FIRST_LABEL = 1000
+
+
+def frames(name, flows, labels):
+    """The pcap's frames: (label, frame) per flow."""
+    for i in range(flows):
+        f = mkpcap.udp_frame("02:00:00:00:02:02", "02:00:00:00:01:01",
+                             mkpcap.ip_int("10.0.0.0") + i,
+                             mkpcap.ip_int("10.128.0.0") + (i * 7919) % 65536,
+                             1024 + i % 50000, 5000 + i % (labels if labels > 1 else 1000))
+        label = FIRST_LABEL + i % labels
+        if name != "mpls-push":  # label | TC 0 | BOS | TTL 64
+            f = f[:12] + b"\x88\x47" + struct.pack("!I", label << 12 | 1 << 8 | 64) + f[14:]
+        yield f
+
+
+def rules(name, labels):
+    out = []
+    for k in range(labels):
+        label = FIRST_LABEL + k
+        if name == "mpls-push":
+            m = "udp,in_port=1,tp_dst=%d" % (5000 + k) if labels > 1 else "ip,in_port=1"
+            a = "push_mpls:0x8847,set_field:%d->mpls_label,output:2" % label
+        else:
+            m = "mpls,in_port=1,mpls_label=%d,mpls_bos=1" % label
+            a = ("set_field:%d->mpls_label,dec_mpls_ttl,output:2" % (label + 100000)
+                 if name == "mpls-swap" else "pop_mpls:0x0800,output:2")
+        out.append("priority=10,%s,actions=%s" % (m, a))
+    return out + ["priority=0,actions=drop"]
+
+
+def write_workload(name, flows, labels):
+    d = os.path.join(WORK, "workloads", "%s-%d" % (name, labels))
+    os.makedirs(d, exist_ok=True)
+    w = mkpcap.PcapWriter(os.path.join(d, "in.pcap"))
+    for f in frames(name, flows, labels):
+        w.write(f)
+    w.close()
+    with open(os.path.join(d, "rules.flows"), "w") as f:
+        f.write("\n".join(rules(name, labels)) + "\n")
+    m = {"name": name, "kind": "throughput", "frame_size": 64 if name == "mpls-push" else 68,
+         "rules": "rules.flows", "n_rules": labels + 1, "flows": flows,
+         "ports": [{"ofport": 1, "role": "source", "pcap": "in.pcap", "packets": flows},
+                   {"ofport": 2, "role": "sink"}],
+         "description": "%s, %d flows over %d labels" % (name, flows, labels)}
+    with open(os.path.join(d, "workload.json"), "w") as f:
+        json.dump(m, f, indent=1)
+    return ob.Workload(d, autogen=False)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--flows", type=int, default=10000)
+    ap.add_argument("--labels", type=int, default=1, help="labels (and rules) the flows spread over")
+    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--out", default="out/mpls")
+    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
+    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    hp = ob.Hugepages(allow_grow=True)
+    res = {}
+    try:
+        for name in a.workloads:
+            wl = write_workload(name, a.flows, a.labels)
+            sides = {"ovs": lambda: ob.run_throughput(ob.OvsDpdkBackend(hp), wl, a.warmup, a.duration),
+                     "dps": lambda: ob.run_throughput(dps_backend(ob.CommandBackend, hp), wl,
+                                                      a.warmup, a.duration),
+                     "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+            for _ in range(a.runs):
+                for side in a.only.split(","):
+                    one(res, (name, side), sides[side])
+    finally:
+        hp.restore()
+    md = side_by_side(res, a.workloads)
+    print(md)
+    with open(os.path.join(a.out, "mpls.md"), "w") as f:
+        f.write(md + "\n")
+    with open(os.path.join(a.out, "mpls.json"), "w") as f:
+        json.dump({"%s/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
