@@ -274,6 +274,33 @@ TEST_CASE("lacp: a defaulted member transmits at our own fast rate (a partner wi
   CHECK(l.take_tx(1000).size() == 2);  // lacp-time=fast: every second, not 30 s
 }
 
+TEST_CASE("lacp: a carrier change expires the member's partner and transmits on every member", "[lacp]") {
+  Lacp l = two_member_lacp(true);
+  l.rx_pdu(1, partner_pdu(kSysB, 33, 1, kInSync | kLacpTimeout), 0);
+  l.rx_pdu(2, partner_pdu(kSysB, 33, 2, kInSync | kLacpTimeout), 0);
+  l.take_tx(0);
+  CHECK(l.take_tx(100).empty());
+  REQUIRE(l.may_enable(1));
+  CHECK(l.carrier_changed(1, 100));  // attachment changed: member 1 out of sync
+  CHECK(l.members().at(1).status == LacpRxStatus::kExpired);
+  CHECK(l.members().at(1).expired == 1);
+  CHECK_FALSE(l.may_enable(1));
+  CHECK(l.may_enable(2));
+  CHECK(l.take_tx(100).size() == 2);  // need to transmit: both, at once
+  // The partner answers: current and in sync again, no timer waited for.
+  l.rx_pdu(1, partner_pdu(kSysB, 33, 1, kInSync | kLacpTimeout), 150);
+  CHECK(l.may_enable(1));
+  // A member without a partner (defaulted) has nothing to expire, but
+  // still transmits now; an unknown member changes nothing.
+  Lacp d = two_member_lacp(true);
+  d.take_tx(0);
+  CHECK_FALSE(d.carrier_changed(1, 10));
+  CHECK(d.members().at(1).status == LacpRxStatus::kDefaulted);
+  CHECK(d.take_tx(10).size() == 2);
+  CHECK_FALSE(d.carrier_changed(9, 20));
+  CHECK(d.take_tx(20).empty());
+}
+
 TEST_CASE("lacp: a member whose partner is another aggregator stays out", "[lacp]") {
   Lacp l = two_member_lacp(false);
   l.rx_pdu(1, partner_pdu(kSysB, 33, 1, kInSync), 0);

@@ -159,6 +159,21 @@ void Lacp::rx_pdu(uint32_t id, const Lacpdu& pdu, int64_t now_ms) {
   if (actor_info(id).state != mine.state) m.ntt = true;
 }
 
+bool Lacp::carrier_changed(uint32_t id, int64_t now_ms) {
+  auto it = members_.find(id);
+  if (it == members_.end()) return false;
+  LacpMemberState& m = it->second;
+  for (auto& [other, o] : members_) o.ntt = true;
+  if (m.status != LacpRxStatus::kCurrent && !s_.active) return false;
+  if (m.status == LacpRxStatus::kDefaulted) return false;  // no partner to expire
+  m.status = LacpRxStatus::kExpired;
+  m.expired++;
+  m.partner.state = (m.partner.state | kLacpTimeout) & ~kLacpSync;
+  m.rx_deadline = now_ms + kRxMultiplier * kFastMs;
+  update_attached();
+  return true;
+}
+
 bool Lacp::run(int64_t now_ms) {
   bool changed = false;
   for (auto& [id, m] : members_) {

@@ -30,22 +30,6 @@ std::array<uint8_t, 6> port_mac(const datapath::Datapath* dp, uint32_t dp_port) 
   return mac;
 }
 
-// A member's carrier came back: LACPDUs out of every member now (need to
-// transmit), as OVS on a carrier change. A member whose partner was
-// forgotten (defaulted) would otherwise send at the slow rate only (30 s),
-// and a partner that cannot see carrier (OVS-DPDK's af_packet) stays
-// defaulted too: the link would not re-aggregate for up to 30 s. Our
-// LACPDU makes the partner current and answer at once. (Lacp::configure
-// marks every member need-to-transmit when the settings change; a changed
-// key and back changes nothing else.)
-void lacp_transmit_now(Lacp& l) {
-  LacpSettings s = l.settings();
-  LacpSettings other = s;
-  other.key++;
-  l.configure(other);
-  l.configure(s);
-}
-
 }  // namespace
 
 void Ofproto::release_port(uint32_t of_port) {
@@ -190,7 +174,7 @@ unsigned Ofproto::run_bonds(int64_t now) {
         rt.carrier_changes++;
         spdlog::info("bond {}: member {} carrier {}", rt.bond->name(), m.name, up ? "up" : "down");
         ch |= rt.bond->carrier(no, up, now);
-        if (rt.lacp && up) lacp_transmit_now(*rt.lacp);
+        if (rt.lacp && rt.lacp->carrier_changed(no, now)) ch |= lacp_verdicts(rt, now);
       }
     }
     if (rt.lacp && rt.lacp->run(now)) ch |= lacp_verdicts(rt, now);
