@@ -49,6 +49,7 @@ IP = {"HA": "10.66.0.1", "HB": "10.66.0.2"}
 MAC = {"HA": "02:66:00:00:00:01", "HB": "02:66:00:00:00:02"}
 UDP = os.path.join(HERE, "bond_udp.py")
 GAP_GOAL_MS = 100
+OF_PORT = 6681  # dpswitchd's OpenFlow listener on br0 (its namespace)
 
 
 def veth(a, a_ns, b, b_ns):
@@ -206,13 +207,27 @@ def failover(tmp, ctl, ovs, mode, member):
           "%s: bond/show has both members enabled again" % mode, members(ctl))
 
 
+def port_tx(ctl):
+    """{OpenFlow port: tx packets} from ovs-ofctl dump-ports on dpswitchd."""
+    out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", "tcp:127.0.0.1:%d" % OF_PORT],
+              ns=NS["D"]).stdout
+    return {p: int(tx) for p, tx in re.findall(r"port\s+(\S+):.*?\n\s+tx pkts=(\d+)", out)}
+
+
 def spread(ctl):
-    before = {k: m["tx_packets"] for k, m in members(ctl).items()}
+    ctl.vsctl("set-controller", "br0", "ptcp:%d:127.0.0.1" % OF_PORT, "--", "set", "bridge", "br0",
+              "fail-mode=standalone")
+    time.sleep(1)
+    before, ports_before = {k: m["tx_packets"] for k, m in members(ctl).items()}, port_tx(ctl)
     run([sys.executable, UDP, "send", IP["HB"], "64", "4000", "1"], ns=NS["HA"])
     after = {k: m["tx_packets"] - before[k] for k, m in members(ctl).items()}
     total = sum(after.values())
     check(total >= 3000 and min(after.values()) >= total * 0.2,
           "balance-tcp: 64 UDP flows spread over both members %s" % after, after)
+    # The bond is one OpenFlow port: its counters are its members' sums.
+    ports = {p: n - ports_before.get(p, 0) for p, n in port_tx(ctl).items()}
+    check(max(ports.values(), default=0) >= total,
+          "ovs-ofctl dump-ports: the bond port's tx counts both members (%d sent by the bond)" % total, ports)
 
 
 def bond_metrics(ctl):

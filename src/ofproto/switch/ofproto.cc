@@ -487,9 +487,16 @@ std::vector<PortDesc> Ofproto::port_descs() const {
 std::optional<PortStats> Ofproto::port_stats(uint32_t of_port) const {
   const BridgePort* bp = bridge_.port(of_port);
   if (!bp) return std::nullopt;
-  const netdev::Netdev* nd = (real_dp_ && !bp->is_patch()) ? real_dp_->port(bp->dp_port) : nullptr;
-  // The same counters by the same names (a patch port has none).
-  const netdev::PortStats s = nd ? nd->stats() : netdev::PortStats{};
+  // The same counters by the same names: a bond's are its members' sums, a
+  // patch port has none.
+  netdev::PortStats s;
+  for (uint32_t d : real_dp_ ? bp->dp_ports() : std::vector<uint32_t>{})
+    if (const netdev::Netdev* nd = real_dp_->port(d)) {
+      const netdev::PortStats m = nd->stats();
+      s.rx_packets += m.rx_packets, s.tx_packets += m.tx_packets, s.rx_bytes += m.rx_bytes;
+      s.tx_bytes += m.tx_bytes, s.rx_dropped += m.rx_dropped, s.tx_dropped += m.tx_dropped;
+      s.rx_errors += m.rx_errors, s.tx_errors += m.tx_errors;
+    }
   return PortStats{.port_no = of_port, .rx_packets = s.rx_packets, .tx_packets = s.tx_packets,
                    .rx_bytes = s.rx_bytes, .tx_bytes = s.tx_bytes, .rx_dropped = s.rx_dropped,
                    .tx_dropped = s.tx_dropped, .rx_errors = s.rx_errors, .tx_errors = s.tx_errors};
@@ -509,7 +516,6 @@ MaybeError Ofproto::port_mod(const PortMod& pm) {
     return port_mod_error(PortModFailedCode::kBadConfig,
                           "port_mod: port " + std::to_string(pm.port_no) +
                               ": unknown config bits in mask 0x" + fmt::format("{:x}", pm.mask));
-  netdev::Netdev* nd = (real_dp_ && !bp.is_patch()) ? real_dp_->port(bp.dp_port) : nullptr;
   // hw_addr must be the port's own (OpenFlow uses it to catch a stale port
   // number); all-zero is accepted for ports whose MAC is unknown.
   std::array<uint8_t, 6> mac{};
@@ -520,7 +526,9 @@ MaybeError Ofproto::port_mod(const PortMod& pm) {
                           "port_mod: port " + std::to_string(pm.port_no) +
                               ": hw_addr is not the port's MAC address");
   auto want = [&](uint32_t bit, bool cur) { return (pm.mask & bit) ? (pm.config & bit) != 0 : cur; };
-  if ((pm.mask & kPortConfigDown) && nd) nd->set_admin_up(!(pm.config & kPortConfigDown));
+  if (pm.mask & kPortConfigDown)  // every member of a bond
+    for (uint32_t d : real_dp_ ? bp.dp_ports() : std::vector<uint32_t>{})
+      if (netdev::Netdev* nd = real_dp_->port(d)) nd->set_admin_up(!(pm.config & kPortConfigDown));
   bool changed = false;
   auto set = [&](bool& flag, uint32_t bit) {
     bool v = want(bit, flag);
