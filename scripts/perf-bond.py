@@ -24,12 +24,11 @@ ports (over the window).
 Usage: scripts/perf-bond.py [--runs N] [--flows N] [--macs N] [--only ovs,dps,limit] [--out DIR]
 (root, hugepages, ../shared/perf; PERF_WORK=DIR reuses a writable copy of it).
 """
-import argparse
 import json
 import os
 import sys
 
-from perf_harness import ROOT, WORK, dps_backend, ob, one, side_by_side, vsctl_of
+from perf_harness import ROOT, WORK, dps_backend, ob, report, run_sides, side_by_side, side_by_side_args, vsctl_of
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 MEMBERS = (("m1", "net_null8,no-rx=1"), ("m2", "net_null9,no-rx=1"))
@@ -114,34 +113,19 @@ def measure(backend, wl, a):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=1)
+    ap = side_by_side_args(__doc__, "out/bond")
     ap.add_argument("--flows", type=int, default=10000)
     ap.add_argument("--macs", type=int, default=256)
-    ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--out", default="out/bond")
-    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    hp = ob.Hugepages(allow_grow=True)
-    wl = write_workload(a.flows, a.macs)
-    sides = {"ovs": lambda: measure(OvsBond(hp), wl, a),
-             "dps": lambda: measure(dps_backend(DpsBond, hp), wl, a),
-             "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
-    res = {}
-    try:
-        for _ in range(a.runs):
-            for side in a.only.split(","):
-                one(res, ("bond-slb", side), sides[side])
-    finally:
-        hp.restore()
-    md = side_by_side(res, ["bond-slb"])
-    print(md)
-    with open(os.path.join(a.out, "bond.md"), "w") as f:
-        f.write(md + "\n")
-    with open(os.path.join(a.out, "bond.json"), "w") as f:
-        json.dump({"%s/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
+
+    def sides_of(_, hp):
+        wl = write_workload(a.flows, a.macs)
+        return {"ovs": lambda: measure(OvsBond(hp), wl, a),
+                "dps": lambda: measure(dps_backend(DpsBond, hp), wl, a),
+                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+    res = run_sides(a, ["bond-slb"], sides_of)
+    report(a, "bond", side_by_side(res, ["bond-slb"]), res)
     return 0
 
 

@@ -26,14 +26,13 @@ end of the window.
 
 Usage: scripts/perf-conntrack.py [--runs N] [--only ovs,dps,limit] [workloads...]
 """
-import argparse
 import json
 import os
 import re
 import statistics
 import sys
 
-from perf_harness import ROOT, WORK, dps_backend, ob
+from perf_harness import ROOT, WORK, dps_backend, ob, report, run_sides, side_by_side_args
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 A_MAC, B_MAC = "02:00:00:00:0a:01", "02:00:00:00:0b:01"
@@ -114,6 +113,7 @@ class DpsCt(Tracked, ob.CommandBackend):
 
 
 def one(results, key, fn):
+    """perf_harness.one, plus the tracker's size and the switch's memory."""
     try:
         r = fn()
         bs = r.get("backend_stats") or {}
@@ -141,35 +141,17 @@ def table(res, names):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--out", default="out/conntrack")
-    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
-    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
-    a = ap.parse_args()
+    a = side_by_side_args(__doc__, "out/conntrack", WORKLOADS).parse_args()
     os.makedirs(a.out, exist_ok=True)
-    hp = ob.Hugepages(allow_grow=True)
-    res = {}
-    try:
-        for name in a.workloads:
-            wl = write_workload(name, WORKLOADS[name])
-            sides = {"ovs": lambda: ob.run_throughput(OvsCt(hp), wl, a.warmup, a.duration),
-                     "dps": lambda: ob.run_throughput(dps_backend(DpsCt, hp, socket_mem_mb(wl)), wl,
-                                                      a.warmup, a.duration),
-                     "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
-            for _ in range(a.runs):
-                for side in a.only.split(","):
-                    one(res, (name, side), sides[side])
-    finally:
-        hp.restore()
-    md = table(res, a.workloads)
-    print(md)
-    with open(os.path.join(a.out, "conntrack.md"), "w") as f:
-        f.write(md + "\n")
-    with open(os.path.join(a.out, "conntrack.json"), "w") as f:
-        json.dump({"%s/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
+
+    def sides_of(name, hp):
+        wl = write_workload(name, WORKLOADS[name])
+        return {"ovs": lambda: ob.run_throughput(OvsCt(hp), wl, a.warmup, a.duration),
+                "dps": lambda: ob.run_throughput(dps_backend(DpsCt, hp, socket_mem_mb(wl)), wl,
+                                                 a.warmup, a.duration),
+                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+    res = run_sides(a, a.workloads, sides_of, record=one)
+    report(a, "conntrack", table(res, a.workloads), res)
     return 0
 
 

@@ -17,9 +17,7 @@ the cache hit split and the median of the paired ratios dpswitchd/testpmd.
 import argparse
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 

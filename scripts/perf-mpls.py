@@ -19,13 +19,12 @@ the table-miss drop: a packet no rule names would show up as missing.
 Usage: scripts/perf-mpls.py [--runs N] [--flows N] [--labels N] [--out DIR] [workload...]
 (root, hugepages, ../shared/perf; PERF_WORK=DIR reuses a writable copy of it).
 """
-import argparse
 import json
 import os
 import struct
 import sys
 
-from perf_harness import WORK, dps_backend, ob, one, side_by_side
+from perf_harness import WORK, dps_backend, ob, report, run_sides, side_by_side, side_by_side_args
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 WORKLOADS = ("mpls-push", "mpls-swap", "mpls-pop")
@@ -80,37 +79,19 @@ def write_workload(name, flows, labels):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=1)
+    ap = side_by_side_args(__doc__, "out/mpls", WORKLOADS)
     ap.add_argument("--flows", type=int, default=10000)
     ap.add_argument("--labels", type=int, default=1, help="labels (and rules) the flows spread over")
-    ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--out", default="out/mpls")
-    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
-    ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    hp = ob.Hugepages(allow_grow=True)
-    res = {}
-    try:
-        for name in a.workloads:
-            wl = write_workload(name, a.flows, a.labels)
-            sides = {"ovs": lambda: ob.run_throughput(ob.OvsDpdkBackend(hp), wl, a.warmup, a.duration),
-                     "dps": lambda: ob.run_throughput(dps_backend(ob.CommandBackend, hp), wl,
-                                                      a.warmup, a.duration),
-                     "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
-            for _ in range(a.runs):
-                for side in a.only.split(","):
-                    one(res, (name, side), sides[side])
-    finally:
-        hp.restore()
-    md = side_by_side(res, a.workloads)
-    print(md)
-    with open(os.path.join(a.out, "mpls.md"), "w") as f:
-        f.write(md + "\n")
-    with open(os.path.join(a.out, "mpls.json"), "w") as f:
-        json.dump({"%s/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
+
+    def sides_of(name, hp):
+        wl = write_workload(name, a.flows, a.labels)
+        return {"ovs": lambda: ob.run_throughput(ob.OvsDpdkBackend(hp), wl, a.warmup, a.duration),
+                "dps": lambda: ob.run_throughput(dps_backend(ob.CommandBackend, hp), wl, a.warmup, a.duration),
+                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+    res = run_sides(a, a.workloads, sides_of)
+    report(a, "mpls", side_by_side(res, a.workloads), res)
     return 0
 
 

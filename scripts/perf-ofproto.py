@@ -35,7 +35,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
 from perf_common import ROOT, SHARED_PERF, ensure_workload, run_dpswitchd as _run, run_testpmd
 

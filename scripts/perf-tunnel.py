@@ -22,7 +22,6 @@ Usage: scripts/perf-tunnel.py [--runs N] [--flows N] [--out DIR] [workload...]
 (root, hugepages, ../shared/perf; PERF_WORK=DIR reuses a writable copy of it).
 The switch under test is dpswitchd built in ./build.
 """
-import argparse
 import json
 import os
 import struct
@@ -30,7 +29,7 @@ import sys
 import time
 import zlib
 
-from perf_harness import ROOT, WORK, dps_backend, ob, one, side_by_side, vsctl_of
+from perf_harness import ROOT, WORK, dps_backend, ob, report, run_sides, side_by_side, side_by_side_args, vsctl_of
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 VTEP_MAC, REMOTE_MAC = "02:00:00:00:aa:01", "02:00:00:00:aa:02"
@@ -140,35 +139,18 @@ class DpsTunnel(Overlay, ob.CommandBackend):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=1)
+    ap = side_by_side_args(__doc__, "out/tunnel", ["tnl-decap", "tnl-encap"])
     ap.add_argument("--flows", type=int, default=10000)
-    ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--out", default="out/tunnel")
-    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
-    ap.add_argument("workloads", nargs="*", default=["tnl-decap", "tnl-encap"])
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    hp = ob.Hugepages(allow_grow=True)
-    res = {}
-    try:
-        for name in a.workloads:
-            wl = write_workload(name, a.flows)
-            sides = {"ovs": lambda: ob.run_throughput(OvsTunnel(hp), wl, a.warmup, a.duration),
-                     "dps": lambda: ob.run_throughput(dps_backend(DpsTunnel, hp), wl, a.warmup, a.duration),
-                     "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
-            for _ in range(a.runs):
-                for side in a.only.split(","):
-                    one(res, (name, side), sides[side])
-    finally:
-        hp.restore()
-    md = side_by_side(res, a.workloads)
-    print(md)
-    with open(os.path.join(a.out, "tunnel.md"), "w") as f:
-        f.write(md + "\n")
-    with open(os.path.join(a.out, "tunnel.json"), "w") as f:
-        json.dump({"%s/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
+
+    def sides_of(name, hp):
+        wl = write_workload(name, a.flows)
+        return {"ovs": lambda: ob.run_throughput(OvsTunnel(hp), wl, a.warmup, a.duration),
+                "dps": lambda: ob.run_throughput(dps_backend(DpsTunnel, hp), wl, a.warmup, a.duration),
+                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+    res = run_sides(a, a.workloads, sides_of)
+    report(a, "tunnel", side_by_side(res, a.workloads), res)
     return 0
 
 

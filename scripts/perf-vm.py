@@ -26,7 +26,6 @@ Usage: scripts/perf-vm.py [--runs N] [--warmup S] [--duration S] [--frames 64,15
        [--only ovs,dps,limit] [--out DIR]
 (root, ../shared/perf beside the repository; PERF_WORK=DIR reuses a copy of it).
 """
-import argparse
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from perf_harness import ROOT, WORK, dps_backend, ob, vsctl_of
+from perf_harness import ROOT, WORK, dps_backend, ob, report, run_sides, side_by_side_args, vsctl_of
 
 TESTPMD = shutil.which("dpdk-testpmd")
 DPSBENCH = os.path.join(ROOT, "build", "src", "dpsbench", "dpsbench")
@@ -173,42 +172,20 @@ def table(res, frames):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--duration", type=float, default=5)
-    ap.add_argument("--out", default="out/vm")
-    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
+    ap = side_by_side_args(__doc__, "out/vm")
     ap.add_argument("--frames", default="64,1518")
     a = ap.parse_args()
     if not TESTPMD or not os.path.exists(DPSBENCH):
         sys.exit("needs dpdk-testpmd and build/src/dpsbench/dpsbench (make build)")
     os.makedirs(a.out, exist_ok=True)
-    hp = ob.Hugepages(allow_grow=True)
     frames = [int(f) for f in a.frames.split(",")]
-    res = {}
-    try:
-        for _ in range(a.runs):
-            for frame in frames:
-                sides = {"ovs": lambda: run_switch(OvsVm, hp, frame, a),
-                         "dps": lambda: run_switch(lambda h: dps_backend(DpsVm, h), hp, frame, a),
-                         "limit": lambda: run_limit(frame, a)}
-                for side in a.only.split(","):
-                    try:
-                        r = sides[side]()
-                        res.setdefault((frame, side), []).append(r)
-                        ob.log("%d B %s: %.3f Mpps (offered %.3f), %s cycles/pkt"
-                               % (frame, side, r["mpps"], r["offered_mpps"], r.get("cycles_per_pkt")))
-                    except Exception as e:  # noqa: BLE001 - one failed run, the others go on
-                        ob.log("%d B %s failed: %s" % (frame, side, e))
-    finally:
-        hp.restore()
-    md = table(res, frames)
-    print(md)
-    with open(os.path.join(a.out, "vm.md"), "w") as f:
-        f.write(md + "\n")
-    with open(os.path.join(a.out, "vm.json"), "w") as f:
-        json.dump({"%d/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
+
+    def sides_of(frame, hp):
+        return {"ovs": lambda: run_switch(OvsVm, hp, frame, a),
+                "dps": lambda: run_switch(lambda h: dps_backend(DpsVm, h), hp, frame, a),
+                "limit": lambda: run_limit(frame, a)}
+    res = run_sides(a, frames, sides_of)
+    report(a, "vm", table(res, frames), res)
     return 0
 
 

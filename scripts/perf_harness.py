@@ -1,8 +1,10 @@
 """The ../shared/perf harness for the project's side-by-side perf scripts
-(perf-tunnel.py, perf-vm.py, perf-visibility.py, perf-mpls.py): a writable copy of it
-(PERF_WORK=DIR reuses one), its ovs_bench module as `ob`, dpswitchd as its
-CommandBackend (tests/perf/switch-cmd.txt) and ovs-vsctl against either
-switch's store."""
+(perf-tunnel, -vm, -visibility, -conntrack, -mpls, -bond): a writable copy of
+it (PERF_WORK=DIR reuses one), its ovs_bench module as `ob`, dpswitchd as
+its CommandBackend (tests/perf/switch-cmd.txt), ovs-vsctl against either
+switch's store, and the scripts' common options, run loop and report."""
+import argparse
+import json
 import os
 import shutil
 import statistics
@@ -58,3 +60,45 @@ def side_by_side(res, names):
             n, o, d, lim, d / lim if lim else 0, d / o if o else 0, cyc((n, "ovs")),
             cyc((n, "dps"))))
     return "\n".join(out)
+
+
+def side_by_side_args(doc, out, workloads=None):
+    """The side-by-side scripts' common options (--runs, --warmup, --duration,
+    --out, --only and, given defaults, the workload names)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--only", default="ovs,dps,limit", help="which sides to run")
+    if workloads is not None:
+        ap.add_argument("workloads", nargs="*", default=list(workloads))
+    return ap
+
+
+def run_sides(a, names, sides_of, record=None):
+    """Every side of a.only, a.runs times per name: sides_of(name, hugepages)
+    gives {side: () -> result}; record(results, key, fn) runs one (default:
+    one()). Hugepages are restored whatever happens. Returns
+    {(name, side): [results]}."""
+    record = record or one
+    hp = ob.Hugepages(allow_grow=True)
+    res = {}
+    try:
+        for name in names:
+            sides = sides_of(name, hp)
+            for _ in range(a.runs):
+                for side in a.only.split(","):
+                    record(res, (name, side), sides[side])
+    finally:
+        hp.restore()
+    return res
+
+
+def report(a, stem, md, res):
+    """Prints the table and writes it and the raw results under a.out."""
+    print(md)
+    with open(os.path.join(a.out, stem + ".md"), "w") as f:
+        f.write(md + "\n")
+    with open(os.path.join(a.out, stem + ".json"), "w") as f:
+        json.dump({"%s/%s" % k: v for k, v in res.items()}, f, indent=1, default=str)
