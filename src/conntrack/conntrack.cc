@@ -134,11 +134,12 @@ void masked_set(uint8_t* dst, const uint8_t* v, const uint8_t* m, size_t n) {
 
 const char* ct_counter_name(unsigned c) { return c < kCtCounterCount ? kCounterNames[c] : "?"; }
 
-// QSBR as rte_rcu_qsbr_quiescent: acquire the global epoch, publish it with
-// release (every use of a connection before this point happens-before the
-// reclaimer's acquire load in min_thread_epoch). No store, and no fence,
-// while the epoch has not moved: a seq_cst store here was an xchg per PMD
-// iteration, 10% of a vhost PMD's cycles.
+// Quiescent-state based reclamation, as DPDK's RCU QSBR library: acquire
+// the global epoch, publish it with release (every use of a connection
+// before this point happens-before the reclaimer's acquire load in
+// min_thread_epoch). No store, and no fence, while the epoch has not moved:
+// a seq_cst store here was an xchg per PMD iteration, 10% of a vhost PMD's
+// cycles under load.
 void CtThread::quiesce() {
   const uint64_t e = ct_->epoch_.load(std::memory_order_acquire);
   if (e != epoch_.load(std::memory_order_relaxed)) epoch_.store(e, std::memory_order_release);

@@ -544,7 +544,6 @@ void PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep
   const DpCtArgs args = ct_action_args(a);
   const conntrack::CtAction act = ct_action_of(args);
   const int64_t now_ms = static_cast<int64_t>(now_tsc_ / tsc_per_ms_);
-  RecircQueue& q = recirc_[recirc_fill_];
   static_assert(netdev::kMaxBurst <= conntrack::Conntrack::kPrefetchMax);
   const uint8_t* l3[netdev::kMaxBurst];
   size_t len[netdev::kMaxBurst];
@@ -559,47 +558,33 @@ void PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep
     r.state = conntrack::kCsTracked | conntrack::kCsInvalid;
     if (l3[i]) r = cfg_.ct->process(ct_thread_, l3[i], len[i], act, now_ms);
     if (!args.recirc_id) continue;
-    if (DPS_UNLIKELY(q.n >= netdev::kMaxBurst)) {
-      if (!keep) rte_pktmbuf_free(pkts[i]);
-      counters_.add(kRecircDropped, 1);
-      continue;
-    }
-    rte_mbuf* m = own_or_copy(pkts[i], keep);
-    if (!m) {
-      counters_.add(kDropped, 1);
-      continue;
-    }
-    FlowKey& k = q.b.keys[q.n];
-    const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
-                                        in_port, &k);
-    if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkts[i], &k);
-    ct_result_to_key(r, args.recirc_id, &k);
-    q.b.hashes[q.n] = h ^ (args.recirc_id * 0x9e3779b1u);
-    q.pkts[q.n++] = m;
+    if (FlowKey* k = queue_recirc(pkts[i], keep, in_port, args.recirc_id)) ct_result_to_key(r, args.recirc_id, k);
   }
 }
 
 void PmdThread::run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {
+  for (unsigned i = 0; i < n; i++) queue_recirc(pkts[i], keep, in_port, a.arg32);
+}
+
+FlowKey* PmdThread::queue_recirc(rte_mbuf* pkt, bool keep, uint32_t in_port, uint32_t recirc_id) {
   RecircQueue& q = recirc_[recirc_fill_];
-  for (unsigned i = 0; i < n; i++) {
-    if (DPS_UNLIKELY(q.n >= netdev::kMaxBurst)) {
-      if (!keep) rte_pktmbuf_free(pkts[i]);
-      counters_.add(kRecircDropped, 1);
-      continue;
-    }
-    rte_mbuf* m = own_or_copy(pkts[i], keep);
-    if (!m) {
-      counters_.add(kDropped, 1);
-      continue;
-    }
-    FlowKey& k = q.b.keys[q.n];
-    const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
-                                        in_port, &k);
-    if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkts[i], &k);
-    k.recirc_id = a.arg32;
-    q.b.hashes[q.n] = h ^ (a.arg32 * 0x9e3779b1u);
-    q.pkts[q.n++] = m;
+  if (DPS_UNLIKELY(q.n >= netdev::kMaxBurst)) {
+    if (!keep) rte_pktmbuf_free(pkt);
+    counters_.add(kRecircDropped, 1);
+    return nullptr;
   }
+  rte_mbuf* m = own_or_copy(pkt, keep);
+  if (!m) {
+    counters_.add(kDropped, 1);
+    return nullptr;
+  }
+  FlowKey& k = q.b.keys[q.n];
+  const uint32_t h = flow_key_extract(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), in_port, &k);
+  if (DPS_UNLIKELY(classifying_ != nullptr)) keep_tunnel_words(pkt, &k);
+  k.recirc_id = recirc_id;
+  q.b.hashes[q.n] = h ^ (recirc_id * 0x9e3779b1u);
+  q.pkts[q.n++] = m;
+  return &k;
 }
 
 // --- Meters -------------------------------------------------------------------

@@ -220,6 +220,10 @@ class PmdThread {
   // kRecirc: each packet (a copy when keep) into the recirculation queue,
   // its key parsed anew with recirc_id = a.arg32.
   void run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
+  // One packet (a copy when keep) into the recirculation queue, its key
+  // parsed anew with recirc_id; nullptr (counted) when the queue is full or
+  // no copy could be made.
+  FlowKey* queue_recirc(rte_mbuf* pkt, bool keep, uint32_t in_port, uint32_t recirc_id);
   void run_tnl_push(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep);
   // Classifies and executes the recirculation queue until it stays empty
   // (out of line: a burst of plain traffic pays one test).
