@@ -240,6 +240,10 @@ def bond_metrics(ctl):
         got["text"] = r.stdout
         return "dpswitch_lacp_negotiated" in r.stdout
     check(wait_for(scrape, timeout=10), "metrics endpoint lists the bond's figures", got.get("text", "")[-500:])
+    p = subprocess.run(["promtool", "check", "metrics"], input=got.get("text", ""), capture_output=True, text=True)
+    check(p.returncode == 0 and not (p.stdout + p.stderr).strip(),
+          "promtool check metrics: the exposition with the bond and LACP families is valid, no lint problem",
+          p.stdout + p.stderr)
     fam = {}
     for line in got.get("text", "").splitlines():
         m = re.match(r'(dpswitch_(?:bond|lacp)_\w+)\{([^}]*)\} (\S+)$', line)

@@ -3,6 +3,8 @@
 // through flow_key_format(), and rejects bad input with the offending token.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include <arpa/inet.h>
 
 #include "dp_flow_text.h"
@@ -43,6 +45,32 @@ TEST_CASE("datapath actions parse in order", "[datapath][flow_text]") {
   CHECK(a.acts[3].arg32 == 2);
   CHECK(parse_dp_actions("drop").n == 0);
   CHECK(parse_dp_actions("").n == 0);
+}
+
+TEST_CASE("MPLS and recirculation datapath actions parse", "[datapath][flow_text]") {
+  DpActions a = parse_dp_actions(
+      "push_mpls:0x8847:0x00064140,set_mpls:0x3f:0xff,copy_ttl_out,copy_ttl_in,pop_mpls:0x0800,recirc:0x12,1");
+  REQUIRE(a.n == 7);
+  CHECK(a.acts[0].type == ActType::kPushMpls);
+  CHECK(a.acts[0].arg16 == 0x8847);
+  CHECK(a.acts[0].arg32 == (100u << 12 | 1u << 8 | 64));
+  CHECK(a.acts[1].type == ActType::kSetMplsLse);
+  CHECK(a.acts[1].arg32 == 0x3f);
+  uint32_t mask;
+  std::memcpy(&mask, a.acts[1].data, 4);
+  CHECK(mask == 0xff);
+  CHECK(a.acts[2].type == ActType::kCopyTtlOut);
+  CHECK(a.acts[3].type == ActType::kCopyTtlIn);
+  CHECK(a.acts[4].type == ActType::kPopMpls);
+  CHECK(a.acts[4].arg16 == 0x0800);
+  CHECK(a.acts[5].type == ActType::kRecirc);
+  CHECK(a.acts[5].arg32 == 0x12);
+  std::memcpy(&mask, parse_dp_actions("set_mpls:0x12345678").acts[0].data, 4);
+  CHECK(mask == 0xffffffffu);
+  CHECK_THROWS_WITH(parse_dp_actions("push_mpls:0x0800:1"), Catch::Contains("not an MPLS ethertype"));
+  CHECK_THROWS_WITH(parse_dp_actions("push_mpls:0x8847"), Catch::Contains("takes 2 argument(s)"));
+  CHECK_THROWS_WITH(parse_dp_actions("copy_ttl_in:3"), Catch::Contains("takes no argument"));
+  CHECK_THROWS_WITH(parse_dp_actions("set_mpls:0x1:0x2:0x3"), Catch::Contains("takes 1..2 argument(s)"));
 }
 
 TEST_CASE("bad datapath flows are rejected naming the token", "[datapath][flow_text]") {

@@ -287,6 +287,8 @@ constexpr RewriteSyntax kRewrites[] = {
     {"set_nd_tll", ActType::kSetNdTll, ArgKind::kMac},
     {"set_eth_type", ActType::kSetEthType, ArgKind::kUint16, 0xffff},
     {"set_ip_proto", ActType::kSetIpProto, ArgKind::kUint16, 0xff},
+    {"copy_ttl_out", ActType::kCopyTtlOut, ArgKind::kNone},
+    {"copy_ttl_in", ActType::kCopyTtlIn, ArgKind::kNone},
 };
 
 // One kRewrites action; v is everything after the first ':' (MAC and IPv6
@@ -312,14 +314,46 @@ DpAction parse_rewrite(const std::string& tok, const RewriteSyntax& r, const std
   return a;
 }
 
-// The actions outside kRewrites: output, push/pop_vlan, userspace, meter, bond.
+void need_args(const std::string& tok, const std::string& name, size_t n, size_t lo, size_t hi) {
+  if (n < lo || n > hi)
+    bad(tok, name + " takes " + std::to_string(lo) + (hi > lo ? ".." + std::to_string(hi) : "") + " argument(s)");
+}
+
+uint16_t parse_mpls_ethertype(const std::string& tok, const std::string& v) {
+  const auto et = static_cast<uint16_t>(parse_uint(tok, v, 0xffff));
+  if (et != kEthTypeMpls && et != kEthTypeMplsMcast) bad(tok, "'" + v + "' is not an MPLS ethertype (0x8847, 0x8848)");
+  return et;
+}
+
+// push_mpls:ETHERTYPE:LSE, pop_mpls:ETHERTYPE, set_mpls:VALUE[:MASK] (the
+// top label stack entry, 32 bits), recirc:ID.
+DpAction parse_mpls_action(const std::string& tok, const std::string& name, const std::vector<std::string>& args) {
+  auto need = [&](size_t lo, size_t hi) { need_args(tok, name, args.size(), lo, hi); };
+  if (name == "push_mpls") {
+    need(2, 2);
+    return act_push_mpls(parse_mpls_ethertype(tok, args[0]), static_cast<uint32_t>(parse_uint(tok, args[1], 0xffffffffu)));
+  }
+  if (name == "pop_mpls") {
+    need(1, 1);
+    return act_pop_mpls(static_cast<uint16_t>(parse_uint(tok, args[0], 0xffff)));
+  }
+  if (name == "set_mpls") {
+    need(1, 2);
+    const auto mask = args.size() > 1 ? static_cast<uint32_t>(parse_uint(tok, args[1], 0xffffffffu)) : 0xffffffffu;
+    return act_set_mpls_lse(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)) & mask, mask);
+  }
+  if (name == "recirc") {
+    need(1, 1);
+    return act_recirc(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
+  }
+  bad(tok, "unknown action '" + name + "'");
+}
+
+// The actions outside kRewrites: output, push/pop_vlan, userspace, meter,
+// bond, then the MPLS ones.
 DpAction parse_other_action(const std::string& tok, const std::string& name,
                             const std::vector<std::string>& args) {
-  auto need = [&](size_t lo, size_t hi) {
-    if (args.size() < lo || args.size() > hi)
-      bad(tok, name + " takes " + std::to_string(lo) + (hi > lo ? ".." + std::to_string(hi) : "") +
-                   " argument(s)");
-  };
+  auto need = [&](size_t lo, size_t hi) { need_args(tok, name, args.size(), lo, hi); };
   if (std::isdigit(static_cast<unsigned char>(name[0])) && args.empty())
     return act_output(static_cast<uint32_t>(parse_uint(tok, name, 0xffffffffu)));
   if (name == "output") {
@@ -350,7 +384,7 @@ DpAction parse_other_action(const std::string& tok, const std::string& name,
     need(1, 1);
     return act_meter(static_cast<uint32_t>(parse_uint(tok, args[0], 0xffffffffu)));
   }
-  bad(tok, "unknown action '" + name + "'");
+  return parse_mpls_action(tok, name, args);
 }
 
 }  // namespace

@@ -18,7 +18,10 @@
 //   set_icmpv4_type:N, set_icmpv4_code:N, set_icmpv6_type:N, set_icmpv6_code:N,
 //   set_arp_op:N, set_arp_spa:IP, set_arp_tpa:IP, set_arp_sha:MAC,
 //   set_arp_tha:MAC, set_nd_target:IP6, set_nd_sll:MAC, set_nd_tll:MAC,
-//   userspace:COOKIE, meter:ID (datapath meter id, Datapath::set_meter)
+//   userspace:COOKIE, meter:ID (datapath meter id, Datapath::set_meter),
+//   push_mpls:ETHERTYPE:LSE, pop_mpls:ETHERTYPE, set_mpls:LSE[:MASK],
+//   copy_ttl_out, copy_ttl_in, recirc:ID (LSE: the whole 32-bit label
+//   stack entry, label << 12 | tc << 9 | bos << 8 | ttl)
 //
 // Errors: std::invalid_argument naming the offending token and why.
 #pragma once

@@ -121,9 +121,9 @@ class Lacp {
   void rx(uint32_t id, std::span<const uint8_t> frame, int64_t now_ms);
   void rx_pdu(uint32_t id, const Lacpdu& pdu, int64_t now_ms);
   // Member id's carrier changed. As OVS's lacp_member_carrier_changed: a
-  // member with a current partner (or any member of an active bond) has
-  // its partner information expired (short timeout, out of sync), and
-  // every member transmits now. A partner that cannot see carrier itself
+  // member with a current partner, or in an active bond one with expired
+  // partner information, has it expired (short timeout, out of sync); a
+  // defaulted member has none. Every member transmits now. A partner that cannot see carrier itself
   // (OVS-DPDK over af_packet) re-aggregates at once instead of after its
   // slow-rate timeout. Returns true when attachment changed.
   bool carrier_changed(uint32_t id, int64_t now_ms);
