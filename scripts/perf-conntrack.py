@@ -32,7 +32,7 @@ import re
 import statistics
 import sys
 
-from perf_harness import ROOT, WORK, dps_backend, ob, report, run_sides, side_by_side_args
+from perf_harness import ROOT, WORK, ob, report, run_sides, side_by_side_args, throughput_sides
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 A_MAC, B_MAC = "02:00:00:00:0a:01", "02:00:00:00:0b:01"
@@ -146,10 +146,7 @@ def main():
 
     def sides_of(name, hp):
         wl = write_workload(name, WORKLOADS[name])
-        return {"ovs": lambda: ob.run_throughput(OvsCt(hp), wl, a.warmup, a.duration),
-                "dps": lambda: ob.run_throughput(dps_backend(DpsCt, hp, socket_mem_mb(wl)), wl,
-                                                 a.warmup, a.duration),
-                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+        return throughput_sides(hp, wl, a, OvsCt, DpsCt, socket_mem_mb(wl))
     res = run_sides(a, a.workloads, sides_of, record=one)
     report(a, "conntrack", table(res, a.workloads), res)
     return 0

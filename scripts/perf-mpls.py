@@ -24,7 +24,7 @@ import os
 import struct
 import sys
 
-from perf_harness import WORK, dps_backend, ob, report, run_sides, side_by_side, side_by_side_args
+from perf_harness import WORK, ob, report, run_sides, side_by_side, side_by_side_args, throughput_sides
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 WORKLOADS = ("mpls-push", "mpls-swap", "mpls-pop")
@@ -86,10 +86,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     def sides_of(name, hp):
-        wl = write_workload(name, a.flows, a.labels)
-        return {"ovs": lambda: ob.run_throughput(ob.OvsDpdkBackend(hp), wl, a.warmup, a.duration),
-                "dps": lambda: ob.run_throughput(dps_backend(ob.CommandBackend, hp), wl, a.warmup, a.duration),
-                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+        return throughput_sides(hp, write_workload(name, a.flows, a.labels), a)
     res = run_sides(a, a.workloads, sides_of)
     report(a, "mpls", side_by_side(res, a.workloads), res)
     return 0

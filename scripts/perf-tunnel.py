@@ -29,7 +29,7 @@ import sys
 import time
 import zlib
 
-from perf_harness import ROOT, WORK, dps_backend, ob, report, run_sides, side_by_side, side_by_side_args, vsctl_of
+from perf_harness import ROOT, WORK, ob, report, run_sides, side_by_side, side_by_side_args, throughput_sides, vsctl_of
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 VTEP_MAC, REMOTE_MAC = "02:00:00:00:aa:01", "02:00:00:00:aa:02"
@@ -145,10 +145,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     def sides_of(name, hp):
-        wl = write_workload(name, a.flows)
-        return {"ovs": lambda: ob.run_throughput(OvsTunnel(hp), wl, a.warmup, a.duration),
-                "dps": lambda: ob.run_throughput(dps_backend(DpsTunnel, hp), wl, a.warmup, a.duration),
-                "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+        return throughput_sides(hp, write_workload(name, a.flows), a, OvsTunnel, DpsTunnel)
     res = run_sides(a, a.workloads, sides_of)
     report(a, "tunnel", side_by_side(res, a.workloads), res)
     return 0

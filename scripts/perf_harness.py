@@ -76,6 +76,16 @@ def side_by_side_args(doc, out, workloads=None):
     return ap
 
 
+def throughput_sides(hp, wl, a, ovs=None, dps=None, socket_mem=1024):
+    """The usual three sides of one workload through the harness: OVS-DPDK
+    (backend class ovs), dpswitch (CommandBackend subclass dps) and the
+    testpmd io limit, each () -> run_throughput's result."""
+    ovs, dps = ovs or ob.OvsDpdkBackend, dps or ob.CommandBackend
+    return {"ovs": lambda: ob.run_throughput(ovs(hp), wl, a.warmup, a.duration),
+            "dps": lambda: ob.run_throughput(dps_backend(dps, hp, socket_mem), wl, a.warmup, a.duration),
+            "limit": lambda: ob.TestpmdLimit(hp).run(wl, a.warmup, a.duration)}
+
+
 def run_sides(a, names, sides_of, record=None):
     """Every side of a.only, a.runs times per name: sides_of(name, hugepages)
     gives {side: () -> result}; record(results, key, fn) runs one (default:

@@ -443,6 +443,16 @@ OfprotoStats Ofproto::stats() const {
 
 namespace {
 
+// The devices behind an OpenFlow port: a bond's members, none for a patch
+// port or without a real datapath.
+std::vector<netdev::Netdev*> port_netdevs(const datapath::Datapath* dp, const BridgePort& bp) {
+  std::vector<netdev::Netdev*> out;
+  if (dp)
+    for (uint32_t d : bp.dp_ports())
+      if (netdev::Netdev* nd = dp->port(d)) out.push_back(nd);
+  return out;
+}
+
 // Largest frame a PACKET_OUT may carry (jumbo frames of the datapath).
 constexpr size_t kMaxPacketOutBytes = 9216;
 
@@ -490,13 +500,12 @@ std::optional<PortStats> Ofproto::port_stats(uint32_t of_port) const {
   // The same counters by the same names: a bond's are its members' sums, a
   // patch port has none.
   netdev::PortStats s;
-  for (uint32_t d : real_dp_ ? bp->dp_ports() : std::vector<uint32_t>{})
-    if (const netdev::Netdev* nd = real_dp_->port(d)) {
-      const netdev::PortStats m = nd->stats();
-      s.rx_packets += m.rx_packets, s.tx_packets += m.tx_packets, s.rx_bytes += m.rx_bytes;
-      s.tx_bytes += m.tx_bytes, s.rx_dropped += m.rx_dropped, s.tx_dropped += m.tx_dropped;
-      s.rx_errors += m.rx_errors, s.tx_errors += m.tx_errors;
-    }
+  for (const netdev::Netdev* nd : port_netdevs(real_dp_, *bp)) {
+    const netdev::PortStats m = nd->stats();
+    s.rx_packets += m.rx_packets, s.tx_packets += m.tx_packets, s.rx_bytes += m.rx_bytes;
+    s.tx_bytes += m.tx_bytes, s.rx_dropped += m.rx_dropped, s.tx_dropped += m.tx_dropped;
+    s.rx_errors += m.rx_errors, s.tx_errors += m.tx_errors;
+  }
   return PortStats{.port_no = of_port, .rx_packets = s.rx_packets, .tx_packets = s.tx_packets,
                    .rx_bytes = s.rx_bytes, .tx_bytes = s.tx_bytes, .rx_dropped = s.rx_dropped,
                    .tx_dropped = s.tx_dropped, .rx_errors = s.rx_errors, .tx_errors = s.tx_errors};
@@ -527,8 +536,7 @@ MaybeError Ofproto::port_mod(const PortMod& pm) {
                               ": hw_addr is not the port's MAC address");
   auto want = [&](uint32_t bit, bool cur) { return (pm.mask & bit) ? (pm.config & bit) != 0 : cur; };
   if (pm.mask & kPortConfigDown)  // every member of a bond
-    for (uint32_t d : real_dp_ ? bp.dp_ports() : std::vector<uint32_t>{})
-      if (netdev::Netdev* nd = real_dp_->port(d)) nd->set_admin_up(!(pm.config & kPortConfigDown));
+    for (netdev::Netdev* nd : port_netdevs(real_dp_, bp)) nd->set_admin_up(!(pm.config & kPortConfigDown));
   bool changed = false;
   auto set = [&](bool& flag, uint32_t bit) {
     bool v = want(bit, flag);
