@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 namespace dps::conntrack {
@@ -55,6 +56,7 @@ struct Conntrack::Conn {
   uint32_t mark = 0;
   uint8_t label[16] = {};
   uint8_t other_state = kFirst;
+  uint8_t nat = 0;  // kCsSrcNat / kCsDstNat; set before linking, never changed
   TcpConn tcp;
   // Owned by the shard locks / the control thread.
   bool linked = false;
@@ -244,21 +246,60 @@ bool Conntrack::commit_allowed(CtThread* t, uint16_t zone) {
   return true;
 }
 
+void Conntrack::release_reservation(uint16_t zone) {
+  n_conns_.fetch_sub(1);
+  zone_count_[zone].fetch_sub(1);
+}
+
 // Creates the connection (commit_allowed() reserved its place); if another
 // thread created it meanwhile, returns that one (*reply from its nodes).
-Conntrack::Conn* Conntrack::insert(CtThread* t, const CtPacket& p, int64_t now, bool* reply) {
+// With NAT, tries the candidate reply tuples until one is free; none free:
+// null, the reservation released, counted.
+Conntrack::Conn* Conntrack::insert(CtThread* t, const CtPacket& p, const CtAction& a, int64_t now,
+                                   bool* reply) {
   const CtTuple& orig = p.tuple;
-  CtTuple rep = ct_tuple_reverse(orig);
+  bool taken = false;
+  const uint8_t flags = a.nat ? a.nat_spec.flags : 0;
+  if (!(flags & (kNatSrc | kNatDst))) return link_new(t, p, ct_tuple_reverse(orig), 0, now, reply, nullptr);
+  const uint32_t h = ct_tuple_hash(orig);
+  CtTuple who = orig;  // persistent: the same address for the same client
+  std::memset(who.dst, 0, sizeof who.dst);
+  who.sport = who.dport = 0;
+  const uint32_t addr_seed = (flags & kNatPersistent) ? ct_tuple_hash(who) : h;
+  const uint32_t port_seed = (flags & kNatRandom) ? t->random() : h;
+  NatCandidates cands(orig, a.nat_spec, addr_seed, port_seed);
+  const uint8_t nat = (flags & kNatSrc) ? kCsSrcNat : kCsDstNat;
+  CtTuple rep;
+  while (cands.next(&rep)) {
+    taken = false;
+    Conn* c = link_new(t, p, rep, nat, now, reply, &taken);
+    if (!taken) return c;
+  }
+  release_reservation(orig.zone);
+  t->bump(kNatExhausted);
+  return nullptr;
+}
+
+// Links a connection with reply tuple `rep` under both shard locks. taken
+// (NAT): a live node already has `rep`; then nothing is linked.
+Conntrack::Conn* Conntrack::link_new(CtThread* t, const CtPacket& p, const CtTuple& rep, uint8_t nat,
+                                     int64_t now, bool* reply, bool* taken) {
+  const CtTuple& orig = p.tuple;
   uint32_t ho = ct_tuple_hash(orig), hr = ct_tuple_hash(rep);
   Shard& so = shard_of(ho);
   Shard& sr = shard_of(hr);
   PairLock g(&so, &sr);
   for (Node* n = so.bucket(ho); n; n = n->next) {
     if (n->hash == ho && n->key == orig && n->conn->expiration.load() > now) {
-      n_conns_.fetch_sub(1);
-      zone_count_[orig.zone].fetch_sub(1);
+      release_reservation(orig.zone);
       *reply = n->dir == 1;
       return n->conn;
+    }
+  }
+  for (Node* n = taken ? sr.bucket(hr) : nullptr; n; n = n->next) {
+    if (n->hash == hr && n->key == rep && n->conn->expiration.load() > now) {
+      *taken = true;
+      return nullptr;
     }
   }
   Conn* c = so.alloc();
@@ -270,6 +311,7 @@ Conntrack::Conn* Conntrack::insert(CtThread* t, const CtPacket& p, int64_t now, 
   c->mark = 0;
   std::fill(std::begin(c->label), std::end(c->label), 0);
   c->other_state = kFirst;
+  c->nat = nat;
   int64_t timeout = cfg_.timeouts.other_first;
   if (orig.proto == kProtoTcp) {
     timeout = tcp_new_conn(p, cfg_.timeouts, &c->tcp);
@@ -328,7 +370,7 @@ void Conntrack::classify_existing(CtThread* t, Conn* c, const CtPacket& p, bool 
   }
 }
 
-CtResult Conntrack::process(CtThread* t, const uint8_t* l3, size_t len, const CtAction& a,
+CtResult Conntrack::process(CtThread* t, uint8_t* l3, size_t len, const CtAction& a,
                             int64_t now) {
   t->bump(kPackets);
   CtResult r;
@@ -374,12 +416,21 @@ CtResult Conntrack::process(CtThread* t, const uint8_t* l3, size_t len, const Ct
       }
       r.state |= kCsNew;
       if (!a.commit || !commit_allowed(t, a.zone)) return r;
-      c = insert(t, p, now, &reply);
+      c = insert(t, p, a, now, &reply);
+      if (!c) {
+        r.drop = true;
+        return r;
+      }
       if (reply) {  // created meanwhile by another thread, this is its reply
         r.state = kCsTracked;
         classify_existing(t, c, p, reply, now, &r);
       }
     }
+  }
+  if (a.nat && c->nat) {
+    uint8_t bits = 0;
+    nat_apply(l3, len, p, nat_rewrite_for(c->nat, c->node[0].key, c->node[1].key, reply, &bits));
+    r.state |= bits;
   }
   std::lock_guard<Spin> g(c->lock);
   if (a.commit && a.set_mark) c->mark = (c->mark & ~a.mark_mask) | (a.mark & a.mark_mask);

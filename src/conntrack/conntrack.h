@@ -9,6 +9,11 @@
 //   Connections expire by protocol state (OVS's default timeouts); the
 //   number of connections is limited globally and per zone (a commit over
 //   a limit leaves the packet +new, uncommitted, and is counted).
+//   NAT (ct_nat.h): a commit with nat(src|dst=...) gives the new connection
+//   a translated reply tuple no other connection uses; every packet of a
+//   translated connection that goes through ct(nat) is rewritten (replies
+//   un-NATed, ICMP errors about it too) and gets +snat/+dnat. When no
+//   tuple is free the packet is dropped (CtResult::drop) and counted.
 //
 // Design:
 //   - The table is kShards shards, each with its own spinlock, a fixed
@@ -21,6 +26,11 @@
 //     index order. Counters are per thread (CtThread).
 //   - A connection's mutable state (protocol state, mark, label) is guarded
 //     by its own spinlock; its expiry time is an atomic.
+//   - A translated connection is found by its reply tuple like any other;
+//     the tuple is chosen under the lock of the shard it goes into (each
+//     candidate: lock, check that no live node has it, link), so two PMDs
+//     can never hand out the same one. Its tuples and NAT bits never change
+//     after it is linked, so they are read without the connection's lock.
 //   - Only the sweeper removes connections: sweep() (control thread) walks
 //     a budget of buckets per call, unlinks connections past their expiry,
 //     and retires them. A PMD never waits on it longer than one shard's
@@ -49,6 +59,7 @@
 #include <string>
 #include <vector>
 
+#include "ct_nat.h"
 #include "ct_packet.h"
 #include "ct_tcp.h"
 #include "ct_tuple.h"
@@ -71,6 +82,8 @@ struct CtAction {
   uint32_t mark = 0, mark_mask = 0;
   bool set_label = false;
   uint8_t label[16] = {}, label_mask[16] = {};
+  bool nat = false;     // nat given: translate (new connections as nat_spec says)
+  CtNatSpec nat_spec;
 };
 
 // What the packet's ct fields become.
@@ -81,6 +94,7 @@ struct CtResult {
   uint8_t label[16] = {};
   bool has_orig = false; // orig is the connection's original tuple
   CtTuple orig{};
+  bool drop = false;     // NAT found no free tuple: the packet must not leave untranslated
 };
 
 // Per-thread counters (one writer, read relaxed by the control thread).
@@ -94,7 +108,8 @@ struct CtResult {
   X(kRelated, "related")                                                    \
   X(kFull, "conntrack_full")                                                \
   X(kZoneFull, "conntrack_zone_full")                                       \
-  X(kTcpInvalidWindow, "tcp_invalid")
+  X(kTcpInvalidWindow, "tcp_invalid")                                       \
+  X(kNatExhausted, "nat_exhausted")
 
 enum CtCounter : unsigned {
 #define DPS_CT_ENUM(e, n) e,
@@ -112,6 +127,13 @@ class alignas(64) CtThread {
   // Announces that this thread holds no connection pointer now.
   void quiesce();
   uint64_t counter(unsigned c) const { return ctr_[c].load(std::memory_order_relaxed); }
+  // nat(random)'s generator (xorshift32; this thread's only).
+  uint32_t random() {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 17;
+    rng_ ^= rng_ << 5;
+    return rng_;
+  }
 
  private:
   friend class Conntrack;
@@ -121,6 +143,7 @@ class alignas(64) CtThread {
   Conntrack* ct_ = nullptr;
   std::atomic<uint64_t> epoch_{0};
   std::atomic<bool> active_{false};
+  uint32_t rng_ = 0x9e3779b9u;
   std::atomic<uint64_t> ctr_[kCtCounterCount] = {};
 };
 
@@ -159,8 +182,9 @@ class Conntrack {
   CtThread* register_thread();
   void unregister_thread(CtThread* t);
 
-  // The ct() action on one packet (l3: its IP header, len readable bytes).
-  CtResult process(CtThread* t, const uint8_t* l3, size_t len, const CtAction& a, int64_t now_ms);
+  // The ct() action on one packet (l3: its IP header, len readable bytes;
+  // NAT rewrites them).
+  CtResult process(CtThread* t, uint8_t* l3, size_t len, const CtAction& a, int64_t now_ms);
   // Before process() on a batch of n (<= kPrefetchMax) packets in `zone`
   // (l3[i] null: not IP, skipped):
   // brings each one's bucket, then its chain head's node and connection,
@@ -198,7 +222,10 @@ class Conntrack {
   friend class CtThread;
   Shard& shard_of(uint32_t hash) { return *shards_[hash % kShards]; }
   Conn* lookup(const CtTuple& key, uint32_t hash, int64_t now, bool* reply);
-  Conn* insert(CtThread* t, const CtPacket& p, int64_t now, bool* reply);
+  Conn* insert(CtThread* t, const CtPacket& p, const CtAction& a, int64_t now, bool* reply);
+  Conn* link_new(CtThread* t, const CtPacket& p, const CtTuple& rep, uint8_t nat, int64_t now,
+                 bool* reply, bool* taken);
+  void release_reservation(uint16_t zone);
   void classify_existing(CtThread* t, Conn* c, const CtPacket& p, bool reply, int64_t now,
                          CtResult* r);
   bool commit_allowed(CtThread* t, uint16_t zone);

@@ -135,6 +135,8 @@ CtParse parse_icmp_error(const uint8_t* inner, size_t len, CtPacket* out) {
   if (in.tuple.family != out->tuple.family) return CtParse::kMalformed;
   CtParse r = parse_l4(inner + l3.l4_off, l3.l4_len, true, &in);
   if (r != CtParse::kOk) return r;
+  out->inner_l4_off = static_cast<uint32_t>(l3.l4_off);
+  out->inner_l4_len = static_cast<uint32_t>(l3.l4_len);
   out->tuple = ct_tuple_reverse(in.tuple);
   out->icmp_error = true;
   return CtParse::kOk;
@@ -188,6 +190,8 @@ CtParse ct_parse(const uint8_t* l3, size_t len, CtPacket* out) {
   *out = CtPacket{};
   L3 r = parse_l3(l3, len, false, &out->tuple);
   if (r.res != CtParse::kOk) return r.res;
+  out->l4_off = static_cast<uint32_t>(r.l4_off);
+  out->l4_len = static_cast<uint32_t>(r.l4_len);
   return parse_l4(l3 + r.l4_off, r.l4_len, false, out);
 }
 

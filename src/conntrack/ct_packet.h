@@ -39,6 +39,11 @@ inline constexpr uint8_t kTcpUrg = 0x20;
 struct CtPacket {
   CtTuple tuple{};          // zone 0; the caller sets it
   bool icmp_error = false;  // tuple is the reversed embedded tuple
+  // Where the headers are (byte offsets): L4 from the IP header, and for an
+  // ICMP error the embedded packet's L4 from the embedded IP header (which
+  // starts 8 bytes into the ICMP message). NAT rewrites through them.
+  uint32_t l4_off = 0, l4_len = 0;
+  uint32_t inner_l4_off = 0, inner_l4_len = 0;
   // TCP only
   uint32_t seq = 0, ack = 0;
   uint32_t payload_len = 0;

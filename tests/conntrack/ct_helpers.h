@@ -57,7 +57,12 @@ struct CtRig {
   explicit CtRig(conntrack::CtConfig cfg = {}) : ct(cfg), th(ct.register_thread()) {}
   uint8_t run(const std::vector<uint8_t>& p, bool commit = true, uint16_t zone = 0,
               int64_t now = 1000) {
-    last = ct.process(th, p.data(), p.size(), ct_act(commit, zone), now);
+    std::vector<uint8_t> copy = p;
+    return run_act(&copy, ct_act(commit, zone), now);
+  }
+  // The packet as the action leaves it (NAT rewrites it).
+  uint8_t run_act(std::vector<uint8_t>* p, const conntrack::CtAction& a, int64_t now = 1000) {
+    last = ct.process(th, p->data(), p->size(), a, now);
     return last.state;
   }
   conntrack::Conntrack ct;

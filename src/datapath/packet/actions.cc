@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "checksum.h"
 #include "compiler.h"
 #include "flow_key.h"
 #include "meter.h"
@@ -64,34 +65,11 @@ constexpr uint8_t kNdAdvert = 136;
 
 // --- RFC 1624 incremental checksum ----------------------------------------
 
-inline uint16_t csum_finish(uint32_t sum) {
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-inline uint32_t csum_delta32(uint32_t old32, uint32_t new32) {
-  const uint32_t o = ~old32;
-  return (o & 0xffff) + (o >> 16) + (new32 & 0xffff) + (new32 >> 16);
-}
-inline uint16_t csum_replace2(uint16_t csum, uint16_t old16, uint16_t new16) {
-  return csum_finish(static_cast<uint16_t>(~csum) + static_cast<uint16_t>(~old16) + new16);
-}
-inline uint16_t csum_replace4(uint16_t csum, uint32_t old32, uint32_t new32) {
-  return csum_finish(static_cast<uint16_t>(~csum) + csum_delta32(old32, new32));
-}
-// n bytes (even) that start at an even offset of the checksummed data.
-inline uint16_t csum_replace_bytes(uint16_t csum, const uint8_t* old_bytes, const uint8_t* new_bytes,
-                                   unsigned n) {
-  uint32_t sum = static_cast<uint16_t>(~csum);
-  for (unsigned i = 0; i < n; i += 2)
-    sum += static_cast<uint16_t>(~load16(old_bytes + i)) + uint32_t{load16(new_bytes + i)};
-  return csum_finish(sum);
-}
-inline uint16_t csum_replace16(uint16_t csum, const uint8_t* old_addr, const uint8_t* new_addr) {
-  uint32_t sum = static_cast<uint16_t>(~csum);
-  for (int i = 0; i < 16; i += 4) sum += csum_delta32(load32(old_addr + i), load32(new_addr + i));
-  return csum_finish(sum);
-}
+using base::csum_finish;
+using base::csum_replace16;
+using base::csum_replace2;
+using base::csum_replace4;
+using base::csum_replace_bytes;
 
 // Applies an update to the checksum field at p: f(old) -> new.
 template <typename F>
@@ -867,7 +845,8 @@ std::string format_set_field_ext(const DpAction& a) {
 }  // namespace
 
 bool add_ct_action(DpActions* acts, const DpCtArgs& ct) {
-  const unsigned slots = (ct.flags & kCtFlagLabel) ? 3 : 1;
+  const bool label = ct.flags & kCtFlagLabel, nat = ct.flags & kCtFlagNat;
+  const unsigned slots = 1 + (label ? 2 : 0) + (nat ? 2 : 0);
   if (acts->n + slots > kMaxDpActions) return false;
   DpAction a{};
   a.type = ActType::kCt;
@@ -877,12 +856,24 @@ bool add_ct_action(DpActions* acts, const DpCtArgs& ct) {
   std::memcpy(a.data + 4, &ct.mark, 4);
   std::memcpy(a.data + 8, &ct.mark_mask, 4);
   acts->acts[acts->n++] = a;
-  if (slots == 1) return true;
   uint8_t raw[2 * sizeof(DpAction)] = {};
-  std::memcpy(raw, ct.label, 16);
-  std::memcpy(raw + 16, ct.label_mask, 16);
-  std::memcpy(&acts->acts[acts->n], raw, sizeof raw);
-  acts->n += 2;
+  if (label) {
+    std::memcpy(raw, ct.label, 16);
+    std::memcpy(raw + 16, ct.label_mask, 16);
+    std::memcpy(&acts->acts[acts->n], raw, sizeof raw);
+    acts->n += 2;
+  }
+  if (nat) {
+    std::memset(raw, 0, sizeof raw);
+    raw[0] = ct.nat.flags;
+    raw[1] = ct.nat.family;
+    std::memcpy(raw + 2, &ct.nat.port_min, 2);
+    std::memcpy(raw + 4, &ct.nat.port_max, 2);
+    std::memcpy(raw + 8, ct.nat.addr_min, 16);
+    std::memcpy(raw + 24, ct.nat.addr_max, 16);
+    std::memcpy(&acts->acts[acts->n], raw, sizeof raw);
+    acts->n += 2;
+  }
   return true;
 }
 
@@ -893,17 +884,26 @@ DpCtArgs ct_action_args(const DpAction* a) {
   ct.flags = a->data[0];
   std::memcpy(&ct.mark, a->data + 4, 4);
   std::memcpy(&ct.mark_mask, a->data + 8, 4);
+  const uint8_t* raw = reinterpret_cast<const uint8_t*>(a + 1);
   if (ct.flags & kCtFlagLabel) {
-    const uint8_t* raw = reinterpret_cast<const uint8_t*>(a + 1);
     std::memcpy(ct.label, raw, 16);
     std::memcpy(ct.label_mask, raw + 16, 16);
+    raw += 2 * sizeof(DpAction);
+  }
+  if (ct.flags & kCtFlagNat) {
+    ct.nat.flags = raw[0];
+    ct.nat.family = raw[1];
+    std::memcpy(&ct.nat.port_min, raw + 2, 2);
+    std::memcpy(&ct.nat.port_max, raw + 4, 2);
+    std::memcpy(ct.nat.addr_min, raw + 8, 16);
+    std::memcpy(ct.nat.addr_max, raw + 24, 16);
   }
   return ct;
 }
 
 namespace {
 
-// "ct(commit,force,zone=5,mark=0x1/0xff,label=0x../0x..,recirc=0x..)".
+// "ct(commit,force,zone=5,mark=0x1/0xff,label=0x../0x..,nat(src=..),recirc=0x..)".
 std::string format_ct(const DpAction* a) {
   const DpCtArgs ct = ct_action_args(a);
   std::string s = "ct(";
@@ -921,6 +921,7 @@ std::string format_ct(const DpAction* a) {
     s += "/0x";
     for (uint8_t b : ct.label_mask) s += (std::snprintf(buf, sizeof buf, "%02x", b), buf);
   }
+  if (ct.flags & kCtFlagNat) s += "," + base::nat_format(ct.nat);
   if (ct.recirc_id) {
     std::snprintf(buf, sizeof buf, ",recirc=0x%x", ct.recirc_id);
     s += buf;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ct_nat.h"
 #include "tunnel_header.h"
 
 struct rte_mbuf;
@@ -80,7 +81,10 @@ enum class ActType : uint8_t {
   // and the ct fields in its key; a copy when actions follow), data[0] =
   // kCtFlag*, data[4..7] / data[8..11] = mark / mark mask (host order).
   // With kCtFlagLabel the next 2 slots hold the label and its mask (16 + 16
-  // bytes, network order; every walker steps with action_slots()).
+  // bytes, network order); with kCtFlagNat the next 2 slots (after the
+  // label's) hold the NAT request: flags, family, port min/max (host
+  // order) at bytes 0, 1, 2, 4, the address min/max at 8 and 24. Every
+  // walker steps with action_slots().
   kCt,
   // Sampling (sample_slots.h): arg16 = sampler slot, arg32 = N; every Nth
   // packet the PMD runs through the slot is copied, as it is at this point,
@@ -102,6 +106,7 @@ inline constexpr uint8_t kCtFlagCommit = 1;
 inline constexpr uint8_t kCtFlagForce = 2;
 inline constexpr uint8_t kCtFlagMark = 4;
 inline constexpr uint8_t kCtFlagLabel = 8;
+inline constexpr uint8_t kCtFlagNat = 16;  // nat given: 2 slots hold its NatRange
 
 struct DpAction {
   ActType type;
@@ -155,7 +160,7 @@ struct DpActions {
 
 // Slots the action at `a` occupies (1, or 1 + its header slots for kTnlPush).
 inline unsigned action_slots(const DpAction& a) {
-  if (a.type == ActType::kCt) return (a.data[0] & kCtFlagLabel) ? 3 : 1;
+  if (a.type == ActType::kCt) return 1 + ((a.data[0] & kCtFlagLabel) ? 2 : 0) + ((a.data[0] & kCtFlagNat) ? 2 : 0);
   return a.type == ActType::kTnlPush ? 1 + (a.arg16 + sizeof(DpAction) - 1) / sizeof(DpAction) : 1;
 }
 
@@ -166,8 +171,9 @@ struct DpCtArgs {
   uint8_t flags = 0;  // kCtFlag*
   uint32_t mark = 0, mark_mask = 0;
   uint8_t label[16] = {}, label_mask[16] = {};
+  conntrack::CtNatSpec nat;  // with kCtFlagNat
 };
-// Appends kCt (and its label slots); false (nothing added) when it does not fit.
+// Appends kCt (and its label and NAT slots); false (nothing added) when it does not fit.
 bool add_ct_action(DpActions* acts, const DpCtArgs& ct);
 // The arguments of the kCt at `a` (its following slots too).
 DpCtArgs ct_action_args(const DpAction* a);

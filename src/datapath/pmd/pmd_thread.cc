@@ -304,7 +304,7 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
         if (last) return;
         break;
       case ActType::kCt:
-        run_ct(&a, live, n_live, !last, in_port);
+        n_live = run_ct(&a, live, n_live, !last, in_port);
         if (last && a.arg32) return;  // all recirculated
         break;
       case ActType::kRecirc:
@@ -501,8 +501,8 @@ void PmdThread::classify_recirc(RecircQueue& q) {
 namespace {
 
 // The IP header of an Ethernet frame (after up to two VLAN tags).
-bool locate_l3(const rte_mbuf* m, const uint8_t** l3, size_t* len) {
-  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+bool locate_l3(rte_mbuf* m, uint8_t** l3, size_t* len) {
+  uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
   const size_t n = rte_pktmbuf_data_len(m);
   for (size_t off = 12; off + 2 <= n && off <= 20; off += 4) {
     const uint16_t t = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
@@ -526,6 +526,8 @@ conntrack::CtAction ct_action_of(const DpCtArgs& a) {
   c.set_label = a.flags & kCtFlagLabel;
   std::memcpy(c.label, a.label, 16);
   std::memcpy(c.label_mask, a.label_mask, 16);
+  c.nat = a.flags & kCtFlagNat;
+  c.nat_spec = a.nat;
   return c;
 }
 
@@ -540,26 +542,36 @@ void ct_result_to_key(const conntrack::CtResult& r, uint32_t recirc_id, FlowKey*
 
 }  // namespace
 
-void PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {
+// Returns the packets left (NAT drops those it found no tuple for),
+// compacted in order.
+unsigned PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {
   const DpCtArgs args = ct_action_args(a);
   const conntrack::CtAction act = ct_action_of(args);
   const int64_t now_ms = static_cast<int64_t>(now_tsc_ / tsc_per_ms_);
   static_assert(netdev::kMaxBurst <= conntrack::Conntrack::kPrefetchMax);
-  const uint8_t* l3[netdev::kMaxBurst];
+  uint8_t* l3[netdev::kMaxBurst];
   size_t len[netdev::kMaxBurst];
   unsigned n_ip = 0;
   for (unsigned i = 0; i < n; i++)
     if (ct_thread_ && locate_l3(pkts[i], &l3[i], &len[i])) n_ip++;
     else l3[i] = nullptr;
   if (n_ip > 1) cfg_.ct->prefetch(l3, len, n, args.zone);
+  unsigned w = 0;
   for (unsigned i = 0; i < n; i++) {
     conntrack::CtResult r;
     r.zone = args.zone;
     r.state = conntrack::kCsTracked | conntrack::kCsInvalid;
     if (l3[i]) r = cfg_.ct->process(ct_thread_, l3[i], len[i], act, now_ms);
+    if (DPS_UNLIKELY(r.drop)) {
+      rte_pktmbuf_free(pkts[i]);
+      counters_.add(kDropped, 1);
+      continue;
+    }
+    pkts[w++] = pkts[i];
     if (!args.recirc_id) continue;
     if (FlowKey* k = queue_recirc(pkts[i], keep, in_port, args.recirc_id)) ct_result_to_key(r, args.recirc_id, k);
   }
+  return w;
 }
 
 void PmdThread::run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {

@@ -216,7 +216,7 @@ class PmdThread {
   // kCt: each packet through the connection table; with a recirculation
   // id, into the recirculation queue with the ct fields in its key (a copy
   // when keep).
-  void run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
+  unsigned run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
   // kRecirc: each packet (a copy when keep) into the recirculation queue,
   // its key parsed anew with recirc_id = a.arg32.
   void run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);

@@ -538,7 +538,11 @@ MaybeError parse_ct_arg(std::string_view tok, ActState& st, ActCt* ct) {
   } else if (t.name.rfind("alg=", 0) == 0) {
     return perr("ct: " + t.what + ": application-layer gateways (alg=) are not supported");
   } else if (t.name == "nat") {
-    return perr("ct: nat is not supported");
+    base::NatRange r;
+    const std::string err = base::nat_parse(t.paren ? t.arg : std::string_view{}, &r);
+    if (!err.empty()) return perr(err);
+    if (ct->nat) return perr("ct: only one nat is allowed");
+    ct->nat = r;
   } else {
     return perr("ct: unknown argument '" + t.what + "'");
   }

@@ -241,7 +241,7 @@ std::string format_note(const ActNote& n) {
   return s;
 }
 
-// ct(commit,force,table=T,zone=Z,exec(...)) in ovs-ofctl's order.
+// ct(commit,force,table=T,zone=Z,nat(...),exec(...)) in ovs-ofctl's order.
 std::string format_ct(const ActCt& c) {
   std::vector<std::string> parts;
   if (c.commit) parts.push_back("commit");
@@ -249,6 +249,7 @@ std::string format_ct(const ActCt& c) {
   if (c.table != kCtNoTable) parts.push_back("table=" + std::to_string(c.table));
   if (c.zone_src) parts.push_back("zone=" + format_subfield(*c.zone_src, c.zone_ofs, 16));
   else if (c.zone) parts.push_back("zone=" + std::to_string(c.zone));
+  if (c.nat) parts.push_back(base::nat_format(*c.nat));
   if (!c.exec.empty()) {
     std::vector<std::string> ex;
     for (const CtExec& x : c.exec) {

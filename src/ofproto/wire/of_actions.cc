@@ -174,6 +174,11 @@ class ActionChecker {
                     (state_.value_of(OxmField::kEthType).to_u64(2) == 0x0800 ||
                      state_.value_of(OxmField::kEthType).to_u64(2) == 0x86dd);
     if (!ip) return fail(BadActionCode::kMatchInconsistent, "ct requires ip or ipv6 in the match");
+    const uint64_t et = state_.value_of(OxmField::kEthType).to_u64(2);
+    if (c.nat && c.nat->family && (c.nat->family == 4) != (et == 0x0800))
+      return fail(BadActionCode::kMatchInconsistent,
+                  std::string("nat: an IPv") + (c.nat->family == 4 ? "4" : "6") + " range needs " +
+                      (c.nat->family == 4 ? "ip" : "ipv6") + " in the match");
     if (!c.exec.empty() && !c.commit)
       return fail(BadActionCode::kBadArgument, "exec() requires commit");
     if (c.table != kCtNoTable && c.table >= kNumTables)

@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "nat_range.h"
 #include "of_error.h"
 #include "of_match.h"
 
@@ -174,8 +175,9 @@ void set_field_bits(FieldValue* v, unsigned width, unsigned ofs, unsigned nbits,
 // each is kept in the form it came in, so it prints back as it was written.
 // zone=NXM_NX_REGn[a..b] (zone_src set) takes the zone from those bits of
 // a register at translation time (a 16-bit range, as OVS requires).
-// Not supported (refused with an OpenFlow error, never ignored): alg=, nat,
-// other nested actions.
+// nat(...) (NXAST_NAT nested first, as ovs-ofctl sends it) is kept apart
+// from exec() as a base::NatRange. Not supported (refused with an
+// OpenFlow error, never ignored): alg=, other nested actions.
 inline constexpr uint8_t kCtNoTable = 0xff;  // NX_CT_RECIRC_NONE
 struct CtExec {
   OxmField field = OxmField::kCtMark;  // kCtMark or kCtLabel
@@ -193,6 +195,7 @@ struct ActCt {
   uint8_t zone_ofs = 0;              // zone_src: first bit (16 bits)
   uint8_t table = kCtNoTable;  // recirculate into this table with the ct fields set
   std::vector<CtExec> exec;
+  std::optional<base::NatRange> nat;
   bool operator==(const ActCt&) const = default;
 };
 struct ActCtClear {

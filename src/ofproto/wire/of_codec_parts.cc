@@ -408,6 +408,60 @@ MaybeError decode_ct_load(Reader& a, uint16_t len, CtExec* x) {
   return std::nullopt;
 }
 
+// NXAST_NAT (its experimenter header read): flags, range_present, then
+// the ranges present in order (IPv4 or IPv6 min/max, port min/max),
+// checked as OVS's decode_NXAST_RAW_NAT does.
+constexpr uint16_t kNatRangeV4Min = 1, kNatRangeV4Max = 2, kNatRangeV6Min = 4, kNatRangeV6Max = 8;
+constexpr uint16_t kNatRangePortMin = 16, kNatRangePortMax = 32;
+
+MaybeError nat_bad(const std::string& why) { return action_error(BadActionCode::kBadArgument, "nat: " + why); }
+
+MaybeError decode_nat_addrs(Reader& n, uint16_t present, base::NatRange* r) {
+  const bool v4 = present & kNatRangeV4Min, v6 = present & kNatRangeV6Min;
+  if ((present & kNatRangeV4Max) && !v4) return nat_bad("an IPv4 max without a min");
+  if ((present & kNatRangeV6Max) && !v6) return nat_bad("an IPv6 max without a min");
+  if (v4 && (present & (kNatRangeV6Min | kNatRangeV6Max))) return nat_bad("both IPv4 and IPv6 ranges");
+  if (!v4 && !v6) return std::nullopt;
+  const unsigned bytes = v4 ? 4 : 16;
+  const bool has_max = present & (v4 ? kNatRangeV4Max : kNatRangeV6Max);
+  if (n.left() < bytes * (has_max ? 2u : 1u)) return nat_bad("the ranges do not fit the action");
+  r->family = v4 ? 4 : 6;
+  auto rd = [&](uint8_t* out) {
+    const auto b = n.bytes(bytes);
+    std::copy(b.begin(), b.end(), out);
+  };
+  rd(r->addr_min);
+  if (std::all_of(r->addr_min, r->addr_min + bytes, [](uint8_t x) { return x == 0; }))
+    return nat_bad("a zero address");
+  if (!has_max) return std::nullopt;
+  rd(r->addr_max);
+  if (std::memcmp(r->addr_max, r->addr_min, bytes) < 0) return nat_bad("address max below min");
+  return std::nullopt;
+}
+
+MaybeError decode_nat(Reader& n, ActCt* ct) {
+  if (ct->nat) return nat_bad("more than one nat in ct()");
+  n.skip(2);  // pad
+  base::NatRange r;
+  const uint16_t flags = n.u16(), present = n.u16();
+  if (flags & ~base::kNatFlagsMask) return nat_bad("unknown flags " + std::to_string(flags));
+  r.flags = static_cast<uint8_t>(flags);
+  if ((flags & base::kNatSrc) && (flags & base::kNatDst)) return nat_bad("both src and dst");
+  if ((flags & base::kNatHash) && (flags & base::kNatRandom)) return nat_bad("both hash and random");
+  OF_TRY(decode_nat_addrs(n, present, &r));
+  if ((present & kNatRangePortMax) && !(present & kNatRangePortMin)) return nat_bad("a port max without a min");
+  if (present & kNatRangePortMin) {
+    if (!r.family) return nat_bad("a port range without an address range");
+    if (n.left() < ((present & kNatRangePortMax) ? 4u : 2u)) return nat_bad("the ranges do not fit the action");
+    r.port_min = n.u16();
+    if (!r.port_min) return nat_bad("port 0");
+    if (present & kNatRangePortMax) r.port_max = n.u16();
+    if ((present & kNatRangePortMax) && r.port_max < r.port_min) return nat_bad("port max below min");
+  }
+  ct->nat = r;
+  return std::nullopt;
+}
+
 // One nested action of exec().
 MaybeError decode_ct_nested(Reader& n, ActCt* ct) {
   const uint16_t type = n.u16(), len = n.u16();
@@ -424,8 +478,7 @@ MaybeError decode_ct_nested(Reader& n, ActCt* ct) {
     x.value = s.value;
   } else if (type == kAtExperimenter && len >= 16 && n.u32() == kNxVendorId) {
     const uint16_t sub = n.u16();
-    if (sub == kNxastNat)
-      return action_error(BadActionCode::kBadExpType, "ct: nat is not supported");
+    if (sub == kNxastNat) return decode_nat(n, ct);
     if (sub != kNxastRegLoad)
       return action_error(BadActionCode::kBadArgument,
                           "ct: nested Nicira action " + std::to_string(sub) + " is not allowed in exec()");
@@ -699,6 +752,38 @@ void encode_action_as(const ActSample& s, Writer& w) {
   w.zeros(5);
 }
 
+// As OVS's encode_NAT: the ranges that are set, padded to 8 bytes.
+void encode_nat(const base::NatRange& r, Writer& w) {
+  const size_t start = w.size();
+  encode_nx_header(w, 0, kNxastNat);
+  w.zeros(2);
+  w.u16(r.flags);
+  const size_t present_at = w.size();
+  w.u16(0);
+  uint16_t present = 0;
+  const unsigned bytes = r.family == 6 ? 16 : 4;
+  auto zero = [&](const uint8_t* a) { return std::all_of(a, a + bytes, [](uint8_t x) { return x == 0; }); };
+  if (r.family && !zero(r.addr_min)) {
+    present |= r.family == 6 ? kNatRangeV6Min : kNatRangeV4Min;
+    w.bytes({r.addr_min, bytes});
+  }
+  if (r.family && !zero(r.addr_max)) {
+    present |= r.family == 6 ? kNatRangeV6Max : kNatRangeV4Max;
+    w.bytes({r.addr_max, bytes});
+  }
+  if (r.family && r.port_min) {
+    present |= kNatRangePortMin;
+    w.u16(r.port_min);
+  }
+  if (r.family && r.port_max) {
+    present |= kNatRangePortMax;
+    w.u16(r.port_max);
+  }
+  w.put_u16_at(present_at, present);
+  w.pad_to8(start);
+  w.patch16(start + 2, w.size() - start, "nat action");
+}
+
 void encode_action_as(const ActCt& ct, Writer& w) {
   const size_t start = w.size();
   encode_nx_header(w, 0, kNxastCt);
@@ -713,6 +798,7 @@ void encode_action_as(const ActCt& ct, Writer& w) {
   w.u8(ct.table);
   w.zeros(3);
   w.u16(0);  // alg
+  if (ct.nat) encode_nat(*ct.nat, w);
   for (const CtExec& x : ct.exec) {
     if (!x.load) {
       encode_action_as(ActSetField{x.field, x.value}, w);

@@ -23,6 +23,10 @@ datapath::DpCtArgs ct_dp_args(const ActCt& ct, uint16_t zone, uint32_t recirc_id
     std::memcpy(a.label_mask, e.label_mask, 16);
     break;
   }
+  if (ct.nat) {
+    a.flags |= datapath::kCtFlagNat;
+    a.nat = *ct.nat;
+  }
   return a;
 }
 

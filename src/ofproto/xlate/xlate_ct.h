@@ -1,7 +1,7 @@
 // xlate_ct.h - translation of the connection-tracking actions.
 //
 // What: ct(...) becomes the datapath's kCt action (zone, commit/force, the
-//   mark and label exec() sets); ct(table=T) also gives it a recirculation
+//   mark and label exec() sets, the nat() request); ct(table=T) also gives it a recirculation
 //   id, and the recirculated packet's miss is translated from table T of
 //   the bridge that owns its in_port, with the ct fields in its key.
 // Design: with zero metadata and registers the recirculation id names the
