@@ -108,6 +108,18 @@ TEST_CASE("ovs-ofctl's register matches and Nicira actions, byte for byte", "[of
       "010004000000000004004000000000ffff001000002320000efffe02000000ffff001000002320000efffeff000000ffff"
       "00180000232000060001000500000001000400010204",
       "actions=resubmit(LOCAL,2),resubmit:LOCAL,move:NXM_NX_REG0[5]->NXM_NX_REG1[0]");
+  // Packet fields by their NXM_OF / NXM_NX headers (captured from ovs-ofctl -O
+  // OpenFlow13 add-flow, the output:1 after them taken out): "priority=6,ipv6,actions=move:NXM_NX_IPV6_SRC[0..31]->NXM_NX_REG1[]"
+  wire_exact(
+      "040e006000000001000000000000000000000000000000000000000000000006ffffffffffffffffffffffff0000000000"
+      "01000a80000a0286dd0000000000000004002000000000ffff00180000232000060020000000000001261000010204",
+      "priority=6, ipv6 actions=move:NXM_NX_IPV6_SRC[0..31]->NXM_NX_REG1[]");
+  // "priority=5,ip,actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],move:NXM_OF_IP_SRC[]->NXM_NX_REG0[]"
+  wire_exact(
+      "040e007800000001000000000000000000000000000000000000000000000005ffffffffffffffffffffffff0000000000"
+      "01000a80000a0208000000000000000004003800000000ffff00180000232000060030000000000000040600000206ffff0018"
+      "00002320000600200000000000000e0400010004",
+      "priority=5, ip actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],move:NXM_OF_IP_SRC[]->NXM_NX_REG0[]");
 }
 
 TEST_CASE("xreg matches split into registers; masked set_field is a load", "[ofproto][reg][codec]") {
@@ -161,6 +173,19 @@ TEST_CASE("registers: zero at start, set, matched, moved; resubmit comes back", 
   REQUIRE(add_rule(b2, "table=1,priority=10,reg0=2,actions=output:2") == "");
   REQUIRE(add_rule(b2, "table=1,priority=5,reg0=0,actions=output:4") == "");
   CHECK(dp_actions(run(b2, k)) == "output:14,output:13");
+}
+
+TEST_CASE("move between packet fields (NXM_OF names): the datapath rewrites", "[ofproto][reg][xlate]") {
+  Bridge b = dps::test::make_bridge(4);
+  REQUIRE(add_rule(b, "table=0,ip,actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                      "move:NXM_OF_IP_SRC[]->NXM_NX_REG0[],resubmit(,1)") == "");
+  REQUIRE(add_rule(b, "table=1,reg0=0x0a000001,actions=output:2") == "");
+  FlowKey k = dps::test::tcp_key(11, 1, 2);
+  k.nw_src = htonl(0x0a000001);
+  XlateResult r = run(b, k);
+  REQUIRE(r.error.empty());
+  // eth_dst becomes the source MAC; reg0 got the IPv4 source, so table 1 outputs.
+  CHECK(dp_actions(r) == "set_eth_dst(" + dps::datapath::mac_str(k.dl_src) + "),output:12");
 }
 
 TEST_CASE("resubmit with in_port, to a missing rule, and set_field on xreg", "[ofproto][reg][xlate]") {

@@ -126,15 +126,54 @@ MaybeError check_match_header(const Reader& r) {
 
 // The field an OXM header names: an OpenFlow basic field, or one of the
 // NXM_1 tunnel fields ovs-ofctl puts in OpenFlow 1.3 messages.
+// The NXM headers (NXM_OF class 0, NXM_NX class 1) of fields that are an
+// OXM field under another number, same width and meaning, as ovs-ofctl
+// writes them in NXAST_REG_MOVE / REG_LOAD (move:NXM_OF_ETH_SRC[]->...).
+// NXM_OF_IN_PORT, VLAN_TCI and IP_TOS differ from their OXM fields in width
+// or bits and are not aliased.
+constexpr uint16_t kOxmClassNxm0 = 0x0000;  // OFPXMC_NXM_0 (NXM_OF_*)
+struct NxmAlias {
+  uint16_t cls;
+  uint8_t field;
+  OxmField f;
+};
+constexpr NxmAlias kNxmAliases[] = {
+    {0, 1, OxmField::kEthDst},        {0, 2, OxmField::kEthSrc},         {0, 3, OxmField::kEthType},
+    {0, 6, OxmField::kIpProto},       {0, 7, OxmField::kIpv4Src},        {0, 8, OxmField::kIpv4Dst},
+    {0, 9, OxmField::kTcpSrc},        {0, 10, OxmField::kTcpDst},        {0, 11, OxmField::kUdpSrc},
+    {0, 12, OxmField::kUdpDst},       {0, 13, OxmField::kIcmpv4Type},    {0, 14, OxmField::kIcmpv4Code},
+    {0, 15, OxmField::kArpOp},        {0, 16, OxmField::kArpSpa},        {0, 17, OxmField::kArpTpa},
+    {1, 17, OxmField::kArpSha},       {1, 18, OxmField::kArpTha},        {1, 19, OxmField::kIpv6Src},
+    {1, 20, OxmField::kIpv6Dst},      {1, 21, OxmField::kIcmpv6Type},    {1, 22, OxmField::kIcmpv6Code},
+    {1, 23, OxmField::kIpv6NdTarget}, {1, 24, OxmField::kIpv6NdSll},     {1, 25, OxmField::kIpv6NdTll},
+    {1, 27, OxmField::kIpv6Flabel},
+};
+
 std::optional<OxmField> field_of(uint16_t cls, unsigned field) {
-  if (cls != kOxmClassOpenflowBasic && cls != kOxmClassNxm1 && cls != kOxmClassPacketRegs) return std::nullopt;
+  if (cls != kOxmClassOpenflowBasic && cls != kOxmClassNxm0 && cls != kOxmClassNxm1 &&
+      cls != kOxmClassPacketRegs)
+    return std::nullopt;
   if (cls == kOxmClassOpenflowBasic && field >= kNumOxmFields) return std::nullopt;
-  return oxm_field_by_wire(cls, static_cast<uint8_t>(field));
+  if (cls != kOxmClassNxm0)
+    if (std::optional<OxmField> f = oxm_field_by_wire(cls, static_cast<uint8_t>(field))) return f;
+  for (const NxmAlias& a : kNxmAliases)
+    if (a.cls == cls && a.field == field) return a.f;
+  return std::nullopt;
+}
+
+// The header NXAST_REG_MOVE names f by, as ovs-ofctl encodes it: the NXM
+// header where the field has one, else its OXM header.
+uint32_t move_header(OxmField f) {
+  const unsigned width = oxm_field_info(f).width;
+  for (const NxmAlias& a : kNxmAliases)
+    if (a.f == f) return uint32_t{a.cls} << 16 | uint32_t{a.field} << 9 | width;
+  return oxm_header(f, false, width);
 }
 
 std::string unknown_field_text(uint16_t cls, unsigned field) {
   if (cls == kOxmClassOpenflowBasic) return "unknown OXM field " + std::to_string(field);
   if (cls == kOxmClassNxm1) return "NXM_1 field " + std::to_string(field) + " is not supported";
+  if (cls == kOxmClassNxm0) return "NXM_0 field " + std::to_string(field) + " is not supported";
   return "OXM class 0x" + hex4(cls) +
          " is not supported (only OFPXMC_OPENFLOW_BASIC and the NXM_1 tunnel fields)";
 }
@@ -636,8 +675,8 @@ void encode_action_as(const ActRegMove& m, Writer& w) {
   w.u16(m.nbits);
   w.u16(m.src_ofs);
   w.u16(m.dst_ofs);
-  w.u32(oxm_header(m.src, false, oxm_field_info(m.src).width));
-  w.u32(oxm_header(m.dst, false, oxm_field_info(m.dst).width));
+  w.u32(move_header(m.src));
+  w.u32(move_header(m.dst));
 }
 void encode_action_as(const ActNote& n, Writer& w) {
   const size_t start = w.size();
