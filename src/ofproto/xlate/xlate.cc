@@ -1735,16 +1735,22 @@ XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey
 
 // The sFlow output field of a sampled packet: the one datapath port the
 // actions send it to, kSampleOutNone (dropped) or kSampleOutMultiple | n.
-uint32_t sample_output(const datapath::DpActions& acts) {
+// With `own`, a single output to a port of another bridge (through a patch
+// port) is "multiple, 1", as OVS's fix_sflow_action: the port is not one of
+// the sampling bridge's sFlow interfaces.
+uint32_t sample_output(const datapath::DpActions& acts, const Bridge* own = nullptr) {
   uint32_t n = 0, port = datapath::kSampleOutNone;
+  bool foreign = false;
   for (unsigned i = 0; i < acts.n; i += datapath::action_slots(acts.acts[i])) {
     const datapath::DpAction& a = acts.acts[i];
     if (a.type == datapath::ActType::kOutput || a.type == datapath::ActType::kTnlPush ||
         a.type == datapath::ActType::kTnlPop) {
       n++;
       port = a.arg32;
+      foreign = own && a.type == datapath::ActType::kOutput && !own->port_by_dp(a.arg32);
     }
   }
+  if (n == 1 && foreign) return datapath::kSampleOutMultiple | 1;
   return n <= 1 ? port : datapath::kSampleOutMultiple | n;
 }
 
@@ -1779,15 +1785,18 @@ uint16_t output_tci(const FlowKey& key, const datapath::DpActions& acts) {
 
 // Bridge-level samplers (bridge.sampling): kSample first, so the sample is
 // the packet as received, with the output the rest of the list decided.
-// A list with no room left is not sampled.
+// A list with no room left is not sampled. As OVS, only the entry bridge
+// samples (a peer bridge reached through a patch port does not), and a
+// recirculated pass (ct, MPLS: recirc_id set) is not sampled again.
 void add_bridge_samples(const Bridge& b, const FlowKey& key, XlateResult* r) {
   const BridgeSampling& s = b.sampling;
-  if (!s.sflow.rate && !s.ipfix.rate) return;
+  if ((!s.sflow.rate && !s.ipfix.rate) || key.recirc_id) return;
   datapath::DpActions acts;
   const uint32_t out = sample_output(r->actions);
   if (s.sflow.rate)
     acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate,
-                                  {datapath::SampleKind::kSflow, 0, output_tci(key, r->actions), out, 0, 0}));
+                                  {datapath::SampleKind::kSflow, 0, output_tci(key, r->actions),
+                                   sample_output(r->actions, &b), 0, 0}));
   if (s.ipfix.rate)
     acts.add(datapath::act_sample(s.ipfix.slot, s.ipfix.rate,
                                   {datapath::SampleKind::kIpfixBridge, 0, 0, out, s.ipfix.obs_domain,
@@ -1857,11 +1866,19 @@ void account_visits(const std::vector<TableVisit>& visits, uint64_t packets, con
       v.bridge->pipeline.table(v.table).count_lookup(packets, v.priority >= 0);
 }
 
+// As OVS's xlate_actions for a packet-out (xin->ofpacts): the bridge's
+// sFlow and IPFIX samplers sample it as a received packet (OVS skips only
+// in_port NONE, which a packet-out cannot name here), and its sample()
+// actions get the list's output.
 XlateResult xlate_packet_out(Bridge& bridge, const FlowKey& key, uint32_t of_in_port,
                              const ActionList& actions, const XlateOptions& opts) {
   Xlator x(bridge, key, of_in_port, opts);
   x.run_actions(actions);
-  return x.finish();
+  XlateResult r = x.finish();
+  if (!r.error.empty()) return r;
+  set_flow_sample_outputs(&r);
+  add_bridge_samples(bridge, key, &r);
+  return r;
 }
 
 std::string xlate_trace(Bridge& bridge, const FlowKey& key, int64_t now_ms) {
