@@ -304,3 +304,17 @@ TEST_CASE("sampling: a recirculated pass (ct) is not sampled again, as OVS", "[o
   k.recirc_id = 0xc7000001u;  // the second pass, in table 1
   CHECK(dp::format_actions(xlate(b, k, o).actions) == "output:12");
 }
+
+TEST_CASE("sampling: an output to a bond is one output to an unknown member", "[ofproto][sample]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 1, .n_pmds = 1});
+  REQUIRE(r.ofp->set_bond(5, "bond0", BondConfig{}, {{"m2", 2}, {"m3", 3}}) == "");
+  r.rules("in_port=1,actions=output:5");
+  BridgeSampling s;
+  s.sflow = {64, 3, 0, 0};
+  r.ofp->set_sampling(s);
+  const uint64_t ufid = r.miss(1, dps::test::udp_frame());
+  // Not "dropped": the datapath picks the member per packet, so the sFlow
+  // output is ifIndex 0 (unknown).
+  INFO(r.actions(ufid));
+  CHECK(r.actions(ufid).find("sample(slot=3,rate=64,sflow,out=0),bond(") == 0);
+}

@@ -1735,18 +1735,20 @@ XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey
 
 // The sFlow output field of a sampled packet: the one datapath port the
 // actions send it to, kSampleOutNone (dropped) or kSampleOutMultiple | n.
-// With `own`, a single output to a port of another bridge (through a patch
-// port) is "multiple, 1", as OVS's fix_sflow_action: the port is not one of
-// the sampling bridge's sFlow interfaces.
+// A bond output is one output to a member the datapath picks per packet:
+// port 0 (sFlow ifIndex "unknown"). With `own`, a single output to a port
+// of another bridge (through a patch port) is "multiple, 1", as OVS's
+// fix_sflow_action: the port is not one of the sampling bridge's sFlow
+// interfaces.
 uint32_t sample_output(const datapath::DpActions& acts, const Bridge* own = nullptr) {
   uint32_t n = 0, port = datapath::kSampleOutNone;
   bool foreign = false;
   for (unsigned i = 0; i < acts.n; i += datapath::action_slots(acts.acts[i])) {
     const datapath::DpAction& a = acts.acts[i];
     if (a.type == datapath::ActType::kOutput || a.type == datapath::ActType::kTnlPush ||
-        a.type == datapath::ActType::kTnlPop) {
+        a.type == datapath::ActType::kTnlPop || a.type == datapath::ActType::kBondOutput) {
       n++;
-      port = a.arg32;
+      port = a.type == datapath::ActType::kBondOutput ? 0 : a.arg32;
       foreign = own && a.type == datapath::ActType::kOutput && !own->port_by_dp(a.arg32);
     }
   }
