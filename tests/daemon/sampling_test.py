@@ -29,9 +29,11 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
   - IPFIX with sampling=1, a flow cache (cache_active_timeout=1,
     cache_max_flows=100), obs_domain_id=42: tshark (-d udp.port==PORT,cflow)
     decodes version 10 messages of domain 42 with the templates, none
-    malformed; the records of the 4 flows sum to exactly the 2000 frames
+    malformed; input and output sampling (OVS's default): the ingress
+    records (flowDirection 0) of the 4 flows sum to exactly the 2000 frames
     and 2000 x 200 bytes, 500 each, with A's and B's ports as ingress and
-    egress interfaces; `clear bridge BR ipfix` stops them;
+    egress interfaces, and so do the egress records (flowDirection 1);
+    `clear bridge BR ipfix` stops them;
   - an OpenFlow sample() action (probability 65535, collector set 9,
     obs_domain_id 77) with a Flow_Sample_Collector_Set naming an IPFIX row:
     records in domain 77 summing to the 2000 frames, 500 per flow, with
@@ -355,7 +357,8 @@ def cleared(cfg, cap, port, ports):
 
 
 IPFIX_FIELDS = ["frame.time_epoch", "cflow.version", "cflow.od_id", "cflow.template_id", "cflow.srcport",
-                "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.inputint", "cflow.outputint"]
+                "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.inputint", "cflow.outputint",
+                "cflow.direction"]
 
 
 def ipfix_phase(cfg, cap, port, ports):
@@ -374,7 +377,10 @@ def ipfix_phase(cfg, cap, port, ports):
     check(all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["42"] for x in rows),
           "IPFIX version 10, observation domain 42", [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
     check(any("256" in x["cflow.template_id"] for x in rows), "the IPv4 template (256) is sent")
-    check_flow_records(rows, ports, "IPFIX")
+    # As OVS, input and output sampling: each frame is an ingress and an
+    # egress sample (flowDirection 0 / 1), each direction its own records.
+    check_flow_records(rows, ports, "IPFIX ingress", direction="0")
+    check_flow_records(rows, ports, "IPFIX egress", direction="1")
     shown = cfg.dpsctl("ipfix/show", BR)
     ok = isinstance(shown, list) and len(shown) == 1
     check(ok and shown[0].get("status") == "on" and shown[0].get("obs_domain_id") == 42 and
@@ -412,7 +418,7 @@ def flow_sample_phase(cfg, cap, port, ports):
     check(len(rows) > 0 and all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["77"] for x in rows),
           "per-flow IPFIX: version 10, the action's observation domain 77",
           [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
-    check_flow_records(rows, ports, "per-flow IPFIX")
+    check_flow_records(rows, ports, "per-flow IPFIX", direction="0")
     shown = [x for x in cfg.dpsctl("ipfix/show", BR) if x.get("collector_set_id") == 9]
     check(len(shown) == 1 and shown[0].get("status") == "on" and shown[0].get("samples", 0) >= FRAMES,
           "dpsctl ipfix/show: collector set 9 on, the %d samples" % FRAMES, shown)
@@ -443,14 +449,17 @@ def decode_cflow(cap, port, fields, since):
     return rows
 
 
-def check_flow_records(rows, ports, what):
-    """The records (IPFIX or NetFlow, as tshark's cflow fields) of the 4
-    flows add up exactly to the frames sent, with A's and B's ports."""
+def check_flow_records(rows, ports, what, direction=None):
+    """The records (IPFIX or NetFlow, as tshark's cflow fields; IPFIX: of
+    one flowDirection) of the 4 flows add up exactly to the frames sent,
+    with A's and B's ports."""
     per_flow, octets, ifs = {}, 0, set()
     for x in rows:
         for i in range(len(x["cflow.packets"])):
             sp, dp = int(x["cflow.srcport"][i]), int(x["cflow.dstport"][i])
             if dp != 6000 or not 5000 <= sp < 5000 + FLOWS:
+                continue
+            if direction is not None and x["cflow.direction"][i:i + 1] != [direction]:
                 continue
             per_flow[sp] = per_flow.get(sp, 0) + int(x["cflow.packets"][i])
             octets += int(x["cflow.octets"][i])

@@ -257,10 +257,19 @@ TEST_CASE("sampling across a patch port: the entry bridge samples, the peer does
         "output:2");
   // An output in br0 and one through the patch: two outputs.
   CHECK(acts_from(2) == "sample(slot=3,rate=64,sflow,out=multiple:2),output:1,output:4");
+  // IPFIX output sampling in br1 (as OVS, the bridge doing the output
+  // samples it): br1's egress sample of br0's traffic where it leaves.
+  s1.ipfix.output = true;
+  CHECK(r.br1->set_sampling(s1));
+  r.backer->run();
+  CHECK(datapath::format_actions(r.dp->flows.at(r.install_from(1)->spec.ufid).spec.actions) ==
+        "sample(slot=3,rate=64,sflow,out=multiple:1),"
+        "sample(slot=6,rate=1,ipfix_egress,out=4,obs_domain=7,obs_point=9),output:4");
   // Sampling only in br1: the megaflow entering br0 is re-translated
-  // without any sample.
+  // without any of br0's samples.
   const uint64_t ufid = r.install_from(1)->spec.ufid;
   CHECK(r.br0->set_sampling(BridgeSampling{}));
   r.backer->run();
-  CHECK(datapath::format_actions(r.dp->flows.at(ufid).spec.actions) == "output:4");
+  CHECK(datapath::format_actions(r.dp->flows.at(ufid).spec.actions) ==
+        "sample(slot=6,rate=1,ipfix_egress,out=4,obs_domain=7,obs_point=9),output:4");
 }

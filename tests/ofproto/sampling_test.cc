@@ -9,7 +9,9 @@
 // SampleEvents (header cut, length, in_port, cookie) and a full queue
 // counted as drops; packet-outs sampled as OVS samples them (from
 // CONTROLLER, a port, LOCAL; output:TABLE; no output; a sample() action in
-// the packet-out); a recirculated (ct) pass not sampled again.
+// the packet-out); a recirculated (ct) pass not sampled again; a bond
+// output as one output of unknown port; IPFIX output samples before each
+// output (input sampling off; none without room for all).
 #include <arpa/inet.h>
 
 #include <catch2/catch.hpp>
@@ -317,4 +319,28 @@ TEST_CASE("sampling: an output to a bond is one output to an unknown member", "[
   // output is ifIndex 0 (unknown).
   INFO(r.actions(ufid));
   CHECK(r.actions(ufid).find("sample(slot=3,rate=64,sflow,out=0),bond(") == 0);
+}
+
+TEST_CASE("sampling: IPFIX output sampling, a sample before each output, as OVS", "[ofproto][sample]") {
+  Bridge b = make_bridge(33);
+  add(b, "in_port=1 actions=output:2");
+  add(b, "ip,in_port=3 actions=mod_nw_dst:10.9.9.9,output:1,output:2,output:4");
+  add(b, "in_port=4 actions=FLOOD");
+  b.sampling.ipfix = {1, 4, 7, 9, true, true};
+  const std::string ids = ",obs_domain=7,obs_point=9)";
+  CHECK(xlate_text(b, 11) ==
+        "sample(slot=4,rate=1,ipfix,out=12" + ids + ",sample(slot=4,rate=1,ipfix_egress,out=12" + ids + ",output:12");
+  // Each output its own, after the rewrites before it (the packet as sent).
+  CHECK(xlate_text(b, 13) == "sample(slot=4,rate=1,ipfix,out=multiple:3" + ids + ",set_ipv4_dst(10.9.9.9)," +
+                                 "sample(slot=4,rate=1,ipfix_egress,out=11" + ids + ",output:11," +
+                                 "sample(slot=4,rate=1,ipfix_egress,out=12" + ids + ",output:12," +
+                                 "sample(slot=4,rate=1,ipfix_egress,out=14" + ids + ",output:14");
+  b.sampling.ipfix.input = false;  // other_config:enable-input-sampling=true
+  CHECK(xlate_text(b, 11) == "sample(slot=4,rate=1,ipfix_egress,out=12" + ids + ",output:12");
+  // A flood to 32 ports has no room for them: not sampled, still forwarded.
+  XlateOptions o;
+  XlateResult r = xlate(b, dps::test::tcp_key(14, 1, 2), o);
+  CHECK(r.error.empty());
+  CHECK(r.actions.n == dp::kMaxDpActions);
+  CHECK(dp::format_actions(r.actions).find("sample") == std::string::npos);
 }
