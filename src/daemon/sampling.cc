@@ -263,6 +263,14 @@ std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* err
   s.obs_point = static_cast<uint32_t>(w.obs_point_id.value_or(0));
   s.cache_active_timeout_s = static_cast<uint32_t>(w.cache_active_timeout.value_or(0));
   s.cache_max_flows = static_cast<uint32_t>(std::min<int64_t>(w.cache_max_flows.value_or(0), 1 << 22));
+  // As OVS's bridge.c: input and output sampling are on unless the key
+  // says "true" (vswitch.xml: "set this column to true to disable").
+  auto disabled = [&w](const char* key) {
+    auto it = w.other_config.find(key);
+    return it != w.other_config.end() && it->second == "true";
+  };
+  s.input = !disabled("enable-input-sampling");
+  s.output = !disabled("enable-output-sampling");
   for (const std::string& t : w.targets) {
     std::string why;
     auto ep = parse_target(t, exporter::kIpfixPort, &why);
@@ -297,6 +305,8 @@ void IpfixAgent::add_sample(const ofproto::SampleEvent& e, uint64_t now_epoch_ms
   exporter::FlowFields f = exporter::flow_fields_from_key(e.key);
   const uint32_t out = e.cookie.out;
   f.out_if = (out == datapath::kSampleOutNone || (out & datapath::kSampleOutMultiple)) ? 0 : out;
+  // An output sample (OVS's output sampling): an egress record of that port.
+  if (e.cookie.flags & datapath::kSampleEgress) f.direction = exporter::kFlowEgress;
   if (cache_) {
     cache_->add(f, e.frame_len, now_epoch_ms, &pending_[s_.obs_domain]);
     return;
@@ -346,7 +356,8 @@ nlohmann::json IpfixAgent::show() const {
                       {"messages", messages}, {"targets", collectors_json(out_)}};
   if (per_flow_) return j;  // rate and ids come with each sample() action
   j.update({{"sampling", s_.sampling}, {"obs_domain_id", s_.obs_domain}, {"obs_point_id", s_.obs_point},
-            {"cache_active_timeout", s_.cache_active_timeout_s}, {"cache_max_flows", s_.cache_max_flows}});
+            {"cache_active_timeout", s_.cache_active_timeout_s}, {"cache_max_flows", s_.cache_max_flows},
+            {"input_sampling", s_.input}, {"output_sampling", s_.output}});
   return j;
 }
 
@@ -534,7 +545,8 @@ void SamplingAgents::apply(const BridgeWant& b, ofproto::Ofproto* ofp) {
     if (b.ipfix) s = ipfix_settings(*b.ipfix, &error);
     reconfigure(b.name, "IPFIX", pb.ipfix, b.ipfix.has_value(), error,
                 [&](uint16_t slot) { return std::make_unique<IpfixAgent>(*s, slot); },
-                {s ? s->sampling : 0, 0, s ? s->obs_domain : 0, s ? s->obs_point : 0},
+                {s ? s->sampling : 0, 0, s ? s->obs_domain : 0, s ? s->obs_point : 0, s ? s->input : true,
+                 s ? s->output : false},
                 &ofproto::BridgeSampling::ipfix, *ofp, &pb);
   }
   if (pb.netflow_want != b.netflow) apply_netflow(b.name, pb, b.netflow, *ofp);

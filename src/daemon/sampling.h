@@ -110,13 +110,18 @@ struct IpfixSettings {
   uint32_t obs_domain = 0, obs_point = 0;
   uint32_t cache_active_timeout_s = 0;  // with cache_max_flows: 0 = no cache
   uint32_t cache_max_flows = 0;
+  // other_config enable-input-sampling / enable-output-sampling, as OVS:
+  // both on unless set to "true".
+  bool input = true, output = true;
   bool caching() const { return cache_active_timeout_s && cache_max_flows; }
 };
 
 // nullopt with *error ("IPFIX: <column>=<value>: <reason>").
 std::optional<IpfixSettings> ipfix_settings(const IpfixWant& w, std::string* error);
 
-// An IPFIX exporter. The bridge's (Bridge.ipfix): each sample a record at
+// An IPFIX exporter. The bridge's (Bridge.ipfix): input samples make
+// ingress records, output samples (kSampleEgress) egress records of their
+// port; each sample a record at
 // once (no cache, as OVS without cache_active_timeout / cache_max_flows), or
 // aggregated in the flow cache (active timeout, max flows) and exported as
 // flows end; counts are scaled by the sampling rate (records estimate the

@@ -25,6 +25,11 @@ inline constexpr uint16_t kEthTypeIpv6 = 0x86dd;
 inline constexpr uint8_t kTcpFin = 0x01;
 inline constexpr uint8_t kTcpRst = 0x04;
 
+// IPFIX flowDirection (IANA IE 61): sampled as it entered the switch, or
+// at an output port (an egress record names that port).
+inline constexpr uint8_t kFlowIngress = 0;
+inline constexpr uint8_t kFlowEgress = 1;
+
 struct FlowFields {
   uint32_t in_if = 0;       // ingress interface (datapath port number)
   uint32_t out_if = 0;      // egress interface (0: none / unknown)
@@ -39,6 +44,7 @@ struct FlowFields {
   uint16_t src_port = 0;    // TCP/UDP/SCTP; ICMP: 0
   uint16_t dst_port = 0;    // TCP/UDP/SCTP; ICMP: type << 8 | code
   uint8_t tcp_flags = 0;    // TCP flags (FIN 0x01 ... CWR 0x80)
+  uint8_t direction = kFlowIngress;  // IPFIX flowDirection: where the packet was observed
 
   bool is_ipv4() const { return eth_type == kEthTypeIpv4; }
   bool is_ipv6() const { return eth_type == kEthTypeIpv6; }

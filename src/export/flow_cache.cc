@@ -24,6 +24,8 @@ size_t FlowCache::KeyHash::operator()(const Key& k) const {
   mix(k.proto, 1);
   mix(k.src_port, 2);
   mix(k.dst_port, 2);
+  mix(k.direction, 1);
+  mix(k.out_if, 4);
   return static_cast<size_t>(h);
 }
 
@@ -39,7 +41,8 @@ FlowCache::FlowCache(FlowCacheConfig cfg) : cfg_(cfg) {
 }
 
 FlowCache::Key FlowCache::key_of(const FlowFields& f) {
-  return Key{f.in_if, f.vlan, f.eth_type, f.src, f.dst, f.proto, f.src_port, f.dst_port};
+  return Key{f.in_if, f.vlan, f.eth_type, f.src, f.dst, f.proto, f.src_port, f.dst_port, f.direction,
+             f.direction == kFlowEgress ? f.out_if : 0};
 }
 
 void FlowCache::unlink(List& l, Links Slot::*m, uint32_t i) {

@@ -4,7 +4,8 @@
 // What: FlowCache aggregates sampled packets (FlowFields + length) into
 //   flows keyed by (ingress interface, VLAN, ethertype, source and
 //   destination address, IP protocol, source and destination port) - the
-//   5-tuple, qualified by where it entered - and emits a FlowRecord when a
+//   5-tuple, qualified by where it entered - and the direction (an egress
+//   sample's flow is also per output port), and emits a FlowRecord when a
 //   flow ends: idle for inactive_timeout (flowEndReason 1), older than
 //   active_timeout (2; a long flow is reported every active_timeout and goes
 //   on as a new record), a TCP FIN or RST (3), flush() (4), or evicted as the
@@ -69,6 +70,8 @@ class FlowCache {
     IpAddress src, dst;
     uint8_t proto;
     uint16_t src_port, dst_port;
+    uint8_t direction;  // ingress and egress samples are different flows
+    uint32_t out_if;    // egress: per output port (ingress: 0)
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {

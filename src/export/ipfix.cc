@@ -12,21 +12,21 @@ namespace {
 using namespace ie;
 
 // The IPv4 and IPv6 templates differ only in their address elements.
-constexpr std::array<IpfixFieldSpec, 18> ip_fields(uint16_t src, uint16_t dst, uint16_t len) {
+constexpr std::array<IpfixFieldSpec, 19> ip_fields(uint16_t src, uint16_t dst, uint16_t len) {
   return {{
       {kSourceMacAddress, 6}, {kDestinationMacAddress, 6}, {kEthernetType, 2}, {kVlanId, 2},
       {src, len}, {dst, len}, {kProtocolIdentifier, 1}, {kIpClassOfService, 1}, {kTcpControlBits, 2},
       {kSourceTransportPort, 2}, {kDestinationTransportPort, 2},
-      {kIngressInterface, 4}, {kEgressInterface, 4}, {kPacketDeltaCount, 8}, {kOctetDeltaCount, 8},
-      {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
+      {kIngressInterface, 4}, {kEgressInterface, 4}, {kFlowDirection, 1}, {kPacketDeltaCount, 8},
+      {kOctetDeltaCount, 8}, {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
   }};
 }
 constexpr auto kIpv4Fields = ip_fields(kSourceIpv4Address, kDestinationIpv4Address, 4);
 constexpr auto kIpv6Fields = ip_fields(kSourceIpv6Address, kDestinationIpv6Address, 16);
 constexpr IpfixFieldSpec kL2Fields[] = {
     {kSourceMacAddress, 6}, {kDestinationMacAddress, 6}, {kEthernetType, 2}, {kVlanId, 2},
-    {kIngressInterface, 4}, {kEgressInterface, 4}, {kPacketDeltaCount, 8}, {kOctetDeltaCount, 8},
-    {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
+    {kIngressInterface, 4}, {kEgressInterface, 4}, {kFlowDirection, 1}, {kPacketDeltaCount, 8},
+    {kOctetDeltaCount, 8}, {kFlowStartMilliseconds, 8}, {kFlowEndMilliseconds, 8}, {kFlowEndReason, 1},
 };
 constexpr uint16_t kTemplateIds[] = {kIpfixTemplateIpv4, kIpfixTemplateIpv6, kIpfixTemplateL2};
 
@@ -55,6 +55,7 @@ void put_field(ByteWriter& w, const IpfixFieldSpec& spec, const FlowRecord& r) {
     case kDestinationTransportPort: w.u16(f.dst_port); break;
     case kIngressInterface: w.u32(f.in_if); break;
     case kEgressInterface: w.u32(f.out_if); break;
+    case kFlowDirection: w.u8(f.direction); break;
     case kPacketDeltaCount: w.u64(r.packets); break;
     case kOctetDeltaCount: w.u64(r.bytes); break;
     case kFlowStartMilliseconds: w.u64(r.start_ms); break;

@@ -61,6 +61,7 @@ inline constexpr uint16_t kDestinationTransportPort = 11;
 inline constexpr uint16_t kDestinationIpv4Address = 12;
 inline constexpr uint16_t kEgressInterface = 14;
 inline constexpr uint16_t kSourceIpv6Address = 27;
+inline constexpr uint16_t kFlowDirection = 61;  // 0 ingress, 1 egress
 inline constexpr uint16_t kDestinationIpv6Address = 28;
 inline constexpr uint16_t kSourceMacAddress = 56;
 inline constexpr uint16_t kVlanId = 58;

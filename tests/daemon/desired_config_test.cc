@@ -12,6 +12,7 @@
 #include "config_store.h"
 #include "daemon/daemon_config.h"
 #include "daemon/desired_config.h"
+#include "daemon/sampling.h"
 
 using namespace dps::daemon;
 using nlohmann::json;
@@ -268,4 +269,25 @@ TEST_CASE("read_desired_config reads a bridge's sFlow, IPFIX and NetFlow rows", 
       {{{"op", "insert"}, {"table", "NetFlow"}, {"row", {{"targets", "x"}, {"engine_id", 256}}}}})));
   CHECK_THROWS(store->transact_or_throw(json::array(
       {{{"op", "insert"}, {"table", "IPFIX"}, {"row", {{"cache_active_timeout", 4201}}}}})));
+}
+
+TEST_CASE("ipfix_settings: input and output sampling are on unless other_config says true, as OVS",
+          "[daemon][sampling]") {
+  IpfixWant w;
+  w.targets = {"127.0.0.1:4739"};
+  std::string error;
+  auto s = ipfix_settings(w, &error);
+  REQUIRE(s);
+  CHECK(s->input);
+  CHECK(s->output);
+  w.other_config = {{"enable-output-sampling", "true"}};  // vswitch.xml: "true to disable"
+  s = ipfix_settings(w, &error);
+  REQUIRE(s);
+  CHECK(s->input);
+  CHECK_FALSE(s->output);
+  w.other_config = {{"enable-input-sampling", "true"}, {"enable-output-sampling", "false"}};
+  s = ipfix_settings(w, &error);
+  REQUIRE(s);
+  CHECK_FALSE(s->input);
+  CHECK(s->output);
 }

@@ -29,9 +29,11 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
   - IPFIX with sampling=1, a flow cache (cache_active_timeout=1,
     cache_max_flows=100), obs_domain_id=42: tshark (-d udp.port==PORT,cflow)
     decodes version 10 messages of domain 42 with the templates, none
-    malformed; the records of the 4 flows sum to exactly the 2000 frames
+    malformed; input and output sampling (OVS's default): the ingress
+    records (flowDirection 0) of the 4 flows sum to exactly the 2000 frames
     and 2000 x 200 bytes, 500 each, with A's and B's ports as ingress and
-    egress interfaces; `clear bridge BR ipfix` stops them;
+    egress interfaces, and so do the egress records (flowDirection 1);
+    `clear bridge BR ipfix` stops them;
   - an OpenFlow sample() action (probability 65535, collector set 9,
     obs_domain_id 77) with a Flow_Sample_Collector_Set naming an IPFIX row:
     records in domain 77 summing to the 2000 frames, 500 per flow, with
@@ -39,10 +41,18 @@ datagrams on lo and decodes them (-d udp.port==PORT,sflow). Checked:
   - NetFlow (not sampled: every megaflow's counters) with active_timeout=1:
     tshark decodes NetFlow v5 records, none malformed, whose 4 flows sum
     to exactly the 2000 frames (500 each) and 2000 x 200 bytes, with the
-    ports as input and output interfaces.
-Usage: sampling_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and tshark
-(skipped, exit 77, without them).
+    ports as input and output interfaces;
+  - packet-outs and patch ports (sFlow at 1 in 1 on BR and on a second
+    bridge that B's port moves to, joined by patch ports; agents 127.0.0.1
+    and 127.0.0.2): ovs-ofctl packet-outs are sampled, from CONTROLLER with
+    input 0, from A's port with that input, the header and output right;
+    64 frames A -> B are sampled by BR's agent only, 64 B -> A by the second
+    bridge's only, the one output a port of the other bridge reported as
+    "multiple, 1" (as OVS); the second agent's counter samples name its port.
+Usage: sampling_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl, ovs-ofctl and
+tshark (skipped, exit 77, without them).
 """
+import concurrent.futures
 import os
 import shutil
 import socket
@@ -53,7 +63,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Ctl, Switch, check, guarded_switch, run, veth_in_netns  # noqa: E402
+from checks import Ctl, Switch, check, free_port, guarded_switch, run, veth_in_netns  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -62,6 +72,8 @@ HOST = {"a": "smsha" + TAG, "b": "smshb" + TAG}
 DEV = {k: "v" + k for k in NS}
 MAC = {"a": "02:5d:00:00:00:01", "b": "02:5d:00:00:00:02"}
 BR = "smbr" + TAG
+BR2 = "smbs" + TAG  # the patch phase's second bridge
+PATCH = ("smpa" + TAG, "smpb" + TAG)
 FRAMES = 2000
 FLOWS = 4
 RATE = 64
@@ -91,14 +103,15 @@ def ip_csum(h):
     return ~s & 0xffff
 
 
-def frame(seq, flow):
-    """An IPv4/UDP frame A -> B of FRAME_LEN bytes, seq in the payload."""
+def frame(seq, flow, src="a", dst="b"):
+    """An IPv4/UDP frame A -> B (or src -> dst) of FRAME_LEN bytes, seq in the payload."""
     payload = struct.pack("!II", 0x5d5d5d5d, seq).ljust(FRAME_LEN - 14 - 20 - 8, b"\x00")
     udp = struct.pack("!HHHH", 5000 + flow, 6000, 8 + len(payload), 0) + payload
+    addr = {"a": "10.93.0.1", "b": "10.93.0.2"}
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), seq & 0xffff, 0, 64, 17, 0,
-                     socket.inet_aton("10.93.0.1"), socket.inet_aton("10.93.0.2"))
+                     socket.inet_aton(addr[src]), socket.inet_aton(addr[dst]))
     ip = ip[:10] + struct.pack("!H", ip_csum(ip)) + ip[12:]
-    return mac_bytes(MAC["b"]) + mac_bytes(MAC["a"]) + b"\x08\x00" + ip + udp
+    return mac_bytes(MAC[dst]) + mac_bytes(MAC[src]) + b"\x08\x00" + ip + udp
 
 
 # Sends frames given as hex lines on stdin out of an interface (AF_PACKET).
@@ -168,7 +181,8 @@ def build(cfg):
 
 FIELDS = ["frame.time_epoch", "sflow.flow_sample.sampling_rate", "sflow.flow_sample.sample_pool",
           "sflow.flow_sample.dropped_packets", "sflow.flow_sample.input_interface",
-          "sflow.flow_sample.output_interface_value", "sflow_245.header.frame_length",
+          "sflow.flow_sample.output_interface_value", "sflow.flow_sample.output_interface_format",
+          "sflow_245.header.frame_length",
           "sflow_245.header.payload_stripped", "sflow_245.header", "sflow_245.ifindex",
           "sflow_245.ifinpkt", "sflow_245.ifinoct", "sflow_245.ifoutpkt", "sflow_245.ifoutoct",
           "sflow_245.version", "sflow_245.agent", "sflow_245.vlan.in", "sflow_245.vlan.out",
@@ -210,11 +224,24 @@ def flow_samples(rows):
                 ("drops", "sflow.flow_sample.dropped_packets"),
                 ("input", "sflow.flow_sample.input_interface"),
                 ("output", "sflow.flow_sample.output_interface_value"),
+                ("output_format", "sflow.flow_sample.output_interface_format"),
                 ("frame_length", "sflow_245.header.frame_length"),
                 ("stripped", "sflow_245.header.payload_stripped"), ("header", "sflow_245.header"),
                 ("vlan_in", "sflow_245.vlan.in"), ("vlan_out", "sflow_245.vlan.out"),
                 ("pri_in", "sflow_245.pri.in"), ("pri_out", "sflow_245.pri.out"))})
+            out[-1]["agent"] = r["sflow_245.agent"][0] if r["sflow_245.agent"] else None
     return out
+
+
+def tagged(samples):
+    """{seq: [sample]} of the flow samples whose header is one of this
+    test's frames (the payload's magic, then the sequence number)."""
+    by_seq = {}
+    for s in samples:
+        h = bytes.fromhex((s["header"] or "").replace(":", ""))
+        if len(h) >= 50 and h[42:46] == b"\x5d\x5d\x5d\x5d":
+            by_seq.setdefault(struct.unpack("!I", h[46:50])[0], []).append(dict(s, header_bytes=h))
+    return by_seq
 
 
 def counter_samples(rows):
@@ -293,7 +320,7 @@ def sampling_phase(cfg, cap, port, ports):
     return len(rows)
 
 
-def bad_value(cfg, cap, port):
+def bad_value(cfg, cap, port, ports):
     uuid = cfg.vsctl("get", "bridge", BR, "sflow").stdout.strip()
     cfg.vsctl("set", "sflow", uuid, "header=1000")
     want = "sFlow: header=1000: must be 4..256 bytes"
@@ -320,7 +347,7 @@ def count_flow_samples(cap, port):
     return len(flow_samples(decode(cap.pcap, port, since)))
 
 
-def cleared(cfg, cap, port):
+def cleared(cfg, cap, port, ports):
     cfg.vsctl("clear", "bridge", BR, "sflow")
     time.sleep(0.3)
     got = count_flow_samples(cap, port)
@@ -330,7 +357,8 @@ def cleared(cfg, cap, port):
 
 
 IPFIX_FIELDS = ["frame.time_epoch", "cflow.version", "cflow.od_id", "cflow.template_id", "cflow.srcport",
-                "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.inputint", "cflow.outputint"]
+                "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.inputint", "cflow.outputint",
+                "cflow.direction"]
 
 
 def ipfix_phase(cfg, cap, port, ports):
@@ -349,7 +377,10 @@ def ipfix_phase(cfg, cap, port, ports):
     check(all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["42"] for x in rows),
           "IPFIX version 10, observation domain 42", [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
     check(any("256" in x["cflow.template_id"] for x in rows), "the IPv4 template (256) is sent")
-    check_flow_records(rows, ports, "IPFIX")
+    # As OVS, input and output sampling: each frame is an ingress and an
+    # egress sample (flowDirection 0 / 1), each direction its own records.
+    check_flow_records(rows, ports, "IPFIX ingress", direction="0")
+    check_flow_records(rows, ports, "IPFIX egress", direction="1")
     shown = cfg.dpsctl("ipfix/show", BR)
     ok = isinstance(shown, list) and len(shown) == 1
     check(ok and shown[0].get("status") == "on" and shown[0].get("obs_domain_id") == 42 and
@@ -387,7 +418,7 @@ def flow_sample_phase(cfg, cap, port, ports):
     check(len(rows) > 0 and all(x["cflow.version"] == ["10"] and x["cflow.od_id"] == ["77"] for x in rows),
           "per-flow IPFIX: version 10, the action's observation domain 77",
           [(x["cflow.version"], x["cflow.od_id"]) for x in rows[:3]])
-    check_flow_records(rows, ports, "per-flow IPFIX")
+    check_flow_records(rows, ports, "per-flow IPFIX", direction="0")
     shown = [x for x in cfg.dpsctl("ipfix/show", BR) if x.get("collector_set_id") == 9]
     check(len(shown) == 1 and shown[0].get("status") == "on" and shown[0].get("samples", 0) >= FRAMES,
           "dpsctl ipfix/show: collector set 9 on, the %d samples" % FRAMES, shown)
@@ -418,14 +449,17 @@ def decode_cflow(cap, port, fields, since):
     return rows
 
 
-def check_flow_records(rows, ports, what):
-    """The records (IPFIX or NetFlow, as tshark's cflow fields) of the 4
-    flows add up exactly to the frames sent, with A's and B's ports."""
+def check_flow_records(rows, ports, what, direction=None):
+    """The records (IPFIX or NetFlow, as tshark's cflow fields; IPFIX: of
+    one flowDirection) of the 4 flows add up exactly to the frames sent,
+    with A's and B's ports."""
     per_flow, octets, ifs = {}, 0, set()
     for x in rows:
         for i in range(len(x["cflow.packets"])):
             sp, dp = int(x["cflow.srcport"][i]), int(x["cflow.dstport"][i])
             if dp != 6000 or not 5000 <= sp < 5000 + FLOWS:
+                continue
+            if direction is not None and x["cflow.direction"][i:i + 1] != [direction]:
                 continue
             per_flow[sp] = per_flow.get(sp, 0) + int(x["cflow.packets"][i])
             octets += int(x["cflow.octets"][i])
@@ -458,9 +492,88 @@ def netflow_phase(cfg, cap, port, ports):
     cfg.vsctl("clear", "bridge", BR, "netflow")
 
 
+def controller_and_patch_phase(cfg, cap, port, ports):
+    """Packet-outs and patch ports, with sFlow at 1 in 1 on two bridges
+    (agents 127.0.0.1 and 127.0.0.2, one collector): B's port moves to a
+    second bridge joined to the first by patch ports. As OVS:
+      - a packet-out (ovs-ofctl over ptcp) is sampled by its bridge: from
+        CONTROLLER with input 0 (unknown), from A's port with that input;
+        the output its actions chose;
+      - only the bridge a packet entered samples it: A -> B by the first
+        bridge's agent, B -> A by the second's; the one output, a port of
+        the other bridge, is "multiple, 1".
+    """
+    of_port = free_port()
+    target = "tcp:127.0.0.1:%d" % of_port
+    cfg.vsctl("set-controller", BR, "ptcp:%d:127.0.0.1" % of_port,
+              "--", "add-br", BR2, "--", "del-port", BR, HOST["b"], "--", "add-port", BR2, HOST["b"], "--", "set",
+              "Interface", HOST["b"], "type=dpdk", "options:dpdk-devargs=net_af_packet2,iface=%s" % HOST["b"],
+              "--", "add-port", BR, PATCH[0], "--", "set", "Interface", PATCH[0], "type=patch",
+              "options:peer=%s" % PATCH[1], "--", "add-port", BR2, PATCH[1], "--", "set", "Interface", PATCH[1],
+              "type=patch", "options:peer=%s" % PATCH[0],
+              "--", "--id=@s1", "create", "sflow", "agent=127.0.0.1", 'target="127.0.0.1:%d"' % port, "sampling=1",
+              "polling=0", "header=%d" % HEADER, "--", "set", "bridge", BR, "sflow=@s1",
+              "--", "--id=@s2", "create", "sflow", "agent=127.0.0.2", 'target="127.0.0.1:%d"' % port, "sampling=1",
+              "polling=1", "header=%d" % HEADER, "--", "set", "bridge", BR2, "sflow=@s2")
+    since = time.time()
+    run(["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % BR2], check_rc=False)
+    run(["ip", "link", "set", BR2, "down"], check_rc=False)
+    err = cfg.vsctl("get", "Interface", HOST["b"], "error").stdout.strip()
+    check(err in ("[]", ""), "%s moved to %s" % (HOST["b"], BR2), err)
+    shown = cfg.dpsctl("port-stats")
+    b2 = next((x["port_no"] for x in shown if x.get("port") == HOST["b"]), None) if isinstance(shown, list) else None
+    check(b2 is not None, "%s's datapath port (its sFlow ifIndex) is %s" % (HOST["b"], b2), shown)
+    for _ in range(40):
+        if run(["ovs-ofctl", "-O", "OpenFlow13", "show", target], check_rc=False).returncode == 0:
+            break
+        time.sleep(0.1)
+    outs = {90001: ("controller", frame(90001, 0), "output:%d" % ports["a"]),
+            90002: (str(ports["a"]), frame(90002, 1), "output:IN_PORT")}
+    for seq, (in_port, f, acts) in outs.items():
+        r = run(["ovs-ofctl", "-O", "OpenFlow13", "packet-out", target,
+                 "in_port=%s,packet=%s,actions=%s" % (in_port, f.hex(), acts)], check_rc=False)
+        check(r.returncode == 0, "ovs-ofctl packet-out in_port=%s,actions=%s" % (in_port, acts), r.stderr.strip()[:300])
+    # Both MACs learnt on both bridges, then 64 frames each way.
+    send("b", [mac_bytes("ff:ff:ff:ff:ff:ff") + mac_bytes(MAC["b"]) + b"\x88\xb5" + bytes(46)])
+    send("a", [mac_bytes("ff:ff:ff:ff:ff:ff") + mac_bytes(MAC["a"]) + b"\x88\xb5" + bytes(46)])
+    time.sleep(0.2)
+    send("a", [frame(91000 + i, 0) for i in range(64)])
+    send("b", [frame(92000 + i, 0, "b", "a") for i in range(64)])
+    time.sleep(0.5)  # the last samples (the second agent polled 1 s after it began)
+    cap.flush()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two tshark runs at once
+        rows = pool.submit(decode, cap.pcap, port, since)
+        problems = pool.submit(tshark_problems, cap.pcap, port, "sflow", since).result()
+        rows = rows.result()
+    check(problems == "", "no datagram malformed, no expert warning", problems[:2000])
+    got = tagged(flow_samples(rows))
+    for seq, (in_port, f, acts) in outs.items():
+        mine = got.get(seq, [])
+        want_in = "0" if in_port == "controller" else in_port
+        check(len(mine) == 1 and mine[0]["agent"] == "127.0.0.1" and mine[0]["input"] == want_in and
+              mine[0]["output_format"] == "0" and mine[0]["output"] == str(ports["a"]) and
+              mine[0]["header_bytes"] == f[:HEADER],
+              "the packet-out from in_port=%s: one flow sample, input %s, output A's port %d, its header" % (
+                  in_port, want_in, ports["a"]), [(x["agent"], x["input"], x["output"]) for x in mine])
+    a_to_b = [x for seq, v in got.items() if 91000 <= seq < 91064 for x in v]
+    b_to_a = [x for seq, v in got.items() if 92000 <= seq < 92064 for x in v]
+    check(len(a_to_b) == 64 and all(x["agent"] == "127.0.0.1" for x in a_to_b),
+          "A -> B (entered %s): 64 flow samples, all from %s's agent, none from %s's" % (BR, BR, BR2),
+          (len(a_to_b), sorted(set(str(x["agent"]) for x in a_to_b))))
+    check(all(x["input"] == str(ports["a"]) and x["output_format"] == "2" and x["output"] == "1" for x in a_to_b),
+          "A -> B: input A's port %d, output \"multiple, 1\" (a port of the other bridge, as OVS)" % ports["a"],
+          [(x["input"], x["output_format"], x["output"]) for x in a_to_b[:3]])
+    check(len(b_to_a) == 64 and all(x["agent"] == "127.0.0.2" for x in b_to_a) and
+          all(x["input"] == str(b2) and x["output_format"] == "2" and x["output"] == "1" for x in b_to_a),
+          "B -> A (entered %s): 64 flow samples from %s's agent only, input B's port %s, output \"multiple, 1\"" % (
+              BR2, BR2, b2), [(x["agent"], x["input"], x["output_format"], x["output"]) for x in b_to_a[:3]])
+    counters = [c for r in rows if r["sflow_245.agent"] == ["127.0.0.2"] for c in counter_samples([r])]
+    check(any(c["ifindex"] == b2 for c in counters), "%s's agent sends counter samples of its port %s" % (BR2, b2))
+
+
 def main():
-    if os.geteuid() != 0 or not shutil.which("ovs-vsctl") or not shutil.which("tshark"):
-        print("SKIP: needs root, ovs-vsctl and tshark")
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in ("ovs-vsctl", "ovs-ofctl", "tshark")):
+        print("SKIP: needs root, ovs-vsctl, ovs-ofctl and tshark")
         return 77
     tmp = tempfile.mkdtemp(prefix="sm-sampling-")
     sw = Switch(DPSWITCHD, db=True, name="sm-sampling", tmp=tmp)
@@ -477,12 +590,11 @@ def main():
         ports = build(cfg)
         t0 = time.time()
         with Collector(tmp, port) as cap:
-            sampling_phase(cfg, cap, port, ports)
-            bad_value(cfg, cap, port)
-            cleared(cfg, cap, port)
-            ipfix_phase(cfg, cap, port, ports)
-            flow_sample_phase(cfg, cap, port, ports)
-            netflow_phase(cfg, cap, port, ports)
+            for phase in (sampling_phase, bad_value, cleared, ipfix_phase, flow_sample_phase, netflow_phase,
+                          controller_and_patch_phase):
+                t1 = time.time()
+                phase(cfg, cap, port, ports)
+                print("%s took %.1f s" % (phase.__name__, time.time() - t1))
         print("phases took %.1f s" % (time.time() - t0))
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 

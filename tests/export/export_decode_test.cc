@@ -170,6 +170,7 @@ std::vector<FlowRecord> flow_records() {
   v6.eth_type = kEthTypeIpv6;
   v6.src = *IpAddress::parse("2001:db8::1");
   v6.dst = *IpAddress::parse("2001:db8::2");
+  v6.direction = kFlowEgress;  // sampled at its output port
   cache.add(v6, 90, kBootMs + 4000, &out);
   FlowFields arp;
   arp.in_if = 1;
@@ -288,7 +289,8 @@ TEST_CASE("decode: tshark reads sFlow, IPFIX and NetFlow v5 without a malformed 
         {"cflow.srcmac", "02:00:00:00:00:01,02:00:00:00:00:01,02:00:00:00:00:01,02:00:00:00:00:01"},
         {"cflow.dstmac", "02:00:00:00:00:02,02:00:00:00:00:02,02:00:00:00:00:02,ff:ff:ff:ff:ff:ff"},
         {"cflow.vlanid", "100,100,100,0"}, {"cflow.inputint", "1,1,1,1"}, {"cflow.outputint", "2,2,2,0"},
-        {"cflow.tcpflags", "0x0012,0x0000,0x0000"}, {"cflow.flow_end_reason", "4,4,4,4"}});
+        {"cflow.tcpflags", "0x0012,0x0000,0x0000"}, {"cflow.flow_end_reason", "4,4,4,4"},
+        {"cflow.direction", "0,0,1,0"}});
   }
   SECTION("NetFlow v5") {
     expect_fields(pcap, "cflow.version == 5", {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "flow_cache.h"
 #include "sample_flows.h"
 
@@ -148,4 +150,27 @@ TEST_CASE("flow cache: many flows through a small cache keep every packet counte
   CHECK(packets == 5000);
   CHECK(bytes == 500000);
   CHECK(c.size() == 0);
+}
+
+TEST_CASE("flow cache: ingress and egress samples are different flows; egress ones per output port") {
+  FlowCache c(cfg());
+  std::vector<FlowRecord> out;
+  FlowFields in = tcp(1);
+  in.out_if = 2;
+  c.add(in, 100, 1000, &out);
+  in.out_if = 3;  // an ingress record's egress port is not part of its key
+  c.add(in, 100, 1000, &out);
+  FlowFields eg = tcp(1);
+  eg.direction = kFlowEgress;
+  eg.out_if = 2;
+  c.add(eg, 100, 1000, &out);
+  c.add(eg, 100, 1000, &out);
+  eg.out_if = 3;
+  c.add(eg, 100, 1000, &out);
+  CHECK(c.size() == 3);
+  c.flush(&out);
+  REQUIRE(out.size() == 3);
+  std::map<std::pair<uint8_t, uint32_t>, uint64_t> packets;
+  for (const FlowRecord& r : out) packets[{r.f.direction, r.f.direction == kFlowEgress ? r.f.out_if : 0}] += r.packets;
+  CHECK(packets == std::map<std::pair<uint8_t, uint32_t>, uint64_t>{{{0, 0}, 2}, {{1, 2}, 2}, {{1, 3}, 1}});
 }

@@ -9,7 +9,11 @@ using dps::test::Bytes;
 
 namespace {
 
-FlowRecord v4_record() { return dps::test::tcp_flow_record(1'700'000'000'123ull, 1'700'000'004'567ull); }
+FlowRecord v4_record() {
+  FlowRecord r = dps::test::tcp_flow_record(1'700'000'000'123ull, 1'700'000'004'567ull);
+  r.f.direction = kFlowEgress;
+  return r;
+}
 
 constexpr uint32_t kNow = 1'700'000'010;
 
@@ -23,10 +27,10 @@ TEST_CASE("ipfix: templates carry the IANA element ids and lengths") {
     return v;
   };
   CHECK(fields(256) == V{{56, 6}, {80, 6}, {256, 2}, {58, 2}, {8, 4}, {12, 4}, {4, 1}, {5, 1}, {6, 2},
-                         {7, 2}, {11, 2}, {10, 4}, {14, 4}, {2, 8}, {1, 8}, {152, 8}, {153, 8}, {136, 1}});
+                         {7, 2}, {11, 2}, {10, 4}, {14, 4}, {61, 1}, {2, 8}, {1, 8}, {152, 8}, {153, 8}, {136, 1}});
   CHECK(fields(257) == V{{56, 6}, {80, 6}, {256, 2}, {58, 2}, {27, 16}, {28, 16}, {4, 1}, {5, 1}, {6, 2},
-                         {7, 2}, {11, 2}, {10, 4}, {14, 4}, {2, 8}, {1, 8}, {152, 8}, {153, 8}, {136, 1}});
-  CHECK(fields(258) == V{{56, 6}, {80, 6}, {256, 2}, {58, 2}, {10, 4}, {14, 4}, {2, 8}, {1, 8},
+                         {7, 2}, {11, 2}, {10, 4}, {14, 4}, {61, 1}, {2, 8}, {1, 8}, {152, 8}, {153, 8}, {136, 1}});
+  CHECK(fields(258) == V{{56, 6}, {80, 6}, {256, 2}, {58, 2}, {10, 4}, {14, 4}, {61, 1}, {2, 8}, {1, 8},
                          {152, 8}, {153, 8}, {136, 1}});
   CHECK(IpfixEncoder::template_fields(259).empty());
 }
@@ -41,28 +45,28 @@ TEST_CASE("ipfix: first message = header, template set, one IPv4 data record, by
   // Header.
   CHECK(b.u16(0) == 10);
   CHECK(b.u16(2) == m.size());
-  CHECK(m.size() == 16 + 204 + 4 + 73);
+  CHECK(m.size() == 16 + 216 + 4 + 74);
   CHECK(b.u32(4) == kNow);
   CHECK(b.u32(8) == 0);   // no data record before this message
   CHECK(b.u32(12) == 42);
   // Template set: 3 templates.
   CHECK(b.u16(16) == 2);
-  CHECK(b.u16(18) == 204);
+  CHECK(b.u16(18) == 216);
   CHECK(b.u16(20) == 256);
-  CHECK(b.u16(22) == 18);
+  CHECK(b.u16(22) == 19);
   CHECK(b.u16(24) == 56);
   CHECK(b.u16(26) == 6);
-  size_t t2 = 20 + 4 + 18 * 4;
+  size_t t2 = 20 + 4 + 19 * 4;
   CHECK(b.u16(t2) == 257);
-  CHECK(b.u16(t2 + 2) == 18);
-  size_t t3 = t2 + 4 + 18 * 4;
+  CHECK(b.u16(t2 + 2) == 19);
+  size_t t3 = t2 + 4 + 19 * 4;
   CHECK(b.u16(t3) == 258);
-  CHECK(b.u16(t3 + 2) == 11);
-  CHECK(t3 + 4 + 11 * 4 == 16 + 204);
+  CHECK(b.u16(t3 + 2) == 12);
+  CHECK(t3 + 4 + 12 * 4 == 16 + 216);
   // Data set.
-  size_t d = 220;
+  size_t d = 232;
   CHECK(b.u16(d) == 256);
-  CHECK(b.u16(d + 2) == 77);
+  CHECK(b.u16(d + 2) == 78);
   size_t o = d + 4;
   CHECK(b.slice(o, 6) == std::vector<uint8_t>{2, 0, 0, 0, 0, 1});
   CHECK(b.slice(o + 6, 6) == std::vector<uint8_t>{2, 0, 0, 0, 0, 2});
@@ -77,12 +81,13 @@ TEST_CASE("ipfix: first message = header, template set, one IPv4 data record, by
   CHECK(b.u16(o + 30) == 80);
   CHECK(b.u32(o + 32) == 1);
   CHECK(b.u32(o + 36) == 2);
-  CHECK(b.u64(o + 40) == 10);
-  CHECK(b.u64(o + 48) == 1000);
-  CHECK(b.u64(o + 56) == 1'700'000'000'123ull);
-  CHECK(b.u64(o + 64) == 1'700'000'004'567ull);
-  CHECK(b.u8(o + 72) == 1);
-  CHECK(o + 73 == m.size());
+  CHECK(b.u8(o + 40) == 1);  // flowDirection: egress
+  CHECK(b.u64(o + 41) == 10);
+  CHECK(b.u64(o + 49) == 1000);
+  CHECK(b.u64(o + 57) == 1'700'000'000'123ull);
+  CHECK(b.u64(o + 65) == 1'700'000'004'567ull);
+  CHECK(b.u8(o + 73) == 1);
+  CHECK(o + 74 == m.size());
   CHECK(enc.sequence() == 1);
 }
 
@@ -94,7 +99,7 @@ TEST_CASE("ipfix: templates again only after the refresh interval; sequence coun
   auto m2 = enc.encode(std::span(&r, 1), kNow + 59).at(0);
   CHECK(Bytes{m2}.u16(16) == 256);      // data set straight away
   CHECK(Bytes{m2}.u32(8) == 2);         // two records before it
-  CHECK(m2.size() == 16 + 4 + 73);
+  CHECK(m2.size() == 16 + 4 + 74);
   auto m3 = enc.encode(std::span(&r, 1), kNow + 60).at(0);
   CHECK(Bytes{m3}.u16(16) == 2);
   CHECK(Bytes{m3}.u32(8) == 3);
@@ -117,15 +122,15 @@ TEST_CASE("ipfix: IPv6 and L2 records use their templates; sets follow the recor
   std::vector<FlowRecord> recs{v4, v4, v6, arp, v4};
   auto m = enc.encode(recs, kNow).at(0);
   Bytes b{m};
-  size_t at = 16 + 204;
+  size_t at = 16 + 216;
   std::vector<std::pair<uint16_t, uint16_t>> sets;
   while (at < m.size()) {
     sets.emplace_back(b.u16(at), b.u16(at + 2));
     at += b.u16(at + 2);
   }
   CHECK(at == m.size());
-  CHECK(sets == std::vector<std::pair<uint16_t, uint16_t>>{{256, 4 + 2 * 73}, {257, 4 + 97}, {258, 4 + 57}, {256, 4 + 73}});
-  size_t v6rec = 16 + 204 + 4 + 2 * 73 + 4;
+  CHECK(sets == std::vector<std::pair<uint16_t, uint16_t>>{{256, 4 + 2 * 74}, {257, 4 + 98}, {258, 4 + 58}, {256, 4 + 74}});
+  size_t v6rec = 16 + 216 + 4 + 2 * 74 + 4;
   CHECK(b.u32(v6rec + 16) == 0x20010db8);
   CHECK(b.u32(v6rec + 28) == 1);
   CHECK(b.u32(v6rec + 44) == 2);
@@ -142,10 +147,10 @@ TEST_CASE("ipfix: messages stay under max_message; sequence numbers add up") {
     CHECK(msgs[i].size() <= 512);
     CHECK(b.u16(2) == msgs[i].size());
     CHECK(b.u32(8) == records);
-    size_t set = i == 0 ? 16 + 204 : 16;
+    size_t set = i == 0 ? 16 + 216 : 16;
     CHECK(b.u16(set) == 256);
     CHECK(set + b.u16(set + 2) == msgs[i].size());
-    records += (b.u16(set + 2) - 4) / 73;
+    records += (b.u16(set + 2) - 4) / 74;
   }
   CHECK(records == 20);
   CHECK(enc.sequence() == 20);

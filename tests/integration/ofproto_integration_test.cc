@@ -4,9 +4,10 @@
 // packets, NORMAL learning between three ports (flooding, then unicast, fdb
 // entries), a multi-table pipeline with header rewrites, a rule change under
 // traffic (no packet leaves by the old actions once flow_mod returned, and
-// none is lost), idle expiry of megaflows, and a miss storm that must not
+// none is lost), idle expiry of megaflows, a miss storm that must not
 // cost an established flow a single packet (misses are dropped and counted
-// at the miss ring instead).
+// at the miss ring instead), and packet-outs sampled by the PMD (the
+// bridge's sFlow sampler, a sample() action in the packet-out).
 #include <catch2/catch.hpp>
 
 #include <rte_mbuf.h>
@@ -408,4 +409,49 @@ TEST_CASE("MPLS push, pop, TTL and set_field through the pipeline, byte for byte
   r.pump(100);
   CHECK(r.count[2] == 0);
   CHECK(r.count[3] == 0);
+}
+
+TEST_CASE("a packet-out is sampled by the bridge's sFlow sampler and its own sample() action",
+          "[integration][eal][ofproto][sample]") {
+  OfRig r(3, {1}, {}, "priority=0,actions=drop");
+  ofproto::BridgeSampling s;
+  s.sflow = {1, 3, 0, 0};       // every packet
+  s.flow_sets = {{9, 4}};       // collector set 9 -> slot 4
+  r.ofp->set_sampling(s);
+  const auto f = frame(kA, kB, "10.0.0.1", "10.0.0.2");
+  // From the controller, to port 2; from port 1, to port 3 through a sample().
+  REQUIRE_FALSE(r.ofp->packet_out(ofproto::kPortController, f, {ofproto::ActOutput{2}}));
+  REQUIRE_FALSE(r.ofp->packet_out(1, f,
+                                  {ofproto::ActSample{.probability = 65535, .collector_set_id = 9,
+                                                      .obs_domain_id = 5, .obs_point_id = 6},
+                                   ofproto::ActOutput{3}}));
+  std::vector<ofproto::SampleEvent> ev;
+  r.pump_until(
+      [&] {
+        for (auto& e : r.ofp->backer().handler().take_samples()) ev.push_back(std::move(e));
+        return ev.size() >= 3 && r.count[2] == 1 && r.count[3] == 1;
+      },
+      3000);
+  CHECK(r.count[2] == 1);
+  CHECK(r.count[3] == 1);
+  REQUIRE(ev.size() == 3);
+  // The PMD executed them in order: the sFlow sample of the first, then
+  // the second's sFlow sample and its sample().
+  CHECK(ev[0].slot == 3);
+  CHECK(ev[0].cookie.kind == SampleKind::kSflow);
+  CHECK(ev[0].in_port == 0);  // CONTROLLER: no input port
+  CHECK(ev[0].cookie.out == 2);
+  CHECK(ev[0].frame_len == f.size());
+  CHECK(ev[0].header == std::vector<uint8_t>(f.begin(), f.begin() + std::min<size_t>(f.size(), ofproto::kSampleHeaderMax)));
+  CHECK(ev[1].slot == 3);
+  CHECK(ev[1].in_port == 1);
+  CHECK(ev[1].cookie.out == 3);
+  CHECK(ev[2].slot == 4);
+  CHECK(ev[2].cookie.kind == SampleKind::kIpfixFlow);
+  CHECK(ev[2].in_port == 1);
+  CHECK(ev[2].cookie.out == 3);
+  CHECK(ev[2].cookie.obs_domain == 5);
+  CHECK(ev[2].cookie.obs_point == 6);
+  CHECK(r.dp->sample_counters(3).sampled == 2);
+  CHECK(r.dp->sample_counters(4).sampled == 1);
 }

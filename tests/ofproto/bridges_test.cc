@@ -5,7 +5,8 @@
 // a rule change in the peer re-translates megaflows entered from the other
 // bridge, packet-ins go to the bridge whose table sent them, and removing a
 // bridge removes its megaflows (and the patch ports pointing into it)
-// while the other bridge keeps its own.
+// while the other bridge keeps its own; across a patch port only the entry
+// bridge's samplers sample (as OVS).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -223,4 +224,52 @@ TEST_CASE("every bridge and the backer's tunnels share one TLV table", "[ofproto
   CHECK(r.backer->tunnels().tlv() == shared);
   r.bridges.reset();
   CHECK(r.backer->tunnels().tlv() == nullptr);
+}
+
+TEST_CASE("sampling across a patch port: the entry bridge samples, the peer does not, as OVS",
+          "[ofproto][bridges][patch][sample]") {
+  Rig r("priority=10,in_port=1,actions=output:10\n"
+        "priority=10,in_port=2,actions=output:1,output:10\n"
+        "priority=10,in_port=10,actions=output:2",
+        "priority=10,in_port=20,actions=output:2\n"
+        "priority=10,in_port=1,actions=output:20");
+  BridgeSampling s0, s1;
+  s0.sflow = {64, 3, 0, 0};
+  s1.sflow = {32, 5, 0, 0};
+  s1.ipfix = {1, 6, 7, 9};
+  CHECK(r.br0->set_sampling(s0));
+  CHECK(r.br1->set_sampling(s1));
+  auto acts_from = [&](uint32_t dp_in) {
+    r.dp->miss(0, dp_in, udp("10.0.0.1"));
+    r.backer->run();
+    const FakeDp::Flow* f = r.install_from(dp_in);
+    REQUIRE(f);
+    return datapath::format_actions(f->spec.actions);
+  };
+  // br0 port 1 -> patch -> br1 port 2 (datapath 4): br0's sFlow samples it
+  // as received; br1's samplers do not (OVS's patch_port_output composes
+  // no sample). The one output is br1's port, not one of br0's sFlow
+  // interfaces: "multiple, 1", as OVS's fix_sflow_action.
+  CHECK(acts_from(1) == "sample(slot=3,rate=64,sflow,out=multiple:1),output:4");
+  // The other way: br1's samplers, none of br0's.
+  CHECK(acts_from(3) ==
+        "sample(slot=5,rate=32,sflow,out=multiple:1),sample(slot=6,rate=1,ipfix,out=2,obs_domain=7,obs_point=9),"
+        "output:2");
+  // An output in br0 and one through the patch: two outputs.
+  CHECK(acts_from(2) == "sample(slot=3,rate=64,sflow,out=multiple:2),output:1,output:4");
+  // IPFIX output sampling in br1 (as OVS, the bridge doing the output
+  // samples it): br1's egress sample of br0's traffic where it leaves.
+  s1.ipfix.output = true;
+  CHECK(r.br1->set_sampling(s1));
+  r.backer->run();
+  CHECK(datapath::format_actions(r.dp->flows.at(r.install_from(1)->spec.ufid).spec.actions) ==
+        "sample(slot=3,rate=64,sflow,out=multiple:1),"
+        "sample(slot=6,rate=1,ipfix_egress,out=4,obs_domain=7,obs_point=9),output:4");
+  // Sampling only in br1: the megaflow entering br0 is re-translated
+  // without any of br0's samples.
+  const uint64_t ufid = r.install_from(1)->spec.ufid;
+  CHECK(r.br0->set_sampling(BridgeSampling{}));
+  r.backer->run();
+  CHECK(datapath::format_actions(r.dp->flows.at(ufid).spec.actions) ==
+        "sample(slot=6,rate=1,ipfix_egress,out=4,obs_domain=7,obs_point=9),output:4");
 }

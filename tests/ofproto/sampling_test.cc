@@ -7,7 +7,11 @@
 // without room left unsampled; set_sampling re-translating installed
 // megaflows (and not when unchanged); kSample upcalls queued as
 // SampleEvents (header cut, length, in_port, cookie) and a full queue
-// counted as drops.
+// counted as drops; packet-outs sampled as OVS samples them (from
+// CONTROLLER, a port, LOCAL; output:TABLE; no output; a sample() action in
+// the packet-out); a recirculated (ct) pass not sampled again; a bond
+// output as one output of unknown port; IPFIX output samples before each
+// output (input sampling off; none without room for all).
 #include <arpa/inet.h>
 
 #include <catch2/catch.hpp>
@@ -25,6 +29,7 @@ namespace dp = dps::datapath;
 
 namespace {
 
+using dps::test::FakeDp;
 using dps::test::hex;
 using dps::test::make_bridge;
 using dps::test::parse_error;
@@ -228,4 +233,114 @@ TEST_CASE("sampling: the sFlow sample carries the VLAN the packet leaves with", 
   // VID 100 (4196 = 0x1000 | 100), PCP 5: TCI 0xb064 with CFI.
   CHECK(xlate_text(b, 11).find("sample(slot=3,rate=64,sflow,out=12,out_tci=" + std::to_string(0xb064) + ")") == 0);
   CHECK(xlate_text(b, 12) == "sample(slot=3,rate=64,sflow,out=11),output:11");  // untagged: no out_tci
+}
+
+TEST_CASE("sampling: a packet-out is sampled as a received packet, as OVS", "[ofproto][sample][packet_out]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 3, .n_pmds = 1});
+  r.rules("priority=10,in_port=CONTROLLER,actions=output:3");
+  const auto f = dps::test::udp_frame();
+  auto out = [&](uint32_t in_port, const ActionList& al) {
+    const size_t before = r.dp->execs.size();
+    MaybeError e = r.ofp->packet_out(in_port, f, al);
+    INFO((e ? e->message : ""));
+    REQUIRE_FALSE(e);
+    REQUIRE(r.dp->execs.size() == before + 1);
+    return r.dp->execs.back();
+  };
+  CHECK(dp::format_actions(out(kPortController, {ActOutput{2}}).actions) == "output:2");  // no sampler
+  BridgeSampling s;
+  s.sflow = {64, 3, 0, 0};
+  s.ipfix = {1, 4, 7, 9};
+  s.flow_sets = {{1, 6}};
+  r.ofp->set_sampling(s);
+  // From the controller: no input port (the datapath's in_port 0: sFlow
+  // input "unknown", as OVS's ODPP_NONE), the samplers first.
+  FakeDp::Exec x = out(kPortController, {ActOutput{2}});
+  CHECK(x.in_port == 0);
+  CHECK(dp::format_actions(x.actions) ==
+        "sample(slot=3,rate=64,sflow,out=2),sample(slot=4,rate=1,ipfix,out=2,obs_domain=7,obs_point=9),output:2");
+  // From a port: that port is the input.
+  x = out(1, {ActOutput{2}, ActOutput{kPortInPort}});
+  CHECK(x.in_port == 1);
+  CHECK(dp::format_actions(x.actions).find("sample(slot=3,rate=64,sflow,out=multiple:2),") == 0);
+  // output:TABLE: the output the pipeline chose.
+  x = out(kPortController, {ActOutput{kPortTable}});
+  CHECK(dp::format_actions(x.actions).find("sample(slot=3,rate=64,sflow,out=3),") == 0);
+  // No output: still executed, for the samples ("dropped", as OVS).
+  x = out(kPortController, {});
+  CHECK(dp::format_actions(x.actions) ==
+        "sample(slot=3,rate=64,sflow,out=none),sample(slot=4,rate=1,ipfix,out=none,obs_domain=7,obs_point=9)");
+  // A sample() action in the packet-out: where it is, with the list's output.
+  s.sflow = s.ipfix = {};
+  r.ofp->set_sampling(s);
+  x = out(kPortController, {ActSample{.probability = 65535, .collector_set_id = 1, .obs_domain_id = 2,
+                                      .obs_point_id = 3},
+                            ActOutput{2}});
+  CHECK(dp::format_actions(x.actions) == "sample(slot=6,rate=1,flow,out=2,obs_domain=2,obs_point=3),output:2");
+}
+
+TEST_CASE("sampling: a packet-out from LOCAL enters at the bridge's LOCAL port", "[ofproto][sample][packet_out]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 2, .n_pmds = 1});
+  const auto f = dps::test::udp_frame();
+  REQUIRE_FALSE(r.ofp->packet_out(kPortLocal, f, {ActOutput{2}}));
+  CHECK(r.dp->execs.back().in_port == 0);  // no LOCAL port: none
+  r.ofp->add_port(kPortLocal, 7, "br0");
+  BridgeSampling s;
+  s.sflow = {64, 3, 0, 0};
+  r.ofp->set_sampling(s);
+  REQUIRE_FALSE(r.ofp->packet_out(kPortLocal, f, {ActOutput{2}}));
+  CHECK(r.dp->execs.back().in_port == 7);
+  CHECK(dp::format_actions(r.dp->execs.back().actions) == "sample(slot=3,rate=64,sflow,out=2),output:2");
+}
+
+TEST_CASE("sampling: a recirculated pass (ct) is not sampled again, as OVS", "[ofproto][sample]") {
+  Bridge b = make_bridge();
+  add(b, "table=0,in_port=1,ip actions=ct(table=1)");
+  add(b, "table=1,in_port=1,ip actions=output:2");
+  b.sampling.sflow = {64, 3, 0, 0};
+  XlateOptions o;
+  dp::FlowKey k = dps::test::tcp_key(11, 1, 2);
+  const std::string first = dp::format_actions(xlate(b, k, o).actions);
+  CHECK(first.find("sample(slot=3,rate=64,sflow,out=none),ct(") == 0);  // before ct: no output yet
+  REQUIRE(first.find("recirc=0xc7000001)") != std::string::npos);
+  k.recirc_id = 0xc7000001u;  // the second pass, in table 1
+  CHECK(dp::format_actions(xlate(b, k, o).actions) == "output:12");
+}
+
+TEST_CASE("sampling: an output to a bond is one output to an unknown member", "[ofproto][sample]") {
+  dps::test::OfprotoRig r({}, {.n_ports = 1, .n_pmds = 1});
+  REQUIRE(r.ofp->set_bond(5, "bond0", BondConfig{}, {{"m2", 2}, {"m3", 3}}) == "");
+  r.rules("in_port=1,actions=output:5");
+  BridgeSampling s;
+  s.sflow = {64, 3, 0, 0};
+  r.ofp->set_sampling(s);
+  const uint64_t ufid = r.miss(1, dps::test::udp_frame());
+  // Not "dropped": the datapath picks the member per packet, so the sFlow
+  // output is ifIndex 0 (unknown).
+  INFO(r.actions(ufid));
+  CHECK(r.actions(ufid).find("sample(slot=3,rate=64,sflow,out=0),bond(") == 0);
+}
+
+TEST_CASE("sampling: IPFIX output sampling, a sample before each output, as OVS", "[ofproto][sample]") {
+  Bridge b = make_bridge(33);
+  add(b, "in_port=1 actions=output:2");
+  add(b, "ip,in_port=3 actions=mod_nw_dst:10.9.9.9,output:1,output:2,output:4");
+  add(b, "in_port=4 actions=FLOOD");
+  b.sampling.ipfix = {1, 4, 7, 9, true, true};
+  const std::string ids = ",obs_domain=7,obs_point=9)";
+  CHECK(xlate_text(b, 11) ==
+        "sample(slot=4,rate=1,ipfix,out=12" + ids + ",sample(slot=4,rate=1,ipfix_egress,out=12" + ids + ",output:12");
+  // Each output its own, after the rewrites before it (the packet as sent).
+  CHECK(xlate_text(b, 13) == "sample(slot=4,rate=1,ipfix,out=multiple:3" + ids + ",set_ipv4_dst(10.9.9.9)," +
+                                 "sample(slot=4,rate=1,ipfix_egress,out=11" + ids + ",output:11," +
+                                 "sample(slot=4,rate=1,ipfix_egress,out=12" + ids + ",output:12," +
+                                 "sample(slot=4,rate=1,ipfix_egress,out=14" + ids + ",output:14");
+  b.sampling.ipfix.input = false;  // other_config:enable-input-sampling=true
+  CHECK(xlate_text(b, 11) == "sample(slot=4,rate=1,ipfix_egress,out=12" + ids + ",output:12");
+  // A flood to 32 ports has no room for them: not sampled, still forwarded.
+  XlateOptions o;
+  XlateResult r = xlate(b, dps::test::tcp_key(14, 1, 2), o);
+  CHECK(r.error.empty());
+  CHECK(r.actions.n == dp::kMaxDpActions);
+  CHECK(dp::format_actions(r.actions).find("sample") == std::string::npos);
 }

@@ -546,3 +546,19 @@ TEST_CASE("tnl xlate: a snooped neighbour revalidates the waiting megaflow", "[o
   CHECK(r.dp->flows.at(flow).spec.actions.n == 0);
   CHECK(t.router().routes().empty());
 }
+
+TEST_CASE("tnl xlate: IPFIX output sampling of the underlay leaves tnl_push alone", "[ofproto][tunnel][sample]") {
+  TnlRig r;
+  r.know_remote();
+  r.phy.sampling.ipfix = {1, 4, 0, 0, true, true};  // br-phy: input and output sampling
+  XlateResult res = r.run(r.br_int, from_vm());
+  INFO(res.error);
+  // The underlay's outputs are tnl_push: no sample in between, the
+  // encapsulation still works.
+  unsigned end = check_push(res.actions, 0, expected_vxlan(), 21);
+  CHECK(end == res.actions.n);
+  // br-int's own output sampling: before a VM port's output, as usual.
+  r.br_int.sampling.ipfix = {1, 5, 0, 0, false, true};
+  res = r.run(r.br_int, from_vm());
+  CHECK(dp::format_actions(res.actions).find("ipfix_egress") == std::string::npos);  // a tunnel push: none
+}

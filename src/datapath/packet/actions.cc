@@ -930,12 +930,13 @@ std::string format_ct(const DpAction* a) {
 }
 
 // sample(slot=S,rate=N,sflow,out=P) / out=none / out=multiple:N; ipfix (a
-// bridge's) and flow (a sample() action's) with obs ids.
+// bridge's; ipfix_egress at an output) and flow (a sample() action's) with
+// obs ids.
 std::string format_sample(const DpAction& a) {
   const DpSampleCookie c = sample_cookie(a);
   std::string out = "sample(slot=" + std::to_string(a.arg16) + ",rate=" + std::to_string(a.arg32);
   out += c.kind == SampleKind::kSflow         ? ",sflow"
-         : c.kind == SampleKind::kIpfixBridge ? ",ipfix"
+         : c.kind == SampleKind::kIpfixBridge ? (c.flags & kSampleEgress ? ",ipfix_egress" : ",ipfix")
          : c.kind == SampleKind::kIpfixFlow   ? ",flow"
                                               : ",?";
   if (c.out == kSampleOutNone) out += ",out=none";

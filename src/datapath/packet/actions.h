@@ -126,9 +126,10 @@ enum class SampleKind : uint8_t {
 };
 inline constexpr uint32_t kSampleOutNone = 0xffffffffu;      // dropped: no output
 inline constexpr uint32_t kSampleOutMultiple = 0x80000000u;  // | number of outputs (> 1)
+inline constexpr uint8_t kSampleEgress = 0x01;  // flags: kIpfixBridge taken at the output `out`
 struct DpSampleCookie {
   SampleKind kind;
-  uint8_t pad;
+  uint8_t flags;         // kSampleEgress
   uint16_t arg;          // kIpfixFlow: 1 in how many (the action's rate); kSflow: the VLAN TCI
                          // the packet leaves with (host order, CFI set when tagged; 0: untagged)
   uint32_t out;          // the datapath output port, kSampleOutNone or kSampleOutMultiple | n

@@ -105,6 +105,11 @@ struct BridgeSampler {
   uint16_t slot = 0;
   uint32_t obs_domain = 0;  // IPFIX observation domain / point ids
   uint32_t obs_point = 0;
+  // IPFIX: a sample of each packet as received (input), and one before
+  // each output to a datapath port (output, OVS's output sampling; the
+  // daemon turns it on as OVS does by default). sFlow: input only.
+  bool input = true;
+  bool output = false;
   bool operator==(const BridgeSampler&) const = default;
 };
 struct BridgeSampling {

@@ -600,6 +600,9 @@ MaybeError Ofproto::packet_out(uint32_t of_in_port, std::span<const uint8_t> fra
     e->message = "packet_out: " + e->message;
     return e;
   }
+  // LOCAL is the bridge's own internal port when it has one (as OVS, the
+  // packet then enters the datapath there: a sample's input is that port).
+  if (of_in_port == kPortLocal) bp = bridge_.port(kPortLocal);
   uint32_t dp_in = bp && !bp->is_patch() ? bp->dp_port : 0;
   datapath::FlowKey key{};
   datapath::flow_key_extract(frame.data(), static_cast<uint32_t>(frame.size()), dp_in, &key);

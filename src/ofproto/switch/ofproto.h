@@ -245,8 +245,10 @@ class Ofproto final : public BackerBridge {
   // bad_config (a config bit this switch does not know).
   MaybeError port_mod(const PortMod& pm);
   // OFPT_PACKET_OUT: translates `actions` for `frame` (OFPP_TABLE runs the
-  // pipeline) and has PMD 0 execute the result. of_in_port is an OpenFlow
-  // port, kPortController or kPortLocal. Errors: bad_request/bad_port,
+  // pipeline) and has PMD 0 execute the result, the bridge's sFlow / IPFIX
+  // samplers first (as OVS). of_in_port is an OpenFlow port, kPortController
+  // or kPortLocal; the datapath in_port is the port's (0 for CONTROLLER, a
+  // patch port, or a bridge without a LOCAL port). Errors: bad_request/bad_port,
   // bad_packet (empty or over 9 KiB), bad_action/* (translation failed),
   // bad_request/eperm (no mbuf or the PMD's command ring is full).
   MaybeError packet_out(uint32_t of_in_port, std::span<const uint8_t> frame,

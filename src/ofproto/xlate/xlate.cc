@@ -111,8 +111,45 @@ class Xlator {
     if (failed_) {
       res_.actions.n = 0;
       res_.mirrors.clear();
+    } else {
+      add_ipfix_output_samples();
     }
     return std::move(res_);
+  }
+
+  // IPFIX output sampling (as OVS's compose_ipfix_action(ctx, out_port)):
+  // before an output to a datapath port (not a tunnel push / pop, not a
+  // bond), a sample by the IPFIX sampler of the bridge doing the output -
+  // through a patch port, the peer's. Recorded as the outputs are emitted.
+  struct IpfixOutput {
+    unsigned at;  // index of the output action
+    BridgeSampler sampler;
+    uint32_t dp_port;
+  };
+  // Not in an underlay translation (its outputs become tnl_push: the
+  // encapsulated packet exists only as it leaves, so there is no place for
+  // a sample of it).
+  void note_ipfix_output(uint32_t dp_port) {
+    const BridgeSampler& s = bp_->sampling.ipfix;
+    if (s.rate && s.output && !tnl_depth_) ipfix_outs_.push_back({res_.actions.n, s, dp_port});
+  }
+  // The recorded samples into the list, each just before its output; none
+  // when they do not all fit (as the input sample, a full list is not
+  // sampled).
+  void add_ipfix_output_samples() {
+    if (ipfix_outs_.empty() || res_.actions.n + ipfix_outs_.size() > datapath::kMaxDpActions) return;
+    datapath::DpActions acts;
+    size_t next = 0;
+    for (unsigned i = 0; i < res_.actions.n; i++) {
+      for (; next < ipfix_outs_.size() && ipfix_outs_[next].at == i; next++) {
+        const IpfixOutput& o = ipfix_outs_[next];
+        acts.add(datapath::act_sample(o.sampler.slot, o.sampler.rate,
+                                      {datapath::SampleKind::kIpfixBridge, datapath::kSampleEgress, 0, o.dp_port,
+                                       o.sampler.obs_domain, o.sampler.obs_point}));
+      }
+      acts.add(res_.actions.acts[i]);
+    }
+    res_.actions = acts;
   }
 
   // A packet arriving on member dp_in of bond `in`: slow-protocol frames
@@ -1104,6 +1141,7 @@ class Xlator {
       return;
     }
     if (terminate_tunnel(p)) return;
+    note_ipfix_output(p.dp_port);
     emit(datapath::act_output(p.dp_port));
     TRACE("output:" + format_port(p.of_port) + " (datapath port " + std::to_string(p.dp_port) + ")");
     mirror_egress(p);
@@ -1681,6 +1719,7 @@ class Xlator {
   bool cur_miss_ = false;  // the current rule is a table-miss flow entry
   int indent_ = 0;
   int patch_depth_ = 0;
+  std::vector<IpfixOutput> ipfix_outs_;  // IPFIX output samples to add (add_ipfix_output_samples)
   int resubmit_depth_ = 0;  // nested resubmits now
   int resubmits_ = 0;       // resubmits in this translation
   int tnl_depth_ = 0;       // underlay translations this one is nested in
@@ -1735,16 +1774,24 @@ XlateResult xlate_tunnel_rx(Bridge& bridge, const BridgePort& rep, const FlowKey
 
 // The sFlow output field of a sampled packet: the one datapath port the
 // actions send it to, kSampleOutNone (dropped) or kSampleOutMultiple | n.
-uint32_t sample_output(const datapath::DpActions& acts) {
+// A bond output is one output to a member the datapath picks per packet:
+// port 0 (sFlow ifIndex "unknown"). With `own`, a single output to a port
+// of another bridge (through a patch port) is "multiple, 1", as OVS's
+// fix_sflow_action: the port is not one of the sampling bridge's sFlow
+// interfaces.
+uint32_t sample_output(const datapath::DpActions& acts, const Bridge* own = nullptr) {
   uint32_t n = 0, port = datapath::kSampleOutNone;
+  bool foreign = false;
   for (unsigned i = 0; i < acts.n; i += datapath::action_slots(acts.acts[i])) {
     const datapath::DpAction& a = acts.acts[i];
     if (a.type == datapath::ActType::kOutput || a.type == datapath::ActType::kTnlPush ||
-        a.type == datapath::ActType::kTnlPop) {
+        a.type == datapath::ActType::kTnlPop || a.type == datapath::ActType::kBondOutput) {
       n++;
-      port = a.arg32;
+      port = a.type == datapath::ActType::kBondOutput ? 0 : a.arg32;
+      foreign = own && a.type == datapath::ActType::kOutput && !own->port_by_dp(a.arg32);
     }
   }
+  if (n == 1 && foreign) return datapath::kSampleOutMultiple | 1;
   return n <= 1 ? port : datapath::kSampleOutMultiple | n;
 }
 
@@ -1779,16 +1826,19 @@ uint16_t output_tci(const FlowKey& key, const datapath::DpActions& acts) {
 
 // Bridge-level samplers (bridge.sampling): kSample first, so the sample is
 // the packet as received, with the output the rest of the list decided.
-// A list with no room left is not sampled.
+// A list with no room left is not sampled. As OVS, only the entry bridge
+// samples (a peer bridge reached through a patch port does not), and a
+// recirculated pass (ct, MPLS: recirc_id set) is not sampled again.
 void add_bridge_samples(const Bridge& b, const FlowKey& key, XlateResult* r) {
   const BridgeSampling& s = b.sampling;
-  if (!s.sflow.rate && !s.ipfix.rate) return;
+  if ((!s.sflow.rate && !(s.ipfix.rate && s.ipfix.input)) || key.recirc_id) return;
   datapath::DpActions acts;
   const uint32_t out = sample_output(r->actions);
   if (s.sflow.rate)
     acts.add(datapath::act_sample(s.sflow.slot, s.sflow.rate,
-                                  {datapath::SampleKind::kSflow, 0, output_tci(key, r->actions), out, 0, 0}));
-  if (s.ipfix.rate)
+                                  {datapath::SampleKind::kSflow, 0, output_tci(key, r->actions),
+                                   sample_output(r->actions, &b), 0, 0}));
+  if (s.ipfix.rate && s.ipfix.input)
     acts.add(datapath::act_sample(s.ipfix.slot, s.ipfix.rate,
                                   {datapath::SampleKind::kIpfixBridge, 0, 0, out, s.ipfix.obs_domain,
                                    s.ipfix.obs_point}));
@@ -1857,11 +1907,19 @@ void account_visits(const std::vector<TableVisit>& visits, uint64_t packets, con
       v.bridge->pipeline.table(v.table).count_lookup(packets, v.priority >= 0);
 }
 
+// As OVS's xlate_actions for a packet-out (xin->ofpacts): the bridge's
+// sFlow and IPFIX samplers sample it as a received packet (OVS skips only
+// in_port NONE, which a packet-out cannot name here), and its sample()
+// actions get the list's output.
 XlateResult xlate_packet_out(Bridge& bridge, const FlowKey& key, uint32_t of_in_port,
                              const ActionList& actions, const XlateOptions& opts) {
   Xlator x(bridge, key, of_in_port, opts);
   x.run_actions(actions);
-  return x.finish();
+  XlateResult r = x.finish();
+  if (!r.error.empty()) return r;
+  set_flow_sample_outputs(&r);
+  add_bridge_samples(bridge, key, &r);
+  return r;
 }
 
 std::string xlate_trace(Bridge& bridge, const FlowKey& key, int64_t now_ms) {
