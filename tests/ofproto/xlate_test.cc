@@ -849,3 +849,96 @@ TEST_CASE("xlate: copy_ttl_out from the IP header pushed onto, copy_ttl_in by th
   r = run(b, mpls_key(12, lse(1, 0, true, 5)));
   CHECK_ACTS(r, acts({dp::act_copy_ttl_in(), dp::act_pop_mpls(0x0800), dp::act_output(11)}));
 }
+
+namespace {
+
+// A PBB frame in on datapath port dp_in: eth_type 0x88e7, its I-SID in
+// ipv6_label (flow_key_layout.h), nothing parsed past the I-TAG.
+FlowKey pbb_key(uint32_t dp_in, uint32_t isid, uint16_t tci = 0) {
+  FlowKey k = mpls_key(dp_in, 0, dps::datapath::kEthTypePbb);
+  k.vlan_tci = htons(tci);
+  k.ipv6_label = htonl(isid);
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("xlate: push_pbb copies the VLAN PCP into the I-TAG, set_field pbb_isid goes into it",
+          "[ofproto][pbb]") {
+  Bridge b = bridge_with({"in_port=1,ip actions=push_pbb:0x88e7,set_field:00:00:00:00:00:bb->eth_dst,"
+                          "set_field:0x123456->pbb_isid,output:2",
+                          "in_port=2,eth_type=0x88e7 actions=push_pbb:0x88e7,output:1",
+                          "in_port=3,ip actions=push_pbb:0x88e7,set_field:7->pbb_isid,push_vlan:0x88a8,"
+                          "set_field:100->vlan_vid,output:1"});
+  const uint8_t bda[6] = {0, 0, 0, 0, 0, 0xbb};
+  // Tagged, PCP 5: I-PCP 5; the address rewrite is the outer (B-DA) one.
+  XlateResult r = run(b, eth_key(11, 1, 2, 0x1000 | 5 << 13 | 7));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(5u << 29 | 0x123456), dp::act_set_eth_dst(bda), dp::act_output(12)}));
+  CHECK(r.mask.vlan_tci == htons(0xf000));  // PCP and "tagged" read, not the VID
+  CHECK(r.mask.eth_type == 0xffff);
+  CHECK(r.mask.ipv6_label == 0);
+  r = run(b, eth_key(11, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(0x123456), dp::act_set_eth_dst(bda), dp::act_output(12)}));
+  // Onto a PBB frame: the new I-TAG copies its I-SID (pinned).
+  r = run(b, pbb_key(12, 0x42));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(0x42), dp::act_output(11)}));
+  CHECK(r.mask.ipv6_label == htonl(0xffffff));
+  // A B-TAG pushed after the I-TAG: untagged outer frame, a new tag.
+  r = run(b, eth_key(13, 1, 2, 0x1000 | 9));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(7), dp::act_push_vlan(0x88a8, 0), dp::act_set_vlan_vid(100),
+                      dp::act_output(11)}));
+}
+
+TEST_CASE("xlate: pop_pbb outputs the customer frame; the next table recirculates; readers refuse",
+          "[ofproto][pbb]") {
+  Bridge b = bridge_with({"in_port=2,eth_type=0x88e7,pbb_isid=0x123456 actions=pop_pbb,output:1",
+                          "in_port=3,eth_type=0x88e7 actions=pop_pbb,goto_table:1",
+                          "in_port=4,eth_type=0x88e7,pbb_isid=6 actions=pop_pbb,push_vlan:0x8100,output:1",
+                          "in_port=4,eth_type=0x88e7,pbb_isid=7 actions=pop_pbb,set_field:00:00:00:00:00:cc->eth_src,output:1",
+                          "table=1,ip,nw_dst=10.0.0.2 actions=output:2"});
+  XlateResult r = run(b, pbb_key(12, 0x123456, 0x1000 | 30));
+  CHECK_ACTS(r, acts({dp::act_pop_pbb(), dp::act_output(11)}));
+  CHECK(r.mask.ipv6_label == htonl(0xffffff));
+  CHECK(r.mask.eth_type == 0xffff);
+  r = run(b, pbb_key(13, 5));
+  CHECK_ACTS(r, acts({dp::act_pop_pbb(), dp::act_recirc(mpls_recirc_id(1))}));
+  FlowKey again = eth_key(13, 1, 2);
+  again.recirc_id = mpls_recirc_id(1);
+  CHECK_ACTS(run(b, again), acts({dp::act_output(12)}));
+  // The customer frame's tags are not known here.
+  r = run(b, pbb_key(14, 6));
+  CHECK(r.actions.n == 0);
+  CHECK(r.error.find("push_vlan after pop_pbb") != std::string::npos);
+  // Its addresses are at fixed offsets: rewritten without reading it.
+  const uint8_t csa[6] = {0, 0, 0, 0, 0, 0xcc};
+  CHECK_ACTS(run(b, pbb_key(14, 7)), acts({dp::act_pop_pbb(), dp::act_set_eth_src(csa), dp::act_output(11)}));
+}
+
+TEST_CASE("xlate: pbb_isid and ipv6_label share key bits, each megaflow pins its eth_type",
+          "[ofproto][pbb]") {
+  Bridge b = bridge_with({"in_port=3,eth_type=0x86dd,ipv6_label=5 actions=output:1",
+                          "in_port=3,eth_type=0x88e7,pbb_isid=5 actions=output:2"});
+  FlowKey v6 = eth_key(13, 1, 2);
+  v6.eth_type = htons(0x86dd);
+  v6.ipv6_label = htonl(5);
+  const FlowKey pbb = pbb_key(13, 5);
+  XlateResult rv6 = run(b, v6), rpbb = run(b, pbb);
+  CHECK_ACTS(rv6, acts({dp::act_output(11)}));
+  CHECK_ACTS(rpbb, acts({dp::act_output(12)}));
+  for (const XlateResult* r : {&rv6, &rpbb}) CHECK(r->mask.eth_type == 0xffff);
+  // Neither megaflow covers the other packet.
+  FlowKey a, c;
+  dp::flow_key_apply_mask(pbb, rv6.mask, &a);
+  dp::flow_key_apply_mask(v6, rv6.mask, &c);
+  CHECK_FALSE(dp::flow_key_equal(a, c));
+  dp::flow_key_apply_mask(v6, rpbb.mask, &a);
+  dp::flow_key_apply_mask(pbb, rpbb.mask, &c);
+  CHECK_FALSE(dp::flow_key_equal(a, c));
+  // I-SID bits above the flow label's 20 decide too: pinned, not matched.
+  XlateResult r = run(b, pbb_key(13, 0x100005));
+  CHECK(r.actions.n == 0);
+  CHECK(r.mask.ipv6_label == htonl(0xffffff));
+  // The PBB megaflow reads back as pbb_isid, the IPv6 one as ipv6_label.
+  CHECK(OfMatch::from_flow(pbb, rpbb.mask).to_string().find("pbb_isid=0x5") != std::string::npos);
+  CHECK(OfMatch::from_flow(v6, rv6.mask).to_string().find("ipv6_label=0x5") != std::string::npos);
+}

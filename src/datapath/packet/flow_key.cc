@@ -392,6 +392,9 @@ void parse_ipv6(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) 
     case kEthTypeMplsMcast:
       if (size >= 4) key->mpls_lse = load32(l3);
       return;
+    case kEthTypePbb:  // the I-SID of the I-TAG, in ipv6_label (flow_key_layout.h)
+      if (size >= 4) key->ipv6_label = load32(l3) & be32(0x00ffffff);
+      return;
     default:
       return;
   }
@@ -712,7 +715,12 @@ std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
   DPS_MASKED(nw_dst, ip4_str);
   DPS_MASKED(ipv6_src, ip6_str);
   DPS_MASKED(ipv6_dst, ip6_str);
-  if (DPS_FIELD(ipv6_label)) append(&out, "ipv6_label=0x%05x", be32(key.ipv6_label));
+  if (DPS_FIELD(ipv6_label)) {
+    if (key.eth_type == be16(kEthTypePbb))
+      append(&out, "pbb_isid=0x%06x", be32(key.ipv6_label));
+    else
+      append(&out, "ipv6_label=0x%05x", be32(key.ipv6_label));
+  }
   if (DPS_FIELD(ipv6_exthdr)) append(&out, "ipv6_exthdr=0x%03x", key.ipv6_exthdr);
   if (DPS_FIELD(nw_proto)) append(&out, "nw_proto=%u", key.nw_proto);
   if (DPS_FIELD(nw_tos)) append(&out, "nw_tos=%u", key.nw_tos);
