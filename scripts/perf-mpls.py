@@ -17,7 +17,9 @@ takes them, identical for both switches:
 
 OVS-DPDK has no PBB (Open vSwitch 3.1's ovs-ofctl knows neither push_pbb /
 pop_pbb nor pbb_isid), so the PBB workloads run dpswitch and the limit only;
-their OVS column reads n/a.
+their OVS column reads n/a. For the same reason dpswitch takes and dumps
+their rules through dpsctl (its own syntax, ovs-ofctl's style); port
+statistics are read with ovs-ofctl as for every workload.
 
 --flows distinct UDP 5-tuples (64-byte IPv4 frames; the MPLS inputs carry
 one label, bottom of stack, TTL 64, so 68 bytes; the PBB ones the 64-byte
@@ -34,7 +36,7 @@ import os
 import struct
 import sys
 
-from perf_harness import WORK, ob, report, run_sides, side_by_side, side_by_side_args, throughput_sides
+from perf_harness import ROOT, WORK, ob, report, run_sides, side_by_side, side_by_side_args, throughput_sides
 import mkpcap  # noqa: E402  (perf_harness puts the harness on sys.path)
 
 WORKLOADS = ("mpls-push", "mpls-swap", "mpls-pop", "pbb-push", "pbb-pop")
@@ -84,6 +86,33 @@ def rules(name, labels):
     return out + ["priority=0,actions=drop"]
 
 
+class DpsctlRules(ob.OpenFlow):
+    """ovs-ofctl for everything but the rules, which go in and come back out
+    through dpsctl (ovs-ofctl refuses PBB actions and fields)."""
+
+    def __init__(self, of, ctl):
+        super().__init__(of.target, of.ns, of.version)
+        self.dpsctl = [os.path.join(ROOT, "build", "src", "cli", "dpsctl"), "--db=unix:" + ctl, "--timeout=60"]
+
+    BRIDGE = "br0"  # the harness's dpswitchd: its one bridge
+
+    def ofctl(self, *args, timeout=300, check=True):
+        if args[0] == "add-flows":
+            with open(args[1]) as f:
+                return ob.run(self.dpsctl + ["add-flow", self.BRIDGE, f.read()], timeout=timeout, check=check)
+        if args[0] == "dump-flows":
+            return ob.run(self.dpsctl + ["dump-flows", self.BRIDGE], timeout=timeout, check=check)
+        return super().ofctl(*args, timeout=timeout, check=check)
+
+
+class DpsPbb(ob.CommandBackend):
+    """dpswitchd with DpsctlRules as its OpenFlow side."""
+
+    def start(self, wl):
+        super().start(wl)
+        self.of = DpsctlRules(self.of, os.path.join(self.dir, "ctl"))
+
+
 def write_workload(name, flows, labels):
     d = os.path.join(WORK, "workloads", "%s-%d" % (name, labels))
     os.makedirs(d, exist_ok=True)
@@ -112,9 +141,10 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     def sides_of(name, hp):
-        sides = throughput_sides(hp, write_workload(name, a.flows, a.labels), a)
-        if name in NO_OVS:
-            del sides["ovs"]
+        if name not in NO_OVS:
+            return throughput_sides(hp, write_workload(name, a.flows, a.labels), a)
+        sides = throughput_sides(hp, write_workload(name, a.flows, a.labels), a, dps=DpsPbb)
+        del sides["ovs"]
         return sides
     res = run_sides(a, a.workloads, sides_of)
     report(a, "mpls", side_by_side(res, a.workloads), res)
