@@ -3,8 +3,9 @@
 // errors, and the megaflow oracle.
 //
 // Oracle (issue 4): for random rule sets (several tables, random matches,
-// random actions incl. groups, goto, write-actions, NORMAL, VLAN push/pop,
-// set-field) and random packets, every packet that agrees with a packet P on
+// random actions incl. groups, goto, write-actions, NORMAL, VLAN and PBB
+// push/pop, set-field; pbb_isid and ipv6_label matches on the bits they
+// share) and random IPv4, IPv6 and PBB packets, every packet that agrees with a packet P on
 // P's megaflow mask translates to the same datapath actions as P: the
 // megaflow is never wider than the decision it encodes.
 #include <arpa/inet.h>
@@ -348,17 +349,19 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
   const char* matches[] = {"", "in_port=1,", "in_port=2,", "ip,", "ip,nw_dst=10.0.0.0/8,", "tcp,tp_dst=80,",
                            "ip,nw_src=10.0.1.0/24,", "dl_vlan=5,", "vlan_tci=0x0000,", "udp,",
                            "dl_dst=02:00:00:00:00:02,", "dl_src=02:00:00:00:00:01/ff:ff:ff:ff:ff:00,",
-                           "metadata=0x1/0x1,", "ipv6,"};
+                           "metadata=0x1/0x1,", "ipv6,", "eth_type=0x88e7,pbb_isid=0x5,",
+                           "ipv6,ipv6_label=0x5,", "eth_type=0x88e7,"};
   const char* actions[] = {"output:1", "output:2", "output:3", "NORMAL", "FLOOD", "IN_PORT", "CONTROLLER:64",
                            "group:1", "group:2", "group:3", "dec_ttl", "mod_dl_dst:02:00:00:00:00:07",
                            "push_vlan:0x8100", "pop_vlan", "write_actions(output:4)", "clear_actions",
                            "write_metadata:0x1/0x1", "mod_vlan_vid:9", "mod_nw_dst:10.0.0.9", "mod_tp_dst:99",
-                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan", "output:9"};
+                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan", "output:9",
+                           "push_pbb:0x88e7", "pop_pbb", "set_field:0x7->pbb_isid"};
   // DPS_ORACLE_SEEDS=N runs more random rule sets (default 25).
   const char* env = std::getenv("DPS_ORACLE_SEEDS");
   const uint64_t n_seeds = env ? std::strtoull(env, nullptr, 10) : 25;
   // The oracle is only as good as the variety it sees: count it.
-  int total = 0, nonempty = 0, via_patch = 0;
+  int total = 0, nonempty = 0, via_patch = 0, pbb = 0;
   for (uint64_t seed = 1; seed <= n_seeds; seed++) {
     std::mt19937_64 rng(seed);
     Bridge b = make_bridge();
@@ -408,7 +411,9 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
     for (int p = 0; p < 150; p++) {
       FlowKey k{};
       k.in_port = static_cast<uint32_t>(11 + rng() % 4);
-      k.eth_type = htons(rng() % 4 ? 0x0800 : 0x86dd);
+      const uint64_t family = rng() % 8;  // IPv4, IPv6 or PBB (I-SID and flow label share bits)
+      k.eth_type = htons(family < 5 ? 0x0800 : family == 5 ? 0x86dd : 0x88e7);
+      if (family >= 5) k.ipv6_label = htonl(rng() % 2 ? 5 : family == 5 ? 0xfffff : 0x100005);
       k.vlan_tci = htons(static_cast<uint16_t>(rng() % 3 == 0 ? 0x1000 | (rng() % 2 ? 5 : 6) : 0));
       k.dl_src[0] = 2;
       k.dl_src[5] = static_cast<uint8_t>(1 + rng() % 4);
@@ -422,8 +427,10 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
       XlateResult r = run(b, k);
       total++;
       nonempty += r.actions.n > 0;
-      for (unsigned a = 0; a < r.actions.n; a++)
+      for (unsigned a = 0; a < r.actions.n; a++) {
         via_patch += r.actions.acts[a].type == dp::ActType::kOutput && r.actions.acts[a].arg32 == 15;
+        pbb += r.actions.acts[a].type == dp::ActType::kPushPbb || r.actions.acts[a].type == dp::ActType::kPopPbb;
+      }
       for (int v = 0; v < 12; v++) {
         FlowKey k2{};
         for (unsigned w = 0; w < dp::kFlowWords; w++) {
@@ -440,9 +447,11 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
       }
     }
   }
-  INFO("translations " << total << ", non-drop " << nonempty << ", outputs through the patch " << via_patch);
+  INFO("translations " << total << ", non-drop " << nonempty << ", outputs through the patch " << via_patch
+                        << ", PBB pushes/pops " << pbb);
   CHECK(nonempty > total / 3);
   CHECK(via_patch > 0);
+  CHECK(pbb > 0);
 }
 
 
