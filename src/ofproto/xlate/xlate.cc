@@ -512,14 +512,17 @@ class Xlator {
     }
   }
 
+  // Why a set_field of f cannot run here (after a pop to a frame or header
+  // the key does not hold); nullptr when it can.
+  const char* unparsed_for(OxmField f) const {
+    if (l2_unknown_ && !packet_free_field(f)) return " after pop_pbb: the customer frame is not parsed in this pass";
+    if (l3_unknown_ && !outer_field(f)) return " after pop_mpls: the inner header is not parsed in this pass";
+    return nullptr;
+  }
+
   void set_field(const ActSetField& s) {
     FieldValue v = s.value;
-    if (l2_unknown_ && !packet_free_field(s.field))
-      return fail(std::string("set_field ") + oxm_field_info(s.field).name +
-                  " after pop_pbb: the customer frame is not parsed in this pass");
-    if (l3_unknown_ && !outer_field(s.field))
-      return fail(std::string("set_field ") + oxm_field_info(s.field).name +
-                  " after pop_mpls: the inner header is not parsed in this pass");
+    if (const char* why = unparsed_for(s.field)) return fail(std::string("set_field ") + oxm_field_info(s.field).name + why);
     switch (s.field) {
       case OxmField::kMplsLabel: return set_mpls_bits(0xfffff000u, static_cast<uint32_t>(v.to_u64(4) << 12));
       case OxmField::kMplsTc: return set_mpls_bits(0xe00u, static_cast<uint32_t>((v.to_u64(1) & 7) << 9));
