@@ -56,9 +56,12 @@ def side_by_side(res, names):
            "| × OVS | cycles/pkt OVS / dpswitch |", "|---|---:|---:|---:|---:|---:|---:|"]
     for n in names:
         o, d, lim = med((n, "ovs")), med((n, "dps")), med((n, "limit"))
-        out.append("| %s | %.2f | %.2f | %.2f | %.3f | %.1f× | %.0f / %.0f |" % (
-            n, o, d, lim, d / lim if lim else 0, d / o if o else 0, cyc((n, "ovs")),
-            cyc((n, "dps"))))
+        if (n, "ovs") in res:
+            ovs, times, ocyc = "%.2f" % o, "%.1f×" % (d / o if o else 0), "%.0f" % cyc((n, "ovs"))
+        else:  # not run (a workload OVS-DPDK cannot do, or --only)
+            ovs, times, ocyc = "n/a", "n/a", "n/a"
+        out.append("| %s | %s | %.2f | %.2f | %.3f | %s | %s / %.0f |" % (
+            n, ovs, d, lim, d / lim if lim else 0, times, ocyc, cyc((n, "dps"))))
     return "\n".join(out)
 
 
@@ -88,9 +91,9 @@ def throughput_sides(hp, wl, a, ovs=None, dps=None, socket_mem=1024):
 
 def run_sides(a, names, sides_of, record=None):
     """Every side of a.only, a.runs times per name: sides_of(name, hugepages)
-    gives {side: () -> result}; record(results, key, fn) runs one (default:
-    one()). Hugepages are restored whatever happens. Returns
-    {(name, side): [results]}."""
+    gives {side: () -> result} (a side it leaves out is not run for that
+    name); record(results, key, fn) runs one (default: one()). Hugepages are
+    restored whatever happens. Returns {(name, side): [results]}."""
     record = record or one
     hp = ob.Hugepages(allow_grow=True)
     res = {}
@@ -99,7 +102,8 @@ def run_sides(a, names, sides_of, record=None):
             sides = sides_of(name, hp)
             for _ in range(a.runs):
                 for side in a.only.split(","):
-                    record(res, (name, side), sides[side])
+                    if side in sides:
+                        record(res, (name, side), sides[side])
     finally:
         hp.restore()
     return res

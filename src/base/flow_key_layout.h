@@ -20,6 +20,13 @@
 //    present, so "untagged" (0) differs from "VID 0, PCP 0" (0x1000).
 //  - eth_type: the type after the VLAN tags (0x8847 for MPLS, 0x0800 for IPv4);
 //    frames with a length field (< 0x600) get 0x05ff (802.2, no SNAP parse).
+//  - PBB (IEEE 802.1ah, eth_type 0x88e7 after the B-TAG): ipv6_label holds
+//    the I-TAG's I-SID (low 24 bits, network order), the OpenFlow pbb_isid;
+//    the I-PCP, I-DEI and UCA bits are not in the key and nothing past the
+//    I-TAG (the customer frame) is parsed. An overlay: a frame has an IPv6
+//    flow label or an I-SID, never both, and every match on either bit set
+//    carries its eth_type (0x86dd / 0x88e7, the OpenFlow prerequisite), so a
+//    megaflow never confuses the two.
 //  - ARP: nw_src/nw_dst = SPA/TPA, nw_proto = opcode (low byte), arp_sha/tha.
 //  - ICMP/ICMPv6: tp_src = type, tp_dst = code (each in the low byte, network
 //    order 16-bit like OVS).
@@ -78,7 +85,7 @@ struct alignas(64) FlowKey {
   uint16_t tcp_flags;     // network order, low 12 bits
   // word 5
   uint32_t mpls_lse;      // outermost MPLS label stack entry, network order
-  uint32_t ipv6_label;    // network order, low 20 bits
+  uint32_t ipv6_label;    // network order, low 20 bits; PBB: the I-SID, low 24 bits
   // words 6-7
   uint8_t arp_sha[6];     // ARP SHA / ND source link-layer address
   uint8_t arp_tha[6];     // ARP THA / ND target link-layer address
@@ -149,6 +156,7 @@ inline constexpr uint16_t kEthTypeQinQ = 0x88a8;
 inline constexpr uint16_t kEthTypeIpv6 = 0x86dd;
 inline constexpr uint16_t kEthTypeMpls = 0x8847;
 inline constexpr uint16_t kEthTypeMplsMcast = 0x8848;
+inline constexpr uint16_t kEthTypePbb = 0x88e7;  // 802.1ah I-TAG
 inline constexpr uint16_t kEthTypeNotEthII = 0x05ff;
 inline constexpr uint16_t kVlanCfi = 0x1000;
 

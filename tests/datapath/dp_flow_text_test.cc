@@ -73,6 +73,32 @@ TEST_CASE("MPLS and recirculation datapath actions parse", "[datapath][flow_text
   CHECK_THROWS_WITH(parse_dp_actions("set_mpls:0x1:0x2:0x3"), Catch::Contains("takes 1..2 argument(s)"));
 }
 
+TEST_CASE("PBB datapath actions parse and print", "[datapath][flow_text][pbb]") {
+  DpActions a = parse_dp_actions("push_pbb:0xa8123456,set_pbb_isid:0x42,pop_pbb,2");
+  REQUIRE(a.n == 4);
+  CHECK(a.acts[0].type == ActType::kPushPbb);
+  CHECK(a.acts[0].arg32 == 0xa8123456u);
+  CHECK(a.acts[1].type == ActType::kSetPbbIsid);
+  CHECK(a.acts[1].arg32 == 0x42);
+  CHECK(a.acts[2].type == ActType::kPopPbb);
+  CHECK(a.acts[3].type == ActType::kOutput);
+  CHECK(a == [] {
+    DpActions b;
+    b.add(act_push_pbb(0xa8123456u));
+    b.add(act_set_pbb_isid(0x42));
+    b.add(act_pop_pbb());
+    b.add(act_output(2));
+    return b;
+  }());
+  CHECK(format_actions(a) == "push_pbb(itag=0xa8123456),set_pbb_isid(0x42),pop_pbb,output:2");
+  CHECK_THROWS_WITH(parse_dp_actions("set_pbb_isid:0x1000000"), Catch::Contains("larger than"));
+  CHECK_THROWS_WITH(parse_dp_actions("pop_pbb:1"), Catch::Contains("takes no argument"));
+  CHECK_THROWS_WITH(parse_dp_actions("push_pbb"), Catch::Contains("takes 1 argument"));
+  FlowKey k;
+  FlowMask m;
+  CHECK_THROWS_WITH(parse_flow_match("pbb_isid=0x1000000", &k, &m), Catch::Contains("larger than"));
+}
+
 TEST_CASE("bad datapath flows are rejected naming the token", "[datapath][flow_text]") {
   FlowKey k;
   FlowMask m;
@@ -108,6 +134,8 @@ TEST_CASE("every match field parses with and without a mask", "[datapath][flow_t
       {"nd_target=2001:db8::99,ipv6_label=0x12345/0xf0000",
        "ipv6_label=0x10000,nd_target=2001:db8::99"},
       {"mpls_lse=0x12345678/0xfffff000", "mpls_lse=0x12345000"},
+      // PBB: the I-SID (24 bits, in ipv6_label) prints by its name under 0x88e7.
+      {"eth_type=0x88e7,pbb_isid=0xabcdef", "eth_type=0x88e7,pbb_isid=0xabcdef"},
       {"nw_proto=6/0xf0,nw_tos=0xfc,nw_ttl=64", "nw_proto=0,nw_tos=252,nw_ttl=64"},
       {"tp_src=1000/0xff00,tp_dst=80,tcp_flags=0x012/0x0ff", "tp_src=768,tp_dst=80,tcp_flags=0x012"},
       {"nw_frag=no", "nw_frag=no"},

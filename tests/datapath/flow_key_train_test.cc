@@ -2,9 +2,10 @@
 // packet is marked as a train packet only if parsing it on its own gives
 // exactly the key of the packet it follows (oracle: flow_key_extract of its
 // own bytes), checked on hand-made cases and on random byte mutations of
-// UDP/TCP and MPLS, tagged and untagged frames; and packets differing only
-// in bytes outside the key (IP ID/checksum, TCP seq/ack/window, payload, and
-// for MPLS everything below the top label) are marked.
+// UDP/TCP, MPLS and PBB, tagged and untagged frames; and packets differing
+// only in bytes outside the key (IP ID/checksum, TCP seq/ack/window, payload,
+// for MPLS everything below the top label, for PBB the customer frame) are
+// marked.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -41,6 +42,14 @@ std::vector<uint8_t> mpls(uint32_t label, uint16_t sport, bool vlan = false, uin
   b.eth(dps::test::mac("02:00:00:00:00:02"), dps::test::mac("02:00:00:00:00:01"));
   if (vlan) b.vlan(100);
   return b.mpls(label, 0, true, ttl).ipv4("10.0.0.1", "10.0.0.2").udp(sport, 53).payload(18).build();
+}
+
+// A PBB frame (I-SID isid, behind an optional B-TAG) carrying udp(sport).
+std::vector<uint8_t> pbb(uint32_t isid, uint16_t sport, bool vlan = false) {
+  PacketBuilder b;
+  b.eth(dps::test::mac("02:00:00:00:00:04"), dps::test::mac("02:00:00:00:00:03"));
+  if (vlan) b.vlan(100, 0x88a8);
+  return b.pbb(isid).ipv4("10.0.0.1", "10.0.0.2").udp(sport, 53).payload(18).build();
 }
 
 // Runs a batch and checks the oracle; returns the train mask.
@@ -96,10 +105,19 @@ TEST_CASE("MPLS packets with the same top label entry form a train", "[datapath]
   CHECK(run({udp(1), mpls(100, 1), udp(1)}) == 0u);
 }
 
+TEST_CASE("PBB packets with the same I-TAG form a train", "[datapath][flow_key][eal][pbb]") {
+  dps::test::ensure_eal();
+  // The customer frame behind the I-TAG is not in the key.
+  CHECK(run({pbb(7, 1), pbb(7, 2), pbb(7, 3, false)}) == 0b110u);
+  CHECK(run({pbb(7, 1, true), pbb(7, 2, true), pbb(7, 1)}) == 0b010u);
+  CHECK(run({pbb(7, 1), pbb(8, 1), mpls(7, 1)}) == 0u);
+}
+
 TEST_CASE("random mutations never mark a packet whose key differs", "[datapath][flow_key][eal]") {
   dps::test::ensure_eal();
   std::mt19937 rng(42);
-  std::vector<std::vector<uint8_t>> bases = {udp(5), udp(5, true), tcp(7), mpls(77, 5), mpls(77, 5, true)};
+  std::vector<std::vector<uint8_t>> bases = {udp(5), udp(5, true), tcp(7), mpls(77, 5), mpls(77, 5, true),
+                                             pbb(77, 5), pbb(77, 5, true)};
   unsigned marked = 0;
   for (int round = 0; round < 300; round++) {
     std::vector<std::vector<uint8_t>> frames;

@@ -304,3 +304,44 @@ TEST_CASE("parser rejects what OVS rejects for OpenFlow 1.3 actions", "[ofproto]
   REQUIRE(e);
   CHECK(e->message.find("ipv4_dst") != std::string::npos);
 }
+
+// PBB is not in ovs-ofctl (3.1 knows neither pbb_isid nor push/pop_pbb):
+// the syntax is ours, in ovs-ofctl's style (push_mpls:ETHERTYPE, set_field).
+TEST_CASE("parser: PBB match and actions round trip", "[ofproto][pbb]") {
+  const char* texts[] = {
+      "eth_type=0x88e7,pbb_isid=0x123456,actions=pop_pbb,output:3",
+      "dl_vlan=10,eth_type=0x88e7,pbb_isid=0x1200/0xff00,actions=drop",
+      "ip,actions=push_pbb:0x88e7,set_field:0xabcdef->pbb_isid,set_field:02:00:00:00:00:0b->eth_dst,"
+      "push_vlan:0x88a8,set_field:4196->vlan_vid,output:2",
+      "eth_type=0x88e7,actions=write_actions(pop_pbb,output:1)",
+  };
+  for (const char* text : texts) {
+    INFO(text);
+    FlowMod a = parse_ok(text);
+    CHECK_FALSE(validate_instructions(a.instructions, a.match, 0, {}));
+    const std::string f = format_flow_mod(a);
+    INFO(f);
+    CHECK(same(parse_ok(f), a));
+    CHECK(format_flow_mod(parse_ok(f)) == f);
+    for (const char* part : {"pbb_isid=0x123456", "pbb_isid=0x1200/0xff00", "push_pbb:0x88e7", "pop_pbb",
+                             "set_field:0xabcdef->pbb_isid"})
+      if (std::string(text).find(part) != std::string::npos) CHECK(f.find(part) != std::string::npos);
+  }
+  FlowMod f = parse_ok("eth_type=0x88e7,pbb_isid=0x123456,actions=pop_pbb,output:3");
+  CHECK(f.match.value_of(OxmField::kPbbIsid).to_u64(3) == 0x123456);
+  REQUIRE(f.instructions.apply.has_value());
+  CHECK(std::holds_alternative<ActPopPbb>((*f.instructions.apply)[0]));
+  // Errors: the ethertype, a value wider than 24 bits, the prerequisites.
+  CHECK(parse_err("actions=push_pbb:0x8100").find("0x88e7") != std::string::npos);
+  CHECK(parse_err("eth_type=0x88e7,pbb_isid=0x1000000,actions=drop").find("pbb_isid") != std::string::npos);
+  CHECK(parse_err("ip,pbb_isid=5,actions=drop").find("pbb_isid") != std::string::npos);
+  for (const char* text : {"ip actions=pop_pbb,output:1", "ip actions=set_field:5->pbb_isid,output:1",
+                           "eth_type=0x88e7 actions=pop_pbb,set_field:5->pbb_isid,output:1"}) {
+    INFO(text);
+    f = parse_ok(text);
+    MaybeError e = validate_instructions(f.instructions, f.match, 0, {});
+    REQUIRE(e);
+    CHECK(e->type == OfErrorType::kBadAction);
+    CHECK(e->code == static_cast<uint16_t>(BadActionCode::kMatchInconsistent));
+  }
+}

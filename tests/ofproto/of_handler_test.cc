@@ -508,7 +508,7 @@ std::vector<Refused> refused_actions() {
   };
   constexpr BadActionCode kSet = BadActionCode::kBadSetType;
   return {
-      {"set_field pbb_isid", set(OxmField::kPbbIsid, 7), kSet},
+      {"set_field ipv6_exthdr", set(OxmField::kIpv6Exthdr, 1), kSet},
   };
 }
 
@@ -628,12 +628,43 @@ TEST_CASE("of_handler: table-features advertise exactly what validation accepts"
       expect_refused(r, ch, GroupModMsg{gm}, ++xid, BadActionCode::kBadSetType);
     }
   }
-  // 40 OFB fields less in_port, in_phy_port, pbb_isid and ipv6_exthdr.
-  CHECK(accepted == 36);
-  // No PBB action is advertised; set_field, the VLAN, MPLS, copy-TTL and
-  // TTL actions are.
-  for (uint32_t a : {26u, 27u})
-    CHECK(std::find(act_ids.begin(), act_ids.end(), a) == act_ids.end());
-  for (uint32_t a : {0u, 11u, 12u, 15u, 16u, 17u, 18u, 19u, 20u, 22u, 23u, 24u, 25u})
+  // 40 OFB fields less in_port, in_phy_port and ipv6_exthdr.
+  CHECK(accepted == 37);
+  // set_field, the VLAN, MPLS, PBB, copy-TTL and TTL actions are advertised.
+  for (uint32_t a : {0u, 11u, 12u, 15u, 16u, 17u, 18u, 19u, 20u, 22u, 23u, 24u, 25u, 26u, 27u})
     CHECK(std::find(act_ids.begin(), act_ids.end(), a) != act_ids.end());
+}
+
+TEST_CASE("of_handler: PBB flow-mods the match does not allow are refused with the spec's error",
+          "[ofproto][of_handler][pbb]") {
+  HandlerRig r;
+  ChannelState& ch = r.open();
+  uint32_t xid = 200;
+  auto rule = [](std::optional<uint16_t> eth_type, ActionList acts) {
+    FlowMod fm = add_rule(9, 1, 2);
+    if (eth_type) fm.match.set_u64(OxmField::kEthType, *eth_type);
+    fm.instructions.apply = std::move(acts);
+    return fm;
+  };
+  const ActSetField isid{OxmField::kPbbIsid, FieldValue::from_u64(0x123, 3)};
+  // pop_pbb and set_field pbb_isid need eth_type=0x88e7 (match or push_pbb).
+  expect_refused(r, ch, FlowModMsg{rule(0x0800, {ActPopPbb{}, ActOutput{2}})}, ++xid,
+                 BadActionCode::kMatchInconsistent);
+  expect_refused(r, ch, FlowModMsg{rule(std::nullopt, {ActPopPbb{}, ActOutput{2}})}, ++xid,
+                 BadActionCode::kMatchInconsistent);
+  expect_refused(r, ch, FlowModMsg{rule(0x0800, {isid, ActOutput{2}})}, ++xid, BadActionCode::kMatchInconsistent);
+  // After pop_pbb nothing is known: a second one, or a set of the I-SID, is inconsistent.
+  expect_refused(r, ch, FlowModMsg{rule(0x88e7, {ActPopPbb{}, isid, ActOutput{2}})}, ++xid,
+                 BadActionCode::kMatchInconsistent);
+  expect_refused(r, ch, FlowModMsg{rule(0x0800, {ActPushPbb{0x8100}, ActOutput{2}})}, ++xid,
+                 BadActionCode::kBadArgument);
+  CHECK(r.ofp->stats().rules == 0);
+  // What the spec allows is installed.
+  for (FlowMod fm : {rule(0x88e7, {ActPopPbb{}, ActOutput{2}}), rule(0x88e7, {isid, ActOutput{2}}),
+                     rule(0x0800, {ActPushPbb{}, isid, ActOutput{2}})}) {
+    fm.priority = static_cast<uint16_t>(10 + xid);
+    r.send(ch, FlowModMsg{fm}, ++xid);
+    CHECK(ch.outbox.empty());
+  }
+  CHECK(r.ofp->stats().rules == 3);
 }

@@ -3,8 +3,9 @@
 // errors, and the megaflow oracle.
 //
 // Oracle (issue 4): for random rule sets (several tables, random matches,
-// random actions incl. groups, goto, write-actions, NORMAL, VLAN push/pop,
-// set-field) and random packets, every packet that agrees with a packet P on
+// random actions incl. groups, goto, write-actions, NORMAL, VLAN and PBB
+// push/pop, set-field; pbb_isid and ipv6_label matches on the bits they
+// share) and random IPv4, IPv6 and PBB packets, every packet that agrees with a packet P on
 // P's megaflow mask translates to the same datapath actions as P: the
 // megaflow is never wider than the decision it encodes.
 #include <arpa/inet.h>
@@ -348,17 +349,19 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
   const char* matches[] = {"", "in_port=1,", "in_port=2,", "ip,", "ip,nw_dst=10.0.0.0/8,", "tcp,tp_dst=80,",
                            "ip,nw_src=10.0.1.0/24,", "dl_vlan=5,", "vlan_tci=0x0000,", "udp,",
                            "dl_dst=02:00:00:00:00:02,", "dl_src=02:00:00:00:00:01/ff:ff:ff:ff:ff:00,",
-                           "metadata=0x1/0x1,", "ipv6,"};
+                           "metadata=0x1/0x1,", "ipv6,", "eth_type=0x88e7,pbb_isid=0x5,",
+                           "ipv6,ipv6_label=0x5,", "eth_type=0x88e7,"};
   const char* actions[] = {"output:1", "output:2", "output:3", "NORMAL", "FLOOD", "IN_PORT", "CONTROLLER:64",
                            "group:1", "group:2", "group:3", "dec_ttl", "mod_dl_dst:02:00:00:00:00:07",
                            "push_vlan:0x8100", "pop_vlan", "write_actions(output:4)", "clear_actions",
                            "write_metadata:0x1/0x1", "mod_vlan_vid:9", "mod_nw_dst:10.0.0.9", "mod_tp_dst:99",
-                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan", "output:9"};
+                           "group:4", "mod_vlan_pcp:3", "mod_nw_tos:8", "strip_vlan", "output:9",
+                           "push_pbb:0x88e7", "pop_pbb", "set_field:0x7->pbb_isid"};
   // DPS_ORACLE_SEEDS=N runs more random rule sets (default 25).
   const char* env = std::getenv("DPS_ORACLE_SEEDS");
   const uint64_t n_seeds = env ? std::strtoull(env, nullptr, 10) : 25;
   // The oracle is only as good as the variety it sees: count it.
-  int total = 0, nonempty = 0, via_patch = 0;
+  int total = 0, nonempty = 0, via_patch = 0, pbb = 0;
   for (uint64_t seed = 1; seed <= n_seeds; seed++) {
     std::mt19937_64 rng(seed);
     Bridge b = make_bridge();
@@ -408,7 +411,9 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
     for (int p = 0; p < 150; p++) {
       FlowKey k{};
       k.in_port = static_cast<uint32_t>(11 + rng() % 4);
-      k.eth_type = htons(rng() % 4 ? 0x0800 : 0x86dd);
+      const uint64_t family = rng() % 8;  // IPv4, IPv6 or PBB (I-SID and flow label share bits)
+      k.eth_type = htons(family < 5 ? 0x0800 : family == 5 ? 0x86dd : 0x88e7);
+      if (family >= 5) k.ipv6_label = htonl(rng() % 2 ? 5 : family == 5 ? 0xfffff : 0x100005);
       k.vlan_tci = htons(static_cast<uint16_t>(rng() % 3 == 0 ? 0x1000 | (rng() % 2 ? 5 : 6) : 0));
       k.dl_src[0] = 2;
       k.dl_src[5] = static_cast<uint8_t>(1 + rng() % 4);
@@ -422,8 +427,10 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
       XlateResult r = run(b, k);
       total++;
       nonempty += r.actions.n > 0;
-      for (unsigned a = 0; a < r.actions.n; a++)
+      for (unsigned a = 0; a < r.actions.n; a++) {
         via_patch += r.actions.acts[a].type == dp::ActType::kOutput && r.actions.acts[a].arg32 == 15;
+        pbb += r.actions.acts[a].type == dp::ActType::kPushPbb || r.actions.acts[a].type == dp::ActType::kPopPbb;
+      }
       for (int v = 0; v < 12; v++) {
         FlowKey k2{};
         for (unsigned w = 0; w < dp::kFlowWords; w++) {
@@ -440,9 +447,11 @@ TEST_CASE("xlate oracle: megaflow actions equal a fresh translation of any packe
       }
     }
   }
-  INFO("translations " << total << ", non-drop " << nonempty << ", outputs through the patch " << via_patch);
+  INFO("translations " << total << ", non-drop " << nonempty << ", outputs through the patch " << via_patch
+                        << ", PBB pushes/pops " << pbb);
   CHECK(nonempty > total / 3);
   CHECK(via_patch > 0);
+  CHECK(pbb > 0);
 }
 
 
@@ -848,4 +857,97 @@ TEST_CASE("xlate: copy_ttl_out from the IP header pushed onto, copy_ttl_in by th
                       dp::act_output(12)}));
   r = run(b, mpls_key(12, lse(1, 0, true, 5)));
   CHECK_ACTS(r, acts({dp::act_copy_ttl_in(), dp::act_pop_mpls(0x0800), dp::act_output(11)}));
+}
+
+namespace {
+
+// A PBB frame in on datapath port dp_in: eth_type 0x88e7, its I-SID in
+// ipv6_label (flow_key_layout.h), nothing parsed past the I-TAG.
+FlowKey pbb_key(uint32_t dp_in, uint32_t isid, uint16_t tci = 0) {
+  FlowKey k = mpls_key(dp_in, 0, dps::datapath::kEthTypePbb);
+  k.vlan_tci = htons(tci);
+  k.ipv6_label = htonl(isid);
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("xlate: push_pbb copies the VLAN PCP into the I-TAG, set_field pbb_isid goes into it",
+          "[ofproto][pbb]") {
+  Bridge b = bridge_with({"in_port=1,ip actions=push_pbb:0x88e7,set_field:00:00:00:00:00:bb->eth_dst,"
+                          "set_field:0x123456->pbb_isid,output:2",
+                          "in_port=2,eth_type=0x88e7 actions=push_pbb:0x88e7,output:1",
+                          "in_port=3,ip actions=push_pbb:0x88e7,set_field:7->pbb_isid,push_vlan:0x88a8,"
+                          "set_field:100->vlan_vid,output:1"});
+  const uint8_t bda[6] = {0, 0, 0, 0, 0, 0xbb};
+  // Tagged, PCP 5: I-PCP 5; the address rewrite is the outer (B-DA) one.
+  XlateResult r = run(b, eth_key(11, 1, 2, 0x1000 | 5 << 13 | 7));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(5u << 29 | 0x123456), dp::act_set_eth_dst(bda), dp::act_output(12)}));
+  CHECK(r.mask.vlan_tci == htons(0xf000));  // PCP and "tagged" read, not the VID
+  CHECK(r.mask.eth_type == 0xffff);
+  CHECK(r.mask.ipv6_label == 0);
+  r = run(b, eth_key(11, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(0x123456), dp::act_set_eth_dst(bda), dp::act_output(12)}));
+  // Onto a PBB frame: the new I-TAG copies its I-SID (pinned).
+  r = run(b, pbb_key(12, 0x42));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(0x42), dp::act_output(11)}));
+  CHECK(r.mask.ipv6_label == htonl(0xffffff));
+  // A B-TAG pushed after the I-TAG: untagged outer frame, a new tag.
+  r = run(b, eth_key(13, 1, 2, 0x1000 | 9));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(7), dp::act_push_vlan(0x88a8, 0), dp::act_set_vlan_vid(100),
+                      dp::act_output(11)}));
+}
+
+TEST_CASE("xlate: pop_pbb outputs the customer frame; the next table recirculates; readers refuse",
+          "[ofproto][pbb]") {
+  Bridge b = bridge_with({"in_port=2,eth_type=0x88e7,pbb_isid=0x123456 actions=pop_pbb,output:1",
+                          "in_port=3,eth_type=0x88e7 actions=pop_pbb,goto_table:1",
+                          "in_port=4,eth_type=0x88e7,pbb_isid=6 actions=pop_pbb,push_vlan:0x8100,output:1",
+                          "in_port=4,eth_type=0x88e7,pbb_isid=7 actions=pop_pbb,set_field:00:00:00:00:00:cc->eth_src,output:1",
+                          "table=1,ip,nw_dst=10.0.0.2 actions=output:2"});
+  XlateResult r = run(b, pbb_key(12, 0x123456, 0x1000 | 30));
+  CHECK_ACTS(r, acts({dp::act_pop_pbb(), dp::act_output(11)}));
+  CHECK(r.mask.ipv6_label == htonl(0xffffff));
+  CHECK(r.mask.eth_type == 0xffff);
+  r = run(b, pbb_key(13, 5));
+  CHECK_ACTS(r, acts({dp::act_pop_pbb(), dp::act_recirc(mpls_recirc_id(1))}));
+  FlowKey again = eth_key(13, 1, 2);
+  again.recirc_id = mpls_recirc_id(1);
+  CHECK_ACTS(run(b, again), acts({dp::act_output(12)}));
+  // The customer frame's tags are not known here.
+  r = run(b, pbb_key(14, 6));
+  CHECK(r.actions.n == 0);
+  CHECK(r.error.find("push_vlan after pop_pbb") != std::string::npos);
+  // Its addresses are at fixed offsets: rewritten without reading it.
+  const uint8_t csa[6] = {0, 0, 0, 0, 0, 0xcc};
+  CHECK_ACTS(run(b, pbb_key(14, 7)), acts({dp::act_pop_pbb(), dp::act_set_eth_src(csa), dp::act_output(11)}));
+}
+
+TEST_CASE("xlate: pbb_isid and ipv6_label share key bits, each megaflow pins its eth_type",
+          "[ofproto][pbb]") {
+  Bridge b = bridge_with({"in_port=3,eth_type=0x86dd,ipv6_label=5 actions=output:1",
+                          "in_port=3,eth_type=0x88e7,pbb_isid=5 actions=output:2"});
+  FlowKey v6 = eth_key(13, 1, 2);
+  v6.eth_type = htons(0x86dd);
+  v6.ipv6_label = htonl(5);
+  const FlowKey pbb = pbb_key(13, 5);
+  XlateResult rv6 = run(b, v6), rpbb = run(b, pbb);
+  CHECK_ACTS(rv6, acts({dp::act_output(11)}));
+  CHECK_ACTS(rpbb, acts({dp::act_output(12)}));
+  for (const XlateResult* r : {&rv6, &rpbb}) CHECK(r->mask.eth_type == 0xffff);
+  // Neither megaflow covers the other packet.
+  FlowKey a, c;
+  dp::flow_key_apply_mask(pbb, rv6.mask, &a);
+  dp::flow_key_apply_mask(v6, rv6.mask, &c);
+  CHECK_FALSE(dp::flow_key_equal(a, c));
+  dp::flow_key_apply_mask(v6, rpbb.mask, &a);
+  dp::flow_key_apply_mask(pbb, rpbb.mask, &c);
+  CHECK_FALSE(dp::flow_key_equal(a, c));
+  // I-SID bits above the flow label's 20 decide too: pinned, not matched.
+  XlateResult r = run(b, pbb_key(13, 0x100005));
+  CHECK(r.actions.n == 0);
+  CHECK(r.mask.ipv6_label == htonl(0xffffff));
+  // The PBB megaflow reads back as pbb_isid, the IPv6 one as ipv6_label.
+  CHECK(OfMatch::from_flow(pbb, rpbb.mask).to_string().find("pbb_isid=0x5") != std::string::npos);
+  CHECK(OfMatch::from_flow(v6, rv6.mask).to_string().find("ipv6_label=0x5") != std::string::npos);
 }

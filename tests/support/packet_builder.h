@@ -18,7 +18,7 @@
 //
 // Layers: eth, vlan (repeat for QinQ; tpid 0x88a8 for an S-tag), ethertype
 // (an explicit type/length value, e.g. 0x0040 for an 802.3 frame), mpls
-// (repeat to stack), arp, ipv4 (options, fragments), ipv6, ipv6_ext
+// (repeat to stack), pbb (802.1ah I-TAG and C-DA/C-SA), arp, ipv4 (options, fragments), ipv6, ipv6_ext
 // (hop-by-hop 0, routing 43, destination 60, authentication 51), ipv6_frag,
 // ipv6_esp, tcp, udp, sctp, icmp, icmp6, nd (ICMPv6 NS/NA with target and
 // SLL/TLL options), payload/bytes, and pad (Ethernet padding after the IP
@@ -29,7 +29,8 @@
 // Verifying: checksum_errors(frame) re-parses the frame on its own (it shares
 // nothing with the datapath's parser or incremental checksum code), recomputes
 // the IPv4 header checksum and the L4 checksum in full and returns "" when
-// all are valid, else a description of what is wrong. Fragments' L4
+// all are valid, else a description of what is wrong (through a PBB I-TAG
+// to the customer frame's). Fragments' L4
 // checksums are not checked (they span several frames).
 #pragma once
 
@@ -166,6 +167,19 @@ class PacketBuilder {
   PacketBuilder& mpls(uint32_t label, uint8_t tc = 0, bool bos = true, uint8_t ttl = 64) {
     link_type(0x8847);
     put32(label << 12 | (tc & 7u) << 9 | (bos ? 1u : 0u) << 8 | ttl);
+    return *this;
+  }
+  // An IEEE 802.1ah I-TAG (ethertype 0x88e7: I-PCP, I-DEI, UCA, reserved,
+  // I-SID) and the customer frame's C-DA, C-SA; the layers after it are the
+  // customer frame's (vlan, ipv4, ...).
+  PacketBuilder& pbb(uint32_t isid, const Mac& c_dst = kMacB, const Mac& c_src = kMacA,
+                     uint8_t pcp = 0, bool dei = false, bool uca = false) {
+    link_type(0x88e7);
+    put32(uint32_t{pcp & 7u} << 29 | (dei ? 1u : 0u) << 28 | (uca ? 1u : 0u) << 27 | (isid & 0xffffff));
+    put(c_dst.data(), 6);
+    put(c_src.data(), 6);
+    type_slot_ = static_cast<int>(f_.size());
+    put16(0);
     return *this;
   }
   PacketBuilder& arp(uint16_t op, const Mac& sha, const char* spa, const Mac& tha,
@@ -521,6 +535,8 @@ inline std::string checksum_errors(const uint8_t* p, size_t len) {
     type = rd16(p + off);
   }
   off += 2;
+  if (type == 0x88e7)  // 802.1ah: the customer frame behind the I-TAG, from its C-DA
+    return off + 4 < len ? checksum_errors(p + off + 4, len - off - 4) : "";
   if (type == 0x8847 || type == 0x8848) {  // a label stack: the IP version after its bottom
     while (off + 4 <= len && !(p[off + 2] & 1)) off += 4;
     off += 4;

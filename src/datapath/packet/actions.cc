@@ -60,6 +60,8 @@ constexpr uint8_t kProtoSctp = 132;
 constexpr uint32_t kArpLen = 28;       // Ethernet/IPv4 ARP, the only one the key parser reads
 constexpr uint32_t kIcmpHeaderLen = 8;  // as the key parser: type, code, checksum, 4 bytes
 constexpr uint32_t kNdFixedLen = 24;    // ICMPv6 header + 16-byte target
+constexpr uint32_t kPbbItagLen = 4;     // I-PCP, I-DEI, UCA, reserved, I-SID
+constexpr uint32_t kPbbPushLen = 18;    // push_pbb: ethertype 0x88e7, I-TAG, C-DA, C-SA
 constexpr uint8_t kNdSolicit = 135;
 constexpr uint8_t kNdAdvert = 136;
 
@@ -606,6 +608,50 @@ bool action_mpls(rte_mbuf* m, const DpAction& a) {
   }
 }
 
+namespace {
+
+// The I-TAG of a PBB frame (after the B-TAGs), or null (not PBB, or the
+// I-TAG and the customer Ethernet header are not all in the first segment).
+uint8_t* locate_itag(rte_mbuf* m, L2* l2) {
+  if (!locate_l2(m, l2) || l2->type != be16(kEthTypePbb)) return nullptr;
+  return l2->size >= l2->l3 + kPbbItagLen + 14 ? l2->data + l2->l3 : nullptr;
+}
+
+bool push_pbb(rte_mbuf* m, uint32_t itag) {
+  if (rte_pktmbuf_data_len(m) < 14) return false;
+  uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kPbbPushLen));
+  if (!p) return false;  // no headroom
+  // The frame now starts at p + 18: its addresses become the C-DA/C-SA in
+  // place and are copied in front as the B-DA/B-SA.
+  std::memcpy(p, p + kPbbPushLen, 12);
+  store16(p + 12, be16(kEthTypePbb));
+  store32(p + 14, __builtin_bswap32(itag));
+  return true;
+}
+
+}  // namespace
+
+bool action_pbb(rte_mbuf* m, const DpAction& a) {
+  L2 l2;
+  switch (a.type) {
+    case ActType::kPushPbb: return push_pbb(m, a.arg32);
+    case ActType::kPopPbb: {
+      if (!locate_itag(m, &l2)) return false;
+      rte_pktmbuf_adj(m, static_cast<uint16_t>(l2.l3 + kPbbItagLen));
+      return true;
+    }
+    case ActType::kSetPbbIsid: {
+      uint8_t* itag = locate_itag(m, &l2);
+      if (!itag) return false;
+      itag[1] = static_cast<uint8_t>(a.arg32 >> 16);
+      itag[2] = static_cast<uint8_t>(a.arg32 >> 8);
+      itag[3] = static_cast<uint8_t>(a.arg32);
+      return true;
+    }
+    default: return false;
+  }
+}
+
 bool action_set_field(rte_mbuf* m, const DpAction& a) {
   switch (a.type) {
     case ActType::kSetEthSrc: return set_eth(m, a, 6);
@@ -666,6 +712,9 @@ bool action_set_field(rte_mbuf* m, const DpAction& a) {
     case ActType::kSetMplsLse:
     case ActType::kCopyTtlOut:
     case ActType::kCopyTtlIn: return action_mpls(m, a);
+    case ActType::kPushPbb:
+    case ActType::kPopPbb:
+    case ActType::kSetPbbIsid: return action_pbb(m, a);
     case ActType::kCt:
     case ActType::kRecirc:
       return false;
@@ -769,6 +818,9 @@ DpAction act_set_mpls_lse(uint32_t value, uint32_t mask) {
 DpAction act_copy_ttl_out() { return make(ActType::kCopyTtlOut); }
 DpAction act_copy_ttl_in() { return make(ActType::kCopyTtlIn); }
 DpAction act_recirc(uint32_t recirc_id) { return make(ActType::kRecirc, 0, recirc_id); }
+DpAction act_push_pbb(uint32_t itag) { return make(ActType::kPushPbb, 0, itag); }
+DpAction act_pop_pbb() { return make(ActType::kPopPbb); }
+DpAction act_set_pbb_isid(uint32_t isid) { return make(ActType::kSetPbbIsid, 0, isid & 0xffffff); }
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
   return make(ActType::kTnlPop, static_cast<uint16_t>(type), tunnel_port);
 }
@@ -838,6 +890,9 @@ std::string format_set_field_ext(const DpAction& a) {
     case ActType::kCopyTtlOut: return "copy_ttl_out";
     case ActType::kCopyTtlIn: return "copy_ttl_in";
     case ActType::kRecirc: return "recirc(" + hex(a.arg32) + ")";
+    case ActType::kPushPbb: return "push_pbb(itag=" + hex(a.arg32) + ")";
+    case ActType::kPopPbb: return "pop_pbb";
+    case ActType::kSetPbbIsid: return "set_pbb_isid(" + hex(a.arg32) + ")";
     default: return "";
   }
 }

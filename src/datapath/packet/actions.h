@@ -9,7 +9,7 @@
 // 16 bytes of data (an address). Set-field actions rewrite the header in
 // place and fix the IPv4 header checksum and the L4 (TCP, UDP, ICMP,
 // ICMPv6) checksum incrementally (RFC 1624); SCTP's CRC32C is recomputed. push/pop VLAN move the MAC addresses with a 4-byte
-// prepend/adj. Output does not send: it appends to the PMD's per-port tx
+// prepend/adj, push/pop MPLS (4 bytes) and PBB (18 bytes) likewise. Output does not send: it appends to the PMD's per-port tx
 // batch. When an output is followed by more actions, the packet is copied
 // first so that later rewrites cannot change what was already queued.
 //
@@ -99,8 +99,18 @@ enum class ActType : uint8_t {
   kCopyTtlOut,   // TTL of the next-to-outermost header (LSE or IP) into the top LSE
   kCopyTtlIn,    // top LSE's TTL into the next-to-outermost header (LSE, or IP: checksum fixed)
   // Classify the packet again (a copy when actions follow), its key parsed
-  // anew with recirc_id = arg32 (pop_mpls to IP: the inner header).
+  // anew with recirc_id = arg32 (pop_mpls to IP, pop_pbb: the inner header).
   kRecirc,
+  // PBB (IEEE 802.1ah, ethertype 0x88e7; OpenFlow 1.3 push_pbb / pop_pbb).
+  // Push puts a backbone header in front of the whole frame, tags
+  // included: B-DA, B-SA = the frame's own addresses (set_field rewrites
+  // them), 0x88e7, the I-TAG, then the frame from its C-DA on. Pop strips
+  // everything before the C-DA (B-DA, B-SA, B-TAGs, 0x88e7, I-TAG). Both
+  // are one prepend/adj of the mbuf; no-ops (false) on frames without the
+  // header (pop, set) or too short (push: under 14 bytes, or no headroom).
+  kPushPbb,      // arg32 = the I-TAG TCI (host order: I-PCP 3, I-DEI 1, UCA 1, res 3, I-SID 24)
+  kPopPbb,
+  kSetPbbIsid,   // arg32 = I-SID (24 bits) of the outer I-TAG
 };
 inline constexpr uint8_t kCtFlagCommit = 1;
 inline constexpr uint8_t kCtFlagForce = 2;
@@ -224,6 +234,9 @@ DpAction act_set_mpls_lse(uint32_t value, uint32_t mask);
 DpAction act_copy_ttl_out();
 DpAction act_copy_ttl_in();
 DpAction act_recirc(uint32_t recirc_id);
+DpAction act_push_pbb(uint32_t itag);
+DpAction act_pop_pbb();
+DpAction act_set_pbb_isid(uint32_t isid);
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);
 // Appends kTnlPush and its header slots; false (actions unchanged) when the
 // header is longer than kTnlHeaderMax or the list has no room for it.
@@ -239,6 +252,8 @@ bool action_pop_vlan(rte_mbuf* m);
 // The MPLS actions above (kPushMpls .. kCopyTtlIn); false when the packet
 // has no label stack (push: no headroom or no Ethernet header).
 bool action_mpls(rte_mbuf* m, const DpAction& a);
+// The PBB actions above (kPushPbb .. kSetPbbIsid).
+bool action_pbb(rte_mbuf* m, const DpAction& a);
 // Returns false when the TTL/hop limit would reach 0 (caller drops it).
 bool action_dec_ttl(rte_mbuf* m);
 // Meter dscp_remark band: adds prec_level to the drop precedence of an

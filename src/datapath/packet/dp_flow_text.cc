@@ -112,6 +112,8 @@ constexpr MatchField kMatchFields[] = {
     DPS_ADDR(ipv6_dst, Syntax::kIp6),
     DPS_ADDR(nd_target, Syntax::kIp6),
     DPS_INT(ipv6_label, 0xfffff, true),
+    // PBB frames keep their I-SID in ipv6_label (flow_key_layout.h).
+    {"pbb_isid", Syntax::kInt, offsetof(FlowKey, ipv6_label), sizeof(FlowKey::ipv6_label), 0xffffff, true},
     DPS_INT(mpls_lse, 0xffffffffu, true),
     DPS_INT(nw_proto, 0xff, false),
     DPS_INT(nw_tos, 0xff, false),
@@ -289,6 +291,9 @@ constexpr RewriteSyntax kRewrites[] = {
     {"set_ip_proto", ActType::kSetIpProto, ArgKind::kUint16, 0xff},
     {"copy_ttl_out", ActType::kCopyTtlOut, ArgKind::kNone},
     {"copy_ttl_in", ActType::kCopyTtlIn, ArgKind::kNone},
+    {"push_pbb", ActType::kPushPbb, ArgKind::kUint32, 0xffffffffu},
+    {"pop_pbb", ActType::kPopPbb, ArgKind::kNone},
+    {"set_pbb_isid", ActType::kSetPbbIsid, ArgKind::kUint32, 0xffffff},
 };
 
 // One kRewrites action; v is everything after the first ':' (MAC and IPv6

@@ -5,7 +5,8 @@
 //   in_port=1,eth_type=0x0800,nw_dst=172.16.0.0/12,nw_proto=17,tp_dst=53
 // Fields: in_port eth_type vlan_tci vlan_tci2 dl_src dl_dst nw_src nw_dst
 // ipv6_src ipv6_dst ipv6_label nw_proto nw_tos nw_ttl nw_frag(no|first|later)
-// tp_src tp_dst tcp_flags arp_sha arp_tha mpls_lse nd_target. A field given
+// tp_src tp_dst tcp_flags arp_sha arp_tha mpls_lse nd_target pbb_isid (the
+// I-SID of a PBB frame, eth_type=0x88e7: stored in ipv6_label). A field given
 // without a mask is matched exactly; fields not given are wildcarded.
 // IPv4/IPv6 masks may be a prefix length or an address.
 //
@@ -21,7 +22,9 @@
 //   userspace:COOKIE, meter:ID (datapath meter id, Datapath::set_meter),
 //   push_mpls:ETHERTYPE:LSE, pop_mpls:ETHERTYPE, set_mpls:LSE[:MASK],
 //   copy_ttl_out, copy_ttl_in, recirc:ID (LSE: the whole 32-bit label
-//   stack entry, label << 12 | tc << 9 | bos << 8 | ttl)
+//   stack entry, label << 12 | tc << 9 | bos << 8 | ttl),
+//   push_pbb:ITAG (the 32-bit I-TAG TCI, pcp << 29 | dei << 28 | uca << 27 |
+//   isid), pop_pbb, set_pbb_isid:ISID
 //
 // Errors: std::invalid_argument naming the offending token and why.
 #pragma once

@@ -392,6 +392,9 @@ void parse_ipv6(const uint8_t* ip, uint32_t size, uint32_t extra, FlowKey* key) 
     case kEthTypeMplsMcast:
       if (size >= 4) key->mpls_lse = load32(l3);
       return;
+    case kEthTypePbb:  // the I-SID of the I-TAG, in ipv6_label (flow_key_layout.h)
+      if (size >= 4) key->ipv6_label = load32(l3) & be32(0x00ffffff);
+      return;
     default:
       return;
   }
@@ -506,8 +509,9 @@ constexpr TrainMask make_train_mask(bool vlan, bool tcp) {
 constexpr TrainMask kTrainMasks[4] = {make_train_mask(false, false), make_train_mask(false, true),
                                       make_train_mask(true, false), make_train_mask(true, true)};
 
-// MPLS (an LSR's traffic): the general parser reads the MACs, at most one
-// tag, the ethertype and the top label stack entry, nothing beyond.
+// MPLS (an LSR's traffic) and PBB (a backbone core's or edge's): the
+// general parser reads the MACs, at most one tag, the ethertype and the top
+// label stack entry or the I-TAG, 4 bytes either way, nothing beyond.
 constexpr TrainMask make_mpls_train_mask(bool vlan) {
   TrainMask t{};
   for (unsigned i = 0; i < (vlan ? 18u : 14u) + 4; i++) t.m[i] = 0xff;
@@ -519,8 +523,9 @@ constexpr TrainMask kMplsTrainMasks[2] = {make_mpls_train_mask(false), make_mpls
 // The train a packet parsed into `key` can head, if any.
 inline const TrainMask* train_of(const FlowKey& key, bool fast) {
   if (fast) return &kTrainMasks[(key.vlan_tci ? 2 : 0) + (key.nw_proto == kIpProtoTcp)];
-  const bool mpls = key.eth_type == be16(kEthTypeMpls) || key.eth_type == be16(kEthTypeMplsMcast);
-  return mpls && key.vlan_tci2 == 0 ? &kMplsTrainMasks[key.vlan_tci ? 1 : 0] : nullptr;
+  const bool four = key.eth_type == be16(kEthTypeMpls) || key.eth_type == be16(kEthTypeMplsMcast) ||
+                    key.eth_type == be16(kEthTypePbb);
+  return four && key.vlan_tci2 == 0 ? &kMplsTrainMasks[key.vlan_tci ? 1 : 0] : nullptr;
 }
 // Both packets must have this many readable bytes from their data start (the
 // masks end before byte 52; mbuf data rooms are far larger).
@@ -712,7 +717,12 @@ std::string flow_key_format(const FlowKey& key, const FlowMask* mask) {
   DPS_MASKED(nw_dst, ip4_str);
   DPS_MASKED(ipv6_src, ip6_str);
   DPS_MASKED(ipv6_dst, ip6_str);
-  if (DPS_FIELD(ipv6_label)) append(&out, "ipv6_label=0x%05x", be32(key.ipv6_label));
+  if (DPS_FIELD(ipv6_label)) {
+    if (key.eth_type == be16(kEthTypePbb))
+      append(&out, "pbb_isid=0x%06x", be32(key.ipv6_label));
+    else
+      append(&out, "ipv6_label=0x%05x", be32(key.ipv6_label));
+  }
   if (DPS_FIELD(ipv6_exthdr)) append(&out, "ipv6_exthdr=0x%03x", key.ipv6_exthdr);
   if (DPS_FIELD(nw_proto)) append(&out, "nw_proto=%u", key.nw_proto);
   if (DPS_FIELD(nw_tos)) append(&out, "nw_tos=%u", key.nw_tos);

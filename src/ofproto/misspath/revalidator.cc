@@ -52,7 +52,7 @@ bool Revalidator::affected_by_add(const Bridge& b, const Ukey& u, const Rule& r)
     OfMask m;
     m.flow = u.mask;
     m.pipe.metadata = ~uint64_t{0};
-    m.pipe.pbb_isid = m.pipe.in_phy_port = ~uint32_t{0};
+    m.pipe.in_phy_port = ~uint32_t{0};
     const OfKey& rv = r.match.value();
     const OfMask& rm = r.match.mask();
     bool disjoint = false;

@@ -300,6 +300,22 @@ MaybeError act_mpls(const ActionTok& t, ActionSink& s) {
   return std::nullopt;
 }
 
+// push_pbb:0x88e7 / pop_pbb. After push only eth_type=0x88e7 is known about
+// the packet, after pop nothing (the customer frame).
+MaybeError act_pbb(const ActionTok& t, ActionSink& s) {
+  s.st.match = OfMatch{};
+  if (t.name == "pop_pbb") {
+    s.apply->push_back(ActPopPbb{});
+    return std::nullopt;
+  }
+  uint64_t v;
+  if (MaybeError e = t.num(0xffff, &v)) return e;
+  if (v != 0x88e7) return perr("push_pbb: ethertype must be 0x88e7");
+  s.apply->push_back(ActPushPbb{static_cast<uint16_t>(v)});
+  s.st.match.force(OxmField::kEthType, FieldValue::from_u64(v, 2));
+  return std::nullopt;
+}
+
 MaybeError act_set_mpls_ttl(const ActionTok& t, ActionSink& s) {
   uint64_t v;
   if (MaybeError e = t.num(0xff, &v)) return e;
@@ -633,6 +649,7 @@ constexpr ActionSyntax kActionSyntax[] = {
     {"pop_vlan", kRankApply, act_pop_vlan},     {"strip_vlan", kRankApply, act_pop_vlan},
     {"push_mpls", kRankApply, act_mpls},        {"pop_mpls", kRankApply, act_mpls},
     {"set_mpls_ttl", kRankApply, act_set_mpls_ttl},
+    {"push_pbb", kRankApply, act_pbb},          {"pop_pbb", kRankApply, act_pbb},
     {"mod_nw_ttl", kRankApply, act_set_nw_ttl}, {"set_nw_ttl", kRankApply, act_set_nw_ttl},
     {"dec_mpls_ttl", kRankApply, act_plain<ActDecMplsTtl>},
     {"dec_ttl", kRankApply, act_dec_ttl},

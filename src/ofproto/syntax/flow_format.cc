@@ -328,6 +328,8 @@ std::string format_actions(const ActionList& actions) {
               std::snprintf(b, sizeof b, "pop_mpls:0x%04x", p.ethertype);
               return b;
             },
+            [](const ActPushPbb& p) -> std::string { return "push_pbb:" + hex(p.ethertype); },
+            [](const ActPopPbb&) -> std::string { return "pop_pbb"; },
             [](const ActSetMplsTtl& t) -> std::string { return "set_mpls_ttl:" + std::to_string(t.ttl); },
             [](const ActDecMplsTtl&) -> std::string { return "dec_mpls_ttl"; },
             [](const ActSetNwTtl& t) -> std::string { return "mod_nw_ttl:" + std::to_string(t.ttl); },

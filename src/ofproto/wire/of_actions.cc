@@ -11,34 +11,37 @@ namespace {
 
 // Per OfAction alternative, in variant order: its name (messages), its
 // OFPAT_* number and its execution rank in the action set (OpenFlow 1.3.5
-// section 5.10).
+// section 5.10: copy TTL in, pops, push-MPLS, push-PBB, push-VLAN, copy TTL
+// out, decrement TTL, sets, qos, group, output).
 struct ActionInfo {
   const char* name;
   uint16_t ofpat;
   int set_rank;
 };
 constexpr ActionInfo kActionInfo[] = {
-    {"output", 0, 9},         // ActOutput
-    {"group", 22, 8},         // ActGroup
-    {"set_field", 25, 6},     // ActSetField
-    {"push_vlan", 17, 3},     // ActPushVlan
+    {"output", 0, 10},        // ActOutput
+    {"group", 22, 9},         // ActGroup
+    {"set_field", 25, 7},     // ActSetField
+    {"push_vlan", 17, 4},     // ActPushVlan
     {"pop_vlan", 18, 1},      // ActPopVlan
     {"push_mpls", 19, 2},     // ActPushMpls
     {"pop_mpls", 20, 1},      // ActPopMpls
-    {"set_mpls_ttl", 15, 6},  // ActSetMplsTtl
-    {"dec_mpls_ttl", 16, 5},  // ActDecMplsTtl
-    {"set_nw_ttl", 23, 6},    // ActSetNwTtl
-    {"dec_ttl", 24, 5},       // ActDecNwTtl
-    {"copy_ttl_out", 11, 4},  // ActCopyTtlOut
+    {"set_mpls_ttl", 15, 7},  // ActSetMplsTtl
+    {"dec_mpls_ttl", 16, 6},  // ActDecMplsTtl
+    {"set_nw_ttl", 23, 7},    // ActSetNwTtl
+    {"dec_ttl", 24, 6},       // ActDecNwTtl
+    {"copy_ttl_out", 11, 5},  // ActCopyTtlOut
     {"copy_ttl_in", 12, 0},   // ActCopyTtlIn
-    {"set_queue", 21, 7},     // ActSetQueue
-    {"ct", 0xffff, 6},        // ActCt (NXAST_CT)
-    {"ct_clear", 0xffff, 6},  // ActCtClear (NXAST_CT_CLEAR)
-    {"resubmit", 0xffff, 6},  // ActResubmit (NXAST_RESUBMIT[_TABLE]); not in an action set
-    {"load", 0xffff, 6},      // ActRegLoad (NXAST_REG_LOAD)
-    {"move", 0xffff, 6},      // ActRegMove (NXAST_REG_MOVE)
-    {"note", 0xffff, 6},      // ActNote (NXAST_NOTE); not in an action set
-    {"sample", 0xffff, 6},    // ActSample (NXAST_SAMPLE, SAMPLE2, SAMPLE3)
+    {"set_queue", 21, 8},     // ActSetQueue
+    {"ct", 0xffff, 7},        // ActCt (NXAST_CT)
+    {"ct_clear", 0xffff, 7},  // ActCtClear (NXAST_CT_CLEAR)
+    {"resubmit", 0xffff, 7},  // ActResubmit (NXAST_RESUBMIT[_TABLE]); not in an action set
+    {"load", 0xffff, 7},      // ActRegLoad (NXAST_REG_LOAD)
+    {"move", 0xffff, 7},      // ActRegMove (NXAST_REG_MOVE)
+    {"note", 0xffff, 7},      // ActNote (NXAST_NOTE); not in an action set
+    {"sample", 0xffff, 7},    // ActSample (NXAST_SAMPLE, SAMPLE2, SAMPLE3)
+    {"push_pbb", 26, 3},      // ActPushPbb
+    {"pop_pbb", 27, 1},       // ActPopPbb
 };
 static_assert(std::size(kActionInfo) == std::variant_size_v<OfAction>);
 static_assert(std::is_same_v<std::variant_alternative_t<13, OfAction>, ActSetQueue>);
@@ -165,6 +168,22 @@ class ActionChecker {
                       ")");
     state_ = OfMatch{};
     state_.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActPushPbb& p) {
+    if (p.ethertype != 0x88e7) return fail(BadActionCode::kBadArgument, "ethertype must be 0x88e7");
+    // The outer frame is a PBB one; everything else is the customer frame's.
+    state_ = OfMatch{};
+    state_.force(OxmField::kEthType, FieldValue::from_u64(p.ethertype, 2));
+    return std::nullopt;
+  }
+
+  MaybeError operator()(const ActPopPbb&) {
+    if (!state_.has(OxmField::kEthType) || !state_.is_exact(OxmField::kEthType) ||
+        state_.value_of(OxmField::kEthType).to_u64(2) != 0x88e7)
+      return fail(BadActionCode::kMatchInconsistent, "requires eth_type=0x88e7 (PBB) in the match");
+    state_ = OfMatch{};  // the customer frame: nothing known
     return std::nullopt;
   }
 

@@ -1,7 +1,7 @@
 // of_actions.h - OpenFlow 1.3 actions and instructions as typed C++ values.
 //
 // What: OfAction is one OpenFlow action (output, group, set_field, push/pop
-// VLAN and MPLS, TTL actions, set_queue); ActionList is an ordered list of
+// VLAN, MPLS and PBB, TTL actions, set_queue); ActionList is an ordered list of
 // them (apply-actions, a group bucket); ActionSet is the per-packet action
 // set of write-actions/clear-actions; Instructions is the instruction set of
 // one flow entry (meter, apply, clear, write, write-metadata, goto-table).
@@ -97,6 +97,15 @@ struct ActPushMpls {
 struct ActPopMpls {
   uint16_t ethertype = 0x0800;  // ethertype of the payload
   bool operator==(const ActPopMpls&) const = default;
+};
+// PBB (IEEE 802.1ah): push a backbone header (ethertype 0x88e7 and a new
+// I-TAG) in front of the frame, or pop the outer one (datapath/actions.h).
+struct ActPushPbb {
+  uint16_t ethertype = 0x88e7;  // the only one
+  bool operator==(const ActPushPbb&) const = default;
+};
+struct ActPopPbb {
+  bool operator==(const ActPopPbb&) const = default;
 };
 struct ActSetMplsTtl {
   uint8_t ttl = 0;
@@ -234,7 +243,7 @@ using OfAction = std::variant<ActOutput, ActGroup, ActSetField, ActPushVlan, Act
                               ActPushMpls, ActPopMpls, ActSetMplsTtl, ActDecMplsTtl,
                               ActSetNwTtl, ActDecNwTtl, ActCopyTtlOut, ActCopyTtlIn,
                               ActSetQueue, ActCt, ActCtClear, ActResubmit, ActRegLoad,
-                              ActRegMove, ActNote, ActSample>;
+                              ActRegMove, ActNote, ActSample, ActPushPbb, ActPopPbb>;
 using ActionList = std::vector<OfAction>;
 
 // The action set (OpenFlow 1.3 section 5.10): at most one action of each
@@ -310,10 +319,10 @@ struct ValidationContext {
 //
 // OFPAT_* numbers: output, copy_ttl_out/in, set/dec_mpls_ttl, push/pop_vlan,
 // push/pop_mpls, set_queue (accepted, no QoS queues: ignored), group,
-// set_nw_ttl, dec_nw_ttl, set_field. Not PBB (push/pop_pbb).
-inline constexpr uint16_t kDpActionTypes[] = {0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25};
+// set_nw_ttl, dec_nw_ttl, set_field, push/pop_pbb.
+inline constexpr uint16_t kDpActionTypes[] = {0, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27};
 // The OpenFlow-basic fields set_field writes. Not in_port/in_phy_port,
-// pbb_isid, ipv6_exthdr. (The
+// ipv6_exthdr. (The
 // NXM tunnel fields, tun_metadataN among them, are settable as well.)
 inline constexpr OxmField kDpSettableFields[] = {
     OxmField::kMetadata,     OxmField::kEthDst,       OxmField::kEthSrc,       OxmField::kEthType,
@@ -324,7 +333,8 @@ inline constexpr OxmField kDpSettableFields[] = {
     OxmField::kArpSpa,       OxmField::kArpTpa,       OxmField::kArpSha,       OxmField::kArpTha,
     OxmField::kIpv6Src,      OxmField::kIpv6Dst,      OxmField::kIpv6Flabel,   OxmField::kIcmpv6Type,
     OxmField::kIcmpv6Code,   OxmField::kIpv6NdTarget, OxmField::kIpv6NdSll,    OxmField::kIpv6NdTll,
-    OxmField::kMplsLabel,    OxmField::kMplsTc,       OxmField::kMplsBos,      OxmField::kTunnelId,
+    OxmField::kMplsLabel,    OxmField::kMplsTc,       OxmField::kMplsBos,      OxmField::kPbbIsid,
+    OxmField::kTunnelId,
 };
 // OFPAT_* number of an action.
 uint16_t action_type(const OfAction& a);

@@ -29,6 +29,7 @@ constexpr void layout(auto& io, Is<ActGroup> auto& a) { io(a.group_id); }
 constexpr void layout(auto& io, Is<ActSetQueue> auto& a) { io(a.queue_id); }
 constexpr void layout(auto& io, Is<ActPushVlan> auto& a) { io(a.ethertype); }
 constexpr void layout(auto& io, Is<ActPushMpls> auto& a) { io(a.ethertype); }
+constexpr void layout(auto& io, Is<ActPushPbb> auto& a) { io(a.ethertype); }
 constexpr void layout(auto& io, Is<ActPopMpls> auto& a) { io(a.ethertype); }
 constexpr void layout(auto& io, Is<ActSetMplsTtl> auto& a) { io(a.ttl); }
 constexpr void layout(auto& io, Is<ActSetNwTtl> auto& a) { io(a.ttl); }
@@ -290,7 +291,8 @@ constexpr ActionWire kActionWire[] = {
     {kAtExperimenter, 0, "ct"},         {kAtExperimenter, 16, "ct_clear"},  // Nicira
     {kAtExperimenter, 16, "resubmit"},  {kAtExperimenter, 24, "load"},
     {kAtExperimenter, 24, "move"},      {kAtExperimenter, 0, "note"},
-    {kAtExperimenter, 0, "sample"},
+    {kAtExperimenter, 0, "sample"},     {kAtPushPbb, 8, "push_pbb"},
+    {kAtPopPbb, 8, "pop_pbb"},
 };
 static_assert(std::size(kActionWire) == std::variant_size_v<OfAction>);
 
@@ -750,10 +752,7 @@ MaybeError decode_action(Reader& a, ActionList* out) {
   if (type == kAtExperimenter) return decode_experimenter_action(a, len, out);
   const int index = type < kActionIndexByType.size() ? kActionIndexByType[type] : -1;
   if (index < 0)
-    return action_error(BadActionCode::kBadType,
-                        "action type " + std::to_string(type) +
-                            (type == kAtPushPbb || type == kAtPopPbb ? " (PBB) is not supported"
-                                                                     : " is unknown"));
+    return action_error(BadActionCode::kBadType, "action type " + std::to_string(type) + " is unknown");
   const ActionWire& wire = kActionWire[index];
   if (wire.len != 0 && len != wire.len)
     return action_error(BadActionCode::kBadLen, std::string(wire.name) + " action length " +

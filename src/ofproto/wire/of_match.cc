@@ -15,7 +15,7 @@ using datapath::kEthTypeIpv4;
 using datapath::kEthTypeIpv6;
 using datapath::kEthTypeMpls;
 using datapath::kEthTypeMplsMcast;
-inline constexpr uint16_t kEthTypePbb = 0x88e7;
+using datapath::kEthTypePbb;
 
 constexpr uint16_t kB = kOxmClassOpenflowBasic;
 constexpr uint16_t kN = kOxmClassNxm1;
@@ -281,7 +281,6 @@ void of_key_and(const OfKey& key, const OfMask& mask, OfKey* out) {
 void of_mask_or(OfMask* acc, const OfMask& mask) {
   for (unsigned i = 0; i < datapath::kFlowWords; i++) acc->flow.words()[i] |= mask.flow.words()[i];
   acc->pipe.metadata |= mask.pipe.metadata;
-  acc->pipe.pbb_isid |= mask.pipe.pbb_isid;
   acc->pipe.in_phy_port |= mask.pipe.in_phy_port;
   for (unsigned i = 0; i < kNumRegs; i++) acc->pipe.regs[i] |= mask.pipe.regs[i];
 }
@@ -293,7 +292,6 @@ bool of_key_matches(const OfKey& key, const OfMask& mask, const OfKey& value) {
   const FlowKey::FlowWord* v = value.flow.words();
   for (unsigned i = 0; i < datapath::kFlowWords; i++) diff |= (k[i] & m[i]) ^ v[i];
   diff |= (key.pipe.metadata & mask.pipe.metadata) ^ value.pipe.metadata;
-  diff |= (key.pipe.pbb_isid & mask.pipe.pbb_isid) ^ value.pipe.pbb_isid;
   diff |= (key.pipe.in_phy_port & mask.pipe.in_phy_port) ^ value.pipe.in_phy_port;
   for (unsigned i = 0; i < kNumRegs; i++)
     diff |= (key.pipe.regs[i] & mask.pipe.regs[i]) ^ value.pipe.regs[i];
@@ -448,7 +446,7 @@ void put_field(OfKey* key, OxmField f, const FieldValue& v, TunMetadataLoc loc) 
     case OxmField::kMplsBos:
       k.mpls_lse = st32(static_cast<uint32_t>((ld32(k.mpls_lse) & ~0x100u) | ((n & 1) << 8)));
       break;
-    case OxmField::kPbbIsid: key->pipe.pbb_isid = static_cast<uint32_t>(n & 0xffffff); break;
+    case OxmField::kPbbIsid: k.ipv6_label = st32(static_cast<uint32_t>(n & 0xffffff)); break;
     case OxmField::kTunnelId: k.tun_id = htobe64(n); break;
     case OxmField::kIpv6Exthdr: k.ipv6_exthdr = static_cast<uint16_t>(n & 0x1ff); break;
     default: break;
@@ -505,7 +503,7 @@ FieldValue get_field(const OfKey& key, OxmField f, TunMetadataLoc loc) {
     case OxmField::kMplsLabel: return num(ld32(k.mpls_lse) >> 12);
     case OxmField::kMplsTc: return num((ld32(k.mpls_lse) >> 9) & 7);
     case OxmField::kMplsBos: return num((ld32(k.mpls_lse) >> 8) & 1);
-    case OxmField::kPbbIsid: return num(key.pipe.pbb_isid & 0xffffff);
+    case OxmField::kPbbIsid: return num(ld32(k.ipv6_label) & 0xffffff);
     case OxmField::kTunnelId: return num(be64toh(k.tun_id));
     case OxmField::kIpv6Exthdr: return num(k.ipv6_exthdr & 0x1ff);
     default: break;
@@ -828,7 +826,7 @@ bool OfMatch::to_flow(FlowKey* value, FlowMask* mask) const {
   const PipelineFields& p = mask_.pipe;
   bool regs = false;
   for (uint32_t r : p.regs) regs |= r != 0;
-  return !(p.metadata || p.pbb_isid || p.in_phy_port || regs);
+  return !(p.metadata || p.in_phy_port || regs);
 }
 
 namespace {
@@ -840,7 +838,7 @@ void drop_uncovered_bits(FlowKey& mf) {
   mf.tcp_flags = 0;
   mf.vlan_tci2 = 0;
   mf.mpls_lse &= st32(0xffffff00u);
-  mf.ipv6_label &= st32(0xfffffu);
+  mf.ipv6_label &= st32(0xffffffu);  // ipv6_label: 20 bits, pbb_isid 24 (from_flow)
   mf.ipv6_exthdr &= 0x1ff;
   mf.pad0 = 0;
   mf.pad1 = 0;
@@ -900,7 +898,6 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   FlowKey& mf = m.flow;
   drop_uncovered_bits(mf);
   drop_uncovered_tunnel_bits(mf, tlv);
-  m.pipe.pbb_isid &= 0xffffff;
   OfMatch r;
   of_key_and(v, m, &r.value_);
   r.mask_ = m;
@@ -946,12 +943,17 @@ OfMatch OfMatch::from_flow(const FlowKey& value, const FlowMask& mask,
   mark(v6 ? OxmField::kIpv6NdTll : OxmField::kArpTha, nz(mf.arp_tha, 6));
   mark(OxmField::kIpv6Src, nz(mf.ipv6_src, 16));
   mark(OxmField::kIpv6Dst, nz(mf.ipv6_dst, 16));
-  mark(OxmField::kIpv6Flabel, mf.ipv6_label != 0);
+  // ipv6_label's word is the I-SID of a PBB frame (flow_key_layout.h).
+  const bool pbb = et == kEthTypePbb;
+  if (!pbb) {
+    r.mask_.flow.ipv6_label &= st32(0xfffffu);
+    r.value_.flow.ipv6_label &= st32(0xfffffu);
+  }
+  mark(pbb ? OxmField::kPbbIsid : OxmField::kIpv6Flabel, r.mask_.flow.ipv6_label != 0);
   mark(OxmField::kIpv6NdTarget, nz(mf.nd_target, 16));
   mark(OxmField::kMplsLabel, (ld32(mf.mpls_lse) >> 12) != 0);
   mark(OxmField::kMplsTc, (ld32(mf.mpls_lse) & 0xe00) != 0);
   mark(OxmField::kMplsBos, (ld32(mf.mpls_lse) & 0x100) != 0);
-  mark(OxmField::kPbbIsid, m.pipe.pbb_isid != 0);
   mark(OxmField::kIpv6Exthdr, mf.ipv6_exthdr != 0);
   for (OxmField f : {OxmField::kCtState, OxmField::kCtZone, OxmField::kCtMark, OxmField::kCtLabel})
     mark(f, !(get_ct_field(mf, f) == FieldValue{}));

@@ -3,7 +3,7 @@
 //
 // What: OfKey is what the OpenFlow pipeline looks up: the datapath FlowKey
 // plus the pipeline-only fields that a datapath packet does not carry
-// (metadata, pbb_isid, in_phy_port). OfMatch is a match over the OXM fields
+// (metadata, in_phy_port, registers). OfMatch is a match over the OXM fields
 // of OpenFlow 1.3 (OFPXMT_OFB_*) and the tunnel fields of Open vSwitch
 // (tun_src/tun_dst, tun_ipv6_src/dst, tun_flags, tun_metadata0..63), stored
 // as value/mask in OfKey layout, with the set of fields it was built from.
@@ -26,6 +26,9 @@
 //      tcp/udp/sctp ports, icmpv4/v6 type/code -> tp_src/tp_dst
 //      arp_sha/tha and ipv6_nd_sll/tll -> arp_sha/arp_tha
 //      mpls_label/tc/bos -> bits of mpls_lse
+//      pbb_isid  -> ipv6_label & 0xffffff (a PBB frame's I-SID; the
+//                   eth_type prerequisites 0x88e7 / 0x86dd tell it from
+//                   ipv6_label, flow_key_layout.h)
 //      tunnel_id (tun_id) -> tun_id (64-bit network order, OVS semantics)
 //      tun_src/dst, tun_ipv6_src/dst -> tun_ipv4_*/tun_ipv6_*
 //      tun_flags -> tun_flags & kTunFlagOam (the only OpenFlow-visible bit)
@@ -247,7 +250,7 @@ struct TunMetadataLayout {
 // across ct(table=T) recirculation in the frozen state (xlate_ct.h).
 struct PipelineFields {
   uint64_t metadata = 0;
-  uint32_t pbb_isid = 0;     // low 24 bits
+  uint32_t reserved = 0;     // (pbb_isid lives in FlowKey::ipv6_label)
   uint32_t in_phy_port = 0;  // OpenFlow port number
   uint32_t regs[kNumRegs] = {};
 };
@@ -387,7 +390,7 @@ class OfMatch {
 
   // Datapath view: the FlowKey part (in_port still the OpenFlow number).
   // Returns false when the match also constrains pipeline-only fields
-  // (metadata, pbb_isid, in_phy_port), which a datapath flow
+  // (metadata, in_phy_port, registers), which a datapath flow
   // cannot express; *value/*mask are filled either way.
   bool to_flow(FlowKey* value, FlowMask* mask) const;
   // Builds a match from key-space value/mask (e.g. a megaflow), deriving the

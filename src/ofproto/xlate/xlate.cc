@@ -217,7 +217,7 @@ class Xlator {
       return run_pipeline(0);
     }
     if (std::optional<uint8_t> mt = mpls_recirc_table(recirc_id)) {
-      TRACE("recirculation id 0x" + hex(recirc_id) + ": after pop_mpls, continues in table " +
+      TRACE("recirculation id 0x" + hex(recirc_id) + ": after pop_mpls/pop_pbb, continues in table " +
             std::to_string(*mt));
       return run_pipeline(*mt);
     }
@@ -269,7 +269,7 @@ class Xlator {
   void emit(const DpAction& a) {
     if (failed_) return;
     if (clone_encap_changed_)
-      return fail("a group bucket pushed or popped MPLS and more actions follow: not supported");
+      return fail("a group bucket pushed or popped MPLS or PBB and more actions follow: not supported");
     if (!res_.actions.add(a))
       fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
   }
@@ -435,6 +435,8 @@ class Xlator {
   }
 
   void do_action(const OfAction& a, int gdepth) {
+    if (l2_unknown_ && !runs_on_unparsed_frame(a))
+      return fail(std::string(action_name(a)) + " after pop_pbb: the customer frame is not parsed in this pass");
     std::visit(Overloaded{
                    [&](const ActOutput& o) { output(o.port, o.max_len); },
                    [&](const ActGroup& g) { group(g.group_id, gdepth); },
@@ -457,6 +459,8 @@ class Xlator {
                    [&](const ActRegMove& m) { reg_move(m); },
                    [&](const ActNote&) {},
                    [&](const ActSample& s) { sample(s); },
+                   [&](const ActPushPbb&) { push_pbb(); },
+                   [&](const ActPopPbb&) { pop_pbb(); },
                },
                a);
   }
@@ -524,6 +528,7 @@ class Xlator {
       case OxmField::kVlanPcp:
         wc_.flow.vlan_tci |= htons(kCfi);
         return ntohs(flow_.flow.vlan_tci) & kCfi;
+      case OxmField::kPbbIsid: return et(datapath::kEthTypePbb);
       default: return true;
     }
   }
@@ -544,11 +549,17 @@ class Xlator {
     }
   }
 
+  // Why a set_field of f cannot run here (after a pop to a frame or header
+  // the key does not hold); nullptr when it can.
+  const char* unparsed_for(OxmField f) const {
+    if (l2_unknown_ && !packet_free_field(f)) return " after pop_pbb: the customer frame is not parsed in this pass";
+    if (l3_unknown_ && !outer_field(f)) return " after pop_mpls: the inner header is not parsed in this pass";
+    return nullptr;
+  }
+
   void set_field(const ActSetField& s) {
     FieldValue v = s.value;
-    if (l3_unknown_ && !outer_field(s.field))
-      return fail(std::string("set_field ") + oxm_field_info(s.field).name +
-                  " after pop_mpls: the inner header is not parsed in this pass");
+    if (const char* why = unparsed_for(s.field)) return fail(std::string("set_field ") + oxm_field_info(s.field).name + why);
     switch (s.field) {
       case OxmField::kMplsLabel: return set_mpls_bits(0xfffff000u, static_cast<uint32_t>(v.to_u64(4) << 12));
       case OxmField::kMplsTc: return set_mpls_bits(0xe00u, static_cast<uint32_t>((v.to_u64(1) & 7) << 9));
@@ -615,6 +626,7 @@ class Xlator {
       case OxmField::kIpv6NdTarget:
       case OxmField::kIpv6NdSll:
       case OxmField::kIpv6NdTll:
+      case OxmField::kPbbIsid:
         break;
       default:
         return fail(std::string("set_field ") + oxm_field_info(s.field).name +
@@ -712,12 +724,15 @@ class Xlator {
     // eth_type last: every other field is written under the packet's
     // ethertype as it was (the datapath finds the headers by it).
     auto write = [&](OxmField fld) {
+      if (fld == OxmField::kPbbIsid && fold_into_push_pbb()) return put_field(&base_, fld, get_field(flow_, fld));
       if (std::optional<DpAction> a = set_action(fld)) emit(*a);
       put_field(&base_, fld, get_field(flow_, fld));
     };
+    // The I-SID first: right after push_pbb it goes into the pushed I-TAG.
+    if (dirty_ & bit(OxmField::kPbbIsid)) write(OxmField::kPbbIsid);
     for (unsigned i = 0; i < kNumOxmFields && !failed_; i++) {
       OxmField fld = static_cast<OxmField>(i);
-      if (fld != OxmField::kEthType && (dirty_ & bit(fld))) write(fld);
+      if (fld != OxmField::kEthType && fld != OxmField::kPbbIsid && (dirty_ & bit(fld))) write(fld);
     }
     if (!failed_ && (dirty_ & bit(OxmField::kEthType))) write(OxmField::kEthType);
     dirty_ = 0;
@@ -764,6 +779,7 @@ class Xlator {
       case OxmField::kIpv6NdTarget: return dp::act_set_nd_target(f.nd_target);
       case OxmField::kIpv6NdSll: return dp::act_set_nd_sll(f.arp_sha);
       case OxmField::kIpv6NdTll: return dp::act_set_nd_tll(f.arp_tha);
+      case OxmField::kPbbIsid: return dp::act_set_pbb_isid(ntohl(f.ipv6_label));
       default: return std::nullopt;
     }
   }
@@ -1000,7 +1016,108 @@ class Xlator {
     }
   }
 
-  // After pop_mpls to a payload whose headers the key does not hold, the
+  // ---- PBB (IEEE 802.1ah) ----
+  // push_pbb puts a backbone header in front of the frame (datapath/
+  // actions.h): the outer frame is then eth_type 0x88e7 with the frame's
+  // own addresses (set_field eth_dst/eth_src rewrite them), untagged, its
+  // I-SID in ipv6_label (flow_key_layout.h). OpenFlow 1.3.5 table 8: the
+  // I-SID copies the PBB I-SID of a frame that already was PBB (else 0),
+  // the I-PCP the outer VLAN PCP (else 0); both are pinned when read. After
+  // pop_pbb the customer frame is not known at all (l2_unknown_): a table
+  // lookup recirculates, outputs and address rewrites run, other readers
+  // refuse (runs_on_unparsed_frame).
+  void push_pbb() {
+    commit();
+    unwildcard(OxmField::kEthType);
+    uint32_t isid = 0;
+    if (flow_.flow.eth_type == htons(datapath::kEthTypePbb)) {
+      unwildcard(OxmField::kPbbIsid);
+      isid = ntohl(flow_.flow.ipv6_label) & 0xffffff;
+    }
+    wc_.flow.vlan_tci |= htons(0xe000 | kCfi);
+    const uint16_t tci = ntohs(flow_.flow.vlan_tci);
+    const uint32_t pcp = (tci & kCfi) ? tci >> 13 : 0;
+    emit(datapath::act_push_pbb(pcp << 29 | isid));
+    for (OfKey* k : {&flow_, &base_}) {
+      clear_above_l2(&k->flow);
+      k->flow.eth_type = htons(datapath::kEthTypePbb);
+      k->flow.ipv6_label = htonl(isid);
+    }
+    // The outer frame is known from here; the MPLS state was the inner one's.
+    mpls_below_.clear();
+    inner_type_ = 0;
+    mpls_unknown_ = mpls_ttl_unknown_ = mpls_unknown_below_ttl_ = false;
+    nw_ttl_unknown_ = l3_unknown_ = false;
+    mpls_ops_++;
+  }
+
+  void pop_pbb() {
+    unwildcard(OxmField::kEthType);
+    if (flow_.flow.eth_type != htons(datapath::kEthTypePbb)) {
+      TRACE("pop_pbb: packet is not PBB, ignored");
+      return;
+    }
+    commit();
+    emit(datapath::act_pop_pbb());
+    for (OfKey* k : {&flow_, &base_}) {
+      clear_above_l2(&k->flow);
+      k->flow.eth_type = 0;
+    }
+    l2_unknown_ = l3_unknown_ = true;
+    mpls_ops_++;
+  }
+
+  // The key's L2 tags and everything after them zeroed (in_port, the MACs,
+  // the recirculation, conntrack and tunnel words kept).
+  static void clear_above_l2(FlowKey* k) {
+    k->vlan_tci = k->vlan_tci2 = 0;
+    k->nw_frag = k->nw_tos = k->nw_proto = k->nw_ttl = 0;
+    k->nw_src = k->nw_dst = 0;
+    k->tp_src = k->tp_dst = k->tcp_flags = 0;
+    k->mpls_lse = k->ipv6_label = 0;
+    std::memset(k->arp_sha, 0, 6);
+    std::memset(k->arp_tha, 0, 6);
+    k->ipv6_exthdr = 0;
+    std::memset(k->ipv6_src, 0, 16);
+    std::memset(k->ipv6_dst, 0, 16);
+    std::memset(k->nd_target, 0, 16);
+  }
+
+  // Fields a set_field writes without knowing the frame: its addresses (at
+  // fixed offsets), and what is not in the packet (metadata, registers,
+  // tunnel metadata).
+  static bool packet_free_field(OxmField f) {
+    return f == OxmField::kEthSrc || f == OxmField::kEthDst || f == OxmField::kMetadata ||
+           is_register(f) || f == OxmField::kTunnelId || static_cast<unsigned>(f) >= 40;
+  }
+
+  // What may follow pop_pbb before the customer frame is parsed again (the
+  // next table lookup recirculates): outputs (not NORMAL, not with port
+  // mirrors: both read the frame), groups (their buckets are checked
+  // action by action), address and metadata set_fields, register loads and
+  // moves between registers and metadata, set_queue, note, ct_clear,
+  // resubmit (a table lookup).
+  bool runs_on_unparsed_frame(const OfAction& a) const {
+    auto meta = [](OxmField f) { return is_register(f) || f == OxmField::kMetadata; };
+    if (auto* o = std::get_if<ActOutput>(&a)) return o->port != kPortNormal && bp_->mirrors.empty();
+    if (auto* m = std::get_if<ActRegMove>(&a)) return meta(m->src) && meta(m->dst);
+    return std::holds_alternative<ActGroup>(a) || std::holds_alternative<ActSetField>(a) ||
+           std::holds_alternative<ActRegLoad>(a) || std::holds_alternative<ActSetQueue>(a) ||
+           std::holds_alternative<ActNote>(a) || std::holds_alternative<ActCtClear>(a) ||
+           std::holds_alternative<ActResubmit>(a);
+  }
+
+  // set_field pbb_isid right after push_pbb: the I-SID goes into the pushed
+  // I-TAG (one datapath action instead of two).
+  bool fold_into_push_pbb() {
+    if (failed_ || res_.actions.n == 0) return false;
+    DpAction& last = res_.actions.acts[res_.actions.n - 1];
+    if (last.type != datapath::ActType::kPushPbb) return false;
+    last.arg32 = (last.arg32 & 0xff000000u) | (ntohl(flow_.flow.ipv6_label) & 0xffffff);
+    return true;
+  }
+
+  // After pop_mpls or pop_pbb to a payload whose headers the key does not hold, the
   // next table sees the packet parsed anew: a recirculation into `table`
   // (OVS recirculates too). What that pass cannot carry is refused.
   bool recirc_into(uint8_t table) {
@@ -1011,11 +1128,11 @@ class Xlator {
                       : clone_depth_          ? "inside a group bucket"
                                               : nullptr;
     if (why) {
-      fail(std::string("a table lookup after pop_mpls needs a recirculation, not supported here: ") + why);
+      fail(std::string("a table lookup after pop_mpls or pop_pbb needs a recirculation, not supported here: ") + why);
       return false;
     }
     commit();
-    TRACE("table " + std::to_string(table) + ": after pop_mpls, recirculated (id 0x" + hex(mpls_recirc_id(table)) + ")");
+    TRACE("table " + std::to_string(table) + ": after pop_mpls/pop_pbb, recirculated (id 0x" + hex(mpls_recirc_id(table)) + ")");
     emit(datapath::act_recirc(mpls_recirc_id(table)));
     halted_ = true;
     return false;
@@ -1738,7 +1855,8 @@ class Xlator {
   bool mpls_unknown_below_ttl_ = false;  // copy_ttl_in of an unknown TTL into mpls_below_
   bool nw_ttl_unknown_ = false;
   bool l3_unknown_ = false;
-  unsigned mpls_ops_ = 0;
+  bool l2_unknown_ = false;    // after pop_pbb: the customer frame (pop_pbb above)
+  unsigned mpls_ops_ = 0;      // encapsulation changes (MPLS, PBB)
   int clone_depth_ = 0;
   bool clone_encap_changed_ = false;
   XlateResult res_;

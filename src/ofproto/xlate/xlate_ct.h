@@ -31,7 +31,7 @@ inline std::optional<uint8_t> ct_recirc_table(uint32_t id) {
   return static_cast<uint8_t>(id & 0xff);
 }
 
-// pop_mpls to a payload the key did not parse: the packet is classified
+// pop_mpls (or pop_pbb) to a payload the key did not parse: the packet is classified
 // again from table T (kMplsRecircBase | T), its key parsed anew; the same
 // stateless naming as ct's.
 inline constexpr uint32_t kMplsRecircBase = 0xc8000000u;
