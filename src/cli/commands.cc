@@ -932,7 +932,8 @@ const std::vector<CommandDef>& table() {
       // Connection tracking, named as ovs-appctl's dpctl/* commands.
       {"dpctl/dump-conntrack", "[zone=N]", "tracked connections (of zone N), OVS's format", 0, 1, {},
        "dpctl/dump-conntrack", pass_args()},
-      {"dpctl/flush-conntrack", "[zone=N]", "remove the tracked connections (of zone N)", 0, 1, {},
+      {"dpctl/flush-conntrack", "[zone=N] [ct-orig-tuple [ct-reply-tuple]]",
+       "remove the tracked connections (of zone N; matching the tuples, e.g. ct_nw_src=10.0.0.1,ct_tp_dst=80)", 0, 3, {},
        "dpctl/flush-conntrack", pass_args()},
       {"dpctl/ct-stats-show", "", "connections by protocol, tracker counters", 0, 0, {}, "dpctl/ct-stats-show",
        pass_args()},

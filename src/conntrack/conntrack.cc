@@ -486,13 +486,17 @@ size_t Conntrack::sweep(int64_t now, size_t budget) {
   return doomed.size();
 }
 
-size_t Conntrack::flush(std::optional<uint16_t> zone) {
+size_t Conntrack::flush(std::optional<uint16_t> zone, const CtTupleFilter* orig,
+                        const CtTupleFilter* reply) {
   std::vector<Conn*> doomed;
   for (auto& sp : shards_) {
     std::lock_guard<Spin> g(sp->lock);
     for (Node* head : sp->buckets) {
       for (Node* n = head; n; n = n->next) {
-        if (n->dir == 0 && (!zone || n->key.zone == *zone)) doomed.push_back(n->conn);
+        if (n->dir != 0 || (zone && n->key.zone != *zone)) continue;
+        if (orig && !ct_tuple_filter_match(*orig, n->key)) continue;
+        if (reply && !ct_tuple_filter_match(*reply, n->conn->node[1].key)) continue;
+        doomed.push_back(n->conn);
       }
     }
   }

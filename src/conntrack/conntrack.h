@@ -199,8 +199,10 @@ class Conntrack {
   // stopped, removing expired connections; frees what no thread can still
   // see. Returns the number removed.
   size_t sweep(int64_t now_ms, size_t buckets);
-  // Removes every connection (of one zone).
-  size_t flush(std::optional<uint16_t> zone = std::nullopt);
+  // Removes every connection (of one zone; whose original / reply tuple
+  // matches the filters given).
+  size_t flush(std::optional<uint16_t> zone = std::nullopt, const CtTupleFilter* orig = nullptr,
+               const CtTupleFilter* reply = nullptr);
   std::vector<CtEntry> dump(std::optional<uint16_t> zone = std::nullopt) const;
   // by_proto: also count the connections by protocol (a walk of the table).
   CtStats stats(bool by_proto = true) const;

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace dps::conntrack {
 
@@ -110,6 +112,77 @@ std::string ct_tuple_format(const CtTuple& t) {
     buf[0] = 0;
   }
   return s + buf;
+}
+
+bool ct_tuple_filter_match(const CtTupleFilter& f, const CtTuple& t) {
+  using F = CtTupleFilter;
+  const unsigned n = f.t.family == 6 ? 16 : 4;
+  if ((f.fields & (F::kSrc | F::kDst)) && f.t.family != t.family) return false;
+  if ((f.fields & F::kSrc) && std::memcmp(f.t.src, t.src, n) != 0) return false;
+  if ((f.fields & F::kDst) && std::memcmp(f.t.dst, t.dst, n) != 0) return false;
+  if ((f.fields & F::kProto) && f.t.proto != t.proto) return false;
+  if ((f.fields & (F::kSport | F::kIcmpId)) && f.t.sport != t.sport) return false;
+  if ((f.fields & F::kDport) && f.t.dport != t.dport) return false;
+  if ((f.fields & F::kIcmpType) && f.t.icmp_type != t.icmp_type) return false;
+  if ((f.fields & F::kIcmpCode) && f.t.icmp_code != t.icmp_code) return false;
+  return true;
+}
+
+namespace {
+
+// One "key=value" of a ct-tuple into f.
+std::string filter_item(const std::string& key, const std::string& val, CtTupleFilter* f) {
+  using F = CtTupleFilter;
+  const bool v6 = key == "ct_ipv6_src" || key == "ct_ipv6_dst";
+  if (key == "ct_nw_src" || key == "ct_nw_dst" || v6) {
+    const uint8_t fam = v6 ? 6 : 4;
+    uint8_t* a = key.back() == 'c' ? f->t.src : f->t.dst;
+    if ((f->t.family && f->t.family != fam) || inet_pton(v6 ? AF_INET6 : AF_INET, val.c_str(), a) != 1)
+      return "invalid " + key + " '" + val + "'";
+    f->t.family = fam;
+    f->fields |= key.back() == 'c' ? F::kSrc : F::kDst;
+    return "";
+  }
+  struct Num {
+    const char* name;
+    uint16_t field;
+    unsigned long max;
+  };
+  static const Num kNums[] = {{"ct_nw_proto", F::kProto, 255}, {"ct_tp_src", F::kSport, 65535},
+                              {"ct_tp_dst", F::kDport, 65535}, {"icmp_id", F::kIcmpId, 65535},
+                              {"icmp_type", F::kIcmpType, 255}, {"icmp_code", F::kIcmpCode, 255}};
+  for (const Num& n : kNums) {
+    if (key != n.name) continue;
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(val.c_str(), &end, 0);
+    if (val.empty() || *end || v > n.max) return "invalid " + key + " '" + val + "'";
+    f->fields |= n.field;
+    if (n.field == F::kProto) f->t.proto = static_cast<uint8_t>(v);
+    if (n.field == F::kSport || n.field == F::kIcmpId) f->t.sport = static_cast<uint16_t>(v);
+    if (n.field == F::kDport) f->t.dport = static_cast<uint16_t>(v);
+    if (n.field == F::kIcmpType) f->t.icmp_type = static_cast<uint8_t>(v);
+    if (n.field == F::kIcmpCode) f->t.icmp_code = static_cast<uint8_t>(v);
+    return "";
+  }
+  return "unknown ct-tuple field '" + key + "' (ct_nw_src, ct_nw_dst, ct_ipv6_src, ct_ipv6_dst, "
+         "ct_nw_proto, ct_tp_src, ct_tp_dst, icmp_id, icmp_type, icmp_code)";
+}
+
+}  // namespace
+
+std::string ct_tuple_filter_parse(const std::string& text, CtTupleFilter* out) {
+  CtTupleFilter f;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return "expected key=value in ct-tuple, got '" + item + "'";
+    if (std::string e = filter_item(item.substr(0, eq), item.substr(eq + 1), &f); !e.empty()) return e;
+    pos = comma + 1;
+  }
+  *out = f;
+  return "";
 }
 
 }  // namespace dps::conntrack

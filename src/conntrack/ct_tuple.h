@@ -68,6 +68,21 @@ std::string ct_tuple_format(const CtTuple& t);
 // "tcp", "udp", "icmp", "icmpv6" or the protocol number.
 std::string ct_proto_name(uint8_t proto);
 
+// A partial tuple for dpctl/flush-conntrack, in OVS's ct-tuple syntax:
+// "ct_nw_src=A,ct_nw_dst=B,ct_nw_proto=P,ct_tp_src=S,ct_tp_dst=D"
+// (ct_ipv6_src/dst for IPv6; icmp_id, icmp_type, icmp_code for ICMP). A
+// connection matches when every field given equals its tuple's.
+struct CtTupleFilter {
+  enum Field : uint16_t {
+    kSrc = 1, kDst = 2, kProto = 4, kSport = 8, kDport = 16, kIcmpId = 32, kIcmpType = 64, kIcmpCode = 128,
+  };
+  uint16_t fields = 0;
+  CtTuple t{};  // the values; family set by the addresses (0: either)
+};
+bool ct_tuple_filter_match(const CtTupleFilter& f, const CtTuple& t);
+// An error text, or "" with *out set.
+std::string ct_tuple_filter_parse(const std::string& text, CtTupleFilter* out);
+
 // Timeouts in milliseconds, OVS's defaults.
 struct CtTimeouts {
   int64_t tcp_syn_sent = 30 * 1000;        // TCP_FIRST_PACKET

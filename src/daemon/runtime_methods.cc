@@ -453,9 +453,23 @@ json ct_dump(RuntimeTargets& t, const json& params) {
   return out;
 }
 
+// [zone=N] [ct-orig-tuple [ct-reply-tuple]], as ovs-appctl dpctl/flush-conntrack.
 json ct_flush(RuntimeTargets& t, const json& params) {
-  const std::optional<uint16_t> zone = zone_param(params, "dpctl/flush-conntrack");
-  return json{{"flushed", t.dp.conntrack().flush(zone)}};
+  const char* method = "dpctl/flush-conntrack";
+  no_more_params(params, 3, method);
+  size_t i = 0;
+  std::optional<uint16_t> zone;
+  if (!params.empty() && string_param(params, 0, "zone=N").rfind("zone=", 0) == 0)
+    zone = zone_param(json::array({params[i++]}), method);
+  conntrack::CtTupleFilter f[2];
+  const size_t n_tuples = params.size() - i;
+  if (n_tuples > 2) throw std::invalid_argument(std::string(method) + ": at most two tuples (original, reply)");
+  for (size_t k = 0; k < n_tuples; k++) {
+    const std::string e = conntrack::ct_tuple_filter_parse(string_param(params, i + k, "ct-tuple"), &f[k]);
+    if (!e.empty()) throw std::invalid_argument(std::string(method) + ": " + e);
+  }
+  return json{{"flushed", t.dp.conntrack().flush(zone, n_tuples > 0 ? &f[0] : nullptr,
+                                                  n_tuples > 1 ? &f[1] : nullptr)}};
 }
 
 json ct_stats_show(RuntimeTargets& t, const json& params) {
@@ -589,7 +603,7 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"tnl/ports-show", "[] -> [{port, bridge, ofport, dp_port, type, dst_port, local, remote, in_key, out_key}]: the tunnel ports", false, tnl_ports_show},
     {"tnl/stats-show", "[] -> {decap_flows, encap_flows, rx_no_port, ...}: native tunneling counters (drops by reason)", false, tnl_stats_show},
     {"dpctl/dump-conntrack", "[zone=N?] -> text: the tracked connections (of zone N), one per line in OVS's format", false, ct_dump},
-    {"dpctl/flush-conntrack", "[zone=N?] -> {flushed}: remove every tracked connection (of zone N)", true, ct_flush},
+    {"dpctl/flush-conntrack", "[zone=N?, ct-orig-tuple?, ct-reply-tuple?] -> {flushed}: remove the tracked connections (of zone N, matching the tuples)", true, ct_flush},
     {"dpctl/ct-stats-show", "[] -> text: connections by protocol and the tracker's counters", false, ct_stats_show},
     {"dpctl/ct-get-nconns", "[] -> N: tracked connections", false, ct_get_nconns},
     {"dpctl/ct-get-maxconns", "[] -> N: the connection limit", false, ct_get_maxconns},

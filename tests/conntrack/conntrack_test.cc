@@ -208,3 +208,27 @@ TEST_CASE("conntrack: four threads commit, look up and reply while the sweeper e
   CHECK(ct.n_conns() == 0);
   CHECK(ct.stats().counters[kPackets] == 4 * 20000 * 2);
 }
+
+TEST_CASE("conntrack: flush by original / reply tuple (OVS's ct-tuple syntax)") {
+  CtRig r;
+  REQUIRE(r.run(udp4("10.0.0.1", "10.0.0.2", 5000, 53)) == kNewTrk);
+  REQUIRE(r.run(udp4("10.0.0.1", "10.0.0.2", 5001, 53)) == kNewTrk);
+  REQUIRE(r.run(tcp4("10.0.0.1", "10.0.0.2", 40000, 80, kTcpSyn, 1, 0)) == kNewTrk);
+  REQUIRE(r.run(udp6("fd00::1", "fd00::2", 5000, 53)) == kNewTrk);
+  CtTupleFilter f, g;
+  REQUIRE(ct_tuple_filter_parse("ct_nw_src=10.0.0.1,ct_nw_proto=17,ct_tp_src=5001", &f) == "");
+  CHECK(r.ct.flush(std::nullopt, &f) == 1);
+  CHECK(r.ct.n_conns() == 3);
+  // The reply tuple: the TCP connection's reply comes from port 80.
+  REQUIRE(ct_tuple_filter_parse("ct_nw_src=10.0.0.2,ct_tp_src=80", &g) == "");
+  CHECK(r.ct.flush(std::nullopt, &f, &g) == 0);  // f no longer matches anything
+  CHECK(r.ct.flush(std::nullopt, nullptr, &g) == 1);
+  REQUIRE(ct_tuple_filter_parse("ct_ipv6_src=fd00::1", &f) == "");
+  CHECK(r.ct.flush(uint16_t{5}, &f) == 0);  // another zone
+  CHECK(r.ct.flush(uint16_t{0}, &f) == 1);
+  CHECK(r.ct.n_conns() == 1);
+  CHECK(ct_tuple_filter_parse("ct_nw_src=10.0.0.300", &f) == "invalid ct_nw_src '10.0.0.300'");
+  CHECK(ct_tuple_filter_parse("ct_tp_src=70000", &f) == "invalid ct_tp_src '70000'");
+  CHECK(ct_tuple_filter_parse("ct_nw_src=10.0.0.1,ct_ipv6_dst=::1", &f) == "invalid ct_ipv6_dst '::1'");
+  CHECK(ct_tuple_filter_parse("bogus=1", &f).find("unknown ct-tuple field 'bogus'") == 0);
+}

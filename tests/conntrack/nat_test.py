@@ -18,7 +18,9 @@ Every IP packet goes through ct(table=1,nat) first. In table 1:
     10.79.0.100:40000; a second flow while the first lives is dropped and
     counted (ct-stats-show: nat_exhausted);
   - established packets pass by +est+snat / +est+dnat (ct_state matches);
-  - dpctl/dump-conntrack shows the translated reply tuples.
+  - dpctl/dump-conntrack shows the translated reply tuples; flush-conntrack
+    with a ct-tuple removes the one connection holding the NAT tuple,
+    after which a new flow gets it.
 The neighbours are static (no ARP through the switch): B and C reach the
 NAT address and A the VIP through the bridge.
 Usage: nat_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and ovs-ofctl
@@ -183,6 +185,10 @@ def exhaustion(ctl):
     check(not ok, "a second UDP flow while the first lives: no tuple left, dropped", out)
     stats = text(ctl, "dpctl/ct-stats-show")
     check("nat_exhausted: 1" in stats, "ct-stats-show counts it (nat_exhausted)", stats)
+    out = text(ctl, "dpctl/flush-conntrack", "zone=0", "ct_nw_src=%s,ct_nw_proto=17,ct_tp_dst=8081" % IP["a"])
+    check('"flushed": 1' in out or "flushed: 1" in out, "flush-conntrack by tuple removes that connection only", out)
+    ok, out = client("udp", IP["b"], 8081)
+    check(ok and out == "b:hi:" + NAT_IP, "the tuple is free again: a new UDP flow gets it", out)
 
 
 def main():
