@@ -209,7 +209,15 @@ class PmdThread {
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
                                  uint32_t in_port, bool keep);
   void send_upcalls(const Upcall* ups, unsigned n);
-  DPS_COLD void run_sample(const DpAction& a, rte_mbuf* const* pkts, unsigned n, uint32_t in_port);
+  // kSample: the slot's countdown here (hot, one subtraction per group);
+  // the rare copies to the ofproto thread out of line.
+  inline void run_sample(const DpAction& a, rte_mbuf* const* pkts, unsigned n, const FlowKey* key,
+                         uint32_t in_port);
+  DPS_COLD void send_samples(const DpAction& a, rte_mbuf* const* pkts, const uint8_t* pos, unsigned k,
+                             uint32_t in_port);
+  // Samples then one output (a bridge's sFlow / IPFIX on a forwarding
+  // flow): false when the list is not that.
+  inline bool sampled_output(const DpActions& acts, rte_mbuf** pkts, unsigned n, const FlowKey& key);
   // Native tunneling (tunnel_actions.h); keep = later actions still need
   // the packets (the action works on copies).
   void run_tnl_pop(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep);
