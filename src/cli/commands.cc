@@ -927,6 +927,8 @@ const std::vector<CommandDef>& table() {
       {"tnl/neigh-set", "BRIDGE IP MAC", "add a static tunnel neighbour entry", 3, 3, {}, "tnl/neigh-set", pass_args()},
       {"tnl/ports-show", "", "tunnel ports: type, UDP port, local/remote endpoints, keys", 0, 0, {}, "tnl/ports-show",
        pass_args()},
+      {"upcall/show", "", "miss-path counters: upcalls, installs, failed translations (xlate_errors), ...", 0, 0, {},
+       "upcall/show", pass_args()},
       {"tnl/stats-show", "", "native tunneling counters (drops by reason, neighbour requests)", 0, 0, {},
        "tnl/stats-show", pass_args()},
       // Connection tracking, named as ovs-appctl's dpctl/* commands.

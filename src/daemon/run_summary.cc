@@ -85,6 +85,36 @@ void put_counters(json& o, const Stats& s, const CounterField<Stats> (&fields)[N
 
 double per(uint64_t ns, uint64_t n) { return n ? ns / 1e3 / n : 0.0; }
 
+void print_window(const json& j) {
+  const json& split = j["hit_split_pct"];
+  std::printf(
+      "\n=== dpswitchd run summary (%.1f s window) ===\n"
+      "  forwarded        %.2f Mpps (sent by the PMDs), received %.2f Mpps\n"
+      "  cycles/packet    %.1f (PMD busy %.1f%%, TSC %.2f GHz)\n"
+      "  hit split        train %.1f%%  EMC %.1f%%  SMC %.1f%%  megaflow %.1f%%  upcall %.1f%%\n"
+      "  subtables/hit    %.2f over %u masks, %u datapath flows\n"
+      "  upcalls          %.0f (lost: %.0f), tx dropped %.0f\n",
+      j["duration_s"].get<double>(), j["mpps"].get<double>(), j["mpps_rx"].get<double>(),
+      j["cycles_per_pkt"].get<double>(), j["busy_pct"].get<double>(), j["tsc_ghz"].get<double>(),
+      split["train"].get<double>(), split["emc"].get<double>(), split["smc"].get<double>(),
+      split["megaflow"].get<double>(), split["upcall"].get<double>(),
+      j["subtable_lookups_per_hit"].get<double>(), j["megaflow_masks"].get<unsigned>(),
+      j["datapath_flows"].get<unsigned>(), j["upcalls"].get<double>(),
+      j["failed_upcalls"].get<double>(), j["tx_dropped"].get<double>());
+}
+
+void print_ofproto(const json& o) {
+  auto u = [&o](const char* key) { return o[key].get<unsigned long long>(); };
+  std::printf(
+      "  ofproto          %llu misses, %llu megaflows installed (%.2f us/miss), %llu ukeys, "
+      "%llu rules, %llu MACs\n"
+      "  revalidator      %llu re-translated, %llu modified, %llu deleted, %llu idle-expired\n",
+      u("misses"), u("installs"), o["us_per_miss"].get<double>(), u("ukeys"), u("rules"),
+      u("mac_entries"), u("revalidated"), u("modified"), u("deleted"), u("idle_expired"));
+}
+
+}  // namespace
+
 // Miss-path and revalidator figures are the shared backer's; rules, MACs
 // and flow-mods are summed over the bridges.
 json ofproto_json(const ofproto::BridgeSet& bridges, const ofproto::DpBacker& backer) {
@@ -115,36 +145,6 @@ json ofproto_json(const ofproto::BridgeSet& bridges, const ofproto::DpBacker& ba
   o["change_us_avg"] = per(rv.change_ns_total, rv.changes);
   return o;
 }
-
-void print_window(const json& j) {
-  const json& split = j["hit_split_pct"];
-  std::printf(
-      "\n=== dpswitchd run summary (%.1f s window) ===\n"
-      "  forwarded        %.2f Mpps (sent by the PMDs), received %.2f Mpps\n"
-      "  cycles/packet    %.1f (PMD busy %.1f%%, TSC %.2f GHz)\n"
-      "  hit split        train %.1f%%  EMC %.1f%%  SMC %.1f%%  megaflow %.1f%%  upcall %.1f%%\n"
-      "  subtables/hit    %.2f over %u masks, %u datapath flows\n"
-      "  upcalls          %.0f (lost: %.0f), tx dropped %.0f\n",
-      j["duration_s"].get<double>(), j["mpps"].get<double>(), j["mpps_rx"].get<double>(),
-      j["cycles_per_pkt"].get<double>(), j["busy_pct"].get<double>(), j["tsc_ghz"].get<double>(),
-      split["train"].get<double>(), split["emc"].get<double>(), split["smc"].get<double>(),
-      split["megaflow"].get<double>(), split["upcall"].get<double>(),
-      j["subtable_lookups_per_hit"].get<double>(), j["megaflow_masks"].get<unsigned>(),
-      j["datapath_flows"].get<unsigned>(), j["upcalls"].get<double>(),
-      j["failed_upcalls"].get<double>(), j["tx_dropped"].get<double>());
-}
-
-void print_ofproto(const json& o) {
-  auto u = [&o](const char* key) { return o[key].get<unsigned long long>(); };
-  std::printf(
-      "  ofproto          %llu misses, %llu megaflows installed (%.2f us/miss), %llu ukeys, "
-      "%llu rules, %llu MACs\n"
-      "  revalidator      %llu re-translated, %llu modified, %llu deleted, %llu idle-expired\n",
-      u("misses"), u("installs"), o["us_per_miss"].get<double>(), u("ukeys"), u("rules"),
-      u("mac_entries"), u("revalidated"), u("modified"), u("deleted"), u("idle_expired"));
-}
-
-}  // namespace
 
 RunSnapshot take_snapshot(const Datapath& dp, double t) {
   RunSnapshot s;

@@ -38,6 +38,11 @@ struct RunSnapshot {
 
 RunSnapshot take_snapshot(const datapath::Datapath& dp, double t);
 
+// The miss path's and the revalidator's counters (xlate_errors,
+// xlate_limit_drops, ...) with the bridges' rule and MAC totals: the
+// summary's "ofproto" object, and dpsctl upcall/show.
+nlohmann::json ofproto_json(const ofproto::BridgeSet& bridges, const ofproto::DpBacker& backer);
+
 class RunRecorder {
  public:
   RunRecorder(const DaemonConfig& cfg, datapath::Datapath& dp);

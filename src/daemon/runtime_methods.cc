@@ -15,6 +15,7 @@
 #include "tunnel_context.h"
 #include "pmd_totals.h"
 #include "reconciler.h"
+#include "run_summary.h"
 #include "sampling.h"
 
 namespace dps::daemon {
@@ -393,6 +394,14 @@ json tnl_ports_show(RuntimeTargets& t, const json& params) {
   return out;
 }
 
+// The miss path's counters now: translations that failed (xlate_errors:
+// their megaflows drop), packets dropped at translation limits, ...
+json upcall_show(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "upcall/show");
+  if (!t.bridges) throw std::invalid_argument("no OpenFlow bridge in this daemon");
+  return ofproto_json(*t.bridges, t.bridges->backer());
+}
+
 json tnl_stats_show(RuntimeTargets& t, const json& params) {
   no_more_params(params, 0, "tnl/stats-show");
   const ofproto::TnlStats& s = tunnels(t).stats();
@@ -601,6 +610,7 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"tnl/neigh-flush", "[BRIDGE?] -> {flushed}: empty the tunnel neighbour cache (of BRIDGE)", true, tnl_neigh_flush},
     {"tnl/neigh-set", "[BRIDGE, IP, MAC] -> OK: a static tunnel neighbour entry", true, tnl_neigh_set},
     {"tnl/ports-show", "[] -> [{port, bridge, ofport, dp_port, type, dst_port, local, remote, in_key, out_key}]: the tunnel ports", false, tnl_ports_show},
+    {"upcall/show", "[] -> {upcalls, misses, xlates, installs, xlate_errors, xlate_limit_drops, ..., ukeys, rules}: the miss path's and the revalidator's counters (failed translations: their megaflows drop)", false, upcall_show},
     {"tnl/stats-show", "[] -> {decap_flows, encap_flows, rx_no_port, ...}: native tunneling counters (drops by reason)", false, tnl_stats_show},
     {"dpctl/dump-conntrack", "[zone=N?] -> text: the tracked connections (of zone N), one per line in OVS's format", false, ct_dump},
     {"dpctl/flush-conntrack", "[zone=N?, ct-orig-tuple?, ct-reply-tuple?] -> {flushed}: remove the tracked connections (of zone N, matching the tuples)", true, ct_flush},

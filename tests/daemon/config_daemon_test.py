@@ -338,6 +338,9 @@ try:
           % [(f["match"], f["actions"]) for f in flows][:4])
     tr = dpsctl("trace", "br0", "in_port=1,eth_type=0x0800")
     check(tr.returncode == 0 and "patch to bridge br1" in tr.stdout, "trace crosses into br1")
+    up = dpsctl_json("upcall/show") or {}
+    check(up.get("xlates", 0) > 0 and "xlate_errors" in up and "xlate_limit_drops" in up,
+          "upcall/show: the miss path's counters, failed translations among them (%s)" % up)
     r = dpsctl("trace", "br9", "in_port=1", check_rc=False)
     check(r.returncode == 1 and "no bridge named br9 (bridges: br0, br1)" in r.stderr,
           "an unknown bridge's error lists the bridges (%s)" % r.stderr.strip())

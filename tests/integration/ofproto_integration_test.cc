@@ -20,6 +20,7 @@
 #include <functional>
 #include <thread>
 
+#include "dp_backer.h"
 #include "dp_rig.h"
 #include "ofproto.h"
 #include "packet_builder.h"
@@ -28,6 +29,7 @@ using namespace dps;
 using namespace dps::datapath;
 using dps::ofproto::Ofproto;
 using dps::ofproto::OfprotoConfig;
+using dps::ofproto::MaybeError;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -539,4 +541,117 @@ TEST_CASE("PBB push, pop and set_field pbb_isid through the pipeline, byte for b
            }, "10.0.0.1"), 2);
   r.pump(100);
   CHECK(r.count[2] + r.count[3] == 0);
+}
+
+// The recirculations pop_mpls needs (xlate.cc, freezing): the second pass
+// resumes with what the first froze. Each output is compared with a frame
+// built independently.
+TEST_CASE("MPLS recirculations resume the frozen translation, byte for byte",
+          "[integration][eal][ofproto][mpls]") {
+  using test::PacketBuilder;
+  OfRig r(3, {1}, {}, "priority=0,actions=drop\n");
+  auto add_group = [&](const char* g) {
+    MaybeError e = r.ofp->add_group(g);
+    INFO((e ? e->message : ""));
+    REQUIRE_FALSE(e);
+  };
+  add_group("group_id=1,type=all,bucket=set_field:10.1.1.1->ip_dst,output:2,bucket=output:3");
+  add_group("group_id=2,type=indirect,bucket=push_mpls:0x8847,set_field:99->mpls_label,output:2");
+  MaybeError e = r.ofp->add_flows(
+      // The action set, metadata and a register cross the recirculation.
+      "priority=10,mpls,mpls_label=600,actions=pop_mpls:0x0800,load:7->NXM_NX_REG0[],"
+      "write_actions(output:3),write_metadata:0x5/0xff,goto_table:1\n"
+      "table=1,priority=10,metadata=0x5/0xff,reg0=7,ip,nw_dst=10.7.0.1,actions=set_field:10->ip_dscp\n"
+      "table=1,priority=0,actions=drop\n"
+      // A bucket needing the header under the popped label: its copy
+      // recirculates, the other bucket and the rule go on.
+      "priority=10,mpls,mpls_label=700,actions=pop_mpls:0x0800,group:1\n"
+      // A bucket's push is undone for the rule's output.
+      "priority=10,mpls,mpls_label=800,actions=group:2,output:3\n"
+      // After popping a stacked label: dec_mpls_ttl, push_mpls on the next one.
+      "priority=10,mpls,mpls_label=500,mpls_bos=0,actions=pop_mpls:0x8847,dec_mpls_ttl,output:2\n"
+      "priority=10,mpls,mpls_label=501,mpls_bos=0,actions=pop_mpls:0x8847,push_mpls:0x8847,"
+      "set_field:99->mpls_label,output:2\n");
+  INFO((e ? e->message : ""));
+  REQUIRE_FALSE(e);
+  struct Case {
+    const char* what;
+    std::vector<uint8_t> in;
+    std::vector<std::pair<unsigned, std::vector<uint8_t>>> out;  // (port, frame)
+  };
+  auto none = [](PacketBuilder&) {};
+  const std::vector<Case> cases = {
+      {"action set, metadata, reg0 frozen",
+       mpls_case([](PacketBuilder& b) { b.mpls(600, 0, true, 40); }, "10.7.0.1"),
+       {{3, mpls_case(none, "10.7.0.1", {.tos = 0x28})}}},
+      {"group bucket recirculates its copy",
+       mpls_case([](PacketBuilder& b) { b.mpls(700, 0, true, 40); }, "10.7.0.1"),
+       {{2, mpls_case(none, "10.1.1.1")}, {3, mpls_case(none, "10.7.0.1")}}},
+      {"a bucket's push undone",
+       mpls_case([](PacketBuilder& b) { b.mpls(800, 3, true, 40); }, "10.7.0.1"),
+       {{2, mpls_case([](PacketBuilder& b) { b.mpls(99, 3, false, 40).mpls(800, 3, true, 40); }, "10.7.0.1")},
+        {3, mpls_case([](PacketBuilder& b) { b.mpls(800, 3, true, 40); }, "10.7.0.1")}}},
+      {"dec_mpls_ttl on the label under a popped one",
+       mpls_case([](PacketBuilder& b) { b.mpls(500, 1, false, 30).mpls(610, 2, true, 40); }, "10.7.0.1"),
+       {{2, mpls_case([](PacketBuilder& b) { b.mpls(610, 2, true, 39); }, "10.7.0.1")}}},
+      {"push_mpls copies the label under a popped one",
+       mpls_case([](PacketBuilder& b) { b.mpls(501, 1, false, 30).mpls(610, 2, true, 40); }, "10.7.0.1"),
+       {{2, mpls_case([](PacketBuilder& b) { b.mpls(99, 2, false, 40).mpls(610, 2, true, 40); }, "10.7.0.1")}}},
+  };
+  std::vector<std::vector<uint8_t>> outputs;
+  for (const Case& c : cases) {
+    INFO(c.what);
+    r.clear();
+    r.inject(1, c.in, 3);  // the first misses twice (both passes), the others hit
+    REQUIRE(r.pump_until([&] {
+      for (const auto& [port, f] : c.out)
+        if (r.count[port] < 3) return false;
+      return true;
+    }, 2000));
+    r.pump(20);
+    for (const auto& [port, want] : c.out) {
+      CHECK(r.count[port] == 3);
+      for (const auto& f : r.frames[port]) CHECK(f == want);
+      CHECK(test::checksum_errors(r.frames[port][0]) == "");
+      outputs.push_back(r.frames[port][0]);
+    }
+  }
+  CHECK(tshark(outputs, "-Y '_ws.malformed || _ws.expert.severity >= \"Warning\"'") == "");
+  CHECK(r.ofp->stats().upcall.xlate_errors == 0);
+}
+
+TEST_CASE("pop_mpls in a patch port's peer: the recirculated packet resumes there, byte for byte",
+          "[integration][eal][ofproto][mpls]") {
+  test::DpRig rig({.n_ports = 2, .lcores = {1}, .n_mbufs = 4096, .port_prefix = "mplsp"});
+  auto backer = std::make_unique<ofproto::DpBacker>(*rig.dp);
+  auto bridges = std::make_unique<ofproto::BridgeSet>(*backer);
+  Ofproto& br0 = bridges->add("br0");
+  Ofproto& br1 = bridges->add("br1");
+  br0.add_port(1, 1, "p1");
+  br1.add_port(2, 2, "p2");
+  br0.add_patch_port(10, "patch0", br1.bridge(), 20);
+  br1.add_patch_port(20, "patch1", br0.bridge(), 10);
+  MaybeError e = br0.add_flows("in_port=1,mpls,actions=output:10\n");
+  if (!e)
+    e = br1.add_flows("in_port=20,mpls,actions=pop_mpls:0x0800,write_actions(output:2),goto_table:1\n"
+                      "table=1,ip,nw_dst=10.7.0.1,actions=dec_ttl\n");
+  INFO((e ? e->message : ""));
+  REQUIRE_FALSE(e);
+  rig.dp->start();
+  rig.inject(1, mpls_case([](test::PacketBuilder& b) { b.mpls(600, 0, true, 40); }, "10.7.0.1"), 3);
+  std::vector<test::Frame> out;
+  const auto end = Clock::now() + std::chrono::seconds(2);
+  while (out.size() < 3 && Clock::now() < end) {
+    backer->run();
+    rig.drain(2, &out);
+  }
+  REQUIRE(out.size() == 3);
+  const std::vector<uint8_t> want = mpls_case([](test::PacketBuilder&) {}, "10.7.0.1", {.ttl = 63});
+  for (const auto& f : out) CHECK(f == want);
+  CHECK(backer->handler().stats().xlate_errors == 0);
+  rig.dp->stop();
+  rig.drain(2, nullptr);
+  bridges.reset();
+  backer.reset();
+  rig.dp->shutdown();
 }

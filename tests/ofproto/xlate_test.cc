@@ -840,10 +840,158 @@ TEST_CASE("xlate: pop_mpls of a stacked label, and to IP with a recirculation fo
   FlowKey again = eth_key(11, 1, 2);
   again.recirc_id = mpls_recirc_id(1);
   CHECK_ACTS(run(b, again), acts({dp::act_output(13)}));
-  // The second entry of a received stack is not in the key: refused.
+  // The second entry of a received stack is not in the key: dec_mpls_ttl
+  // and what follows it are frozen, the packet parsed anew (test below).
   r = run(b, mpls_key(13, lse(1, 0, false, 5)));
+  CHECK(r.error.empty());
+  CHECK(r.actions.n == 2);
+}
+
+namespace {
+
+// The recirculation id a translation ended with (0: none).
+uint32_t recirc_of(const XlateResult& r) {
+  for (unsigned i = 0; i < r.actions.n; i += dp::action_slots(r.actions.acts[i]))
+    if (r.actions.acts[i].type == dp::ActType::kRecirc) return r.actions.acts[i].arg32;
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("xlate: after pop_mpls, a lookup recirculates with the action set, metadata and "
+          "registers frozen",
+          "[ofproto][mpls]") {
+  Bridge b = bridge_with({"in_port=1,mpls actions=pop_mpls:0x0800,load:7->NXM_NX_REG0[],"
+                          "write_actions(output:3),write_metadata:0x5/0xff,goto_table:1",
+                          "table=1,metadata=0x5/0xff,reg0=7,ip,nw_dst=10.0.0.2 actions=set_field:10->ip_dscp",
+                          "table=1,priority=0 actions=drop"});
+  XlateResult r = run(b, mpls_key(11, lse(1, 0, true, 5)));
+  INFO(r.error);
+  const uint32_t id = recirc_of(r);
+  CHECK(id >= kFrozenRecircBase);
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x0800), dp::act_recirc(id)}));
+  CHECK(b.frozen.size() == 1);
+  // The second pass: table 1 sees the metadata and reg0; the action set's
+  // output runs at the end.
+  FlowKey again = eth_key(11, 1, 2);
+  again.recirc_id = id;
+  r = run(b, again);
+  CHECK_ACTS(r, acts({dp::act_set_ipv4_tos(10), dp::act_output(13)}));
+  // The same state interns to the same id.
+  CHECK(recirc_of(run(b, mpls_key(11, lse(9, 1, true, 5)))) == id);
+  CHECK(b.frozen.size() == 1);
+}
+
+TEST_CASE("xlate: pop_mpls in a patch port's peer recirculates into the peer's tables",
+          "[ofproto][mpls]") {
+  Bridge b0 = make_bridge(2), b1 = make_bridge(0, "br1");
+  add_bridge_port(b1, 3, 13);
+  add_patch(b0, 10, b1, 20);
+  add(b0, "in_port=1,mpls actions=output:10,output:2");
+  add(b1, "in_port=20,mpls actions=pop_mpls:0x0800,write_actions(output:3),goto_table:1");
+  add(b1, "table=1,in_port=20,ip,nw_dst=10.0.0.2 actions=set_field:00:00:00:00:00:33->eth_dst");
+  XlateResult r = run(b0, mpls_key(11, lse(1, 0, true, 5)));
+  INFO(r.error);
+  const uint32_t id = recirc_of(r);
+  // The peer's pop and recirculation (a copy: br0 goes on with the packet
+  // as the peer left it, as after any patch output).
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x0800), dp::act_recirc(id), dp::act_output(12)}));
+  CHECK(b0.frozen.size() == 1);  // the entry bridge's: the second pass enters there
+  CHECK(b1.frozen.size() == 0);
+  FlowKey again = eth_key(11, 1, 2);
+  again.recirc_id = id;
+  r = run(b0, again);
+  uint8_t mac33[6] = {0, 0, 0, 0, 0, 0x33};
+  CHECK_ACTS(r, acts({dp::act_set_eth_dst(mac33), dp::act_output(13)}));
+  CHECK(r.rules.size() == 1);  // br1's table 1 only
+}
+
+TEST_CASE("xlate: after pop_mpls, a group bucket needing the inner header recirculates its "
+          "copy; a bucket's MPLS changes are undone for what follows",
+          "[ofproto][mpls]") {
+  Bridge b = make_bridge();
+  add_group(b, "group_id=1,type=all,bucket=set_field:10.1.1.1->ip_dst,output:2,bucket=output:3");
+  add_group(b, "group_id=2,type=indirect,bucket=push_mpls:0x8847,set_field:99->mpls_label,output:2");
+  add_group(b, "group_id=3,type=all,bucket=set_field:99->mpls_label,output:2,bucket=output:3");
+  add(b, "in_port=1,mpls,mpls_label=5 actions=pop_mpls:0x0800,group:1,output:3");
+  add(b, "in_port=1,mpls,mpls_label=6 actions=group:2,set_field:7->mpls_tc,output:3");
+  add(b, "in_port=1,mpls,mpls_label=8 actions=group:3,output:3");
+  XlateResult r = run(b, mpls_key(11, lse(5, 0, true, 9)));
+  INFO(r.error);
+  const uint32_t id = recirc_of(r);
+  CHECK(id >= kFrozenRecircBase);
+  // Bucket 1 froze (its copy recirculates), bucket 2 and the rule go on
+  // with the popped packet.
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x0800), dp::act_recirc(id), dp::act_output(13), dp::act_output(13)}));
+  FlowKey again = eth_key(11, 1, 2);
+  again.recirc_id = id;
+  r = run(b, again);
+  CHECK_ACTS(r, acts({dp::act_set_ipv4_dst(htonl(0x0a010101)), dp::act_output(12)}));
+  // A label pushed in the bucket is popped again for the rule's actions.
+  r = run(b, mpls_key(11, lse(6, 1, true, 9)));
+  CHECK_ACTS(r, acts({dp::act_push_mpls(0x8847, lse(6, 1, false, 9)),
+                      dp::act_set_mpls_lse(lse(99, 0, false, 0), 0xfffff000u), dp::act_output(12),
+                      dp::act_pop_mpls(0x8847), dp::act_set_mpls_lse(lse(0, 7, false, 0), 0xe00u),
+                      dp::act_output(13)}));
+  // A label rewritten in a bucket gets its value back (pinned: the packet's own).
+  r = run(b, mpls_key(11, lse(8, 2, true, 9)));
+  CHECK_ACTS(r, acts({dp::act_set_mpls_lse(lse(99, 0, false, 0), 0xfffff000u), dp::act_output(12),
+                      dp::act_set_mpls_lse(lse(8, 2, true, 9), 0xffffffffu), dp::act_output(13),
+                      dp::act_output(13)}));
+  CHECK(r.mask.mpls_lse == 0xffffffffu);
+  // Nothing after the group: nothing to undo.
+  Bridge c = make_bridge();
+  add_group(c, "group_id=2,type=indirect,bucket=push_mpls:0x8847,output:2");
+  add(c, "in_port=1,mpls actions=group:2");
+  r = run(c, mpls_key(11, lse(6, 1, true, 9)));
+  CHECK_ACTS(r, acts({dp::act_push_mpls(0x8847, lse(6, 1, false, 9)), dp::act_output(12)}));
+}
+
+TEST_CASE("xlate: after pop_mpls of a stacked label, dec_mpls_ttl and push_mpls recirculate "
+          "and resume with the rest of the rule",
+          "[ofproto][mpls]") {
+  Bridge b = bridge_with({"in_port=1,mpls,mpls_bos=0 actions=pop_mpls:0x8847,dec_mpls_ttl,"
+                          "write_actions(output:3),goto_table:1",
+                          "in_port=2,mpls,mpls_bos=0 actions=pop_mpls:0x8847,push_mpls:0x8847,"
+                          "set_field:99->mpls_label,output:3",
+                          "table=1,mpls,mpls_label=2 actions=set_field:4->mpls_tc"});
+  XlateResult r = run(b, mpls_key(11, lse(1, 0, false, 5)));
+  INFO(r.error);
+  uint32_t id = recirc_of(r);
+  CHECK(id >= kFrozenRecircBase);
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x8847), dp::act_recirc(id)}));
+  // The second pass: the label under it, parsed: its TTL decremented, then
+  // goto_table:1 and the action set as the frozen rule said.
+  FlowKey again = mpls_key(11, lse(2, 0, true, 7));
+  again.recirc_id = id;
+  r = run(b, again);
+  CHECK_ACTS(r, acts({dp::act_set_mpls_lse(lse(0, 4, false, 6), 0xeffu), dp::act_output(13)}));
+  CHECK(r.mask.mpls_lse == htonl(0xfffff0ffu));  // the label (table 1) and the TTL (dec_mpls_ttl)
+  // Expiring there: to the controller with the frozen rule's table.
+  again.mpls_lse = htonl(lse(2, 0, true, 1));
+  r = run(b, again);
+  REQUIRE(r.controller.size() == 1);
+  CHECK(r.controller[0].reason == PacketInReason::kInvalidTtl);
+  CHECK(r.controller[0].table_id == 0);
+  // push_mpls copies the entry under the popped one: known after the pass.
+  r = run(b, mpls_key(12, lse(1, 0, false, 5)));
+  id = recirc_of(r);
+  CHECK_ACTS(r, acts({dp::act_pop_mpls(0x8847), dp::act_recirc(id)}));
+  again = mpls_key(12, lse(2, 3, true, 7));
+  again.recirc_id = id;
+  r = run(b, again);
+  CHECK_ACTS(r, acts({dp::act_push_mpls(0x8847, lse(2, 3, false, 7)),
+                      dp::act_set_mpls_lse(lse(99, 0, false, 0), 0xfffff000u), dp::act_output(13)}));
+}
+
+TEST_CASE("xlate: a recirculation after pop_mpls that cannot resume fails the translation",
+          "[ofproto][mpls]") {
+  // In a resubmit: the continuation would have to come back to the caller.
+  Bridge b = bridge_with({"in_port=1,mpls actions=pop_mpls:0x8847,resubmit(,1),output:2",
+                          "table=1 actions=dec_mpls_ttl"});
+  XlateResult r = run(b, mpls_key(11, lse(1, 0, false, 5)));
   CHECK(r.actions.n == 0);
-  CHECK(r.error.find("dec_mpls_ttl") != std::string::npos);
+  CHECK(r.error.find("not supported inside a resubmit") != std::string::npos);
 }
 
 TEST_CASE("xlate: copy_ttl_out from the IP header pushed onto, copy_ttl_in by the datapath",

@@ -225,6 +225,7 @@ class Xlator {
     if (!t) {
       const FrozenState* fs = bp_->frozen.find(recirc_id);
       if (!fs) return fail("unknown recirculation id 0x" + hex(recirc_id));
+      if (fs->continuation) return resume(*fs, recirc_id);
       t = fs->table;
       flow_.pipe.metadata = fs->metadata;
       std::memcpy(flow_.pipe.regs, fs->regs, sizeof fs->regs);
@@ -268,8 +269,7 @@ class Xlator {
 
   void emit(const DpAction& a) {
     if (failed_) return;
-    if (clone_encap_changed_)
-      return fail("a group bucket pushed or popped MPLS or PBB and more actions follow: not supported");
+    flush_encap_undo();
     if (!res_.actions.add(a))
       fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
   }
@@ -279,13 +279,29 @@ class Xlator {
   // ---- pipeline ----
   // The tables from `table` on, then the action set.
   void walk(uint8_t table) {
-    if (walk_tables(table, true) && !failed_ && !halted_ && !aset_.empty()) {
-      ActionList set = aset_.ordered();
-      aset_.clear();
-      TRACE("action set: " + format_actions(set));
-      indent_++;
-      do_actions(set, 0);
-      indent_--;
+    if (walk_tables(table, true)) run_action_set();
+  }
+
+  // The action set at the end of the pipeline. Freezing in it (pop_mpls,
+  // then an action needing the inner header) carries its rest over.
+  void run_action_set() {
+    if (failed_ || halted_ || aset_.empty()) return;
+    ActionList set = aset_.ordered();
+    aset_.clear();
+    TRACE("action set: " + format_actions(set));
+    indent_++;
+    do_actions(set, 0);
+    if (freezing_) finish_freeze(true);
+    indent_--;
+  }
+
+  // A rule's instructions after its apply-actions (OpenFlow 1.3.5 5.9).
+  void rule_rest(const Instructions& in) {
+    if (in.clear_actions) aset_.clear();
+    if (in.write) aset_.write(*in.write);
+    if (in.write_metadata) {
+      uint64_t& md = flow_.pipe.metadata;
+      md = (md & ~in.write_metadata->mask) | (in.write_metadata->value & in.write_metadata->mask);
     }
   }
 
@@ -341,12 +357,12 @@ class Xlator {
       indent_++;
       if (in.meter) meter(*in.meter);  // the first instruction (OpenFlow 1.3.5 5.9)
       if (in.apply) do_actions(*in.apply, 0);
-      if (in.clear_actions) aset_.clear();
-      if (in.write) aset_.write(*in.write);
-      if (in.write_metadata) {
-        uint64_t& md = flow_.pipe.metadata;
-        md = (md & ~in.write_metadata->mask) | (in.write_metadata->value & in.write_metadata->mask);
+      if (freezing_) {
+        freeze_rule_rest(in);
+        indent_--;
+        return false;
       }
+      rule_rest(in);
       indent_--;
       if (in.goto_table) {
         table = *in.goto_table;
@@ -377,9 +393,11 @@ class Xlator {
     TRACE("resubmit -> table " + std::to_string(table) +
           (a.in_port != kPortInPort ? " with in_port " + format_port(a.in_port) : ""));
     resubmit_depth_++;
+    lookup_nest_++;
     indent_++;
     walk_tables(table, false);
     indent_--;
+    lookup_nest_--;
     resubmit_depth_--;
     flow_.flow.in_port = saved_in;
     cur_table_ = saved_table;
@@ -427,10 +445,16 @@ class Xlator {
   }
 
   // ---- actions ----
+  // An action that froze the translation (need_recirc) did nothing: it and
+  // the actions after it are the continuation's first actions.
   void do_actions(const ActionList& actions, int gdepth) {
-    for (const OfAction& a : actions) {
+    for (size_t i = 0; i < actions.size(); i++) {
       if (failed_ || halted_) return;
-      do_action(a, gdepth);
+      do_action(actions[i], gdepth);
+      if (freezing_) {
+        frz_.cont.apply = ActionList(actions.begin() + static_cast<std::ptrdiff_t>(i), actions.end());
+        return;
+      }
     }
   }
 
@@ -549,17 +573,20 @@ class Xlator {
     }
   }
 
-  // Why a set_field of f cannot run here (after a pop to a frame or header
-  // the key does not hold); nullptr when it can.
-  const char* unparsed_for(OxmField f) const {
-    if (l2_unknown_ && !packet_free_field(f)) return " after pop_pbb: the customer frame is not parsed in this pass";
-    if (l3_unknown_ && !outer_field(f)) return " after pop_mpls: the inner header is not parsed in this pass";
-    return nullptr;
+  // A set_field of f after a pop to a header the key does not hold fails
+  // (pop_pbb) or freezes the translation (pop_mpls): true, it does not run now.
+  bool set_field_waits(OxmField f) {
+    const std::string what = std::string("set_field ") + oxm_field_info(f).name;
+    if (l2_unknown_ && !packet_free_field(f))
+      return fail(what + " after pop_pbb: the customer frame is not parsed in this pass"), true;
+    if (l3_unknown_ && !outer_field(f))
+      return need_recirc(what + " after pop_mpls: the header under it is not parsed in this pass"), true;
+    return false;
   }
 
   void set_field(const ActSetField& s) {
     FieldValue v = s.value;
-    if (const char* why = unparsed_for(s.field)) return fail(std::string("set_field ") + oxm_field_info(s.field).name + why);
+    if (set_field_waits(s.field)) return;
     switch (s.field) {
       case OxmField::kMplsLabel: return set_mpls_bits(0xfffff000u, static_cast<uint32_t>(v.to_u64(4) << 12));
       case OxmField::kMplsTc: return set_mpls_bits(0xe00u, static_cast<uint32_t>((v.to_u64(1) & 7) << 9));
@@ -709,8 +736,10 @@ class Xlator {
   }
 
   void commit() {
+    flush_encap_undo();
     vlan_to(ntohs(flow_.flow.vlan_tci));
     if (mpls_dirty_) {
+      log_mpls(MplsOp::kSet);
       emit(datapath::act_set_mpls_lse(lse(), mpls_dirty_));
       base_.flow.mpls_lse = flow_.flow.mpls_lse;
       mpls_dirty_ = 0;
@@ -824,6 +853,7 @@ class Xlator {
         return fail("ct: more than " + std::to_string(kMaxFrozen) + " frozen recirculation states");
       }
     }
+    flush_encap_undo();
     TRACE("ct: zone " + std::to_string(zone) + (c.commit ? ", commit" : "") +
           (c.table != kCtNoTable ? ", then table " + std::to_string(c.table) + " (recirculated, id 0x" +
                                        hex(recirc) + ")" : ""));
@@ -873,8 +903,9 @@ class Xlator {
   // under it that this translation pushed (known), inner_type_ the payload's
   // ethertype when this translation pushed the first label onto it (flow_'s
   // L3 fields still describe it). Popping past what is known leaves the top
-  // LSE (mpls_unknown_) or the L3 header (l3_unknown_) unknown: a table
-  // lookup then recirculates (OVS does the same), other readers refuse.
+  // LSE (mpls_unknown_) or the L3 header (l3_unknown_) unknown: an action
+  // or table lookup that needs it freezes the translation and recirculates
+  // the packet, its key parsed anew (need_recirc, as OVS recirc_for_mpls).
   static bool mpls_type(uint16_t et) { return et == datapath::kEthTypeMpls || et == datapath::kEthTypeMplsMcast; }
   bool is_mpls() {
     unwildcard(OxmField::kEthType);
@@ -903,7 +934,7 @@ class Xlator {
       return;
     }
     if (mpls_unknown_ || mpls_ttl_unknown_)
-      return fail("dec_mpls_ttl: the MPLS TTL is not known here (after pop_mpls of a stacked label or copy_ttl_out)");
+      return need_recirc("dec_mpls_ttl: the MPLS TTL is not known here (after pop_mpls of a stacked label or copy_ttl_out)");
     wc_.flow.mpls_lse |= htonl(0xff);  // pins the packet's own entry too when the top is ours: exact
     const uint8_t ttl = static_cast<uint8_t>(lse() & 0xff);
     if (ttl <= 1) {
@@ -922,13 +953,13 @@ class Xlator {
     uint32_t top;
     if (mpls_type(cur)) {
       if (mpls_unknown_ || mpls_ttl_unknown_)
-        return fail("push_mpls: the label under it is not known here (after pop_mpls of a stacked label or copy_ttl_out)");
+        return need_recirc("push_mpls: the label under it is not known here (after pop_mpls of a stacked label or copy_ttl_out)");
       wc_.flow.mpls_lse = 0xffffffffu;  // the new entry copies the top one
       top = lse() & ~kLseBos;
       mpls_below_.push_back(lse());
     } else {
       if (l3_unknown_ || nw_ttl_unknown_)
-        return fail("push_mpls: the IP header under it is not known here (after pop_mpls or copy_ttl_in)");
+        return need_recirc("push_mpls: the IP header under it is not known here (after pop_mpls or copy_ttl_in)");
       uint32_t label = cur == datapath::kEthTypeIpv6 ? 2 : 0;  // explicit null, as OVS
       uint32_t tc = 0, ttl = 64;
       if (cur == datapath::kEthTypeIpv4 || cur == datapath::kEthTypeIpv6) {
@@ -941,12 +972,12 @@ class Xlator {
       inner_type_ = cur;
       mpls_below_.clear();
     }
+    log_mpls(MplsOp::kPush);
     emit(datapath::act_push_mpls(et, top));
     for (OfKey* k : {&flow_, &base_}) {
       k->flow.eth_type = htons(et);
       k->flow.mpls_lse = htonl(top);
     }
-    mpls_ops_++;
   }
 
   void pop_mpls(uint16_t et) {
@@ -955,9 +986,10 @@ class Xlator {
       return;
     }
     commit();
-    if (mpls_unknown_) return fail("pop_mpls: the top label is not known here (after pop_mpls of a stacked label)");
+    if (mpls_unknown_) return need_recirc("pop_mpls: the top label is not known here (after pop_mpls of a stacked label)");
     wc_.flow.mpls_lse |= htonl(kLseBos);
     const bool bos = lse() & kLseBos;
+    log_mpls(MplsOp::kPop);
     emit(datapath::act_pop_mpls(et));
     uint32_t next = 0;
     if (mpls_type(et)) {
@@ -980,7 +1012,6 @@ class Xlator {
     }
     mpls_ttl_unknown_ = mpls_unknown_below_ttl_ && mpls_type(et);
     mpls_unknown_below_ttl_ = false;
-    mpls_ops_++;
   }
 
   // copy_ttl_out / copy_ttl_in between the top LSE and the next header
@@ -994,7 +1025,8 @@ class Xlator {
       TRACE(std::string(name) + ": packet is not MPLS, ignored");
       return;
     }
-    if (mpls_unknown_) return fail(std::string(name) + ": the top label is not known here (after pop_mpls of a stacked label)");
+    if (mpls_unknown_)
+      return need_recirc(std::string(name) + ": the top label is not known here (after pop_mpls of a stacked label)");
     wc_.flow.mpls_lse |= htonl(kLseBos);
     const bool bos = lse() & kLseBos;
     const bool ip_known = bos && !l3_unknown_ && !nw_ttl_unknown_ &&
@@ -1005,6 +1037,7 @@ class Xlator {
       return set_mpls_bits(0xff, flow_.flow.nw_ttl);
     }
     commit();
+    log_mpls(MplsOp::kOpaque);
     emit(out ? datapath::act_copy_ttl_out() : datapath::act_copy_ttl_in());
     if (out) {
       mpls_ttl_unknown_ = true;
@@ -1037,6 +1070,7 @@ class Xlator {
     wc_.flow.vlan_tci |= htons(0xe000 | kCfi);
     const uint16_t tci = ntohs(flow_.flow.vlan_tci);
     const uint32_t pcp = (tci & kCfi) ? tci >> 13 : 0;
+    log_mpls(MplsOp::kPbb);
     emit(datapath::act_push_pbb(pcp << 29 | isid));
     for (OfKey* k : {&flow_, &base_}) {
       clear_above_l2(&k->flow);
@@ -1048,7 +1082,6 @@ class Xlator {
     inner_type_ = 0;
     mpls_unknown_ = mpls_ttl_unknown_ = mpls_unknown_below_ttl_ = false;
     nw_ttl_unknown_ = l3_unknown_ = false;
-    mpls_ops_++;
   }
 
   void pop_pbb() {
@@ -1058,13 +1091,13 @@ class Xlator {
       return;
     }
     commit();
+    log_mpls(MplsOp::kPbb);
     emit(datapath::act_pop_pbb());
     for (OfKey* k : {&flow_, &base_}) {
       clear_above_l2(&k->flow);
       k->flow.eth_type = 0;
     }
     l2_unknown_ = l3_unknown_ = true;
-    mpls_ops_++;
   }
 
   // The key's L2 tags and everything after them zeroed (in_port, the MACs,
@@ -1117,25 +1150,275 @@ class Xlator {
     return true;
   }
 
-  // After pop_mpls or pop_pbb to a payload whose headers the key does not hold, the
-  // next table sees the packet parsed anew: a recirculation into `table`
-  // (OVS recirculates too). What that pass cannot carry is refused.
-  bool recirc_into(uint8_t table) {
-    const char* why = !aset_.empty()          ? "it would lose the action set"
-                      : flow_.pipe.metadata   ? "it would lose the metadata"
-                      : bp_ != entry_bp_      ? "the packet crossed a patch port"
-                      : flow_.flow.recirc_id  ? "the packet was already recirculated"
-                      : clone_depth_          ? "inside a group bucket"
-                                              : nullptr;
-    if (why) {
-      fail(std::string("a table lookup after pop_mpls or pop_pbb needs a recirculation, not supported here: ") + why);
-      return false;
+  // ---- freezing (OVS freeze_unroll_actions / finish_freezing) ----
+  // An action (or table lookup) needs what the key does not hold after
+  // pop_mpls: the translation stops before it (freezing_), do_actions
+  // keeps it and the actions after it, the rule's other instructions
+  // follow (freeze_rule_rest), and finish_freeze interns all that with the
+  // action set, metadata and registers and emits the recirculation. The
+  // next pass (resume) parses the packet anew and goes on from there. A
+  // group bucket freezes its own copy of the packet (clone); a patch
+  // port's peer freezes in its own bridge (patch_path_). Inside a resubmit
+  // or output:TABLE, in a packet-out, or with connection-tracking state in
+  // the key (lost by the new parse) the translation fails instead (why).
+  void need_recirc(const std::string& why) {
+    if (!failed_ && !freezing_ && !no_freeze_ && !lookup_nest_) wc_.flow.ct_state = 0xff;
+    const char* no = lookup_nest_          ? "inside a resubmit or output:TABLE"
+                     : no_freeze_          ? "in a packet-out"
+                     : flow_.flow.ct_state ? "with connection-tracking state (the new parse would lose it)"
+                                           : nullptr;
+    if (no) return fail(why + "; the recirculation this needs is not supported " + no);
+    TRACE(why + ": the translation freezes here, the packet is recirculated");
+    freezing_ = true;
+  }
+
+  // The frozen rule's instructions after its apply-actions.
+  void freeze_rule_rest(const Instructions& in) {
+    frz_.cont.clear_actions = in.clear_actions;
+    frz_.cont.write = in.write;
+    frz_.cont.write_metadata = in.write_metadata;
+    frz_.cont.goto_table = in.goto_table;
+    finish_freeze(true);
+  }
+
+  // in_pipeline: the pipeline's own packet (its action set is frozen, the
+  // translation ends); false: a group bucket's copy (no action set; the
+  // packet goes on after the bucket).
+  void finish_freeze(bool in_pipeline) {
+    freezing_ = false;
+    FrozenState fs = std::move(frz_);
+    frz_ = FrozenState{};
+    fs.continuation = true;
+    const bool lookup_only = fs.cont.apply == std::nullopt && fs.cont == Instructions{.goto_table = fs.cont.goto_table};
+    if (!lookup_only) {
+      fs.table = cur_table_;
+      fs.cookie = cur_cookie_;
+      fs.table_miss = cur_miss_;
     }
+    fs.metadata = flow_.pipe.metadata;
+    std::memcpy(fs.regs, flow_.pipe.regs, sizeof fs.regs);
+    if (in_pipeline) fs.action_set = aset_;
+    fs.patch_path = patch_path_;
     commit();
-    TRACE("table " + std::to_string(table) + ": after pop_mpls/pop_pbb, recirculated (id 0x" + hex(mpls_recirc_id(table)) + ")");
-    emit(datapath::act_recirc(mpls_recirc_id(table)));
-    halted_ = true;
+    uint32_t id = 0;
+    if (lookup_only && fs.cont.goto_table && fs == FrozenState{.continuation = true, .cont = fs.cont}) {
+      id = mpls_recirc_id(*fs.cont.goto_table);
+    } else if (std::optional<uint32_t> i = entry_bp_->frozen.intern(fs)) {
+      id = *i;
+    } else {
+      res_.limit_drop = true;
+      return fail("pop_mpls: more than " + std::to_string(kMaxFrozen) + " frozen recirculation states");
+    }
+    TRACE("recirculation (id 0x" + hex(id) + "): continues with " +
+          (fs.cont.empty() ? std::string("nothing") : format_instructions(fs.cont)) +
+          (fs.action_set.empty() ? "" : ", action set " + format_actions(fs.action_set.ordered())));
+    emit(datapath::act_recirc(id));
+    freezes_++;
+    if (in_pipeline) halted_ = true;
+  }
+
+  // After pop_mpls to a payload whose headers the key does not hold, the
+  // lookup in `table` needs the packet parsed anew (OVS recirculates too).
+  bool recirc_into(uint8_t table) {
+    need_recirc("table " + std::to_string(table) + ": a lookup after pop_mpls needs the header under it");
+    if (!freezing_) return false;
+    frz_.cont = Instructions{};
+    frz_.cont.goto_table = table;
+    finish_freeze(true);
     return false;
+  }
+
+  // The recirculated packet of a frozen translation: through the patch
+  // ports it had crossed, then the frozen rest (its actions, the rule's
+  // other instructions, the tables from its goto, the action set).
+  void resume(const FrozenState& fs, uint32_t id) {
+    const TunWords tun_wc = tun_words(wc_.flow);
+    for (uint32_t p : fs.patch_path) {
+      const BridgePort* bp = bp_->port(p);
+      if (!bp || !bp->is_patch()) return fail("recirculation id 0x" + hex(id) + ": patch port " + std::to_string(p) +
+                                              " of bridge " + bp_->name + " is gone");
+      enter_peer(*bp);
+    }
+    flow_.pipe.metadata = fs.metadata;
+    std::memcpy(flow_.pipe.regs, fs.regs, sizeof fs.regs);
+    aset_ = fs.action_set;
+    cur_table_ = fs.table;
+    cur_cookie_ = fs.cookie;
+    cur_miss_ = fs.table_miss;
+    base_ = flow_;
+    orig_ = flow_;
+    TRACE("recirculation id 0x" + hex(id) + ": resumes in bridge " + bp_->name + " with " +
+          format_instructions(fs.cont));
+    const Instructions& in = fs.cont;
+    indent_++;
+    if (in.apply) do_actions(*in.apply, 0);
+    indent_--;
+    if (freezing_) {
+      freeze_rule_rest(in);
+    } else if (!failed_ && !halted_) {
+      rule_rest(in);
+      if (!in.goto_table || walk_tables(*in.goto_table, true)) run_action_set();
+    }
+    if (!fs.patch_path.empty()) set_tun_words(&wc_.flow, tun_wc);
+  }
+
+  // resume(): into the peer of patch port p for good (patch() comes back).
+  void enter_peer(const BridgePort& p) {
+    bp_ = p.peer_bridge;
+    in_of_port_ = p.peer_port;
+    flow_.flow.in_port = p.peer_port;
+    flow_.pipe = PipelineFields{};
+    flow_.pipe.in_phy_port = p.peer_port;
+    set_tun_words(&flow_.flow, TunWords{});
+    TunWords ones;
+    std::fill(std::begin(ones.w), std::end(ones.w), ~uint64_t{0});
+    set_tun_words(&tun_set_, ones);
+    patch_path_.push_back(p.of_port);
+    patch_depth_++;
+  }
+
+  // ---- undoing a group bucket's MPLS changes ----
+  // The datapath has one packet: a bucket's push / pop / label writes stay
+  // on it. Every one is logged (log_mpls); where the bucket ends, the
+  // inverse list is planned (plan_encap_undo) and emitted before the next
+  // datapath action (flush_encap_undo), so what follows the group sees the
+  // packet as it came (OpenFlow 1.3.5 5.6.1: each bucket works on a copy).
+  // Nothing follows: nothing is emitted. An inverse that cannot be built
+  // (a label the translation does not know, a TTL copied by the datapath,
+  // a rewrite of the header under a pushed or popped label) fails the
+  // translation only when something follows.
+  struct MplsOp {
+    enum Kind : uint8_t { kPush, kPop, kSet, kOpaque, kPbb } kind;  // kOpaque: a TTL copy
+    uint16_t et_before;   // base_'s ethertype before the op
+    uint32_t lse_before;  // base_'s top LSE before it (host order)
+    bool known;           // lse_before is known (not after pop_mpls of a stacked label)
+    unsigned at;          // its index in res_.actions
+  };
+  struct EncapSnap {
+    size_t log;
+    uint16_t flow_et, base_et;
+    uint32_t flow_lse, base_lse, dirty;
+    std::vector<uint32_t> below;
+    uint16_t inner_type;
+    bool mpls_unknown, mpls_ttl_unknown, below_ttl, nw_ttl_unknown, l3_unknown, l2_unknown;
+  };
+  struct EncapUndo {
+    bool active = false;
+    size_t log_from = 0;
+    std::vector<DpAction> acts;
+    std::string error;
+    bool pin_lse = false;
+    uint16_t et = 0;
+    uint32_t lse = 0;
+  };
+
+  void log_mpls(MplsOp::Kind k) {
+    flush_encap_undo();
+    const uint16_t et = ntohs(base_.flow.eth_type);
+    mpls_log_.push_back({k, et, ntohl(base_.flow.mpls_lse), !(mpls_type(et) && mpls_unknown_), res_.actions.n});
+  }
+
+  EncapSnap encap_snap() const {
+    return {mpls_log_.size(), ntohs(flow_.flow.eth_type), ntohs(base_.flow.eth_type), ntohl(flow_.flow.mpls_lse),
+            ntohl(base_.flow.mpls_lse), mpls_dirty_, mpls_below_, inner_type_, mpls_unknown_, mpls_ttl_unknown_,
+            mpls_unknown_below_ttl_, nw_ttl_unknown_, l3_unknown_, l2_unknown_};
+  }
+
+  // Where a bucket ends: the translation's MPLS view as it was, and the
+  // datapath packet's to be restored if it changed.
+  void encap_restore(const EncapSnap& s) {
+    if (mpls_log_.size() > s.log) {
+      plan_encap_undo(s);
+      flow_.flow.eth_type = htons(s.flow_et);
+    }
+    flow_.flow.mpls_lse = htonl(s.flow_lse);
+    mpls_dirty_ = s.dirty;
+    mpls_below_ = s.below;
+    inner_type_ = s.inner_type;
+    mpls_unknown_ = s.mpls_unknown;
+    mpls_ttl_unknown_ = s.mpls_ttl_unknown;
+    mpls_unknown_below_ttl_ = s.below_ttl;
+    nw_ttl_unknown_ = s.nw_ttl_unknown;
+    l3_unknown_ = s.l3_unknown;
+    l2_unknown_ = s.l2_unknown;
+  }
+
+  // Datapath actions that leave the packet's headers past L2 alone (L2 and
+  // VLAN changes are undone by clone() on the restored packet).
+  static bool keeps_inner(datapath::ActType t) {
+    using datapath::ActType;
+    switch (t) {
+      case ActType::kOutput: case ActType::kBondOutput: case ActType::kUserspace: case ActType::kSample:
+      case ActType::kMeter: case ActType::kTnlPop: case ActType::kTnlPush: case ActType::kCt:
+      case ActType::kRecirc: case ActType::kPushMpls: case ActType::kPopMpls: case ActType::kSetMplsLse:
+      case ActType::kCopyTtlOut: case ActType::kCopyTtlIn:  // (logged: MplsOp::kOpaque)
+      case ActType::kPushPbb: case ActType::kPopPbb:          // (logged: MplsOp::kPbb)
+      case ActType::kSetEthSrc: case ActType::kSetEthDst: case ActType::kPushVlan: case ActType::kPopVlan:
+      case ActType::kSetVlanVid: case ActType::kSetVlanPcp: return true;
+      default: return false;
+    }
+  }
+
+  void plan_encap_undo(const EncapSnap& s) {
+    EncapUndo u;
+    u.active = true;
+    u.log_from = s.log;
+    u.et = s.base_et;
+    u.lse = s.base_lse;
+    const datapath::DpActions& a = res_.actions;
+    for (unsigned i = mpls_log_[s.log].at; i < a.n && u.error.empty(); i += datapath::action_slots(a.acts[i]))
+      if (!keeps_inner(a.acts[i].type))
+        u.error = "a group bucket rewrote the packet under an MPLS push or pop (" +
+                  datapath::format_actions(acts_of(a.acts[i])) + "): the packet cannot be restored for the actions after the group";
+    // A write to an entry the bucket pushed needs no undo: the pop takes it.
+    auto on_pushed = [&](size_t j) {
+      while (j-- > s.log)
+        if (mpls_log_[j].kind != MplsOp::kSet) return mpls_log_[j].kind == MplsOp::kPush;
+      return false;
+    };
+    for (size_t j = mpls_log_.size(); j-- > s.log && u.error.empty();) {
+      const MplsOp& e = mpls_log_[j];
+      if (e.kind == MplsOp::kSet && on_pushed(j)) continue;
+      if (e.kind == MplsOp::kPush) {
+        u.acts.push_back(datapath::act_pop_mpls(e.et_before));
+      } else if (e.kind == MplsOp::kOpaque || e.kind == MplsOp::kPbb || !e.known) {
+        u.error = std::string("a group bucket ") +
+                  (e.kind == MplsOp::kOpaque ? "copied a TTL (copy_ttl_in/out)"
+                   : e.kind == MplsOp::kPbb  ? "pushed or popped PBB"
+                                             : "changed a label the translation does not know") +
+                  ": the packet cannot be restored for the actions after the group";
+      } else {
+        u.pin_lse = true;  // the entry restored is the packet's own (or one this translation pushed): exact
+        u.acts.push_back(e.kind == MplsOp::kPop ? datapath::act_push_mpls(e.et_before, e.lse_before)
+                                                : datapath::act_set_mpls_lse(e.lse_before, 0xffffffffu));
+      }
+    }
+    undo_ = std::move(u);
+  }
+
+  static datapath::DpActions acts_of(const DpAction& x) {
+    datapath::DpActions l;
+    l.add(x);
+    return l;
+  }
+
+  void flush_encap_undo() {
+    if (!undo_.active) return;
+    EncapUndo u = std::move(undo_);
+    undo_ = EncapUndo{};
+    if (!u.error.empty()) return fail(u.error);
+    if (u.pin_lse) wc_.flow.mpls_lse = 0xffffffffu;
+    TRACE("the group bucket's MPLS changes undone: " + [&] {
+      datapath::DpActions l;
+      for (const DpAction& x : u.acts) l.add(x);
+      return datapath::format_actions(l);
+    }());
+    for (const DpAction& x : u.acts)
+      if (!res_.actions.add(x))
+        return fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
+    mpls_log_.resize(u.log_from);  // the bucket's ops and their inverses: nothing to undo at an outer level
+    base_.flow.eth_type = htons(u.et);
+    base_.flow.mpls_lse = htonl(u.lse);
   }
 
   // Runs fn on a clone of the packet state: header changes made inside do
@@ -1147,16 +1430,13 @@ class Xlator {
     uint64_t saved_touched = touched_;
     uint64_t saved_dirty = dirty_;
     bool saved_ttl = ttl_dirty_;
-    const unsigned saved_mpls_ops = mpls_ops_;
+    const EncapSnap snap = encap_snap();
     touched_ = 0;
     clone_depth_++;
     fn();
+    if (freezing_) finish_freeze(false);  // the bucket's copy recirculates; the packet goes on
     clone_depth_--;
-    if (mpls_ops_ != saved_mpls_ops) {
-      // The datapath packet keeps the new encapsulation: nothing may follow.
-      clone_encap_changed_ = true;
-      return;
-    }
+    encap_restore(snap);
     // The tag count may have changed inside (push/pop): restore it on the
     // datapath packet; commit() then fixes the outer tag's VID/PCP.
     auto tags = [](const OfKey& k) {
@@ -1222,7 +1502,9 @@ class Xlator {
       case kPortLocal: out_to(kPortLocal, false); return;
       case kPortTable:
         TRACE("output:TABLE -> table 0");
+        lookup_nest_++;
         walk(0);
+        lookup_nest_--;
         return;
       default:
         if (port == in_of_port_) {
@@ -1283,6 +1565,8 @@ class Xlator {
       return;
     }
     patch_depth_++;
+    patch_path_.push_back(p.of_port);
+    const unsigned saved_freezes = freezes_;
     indent_++;
     bp_ = p.peer_bridge;
     in_of_port_ = p.peer_port;
@@ -1313,7 +1597,11 @@ class Xlator {
     cur_table_ = saved_table;
     cur_cookie_ = saved_cookie;
     cur_miss_ = saved_miss;
+    // The peer froze its packet (pop_mpls, recirculated with the peer's
+    // state): this bridge goes on with the packet as the peer left it.
+    if (freezes_ != saved_freezes) halted_ = false;
     indent_--;
+    patch_path_.pop_back();
     patch_depth_--;
   }
 
@@ -1856,9 +2144,20 @@ class Xlator {
   bool nw_ttl_unknown_ = false;
   bool l3_unknown_ = false;
   bool l2_unknown_ = false;    // after pop_pbb: the customer frame (pop_pbb above)
-  unsigned mpls_ops_ = 0;      // encapsulation changes (MPLS, PBB)
+  std::vector<MplsOp> mpls_log_;  // MPLS changes emitted (undone after a group bucket)
+  EncapUndo undo_;                // a bucket's MPLS changes to undo before the next action
   int clone_depth_ = 0;
-  bool clone_encap_changed_ = false;
+  // Freezing (need_recirc above).
+  bool freezing_ = false;
+  FrozenState frz_;               // the continuation being built
+  unsigned freezes_ = 0;          // recirculations emitted by freezing
+  int lookup_nest_ = 0;           // resubmits and output:TABLE walks in progress
+  std::vector<uint32_t> patch_path_;  // patch ports crossed (OpenFlow numbers, from the entry bridge)
+
+ public:
+  bool no_freeze_ = false;        // packet-out: a recirculated packet has no pipeline to resume in
+
+ private:
   XlateResult res_;
 };
 
@@ -2032,6 +2331,7 @@ void account_visits(const std::vector<TableVisit>& visits, uint64_t packets, con
 XlateResult xlate_packet_out(Bridge& bridge, const FlowKey& key, uint32_t of_in_port,
                              const ActionList& actions, const XlateOptions& opts) {
   Xlator x(bridge, key, of_in_port, opts);
+  x.no_freeze_ = true;
   x.run_actions(actions);
   XlateResult r = x.finish();
   if (!r.error.empty()) return r;

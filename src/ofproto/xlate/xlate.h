@@ -84,10 +84,16 @@
 //    patch crossing mirrors again with the peer bridge's mirrors. NORMAL
 //    drops what a mirror output port receives, never learns there and
 //    never forwards or floods to it. snaplen is not applied.
+//  - MPLS: after pop_mpls to a header the key did not parse, the action
+//    or lookup that needs it freezes the translation (the rest, the action
+//    set, metadata, registers, the bridge behind patch ports: a
+//    FrozenState) and recirculates; the next pass resumes there. A group
+//    bucket's MPLS changes are undone for the actions after the group.
 //  - Limits: goto-table only goes forward, group chains are bounded
 //    (kMaxGroupDepth); a translation needing more than kMaxDpActions
-//    datapath actions, or a rewrite the datapath cannot do (e.g. set_field
-//    on ARP or MPLS fields), fails with `error` set and drop actions.
+//    datapath actions, a rewrite the datapath cannot do, or a freeze that
+//    cannot resume (inside a resubmit, a packet-out) fails with `error`
+//    set and drop actions.
 //
 // Thread-safety: runs on the ofproto thread; mutates bridge.mac (learning)
 // only when opts.may_learn.

@@ -31,9 +31,11 @@ inline std::optional<uint8_t> ct_recirc_table(uint32_t id) {
   return static_cast<uint8_t>(id & 0xff);
 }
 
-// pop_mpls (or pop_pbb) to a payload the key did not parse: the packet is classified
-// again from table T (kMplsRecircBase | T), its key parsed anew; the same
-// stateless naming as ct's.
+// pop_mpls (or pop_pbb) to a payload the key did not parse, then a lookup
+// in table T with nothing else to carry: the packet is classified again from
+// table T (kMplsRecircBase | T), its key parsed anew; the same stateless
+// naming as ct's. Anything more is a frozen continuation
+// (model/frozen_state.h).
 inline constexpr uint32_t kMplsRecircBase = 0xc8000000u;
 inline uint32_t mpls_recirc_id(uint8_t table) { return kMplsRecircBase | table; }
 inline std::optional<uint8_t> mpls_recirc_table(uint32_t id) {
