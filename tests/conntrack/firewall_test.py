@@ -38,7 +38,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import Switch, check, free_port, guarded_switch, run, tx_csum_off  # noqa: E402
+from checks import ECHO_CLIENT as CLIENT, Switch, check, free_port, guarded_switch, run, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 REGS = "--regs" in sys.argv[3:]
@@ -68,20 +68,6 @@ def udp():
 threading.Thread(target=udp, daemon=True).start()
 print("listening", flush=True)
 tcp()
-"""
-
-CLIENT = r"""
-import socket, sys
-proto, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-try:
-    if proto == "tcp":
-        s = socket.create_connection((ip, port), timeout=2); s.sendall(b"hi")
-        print(s.recv(100).decode())
-    else:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
-        u.sendto(b"hi", (ip, port)); print(u.recvfrom(100)[0].decode())
-except OSError as e:
-    print("failed:", e); sys.exit(1)
 """
 
 FLOWS = """table=0,priority=1,actions=drop

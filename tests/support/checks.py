@@ -34,6 +34,23 @@ import time
 failures = []
 
 
+# A client of an echo server: "tcp"|"udp" IP PORT; sends "hi", prints the
+# answer, exits 1 on a timeout or error (run it with python3 -c in a namespace).
+ECHO_CLIENT = r"""
+import socket, sys
+proto, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try:
+    if proto == "tcp":
+        s = socket.create_connection((ip, port), timeout=2); s.sendall(b"hi")
+        print(s.recv(100).decode())
+    else:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+        u.sendto(b"hi", (ip, port)); print(u.recvfrom(100)[0].decode())
+except OSError as e:
+    print("failed:", e); sys.exit(1)
+"""
+
+
 def check(cond, what, detail=""):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
