@@ -263,12 +263,7 @@ def main():
         maxconns(env)
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
-    def kill_servers():
-        for p in servers:
-            p.kill()
-            p.wait()
-
-    return guarded_switch(sw, tmp, teardown, body, before=kill_servers)
+    return guarded_switch(sw, tmp, teardown, body, procs=servers)
 
 
 if __name__ == "__main__":

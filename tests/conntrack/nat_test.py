@@ -171,8 +171,8 @@ def exhaustion(ctl):
     check(not ok, "a second UDP flow while the first lives: no tuple left, dropped", out)
     stats = text(ctl, "dpctl/ct-stats-show")
     check("nat_exhausted: 1" in stats, "ct-stats-show counts it (nat_exhausted)", stats)
-    out = text(ctl, "dpctl/flush-conntrack", "zone=0", "ct_nw_src=%s,ct_nw_proto=17,ct_tp_dst=8081" % IP["a"])
-    check('"flushed": 1' in out or "flushed: 1" in out, "flush-conntrack by tuple removes that connection only", out)
+    out = ctl.dpsctl("dpctl/flush-conntrack", "zone=0", "ct_nw_src=%s,ct_nw_proto=17,ct_tp_dst=8081" % IP["a"])
+    check(out == {"flushed": 1}, "flush-conntrack by tuple removes that connection only", out)
     ok, out = client("udp", IP["b"], 8081)
     check(ok and out == "b:hi:" + NAT_IP, "the tuple is free again: a new UDP flow gets it", out)
 
@@ -201,12 +201,7 @@ def main():
         exhaustion(ctl)
         check(sw.alive(), "dpswitchd still running", sw.log_tail())
 
-    def kill_servers():
-        for p in servers:
-            p.kill()
-            p.wait()
-
-    return guarded_switch(sw, tmp, teardown, body, before=kill_servers)
+    return guarded_switch(sw, tmp, teardown, body, procs=servers)
 
 
 if __name__ == "__main__":

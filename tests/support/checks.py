@@ -177,11 +177,15 @@ class Ctl:
             return r.stdout + r.stderr
 
 
-def guarded_switch(sw, tmp, teardown, body, before=None):
+def guarded_switch(sw, tmp, teardown, body, before=None, procs=()):
     """guarded() for a test around one Switch working in tmp: on the way out
-    before() when given, then the switch, teardown() and tmp go; on an
-    error the switch's log tail is printed first."""
+    the processes in procs (a list the body may fill) are killed, before()
+    runs when given, then the switch, teardown() and tmp go; on an error the
+    switch's log tail is printed first."""
     def cleanup():
+        for p in procs:
+            p.kill()
+            p.wait()
         if before:
             before()
         sw.stop()

@@ -28,6 +28,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 
 #include "checksum.h"
 #include "compiler.h"
@@ -899,6 +900,11 @@ std::string format_set_field_ext(const DpAction& a) {
 
 }  // namespace
 
+// The NAT slots hold the NatRange as it is in memory (plain bytes, no
+// padding), so the two directions cannot disagree on a layout.
+static_assert(std::is_trivially_copyable_v<base::NatRange> && sizeof(base::NatRange) == 38 &&
+              sizeof(base::NatRange) <= 2 * sizeof(DpAction));
+
 bool add_ct_action(DpActions* acts, const DpCtArgs& ct) {
   const bool label = ct.flags & kCtFlagLabel, nat = ct.flags & kCtFlagNat;
   const unsigned slots = 1 + (label ? 2 : 0) + (nat ? 2 : 0);
@@ -920,12 +926,7 @@ bool add_ct_action(DpActions* acts, const DpCtArgs& ct) {
   }
   if (nat) {
     std::memset(raw, 0, sizeof raw);
-    raw[0] = ct.nat.flags;
-    raw[1] = ct.nat.family;
-    std::memcpy(raw + 2, &ct.nat.port_min, 2);
-    std::memcpy(raw + 4, &ct.nat.port_max, 2);
-    std::memcpy(raw + 8, ct.nat.addr_min, 16);
-    std::memcpy(raw + 24, ct.nat.addr_max, 16);
+    std::memcpy(raw, &ct.nat, sizeof ct.nat);
     std::memcpy(&acts->acts[acts->n], raw, sizeof raw);
     acts->n += 2;
   }
@@ -945,14 +946,7 @@ DpCtArgs ct_action_args(const DpAction* a) {
     std::memcpy(ct.label_mask, raw + 16, 16);
     raw += 2 * sizeof(DpAction);
   }
-  if (ct.flags & kCtFlagNat) {
-    ct.nat.flags = raw[0];
-    ct.nat.family = raw[1];
-    std::memcpy(&ct.nat.port_min, raw + 2, 2);
-    std::memcpy(&ct.nat.port_max, raw + 4, 2);
-    std::memcpy(ct.nat.addr_min, raw + 8, 16);
-    std::memcpy(ct.nat.addr_max, raw + 24, 16);
-  }
+  if (ct.flags & kCtFlagNat) std::memcpy(&ct.nat, raw, sizeof ct.nat);
   return ct;
 }
 

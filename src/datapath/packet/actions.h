@@ -82,9 +82,8 @@ enum class ActType : uint8_t {
   // kCtFlag*, data[4..7] / data[8..11] = mark / mark mask (host order).
   // With kCtFlagLabel the next 2 slots hold the label and its mask (16 + 16
   // bytes, network order); with kCtFlagNat the next 2 slots (after the
-  // label's) hold the NAT request: flags, family, port min/max (host
-  // order) at bytes 0, 1, 2, 4, the address min/max at 8 and 24. Every
-  // walker steps with action_slots().
+  // label's) hold the NAT request, a base::NatRange's bytes. Every walker
+  // steps with action_slots().
   kCt,
   // Sampling (sample_slots.h): arg16 = sampler slot, arg32 = N; every Nth
   // packet the PMD runs through the slot is copied, as it is at this point,
