@@ -36,9 +36,8 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from checks import Ctl, Switch, check, run, run_scenario, tx_csum_off, wait_for  # noqa: E402
+from bond_rig import UDP, af_packet, gap_ms, members, quiet_netns, udp_run as rig_udp_run, veth
+from checks import Ctl, Switch, check, run, run_scenario, wait_for  # noqa: E402
 from ovs_peer import OVS_VSWITCHD, OvsDpdk  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
@@ -47,24 +46,13 @@ TAG = "%x" % (os.getpid() & 0xffff)
 NS = {k: "bonds2%s%s" % (k, TAG) for k in ("D", "O", "HA", "HB")}
 IP = {"HA": "10.66.0.1", "HB": "10.66.0.2"}
 MAC = {"HA": "02:66:00:00:00:01", "HB": "02:66:00:00:00:02"}
-UDP = os.path.join(HERE, "bond_udp.py")
 GAP_GOAL_MS = 100
 OF_PORT = 6681  # dpswitchd's OpenFlow listener on br0 (its namespace)
 
 
-def veth(a, a_ns, b, b_ns):
-    run(["ip", "link", "add", a, "netns", a_ns, "type", "veth", "peer", "name", b, "netns", b_ns])
-    for dev, ns in ((a, a_ns), (b, b_ns)):
-        run(["ip", "link", "set", dev, "up"], ns=ns)
-        tx_csum_off(dev, ns=ns)
-
-
 def topology():
     for ns in NS.values():
-        run(["ip", "netns", "add", ns])
-        run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"], ns=ns, check_rc=False)
-        run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"], ns=ns, check_rc=False)
-        run(["ip", "link", "set", "lo", "up"], ns=ns)
+        quiet_netns(ns)
     veth("d1", NS["D"], "o1", NS["O"])
     veth("d2", NS["D"], "o2", NS["O"])
     veth("ha", NS["D"], "hosta", NS["HA"])
@@ -82,10 +70,6 @@ def teardown():
 def bond_args(mode, members):
     return ["--", "add-bond", "br0", "bond0", *members, "lacp=active", "bond_mode=" + mode,
             "other_config:lacp-time=fast"]
-
-
-def af_packet(dev, n):
-    return ["--", "set", "Interface", dev, "type=dpdk", "options:dpdk-devargs=net_af_packet%d,iface=%s" % (n, dev)]
 
 
 def configure(dps, ovs, mode):
@@ -129,43 +113,13 @@ def lacp_up(ctl, ovs):
     return ok, (o, theirs)
 
 
-def members(ctl):
-    b = ctl.dpsctl("bond/show", "bond0")
-    return {m["member"]: m for m in b[0]["members"]} if isinstance(b, list) and b else {}
-
-
 def ping(src, dst, count=3):
     r = run(["ping", "-c", str(count), "-i", "0.2", "-W", "2", dst], ns=NS[src], check_rc=False)
     return r.returncode == 0, r.stdout[-300:] + r.stderr
 
 
 def udp_run(tmp, name, src, dst, seconds, during, flows=1, pps=1000):
-    """Runs the UDP stream src -> dst for `seconds`, calling during() after
-    1 s; returns {flow: [[seq, t], ...]} as received."""
-    out = os.path.join(tmp, name + ".json")
-    recv = subprocess.Popen(["ip", "netns", "exec", NS[dst], sys.executable, UDP, "recv", out, str(seconds + 1.5)],
-                            stderr=subprocess.PIPE, text=True)
-    recv.stderr.readline()  # listening
-    send = subprocess.Popen(["ip", "netns", "exec", NS[src], sys.executable, UDP, "send", IP[dst], str(flows),
-                             str(pps), str(seconds)])
-    time.sleep(1)
-    if during:
-        during()
-    send.wait(timeout=seconds + 30)
-    recv.wait(timeout=seconds + 30)
-    with open(out) as f:
-        return {int(k): v for k, v in json.load(f).items()}
-
-
-def gap_ms(got, flow=0):
-    """(longest silence between two received datagrams in ms, lost count)."""
-    rx = got.get(flow, [])
-    if len(rx) < 2:
-        return float("inf"), None
-    times = [t for _, t in rx]
-    gap = max(b - a for a, b in zip(times, times[1:]))
-    lost = max(s for s, _ in rx) + 1 - len({s for s, _ in rx})
-    return gap * 1000, lost
+    return rig_udp_run(tmp, name, NS[src], NS[dst], IP[dst], seconds, during, flows, pps)
 
 
 def carrier_of_probe(ctl, probe_ns, dst):
