@@ -216,15 +216,21 @@ TEST_CASE("pmd-rxq-rebalance splits the heavy queues over the PMDs and loses no 
   CHECK(r.moved);
   CHECK(r.gain_pct >= 25);
   CHECK(rig.pmd_of(1) != rig.pmd_of(3));
+  // The PMDs' loads under the new placement are within the improvement
+  // threshold (25%) of each other, counted in the packets their queues
+  // carry: the queues' measured cycles cannot be compared here, since the
+  // test's traffic thread shares the two cores with the PMDs and the one it
+  // preempts shows up to 1.5x the cycles per packet of the other. A
+  // placement with both heavy queues on one PMD is at least 30:1.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   rig.dp->end_rxq_slot();
-  // The PMDs' loads under the new placement (their queues' measured
-  // processing over the history) are within the improvement threshold
-  // (25%) of each other.
-  std::vector<double> u(2, 0.0);
-  for (const RxqAssignment& a : rig.dp->rxq_assignment()) u.at(a.pmd) += a.usage_pct;
-  INFO("PMD load " << u[0] << "% / " << u[1] << "%");
-  CHECK(std::abs(u[0] - u[1]) <= 0.25 * std::max(u[0], u[1]));
+  std::vector<double> load(2, 0.0), usage(2, 0.0);
+  for (const RxqAssignment& a : rig.dp->rxq_assignment()) {
+    load.at(a.pmd) += static_cast<double>(a.packets);
+    usage.at(a.pmd) += a.usage_pct;
+  }
+  INFO("PMD packets " << load[0] << " / " << load[1] << ", usage " << usage[0] << "% / " << usage[1] << "%");
+  CHECK(std::abs(load[0] - load[1]) <= 0.25 * std::max(load[0], load[1]));
   rig.finish();
   CHECK(rig.accepted > 10000);
   CHECK(rig.delivered == rig.accepted);  // nothing lost across the move
