@@ -370,6 +370,16 @@ void Conntrack::classify_existing(CtThread* t, Conn* c, const CtPacket& p, bool 
   }
 }
 
+// A packet translated by an earlier ct(nat) in this zone carries the
+// tuple its connection's other direction expects: look that up and turn
+// the direction around (OVS initial_conn_lookup with natted).
+Conntrack::Conn* Conntrack::lookup_natted(const CtTuple& t, int64_t now, bool* reply) {
+  const CtTuple rev = ct_tuple_reverse(t);
+  Conn* c = lookup(rev, ct_tuple_hash(rev), now, reply);
+  if (c) *reply = !*reply;
+  return c;
+}
+
 CtResult Conntrack::process(CtThread* t, uint8_t* l3, size_t len, const CtAction& a,
                             int64_t now) {
   t->bump(kPackets);
@@ -388,6 +398,8 @@ CtResult Conntrack::process(CtThread* t, uint8_t* l3, size_t len, const CtAction
   p.tuple.zone = a.zone;
   bool reply = false;
   Conn* c = lookup(p.tuple, ct_tuple_hash(p.tuple), now, &reply);
+  if (!c && a.natted && !p.icmp_error) c = lookup_natted(p.tuple, now, &reply);
+  r.state |= a.natted;
   if (p.icmp_error) {
     if (!c) {
       t->bump(kInvalid);
@@ -405,7 +417,7 @@ CtResult Conntrack::process(CtThread* t, uint8_t* l3, size_t len, const CtAction
       classify_existing(t, c, p, reply, now, &r);
       if (c->expiration.load() == 0) {
         c = nullptr;  // a closed TCP connection's tuple reused by a new SYN
-        r.state = kCsTracked;
+        r.state = kCsTracked | a.natted;
       }
     }
     if (!c) {
@@ -422,12 +434,12 @@ CtResult Conntrack::process(CtThread* t, uint8_t* l3, size_t len, const CtAction
         return r;
       }
       if (reply) {  // created meanwhile by another thread, this is its reply
-        r.state = kCsTracked;
+        r.state = kCsTracked | a.natted;
         classify_existing(t, c, p, reply, now, &r);
       }
     }
   }
-  if (a.nat && c->nat) {
+  if (a.nat && c->nat && !a.natted) {
     uint8_t bits = 0;
     nat_apply(l3, len, p, nat_rewrite_for(c->nat, c->node[0].key, c->node[1].key, reply, &bits));
     r.state |= bits;

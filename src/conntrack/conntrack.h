@@ -84,6 +84,11 @@ struct CtAction {
   uint8_t label[16] = {}, label_mask[16] = {};
   bool nat = false;     // nat given: translate (new connections as nat_spec says)
   CtNatSpec nat_spec;
+  // The packet's kCsSrcNat/kCsDstNat from an earlier ct(nat) in this same
+  // zone (0 otherwise). As in OVS, such a packet is found by its reversed
+  // tuple when its own is not a connection's, keeps these bits and is not
+  // translated again.
+  uint8_t natted = 0;
 };
 
 // What the packet's ct fields become.
@@ -224,6 +229,7 @@ class Conntrack {
   friend class CtThread;
   Shard& shard_of(uint32_t hash) { return *shards_[hash % kShards]; }
   Conn* lookup(const CtTuple& key, uint32_t hash, int64_t now, bool* reply);
+  Conn* lookup_natted(const CtTuple& t, int64_t now, bool* reply);
   Conn* insert(CtThread* t, const CtPacket& p, const CtAction& a, int64_t now, bool* reply);
   Conn* link_new(CtThread* t, const CtPacket& p, const CtTuple& rep, uint8_t nat, int64_t now,
                  bool* reply, bool* taken);

@@ -140,6 +140,39 @@ TEST_CASE("nat: an ICMP error about a SNATed connection is translated, outer and
   CHECK(checksum_errors(frame) == "");
 }
 
+// ct(nat,table=1) then, in table 1, ct() again in the same zone: the
+// packet carries its translated tuple, so the tracker finds it by the
+// reversed one (the datapath passes the packet's +snat/+dnat as natted).
+CtAction again(CtAction a, uint8_t natted) {
+  a.natted = natted;
+  return a;
+}
+
+TEST_CASE("nat: a second ct() in the same zone finds a translated packet's connection", "[ct][nat]") {
+  CtRig r;
+  auto syn = tcp4("10.0.0.1", "20.0.0.2", 40000, 80, kTcpSyn, 100, 0);
+  REQUIRE(r.run_act(&syn, nat_act(true, "src=20.0.0.100")) == (kNewTrk | kSnat));
+  auto synack = tcp4("20.0.0.2", "20.0.0.100", 80, 40000, kTcpSyn | kTcpAck, 500, 101);
+  REQUIRE(r.run_act(&synack, nat_act(false, "")) == (kEstRpl | kDnat));
+  // The reply, un-NATed, tracked again: the connection's reply direction.
+  const auto unnated = synack;
+  CHECK(r.run_act(&synack, again(ct_act(false), kDnat)) == (kEstRpl | kDnat));
+  same(synack, unnated);
+  auto ack = tcp4("10.0.0.1", "20.0.0.2", 40000, 80, kTcpAck, 101, 501, 20);
+  REQUIRE(r.run_act(&ack, nat_act(false, "")) == (kEstTrk | kSnat));
+  const auto translated = ack;
+  // Without natted the translated tuple is nobody's: the ACK looks like a
+  // new connection picked up midstream (OVS takes those).
+  auto lone = ack;
+  CHECK(r.run_act(&lone, ct_act(false)) == kNewTrk);
+  // With it: the original direction, established; ct(nat) again does not
+  // translate twice.
+  CHECK(r.run_act(&ack, again(ct_act(false), kSnat)) == (kEstTrk | kSnat));
+  CHECK(r.run_act(&ack, again(nat_act(false, ""), kSnat)) == (kEstTrk | kSnat));
+  same(ack, translated);
+  CHECK(r.ct.dump().size() == 1);
+}
+
 TEST_CASE("nat: IPv6 SNAT and its reply", "[ct][nat]") {
   CtRig r;
   auto p = udp6("fd00::1", "2001:db8::2", 5000, 53);

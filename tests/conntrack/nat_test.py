@@ -18,6 +18,8 @@ Every IP packet goes through ct(table=1,nat) first. In table 1:
     10.79.0.100:40000; a second flow while the first lives is dropped and
     counted (ct-stats-show: nat_exhausted);
   - established packets pass by +est+snat / +est+dnat (ct_state matches);
+    the +est+dnat ones through ct(commit,table=2,exec(ct_mark=5)) in the
+    same zone: their connections get the mark, no second one is created;
   - dpctl/dump-conntrack shows the translated reply tuples; flush-conntrack
     with a ct-tuple removes the one connection holding the NAT tuple,
     after which a new flow gets it.
@@ -74,7 +76,7 @@ table=1,priority=100,ip,in_port={a},nw_dst=10.79.0.2,ct_state=+trk+new,actions=c
 table=1,priority=110,udp,in_port={a},nw_dst=10.79.0.2,tp_dst=8081,ct_state=+trk+new,actions=ct(commit,nat(src=10.79.0.100:40000)),output:{b}
 table=1,priority=100,ip,in_port={a},nw_dst=10.79.0.200,ct_state=+trk+new,actions=ct(commit,table=2,nat(dst=10.79.0.2-10.79.0.3:8080))
 table=1,priority=100,ip,in_port={a},ct_state=+trk+est+snat,actions=output:{b}
-table=1,priority=110,ip,in_port={a},ct_state=+trk+est+dnat,actions=resubmit(,2)
+table=1,priority=110,ip,in_port={a},ct_state=+trk+est+dnat,actions=ct(commit,table=2,exec(set_field:0x5->ct_mark))
 table=1,priority=100,ip,in_port={b},ct_state=+trk+est,actions=output:{a}
 table=1,priority=100,ip,in_port={c},ct_state=+trk+est,actions=output:{a}
 table=2,priority=100,ip,nw_dst=10.79.0.2,actions=mod_dl_dst:{mac_b},output:{b}
@@ -136,7 +138,7 @@ def build(ctl, tmp, of):
               "actions=ct(commit,nat(src=10.79.0.100)),output:%s" % port["b"],
               "actions=ct(commit,table=2,nat(dst=10.79.0.2-10.79.0.3:8080))",
               "actions=ct(commit,nat(src=10.79.0.100:40000)),output:%s" % port["b"],
-              "ct_state=+est+trk+dnat,ip,in_port=%s actions=resubmit(,2)" % port["a"]):
+              "ct_state=+est+trk+dnat,ip,in_port=%s actions=ct(commit,table=2,exec(" % port["a"]):
         check(w in dump, "ovs-ofctl dump-flows prints '%s'" % w, dump)
 
 
@@ -160,6 +162,15 @@ def dnat(ctl):
     dump = text(ctl, "dpctl/dump-conntrack")
     check("dst=%s,sport=" % VIP in dump and "dport=80),reply=(src=%s,dst=%s,sport=8080," % (IP["c"], IP["a"]) in dump,
           "dump-conntrack: DNAT to VIP:80, replies from the backend's 8080", dump)
+    # Established packets go through ct(commit,exec(ct_mark=5)) again in
+    # the same zone, already translated: the tracker finds their connection
+    # by its reply tuple (OVS's natted lookup) and marks it, instead of
+    # committing a second connection to the backend's own address.
+    lines = [l for l in dump.splitlines() if l.startswith("tcp,")]
+    to_vip = [l for l in lines if "dst=%s," % VIP in l.split("reply=")[0]]
+    check(len(to_vip) == 16 and all("mark=5" in l for l in to_vip) and len(lines) == 16 + 1,
+          "a second ct(commit) in the zone marks the 16 DNAT connections and creates none "
+          "(%d TCP entries, %d to the VIP)" % (len(lines), len(to_vip)), dump)
 
 
 def exhaustion(ctl):

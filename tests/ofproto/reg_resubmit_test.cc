@@ -252,3 +252,35 @@ TEST_CASE("ct(zone=reg, table=T) freezes the registers into the recirculation", 
   k2.recirc_id = kFrozenRecircBase + 77;
   CHECK(run(b, k2).error.find("unknown recirculation id") != std::string::npos);
 }
+
+TEST_CASE("ct() on a packet NAT already translated in the zone: natted flags, matched by the megaflow",
+          "[ofproto][ct][xlate]") {
+  Bridge b = dps::test::make_bridge(4);
+  REQUIRE(add_rule(b, "table=0,ip,actions=ct(zone=5,table=1,nat)") == "");
+  REQUIRE(add_rule(b, "table=1,ip,actions=ct(commit,zone=5,table=2)") == "");
+  REQUIRE(add_rule(b, "table=2,ip,actions=output:2") == "");
+  FlowKey k = dps::test::tcp_key(11, 1, 2);
+  const XlateResult first = run(b, k);
+  REQUIRE(first.error.empty());
+  const dps::datapath::DpCtArgs a0 = dps::datapath::ct_action_args(&first.actions.acts[0]);
+  CHECK((a0.flags & (dps::datapath::kCtFlagNattedSrc | dps::datapath::kCtFlagNattedDst)) == 0);
+  CHECK(first.mask.ct_state == 0);  // a first pass: nothing about ct in the megaflow
+  CHECK(first.mask.ct_zone == 0);
+  // Back from ct(nat) in zone 5 as +trk+est+dnat: the second ct() says so.
+  k.recirc_id = a0.recirc_id;
+  k.ct_zone = 5;
+  k.ct_state = 0x80 | 0x20 | 0x02;
+  const XlateResult second = run(b, k);
+  REQUIRE(second.error.empty());
+  const dps::datapath::DpCtArgs a1 = dps::datapath::ct_action_args(&second.actions.acts[0]);
+  CHECK(a1.zone == 5);
+  CHECK((a1.flags & (dps::datapath::kCtFlagNattedSrc | dps::datapath::kCtFlagNattedDst)) == dps::datapath::kCtFlagNattedDst);
+  CHECK(a1.flags & dps::datapath::kCtFlagCommit);
+  CHECK((second.mask.ct_state & 0xc0) == 0xc0);  // the megaflow holds only +dnat-snat packets
+  CHECK(second.mask.ct_zone == 0xffff);
+  // Tracked in another zone: not natted here.
+  k.ct_zone = 6;
+  const XlateResult other = run(b, k);
+  CHECK((dps::datapath::ct_action_args(&other.actions.acts[0]).flags & dps::datapath::kCtFlagNattedDst) == 0);
+  CHECK(other.mask.ct_zone == 0xffff);
+}

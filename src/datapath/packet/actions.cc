@@ -952,7 +952,7 @@ DpCtArgs ct_action_args(const DpAction* a) {
 
 namespace {
 
-// "ct(commit,force,zone=5,mark=0x1/0xff,label=0x../0x..,nat(src=..),recirc=0x..)".
+// "ct(commit,force,zone=5,mark=0x1/0xff,label=0x../0x..,nat(src=..),natted=dnat,recirc=0x..)".
 std::string format_ct(const DpAction* a) {
   const DpCtArgs ct = ct_action_args(a);
   std::string s = "ct(";
@@ -971,6 +971,8 @@ std::string format_ct(const DpAction* a) {
     for (uint8_t b : ct.label_mask) s += (std::snprintf(buf, sizeof buf, "%02x", b), buf);
   }
   if (ct.flags & kCtFlagNat) s += "," + base::nat_format(ct.nat);
+  if (ct.flags & kCtFlagNattedSrc) s += ",natted=snat";
+  if (ct.flags & kCtFlagNattedDst) s += (ct.flags & kCtFlagNattedSrc) ? "+dnat" : ",natted=dnat";
   if (ct.recirc_id) {
     std::snprintf(buf, sizeof buf, ",recirc=0x%x", ct.recirc_id);
     s += buf;

@@ -116,6 +116,11 @@ inline constexpr uint8_t kCtFlagForce = 2;
 inline constexpr uint8_t kCtFlagMark = 4;
 inline constexpr uint8_t kCtFlagLabel = 8;
 inline constexpr uint8_t kCtFlagNat = 16;  // nat given: 2 slots hold its NatRange
+// The packets were translated by an earlier ct(nat) in this zone (their
+// key's +snat / +dnat, which the megaflow matches): conntrack finds them
+// by the reversed tuple and does not translate them again (OVS's natted).
+inline constexpr uint8_t kCtFlagNattedSrc = 32;
+inline constexpr uint8_t kCtFlagNattedDst = 64;
 
 struct DpAction {
   ActType type;

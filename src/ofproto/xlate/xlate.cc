@@ -854,10 +854,12 @@ class Xlator {
       }
     }
     flush_encap_undo();
+    datapath::DpCtArgs args = ct_dp_args(c, zone, recirc);
+    args.flags |= ct_natted_flags(flow_.flow, zone, &wc_.flow);
     TRACE("ct: zone " + std::to_string(zone) + (c.commit ? ", commit" : "") +
           (c.table != kCtNoTable ? ", then table " + std::to_string(c.table) + " (recirculated, id 0x" +
                                        hex(recirc) + ")" : ""));
-    if (!datapath::add_ct_action(&res_.actions, ct_dp_args(c, zone, recirc)))
+    if (!datapath::add_ct_action(&res_.actions, args))
       fail("translation needs more than " + std::to_string(datapath::kMaxDpActions) + " datapath actions");
   }
 

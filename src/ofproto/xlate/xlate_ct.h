@@ -46,6 +46,11 @@ inline std::optional<uint8_t> mpls_recirc_table(uint32_t id) {
 // The datapath arguments of ct(), with the zone and recirculation id the
 // translation resolved (zone_src, frozen state).
 datapath::DpCtArgs ct_dp_args(const ActCt& ct, uint16_t zone, uint32_t recirc_id);
+// The kCtFlagNatted* of a ct() in `zone` on a packet whose key is `flow`:
+// its +snat / +dnat when an earlier ct(nat) in the same zone set them. A
+// recirculated pass adds ct_zone and those ct_state bits to `mask`, so the
+// megaflow holds only packets the flags are right for.
+uint8_t ct_natted_flags(const datapath::FlowKey& flow, uint16_t zone, datapath::FlowKey* mask);
 // ct_clear: the packet is untracked again.
 void ct_clear_fields(datapath::FlowKey* key);
 
