@@ -31,14 +31,12 @@ ovs-ofctl (skipped, exit 77, without them).
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import ECHO_CLIENT as CLIENT, Switch, check, free_port, guarded_switch, run, tx_csum_off  # noqa: E402
+from checks import ECHO_CLIENT as CLIENT, check, free_port, run, switch_test, tx_csum_off  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 REGS = "--regs" in sys.argv[3:]
@@ -233,38 +231,24 @@ def maxconns(env):
     check(ok, "back to the default limit, TCP A->B works again", out)
 
 
-def main():
-    if os.geteuid() != 0 or not shutil.which("ovs-vsctl") or not shutil.which("ovs-ofctl"):
-        print("SKIP: needs root, ovs-vsctl and ovs-ofctl")
-        return 77
-    tmp = tempfile.mkdtemp(prefix="ct-fw-")
-    sw = Switch(DPSWITCHD, db=True, name="ct", tmp=tmp)
-    servers = []
-
-    def body():
-        teardown()
-        setup()
-        sw.start(timeout=60)
-        of_port = free_port()
-        env = Env(sw, of_port)
-        build(env, tmp, of_port)
-        servers.append(start_server("b", 8080))
-        servers.append(start_server("a", 9090))
-        ok, out = client("tcp", "a", "b", 8080)
-        check(ok, "TCP A->B through the firewall", out)
-        ok, out = client("udp", "a", "b", 8080)
-        check(ok, "UDP A->B through the firewall (the reply passes)", out)
-        ok, out = client("tcp", "b", "a", 9090)
-        check(not ok, "a new TCP connection B->A is dropped", out)
-        ok, out = client("udp", "b", "a", 9090)
-        check(not ok, "a new UDP flow B->A is dropped", out)
-        fast_path(env)
-        conntrack_checks(env)
-        maxconns(env)
-        check(sw.alive(), "dpswitchd still running", sw.log_tail())
-
-    return guarded_switch(sw, tmp, teardown, body, procs=servers)
+def firewall(sw, tmp, servers):
+    of_port = free_port()
+    env = Env(sw, of_port)
+    build(env, tmp, of_port)
+    servers.append(start_server("b", 8080))
+    servers.append(start_server("a", 9090))
+    ok, out = client("tcp", "a", "b", 8080)
+    check(ok, "TCP A->B through the firewall", out)
+    ok, out = client("udp", "a", "b", 8080)
+    check(ok, "UDP A->B through the firewall (the reply passes)", out)
+    ok, out = client("tcp", "b", "a", 9090)
+    check(not ok, "a new TCP connection B->A is dropped", out)
+    ok, out = client("udp", "b", "a", 9090)
+    check(not ok, "a new UDP flow B->A is dropped", out)
+    fast_path(env)
+    conntrack_checks(env)
+    maxconns(env)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(switch_test(DPSWITCHD, "ct", teardown, setup, firewall))

@@ -29,14 +29,12 @@ Usage: nat_test.py DPSWITCHD DPSCTL. Needs root, ovs-vsctl and ovs-ofctl
 (skipped, exit 77, without them).
 """
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from checks import ECHO_CLIENT as CLIENT, Ctl, Switch, check, free_port, guarded_switch, run, veth_in_netns  # noqa: E402
+from checks import ECHO_CLIENT as CLIENT, Ctl, check, free_port, run, switch_test, veth_in_netns  # noqa: E402
 
 DPSWITCHD, DPSCTL = sys.argv[1], sys.argv[2]
 TAG = "%x" % (os.getpid() & 0xffff)
@@ -188,32 +186,18 @@ def exhaustion(ctl):
     check(ok and out == "b:hi:" + NAT_IP, "the tuple is free again: a new UDP flow gets it", out)
 
 
-def main():
-    if os.geteuid() != 0 or not shutil.which("ovs-vsctl") or not shutil.which("ovs-ofctl"):
-        print("SKIP: needs root, ovs-vsctl and ovs-ofctl")
-        return 77
-    tmp = tempfile.mkdtemp(prefix="ct-nat-")
-    sw = Switch(DPSWITCHD, db=True, name="nat", tmp=tmp)
-    servers = []
-
-    def body():
-        teardown()
-        setup()
-        sw.start(timeout=60)
-        ctl = Ctl(sw, DPSCTL)
-        build(ctl, tmp, free_port())
-        for k in ("b", "c"):
-            p = subprocess.Popen(["ip", "netns", "exec", NS[k], "python3", "-c", SERVER, k, IP[k]],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            servers.append(p)
-            check(p.stdout.readline().strip() == "listening", "echo servers in %s" % k.upper())
-        snat(ctl)
-        dnat(ctl)
-        exhaustion(ctl)
-        check(sw.alive(), "dpswitchd still running", sw.log_tail())
-
-    return guarded_switch(sw, tmp, teardown, body, procs=servers)
+def nat(sw, tmp, servers):
+    ctl = Ctl(sw, DPSCTL)
+    build(ctl, tmp, free_port())
+    for k in ("b", "c"):
+        p = subprocess.Popen(["ip", "netns", "exec", NS[k], "python3", "-c", SERVER, k, IP[k]],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        servers.append(p)
+        check(p.stdout.readline().strip() == "listening", "echo servers in %s" % k.upper())
+    snat(ctl)
+    dnat(ctl)
+    exhaustion(ctl)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(switch_test(DPSWITCHD, "nat", teardown, setup, nat))

@@ -14,6 +14,7 @@
 
 #include "datapath.h"
 #include "dp_flow_text.h"
+#include "dp_rig.h"
 #include "packet_builder.h"
 #include "ring_netdev.h"
 #include "test_eal.h"
@@ -146,20 +147,12 @@ TEST_CASE("install+execute forwards the first packets and installs the megaflow"
           "[datapath][eal]") {
   test::ensure_eal();
   Datapath dp(small_config());
-  static int seq = 0;
-  std::vector<netdev::RingNetdev*> ports;
-  for (unsigned p = 1; p <= 2; p++) {
-    auto port = std::make_unique<netdev::RingNetdev>("dpc" + std::to_string(seq++));
-    ports.push_back(port.get());
-    REQUIRE(dp.add_port(std::move(port), p) == p);
-  }
+  std::vector<netdev::RingNetdev*> ports = test::add_ring_ports(dp, 2, "dpc");
   dp.start();
   auto frame = udp_frame("10.1.0.1");
   auto mbuf = [&] {
-    rte_mbuf* m = rte_pktmbuf_alloc(dp.pool().get());
+    rte_mbuf* m = test::dp_mbuf(dp, frame);
     REQUIRE(m);
-    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
-                frame.size());
     return m;
   };
   auto collect = [&](unsigned want) {

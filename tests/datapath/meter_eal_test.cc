@@ -12,6 +12,7 @@
 
 #include "datapath.h"
 #include "dp_flow_text.h"
+#include "dp_rig.h"
 #include "meter.h"
 #include "packet_builder.h"
 #include "ring_netdev.h"
@@ -113,20 +114,12 @@ TEST_CASE("a PMD enforces a meter on a megaflow's packets", "[datapath][meter][e
   cfg.n_mbufs = 8192;
   cfg.max_flows_per_pmd = 64;
   Datapath dp(cfg);
-  static int seq = 0;
-  std::vector<netdev::RingNetdev*> ports;
-  for (uint32_t i = 1; i <= 2; i++) {
-    auto p = std::make_unique<netdev::RingNetdev>("meter" + std::to_string(seq++));
-    ports.push_back(p.get());
-    REQUIRE(dp.add_port(std::move(p), i) == i);
-  }
+  std::vector<netdev::RingNetdev*> ports = test::add_ring_ports(dp, 2, "meter");
   auto inject = [&](unsigned n) {
     const auto frame = udp4();
     for (unsigned i = 0; i < n; i++) {
-      rte_mbuf* m = rte_pktmbuf_alloc(dp.pool().get());
+      rte_mbuf* m = test::dp_mbuf(dp, frame);
       REQUIRE(m);
-      std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
-                  frame.size());
       REQUIRE(ports[0]->inject(&m, 1) == 1);
     }
   };

@@ -5,7 +5,7 @@
 #include "sample_flows.h"
 
 using namespace dps::exporter;
-using dps::test::Bytes;
+using namespace dps::test;
 
 namespace {
 
@@ -43,19 +43,12 @@ TEST_CASE("ipfix: first message = header, template set, one IPv4 data record, by
   const auto& m = msgs[0];
   Bytes b{m};
   // Header.
-  CHECK(b.u16(0) == 10);
-  CHECK(b.u16(2) == m.size());
   CHECK(m.size() == 16 + 216 + 4 + 74);
-  CHECK(b.u32(4) == kNow);
-  CHECK(b.u32(8) == 0);   // no data record before this message
-  CHECK(b.u32(12) == 42);
+  check_fields(b, 0, {U16(10), U16(m.size()), U32(kNow),
+                      U32(0),  // no data record before this message
+                      U32(42)});
   // Template set: 3 templates.
-  CHECK(b.u16(16) == 2);
-  CHECK(b.u16(18) == 216);
-  CHECK(b.u16(20) == 256);
-  CHECK(b.u16(22) == 19);
-  CHECK(b.u16(24) == 56);
-  CHECK(b.u16(26) == 6);
+  check_fields(b, 16, {U16(2), U16(216), U16(256), U16(19), U16(56), U16(6)});
   size_t t2 = 20 + 4 + 19 * 4;
   CHECK(b.u16(t2) == 257);
   CHECK(b.u16(t2 + 2) == 19);
@@ -63,31 +56,14 @@ TEST_CASE("ipfix: first message = header, template set, one IPv4 data record, by
   CHECK(b.u16(t3) == 258);
   CHECK(b.u16(t3 + 2) == 12);
   CHECK(t3 + 4 + 12 * 4 == 16 + 216);
-  // Data set.
-  size_t d = 232;
-  CHECK(b.u16(d) == 256);
-  CHECK(b.u16(d + 2) == 78);
-  size_t o = d + 4;
-  CHECK(b.slice(o, 6) == std::vector<uint8_t>{2, 0, 0, 0, 0, 1});
-  CHECK(b.slice(o + 6, 6) == std::vector<uint8_t>{2, 0, 0, 0, 0, 2});
-  CHECK(b.u16(o + 12) == 0x0800);
-  CHECK(b.u16(o + 14) == 100);
-  CHECK(b.u32(o + 16) == 0x0a000001);
-  CHECK(b.u32(o + 20) == 0x0a000002);
-  CHECK(b.u8(o + 24) == 6);
-  CHECK(b.u8(o + 25) == 0x10);
-  CHECK(b.u16(o + 26) == 0x1b);
-  CHECK(b.u16(o + 28) == 1234);
-  CHECK(b.u16(o + 30) == 80);
-  CHECK(b.u32(o + 32) == 1);
-  CHECK(b.u32(o + 36) == 2);
-  CHECK(b.u8(o + 40) == 1);  // flowDirection: egress
-  CHECK(b.u64(o + 41) == 10);
-  CHECK(b.u64(o + 49) == 1000);
-  CHECK(b.u64(o + 57) == 1'700'000'000'123ull);
-  CHECK(b.u64(o + 65) == 1'700'000'004'567ull);
-  CHECK(b.u8(o + 73) == 1);
-  CHECK(o + 74 == m.size());
+  // Data set: its header, then the record.
+  size_t end = check_fields(b, 232, {U16(256), U16(78), Raw({2, 0, 0, 0, 0, 1}), Raw({2, 0, 0, 0, 0, 2}),
+                                     U16(0x0800), U16(100), U32(0x0a000001), U32(0x0a000002), U8(6), U8(0x10),
+                                     U16(0x1b), U16(1234), U16(80), U32(1), U32(2),
+                                     U8(1),  // flowDirection: egress
+                                     U64(10), U64(1000), U64(1'700'000'000'123ull), U64(1'700'000'004'567ull),
+                                     U8(1)});
+  CHECK(end == m.size());
   CHECK(enc.sequence() == 1);
 }
 

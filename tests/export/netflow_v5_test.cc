@@ -5,7 +5,7 @@
 #include "sample_flows.h"
 
 using namespace dps::exporter;
-using dps::test::Bytes;
+using namespace dps::test;
 
 namespace {
 
@@ -23,32 +23,17 @@ TEST_CASE("netflow v5: header and one record, byte by byte") {
   const auto& d = dgs[0];
   Bytes b{d};
   REQUIRE(d.size() == 24 + 48);
-  CHECK(b.u16(0) == 5);
-  CHECK(b.u16(2) == 1);
-  CHECK(b.u32(4) == 6250);               // sys_uptime
-  CHECK(b.u32(8) == 1'700'000'006u);     // unix_secs
-  CHECK(b.u32(12) == 250'000'000u);      // unix_nsecs
-  CHECK(b.u32(16) == 0);                 // flow_sequence
-  CHECK(b.u8(20) == 1);
-  CHECK(b.u8(21) == 2);
-  CHECK(b.u16(22) == (1u << 14 | 100));  // packet-interval sampling, 1 in 100
-  size_t o = 24;
-  CHECK(b.u32(o) == 0x0a000001);
-  CHECK(b.u32(o + 4) == 0x0a000002);
-  CHECK(b.u32(o + 8) == 0);
-  CHECK(b.u16(o + 12) == 1);
-  CHECK(b.u16(o + 14) == 2);
-  CHECK(b.u32(o + 16) == 10);
-  CHECK(b.u32(o + 20) == 1000);
-  CHECK(b.u32(o + 24) == 1000);  // first, uptime ms
-  CHECK(b.u32(o + 28) == 5000);  // last
-  CHECK(b.u16(o + 32) == 1234);
-  CHECK(b.u16(o + 34) == 80);
-  CHECK(b.u8(o + 36) == 0);
-  CHECK(b.u8(o + 37) == 0x1b);
-  CHECK(b.u8(o + 38) == 6);
-  CHECK(b.u8(o + 39) == 0x10);
-  CHECK(b.slice(o + 40, 8) == std::vector<uint8_t>(8, 0));
+  check_fields(b, 0, {U16(5), U16(1),
+                      U32(6250),              // sys_uptime
+                      U32(1'700'000'006u),    // unix_secs
+                      U32(250'000'000u),      // unix_nsecs
+                      U32(0),                 // flow_sequence
+                      U8(1), U8(2),           // engine type, id
+                      U16(1u << 14 | 100)});  // packet-interval sampling, 1 in 100
+  check_fields(b, 24, {U32(0x0a000001), U32(0x0a000002), U32(0), U16(1), U16(2), U32(10), U32(1000),
+                       U32(1000),  // first, uptime ms
+                       U32(5000),  // last
+                       U16(1234), U16(80), U8(0), U8(0x1b), U8(6), U8(0x10), Raw(std::vector<uint8_t>(8, 0))});
   CHECK(enc.sequence() == 1);
 }
 

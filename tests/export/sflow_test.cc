@@ -1,19 +1,22 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <numeric>
 
 #include "byte_reader.h"
 #include "sflow.h"
 
 using namespace dps::exporter;
-using dps::test::Bytes;
+using namespace dps::test;
 
 namespace {
 
-SflowAgentConfig agent() {
+// The test agent (192.0.2.1, sub-agent 7), then changed by `tweak`.
+SflowAgentConfig agent(const std::function<void(SflowAgentConfig&)>& tweak = nullptr) {
   SflowAgentConfig c;
   c.agent = *IpAddress::parse("192.0.2.1");
   c.sub_agent_id = 7;
+  if (tweak) tweak(c);
   return c;
 }
 
@@ -53,44 +56,33 @@ TEST_CASE("sflow: a flow sample with raw header and extended switch, byte by byt
   const std::vector<uint8_t>& d = dgs[0];
   Bytes b{d};
   REQUIRE(d.size() == 176);
-  CHECK(b.u32(0) == 5);            // version
-  CHECK(b.u32(4) == 1);            // agent address type IPv4
-  CHECK(b.u32(8) == 0xc0000201);   // 192.0.2.1
-  CHECK(b.u32(12) == 7);           // sub-agent
-  CHECK(b.u32(16) == 1);           // datagram sequence
-  CHECK(b.u32(20) == 12345);       // uptime
-  CHECK(b.u32(24) == 1);           // samples
-  CHECK(b.u32(28) == kSflowFlowSampleType);
-  CHECK(b.u32(32) == 140);         // sample length
-  CHECK(b.u32(36) == 1);           // sample sequence of source 3
-  CHECK(b.u32(40) == 3);           // source id: type 0, index 3
-  CHECK(b.u32(44) == 1000);
-  CHECK(b.u32(48) == 5000);
-  CHECK(b.u32(52) == 2);
-  CHECK(b.u32(56) == 3);
-  CHECK(b.u32(60) == 4);
-  CHECK(b.u32(64) == 2);           // flow records
-  CHECK(b.u32(68) == kSflowRawHeaderFormat);
-  CHECK(b.u32(72) == 76);          // 16 + 60
-  CHECK(b.u32(76) == kSflowHeaderEthernet);
-  CHECK(b.u32(80) == 64);          // frame length with FCS
-  CHECK(b.u32(84) == 4);           // stripped
-  CHECK(b.u32(88) == 60);          // header bytes
-  CHECK(b.slice(92, 60) == pkt);
-  CHECK(b.u32(152) == kSflowExtendedSwitchFormat);
-  CHECK(b.u32(156) == 16);
-  CHECK(b.u32(160) == 10);
-  CHECK(b.u32(164) == 3);
-  CHECK(b.u32(168) == 20);
-  CHECK(b.u32(172) == 5);
+  check_fields(b, 0, {U32(5),           // version
+                      U32(1),           // agent address type IPv4
+                      U32(0xc0000201),  // 192.0.2.1
+                      U32(7),           // sub-agent
+                      U32(1),           // datagram sequence
+                      U32(12345),       // uptime
+                      U32(1),           // samples
+                      U32(kSflowFlowSampleType),
+                      U32(140),         // sample length
+                      U32(1),           // sample sequence of source 3
+                      U32(3),           // source id: type 0, index 3
+                      U32(1000), U32(5000), U32(2), U32(3), U32(4),
+                      U32(2),           // flow records
+                      U32(kSflowRawHeaderFormat),
+                      U32(76),          // 16 + 60
+                      U32(kSflowHeaderEthernet),
+                      U32(64),          // frame length with FCS
+                      U32(4),           // stripped
+                      U32(60),          // header bytes
+                      Raw(pkt),
+                      U32(kSflowExtendedSwitchFormat), U32(16), U32(10), U32(3), U32(20), U32(5)});
   CHECK(enc.pending() == 0);
   CHECK(enc.take(1).empty());
 }
 
 TEST_CASE("sflow: header cut to header_bytes and padded to 4; no extended switch") {
-  SflowAgentConfig c = agent();
-  c.header_bytes = 61;
-  SflowEncoder enc(c);
+  SflowEncoder enc(agent([](SflowAgentConfig& c) { c.header_bytes = 61; }));
   std::vector<uint8_t> pkt = frame(200);
   SflowFlowSample s = sample_of(pkt, 1500);
   s.output = sflow_if_multiple(3);
@@ -127,20 +119,16 @@ TEST_CASE("sflow: generic interface counters, byte by byte") {
   auto d = enc.take(5).at(0);
   Bytes b{d};
   REQUIRE(d.size() == 28 + 8 + 12 + 8 + 88);
-  CHECK(b.u32(28) == kSflowCounterSampleType);
-  CHECK(b.u32(32) == 108);
-  CHECK(b.u32(36) == 1);   // counter sample sequence
-  CHECK(b.u32(40) == 9);   // source
-  CHECK(b.u32(44) == 1);   // records
-  CHECK(b.u32(48) == kSflowGenericIfCountersFormat);
-  CHECK(b.u32(52) == 88);
+  check_fields(b, 28, {U32(kSflowCounterSampleType), U32(108),
+                       U32(1),  // counter sample sequence
+                       U32(9),  // source
+                       U32(1),  // records
+                       U32(kSflowGenericIfCountersFormat), U32(88)});
   size_t o = 56;
-  CHECK(b.u32(o) == 9);
-  CHECK(b.u32(o + 4) == 6);
-  CHECK(b.u64(o + 8) == 10'000'000'000ull);
-  CHECK(b.u32(o + 16) == 1);  // full duplex
-  CHECK(b.u32(o + 20) == 3);  // admin and oper up
-  CHECK(b.u64(o + 24) == 0x1'0000'0002ull);
+  check_fields(b, o, {U32(9), U32(6), U64(10'000'000'000ull),
+                      U32(1),  // full duplex
+                      U32(3),  // admin and oper up
+                      U64(0x1'0000'0002ull)});
   for (uint32_t k = 0; k < 6; k++) CHECK(b.u32(o + 32 + 4 * k) == 11 + k);
   CHECK(b.u64(o + 56) == 77);
   for (uint32_t k = 0; k < 5; k++) CHECK(b.u32(o + 64 + 4 * k) == 21 + k);
@@ -178,9 +166,7 @@ TEST_CASE("sflow: sequence numbers per datagram, per source and per sample kind"
 }
 
 TEST_CASE("sflow: many samples split into datagrams under max_datagram") {
-  SflowAgentConfig c = agent();
-  c.max_datagram = 512;
-  SflowEncoder enc(c);
+  SflowEncoder enc(agent([](SflowAgentConfig& c) { c.max_datagram = 512; }));
   std::vector<uint8_t> pkt = frame(128);
   SflowFlowSample s = sample_of(pkt, 128);
   for (int i = 0; i < 10; i++) REQUIRE(enc.add_flow_sample(s));
@@ -196,9 +182,7 @@ TEST_CASE("sflow: many samples split into datagrams under max_datagram") {
 }
 
 TEST_CASE("sflow: IPv6 agent address; bad input refused") {
-  SflowAgentConfig c = agent();
-  c.agent = *IpAddress::parse("2001:db8::1");
-  SflowEncoder enc(c);
+  SflowEncoder enc(agent([](SflowAgentConfig& c) { c.agent = *IpAddress::parse("2001:db8::1"); }));
   SflowCounterSample cs;
   cs.source_index = 1u << 24;
   CHECK_FALSE(enc.add_counter_sample(cs));
@@ -217,10 +201,8 @@ TEST_CASE("sflow: IPv6 agent address; bad input refused") {
   CHECK(b.u32(36) == 1);  // samples
   CHECK(b.u32(40) == kSflowCounterSampleType);
 
-  SflowAgentConfig small = agent();
-  small.max_datagram = 100;
-  CHECK_THROWS_WITH(SflowEncoder(small), Catch::Contains("below 512"));
-  SflowAgentConfig big = agent();
-  big.header_bytes = 300;
-  CHECK_THROWS_WITH(SflowEncoder(big), Catch::Contains("header size 300"));
+  CHECK_THROWS_WITH(SflowEncoder(agent([](SflowAgentConfig& c) { c.max_datagram = 100; })),
+                    Catch::Contains("below 512"));
+  CHECK_THROWS_WITH(SflowEncoder(agent([](SflowAgentConfig& c) { c.header_bytes = 300; })),
+                    Catch::Contains("header size 300"));
 }

@@ -13,21 +13,31 @@ using namespace dps::ofproto;
 
 namespace {
 
-using dps::test::hex;
-using dps::test::unhex;
-using dps::test::parse_error;
-using dps::test::parse_ok;
+using namespace dps::test;  // flow_text.h, hex_bytes.h
+
+// REQUIREs an error and CHECKs that it is OFPET_BAD_ACTION with `code` and,
+// when `says` is given, that its message says so.
+void check_bad_action(const MaybeError& e, BadActionCode code, const char* says = nullptr) {
+  REQUIRE(e);
+  CHECK(e->type == OfErrorType::kBadAction);
+  CHECK(e->code == static_cast<uint16_t>(code));
+  if (says) CHECK(e->message.find(says) != std::string::npos);
+}
+
+// The first error a flow-mod's text meets: parsing, then validation.
+MaybeError flow_mod_error(const char* text) {
+  FlowMod f;
+  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
+  if (!e) e = validate_instructions(f.instructions, f.match, f.table_id, ValidationContext{});
+  return e;
+}
 
 // Parses as printed, prints back identically, and survives the wire.
 void round_trip(const char* t) {
   FlowMod f = parse_ok(t);
   CHECK(format_flow_mod(f) == t);
-  OfMessage m;
-  MaybeError e = decode(encode(OfMessage{kOfpVersion13, 1, FlowModMsg{f, kOfpNoBuffer}}), &m,
-                        DecodeOptions{});
-  INFO(t << ": " << (e ? e->message : std::string()));
-  REQUIRE_FALSE(e);
-  CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) == t);
+  OfMessage m = decode_ok(encode(OfMessage{kOfpVersion13, 1, FlowModMsg{f, kOfpNoBuffer}}), {}, t);
+  CHECK(format_flow_mod(flow_mod_of(m)) == t);
 }
 
 }  // namespace
@@ -88,11 +98,8 @@ TEST_CASE("ovs-ofctl's NXM_1 ct OXMs decode and encode byte for byte", "[ofproto
   const Bytes fm = unhex(
       "040e007800000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff0000"
       "00000001004180000a02080080001401060001d30800000021000000210001d40200050001d70800000001000000ff0001d8100000000000000000000000000000000100000000000000");
-  OfMessage m;
-  MaybeError e = decode(fm, &m, DecodeOptions{});
-  INFO((e ? e->message : std::string()));
-  REQUIRE_FALSE(e);
-  CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) ==
+  OfMessage m = decode_ok(fm);
+  CHECK(format_flow_mod(flow_mod_of(m)) ==
         "ct_state=+new+trk,ct_zone=5,ct_mark=0x1/0xff,ct_label=0x1,tcp actions=drop");
   CHECK(hex(encode(m)) == hex(fm));
 }
@@ -121,11 +128,8 @@ TEST_CASE("ovs-ofctl's NXAST_CT and NXAST_CT_CLEAR decode and encode byte for by
   //   ct(commit,force,table=3,zone=7,exec(set_field:0x1->ct_mark,set_field:0x2/0xff->ct_label))"
   const Bytes fm = unhex(
       "040e00b000000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff000000000001000a80000a0208000000000000000004007000000000ffff00180000232000230001000000000005020000000000ffff001000002320002b000000000000ffff00400000232000230003000000000007030000000000001900100001d6040000000100000000ffff001800002320000700070001d8100000000000000002");
-  OfMessage m;
-  MaybeError e = decode(fm, &m, DecodeOptions{});
-  INFO((e ? e->message : std::string()));
-  REQUIRE_FALSE(e);
-  const FlowMod& f = std::get<FlowModMsg>(m.body).mod;
+  OfMessage m = decode_ok(fm);
+  const FlowMod& f = flow_mod_of(m);
   CHECK(format_flow_mod(f) ==
         "ip actions=ct(commit,table=2,zone=5),ct_clear,"
         "ct(commit,force,table=3,zone=7,exec(set_field:0x1->ct_mark,load:0x2->NXM_NX_CT_LABEL[0..7]))");
@@ -142,10 +146,7 @@ TEST_CASE("ovs-ofctl's NXAST_CT and NXAST_CT_CLEAR decode and encode byte for by
   Bytes bad = unhex(
       "040e007000000001000000000000000000000000000000000000000000008000ffffffffffffffffffffffff0000"
       "00000001000a80000a0208000000000000000004003000000000ffff00280000232000230000000000000000ff0000000000001900100001d6040000000100000000");
-  e = decode(bad, &m, DecodeOptions{});
-  REQUIRE(e);
-  CHECK(e->type == OfErrorType::kBadAction);
-  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kBadArgument));
+  check_bad_action(decode(bad, &m, DecodeOptions{}), BadActionCode::kBadArgument);
 }
 
 TEST_CASE("ct actions print as ovs-ofctl prints them and parse back", "[ofproto][ct][syntax]") {
@@ -212,39 +213,23 @@ TEST_CASE("ovs-ofctl's NXAST_NAT inside NXAST_CT decodes and encodes byte for by
   };
   for (const auto& c : cases) {
     const Bytes fm = unhex(c.hex);
-    OfMessage m;
-    MaybeError e = decode(fm, &m, DecodeOptions{});
-    INFO(c.text << ": " << (e ? e->message : std::string()));
-    REQUIRE_FALSE(e);
-    CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) == c.text);
+    OfMessage m = decode_ok(fm, {}, c.text);
+    CHECK(format_flow_mod(flow_mod_of(m)) == c.text);
     CHECK(hex(encode(m)) == hex(fm));
   }
   // Both src and dst: OVS's OFPBAC_BAD_ARGUMENT.
   std::string bad(cases[1].hex);
   bad.replace(bad.size() - 8, 4, "0003");  // the flags
   OfMessage m;
-  MaybeError e = decode(unhex(bad.c_str()), &m, DecodeOptions{});
-  REQUIRE(e);
-  CHECK(e->type == OfErrorType::kBadAction);
-  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kBadArgument));
+  check_bad_action(decode(unhex(bad.c_str()), &m, DecodeOptions{}), BadActionCode::kBadArgument);
 }
 
 TEST_CASE("nat with the other family's range: OFPBAC_MATCH_INCONSISTENT, as OVS", "[ofproto][ct]") {
-  FlowMod f;
-  MaybeError e = parse_flow("ipv6,actions=ct(commit,nat(src=10.0.0.1))", &f, FlowParseMode::kAdd, false, nullptr);
-  if (!e) e = validate_instructions(f.instructions, f.match, f.table_id, ValidationContext{});
-  REQUIRE(e);
-  CHECK(e->type == OfErrorType::kBadAction);
-  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kMatchInconsistent));
-  CHECK(e->message.find("IPv4 range needs ip") != std::string::npos);
+  check_bad_action(flow_mod_error("ipv6,actions=ct(commit,nat(src=10.0.0.1))"), BadActionCode::kMatchInconsistent,
+                   "IPv4 range needs ip");
 }
 
 TEST_CASE("ct needs an IP match: OFPBAC_MATCH_INCONSISTENT, as OVS", "[ofproto][ct]") {
-  FlowMod f;
-  MaybeError e = parse_flow("actions=ct(table=1)", &f, FlowParseMode::kAdd, false, nullptr);
-  if (!e) e = validate_instructions(f.instructions, f.match, f.table_id, ValidationContext{});
-  REQUIRE(e);
-  CHECK(e->type == OfErrorType::kBadAction);
-  CHECK(e->code == static_cast<uint16_t>(BadActionCode::kMatchInconsistent));
-  CHECK(e->message.find("ct requires ip or ipv6") != std::string::npos);
+  check_bad_action(flow_mod_error("actions=ct(table=1)"), BadActionCode::kMatchInconsistent,
+                   "ct requires ip or ipv6");
 }

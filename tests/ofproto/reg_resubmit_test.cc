@@ -11,6 +11,7 @@
 
 #include "bridge_fixtures.h"
 #include "flow_parser.h"
+#include "flow_text.h"
 #include "hex_bytes.h"
 #include "of_codec.h"
 #include "xlate.h"
@@ -18,38 +19,26 @@
 
 using namespace dps::ofproto;
 using dps::datapath::FlowKey;
-using dps::test::add_rule;
-using dps::test::hex;
-using dps::test::unhex;
+using namespace dps::test;  // bridge_fixtures.h, flow_text.h, hex_bytes.h
 
 namespace {
-
-FlowMod parse_ok(const std::string& text) {
-  FlowMod f;
-  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
-  INFO("'" << text << "': " << (e ? e->message : std::string("ok")));
-  REQUIRE_FALSE(e);
-  return f;
-}
-
-std::string parse_error(const std::string& text) {
-  FlowMod f;
-  MaybeError e = parse_flow(text, &f, FlowParseMode::kAdd, false, nullptr);
-  return e ? e->message : std::string("no error");
-}
 
 // ovs-ofctl's flow-mod bytes decode to `text` and encode back byte for byte;
 // parsing `text` encodes to the same bytes.
 void wire_exact(const char* bytes, const char* text) {
   const Bytes fm = unhex(bytes);
-  OfMessage m;
-  MaybeError e = decode(fm, &m, DecodeOptions{});
-  INFO(text << ": " << (e ? e->message : std::string()));
-  REQUIRE_FALSE(e);
-  CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) == text);
+  OfMessage m = decode_ok(fm, {}, text);
+  CHECK(format_flow_mod(flow_mod_of(m)) == text);
   CHECK(hex(encode(m)) == hex(fm));
   OfMessage mine{kOfpVersion13, 1, FlowModMsg{parse_ok(text), kOfpNoBuffer}};
   CHECK(hex(encode(mine)) == hex(fm));
+}
+
+// make_bridge(n_ports) with `rules` added in order, each REQUIREd to add.
+Bridge bridge_with_rules(unsigned n_ports, std::initializer_list<std::string> rules) {
+  Bridge b = dps::test::make_bridge(n_ports);
+  for (const std::string& rule : rules) REQUIRE(add_rule(b, rule) == "");
+  return b;
 }
 
 std::string dp_actions(const XlateResult& r) { return dps::datapath::format_actions(r.actions); }
@@ -150,12 +139,13 @@ TEST_CASE("register and resubmit syntax errors", "[ofproto][reg][syntax]") {
 }
 
 TEST_CASE("registers: zero at start, set, matched, moved; resubmit comes back", "[ofproto][reg][xlate]") {
-  Bridge b = dps::test::make_bridge(4);
-  REQUIRE(add_rule(b, "table=0,priority=10,actions=load:0x2->NXM_NX_REG0[0..7],resubmit(,1),output:3") == "");
-  REQUIRE(add_rule(b, "table=1,priority=10,reg0=2,actions=move:NXM_NX_REG0[0..15]->NXM_NX_REG1[16..31],resubmit(,2)") == "");
-  REQUIRE(add_rule(b, "table=1,priority=5,actions=output:4") == "");
-  REQUIRE(add_rule(b, "table=2,priority=10,reg1=0x20000,actions=output:2") == "");
-  REQUIRE(add_rule(b, "table=2,priority=10,reg0=0,actions=output:4") == "");  // never: reg0 is 2 here
+  Bridge b = bridge_with_rules(4, {
+      "table=0,priority=10,actions=load:0x2->NXM_NX_REG0[0..7],resubmit(,1),output:3",
+      "table=1,priority=10,reg0=2,actions=move:NXM_NX_REG0[0..15]->NXM_NX_REG1[16..31],resubmit(,2)",
+      "table=1,priority=5,actions=output:4",
+      "table=2,priority=10,reg1=0x20000,actions=output:2",
+      "table=2,priority=10,reg0=0,actions=output:4",  // never: reg0 is 2 here
+  });
   const FlowKey k = dps::test::tcp_key(11, 1, 2);
   XlateResult r = run(b, k);
   REQUIRE(r.error.empty());
@@ -168,18 +158,20 @@ TEST_CASE("registers: zero at start, set, matched, moved; resubmit comes back", 
   CHECK(dps::datapath::flow_key_format(m, &m).find("eth") == std::string::npos);
 
   // Without the load, table 1 misses its reg0=2 rule.
-  Bridge b2 = dps::test::make_bridge(4);
-  REQUIRE(add_rule(b2, "table=0,actions=resubmit(,1),output:3") == "");
-  REQUIRE(add_rule(b2, "table=1,priority=10,reg0=2,actions=output:2") == "");
-  REQUIRE(add_rule(b2, "table=1,priority=5,reg0=0,actions=output:4") == "");
+  Bridge b2 = bridge_with_rules(4, {
+      "table=0,actions=resubmit(,1),output:3",
+      "table=1,priority=10,reg0=2,actions=output:2",
+      "table=1,priority=5,reg0=0,actions=output:4",
+  });
   CHECK(dp_actions(run(b2, k)) == "output:14,output:13");
 }
 
 TEST_CASE("move between packet fields (NXM_OF names): the datapath rewrites", "[ofproto][reg][xlate]") {
-  Bridge b = dps::test::make_bridge(4);
-  REQUIRE(add_rule(b, "table=0,ip,actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-                      "move:NXM_OF_IP_SRC[]->NXM_NX_REG0[],resubmit(,1)") == "");
-  REQUIRE(add_rule(b, "table=1,reg0=0x0a000001,actions=output:2") == "");
+  Bridge b = bridge_with_rules(4, {
+      "table=0,ip,actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+          "move:NXM_OF_IP_SRC[]->NXM_NX_REG0[],resubmit(,1)",
+      "table=1,reg0=0x0a000001,actions=output:2",
+  });
   FlowKey k = dps::test::tcp_key(11, 1, 2);
   k.nw_src = htonl(0x0a000001);
   XlateResult r = run(b, k);
@@ -189,9 +181,10 @@ TEST_CASE("move between packet fields (NXM_OF names): the datapath rewrites", "[
 }
 
 TEST_CASE("resubmit with in_port, to a missing rule, and set_field on xreg", "[ofproto][reg][xlate]") {
-  Bridge b = dps::test::make_bridge(4);
-  REQUIRE(add_rule(b, "table=0,in_port=1,actions=set_field:0x100000002->xreg0,resubmit(2,1),resubmit(,7),output:IN_PORT") == "");
-  REQUIRE(add_rule(b, "table=1,in_port=2,reg0=1,reg1=2,actions=output:3") == "");
+  Bridge b = bridge_with_rules(4, {
+      "table=0,in_port=1,actions=set_field:0x100000002->xreg0,resubmit(2,1),resubmit(,7),output:IN_PORT",
+      "table=1,in_port=2,reg0=1,reg1=2,actions=output:3",
+  });
   XlateResult r = run(b, dps::test::tcp_key(11, 1, 2));
   REQUIRE(r.error.empty());
   // resubmit(2,1) matches in_port=2; table 7 misses (nothing); in_port is 1 again.
@@ -216,12 +209,13 @@ TEST_CASE("resubmit loops stop at OVS's depth with a counted drop", "[ofproto][r
 }
 
 TEST_CASE("ct(zone=reg, table=T) freezes the registers into the recirculation", "[ofproto][reg][ct][xlate]") {
-  Bridge b = dps::test::make_bridge(4);
-  REQUIRE(add_rule(b, "table=0,ip,in_port=1,actions=load:0x7->NXM_NX_REG6[],load:0x2a->NXM_NX_REG5[16..31],"
-                      "ct(zone=NXM_NX_REG5[16..31],table=1)") == "");
-  REQUIRE(add_rule(b, "table=0,ip,in_port=2,actions=ct(zone=9,table=1)") == "");
-  REQUIRE(add_rule(b, "table=1,ip,reg6=7,actions=output:2") == "");
-  REQUIRE(add_rule(b, "table=1,ip,reg6=0,actions=output:1") == "");
+  Bridge b = bridge_with_rules(4, {
+      "table=0,ip,in_port=1,actions=load:0x7->NXM_NX_REG6[],load:0x2a->NXM_NX_REG5[16..31],"
+          "ct(zone=NXM_NX_REG5[16..31],table=1)",
+      "table=0,ip,in_port=2,actions=ct(zone=9,table=1)",
+      "table=1,ip,reg6=7,actions=output:2",
+      "table=1,ip,reg6=0,actions=output:1",
+  });
   FlowKey k = dps::test::tcp_key(11, 1, 2);
   XlateResult r = run(b, k);
   REQUIRE(r.error.empty());

@@ -13,6 +13,7 @@
 
 #include "bridge.h"
 #include "flow_parser.h"
+#include "flow_text.h"
 #include "hex_bytes.h"
 #include "of_codec.h"
 #include "tlv_table.h"
@@ -282,11 +283,8 @@ TEST_CASE("ovs-ofctl's NXM_1 tunnel OXMs decode (captured flow-mods)", "[ofproto
   tlv.loc[0] = {0, 4};
   DecodeOptions opts;
   opts.tlv = &tlv;
-  OfMessage m;
-  MaybeError e = decode(fm1, &m, opts);
-  INFO((e ? e->message : std::string()));
-  REQUIRE_FALSE(e);
-  const FlowMod& fm = std::get<FlowModMsg>(m.body).mod;
+  OfMessage m = dps::test::decode_ok(fm1, opts);
+  const FlowMod& fm = dps::test::flow_mod_of(m);
   CHECK(format_flow_mod(fm) ==
         "tun_id=0x2a,tun_src=1.2.3.4,tun_metadata0=0x1234 "
         "actions=set_field:0x2a->tun_id,set_field:1.2.3.4->tun_dst,output:1");
@@ -302,7 +300,7 @@ TEST_CASE("ovs-ofctl's NXM_1 tunnel OXMs decode (captured flow-mods)", "[ofproto
   // The same message against a table without tun_metadata0.
   TunMetadataLayout empty;
   opts.tlv = &empty;
-  e = decode(fm1, &m, opts);
+  MaybeError e = decode(fm1, &m, opts);
   REQUIRE(e);
   CHECK(is_nx(*e, NxErrorCode::kInvalidTlvField));
   // The error reply names the experimenter (ovs-ofctl prints NXFMFC_INVALID_TLV_FIELD).
@@ -323,10 +321,8 @@ TEST_CASE("ovs-ofctl's NXM_1 tunnel OXMs decode (captured flow-mods)", "[ofproto
       "00040018" "00000000" "00190010" "00015201" "05000000" "00000000");  // apply
   tlv.loc[1] = {4, 4};
   opts.tlv = &tlv;
-  e = decode(fm2, &m, opts);
-  INFO((e ? e->message : std::string()));
-  REQUIRE_FALSE(e);
-  CHECK(format_flow_mod(std::get<FlowModMsg>(m.body).mod) ==
+  const OfMessage m2 = dps::test::decode_ok(fm2, opts);
+  CHECK(format_flow_mod(dps::test::flow_mod_of(m2)) ==
         "tun_dst=9.9.9.0/24,tun_ipv6_src=::1,tun_flags=+oam,tun_metadata0=0x1200/0xff00 "
         "actions=set_field:0x5->tun_metadata1");
 }

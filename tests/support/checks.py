@@ -20,6 +20,10 @@ when given: e.g. a `dpsctl version` that succeeds). Without a store it runs
 accepts a connection; with neither, once it has stayed up for a moment.
 The same Switch can be started again after stop() (same store file, same
 file prefix): what a restart test needs.
+
+switch_test() is the whole main() of a namespace test around one such
+Switch with its store: the root/tool check (skip, 77), setup and teardown,
+the start, the body, the closing "still running" check and the cleanup.
 """
 import json
 import os
@@ -193,6 +197,31 @@ def guarded_switch(sw, tmp, teardown, body, before=None, procs=()):
         shutil.rmtree(tmp, ignore_errors=True)
 
     return guarded(body, cleanup, on_error=lambda: print(sw.log_tail()))
+
+
+def switch_test(dpswitchd, name, teardown, setup, body, tools=("ovs-vsctl", "ovs-ofctl")):
+    """The main() of a namespace test around one dpswitchd with its own
+    store (db=True), named name: exit 77 (skipped) without root or one of
+    tools on the PATH; else, in a fresh temporary directory, guarded_switch()
+    around teardown(), setup(), the switch's start, body(sw, tmp, procs)
+    (procs: a list the body fills with the processes to kill on the way out)
+    and a last check that dpswitchd is still running. Returns the exit
+    status."""
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in tools):
+        print("SKIP: needs root, " + " and ".join(tools))
+        return 77
+    tmp = tempfile.mkdtemp(prefix=name + "-")
+    sw = Switch(dpswitchd, db=True, name=name, tmp=tmp)
+    procs = []
+
+    def guarded_body():
+        teardown()
+        setup()
+        sw.start(timeout=60)
+        body(sw, tmp, procs)
+        check(sw.alive(), "dpswitchd still running", sw.log_tail())
+
+    return guarded_switch(sw, tmp, teardown, guarded_body, procs=procs)
 
 
 def tx_csum_off(dev, ns=None):

@@ -19,6 +19,26 @@ datapath::FlowSpec flow_spec(const std::string& match, const std::string& action
   return s;
 }
 
+std::vector<netdev::RingNetdev*> add_ring_ports(datapath::Datapath& dp, unsigned n, const std::string& prefix,
+                                                unsigned ring_size) {
+  static int seq = 0;  // ring names are process-wide
+  std::vector<netdev::RingNetdev*> ports;
+  for (unsigned i = 0; i < n; i++) {
+    auto p = std::make_unique<netdev::RingNetdev>(prefix + std::to_string(seq++), ring_size);
+    ports.push_back(p.get());
+    REQUIRE(dp.add_port(std::move(p), i + 1) == i + 1);
+  }
+  return ports;
+}
+
+rte_mbuf* dp_mbuf(datapath::Datapath& dp, const Frame& frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(dp.pool().get());
+  if (!m) return nullptr;
+  char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+  std::memcpy(d, frame.data(), frame.size());
+  return m;
+}
+
 DpRig::DpRig(const DpRigConfig& cfg) {
   ensure_eal();
   datapath::DatapathConfig dc;
@@ -26,22 +46,10 @@ DpRig::DpRig(const DpRigConfig& cfg) {
   dc.n_mbufs = cfg.n_mbufs;
   dc.max_flows_per_pmd = cfg.max_flows_per_pmd;
   dp = std::make_unique<datapath::Datapath>(dc);
-  static int seq = 0;  // ring names are process-wide
-  for (unsigned i = 0; i < cfg.n_ports; i++) {
-    auto p = std::make_unique<netdev::RingNetdev>(cfg.port_prefix + std::to_string(seq++),
-                                                  cfg.ring_size);
-    ports.push_back(p.get());
-    REQUIRE(dp->add_port(std::move(p), i + 1) == i + 1);
-  }
+  ports = add_ring_ports(*dp, cfg.n_ports, cfg.port_prefix, cfg.ring_size);
 }
 
-rte_mbuf* DpRig::mbuf(const Frame& frame) {
-  rte_mbuf* m = rte_pktmbuf_alloc(dp->pool().get());
-  if (!m) return nullptr;
-  char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
-  std::memcpy(d, frame.data(), frame.size());
-  return m;
-}
+rte_mbuf* DpRig::mbuf(const Frame& frame) { return dp_mbuf(*dp, frame); }
 
 void DpRig::inject(unsigned port_no, const Frame& frame, unsigned copies) {
   for (unsigned i = 0; i < copies; i++) {

@@ -25,6 +25,14 @@ using Frame = std::vector<uint8_t>;
 // A FlowSpec from dpctl text: "in_port=1,eth_type=0x0800" and "output:2".
 datapath::FlowSpec flow_spec(const std::string& match, const std::string& actions, uint64_t ufid);
 
+// n RingNetdev ports added to dp as ports 1..n (ring names: prefix and a
+// process-wide sequence number; each add REQUIREd): index i = port i+1.
+std::vector<netdev::RingNetdev*> add_ring_ports(datapath::Datapath& dp, unsigned n, const std::string& prefix,
+                                                unsigned ring_size = 4096);
+
+// A frame in a fresh mbuf of dp's pool; nullptr when the pool is empty.
+rte_mbuf* dp_mbuf(datapath::Datapath& dp, const Frame& frame);
+
 struct DpRigConfig {
   unsigned n_ports = 2;
   std::vector<unsigned> lcores = {1};   // one PMD per lcore
