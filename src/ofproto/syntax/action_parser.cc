@@ -77,6 +77,17 @@ MaybeError split_action(std::string_view tok, ActionTok* t) {
 MaybeError parse_action_list(std::string_view text, ActState& st, ActionList* out,
                              Instructions* insts, int* last_rank);
 
+// Hands each top-level comma-separated item of `args` to `parse`; the
+// first error (unbalanced parentheses or parse's) wins.
+template <typename Parse>
+MaybeError for_each_item(std::string_view args, Parse parse) {
+  std::vector<std::string_view> items;
+  if (MaybeError e = split_top(args, &items)) return e;
+  for (std::string_view i : items)
+    if (MaybeError e = parse(i)) return e;
+  return std::nullopt;
+}
+
 // The contiguous run of one bits of a mask: [*lo, *lo + *n); false when the
 // mask is zero or its ones are not contiguous.
 bool mask_run(uint64_t m, unsigned* lo, unsigned* n) {
@@ -547,10 +558,8 @@ MaybeError parse_ct_arg(std::string_view tok, ActState& st, ActCt* ct) {
     if (!n) return perr("ct: invalid table " + t.name.substr(6));
     ct->table = static_cast<uint8_t>(*n);
   } else if (t.name == "exec" && t.paren) {
-    std::vector<std::string_view> items;
-    if (MaybeError e = split_top(t.arg, &items)) return e;
-    for (std::string_view i : items)
-      if (MaybeError e = parse_ct_exec_item(i, st, ct)) return e;
+    if (MaybeError e = for_each_item(t.arg, [&](std::string_view i) { return parse_ct_exec_item(i, st, ct); }))
+      return e;
   } else if (t.name.rfind("alg=", 0) == 0) {
     return perr("ct: " + t.what + ": application-layer gateways (alg=) are not supported");
   } else if (t.name == "nat") {
@@ -567,11 +576,8 @@ MaybeError parse_ct_arg(std::string_view tok, ActState& st, ActCt* ct) {
 
 MaybeError act_ct(const ActionTok& t, ActionSink& s) {
   ActCt ct;
-  std::vector<std::string_view> args;
-  if (!t.arg.empty())
-    if (MaybeError e = split_top(t.arg, &args)) return e;
-  for (std::string_view a : args)
-    if (MaybeError e = parse_ct_arg(a, s.st, &ct)) return e;
+  if (MaybeError e = for_each_item(t.arg, [&](std::string_view a) { return parse_ct_arg(a, s.st, &ct); }))
+    return e;
   if (!ct.exec.empty() && !ct.commit)
     return perr("ct: exec() requires commit (as OVS: \"CT action requires commit flag if actions other than NAT without arguments are specified\")");
   s.apply->push_back(ct);
@@ -611,11 +617,7 @@ MaybeError parse_sample_arg(std::string_view item, ActSample* a) {
 
 MaybeError act_sample(const ActionTok& t, ActionSink& s) {
   ActSample a;
-  std::vector<std::string_view> args;
-  if (!t.arg.empty())
-    if (MaybeError e = split_top(t.arg, &args)) return e;
-  for (std::string_view item : args)
-    if (MaybeError e = parse_sample_arg(item, &a)) return e;
+  if (MaybeError e = for_each_item(t.arg, [&](std::string_view i) { return parse_sample_arg(i, &a); })) return e;
   if (!a.probability) return perr("non-zero \"probability\" must be specified on sample");
   s.apply->push_back(a);
   return std::nullopt;
