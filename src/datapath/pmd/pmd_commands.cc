@@ -7,6 +7,21 @@
 #include "pmd_thread.h"
 
 namespace dps::datapath {
+namespace {
+
+// A set (*obj goes in) or a delete (null goes in) on one of the PMD's tables
+// by id (PmdMeters, PmdBonds); the object let go of comes back in *obj for
+// the control side to free. -EINVAL (*obj kept) for an id past max, -ENOENT
+// for a delete of nothing.
+template <typename Table, typename T>
+int set_or_del(Table& table, uint32_t id, uint32_t max, bool set, bool del, T** obj) {
+  if (id >= max) return -EINVAL;
+  T* old = table.swap(id, set ? *obj : nullptr);
+  *obj = old;
+  return del && !old ? -ENOENT : 0;
+}
+
+}  // namespace
 
 void PmdThread::apply_commands() {
   // Bursts of kCommandsPerIteration until the ring is empty or the
@@ -99,26 +114,14 @@ void PmdThread::cmd_set_ports(PmdCommand* cmd) {
 // kMeterSet / kMeterDel: the meter let go of comes back in cmd->meter for
 // the control side to free.
 void PmdThread::cmd_meter(PmdCommand* cmd) {
-  if (cmd->meter_id >= kMaxMeters) {
-    cmd->result = -EINVAL;
-    return;
-  }
-  DpMeter* in = cmd->type == PmdCmdType::kMeterSet ? cmd->meter : nullptr;
-  DpMeter* old = meters_.swap(cmd->meter_id, in);
-  cmd->result = cmd->type == PmdCmdType::kMeterDel && !old ? -ENOENT : 0;
-  cmd->meter = old;
+  cmd->result = set_or_del(meters_, cmd->meter_id, kMaxMeters, cmd->type == PmdCmdType::kMeterSet,
+                           cmd->type == PmdCmdType::kMeterDel, &cmd->meter);
 }
 
 // kBondSet / kBondDel: as meters, the bond let go of comes back in cmd->bond.
 void PmdThread::cmd_bond(PmdCommand* cmd) {
-  if (cmd->bond_id >= kMaxBonds) {
-    cmd->result = -EINVAL;
-    return;
-  }
-  DpBond* in = cmd->type == PmdCmdType::kBondSet ? cmd->bond : nullptr;
-  DpBond* old = bonds_.swap(cmd->bond_id, in);
-  cmd->result = cmd->type == PmdCmdType::kBondDel && !old ? -ENOENT : 0;
-  cmd->bond = old;
+  cmd->result = set_or_del(bonds_, cmd->bond_id, kMaxBonds, cmd->type == PmdCmdType::kBondSet,
+                           cmd->type == PmdCmdType::kBondDel, &cmd->bond);
 }
 
 }  // namespace dps::datapath
