@@ -132,6 +132,9 @@ TEST_CASE("pmd-rxq-assign and pmd-rxq-affinity parse like OVS's", "[rxq]") {
   CHECK(parse_rxq_assign("group") == RxqAssignMode::kGroup);
   CHECK(parse_rxq_assign("roundrobin") == RxqAssignMode::kRoundRobin);
   CHECK(!parse_rxq_assign("Cycles"));
+  for (RxqAssignMode m : {RxqAssignMode::kRoundRobin, RxqAssignMode::kCycles, RxqAssignMode::kGroup})
+    CHECK(parse_rxq_assign(rxq_assign_name(m)) == m);
+  CHECK(std::string(rxq_assign_name(RxqAssignMode::kCycles)) == "cycles");
   std::string err;
   auto a = parse_rxq_affinity("0:3,1:7", &err);
   REQUIRE(a);

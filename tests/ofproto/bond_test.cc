@@ -69,6 +69,25 @@ TEST_CASE("bond config: defaults and precise errors", "[bond]") {
   CHECK(warn.empty());
 }
 
+TEST_CASE("bond config: each mode's name (as bond/show prints it) parses back to it", "[bond]") {
+  std::string warn;
+  auto parsed = [&](const char* bond_mode, const char* lacp) {
+    BondColumns c;
+    c.port = "bond0";
+    c.bond_mode = bond_mode;
+    c.lacp = lacp;
+    auto r = parse_bond_config(c, &warn);
+    REQUIRE(std::holds_alternative<BondConfig>(r));
+    return std::get<BondConfig>(r);
+  };
+  for (BondMode m : {BondMode::kActiveBackup, BondMode::kBalanceSlb, BondMode::kBalanceTcp})
+    CHECK(parsed(bond_mode_name(m), "active").mode == m);
+  for (LacpMode l : {LacpMode::kOff, LacpMode::kActive, LacpMode::kPassive})
+    CHECK(parsed("active-backup", lacp_mode_name(l)).lacp == l);
+  CHECK(std::string(bond_mode_name(BondMode::kBalanceSlb)) == "balance-slb");
+  CHECK(std::string(lacp_mode_name(LacpMode::kPassive)) == "passive");
+}
+
 TEST_CASE("bond: balance-tcp buckets split evenly; a dead member's buckets move, only those", "[bond]") {
   Bond b = two_up(BondMode::kBalanceTcp);
   CHECK(count(b, 1) == kBondBuckets / 2);

@@ -4,23 +4,21 @@
 #include <charconv>
 #include <numeric>
 
+#include "enum_names.h"
+
 namespace dps::datapath {
 
+constexpr base::EnumName<RxqAssignMode> kRxqAssignNames[] = {
+    {RxqAssignMode::kRoundRobin, "roundrobin"},
+    {RxqAssignMode::kCycles, "cycles"},
+    {RxqAssignMode::kGroup, "group"},
+};
+
 std::optional<RxqAssignMode> parse_rxq_assign(std::string_view text) {
-  if (text == "roundrobin") return RxqAssignMode::kRoundRobin;
-  if (text == "cycles") return RxqAssignMode::kCycles;
-  if (text == "group") return RxqAssignMode::kGroup;
-  return std::nullopt;
+  return base::enum_from_name(text, kRxqAssignNames);
 }
 
-const char* rxq_assign_name(RxqAssignMode m) {
-  switch (m) {
-    case RxqAssignMode::kRoundRobin: return "roundrobin";
-    case RxqAssignMode::kCycles: return "cycles";
-    case RxqAssignMode::kGroup: return "group";
-  }
-  return "?";
-}
+const char* rxq_assign_name(RxqAssignMode m) { return base::enum_name(m, kRxqAssignNames); }
 
 namespace {
 

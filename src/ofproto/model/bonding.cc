@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "enum_names.h"
+
 namespace dps::ofproto {
 namespace {
 
@@ -46,39 +48,35 @@ std::string delay(const BondColumns& c, const char* col, const std::optional<int
   return "";
 }
 
+constexpr base::EnumName<BondMode> kBondModeNames[] = {
+    {BondMode::kActiveBackup, "active-backup"},
+    {BondMode::kBalanceSlb, "balance-slb"},
+    {BondMode::kBalanceTcp, "balance-tcp"},
+};
+constexpr base::EnumName<LacpMode> kLacpModeNames[] = {
+    {LacpMode::kOff, "off"},
+    {LacpMode::kActive, "active"},
+    {LacpMode::kPassive, "passive"},
+};
+
+// bond_mode (empty: active-backup) and lacp (empty: off).
 std::string modes_text(const BondColumns& c, BondConfig* b) {
-  if (c.bond_mode.empty() || c.bond_mode == "active-backup") b->mode = BondMode::kActiveBackup;
-  else if (c.bond_mode == "balance-slb") b->mode = BondMode::kBalanceSlb;
-  else if (c.bond_mode == "balance-tcp") b->mode = BondMode::kBalanceTcp;
+  if (c.bond_mode.empty()) b->mode = BondMode::kActiveBackup;
+  else if (auto m = base::enum_from_name(c.bond_mode, kBondModeNames)) b->mode = *m;
   else
     return "port " + c.port + ": bond_mode \"" + c.bond_mode +
            "\" is not active-backup, balance-slb or balance-tcp";
-  if (c.lacp.empty() || c.lacp == "off") b->lacp = LacpMode::kOff;
-  else if (c.lacp == "active") b->lacp = LacpMode::kActive;
-  else if (c.lacp == "passive") b->lacp = LacpMode::kPassive;
+  if (c.lacp.empty()) b->lacp = LacpMode::kOff;
+  else if (auto m = base::enum_from_name(c.lacp, kLacpModeNames)) b->lacp = *m;
   else return "port " + c.port + ": lacp \"" + c.lacp + "\" is not active, passive or off";
   return "";
 }
 
 }  // namespace
 
-const char* bond_mode_name(BondMode m) {
-  switch (m) {
-    case BondMode::kActiveBackup: return "active-backup";
-    case BondMode::kBalanceSlb: return "balance-slb";
-    case BondMode::kBalanceTcp: return "balance-tcp";
-  }
-  return "?";
-}
+const char* bond_mode_name(BondMode m) { return base::enum_name(m, kBondModeNames); }
 
-const char* lacp_mode_name(LacpMode m) {
-  switch (m) {
-    case LacpMode::kOff: return "off";
-    case LacpMode::kActive: return "active";
-    case LacpMode::kPassive: return "passive";
-  }
-  return "?";
-}
+const char* lacp_mode_name(LacpMode m) { return base::enum_name(m, kLacpModeNames); }
 
 std::variant<BondConfig, std::string> parse_bond_config(const BondColumns& c, std::string* warning) {
   BondConfig b;
