@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,7 +9,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <span>
 #include <stdexcept>
 
@@ -18,22 +16,13 @@
 #include "datapath.h"
 #include "flow_key_fields.h"
 #include "ofproto.h"
+#include "socket_address.h"
 
 namespace dps::daemon {
 namespace {
 
+using exporter::from_sockaddr;
 using exporter::IpAddress;
-
-IpAddress from_sockaddr(const sockaddr* sa) {
-  IpAddress a;
-  if (sa->sa_family == AF_INET6) {
-    a.v6 = true;
-    std::memcpy(a.b.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
-  } else {
-    std::memcpy(a.b.data(), &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
-  }
-  return a;
-}
 
 // The first IPv4 (else IPv6) address of network device `name`.
 std::optional<IpAddress> device_address(const std::string& name) {
@@ -52,21 +41,8 @@ std::optional<IpAddress> device_address(const std::string& name) {
 // The source address the kernel picks towards `to` (a connected UDP socket
 // sends nothing).
 std::optional<IpAddress> source_towards(const exporter::Endpoint& to) {
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (to.addr.v6) {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(to.port);
-    std::memcpy(&s6->sin6_addr, to.addr.b.data(), 16);
-    len = sizeof *s6;
-  } else {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(to.port);
-    std::memcpy(&s4->sin_addr, to.addr.b.data(), 4);
-    len = sizeof *s4;
-  }
+  sockaddr_storage ss;
+  const socklen_t len = exporter::to_sockaddr(to, &ss);
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   std::optional<IpAddress> out;

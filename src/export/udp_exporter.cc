@@ -1,11 +1,12 @@
 #include "udp_exporter.h"
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "socket_address.h"
 
 namespace dps::exporter {
 namespace {
@@ -17,21 +18,8 @@ int open_connected(const Endpoint& to, std::string* error) {
     *error = std::string("socket: ") + std::strerror(errno);
     return -1;
   }
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (to.addr.v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(to.port);
-    std::memcpy(&a->sin6_addr, to.addr.b.data(), 16);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(to.port);
-    std::memcpy(&a->sin_addr, to.addr.b.data(), 4);
-    len = sizeof *a;
-  }
+  sockaddr_storage ss;
+  const socklen_t len = to_sockaddr(to, &ss);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
     *error = std::string("connect: ") + std::strerror(errno);
     ::close(fd);

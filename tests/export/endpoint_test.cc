@@ -1,6 +1,9 @@
+#include <netinet/in.h>
+
 #include <catch2/catch.hpp>
 
 #include "endpoint.h"
+#include "socket_address.h"
 
 using namespace dps::exporter;
 
@@ -40,5 +43,22 @@ TEST_CASE("endpoint: errors name the problem") {
     CHECK_FALSE(parse_endpoint(in, &err));
     CHECK(!err.empty());
     if (*want) CHECK(err == want);
+  }
+}
+
+TEST_CASE("endpoint: to and from sockaddr") {
+  std::string err;
+  for (const char* text : {"192.0.2.7:4739", "[2001:db8::9]:6343"}) {
+    INFO(text);
+    auto ep = parse_endpoint(text, &err);
+    REQUIRE(ep);
+    sockaddr_storage ss;
+    socklen_t len = to_sockaddr(*ep, &ss);
+    CHECK(ss.ss_family == (ep->addr.v6 ? AF_INET6 : AF_INET));
+    CHECK(len == (ep->addr.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)));
+    const uint16_t port = ep->addr.v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                      : reinterpret_cast<sockaddr_in*>(&ss)->sin_port;
+    CHECK(ntohs(port) == ep->port);
+    CHECK(from_sockaddr(reinterpret_cast<sockaddr*>(&ss)) == ep->addr);
   }
 }
