@@ -16,18 +16,9 @@
 #include <cstdint>
 #include <cstring>
 
-namespace dps::base {
+#include "unaligned.h"
 
-inline uint16_t csum_load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t csum_load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+namespace dps::base {
 
 // Folds a 32-bit one's-complement sum and complements it.
 inline uint16_t csum_finish(uint32_t sum) {
@@ -50,12 +41,12 @@ inline uint16_t csum_replace_bytes(uint16_t csum, const uint8_t* old_bytes, cons
                                    unsigned n) {
   uint32_t sum = static_cast<uint16_t>(~csum);
   for (unsigned i = 0; i < n; i += 2)
-    sum += static_cast<uint16_t>(~csum_load16(old_bytes + i)) + uint32_t{csum_load16(new_bytes + i)};
+    sum += static_cast<uint16_t>(~load16(old_bytes + i)) + uint32_t{load16(new_bytes + i)};
   return csum_finish(sum);
 }
 inline uint16_t csum_replace16(uint16_t csum, const uint8_t* old_addr, const uint8_t* new_addr) {
   uint32_t sum = static_cast<uint16_t>(~csum);
-  for (int i = 0; i < 16; i += 4) sum += csum_delta32(csum_load32(old_addr + i), csum_load32(new_addr + i));
+  for (int i = 0; i < 16; i += 4) sum += csum_delta32(load32(old_addr + i), load32(new_addr + i));
   return csum_finish(sum);
 }
 
@@ -63,10 +54,10 @@ inline uint16_t csum_replace16(uint16_t csum, const uint8_t* old_addr, const uin
 // complemented); an odd last byte is padded with zero.
 inline uint32_t csum_partial(const uint8_t* p, size_t n, uint32_t sum) {
   size_t i = 0;
-  for (; i + 1 < n; i += 2) sum += csum_load16(p + i);
+  for (; i + 1 < n; i += 2) sum += load16(p + i);
   if (i < n) {
     uint8_t last[2] = {p[i], 0};
-    sum += csum_load16(last);
+    sum += load16(last);
   }
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return sum;

@@ -144,7 +144,7 @@ uint8_t* pseudo_csum_field(uint8_t proto, uint8_t* l4, size_t len, bool* udp) {
 template <typename F>
 void update_csum(uint8_t* p, bool udp, F f) {
   if (!p) return;
-  const uint16_t old = base::csum_load16(p);
+  const uint16_t old = base::load16(p);
   if (udp && old == 0) return;
   uint16_t c = f(old);
   if (udp && c == 0) c = 0xffff;
@@ -153,7 +153,7 @@ void update_csum(uint8_t* p, bool udp, F f) {
 
 void set_addr(uint8_t* ip, uint8_t* field, const uint8_t* addr, bool v4, uint8_t* l4csum, bool udp) {
   if (v4) {
-    const uint32_t o = base::csum_load32(field), n = base::csum_load32(addr);
+    const uint32_t o = base::load32(field), n = base::load32(addr);
     update_csum(ip + 10, false, [&](uint16_t c) { return base::csum_replace4(c, o, n); });
     update_csum(l4csum, udp, [&](uint16_t c) { return base::csum_replace4(c, o, n); });
     std::memcpy(field, addr, 4);
@@ -165,7 +165,7 @@ void set_addr(uint8_t* ip, uint8_t* field, const uint8_t* addr, bool v4, uint8_t
 
 void set_port(uint8_t* field, uint16_t port, uint8_t* l4csum, bool udp) {
   const uint8_t be[2] = {static_cast<uint8_t>(port >> 8), static_cast<uint8_t>(port)};
-  const uint16_t o = base::csum_load16(field), n = base::csum_load16(be);
+  const uint16_t o = base::load16(field), n = base::load16(be);
   update_csum(l4csum, udp, [&](uint16_t c) { return base::csum_replace2(c, o, n); });
   std::memcpy(field, be, 2);
 }

@@ -31,6 +31,7 @@
 #include <type_traits>
 
 #include "checksum.h"
+#include "unaligned.h"
 #include "compiler.h"
 #include "flow_key.h"
 #include "meter.h"
@@ -40,18 +41,7 @@ namespace {
 
 constexpr uint16_t be16(uint16_t x) { return __builtin_bswap16(x); }
 
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline void store16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline void store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+using base::load16, base::load32, base::store16, base::store32;
 
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoTcp = 6;

@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "compiler.h"
+#include "unaligned.h"
 
 namespace dps::datapath {
 namespace {
@@ -31,21 +32,7 @@ namespace {
 constexpr uint16_t be16(uint16_t x) { return __builtin_bswap16(x); }
 constexpr uint32_t be32(uint32_t x) { return __builtin_bswap32(x); }
 
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
+using base::load16, base::load32, base::load64;
 
 constexpr uint32_t kEthHeaderLen = 14;
 constexpr uint32_t kVlanHeaderLen = 4;
