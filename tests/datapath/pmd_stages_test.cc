@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
+#include <map>
 
 #include "pmd_rig.h"
 #include "pmd_stages.h"
@@ -251,4 +253,66 @@ TEST_CASE("process_batch and run_once: hits out, misses up, counters add up",
   CHECK(rig.counter(kEmcHits) == 32);
   CHECK(rig.counter(kMegaflowHits) == 32);  // all from the first pass
   CHECK(rig.counter(kTxPackets) == 64);
+}
+
+TEST_CASE("bond output: each packet to its bucket's member, in order, one burst per member",
+          "[datapath][pmd][bond]") {
+  PmdRig rig;
+  DpBondConfig cfg;
+  cfg.hash = BondHash::kL4;
+  for (unsigned k = 0; k < kBondBuckets; k++) cfg.buckets[k] = k % 3 == 0 ? 3 : 2;
+  PmdCommand* set = rig.new_command(PmdCmdType::kBondSet);
+  set->bond_id = 5;
+  set->bond = new DpBond(cfg);
+  DpBond* bond = set->bond;
+  REQUIRE(rig.run(set) == 0);
+  REQUIRE(set->bond == nullptr);  // nothing replaced
+  rig.install(kTo10, "bond:5");
+  rig.install(kTo20, "bond:5,output:1");  // the bond keeps a reference
+  std::vector<std::vector<uint8_t>> frames;
+  for (unsigned i = 0; i < 32; i++)
+    frames.push_back(frame_to(i % 4 == 3 ? "20.0.0.1" : "10.0.0.1", static_cast<uint16_t>(1000 + i)));
+  auto pkts = rig.packets(frames);
+  // What each port must get, per flow, in the burst's order.
+  std::map<uint32_t, std::vector<rte_mbuf*>> want[2];
+  std::array<uint64_t, kBondBuckets> want_tx{};
+  for (unsigned i = 0; i < 32; i++) {
+    const unsigned k = bond_bucket_of(bond_hash_l4(pkts[i]));
+    want[i % 4 == 3][cfg.buckets[k]].push_back(pkts[i]);
+    want_tx[k]++;
+    if (i % 4 == 3) want[1][1].push_back(pkts[i]);
+  }
+  for (rte_mbuf* p : pkts) rig.port(1).rx.push_back(p);
+  rig.pmd->run_once();
+  for (uint32_t port : {1u, 2u, 3u}) {
+    INFO("port " << port);
+    for (int f = 0; f < 2; f++) {
+      std::vector<rte_mbuf*> got;
+      for (rte_mbuf* m : rig.port(port).sent)
+        if (((std::find(pkts.begin(), pkts.end(), m) - pkts.begin()) % 4 == 3) == (f == 1)) got.push_back(m);
+      CHECK(got == want[f][port]);
+    }
+    CHECK(rig.port(port).bursts == 1);
+  }
+  CHECK(!want[0][2].empty());  // sequential ports use both members
+  CHECK(!want[0][3].empty());
+  CHECK(rig.port(2).sent.size() + rig.port(3).sent.size() == 32);
+  CHECK(rig.counter(kTxPackets) == 40);
+  for (unsigned k = 0; k < kBondBuckets; k++) CHECK(bond->tx[k].load() == want_tx[k]);
+  for (unsigned i = 0; i < 32; i++) CHECK(rte_mbuf_refcnt_read(pkts[i]) == (i % 4 == 3 ? 2 : 1));
+
+  // buckets_of() is bucket() per packet, whatever the hash.
+  for (BondHash h : {BondHash::kL4, BondHash::kSrcMacVlan, BondHash::kActive}) {
+    DpBondConfig c = cfg;
+    c.hash = h;
+    DpBond b(c);
+    uint8_t ks[32];
+    b.buckets_of(pkts.data(), 32, ks);
+    for (unsigned i = 0; i < 32; i++) CHECK(ks[i] == b.bucket(pkts[i]));
+  }
+  PmdCommand* del = rig.new_command(PmdCmdType::kBondDel);
+  del->bond_id = 5;
+  REQUIRE(rig.run(del) == 0);
+  CHECK(del->bond == bond);
+  delete del->bond;
 }

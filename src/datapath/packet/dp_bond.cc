@@ -47,9 +47,8 @@ uint32_t l4_ports(const uint8_t* d, uint32_t len, uint32_t l4, uint8_t proto) {
   return v;
 }
 
-}  // namespace
-
-uint32_t bond_hash_l4(const rte_mbuf* m) {
+// The hashes, inlined into buckets_of()'s loops.
+[[gnu::always_inline]] inline uint32_t hash_l4(const rte_mbuf* m) {
   if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) return m->hash.rss;
   const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint32_t len = rte_pktmbuf_data_len(m);
@@ -71,7 +70,7 @@ uint32_t bond_hash_l4(const rte_mbuf* m) {
   return crc_bytes(t, d, len < 12 ? len : 12);
 }
 
-uint32_t bond_hash_src_mac_vlan(const rte_mbuf* m) {
+[[gnu::always_inline]] inline uint32_t hash_src_mac_vlan(const rte_mbuf* m) {
   const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint32_t len = rte_pktmbuf_data_len(m);
   uint32_t off = 0;
@@ -80,6 +79,11 @@ uint32_t bond_hash_src_mac_vlan(const rte_mbuf* m) {
   return len >= 12 ? crc_bytes(vid, d + 6, 6) : 0;
 }
 
+}  // namespace
+
+uint32_t bond_hash_l4(const rte_mbuf* m) { return hash_l4(m); }
+uint32_t bond_hash_src_mac_vlan(const rte_mbuf* m) { return hash_src_mac_vlan(m); }
+
 unsigned DpBond::bucket(const rte_mbuf* m) const {
   switch (cfg.hash) {
     case BondHash::kL4: return bond_bucket_of(bond_hash_l4(m));
@@ -87,6 +91,20 @@ unsigned DpBond::bucket(const rte_mbuf* m) const {
     case BondHash::kActive: break;
   }
   return 0;
+}
+
+void DpBond::buckets_of(rte_mbuf* const* pkts, unsigned n, uint8_t* out) const {
+  switch (cfg.hash) {
+    case BondHash::kL4:
+      for (unsigned i = 0; i < n; i++) out[i] = static_cast<uint8_t>(bond_bucket_of(hash_l4(pkts[i])));
+      return;
+    case BondHash::kSrcMacVlan:
+      for (unsigned i = 0; i < n; i++)
+        out[i] = static_cast<uint8_t>(bond_bucket_of(hash_src_mac_vlan(pkts[i])));
+      return;
+    case BondHash::kActive: break;
+  }
+  std::memset(out, 0, n);
 }
 
 DpBond* PmdBonds::swap(uint32_t id, DpBond* b) {

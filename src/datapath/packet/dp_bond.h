@@ -39,6 +39,7 @@ namespace dps::datapath {
 inline constexpr uint32_t kMaxBonds = 64;
 inline constexpr unsigned kBondBuckets = 256;
 inline constexpr uint16_t kBondNoMember = 0xffff;
+static_assert(kBondBuckets <= 256, "buckets_of() stores a bucket in a byte");
 
 enum class BondHash : uint8_t {
   kActive,     // active-backup: bucket 0 names the active member
@@ -60,6 +61,10 @@ struct DpBond {
 
   // The bucket of a packet under cfg.hash.
   unsigned bucket(const rte_mbuf* m) const;
+  // The buckets of n packets into out[0..n): bucket() of each, with one
+  // dispatch on cfg.hash per burst and the hash inlined in its loop (the
+  // PMD's kBondOutput path).
+  void buckets_of(rte_mbuf* const* pkts, unsigned n, uint8_t* out) const;
   void count(unsigned b) { tx[b].store(tx[b].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
 };
 

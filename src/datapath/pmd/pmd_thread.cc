@@ -231,9 +231,11 @@ DPS_ALWAYS_INLINE void PmdThread::output_copies(uint32_t port_no, rte_mbuf* cons
 
 // Each packet to the member its bucket names; a bond that is not set, or
 // a bucket without a member, drops (counted by the batcher as tx drops).
+// The burst's buckets in one pass, then one add_bulk per member.
 DPS_ALWAYS_INLINE void PmdThread::bond_output(uint32_t id, rte_mbuf* const* pkts, unsigned n,
                                               bool keep, bool copy) {
-  DpBond* b = bonds_.get(id);
+  rte_mbuf* ms[netdev::kMaxBurst];
+  unsigned w = 0;
   for (unsigned i = 0; i < n; i++) {
     rte_mbuf* m = pkts[i];
     if (keep && copy) {
@@ -245,13 +247,39 @@ DPS_ALWAYS_INLINE void PmdThread::bond_output(uint32_t id, rte_mbuf* const* pkts
     } else if (keep) {
       rte_mbuf_refcnt_update(m, 1);
     }
-    if (DPS_UNLIKELY(!b)) {
-      out_.add(kMaxPorts, m);  // no such port: freed and counted
-      continue;
+    ms[w++] = m;
+  }
+  DpBond* b = bonds_.get(id);
+  if (DPS_UNLIKELY(!b)) {
+    out_.add_bulk(kMaxPorts, ms, w);  // no such port: freed and counted
+    return;
+  }
+  uint8_t k[netdev::kMaxBurst];
+  b->buckets_of(ms, w, k);
+  uint16_t port[netdev::kMaxBurst];
+  for (unsigned i = 0; i < w; i++) {
+    b->count(k[i]);
+    port[i] = b->cfg.buckets[k[i]];
+  }
+  output_grouped(ms, port, w);
+}
+
+// pkts[i] to port[i] (n <= kMaxBurst): one add_bulk per distinct port, each
+// port's packets in their order.
+DPS_ALWAYS_INLINE void PmdThread::output_grouped(rte_mbuf* const* pkts, const uint16_t* port, unsigned n) {
+  static_assert(netdev::kMaxBurst <= 32, "one bit per packet in a uint32_t");
+  rte_mbuf* grp[netdev::kMaxBurst];
+  uint32_t left = n == 32 ? ~0u : (1u << n) - 1;
+  while (left) {
+    const uint16_t p = port[__builtin_ctz(left)];
+    unsigned g = 0;
+    for (uint32_t rest = left; rest; rest &= rest - 1) {
+      const unsigned j = static_cast<unsigned>(__builtin_ctz(rest));
+      if (port[j] != p) continue;
+      grp[g++] = pkts[j];
+      left &= ~(1u << j);
     }
-    const unsigned k = b->bucket(m);
-    b->count(k);
-    out_.add(b->cfg.buckets[k], m);
+    out_.add_bulk(p, grp, g);
   }
 }
 
