@@ -273,7 +273,9 @@ TEST_CASE("bond output: each packet to its bucket's member, in order, one burst 
   for (unsigned i = 0; i < 32; i++)
     frames.push_back(frame_to(i % 4 == 3 ? "20.0.0.1" : "10.0.0.1", static_cast<uint16_t>(1000 + i)));
   auto pkts = rig.packets(frames);
-  // What each port must get, per flow, in the burst's order.
+  // What each port must get, per flow, in the burst's order (the first
+  // flow's packets go one by one, the second's through the general action
+  // loop: both must pick the same member for a packet).
   std::map<uint32_t, std::vector<rte_mbuf*>> want[2];
   std::array<uint64_t, kBondBuckets> want_tx{};
   for (unsigned i = 0; i < 32; i++) {

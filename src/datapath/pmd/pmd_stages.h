@@ -124,7 +124,8 @@ DPS_ALWAYS_INLINE bool PmdThread::execute_single_flow(Burst in, const PmdBatch& 
 }
 
 // Flows with a single output (NORMAL to a known MAC, output:N: the common
-// case) are executed packet by packet: when a burst spreads over many flows,
+// case; or output to a bond, whose member the packet's bucket names) are
+// executed packet by packet: when a burst spreads over many flows,
 // building a group per flow costs more than it saves. Returns the packets
 // left for execute_grouped.
 DPS_ALWAYS_INLINE uint32_t PmdThread::execute_single_outputs(Burst in, const PmdBatch& b,
@@ -134,15 +135,32 @@ DPS_ALWAYS_INLINE uint32_t PmdThread::execute_single_outputs(Burst in, const Pmd
     unsigned i = __builtin_ctz(h);
     DpFlow* f = b.flows[i];
     const DpActions& a = f->actions;
-    if (DPS_LIKELY(a.single_output())) {
+    const bool to_bond = a.n == 1 && a.acts[0].type == ActType::kBondOutput;  // output:bond0, balanced
+    if (DPS_LIKELY(a.single_output() || to_bond)) {
       uint16_t flags = train & (uint32_t{1} << i) ? 0 : b.keys[i].tcp_flags;
       f->count(1, rte_pktmbuf_pkt_len(in.pkts[i]), now_tsc_, flags);
-      out_.add(a.acts[0].arg32, in.pkts[i]);
+      if (DPS_LIKELY(!to_bond))
+        out_.add(a.acts[0].arg32, in.pkts[i]);
+      else
+        bond_output_one(a.acts[0].arg32, in.pkts[i]);
     } else {
       grouped |= uint32_t{1} << i;
     }
   }
   return grouped;
+}
+
+// One packet of a flow whose only action is the bond: to its bucket's
+// member, without the general action loop's setup.
+DPS_ALWAYS_INLINE void PmdThread::bond_output_one(uint32_t id, rte_mbuf* m) {
+  DpBond* b = bonds_.get(id);
+  if (DPS_UNLIKELY(!b)) {
+    out_.add(kMaxPorts, m);  // no such port: freed and counted
+    return;
+  }
+  const unsigned k = b->bucket(m);
+  b->count(k);
+  out_.add(b->cfg.buckets[k], m);
 }
 
 // The others are grouped by flow, keeping arrival order within each flow

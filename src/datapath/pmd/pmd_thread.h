@@ -206,6 +206,7 @@ class PmdThread {
   // keep = later actions still need the packets (a reference or, with
   // copy, a copy goes out).
   inline void bond_output(uint32_t id, rte_mbuf* const* pkts, unsigned n, bool keep, bool copy);
+  inline void bond_output_one(uint32_t id, rte_mbuf* m);
   inline void output_grouped(rte_mbuf* const* pkts, const uint16_t* port, unsigned n);
   DPS_COLD void upcall_userspace(const DpAction& act, rte_mbuf** pkts, unsigned n,
                                  uint32_t in_port, bool keep);
