@@ -116,11 +116,15 @@ inline constexpr uint8_t kCtFlagForce = 2;
 inline constexpr uint8_t kCtFlagMark = 4;
 inline constexpr uint8_t kCtFlagLabel = 8;
 inline constexpr uint8_t kCtFlagNat = 16;  // nat given: 2 slots hold its NatRange
-// The packets were translated by an earlier ct(nat) in this zone (their
-// key's +snat / +dnat, which the megaflow matches): conntrack finds them
-// by the reversed tuple and does not translate them again (OVS's natted).
-inline constexpr uint8_t kCtFlagNattedSrc = 32;
-inline constexpr uint8_t kCtFlagNattedDst = 64;
+// The packets were translated by an earlier ct(nat) in this zone: their
+// key's +snat / +dnat (which the megaflow matches), as the same bits, so
+// flags & kCtFlagNatted is what conntrack's CtAction::natted takes. The
+// tracker finds them by the reversed tuple and does not translate them
+// again (OVS's natted).
+inline constexpr uint8_t kCtFlagNattedSrc = conntrack::kCsSrcNat;
+inline constexpr uint8_t kCtFlagNattedDst = conntrack::kCsDstNat;
+inline constexpr uint8_t kCtFlagNatted = kCtFlagNattedSrc | kCtFlagNattedDst;
+static_assert((kCtFlagNatted & (kCtFlagCommit | kCtFlagForce | kCtFlagMark | kCtFlagLabel | kCtFlagNat)) == 0);
 
 struct DpAction {
   ActType type;

@@ -578,8 +578,7 @@ conntrack::CtAction ct_action_of(const DpCtArgs& a) {
   std::memcpy(c.label_mask, a.label_mask, 16);
   c.nat = a.flags & kCtFlagNat;
   c.nat_spec = a.nat;
-  c.natted = static_cast<uint8_t>(((a.flags & kCtFlagNattedSrc) ? conntrack::kCsSrcNat : 0) |
-                                  ((a.flags & kCtFlagNattedDst) ? conntrack::kCsDstNat : 0));
+  c.natted = a.flags & kCtFlagNatted;
   return c;
 }
 

@@ -33,10 +33,8 @@ datapath::DpCtArgs ct_dp_args(const ActCt& ct, uint16_t zone, uint32_t recirc_id
 uint8_t ct_natted_flags(const datapath::FlowKey& flow, uint16_t zone, datapath::FlowKey* mask) {
   if (!flow.recirc_id) return 0;  // a first pass: never tracked, ct_state 0
   mask->ct_zone = 0xffff;
-  mask->ct_state |= conntrack::kCsSrcNat | conntrack::kCsDstNat;
-  if (flow.ct_zone != zone) return 0;
-  return static_cast<uint8_t>(((flow.ct_state & conntrack::kCsSrcNat) ? datapath::kCtFlagNattedSrc : 0) |
-                              ((flow.ct_state & conntrack::kCsDstNat) ? datapath::kCtFlagNattedDst : 0));
+  mask->ct_state |= datapath::kCtFlagNatted;  // the same bits as +snat / +dnat
+  return flow.ct_zone == zone ? flow.ct_state & datapath::kCtFlagNatted : 0;
 }
 
 void ct_clear_fields(datapath::FlowKey* key) {
