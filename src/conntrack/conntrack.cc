@@ -495,6 +495,7 @@ size_t Conntrack::sweep(int64_t now, size_t budget) {
   }
   for (Conn* c : doomed) unlink_and_retire(c);
   reclaim();
+  frag_.sweep(now);
   return doomed.size();
 }
 
@@ -544,6 +545,7 @@ std::vector<CtEntry> Conntrack::dump(std::optional<uint16_t> zone) const {
 CtStats Conntrack::stats(bool by_proto) const {
   CtStats s;
   s.n_conns = n_conns();
+  s.ipf = frag_.status();
   for (unsigned i = 0; i < kMaxThreads; i++) {
     for (unsigned c = 0; c < kCtCounterCount; c++) s.counters[c] += threads_[i].counter(c);
   }

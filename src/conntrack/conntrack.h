@@ -14,6 +14,12 @@
 //   translated connection that goes through ct(nat) is rewritten (replies
 //   un-NATed, ICMP errors about it too) and gets +snat/+dnat. When no
 //   tuple is free the packet is dropped (CtResult::drop) and counted.
+//   Fragments: process() itself sees whole packets; a first fragment given
+//   to it is tracked by its L4 header, a later one is +trk+inv (counted as
+//   "fragments"). The datapath's ct() does not give it fragments: it holds
+//   them in frag() (ct_frag.h, an IpFrag owned here, swept by sweep())
+//   until their datagram is complete, tracks the reassembled datagram with
+//   process() once and sends the fragments on with that result.
 //
 // Design:
 //   - The table is kShards shards, each with its own spinlock, a fixed
@@ -59,6 +65,7 @@
 #include <string>
 #include <vector>
 
+#include "ct_frag.h"
 #include "ct_nat.h"
 #include "ct_packet.h"
 #include "ct_tcp.h"
@@ -169,6 +176,7 @@ struct CtStats {
   uint64_t n_conns = 0;
   uint64_t counters[kCtCounterCount] = {};
   uint64_t by_proto_tcp = 0, by_proto_udp = 0, by_proto_icmp = 0, by_proto_other = 0;
+  IpfStatus ipf;  // fragment reassembly (ct_frag.h)
 };
 
 class Conntrack {
@@ -221,6 +229,10 @@ class Conntrack {
   uint32_t zone_limit(uint16_t zone) const;
   uint32_t zone_count(uint16_t zone) const;
   void set_tcp_liberal(bool on) { liberal_.store(on, std::memory_order_relaxed); }
+  // Fragment reassembly in front of process() (ct_frag.h): the datapath's
+  // ct() action holds fragments here; sweep() expires them.
+  IpFrag& frag() { return frag_; }
+  const IpFrag& frag() const { return frag_; }
 
   struct Conn;
   struct Shard;
@@ -252,6 +264,7 @@ class Conntrack {
   std::atomic<uint64_t> epoch_{1};
   std::vector<Conn*> retired_;  // control thread only
   size_t sweep_cursor_ = 0;     // control thread only
+  IpFrag frag_;
 };
 
 }  // namespace dps::conntrack

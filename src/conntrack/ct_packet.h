@@ -10,7 +10,8 @@
 //   IP length fields; a header that does not fit is kTruncated, a header
 //   that cannot be right (IHL < 5, TCP data offset < 5, option lengths past
 //   the header) is kMalformed, a non-first fragment (no L4 header) is
-//   kFragment. The tracker marks all of them +trk+inv and counts them.
+//   kFragment. The tracker marks all of them +trk+inv and counts them
+//   (the datapath reassembles fragments before ct: ct_frag.h).
 // Thread-safety: pure function.
 #pragma once
 

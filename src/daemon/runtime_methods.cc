@@ -492,7 +492,82 @@ json ct_stats_show(RuntimeTargets& t, const json& params) {
   out += "Tracker counters:\n";
   for (unsigned c = 0; c < conntrack::kCtCounterCount; c++)
     out += std::string("    ") + conntrack::ct_counter_name(c) + ": " + std::to_string(s.counters[c]) + "\n";
+  out += "Fragment reassembly (v4 / v6):\n";
+  out += "    held: " + std::to_string(s.ipf.nfrag) + " fragments, " + std::to_string(s.ipf.n_lists) + " datagrams\n";
+  for (unsigned c = 0; c < conntrack::kIpfCounterCount; c++)
+    out += std::string("    ") + conntrack::ipf_counter_name(c) + ": " + std::to_string(s.ipf.v4[c]) + " / " +
+           std::to_string(s.ipf.v6[c]) + "\n";
   return out;
+}
+
+// OVS's dpctl/ipf-get-status text, plus dpswitch's extra counters.
+json ipf_get_status(RuntimeTargets& t, const json& params) {
+  no_more_params(params, 0, "dpctl/ipf-get-status");
+  const conntrack::IpfStatus s = t.dp.conntrack().frag().status();
+  std::string out = "        Fragmentation Module Status\n        ---------------------------\n";
+  auto line = [&out](const std::string& k, uint64_t v) { out += "        " + k + ": " + std::to_string(v) + "\n"; };
+  line("v4 enabled", s.v4_enabled);
+  line("v6 enabled", s.v6_enabled);
+  line("max num frags (v4/v6)", s.nfrag_max);
+  line("num frag", s.nfrag);
+  line("datagrams being reassembled", s.n_lists);
+  line("max datagrams", s.max_lists);
+  line("max frags per datagram", conntrack::kMaxFragsPerDatagram);
+  line("timeout (ms)", conntrack::kIpfTimeoutMs);
+  line("min v4 frag size", s.min_v4);
+  for (unsigned c = 0; c < conntrack::kIpfCounterCount; c++)
+    line(std::string("v4 frags ") + conntrack::ipf_counter_name(c), s.v4[c]);
+  line("min v6 frag size", s.min_v6);
+  for (unsigned c = 0; c < conntrack::kIpfCounterCount; c++)
+    line(std::string("v6 frags ") + conntrack::ipf_counter_name(c), s.v6[c]);
+  return out;
+}
+
+uint8_t ipf_family_param(const json& params, const char* method) {
+  const std::string f = string_param(params, 0, "v4|v6");
+  if (f != "v4" && f != "v6") throw std::invalid_argument(std::string(method) + ": expected v4 or v6, got '" + f + "'");
+  return f == "v4" ? 4 : 6;
+}
+
+uint32_t ipf_number_param(const json& params, size_t i, const char* method) {
+  const std::string n = string_param(params, i, "N");
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(n.c_str(), &end, 10);
+  if (n.empty() || *end || v > UINT32_MAX)
+    throw std::invalid_argument(std::string(method) + ": expected a number, got '" + n + "'");
+  return static_cast<uint32_t>(v);
+}
+
+json ipf_set_enabled(RuntimeTargets& t, const json& params) {
+  const char* method = "dpctl/ipf-set-enabled";
+  no_more_params(params, 2, method);
+  const uint8_t family = ipf_family_param(params, method);
+  const std::string v = string_param(params, 1, "enable|disable");
+  if (v != "enable" && v != "disable")
+    throw std::invalid_argument(std::string(method) + ": expected enable or disable, got '" + v + "'");
+  t.dp.conntrack().frag().set_enabled(family, v == "enable");
+  return std::string("fragmentation reassembly ") + (v == "enable" ? "enabled" : "disabled");
+}
+
+json ipf_set_min_frag(RuntimeTargets& t, const json& params) {
+  const char* method = "dpctl/ipf-set-min-frag";
+  no_more_params(params, 2, method);
+  const uint8_t family = ipf_family_param(params, method);
+  const uint32_t v = ipf_number_param(params, 1, method);
+  if (!t.dp.conntrack().frag().set_min_frag(family, v))
+    throw std::invalid_argument(std::string(method) + ": the minimum fragment size must be " +
+                                std::to_string(conntrack::kIpfMinFragLbound) + "..65535, got " + std::to_string(v));
+  return "setting minimum fragment size successful";
+}
+
+json ipf_set_max_nfrags(RuntimeTargets& t, const json& params) {
+  const char* method = "dpctl/ipf-set-max-nfrags";
+  no_more_params(params, 1, method);
+  const uint32_t v = ipf_number_param(params, 0, method);
+  if (!t.dp.conntrack().frag().set_max_nfrag(v))
+    throw std::invalid_argument(std::string(method) + ": at most " + std::to_string(conntrack::kIpfMaxNfragUbound) +
+                                " fragments, got " + std::to_string(v));
+  return "setting maximum fragments successful";
 }
 
 json ct_get_nconns(RuntimeTargets& t, const json& params) {
@@ -618,6 +693,10 @@ constexpr RuntimeMethodDef kMethods[] = {
     {"dpctl/ct-get-nconns", "[] -> N: tracked connections", false, ct_get_nconns},
     {"dpctl/ct-get-maxconns", "[] -> N: the connection limit", false, ct_get_maxconns},
     {"dpctl/ct-set-maxconns", "[N] -> text: set the connection limit (commits over it are counted as conntrack_full)", true, ct_set_maxconns},
+    {"dpctl/ipf-get-status", "[] -> text: fragment reassembly at ct(): settings, fragments held, counters per family", false, ipf_get_status},
+    {"dpctl/ipf-set-enabled", "[v4|v6, enable|disable] -> text: reassemble fragments at ct() (disabled: they are +trk+inv)", true, ipf_set_enabled},
+    {"dpctl/ipf-set-min-frag", "[v4|v6, N] -> text: smallest fragment (IP packet bytes) but the last accepted", true, ipf_set_min_frag},
+    {"dpctl/ipf-set-max-nfrags", "[N] -> text: fragments held at once (0..5000)", true, ipf_set_max_nfrags},
 };
 
 }  // namespace

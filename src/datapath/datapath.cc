@@ -28,6 +28,7 @@ Datapath::Datapath(const DatapathConfig& cfg)
 Datapath::~Datapath() {
   shutdown();
   pmds_.clear();
+  ct_->frag().flush();  // the fragments it holds go back to pool_ while it is there
   drop_meter_instances();  // the PMDs are gone: nobody meters any more
 }
 

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "ct_helpers.h"
+#include "ip_fragment.h"
 #include "nat_range.h"
 
 using namespace dps::conntrack;
@@ -91,4 +92,59 @@ TEST_CASE("conntrack fuzz: mutated packets through ct() and NAT", "[ct][fuzz]") 
   CHECK(s.counters[kTruncated] > 0);
   CHECK(s.counters[kMalformed] > 0);
   CHECK(s.counters[kCreated] > 0);
+}
+
+// Fragments of UDP / ICMP datagrams (IPv4, IPv6 with extension headers),
+// mutated, shuffled between datagrams, into the reassembly table; every
+// completed datagram rebuilt, tracked (with NAT) and its NAT copied back.
+// The table holds pointers into the exactly sized buffers until they are
+// released or flushed.
+TEST_CASE("conntrack fuzz: mutated fragments through reassembly, ct() and NAT", "[ct][fuzz][frag]") {
+  CtConfig cfg;
+  cfg.expected_conns = 1024;
+  CtRig r(cfg);
+  IpFrag& ipf = r.ct.frag();
+  REQUIRE(ipf.set_min_frag(4, 400));
+  REQUIRE(ipf.set_min_frag(6, 400));
+  std::mt19937 rng(777);
+  std::vector<std::vector<uint8_t>> frags;
+  for (uint32_t id = 1; id <= 4; id++) {
+    const std::vector<uint8_t> pl(600 * id, static_cast<uint8_t>(id));
+    for (auto& f : fragment_ip(l3_of(PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").udp(1000, 53).bytes(pl).build()), 500, id))
+      frags.push_back(f);
+    for (auto& f : fragment_ip(l3_of(PacketBuilder().eth().ipv4("10.0.0.2", "10.0.0.1").icmp(8, 0).bytes(pl).build()), 600, id))
+      frags.push_back(f);
+    for (auto& f : fragment_ip(l3_of(PacketBuilder().eth().ipv6("fd00::1", "fd00::2").ipv6_ext(0).udp(1000, 53).bytes(pl).build()), 520, id))
+      frags.push_back(f);
+  }
+  std::vector<std::unique_ptr<uint8_t[]>> held;
+  std::vector<uint8_t> out(kIpfMaxDatagram);
+  unsigned complete = 0;
+  for (unsigned i = 0; i < 60000; i++) {
+    const auto& base = frags[rng() % frags.size()];
+    const std::vector<uint8_t> m = rng() % 3 ? base : mutate(base, rng);
+    held.emplace_back(new uint8_t[std::max<size_t>(m.size(), 1)]);
+    std::copy(m.begin(), m.end(), held.back().get());
+    uint8_t* p = held.back().get();
+    if (!ip_is_fragment(p, m.size())) continue;
+    FragList* d = nullptr;
+    if (ipf.add(p, p, m.size(), 0, 1000 + i / 100, &d) != FragVerdict::kComplete) continue;
+    complete++;
+    const size_t len = IpFrag::reassemble(*d, out.data(), out.size());
+    if (len) {
+      const CtResult res = r.ct.process(r.th, out.data(), len, action(i % 12), 1000 + i / 100);
+      if (res.state & (kCsSrcNat | kCsDstNat)) IpFrag::apply_nat(*d, out.data());
+    }
+    ipf.release(d, d->n);
+    if (i % 5000 == 4999) {
+      ipf.flush();
+      held.clear();
+    }
+  }
+  ipf.flush();
+  CHECK(complete > 100);
+  CHECK(ipf.status().nfrag == 0);
+  CHECK(ipf.counter(4, kIpfAccepted) > 0);
+  CHECK(ipf.counter(6, kIpfReassembled) > 0);
+  CHECK(ipf.counter(4, kIpfMalformed) + ipf.counter(4, kIpfOverlap) + ipf.counter(4, kIpfDuplicate) > 0);
 }

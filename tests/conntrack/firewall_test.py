@@ -17,6 +17,11 @@ lets A open connections to B (committed) while B may only answer. Checked:
   - dpsctl dpctl/dump-conntrack shows the TCP and UDP entries in OVS's
     format (orig/reply tuples, protoinfo), zone=N filters, ct-get-nconns
     and ct-stats-show count them, flush-conntrack empties the table;
+  - fragments: `ping -s 3000` A->B and a 4000-byte UDP datagram A->B
+    (its 4005-byte echo comes back fragmented too) pass: each datagram is
+    reassembled at ct(), tracked once, its fragments sent on; a ping and a
+    large UDP datagram B->A (new) are still dropped; dpctl/ipf-get-status
+    counts the fragments accepted and reassembled, and none held after;
   - ct-set-maxconns 0: a new connection is not committed (counted as
     conntrack_full), so B's answer is +new and dropped: TCP A->B fails;
     back to the default, it works again.
@@ -62,7 +67,7 @@ def tcp():
 def udp():
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((ip, port))
     while True:
-        d, a = u.recvfrom(100); u.sendto(b"echo:" + d, a)
+        d, a = u.recvfrom(65535); u.sendto(b"echo:" + d, a)
 threading.Thread(target=udp, daemon=True).start()
 print("listening", flush=True)
 tcp()
@@ -219,6 +224,65 @@ def conntrack_checks(env):
     check(env.dpsctl("dpctl/ct-get-nconns") == "0", "flush-conntrack empties the table")
 
 
+# A UDP datagram of N bytes to DST's echo server; ok when the whole echo
+# ("echo:" + the datagram) comes back.
+BIG_UDP = r"""
+import socket, sys
+ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+d = bytes(i % 251 for i in range(n))
+u.sendto(d, (ip, port))
+try:
+    r, _ = u.recvfrom(65535)
+except socket.timeout:
+    print("timeout"); sys.exit(1)
+print("ok" if r == b"echo:" + d else "bad reply %d bytes" % len(r))
+sys.exit(0 if r == b"echo:" + d else 1)
+"""
+
+
+def big_udp(src, dst, port, n):
+    r = run(["python3", "-c", BIG_UDP, IP[dst], str(port), str(n)], ns=NS[src], check_rc=False)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()
+
+
+def ping(src, dst, size):
+    r = run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-s", str(size), IP[dst]], ns=NS[src], check_rc=False)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()[-300:]
+
+
+def status_counter(text, name):
+    for line in text.splitlines():
+        k, _, v = line.strip().partition(": ")
+        if k == name and v.isdigit():
+            return int(v)
+    return -1
+
+
+def fragments(env):
+    ok, out = ping("a", "b", 3000)
+    check(ok, "ping -s 3000 A->B: fragmented request and reply pass", out)
+    ok, out = big_udp("a", "b", 8080, 4000)
+    check(ok, "a 4000-byte UDP datagram A->B and its fragmented echo pass", out)
+    ok, out = ping("b", "a", 3000)
+    check(not ok, "ping -s 3000 B->A (new) is dropped", out)
+    ok, out = big_udp("b", "a", 9090, 4000)
+    check(not ok, "a 4000-byte UDP datagram B->A (new) is dropped", out)
+    st = env.dpsctl("dpctl/ipf-get-status")
+    # A->B: 2 pings and the UDP datagram of 3 fragments each way, twice
+    # through ct() (ct(table=1) and ct(commit)) for the first ones.
+    check(status_counter(st, "v4 frags accepted") >= 18 and status_counter(st, "v4 frags reassembled") >= 6
+          and status_counter(st, "num frag") == 0 and status_counter(st, "v4 frags purged") == 0,
+          "ipf-get-status: fragments accepted and reassembled, none held, none purged", st)
+    check(status_counter(st, "min v4 frag size") == 1200 and status_counter(st, "max num frags (v4/v6)") == 1000,
+          "ipf-get-status shows OVS's defaults", st)
+    check("successful" in env.dpsctl("dpctl/ipf-set-max-nfrags", "2000")
+          and status_counter(env.dpsctl("dpctl/ipf-get-status"), "max num frags (v4/v6)") == 2000,
+          "ipf-set-max-nfrags 2000 reads back")
+    check("at most 5000" in env.dpsctl("dpctl/ipf-set-max-nfrags", "6000"), "ipf-set-max-nfrags 6000 is refused")
+    check("Fragment reassembly" in env.dpsctl("dpctl/ct-stats-show"), "ct-stats-show has the fragment counters")
+
+
 def maxconns(env):
     check("successful" in env.dpsctl("dpctl/ct-set-maxconns", "0"), "ct-set-maxconns 0")
     check(env.dpsctl("dpctl/ct-get-maxconns") == "0", "ct-get-maxconns reads it back")
@@ -246,6 +310,7 @@ def firewall(sw, tmp, servers):
     ok, out = client("udp", "b", "a", 9090)
     check(not ok, "a new UDP flow B->A is dropped", out)
     fast_path(env)
+    fragments(env)
     conntrack_checks(env)
     maxconns(env)
 

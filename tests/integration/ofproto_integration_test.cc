@@ -7,7 +7,9 @@
 // none is lost), idle expiry of megaflows, a miss storm that must not
 // cost an established flow a single packet (misses are dropped and counted
 // at the miss ring instead), and packet-outs sampled by the PMD (the
-// bridge's sFlow sampler, a sample() action in the packet-out).
+// bridge's sFlow sampler, a sample() action in the packet-out), and
+// fragmented datagrams through the conntrack tutorial's firewall (held,
+// reassembled, tracked, sent on as the same fragments in order).
 #include <catch2/catch.hpp>
 
 #include <rte_mbuf.h>
@@ -22,6 +24,7 @@
 
 #include "dp_backer.h"
 #include "dp_rig.h"
+#include "ip_fragment.h"
 #include "ofproto.h"
 #include "packet_builder.h"
 
@@ -654,4 +657,92 @@ TEST_CASE("pop_mpls in a patch port's peer: the recirculated packet resumes ther
   bridges.reset();
   backer.reset();
   rig.dp->shutdown();
+}
+
+namespace {
+
+// The Ethernet frames of an IP datagram's fragments (mtu bytes of IP each).
+std::vector<test::Frame> fragment_frames(const test::Frame& frame, size_t mtu, uint32_t id) {
+  const test::Frame l3(frame.begin() + 14, frame.end());
+  std::vector<test::Frame> out;
+  for (const auto& f : test::fragment_ip(l3, mtu, id)) {
+    test::Frame e(frame.begin(), frame.begin() + 14);
+    e.insert(e.end(), f.begin(), f.end());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<test::Frame> udp_frags(const test::Mac& from, const test::Mac& to, const char* src, const char* dst,
+                                   uint16_t sp, uint16_t dp, size_t bytes, uint32_t id, bool v6 = false) {
+  std::vector<uint8_t> pl(bytes);
+  for (size_t i = 0; i < bytes; i++) pl[i] = static_cast<uint8_t>(i * 13 + id);
+  test::PacketBuilder b;
+  b.eth(to, from);
+  if (v6) b.ipv6(src, dst); else b.ipv4(src, dst, {.id = static_cast<uint16_t>(id)});
+  return fragment_frames(b.udp(sp, dp).bytes(pl).build(), 1500, id);
+}
+
+// The stateful firewall of OVS's conntrack tutorial: port 1 (A) may open
+// connections to port 2 (B), B may only answer.
+const char* kFirewall =
+    "table=0,priority=1,actions=drop\n"
+    "table=0,priority=100,ip,ct_state=-trk,actions=ct(table=1)\n"
+    "table=0,priority=100,ipv6,ct_state=-trk,actions=ct(table=1)\n"
+    "table=1,priority=100,ip,in_port=1,ct_state=+trk+new,actions=ct(commit),output:2\n"
+    "table=1,priority=100,ip,in_port=1,ct_state=+trk+est,actions=output:2\n"
+    "table=1,priority=100,ip,in_port=2,ct_state=+trk+new,actions=drop\n"
+    "table=1,priority=100,ip,in_port=2,ct_state=+trk+est,actions=output:1\n"
+    "table=1,priority=100,ipv6,in_port=1,ct_state=+trk+new,actions=ct(commit),output:2\n"
+    "table=1,priority=100,ipv6,in_port=2,ct_state=+trk+est,actions=output:1\n";
+
+}  // namespace
+
+TEST_CASE("fragmented datagrams pass the conntrack firewall both ways as the same fragments",
+          "[integration][eal][ofproto][ct]") {
+  OfRig r(2, {1, 2}, {}, kFirewall);
+  const test::Mac a = test::kMacA, b = test::kMacB;
+  auto send = [&](unsigned port, const std::vector<test::Frame>& fs) {
+    for (const auto& f : fs) r.inject(port, f);
+  };
+  auto expect = [&](unsigned port, const std::vector<test::Frame>& fs) {
+    r.clear();
+    REQUIRE(r.pump_until([&] { return r.count[port] >= fs.size(); }, 3000));
+    r.pump(20);
+    CHECK(r.count[port] == fs.size());
+    CHECK(r.frames[port] == fs);  // the same fragments, in order
+  };
+  // A -> B: 3 fragments (a DNS answer over EDNS, an NFS read)
+  const auto ab = udp_frags(a, b, "10.0.0.1", "10.0.0.2", 5000, 53, 3000, 11);
+  REQUIRE(ab.size() == 3);
+  send(1, {ab[2], ab[0], ab[1]});  // out of order in: in order out
+  expect(2, ab);
+  // B -> A, the reply
+  const auto ba = udp_frags(b, a, "10.0.0.2", "10.0.0.1", 53, 5000, 2500, 12);
+  send(2, ba);
+  expect(1, ba);
+  // A -> B, 60000 bytes: 41 fragments, more than a batch and than the
+  // recirculation queue holds; all leave, in order.
+  const auto big = udp_frags(a, b, "10.0.0.1", "10.0.0.2", 5000, 53, 60000, 13);
+  REQUIRE(big.size() > netdev::kMaxBurst);
+  send(1, big);
+  expect(2, big);
+  // IPv6 A -> B and back
+  const auto ab6 = udp_frags(a, b, "fd00::1", "fd00::2", 6000, 53, 4000, 0x10001, true);
+  send(1, ab6);
+  expect(2, ab6);
+  const auto ba6 = udp_frags(b, a, "fd00::2", "fd00::1", 53, 6000, 3000, 0x20002, true);
+  send(2, ba6);
+  expect(1, ba6);
+  // B -> A new: dropped, fragments and all.
+  r.clear();
+  send(2, udp_frags(b, a, "10.0.0.2", "10.0.0.1", 7000, 7001, 3000, 14));
+  r.pump(200);
+  CHECK(r.count[1] == 0);
+  const conntrack::IpfStatus st = r.dp->conntrack().frag().status();
+  CHECK(st.nfrag == 0);
+  CHECK(st.v4[conntrack::kIpfAccepted] >= 3 + 3 + big.size() + 3);
+  CHECK(st.v4[conntrack::kIpfPurged] == 0);
+  CHECK(st.v6[conntrack::kIpfReassembled] >= 2);
+  CHECK(r.dp->conntrack().stats(false).counters[conntrack::kFragments] == 0);
 }

@@ -54,7 +54,11 @@ PmdThread::PmdThread(const PmdConfig& cfg)
   cmd_busy_cycles_ = rte_get_tsc_hz() / 1'000'000 * kCommandsBusyUs;
   cmd_idle_cycles_ = rte_get_tsc_hz() / 1'000'000 * kCommandsIdleUs;
   tsc_per_ms_ = std::max<uint64_t>(rte_get_tsc_hz() / 1000, 1);
-  if (cfg.ct) ct_thread_ = cfg.ct->register_thread();
+  if (cfg.ct) {
+    ct_thread_ = cfg.ct->register_thread();
+    cfg.ct->frag().set_free_fn([](void* m) { rte_pktmbuf_free(static_cast<rte_mbuf*>(m)); });
+    frag_buf_.reset(new uint8_t[conntrack::kIpfMaxDatagram]);
+  }
 }
 
 PmdThread::~PmdThread() {
@@ -302,7 +306,7 @@ DPS_ALWAYS_INLINE unsigned PmdThread::dec_ttl(rte_mbuf** pkts, unsigned n) {
 // Inline into execute_actions, as are the two helpers above: one call per
 // group, as before they had names.
 DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte_mbuf** pkts,
-                                                      unsigned n, uint32_t in_port) {
+                                                      unsigned n, uint32_t in_port, unsigned first) {
   // `later_modifies[k]`: some action after k rewrites the packet, so an
   // output at k must send a copy; otherwise it shares the mbuf (refcnt).
   // Actions start at the slots in `starts` (a kTnlPush spans several).
@@ -318,7 +322,9 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
   rte_mbuf* live[netdev::kMaxBurst];
   unsigned n_live = n;
   for (unsigned i = 0; i < n; i++) live[i] = pkts[i];
-  for (unsigned j = 0; j < n_starts && n_live; j++) {
+  unsigned j0 = 0;
+  while (j0 < n_starts && starts[j0] < first) j0++;
+  for (unsigned j = j0; j < n_starts && n_live; j++) {
     const DpAction& a = acts.acts[starts[j]];
     const bool last = j + 1 == n_starts;
     switch (a.type) {
@@ -350,6 +356,7 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
         break;
       case ActType::kCt:
         n_live = run_ct(&a, live, n_live, !last, in_port);
+        if (DPS_UNLIKELY(n_ct_overflow_)) ct_overflow_tail(acts, last ? acts.n : starts[j + 1], in_port);
         if (last && a.arg32) return;  // all recirculated
         break;
       case ActType::kRecirc:
@@ -530,6 +537,7 @@ void PmdThread::drain_recirc_slow() {
     }
     q.n = 0;
   }
+  if (DPS_UNLIKELY(n_frag_pending_) && !frag_flushing_) flush_frag_pending();
 }
 
 // A burst whose keys are made: no trains, no EMC (tunnel keys differ from
@@ -603,9 +611,17 @@ unsigned PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool 
   uint8_t* l3[netdev::kMaxBurst];
   size_t len[netdev::kMaxBurst];
   unsigned n_ip = 0;
+  uint32_t frags = 0;
   for (unsigned i = 0; i < n; i++)
-    if (ct_thread_ && locate_l3(pkts[i], &l3[i], &len[i])) n_ip++;
-    else l3[i] = nullptr;
+    if (ct_thread_ && locate_l3(pkts[i], &l3[i], &len[i])) {
+      n_ip++;
+      if (DPS_UNLIKELY(conntrack::ip_is_fragment(l3[i], len[i]))) frags |= 1u << i;
+    } else {
+      l3[i] = nullptr;
+    }
+  conntrack::FragList* done[netdev::kMaxBurst];
+  unsigned n_done = 0;
+  if (DPS_UNLIKELY(frags)) n = hold_fragments(pkts, l3, len, n, frags, args.zone, now_ms, done, &n_done);
   if (n_ip > 1) cfg_.ct->prefetch(l3, len, n, args.zone);
   unsigned w = 0;
   for (unsigned i = 0; i < n; i++) {
@@ -622,7 +638,127 @@ unsigned PmdThread::run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool 
     if (!args.recirc_id) continue;
     if (FlowKey* k = queue_recirc(pkts[i], keep, in_port, args.recirc_id)) ct_result_to_key(r, args.recirc_id, k);
   }
+  if (DPS_UNLIKELY(n_done)) w = emit_datagrams(done, n_done, act, args.recirc_id, pkts, w, keep, in_port, now_ms);
   return w;
+}
+
+// --- Fragments (conntrack/ct_frag.h) ------------------------------------------
+
+// Takes the fragments out of the batch (compacted in order): held, or
+// complete (their lists into done), or refused (left in, +trk+inv: l3 null).
+unsigned PmdThread::hold_fragments(rte_mbuf** pkts, uint8_t** l3, size_t* len, unsigned n, uint32_t frags,
+                                   uint16_t zone, int64_t now_ms, conntrack::FragList** done,
+                                   unsigned* n_done) {
+  conntrack::IpFrag& ipf = cfg_.ct->frag();
+  unsigned w = 0;
+  for (unsigned i = 0; i < n; i++) {
+    if ((frags >> i & 1) && ipf.enabled((l3[i][0] >> 4) == 4 ? 4 : 6)) {
+      conntrack::FragList* d = nullptr;
+      const conntrack::FragVerdict v = ipf.add(pkts[i], l3[i], len[i], zone, now_ms, &d);
+      if (v == conntrack::FragVerdict::kHeld) continue;
+      if (v == conntrack::FragVerdict::kComplete) {
+        done[(*n_done)++] = d;
+        continue;
+      }
+      l3[i] = nullptr;  // refused (counted by the table): tracked as invalid
+    }
+    pkts[w] = pkts[i];
+    l3[w] = l3[i];
+    len[w] = len[i];
+    w++;
+  }
+  return w;
+}
+
+// Each completed datagram: reassembled, tracked once, NAT copied back into
+// its fragments, the fragments into the batch after the w packets there
+// (with ct(table=), into the recirculation queue as well). What does not
+// fit waits (FragOut). Returns the batch's new size.
+unsigned PmdThread::emit_datagrams(conntrack::FragList* const* done, unsigned n_done,
+                                   const conntrack::CtAction& act, uint32_t recirc_id, rte_mbuf** pkts,
+                                   unsigned w, bool keep, uint32_t in_port, int64_t now_ms) {
+  conntrack::IpFrag& ipf = cfg_.ct->frag();
+  for (unsigned k = 0; k < n_done; k++) {
+    FragOut o{done[k], 0, {}, recirc_id, in_port, keep};
+    const size_t len = conntrack::IpFrag::reassemble(*o.d, frag_buf_.get(), conntrack::kIpfMaxDatagram);
+    if (len) o.r = cfg_.ct->process(ct_thread_, frag_buf_.get(), len, act, now_ms);
+    if (!len || o.r.drop) {
+      ipf.release(o.d, 0);  // freed, counted as purged
+      continue;
+    }
+    if (act.nat && (o.r.state & (conntrack::kCsSrcNat | conntrack::kCsDstNat)))
+      conntrack::IpFrag::apply_nat(*o.d, frag_buf_.get());
+    const bool only_recirc = recirc_id && !keep;  // the batch ends here: only the queue matters
+    if (only_recirc) {
+      emit_frags(&o, nullptr, 0, netdev::kMaxBurst - recirc_[recirc_fill_].n);
+    } else {
+      w = emit_frags(&o, pkts, w, netdev::kMaxBurst - w);
+    }
+    if (o.next == o.d->n) {
+      ipf.release(o.d, o.d->n);
+    } else if (!only_recirc) {
+      ct_overflow_[n_ct_overflow_++] = o;
+    } else if (n_frag_pending_ < kMaxFragPending) {
+      frag_pending_[n_frag_pending_++] = o;
+    } else {
+      ipf.release(o.d, o.next);  // the rest freed, counted as purged
+    }
+  }
+  return w;
+}
+
+// Up to `room` more fragments of o, in order, into pkts after w (pkts null:
+// none) and, with o's recirculation id, the recirculation queue.
+unsigned PmdThread::emit_frags(FragOut* o, rte_mbuf** pkts, unsigned w, unsigned room) {
+  for (; room && o->next < o->d->n; room--) {
+    auto* m = static_cast<rte_mbuf*>(o->d->frags[o->next++].pkt);
+    if (pkts) pkts[w++] = m;
+    if (!o->recirc_id) continue;
+    if (FlowKey* k = queue_recirc(m, o->keep, o->in_port, o->recirc_id)) ct_result_to_key(o->r, o->recirc_id, k);
+  }
+  return w;
+}
+
+// The fragments of this ct() that did not fit its batch: through the rest
+// of the action list (from slot `first`), a batch at a time. A ct() in that
+// rest overflowing in turn is handled by its own call.
+void PmdThread::ct_overflow_tail(const DpActions& acts, unsigned first, uint32_t in_port) {
+  FragOut ov[netdev::kMaxBurst];
+  const unsigned n = n_ct_overflow_;
+  for (unsigned k = 0; k < n; k++) ov[k] = ct_overflow_[k];
+  n_ct_overflow_ = 0;
+  for (unsigned k = 0; k < n; k++) {
+    while (ov[k].next < ov[k].d->n) {
+      rte_mbuf* live[netdev::kMaxBurst];
+      const unsigned w = emit_frags(&ov[k], live, 0, netdev::kMaxBurst);
+      execute_action_list(acts, live, w, in_port, first);
+    }
+    cfg_.ct->frag().release(ov[k].d, ov[k].d->n);
+  }
+}
+
+// The datagrams waiting for room in the recirculation queue: a queue's
+// worth at a time, each followed by its recirculation, until none waits
+// (bounded: a pipeline that recirculates them forever has the rest purged).
+void PmdThread::flush_frag_pending() {
+  frag_flushing_ = true;
+  constexpr unsigned kRounds = 4 * (conntrack::kMaxFragsPerDatagram / netdev::kMaxBurst + 1) * kMaxRecircDepth;
+  for (unsigned round = 0; n_frag_pending_ && round < kRounds; round++) {
+    unsigned w = 0;
+    for (unsigned p = 0; p < n_frag_pending_; p++) {
+      FragOut& o = frag_pending_[p];
+      emit_frags(&o, nullptr, 0, netdev::kMaxBurst - recirc_[recirc_fill_].n);
+      if (o.next == o.d->n)
+        cfg_.ct->frag().release(o.d, o.d->n);
+      else
+        frag_pending_[w++] = o;
+    }
+    n_frag_pending_ = w;
+    drain_recirc();
+  }
+  for (unsigned p = 0; p < n_frag_pending_; p++) cfg_.ct->frag().release(frag_pending_[p].d, frag_pending_[p].next);
+  n_frag_pending_ = 0;
+  frag_flushing_ = false;
 }
 
 void PmdThread::run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port) {

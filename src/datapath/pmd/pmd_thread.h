@@ -124,6 +124,19 @@ struct RecircQueue {
   unsigned n = 0;
 };
 
+// A datagram reassembled at ct() whose fragments are being sent on with
+// its ct result (pmd_thread.cc, "Fragments").
+struct FragOut {
+  conntrack::FragList* d = nullptr;
+  unsigned next = 0;  // the next fragment to send
+  conntrack::CtResult r;
+  uint32_t recirc_id = 0;
+  uint32_t in_port = 0;
+  bool keep = false;
+};
+// Datagrams a PMD keeps for the recirculation queue, which had no room.
+inline constexpr unsigned kMaxFragPending = 16;
+
 struct RxqStats {
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> cycles{0};  // processing cycles spent on this queue's bursts
@@ -196,8 +209,9 @@ class PmdThread {
   // Actions (pmd_thread.cc).
   void execute_flow(DpFlow* flow, rte_mbuf** pkts, unsigned n, uint16_t tcp_flags);
   void execute_actions(const DpActions& acts, rte_mbuf** pkts, unsigned n, uint32_t in_port);
+  // From the action at slot `first` (0: all of them).
   inline void execute_action_list(const DpActions& acts, rte_mbuf** pkts, unsigned n,
-                                  uint32_t in_port);
+                                  uint32_t in_port, unsigned first = 0);
   inline void output_copies(uint32_t port_no, rte_mbuf* const* pkts, unsigned n, bool copy);
   inline unsigned dec_ttl(rte_mbuf** pkts, unsigned n);
   // Meters (meter.h): kMeter runs the group through meters_[id].
@@ -227,6 +241,20 @@ class PmdThread {
   // id, into the recirculation queue with the ct fields in its key (a copy
   // when keep).
   unsigned run_ct(const DpAction* a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
+  // Fragments at ct() (cold): held in the table until their datagram is
+  // complete; the datagram tracked once, its fragments sent on in order
+  // with its result. Those that do not fit the batch go through the rest
+  // of the actions in further batches (ct_overflow_tail) or, for ct(table=)
+  // without room in the recirculation queue, wait in frag_pending_ until
+  // it drained (flush_frag_pending, before the burst ends).
+  DPS_COLD unsigned hold_fragments(rte_mbuf** pkts, uint8_t** l3, size_t* len, unsigned n, uint32_t frags,
+                                   uint16_t zone, int64_t now_ms, conntrack::FragList** done, unsigned* n_done);
+  DPS_COLD unsigned emit_datagrams(conntrack::FragList* const* done, unsigned n_done,
+                                   const conntrack::CtAction& act, uint32_t recirc_id, rte_mbuf** pkts,
+                                   unsigned w, bool keep, uint32_t in_port, int64_t now_ms);
+  unsigned emit_frags(FragOut* o, rte_mbuf** pkts, unsigned w, unsigned room);
+  DPS_COLD void ct_overflow_tail(const DpActions& acts, unsigned first, uint32_t in_port);
+  DPS_COLD void flush_frag_pending();
   // kRecirc: each packet (a copy when keep) into the recirculation queue,
   // its key parsed anew with recirc_id = a.arg32.
   void run_recirc(const DpAction& a, rte_mbuf** pkts, unsigned n, bool keep, uint32_t in_port);
@@ -279,6 +307,12 @@ class PmdThread {
   std::unique_ptr<RecircQueue[]> recirc_;  // two: one classified, one filled by its actions
   unsigned recirc_fill_ = 0;               // the one tnl_pop appends to
   const RecircQueue* classifying_ = nullptr;  // the queue whose hits are executing
+  std::unique_ptr<uint8_t[]> frag_buf_;    // a reassembled datagram (kIpfMaxDatagram bytes)
+  FragOut frag_pending_[kMaxFragPending];  // for the recirculation queue
+  unsigned n_frag_pending_ = 0;
+  bool frag_flushing_ = false;
+  FragOut ct_overflow_[netdev::kMaxBurst];  // for the rest of the current action list
+  unsigned n_ct_overflow_ = 0;
   conntrack::CtThread* ct_thread_ = nullptr;  // this PMD's handle on cfg_.ct (quiesces per iteration)
   uint64_t tsc_per_ms_ = 1;                  // conntrack's clock: TSC / tsc_per_ms_ = ms
   uint16_t tnl_ip_id_ = 0;                 // IPv4 identification of encapsulated packets (DF clear)
