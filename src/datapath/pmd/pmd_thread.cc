@@ -356,7 +356,10 @@ DPS_ALWAYS_INLINE void PmdThread::execute_action_list(const DpActions& acts, rte
         break;
       case ActType::kCt:
         n_live = run_ct(&a, live, n_live, !last, in_port);
-        if (DPS_UNLIKELY(n_ct_overflow_)) ct_overflow_tail(acts, last ? acts.n : starts[j + 1], in_port);
+        if (DPS_UNLIKELY(n_ct_overflow_)) {  // the batch, then the fragments it had no room for
+          ct_overflow_tail(acts, live, n_live, last ? acts.n : starts[j + 1], in_port);
+          return;
+        }
         if (last && a.arg32) return;  // all recirculated
         break;
       case ActType::kRecirc:
@@ -719,14 +722,17 @@ unsigned PmdThread::emit_frags(FragOut* o, rte_mbuf** pkts, unsigned w, unsigned
   return w;
 }
 
-// The fragments of this ct() that did not fit its batch: through the rest
-// of the action list (from slot `first`), a batch at a time. A ct() in that
-// rest overflowing in turn is handled by its own call.
-void PmdThread::ct_overflow_tail(const DpActions& acts, unsigned first, uint32_t in_port) {
+// A ct() whose fragments did not all fit its batch: the batch (n packets)
+// through the rest of the action list (from slot `first`), then the
+// fragments left, a batch at a time, so they leave in order. A ct() in
+// that rest overflowing in turn is handled by its own call.
+void PmdThread::ct_overflow_tail(const DpActions& acts, rte_mbuf** pkts, unsigned n_pkts, unsigned first,
+                                 uint32_t in_port) {
   FragOut ov[netdev::kMaxBurst];
   const unsigned n = n_ct_overflow_;
   for (unsigned k = 0; k < n; k++) ov[k] = ct_overflow_[k];
   n_ct_overflow_ = 0;
+  execute_action_list(acts, pkts, n_pkts, in_port, first);
   for (unsigned k = 0; k < n; k++) {
     while (ov[k].next < ov[k].d->n) {
       rte_mbuf* live[netdev::kMaxBurst];

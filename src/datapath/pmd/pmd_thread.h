@@ -253,7 +253,8 @@ class PmdThread {
                                    const conntrack::CtAction& act, uint32_t recirc_id, rte_mbuf** pkts,
                                    unsigned w, bool keep, uint32_t in_port, int64_t now_ms);
   unsigned emit_frags(FragOut* o, rte_mbuf** pkts, unsigned w, unsigned room);
-  DPS_COLD void ct_overflow_tail(const DpActions& acts, unsigned first, uint32_t in_port);
+  DPS_COLD void ct_overflow_tail(const DpActions& acts, rte_mbuf** pkts, unsigned n_pkts, unsigned first,
+                                uint32_t in_port);
   DPS_COLD void flush_frag_pending();
   // kRecirc: each packet (a copy when keep) into the recirculation queue,
   // its key parsed anew with recirc_id = a.arg32.
