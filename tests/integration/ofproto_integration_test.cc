@@ -772,3 +772,30 @@ TEST_CASE("fragmented datagrams pass the conntrack firewall both ways as the sam
   CHECK(st.v6[conntrack::kIpfReassembled] >= 2);
   CHECK(r.dp->conntrack().stats(false).counters[conntrack::kFragments] == 0);
 }
+
+TEST_CASE("SNAT of fragmented datagrams through the PMD: every fragment translated, checksums right",
+          "[integration][eal][ofproto][ct]") {
+  OfRig r(2, {1}, {},
+          "table=0,priority=1,actions=drop\n"
+          "table=0,priority=100,ip,actions=ct(table=1,nat)\n"
+          "table=1,priority=100,ip,in_port=1,ct_state=+trk+new,actions=ct(commit,nat(src=10.0.0.100)),output:2\n"
+          "table=1,priority=100,ip,in_port=1,ct_state=+trk+est,actions=output:2\n"
+          "table=1,priority=100,ip,in_port=2,ct_state=+trk+est,actions=output:1\n");
+  const test::Mac a = test::kMacA, b = test::kMacB;
+  // What must come out: the fragments of the datagram the host would have
+  // sent with the translated address (every checksum computed in full).
+  auto expect = [&](unsigned port, std::vector<test::Frame> want) {
+    r.clear();
+    REQUIRE(r.pump_until([&] { return r.count[port] >= want.size(); }, 3000));
+    r.pump(20);
+    auto got = r.frames[port];
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    CHECK(got == want);
+  };
+  for (const auto& f : udp_frags(a, b, "10.0.0.1", "10.0.0.2", 40000, 53, 4000, 21)) r.inject(1, f);
+  expect(2, udp_frags(a, b, "10.0.0.100", "10.0.0.2", 40000, 53, 4000, 21));
+  for (const auto& f : udp_frags(b, a, "10.0.0.2", "10.0.0.100", 53, 40000, 3000, 22)) r.inject(2, f);
+  expect(1, udp_frags(b, a, "10.0.0.2", "10.0.0.1", 53, 40000, 3000, 22));
+  CHECK(r.dp->conntrack().frag().status().nfrag == 0);
+}
