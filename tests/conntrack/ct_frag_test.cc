@@ -318,3 +318,28 @@ TEST_CASE("frag: release of a datagram not sent counts the rest as purged", "[ct
   CHECK(g_freed == 2);
   CHECK(r.ipf().status().nfrag == 0);
 }
+
+TEST_CASE("frag: SNAT of a fragmented IPv6 UDP datagram", "[ct][frag][nat]") {
+  auto dg6 = [](const char* s, const char* d) {
+    return l3_of(PacketBuilder().eth().ipv6(s, d).ipv6_ext(60).udp(40000, 53).bytes(pattern(4000)).build());
+  };
+  FragRig r;
+  REQUIRE(r.add_all(fragment_ip(dg6("fd00::1", "fd00::2"), 1500, 0xabcd)));
+  CHECK(r.track(nat_act(true, "src=fd00::100")) == (kNewTrk | kCsSrcNat));
+  const auto fs = r.frags();
+  FragRig again;
+  REQUIRE(again.add_all(fs));
+  CHECK(again.reassembled() == dg6("fd00::100", "fd00::2"));  // UDP checksum over it all
+  again.ipf().release(again.done, again.done->n);
+  r.ipf().release(r.done, r.done->n);
+}
+
+TEST_CASE("frag: disabled, fragments are the tracker's: +trk+inv, counted as fragments", "[ct][frag]") {
+  FragRig r;
+  r.ipf().set_enabled(4, false);
+  CHECK_FALSE(r.ipf().enabled(4));
+  CHECK(r.ipf().enabled(6));
+  auto fs = fragment_ip(udp4_big("10.0.0.1", "10.0.0.2", 1, 2, 3000), 1500, 1);
+  CHECK(r.ct.process(r.th, fs[1].data(), fs[1].size(), ct_act(true), 1000).state == kInvTrk);
+  CHECK(r.ct.stats(false).counters[kFragments] == 1);
+}
