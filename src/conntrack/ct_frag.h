@@ -52,19 +52,20 @@
 
 namespace dps::conntrack {
 
-// Per family (v4, v6), as OVS's ipf counters plus the reasons OVS folds
-// into "invalid".
+// Per family (v4, v6): OVS's ipf counters (named as ovs-appctl
+// dpctl/ipf-get-status prints them) plus the reasons OVS folds into
+// "invalid".
 #define DPS_IPF_COUNTERS(X)                                                          \
   X(kIpfAccepted, "accepted")           /* fragments held */                         \
-  X(kIpfCompleted, "completed_sent")    /* fragments sent on after their datagram */ \
+  X(kIpfCompleted, "completed")    /* fragments sent on after their datagram */ \
   X(kIpfReassembled, "reassembled")     /* datagrams completed and tracked */        \
   X(kIpfExpired, "expired")             /* held fragments freed at the timeout */    \
-  X(kIpfTooSmall, "too_small")          /* non-last fragment under the minimum */    \
+  X(kIpfTooSmall, "too small")          /* non-last fragment under the minimum */    \
   X(kIpfOverlap, "overlapped")          /* overlapping fragments: datagram dropped */ \
   X(kIpfDuplicate, "duplicate")         /* exact duplicate of a fragment held */     \
   X(kIpfInconsistent, "inconsistent")   /* past 65535, two ends, data past the end */ \
   X(kIpfMalformed, "malformed")         /* lengths that cannot be right */           \
-  X(kIpfLimit, "over_limit")            /* nfrag_max, lists, fragments per list */   \
+  X(kIpfLimit, "over limit")            /* nfrag_max, lists, fragments per list */   \
   X(kIpfPurged, "purged")               /* completed but not sent (NAT drop, ...) */
 
 enum IpfCounter : unsigned {
@@ -159,7 +160,7 @@ class IpFrag {
   // the caller's until release().
   FragVerdict add(void* pkt, uint8_t* l3, size_t len, uint16_t zone, int64_t now_ms, FragList** done);
   // Gives a completed list back: the first `sent` fragments were sent on
-  // (counted completed_sent), the rest are freed (counted purged).
+  // (counted completed), the rest are freed (counted purged).
   void release(FragList* d, unsigned sent);
   // Frees the held fragments of lists past their timeout (at most
   // `budget` lists) and drops expired tombstones; returns the lists removed.
