@@ -135,6 +135,9 @@ class IpFrag::Spin {
   void lock() {
     while (f_.test_and_set(std::memory_order_acquire))
       while (f_.test(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
       }
   }
   void unlock() { f_.clear(std::memory_order_release); }

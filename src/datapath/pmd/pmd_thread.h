@@ -16,6 +16,10 @@
 //        execute   the whole burst on one flow at once, single-output flows
 //                  packet by packet, the others grouped by flow (actions run
 //                  once per group), into per-port tx batches;
+//      At ct(), IP fragments are held (the shared conntrack::IpFrag)
+//      until their datagram is complete, which is then tracked once and
+//      its fragments sent on in order with its result ("Fragments" in
+//      pmd_thread.cc);
 //      A packet whose actions end in tnl_pop (tunnel_actions.h) is
 //      stripped, its inner key extracted with the tunnel metadata and put
 //      in the recirculation queue; after the burst, the queue is classified
