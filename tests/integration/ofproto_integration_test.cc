@@ -683,6 +683,25 @@ std::vector<test::Frame> udp_frags(const test::Mac& from, const test::Mac& to, c
   return fragment_frames(b.udp(sp, dp).bytes(pl).build(), 1500, id);
 }
 
+// Waits until port has sent want.size() frames: they must be want's
+// fragments (in its order when `ordered`: on megaflows; a miss goes through
+// the slow path, whose executions may reorder, as OVS's upcalls).
+void expect_frags(OfRig& r, unsigned port, std::vector<test::Frame> want, bool ordered) {
+  r.clear();
+  REQUIRE(r.pump_until([&] { return r.count[port] >= want.size(); }, 3000));
+  r.pump(20);
+  CHECK(r.count[port] == want.size());
+  std::string order;  // the fragments' indexes as they came out
+  for (const auto& f : r.frames[port]) order += std::to_string(std::find(want.begin(), want.end(), f) - want.begin()) + " ";
+  INFO("out: " << order);
+  auto got = r.frames[port];
+  if (!ordered) {
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+  }
+  CHECK(got == want);
+}
+
 // The stateful firewall of OVS's conntrack tutorial: port 1 (A) may open
 // connections to port 2 (B), B may only answer.
 const char* kFirewall =
@@ -705,24 +724,8 @@ TEST_CASE("fragmented datagrams pass the conntrack firewall both ways as the sam
   auto send = [&](unsigned port, const std::vector<test::Frame>& fs) {
     for (const auto& f : fs) r.inject(port, f);
   };
-  // ordered: on megaflows; a miss goes through the slow path, whose
-  // executions may reorder (as OVS's upcalls), so only the set is checked.
   auto expect = [&](unsigned port, const std::vector<test::Frame>& fs, bool ordered) {
-    r.clear();
-    REQUIRE(r.pump_until([&] { return r.count[port] >= fs.size(); }, 3000));
-    r.pump(20);
-    CHECK(r.count[port] == fs.size());
-    std::string order;  // the fragments' indexes as they came out
-    for (const auto& f : r.frames[port])
-      order += std::to_string(std::find(fs.begin(), fs.end(), f) - fs.begin()) + " ";
-    INFO("out: " << order);
-    auto got = r.frames[port];
-    auto want = fs;
-    if (!ordered) {
-      std::sort(got.begin(), got.end());
-      std::sort(want.begin(), want.end());
-    }
-    CHECK(got == want);  // the same fragments (in order)
+    expect_frags(r, port, fs, ordered);
   };
   // A -> B (a DNS answer over EDNS, an NFS read), B -> A the reply, then
   // A -> B on the established connection: each pass's megaflows now exist.
@@ -784,15 +787,7 @@ TEST_CASE("SNAT of fragmented datagrams through the PMD: every fragment translat
   const test::Mac a = test::kMacA, b = test::kMacB;
   // What must come out: the fragments of the datagram the host would have
   // sent with the translated address (every checksum computed in full).
-  auto expect = [&](unsigned port, std::vector<test::Frame> want) {
-    r.clear();
-    REQUIRE(r.pump_until([&] { return r.count[port] >= want.size(); }, 3000));
-    r.pump(20);
-    auto got = r.frames[port];
-    std::sort(got.begin(), got.end());
-    std::sort(want.begin(), want.end());
-    CHECK(got == want);
-  };
+  auto expect = [&](unsigned port, const std::vector<test::Frame>& want) { expect_frags(r, port, want, false); };
   for (const auto& f : udp_frags(a, b, "10.0.0.1", "10.0.0.2", 40000, 53, 4000, 21)) r.inject(1, f);
   expect(2, udp_frags(a, b, "10.0.0.100", "10.0.0.2", 40000, 53, 4000, 21));
   for (const auto& f : udp_frags(b, a, "10.0.0.2", "10.0.0.100", 53, 40000, 3000, 22)) r.inject(2, f);
