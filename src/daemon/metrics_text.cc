@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 
+#include <algorithm>
 #include <array>
 
 #include "../datapath/datapath.h"
@@ -154,6 +155,18 @@ void add_conntrack(PromText& p, const conntrack::Conntrack& ct) {
                       "the limit), tcp_invalid (outside the TCP window).");
   for (unsigned c = 0; c < conntrack::kCtCounterCount; c++)
     if (c != conntrack::kPackets) p.add(ev, {{"event", conntrack::ct_counter_name(c)}}, s.counters[c]);
+  p.add(p.gauge("dpswitch_conntrack_fragments_held", "IP fragments held for reassembly at ct() (dpctl/ipf-get-status)."),
+        {}, uint64_t{s.ipf.nfrag});
+  auto fr = p.counter("dpswitch_conntrack_fragments_total",
+                      "IP fragments at ct(), by family and event (dpctl/ipf-get-status): accepted, completed "
+                      "(sent on), reassembled (datagrams), expired, too_small, overlapped, duplicate, "
+                      "inconsistent, malformed, over_limit, purged.");
+  for (unsigned c = 0; c < conntrack::kIpfCounterCount; c++) {
+    std::string name = conntrack::ipf_counter_name(c);
+    std::replace(name.begin(), name.end(), ' ', '_');
+    p.add(fr, {{"family", "ipv4"}, {"event", name}}, s.ipf.v4[c]);
+    p.add(fr, {{"family", "ipv6"}, {"event", name}}, s.ipf.v6[c]);
+  }
 }
 
 std::string str(const nlohmann::json& j) { return j.get<std::string>(); }

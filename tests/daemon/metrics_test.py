@@ -139,6 +139,8 @@ EXPECTED = {  # family: (type, labels every sample has)
     "dpswitch_conntrack_connections_max": ("gauge", set()),
     "dpswitch_conntrack_packets_total": ("counter", set()),
     "dpswitch_conntrack_events_total": ("counter", {"event"}),
+    "dpswitch_conntrack_fragments_held": ("gauge", set()),
+    "dpswitch_conntrack_fragments_total": ("counter", {"family", "event"}),
 }
 
 
