@@ -52,6 +52,14 @@ TEST_CASE("PBB actions: push in front of the whole frame, tags included", "[data
                 ip_tail(PacketBuilder().eth().pbb(0xabcdef, kMacB, kMacA, 5, false, true).vlan(0xa007)));
   check_rewrite(ip_tail(PacketBuilder().eth().vlan(8, 0x88a8).vlan(7)), act_push_pbb(1),
                 ip_tail(PacketBuilder().eth().pbb(1).vlan(8, 0x88a8).vlan(7)));
+  // The backbone addresses given (a set_field eth_dst/eth_src folded in):
+  // both, or one and the frame's own other.
+  check_rewrite(ip_tail(PacketBuilder().eth().vlan(7)), act_push_pbb(0x123456, kBda.data(), kBsa.data()),
+                ip_tail(PacketBuilder().eth(kBda, kBsa).pbb(0x123456).vlan(7)));
+  check_rewrite(ip_tail(PacketBuilder().eth()), act_push_pbb(9, kBda.data()),
+                ip_tail(PacketBuilder().eth(kBda, kMacA).pbb(9)));
+  check_rewrite(ip_tail(PacketBuilder().eth()), act_push_pbb(9, nullptr, kBsa.data()),
+                ip_tail(PacketBuilder().eth(kMacB, kBsa).pbb(9)));
   // Too short for an Ethernet header: left alone.
   const std::vector<uint8_t> runt(13, 0x55);
   check_rewrite(runt, act_push_pbb(1), runt, false);

@@ -1020,30 +1020,39 @@ FlowKey pbb_key(uint32_t dp_in, uint32_t isid, uint16_t tci = 0) {
 
 }  // namespace
 
-TEST_CASE("xlate: push_pbb copies the VLAN PCP into the I-TAG, set_field pbb_isid goes into it",
+TEST_CASE("xlate: push_pbb copies the VLAN PCP into the I-TAG, set_field pbb_isid and the addresses go into it",
           "[ofproto][pbb]") {
   Bridge b = bridge_with({"in_port=1,ip actions=push_pbb:0x88e7,set_field:00:00:00:00:00:bb->eth_dst,"
                           "set_field:0x123456->pbb_isid,output:2",
                           "in_port=2,eth_type=0x88e7 actions=push_pbb:0x88e7,output:1",
                           "in_port=3,ip actions=push_pbb:0x88e7,set_field:7->pbb_isid,push_vlan:0x88a8,"
-                          "set_field:100->vlan_vid,output:1"});
+                          "set_field:100->vlan_vid,set_field:00:00:00:00:00:aa->eth_src,output:1",
+                          "in_port=4,ip actions=push_pbb:0x88e7,set_field:00:00:00:00:00:aa->eth_src,"
+                          "set_field:00:00:00:00:00:bb->eth_dst,output:1"});
   const uint8_t bda[6] = {0, 0, 0, 0, 0, 0xbb};
-  // Tagged, PCP 5: I-PCP 5; the address rewrite is the outer (B-DA) one.
+  const uint8_t bsa[6] = {0, 0, 0, 0, 0, 0xaa};
+  // Tagged, PCP 5: I-PCP 5; the address rewrite is the outer (B-DA) one,
+  // written by the push itself.
   XlateResult r = run(b, eth_key(11, 1, 2, 0x1000 | 5 << 13 | 7));
-  CHECK_ACTS(r, acts({dp::act_push_pbb(5u << 29 | 0x123456), dp::act_set_eth_dst(bda), dp::act_output(12)}));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(5u << 29 | 0x123456, bda), dp::act_output(12)}));
   CHECK(r.mask.vlan_tci == htons(0xf000));  // PCP and "tagged" read, not the VID
   CHECK(r.mask.eth_type == 0xffff);
   CHECK(r.mask.ipv6_label == 0);
+  CHECK(r.mask.dl_dst[5] == 0);  // the addresses are written, not read
   r = run(b, eth_key(11, 1, 2));
-  CHECK_ACTS(r, acts({dp::act_push_pbb(0x123456), dp::act_set_eth_dst(bda), dp::act_output(12)}));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(0x123456, bda), dp::act_output(12)}));
+  r = run(b, eth_key(14, 1, 2));
+  CHECK_ACTS(r, acts({dp::act_push_pbb(0, bda, bsa), dp::act_output(11)}));
+  CHECK(r.mask.dl_src[5] == 0);
   // Onto a PBB frame: the new I-TAG copies its I-SID (pinned).
   r = run(b, pbb_key(12, 0x42));
   CHECK_ACTS(r, acts({dp::act_push_pbb(0x42), dp::act_output(11)}));
   CHECK(r.mask.ipv6_label == htonl(0xffffff));
   // A B-TAG pushed after the I-TAG: untagged outer frame, a new tag.
   r = run(b, eth_key(13, 1, 2, 0x1000 | 9));
+  // The address rewrite after the B-TAG's push stays an action of its own.
   CHECK_ACTS(r, acts({dp::act_push_pbb(7), dp::act_push_vlan(0x88a8, 0), dp::act_set_vlan_vid(100),
-                      dp::act_output(11)}));
+                      dp::act_set_eth_src(bsa), dp::act_output(11)}));
 }
 
 TEST_CASE("xlate: pop_pbb outputs the customer frame; the next table recirculates; readers refuse",

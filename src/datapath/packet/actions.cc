@@ -608,15 +608,21 @@ uint8_t* locate_itag(rte_mbuf* m, L2* l2) {
   return l2->size >= l2->l3 + kPbbItagLen + 14 ? l2->data + l2->l3 : nullptr;
 }
 
-bool push_pbb(rte_mbuf* m, uint32_t itag) {
+bool push_pbb(rte_mbuf* m, const DpAction& a) {
   if (rte_pktmbuf_data_len(m) < 14) return false;
   uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kPbbPushLen));
   if (!p) return false;  // no headroom
   // The frame now starts at p + 18: its addresses become the C-DA/C-SA in
-  // place and are copied in front as the B-DA/B-SA.
-  std::memcpy(p, p + kPbbPushLen, 12);
+  // place; the B-DA/B-SA in front are the action's, or copies of them.
+  if (a.arg16 == (kPbbBda | kPbbBsa)) {
+    std::memcpy(p, a.data, 12);
+  } else {
+    std::memcpy(p, p + kPbbPushLen, 12);
+    if (a.arg16 & kPbbBda) std::memcpy(p, a.data, 6);
+    if (a.arg16 & kPbbBsa) std::memcpy(p + 6, a.data + 6, 6);
+  }
   store16(p + 12, be16(kEthTypePbb));
-  store32(p + 14, __builtin_bswap32(itag));
+  store32(p + 14, __builtin_bswap32(a.arg32));
   return true;
 }
 
@@ -625,7 +631,7 @@ bool push_pbb(rte_mbuf* m, uint32_t itag) {
 bool action_pbb(rte_mbuf* m, const DpAction& a) {
   L2 l2;
   switch (a.type) {
-    case ActType::kPushPbb: return push_pbb(m, a.arg32);
+    case ActType::kPushPbb: return push_pbb(m, a);
     case ActType::kPopPbb: {
       if (!locate_itag(m, &l2)) return false;
       rte_pktmbuf_adj(m, static_cast<uint16_t>(l2.l3 + kPbbItagLen));
@@ -809,7 +815,13 @@ DpAction act_set_mpls_lse(uint32_t value, uint32_t mask) {
 DpAction act_copy_ttl_out() { return make(ActType::kCopyTtlOut); }
 DpAction act_copy_ttl_in() { return make(ActType::kCopyTtlIn); }
 DpAction act_recirc(uint32_t recirc_id) { return make(ActType::kRecirc, 0, recirc_id); }
-DpAction act_push_pbb(uint32_t itag) { return make(ActType::kPushPbb, 0, itag); }
+DpAction act_push_pbb(uint32_t itag, const uint8_t* bda, const uint8_t* bsa) {
+  DpAction a = make(ActType::kPushPbb, 0, itag);
+  if (bda) std::memcpy(a.data, bda, 6);
+  if (bsa) std::memcpy(a.data + 6, bsa, 6);
+  a.arg16 = (bda ? kPbbBda : 0) | (bsa ? kPbbBsa : 0);
+  return a;
+}
 DpAction act_pop_pbb() { return make(ActType::kPopPbb); }
 DpAction act_set_pbb_isid(uint32_t isid) { return make(ActType::kSetPbbIsid, 0, isid & 0xffffff); }
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port) {
@@ -881,7 +893,9 @@ std::string format_set_field_ext(const DpAction& a) {
     case ActType::kCopyTtlOut: return "copy_ttl_out";
     case ActType::kCopyTtlIn: return "copy_ttl_in";
     case ActType::kRecirc: return "recirc(" + hex(a.arg32) + ")";
-    case ActType::kPushPbb: return "push_pbb(itag=" + hex(a.arg32) + ")";
+    case ActType::kPushPbb:
+      return "push_pbb(itag=" + hex(a.arg32) + (a.arg16 & kPbbBda ? ",b_da=" + mac_str(a.data) : "") +
+             (a.arg16 & kPbbBsa ? ",b_sa=" + mac_str(a.data + 6) : "") + ")";
     case ActType::kPopPbb: return "pop_pbb";
     case ActType::kSetPbbIsid: return "set_pbb_isid(" + hex(a.arg32) + ")";
     default: return "";

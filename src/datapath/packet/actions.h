@@ -107,10 +107,14 @@ enum class ActType : uint8_t {
   // everything before the C-DA (B-DA, B-SA, B-TAGs, 0x88e7, I-TAG). Both
   // are one prepend/adj of the mbuf; no-ops (false) on frames without the
   // header (pop, set) or too short (push: under 14 bytes, or no headroom).
-  kPushPbb,      // arg32 = the I-TAG TCI (host order: I-PCP 3, I-DEI 1, UCA 1, res 3, I-SID 24)
+  kPushPbb,      // arg32 = the I-TAG TCI (host order: I-PCP 3, I-DEI 1, UCA 1, res 3, I-SID 24);
+                 // arg16 & kPbbBda / kPbbBsa: the B-DA is data[0..5] / the B-SA data[6..11]
+                 // (a set_field eth_dst / eth_src right after the push, folded in)
   kPopPbb,
   kSetPbbIsid,   // arg32 = I-SID (24 bits) of the outer I-TAG
 };
+inline constexpr uint16_t kPbbBda = 1;
+inline constexpr uint16_t kPbbBsa = 2;
 inline constexpr uint8_t kCtFlagCommit = 1;
 inline constexpr uint8_t kCtFlagForce = 2;
 inline constexpr uint8_t kCtFlagMark = 4;
@@ -242,7 +246,8 @@ DpAction act_set_mpls_lse(uint32_t value, uint32_t mask);
 DpAction act_copy_ttl_out();
 DpAction act_copy_ttl_in();
 DpAction act_recirc(uint32_t recirc_id);
-DpAction act_push_pbb(uint32_t itag);
+// bda / bsa: the backbone addresses (kPbbBda / kPbbBsa), else the frame's own.
+DpAction act_push_pbb(uint32_t itag, const uint8_t* bda = nullptr, const uint8_t* bsa = nullptr);
 DpAction act_pop_pbb();
 DpAction act_set_pbb_isid(uint32_t isid);
 DpAction act_tnl_pop(TunnelType type, uint32_t tunnel_port);

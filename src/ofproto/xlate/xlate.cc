@@ -753,7 +753,7 @@ class Xlator {
     // eth_type last: every other field is written under the packet's
     // ethertype as it was (the datapath finds the headers by it).
     auto write = [&](OxmField fld) {
-      if (fld == OxmField::kPbbIsid && fold_into_push_pbb()) return put_field(&base_, fld, get_field(flow_, fld));
+      if (fold_into_push_pbb(fld)) return put_field(&base_, fld, get_field(flow_, fld));
       if (std::optional<DpAction> a = set_action(fld)) emit(*a);
       put_field(&base_, fld, get_field(flow_, fld));
     };
@@ -1142,14 +1142,28 @@ class Xlator {
            std::holds_alternative<ActResubmit>(a);
   }
 
-  // set_field pbb_isid right after push_pbb: the I-SID goes into the pushed
-  // I-TAG (one datapath action instead of two).
-  bool fold_into_push_pbb() {
+  // set_field pbb_isid, eth_dst or eth_src right after push_pbb: the I-SID
+  // goes into the pushed I-TAG, the addresses into the pushed backbone
+  // header (one datapath action instead of up to four).
+  bool fold_into_push_pbb(OxmField fld) {
     if (failed_ || res_.actions.n == 0) return false;
     DpAction& last = res_.actions.acts[res_.actions.n - 1];
     if (last.type != datapath::ActType::kPushPbb) return false;
-    last.arg32 = (last.arg32 & 0xff000000u) | (ntohl(flow_.flow.ipv6_label) & 0xffffff);
-    return true;
+    const FlowKey& f = flow_.flow;
+    switch (fld) {
+      case OxmField::kPbbIsid:
+        last.arg32 = (last.arg32 & 0xff000000u) | (ntohl(f.ipv6_label) & 0xffffff);
+        return true;
+      case OxmField::kEthDst:
+        std::memcpy(last.data, f.dl_dst, 6);
+        last.arg16 |= datapath::kPbbBda;
+        return true;
+      case OxmField::kEthSrc:
+        std::memcpy(last.data + 6, f.dl_src, 6);
+        last.arg16 |= datapath::kPbbBsa;
+        return true;
+      default: return false;
+    }
   }
 
   // ---- freezing (OVS freeze_unroll_actions / finish_freezing) ----
