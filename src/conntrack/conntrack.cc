@@ -65,24 +65,53 @@ struct Conntrack::Conn {
   Shard* home = nullptr;
 };
 
+// kChunk connections, constructed, threaded into a free list from the
+// first to the last (free_next null).
+std::unique_ptr<Conntrack::Conn[]> make_chunk() {
+  auto ch = std::make_unique<Conntrack::Conn[]>(Conntrack::kChunk);
+  for (unsigned i = 0; i + 1 < Conntrack::kChunk; i++) ch[i].free_next = &ch[i + 1];
+  return ch;
+}
+
 struct Conntrack::Shard {
   Spin lock;
+  // Heads written with release under the lock; read under the lock, or
+  // without it by the control thread (head(): acquire), the only thread
+  // that unlinks.
   std::vector<Node*> buckets;
   Conn* free_list = nullptr;
   std::vector<std::unique_ptr<Conn[]>> chunks;
+  // Written under the lock; read without it by provision().
+  std::atomic<uint32_t> n_free{0};
+  std::atomic<uint32_t> n_chunks{0};
+  std::atomic<uint64_t> n_allocs{0};
+  uint64_t allocs_seen = 0;  // provision()'s (control thread)
 
   Node*& bucket(uint32_t hash) { return buckets[(hash / kShards) & (buckets.size() - 1)]; }
+  Node* head(size_t idx) const { return __atomic_load_n(&buckets[idx], __ATOMIC_ACQUIRE); }
+  static void publish(Node*& slot, Node* n) { __atomic_store_n(&slot, n, __ATOMIC_RELEASE); }
+  // Under the lock: a chunk from make_chunk() onto the free list.
+  void add_chunk(std::unique_ptr<Conn[]> ch) {
+    ch[kChunk - 1].free_next = free_list;
+    free_list = &ch[0];
+    chunks.push_back(std::move(ch));
+    n_free.store(n_free.load(std::memory_order_relaxed) + kChunk, std::memory_order_relaxed);
+    n_chunks.store(static_cast<uint32_t>(chunks.size()), std::memory_order_relaxed);
+  }
+  // Under the lock. Takes a chunk itself only when provision() fell behind
+  // (and for the shard's first chunk).
   Conn* alloc() {
-    if (!free_list) {
-      chunks.push_back(std::make_unique<Conn[]>(kChunk));
-      for (unsigned i = 0; i < kChunk; i++) {
-        chunks.back()[i].free_next = free_list;
-        free_list = &chunks.back()[i];
-      }
-    }
+    if (!free_list) add_chunk(make_chunk());
     Conn* c = free_list;
     free_list = c->free_next;
+    n_free.store(n_free.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    n_allocs.store(n_allocs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return c;
+  }
+  void release(Conn* c) {  // under the lock
+    c->free_next = free_list;
+    free_list = c;
+    n_free.store(n_free.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   void unlink(Node* n) {
     for (Node** pp = &bucket(n->hash); *pp; pp = &(*pp)->next) {
@@ -158,7 +187,7 @@ Conntrack::Conntrack(CtConfig cfg)
     zone_count_[z].store(0);
     zone_limit_[z].store(0);
   }
-  uint32_t per_shard = pow2_at_least(std::max<uint32_t>(cfg.expected_conns, 1) * 2 / kShards);
+  const uint32_t per_shard = pow2_at_least(std::max<uint32_t>(cfg.expected_conns, 1) * 2 / kShards);
   for (unsigned i = 0; i < kShards; i++) {
     shards_.push_back(std::make_unique<Shard>());
     shards_.back()->buckets.assign(per_shard, nullptr);
@@ -304,10 +333,12 @@ Conntrack::Conn* Conntrack::link_new(CtThread* t, const CtPacket& p, const CtTup
   }
   Conn* c = so.alloc();
   c->home = &so;
+  // Everything is written before either node is published: the sweeper
+  // walks chains without the locks (a reused connection's old expiration,
+  // or the old hash of a node not yet written, must never be seen).
   c->node[0] = Node{so.bucket(ho), orig, ho, 0, c};
-  so.bucket(ho) = &c->node[0];
   c->node[1] = Node{sr.bucket(hr), rep, hr, 1, c};
-  sr.bucket(hr) = &c->node[1];
+  if (&so.bucket(ho) == &sr.bucket(hr)) c->node[1].next = &c->node[0];  // one chain: node[1] in front
   c->mark = 0;
   std::fill(std::begin(c->label), std::end(c->label), 0);
   c->other_state = kFirst;
@@ -320,6 +351,8 @@ Conntrack::Conn* Conntrack::link_new(CtThread* t, const CtPacket& p, const CtTup
   }
   c->expiration.store(now + timeout);
   c->linked = true;
+  Shard::publish(so.bucket(ho), &c->node[0]);
+  Shard::publish(sr.bucket(hr), &c->node[1]);
   t->bump(kCreated);
   *reply = false;
   return c;
@@ -475,10 +508,34 @@ void Conntrack::reclaim() {
   for (auto it = keep; it != retired_.end(); ++it) {
     Conn* c = *it;
     std::lock_guard<Spin> g(c->home->lock);
-    c->free_next = c->home->free_list;
-    c->home->free_list = c;
+    c->home->release(c);
   }
   retired_.erase(keep, retired_.end());
+}
+
+// Tops up the free list of every shard in use to twice what it handed out
+// since the last call (at least kChunk, at most kMaxSpareChunks chunks;
+// kMaxChunksPerCall chunks in all per call, so a control thread that was
+// kept off the CPU does not then stall on a burst of them), the chunks
+// built outside the shard lock, so that PMDs committing connections find
+// them ready.
+void Conntrack::provision() {
+  constexpr uint64_t kMaxSpareChunks = 8;
+  constexpr unsigned kMaxChunksPerCall = 64;
+  unsigned added = 0;
+  for (auto& sp : shards_) {
+    Shard& s = *sp;
+    const uint64_t allocs = s.n_allocs.load(std::memory_order_relaxed);
+    const uint64_t want = std::clamp<uint64_t>(2 * (allocs - s.allocs_seen), kChunk, kMaxSpareChunks * kChunk);
+    s.allocs_seen = allocs;
+    if (!s.n_chunks.load(std::memory_order_relaxed)) continue;
+    while (s.n_free.load(std::memory_order_relaxed) < want && added < kMaxChunksPerCall) {
+      auto ch = make_chunk();
+      added++;
+      std::lock_guard<Spin> g(s.lock);
+      s.add_chunk(std::move(ch));
+    }
+  }
 }
 
 size_t Conntrack::sweep(int64_t now, size_t budget) {
@@ -487,15 +544,16 @@ size_t Conntrack::sweep(int64_t now, size_t budget) {
   std::vector<Conn*> doomed;
   for (size_t i = 0; i < budget && i < total; i++) {
     size_t idx = sweep_cursor_++ % total;
-    Shard& s = *shards_[idx / per_shard];
-    std::lock_guard<Spin> g(s.lock);
-    for (Node* n = s.buckets[idx % per_shard]; n; n = n->next) {
-      if (n->dir == 0 && n->conn->expiration.load() <= now) doomed.push_back(n->conn);
+    // No lock: only this thread unlinks, and PMDs publish a node only
+    // once it and its connection are complete (link_new).
+    for (Node* n = shards_[idx / per_shard]->head(idx % per_shard); n; n = n->next) {
+      if (n->dir == 0 && n->conn->expiration.load(std::memory_order_relaxed) <= now) doomed.push_back(n->conn);
     }
   }
   for (Conn* c : doomed) unlink_and_retire(c);
   reclaim();
   frag_.sweep(now);
+  provision();
   return doomed.size();
 }
 

@@ -38,20 +38,30 @@
 //     can never hand out the same one. Its tuples and NAT bits never change
 //     after it is linked, so they are read without the connection's lock.
 //   - Only the sweeper removes connections: sweep() (control thread) walks
-//     a budget of buckets per call, unlinks connections past their expiry,
-//     and retires them. A PMD never waits on it longer than one shard's
-//     critical section. A TCP connection reopened after close, or dropped
-//     by ct(force), is only marked expired by the PMD and skipped by
-//     lookups until the sweeper unlinks it.
+//     a budget of buckets per call without taking any lock (being the only
+//     thread that unlinks, it sees stable chains; a PMD publishes a node,
+//     release, only once it and its connection are complete), then unlinks
+//     the connections past their expiry under their shard locks, and
+//     retires them. A PMD never waits on it longer than one unlink (before,
+//     the walk held each shard lock across its cache misses, and a control
+//     thread preempted there stalled the PMD for a time slice). A TCP
+//     connection reopened after close, or dropped by ct(force), is only
+//     marked expired by the PMD and skipped by lookups until the sweeper
+//     unlinks it.
 //   - Retired connections are reused only after every registered thread
 //     passed a quiescent point (CtThread::quiesce(), once per PMD loop
 //     iteration): epoch-based reclamation, so a PMD may keep using a
 //     connection pointer it found under a shard lock after releasing it.
 //   - Memory: connection objects are allocated in chunks of kChunk per
-//     shard (the only allocation, one per kChunk new connections of that
-//     shard) and never freed while the table lives; buckets are fixed at
-//     construction (chains grow beyond the expected size, they never
-//     rehash, so no PMD ever stalls on a resize).
+//     shard and never freed while the table lives. sweep() also tops up
+//     the free list of every shard in use (built outside the lock) to
+//     twice what the shard handed out since the last sweep, at least
+//     kChunk, at most 8 kChunk, 64 chunks in all per sweep: a PMD
+//     allocates only a shard's first chunk, or when commits outrun that
+//     between two sweeps (a new chunk is fresh memory: page faults, a third
+//     of a PMD committing connections when it took them all). Buckets are
+//     fixed at construction (chains grow beyond the expected size, they
+//     never rehash, so no PMD ever stalls on a resize).
 //
 // Thread-safety: process() from any number of registered threads at once
 //   (each with its own CtThread). sweep(), flush(), dump(), set_* and the
@@ -251,6 +261,7 @@ class Conntrack {
   bool commit_allowed(CtThread* t, uint16_t zone);
   void unlink_and_retire(Conn* c);
   void reclaim();
+  void provision();
   uint64_t min_thread_epoch() const;
 
   CtConfig cfg_;
