@@ -6,28 +6,13 @@
 #include <cstring>
 #include <mutex>
 
+#include "spin_lock.h"
+
 namespace dps::conntrack {
 
 namespace {
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-class Spin {
- public:
-  void lock() {
-    while (f_.test_and_set(std::memory_order_acquire)) {
-      while (f_.test(std::memory_order_relaxed)) cpu_relax();
-    }
-  }
-  void unlock() { f_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag f_ = ATOMIC_FLAG_INIT;
-};
+using Spin = base::SpinLock;
 
 // UDP / other IP (OVS OTHERS_*) and ICMP (ICMPS_*) connection states.
 enum OtherState : uint8_t { kFirst, kMultiple, kBidir };

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "checksum.h"
+#include "unaligned.h"
 
 namespace dps::conntrack {
 
@@ -12,12 +13,9 @@ namespace {
 
 enum ListState : uint8_t { kFree, kOpen, kFailed, kDone };
 
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t rd32(const uint8_t* p) { return uint32_t{rd16(p)} << 16 | rd16(p + 2); }
-void wr16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
+using base::load_be16;
+using base::load_be32;
+using base::store_be16;
 
 void ipv4_fix_checksum(uint8_t* ip, size_t ihl) {
   base::store16(ip + 10, 0);
@@ -58,13 +56,13 @@ FragInfo check_lengths(FragInfo fi, size_t ip_len, uint32_t min, size_t limit) {
 
 FragInfo parse_v4(uint8_t* l3, size_t len, uint32_t min) {
   const size_t ihl = (l3[0] & 0x0f) * 4u;
-  const size_t total = rd16(l3 + 2);
+  const size_t total = load_be16(l3 + 2);
   if (ihl < 20 || total < ihl || total > len) return bad(kIpfMalformed);
-  const uint16_t fo = rd16(l3 + 6);
+  const uint16_t fo = load_be16(l3 + 6);
   FragInfo fi;
   fi.key.family = 4;
   fi.key.proto = l3[9];
-  fi.key.id = rd16(l3 + 4);
+  fi.key.id = load_be16(l3 + 4);
   std::memcpy(fi.key.src, l3 + 12, 4);
   std::memcpy(fi.key.dst, l3 + 16, 4);
   fi.last = !(fo & 0x2000);
@@ -92,16 +90,16 @@ size_t v6_frag_header(const uint8_t* l3, size_t end, size_t* nh_off) {
 }
 
 FragInfo parse_v6(uint8_t* l3, size_t len, uint32_t min) {
-  const size_t total = 40 + size_t{rd16(l3 + 4)};
+  const size_t total = 40 + size_t{load_be16(l3 + 4)};
   if (total > len) return bad(kIpfMalformed);
   size_t nh_off = 0;
   const size_t off = v6_frag_header(l3, total, &nh_off);
   if (!off) return bad(kIpfMalformed);
-  const uint16_t fo = rd16(l3 + off + 2);
+  const uint16_t fo = load_be16(l3 + off + 2);
   FragInfo fi;
   fi.key.family = 6;
   fi.key.proto = l3[off];
-  fi.key.id = rd32(l3 + off + 4);
+  fi.key.id = load_be32(l3 + off + 4);
   std::memcpy(fi.key.src, l3 + 8, 16);
   std::memcpy(fi.key.dst, l3 + 24, 16);
   fi.last = !(fo & 1);
@@ -122,32 +120,16 @@ uint32_t key_hash(const FragKey& k) {
 }  // namespace
 
 bool ipv6_is_fragment_slow(const uint8_t* l3, size_t len) {
-  const size_t total = std::min(len, 40 + size_t{rd16(l3 + 4)});
+  const size_t total = std::min(len, 40 + size_t{load_be16(l3 + 4)});
   size_t nh_off = 0;
   const size_t off = v6_frag_header(l3, total, &nh_off);
-  return off && (rd16(l3 + off + 2) & 0xfff9) != 0;
+  return off && (load_be16(l3 + off + 2) & 0xfff9) != 0;
 }
 
 const char* ipf_counter_name(unsigned c) { return c < kIpfCounterCount ? kNames[c] : "?"; }
 
-class IpFrag::Spin {
- public:
-  void lock() {
-    while (f_.test_and_set(std::memory_order_acquire))
-      while (f_.test(std::memory_order_relaxed)) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      }
-  }
-  void unlock() { f_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag f_ = ATOMIC_FLAG_INIT;
-};
-
 IpFrag::IpFrag(FreeFn free_fn, unsigned max_lists)
-    : free_fn_(free_fn), lock_(new Spin), pool_(max_lists), buckets_(kBuckets, nullptr) {
+    : free_fn_(free_fn), pool_(max_lists), buckets_(kBuckets, nullptr) {
   for (FragList& l : pool_) to_free_list(&l);
 }
 
@@ -262,7 +244,7 @@ FragVerdict IpFrag::add(void* pkt, uint8_t* l3, size_t len, uint16_t zone, int64
   unsigned n_free = 0;
   FragVerdict v = FragVerdict::kInvalid;
   {
-    std::lock_guard<Spin> g(*lock_);
+    std::lock_guard<base::SpinLock> g(lock_);
     FragList* l = lookup(fi.key, h);
     const bool room = nfrag_.load(std::memory_order_relaxed) < nfrag_max_.load(std::memory_order_relaxed);
     if (l && l->state == kFailed) {
@@ -290,7 +272,7 @@ void IpFrag::release(FragList* d, unsigned sent) {
   if (d->n > sent) count(d->key.family, kIpfPurged, d->n - sent);
   nfrag_.fetch_sub(d->n, std::memory_order_relaxed);
   d->n = 0;
-  std::lock_guard<Spin> g(*lock_);
+  std::lock_guard<base::SpinLock> g(lock_);
   to_free_list(d);
 }
 
@@ -301,7 +283,7 @@ size_t IpFrag::sweep(int64_t now, size_t budget) {
     unsigned n = 0;
     uint8_t family = 4;
     {
-      std::lock_guard<Spin> g(*lock_);
+      std::lock_guard<base::SpinLock> g(lock_);
       FragList* l = fifo_head_;
       if (!l || (now >= 0 && l->expiration > now)) break;
       for (unsigned i = 0; i < l->n; i++) pkts[n++] = l->frags[i].pkt;
@@ -340,7 +322,7 @@ IpfStatus IpFrag::status() const {
   s.nfrag_max = nfrag_max_.load(std::memory_order_relaxed);
   s.nfrag = nfrag_.load(std::memory_order_relaxed);
   {
-    std::lock_guard<Spin> g(*lock_);
+    std::lock_guard<base::SpinLock> g(lock_);
     s.n_lists = n_lists_;
   }
   s.max_lists = static_cast<uint32_t>(pool_.size());
@@ -365,9 +347,9 @@ size_t IpFrag::reassemble(const FragList& d, uint8_t* out, size_t cap) {
   }
   if (v6) {
     out[f0.nh_off] = f0.l3[f0.data_off - 8];  // the fragment header's next header
-    wr16(out + 4, static_cast<uint16_t>(total - 40));
+    store_be16(out + 4, static_cast<uint16_t>(total - 40));
   } else {
-    wr16(out + 2, static_cast<uint16_t>(total));
+    store_be16(out + 2, static_cast<uint16_t>(total));
     out[6] &= 0xc0;  // MF and the offset cleared, DF kept
     out[7] = 0;
     ipv4_fix_checksum(out, head);

@@ -47,8 +47,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
+
+#include "spin_lock.h"
 
 namespace dps::conntrack {
 
@@ -190,7 +191,6 @@ class IpFrag {
   }
 
  private:
-  class Spin;
   void count(uint8_t family, unsigned c, uint64_t n = 1) {
     ctr_[family == 6][c].fetch_add(n, std::memory_order_relaxed);
   }
@@ -203,7 +203,7 @@ class IpFrag {
   void free_pkts(void* const* p, unsigned n);
 
   std::atomic<FreeFn> free_fn_;
-  std::unique_ptr<Spin> lock_;
+  mutable base::SpinLock lock_;
   std::vector<FragList> pool_;
   std::vector<FragList*> buckets_;
   FragList* free_ = nullptr;

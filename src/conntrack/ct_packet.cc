@@ -2,14 +2,11 @@
 
 #include <cstring>
 
+#include "unaligned.h"
+
 namespace dps::conntrack {
 
 namespace {
-
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t rd32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
 
 // The L3 header's result: where L4 starts and how long it is.
 struct L3 {
@@ -24,11 +21,11 @@ L3 parse_ipv4(const uint8_t* p, size_t len, bool quoted, CtTuple* t) {
   L3 r;
   if (len < 20) return {CtParse::kTruncated};
   size_t ihl = (p[0] & 0x0f) * 4u;
-  size_t total = rd16(p + 2);
+  size_t total = base::load_be16(p + 2);
   if (ihl < 20 || total < ihl) return {CtParse::kMalformed};
   if (quoted && total > len) total = len;
   if (len < ihl || len < total) return {CtParse::kTruncated};
-  uint16_t frag = rd16(p + 6);
+  uint16_t frag = base::load_be16(p + 6);
   if (frag & 0x1fff) return {CtParse::kFragment};
   t->family = 4;
   t->proto = p[9];
@@ -43,7 +40,7 @@ L3 parse_ipv4(const uint8_t* p, size_t len, bool quoted, CtTuple* t) {
 // with a non-zero offset is kFragment.
 L3 parse_ipv6(const uint8_t* p, size_t len, bool quoted, CtTuple* t) {
   if (len < 40) return {CtParse::kTruncated};
-  size_t end = 40 + rd16(p + 4);
+  size_t end = 40 + base::load_be16(p + 4);
   if (quoted && end > len) end = len;
   if (len < end) return {CtParse::kTruncated};
   t->family = 6;
@@ -60,7 +57,7 @@ L3 parse_ipv6(const uint8_t* p, size_t len, bool quoted, CtTuple* t) {
       off += hlen;
     } else if (nh == 44) {
       if (end - off < 8) return {CtParse::kTruncated};
-      if (rd16(p + off + 2) & 0xfff8) return {CtParse::kFragment};
+      if (base::load_be16(p + off + 2) & 0xfff8) return {CtParse::kFragment};
       nh = p[off];
       off += 8;
     } else {
@@ -108,12 +105,12 @@ CtParse parse_tcp(const uint8_t* l4, size_t len, CtPacket* out) {
   size_t hlen = (l4[12] >> 4) * 4u;
   if (hlen < 20) return CtParse::kMalformed;
   if (len < hlen) return CtParse::kTruncated;
-  out->tuple.sport = rd16(l4);
-  out->tuple.dport = rd16(l4 + 2);
-  out->seq = rd32(l4 + 4);
-  out->ack = rd32(l4 + 8);
+  out->tuple.sport = base::load_be16(l4);
+  out->tuple.dport = base::load_be16(l4 + 2);
+  out->seq = base::load_be32(l4 + 4);
+  out->ack = base::load_be32(l4 + 8);
   out->tcp_flags = l4[13];
-  out->window = rd16(l4 + 14);
+  out->window = base::load_be16(l4 + 14);
   out->payload_len = static_cast<uint32_t>(len - hlen);
   return tcp_options(l4, hlen, &out->wscale);
 }
@@ -151,7 +148,7 @@ CtParse parse_icmp(const uint8_t* l4, size_t len, bool inner, CtPacket* out) {
     return parse_icmp_error(l4 + 8, len - 8, out);
   }
   if (ct_icmp_reverse_type(out->tuple.family, type) == 0xff) return CtParse::kMalformed;
-  out->tuple.sport = out->tuple.dport = rd16(l4 + 4);
+  out->tuple.sport = out->tuple.dport = base::load_be16(l4 + 4);
   return CtParse::kOk;
 }
 
@@ -160,8 +157,8 @@ CtParse parse_l4(const uint8_t* l4, size_t len, bool inner, CtPacket* out) {
   switch (out->tuple.proto) {
     case kProtoTcp:
       if (inner) {
-        out->tuple.sport = rd16(l4);
-        out->tuple.dport = rd16(l4 + 2);
+        out->tuple.sport = base::load_be16(l4);
+        out->tuple.dport = base::load_be16(l4 + 2);
         return CtParse::kOk;
       }
       return parse_tcp(l4, len, out);
@@ -170,8 +167,8 @@ CtParse parse_l4(const uint8_t* l4, size_t len, bool inner, CtPacket* out) {
     case 132:  // SCTP
     case 33:   // DCCP
       if (len < 8) return CtParse::kTruncated;
-      out->tuple.sport = rd16(l4);
-      out->tuple.dport = rd16(l4 + 2);
+      out->tuple.sport = base::load_be16(l4);
+      out->tuple.dport = base::load_be16(l4 + 2);
       return CtParse::kOk;
     case kProtoIcmp:
       if (out->tuple.family != 4) return CtParse::kMalformed;

@@ -614,13 +614,9 @@ bool push_pbb(rte_mbuf* m, const DpAction& a) {
   if (!p) return false;  // no headroom
   // The frame now starts at p + 18: its addresses become the C-DA/C-SA in
   // place; the B-DA/B-SA in front are the action's, or copies of them.
-  if (a.arg16 == (kPbbBda | kPbbBsa)) {
-    std::memcpy(p, a.data, 12);
-  } else {
-    std::memcpy(p, p + kPbbPushLen, 12);
-    if (a.arg16 & kPbbBda) std::memcpy(p, a.data, 6);
-    if (a.arg16 & kPbbBsa) std::memcpy(p + 6, a.data + 6, 6);
-  }
+  std::memcpy(p, p + kPbbPushLen, 12);
+  if (a.arg16 & kPbbBda) std::memcpy(p, a.data, 6);
+  if (a.arg16 & kPbbBsa) std::memcpy(p + 6, a.data + 6, 6);
   store16(p + 12, be16(kEthTypePbb));
   store32(p + 14, __builtin_bswap32(a.arg32));
   return true;

@@ -3,26 +3,25 @@
 #include <cstring>
 #include <tuple>
 
+#include "unaligned.h"
+
 namespace dps::ofproto {
 namespace {
 
 constexpr uint8_t kLacpMac[6] = {0x01, 0x80, 0xc2, 0x00, 0x00, 0x02};
 constexpr size_t kPayload = 110;
 
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-void wr16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
+using base::load_be16;
+using base::store_be16;
 
 // One actor or partner TLV body (18 bytes after type and length).
 LacpInfo read_info(const uint8_t* p) {
   LacpInfo i;
-  i.sys_priority = rd16(p);
+  i.sys_priority = load_be16(p);
   std::memcpy(i.sys_id.data(), p + 2, 6);
-  i.key = rd16(p + 8);
-  i.port_priority = rd16(p + 10);
-  i.port = rd16(p + 12);
+  i.key = load_be16(p + 8);
+  i.port_priority = load_be16(p + 10);
+  i.port = load_be16(p + 12);
   i.state = p[14];
   return i;
 }
@@ -30,11 +29,11 @@ LacpInfo read_info(const uint8_t* p) {
 void write_info(uint8_t* p, uint8_t type, const LacpInfo& i) {
   p[0] = type;
   p[1] = 20;
-  wr16(p + 2, i.sys_priority);
+  store_be16(p + 2, i.sys_priority);
   std::memcpy(p + 4, i.sys_id.data(), 6);
-  wr16(p + 10, i.key);
-  wr16(p + 12, i.port_priority);
-  wr16(p + 14, i.port);
+  store_be16(p + 10, i.key);
+  store_be16(p + 12, i.port_priority);
+  store_be16(p + 14, i.port);
   p[16] = i.state;
 }
 
@@ -42,13 +41,13 @@ void write_info(uint8_t* p, uint8_t type, const LacpInfo& i) {
 
 std::optional<Lacpdu> parse_lacpdu(std::span<const uint8_t> f, std::string* error) {
   size_t off = 12;
-  if (f.size() >= 16 && rd16(f.data() + 12) == 0x8100) off = 16;  // a tagged LACPDU is still one
+  if (f.size() >= 16 && load_be16(f.data() + 12) == 0x8100) off = 16;  // a tagged LACPDU is still one
   if (f.size() < off + 2 + kPayload) {
     *error = "LACPDU too short (" + std::to_string(f.size()) + " bytes)";
     return std::nullopt;
   }
   const uint8_t* p = f.data() + off;
-  if (rd16(p) != kEthTypeSlow || p[2] != kSlowSubtypeLacp) {
+  if (load_be16(p) != kEthTypeSlow || p[2] != kSlowSubtypeLacp) {
     *error = "not a LACPDU (ethertype/subtype)";
     return std::nullopt;
   }
@@ -62,7 +61,7 @@ std::optional<Lacpdu> parse_lacpdu(std::span<const uint8_t> f, std::string* erro
   Lacpdu d;
   d.actor = read_info(p + 4);
   d.partner = read_info(p + 24);
-  d.collector_max_delay = rd16(p + 44);
+  d.collector_max_delay = load_be16(p + 44);
   return d;
 }
 
@@ -70,7 +69,7 @@ std::vector<uint8_t> build_lacpdu(const std::array<uint8_t, 6>& src_mac, const L
   std::vector<uint8_t> f(kLacpduFrameLen, 0);
   std::memcpy(f.data(), kLacpMac, 6);
   std::memcpy(f.data() + 6, src_mac.data(), 6);
-  wr16(f.data() + 12, kEthTypeSlow);
+  store_be16(f.data() + 12, kEthTypeSlow);
   uint8_t* p = f.data() + 14;
   p[0] = kSlowSubtypeLacp;
   p[1] = 1;  // version
@@ -78,7 +77,7 @@ std::vector<uint8_t> build_lacpdu(const std::array<uint8_t, 6>& src_mac, const L
   write_info(p + 22, 2, pdu.partner);
   p[42] = 3;
   p[43] = 16;
-  wr16(p + 44, pdu.collector_max_delay);
+  store_be16(p + 44, pdu.collector_max_delay);
   // p[58], p[59]: terminator type 0, length 0; the rest is reserved (zero).
   return f;
 }
